@@ -1,0 +1,82 @@
+/**
+ * The consistency check's evidence: a set of Approval frames in which at least t distinct
+ * members of U3 signed the same (session, H(U2), H(U3)). A member reveals nothing before it has
+ * seen such a set, and a certificate is only as good as the set it carries, so a leader cannot
+ * show different survivor sets to different members.
+ *
+ * @module
+ */
+import { equalBytes } from "./bytes.ts";
+import { ensure, ProtocolError } from "./errors.ts";
+import { type MemberSet, memberSetHash } from "./member_set.ts";
+import { expectSession, openFrame, readApproval, verifyEnvelope } from "./messages.ts";
+import type { Roster } from "./roster.ts";
+import { type Session, sessionHash } from "./session.ts";
+
+/** The outcome of checking a set of approvals. */
+export interface CheckedApprovals {
+  /** Members whose approval is valid, ascending. */
+  readonly approvers: MemberSet;
+  /** Refusals of individual approvals (forged, foreign, duplicated, mismatched). */
+  readonly refused: readonly ProtocolError[];
+}
+
+/**
+ * Checks `frames` as approvals of `u3` (and of `u2Hash`) in `session`. Each frame must be an
+ * Approval of this session by a distinct member of U3, sign `u2Hash` and H(`u3`), and carry a
+ * valid signature; invalid frames are reported in `refused` and do not count. Refuses with
+ * `insufficient-approvals` (naming the counts) when fewer than the roster threshold remain.
+ */
+export async function checkApprovals(
+  roster: Roster,
+  session: Session,
+  frames: readonly Uint8Array[],
+  u3: MemberSet,
+  u2Hash: Uint8Array,
+  relayedBy: number,
+): Promise<CheckedApprovals> {
+  const u3Hash = memberSetHash(sessionHash(session), u3);
+  const inU3 = new Set(u3);
+  const seen = new Set<number>();
+  const refused: ProtocolError[] = [];
+  const candidates = [];
+  for (const frame of frames) {
+    try {
+      const env = openFrame(frame, roster);
+      expectSession(env, session);
+      const approval = readApproval(env);
+      ensure(
+        inU3.has(env.sender),
+        "inconsistent-lists",
+        "approval from a member not in U3",
+        env.sender,
+      );
+      ensure(!seen.has(env.sender), "equivocation", "two approvals from one member", env.sender);
+      seen.add(env.sender);
+      ensure(
+        equalBytes(approval.u2Hash, u2Hash) && equalBytes(approval.u3Hash, u3Hash),
+        "inconsistent-lists",
+        "approval signs different survivor lists",
+        env.sender,
+      );
+      candidates.push(env);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      refused.push(err);
+    }
+  }
+  const valid = await Promise.all(candidates.map((env) => verifyEnvelope(roster, env)));
+  const approvers: number[] = [];
+  candidates.forEach((env, i) => {
+    if (valid[i]) approvers.push(env.sender);
+    else refused.push(new ProtocolError("bad-signature", "approval signature", env.sender));
+  });
+  approvers.sort((a, b) => a - b);
+  ensure(
+    approvers.length >= roster.threshold,
+    "insufficient-approvals",
+    `${approvers.length} valid approvals of ${frames.length} relayed, threshold ${roster.threshold}`,
+    relayedBy,
+  );
+  return { approvers, refused };
+}

@@ -1,0 +1,44 @@
+/**
+ * Every domain-separation label the protocol uses, in one place. Each hash, key derivation,
+ * PRG stream and signature purpose has its own label; the test suite checks they are distinct.
+ * Changing any of them changes the wire protocol (bump the `v1`).
+ *
+ * @module
+ */
+
+/** Labels for `taggedHash`. */
+export const HASH = {
+  roster: "fedagg/v1/hash/roster",
+  schedule: "fedagg/v1/hash/schedule",
+  session: "fedagg/v1/hash/session",
+  graphSeed: "fedagg/v1/hash/graph-seed",
+  selfMaskCommitment: "fedagg/v1/hash/self-mask-commitment",
+  memberList: "fedagg/v1/hash/member-list",
+  maskedVector: "fedagg/v1/hash/masked-vector",
+  aggregate: "fedagg/v1/hash/aggregate",
+  certificate: "fedagg/v1/hash/certificate",
+} as const;
+
+/** Labels for `deriveKey` (HKDF-SHA256 info). */
+export const KDF = {
+  /** Self-mask seed → PRG key. */
+  selfMaskPrg: "fedagg/v1/kdf/self-mask-prg",
+  /** Pairwise agreement → PRG key. */
+  pairMaskPrg: "fedagg/v1/kdf/pair-mask-prg",
+  /** Rounding seed → PRG key for stochastic rounding. */
+  roundingPrg: "fedagg/v1/kdf/rounding-prg",
+  /** Session → PRG key for the neighbour graph. */
+  graphPrg: "fedagg/v1/kdf/graph-prg",
+  /** Share-encryption agreement → AEAD key, per (sender, recipient). */
+  shareEncryption: "fedagg/v1/kdf/share-encryption",
+  /** Mask-agreement seed → its X25519 private key. */
+  maskX25519: "fedagg/v1/kdf/mask-x25519",
+  /** Mask-agreement seed → its X-Wing seed (post-quantum mode). */
+  maskXWing: "fedagg/v1/kdf/mask-xwing",
+  /** Mask-agreement seed → key wrapping an encapsulated pair secret (post-quantum mode). */
+  maskWrap: "fedagg/v1/kdf/mask-wrap",
+  /** Share-encryption seed → its X25519 private key. */
+  shareX25519: "fedagg/v1/kdf/share-x25519",
+  /** Share-encryption seed → its X-Wing seed (post-quantum mode). */
+  shareXWing: "fedagg/v1/kdf/share-xwing",
+} as const;

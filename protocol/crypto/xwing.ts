@@ -1,0 +1,163 @@
+/**
+ * X-Wing, the ML-KEM-768 + X25519 hybrid KEM (draft-connolly-cfrg-xwing-kem), assembled from
+ * native parts: ML-KEM-768 from the runtime's WebCrypto, X25519 and SHA3-256/SHAKE256 from
+ * node:crypto. The construction follows the draft step by step; the test suite proves it
+ * bit-identical to the reference implementation (`ml_kem768_x25519` of `@noble/post-quantum`):
+ * same public key from the same seed, and each side decapsulates the other's ciphertexts to the
+ * same shared secret.
+ *
+ * Private keys are the 32-byte X-Wing seed. Encapsulation draws the X25519 ephemeral key from
+ * the caller's `Rng` and the ML-KEM coins from the platform CSPRNG (WebCrypto takes none).
+ *
+ * @module
+ */
+import nodeCrypto from "node:crypto";
+import { concat } from "../bytes.ts";
+import { sha3_256 } from "./hash.ts";
+import type { Rng } from "./random.ts";
+import { x25519, x25519PublicKey } from "./x25519.ts";
+
+/** Byte length of an X-Wing public key (ML-KEM-768 encapsulation key ‖ X25519 public key). */
+export const XWING_PUBLIC_KEY_LENGTH = 1216;
+/** Byte length of an X-Wing ciphertext (ML-KEM-768 ciphertext ‖ X25519 ephemeral key). */
+export const XWING_CIPHERTEXT_LENGTH = 1120;
+/** Byte length of an X-Wing seed (private key) and shared secret. */
+export const XWING_SEED_LENGTH = 32;
+
+const ML_KEM_PK = 1184;
+const ML_KEM_CT = 1088;
+const ALGORITHM = { name: "ML-KEM-768" };
+/** The X-Wing label `\.//^\`. */
+const XWING_LABEL = Uint8Array.from([0x5c, 0x2e, 0x2f, 0x2f, 0x5e, 0x5c]);
+// deno-lint-ignore no-explicit-any
+const subtle = crypto.subtle as any;
+
+function combiner(
+  ssM: Uint8Array,
+  ssX: Uint8Array,
+  ctX: Uint8Array,
+  pkX: Uint8Array,
+): Uint8Array<ArrayBuffer> {
+  return sha3_256(ssM, ssX, ctX, pkX, XWING_LABEL);
+}
+
+/** An X-Wing decapsulation key expanded and imported once, for many decapsulations. */
+export class XWingDecapsulator {
+  readonly #mlKem: CryptoKey;
+  readonly #skX: Uint8Array;
+  /** The 1216-byte public key. */
+  readonly publicKey: Uint8Array<ArrayBuffer>;
+
+  private constructor(mlKem: CryptoKey, skX: Uint8Array, publicKey: Uint8Array<ArrayBuffer>) {
+    this.#mlKem = mlKem;
+    this.#skX = skX;
+    this.publicKey = publicKey;
+  }
+
+  /** Expands a 32-byte X-Wing seed; refuses (RangeError) any other length. */
+  static async fromSeed(seed: Uint8Array): Promise<XWingDecapsulator> {
+    if (seed.length !== XWING_SEED_LENGTH) throw new RangeError("X-Wing seed must be 32 bytes");
+    const expanded = new Uint8Array(
+      nodeCrypto.createHash("shake256", { outputLength: 96 }).update(seed).digest(),
+    );
+    try {
+      const mlKem: CryptoKey = await subtle.importKey(
+        "raw-seed",
+        expanded.subarray(0, 64),
+        ALGORITHM,
+        false,
+        ["decapsulateBits"],
+      );
+      const pub: CryptoKey = await subtle.getPublicKey(mlKem, ["encapsulateBits"]);
+      const pkM = new Uint8Array(await subtle.exportKey("raw-public", pub));
+      const skX = expanded.slice(64, 96);
+      return new XWingDecapsulator(mlKem, skX, concat(pkM, x25519PublicKey(skX)));
+    } finally {
+      expanded.fill(0);
+    }
+  }
+
+  /**
+   * The shared secret of `cipherText`. Refuses (RangeError) a ciphertext of the wrong length or
+   * with a low-order X25519 part. A tampered ML-KEM part yields an unrelated secret (implicit
+   * rejection), which the caller's AEAD then refuses.
+   */
+  async decapsulate(cipherText: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    if (cipherText.length !== XWING_CIPHERTEXT_LENGTH) {
+      throw new RangeError("X-Wing ciphertext must be 1120 bytes");
+    }
+    const ctM = cipherText.subarray(0, ML_KEM_CT);
+    const ctX = cipherText.subarray(ML_KEM_CT);
+    const ssM = new Uint8Array(await subtle.decapsulateBits(ALGORITHM, this.#mlKem, ctM));
+    let ssX: Uint8Array | undefined;
+    try {
+      ssX = x25519(this.#skX, ctX);
+      return combiner(ssM, ssX, ctX, this.publicKey.subarray(ML_KEM_PK));
+    } finally {
+      ssM.fill(0);
+      ssX?.fill(0);
+    }
+  }
+
+  /** Zeroes the X25519 part held in memory (the WebCrypto key is released to the GC). */
+  wipe(): void {
+    this.#skX.fill(0);
+  }
+}
+
+/**
+ * Encapsulates a fresh shared secret to an X-Wing public key. Refuses (RangeError) a public key
+ * of the wrong length, an ML-KEM part that fails the FIPS 203 input check, or a low-order X25519
+ * part.
+ */
+export async function xwingEncapsulate(
+  publicKey: Uint8Array,
+  rng: Rng,
+): Promise<{ cipherText: Uint8Array<ArrayBuffer>; sharedSecret: Uint8Array<ArrayBuffer> }> {
+  if (publicKey.length !== XWING_PUBLIC_KEY_LENGTH) {
+    throw new RangeError("X-Wing public key must be 1216 bytes");
+  }
+  const pkM = publicKey.subarray(0, ML_KEM_PK);
+  const pkX = publicKey.subarray(ML_KEM_PK);
+  let encapsulated: { ciphertext: ArrayBuffer; sharedKey: ArrayBuffer };
+  try {
+    const key: CryptoKey = await subtle.importKey("raw-public", pkM, ALGORITHM, false, [
+      "encapsulateBits",
+    ]);
+    encapsulated = await subtle.encapsulateBits(ALGORITHM, key);
+  } catch {
+    throw new RangeError("X-Wing public key: the ML-KEM-768 part is invalid");
+  }
+  const ekX = rng(32);
+  const ctX = x25519PublicKey(ekX);
+  const ssX = x25519(ekX, pkX);
+  const ssM = new Uint8Array(encapsulated.sharedKey);
+  try {
+    return {
+      cipherText: concat(new Uint8Array(encapsulated.ciphertext), ctX),
+      sharedSecret: combiner(ssM, ssX, ctX, pkX),
+    };
+  } finally {
+    ekX.fill(0);
+    ssX.fill(0);
+    ssM.fill(0);
+  }
+}
+
+/**
+ * The X25519 half of the X-Wing public key of `seed`, computed synchronously. It is a function
+ * of SHAKE256(seed), so a candidate seed whose X25519 half matches an advertised public key is
+ * that key's seed except with probability ≈ 2^-250; the leader uses it to check reconstructed
+ * seeds before expanding them.
+ */
+export function xwingX25519PublicKey(seed: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (seed.length !== XWING_SEED_LENGTH) throw new RangeError("X-Wing seed must be 32 bytes");
+  const expanded = new Uint8Array(
+    nodeCrypto.createHash("shake256", { outputLength: 96 }).update(seed).digest(),
+  );
+  try {
+    return x25519PublicKey(expanded.subarray(64, 96));
+  } finally {
+    expanded.fill(0);
+  }
+}

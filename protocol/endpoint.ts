@@ -1,0 +1,238 @@
+/**
+ * A member's endpoint: the one object a driver (simulator or node) talks to. It decodes every
+ * incoming frame, routes it to this member's participant for the frame's round or to the
+ * leader of the frame's session (creating that leader on demand when this member is scheduled
+ * to lead it), delivers frames this member sends to itself without a network round trip, and
+ * merges the machines' outputs. Like them it is sans-IO: frames, local input and `now` in;
+ * sends and events out.
+ *
+ * Calls are serialized internally, so a driver may call it from concurrent callbacks.
+ *
+ * Resource limits against a flooding peer: leaders are created only for rounds within
+ * {@link ROUND_WINDOW} of the newest round this member submitted to, and at most
+ * {@link MAX_LEADERS} leader instances exist at once (the oldest finished ones are evicted).
+ *
+ * @module
+ */
+import { ProtocolError } from "./errors.ts";
+import { event, type Output, type ProtocolEvent } from "./events.ts";
+import { Leader } from "./leader.ts";
+import type { MaskExpander } from "./masking.ts";
+import { type Envelope, openFrame, TO_LEADER } from "./messages.ts";
+import { Participant } from "./participant.ts";
+import type { Roster } from "./roster.ts";
+import { leaderOf } from "./schedule.ts";
+import type { Rng } from "./crypto/mod.ts";
+import type { MemberSigner } from "./signer.ts";
+
+/** How far (in rounds) ahead of or behind its newest round an endpoint will lead. */
+export const ROUND_WINDOW = 2;
+/** Most leader instances alive at once. */
+export const MAX_LEADERS = 8;
+/** Most rounds whose participants are kept (older finished ones are dropped). */
+const MAX_PARTICIPANTS = 4;
+
+/** What an endpoint needs. */
+export interface EndpointConfig {
+  readonly roster: Roster;
+  readonly self: number;
+  readonly signer: MemberSigner;
+  readonly rng: Rng;
+  readonly expander: MaskExpander;
+}
+
+/** One member's protocol endpoint. */
+export class Endpoint {
+  readonly #config: EndpointConfig;
+  readonly #participants = new Map<number, Participant>();
+  readonly #leaders = new Map<string, Leader>();
+  #newestRound = -1;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(config: EndpointConfig) {
+    this.#config = config;
+  }
+
+  /** This member's roster index. */
+  get self(): number {
+    return this.#config.self;
+  }
+
+  /** The participant of `round`, if any (for inspection). */
+  participant(round: number): Participant | undefined {
+    return this.#participants.get(round);
+  }
+
+  /** The leader of (`round`, `view`), if this endpoint runs it (for inspection). */
+  leader(round: number, view: number): Leader | undefined {
+    return this.#leaders.get(`${round}/${view}`);
+  }
+
+  /**
+   * Starts this member's part in `round` with its quantized input (length d + 1; ownership
+   * passes to the endpoint, which wipes it when the round ends). Refuses (RangeError) a round
+   * that already has a participant.
+   */
+  submit(round: number, input: Uint32Array, now: number, view = 0): Promise<Output[]> {
+    return this.#serialized(async () => {
+      const existing = this.#participants.get(round);
+      if (existing !== undefined && existing.stage !== "publish" && existing.stage !== "final") {
+        throw new RangeError(`round ${round} already has an update from this member`);
+      }
+      if (existing !== undefined) throw new RangeError(`round ${round} is already published`);
+      const participant = new Participant(this.#config, round, input);
+      this.#addParticipant(round, participant);
+      this.#newestRound = Math.max(this.#newestRound, round);
+      return await this.#deliverLocal(await participant.start(now, view), now);
+    });
+  }
+
+  /** Handles a frame that arrived from roster member `from`. Never throws on bad input. */
+  receive(frame: Uint8Array, from: number, now: number): Promise<Output[]> {
+    return this.#serialized(async () =>
+      await this.#deliverLocal(await this.#route(frame, from, now), now)
+    );
+  }
+
+  /** Runs every machine whose timeout has passed. */
+  tick(now: number): Promise<Output[]> {
+    return this.#serialized(async () => {
+      const out: Output[] = [];
+      for (const p of this.#participants.values()) out.push(...await p.handleTimeout(now));
+      for (const l of this.#leaders.values()) out.push(...await l.handleTimeout(now));
+      return await this.#deliverLocal(out, now);
+    });
+  }
+
+  /** The earliest time {@link tick} needs to run, or undefined. */
+  nextTimeout(): number | undefined {
+    let next: number | undefined;
+    const consider = (t: number | undefined) => {
+      if (t !== undefined && (next === undefined || t < next)) next = t;
+    };
+    for (const p of this.#participants.values()) consider(p.nextTimeout());
+    for (const l of this.#leaders.values()) consider(l.nextTimeout());
+    return next;
+  }
+
+  /** Wipes every participant's and leader's secrets. */
+  close(): void {
+    for (const p of this.#participants.values()) p.wipe();
+    for (const l of this.#leaders.values()) l.wipe();
+    this.#participants.clear();
+    this.#leaders.clear();
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  #serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #addParticipant(round: number, p: Participant): void {
+    this.#participants.set(round, p);
+    if (this.#participants.size > MAX_PARTICIPANTS) {
+      const oldest = Math.min(...this.#participants.keys());
+      this.#participants.get(oldest)!.wipe();
+      this.#participants.delete(oldest);
+    }
+  }
+
+  /** Feeds frames addressed to this member back in until only external sends remain. */
+  async #deliverLocal(outputs: Output[], now: number): Promise<Output[]> {
+    const self = this.#config.self;
+    const result: Output[] = [];
+    const pending = [...outputs];
+    while (pending.length > 0) {
+      const o = pending.shift()!;
+      if (o.kind === "send" && o.to === self) {
+        pending.push(...await this.#route(o.frame, self, now));
+      } else if (o.kind === "broadcast") {
+        result.push(o);
+        pending.push(...await this.#route(o.frame, self, now));
+      } else {
+        result.push(o);
+      }
+    }
+    return result;
+  }
+
+  async #route(frame: Uint8Array, from: number, now: number): Promise<Output[]> {
+    const { roster, self } = this.#config;
+    let env: Envelope;
+    try {
+      env = openFrame(frame, roster, from);
+    } catch (err) {
+      if (err instanceof ProtocolError) return [refused(err)];
+      throw err;
+    }
+    const { round, view } = env.session;
+    if (TO_LEADER.has(env.type)) {
+      const scheduled = leaderOf(roster, round, view);
+      if (scheduled !== self) {
+        return [refused(
+          new ProtocolError(
+            "not-leader",
+            `${env.type} for round ${round} view ${view}, whose leader is member ${scheduled}`,
+            from,
+          ),
+        )];
+      }
+      const leader = this.#leaderFor(env);
+      if (leader === undefined) {
+        return [refused(
+          new ProtocolError(
+            "wrong-session",
+            `round ${round} is outside this member's window (newest round ${this.#newestRound})`,
+            from,
+          ),
+        )];
+      }
+      return await leader.handle(env, now);
+    }
+    let participant = this.#participants.get(round);
+    if (participant === undefined) {
+      if (env.type !== "certificate" || Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
+        if (env.type === "cosign") return []; // co-signatures of rounds we do not follow
+        return [refused(
+          new ProtocolError(
+            "wrong-stage",
+            `${env.type} for round ${round}, in which this member takes no part`,
+            from,
+          ),
+        )];
+      }
+      // Not a participant of this round: follow it as an observer that checks and co-signs.
+      participant = new Participant(this.#config, round, undefined);
+      this.#addParticipant(round, participant);
+    }
+    return await participant.handle(env, now);
+  }
+
+  #leaderFor(env: Envelope): Leader | undefined {
+    const { round, view } = env.session;
+    const key = `${round}/${view}`;
+    const existing = this.#leaders.get(key);
+    if (existing !== undefined) return existing;
+    if (env.type !== "advertise") return undefined;
+    if (this.#newestRound >= 0 && Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
+      return undefined;
+    }
+    if (this.#leaders.size >= MAX_LEADERS) {
+      const evictable = [...this.#leaders].find(([, l]) =>
+        l.stage === "publish" || l.stage === "failed"
+      ) ?? [...this.#leaders][0];
+      evictable[1].wipe();
+      this.#leaders.delete(evictable[0]);
+    }
+    const leader = new Leader(this.#config, env.session);
+    this.#leaders.set(key, leader);
+    return leader;
+  }
+}
+
+function refused(error: ProtocolError): Output {
+  return event({ type: "refused", error } satisfies ProtocolEvent);
+}

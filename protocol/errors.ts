@@ -1,0 +1,98 @@
+/**
+ * Typed errors of the protocol core.
+ *
+ * Every refusal of untrusted input is a {@link ProtocolError} carrying a machine-readable
+ * {@link RefusalCode}, the roster index of the peer it came from (when known) and a short
+ * human-readable detail. Details never contain secret material: they name fields, sizes and
+ * members, not key bytes or shares.
+ *
+ * Configuration problems (parameters that would overflow, thresholds out of range, a roster
+ * that does not parse) are {@link ConfigError}s naming the offending setting.
+ *
+ * @module
+ */
+
+/** Why a message (or a piece of one) from the network was refused. */
+export type RefusalCode =
+  /** Bytes that do not decode, or decode to the wrong shape or types. */
+  | "malformed"
+  /** A frame or a field larger than its per-type limit. */
+  | "oversized"
+  /** A signature (Ed25519 or ML-DSA-65) that does not verify. */
+  | "bad-signature"
+  /** Federation id, roster hash, round or view differ from the session being run. */
+  | "wrong-session"
+  /** A message of one type where another type was expected (or a replayed domain tag). */
+  | "wrong-type"
+  /** A sender or a listed member that is not in the roster. */
+  | "not-member"
+  /** A leader message from a member that is not the scheduled leader for (round, view). */
+  | "not-leader"
+  /** A message that is valid but not acceptable in the current stage. */
+  | "wrong-stage"
+  /** A second, different message of the same type from the same sender in one session. */
+  | "equivocation"
+  /** Member lists that contradict each other (alive and dropped, not a subset, below threshold). */
+  | "inconsistent-lists"
+  /** Fewer than the threshold of valid, matching approvals or co-signatures. */
+  | "insufficient-approvals"
+  /** A Shamir share that is inconsistent with the owner's commitment or public key. */
+  | "bad-share"
+  /** A ciphertext that fails authentication. */
+  | "tampered-ciphertext"
+  /** A vector or key of the wrong length. */
+  | "wrong-length"
+  /** A message whose content contradicts what the sender committed to earlier. */
+  | "commitment-mismatch";
+
+/**
+ * A refused input. Thrown inside the core, caught at the state machine's boundary and reported
+ * as a `refused` event: a bad message never crashes a participant or a leader.
+ */
+export class ProtocolError extends Error {
+  /** The refusal category. */
+  readonly code: RefusalCode;
+  /** Roster index of the peer the input came from, when known. */
+  readonly peer: number | undefined;
+
+  /**
+   * @param code why the input was refused
+   * @param detail what exactly was wrong (never secret material)
+   * @param peer roster index of the sender, when known
+   */
+  constructor(code: RefusalCode, detail: string, peer?: number) {
+    super(peer === undefined ? `${code}: ${detail}` : `${code} from member ${peer}: ${detail}`);
+    this.name = "ProtocolError";
+    this.code = code;
+    this.peer = peer;
+  }
+}
+
+/**
+ * A configuration or parameter error: the federation's settings cannot work as given.
+ * `setting` names the parameter (or limit) to change.
+ */
+export class ConfigError extends Error {
+  /** The setting or limit that was violated, e.g. `"maxWeight"` or `"n*maxWeight*levels"`. */
+  readonly setting: string;
+
+  /**
+   * @param setting the parameter or limit that was broken
+   * @param detail what is wrong and how to fix it
+   */
+  constructor(setting: string, detail: string) {
+    super(`${setting}: ${detail}`);
+    this.name = "ConfigError";
+    this.setting = setting;
+  }
+}
+
+/** Throws a {@link ProtocolError} with `code` unless `condition` holds. */
+export function ensure(
+  condition: unknown,
+  code: RefusalCode,
+  detail: string,
+  peer?: number,
+): asserts condition {
+  if (!condition) throw new ProtocolError(code, detail, peer);
+}

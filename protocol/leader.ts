@@ -1,0 +1,641 @@
+/**
+ * The leader of one session (round, view): collects the members' messages stage by stage,
+ * relays what the members need, removes the masks and publishes the aggregate with its
+ * certificate. A sans-IO state machine like the participant: envelopes, timeouts and `now` in;
+ * frames and events out.
+ *
+ * The leader sees only masked vectors, encrypted shares and — after ≥ t approvals of one
+ * survivor set — one share per (holder, owner) of either the owner's self-mask seed (owner in
+ * U3) or its mask seed (owner dropped). It checks every reconstructed secret against the
+ * owner's commitment or public key before using it; when a share is bad it decodes around it
+ * (Reed–Solomon), names the holder, and still finishes if enough shares are consistent.
+ *
+ * A stage closes as soon as every expected member has answered, or when `stageTimeoutMs` has
+ * passed with at least t answers. With fewer than t the leader keeps waiting; the members'
+ * view timeout then moves the round to the next leader.
+ *
+ * @module
+ */
+import { bytesToU32, equalBytes, u32Bytes, wipe } from "./bytes.ts";
+import { aggregateHash } from "./certificate.ts";
+import {
+  constantTimeEqual,
+  HASH,
+  type Rng,
+  sha256,
+  taggedHash,
+  x25519,
+  XWingDecapsulator,
+} from "./crypto/mod.ts";
+import { ensure, ProtocolError } from "./errors.ts";
+import { event, type Output, type Stage } from "./events.ts";
+import { addInto, type MaskExpander, type MaskTerm } from "./masking.ts";
+import {
+  difference,
+  intersection,
+  type MemberSet,
+  memberSetHash,
+  toMemberSet,
+} from "./member_set.ts";
+import {
+  type Advertise,
+  certificateFields,
+  consistencyRequestFields,
+  type Envelope,
+  expectSession,
+  readAdvertise,
+  readApproval,
+  readMaskedInput,
+  readShares,
+  readUnmask,
+  sealFrame,
+  shareDeliveryFields,
+  type ShareEntry,
+  unmaskRequestFields,
+  verifyEnvelope,
+} from "./messages.ts";
+import { type NeighbourGraph, sessionGraph, shareThreshold } from "./neighbours.ts";
+import type { Roster } from "./roster.ts";
+import {
+  maskSeedMatches,
+  maskX25519Secret,
+  maskXWingSeed,
+  pairMaskKey,
+  selfMaskCommitment,
+  selfMaskKey,
+  unwrapPairSecret,
+} from "./round_keys.ts";
+import { leaderOf } from "./schedule.ts";
+import { type Session, sessionHash } from "./session.ts";
+import { combine, lagrangeAtZero, reconstruct, type Share } from "./shamir.ts";
+import type { MemberSigner } from "./signer.ts";
+
+/** What a leader needs to run. */
+export interface LeaderConfig {
+  readonly roster: Roster;
+  readonly self: number;
+  readonly signer: MemberSigner;
+  readonly rng: Rng;
+  readonly expander: MaskExpander;
+}
+
+type LeaderStage = Exclude<Stage, "final">;
+
+/** One session's leader. */
+export class Leader {
+  readonly #config: LeaderConfig;
+  readonly session: Session;
+  readonly #hash: Uint8Array;
+  readonly #graph: NeighbourGraph;
+  #stage: LeaderStage = "advertise";
+  #stageOpened: number | undefined;
+  #deadline: number | undefined;
+  #timedOut = false;
+
+  /** Digest of each accepted message, by type and sender: a second, different one is equivocation. */
+  readonly #digests = new Map<string, Map<number, Uint8Array>>();
+  readonly #adverts = new Map<number, { frame: Uint8Array; advertise: Advertise }>();
+  #u1: MemberSet = [];
+  readonly #shares = new Map<number, readonly ShareEntry[]>();
+  #u2: MemberSet = [];
+  #u2Hash: Uint8Array = new Uint8Array(0);
+  /** Post-quantum pair attachments from the lower to the higher index: "lo,hi" → ct, wrap. */
+  readonly #pairs = new Map<string, { maskKemCt: Uint8Array; wrap: Uint8Array }>();
+  #sum: Uint32Array | undefined;
+  readonly #masked = new Set<number>();
+  #u3: MemberSet = [];
+  readonly #approvals = new Map<number, Uint8Array>();
+  #approvers: MemberSet = [];
+  readonly #unmasked = new Set<number>();
+  readonly #selfShares = new Map<number, Share[]>();
+  readonly #maskShares = new Map<number, Share[]>();
+
+  /**
+   * A leader for `session`. Refuses (RangeError) to lead a session whose scheduled leader is
+   * another member.
+   */
+  constructor(config: LeaderConfig, session: Session) {
+    const scheduled = leaderOf(config.roster, session.round, session.view);
+    if (scheduled !== config.self) {
+      throw new RangeError(
+        `member ${config.self} is not the leader of round ${session.round} view ${session.view}`,
+      );
+    }
+    this.#config = config;
+    this.session = session;
+    this.#hash = sessionHash(session);
+    this.#graph = sessionGraph(config.roster, this.#hash);
+  }
+
+  /** The current stage. */
+  get stage(): LeaderStage {
+    return this.#stage;
+  }
+
+  /** When {@link handleTimeout} next needs to run, or undefined. */
+  nextTimeout(): number | undefined {
+    return this.#deadline;
+  }
+
+  /** Handles one envelope addressed to the leader. Never throws: refusals become events. */
+  async handle(env: Envelope, now: number): Promise<Output[]> {
+    try {
+      expectSession(env, this.session);
+      if (this.#stageOpened === undefined) this.#open(now);
+      switch (env.type) {
+        case "advertise":
+          return await this.#onAdvertise(env, now);
+        case "shares":
+          return await this.#onShares(env, now);
+        case "maskedInput":
+          return await this.#onMaskedInput(env, now);
+        case "approval":
+          return await this.#onApproval(env, now);
+        case "unmask":
+          return await this.#onUnmask(env, now);
+        default:
+          throw new ProtocolError(
+            "wrong-type",
+            `${env.type} is not addressed to the leader`,
+            env.sender,
+          );
+      }
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      return [event({ type: "refused", error: err })];
+    }
+  }
+
+  /** Closes the current stage if its timeout passed and enough members answered. */
+  async handleTimeout(now: number): Promise<Output[]> {
+    if (this.#deadline === undefined || now < this.#deadline) return [];
+    this.#timedOut = true;
+    this.#deadline = undefined;
+    return await this.#tryClose(now);
+  }
+
+  /** Zeroes the leader's secret material (reconstructed seeds are wiped as soon as used). */
+  wipe(): void {
+    wipe(this.#sum);
+    for (const list of [...this.#selfShares.values(), ...this.#maskShares.values()]) {
+      for (const s of list) s.y.fill(0);
+    }
+    this.#selfShares.clear();
+    this.#maskShares.clear();
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  #open(now: number): void {
+    this.#stageOpened = now;
+    this.#timedOut = false;
+    this.#deadline = now + this.#config.roster.stageTimeoutMs;
+  }
+
+  #enter(stage: LeaderStage, now: number): Output {
+    this.#stage = stage;
+    this.#open(now);
+    return event({
+      type: "stage",
+      role: "leader",
+      round: this.session.round,
+      view: this.session.view,
+      stage,
+    });
+  }
+
+  /**
+   * Checks that `env` fits the current stage and comes from an expected member. Returns false
+   * for an exact repeat of an accepted message (ignored); refuses a different second message.
+   */
+  #firstTime(env: Envelope, stage: LeaderStage, expected: MemberSet): boolean {
+    ensure(
+      this.#stage === stage,
+      "wrong-stage",
+      `${env.type} while the leader is in stage ${this.#stage}`,
+      env.sender,
+    );
+    ensure(
+      expected.includes(env.sender),
+      "inconsistent-lists",
+      `${env.type} from a member outside the expected set of this stage`,
+      env.sender,
+    );
+    const previous = this.#digests.get(env.type)?.get(env.sender);
+    if (previous === undefined) return true;
+    ensure(
+      equalBytes(previous, sha256(env.frame)),
+      "equivocation",
+      `a second, different ${env.type}`,
+      env.sender,
+    );
+    return false;
+  }
+
+  /** Records an accepted (fully checked) message for duplicate detection. */
+  #accept(env: Envelope): void {
+    let byType = this.#digests.get(env.type);
+    if (byType === undefined) this.#digests.set(env.type, byType = new Map());
+    byType.set(env.sender, sha256(env.frame));
+  }
+
+  async #verified(env: Envelope): Promise<void> {
+    ensure(await verifyEnvelope(this.#config.roster, env), "bad-signature", env.type, env.sender);
+  }
+
+  #all(): MemberSet {
+    return this.#config.roster.members.map((_, i) => i);
+  }
+
+  async #onAdvertise(env: Envelope, now: number): Promise<Output[]> {
+    if (!this.#firstTime(env, "advertise", this.#all())) return [];
+    const advertise = readAdvertise(env, this.#config.roster);
+    await this.#verified(env);
+    this.#accept(env);
+    this.#adverts.set(env.sender, { frame: env.frame, advertise });
+    return await this.#tryClose(now);
+  }
+
+  async #onShares(env: Envelope, now: number): Promise<Output[]> {
+    if (!this.#firstTime(env, "share", this.#u1)) return [];
+    const { entries } = readShares(env, this.#config.roster);
+    const expected = intersection(this.#graph.neighbours(env.sender), this.#u1);
+    ensure(
+      entries.length === expected.length && entries.every((e, i) => e.peer === expected[i]),
+      "inconsistent-lists",
+      "share-keys must hold one entry for each neighbour in U1",
+      env.sender,
+    );
+    await this.#verified(env);
+    this.#accept(env);
+    this.#shares.set(env.sender, entries);
+    return await this.#tryClose(now);
+  }
+
+  async #onMaskedInput(env: Envelope, now: number): Promise<Output[]> {
+    if (!this.#firstTime(env, "masked", this.#u2)) return [];
+    const input = readMaskedInput(env, this.#config.roster);
+    ensure(
+      equalBytes(input.u2Hash, this.#u2Hash),
+      "inconsistent-lists",
+      "masked input commits to another U2",
+      env.sender,
+    );
+    ensure(
+      equalBytes(taggedHash(HASH.maskedVector, this.#hash, input.body), input.vectorHash),
+      "commitment-mismatch",
+      "masked vector does not match its signed hash",
+      env.sender,
+    );
+    await this.#verified(env);
+    this.#sum ??= new Uint32Array(this.#config.roster.dim + 1);
+    addInto(this.#sum, bytesToU32(input.body));
+    this.#accept(env);
+    this.#masked.add(env.sender);
+    return await this.#tryClose(now);
+  }
+
+  async #onApproval(env: Envelope, now: number): Promise<Output[]> {
+    if (!this.#firstTime(env, "consistency", this.#u3)) return [];
+    const approval = readApproval(env);
+    ensure(
+      equalBytes(approval.u2Hash, this.#u2Hash) &&
+        equalBytes(approval.u3Hash, memberSetHash(this.#hash, this.#u3)),
+      "inconsistent-lists",
+      "approval of other survivor lists",
+      env.sender,
+    );
+    await this.#verified(env);
+    this.#accept(env);
+    this.#approvals.set(env.sender, env.frame);
+    return await this.#tryClose(now);
+  }
+
+  async #onUnmask(env: Envelope, now: number): Promise<Output[]> {
+    if (!this.#firstTime(env, "unmask", this.#approvers)) return [];
+    const unmask = readUnmask(env, this.#config.roster);
+    const holder = env.sender;
+    const closed = [holder, ...this.#graph.neighbours(holder)];
+    const expectedSelf = toMemberSet(intersection(toMemberSet(closed), this.#u3));
+    const expectedMask = toMemberSet(
+      intersection(toMemberSet(closed), difference(this.#u2, this.#u3)),
+    );
+    const selfOwners = unmask.selfShares.map(([o]) => o);
+    const maskOwners = unmask.maskShares.map(([o]) => o);
+    const both = intersection(selfOwners, maskOwners);
+    ensure(
+      both.length === 0,
+      "inconsistent-lists",
+      `revealed both secrets of member ${both[0]}`,
+      holder,
+    );
+    ensure(
+      selfOwners.length === expectedSelf.length &&
+        selfOwners.every((o, i) => o === expectedSelf[i]) &&
+        maskOwners.length === expectedMask.length &&
+        maskOwners.every((o, i) => o === expectedMask[i]),
+      "inconsistent-lists",
+      "unmask shares do not match the holder's neighbours in U3 and U2 \\ U3",
+      holder,
+    );
+    await this.#verified(env);
+    this.#accept(env);
+    this.#unmasked.add(holder);
+    for (const [owner, y] of unmask.selfShares) push(this.#selfShares, owner, { x: holder + 1, y });
+    for (const [owner, y] of unmask.maskShares) push(this.#maskShares, owner, { x: holder + 1, y });
+    return await this.#tryClose(now);
+  }
+
+  /** Closes the stage when everyone expected answered, or after the timeout with ≥ t. */
+  async #tryClose(now: number): Promise<Output[]> {
+    const t = this.#config.roster.threshold;
+    const ready = (have: number, expected: number) =>
+      have === expected || (this.#timedOut && have >= t);
+    switch (this.#stage) {
+      case "advertise":
+        return ready(this.#adverts.size, this.#config.roster.members.length)
+          ? await this.#closeAdvertise(now)
+          : [];
+      case "share":
+        return ready(this.#shares.size, this.#u1.length) ? await this.#closeShares(now) : [];
+      case "masked":
+        return ready(this.#masked.size, this.#u2.length) ? await this.#closeMasked(now) : [];
+      case "consistency":
+        return ready(this.#approvals.size, this.#u3.length) ? await this.#closeApprovals(now) : [];
+      case "unmask":
+        return this.#unmasked.size === this.#approvers.length || this.#timedOut
+          ? await this.#finish()
+          : [];
+      default:
+        return [];
+    }
+  }
+
+  #sendAll(to: MemberSet, frame: Uint8Array): Output[] {
+    return to.map((m) => ({ kind: "send", to: m, frame }) as const);
+  }
+
+  async #seal(
+    type: Parameters<typeof sealFrame>[0],
+    fields: Parameters<typeof sealFrame>[3],
+    body?: Uint8Array,
+  ) {
+    const { roster, self, signer } = this.#config;
+    return await sealFrame(type, this.session, self, fields, signer, roster.mode, body);
+  }
+
+  async #closeAdvertise(now: number): Promise<Output[]> {
+    this.#u1 = toMemberSet(this.#adverts.keys());
+    const frame = await this.#seal("keyList", [this.#u1.map((i) => this.#adverts.get(i)!.frame)]);
+    return [this.#enter("share", now), ...this.#sendAll(this.#u1, frame)];
+  }
+
+  async #closeShares(now: number): Promise<Output[]> {
+    this.#u2 = toMemberSet(this.#shares.keys());
+    this.#u2Hash = memberSetHash(this.#hash, this.#u2);
+    const inU2 = new Set(this.#u2);
+    // Index every entry by recipient; keep the post-quantum pair attachments for unmasking.
+    const byRecipient = new Map<number, ShareEntry[]>(this.#u2.map((v) => [v, []]));
+    for (const sender of this.#u2) {
+      for (const e of this.#shares.get(sender)!) {
+        if (!inU2.has(e.peer)) continue;
+        byRecipient.get(e.peer)!.push({ ...e, peer: sender, wrap: new Uint8Array(0) });
+        if (e.maskKemCt.length > 0) {
+          this.#pairs.set(`${sender},${e.peer}`, { maskKemCt: e.maskKemCt, wrap: e.wrap });
+        }
+      }
+    }
+    this.#shares.clear();
+    const out: Output[] = [this.#enter("masked", now)];
+    for (const v of this.#u2) {
+      const frame = await this.#seal(
+        "shareDelivery",
+        shareDeliveryFields({ u2: this.#u2, entries: byRecipient.get(v)! }),
+      );
+      out.push({ kind: "send", to: v, frame });
+    }
+    return out;
+  }
+
+  async #closeMasked(now: number): Promise<Output[]> {
+    this.#u3 = toMemberSet(this.#masked.keys());
+    const frame = await this.#seal(
+      "consistencyRequest",
+      consistencyRequestFields({ u2: this.#u2, u3: this.#u3 }),
+    );
+    return [this.#enter("consistency", now), ...this.#sendAll(this.#u3, frame)];
+  }
+
+  async #closeApprovals(now: number): Promise<Output[]> {
+    this.#approvers = toMemberSet(this.#approvals.keys());
+    const frame = await this.#seal(
+      "unmaskRequest",
+      unmaskRequestFields({
+        alive: this.#u3,
+        dropped: difference(this.#u2, this.#u3),
+        approvals: this.#approvers.map((a) => this.#approvals.get(a)!),
+      }),
+    );
+    return [this.#enter("unmask", now), ...this.#sendAll(this.#approvers, frame)];
+  }
+
+  /** Reconstructs every needed secret, removes the masks and publishes. */
+  async #finish(): Promise<Output[]> {
+    const { roster, expander } = this.#config;
+    const out: Output[] = [];
+    const tk = shareThreshold(roster);
+    const dropped = difference(this.#u2, this.#u3);
+    const coefficients = new Map<string, Uint16Array>();
+    const recover = (
+      shares: Share[] | undefined,
+      owner: number,
+      check: (s: Uint8Array) => boolean,
+    ) => {
+      if (shares === undefined || shares.length < tk) return undefined;
+      shares.sort((a, b) => a.x - b.x);
+      const first = shares.slice(0, tk);
+      const id = first.map((s) => s.x).join(",");
+      let c = coefficients.get(id);
+      if (c === undefined) coefficients.set(id, c = lagrangeAtZero(first.map((s) => s.x)));
+      const fast = combine(first, c);
+      if (check(fast)) return fast;
+      fast.fill(0);
+      const result = reconstruct(shares, tk, check);
+      for (const x of result?.bad ?? []) {
+        out.push(event({
+          type: "refused",
+          error: new ProtocolError(
+            "bad-share",
+            `share of member ${owner}'s secret is inconsistent`,
+            x - 1,
+          ),
+        }));
+      }
+      return result?.secret;
+    };
+    const selfSeeds = new Map<number, Uint8Array>();
+    const maskSeeds = new Map<number, Uint8Array>();
+    const missing: number[] = [];
+    for (const u of this.#u3) {
+      const commitment = this.#adverts.get(u)!.advertise.commitment;
+      const seed = recover(
+        this.#selfShares.get(u),
+        u,
+        (s) => constantTimeEqual(selfMaskCommitment(this.#hash, u, s), commitment),
+      );
+      if (seed === undefined) missing.push(u);
+      else selfSeeds.set(u, seed);
+    }
+    for (const v of dropped) {
+      const maskKey = this.#adverts.get(v)!.advertise.maskKey;
+      const seed = recover(
+        this.#maskShares.get(v),
+        v,
+        (s) => maskSeedMatches(roster.mode, s, maskKey),
+      );
+      if (seed === undefined) missing.push(v);
+      else maskSeeds.set(v, seed);
+    }
+    if (missing.length > 0) {
+      wipe(...selfSeeds.values(), ...maskSeeds.values());
+      this.#stage = "failed";
+      this.#deadline = undefined;
+      this.wipe();
+      out.push(event({
+        type: "round-failed",
+        round: this.session.round,
+        view: this.session.view,
+        reason: `not enough consistent shares to reconstruct the secrets of members ${
+          missing.join(", ")
+        }`,
+      }));
+      return out;
+    }
+    const terms: MaskTerm[] = [];
+    for (const [u, seed] of selfSeeds) {
+      terms.push({ key: selfMaskKey(this.#hash, u, seed), negate: true });
+    }
+    for (const [v, seed] of maskSeeds) {
+      const survivors = intersection(this.#graph.neighbours(v), this.#u3);
+      const keys = await this.#recoveredPairKeys(v, seed, survivors);
+      // Survivor u added +PRG when u < v and −PRG when u > v: remove exactly that.
+      survivors.forEach((u, i) => terms.push({ key: keys[i], negate: u < v }));
+    }
+    wipe(...selfSeeds.values(), ...maskSeeds.values());
+    const sum = this.#sum!;
+    try {
+      await expander.apply(sum, terms);
+    } finally {
+      for (const t of terms) t.key.fill(0);
+    }
+    this.#selfShares.clear();
+    this.#maskShares.clear();
+    const k = this.#u3.length;
+    const totalWeight = sum[roster.dim];
+    if (totalWeight < k || totalWeight > k * roster.quantization.maxWeight) {
+      this.#stage = "failed";
+      this.#deadline = undefined;
+      out.push(event({
+        type: "round-failed",
+        round: this.session.round,
+        view: this.session.view,
+        reason:
+          `the unmasked total weight ${totalWeight} is outside [${k}, ${
+            k * roster.quantization.maxWeight
+          }]: ` +
+          `a member submitted an out-of-range weight`,
+      }));
+      return out;
+    }
+    const body = u32Bytes(sum);
+    const frame = await this.#seal(
+      "certificate",
+      certificateFields({
+        u2Hash: this.#u2Hash,
+        u3: this.#u3,
+        approvals: this.#approvers.map((a) => this.#approvals.get(a)!),
+        aggregateHash: aggregateHash(this.session, body),
+        totalWeight,
+      }),
+      body,
+    );
+    this.#stage = "publish";
+    this.#deadline = undefined;
+    out.push(
+      event({
+        type: "stage",
+        role: "leader",
+        round: this.session.round,
+        view: this.session.view,
+        stage: "publish",
+      }),
+      { kind: "broadcast", frame },
+    );
+    this.#sum = undefined;
+    return out;
+  }
+
+  /** PRG keys of the pairs (dropped v, survivor u) from v's reconstructed mask seed. */
+  async #recoveredPairKeys(
+    v: number,
+    seed: Uint8Array,
+    survivors: MemberSet,
+  ): Promise<Uint8Array[]> {
+    const { roster } = this.#config;
+    if (roster.mode === "classical") {
+      const sk = maskX25519Secret(seed);
+      try {
+        return survivors.map((u) => {
+          const dh = x25519(sk, this.#adverts.get(u)!.advertise.maskKey);
+          try {
+            return pairMaskKey(this.#hash, u, v, dh);
+          } finally {
+            dh.fill(0);
+          }
+        });
+      } finally {
+        sk.fill(0);
+      }
+    }
+    const kemSeed = maskXWingSeed(seed);
+    const kem = await XWingDecapsulator.fromSeed(kemSeed);
+    kemSeed.fill(0);
+    try {
+      return await Promise.all(survivors.map(async (u) => {
+        if (u < v) {
+          // u encapsulated to v: decapsulate with v's recovered key.
+          const { maskKemCt } = this.#pairs.get(`${u},${v}`)!;
+          const secret = await kem.decapsulate(maskKemCt);
+          try {
+            return pairMaskKey(this.#hash, u, v, secret, maskKemCt);
+          } finally {
+            secret.fill(0);
+          }
+        }
+        // v encapsulated to u: unwrap the secret v wrapped under its mask seed.
+        const { maskKemCt, wrap } = this.#pairs.get(`${v},${u}`)!;
+        const secret = unwrapPairSecret(this.#hash, seed, v, u, wrap, maskKemCt);
+        if (secret === undefined) {
+          throw new ProtocolError(
+            "tampered-ciphertext",
+            `member ${v}'s wrapped pair secret for ${u}`,
+            v,
+          );
+        }
+        try {
+          return pairMaskKey(this.#hash, u, v, secret, maskKemCt);
+        } finally {
+          secret.fill(0);
+        }
+      }));
+    } finally {
+      kem.wipe();
+    }
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}

@@ -1,0 +1,87 @@
+/**
+ * Member signatures. In classical mode a member signs with its long-term Ed25519 key; in
+ * post-quantum mode with Ed25519 **and** ML-DSA-65 over the same bytes, and a signature is
+ * valid only when both verify (a hybrid: forging it needs both schemes broken).
+ *
+ * Signed bytes are always a message payload that begins with its domain tag and the session
+ * (see `messages.ts`), so a signature is bound to one message type and one session.
+ *
+ * @module
+ */
+import {
+  Ed25519Signer,
+  ed25519Verify,
+  ML_DSA65_SIGNATURE_LENGTH,
+  MlDsa65Signer,
+  mlDsa65Verify,
+} from "./crypto/mod.ts";
+import type { Mode, Roster } from "./roster.ts";
+
+/** A signature pair: Ed25519 always, ML-DSA-65 in post-quantum mode (else null). */
+export interface Signature {
+  readonly ed25519: Uint8Array;
+  readonly mlDsa65: Uint8Array | null;
+}
+
+/** A member's long-term signing keys. */
+export class MemberSigner {
+  readonly #ed: Ed25519Signer;
+  readonly #pq: MlDsa65Signer | undefined;
+
+  private constructor(ed: Ed25519Signer, pq: MlDsa65Signer | undefined) {
+    this.#ed = ed;
+    this.#pq = pq;
+  }
+
+  /**
+   * Loads a member's keys from their 32-byte seeds. `pqSeed` is required for post-quantum
+   * rosters. Refuses (RangeError) seeds of the wrong length.
+   */
+  static async fromSeeds(edSeed: Uint8Array, pqSeed?: Uint8Array): Promise<MemberSigner> {
+    const ed = new Ed25519Signer(edSeed);
+    const pq = pqSeed === undefined ? undefined : await MlDsa65Signer.fromSeed(pqSeed);
+    return new MemberSigner(ed, pq);
+  }
+
+  /** The Ed25519 public key (32 bytes). */
+  get signingKey(): Uint8Array {
+    return this.#ed.publicKey;
+  }
+
+  /** The ML-DSA-65 public key, if this signer has one. */
+  get pqSigningKey(): Uint8Array | undefined {
+    return this.#pq?.publicKey;
+  }
+
+  /** Signs `payload` for a roster in `mode`. Refuses (Error) post-quantum without an ML-DSA key. */
+  async sign(payload: Uint8Array, mode: Mode): Promise<Signature> {
+    if (mode === "post-quantum") {
+      if (this.#pq === undefined) throw new Error("post-quantum mode needs an ML-DSA-65 key");
+      const mlDsa65 = await this.#pq.sign(payload);
+      return { ed25519: this.#ed.sign(payload), mlDsa65 };
+    }
+    return { ed25519: this.#ed.sign(payload), mlDsa65: null };
+  }
+}
+
+/**
+ * True when `signature` is a valid signature by roster member `index` over `payload`: Ed25519
+ * always, plus ML-DSA-65 in post-quantum mode. A classical roster refuses a signature carrying
+ * an ML-DSA part, and a post-quantum roster one lacking it (no downgrade, no ambiguity).
+ */
+export async function verifyMemberSignature(
+  roster: Roster,
+  index: number,
+  payload: Uint8Array,
+  signature: Signature,
+): Promise<boolean> {
+  const member = roster.members[index];
+  if (member === undefined) return false;
+  if (!ed25519Verify(member.signingKey, payload, signature.ed25519)) return false;
+  if (roster.mode === "classical") return signature.mlDsa65 === null;
+  if (
+    signature.mlDsa65 === null || member.pqSigningKey === undefined ||
+    signature.mlDsa65.length !== ML_DSA65_SIGNATURE_LENGTH
+  ) return false;
+  return await mlDsa65Verify(member.pqSigningKey, payload, signature.mlDsa65);
+}
