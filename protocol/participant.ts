@@ -17,10 +17,13 @@
  * 6. on the Certificate: checks it with the aggregate, co-signs it (broadcast) and reports the
  *    aggregate; with ≥ t co-signatures it reports the final certificate.
  *
- * **One view per round.** A member approves at most one view of a round and only ever reveals
- * shares in the view it approved; it emits a `committed` event before the approval so a node
- * can persist the decision. Since t > n/2, two views of a round can never both gather t
- * approvals, so two different aggregates of one round can never both be unmasked.
+ * **One view per round.** A member reveals shares in at most one view of a round and, once it
+ * has committed to a view, never acts in another; it emits a `committed` event first so a node
+ * can persist the decision. With the complete graph it commits when it reveals its shares:
+ * completing a view needs t distinct revealers and 2t > n + c, so two views of a round can never
+ * both be unmasked. With a sparse graph a view completes with fewer revealers (each
+ * neighbourhood needs only its own threshold), so there a member commits earlier, when it
+ * approves: approvals are global, and t of them can only exist for one view.
  *
  * **View change.** If the leader makes no progress for `viewTimeoutMs`, a member that has not
  * committed wipes the view's secrets and re-advertises fresh keys to the next leader.
@@ -113,8 +116,8 @@ interface ViewState {
   held?: Map<number, Uint8Array>;
 }
 
-/** Stages in which a stalled leader can still be abandoned for the next view. */
-const BEFORE_COMMIT: ReadonlySet<Stage> = new Set(["advertise", "share", "masked"]);
+/** Stages in which a stalled leader can be abandoned for the next view (if not committed). */
+const BEFORE_COMMIT: ReadonlySet<Stage> = new Set(["advertise", "share", "masked", "consistency"]);
 
 /** One member's side of one round. */
 export class Participant {
@@ -261,6 +264,12 @@ export class Participant {
     this.#stage = "failed";
     this.#deadline = undefined;
     return [event({ type: "round-failed", round: this.round, view, reason })];
+  }
+
+  /** Commits to the current view for the rest of the round (see the module doc). */
+  #commit(): Output {
+    this.#committedView = this.#viewNumber;
+    return event({ type: "committed", round: this.round, view: this.#viewNumber });
   }
 
   #progress(stage: Stage, now: number): Output {
@@ -529,7 +538,6 @@ export class Participant {
       env.sender,
     );
     v.u3 = request.u3;
-    this.#committedView = this.#viewNumber;
     const u3Hash = memberSetHash(v.sessionHash, request.u3);
     const frame = await sealFrame(
       "approval",
@@ -539,11 +547,8 @@ export class Participant {
       signer,
       roster.mode,
     );
-    return [
-      event({ type: "committed", round: this.round, view: this.#viewNumber }),
-      this.#progress("consistency", now),
-      { kind: "send", to: v.leader, frame },
-    ];
+    const out = roster.graph.kind === "complete" ? [] : [this.#commit()];
+    return [...out, this.#progress("consistency", now), { kind: "send", to: v.leader, frame }];
   }
 
   async #onUnmaskRequest(env: Envelope, now: number): Promise<Output[]> {
@@ -593,11 +598,13 @@ export class Participant {
       signer,
       roster.mode,
     );
+    const commit = this.#committedView === undefined ? [this.#commit()] : [];
     for (const [, s] of [...selfShares, ...maskShares]) s.fill(0);
     for (const s of v.held!.values()) s.fill(0);
     v.held!.clear();
     return [
       ...refused.map((error) => event({ type: "refused", error })),
+      ...commit,
       this.#progress("unmask", now),
       { kind: "send", to: v.leader, frame },
     ];
