@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { equalBytes } from "./bytes.ts";
+import { equalBytes, toHex } from "./bytes.ts";
+import { sha256 } from "./crypto/mod.ts";
 import { ensure, ProtocolError } from "./errors.ts";
 import { type MemberSet, memberSetHash } from "./member_set.ts";
 import { expectSession, openFrame, readApproval, verifyEnvelope } from "./messages.ts";
@@ -26,6 +27,9 @@ export interface CheckedApprovals {
  * Approval of this session by a distinct member of U3, sign `u2Hash` and H(`u3`), and carry a
  * valid signature; invalid frames are reported in `refused` and do not count. Refuses with
  * `insufficient-approvals` (naming the counts) when fewer than the roster threshold remain.
+ *
+ * `verified`, when given, holds the SHA-256 (hex) of frames whose signatures this caller has
+ * already checked: they are not verified again, and newly verified frames are added.
  */
 export async function checkApprovals(
   roster: Roster,
@@ -34,6 +38,7 @@ export async function checkApprovals(
   u3: MemberSet,
   u2Hash: Uint8Array,
   relayedBy: number,
+  verified?: Set<string>,
 ): Promise<CheckedApprovals> {
   const u3Hash = memberSetHash(sessionHash(session), u3);
   const inU3 = new Set(u3);
@@ -65,11 +70,16 @@ export async function checkApprovals(
       refused.push(err);
     }
   }
-  const valid = await Promise.all(candidates.map((env) => verifyEnvelope(roster, env)));
+  const digests = candidates.map((env) => toHex(sha256(env.frame)));
+  const valid = await Promise.all(
+    candidates.map((env, i) => verified?.has(digests[i]) || verifyEnvelope(roster, env)),
+  );
   const approvers: number[] = [];
   candidates.forEach((env, i) => {
-    if (valid[i]) approvers.push(env.sender);
-    else refused.push(new ProtocolError("bad-signature", "approval signature", env.sender));
+    if (valid[i]) {
+      approvers.push(env.sender);
+      verified?.add(digests[i]);
+    } else refused.push(new ProtocolError("bad-signature", "approval signature", env.sender));
   });
   approvers.sort((a, b) => a - b);
   ensure(

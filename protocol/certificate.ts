@@ -66,11 +66,13 @@ export interface CheckedCertificate {
  * session, ≥ t valid approvals of its U3 and U2 hash, body of length 4·(d + 1) hashing to the
  * certified hash, and a total weight that equals the body's last word and lies in
  * [|U3|, |U3| · maxWeight]. Refuses with a {@link ProtocolError} naming the failed check.
+ * `verifiedApprovals` is the optional cache of `checkApprovals`.
  */
 export async function checkCertificate(
   roster: Roster,
   env: Envelope,
   body: Uint8Array,
+  verifiedApprovals?: Set<string>,
 ): Promise<CheckedCertificate> {
   expectType(env, "certificate");
   const { round, view } = env.session;
@@ -90,6 +92,7 @@ export async function checkCertificate(
     certificate.u3,
     certificate.u2Hash,
     env.sender,
+    verifiedApprovals,
   );
   ensure(
     body.length === 4 * (roster.dim + 1),

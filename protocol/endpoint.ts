@@ -48,6 +48,8 @@ export class Endpoint {
   readonly #leaders = new Map<string, Leader>();
   #newestRound = -1;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Errors about the caller's own arguments, which `submit` rethrows instead of reporting. */
+  readonly #callerError = new WeakSet<Error>();
 
   constructor(config: EndpointConfig) {
     this.#config = config;
@@ -75,11 +77,14 @@ export class Endpoint {
    */
   submit(round: number, input: Uint32Array, now: number, view = 0): Promise<Output[]> {
     return this.#serialized(async () => {
-      const existing = this.#participants.get(round);
-      if (existing !== undefined && existing.stage !== "publish" && existing.stage !== "final") {
-        throw new RangeError(`round ${round} already has an update from this member`);
+      if (this.#participants.has(round)) {
+        throw this.#refuseCall(`round ${round} already has an update from this member`);
       }
-      if (existing !== undefined) throw new RangeError(`round ${round} is already published`);
+      if (input.length !== this.#config.roster.dim + 1) {
+        throw this.#refuseCall(
+          `input has length ${input.length}, expected d + 1 = ${this.#config.roster.dim + 1}`,
+        );
+      }
       const participant = new Participant(this.#config, round, input);
       this.#addParticipant(round, participant);
       this.#newestRound = Math.max(this.#newestRound, round);
@@ -125,10 +130,30 @@ export class Endpoint {
 
   // ------------------------------------------------------------------------------------------
 
-  #serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
+  /**
+   * Runs `fn` after every earlier call has finished. An unexpected exception (never bad input,
+   * which machines report as `refused`) becomes an `internal-error` event: the node keeps
+   * running.
+   */
+  #serialized(fn: () => Promise<Output[]>): Promise<Output[]> {
+    const guarded = async (): Promise<Output[]> => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof RangeError && this.#callerError.has(err)) throw err;
+        const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        return [event({ type: "internal-error", message })];
+      }
+    };
+    const run = this.#queue.then(guarded, guarded);
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  #refuseCall(message: string): RangeError {
+    const err = new RangeError(message);
+    this.#callerError.add(err);
+    return err;
   }
 
   #addParticipant(round: number, p: Participant): void {

@@ -63,6 +63,11 @@ export type ProtocolEvent =
     readonly aggregate: Uint32Array;
     readonly members: readonly number[];
   }
+  /**
+   * A machine hit an unexpected exception (a bug, not bad input). The endpoint caught it so the
+   * node keeps running; the machine may be stuck until its timeout. Always worth a loud log.
+   */
+  | { readonly type: "internal-error"; readonly message: string }
   /** The round cannot complete for this machine (reason names the missing piece). */
   | {
     readonly type: "round-failed";

@@ -64,6 +64,7 @@ import {
   selfMaskCommitment,
   selfMaskKey,
   unwrapPairSecret,
+  validateAdvertise,
 } from "./round_keys.ts";
 import { leaderOf } from "./schedule.ts";
 import { type Session, sessionHash } from "./session.ts";
@@ -177,11 +178,28 @@ export class Leader {
   /** Zeroes the leader's secret material (reconstructed seeds are wiped as soon as used). */
   wipe(): void {
     wipe(this.#sum);
+    this.#sum = undefined;
+    this.#wipeShares();
+  }
+
+  #wipeShares(): void {
     for (const list of [...this.#selfShares.values(), ...this.#maskShares.values()]) {
       for (const s of list) s.y.fill(0);
     }
     this.#selfShares.clear();
     this.#maskShares.clear();
+  }
+
+  #fail(reason: string): Output[] {
+    this.#stage = "failed";
+    this.#deadline = undefined;
+    this.wipe();
+    return [event({
+      type: "round-failed",
+      round: this.session.round,
+      view: this.session.view,
+      reason,
+    })];
   }
 
   // ------------------------------------------------------------------------------------------
@@ -251,6 +269,7 @@ export class Leader {
     if (!this.#firstTime(env, "advertise", this.#all())) return [];
     const advertise = readAdvertise(env, this.#config.roster);
     await this.#verified(env);
+    await validateAdvertise(this.#config.roster.mode, advertise, env.sender);
     this.#accept(env);
     this.#adverts.set(env.sender, { frame: env.frame, advertise });
     return await this.#tryClose(now);
@@ -496,55 +515,43 @@ export class Leader {
       if (seed === undefined) missing.push(v);
       else maskSeeds.set(v, seed);
     }
+    this.#wipeShares();
     if (missing.length > 0) {
       wipe(...selfSeeds.values(), ...maskSeeds.values());
-      this.#stage = "failed";
-      this.#deadline = undefined;
-      this.wipe();
-      out.push(event({
-        type: "round-failed",
-        round: this.session.round,
-        view: this.session.view,
-        reason: `not enough consistent shares to reconstruct the secrets of members ${
-          missing.join(", ")
-        }`,
-      }));
+      out.push(...this.#fail(
+        `not enough consistent shares to reconstruct the secrets of members ${missing.join(", ")}`,
+      ));
       return out;
     }
     const terms: MaskTerm[] = [];
-    for (const [u, seed] of selfSeeds) {
-      terms.push({ key: selfMaskKey(this.#hash, u, seed), negate: true });
-    }
-    for (const [v, seed] of maskSeeds) {
-      const survivors = intersection(this.#graph.neighbours(v), this.#u3);
-      const keys = await this.#recoveredPairKeys(v, seed, survivors);
-      // Survivor u added +PRG when u < v and −PRG when u > v: remove exactly that.
-      survivors.forEach((u, i) => terms.push({ key: keys[i], negate: u < v }));
-    }
-    wipe(...selfSeeds.values(), ...maskSeeds.values());
-    const sum = this.#sum!;
     try {
-      await expander.apply(sum, terms);
+      for (const [u, seed] of selfSeeds) {
+        terms.push({ key: selfMaskKey(this.#hash, u, seed), negate: true });
+      }
+      for (const [v, seed] of maskSeeds) {
+        const survivors = intersection(this.#graph.neighbours(v), this.#u3);
+        const keys = await this.#recoveredPairKeys(v, seed, survivors);
+        // Survivor u added +PRG when u < v and −PRG when u > v: remove exactly that.
+        survivors.forEach((u, i) => terms.push({ key: keys[i], negate: u < v }));
+      }
+      await expander.apply(this.#sum!, terms);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      out.push(event({ type: "refused", error: err }));
+      out.push(...this.#fail(`cannot remove the masks: ${err.message}`));
+      return out;
     } finally {
+      wipe(...selfSeeds.values(), ...maskSeeds.values());
       for (const t of terms) t.key.fill(0);
     }
-    this.#selfShares.clear();
-    this.#maskShares.clear();
+    const sum = this.#sum!;
     const k = this.#u3.length;
     const totalWeight = sum[roster.dim];
     if (totalWeight < k || totalWeight > k * roster.quantization.maxWeight) {
-      this.#stage = "failed";
-      this.#deadline = undefined;
-      out.push(event({
-        type: "round-failed",
-        round: this.session.round,
-        view: this.session.view,
-        reason:
-          `the unmasked total weight ${totalWeight} is outside [${k}, ${
-            k * roster.quantization.maxWeight
-          }]: ` +
-          `a member submitted an out-of-range weight`,
-      }));
+      out.push(...this.#fail(
+        `the unmasked total weight ${totalWeight} is outside [${k}, ` +
+          `${k * roster.quantization.maxWeight}]: a member submitted an out-of-range weight`,
+      ));
       return out;
     }
     const body = u32Bytes(sum);

@@ -1,7 +1,8 @@
 /**
  * The wire messages of a round and their canonical encoding.
  *
- * A **frame** is the CBOR array `[payload, ed25519Signature, mlDsa65Signature | null]`, plus a
+ * A **frame** is the CBOR array `[payload, ed25519Signature, mlDsa65Signature | null]` (the
+ * ML-DSA-65 part present exactly for the hybrid-signed types, see {@link hybridSigned}), plus a
  * fourth element, a byte-string body, for the two messages that carry a vector (masked input,
  * published aggregate). The **payload** is itself canonical CBOR and is exactly the signed
  * bytes: `[tag, federation, rosterHash, round, view, sender, ...fields]`. The tag is one per
@@ -52,6 +53,29 @@ export type MessageType = keyof typeof TAG;
 const TYPE_OF_TAG = new Map<string, MessageType>(
   Object.entries(TAG).map(([type, tag]) => [tag, type as MessageType]),
 );
+
+/**
+ * Types whose signature is a hybrid (Ed25519 + ML-DSA-65) in post-quantum mode: those whose
+ * authenticity protects privacy or must outlive the round — the advertised ephemeral keys
+ * (a forged key would let an active attacker decrypt shares), approvals (they bind every
+ * member to one survivor set), certificates and co-signatures (checked offline for years).
+ * The other messages are Ed25519-signed in both modes: their contents are checked by other
+ * means (shares are AEAD-authenticated, unmask shares against commitments, the leader's relays
+ * against the members' own hybrid-signed messages), so forging their signatures — which would
+ * take a quantum computer during the round — disrupts a round but reveals nothing.
+ * Confidentiality is post-quantum for everything (X-Wing), see `round_keys.ts`.
+ */
+const HYBRID_TYPES: ReadonlySet<MessageType> = new Set([
+  "advertise",
+  "approval",
+  "certificate",
+  "cosign",
+]);
+
+/** True when frames of `type` carry a hybrid signature under `roster`. */
+export function hybridSigned(roster: Pick<Roster, "mode">, type: MessageType): boolean {
+  return roster.mode === "post-quantum" && HYBRID_TYPES.has(type);
+}
 
 /** Types sent by members to the leader of the session. */
 export const TO_LEADER: ReadonlySet<MessageType> = new Set([
@@ -141,7 +165,7 @@ export async function sealFrame(
     sender,
     ...fields,
   ]);
-  const signature = await signer.sign(payload, mode);
+  const signature = await signer.sign(payload, hybridSigned({ mode }, type));
   const frame: Value[] = [payload, signature.ed25519, signature.mlDsa65];
   if (body !== undefined) frame.push(body);
   return encode(frame);
@@ -164,14 +188,6 @@ export function openFrame(frame: Uint8Array, roster: Roster, peer?: number): Env
   const top = new Fields(outer, outer.length, "frame", peer);
   const payloadBytes = top.bytes(0, "payload", [1, frame.length]);
   const ed25519 = top.bytes(1, "ed25519 signature", ED25519_SIGNATURE_LENGTH);
-  const pq = roster.mode === "post-quantum";
-  let mlDsa65: Uint8Array | null = null;
-  if (outer[2] === null) {
-    ensure(!pq, "bad-signature", "post-quantum roster: the ML-DSA-65 signature is missing", peer);
-  } else {
-    ensure(pq, "bad-signature", "classical roster: unexpected ML-DSA-65 signature", peer);
-    mlDsa65 = top.bytes(2, "ML-DSA-65 signature", ML_DSA65_SIGNATURE_LENGTH);
-  }
   const payload = decode(payloadBytes, payloadBytes.length, "payload", peer);
   ensure(
     Array.isArray(payload) && payload.length >= HEADER_FIELDS,
@@ -189,6 +205,18 @@ export function openFrame(frame: Uint8Array, roster: Roster, peer?: number): Env
     `${type} frame is ${frame.length} bytes, limit ${frameLimit(roster, type)}`,
     peer,
   );
+  let mlDsa65: Uint8Array | null = null;
+  if (hybridSigned(roster, type)) {
+    ensure(outer[2] !== null, "bad-signature", `${type} lacks its ML-DSA-65 signature`, peer);
+    mlDsa65 = top.bytes(2, "ML-DSA-65 signature", ML_DSA65_SIGNATURE_LENGTH);
+  } else {
+    ensure(
+      outer[2] === null,
+      "bad-signature",
+      `${type} carries an unexpected ML-DSA-65 part`,
+      peer,
+    );
+  }
   const federation = header.text(1, "federation", 64);
   const rosterHash = header.bytes(2, "roster hash", 32);
   const round = header.uint(3, "round", MAX_ROUND - 1);
@@ -233,7 +261,13 @@ export function openFrame(frame: Uint8Array, roster: Roster, peer?: number): Env
 
 /** True when the envelope's signature(s) verify under its sender's roster keys. */
 export function verifyEnvelope(roster: Roster, env: Envelope): Promise<boolean> {
-  return verifyMemberSignature(roster, env.sender, env.payload, env.signature);
+  return verifyMemberSignature(
+    roster,
+    env.sender,
+    env.payload,
+    env.signature,
+    hybridSigned(roster, env.type),
+  );
 }
 
 /** Refuses with `wrong-type` unless the envelope is of `type`. */

@@ -77,7 +77,7 @@ import {
 } from "./messages.ts";
 import { sessionGraph, shareThreshold } from "./neighbours.ts";
 import type { Roster } from "./roster.ts";
-import { pairMaskKey, RoundKeys, wrapPairSecret } from "./round_keys.ts";
+import { pairMaskKey, RoundKeys, validateAdvertise, wrapPairSecret } from "./round_keys.ts";
 import { leaderOf } from "./schedule.ts";
 import { type Session, sessionHash, sessionOf } from "./session.ts";
 import { split } from "./shamir.ts";
@@ -139,6 +139,8 @@ export class Participant {
   } | undefined;
   #cosigns = new Map<number, Uint8Array>();
   #pendingCosigns = new Map<number, Envelope>();
+  /** Digests of approval frames whose signatures this member already checked. */
+  readonly #verifiedApprovals = new Set<string>();
 
   /**
    * A participant for `round` with its quantized input (length d + 1, see `quantize.ts`), or
@@ -360,18 +362,26 @@ export class Participant {
       env.sender,
     );
     const neighbours = graph.neighbours(self).filter((u) => adverts.has(u));
-    const valid = await Promise.all(
-      neighbours.map((u) => verifyEnvelope(roster, adverts.get(u)!.env)),
-    );
-    const forged = neighbours.filter((_, i) => !valid[i]);
-    if (forged.length > 0) {
-      // A forged key in U1 means the leader relays keys it cannot vouch for: abandon the view.
-      throw new ProtocolError(
-        "bad-signature",
-        `key list carries a forged advertisement of member ${forged[0]}`,
-        env.sender,
-      );
-    }
+    const checks = await Promise.all(neighbours.map(async (u) => {
+      const { env: a, advertise } = adverts.get(u)!;
+      if (!await verifyEnvelope(roster, a)) {
+        return new ProtocolError(
+          "bad-signature",
+          `forged advertisement of member ${u}`,
+          env.sender,
+        );
+      }
+      try {
+        await validateAdvertise(roster.mode, advertise, u);
+      } catch (err) {
+        if (err instanceof ProtocolError) return err;
+        throw err;
+      }
+      return undefined;
+    }));
+    const problem = checks.find((c) => c !== undefined);
+    // Keys the leader cannot vouch for: abandon the view (the view timeout moves on).
+    if (problem !== undefined) throw problem;
     const holders = [self, ...neighbours].sort((a, b) => a - b);
     const tk = shareThreshold(roster);
     ensure(
@@ -581,6 +591,7 @@ export class Participant {
       v.u3!,
       v.u2Hash!,
       env.sender,
+      this.#verifiedApprovals,
     );
     const alive = new Set(v.u3!);
     const selfShares: [number, Uint8Array][] = [];
@@ -629,7 +640,7 @@ export class Participant {
       env.sender,
     );
     ensure(env.body !== null, "malformed", "certificate without its aggregate", env.sender);
-    const checked = await checkCertificate(roster, env, env.body);
+    const checked = await checkCertificate(roster, env, env.body, this.#verifiedApprovals);
     if (this.#committedView !== undefined) {
       ensure(
         sameMembers(checked.certificate.u3, this.#view?.u3 ?? checked.certificate.u3),

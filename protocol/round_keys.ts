@@ -29,8 +29,10 @@ import {
   X25519_LENGTH,
   x25519PublicKey,
   XWingDecapsulator,
+  xwingPublicKeyValid,
   xwingX25519PublicKey,
 } from "./crypto/mod.ts";
+import { ProtocolError } from "./errors.ts";
 import type { Advertise } from "./messages.ts";
 import type { Mode } from "./roster.ts";
 
@@ -206,6 +208,45 @@ function equalPublic(a: Uint8Array, b: Uint8Array): boolean {
   let acc = 0;
   for (let i = 0; i < a.length; i++) acc |= a[i] ^ b[i];
   return acc === 0;
+}
+
+const PROBE_SECRET = new Uint8Array(32).fill(0x5a);
+
+function checkX25519(publicKey: Uint8Array, what: string, member: number): void {
+  try {
+    x25519(PROBE_SECRET, publicKey); // refuses the all-zero result of a low-order point
+  } catch {
+    throw new ProtocolError("malformed", `${what} is a low-order X25519 point`, member);
+  }
+}
+
+/**
+ * Refuses (`malformed`, naming the member) advertised keys that cannot be used safely: X25519
+ * keys (or X25519 halves of X-Wing keys) that are low-order points, and X-Wing keys whose
+ * ML-KEM-768 part fails the FIPS 203 encapsulation-key check. Lengths are checked by the codec.
+ */
+export async function validateAdvertise(
+  mode: Mode,
+  advertise: Advertise,
+  member: number,
+): Promise<void> {
+  checkX25519(advertise.shareKey.subarray(0, X25519_LENGTH), "share key", member);
+  if (mode === "classical") {
+    checkX25519(advertise.maskKey, "mask key", member);
+    return;
+  }
+  const shareKem = advertise.shareKey.subarray(X25519_LENGTH);
+  checkX25519(shareKem.subarray(shareKem.length - 32), "share key (X-Wing)", member);
+  checkX25519(
+    advertise.maskKey.subarray(advertise.maskKey.length - 32),
+    "mask key (X-Wing)",
+    member,
+  );
+  for (const [what, key] of [["share key", shareKem], ["mask key", advertise.maskKey]] as const) {
+    if (!await xwingPublicKeyValid(key)) {
+      throw new ProtocolError("malformed", `${what} has an invalid ML-KEM-768 part`, member);
+    }
+  }
 }
 
 /** A member's ephemeral keys for one session. Call {@link RoundKeys.wipe} when it ends. */

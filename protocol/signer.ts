@@ -1,7 +1,8 @@
 /**
- * Member signatures. In classical mode a member signs with its long-term Ed25519 key; in
- * post-quantum mode with Ed25519 **and** ML-DSA-65 over the same bytes, and a signature is
- * valid only when both verify (a hybrid: forging it needs both schemes broken).
+ * Member signatures: Ed25519 with the member's long-term key, or a **hybrid** of Ed25519 and
+ * ML-DSA-65 over the same bytes, valid only when both verify (forging it needs both schemes
+ * broken). Which messages carry the hybrid is a protocol rule stated in `messages.ts`
+ * (`hybridSigned`); this module only produces and checks the two forms.
  *
  * Signed bytes are always a message payload that begins with its domain tag and the session
  * (see `messages.ts`), so a signature is bound to one message type and one session.
@@ -15,9 +16,9 @@ import {
   MlDsa65Signer,
   mlDsa65Verify,
 } from "./crypto/mod.ts";
-import type { Mode, Roster } from "./roster.ts";
+import type { Roster } from "./roster.ts";
 
-/** A signature pair: Ed25519 always, ML-DSA-65 in post-quantum mode (else null). */
+/** A signature pair: Ed25519 always, ML-DSA-65 for hybrid signatures (else null). */
 export interface Signature {
   readonly ed25519: Uint8Array;
   readonly mlDsa65: Uint8Array | null;
@@ -53,10 +54,10 @@ export class MemberSigner {
     return this.#pq?.publicKey;
   }
 
-  /** Signs `payload` for a roster in `mode`. Refuses (Error) post-quantum without an ML-DSA key. */
-  async sign(payload: Uint8Array, mode: Mode): Promise<Signature> {
-    if (mode === "post-quantum") {
-      if (this.#pq === undefined) throw new Error("post-quantum mode needs an ML-DSA-65 key");
+  /** Signs `payload`, with the hybrid when `hybrid` is set (Error without an ML-DSA key). */
+  async sign(payload: Uint8Array, hybrid: boolean): Promise<Signature> {
+    if (hybrid) {
+      if (this.#pq === undefined) throw new Error("a hybrid signature needs an ML-DSA-65 key");
       const mlDsa65 = await this.#pq.sign(payload);
       return { ed25519: this.#ed.sign(payload), mlDsa65 };
     }
@@ -66,19 +67,20 @@ export class MemberSigner {
 
 /**
  * True when `signature` is a valid signature by roster member `index` over `payload`: Ed25519
- * always, plus ML-DSA-65 in post-quantum mode. A classical roster refuses a signature carrying
- * an ML-DSA part, and a post-quantum roster one lacking it (no downgrade, no ambiguity).
+ * always, plus ML-DSA-65 when `hybrid` is set. A hybrid signature where a plain one is due,
+ * or a plain one where a hybrid is due, is refused (no downgrade, no ambiguity).
  */
 export async function verifyMemberSignature(
   roster: Roster,
   index: number,
   payload: Uint8Array,
   signature: Signature,
+  hybrid: boolean,
 ): Promise<boolean> {
   const member = roster.members[index];
   if (member === undefined) return false;
   if (!ed25519Verify(member.signingKey, payload, signature.ed25519)) return false;
-  if (roster.mode === "classical") return signature.mlDsa65 === null;
+  if (!hybrid) return signature.mlDsa65 === null;
   if (
     signature.mlDsa65 === null || member.pqSigningKey === undefined ||
     signature.mlDsa65.length !== ML_DSA65_SIGNATURE_LENGTH

@@ -28,5 +28,6 @@ export {
   XWING_SEED_LENGTH,
   XWingDecapsulator,
   xwingEncapsulate,
+  xwingPublicKeyValid,
   xwingX25519PublicKey,
 } from "./xwing.ts";

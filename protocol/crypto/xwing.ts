@@ -145,6 +145,28 @@ export async function xwingEncapsulate(
 }
 
 /**
+ * True when the length is right and the ML-KEM-768 part of an X-Wing public key passes the
+ * FIPS 203 encapsulation-key (modulus) check. The runtime imports such a key without checking
+ * and refuses only when encapsulating, so this performs one trial encapsulation.
+ */
+export async function xwingPublicKeyValid(publicKey: Uint8Array): Promise<boolean> {
+  if (publicKey.length !== XWING_PUBLIC_KEY_LENGTH) return false;
+  try {
+    const key = await subtle.importKey(
+      "raw-public",
+      publicKey.subarray(0, ML_KEM_PK),
+      ALGORITHM,
+      false,
+      ["encapsulateBits"],
+    );
+    await subtle.encapsulateBits(ALGORITHM, key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The X25519 half of the X-Wing public key of `seed`, computed synchronously. It is a function
  * of SHAKE256(seed), so a candidate seed whose X25519 half matches an advertised public key is
  * that key's seed except with probability ≈ 2^-250; the leader uses it to check reconstructed

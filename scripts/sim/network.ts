@@ -316,6 +316,7 @@ async function simulateRound(
   };
   const perMember = new Map<string, number[]>();
   const refusals: string[] = [];
+  const internalErrors: string[] = [];
   let final: Extract<ProtocolEvent, { type: "final" }> | undefined;
   let failure: string | undefined;
   const queue = new Queue();
@@ -329,6 +330,9 @@ async function simulateRound(
         if (e.type === "refused") refusals.push(`member ${from}: ${e.error.message}`);
         else if (e.type === "final" && final === undefined) final = e;
         else if (e.type === "round-failed") failure ??= `member ${from}: ${e.reason}`;
+        else if (e.type === "internal-error") {
+          internalErrors.push(`member ${from}: ${e.message}`);
+        }
         continue;
       }
       const type = peekType(roster, o.frame);
@@ -423,7 +427,7 @@ async function simulateRound(
       exact: false,
       verified: false,
       maxAbsError: Infinity,
-      failure: failure ?? "no final certificate",
+      failure: [failure ?? "no final certificate", ...internalErrors].join("; "),
     };
   }
   // Exactness: the plaintext sum of the certified members' quantized inputs.
@@ -431,6 +435,17 @@ async function simulateRound(
   for (const m of final.members) {
     const v = quantized[m];
     for (let j = 0; j < expected.length; j++) expected[j] = expected[j] + v[j];
+  }
+  if (internalErrors.length > 0) {
+    return {
+      ...base,
+      survivors: final.members.length,
+      members: final.members.map((i) => roster.members[i].id),
+      exact: false,
+      verified: false,
+      maxAbsError: Infinity,
+      failure: `internal errors: ${internalErrors.join("; ")}`,
+    };
   }
   const exact = toHex(sha256(new Uint8Array(expected.buffer))) ===
     toHex(
