@@ -14,6 +14,11 @@ import { expectSession, openFrame, readApproval, verifyEnvelope } from "./messag
 import type { Roster } from "./roster.ts";
 import { type Session, sessionHash } from "./session.ts";
 
+function blame(err: ProtocolError, relayedBy: number): ProtocolError {
+  const inner = err.peer === undefined ? "" : ` claiming member ${err.peer}`;
+  return new ProtocolError(err.code, `approval${inner}: ${err.message}`, relayedBy);
+}
+
 /** The outcome of checking a set of approvals. */
 export interface CheckedApprovals {
   /** Members whose approval is valid, ascending. */
@@ -25,7 +30,9 @@ export interface CheckedApprovals {
 /**
  * Checks `frames` as approvals of `u3` (and of `u2Hash`) in `session`. Each frame must be an
  * Approval of this session by a distinct member of U3, sign `u2Hash` and H(`u3`), and carry a
- * valid signature; invalid frames are reported in `refused` and do not count. Refuses with
+ * valid signature; invalid frames are reported in `refused` and do not count. Refusals name
+ * `relayedBy` (the leader that chose to relay the frame) as the peer, and the member the frame
+ * claims to come from in the detail: a forged or foreign approval says nothing about that member. Refuses with
  * `insufficient-approvals` (naming the counts) when fewer than the roster threshold remain.
  *
  * `verified`, when given, holds the SHA-256 (hex) of frames whose signatures this caller has
@@ -67,7 +74,7 @@ export async function checkApprovals(
       candidates.push(env);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
-      refused.push(err);
+      refused.push(blame(err, relayedBy));
     }
   }
   const digests = candidates.map((env) => toHex(sha256(env.frame)));
@@ -79,7 +86,11 @@ export async function checkApprovals(
     if (valid[i]) {
       approvers.push(env.sender);
       verified?.add(digests[i]);
-    } else refused.push(new ProtocolError("bad-signature", "approval signature", env.sender));
+    } else {
+      refused.push(
+        new ProtocolError("bad-signature", `approval claiming member ${env.sender}`, relayedBy),
+      );
+    }
   });
   approvers.sort((a, b) => a - b);
   ensure(

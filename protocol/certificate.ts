@@ -129,16 +129,11 @@ export async function checkCertificate(
 }
 
 /**
- * Checks a Cosign envelope for a certificate with hash `hash` in `session`; resolves to the
- * co-signer's index. Refuses `wrong-session`, `commitment-mismatch` (a different certificate)
- * or `bad-signature`.
+ * Checks everything about a Cosign envelope but its signature: it belongs to `session` and signs
+ * the certificate hash `hash`. Refuses `wrong-session` or `commitment-mismatch` (a co-signature
+ * of a different certificate). Pair with `verifyEnvelope` (callers batch those).
  */
-export async function checkCosign(
-  roster: Roster,
-  env: Envelope,
-  session: Session,
-  hash: Uint8Array,
-): Promise<number> {
+export function checkCosignFields(env: Envelope, session: Session, hash: Uint8Array): void {
   expectSession(env, session);
   const cosign = readCosign(env);
   ensure(
@@ -147,8 +142,6 @@ export async function checkCosign(
     "co-signature of a different certificate",
     env.sender,
   );
-  ensure(await verifyEnvelope(roster, env), "bad-signature", "co-signature", env.sender);
-  return env.sender;
 }
 
 /** Encodes a final certificate from a certificate envelope and its co-signature frames. */
@@ -189,13 +182,20 @@ export async function verifyFinalCertificate(
   const env = openFrame(f.bytes(1, "certificate", [1, bytes.length]), roster);
   const checked = await checkCertificate(roster, env, body);
   const cosignFrames = f.list(2, "co-signatures", roster.members.length);
-  const cosigners = new Set<number>();
+  const cosigns: Envelope[] = [];
+  const seen = new Set<number>();
   for (const [i, frame] of cosignFrames.entries()) {
     ensure(frame instanceof Uint8Array, "malformed", `co-signature ${i} is not bytes`);
     const cosign = openFrame(frame, roster);
-    ensure(!cosigners.has(cosign.sender), "equivocation", "two co-signatures", cosign.sender);
-    cosigners.add(await checkCosign(roster, cosign, checked.session, checked.hash));
+    ensure(!seen.has(cosign.sender), "equivocation", "two co-signatures", cosign.sender);
+    seen.add(cosign.sender);
+    checkCosignFields(cosign, checked.session, checked.hash);
+    cosigns.push(cosign);
   }
+  const valid = await Promise.all(cosigns.map((c) => verifyEnvelope(roster, c)));
+  const forged = cosigns.find((_, i) => !valid[i]);
+  ensure(forged === undefined, "bad-signature", "co-signature", forged?.sender);
+  const cosigners = new Set(cosigns.map((c) => c.sender));
   ensure(
     cosigners.size >= roster.threshold,
     "insufficient-approvals",

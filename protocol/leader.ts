@@ -7,8 +7,12 @@
  * The leader sees only masked vectors, encrypted shares and — after ≥ t approvals of one
  * survivor set — one share per (holder, owner) of either the owner's self-mask seed (owner in
  * U3) or its mask seed (owner dropped). It checks every reconstructed secret against the
- * owner's commitment or public key before using it; when a share is bad it decodes around it
- * (Reed–Solomon), names the holder, and still finishes if enough shares are consistent.
+ * owner's commitment or public key before using it. It first interpolates from the t_k shares
+ * of lowest index; when that fails the check it decodes all received shares (Reed–Solomon),
+ * names every holder whose share disagrees (`bad-share`), and still finishes if enough shares
+ * are consistent. Shares it did not need are not examined, so a wrong share that was never used
+ * goes unnamed (checking them all costs O(m·t) per secret). When every holder agrees on a secret
+ * that fails the check, the owner lied and is named (`commitment-mismatch`).
  *
  * A stage closes as soon as every expected member has answered, or when `stageTimeoutMs` has
  * passed with at least t answers. With fewer than t the leader keeps waiting; the members'
@@ -68,7 +72,7 @@ import {
 } from "./round_keys.ts";
 import { leaderOf } from "./schedule.ts";
 import { type Session, sessionHash } from "./session.ts";
-import { combine, lagrangeAtZero, reconstruct, type Share } from "./shamir.ts";
+import { combine, lagrangeAtZero, reconstruct, type Share, sharesConsistent } from "./shamir.ts";
 import type { MemberSigner } from "./signer.ts";
 
 /** What a leader needs to run. */
@@ -224,9 +228,10 @@ export class Leader {
 
   /**
    * Checks that `env` fits the current stage and comes from an expected member. Returns false
-   * for an exact repeat of an accepted message (ignored); refuses a different second message.
+   * for an exact repeat of an accepted message (ignored). A different second message is
+   * equivocation only when validly signed; otherwise it is a forgery (`bad-signature`).
    */
-  #firstTime(env: Envelope, stage: LeaderStage, expected: MemberSet): boolean {
+  async #firstTime(env: Envelope, stage: LeaderStage, expected: MemberSet): Promise<boolean> {
     ensure(
       this.#stage === stage,
       "wrong-stage",
@@ -241,13 +246,9 @@ export class Leader {
     );
     const previous = this.#digests.get(env.type)?.get(env.sender);
     if (previous === undefined) return true;
-    ensure(
-      equalBytes(previous, sha256(env.frame)),
-      "equivocation",
-      `a second, different ${env.type}`,
-      env.sender,
-    );
-    return false;
+    if (equalBytes(previous, sha256(env.frame))) return false;
+    await this.#verified(env);
+    throw new ProtocolError("equivocation", `a second, different ${env.type}`, env.sender);
   }
 
   /** Records an accepted (fully checked) message for duplicate detection. */
@@ -266,7 +267,7 @@ export class Leader {
   }
 
   async #onAdvertise(env: Envelope, now: number): Promise<Output[]> {
-    if (!this.#firstTime(env, "advertise", this.#all())) return [];
+    if (!await this.#firstTime(env, "advertise", this.#all())) return [];
     const advertise = readAdvertise(env, this.#config.roster);
     await this.#verified(env);
     await validateAdvertise(this.#config.roster.mode, advertise, env.sender);
@@ -276,7 +277,7 @@ export class Leader {
   }
 
   async #onShares(env: Envelope, now: number): Promise<Output[]> {
-    if (!this.#firstTime(env, "share", this.#u1)) return [];
+    if (!await this.#firstTime(env, "share", this.#u1)) return [];
     const { entries } = readShares(env, this.#config.roster);
     const expected = intersection(this.#graph.neighbours(env.sender), this.#u1);
     ensure(
@@ -292,7 +293,7 @@ export class Leader {
   }
 
   async #onMaskedInput(env: Envelope, now: number): Promise<Output[]> {
-    if (!this.#firstTime(env, "masked", this.#u2)) return [];
+    if (!await this.#firstTime(env, "masked", this.#u2)) return [];
     const input = readMaskedInput(env, this.#config.roster);
     ensure(
       equalBytes(input.u2Hash, this.#u2Hash),
@@ -315,7 +316,7 @@ export class Leader {
   }
 
   async #onApproval(env: Envelope, now: number): Promise<Output[]> {
-    if (!this.#firstTime(env, "consistency", this.#u3)) return [];
+    if (!await this.#firstTime(env, "consistency", this.#u3)) return [];
     const approval = readApproval(env);
     ensure(
       equalBytes(approval.u2Hash, this.#u2Hash) &&
@@ -331,7 +332,7 @@ export class Leader {
   }
 
   async #onUnmask(env: Envelope, now: number): Promise<Output[]> {
-    if (!this.#firstTime(env, "unmask", this.#approvers)) return [];
+    if (!await this.#firstTime(env, "unmask", this.#approvers)) return [];
     const unmask = readUnmask(env, this.#config.roster);
     const holder = env.sender;
     const closed = [holder, ...this.#graph.neighbours(holder)];
@@ -480,6 +481,17 @@ export class Leader {
       if (check(fast)) return fast;
       fast.fill(0);
       const result = reconstruct(shares, tk, check);
+      if (result === undefined && shares.length > tk && sharesConsistent(shares, tk)) {
+        // Every holder agrees on one secret and it is not the committed one: the owner lied.
+        out.push(event({
+          type: "refused",
+          error: new ProtocolError(
+            "commitment-mismatch",
+            "the member's shared secret does not match its advertised commitment or key",
+            owner,
+          ),
+        }));
+      }
       for (const x of result?.bad ?? []) {
         out.push(event({
           type: "refused",

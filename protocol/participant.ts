@@ -37,7 +37,7 @@ import { concat, equalBytes, u32Bytes, wipe } from "./bytes.ts";
 import { checkApprovals } from "./approvals.ts";
 import {
   checkCertificate,
-  checkCosign,
+  checkCosignFields,
   encodeFinalCertificate,
   withoutBody,
 } from "./certificate.ts";
@@ -116,6 +116,12 @@ interface ViewState {
   held?: Map<number, Uint8Array>;
 }
 
+/** A refusal of a frame relayed inside a leader's signed message, blamed on the leader. */
+function relayed(err: ProtocolError, what: string, leader: number): ProtocolError {
+  const inner = err.peer === undefined ? "" : ` (claims member ${err.peer})`;
+  return new ProtocolError(err.code, `${what}${inner}: ${err.message}`, leader);
+}
+
 /** Stages in which a stalled leader can be abandoned for the next view (if not committed). */
 const BEFORE_COMMIT: ReadonlySet<Stage> = new Set(["advertise", "share", "masked", "consistency"]);
 
@@ -139,6 +145,8 @@ export class Participant {
   } | undefined;
   #cosigns = new Map<number, Uint8Array>();
   #pendingCosigns = new Map<number, Envelope>();
+  /** Co-signatures of our certificate whose signatures are not checked yet. */
+  readonly #unverifiedCosigns = new Map<number, Envelope>();
   /** Digests of approval frames whose signatures this member already checked. */
   readonly #verifiedApprovals = new Set<string>();
 
@@ -337,16 +345,17 @@ export class Participant {
     const graph = sessionGraph(roster, v.sessionHash);
     const adverts = new Map<number, { env: Envelope; advertise: Advertise }>();
     for (const frame of list.adverts) {
-      const a = openFrame(frame, roster);
-      expectType(a, "advertise");
-      expectSession(a, v.session);
-      ensure(
-        !adverts.has(a.sender),
-        "equivocation",
-        `key list repeats member ${a.sender}`,
-        env.sender,
-      );
-      adverts.set(a.sender, { env: a, advertise: readAdvertise(a, roster) });
+      // The leader signed the list: a bad entry is its fault, whoever the entry claims to be.
+      try {
+        const a = openFrame(frame, roster);
+        expectType(a, "advertise");
+        expectSession(a, v.session);
+        ensure(!adverts.has(a.sender), "equivocation", `repeats member ${a.sender}`);
+        adverts.set(a.sender, { env: a, advertise: readAdvertise(a, roster) });
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        throw relayed(err, "key list entry", env.sender);
+      }
     }
     const own = adverts.get(self);
     ensure(
@@ -683,28 +692,62 @@ export class Participant {
       { kind: "broadcast", frame: cosign },
     ];
     this.#deadline = undefined;
-    for (const pending of this.#pendingCosigns.values()) out.push(...await this.#onCosign(pending));
+    for (const pending of this.#pendingCosigns.values()) {
+      try {
+        checkCosignFields(pending, env.session, checked.hash);
+        this.#unverifiedCosigns.set(pending.sender, pending);
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        out.push(event({ type: "refused", error: err }));
+      }
+    }
     this.#pendingCosigns.clear();
+    out.push(...await this.#tryFinal());
     return out;
   }
 
   async #onCosign(env: Envelope): Promise<Output[]> {
+    expectType(env, "cosign");
     const cert = this.#certificate;
     if (cert === undefined) {
       // Co-signatures can overtake the certificate; keep one per member until it arrives.
-      expectType(env, "cosign");
       if (!this.#pendingCosigns.has(env.sender)) this.#pendingCosigns.set(env.sender, env);
       return [];
     }
-    if (this.#cosigns.has(env.sender) || this.#stage === "final") return [];
+    if (this.#cosigns.has(env.sender) || this.#unverifiedCosigns.has(env.sender)) return [];
+    if (this.#stage === "final") return [];
+    checkCosignFields(env, cert.session, cert.hash);
+    this.#unverifiedCosigns.set(env.sender, env);
+    return await this.#tryFinal();
+  }
+
+  /**
+   * Verifies the pending co-signatures in one batch once they could reach the threshold (the
+   * runtime verifies ML-DSA-65 concurrently), and reports the final certificate when ≥ t hold.
+   */
+  async #tryFinal(): Promise<Output[]> {
+    const cert = this.#certificate!;
     const { roster } = this.#config;
-    await checkCosign(roster, env, cert.session, cert.hash);
-    this.#cosigns.set(env.sender, env.frame);
-    if (this.#cosigns.size < roster.threshold) return [];
+    if (this.#cosigns.size + this.#unverifiedCosigns.size < roster.threshold) return [];
+    const batch = [...this.#unverifiedCosigns.values()];
+    this.#unverifiedCosigns.clear();
+    const valid = await Promise.all(batch.map((c) => verifyEnvelope(roster, c)));
+    const out: Output[] = [];
+    batch.forEach((c, i) => {
+      if (valid[i]) this.#cosigns.set(c.sender, c.frame);
+      else {
+        out.push(event({
+          type: "refused",
+          error: new ProtocolError("bad-signature", "co-signature", c.sender),
+        }));
+      }
+    });
+    if (this.#cosigns.size < roster.threshold) return out;
     this.#stage = "final";
     const frames = [...this.#cosigns].sort(([a], [b]) => a - b).map(([, f]) => f);
     const certificateEnv = openFrame(cert.frame, roster);
     return [
+      ...out,
       event({
         type: "stage",
         role: "participant",

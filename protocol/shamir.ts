@@ -303,14 +303,14 @@ function evaluate(p: Uint16Array, x: number): number {
  * constant terms as the secret and the indices of shares that disagree with the decoded
  * polynomials, or `undefined` when some word has more errors than the code corrects.
  */
-function decode(
-  shares: readonly Share[],
-  threshold: number,
-): { secret: Uint8Array; bad: number[] } | undefined {
+/**
+ * The product polynomial g0 = Π (X − x_i) (degree m) and, per word, the polynomial g1 of
+ * degree < m through all m received values (words × m coefficients, word-major).
+ */
+function interpolateAll(shares: readonly Share[]): { g0: Uint16Array; g1: Uint16Array } {
   const m = shares.length;
   const length = shares[0].y.length;
   const words = length / 2;
-  const maxErrors = Math.floor((m - threshold) / 2);
 
   // g0 = Π (X − x_i), degree m.
   const g0 = new Uint16Array(m + 1);
@@ -338,6 +338,46 @@ function decode(
       for (let k = 0; k < m; k++) g1[base + k] ^= mul(c, q[k]);
     }
   }
+
+  wipe(q);
+  return { g0, g1 };
+}
+
+/**
+ * True when all `shares` lie on one polynomial of degree < `threshold` in every word, i.e. they
+ * are a consistent sharing of some secret. With more shares than the threshold this is evidence
+ * about the dealer: a consistent sharing whose secret fails the owner's commitment means the
+ * owner lied, not a holder. Variable-time (for the cheating path only). Refuses (RangeError)
+ * fewer than `threshold + 1` shares, duplicate x's or unequal share lengths.
+ */
+export function sharesConsistent(shares: readonly Share[], threshold: number): boolean {
+  checkXs(shares.map((s) => s.x));
+  checkThreshold(threshold, shares.length - 1, "shares beyond one");
+  checkShareLengths(shares);
+  const m = shares.length;
+  const { g1 } = interpolateAll(shares);
+  let consistent = true;
+  for (let w = 0; w < g1.length / m && consistent; w++) {
+    for (let k = threshold; k < m; k++) {
+      if (g1[w * m + k] !== 0) {
+        consistent = false;
+        break;
+      }
+    }
+  }
+  wipe(g1);
+  return consistent;
+}
+
+function decode(
+  shares: readonly Share[],
+  threshold: number,
+): { secret: Uint8Array; bad: number[] } | undefined {
+  const m = shares.length;
+  const length = shares[0].y.length;
+  const words = length / 2;
+  const maxErrors = Math.floor((m - threshold) / 2);
+  const { g0, g1 } = interpolateAll(shares);
 
   const secret = new Uint8Array(length);
   const isBad = new Uint8Array(m);
@@ -379,7 +419,7 @@ function decode(
     }
     wipe(r0, r1, v0, v1, f, remainder);
   }
-  wipe(g1, q);
+  wipe(g1);
   if (failed) {
     wipe(secret);
     return undefined;

@@ -21,7 +21,7 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { applyMasks, type MaskTerm, prgFill, seededRng } from "../protocol/crypto/mod.ts";
 import { WorkerExpander } from "../node/worker_expander.ts";
-import { simulate, type SimReport } from "./sim/network.ts";
+import { type SimReport, simulate } from "./sim/network.ts";
 
 const args = parseArgs(Deno.args, { boolean: ["quick", "json", "help"] });
 if (args.help) {
@@ -65,8 +65,10 @@ const baseline = {
   prg100x4MiBSeconds: prg100,
   addMBps: (100 * 4 * WORDS) / 1e6 / add100,
 };
-log(`baseline: PRG ${baseline.prgMBps.toFixed(0)} MB/s (100 × 4 MiB in ${prg100.toFixed(3)} s), ` +
-  `Uint32 add ${baseline.addMBps.toFixed(0)} MB/s`);
+log(
+  `baseline: PRG ${baseline.prgMBps.toFixed(0)} MB/s (100 × 4 MiB in ${prg100.toFixed(3)} s), ` +
+    `Uint32 add ${baseline.addMBps.toFixed(0)} MB/s`,
+);
 
 interface Case {
   name: string;
@@ -116,8 +118,10 @@ const cases: Case[] = [];
     target: "≤ 1.3×",
     met: pooled / prg100 <= 1.3,
   });
-  log(`member masking: inline ${inline.toFixed(3)} s (${(inline / prg100).toFixed(2)}×), ` +
-    `workers ${pooled.toFixed(3)} s (${(pooled / prg100).toFixed(2)}×)`);
+  log(
+    `member masking: inline ${inline.toFixed(3)} s (${(inline / prg100).toFixed(2)}×), ` +
+      `workers ${pooled.toFixed(3)} s (${(pooled / prg100).toFixed(2)}×)`,
+  );
 }
 
 // ---- leader unmask (real simulated rounds) -----------------------------------------------------
@@ -165,8 +169,10 @@ for (const graph of ["complete", "sparse"] as const) {
     survivors,
     simulationSeconds: (performance.now() - t0) / 1000,
   });
-  log(`leader unmask (${report.graph}): ${unmask.toFixed(3)} s for ~${expansions} expansions ` +
-    `(${(unmask / prgOnly).toFixed(2)}× one-thread PRG), exact=${round.exact}`);
+  log(
+    `leader unmask (${report.graph}): ${unmask.toFixed(3)} s for ~${expansions} expansions ` +
+      `(${(unmask / prgOnly).toFixed(2)}× one-thread PRG), exact=${round.exact}`,
+  );
 }
 
 // ---- post-quantum vs classical -------------------------------------------------------------------
@@ -184,7 +190,10 @@ for (const graph of ["complete", "sparse"] as const) {
     });
     // Skip the first round in full mode (warm-up of caches and JIT).
     const round = r.rounds[r.rounds.length - 1];
-    const stages = new Set([...Object.keys(round.timings.leader), ...Object.keys(round.timings.members)]);
+    const stages = new Set([
+      ...Object.keys(round.timings.leader),
+      ...Object.keys(round.timings.members),
+    ]);
     stages.delete("timeout");
     let total = 0;
     let critical = 0;
@@ -201,7 +210,9 @@ for (const graph of ["complete", "sparse"] as const) {
   for (const metric of ["critical", "total"] as const) {
     const ratio = pq[metric] / classical[metric];
     cases.push({
-      name: `pq-vs-classical n=50 d=100k (${metric === "critical" ? "critical path" : "total CPU"})`,
+      name: `pq-vs-classical n=50 d=100k (${
+        metric === "critical" ? "critical path" : "total CPU"
+      })`,
       seconds: pq[metric],
       baseline: "the same round in classical mode",
       baselineSeconds: classical[metric],
@@ -209,8 +220,10 @@ for (const graph of ["complete", "sparse"] as const) {
       target: "≤ 1.5×",
       met: ratio <= 1.5 && pq.exact && classical.exact,
     });
-    log(`post-quantum vs classical (${metric}): ${pq[metric].toFixed(3)} s vs ` +
-      `${classical[metric].toFixed(3)} s = ${ratio.toFixed(2)}×`);
+    log(
+      `post-quantum vs classical (${metric}): ${pq[metric].toFixed(3)} s vs ` +
+        `${classical[metric].toFixed(3)} s = ${ratio.toFixed(2)}×`,
+    );
   }
 }
 
@@ -226,7 +239,9 @@ if (args.json) {
   console.log("\ncase".padEnd(70) + "seconds   ratio  target   met");
   for (const c of cases) {
     console.log(
-      `${c.name.padEnd(69)} ${c.seconds.toFixed(3).padStart(7)}  ${c.ratio.toFixed(2).padStart(6)}  ` +
+      `${c.name.padEnd(69)} ${c.seconds.toFixed(3).padStart(7)}  ${
+        c.ratio.toFixed(2).padStart(6)
+      }  ` +
         `${c.target.padEnd(8)} ${c.met ? "yes" : "NO"}`,
     );
   }

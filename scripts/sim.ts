@@ -24,14 +24,14 @@ state machine, the network is in memory on a virtual clock.
 
 Options:
   --nodes N          members in the roster (default 20, at least 3)
-  --dim D            update length (default 10000)
+  --dim D            update length (default 100000)
   --dropout F        fraction of members that drop out each round (default 0.2; capped at n − t)
-  --drop-stage S     advertise | share | masked | consistency | unmask | mixed (default masked)
+  --drop-stage S     advertise | share | masked | consistency | unmask | mixed (default mixed)
   --graph G          complete | sparse (SecAgg+ Harary graph) (default complete)
   --degree K         sparse graph degree (default: chosen per Bell et al. for the dropout rate)
   --seed S           integer seed for identities, inputs and dropouts (default 7)
   --pq               post-quantum mode (X-Wing + ML-DSA-65 alongside Ed25519)
-  --rounds R         rounds to run (default 1)
+  --rounds R         rounds to run (default 3)
   --kill-leader S    kill the first leader before it relays stage S
                      (share | masked | consistency | unmask): forces a view change
   --workers N        Worker threads for mask expansion (default 0: inline)
@@ -73,12 +73,12 @@ const args = parseArgs(Deno.args, {
   ],
   default: {
     nodes: "20",
-    dim: "10000",
+    dim: "100000",
     dropout: "0.2",
-    "drop-stage": "masked",
+    "drop-stage": "mixed",
     graph: "complete",
     seed: "7",
-    rounds: "1",
+    rounds: "3",
     workers: "0",
     "max-weight": "100",
   },

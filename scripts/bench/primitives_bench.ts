@@ -10,8 +10,8 @@ import {
   Ed25519Signer,
   ed25519Verify,
   type MaskTerm,
-  mlDsa65Verify,
   MlDsa65Signer,
+  mlDsa65Verify,
   prgFill,
   seededRng,
   sha256,
@@ -21,7 +21,7 @@ import {
   xwingEncapsulate,
 } from "../../protocol/crypto/mod.ts";
 import { quantizationParameters, quantizeInto } from "../../protocol/quantize.ts";
-import { lagrangeAtZero, combine, split } from "../../protocol/shamir.ts";
+import { combine, lagrangeAtZero, split } from "../../protocol/shamir.ts";
 import { decode, encode } from "../../protocol/codec.ts";
 
 const rng = seededRng(new Uint8Array(32).fill(3));
@@ -32,10 +32,17 @@ Deno.bench("PRG: ChaCha20 keystream, 4 MiB", { group: "prg", baseline: true }, (
   prgFill(key, MiB4);
 });
 
-const terms16: MaskTerm[] = Array.from({ length: 16 }, (_, i) => ({ key: rng(32), negate: i % 2 === 1 }));
-Deno.bench("PRG: applyMasks, 16 keystreams into 4 MiB (per keystream ×16)", { group: "prg" }, () => {
-  applyMasks(MiB4, terms16);
-});
+const terms16: MaskTerm[] = Array.from(
+  { length: 16 },
+  (_, i) => ({ key: rng(32), negate: i % 2 === 1 }),
+);
+Deno.bench(
+  "PRG: applyMasks, 16 keystreams into 4 MiB (per keystream ×16)",
+  { group: "prg" },
+  () => {
+    applyMasks(MiB4, terms16);
+  },
+);
 
 const a = new Uint32Array(1 << 20).fill(7);
 Deno.bench("Uint32 add, 4 MiB", { group: "prg" }, () => {

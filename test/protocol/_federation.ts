@@ -3,8 +3,9 @@
  * {@link Endpoint}s (identities and roster from the simulator's `simulatedFederation`), a FIFO
  * network on a virtual clock that the test steps by hand, and hooks to intercept, hold, modify,
  * drop or inject frames between members. Every event every member reports is collected, every
- * call into an endpoint is checked not to throw, and every byte an endpoint's rng produced is
- * recorded so that tests can check no refusal text leaks secret material.
+ * call into an endpoint is checked not to throw nor to report an `internal-error`, and every
+ * byte an endpoint's rng produced is recorded so that tests can check no refusal text leaks
+ * secret material.
  *
  * Frame surgery helpers ({@link rawFrame}, {@link reframe}, {@link reseal}, ...) build forged or
  * replayed frames with the right or wrong signer.
@@ -17,8 +18,7 @@ import { verifyFinalCertificate } from "../../protocol/certificate.ts";
 import { decode, encode, type Value } from "../../protocol/codec.ts";
 import { type Rng, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
 import { Endpoint } from "../../protocol/endpoint.ts";
-import type { RefusalCode } from "../../protocol/errors.ts";
-import { ProtocolError } from "../../protocol/errors.ts";
+import { ProtocolError, type RefusalCode } from "../../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../../protocol/events.ts";
 import { inlineExpander } from "../../protocol/masking.ts";
 import {
@@ -122,7 +122,7 @@ export class Federation {
   readonly queue: Wire[] = [];
   /** Frames the `hold` predicate set aside (delivered only when released). */
   readonly held: Wire[] = [];
-  /** Every frame a machine emitted (before interception), per sender. */
+  /** Every frame a machine emitted (before interception), in order. */
   readonly emitted: Wire[] = [];
   readonly events: Logged[] = [];
   /** Members that neither receive nor send any more. */
@@ -206,8 +206,9 @@ export class Federation {
   async submitAll(round: number, members?: readonly number[], view = 0): Promise<void> {
     for (const i of members ?? [...Array(this.n).keys()]) {
       if (this.dead.has(i)) continue;
-      const out = await this.#call(i, () =>
-        this.endpoints[i].submit(round, this.input(round, i).slice(), this.now, view)
+      const out = await this.#call(
+        i,
+        () => this.endpoints[i].submit(round, this.input(round, i).slice(), this.now, view),
       );
       await this.#emit(i, out);
     }
@@ -299,12 +300,20 @@ export class Federation {
     return next;
   }
 
+  /** Calls into an endpoint; an exception or an `internal-error` event fails the test. */
   async #call(member: number, fn: () => Promise<Output[]>): Promise<Output[]> {
+    let out: Output[];
     try {
-      return await fn();
+      out = await fn();
     } catch (err) {
       throw new Error(`endpoint ${member} threw out of a call: ${(err as Error)?.stack ?? err}`);
     }
+    for (const e of eventsOf(out)) {
+      if (e.type === "internal-error") {
+        throw new Error(`endpoint ${member} hit an internal error: ${e.message}`);
+      }
+    }
+    return out;
   }
 
   async #emit(from: number, outputs: Output[]): Promise<void> {
@@ -440,8 +449,11 @@ export class Federation {
       }
       for (const text of texts) {
         const lower = text.toLowerCase();
-        assert(!/[0-9a-f]{16,}/.test(lower), `event text carries a long hex run: ${text}`);
-        assert(!/(\d{1,3}\s*,\s*){7,}\d{1,3}/.test(text), `event text carries byte lists: ${text}`);
+        // Long hex runs (decimal numbers such as 2^53 − 1 are fine).
+        for (const run of lower.match(/[0-9a-f]{16,}/g) ?? []) {
+          assert(/^\d+$/.test(run), `event text carries a long hex run: ${text}`);
+        }
+        assert(!/(\d{1,3},){7,}\d{1,3}/.test(text), `event text carries byte lists: ${text}`);
         for (const h of secretHex) assert(!lower.includes(h), `event text leaks a secret: ${text}`);
         for (const b of secretB64) assert(!text.includes(b), `event text leaks a secret: ${text}`);
       }
@@ -530,7 +542,10 @@ export function reframe(frame: Uint8Array, change: (p: RawFrame) => Partial<RawF
 }
 
 /** A copy of `frame` whose payload is re-encoded after `mutate` (signature kept: now invalid). */
-export function rewritePayload(frame: Uint8Array, mutate: (fields: Value[]) => Value[]): Uint8Array {
+export function rewritePayload(
+  frame: Uint8Array,
+  mutate: (fields: Value[]) => Value[],
+): Uint8Array {
   return reframe(frame, (p) => ({ payload: encode(mutate([...p.fields])) }));
 }
 
@@ -543,10 +558,13 @@ export function flipBit(bytes: Uint8Array, bit = 0): Uint8Array {
 
 /** A copy of `frame` with one bit of its Ed25519 (or ML-DSA-65) signature flipped. */
 export function forgeSignature(frame: Uint8Array, part: "ed25519" | "mlDsa65" = "ed25519") {
-  return reframe(frame, (p) =>
-    part === "ed25519"
-      ? { ed25519: flipBit(p.ed25519, 77) }
-      : { mlDsa65: flipBit(p.mlDsa65!, 1001) });
+  return reframe(
+    frame,
+    (p) =>
+      part === "ed25519"
+        ? { ed25519: flipBit(p.ed25519, 77) }
+        : { mlDsa65: flipBit(p.mlDsa65!, 1001) },
+  );
 }
 
 /** The message-specific fields of a frame's payload. */
@@ -594,16 +612,10 @@ export async function reseal(
   } = {},
 ): Promise<Uint8Array> {
   const raw = rawFrame(frame);
-  const [tag, federation, rosterHash, round, view, sender] = raw.fields as [
-    string,
-    string,
-    Uint8Array,
-    number,
-    number,
-    number,
-  ];
-  const type = change.type ?? peekHeader(frame).type;
-  const session = change.session ?? { federation, rosterHash, round, view };
+  const header = peekHeader(frame);
+  const type = change.type ?? header.type;
+  const session = change.session ?? header.session;
+  const sender = raw.fields[5] as number;
   const fields = change.fields ? change.fields(raw.fields.slice(6)) : raw.fields.slice(6);
   const body = change.body === null ? undefined : change.body ?? raw.body;
   return await sealFrame(type, session, change.sender ?? sender, fields, signer, mode, body);

@@ -19,7 +19,12 @@ import { inlineExpander, type MaskExpander } from "../../protocol/masking.ts";
 import { type MessageType, openFrame, TAG, TO_LEADER } from "../../protocol/messages.ts";
 import { Participant } from "../../protocol/participant.ts";
 import { quantize } from "../../protocol/quantize.ts";
-import { createRoster, type Member, type Roster, type RosterSettings } from "../../protocol/roster.ts";
+import {
+  createRoster,
+  type Member,
+  type Roster,
+  type RosterSettings,
+} from "../../protocol/roster.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import type { Session } from "../../protocol/session.ts";
 import { MemberSigner, type Signature } from "../../protocol/signer.ts";
@@ -104,15 +109,21 @@ export interface Msg {
   readonly from: number;
   readonly to: number;
   readonly type: MessageType;
+  readonly round: number;
+  readonly view: number;
   readonly frame: Uint8Array;
 }
 
 /** Something that takes a frame from a peer and answers with outputs (an endpoint's `receive`). */
 export type Receiver = (frame: Uint8Array, from: number, now: number) => Promise<Output[]>;
 
-/** An event together with the member that reported it. */
+/** Which machine of a member produced an output (known for bare machines only). */
+export type Role = "participant" | "leader";
+
+/** An event together with the member (and, for bare machines, the machine) that reported it. */
 export interface Logged {
   readonly member: number;
+  readonly role: Role | undefined;
   readonly event: ProtocolEvent;
 }
 
@@ -133,25 +144,28 @@ export class Net {
   readonly sent: Msg[] = [];
   filter: (m: Msg) => boolean = () => true;
   now = 0;
+  /** Whether a broadcast is also delivered to its sender (bare machines: yes; endpoints do it). */
+  readonly broadcastToSelf: boolean;
 
-  constructor(roster: Roster, receivers: Receiver[]) {
+  constructor(roster: Roster, receivers: Receiver[], broadcastToSelf: boolean) {
     this.roster = roster;
     this.receivers = receivers;
+    this.broadcastToSelf = broadcastToSelf;
   }
 
   /** Queues the sends of `outputs` from member `from` and logs its events. */
-  emit(from: number, outputs: readonly Output[]): void {
+  emit(from: number, outputs: readonly Output[], role?: Role): void {
     for (const o of outputs) {
       if (o.kind === "event") {
-        this.log.push({ member: from, event: o.event });
+        this.log.push({ member: from, role, event: o.event });
         continue;
       }
-      const type = typeOf(this.roster, o.frame);
+      const { type, session: { round, view } } = openFrame(o.frame, this.roster);
       const targets = o.kind === "send"
         ? [o.to]
-        : this.roster.members.map((_, i) => i).filter((i) => i !== from);
+        : this.roster.members.map((_, i) => i).filter((i) => this.broadcastToSelf || i !== from);
       for (const to of targets) {
-        const m = { from, to, type, frame: o.frame };
+        const m = { from, to, type, round, view, frame: o.frame };
         this.sent.push(m);
         this.queue.push(m);
       }
@@ -166,28 +180,41 @@ export class Net {
         this.held.push(m);
         continue;
       }
-      this.emit(m.to, await this.receivers[m.to](m.frame, m.from, this.now));
+      this.emit(m.to, await this.receivers[m.to](m.frame, m.from, this.now), this.roleOf(m));
     }
+  }
+
+  /** The machine a delivered message goes to, when the network knows it. */
+  protected roleOf(_m: Msg): Role | undefined {
+    return undefined;
   }
 
   /** Moves the held messages matching `pick` back to the queue (bypassing the filter once). */
   async release(pick: (m: Msg) => boolean = () => true): Promise<void> {
     const again = this.held.filter(pick);
     for (const m of again) this.held.splice(this.held.indexOf(m), 1);
-    for (const m of again) this.emit(m.to, await this.receivers[m.to](m.frame, m.from, this.now));
+    for (const m of again) {
+      this.emit(m.to, await this.receivers[m.to](m.frame, m.from, this.now), this.roleOf(m));
+    }
     await this.run();
   }
 
-  /** Events of `type` (optionally of one member), in order. */
+  /** Events of `type` (optionally of one member, and of one of its machines), in order. */
   events<T extends ProtocolEvent["type"]>(
     type: T,
     member?: number,
+    role?: Role,
   ): (Extract<ProtocolEvent, { type: T }> & { member: number })[] {
     return this.log
-      .filter((l) => l.event.type === type && (member === undefined || l.member === member))
-      .map((l) => ({ ...l.event, member: l.member }) as Extract<ProtocolEvent, { type: T }> & {
-        member: number;
-      });
+      .filter((l) =>
+        l.event.type === type && (member === undefined || l.member === member) &&
+        (role === undefined || l.role === role)
+      )
+      .map((l) =>
+        ({ ...l.event, member: l.member }) as Extract<ProtocolEvent, { type: T }> & {
+          member: number;
+        }
+      );
   }
 
   /** Messages of `type` handed to the network. */
@@ -204,7 +231,7 @@ export class EndpointNet extends Net {
     const endpoints = fed.signers.map((signer, self) =>
       new Endpoint({ roster: fed.roster, self, signer, rng: rngFor(label, self), expander })
     );
-    super(fed.roster, endpoints.map((e) => (f, from, now) => e.receive(f, from, now)));
+    super(fed.roster, endpoints.map((e) => (f, from, now) => e.receive(f, from, now)), false);
     this.endpoints = endpoints;
   }
 
@@ -234,11 +261,14 @@ export class EndpointNet extends Net {
  * Bare machines of one round on a {@link Net}: a {@link Participant} per member (with or
  * without input) and {@link Leader}s created for each session on the first frame addressed to
  * them, exactly where the schedule puts them. Routing mirrors the endpoint's, minus its limits.
+ * The participants take ownership of the input arrays (and wipe them): pass copies to keep.
  */
 export class MachineNet extends Net {
   readonly fed: Federation;
   readonly round: number;
   readonly participants: Participant[];
+  /** The input arrays the participants own (they wipe them when the round ends). */
+  readonly inputs: readonly (Uint32Array | undefined)[];
   readonly leaders = new Map<string, Leader>();
   /** Refusals by routing (a leader-bound frame at a member that does not lead its session). */
   readonly misrouted: Msg[] = [];
@@ -253,7 +283,7 @@ export class MachineNet extends Net {
     label = "machine",
   ) {
     const receivers: Receiver[] = [];
-    super(fed.roster, receivers);
+    super(fed.roster, receivers, true);
     for (let to = 0; to < fed.signers.length; to++) {
       receivers.push((frame, from, now) => this.#route(to, frame, from, now));
     }
@@ -263,9 +293,10 @@ export class MachineNet extends Net {
       new Participant(
         { roster: fed.roster, self, signer, rng: rngFor(label, "participant", self), expander },
         round,
-        inputs[self]?.slice(),
+        inputs[self],
       )
     );
+    this.inputs = inputs;
     this.#expander = expander;
     this.#label = label;
   }
@@ -277,16 +308,25 @@ export class MachineNet extends Net {
 
   /** Starts every participant that has an input, in `view`. */
   async start(view = 0): Promise<void> {
-    for (const [i, p] of this.participants.entries()) this.emit(i, await p.start(this.now, view));
+    for (const [i, p] of this.participants.entries()) {
+      this.emit(i, await p.start(this.now, view), "participant");
+    }
   }
 
   /** Runs every machine's timeouts at the current time, then delivers. */
   async tick(): Promise<void> {
-    for (const [i, p] of this.participants.entries()) this.emit(i, await p.handleTimeout(this.now));
+    for (const [i, p] of this.participants.entries()) {
+      this.emit(i, await p.handleTimeout(this.now), "participant");
+    }
     for (const l of this.leaders.values()) {
-      this.emit(leaderOf(this.roster, this.round, l.session.view), await l.handleTimeout(this.now));
+      const self = leaderOf(this.roster, this.round, l.session.view);
+      this.emit(self, await l.handleTimeout(this.now), "leader");
     }
     await this.run();
+  }
+
+  protected override roleOf(m: Msg): Role {
+    return TO_LEADER.has(m.type) ? "leader" : "participant";
   }
 
   /** Delivers `frame` from `from` straight to member `to`'s participant and returns its outputs. */
@@ -299,7 +339,7 @@ export class MachineNet extends Net {
     if (!TO_LEADER.has(env.type)) return await this.participants[to].handle(env, now);
     const { round, view } = env.session;
     if (leaderOf(this.roster, round, view) !== to) {
-      this.misrouted.push({ from, to, type: env.type, frame });
+      this.misrouted.push({ from, to, type: env.type, round, view, frame });
       return [];
     }
     const key = `${round}/${view}`;

@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { fromHex, toHex } from "../../protocol/bytes.ts";
 import { decode, encode, Fields, type Value } from "../../protocol/codec.ts";
-import { type RefusalCode, ProtocolError } from "../../protocol/errors.ts";
+import { ProtocolError, type RefusalCode } from "../../protocol/errors.ts";
 
 const LIMIT = 1 << 20;
 

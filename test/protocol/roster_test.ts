@@ -27,7 +27,12 @@ function members(n: number, pq = false, label = "m"): Member[] {
 }
 
 function base(n = 6, pq = false): RosterSettings {
-  return { federation: "fed", members: members(n, pq), dim: 10, mode: pq ? "post-quantum" : undefined };
+  return {
+    federation: "fed",
+    members: members(n, pq),
+    dim: 10,
+    mode: pq ? "post-quantum" : undefined,
+  };
 }
 
 function setting(fn: () => unknown): string {
@@ -74,7 +79,11 @@ Deno.test("roster: the settings given are kept", () => {
   assertEquals(r.dim, MAX_DIM);
   assertEquals(r.threshold, 7);
   assertEquals(r.graph, { kind: "harary", degree: 4, threshold: 4 });
-  assertEquals([r.quantization.clip, r.quantization.maxWeight, r.quantization.scale], [2, 50, 1000]);
+  assertEquals([r.quantization.clip, r.quantization.maxWeight, r.quantization.scale], [
+    2,
+    50,
+    1000,
+  ]);
   assertEquals([r.stageTimeoutMs, r.viewTimeoutMs], [1, 2]);
 });
 
@@ -136,7 +145,10 @@ Deno.test("roster: the hash changes when any setting changes", () => {
   key[31] ^= 1;
   const variants: [string, RosterSettings][] = [
     ["federation", { ...settings, federation: "fee" }],
-    ["a signing key", { ...settings, members: ms.map((m, i) => i === 3 ? { ...m, signingKey: key } : m) }],
+    ["a signing key", {
+      ...settings,
+      members: ms.map((m, i) => i === 3 ? { ...m, signingKey: key } : m),
+    }],
     ["a member id", { ...settings, members: ms.map((m, i) => i === 6 ? { ...m, id: "zz" } : m) }],
     ["a member", { ...settings, members: [...ms.slice(0, 6), members(1, false, "other")[0]] }],
     ["a member fewer", { ...settings, members: ms.slice(0, 6) }],
@@ -195,7 +207,10 @@ Deno.test("roster: the hash changes when any setting changes", () => {
 
 Deno.test("roster: federation and mode refusals", () => {
   assertEquals(setting(() => createRoster({ ...base(), federation: "" })), "federation");
-  assertEquals(setting(() => createRoster({ ...base(), federation: "x".repeat(65) })), "federation");
+  assertEquals(
+    setting(() => createRoster({ ...base(), federation: "x".repeat(65) })),
+    "federation",
+  );
   assertEquals(
     setting(() => createRoster({ ...base(), federation: 7 as unknown as string })),
     "federation",
@@ -213,26 +228,51 @@ Deno.test("roster: member refusals", () => {
   assertEquals(refuse(ms.slice(0, 2)), "members");
   assertEquals(refuse([]), "members");
   assertEquals(refuse(Array(MAX_MEMBERS + 1).fill(ms[0])), "members");
-  assertEquals(refuse([...ms, { ...ms[4], signingKey: members(1, false, "k")[0].signingKey }]), "members");
-  assertEquals(refuse(ms.map((m, i) => i === 2 ? { ...m, id: "" } : m)), "members");
-  assertEquals(refuse(ms.map((m, i) => i === 2 ? { ...m, id: "x".repeat(129) } : m)), "members");
-  assertEquals(refuse(ms.map((m, i) => i === 2 ? { ...m, signingKey: new Uint8Array(31) } : m)), "members");
-  assertEquals(refuse(ms.map((m, i) => i === 2 ? { ...m, signingKey: new Uint8Array(33) } : m)), "members");
   assertEquals(
-    refuse(ms.map((m, i) => i === 2 ? { ...m, signingKey: [...m.signingKey] as unknown as Uint8Array } : m)),
+    refuse([...ms, { ...ms[4], signingKey: members(1, false, "k")[0].signingKey }]),
     "members",
   );
-  assertEquals(refuse(ms.map((m, i) => i === 3 ? { ...m, signingKey: ms[1].signingKey } : m)), "members");
+  assertEquals(refuse(ms.map((m, i) => i === 2 ? { ...m, id: "" } : m)), "members");
+  assertEquals(refuse(ms.map((m, i) => i === 2 ? { ...m, id: "x".repeat(129) } : m)), "members");
+  assertEquals(
+    refuse(ms.map((m, i) => i === 2 ? { ...m, signingKey: new Uint8Array(31) } : m)),
+    "members",
+  );
+  assertEquals(
+    refuse(ms.map((m, i) => i === 2 ? { ...m, signingKey: new Uint8Array(33) } : m)),
+    "members",
+  );
+  assertEquals(
+    refuse(
+      ms.map((m, i) =>
+        i === 2 ? { ...m, signingKey: [...m.signingKey] as unknown as Uint8Array } : m
+      ),
+    ),
+    "members",
+  );
+  assertEquals(
+    refuse(ms.map((m, i) => i === 3 ? { ...m, signingKey: ms[1].signingKey } : m)),
+    "members",
+  );
   // Post-quantum mode needs a 1952-byte ML-DSA-65 key for every member.
   const pq = members(4, true);
-  assertEquals(refuse(pq.map((m, i) => i === 1 ? { ...m, pqSigningKey: undefined } : m), "post-quantum"), "members");
   assertEquals(
-    refuse(pq.map((m, i) => i === 1 ? { ...m, pqSigningKey: new Uint8Array(1951) } : m), "post-quantum"),
+    refuse(pq.map((m, i) => i === 1 ? { ...m, pqSigningKey: undefined } : m), "post-quantum"),
+    "members",
+  );
+  assertEquals(
+    refuse(
+      pq.map((m, i) => i === 1 ? { ...m, pqSigningKey: new Uint8Array(1951) } : m),
+      "post-quantum",
+    ),
     "members",
   );
   assertEquals(refuse(ms, "post-quantum"), "members");
   // Limits that are fine.
-  createRoster({ ...base(), members: ms.map((m, i) => i === 0 ? { ...m, id: "x".repeat(128) } : m) });
+  createRoster({
+    ...base(),
+    members: ms.map((m, i) => i === 0 ? { ...m, id: "x".repeat(128) } : m),
+  });
   createRoster({ ...base(), members: ms.slice(0, 3) });
 });
 
@@ -309,5 +349,8 @@ Deno.test("roster: timeout refusals", () => {
     "viewTimeoutMs",
   );
   assertEquals(setting(() => createRoster({ ...base(), viewTimeoutMs: 9999 })), "viewTimeoutMs");
-  assertEquals(createRoster({ ...base(), stageTimeoutMs: 1000, viewTimeoutMs: 1001 }).viewTimeoutMs, 1001);
+  assertEquals(
+    createRoster({ ...base(), stageTimeoutMs: 1000, viewTimeoutMs: 1001 }).viewTimeoutMs,
+    1001,
+  );
 });

@@ -1,0 +1,182 @@
+/**
+ * The Worker mask expander (node/worker_expander.ts): bit-identical to the inline expander
+ * with 1, 2 and 3 workers, for vector lengths that are and are not multiples of the 16-word
+ * ChaCha20 block, for jobs large enough to be split and for small ones that run inline; and
+ * `close()` terminates the workers and rejects what is pending. Every test closes its expander
+ * so no worker outlives it.
+ */
+import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
+import { equalBytes, u32Bytes } from "../../protocol/bytes.ts";
+import { type MaskTerm, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { inlineExpander } from "../../protocol/masking.ts";
+import { WorkerExpander } from "../../node/worker_expander.ts";
+import { simulate } from "../../scripts/sim/network.ts";
+
+/** PRG work (words × terms) from which the expander posts jobs to its workers. */
+const INLINE_WORK = 1 << 20;
+
+function rng(label: string) {
+  return seededRng(sha256(new TextEncoder().encode(`fedagg-test/worker/${label}`)));
+}
+
+function words(label: string, length: number): Uint32Array {
+  return new Uint32Array(rng(label)(4 * length).buffer.slice(0));
+}
+
+function terms(label: string, count: number): MaskTerm[] {
+  const r = rng(`keys/${label}`);
+  return Array.from({ length: count }, (_, i) => ({ key: r(32), negate: i % 2 === 1 }));
+}
+
+/** Word-for-word equality (fast: `assertEquals` on 10^5-element arrays takes seconds). */
+function assertSameWords(actual: Uint32Array, expected: Uint32Array, msg?: string): void {
+  assertEquals(actual.length, expected.length, msg);
+  assert(equalBytes(u32Bytes(actual), u32Bytes(expected)), msg ?? "the vectors differ");
+}
+
+async function inline(target: Uint32Array, ts: readonly MaskTerm[]): Promise<Uint32Array> {
+  const out = target.slice();
+  await inlineExpander.apply(out, ts);
+  return out;
+}
+
+async function withExpander(
+  count: number,
+  fn: (e: WorkerExpander) => Promise<void>,
+): Promise<void> {
+  const expander = new WorkerExpander(count);
+  try {
+    await fn(expander);
+  } finally {
+    expander.close();
+  }
+}
+
+Deno.test("worker expander: bit-identical to inline with 1, 2 and 3 workers", async () => {
+  // 4 terms × ≥ 2^18 words reaches the split threshold; lengths on and off block boundaries.
+  const lengths = [2 ** 18, 2 ** 18 + 1, 2 ** 18 + 15, 2 ** 18 + 16, 2 ** 18 + 17, 300_007];
+  const ts = terms("big", 4);
+  for (const length of lengths) assert(length * ts.length >= INLINE_WORK);
+  const expected = new Map<number, { target: Uint32Array; result: Uint32Array }>();
+  for (const length of lengths) {
+    const target = words(`big/${length}`, length);
+    expected.set(length, { target, result: await inline(target, ts) });
+  }
+  for (const count of [1, 2, 3]) {
+    await withExpander(count, async (e) => {
+      assertEquals(e.size, count);
+      for (const length of lengths) {
+        const { target, result } = expected.get(length)!;
+        const v = target.slice();
+        await e.apply(v, ts);
+        assertSameWords(v, result, `${count} workers, length ${length}`);
+      }
+    });
+  }
+});
+
+Deno.test("worker expander: concurrent jobs on one pool do not mix", async () => {
+  await withExpander(3, async (e) => {
+    const jobs = [0, 1, 2, 3].map((k) => {
+      const length = 2 ** 18 + 5 * k;
+      const ts = terms(`concurrent/${k}`, 4 + k);
+      const target = words(`concurrent/${k}`, length);
+      return { target, ts, v: target.slice() };
+    });
+    await Promise.all(jobs.map((j) => e.apply(j.v, j.ts)));
+    for (const j of jobs) assertSameWords(j.v, await inline(j.target, j.ts));
+  });
+});
+
+Deno.test("worker expander: many terms (more than the kernel's 4-way unroll)", async () => {
+  await withExpander(2, async (e) => {
+    const ts = terms("many", 11);
+    const target = words("many", 100_003);
+    assert(target.length * ts.length >= INLINE_WORK);
+    const v = target.slice();
+    await e.apply(v, ts);
+    assertSameWords(v, await inline(target, ts));
+  });
+});
+
+Deno.test("worker expander: small jobs run inline and give the same result", async () => {
+  const expander = new WorkerExpander(2);
+  expander.close();
+  // With its workers gone, the expander can only finish a job on the calling thread.
+  for (const [length, count] of [[1, 1], [15, 3], [16, 2], [17, 5], [1000, 9], [2 ** 16, 15]]) {
+    assert(length * count < INLINE_WORK);
+    const ts = terms(`small/${length}`, count);
+    const target = words(`small/${length}`, length);
+    const v = target.slice();
+    await expander.apply(v, ts);
+    assertSameWords(v, await inline(target, ts), `length ${length}, ${count} terms`);
+  }
+  // No terms: nothing to do, nothing changes.
+  const v = words("none", 2 ** 20 + 3);
+  const copy = v.slice();
+  await expander.apply(v, []);
+  assertSameWords(v, copy);
+});
+
+Deno.test("worker expander: a vector of one block runs inline whatever the work", async () => {
+  const expander = new WorkerExpander(3);
+  expander.close();
+  // 16 words cannot be split across workers, so even work at the split threshold stays inline.
+  const ts = terms("one-block", INLINE_WORK / 16);
+  const target = words("one-block", 16);
+  const v = target.slice();
+  await expander.apply(v, ts);
+  assertSameWords(v, await inline(target, ts));
+});
+
+Deno.test("worker expander: close() rejects pending jobs and is harmless when idle", async () => {
+  const expander = new WorkerExpander(2);
+  const v = words("pending", 2 ** 19);
+  const job = expander.apply(v, terms("pending", 4));
+  expander.close();
+  await assertRejects(() => job, Error, "mask workers closed");
+  // Closing again, or closing with nothing pending, throws nothing.
+  expander.close();
+  const idle = new WorkerExpander(1);
+  idle.close();
+});
+
+Deno.test("worker expander: refuses bad keys and bad worker counts", async () => {
+  for (const count of [0, -1, 1.5, NaN]) {
+    assertThrows(() => new WorkerExpander(count), RangeError);
+  }
+  await withExpander(2, async (e) => {
+    const v = words("bad-key", 2 ** 19);
+    const ts = [...terms("bad-key", 3), { key: new Uint8Array(31), negate: false }];
+    await assertRejects(() => e.apply(v, ts), RangeError, "32 bytes");
+  });
+});
+
+Deno.test("worker expander: the default pool has one worker per core", () => {
+  const expander = new WorkerExpander();
+  try {
+    assertEquals(expander.size, navigator.hardwareConcurrency || 2);
+  } finally {
+    expander.close();
+  }
+});
+
+Deno.test("worker expander: a simulated round masked and unmasked on workers is exact", async () => {
+  await withExpander(2, async (expander) => {
+    // d + 1 = 270 001 words: every member's 4 terms and the leader's 6 exceed the split threshold.
+    const report = await simulate({
+      nodes: 4,
+      dim: 270_000,
+      dropout: 0.25,
+      dropStage: "masked",
+      graph: "complete",
+      seed: 3,
+      pq: false,
+      rounds: 1,
+      expander,
+    });
+    const round = report.rounds[0];
+    assert(round.exact && round.verified, JSON.stringify({ ...round, timings: undefined }));
+    assertEquals(round.survivors, 3);
+  });
+});

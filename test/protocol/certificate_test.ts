@@ -1,0 +1,200 @@
+/**
+ * Certificates (protocol/certificate.ts) from genuine rounds: the final certificate verifies
+ * offline and states the right round, view, leader, members, co-signers and aggregate; its
+ * encoding round-trips; the hashes members co-sign and leaders certify are the documented ones.
+ * Forged, replayed or inconsistent certificates are the adversary suite's.
+ */
+import { assert, assertEquals } from "../_assert.ts";
+import {
+  aggregateHash,
+  certificateHash,
+  checkCertificate,
+  encodeFinalCertificate,
+  verifyFinalCertificate,
+  withoutBody,
+} from "../../protocol/certificate.ts";
+import { decode } from "../../protocol/codec.ts";
+import type { ProtocolEvent } from "../../protocol/events.ts";
+import {
+  ML_DSA65_SIGNATURE_LENGTH,
+} from "../../protocol/crypto/mod.ts";
+import { openFrame, readCertificate, readCosign } from "../../protocol/messages.ts";
+import { createRoster } from "../../protocol/roster.ts";
+import { leaderOf } from "../../protocol/schedule.ts";
+import {
+  EndpointNet,
+  type Federation,
+  federation,
+  type FederationOptions,
+  follower,
+  inputsFor,
+  type Msg,
+  plainSum,
+} from "./_harness.ts";
+
+type Final = Extract<ProtocolEvent, { type: "final" }>;
+
+function all(fed: Federation): number[] {
+  return fed.roster.members.map((_, i) => i);
+}
+
+function bodyOf(aggregate: Uint32Array): Uint8Array {
+  return new Uint8Array(aggregate.buffer, aggregate.byteOffset, aggregate.byteLength);
+}
+
+/** Runs `round` between endpoints (timeouts included) and returns the network. */
+async function runRound(
+  fed: Federation,
+  round: number,
+  filter?: (m: Msg) => boolean,
+): Promise<EndpointNet> {
+  const net = new EndpointNet(fed, undefined, `cert/${round}`);
+  if (filter) net.filter = filter;
+  await net.submit(round, inputsFor(fed.roster, round));
+  await net.run();
+  for (let k = 0; k < 20 && net.events("final").length < fed.roster.members.length; k++) {
+    const next = Math.min(...net.endpoints.map((e) => e.nextTimeout() ?? Infinity));
+    if (next === Infinity) break;
+    net.now = next;
+    await net.tick();
+  }
+  return net;
+}
+
+/** Checks every member's final certificate offline and returns them. */
+async function verifyAll(
+  fed: Federation,
+  net: EndpointNet,
+  expected: { round: number; view: number; members: number[] },
+): Promise<Final[]> {
+  const { roster } = fed;
+  const finals = all(fed).map((i) => net.events("final", i)[0]).filter((f) => f !== undefined);
+  assert(finals.length > 0, "the round completed");
+  const sum = plainSum(inputsFor(roster, expected.round), expected.members);
+  for (const f of finals) {
+    const v = await verifyFinalCertificate(roster, f.certificate, bodyOf(f.aggregate));
+    assertEquals(v.round, expected.round);
+    assertEquals(v.view, expected.view);
+    assertEquals(v.leader, leaderOf(roster, expected.round, expected.view));
+    assertEquals(v.members, expected.members);
+    assertEquals(v.aggregate, sum);
+    assertEquals(f.aggregate, sum);
+    assertEquals(f.members, expected.members);
+    assert(v.cosigners.length >= roster.threshold, `${v.cosigners.length} co-signers`);
+    assert(v.cosigners.every((c, i) => i === 0 || c > v.cosigners[i - 1]), "sorted, distinct");
+    // The co-signers are exactly the signers of the embedded co-signature frames.
+    const [, , cosigns] = decode(f.certificate, 1 << 24, "final") as [string, Uint8Array, Uint8Array[]];
+    assertEquals(cosigns.map((c) => openFrame(c, roster).sender).sort((a, b) => a - b), v.cosigners);
+  }
+  return finals;
+}
+
+const classical = federation({ n: 5, dim: 40, seed: "cert" });
+
+Deno.test("certificate: a genuine final certificate verifies offline and states the round", async () => {
+  const fed = await classical;
+  const round = 3;
+  const y = follower(fed.roster, round);
+  // y drops before its masked input: the aggregate holds the four others.
+  const net = await runRound(fed, round, (m) => !(m.type === "maskedInput" && m.from === y));
+  const members = all(fed).filter((i) => i !== y);
+  const finals = await verifyAll(fed, net, { round, view: 0, members });
+  assertEquals(finals.length, fed.roster.members.length, "y still co-signs");
+  // Verification is a pure function of the roster and the bytes: a roster rebuilt from the same
+  // settings, repeated calls, agree.
+  const rebuilt = createRoster({
+    federation: fed.roster.federation,
+    members: [...fed.roster.members].reverse(),
+    dim: fed.roster.dim,
+    maxWeight: fed.roster.quantization.maxWeight,
+    stageTimeoutMs: fed.roster.stageTimeoutMs,
+    viewTimeoutMs: fed.roster.viewTimeoutMs,
+  });
+  assertEquals(rebuilt.hash, fed.roster.hash);
+  const f = finals[0];
+  const a = await verifyFinalCertificate(fed.roster, f.certificate, bodyOf(f.aggregate));
+  const b = await verifyFinalCertificate(rebuilt, f.certificate, bodyOf(f.aggregate).slice());
+  assertEquals(a, b);
+  net.close();
+});
+
+Deno.test("certificate: the final encoding round-trips and embeds the broadcast certificate", async () => {
+  const fed = await classical;
+  const { roster } = fed;
+  const net = await runRound(fed, 1);
+  const [f] = net.events("final", 0);
+  const [tag, certificateFrame, cosigns] = decode(f.certificate, 1 << 24, "final") as [
+    string,
+    Uint8Array,
+    Uint8Array[],
+  ];
+  assertEquals(tag, "fedagg/v1/final-certificate");
+  const env = openFrame(certificateFrame, roster);
+  assertEquals(encodeFinalCertificate(env, cosigns), f.certificate);
+  // The broadcast certificate carries the aggregate as its body; the final form drops it.
+  const broadcast = openFrame(net.messages("certificate")[0].frame, roster);
+  assertEquals(broadcast.body, bodyOf(f.aggregate));
+  assertEquals(withoutBody(broadcast), certificateFrame);
+  assertEquals(withoutBody(env), certificateFrame);
+  // The published event carries the same body-less certificate.
+  assertEquals(net.events("published", 0)[0].certificate, certificateFrame);
+  // Hashes: co-signatures sign the certificate hash, the certificate the aggregate hash.
+  const certified = readCertificate(env, roster);
+  assertEquals(certified.aggregateHash, aggregateHash(env.session, bodyOf(f.aggregate)));
+  assertEquals(certified.totalWeight, f.aggregate[roster.dim]);
+  assertEquals(certified.u3, all(fed));
+  for (const c of cosigns) {
+    assertEquals(readCosign(openFrame(c, roster)).certificateHash, certificateHash(env));
+  }
+  assertEquals(certificateHash(broadcast), certificateHash(env));
+  net.close();
+});
+
+Deno.test("certificate: checkCertificate accepts the broadcast certificate with its body", async () => {
+  const fed = await classical;
+  const { roster } = fed;
+  const net = await runRound(fed, 2);
+  const env = openFrame(net.messages("certificate")[0].frame, roster);
+  const checked = await checkCertificate(roster, env, env.body!);
+  assertEquals(checked.leader, leaderOf(roster, 2, 0));
+  assertEquals(checked.session, env.session);
+  assertEquals(checked.hash, certificateHash(env));
+  assertEquals(checked.refused, []);
+  assert(checked.approvers.length >= roster.threshold);
+  assert(checked.approvers.every((a) => checked.certificate.u3.includes(a)));
+  assertEquals(checked.aggregate, plainSum(inputsFor(roster, 2), all(fed)));
+  net.close();
+});
+
+Deno.test("certificate: a round finished after a view change is certified in that view", async () => {
+  const fed = await classical;
+  const round = 4;
+  const dead = leaderOf(fed.roster, round, 0);
+  const net = await runRound(fed, round, (m) => m.from !== dead && m.to !== dead);
+  await verifyAll(fed, net, { round, view: 1, members: all(fed).filter((i) => i !== dead) });
+  net.close();
+});
+
+for (
+  const [name, options] of [
+    ["post-quantum", { n: 4, dim: 9, mode: "post-quantum", seed: "cert-pq" }],
+    ["sparse graph", { n: 8, dim: 9, graph: { kind: "harary", degree: 4, threshold: 3 }, seed: "cert-sparse" }],
+  ] as [string, FederationOptions][]
+) {
+  Deno.test(`certificate: ${name} final certificates verify offline`, async () => {
+    const fed = await federation(options);
+    const net = await runRound(fed, 0);
+    const finals = await verifyAll(fed, net, { round: 0, view: 0, members: all(fed) });
+    if (fed.roster.mode === "post-quantum") {
+      const [, certificate, cosigns] = decode(finals[0].certificate, 1 << 24, "final") as [
+        string,
+        Uint8Array,
+        Uint8Array[],
+      ];
+      for (const frame of [certificate, ...cosigns]) {
+        assertEquals(openFrame(frame, fed.roster).signature.mlDsa65?.length, ML_DSA65_SIGNATURE_LENGTH);
+      }
+    }
+    net.close();
+  });
+}

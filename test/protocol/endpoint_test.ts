@@ -1,0 +1,360 @@
+/**
+ * The endpoint (protocol/endpoint.ts): a full round between endpoints, routing of leader-bound
+ * frames (refused unless this member is the scheduled leader), local delivery, the resource
+ * limits (at most MAX_LEADERS leaders, leaders and observers only within ROUND_WINDOW of the
+ * newest round, a bounded number of participants), serialization of concurrent calls, observers,
+ * timeouts, and `close()`.
+ */
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { decode } from "../../protocol/codec.ts";
+import { Endpoint, MAX_LEADERS, ROUND_WINDOW } from "../../protocol/endpoint.ts";
+import type { Output, ProtocolEvent } from "../../protocol/events.ts";
+import { inlineExpander } from "../../protocol/masking.ts";
+import { advertiseFields, type MessageType, openFrame, sealFrame } from "../../protocol/messages.ts";
+import { RoundKeys } from "../../protocol/round_keys.ts";
+import { leaderOf } from "../../protocol/schedule.ts";
+import { sessionHash, sessionOf } from "../../protocol/session.ts";
+import {
+  EndpointNet,
+  type Federation,
+  federation,
+  inputsFor,
+  plainSum,
+  rngFor,
+} from "./_harness.ts";
+
+const fedPromise = federation({ n: 5, dim: 16, seed: "endpoint" });
+
+function all(fed: Federation): number[] {
+  return fed.roster.members.map((_, i) => i);
+}
+
+function events(outputs: readonly Output[]): ProtocolEvent[] {
+  return outputs.flatMap((o) => o.kind === "event" ? [o.event] : []);
+}
+
+function refusals(outputs: readonly Output[]): string[] {
+  return events(outputs).flatMap((e) => e.type === "refused" ? [e.error.code] : []);
+}
+
+function endpoint(fed: Federation, self: number, label = "ep"): Endpoint {
+  return new Endpoint({
+    roster: fed.roster,
+    self,
+    signer: fed.signers[self],
+    rng: rngFor(label, self),
+    expander: inlineExpander,
+  });
+}
+
+/** A genuine AdvertiseKeys frame of `sender` for (round, view). */
+async function advert(fed: Federation, sender: number, round: number, view: number) {
+  const session = sessionOf(fed.roster, round, view);
+  const keys = await RoundKeys.generate(
+    fed.roster.mode,
+    sessionHash(session),
+    sender,
+    rngFor("ep/advert", round, view, sender),
+  );
+  return await sealFrame(
+    "advertise",
+    session,
+    sender,
+    advertiseFields(keys.advertise),
+    fed.signers[sender],
+    fed.roster.mode,
+  );
+}
+
+/** The views of `round` (among the first `count` · n) that member `self` leads, ascending. */
+function viewsLedBy(fed: Federation, self: number, round: number, count: number): number[] {
+  const views: number[] = [];
+  for (let v = 0; views.length < count; v++) if (leaderOf(fed.roster, round, v) === self) views.push(v);
+  return views;
+}
+
+Deno.test("endpoint: a full round between endpoints; the leader's own frames stay local", async () => {
+  const fed = await fedPromise;
+  const net = new EndpointNet(fed);
+  const inputs = inputsFor(fed.roster, 0);
+  await net.submit(0, inputs);
+  await net.run();
+  const l = leaderOf(fed.roster, 0, 0);
+  const finals = all(fed).map((i) => net.events("final", i));
+  for (const [i, f] of finals.entries()) {
+    assertEquals(f.length, 1, `member ${i}`);
+    assertEquals(f[0].members, all(fed), "the leader's own input is in");
+    assertEquals(f[0].aggregate, plainSum(inputs, all(fed)));
+  }
+  // Every member holds the same certificate (the co-signatures each collected may differ).
+  const embedded = finals.map(([f]) => (decode(f.certificate, 1 << 20, "final") as Uint8Array[])[1]);
+  assertEquals(new Set(embedded.map((c) => c.join())).size, 1);
+  // Nothing is sent to oneself over the network.
+  assert(net.sent.every((m) => m.from !== m.to));
+  assertEquals(net.sent.filter((m) => m.type === "advertise").map((m) => m.from).sort(),
+    all(fed).filter((i) => i !== l));
+  assertEquals(net.events("refused"), []);
+  assert(net.endpoints[l].leader(0, 0) !== undefined);
+  assertEquals(net.endpoints[l].leader(0, 0)!.stage, "publish");
+  for (const e of net.endpoints) assertEquals(e.participant(0)!.stage, "final");
+  net.close();
+});
+
+Deno.test("endpoint: leader-bound frames are refused unless this member leads their session", async () => {
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const session = sessionOf(roster, 3, 0);
+  const l = leaderOf(roster, 3, 0);
+  const notLeader = all(fed).find((i) => i !== l)!;
+  const sender = all(fed).find((i) => i !== l && i !== notLeader)!;
+  const e = endpoint(fed, notLeader);
+  const frames: [MessageType, Uint8Array][] = [
+    ["advertise", await advert(fed, sender, 3, 0)],
+    ["shares", await sealFrame("shares", session, sender, [[]], fed.signers[sender], roster.mode)],
+    [
+      "maskedInput",
+      await sealFrame(
+        "maskedInput",
+        session,
+        sender,
+        [new Uint8Array(32), new Uint8Array(32)],
+        fed.signers[sender],
+        roster.mode,
+        new Uint8Array(4 * (roster.dim + 1)),
+      ),
+    ],
+    [
+      "approval",
+      await sealFrame(
+        "approval",
+        session,
+        sender,
+        [new Uint8Array(32), new Uint8Array(32)],
+        fed.signers[sender],
+        roster.mode,
+      ),
+    ],
+    ["unmask", await sealFrame("unmask", session, sender, [[], []], fed.signers[sender], roster.mode)],
+  ];
+  for (const [type, frame] of frames) {
+    const out = await e.receive(frame, sender, 0);
+    assertEquals(refusals(out), ["not-leader"], type);
+    assertEquals(e.leader(3, 0), undefined, type);
+  }
+  // The scheduled leader accepts the same advert.
+  const leader = endpoint(fed, l);
+  const out = await leader.receive(frames[0][1], sender, 0);
+  assertEquals(refusals(out), []);
+  assert(leader.leader(3, 0) !== undefined);
+  // Frames that do not open at all are refused without touching any machine.
+  assertEquals(refusals(await leader.receive(new Uint8Array([1, 2, 3]), sender, 0)), ["malformed"]);
+  assertEquals(refusals(await leader.receive(frames[0][1], (sender + 1) % 5, 0)), ["not-member"]);
+});
+
+Deno.test("endpoint: at most MAX_LEADERS leaders; finished ones are evicted first", async () => {
+  const fed = await fedPromise;
+  const n = fed.roster.members.length;
+  const net = new EndpointNet(fed);
+  await net.submit(0, inputsFor(fed.roster, 0));
+  await net.run();
+  const l = leaderOf(fed.roster, 0, 0);
+  const e = net.endpoints[l];
+  assertEquals(e.leader(0, 0)!.stage, "publish");
+  const sender = (l + 1) % n;
+  // Views l leads in round 0 after view 0: n, 2n, ... (the order repeats every n views).
+  const views = viewsLedBy(fed, l, 0, MAX_LEADERS + 2).slice(1);
+  assertEquals(views.slice(0, 3), [n, 2 * n, 3 * n]);
+  for (const [k, v] of views.entries()) {
+    const out = await e.receive(await advert(fed, sender, 0, v), sender, 0);
+    assertEquals(refusals(out), [], `view ${v}`);
+    assert(e.leader(0, v) !== undefined, `view ${v}`);
+    const alive = [0, ...views].filter((w) => e.leader(0, w) !== undefined);
+    assert(alive.length <= MAX_LEADERS, `${alive.length} leaders`);
+    if (k === MAX_LEADERS - 1) {
+      // The 8th new leader replaced the finished one, not an unfinished one.
+      assertEquals(e.leader(0, 0), undefined);
+      assertEquals(alive, views.slice(0, MAX_LEADERS));
+    }
+  }
+  // With no finished leader left, the oldest goes.
+  assertEquals(e.leader(0, views[0]), undefined);
+  assertEquals([0, ...views].filter((w) => e.leader(0, w) !== undefined), views.slice(1));
+  net.close();
+});
+
+Deno.test("endpoint: leaders and observers only for rounds within ROUND_WINDOW", async () => {
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const self = 2;
+  const newest = 10;
+  const e = endpoint(fed, self);
+  await e.submit(newest, inputsFor(roster, newest)[self], 0);
+  const sender = 4;
+  for (const round of [newest - ROUND_WINDOW - 1, newest - ROUND_WINDOW, newest + ROUND_WINDOW, newest + ROUND_WINDOW + 1]) {
+    const inside = Math.abs(round - newest) <= ROUND_WINDOW;
+    const [view] = viewsLedBy(fed, self, round, 1);
+    const out = await e.receive(await advert(fed, sender, round, view), sender, 0);
+    assertEquals(refusals(out), inside ? [] : ["wrong-session"], `round ${round}`);
+    assertEquals(e.leader(round, view) !== undefined, inside, `round ${round}`);
+    // A certificate of a round this member takes no part in: followed (as an observer) only
+    // within the window. Its content is refused by the observer, but the observer exists.
+    const l = leaderOf(roster, round, 0);
+    const certificate = await sealFrame(
+      "certificate",
+      sessionOf(roster, round, 0),
+      l,
+      [new Uint8Array(32), [], [], new Uint8Array(32), 0],
+      fed.signers[l],
+      roster.mode,
+      new Uint8Array(4 * (roster.dim + 1)),
+    );
+    const refused = refusals(await e.receive(certificate, l, 0));
+    if (inside) assert(e.participant(round) !== undefined && refused.length === 1, `round ${round}`);
+    else assertEquals([e.participant(round), refused], [undefined, ["wrong-stage"]]);
+    // Co-signatures and other participant-bound frames of rounds it does not follow.
+    const cosign = await sealFrame("cosign", sessionOf(roster, round + 100, 0), sender, [new Uint8Array(32)], fed.signers[sender], roster.mode);
+    assertEquals(await e.receive(cosign, sender, 0), [], "ignored silently");
+  }
+  const keyList = await sealFrame("keyList", sessionOf(roster, 50, 0), leaderOf(roster, 50, 0), [[]], fed.signers[leaderOf(roster, 50, 0)], roster.mode);
+  assertEquals(refusals(await e.receive(keyList, leaderOf(roster, 50, 0), 0)), ["wrong-stage"]);
+  // An endpoint that never submitted leads any round it is scheduled for.
+  const fresh = endpoint(fed, self, "fresh");
+  const [view] = viewsLedBy(fed, self, 1000, 1);
+  assertEquals(refusals(await fresh.receive(await advert(fed, sender, 1000, view), sender, 0)), []);
+  assert(fresh.leader(1000, view) !== undefined);
+  e.close();
+  fresh.close();
+});
+
+Deno.test("endpoint: concurrent calls are processed one at a time, in call order", async () => {
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const l = leaderOf(roster, 0, 0);
+  const inputs = inputsFor(roster, 0);
+  const others = all(fed).filter((i) => i !== l);
+  const adverts: Uint8Array[] = [];
+  for (const i of others) {
+    const out = await endpoint(fed, i).submit(0, inputs[i].slice(), 0);
+    const send = out.find((o) => o.kind === "send")!;
+    assert(send.kind === "send" && send.to === l);
+    adverts.push(send.frame);
+  }
+  const e = endpoint(fed, l);
+  const results = await Promise.all([
+    e.submit(0, inputs[l].slice(), 0),
+    ...adverts.map((frame, k) => e.receive(frame, others[k], 0)),
+  ]);
+  // Exactly one key list, to every member but the leader, from the call that completed U1.
+  const keyLists = results.map((out) =>
+    out.filter((o) => o.kind === "send" && openFrame(o.frame, roster).type === "keyList").length
+  );
+  assertEquals(keyLists, [0, 0, 0, 0, roster.members.length - 1]);
+  const stages = results.flatMap((out) =>
+    events(out).filter((ev) => ev.type === "stage" && ev.role === "leader")
+  );
+  assertEquals(stages.length, 1);
+  assertEquals(results.flatMap(refusals), []);
+  // A call that throws does not block the ones queued after it.
+  const [dup, later] = await Promise.allSettled([
+    e.submit(0, inputs[l].slice(), 0),
+    e.tick(0),
+  ]);
+  assert(dup.status === "rejected" && dup.reason instanceof RangeError);
+  assert(later.status === "fulfilled");
+  e.close();
+});
+
+Deno.test("endpoint: submit refuses a second update for a round and inputs of the wrong length", async () => {
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const e = endpoint(fed, 1);
+  await e.submit(4, inputsFor(roster, 4)[1], 0);
+  await assertRejects(() => e.submit(4, inputsFor(roster, 4)[1], 0), RangeError, "already");
+  await assertRejects(() => e.submit(5, new Uint32Array(roster.dim), 0), RangeError, "d + 1");
+  await assertRejects(() => e.submit(5, new Uint32Array(roster.dim + 2), 0), RangeError, "d + 1");
+  assertEquals(e.participant(5), undefined);
+  const out = await e.submit(5, inputsFor(roster, 5)[1], 0);
+  assert(out.some((o) => o.kind === "send"));
+  e.close();
+});
+
+Deno.test("endpoint: nextTimeout is the earliest machine deadline, and tick runs them", async () => {
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const l = leaderOf(roster, 0, 0);
+  const e = endpoint(fed, l);
+  assertEquals(e.nextTimeout(), undefined);
+  await e.submit(0, inputsFor(roster, 0)[l], 100);
+  // Its own advert opened its leader's stage: the stage timeout comes before the view timeout.
+  assertEquals(e.nextTimeout(), 100 + roster.stageTimeoutMs);
+  assertEquals(await e.tick(100 + roster.stageTimeoutMs - 1), []);
+  // One advert < t: the leader keeps waiting; then the participant's view timeout fires.
+  assertEquals(await e.tick(100 + roster.stageTimeoutMs), []);
+  assertEquals(e.nextTimeout(), 100 + roster.viewTimeoutMs);
+  const out = await e.tick(100 + roster.viewTimeoutMs);
+  assertEquals(events(out).filter((ev) => ev.type === "view-change").length, 1);
+  assertEquals(e.participant(0)!.view, 1);
+  e.close();
+});
+
+Deno.test("endpoint: a member without input observes the round and co-signs", async () => {
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const x = all(fed).find((i) => i !== leaderOf(roster, 0, 0))!;
+  const net = new EndpointNet(fed);
+  const inputs = inputsFor(roster, 0);
+  const members = all(fed).filter((i) => i !== x);
+  await net.submit(0, inputs, members);
+  await net.run();
+  net.now = roster.stageTimeoutMs;
+  await net.tick();
+  const observer = net.endpoints[x].participant(0);
+  assert(observer !== undefined);
+  assertEquals(observer.stage, "final");
+  const [published] = net.events("published", x);
+  assertEquals(published.members, members);
+  assertEquals(published.aggregate, plainSum(inputs, members));
+  assertEquals(net.sent.filter((m) => m.type === "cosign" && m.from === x).length, 4);
+  for (const i of all(fed)) assertEquals(net.events("final", i).length, 1, `member ${i}`);
+  net.close();
+});
+
+Deno.test("endpoint: keeps a bounded number of participants, wiping the oldest", async () => {
+  const fed = await fedPromise;
+  const e = endpoint(fed, 3);
+  const owned: Uint32Array[] = [];
+  for (let round = 0; round < 6; round++) {
+    const input = inputsFor(fed.roster, round)[3];
+    owned.push(input);
+    await e.submit(round, input, 0);
+  }
+  assertEquals([0, 1, 2, 3, 4, 5].map((r) => e.participant(r) !== undefined), [false, false, true, true, true, true]);
+  assert(owned[0].every((w) => w === 0) && owned[1].every((w) => w === 0));
+  assert(owned[5].some((w) => w !== 0));
+  e.close();
+});
+
+Deno.test("endpoint: close() wipes every machine and forgets them", async () => {
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const net = new EndpointNet(fed);
+  const l = leaderOf(roster, 0, 0);
+  const inputs = inputsFor(roster, 0);
+  // Hold the shares so that every machine is mid-round with secrets in memory.
+  net.filter = (m) => m.type !== "shares";
+  for (const [i, e] of net.endpoints.entries()) net.emit(i, await e.submit(0, inputs[i], 0));
+  await net.run();
+  assert(net.endpoints[l].leader(0, 0) !== undefined);
+  for (const v of inputs) assert(v.some((w) => w !== 0));
+  net.close();
+  for (const [i, e] of net.endpoints.entries()) {
+    assert(inputs[i].every((w) => w === 0), `member ${i}'s input is wiped`);
+    assertEquals(e.participant(0), undefined);
+    assertEquals(e.nextTimeout(), undefined);
+  }
+  assertEquals(net.endpoints[l].leader(0, 0), undefined);
+  // The machines are gone: the held shares now find no leader, the endpoint still answers.
+  const [held] = net.held;
+  const out = await net.endpoints[l].receive(held.frame, held.from, 0);
+  assertEquals(refusals(out), ["wrong-session"]);
+});

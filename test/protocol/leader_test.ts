@@ -1,0 +1,235 @@
+/**
+ * The leader state machine (protocol/leader.ts), driven by real participants on the in-memory
+ * network of `_harness.ts`: who may lead, stage progression and `stage` events, closing a stage
+ * as soon as everyone answered or after the stage timeout with at least t answers, waiting below
+ * t, and what a straggler at each stage costs (its input, or nothing). Hostile input is the
+ * adversary suite's.
+ */
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import type { Stage } from "../../protocol/events.ts";
+import { Leader } from "../../protocol/leader.ts";
+import { inlineExpander } from "../../protocol/masking.ts";
+import { type MessageType, openFrame } from "../../protocol/messages.ts";
+import { leaderOf } from "../../protocol/schedule.ts";
+import { sessionOf } from "../../protocol/session.ts";
+import {
+  type Federation,
+  federation,
+  follower,
+  inputsFor,
+  MachineNet,
+  type Msg,
+  plainSum,
+  rngFor,
+} from "./_harness.ts";
+
+const ROUND = 2;
+const complete = federation({ n: 5, dim: 24, seed: "leader" });
+
+function all(fed: Federation): number[] {
+  return fed.roster.members.map((_, i) => i);
+}
+
+async function startedNet(fed: Federation, filter?: (m: Msg) => boolean): Promise<MachineNet> {
+  const net = new MachineNet(fed, ROUND, inputsFor(fed.roster, ROUND));
+  if (filter) net.filter = filter;
+  await net.start();
+  await net.run();
+  return net;
+}
+
+/** The member's message of each stage, and the stage the leader waits in for it. */
+const MEMBER_MESSAGE: [MessageType, Exclude<Stage, "final">][] = [
+  ["advertise", "advertise"],
+  ["shares", "share"],
+  ["maskedInput", "masked"],
+  ["approval", "consistency"],
+  ["unmask", "unmask"],
+];
+
+Deno.test("leader: only the scheduled leader of a session may lead it", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  for (const view of [0, 1, 7]) {
+    const session = sessionOf(roster, ROUND, view);
+    const scheduled = leaderOf(roster, ROUND, view);
+    for (const self of all(fed)) {
+      const config = {
+        roster,
+        self,
+        signer: fed.signers[self],
+        rng: rngFor("leader/who", self),
+        expander: inlineExpander,
+      };
+      if (self === scheduled) {
+        const leader = new Leader(config, session);
+        assertEquals(leader.session, session);
+        assertEquals(leader.stage, "advertise");
+        assertEquals(leader.nextTimeout(), undefined, "no clock runs before the first message");
+      } else {
+        assertThrows(() => new Leader(config, session), RangeError, "not the leader");
+      }
+    }
+  }
+});
+
+Deno.test("leader: stages close as soon as every member answered", async () => {
+  const fed = await complete;
+  const net = await startedNet(fed);
+  const l = leaderOf(fed.roster, ROUND, 0);
+  const leader = net.leader(0)!;
+  const stages = net.events("stage", l, "leader");
+  assertEquals(stages.map((e) => e.stage), ["share", "masked", "consistency", "unmask", "publish"]);
+  assert(stages.every((e) => e.role === "leader" && e.round === ROUND && e.view === 0));
+  assertEquals([leader.stage, leader.nextTimeout()], ["publish", undefined]);
+  assertEquals(net.now, 0, "no time passed");
+  // The relays: a key list, deliveries, requests to everyone, one certificate broadcast.
+  for (const type of ["keyList", "shareDelivery", "consistencyRequest", "unmaskRequest"] as const) {
+    assertEquals(net.messages(type).map((m) => m.to).sort(), all(fed), type);
+    assert(net.messages(type).every((m) => m.from === l));
+  }
+  const certificates = net.messages("certificate");
+  assertEquals(certificates.length, fed.roster.members.length);
+  assertEquals(new Set(certificates.map((m) => m.frame)).size, 1, "one broadcast frame");
+  const [final] = net.events("final", l);
+  assertEquals(final.aggregate, plainSum(inputsFor(fed.roster, ROUND), all(fed)));
+});
+
+Deno.test("leader: each stage's clock starts when the stage opens", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const net = new MachineNet(fed, ROUND, inputsFor(roster, ROUND));
+  const y = follower(roster, ROUND);
+  net.filter = (m) => !(m.from === y && (m.type === "advertise" || m.type === "shares"));
+  net.now = 500;
+  await net.start();
+  await net.run();
+  const leader = net.leader(0)!;
+  assertEquals([leader.stage, leader.nextTimeout()], ["advertise", 500 + roster.stageTimeoutMs]);
+  // The straggler's advert arrives: the stage closes at once and the share stage's clock starts.
+  net.now = 800;
+  await net.release();
+  assertEquals([leader.stage, leader.nextTimeout()], ["share", 800 + roster.stageTimeoutMs]);
+  const [share] = net.events("stage", undefined, "leader");
+  assertEquals(share.stage, "share");
+  // Its shares arrive too: every later stage closes at once.
+  await net.release();
+  assertEquals([leader.stage, leader.nextTimeout()], ["publish", undefined]);
+});
+
+for (const [type, stage] of MEMBER_MESSAGE) {
+  Deno.test(`leader: closes the ${stage} stage after the stage timeout with ≥ t answers`, async () => {
+    const fed = await complete;
+    const { roster } = fed;
+    const l = leaderOf(roster, ROUND, 0);
+    const y = follower(roster, ROUND);
+    const net = await startedNet(fed, (m) => !(m.type === type && m.from === y));
+    const leader = net.leader(0)!;
+    assertEquals(leader.stage, stage);
+    assertEquals(leader.nextTimeout(), roster.stageTimeoutMs);
+    assertEquals(await leader.handleTimeout(roster.stageTimeoutMs - 1), []);
+    assertEquals(leader.stage, stage, "not before the deadline");
+    net.now = roster.stageTimeoutMs;
+    await net.tick();
+    const [final] = net.events("final", l);
+    assert(final !== undefined, `${stage}: the round completes`);
+    // Missing before the masked input: y's input is not in the aggregate. Later: it is.
+    const lostInput = stage === "advertise" || stage === "share" || stage === "masked";
+    const members = lostInput ? all(fed).filter((i) => i !== y) : all(fed);
+    assertEquals(final.members, members, stage);
+    assertEquals(final.aggregate, plainSum(inputsFor(roster, ROUND), members), stage);
+    assertEquals(net.events("refused"), [], stage);
+  });
+}
+
+Deno.test("leader: below t it keeps waiting after the timeout and closes when t is reached", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const l = leaderOf(roster, ROUND, 0);
+  const [y, z] = all(fed).filter((i) => i !== l);
+  assertEquals(roster.threshold, 4);
+  const net = await startedNet(fed, (m) => !(m.type === "advertise" && (m.from === y || m.from === z)));
+  const leader = net.leader(0)!;
+  net.now = roster.stageTimeoutMs;
+  await net.tick();
+  assertEquals(leader.stage, "advertise", "3 < t adverts: no key list");
+  assertEquals(net.messages("keyList"), []);
+  assertEquals(leader.nextTimeout(), undefined, "the view timeout of the members takes over");
+  // One late advert reaches t: the stage closes immediately, without y.
+  net.now += 10;
+  await net.release((m) => m.from === z);
+  assertEquals(net.messages("keyList").map((m) => m.to).sort(), all(fed).filter((i) => i !== y));
+  const [final] = net.events("final", l);
+  assertEquals(final.members, all(fed).filter((i) => i !== y));
+});
+
+Deno.test("leader: below t at a later stage the members move on to the next view", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const l0 = leaderOf(roster, ROUND, 0);
+  const [y, z] = all(fed).filter((i) => i !== l0);
+  const net = await startedNet(
+    fed,
+    (m) => !(m.view === 0 && m.type === "maskedInput" && (m.from === y || m.from === z)),
+  );
+  const leader = net.leader(0)!;
+  net.now = roster.stageTimeoutMs;
+  await net.tick();
+  assertEquals([leader.stage, leader.nextTimeout()], ["masked", undefined]);
+  assertEquals(net.messages("consistencyRequest"), []);
+  net.now = roster.viewTimeoutMs;
+  await net.tick();
+  for (const i of all(fed)) {
+    const [final] = net.events("final", i);
+    assertEquals([final.view, final.members], [1, all(fed)], `member ${i}`);
+  }
+});
+
+Deno.test("leader: too few unmask shares fail the session after the timeout", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const l = leaderOf(roster, ROUND, 0);
+  const [y, z] = all(fed).filter((i) => i !== l);
+  const net = await startedNet(fed, (m) => !(m.type === "unmask" && (m.from === y || m.from === z)));
+  const leader = net.leader(0)!;
+  assertEquals(leader.stage, "unmask");
+  net.now = roster.stageTimeoutMs;
+  await net.tick();
+  const [failed] = net.events("round-failed", l, "leader");
+  assert(failed !== undefined);
+  assertEquals([failed.round, failed.view], [ROUND, 0]);
+  assert(failed.reason.includes("not enough consistent shares"), failed.reason);
+  assertEquals([leader.stage, leader.nextTimeout()], ["failed", undefined]);
+  assertEquals(net.messages("certificate"), []);
+});
+
+Deno.test("leader: an exact repeat is ignored; a message of a closed stage is refused", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const y = follower(roster, ROUND);
+  const net = await startedNet(fed, (m) => !(m.type === "advertise" && m.from === y));
+  const leader = net.leader(0)!;
+  const advert = net.sent.find((m) => m.type === "advertise" && m.from !== y)!;
+  assertEquals(await leader.handle(openFrame(advert.frame, roster, advert.from), 0), []);
+  assertEquals(leader.stage, "advertise");
+  await net.release();
+  assertEquals(leader.stage, "publish");
+  for (const type of ["advertise", "shares", "maskedInput", "approval"] as const) {
+    const late = net.sent.find((m) => m.type === type)!;
+    const out = await leader.handle(openFrame(late.frame, roster, late.from), 0);
+    assertEquals(out.length, 1, type);
+    assert(out[0].kind === "event" && out[0].event.type === "refused");
+    assertEquals(out[0].event.error.code, "wrong-stage", type);
+  }
+  assertEquals(leader.stage, "publish");
+});
+
+Deno.test("leader: wipe after publication leaves it inert", async () => {
+  const fed = await complete;
+  const net = await startedNet(fed);
+  const leader = net.leader(0)!;
+  leader.wipe();
+  leader.wipe();
+  assertEquals(leader.stage, "publish");
+  assertEquals(await leader.handleTimeout(10 ** 9), []);
+});

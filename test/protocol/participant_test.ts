@@ -1,0 +1,357 @@
+/**
+ * The participant state machine (protocol/participant.ts), driven against real leaders on the
+ * in-memory network of `_harness.ts`: stage progression, timeouts and view changes, when it
+ * commits (and that the `committed` event precedes the frame that commits), failure when a
+ * leader stalls after commitment, co-signatures that overtake the certificate, observers, and
+ * wiping. Refusals of hostile input are the adversary suite's; only routine ones appear here.
+ */
+import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { verifyFinalCertificate } from "../../protocol/certificate.ts";
+import type { Output, ProtocolEvent, Stage } from "../../protocol/events.ts";
+import { inlineExpander } from "../../protocol/masking.ts";
+import { openFrame, sealFrame } from "../../protocol/messages.ts";
+import { Participant } from "../../protocol/participant.ts";
+import { leaderOf } from "../../protocol/schedule.ts";
+import { sessionOf } from "../../protocol/session.ts";
+import {
+  type Federation,
+  federation,
+  follower,
+  inputsFor,
+  MachineNet,
+  type Msg,
+  plainSum,
+  rngFor,
+} from "./_harness.ts";
+
+const ROUND = 0;
+const STAGES: Stage[] = ["advertise", "share", "masked", "consistency", "unmask", "publish", "final"];
+
+const complete = federation({ n: 5, dim: 20 });
+const sparse = federation({
+  n: 7,
+  dim: 20,
+  graph: { kind: "harary", degree: 4, threshold: 3 },
+  seed: "sparse",
+});
+
+function events(outputs: readonly Output[]): ProtocolEvent[] {
+  return outputs.flatMap((o) => o.kind === "event" ? [o.event] : []);
+}
+
+function all(fed: Federation): number[] {
+  return fed.roster.members.map((_, i) => i);
+}
+
+async function startedNet(fed: Federation, filter?: (m: Msg) => boolean): Promise<MachineNet> {
+  const net = new MachineNet(fed, ROUND, inputsFor(fed.roster, ROUND));
+  if (filter) net.filter = filter;
+  await net.start();
+  await net.run();
+  return net;
+}
+
+Deno.test("participant: a round runs through every stage, with a stage event for each", async () => {
+  for (const fed of [await complete, await sparse]) {
+    const net = await startedNet(fed);
+    const inputs = inputsFor(fed.roster, ROUND);
+    for (const [i, p] of net.participants.entries()) {
+      const stages = net.events("stage", i).filter((e) => e.role === "participant");
+      assertEquals(stages.map((e) => e.stage), STAGES, `member ${i}`);
+      assert(stages.every((e) => e.round === ROUND && e.view === 0));
+      assertEquals(p.stage, "final");
+      assertEquals(p.view, 0);
+      assertEquals(p.committedView, 0);
+      assertEquals(p.nextTimeout(), undefined, "nothing left to wait for");
+      const [published] = net.events("published", i);
+      const [final] = net.events("final", i);
+      assertEquals(published.members, all(fed));
+      assertEquals(final.members, all(fed));
+      assertEquals(final.aggregate, plainSum(inputs, all(fed)));
+      assertEquals(net.events("committed", i).map((e) => [e.round, e.view]), [[ROUND, 0]]);
+    }
+    assertEquals(net.events("refused"), []);
+  }
+});
+
+Deno.test("participant: start advertises to the view's leader and sets the view timeout", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const p = new Participant(
+    { roster, self: x, signer: fed.signers[x], rng: rngFor("p/start"), expander: inlineExpander },
+    ROUND,
+    inputsFor(roster, ROUND)[x],
+  );
+  assertEquals([p.stage, p.view, p.nextTimeout()], ["advertise", 0, undefined]);
+  for (const view of [0, 3]) {
+    const out = await p.start(100, view);
+    assertEquals(events(out), [
+      { type: "stage", role: "participant", round: ROUND, view, stage: "advertise" },
+    ]);
+    const sends = out.filter((o) => o.kind === "send");
+    assertEquals(sends.length, 1);
+    assertEquals(sends[0].kind === "send" && sends[0].to, leaderOf(roster, ROUND, view));
+    const env = openFrame(sends[0].kind === "send" ? sends[0].frame : new Uint8Array(), roster, x);
+    assertEquals([env.type, env.session.view], ["advertise", view]);
+    assertEquals(p.view, view);
+    assertEquals(p.nextTimeout(), 100 + roster.viewTimeoutMs);
+  }
+  // Before its deadline, a timeout does nothing.
+  assertEquals(await p.handleTimeout(100 + roster.viewTimeoutMs - 1), []);
+  p.wipe();
+});
+
+Deno.test("participant: changes view after viewTimeout when the leader never answers", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const dead = leaderOf(roster, ROUND, 0);
+  const net = await startedNet(fed, (m) => m.from !== dead && m.to !== dead);
+  const x = follower(roster, ROUND);
+  const p = net.participants[x];
+  assertEquals([p.stage, p.nextTimeout()], ["advertise", roster.viewTimeoutMs]);
+  assertEquals(await p.handleTimeout(roster.viewTimeoutMs - 1), []);
+  const out = await p.handleTimeout(roster.viewTimeoutMs);
+  assertEquals(events(out), [
+    { type: "view-change", round: ROUND, from: 0, to: 1 },
+    { type: "stage", role: "participant", round: ROUND, view: 1, stage: "advertise" },
+  ]);
+  const send = out.find((o) => o.kind === "send");
+  assert(send?.kind === "send" && send.to === leaderOf(roster, ROUND, 1));
+  assertEquals(p.view, 1);
+  assertEquals(p.nextTimeout(), 2 * roster.viewTimeoutMs);
+  net.emit(x, out);
+  // Everyone else times out too; the leader of view 1 waits its stage timeout for the dead
+  // member's advert, then the round completes without it.
+  net.now = roster.viewTimeoutMs;
+  await net.tick();
+  net.now += roster.stageTimeoutMs;
+  await net.tick();
+  for (const i of all(fed).filter((i) => i !== dead)) {
+    const [final] = net.events("final", i);
+    assertEquals(final.view, 1, `member ${i}`);
+    assertEquals(final.members, all(fed).filter((m) => m !== dead));
+  }
+});
+
+Deno.test("participant: every stage before commitment can be abandoned for the next view", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  // Complete graph: members commit when they reveal, so a leader stalling at any relay before
+  // the unmask request (including after the approvals) is abandoned.
+  const relays = ["keyList", "shareDelivery", "consistencyRequest", "unmaskRequest"] as const;
+  const stuckIn: Stage[] = ["advertise", "share", "masked", "consistency"];
+  for (const [k, relay] of relays.entries()) {
+    const net = await startedNet(fed, (m) => !(m.view === 0 && m.type === relay));
+    for (const p of net.participants) {
+      assertEquals([p.stage, p.committedView], [stuckIn[k], undefined], relay);
+    }
+    net.now = roster.viewTimeoutMs;
+    await net.tick();
+    net.now += roster.stageTimeoutMs;
+    await net.tick();
+    for (const i of all(fed)) {
+      assertEquals(net.events("view-change", i).length, 1, `${relay}: member ${i}`);
+      const [final] = net.events("final", i);
+      assertEquals([final.view, final.members], [1, all(fed)], `${relay}: member ${i}`);
+    }
+    // The abandoned leader may give up (it cannot unmask without shares); no member does.
+    assertEquals(net.events("round-failed", undefined, "participant"), []);
+  }
+});
+
+Deno.test("participant: complete graph commits when revealing, just before the unmask frame", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const net = await startedNet(fed, (m) => !(m.type === "unmaskRequest" && m.to === x));
+  const p = net.participants[x];
+  // Approving did not commit.
+  assertEquals([p.stage, p.committedView], ["consistency", undefined]);
+  assertEquals(net.events("committed", x), []);
+  const [held] = net.held;
+  const out = await net.toParticipant(x, held.frame, held.from);
+  const kinds = out.map((o) => o.kind === "event" ? o.event.type : openFrame(o.frame, roster).type);
+  assertEquals(kinds, ["committed", "stage", "unmask"]);
+  assertEquals(events(out)[0], { type: "committed", round: ROUND, view: 0 });
+  assertEquals(p.committedView, 0);
+  net.held.length = 0;
+  net.emit(x, out);
+  await net.run();
+  assertEquals(net.events("final", x).length, 1);
+  assertEquals(net.events("committed", x).length, 1, "only the event emitted above");
+});
+
+Deno.test("participant: sparse graph commits when approving, just before the approval", async () => {
+  const fed = await sparse;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const net = await startedNet(fed, (m) => !(m.type === "consistencyRequest" && m.to === x));
+  const p = net.participants[x];
+  assertEquals([p.stage, p.committedView], ["masked", undefined]);
+  const [held] = net.held;
+  const out = await net.toParticipant(x, held.frame, held.from);
+  const kinds = out.map((o) => o.kind === "event" ? o.event.type : openFrame(o.frame, roster).type);
+  assertEquals(kinds, ["committed", "stage", "approval"]);
+  assertEquals(p.committedView, 0);
+  net.held.length = 0;
+  net.emit(x, out);
+  await net.run();
+  // Revealing later commits nothing new: the only committed event is the one emitted above.
+  assertEquals(net.events("committed", x).length, 1);
+  assertEquals(net.events("final", x).length, 1);
+});
+
+Deno.test("participant: a committed member gives the round up when its leader stalls", async () => {
+  const cases = [
+    // Complete graph: committed at the unmask stage, the certificate never comes.
+    { fed: await complete, withheld: "certificate", stage: "unmask" },
+    // Sparse graph: committed at approval, the unmask request never comes.
+    { fed: await sparse, withheld: "unmaskRequest", stage: "consistency" },
+  ] as const;
+  for (const { fed, withheld, stage } of cases) {
+    const { roster } = fed;
+    const net = await startedNet(fed, (m) => m.type !== withheld);
+    for (const [i, p] of net.participants.entries()) {
+      assertEquals([p.stage, p.committedView], [stage, 0], `member ${i}`);
+      assertEquals(p.nextTimeout(), roster.viewTimeoutMs);
+    }
+    net.now = roster.viewTimeoutMs - 1;
+    await net.tick();
+    assertEquals(net.events("round-failed", undefined, "participant"), []);
+    net.now = roster.viewTimeoutMs;
+    await net.tick();
+    for (const [i, p] of net.participants.entries()) {
+      const failed = net.events("round-failed", i, "participant");
+      assertEquals(failed.length, 1, `member ${i}`);
+      assertEquals([failed[0].round, failed[0].view], [ROUND, 0]);
+      assert(failed[0].reason.includes("stalled"), failed[0].reason);
+      assertEquals(net.events("view-change", i), [], "a committed member never changes view");
+      assertEquals([p.stage, p.nextTimeout()], ["failed", undefined]);
+      assert(net.inputs[i]!.every((w) => w === 0), "a failed round wipes the input");
+    }
+  }
+});
+
+Deno.test("participant: co-signatures that overtake the certificate are kept", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const net = await startedNet(fed, (m) => !(m.type === "certificate" && m.to === x));
+  // Everyone else published and co-signed; x got all their co-signatures but no certificate.
+  assertEquals(net.participants[x].stage, "unmask");
+  assertEquals(net.events("published", x), []);
+  const cosignsToX = net.sent.filter((m) => m.type === "cosign" && m.to === x);
+  assertEquals(cosignsToX.length, roster.members.length - 1);
+  const [held] = net.held;
+  const out = await net.toParticipant(x, held.frame, held.from);
+  const types = events(out).map((e) => e.type);
+  assertEquals(types, ["stage", "published", "stage", "final"]);
+  const final = events(out).find((e) => e.type === "final");
+  assert(final?.type === "final");
+  // Its own co-signature is broadcast too; the final certificate it built verifies.
+  const cosign = out.find((o) => o.kind === "broadcast");
+  assert(cosign?.kind === "broadcast" && openFrame(cosign.frame, roster).type === "cosign");
+  const body = new Uint8Array(final.aggregate.buffer, final.aggregate.byteOffset, final.aggregate.byteLength);
+  const verified = await verifyFinalCertificate(roster, final.certificate, body);
+  assertEquals(verified.cosigners, all(fed).filter((i) => i !== x));
+});
+
+Deno.test("participant: an observer without input follows the certificate and co-signs", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const inputs = inputsFor(roster, ROUND);
+  const net = new MachineNet(fed, ROUND, inputs.map((v, i) => i === x ? undefined : v.slice()));
+  const observer = net.participants[x];
+  assertEquals(observer.stage, "publish");
+  assertEquals(await observer.start(0), []);
+  assertEquals(observer.nextTimeout(), undefined);
+  await net.start();
+  await net.run();
+  // The leader waited for the observer's advert until its stage timeout.
+  assertEquals(net.events("final"), []);
+  net.now = roster.stageTimeoutMs;
+  await net.tick();
+  const members = all(fed).filter((i) => i !== x);
+  const [published] = net.events("published", x);
+  assertEquals(published.members, members);
+  assertEquals(published.aggregate, plainSum(inputs, members));
+  const [final] = net.events("final", x);
+  assertEquals(final.members, members);
+  assertEquals(observer.stage, "final");
+  // It co-signed: every member's final certificate counts its co-signature.
+  const cosigns = net.sent.filter((m) => m.type === "cosign" && m.from === x);
+  assertEquals(cosigns.length, roster.members.length);
+  const body = new Uint8Array(final.aggregate.buffer, 0, final.aggregate.byteLength);
+  for (const i of members) {
+    const [f] = net.events("final", i);
+    const v = await verifyFinalCertificate(roster, f.certificate, body);
+    assert(v.members.every((m) => m !== x));
+  }
+  assertEquals(net.events("stage", x).map((e) => e.stage), ["publish", "final"]);
+});
+
+Deno.test("participant: wipe zeroes the input; the input is wiped once the round is decided", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const config = (self: number) => ({
+    roster,
+    self,
+    signer: fed.signers[self],
+    rng: rngFor("p/wipe", self),
+    expander: inlineExpander,
+  });
+  const input = inputsFor(roster, ROUND)[1].slice();
+  assert(input.some((v) => v !== 0));
+  const p = new Participant(config(1), ROUND, input);
+  await p.start(0);
+  p.wipe();
+  assert(input.every((v) => v === 0), "wipe() zeroes the caller's array it took ownership of");
+  // The input must have d + 1 words.
+  assertThrows(() => new Participant(config(1), ROUND, new Uint32Array(roster.dim)), RangeError);
+  assertThrows(() => new Participant(config(1), ROUND, new Uint32Array(roster.dim + 2)), RangeError);
+  // After publication the participants' inputs are gone too.
+  const net = await startedNet(fed);
+  assertEquals(net.events("final").length, roster.members.length);
+  for (const v of net.inputs) assert(v !== undefined && v.every((w) => w === 0));
+});
+
+Deno.test("participant: routine refusals leave the state unchanged", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const net = await startedNet(fed, (m) => !(m.type === "shareDelivery" && m.to === x));
+  const p = net.participants[x];
+  assertEquals(p.stage, "share");
+  const leader = leaderOf(roster, ROUND, 0);
+  const keyList = net.sent.find((m) => m.type === "keyList" && m.to === x)!;
+  const advert = net.sent.find((m) => m.type === "advertise" && m.from === x)!;
+  const refusedCode = async (frame: Uint8Array, from: number) => {
+    const out = await net.toParticipant(x, frame, from);
+    const e = events(out);
+    assertEquals(e.length, 1);
+    return e[0].type === "refused" ? e[0].error.code : e[0].type;
+  };
+  // A leader-bound message, a repeated key list, a relay from a member that does not lead.
+  assertEquals(await refusedCode(advert.frame, x), "wrong-type");
+  assertEquals(await refusedCode(keyList.frame, leader), "wrong-stage");
+  const other = (leader + 1) % roster.members.length;
+  const session = sessionOf(roster, ROUND, 0);
+  const fake = await sealFrame("keyList", session, other, [[]], fed.signers[other], roster.mode);
+  assertEquals(await refusedCode(fake, other), "not-leader");
+  // A message of another round.
+  const later = await sealFrame(
+    "keyList",
+    sessionOf(roster, ROUND + 1, 0),
+    leaderOf(roster, ROUND + 1, 0),
+    [[]],
+    fed.signers[leaderOf(roster, ROUND + 1, 0)],
+    roster.mode,
+  );
+  assertEquals(await refusedCode(later, leaderOf(roster, ROUND + 1, 0)), "wrong-session");
+  // Nothing changed: the held delivery completes the round.
+  assertEquals(p.stage, "share");
+  await net.release();
+  assertEquals(net.events("final", x).length, 1);
+});
