@@ -52,8 +52,10 @@ const ALLOWED_TYPES = new Set([
 ]);
 
 /**
- * Wraps cborg's tokenizer to admit only the canonical subset and to cap array nesting (cborg
- * itself recurses without limit, so a deeply nested input would exhaust the stack).
+ * Wraps cborg's tokenizer to admit only the canonical subset, to refuse text that is not valid
+ * UTF-8 (cborg decodes it leniently, so two byte strings could decode to the same text), and to
+ * cap array nesting (cborg itself recurses without limit, so a deeply nested input would
+ * exhaust the stack).
  */
 class DepthLimitedTokenizer {
   readonly #inner: Tokenizer;
@@ -76,6 +78,7 @@ class DepthLimitedTokenizer {
     if (!ALLOWED_TYPES.has(token.type)) {
       throw new RangeError(`CBOR ${token.type.name} is not part of the canonical encoding`);
     }
+    if (token.type === Type.string) STRICT_UTF8.decode(token.byteValue); // throws on bad UTF-8
     const open = this.#open;
     if (open.length > 0) open[open.length - 1]--;
     if (token.type === Type.array && token.value > 0) {
@@ -87,7 +90,10 @@ class DepthLimitedTokenizer {
   }
 }
 
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 const DECODE_OPTIONS = {
+  retainStringBytes: true,
   strict: true,
   allowIndefinite: false,
   allowUndefined: false,

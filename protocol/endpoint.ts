@@ -9,12 +9,13 @@
  * Calls are serialized internally, so a driver may call it from concurrent callbacks.
  *
  * Resource limits against a flooding peer: leaders are created only for rounds within
- * {@link ROUND_WINDOW} of the newest round this member submitted to, and at most
- * {@link MAX_LEADERS} leader instances exist at once (the oldest finished ones are evicted).
+ * {@link ROUND_WINDOW} of the newest round this member submitted to and views within
+ * {@link VIEW_WINDOW} of its own view, and at most {@link MAX_LEADERS} exist at once; a leader
+ * past its first stage is never evicted before it finishes.
  *
  * @module
  */
-import { ProtocolError } from "./errors.ts";
+import { ProtocolError, type RefusalCode } from "./errors.ts";
 import { event, type Output, type ProtocolEvent } from "./events.ts";
 import { Leader } from "./leader.ts";
 import type { MaskExpander } from "./masking.ts";
@@ -29,6 +30,8 @@ import type { MemberSigner } from "./signer.ts";
 export const ROUND_WINDOW = 2;
 /** Most leader instances alive at once. */
 export const MAX_LEADERS = 8;
+/** How many views ahead of its own view (in that round) an endpoint will lead. */
+export const VIEW_WINDOW = 3;
 /** Most rounds whose participants are kept (older finished ones are dropped). */
 const MAX_PARTICIPANTS = 4;
 
@@ -206,14 +209,8 @@ export class Endpoint {
         )];
       }
       const leader = this.#leaderFor(env);
-      if (leader === undefined) {
-        return [refused(
-          new ProtocolError(
-            "wrong-session",
-            `round ${round} is outside this member's window (newest round ${this.#newestRound})`,
-            from,
-          ),
-        )];
+      if (!(leader instanceof Leader)) {
+        return [refused(new ProtocolError(leader.code, leader.detail, from))];
       }
       return await leader.handle(env, now);
     }
@@ -236,25 +233,66 @@ export class Endpoint {
     return await participant.handle(env, now);
   }
 
-  #leaderFor(env: Envelope): Leader | undefined {
+  /**
+   * The leader for the envelope's session, creating it for an AdvertiseKeys within the windows;
+   * otherwise the refusal saying why there is none. A flooding member cannot push out a leader
+   * that is past its first stage: eviction takes finished leaders first, then the collecting
+   * leader with the fewest adverts (farthest view first), and creation is refused when every
+   * slot holds a leader in progress.
+   */
+  #leaderFor(env: Envelope): Leader | { code: RefusalCode; detail: string } {
     const { round, view } = env.session;
     const key = `${round}/${view}`;
     const existing = this.#leaders.get(key);
     if (existing !== undefined) return existing;
-    if (env.type !== "advertise") return undefined;
+    if (env.type !== "advertise") {
+      return {
+        code: "wrong-stage",
+        detail: `no leader runs round ${round} view ${view} here (it never received an ` +
+          `advertisement, finished, or was evicted)`,
+      };
+    }
     if (this.#newestRound >= 0 && Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
-      return undefined;
+      return {
+        code: "wrong-session",
+        detail:
+          `round ${round} is outside this member's window (newest round ${this.#newestRound})`,
+      };
+    }
+    const ownView = this.#participants.get(round)?.view ?? 0;
+    if (view > ownView + VIEW_WINDOW) {
+      return {
+        code: "wrong-session",
+        detail: `view ${view} of round ${round} is more than ${VIEW_WINDOW} views ahead of ` +
+          `this member's view ${ownView}`,
+      };
     }
     if (this.#leaders.size >= MAX_LEADERS) {
-      const evictable = [...this.#leaders].find(([, l]) =>
-        l.stage === "publish" || l.stage === "failed"
-      ) ?? [...this.#leaders][0];
-      evictable[1].wipe();
-      this.#leaders.delete(evictable[0]);
+      const victim = this.#evictable(ownView);
+      if (victim === undefined) {
+        return {
+          code: "wrong-stage",
+          detail: `already leading ${MAX_LEADERS} sessions in progress`,
+        };
+      }
+      this.#leaders.get(victim)!.wipe();
+      this.#leaders.delete(victim);
     }
     const leader = new Leader(this.#config, env.session);
     this.#leaders.set(key, leader);
     return leader;
+  }
+
+  #evictable(ownView: number): string | undefined {
+    const entries = [...this.#leaders];
+    const finished = entries.find(([, l]) => l.stage === "publish" || l.stage === "failed");
+    if (finished !== undefined) return finished[0];
+    const collecting = entries.filter(([, l]) => l.stage === "advertise");
+    collecting.sort(([, a], [, b]) =>
+      a.advertCount - b.advertCount ||
+      Math.abs(b.session.view - ownView) - Math.abs(a.session.view - ownView)
+    );
+    return collecting[0]?.[0];
   }
 }
 

@@ -137,6 +137,11 @@ export class Leader {
     return this.#stage;
   }
 
+  /** How many members' adverts this leader accepted. */
+  get advertCount(): number {
+    return this.#adverts.size;
+  }
+
   /** When {@link handleTimeout} next needs to run, or undefined. */
   nextTimeout(): number | undefined {
     return this.#deadline;

@@ -18,11 +18,11 @@ export interface MaskExpander {
   apply(target: Uint32Array, terms: readonly MaskTerm[]): Promise<void>;
 }
 
-/** Runs the fused ChaCha20 mask kernel on the calling thread. */
+/** Runs the fused ChaCha20 mask kernel on the calling thread (errors reject the promise). */
 export const inlineExpander: MaskExpander = {
-  apply(target, terms) {
+  // deno-lint-ignore require-await
+  async apply(target, terms) {
     applyMasks(target, terms);
-    return Promise.resolve();
   },
 };
 

@@ -33,6 +33,8 @@ import {
   TAG,
   unmaskRequestFields,
 } from "../../protocol/messages.ts";
+import { MAX_LEADERS, VIEW_WINDOW } from "../../protocol/endpoint.ts";
+import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionHash } from "../../protocol/session.ts";
 import { MemberSigner } from "../../protocol/signer.ts";
 import {
@@ -1126,6 +1128,37 @@ Deno.test(
 
 // =============================================================================================
 // 11. Messages to or from a member that is not the scheduled leader.
+
+Deno.test(
+  "11b. a member flooding adverts for far views cannot make the leader drop its round",
+  // Each signed advert for a view this member leads used to create a leader instance; eight of
+  // them evicted the live leader of view 0 mid-round. Views beyond VIEW_WINDOW are now refused
+  // and a leader past its first stage is never evicted.
+  () =>
+    scenario(SMALL, async (fed) => {
+      const L = fed.leader(0);
+      const m = fed.others([L])[0];
+      fed.hold = (w) => w.type === "shares";
+      await fed.submitAll(0);
+      await fed.run({ time: false }); // the leader is now collecting shares, mid-round
+      assertEquals(fed.endpoints[L].leader(0, 0)!.stage, "share");
+      const far = [];
+      for (let v = 1; far.length < MAX_LEADERS + 1; v++) {
+        if (leaderOf(fed.roster, 0, v) === L && v > VIEW_WINDOW) far.push(v);
+      }
+      const advert = fed.sentBy(m, "advertise")[0].frame;
+      for (const v of far) {
+        const forged = await reseal(advert, fed.signers[m], fed.roster.mode, {
+          session: fed.session(0, v),
+        });
+        assertRefused(await fed.inject(L, forged, m), "wrong-session", m);
+      }
+      fed.hold = undefined;
+      fed.release();
+      await fed.runToFinal(0);
+      await fed.assertExact(0, fed.n);
+    }),
+);
 
 Deno.test(
   "11. an advert sent to a non-leader, and leader messages from a non-leader → not-leader",

@@ -15,9 +15,7 @@ import {
 } from "../../protocol/certificate.ts";
 import { decode } from "../../protocol/codec.ts";
 import type { ProtocolEvent } from "../../protocol/events.ts";
-import {
-  ML_DSA65_SIGNATURE_LENGTH,
-} from "../../protocol/crypto/mod.ts";
+import { ML_DSA65_SIGNATURE_LENGTH } from "../../protocol/crypto/mod.ts";
 import { openFrame, readCertificate, readCosign } from "../../protocol/messages.ts";
 import { createRoster } from "../../protocol/roster.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
@@ -83,15 +81,22 @@ async function verifyAll(
     assert(v.cosigners.length >= roster.threshold, `${v.cosigners.length} co-signers`);
     assert(v.cosigners.every((c, i) => i === 0 || c > v.cosigners[i - 1]), "sorted, distinct");
     // The co-signers are exactly the signers of the embedded co-signature frames.
-    const [, , cosigns] = decode(f.certificate, 1 << 24, "final") as [string, Uint8Array, Uint8Array[]];
-    assertEquals(cosigns.map((c) => openFrame(c, roster).sender).sort((a, b) => a - b), v.cosigners);
+    const [, , cosigns] = decode(f.certificate, 1 << 24, "final") as [
+      string,
+      Uint8Array,
+      Uint8Array[],
+    ];
+    assertEquals(
+      cosigns.map((c) => openFrame(c, roster).sender).sort((a, b) => a - b),
+      v.cosigners,
+    );
   }
   return finals;
 }
 
 const classical = federation({ n: 5, dim: 40, seed: "cert" });
 
-Deno.test("certificate: a genuine final certificate verifies offline and states the round", async () => {
+Deno.test("certificate: a genuine final certificate verifies offline", async () => {
   const fed = await classical;
   const round = 3;
   const y = follower(fed.roster, round);
@@ -118,7 +123,7 @@ Deno.test("certificate: a genuine final certificate verifies offline and states 
   net.close();
 });
 
-Deno.test("certificate: the final encoding round-trips and embeds the broadcast certificate", async () => {
+Deno.test("certificate: the final encoding round-trips, embeds the broadcast one", async () => {
   const fed = await classical;
   const { roster } = fed;
   const net = await runRound(fed, 1);
@@ -150,7 +155,7 @@ Deno.test("certificate: the final encoding round-trips and embeds the broadcast 
   net.close();
 });
 
-Deno.test("certificate: checkCertificate accepts the broadcast certificate with its body", async () => {
+Deno.test("certificate: checkCertificate accepts the broadcast certificate", async () => {
   const fed = await classical;
   const { roster } = fed;
   const net = await runRound(fed, 2);
@@ -166,7 +171,7 @@ Deno.test("certificate: checkCertificate accepts the broadcast certificate with 
   net.close();
 });
 
-Deno.test("certificate: a round finished after a view change is certified in that view", async () => {
+Deno.test("certificate: a round decided after a view change is certified there", async () => {
   const fed = await classical;
   const round = 4;
   const dead = leaderOf(fed.roster, round, 0);
@@ -178,7 +183,12 @@ Deno.test("certificate: a round finished after a view change is certified in tha
 for (
   const [name, options] of [
     ["post-quantum", { n: 4, dim: 9, mode: "post-quantum", seed: "cert-pq" }],
-    ["sparse graph", { n: 8, dim: 9, graph: { kind: "harary", degree: 4, threshold: 3 }, seed: "cert-sparse" }],
+    ["sparse graph", {
+      n: 8,
+      dim: 9,
+      graph: { kind: "harary", degree: 4, threshold: 3 },
+      seed: "cert-sparse",
+    }],
   ] as [string, FederationOptions][]
 ) {
   Deno.test(`certificate: ${name} final certificates verify offline`, async () => {
@@ -192,7 +202,10 @@ for (
         Uint8Array[],
       ];
       for (const frame of [certificate, ...cosigns]) {
-        assertEquals(openFrame(frame, fed.roster).signature.mlDsa65?.length, ML_DSA65_SIGNATURE_LENGTH);
+        assertEquals(
+          openFrame(frame, fed.roster).signature.mlDsa65?.length,
+          ML_DSA65_SIGNATURE_LENGTH,
+        );
       }
     }
     net.close();

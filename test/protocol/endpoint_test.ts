@@ -7,10 +7,15 @@
  */
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { decode } from "../../protocol/codec.ts";
-import { Endpoint, MAX_LEADERS, ROUND_WINDOW } from "../../protocol/endpoint.ts";
+import { Endpoint, MAX_LEADERS, ROUND_WINDOW, VIEW_WINDOW } from "../../protocol/endpoint.ts";
 import type { Output, ProtocolEvent } from "../../protocol/events.ts";
 import { inlineExpander } from "../../protocol/masking.ts";
-import { advertiseFields, type MessageType, openFrame, sealFrame } from "../../protocol/messages.ts";
+import {
+  advertiseFields,
+  type MessageType,
+  openFrame,
+  sealFrame,
+} from "../../protocol/messages.ts";
 import { RoundKeys } from "../../protocol/round_keys.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionHash, sessionOf } from "../../protocol/session.ts";
@@ -69,11 +74,13 @@ async function advert(fed: Federation, sender: number, round: number, view: numb
 /** The views of `round` (among the first `count` · n) that member `self` leads, ascending. */
 function viewsLedBy(fed: Federation, self: number, round: number, count: number): number[] {
   const views: number[] = [];
-  for (let v = 0; views.length < count; v++) if (leaderOf(fed.roster, round, v) === self) views.push(v);
+  for (let v = 0; views.length < count; v++) {
+    if (leaderOf(fed.roster, round, v) === self) views.push(v);
+  }
   return views;
 }
 
-Deno.test("endpoint: a full round between endpoints; the leader's own frames stay local", async () => {
+Deno.test("endpoint: a full round; the leader's own frames stay local", async () => {
   const fed = await fedPromise;
   const net = new EndpointNet(fed);
   const inputs = inputsFor(fed.roster, 0);
@@ -87,12 +94,16 @@ Deno.test("endpoint: a full round between endpoints; the leader's own frames sta
     assertEquals(f[0].aggregate, plainSum(inputs, all(fed)));
   }
   // Every member holds the same certificate (the co-signatures each collected may differ).
-  const embedded = finals.map(([f]) => (decode(f.certificate, 1 << 20, "final") as Uint8Array[])[1]);
+  const embedded = finals.map(([f]) =>
+    (decode(f.certificate, 1 << 20, "final") as Uint8Array[])[1]
+  );
   assertEquals(new Set(embedded.map((c) => c.join())).size, 1);
   // Nothing is sent to oneself over the network.
   assert(net.sent.every((m) => m.from !== m.to));
-  assertEquals(net.sent.filter((m) => m.type === "advertise").map((m) => m.from).sort(),
-    all(fed).filter((i) => i !== l));
+  assertEquals(
+    net.sent.filter((m) => m.type === "advertise").map((m) => m.from).sort(),
+    all(fed).filter((i) => i !== l),
+  );
   assertEquals(net.events("refused"), []);
   assert(net.endpoints[l].leader(0, 0) !== undefined);
   assertEquals(net.endpoints[l].leader(0, 0)!.stage, "publish");
@@ -100,7 +111,7 @@ Deno.test("endpoint: a full round between endpoints; the leader's own frames sta
   net.close();
 });
 
-Deno.test("endpoint: leader-bound frames are refused unless this member leads their session", async () => {
+Deno.test("endpoint: leader-bound frames are refused unless this member leads", async () => {
   const fed = await fedPromise;
   const { roster } = fed;
   const session = sessionOf(roster, 3, 0);
@@ -134,7 +145,10 @@ Deno.test("endpoint: leader-bound frames are refused unless this member leads th
         roster.mode,
       ),
     ],
-    ["unmask", await sealFrame("unmask", session, sender, [[], []], fed.signers[sender], roster.mode)],
+    [
+      "unmask",
+      await sealFrame("unmask", session, sender, [[], []], fed.signers[sender], roster.mode),
+    ],
   ];
   for (const [type, frame] of frames) {
     const out = await e.receive(frame, sender, 0);
@@ -151,7 +165,7 @@ Deno.test("endpoint: leader-bound frames are refused unless this member leads th
   assertEquals(refusals(await leader.receive(frames[0][1], (sender + 1) % 5, 0)), ["not-member"]);
 });
 
-Deno.test("endpoint: at most MAX_LEADERS leaders; finished ones are evicted first", async () => {
+Deno.test("endpoint: adverts for far views create no leader; leaders stay within MAX_LEADERS", async () => {
   const fed = await fedPromise;
   const n = fed.roster.members.length;
   const net = new EndpointNet(fed);
@@ -161,24 +175,32 @@ Deno.test("endpoint: at most MAX_LEADERS leaders; finished ones are evicted firs
   const e = net.endpoints[l];
   assertEquals(e.leader(0, 0)!.stage, "publish");
   const sender = (l + 1) % n;
-  // Views l leads in round 0 after view 0: n, 2n, ... (the order repeats every n views).
-  const views = viewsLedBy(fed, l, 0, MAX_LEADERS + 2).slice(1);
-  assertEquals(views.slice(0, 3), [n, 2 * n, 3 * n]);
-  for (const [k, v] of views.entries()) {
+  // Views l leads in round 0 after view 0: n, 2n, ... — all beyond VIEW_WINDOW of its view 0.
+  const far = viewsLedBy(fed, l, 0, MAX_LEADERS + 2).slice(1);
+  assertEquals(far.slice(0, 3), [n, 2 * n, 3 * n]);
+  for (const v of far) {
     const out = await e.receive(await advert(fed, sender, 0, v), sender, 0);
-    assertEquals(refusals(out), [], `view ${v}`);
-    assert(e.leader(0, v) !== undefined, `view ${v}`);
-    const alive = [0, ...views].filter((w) => e.leader(0, w) !== undefined);
-    assert(alive.length <= MAX_LEADERS, `${alive.length} leaders`);
-    if (k === MAX_LEADERS - 1) {
-      // The 8th new leader replaced the finished one, not an unfinished one.
-      assertEquals(e.leader(0, 0), undefined);
-      assertEquals(alive, views.slice(0, MAX_LEADERS));
+    assertEquals(refusals(out), ["wrong-session"], `view ${v}`);
+    assertEquals(e.leader(0, v), undefined, `view ${v}`);
+  }
+  // The finished leader is still there: nothing pushed it out.
+  assertEquals(e.leader(0, 0)!.stage, "publish");
+  // In-window sessions (rounds within ROUND_WINDOW, views within VIEW_WINDOW) are led, and
+  // never more than MAX_LEADERS at once.
+  let led = 0;
+  for (let round = 0; round <= ROUND_WINDOW; round++) {
+    for (const v of viewsLedBy(fed, l, round, VIEW_WINDOW + 1).filter((w) => w <= VIEW_WINDOW)) {
+      if (round === 0 && v === 0) continue;
+      const out = await e.receive(await advert(fed, sender, round, v), sender, 0);
+      assertEquals(refusals(out), [], `round ${round} view ${v}`);
+      led++;
     }
   }
-  // With no finished leader left, the oldest goes.
-  assertEquals(e.leader(0, views[0]), undefined);
-  assertEquals([0, ...views].filter((w) => e.leader(0, w) !== undefined), views.slice(1));
+  let alive = 0;
+  for (let round = 0; round <= ROUND_WINDOW; round++) {
+    for (let v = 0; v <= VIEW_WINDOW; v++) if (e.leader(round, v) !== undefined) alive++;
+  }
+  assert(alive <= MAX_LEADERS && alive === Math.min(led + 1, MAX_LEADERS), `${alive} of ${led}`);
   net.close();
 });
 
@@ -190,12 +212,23 @@ Deno.test("endpoint: leaders and observers only for rounds within ROUND_WINDOW",
   const e = endpoint(fed, self);
   await e.submit(newest, inputsFor(roster, newest)[self], 0);
   const sender = 4;
-  for (const round of [newest - ROUND_WINDOW - 1, newest - ROUND_WINDOW, newest + ROUND_WINDOW, newest + ROUND_WINDOW + 1]) {
-    const inside = Math.abs(round - newest) <= ROUND_WINDOW;
+  for (
+    const round of [
+      newest - ROUND_WINDOW - 1,
+      newest - ROUND_WINDOW,
+      newest + ROUND_WINDOW,
+      newest + ROUND_WINDOW + 1,
+    ]
+  ) {
+    const inWindow = Math.abs(round - newest) <= ROUND_WINDOW;
     const [view] = viewsLedBy(fed, self, round, 1);
+    // Leaders exist only for rounds within ROUND_WINDOW and views within VIEW_WINDOW of this
+    // member's view in that round (0 where it has no participant, `newest`'s is 0 too).
+    const led = inWindow && view <= VIEW_WINDOW;
     const out = await e.receive(await advert(fed, sender, round, view), sender, 0);
-    assertEquals(refusals(out), inside ? [] : ["wrong-session"], `round ${round}`);
-    assertEquals(e.leader(round, view) !== undefined, inside, `round ${round}`);
+    assertEquals(refusals(out), led ? [] : ["wrong-session"], `round ${round} view ${view}`);
+    assertEquals(e.leader(round, view) !== undefined, led, `round ${round} view ${view}`);
+    const inside = inWindow;
     // A certificate of a round this member takes no part in: followed (as an observer) only
     // within the window. Its content is refused by the observer, but the observer exists.
     const l = leaderOf(roster, round, 0);
@@ -209,13 +242,28 @@ Deno.test("endpoint: leaders and observers only for rounds within ROUND_WINDOW",
       new Uint8Array(4 * (roster.dim + 1)),
     );
     const refused = refusals(await e.receive(certificate, l, 0));
-    if (inside) assert(e.participant(round) !== undefined && refused.length === 1, `round ${round}`);
-    else assertEquals([e.participant(round), refused], [undefined, ["wrong-stage"]]);
+    if (inside) {
+      assert(e.participant(round) !== undefined && refused.length === 1, `round ${round}`);
+    } else assertEquals([e.participant(round), refused], [undefined, ["wrong-stage"]]);
     // Co-signatures and other participant-bound frames of rounds it does not follow.
-    const cosign = await sealFrame("cosign", sessionOf(roster, round + 100, 0), sender, [new Uint8Array(32)], fed.signers[sender], roster.mode);
+    const cosign = await sealFrame(
+      "cosign",
+      sessionOf(roster, round + 100, 0),
+      sender,
+      [new Uint8Array(32)],
+      fed.signers[sender],
+      roster.mode,
+    );
     assertEquals(await e.receive(cosign, sender, 0), [], "ignored silently");
   }
-  const keyList = await sealFrame("keyList", sessionOf(roster, 50, 0), leaderOf(roster, 50, 0), [[]], fed.signers[leaderOf(roster, 50, 0)], roster.mode);
+  const keyList = await sealFrame(
+    "keyList",
+    sessionOf(roster, 50, 0),
+    leaderOf(roster, 50, 0),
+    [[]],
+    fed.signers[leaderOf(roster, 50, 0)],
+    roster.mode,
+  );
   assertEquals(refusals(await e.receive(keyList, leaderOf(roster, 50, 0), 0)), ["wrong-stage"]);
   // An endpoint that never submitted leads any round it is scheduled for.
   const fresh = endpoint(fed, self, "fresh");
@@ -264,7 +312,7 @@ Deno.test("endpoint: concurrent calls are processed one at a time, in call order
   e.close();
 });
 
-Deno.test("endpoint: submit refuses a second update for a round and inputs of the wrong length", async () => {
+Deno.test("endpoint: submit refuses a second update and inputs of the wrong length", async () => {
   const fed = await fedPromise;
   const { roster } = fed;
   const e = endpoint(fed, 1);
@@ -278,7 +326,7 @@ Deno.test("endpoint: submit refuses a second update for a round and inputs of th
   e.close();
 });
 
-Deno.test("endpoint: nextTimeout is the earliest machine deadline, and tick runs them", async () => {
+Deno.test("endpoint: nextTimeout is the earliest deadline, tick runs them", async () => {
   const fed = await fedPromise;
   const { roster } = fed;
   const l = leaderOf(roster, 0, 0);
@@ -328,7 +376,14 @@ Deno.test("endpoint: keeps a bounded number of participants, wiping the oldest",
     owned.push(input);
     await e.submit(round, input, 0);
   }
-  assertEquals([0, 1, 2, 3, 4, 5].map((r) => e.participant(r) !== undefined), [false, false, true, true, true, true]);
+  assertEquals([0, 1, 2, 3, 4, 5].map((r) => e.participant(r) !== undefined), [
+    false,
+    false,
+    true,
+    true,
+    true,
+    true,
+  ]);
   assert(owned[0].every((w) => w === 0) && owned[1].every((w) => w === 0));
   assert(owned[5].some((w) => w !== 0));
   e.close();
@@ -356,5 +411,5 @@ Deno.test("endpoint: close() wipes every machine and forgets them", async () => 
   // The machines are gone: the held shares now find no leader, the endpoint still answers.
   const [held] = net.held;
   const out = await net.endpoints[l].receive(held.frame, held.from, 0);
-  assertEquals(refusals(out), ["wrong-session"]);
+  assertEquals(refusals(out), ["wrong-stage"]);
 });

@@ -118,7 +118,7 @@ Deno.test("leader: each stage's clock starts when the stage opens", async () => 
 });
 
 for (const [type, stage] of MEMBER_MESSAGE) {
-  Deno.test(`leader: closes the ${stage} stage after the stage timeout with ≥ t answers`, async () => {
+  Deno.test(`leader: closes the ${stage} stage at the stage timeout with ≥ t answers`, async () => {
     const fed = await complete;
     const { roster } = fed;
     const l = leaderOf(roster, ROUND, 0);
@@ -142,13 +142,16 @@ for (const [type, stage] of MEMBER_MESSAGE) {
   });
 }
 
-Deno.test("leader: below t it keeps waiting after the timeout and closes when t is reached", async () => {
+Deno.test("leader: below t it keeps waiting, and closes when t is reached", async () => {
   const fed = await complete;
   const { roster } = fed;
   const l = leaderOf(roster, ROUND, 0);
   const [y, z] = all(fed).filter((i) => i !== l);
   assertEquals(roster.threshold, 4);
-  const net = await startedNet(fed, (m) => !(m.type === "advertise" && (m.from === y || m.from === z)));
+  const net = await startedNet(
+    fed,
+    (m) => !(m.type === "advertise" && (m.from === y || m.from === z)),
+  );
   const leader = net.leader(0)!;
   net.now = roster.stageTimeoutMs;
   await net.tick();
@@ -190,7 +193,10 @@ Deno.test("leader: too few unmask shares fail the session after the timeout", as
   const { roster } = fed;
   const l = leaderOf(roster, ROUND, 0);
   const [y, z] = all(fed).filter((i) => i !== l);
-  const net = await startedNet(fed, (m) => !(m.type === "unmask" && (m.from === y || m.from === z)));
+  const net = await startedNet(
+    fed,
+    (m) => !(m.type === "unmask" && (m.from === y || m.from === z)),
+  );
   const leader = net.leader(0)!;
   assertEquals(leader.stage, "unmask");
   net.now = roster.stageTimeoutMs;
@@ -203,7 +209,7 @@ Deno.test("leader: too few unmask shares fail the session after the timeout", as
   assertEquals(net.messages("certificate"), []);
 });
 
-Deno.test("leader: an exact repeat is ignored; a message of a closed stage is refused", async () => {
+Deno.test("leader: an exact repeat is ignored; a closed stage's message is refused", async () => {
   const fed = await complete;
   const { roster } = fed;
   const y = follower(roster, ROUND);

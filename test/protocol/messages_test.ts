@@ -42,8 +42,8 @@ import {
   SEALED_SHARES_LENGTH,
   sealFrame,
   SHARE_LENGTH,
-  type ShareEntry,
   shareDeliveryFields,
+  type ShareEntry,
   sharesFields,
   TAG,
   TO_LEADER,
@@ -87,7 +87,14 @@ async function fixture(fed: Federation, round = MAX_ROUND - 1, view = MAX_ROUND 
     const keys = await RoundKeys.generate(roster.mode, hash, i, rng);
     adverts.push(keys.advertise);
     advertFrames.push(
-      await sealFrame("advertise", session, i, advertiseFields(keys.advertise), signer, roster.mode),
+      await sealFrame(
+        "advertise",
+        session,
+        i,
+        advertiseFields(keys.advertise),
+        signer,
+        roster.mode,
+      ),
     );
     approvalFrames.push(
       await sealFrame(
@@ -123,7 +130,10 @@ function entry(f: Fixture, sender: number, recipient: number, peer: number, wrap
  * The sender, fields and body of the largest message of `type` the roster allows: every list
  * as long as it can be, every optional attachment present, the highest indices.
  */
-function largest(f: Fixture, type: MessageType): { sender: number; fields: Value[]; body?: Uint8Array } {
+function largest(
+  f: Fixture,
+  type: MessageType,
+): { sender: number; fields: Value[]; body?: Uint8Array } {
   const { roster } = f;
   const n = roster.members.length;
   const last = n - 1;
@@ -237,7 +247,9 @@ function read(env: Envelope, roster: Roster, recipient: number): unknown {
 const classical = federation({ n: 7, dim: 33, federation: "f".repeat(64) });
 const postQuantum = federation({ n: 4, dim: 17, mode: "post-quantum" });
 
-for (const [name, fedPromise] of [["classical", classical], ["post-quantum", postQuantum]] as const) {
+for (
+  const [name, fedPromise] of [["classical", classical], ["post-quantum", postQuantum]] as const
+) {
   Deno.test(`messages (${name}): every type round-trips through seal, open and read`, async () => {
     const f = await fixture(await fedPromise, 5, 2);
     const { roster } = f;
@@ -314,7 +326,7 @@ function expectedRead(type: MessageType, fields: Value[], body?: Uint8Array): un
   }
 }
 
-Deno.test("messages: hybrid signatures exactly on adverts, approvals, certificates, co-signatures", async () => {
+Deno.test("messages: hybrid signatures on adverts, approvals, certificates, cosigns", async () => {
   const hybrid = new Set(["advertise", "approval", "certificate", "cosign"]);
   const c = (await classical).roster;
   const p = (await postQuantum).roster;
@@ -454,15 +466,23 @@ Deno.test("messages: openFrame header refusals", async () => {
     ["payload not an array", encode([encode(5), sig, null]), "malformed"],
     ["payload too short", encode([encode(["a", "b"]), sig, null]), "malformed"],
     ["payload with a map", encode([new Uint8Array([0xa0]), sig, null]), "malformed"],
-    ["payload with trailing bytes", encode([new Uint8Array([...payload, 0]), sig, null]), "malformed"],
-    ["frame with trailing bytes", new Uint8Array([...encode([payload, sig, null]), 0]), "malformed"],
+    [
+      "payload with trailing bytes",
+      encode([new Uint8Array([...payload, 0]), sig, null]),
+      "malformed",
+    ],
+    [
+      "frame with trailing bytes",
+      new Uint8Array([...encode([payload, sig, null]), 0]),
+      "malformed",
+    ],
   ];
   for (const [what, frame, code] of structural) {
     assert(refusal(() => openFrame(frame, roster, 1), code).message.length > 0, what);
   }
 });
 
-Deno.test("messages: the ML-DSA-65 part is present exactly where mode and type require it", async () => {
+Deno.test("messages: the ML-DSA-65 part is present exactly where it is due", async () => {
   const pqFix = await fixture(await postQuantum, 2, 0);
   const cFix = await fixture(await classical, 2, 0);
   const fake = new Uint8Array(ML_DSA65_SIGNATURE_LENGTH);
@@ -552,7 +572,12 @@ Deno.test("messages: readers refuse fields of the wrong shape", async () => {
   refusal(() => readUnmask(shortShare, roster), "wrong-length");
 
   // Certificates: a total weight beyond 32 bits.
-  const heavy = await open("certificate", 0, [f.rng(32), [0, 1, 2], [], f.rng(32), 2 ** 32], f.rng(4 * (roster.dim + 1)));
+  const heavy = await open(
+    "certificate",
+    0,
+    [f.rng(32), [0, 1, 2], [], f.rng(32), 2 ** 32],
+    f.rng(4 * (roster.dim + 1)),
+  );
   refusal(() => readCertificate(heavy, roster), "malformed");
 
   // Lists of frames that are not byte strings.

@@ -25,7 +25,15 @@ import {
 } from "./_harness.ts";
 
 const ROUND = 0;
-const STAGES: Stage[] = ["advertise", "share", "masked", "consistency", "unmask", "publish", "final"];
+const STAGES: Stage[] = [
+  "advertise",
+  "share",
+  "masked",
+  "consistency",
+  "unmask",
+  "publish",
+  "final",
+];
 
 const complete = federation({ n: 5, dim: 20 });
 const sparse = federation({
@@ -51,7 +59,7 @@ async function startedNet(fed: Federation, filter?: (m: Msg) => boolean): Promis
   return net;
 }
 
-Deno.test("participant: a round runs through every stage, with a stage event for each", async () => {
+Deno.test("participant: a round runs through every stage, with stage events", async () => {
   for (const fed of [await complete, await sparse]) {
     const net = await startedNet(fed);
     const inputs = inputsFor(fed.roster, ROUND);
@@ -74,7 +82,7 @@ Deno.test("participant: a round runs through every stage, with a stage event for
   }
 });
 
-Deno.test("participant: start advertises to the view's leader and sets the view timeout", async () => {
+Deno.test("participant: start advertises to the leader and sets the view timeout", async () => {
   const fed = await complete;
   const { roster } = fed;
   const x = follower(roster, ROUND);
@@ -134,7 +142,7 @@ Deno.test("participant: changes view after viewTimeout when the leader never ans
   }
 });
 
-Deno.test("participant: every stage before commitment can be abandoned for the next view", async () => {
+Deno.test("participant: any stage before commitment can be abandoned", async () => {
   const fed = await complete;
   const { roster } = fed;
   // Complete graph: members commit when they reveal, so a leader stalling at any relay before
@@ -160,7 +168,7 @@ Deno.test("participant: every stage before commitment can be abandoned for the n
   }
 });
 
-Deno.test("participant: complete graph commits when revealing, just before the unmask frame", async () => {
+Deno.test("participant: complete graph commits just before the unmask frame", async () => {
   const fed = await complete;
   const { roster } = fed;
   const x = follower(roster, ROUND);
@@ -182,7 +190,7 @@ Deno.test("participant: complete graph commits when revealing, just before the u
   assertEquals(net.events("committed", x).length, 1, "only the event emitted above");
 });
 
-Deno.test("participant: sparse graph commits when approving, just before the approval", async () => {
+Deno.test("participant: sparse graph commits just before the approval", async () => {
   const fed = await sparse;
   const { roster } = fed;
   const x = follower(roster, ROUND);
@@ -252,12 +260,16 @@ Deno.test("participant: co-signatures that overtake the certificate are kept", a
   // Its own co-signature is broadcast too; the final certificate it built verifies.
   const cosign = out.find((o) => o.kind === "broadcast");
   assert(cosign?.kind === "broadcast" && openFrame(cosign.frame, roster).type === "cosign");
-  const body = new Uint8Array(final.aggregate.buffer, final.aggregate.byteOffset, final.aggregate.byteLength);
+  const body = new Uint8Array(
+    final.aggregate.buffer,
+    final.aggregate.byteOffset,
+    final.aggregate.byteLength,
+  );
   const verified = await verifyFinalCertificate(roster, final.certificate, body);
   assertEquals(verified.cosigners, all(fed).filter((i) => i !== x));
 });
 
-Deno.test("participant: an observer without input follows the certificate and co-signs", async () => {
+Deno.test("participant: an observer without input follows the certificate, co-signs", async () => {
   const fed = await complete;
   const { roster } = fed;
   const x = follower(roster, ROUND);
@@ -292,7 +304,7 @@ Deno.test("participant: an observer without input follows the certificate and co
   assertEquals(net.events("stage", x).map((e) => e.stage), ["publish", "final"]);
 });
 
-Deno.test("participant: wipe zeroes the input; the input is wiped once the round is decided", async () => {
+Deno.test("participant: wipe zeroes the input; so does the end of the round", async () => {
   const fed = await complete;
   const { roster } = fed;
   const config = (self: number) => ({
@@ -310,7 +322,10 @@ Deno.test("participant: wipe zeroes the input; the input is wiped once the round
   assert(input.every((v) => v === 0), "wipe() zeroes the caller's array it took ownership of");
   // The input must have d + 1 words.
   assertThrows(() => new Participant(config(1), ROUND, new Uint32Array(roster.dim)), RangeError);
-  assertThrows(() => new Participant(config(1), ROUND, new Uint32Array(roster.dim + 2)), RangeError);
+  assertThrows(
+    () => new Participant(config(1), ROUND, new Uint32Array(roster.dim + 2)),
+    RangeError,
+  );
   // After publication the participants' inputs are gone too.
   const net = await startedNet(fed);
   assertEquals(net.events("final").length, roster.members.length);

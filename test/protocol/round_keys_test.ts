@@ -47,7 +47,7 @@ function keys(mode: Mode, hash: Uint8Array, self: number, label: string): Promis
 /** The plaintext of a share pair (two 32-byte shares). */
 const PLAIN = rngFor("round-keys", "plaintext")(64);
 
-/** Everything `sender` attaches to the share pair it seals for `recipient` (with sender < recipient). */
+/** What `sender` attaches to the share pair it seals for `recipient` (sender < recipient). */
 async function sealFor(
   mode: Mode,
   sender: RoundKeys,
@@ -97,7 +97,7 @@ Deno.test("round keys: advertised keys per mode, commitment to the self-mask see
   }
 });
 
-Deno.test("round keys: the same seeds give different commitments and keys per session and member", async () => {
+Deno.test("round keys: same seeds, other session or member: other keys", async () => {
   // Generated from the same rng bytes: identical seeds, different contexts.
   const variants = [
     await keys("classical", H1, 0, "same"),
@@ -144,7 +144,7 @@ Deno.test("round keys: maskSeedMatches accepts the real seed and refuses others"
   }
 });
 
-Deno.test("round keys: classical pair keys are symmetric and recoverable from a mask seed", async () => {
+Deno.test("round keys: classical pair keys are symmetric and recoverable from a seed", async () => {
   const a = await keys("classical", H1, 0, "pair/a");
   const b = await keys("classical", H1, 1, "pair/b");
   const c = await keys("classical", H1, 2, "pair/c");
@@ -199,7 +199,7 @@ Deno.test("round keys: sealed share pairs round-trip in both modes", async () =>
   }
 });
 
-Deno.test("round keys: sealed share pairs fail on any change of session, direction, AD or ciphertext", async () => {
+Deno.test("round keys: sealed shares fail if session, direction, AD or bytes change", async () => {
   for (const mode of MODES) {
     const rng = rngFor("round-keys", "tamper-eph", mode);
     const a = await keys(mode, H1, 0, `tamper/a/${mode}`);
@@ -291,7 +291,7 @@ Deno.test("round keys: wrapped pair secrets round-trip and fail on tamper", () =
   assertNotEquals(toHex(wrapPairSecret(H1, seed, 5, 2, secret, ct)), toHex(wrapped));
 });
 
-Deno.test("round keys: wipe zeroes the seeds, and the share seed never outlives generate", async () => {
+Deno.test("round keys: wipe zeroes the seeds; the share seed never outlives generate", async () => {
   for (const mode of MODES) {
     const drawn: Uint8Array[] = [];
     const inner = rngFor("round-keys", "wipe", mode);
@@ -315,7 +315,7 @@ Deno.test("round keys: wipe zeroes the seeds, and the share seed never outlives 
   }
 });
 
-Deno.test("round keys: validateAdvertise accepts genuine keys and refuses unusable ones", async () => {
+Deno.test("round keys: validateAdvertise accepts genuine keys, refuses unusable ones", async () => {
   for (const mode of MODES) {
     const k = await keys(mode, H1, 4, `validate/${mode}`);
     await validateAdvertise(mode, k.advertise, 4);
