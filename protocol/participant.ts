@@ -77,7 +77,7 @@ import {
 } from "./messages.ts";
 import { sessionGraph, shareThreshold } from "./neighbours.ts";
 import type { Roster } from "./roster.ts";
-import { pairMaskKey, RoundKeys, validateAdvertise, wrapPairSecret } from "./round_keys.ts";
+import { pairMaskKey, RoundKeys, wrapPairSecret } from "./round_keys.ts";
 import { leaderOf } from "./schedule.ts";
 import { type Session, sessionHash, sessionOf } from "./session.ts";
 import { split } from "./shamir.ts";
@@ -110,10 +110,26 @@ interface ViewState {
   u2?: MemberSet;
   u2Hash?: Uint8Array;
   u3?: MemberSet;
-  /** Pair secrets this member encapsulated (post-quantum), by recipient. */
-  encapsulated?: Map<number, { sharedSecret: Uint8Array; cipherText: Uint8Array }>;
+  /**
+   * PRG keys of the pair masks known once U1 is: every neighbour's in classical mode, the ones
+   * this member encapsulated (to higher indices) in post-quantum mode. By neighbour.
+   */
+  pairKeys?: Map<number, Uint8Array>;
   /** Share pairs this member holds for each owner (including itself): b-share ‖ mask-share. */
   held?: Map<number, Uint8Array>;
+}
+
+/**
+ * A key agreement with member `u`'s advertised (and signed) keys failed: a low-order X25519
+ * point or an ML-KEM key failing the FIPS 203 check. The member is to blame.
+ */
+function unusableKeys(err: unknown, u: number): unknown {
+  if (!(err instanceof RangeError)) return err;
+  return new ProtocolError(
+    "malformed",
+    `member ${u}'s advertised keys are unusable (${err.message})`,
+    u,
+  );
 }
 
 /** A refusal of a frame relayed inside a leader's signed message, blamed on the leader. */
@@ -264,7 +280,7 @@ export class Participant {
     if (v === undefined) return;
     v.keys.wipe();
     for (const s of v.held?.values() ?? []) s.fill(0);
-    for (const e of v.encapsulated?.values() ?? []) e.sharedSecret.fill(0);
+    for (const k of v.pairKeys?.values() ?? []) k.fill(0);
     this.#view = undefined;
   }
 
@@ -371,26 +387,19 @@ export class Participant {
       env.sender,
     );
     const neighbours = graph.neighbours(self).filter((u) => adverts.has(u));
-    const checks = await Promise.all(neighbours.map(async (u) => {
-      const { env: a, advertise } = adverts.get(u)!;
-      if (!await verifyEnvelope(roster, a)) {
-        return new ProtocolError(
-          "bad-signature",
-          `forged advertisement of member ${u}`,
-          env.sender,
-        );
-      }
-      try {
-        await validateAdvertise(roster.mode, advertise, u);
-      } catch (err) {
-        if (err instanceof ProtocolError) return err;
-        throw err;
-      }
-      return undefined;
-    }));
-    const problem = checks.find((c) => c !== undefined);
+    // The keys' usability (no low-order X25519 point, a valid ML-KEM part) is checked where they
+    // are first used below, which costs nothing extra; the signatures are checked here, at once.
+    const valid = await Promise.all(
+      neighbours.map((u) => verifyEnvelope(roster, adverts.get(u)!.env)),
+    );
+    const forged = neighbours.find((_, i) => !valid[i]);
     // Keys the leader cannot vouch for: abandon the view (the view timeout moves on).
-    if (problem !== undefined) throw problem;
+    ensure(
+      forged === undefined,
+      "bad-signature",
+      `forged advertisement of member ${forged}`,
+      env.sender,
+    );
     const holders = [self, ...neighbours].sort((a, b) => a - b);
     const tk = shareThreshold(roster);
     ensure(
@@ -407,41 +416,64 @@ export class Participant {
     const pq = roster.mode === "post-quantum";
     // Pre-draw the X25519 ephemerals of the encapsulations so concurrency cannot reorder the rng.
     const ephemerals = pq ? neighbours.map(() => rng(64)) : [];
-    const encapsulated = new Map<number, { sharedSecret: Uint8Array; cipherText: Uint8Array }>();
-    const entries: ShareEntry[] = await Promise.all(neighbours.map(async (u, i) => {
-      const peer = v.u1!.get(u)!.advertise;
-      const j = holders.indexOf(u);
-      const plaintext = concat(bShares[j], mShares[j]);
-      let shareKem: { cipherText: Uint8Array; sharedSecret: Uint8Array } | undefined;
-      let maskKemCt = new Uint8Array(0);
-      let wrap = new Uint8Array(0);
-      if (pq) {
-        const e = ephemerals[i];
-        shareKem = await xwingEncapsulate(peer.shareKey.subarray(32), () => e.subarray(0, 32));
-        if (self < u) {
-          const m = await xwingEncapsulate(peer.maskKey, () => e.subarray(32, 64));
-          encapsulated.set(u, m);
-          maskKemCt = m.cipherText;
-          wrap = wrapPairSecret(v.sessionHash, v.keys.maskSeed, self, u, m.sharedSecret, maskKemCt);
+    // Pair keys are derived here, where the advertised keys are first used, so that a neighbour's
+    // unusable key is refused now (naming it) and the next stage has less to do.
+    const pairKeys = new Map<number, Uint8Array>();
+    let entries: ShareEntry[];
+    try {
+      entries = await Promise.all(neighbours.map(async (u, i) => {
+        const peer = v.u1!.get(u)!.advertise;
+        const j = holders.indexOf(u);
+        const plaintext = concat(bShares[j], mShares[j]);
+        let shareKem: { cipherText: Uint8Array; sharedSecret: Uint8Array } | undefined;
+        try {
+          let maskKemCt = new Uint8Array(0);
+          let wrap = new Uint8Array(0);
+          if (pq) {
+            const e = ephemerals[i];
+            shareKem = await xwingEncapsulate(peer.shareKey.subarray(32), () => e.subarray(0, 32));
+            if (self < u) {
+              const m = await xwingEncapsulate(peer.maskKey, () => e.subarray(32, 64));
+              maskKemCt = m.cipherText;
+              wrap = wrapPairSecret(
+                v.sessionHash,
+                v.keys.maskSeed,
+                self,
+                u,
+                m.sharedSecret,
+                maskKemCt,
+              );
+              pairKeys.set(u, pairMaskKey(v.sessionHash, self, u, m.sharedSecret, maskKemCt));
+              m.sharedSecret.fill(0);
+            }
+          } else {
+            pairKeys.set(u, v.keys.classicalPairKey(u, peer.maskKey));
+          }
+          const sealed = v.keys.sealShares(u, peer.shareKey, plaintext, maskKemCt, shareKem);
+          return {
+            peer: u,
+            sealed,
+            shareKemCt: shareKem?.cipherText ?? new Uint8Array(0),
+            maskKemCt,
+            wrap,
+          };
+        } catch (err) {
+          throw unusableKeys(err, u);
+        } finally {
+          plaintext.fill(0);
+          shareKem?.sharedSecret.fill(0);
         }
-      }
-      const sealed = v.keys.sealShares(u, peer.shareKey, plaintext, maskKemCt, shareKem);
-      plaintext.fill(0);
-      shareKem?.sharedSecret.fill(0);
-      return {
-        peer: u,
-        sealed,
-        shareKemCt: shareKem?.cipherText ?? new Uint8Array(0),
-        maskKemCt,
-        wrap,
-      };
-    }));
+      }));
+    } catch (err) {
+      wipe(...ephemerals, ...bShares, ...mShares, ...pairKeys.values());
+      throw err;
+    }
     wipe(...ephemerals);
     const j = holders.indexOf(self);
     held.set(self, concat(bShares[j], mShares[j]));
     wipe(...bShares, ...mShares);
     v.held = held;
-    v.encapsulated = encapsulated;
+    v.pairKeys = pairKeys;
     const frame = await sealFrame(
       "shares",
       v.session,
@@ -480,7 +512,6 @@ export class Participant {
       "the delivery does not hold exactly one share pair from each neighbour in U2",
       env.sender,
     );
-    const pq = roster.mode === "post-quantum";
     const pairKeys = await Promise.all(delivery.entries.map(async (e) => {
       const peer = u1.get(e.peer)!.advertise;
       let plain: Uint8Array | undefined;
@@ -497,17 +528,21 @@ export class Participant {
         );
       }
       v.held!.set(e.peer, plain);
-      if (!pq) return v.keys.classicalPairKey(e.peer, peer.maskKey);
-      if (e.peer < self) {
-        const secret = await v.keys.decapsulatePairSecret(e.maskKemCt);
-        try {
-          return pairMaskKey(v.sessionHash, self, e.peer, secret, e.maskKemCt);
-        } finally {
-          secret.fill(0);
-        }
+      const known = v.pairKeys!.get(e.peer);
+      if (known !== undefined) return known;
+      // Post-quantum, lower-indexed peer: it encapsulated the pair secret to us (the ciphertext
+      // authenticated with its shares, so a malformed one is its own doing).
+      let secret: Uint8Array;
+      try {
+        secret = await v.keys.decapsulatePairSecret(e.maskKemCt);
+      } catch (err) {
+        throw unusableKeys(err, e.peer);
       }
-      const mine = v.encapsulated!.get(e.peer)!;
-      return pairMaskKey(v.sessionHash, self, e.peer, mine.sharedSecret, mine.cipherText);
+      try {
+        return pairMaskKey(v.sessionHash, self, e.peer, secret, e.maskKemCt);
+      } finally {
+        secret.fill(0);
+      }
     }));
     const terms: MaskTerm[] = [{ key: v.keys.selfMaskKey(), negate: false }];
     delivery.entries.forEach((e, i) => terms.push({ key: pairKeys[i], negate: self > e.peer }));

@@ -79,7 +79,7 @@ export interface MaskTerm {
 
 /**
  * `target[i] += Σ ±PRG(term.key)[fromWord + i]` (mod 2^32) for every i, in one pass over the
- * target: the vector is walked in 64 KiB chunks and, per chunk, the keystreams are added four
+ * target: the vector is walked in 64 KiB chunks and, per chunk, the keystreams are added eight
  * at a time while the chunk is in cache. `fromWord` lets workers each take a block-aligned
  * slice of the vector. Refuses the same inputs as {@link prgFill}.
  */
@@ -107,12 +107,25 @@ function addStreams(
   n: number,
   sign: 1 | -1,
 ): void {
+  // Eight keystreams per pass over the chunk: fewer passes over `acc`, and measured ≈ 10 % faster
+  // than four when two workers run at once (their allocation-driven GC work competes for cores).
+  const next = (s: number) => words(streams[s].update(zeros), n);
   let s = 0;
+  for (; s + 8 <= streams.length; s += 8) {
+    const a = next(s), b = next(s + 1), c = next(s + 2), d = next(s + 3);
+    const e = next(s + 4), f = next(s + 5), g = next(s + 6), h = next(s + 7);
+    if (sign === 1) {
+      for (let i = 0; i < n; i++) {
+        acc[i] = acc[i] + a[i] + b[i] + c[i] + d[i] + e[i] + f[i] + g[i] + h[i];
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        acc[i] = acc[i] - a[i] - b[i] - c[i] - d[i] - e[i] - f[i] - g[i] - h[i];
+      }
+    }
+  }
   for (; s + 4 <= streams.length; s += 4) {
-    const a = words(streams[s].update(zeros), n);
-    const b = words(streams[s + 1].update(zeros), n);
-    const c = words(streams[s + 2].update(zeros), n);
-    const d = words(streams[s + 3].update(zeros), n);
+    const a = next(s), b = next(s + 1), c = next(s + 2), d = next(s + 3);
     if (sign === 1) {
       for (let i = 0; i < n; i++) acc[i] = acc[i] + a[i] + b[i] + c[i] + d[i];
     } else {
@@ -120,7 +133,7 @@ function addStreams(
     }
   }
   for (; s < streams.length; s++) {
-    const a = words(streams[s].update(zeros), n);
+    const a = next(s);
     if (sign === 1) { for (let i = 0; i < n; i++) acc[i] = acc[i] + a[i]; }
     else for (let i = 0; i < n; i++) acc[i] = acc[i] - a[i];
   }
