@@ -5,40 +5,8 @@
  * @module
  */
 import nodeCrypto from "node:crypto";
-import { concat, toHex } from "../bytes.ts";
-
-const PKCS8_PREFIX = Uint8Array.from([
-  0x30,
-  0x2e,
-  0x02,
-  0x01,
-  0x00,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x04,
-  0x22,
-  0x04,
-  0x20,
-]);
-const SPKI_PREFIX = Uint8Array.from([
-  0x30,
-  0x2a,
-  0x30,
-  0x05,
-  0x06,
-  0x03,
-  0x2b,
-  0x65,
-  0x70,
-  0x03,
-  0x21,
-  0x00,
-]);
+import { toHex } from "../bytes.ts";
+import { rawPrivateKey, rawPublicKey, rawPublicOf } from "./raw_keys.ts";
 
 /** Byte length of an Ed25519 signature. */
 export const ED25519_SIGNATURE_LENGTH = 64;
@@ -52,18 +20,8 @@ export class Ed25519Signer {
   /** Parses a 32-byte RFC 8032 seed; refuses (RangeError) any other length. */
   constructor(seed: Uint8Array) {
     if (seed.length !== 32) throw new RangeError("Ed25519 seed must be 32 bytes");
-    const der = concat(PKCS8_PREFIX, seed);
-    try {
-      this.#key = nodeCrypto.createPrivateKey({
-        key: Buffer.from(der.buffer),
-        format: "der",
-        type: "pkcs8",
-      });
-    } finally {
-      der.fill(0);
-    }
-    const spki = nodeCrypto.createPublicKey(this.#key).export({ format: "der", type: "spki" });
-    this.publicKey = new Uint8Array(spki.subarray(SPKI_PREFIX.length));
+    this.#key = rawPrivateKey("ed25519", seed);
+    this.publicKey = rawPublicOf(this.#key);
   }
 
   /** The 64-byte deterministic signature of `message`. */
@@ -79,11 +37,7 @@ function publicKeyObject(publicKey: Uint8Array): nodeCrypto.KeyObject {
   const id = toHex(publicKey);
   let key = publicKeyCache.get(id);
   if (key === undefined) {
-    key = nodeCrypto.createPublicKey({
-      key: Buffer.from(concat(SPKI_PREFIX, publicKey).buffer),
-      format: "der",
-      type: "spki",
-    });
+    key = rawPublicKey("ed25519", publicKey);
     if (publicKeyCache.size >= PUBLIC_KEY_CACHE_LIMIT) publicKeyCache.clear();
     publicKeyCache.set(id, key);
   }
