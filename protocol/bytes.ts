@@ -81,3 +81,14 @@ export function u32Bytes(v: Uint32Array): Uint8Array {
 export function wipe(...arrays: (Uint8Array | Uint32Array | Uint16Array | undefined)[]): void {
   for (const a of arrays) a?.fill(0);
 }
+
+/** Standard base64 (RFC 4648 §4, with padding) of `bytes`. */
+export function toBase64(bytes: Uint8Array): string {
+  return (bytes as Uint8Array & { toBase64(): string }).toBase64();
+}
+
+/** Parses standard base64; throws `SyntaxError` on anything else. */
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  return (Uint8Array as unknown as { fromBase64(s: string): Uint8Array<ArrayBuffer> })
+    .fromBase64(text);
+}

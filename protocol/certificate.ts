@@ -187,6 +187,7 @@ export async function verifyFinalCertificate(
   for (const [i, frame] of cosignFrames.entries()) {
     ensure(frame instanceof Uint8Array, "malformed", `co-signature ${i} is not bytes`);
     const cosign = openFrame(frame, roster);
+    expectType(cosign, "cosign");
     ensure(!seen.has(cosign.sender), "equivocation", "two co-signatures", cosign.sender);
     seen.add(cosign.sender);
     checkCosignFields(cosign, checked.session, checked.hash);

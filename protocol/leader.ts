@@ -15,7 +15,7 @@
  * that fails the check, the owner lied and is named (`commitment-mismatch`).
  *
  * A stage closes as soon as every expected member has answered, or when `stageTimeoutMs` has
- * passed with at least t answers. With fewer than t the leader keeps waiting; the members'
+ * passed with at least t answers (`advertiseTimeoutMs`, from the first advert, for the first). With fewer than t the leader keeps waiting; the members'
  * view timeout then moves the round to the next leader.
  *
  * @module
@@ -214,9 +214,11 @@ export class Leader {
   // ------------------------------------------------------------------------------------------
 
   #open(now: number): void {
+    const { roster } = this.#config;
     this.#stageOpened = now;
     this.#timedOut = false;
-    this.#deadline = now + this.#config.roster.stageTimeoutMs;
+    this.#deadline = now +
+      (this.#stage === "advertise" ? roster.advertiseTimeoutMs : roster.stageTimeoutMs);
   }
 
   #enter(stage: LeaderStage, now: number): Output {

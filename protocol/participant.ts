@@ -299,8 +299,11 @@ export class Participant {
   }
 
   #progress(stage: Stage, now: number): Output {
+    const { roster } = this.#config;
     this.#stage = stage;
-    this.#deadline = now + this.#config.roster.viewTimeoutMs;
+    // While advertising, the leader may legitimately wait `advertiseTimeoutMs` for stragglers.
+    this.#deadline = now + roster.viewTimeoutMs +
+      (stage === "advertise" ? roster.advertiseTimeoutMs : 0);
     return event({
       type: "stage",
       role: "participant",

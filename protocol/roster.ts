@@ -53,6 +53,12 @@ export interface RosterSettings {
   readonly graph?: GraphSettings;
   /** How long the leader waits in a stage for stragglers (ms); defaults to 10 000. */
   readonly stageTimeoutMs?: number;
+  /**
+   * How long the leader waits, from the first AdvertiseKeys of a session, for every member's
+   * before starting the round with at least t (ms): the round's submission deadline. Defaults to
+   * `stageTimeoutMs`.
+   */
+  readonly advertiseTimeoutMs?: number;
   /** How long a member waits for the leader to make progress before a view change (ms). */
   readonly viewTimeoutMs?: number;
 }
@@ -68,6 +74,7 @@ export interface Roster {
   readonly graph: GraphSettings;
   readonly quantization: QuantizationParameters;
   readonly stageTimeoutMs: number;
+  readonly advertiseTimeoutMs: number;
   readonly viewTimeoutMs: number;
   /** SHA-256 (domain "roster") of the canonical encoding. */
   readonly hash: Uint8Array;
@@ -178,8 +185,15 @@ export function createRoster(settings: RosterSettings): Roster {
     scale: settings.scale,
   });
   const stageTimeoutMs = settings.stageTimeoutMs ?? 10_000;
+  const advertiseTimeoutMs = settings.advertiseTimeoutMs ?? stageTimeoutMs;
   const viewTimeoutMs = settings.viewTimeoutMs ?? 3 * stageTimeoutMs;
-  for (const [name, v] of [["stageTimeoutMs", stageTimeoutMs], ["viewTimeoutMs", viewTimeoutMs]]) {
+  for (
+    const [name, v] of [
+      ["stageTimeoutMs", stageTimeoutMs],
+      ["advertiseTimeoutMs", advertiseTimeoutMs],
+      ["viewTimeoutMs", viewTimeoutMs],
+    ]
+  ) {
     if (!Number.isSafeInteger(v) || (v as number) < 1) {
       throw new ConfigError(name as string, `must be a positive integer number of milliseconds`);
     }
@@ -205,6 +219,7 @@ export function createRoster(settings: RosterSettings): Roster {
     quantization.maxWeight,
     stageTimeoutMs,
     viewTimeoutMs,
+    advertiseTimeoutMs,
   ];
   const hash = taggedHash(HASH.roster, encode(canonical));
   const index = new Map(members.map((m, i) => [m.id, i]));
@@ -217,6 +232,7 @@ export function createRoster(settings: RosterSettings): Roster {
     graph,
     quantization,
     stageTimeoutMs,
+    advertiseTimeoutMs,
     viewTimeoutMs,
     hash,
     indexOf: (id: string) => index.get(id),

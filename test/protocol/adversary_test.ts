@@ -213,8 +213,9 @@ Deno.test(
       const L0 = fed.leader(0);
       const L1 = fed.leader(1);
       const m = fed.others([L0, L1])[0];
-      const x = fed.others([L1, m]).at(-1)!;
-      const y = fed.others([L1, m, x]).at(-1)!;
+      // x and y stay clear of L0, which receives the verbatim replay below.
+      const x = fed.others([L0, L1, m]).at(-1)!;
+      const y = fed.others([L0, L1, m, x]).at(-1)!;
       const oldAdvert = fed.sentBy(m, "advertise")[0].frame;
       const oldApprovals = fed.emitted.filter((w) => w.type === "approval" && w.session.round === 0)
         .map((w) => w.frame);

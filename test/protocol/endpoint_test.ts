@@ -265,11 +265,13 @@ Deno.test("endpoint: leaders and observers only for rounds within ROUND_WINDOW",
     roster.mode,
   );
   assertEquals(refusals(await e.receive(keyList, leaderOf(roster, 50, 0), 0)), ["wrong-stage"]);
-  // An endpoint that never submitted leads any round it is scheduled for.
+  // An endpoint that never submitted leads any round it is scheduled for (within VIEW_WINDOW).
   const fresh = endpoint(fed, self, "fresh");
-  const [view] = viewsLedBy(fed, self, 1000, 1);
-  assertEquals(refusals(await fresh.receive(await advert(fed, sender, 1000, view), sender, 0)), []);
-  assert(fresh.leader(1000, view) !== undefined);
+  let far = 1000;
+  while (viewsLedBy(fed, self, far, 1)[0] > VIEW_WINDOW) far++;
+  const [view] = viewsLedBy(fed, self, far, 1);
+  assertEquals(refusals(await fresh.receive(await advert(fed, sender, far, view), sender, 0)), []);
+  assert(fresh.leader(far, view) !== undefined);
   e.close();
   fresh.close();
 });
@@ -333,13 +335,14 @@ Deno.test("endpoint: nextTimeout is the earliest deadline, tick runs them", asyn
   const e = endpoint(fed, l);
   assertEquals(e.nextTimeout(), undefined);
   await e.submit(0, inputsFor(roster, 0)[l], 100);
-  // Its own advert opened its leader's stage: the stage timeout comes before the view timeout.
-  assertEquals(e.nextTimeout(), 100 + roster.stageTimeoutMs);
-  assertEquals(await e.tick(100 + roster.stageTimeoutMs - 1), []);
+  // Its own advert opened its leader's first stage: the advertise timeout comes first.
+  assertEquals(e.nextTimeout(), 100 + roster.advertiseTimeoutMs);
+  assertEquals(await e.tick(100 + roster.advertiseTimeoutMs - 1), []);
   // One advert < t: the leader keeps waiting; then the participant's view timeout fires.
-  assertEquals(await e.tick(100 + roster.stageTimeoutMs), []);
-  assertEquals(e.nextTimeout(), 100 + roster.viewTimeoutMs);
-  const out = await e.tick(100 + roster.viewTimeoutMs);
+  assertEquals(await e.tick(100 + roster.advertiseTimeoutMs), []);
+  const patience = roster.advertiseTimeoutMs + roster.viewTimeoutMs;
+  assertEquals(e.nextTimeout(), 100 + patience);
+  const out = await e.tick(100 + patience);
   assertEquals(events(out).filter((ev) => ev.type === "view-change").length, 1);
   assertEquals(e.participant(0)!.view, 1);
   e.close();

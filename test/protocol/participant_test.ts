@@ -103,10 +103,14 @@ Deno.test("participant: start advertises to the leader and sets the view timeout
     const env = openFrame(sends[0].kind === "send" ? sends[0].frame : new Uint8Array(), roster, x);
     assertEquals([env.type, env.session.view], ["advertise", view]);
     assertEquals(p.view, view);
-    assertEquals(p.nextTimeout(), 100 + roster.viewTimeoutMs);
+    // While advertising, the leader may wait advertiseTimeoutMs for stragglers on top.
+    assertEquals(p.nextTimeout(), 100 + roster.advertiseTimeoutMs + roster.viewTimeoutMs);
   }
   // Before its deadline, a timeout does nothing.
-  assertEquals(await p.handleTimeout(100 + roster.viewTimeoutMs - 1), []);
+  assertEquals(
+    await p.handleTimeout(100 + roster.advertiseTimeoutMs + roster.viewTimeoutMs - 1),
+    [],
+  );
   p.wipe();
 });
 
@@ -117,9 +121,10 @@ Deno.test("participant: changes view after viewTimeout when the leader never ans
   const net = await startedNet(fed, (m) => m.from !== dead && m.to !== dead);
   const x = follower(roster, ROUND);
   const p = net.participants[x];
-  assertEquals([p.stage, p.nextTimeout()], ["advertise", roster.viewTimeoutMs]);
-  assertEquals(await p.handleTimeout(roster.viewTimeoutMs - 1), []);
-  const out = await p.handleTimeout(roster.viewTimeoutMs);
+  const patience = roster.advertiseTimeoutMs + roster.viewTimeoutMs;
+  assertEquals([p.stage, p.nextTimeout()], ["advertise", patience]);
+  assertEquals(await p.handleTimeout(patience - 1), []);
+  const out = await p.handleTimeout(patience);
   assertEquals(events(out), [
     { type: "view-change", round: ROUND, from: 0, to: 1 },
     { type: "stage", role: "participant", round: ROUND, view: 1, stage: "advertise" },
@@ -127,11 +132,11 @@ Deno.test("participant: changes view after viewTimeout when the leader never ans
   const send = out.find((o) => o.kind === "send");
   assert(send?.kind === "send" && send.to === leaderOf(roster, ROUND, 1));
   assertEquals(p.view, 1);
-  assertEquals(p.nextTimeout(), 2 * roster.viewTimeoutMs);
+  assertEquals(p.nextTimeout(), 2 * patience);
   net.emit(x, out);
-  // Everyone else times out too; the leader of view 1 waits its stage timeout for the dead
+  // Everyone else times out too; the leader of view 1 waits its advertise timeout for the dead
   // member's advert, then the round completes without it.
-  net.now = roster.viewTimeoutMs;
+  net.now = patience;
   await net.tick();
   net.now += roster.stageTimeoutMs;
   await net.tick();

@@ -1,0 +1,133 @@
+/**
+ * A node's long-term identity: an Ed25519 seed (its libp2p key, hence its PeerId, and its
+ * protocol signing key — the same key) and an ML-DSA-65 seed (its post-quantum signing key).
+ * Both live in `DIR/identity.json`, written atomically with mode 0600; a file readable by anyone
+ * else is refused.
+ *
+ * @module
+ */
+import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
+import type { PrivateKey } from "@libp2p/interface";
+import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { fromBase64, toBase64 } from "../protocol/bytes.ts";
+import { type Rng, systemRng } from "../protocol/crypto/mod.ts";
+import { MemberSigner } from "../protocol/signer.ts";
+import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
+import { NodeError } from "./errors.ts";
+
+const FORMAT = "fedagg/identity/v1";
+
+/** What `fedagg init` prints and `fedagg roster add` takes: a member's public description. */
+export interface MemberCard {
+  readonly fedagg: "fedagg/member/v1";
+  /** The libp2p PeerId (derived from the Ed25519 key). */
+  readonly id: string;
+  /** Ed25519 public key, base64. */
+  readonly signingKey: string;
+  /** ML-DSA-65 public key, base64. */
+  readonly pqSigningKey: string;
+  /** Multiaddrs the node listens on. */
+  readonly addresses: readonly string[];
+}
+
+/** A loaded identity. Holds secrets: never log it. */
+export interface NodeIdentity {
+  readonly peerId: string;
+  readonly libp2pKey: PrivateKey;
+  readonly signer: MemberSigner;
+  /** This member's public card with the given addresses. */
+  card(addresses: readonly string[]): MemberCard;
+}
+
+/** Path of the identity file in a node directory. */
+export function identityPath(dir: string): string {
+  return `${dir}/identity.json`;
+}
+
+async function fromSeeds(edSeed: Uint8Array, pqSeed: Uint8Array): Promise<NodeIdentity> {
+  const libp2pKey = await generateKeyPairFromSeed("Ed25519", edSeed);
+  const signer = await MemberSigner.fromSeeds(edSeed, pqSeed);
+  const peerId = peerIdFromPrivateKey(libp2pKey).toString();
+  return {
+    peerId,
+    libp2pKey,
+    signer,
+    card: (addresses) => ({
+      fedagg: "fedagg/member/v1",
+      id: peerId,
+      signingKey: toBase64(signer.signingKey),
+      pqSigningKey: toBase64(signer.pqSigningKey!),
+      addresses: [...addresses],
+    }),
+  };
+}
+
+/**
+ * Creates a new identity in `dir` (created if missing, mode 0700). Refuses (NodeError) to
+ * overwrite an existing identity: losing a key means leaving the federation.
+ */
+export async function createIdentity(dir: string, rng: Rng = systemRng): Promise<NodeIdentity> {
+  const path = identityPath(dir);
+  if (await readFileIfExists(path) !== undefined) {
+    throw new NodeError(
+      "identity-exists",
+      `${path} already exists; refusing to overwrite a node identity (move it away first)`,
+    );
+  }
+  const edSeed = rng(32);
+  const pqSeed = rng(32);
+  const json = JSON.stringify(
+    { fedagg: FORMAT, ed25519Seed: toBase64(edSeed), mlDsa65Seed: toBase64(pqSeed) },
+    null,
+    2,
+  );
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(path, json + "\n", 0o600);
+  return await fromSeeds(edSeed, pqSeed);
+}
+
+/**
+ * Loads the identity of `dir`. Refuses (NodeError) a missing file, a file others can read or
+ * write (mode must be 0600 or stricter), and anything that does not parse.
+ */
+export async function loadIdentity(dir: string): Promise<NodeIdentity> {
+  const path = identityPath(dir);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new NodeError("no-identity", `${path} not found: run \`fedagg init --dir ${dir}\``);
+    }
+    throw err;
+  }
+  if (info.mode !== null && (info.mode & 0o077) !== 0) {
+    throw new NodeError(
+      "identity-permissions",
+      `${path} is accessible by other users (mode ${(info.mode & 0o777).toString(8)}); ` +
+        `run \`chmod 600 ${path}\``,
+    );
+  }
+  let parsed: { fedagg?: unknown; ed25519Seed?: unknown; mlDsa65Seed?: unknown };
+  try {
+    parsed = JSON.parse(await Deno.readTextFile(path));
+  } catch {
+    throw new NodeError("identity-invalid", `${path} is not valid JSON`);
+  }
+  const seed = (value: unknown, name: string) => {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = typeof value === "string" ? fromBase64(value) : undefined;
+    } catch {
+      bytes = undefined;
+    }
+    if (bytes === undefined || bytes.length !== 32) {
+      throw new NodeError("identity-invalid", `${path}: ${name} must be 32 bytes of base64`);
+    }
+    return bytes;
+  };
+  if (parsed.fedagg !== FORMAT) {
+    throw new NodeError("identity-invalid", `${path} is not a ${FORMAT} file`);
+  }
+  return await fromSeeds(seed(parsed.ed25519Seed, "ed25519Seed"), seed(parsed.mlDsa65Seed, "mlDsa65Seed"));
+}
