@@ -129,5 +129,8 @@ export async function loadIdentity(dir: string): Promise<NodeIdentity> {
   if (parsed.fedagg !== FORMAT) {
     throw new NodeError("identity-invalid", `${path} is not a ${FORMAT} file`);
   }
-  return await fromSeeds(seed(parsed.ed25519Seed, "ed25519Seed"), seed(parsed.mlDsa65Seed, "mlDsa65Seed"));
+  return await fromSeeds(
+    seed(parsed.ed25519Seed, "ed25519Seed"),
+    seed(parsed.mlDsa65Seed, "mlDsa65Seed"),
+  );
 }

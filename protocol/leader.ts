@@ -149,30 +149,39 @@ export class Leader {
 
   /** Handles one envelope addressed to the leader. Never throws: refusals become events. */
   async handle(env: Envelope, now: number): Promise<Output[]> {
+    const out: Output[] = [];
     try {
       expectSession(env, this.session);
-      if (this.#stageOpened === undefined) this.#open(now);
-      switch (env.type) {
-        case "advertise":
-          return await this.#onAdvertise(env, now);
-        case "shares":
-          return await this.#onShares(env, now);
-        case "maskedInput":
-          return await this.#onMaskedInput(env, now);
-        case "approval":
-          return await this.#onApproval(env, now);
-        case "unmask":
-          return await this.#onUnmask(env, now);
-        default:
-          throw new ProtocolError(
-            "wrong-type",
-            `${env.type} is not addressed to the leader`,
-            env.sender,
-          );
+      if (this.#stageOpened === undefined) {
+        this.#open(now);
+        out.push(this.#stageEvent("advertise"));
       }
+      out.push(...await this.#dispatch(env, now));
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
-      return [event({ type: "refused", error: err })];
+      out.push(event({ type: "refused", error: err }));
+    }
+    return out;
+  }
+
+  #dispatch(env: Envelope, now: number): Promise<Output[]> {
+    switch (env.type) {
+      case "advertise":
+        return this.#onAdvertise(env, now);
+      case "shares":
+        return this.#onShares(env, now);
+      case "maskedInput":
+        return this.#onMaskedInput(env, now);
+      case "approval":
+        return this.#onApproval(env, now);
+      case "unmask":
+        return this.#onUnmask(env, now);
+      default:
+        throw new ProtocolError(
+          "wrong-type",
+          `${env.type} is not addressed to the leader`,
+          env.sender,
+        );
     }
   }
 
@@ -224,6 +233,10 @@ export class Leader {
   #enter(stage: LeaderStage, now: number): Output {
     this.#stage = stage;
     this.#open(now);
+    return this.#stageEvent(stage);
+  }
+
+  #stageEvent(stage: LeaderStage): Output {
     return event({
       type: "stage",
       role: "leader",

@@ -299,10 +299,11 @@ Deno.test("endpoint: concurrent calls are processed one at a time, in call order
     out.filter((o) => o.kind === "send" && openFrame(o.frame, roster).type === "keyList").length
   );
   assertEquals(keyLists, [0, 0, 0, 0, roster.members.length - 1]);
+  // The leader's stage events: it opened (advertise) and closed its first stage (share).
   const stages = results.flatMap((out) =>
     events(out).filter((ev) => ev.type === "stage" && ev.role === "leader")
   );
-  assertEquals(stages.length, 1);
+  assertEquals(stages.map((ev) => ev.type === "stage" && ev.stage), ["advertise", "share"]);
   assertEquals(results.flatMap(refusals), []);
   // A call that throws does not block the ones queued after it.
   const [dup, later] = await Promise.allSettled([

@@ -1,0 +1,150 @@
+/**
+ * The node's journal: what it must not lose across a crash. One directory per round under
+ * `DIR/journal/`, every file written atomically (`atomic_file.ts`) before the action it
+ * records is acknowledged or taken:
+ *
+ * - `update.f32` + `update.json`: the trainer's update, before the API answers 202;
+ * - `committed.json`: the view this member committed to, before the frame that commits is sent
+ *   (so a restarted node never acts in a second view of that round);
+ * - `aggregate.u32` + `certificate.cbor` + `published.json`: a verified published aggregate;
+ * - `final.cbor`: the final certificate (≥ t co-signatures).
+ *
+ * @module
+ */
+import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
+import type { TensorLayout } from "./tensor_formats.ts";
+
+/** A journaled update. */
+export interface StoredUpdate {
+  readonly values: Float32Array;
+  readonly numSamples: number;
+  readonly layout: TensorLayout;
+}
+
+/** A journaled aggregate, published or final. */
+export interface StoredAggregate {
+  readonly round: number;
+  readonly view: number;
+  /** Roster indices whose inputs it contains. */
+  readonly members: readonly number[];
+  /** The exact integer aggregate (d sums then the total weight). */
+  readonly aggregate: Uint32Array;
+  /** The certificate frame without its body. */
+  readonly certificate: Uint8Array;
+  /** The final certificate, once ≥ t members co-signed. */
+  readonly final: Uint8Array | undefined;
+}
+
+const decoder = new TextDecoder();
+
+/** The journal of one node directory. */
+export class Journal {
+  readonly #dir: string;
+
+  /** @param dir the node directory (the journal lives in `dir/journal`) */
+  constructor(dir: string) {
+    this.#dir = `${dir}/journal`;
+  }
+
+  #round(round: number): string {
+    return `${this.#dir}/round-${round}`;
+  }
+
+  async #json<T>(path: string): Promise<T | undefined> {
+    const raw = await readFileIfExists(path);
+    return raw === undefined ? undefined : JSON.parse(decoder.decode(raw)) as T;
+  }
+
+  /** Stores the update for `round`. The caller acknowledges it only after this resolves. */
+  async recordUpdate(round: number, update: StoredUpdate): Promise<void> {
+    const dir = this.#round(round);
+    const bytes = new Uint8Array(
+      update.values.buffer,
+      update.values.byteOffset,
+      update.values.byteLength,
+    );
+    await writeFileAtomic(`${dir}/update.f32`, bytes);
+    await writeFileAtomic(
+      `${dir}/update.json`,
+      JSON.stringify({ numSamples: update.numSamples, layout: update.layout }),
+    );
+  }
+
+  /** The journaled update of `round`, if any (both files must be present). */
+  async update(round: number): Promise<StoredUpdate | undefined> {
+    const dir = this.#round(round);
+    const meta = await this.#json<{ numSamples: number; layout: TensorLayout }>(
+      `${dir}/update.json`,
+    );
+    const raw = await readFileIfExists(`${dir}/update.f32`);
+    if (meta === undefined || raw === undefined) return undefined;
+    const values = new Float32Array(raw.length / 4);
+    new Uint8Array(values.buffer).set(raw);
+    return { values, numSamples: meta.numSamples, layout: meta.layout };
+  }
+
+  /** Records that this member committed to `view` of `round` (before the committing frame). */
+  async recordCommit(round: number, view: number): Promise<void> {
+    await writeFileAtomic(`${this.#round(round)}/committed.json`, JSON.stringify({ view }));
+  }
+
+  /** The view this member committed to in `round`, if any. */
+  async committedView(round: number): Promise<number | undefined> {
+    return (await this.#json<{ view: number }>(`${this.#round(round)}/committed.json`))?.view;
+  }
+
+  /** Stores a verified published aggregate (and, when given, its final certificate). */
+  async recordAggregate(
+    a: Omit<StoredAggregate, "final"> & { final?: Uint8Array },
+  ): Promise<void> {
+    const dir = this.#round(a.round);
+    const body = new Uint8Array(a.aggregate.buffer, a.aggregate.byteOffset, a.aggregate.byteLength);
+    await writeFileAtomic(`${dir}/aggregate.u32`, body, 0o644);
+    await writeFileAtomic(`${dir}/certificate.cbor`, a.certificate, 0o644);
+    if (a.final !== undefined) await writeFileAtomic(`${dir}/final.cbor`, a.final, 0o644);
+    await writeFileAtomic(
+      `${dir}/published.json`,
+      JSON.stringify({ view: a.view, members: a.members }),
+      0o644,
+    );
+  }
+
+  /** The stored aggregate of `round`, if one was published. */
+  async aggregate(round: number): Promise<StoredAggregate | undefined> {
+    const dir = this.#round(round);
+    const meta = await this.#json<{ view: number; members: number[] }>(`${dir}/published.json`);
+    if (meta === undefined) return undefined;
+    const body = await readFileIfExists(`${dir}/aggregate.u32`);
+    const certificate = await readFileIfExists(`${dir}/certificate.cbor`);
+    if (body === undefined || certificate === undefined) return undefined;
+    const aggregate = new Uint32Array(body.length / 4);
+    new Uint8Array(aggregate.buffer).set(body);
+    return {
+      round,
+      view: meta.view,
+      members: meta.members,
+      aggregate,
+      certificate,
+      final: await readFileIfExists(`${dir}/final.cbor`),
+    };
+  }
+
+  /** Path of a round's file, for operators and the test network. */
+  path(round: number, name: "aggregate.u32" | "final.cbor" | "update.f32"): string {
+    return `${this.#round(round)}/${name}`;
+  }
+
+  /** Rounds with a journal directory, ascending. */
+  async rounds(): Promise<number[]> {
+    const out: number[] = [];
+    try {
+      for await (const entry of Deno.readDir(this.#dir)) {
+        const m = /^round-(\d+)$/.exec(entry.name);
+        if (entry.isDirectory && m) out.push(Number(m[1]));
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    return out.sort((a, b) => a - b);
+  }
+}

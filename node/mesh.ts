@@ -1,0 +1,408 @@
+/**
+ * The libp2p mesh of a federation: TCP, noise, yamux, identify, ping and gossipsub, admitting
+ * only roster members, with three ways to move bytes:
+ *
+ * - **frames** (`/fedagg/1/frame`): one protocol frame to one member, length-prefixed and sent
+ *   in 1 MiB chunks (vectors of millions of parameters stay under the 4 MiB stream buffers),
+ *   acknowledged on receipt, retried with backoff until a deadline;
+ * - **gossip** (one topic per federation and roster): small broadcasts — certificates without
+ *   their body, co-signatures, round announcements — validated before they spread;
+ * - **bodies by hash** (`/fedagg/1/aggregate`): a published aggregate fetched from whoever has
+ *   it.
+ *
+ * Connections to every member are dialed at start and kept warm: a member that is not
+ * connected is redialed with exponential backoff (1 s up to 30 s).
+ *
+ * @module
+ */
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { gossipsub } from "@libp2p/gossipsub";
+import { identify } from "@libp2p/identify";
+import type { PeerId, Stream } from "@libp2p/interface";
+import { peerIdFromString } from "@libp2p/peer-id";
+import { ping } from "@libp2p/ping";
+import { tcp } from "@libp2p/tcp";
+import { lpStream } from "@libp2p/utils";
+import { multiaddr } from "@multiformats/multiaddr";
+import { createLibp2p, type Libp2p } from "libp2p";
+import { toHex } from "../protocol/bytes.ts";
+import type { Roster } from "../protocol/roster.ts";
+import type { NodeIdentity } from "./identity.ts";
+
+/** Protocol of frame delivery. */
+export const FRAME_PROTOCOL = "/fedagg/1/frame";
+/** Protocol of aggregate bodies fetched by hash. */
+export const AGGREGATE_PROTOCOL = "/fedagg/1/aggregate";
+/** Chunk size on streams (well under the 4 MiB stream and yamux buffers). */
+const CHUNK = 1 << 20;
+/** Largest gossip message accepted (gossipsub itself caps messages near 4 MiB). */
+export const MAX_GOSSIP = 3 << 20;
+
+/** A structured log line. */
+export type Log = (level: "info" | "warn" | "error", message: string, fields?: object) => void;
+
+/** What the mesh needs. */
+export interface MeshOptions {
+  readonly identity: NodeIdentity;
+  readonly roster: Roster;
+  /** Dial addresses of each member, by roster index. */
+  readonly addresses: readonly (readonly string[])[];
+  /** Multiaddrs to listen on. */
+  readonly listen: readonly string[];
+  /** Largest frame accepted (the protocol's `maxFrameSize`). */
+  readonly maxFrame: number;
+  /** A frame arrived from roster member `from`. */
+  readonly onFrame: (frame: Uint8Array, from: number) => void;
+  /** A gossip message arrived, published by roster member `from`. */
+  readonly onGossip: (data: Uint8Array, from: number) => void;
+  /** Serves an aggregate body by (round, view, hash), or undefined if unknown here. */
+  readonly aggregateBody: (round: number, view: number, hash: Uint8Array) => Uint8Array | undefined;
+  readonly log: Log;
+}
+
+/** Traffic counters. */
+export interface MeshCounters {
+  framesSent: number;
+  framesReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  sendFailures: number;
+  refusedPeers: number;
+}
+
+/** A running mesh. */
+export class Mesh {
+  readonly #node: Libp2p;
+  readonly #options: MeshOptions;
+  readonly #peers: readonly PeerId[];
+  readonly #index = new Map<string, number>();
+  readonly #topic: string;
+  readonly #backoff = new Map<number, { next: number; delay: number }>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopping = false;
+  /** Traffic counters (exposed as metrics). */
+  readonly counters: MeshCounters = {
+    framesSent: 0,
+    framesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    sendFailures: 0,
+    refusedPeers: 0,
+  };
+
+  private constructor(node: Libp2p, options: MeshOptions, peers: PeerId[], topic: string) {
+    this.#node = node;
+    this.#options = options;
+    this.#peers = peers;
+    this.#topic = topic;
+    peers.forEach((p, i) => this.#index.set(p.toString(), i));
+  }
+
+  /** Starts libp2p, registers the protocols and the gossip topic, and dials every member. */
+  static async start(options: MeshOptions): Promise<Mesh> {
+    const { roster, identity, log } = options;
+    const peers = roster.members.map((m) => peerIdFromString(m.id));
+    const members = new Set(roster.members.map((m) => m.id));
+    const refuse = (peer: PeerId, direction: string) => {
+      if (members.has(peer.toString())) return false;
+      mesh.counters.refusedPeers++;
+      log("warn", "refused a non-member", { peer: peer.toString(), direction });
+      return true;
+    };
+    const node = await createLibp2p({
+      privateKey: identity.libp2pKey,
+      addresses: { listen: [...options.listen] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionGater: {
+        denyDialPeer: (peer: PeerId) => refuse(peer, "dial"),
+        denyInboundEncryptedConnection: (peer: PeerId) => refuse(peer, "inbound"),
+        denyOutboundEncryptedConnection: (peer: PeerId) => refuse(peer, "outbound"),
+      },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub({
+          emitSelf: false,
+          allowPublishToZeroTopicPeers: true,
+          floodPublish: true,
+          maxInboundDataLength: MAX_GOSSIP + 4096,
+        }),
+      },
+    });
+    const topic = `fedagg/1/${roster.federation}/${toHex(roster.hash).slice(0, 16)}`;
+    const mesh = new Mesh(node as unknown as Libp2p, options, peers, topic);
+    await mesh.#register();
+    await node.start();
+    for (const [i, list] of options.addresses.entries()) {
+      if (i === roster.indexOf(identity.peerId) || list.length === 0) continue;
+      try {
+        await node.peerStore.merge(peers[i], { multiaddrs: list.map((a) => multiaddr(a)) });
+      } catch (err) {
+        log("warn", "bad address in roster", { member: i, error: String(err) });
+      }
+    }
+    mesh.#timer = setInterval(() => mesh.#maintain(), 1000);
+    mesh.#maintain();
+    return mesh;
+  }
+
+  /** The multiaddrs this node listens on (with its PeerId). */
+  get addresses(): string[] {
+    return this.#node.getMultiaddrs().map((a) => a.toString());
+  }
+
+  /** Roster indices of the members currently connected. */
+  connected(): number[] {
+    const out = new Set<number>();
+    for (const c of this.#node.getConnections()) {
+      const i = this.#index.get(c.remotePeer.toString());
+      if (i !== undefined) out.add(i);
+    }
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /**
+   * Delivers `frame` to member `to`, retrying with backoff until `deadline` (ms since the epoch).
+   * Resolves true once the member acknowledged receipt, false if the deadline passed.
+   */
+  async send(to: number, frame: Uint8Array, deadline: number): Promise<boolean> {
+    let delay = 200;
+    while (!this.#stopping) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      try {
+        await this.#sendOnce(to, frame, Math.min(remaining, 30_000 + frame.length / 10_000));
+        this.counters.framesSent++;
+        this.counters.bytesSent += frame.length;
+        return true;
+      } catch (err) {
+        this.counters.sendFailures++;
+        if (Date.now() + delay >= deadline) {
+          this.#options.log("warn", "giving up sending a frame", {
+            to,
+            bytes: frame.length,
+            error: String((err as Error)?.message ?? err),
+          });
+          break;
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+    return false;
+  }
+
+  async #sendOnce(to: number, frame: Uint8Array, timeoutMs: number): Promise<void> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const stream = await this.#node.dialProtocol(this.#peers[to], FRAME_PROTOCOL, { signal });
+    try {
+      const lp = lpStream(stream, { maxDataLength: CHUNK + 16 });
+      const header = new Uint8Array(4);
+      new DataView(header.buffer).setUint32(0, frame.length);
+      await lp.write(header, { signal });
+      for (let o = 0; o < frame.length; o += CHUNK) {
+        await lp.write(frame.subarray(o, Math.min(frame.length, o + CHUNK)), { signal });
+      }
+      const answer = (await lp.read({ signal })).subarray();
+      if (answer[0] !== 0) {
+        throw new Error(`refused by the receiver: ${new TextDecoder().decode(answer.subarray(1))}`);
+      }
+      await stream.close({ signal });
+    } catch (err) {
+      stream.abort(err as Error);
+      throw err;
+    }
+  }
+
+  /** Publishes a gossip message; resolves to the number of peers it went to. */
+  async publish(data: Uint8Array): Promise<number> {
+    if (data.length > MAX_GOSSIP) throw new RangeError(`gossip message of ${data.length} bytes`);
+    const result = await this.#pubsub().publish(this.#topic, data);
+    this.counters.bytesSent += data.length * result.recipients.length;
+    return result.recipients.length;
+  }
+
+  /**
+   * Fetches the body of aggregate (round, view, hash) from member `from`. Resolves undefined
+   * when that member does not have it or cannot be reached in `timeoutMs`.
+   */
+  async fetchAggregate(
+    from: number,
+    request: { round: number; view: number; hash: Uint8Array; maxBytes: number },
+    timeoutMs: number,
+  ): Promise<Uint8Array | undefined> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    let stream: Stream | undefined;
+    try {
+      stream = await this.#node.dialProtocol(this.#peers[from], AGGREGATE_PROTOCOL, { signal });
+      const lp = lpStream(stream, { maxDataLength: CHUNK + 16 });
+      const ask = new Uint8Array(16 + 32);
+      const view = new DataView(ask.buffer);
+      view.setFloat64(0, request.round);
+      view.setFloat64(8, request.view);
+      ask.set(request.hash, 16);
+      await lp.write(ask, { signal });
+      const head = (await lp.read({ signal })).subarray();
+      if (head.length !== 4) return undefined;
+      const total = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
+      if (total === 0 || total > request.maxBytes) return undefined;
+      const body = new Uint8Array(total);
+      let filled = 0;
+      while (filled < total) {
+        const chunk = (await lp.read({ signal })).subarray();
+        if (filled + chunk.length > total) return undefined;
+        body.set(chunk, filled);
+        filled += chunk.length;
+      }
+      this.counters.bytesReceived += total;
+      await stream.close({ signal });
+      return body;
+    } catch (err) {
+      stream?.abort(err as Error);
+      return undefined;
+    }
+  }
+
+  /** Stops libp2p (the caller closes the shims' channels afterwards). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    await this.#node.stop();
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  // deno-lint-ignore no-explicit-any
+  #pubsub(): any {
+    // deno-lint-ignore no-explicit-any
+    return (this.#node as any).services.pubsub;
+  }
+
+  async #register(): Promise<void> {
+    const { log, maxFrame } = this.#options;
+    await this.#node.handle(FRAME_PROTOCOL, async (stream, connection) => {
+      const from = this.#index.get(connection.remotePeer.toString());
+      const signal = AbortSignal.timeout(30_000 + maxFrame / 10_000);
+      const lp = lpStream(stream, { maxDataLength: CHUNK + 16 });
+      try {
+        if (from === undefined) throw new Error("not a member");
+        const head = (await lp.read({ signal })).subarray();
+        const total = head.length === 4
+          ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0)
+          : -1;
+        if (total <= 0 || total > maxFrame) {
+          await lp.write(refusal(`frame of ${total} bytes (limit ${maxFrame})`), { signal });
+          await stream.close({ signal });
+          log("warn", "refused an oversized frame", { from, bytes: total });
+          return;
+        }
+        const frame = new Uint8Array(total);
+        let filled = 0;
+        while (filled < total) {
+          const chunk = (await lp.read({ signal })).subarray();
+          if (filled + chunk.length > total) throw new Error("frame longer than announced");
+          frame.set(chunk, filled);
+          filled += chunk.length;
+        }
+        await lp.write(Uint8Array.of(0), { signal });
+        await stream.close({ signal });
+        this.counters.framesReceived++;
+        this.counters.bytesReceived += total;
+        this.#options.onFrame(frame, from);
+      } catch (err) {
+        log("warn", "frame transfer failed", {
+          from,
+          error: String((err as Error)?.message ?? err),
+        });
+        stream.abort(err as Error);
+      }
+    }, { maxInboundStreams: 256 });
+
+    await this.#node.handle(AGGREGATE_PROTOCOL, async (stream, connection) => {
+      const signal = AbortSignal.timeout(60_000);
+      const lp = lpStream(stream, { maxDataLength: CHUNK + 16 });
+      try {
+        if (!this.#index.has(connection.remotePeer.toString())) throw new Error("not a member");
+        const ask = (await lp.read({ signal })).subarray();
+        if (ask.length !== 48) throw new Error("malformed aggregate request");
+        const view = new DataView(ask.buffer, ask.byteOffset, 16);
+        const body = this.#options.aggregateBody(
+          view.getFloat64(0),
+          view.getFloat64(8),
+          ask.slice(16),
+        );
+        const head = new Uint8Array(4);
+        new DataView(head.buffer).setUint32(0, body?.length ?? 0);
+        await lp.write(head, { signal });
+        if (body !== undefined) {
+          for (let o = 0; o < body.length; o += CHUNK) {
+            await lp.write(body.subarray(o, Math.min(body.length, o + CHUNK)), { signal });
+          }
+          this.counters.bytesSent += body.length;
+        }
+        await stream.close({ signal });
+      } catch (err) {
+        stream.abort(err as Error);
+      }
+    }, { maxInboundStreams: 64 });
+
+    const pubsub = this.#pubsub();
+    pubsub.topicValidators.set(
+      this.#topic,
+      (_peer: PeerId, message: { from?: PeerId; data: Uint8Array }) => {
+        const from = message.from === undefined
+          ? undefined
+          : this.#index.get(message.from.toString());
+        // "reject" stops delivery and forwarding, and penalises whoever relayed it.
+        return from === undefined || message.data.length > MAX_GOSSIP ? "reject" : "accept";
+      },
+    );
+    pubsub.subscribe(this.#topic);
+    pubsub.addEventListener(
+      "message",
+      (e: CustomEvent<{ topic: string; from?: PeerId; data: Uint8Array }>) => {
+        if (e.detail.topic !== this.#topic || e.detail.from === undefined) return;
+        const from = this.#index.get(e.detail.from.toString());
+        if (from === undefined) return;
+        this.counters.bytesReceived += e.detail.data.length;
+        this.#options.onGossip(e.detail.data, from);
+      },
+    );
+  }
+
+  /** Dials members that are not connected, each with its own exponential backoff. */
+  #maintain(): void {
+    if (this.#stopping) return;
+    const connected = new Set(this.connected());
+    const self = this.#options.roster.indexOf(this.#options.identity.peerId);
+    const now = Date.now();
+    this.#peers.forEach((peer, i) => {
+      if (i === self || connected.has(i) || this.#options.addresses[i]?.length === 0) {
+        this.#backoff.delete(i);
+        return;
+      }
+      const state = this.#backoff.get(i) ?? { next: 0, delay: 1000 };
+      if (now < state.next) return;
+      this.#backoff.set(i, { next: now + state.delay, delay: Math.min(state.delay * 2, 30_000) });
+      this.#node.dial(peer, { signal: AbortSignal.timeout(10_000) }).catch(() => {});
+    });
+  }
+}
+
+function refusal(reason: string): Uint8Array {
+  const text = new TextEncoder().encode(reason);
+  const out = new Uint8Array(1 + text.length);
+  out[0] = 1;
+  out.set(text, 1);
+  return out;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const id = setTimeout(resolve, ms);
+    Deno.unrefTimer(id);
+  });
+}

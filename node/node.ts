@@ -1,0 +1,608 @@
+/**
+ * The fedagg node: runs this member's protocol {@link Endpoint} with real time, the libp2p
+ * {@link Mesh}, the {@link Journal} and the trainer-facing operations the HTTP API exposes.
+ * Every protocol decision stays in `protocol/`; this file only moves bytes, keeps time, stores
+ * and reports.
+ *
+ * Ordering guarantees: every endpoint call and the handling of its outputs run one at a time, in
+ * order; a `committed` event is written to the journal before the frame that commits is sent;
+ * an update is journaled before `submit` resolves (before the API answers); frames to one
+ * member leave in the order the protocol produced them.
+ *
+ * @module
+ */
+import { bytesToU32, toHex, u32Bytes } from "../protocol/bytes.ts";
+import { aggregateHash } from "../protocol/certificate.ts";
+import { decode, encode, Fields } from "../protocol/codec.ts";
+import { systemRng } from "../protocol/crypto/mod.ts";
+import { Endpoint } from "../protocol/endpoint.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import type { Output, ProtocolEvent } from "../protocol/events.ts";
+import type { MaskExpander } from "../protocol/masking.ts";
+import { maxFrameSize, openFrame, readCertificate } from "../protocol/messages.ts";
+import { dequantizeMean, quantize } from "../protocol/quantize.ts";
+import type { Roster } from "../protocol/roster.ts";
+import { leaderOf } from "../protocol/schedule.ts";
+import type { NodeIdentity } from "./identity.ts";
+import { Journal, type StoredAggregate } from "./journal.ts";
+import { type Log, Mesh } from "./mesh.ts";
+import { Metrics } from "./metrics.ts";
+import { addressesOf, type RosterFile } from "./roster_file.ts";
+import type { TensorLayout } from "./tensor_formats.ts";
+import { WorkerExpander } from "./worker_expander.ts";
+
+/** What a node needs to start. */
+export interface NodeOptions {
+  readonly dir: string;
+  readonly identity: NodeIdentity;
+  readonly rosterFile: RosterFile;
+  readonly roster: Roster;
+  readonly index: number;
+  readonly listen: readonly string[];
+  readonly log: Log;
+  /** Mask expander (default: Worker threads, one per core). */
+  readonly expander?: MaskExpander & { close?(): void };
+}
+
+/** A refusal of a trainer request, with the HTTP status that fits. */
+export class SubmitError extends Error {
+  readonly status: number;
+  /** @param status HTTP status @param message what is wrong */
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = "SubmitError";
+    this.status = status;
+  }
+}
+
+/** What `status` reports. */
+export interface NodeStatus {
+  readonly peerId: string;
+  readonly index: number;
+  readonly federation: string;
+  readonly addresses: readonly string[];
+  readonly peers: {
+    readonly connected: number;
+    readonly members: number;
+    readonly ids: readonly string[];
+  };
+  /** The newest round this node took part in, its view, leader and stage. */
+  readonly round: number | null;
+  readonly view: number | null;
+  readonly leader: string | null;
+  readonly stage: string | null;
+  readonly lastFinalRound: number | null;
+  readonly lastError: string | null;
+  /** The session this node last led and its leader stage. */
+  readonly leading:
+    | { readonly round: number; readonly view: number; readonly stage: string }
+    | null;
+  readonly traffic: { readonly bytesSent: number; readonly bytesReceived: number };
+  readonly peakRssBytes: number;
+}
+
+/** Events for API subscribers (server-sent events). */
+export interface NodeEvent {
+  readonly type: "published" | "final" | "round-failed";
+  readonly round: number;
+  readonly view: number;
+  readonly members?: readonly string[];
+  readonly reason?: string;
+}
+
+const GOSSIP_CERTIFICATE = "certificate";
+const GOSSIP_COSIGN = "cosign";
+const GOSSIP_ANNOUNCE = "announce";
+
+/** A running node. */
+export class FedaggNode {
+  readonly #options: NodeOptions;
+  readonly #roster: Roster;
+  readonly #endpoint: Endpoint;
+  readonly #journal: Journal;
+  readonly #expander: MaskExpander & { close?(): void };
+  readonly metrics = new Metrics();
+  #mesh!: Mesh;
+  #pipeline: Promise<unknown> = Promise.resolve();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt: number | undefined;
+  readonly #sendQueues = new Map<number, Promise<unknown>>();
+  /** Aggregate bodies this node can serve, by `round/view/hash`. */
+  readonly #bodies = new Map<string, Uint8Array>();
+  /** Highest view announced by its scheduled leader, per round. */
+  readonly #announced = new Map<number, number>();
+  readonly #layouts = new Map<number, TensorLayout>();
+  readonly #submittedAt = new Map<number, number>();
+  readonly #listeners = new Set<(e: NodeEvent) => void>();
+  #current: { round: number; view: number; stage: string } | undefined;
+  #leading: { round: number; view: number; stage: string } | undefined;
+  #lastFinalRound: number | undefined;
+  #lastError: string | undefined;
+  #peakRss = 0;
+  #rssTimer: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+
+  private constructor(options: NodeOptions) {
+    this.#options = options;
+    this.#roster = options.roster;
+    this.#journal = new Journal(options.dir);
+    this.#expander = options.expander ?? new WorkerExpander();
+    this.#endpoint = new Endpoint({
+      roster: options.roster,
+      self: options.index,
+      signer: options.identity.signer,
+      rng: systemRng,
+      expander: this.#expander,
+    });
+  }
+
+  /** Starts the mesh, restores the journal's state and begins serving. */
+  static async start(options: NodeOptions): Promise<FedaggNode> {
+    const node = new FedaggNode(options);
+    node.#mesh = await Mesh.start({
+      identity: options.identity,
+      roster: options.roster,
+      addresses: addressesOf(options.rosterFile, options.roster),
+      listen: options.listen,
+      maxFrame: maxFrameSize(options.roster),
+      onFrame: (frame, from) => node.#input(() => node.#endpoint.receive(frame, from, now())),
+      onGossip: (data, from) => node.#onGossip(data, from),
+      aggregateBody: (round, view, hash) => node.#bodies.get(bodyKey(round, view, hash)),
+      log: options.log,
+    });
+    node.#rssTimer = setInterval(() => node.#sampleMemory(), 250);
+    node.#sampleMemory();
+    await node.#restore();
+    options.log("info", "node started", {
+      peerId: options.identity.peerId,
+      index: options.index,
+      addresses: node.#mesh.addresses,
+    });
+    return node;
+  }
+
+  /** The roster this node runs. */
+  get roster(): Roster {
+    return this.#roster;
+  }
+
+  /** The journal (read access for the API). */
+  get journal(): Journal {
+    return this.#journal;
+  }
+
+  /** Subscribes to node events; returns the unsubscribe function. */
+  subscribe(listener: (e: NodeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Accepts the trainer's update for `round`: checks it, journals it (durably) and starts this
+   * member's part in the round. Refuses with a {@link SubmitError} carrying an HTTP status.
+   */
+  async submit(
+    round: number,
+    values: Float32Array,
+    numSamples: number,
+    layout: TensorLayout,
+  ): Promise<void> {
+    const q = this.#roster.quantization;
+    if (!Number.isSafeInteger(round) || round < 0 || round >= 2 ** 48) {
+      throw new SubmitError(400, `round must be an integer in [0, 2^48), got ${round}`);
+    }
+    if (values.length !== this.#roster.dim) {
+      throw new SubmitError(
+        422,
+        `update has ${values.length} values, the roster's d is ${this.#roster.dim}`,
+      );
+    }
+    if (!Number.isSafeInteger(numSamples) || numSamples < 1 || numSamples > q.maxWeight) {
+      throw new SubmitError(
+        422,
+        `num_samples must be an integer in [1, ${q.maxWeight}] (the roster's maxWeight), got ${numSamples}`,
+      );
+    }
+    if (await this.#journal.update(round) !== undefined) {
+      throw new SubmitError(409, `an update for round ${round} was already accepted`);
+    }
+    const last = this.#lastFinalRound;
+    if (last !== undefined && round <= last) {
+      throw new SubmitError(409, `round ${round} is already final here (last final round ${last})`);
+    }
+    await this.#journal.recordUpdate(round, { values, numSamples, layout });
+    this.#layouts.set(round, layout);
+    this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
+    await this.#start(round, values, numSamples);
+  }
+
+  /** The stored aggregate of `round` and its weighted mean, if published. */
+  async aggregate(
+    round: number,
+  ): Promise<
+    { stored: StoredAggregate; mean: Float32Array; layout: TensorLayout | undefined } | undefined
+  > {
+    const stored = await this.#journal.aggregate(round);
+    if (stored === undefined) return undefined;
+    const mean = dequantizeMean(stored.aggregate, this.#roster.quantization, stored.members.length);
+    const layout = this.#layouts.get(round) ?? (await this.#journal.update(round))?.layout;
+    return { stored, mean, layout };
+  }
+
+  /** The node's status. */
+  status(): NodeStatus {
+    const c = this.#current;
+    const connected = this.#mesh.connected();
+    return {
+      peerId: this.#options.identity.peerId,
+      index: this.#options.index,
+      federation: this.#roster.federation,
+      addresses: this.#mesh.addresses,
+      peers: {
+        connected: connected.length,
+        members: this.#roster.members.length - 1,
+        ids: connected.map((i) => this.#roster.members[i].id),
+      },
+      round: c?.round ?? null,
+      view: c?.view ?? null,
+      leader: c === undefined
+        ? null
+        : this.#roster.members[leaderOf(this.#roster, c.round, c.view)].id,
+      stage: c?.stage ?? null,
+      lastFinalRound: this.#lastFinalRound ?? null,
+      lastError: this.#lastError ?? null,
+      leading: this.#leading ?? null,
+      traffic: {
+        bytesSent: this.#mesh.counters.bytesSent,
+        bytesReceived: this.#mesh.counters.bytesReceived,
+      },
+      peakRssBytes: this.#peakRss,
+    };
+  }
+
+  /** Prometheus text of the node's metrics. */
+  renderMetrics(): string {
+    const c = this.#mesh.counters;
+    const m = this.metrics;
+    m.set("fedagg_frames_sent", "Frames delivered to other members", c.framesSent);
+    m.set("fedagg_frames_received", "Frames received from other members", c.framesReceived);
+    m.set("fedagg_bytes_sent", "Bytes sent (frames, gossip, bodies)", c.bytesSent);
+    m.set("fedagg_bytes_received", "Bytes received (frames, gossip, bodies)", c.bytesReceived);
+    m.set("fedagg_send_failures", "Failed frame delivery attempts", c.sendFailures);
+    m.set("fedagg_refused_peers", "Connections refused to non-members", c.refusedPeers);
+    m.set("fedagg_peers_connected", "Roster members connected", this.#mesh.connected().length);
+    m.set("fedagg_process_peak_rss_bytes", "Peak resident memory of the process", this.#peakRss);
+    m.set("fedagg_process_rss_bytes", "Resident memory of the process", Deno.memoryUsage().rss);
+    return m.render();
+  }
+
+  /** Traffic counters of the mesh. */
+  get traffic(): Mesh["counters"] {
+    return this.#mesh.counters;
+  }
+
+  /** Stops the node: timers, mesh, workers; wipes the protocol's secrets. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#rssTimer !== undefined) clearInterval(this.#rssTimer);
+    await this.#pipeline.catch(() => {});
+    this.#endpoint.close();
+    await this.#mesh.stop();
+    this.#expander.close?.();
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  #sampleMemory(): void {
+    const rss = Deno.memoryUsage().rss;
+    if (rss > this.#peakRss) this.#peakRss = rss;
+  }
+
+  async #start(round: number, values: Float32Array, numSamples: number): Promise<void> {
+    const input = quantize(values, numSamples, this.#roster.quantization, systemRng);
+    const view = this.#announced.get(round) ?? 0;
+    this.#submittedAt.set(round, performance.now());
+    await this.#input(() => this.#endpoint.submit(round, input, now(), view));
+  }
+
+  /** Restores after a restart: resumes the newest unfinished round unless it committed. */
+  async #restore(): Promise<void> {
+    const rounds = await this.#journal.rounds();
+    let pending: number | undefined;
+    for (const round of rounds) {
+      const stored = await this.#journal.aggregate(round);
+      if (stored?.final !== undefined) this.#lastFinalRound = round;
+      else if (stored === undefined && await this.#journal.update(round) !== undefined) {
+        pending = round;
+      }
+    }
+    if (pending === undefined) return;
+    const committed = await this.#journal.committedView(pending);
+    if (committed !== undefined) {
+      this.#options.log("warn", "round lost in the restart: this member had committed to a view", {
+        round: pending,
+        view: committed,
+      });
+      return;
+    }
+    const update = (await this.#journal.update(pending))!;
+    this.#layouts.set(pending, update.layout);
+    this.#options.log("info", "resuming the journaled update after a restart", { round: pending });
+    await this.#start(pending, update.values, update.numSamples);
+  }
+
+  /** Runs an endpoint call and handles its outputs, after every earlier one, in order. */
+  #input(call: () => Promise<Output[]>): Promise<void> {
+    const run = this.#pipeline.then(async () => {
+      if (this.#stopped) return;
+      const outputs = await call();
+      for (const o of outputs) await this.#output(o);
+      this.#reschedule();
+    });
+    this.#pipeline = run.catch((err) => {
+      this.#options.log("error", "node pipeline error", { error: String(err?.stack ?? err) });
+    });
+    return run;
+  }
+
+  #reschedule(): void {
+    const at = this.#endpoint.nextTimeout();
+    if (at === this.#timerAt) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = at;
+    if (at === undefined || this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = undefined;
+      this.#input(() => this.#endpoint.tick(now())).catch(() => {});
+    }, Math.max(0, at - now()));
+  }
+
+  async #output(o: Output): Promise<void> {
+    if (o.kind === "event") return await this.#event(o.event);
+    if (o.kind === "send") {
+      if (o.to === this.#options.index) return; // delivered locally by the endpoint
+      this.#enqueueSend(o.to, o.frame);
+      return;
+    }
+    await this.#broadcast(o.frame);
+  }
+
+  #enqueueSend(to: number, frame: Uint8Array): void {
+    const deadline = Date.now() + this.#roster.viewTimeoutMs + this.#roster.advertiseTimeoutMs;
+    const previous = this.#sendQueues.get(to) ?? Promise.resolve();
+    const next = previous.then(() => this.#mesh.send(to, frame, deadline)).catch(() => false);
+    this.#sendQueues.set(to, next);
+  }
+
+  async #broadcast(frame: Uint8Array): Promise<void> {
+    const env = openFrame(frame, this.#roster);
+    if (env.type === "certificate" && env.body !== null) {
+      // Gossip the certificate alone; members fetch the body by hash (from us first).
+      const { round, view } = env.session;
+      this.#rememberBody(round, view, env.body);
+      const withoutBody = encode([env.payload, env.signature.ed25519, env.signature.mlDsa65]);
+      await this.#gossip([GOSSIP_CERTIFICATE, withoutBody]);
+    } else if (env.type === "cosign") {
+      await this.#gossip([GOSSIP_COSIGN, frame]);
+    }
+  }
+
+  async #gossip(message: (string | number | Uint8Array)[]): Promise<void> {
+    try {
+      const recipients = await this.#mesh.publish(encode(message));
+      if (recipients === 0 && this.#mesh.connected().length > 0) {
+        this.#options.log("warn", "gossip reached no peer", { kind: message[0] });
+      }
+    } catch (err) {
+      this.#options.log("warn", "gossip failed", { kind: message[0], error: String(err) });
+    }
+  }
+
+  #rememberBody(round: number, view: number, body: Uint8Array): void {
+    const session = {
+      federation: this.#roster.federation,
+      rosterHash: this.#roster.hash,
+      round,
+      view,
+    };
+    this.#bodies.set(bodyKey(round, view, aggregateHash(session, body)), body);
+    while (this.#bodies.size > 8) this.#bodies.delete(this.#bodies.keys().next().value!);
+  }
+
+  #onGossip(data: Uint8Array, from: number): void {
+    let message: unknown;
+    try {
+      message = decode(data, data.length, "gossip", from);
+    } catch (err) {
+      this.#refused(err as ProtocolError);
+      return;
+    }
+    if (!Array.isArray(message) || typeof message[0] !== "string") return;
+    const kind = message[0];
+    if (kind === GOSSIP_COSIGN && message[1] instanceof Uint8Array) {
+      const frame = message[1];
+      this.#input(() => this.#endpoint.receive(frame, from, now())).catch(() => {});
+    } else if (kind === GOSSIP_CERTIFICATE && message[1] instanceof Uint8Array) {
+      this.#onCertificateGossip(message[1], from).catch((err) =>
+        this.#options.log("warn", "certificate gossip failed", { from, error: String(err) })
+      );
+    } else if (kind === GOSSIP_ANNOUNCE) {
+      const f = new Fields(message, 3, "announcement", from);
+      try {
+        const round = f.uint(1, "round");
+        const view = f.uint(2, "view");
+        if (
+          leaderOf(this.#roster, round, view) === from && view > (this.#announced.get(round) ?? -1)
+        ) {
+          this.#announced.set(round, view);
+          while (this.#announced.size > 16) {
+            this.#announced.delete(this.#announced.keys().next().value!);
+          }
+        }
+      } catch (err) {
+        if (err instanceof ProtocolError) this.#refused(err);
+      }
+    }
+  }
+
+  /** A gossiped certificate: fetch its body by hash, then hand the whole frame to the endpoint. */
+  async #onCertificateGossip(frame: Uint8Array, from: number): Promise<void> {
+    let env;
+    try {
+      env = openFrame(frame, this.#roster, from);
+      readCertificate(env, this.#roster);
+    } catch (err) {
+      if (err instanceof ProtocolError) return this.#refused(err);
+      throw err;
+    }
+    const { round, view } = env.session;
+    const hash = readCertificate(env, this.#roster).aggregateHash;
+    const key = bodyKey(round, view, hash);
+    let body = this.#bodies.get(key);
+    const maxBytes = 4 * (this.#roster.dim + 1);
+    // The publisher first, then anyone connected who may have fetched it already.
+    const sources = [from, ...this.#mesh.connected().filter((i) => i !== from)];
+    for (let attempt = 0; body === undefined && attempt < 5; attempt++) {
+      for (const source of sources) {
+        body = await this.#mesh.fetchAggregate(source, { round, view, hash, maxBytes }, 30_000);
+        if (body !== undefined) break;
+      }
+      if (body === undefined) await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
+    }
+    if (body === undefined) {
+      this.#options.log("warn", "could not fetch a certified aggregate", { round, view, from });
+      return;
+    }
+    const full = encode([env.payload, env.signature.ed25519, env.signature.mlDsa65, body]);
+    await this.#input(() => this.#endpoint.receive(full, from, now()));
+  }
+
+  #refused(err: ProtocolError): void {
+    this.metrics.inc("fedagg_refusals_total", "Inputs refused, by reason", { code: err.code });
+    this.#lastError = err.message;
+    this.#options.log("warn", "refused", { code: err.code, peer: err.peer, detail: err.message });
+  }
+
+  #emit(e: NodeEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch {
+        // a subscriber's failure is its own
+      }
+    }
+  }
+
+  async #event(e: ProtocolEvent): Promise<void> {
+    const ids = (members: readonly number[]) => members.map((i) => this.#roster.members[i].id);
+    switch (e.type) {
+      case "refused":
+        return this.#refused(e.error);
+      case "internal-error":
+        this.#lastError = e.message;
+        this.metrics.inc(
+          "fedagg_internal_errors_total",
+          "Unexpected errors caught in the protocol core",
+        );
+        return this.#options.log("error", "internal error in the protocol core", {
+          message: e.message,
+        });
+      case "stage":
+        if (e.role === "participant") {
+          this.#current = { round: e.round, view: e.view, stage: e.stage };
+        } else {
+          this.#leading = { round: e.round, view: e.view, stage: e.stage };
+        }
+        if (e.role === "leader" && e.stage === "advertise") {
+          await this.#gossip([GOSSIP_ANNOUNCE, e.round, e.view]);
+        }
+        return;
+      case "view-change":
+        this.metrics.inc("fedagg_view_changes_total", "View changes (a leader stalled)");
+        return this.#options.log("warn", "view change", { round: e.round, from: e.from, to: e.to });
+      case "committed":
+        // Durable before the frame that commits (the next output) leaves.
+        return await this.#journal.recordCommit(e.round, e.view);
+      case "published":
+        this.#rememberBody(e.round, e.view, u32Bytes(e.aggregate));
+        await this.#journal.recordAggregate({
+          round: e.round,
+          view: e.view,
+          members: e.members,
+          aggregate: e.aggregate,
+          certificate: e.certificate,
+        });
+        this.metrics.inc(
+          "fedagg_rounds_published_total",
+          "Rounds whose aggregate this node verified",
+        );
+        this.#emit({ type: "published", round: e.round, view: e.view, members: ids(e.members) });
+        return;
+      case "final": {
+        await this.#journal.recordAggregate({
+          round: e.round,
+          view: e.view,
+          members: e.members,
+          aggregate: e.aggregate,
+          certificate: this.#certificateWithoutBody(e.certificate),
+          final: e.certificate,
+        });
+        this.#lastFinalRound = Math.max(this.#lastFinalRound ?? -1, e.round);
+        this.metrics.inc("fedagg_rounds_final_total", "Rounds with a final certificate");
+        const started = this.#submittedAt.get(e.round);
+        if (started !== undefined) {
+          this.metrics.set(
+            "fedagg_round_latency_seconds",
+            "Submission to final certificate, last round",
+            (performance.now() - started) / 1000,
+          );
+        }
+        this.#options.log("info", "aggregate final", {
+          round: e.round,
+          view: e.view,
+          members: e.members.length,
+        });
+        this.#emit({ type: "final", round: e.round, view: e.view, members: ids(e.members) });
+        return;
+      }
+      case "round-failed":
+        this.metrics.inc("fedagg_rounds_failed_total", "Rounds that failed for this node");
+        this.#lastError = e.reason;
+        this.#options.log("warn", "round failed", {
+          round: e.round,
+          view: e.view,
+          reason: e.reason,
+        });
+        this.#emit({ type: "round-failed", round: e.round, view: e.view, reason: e.reason });
+        return;
+    }
+  }
+
+  /** The certificate frame inside a final certificate (for the journal's certificate file). */
+  #certificateWithoutBody(final: Uint8Array): Uint8Array {
+    const f = new Fields(decode(final, final.length, "final certificate"), 3, "final certificate");
+    return f.bytes(1, "certificate", [1, final.length]);
+  }
+}
+
+function now(): number {
+  return performance.now();
+}
+
+function bodyKey(round: number, view: number, hash: Uint8Array): string {
+  return `${round}/${view}/${toHex(hash)}`;
+}
+
+/** Re-exported for the API: the exact aggregate body as bytes. */
+export function aggregateBytes(a: Uint32Array): Uint8Array {
+  return u32Bytes(a);
+}
+
+/** Re-exported for the API: bytes back to the exact aggregate. */
+export function aggregateFromBytes(b: Uint8Array): Uint32Array {
+  return bytesToU32(b);
+}

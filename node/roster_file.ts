@@ -1,0 +1,325 @@
+/**
+ * The federation's roster as a file operators read, build and sign:
+ *
+ * ```json
+ * {
+ *   "fedagg": "fedagg/roster/v1",
+ *   "federation": "hospitals-2026",
+ *   "mode": "classical",
+ *   "dim": 100000, "clip": 1, "maxWeight": 1000, "scale": null, "threshold": null,
+ *   "graph": { "kind": "complete" },
+ *   "stageTimeoutMs": 10000, "advertiseTimeoutMs": 60000, "viewTimeoutMs": 30000,
+ *   "members": [{ "id": "12D3Koo…", "signingKey": "…", "pqSigningKey": "…", "addresses": ["…"] }],
+ *   "signatures": { "12D3Koo…": { "ed25519": "…", "mlDsa65": null } }
+ * }
+ * ```
+ *
+ * Every member signs the roster hash (which covers the parameters and every member's keys, not
+ * the addresses, which are only dialing hints: connections are authenticated by PeerId). A node
+ * runs only a roster that every member has signed, so nobody can be enrolled, dropped or have
+ * its key swapped without all members agreeing. In post-quantum mode the signatures are hybrid.
+ *
+ * @module
+ */
+import { publicKeyFromRaw } from "@libp2p/crypto/keys";
+import { peerIdFromPublicKey } from "@libp2p/peer-id";
+import { fromBase64, toBase64 } from "../protocol/bytes.ts";
+import { encode } from "../protocol/codec.ts";
+import { secAggPlusParameters } from "../protocol/graph.ts";
+import { ConfigError } from "../protocol/errors.ts";
+import {
+  createRoster,
+  type GraphSettings,
+  type Member,
+  type Mode,
+  type Roster,
+} from "../protocol/roster.ts";
+import { type Signature, verifyMemberSignature } from "../protocol/signer.ts";
+import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
+import { NodeError } from "./errors.ts";
+import type { MemberCard, NodeIdentity } from "./identity.ts";
+
+const FORMAT = "fedagg/roster/v1";
+const APPROVAL_TAG = "fedagg/v1/sig/roster";
+
+/**
+ * The graph as the file states it: a protocol graph, or `secagg+` with the corrupt and dropout
+ * fractions, resolved to a Harary graph (or the complete one) by Bell et al.'s bounds once the
+ * member count is known. The resolution is deterministic, so every member gets the same roster.
+ */
+export type RosterGraph =
+  | GraphSettings
+  | {
+    readonly kind: "secagg+";
+    readonly corruptFraction: number;
+    readonly dropoutFraction: number;
+  };
+
+/** One member entry of the file. */
+export interface RosterMemberEntry {
+  readonly id: string;
+  readonly signingKey: string;
+  readonly pqSigningKey: string | null;
+  readonly addresses: readonly string[];
+}
+
+/** The roster file's JSON shape. */
+export interface RosterFile {
+  readonly fedagg: typeof FORMAT;
+  readonly federation: string;
+  readonly mode: Mode;
+  readonly dim: number;
+  readonly clip: number;
+  readonly maxWeight: number;
+  readonly scale: number | null;
+  readonly threshold: number | null;
+  readonly graph: RosterGraph;
+  readonly stageTimeoutMs: number;
+  readonly advertiseTimeoutMs: number;
+  readonly viewTimeoutMs: number;
+  readonly members: readonly RosterMemberEntry[];
+  readonly signatures: Readonly<Record<string, { ed25519: string; mlDsa65: string | null }>>;
+}
+
+/** The parameters `fedagg roster create` takes. */
+export type RosterParameters = Omit<RosterFile, "fedagg" | "members" | "signatures">;
+
+/** Default parameters (the CLI overrides what the operator gives). */
+export const DEFAULT_PARAMETERS: Omit<RosterParameters, "federation" | "dim"> = {
+  mode: "classical",
+  clip: 1,
+  maxWeight: 1,
+  scale: null,
+  threshold: null,
+  graph: { kind: "complete" },
+  stageTimeoutMs: 10_000,
+  advertiseTimeoutMs: 60_000,
+  viewTimeoutMs: 30_000,
+};
+
+/** A new, empty, unsigned roster file. Parameters are checked when members are added. */
+export function newRosterFile(parameters: RosterParameters): RosterFile {
+  return { fedagg: FORMAT, ...parameters, members: [], signatures: {} };
+}
+
+function bytes(value: string | null, what: string, length: number): Uint8Array {
+  let out: Uint8Array | undefined;
+  try {
+    out = value === null ? undefined : fromBase64(value);
+  } catch {
+    out = undefined;
+  }
+  if (out === undefined || out.length !== length) {
+    throw new ConfigError(what, `must be ${length} bytes of base64`);
+  }
+  return out;
+}
+
+/** Refuses (ConfigError) a card whose PeerId does not derive from its Ed25519 key. */
+function checkMemberEntry(entry: RosterMemberEntry, i: number): Member {
+  if (typeof entry?.id !== "string") throw new ConfigError(`members[${i}].id`, "must be a string");
+  const signingKey = bytes(entry.signingKey, `members[${i}].signingKey`, 32);
+  const derived = peerIdFromPublicKey(publicKeyFromRaw(signingKey)).toString();
+  if (derived !== entry.id) {
+    throw new ConfigError(
+      `members[${i}].id`,
+      `${entry.id} does not match its signing key (which is ${derived})`,
+    );
+  }
+  if (!Array.isArray(entry.addresses) || !entry.addresses.every((a) => typeof a === "string")) {
+    throw new ConfigError(`members[${i}].addresses`, "must be a list of multiaddr strings");
+  }
+  return {
+    id: entry.id,
+    signingKey,
+    pqSigningKey: entry.pqSigningKey === null
+      ? undefined
+      : bytes(entry.pqSigningKey, `members[${i}].pqSigningKey`, 1952),
+  };
+}
+
+/**
+ * The protocol roster the file describes. Refuses (ConfigError naming the field) anything
+ * invalid: see `createRoster`, plus PeerIds that do not match their keys.
+ */
+export function rosterOf(file: RosterFile): Roster {
+  if (file.fedagg !== FORMAT) throw new ConfigError("fedagg", `must be "${FORMAT}"`);
+  if (!Array.isArray(file.members)) throw new ConfigError("members", "must be a list");
+  let graph = file.graph as GraphSettings;
+  if (file.graph?.kind === "secagg+") {
+    const p = secAggPlusParameters({
+      n: file.members.length,
+      corruptFraction: file.graph.corruptFraction,
+      dropoutFraction: file.graph.dropoutFraction,
+    });
+    graph = p.complete
+      ? { kind: "complete" }
+      : { kind: "harary", degree: p.degree, threshold: p.threshold };
+  }
+  return createRoster({
+    federation: file.federation,
+    members: file.members.map(checkMemberEntry),
+    mode: file.mode,
+    dim: file.dim,
+    clip: file.clip,
+    maxWeight: file.maxWeight,
+    scale: file.scale ?? undefined,
+    threshold: file.threshold ?? undefined,
+    graph,
+    stageTimeoutMs: file.stageTimeoutMs,
+    advertiseTimeoutMs: file.advertiseTimeoutMs,
+    viewTimeoutMs: file.viewTimeoutMs,
+  });
+}
+
+/** The addresses of each member, by roster index (the roster sorts members by id). */
+export function addressesOf(file: RosterFile, roster: Roster): readonly (readonly string[])[] {
+  const byId = new Map(file.members.map((m) => [m.id, m.addresses]));
+  return roster.members.map((m) => byId.get(m.id) ?? []);
+}
+
+/**
+ * Adds a member from its card (as printed by `fedagg init`). Refuses a duplicate id or a card
+ * whose PeerId does not match its key. Existing signatures are dropped: they covered the old
+ * member list.
+ */
+export function addMember(file: RosterFile, card: MemberCard): RosterFile {
+  if (card?.fedagg !== "fedagg/member/v1") {
+    throw new ConfigError("card", 'not a fedagg member card (expected "fedagg/member/v1")');
+  }
+  if (file.members.some((m) => m.id === card.id)) {
+    throw new ConfigError("card", `member ${card.id} is already in the roster`);
+  }
+  const entry: RosterMemberEntry = {
+    id: card.id,
+    signingKey: card.signingKey,
+    pqSigningKey: card.pqSigningKey ?? null,
+    addresses: card.addresses,
+  };
+  checkMemberEntry(entry, file.members.length);
+  return { ...file, members: [...file.members, entry], signatures: {} };
+}
+
+function approvalPayload(roster: Roster): Uint8Array {
+  return encode([APPROVAL_TAG, roster.hash]);
+}
+
+/**
+ * Adds `identity`'s signature over the roster hash. Refuses (NodeError) when the identity is
+ * not a member, or (ConfigError) when the roster is invalid.
+ */
+export async function signRoster(file: RosterFile, identity: NodeIdentity): Promise<RosterFile> {
+  const roster = rosterOf(file);
+  if (roster.indexOf(identity.peerId) === undefined) {
+    throw new NodeError("not-a-member", `${identity.peerId} is not in this roster: add it first`);
+  }
+  const sig = await identity.signer.sign(approvalPayload(roster), roster.mode === "post-quantum");
+  return {
+    ...file,
+    signatures: {
+      ...file.signatures,
+      [identity.peerId]: {
+        ed25519: toBase64(sig.ed25519),
+        mlDsa65: sig.mlDsa65 === null ? null : toBase64(sig.mlDsa65),
+      },
+    },
+  };
+}
+
+/** The outcome of checking a roster file's signatures. */
+export interface RosterCheck {
+  readonly roster: Roster;
+  /** Members with a valid signature. */
+  readonly signed: readonly string[];
+  /** Members without a signature. */
+  readonly missing: readonly string[];
+  /** Ids with a signature that does not verify, or that are not members. */
+  readonly invalid: readonly string[];
+  /** True when every member signed validly and nothing else is there. */
+  readonly complete: boolean;
+}
+
+/** Checks the file (ConfigError when invalid) and every signature in it. */
+export async function checkRosterFile(file: RosterFile): Promise<RosterCheck> {
+  const roster = rosterOf(file);
+  const payload = approvalPayload(roster);
+  const signed: string[] = [];
+  const invalid: string[] = [];
+  for (const [id, sig] of Object.entries(file.signatures ?? {})) {
+    const index = roster.indexOf(id);
+    let signature: Signature | undefined;
+    try {
+      signature = {
+        ed25519: fromBase64(sig.ed25519),
+        mlDsa65: sig.mlDsa65 === null ? null : fromBase64(sig.mlDsa65),
+      };
+    } catch {
+      signature = undefined;
+    }
+    const hybrid = roster.mode === "post-quantum";
+    if (
+      index !== undefined && signature !== undefined &&
+      await verifyMemberSignature(roster, index, payload, signature, hybrid)
+    ) signed.push(id);
+    else invalid.push(id);
+  }
+  const missing = roster.members.map((m) => m.id).filter((id) => !signed.includes(id));
+  return {
+    roster,
+    signed,
+    missing,
+    invalid,
+    complete: missing.length === 0 && invalid.length === 0,
+  };
+}
+
+/** Reads and parses a roster file. Refuses (NodeError) a missing or non-JSON file. */
+export async function readRosterFile(path: string): Promise<RosterFile> {
+  const raw = await readFileIfExists(path);
+  if (raw === undefined) throw new NodeError("no-roster", `roster file ${path} not found`);
+  try {
+    return JSON.parse(new TextDecoder().decode(raw)) as RosterFile;
+  } catch {
+    throw new NodeError("roster-invalid", `${path} is not valid JSON`);
+  }
+}
+
+/** Writes a roster file atomically (mode 0644: rosters are public). */
+export async function writeRosterFile(path: string, file: RosterFile): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(file, null, 2) + "\n", 0o644);
+}
+
+/**
+ * Loads a roster a node can run: complete and validly signed by every member, with `self` in it.
+ * Refuses (NodeError) with the list of missing or invalid signatures otherwise.
+ */
+export async function loadRunnableRoster(
+  path: string,
+  self: string,
+): Promise<{ file: RosterFile; roster: Roster; index: number }> {
+  const file = await readRosterFile(path);
+  let check: RosterCheck;
+  try {
+    check = await checkRosterFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new NodeError("roster-invalid", `${path}: ${err.message}`);
+    }
+    throw err;
+  }
+  if (!check.complete) {
+    const parts = [];
+    if (check.missing.length > 0) parts.push(`missing signatures: ${check.missing.join(", ")}`);
+    if (check.invalid.length > 0) parts.push(`invalid signatures: ${check.invalid.join(", ")}`);
+    throw new NodeError(
+      "roster-unsigned",
+      `${path} is not signed by every member (${parts.join("; ")}); ` +
+        `each member runs \`fedagg roster sign --roster ${path} --dir <its dir>\``,
+    );
+  }
+  const index = check.roster.indexOf(self);
+  if (index === undefined) {
+    throw new NodeError("not-a-member", `this node (${self}) is not in the roster ${path}`);
+  }
+  return { file, roster: check.roster, index };
+}

@@ -1,0 +1,522 @@
+/**
+ * `deno task testnet`: a local federation of real `fedagg run` processes on loopback.
+ *
+ * ```
+ * deno task testnet --nodes 5 --rounds 3 --dim 100000 --drop 1 --kill-leader --out DIR [--pq] [--json]
+ * ```
+ *
+ * Creates identities and a roster signed by every member in DIR, starts one process per member
+ * (the entry point under `deno run` with the compiled binary's permissions), and every round:
+ * submits seeded synthetic updates through each node's API (saving them as
+ * `DIR/inputs/round-R/NODE.npy` and the weights in `DIR/inputs/round-R/weights.json`), kills
+ * `--drop` members and, with `--kill-leader`, the round's leader in the middle of the round,
+ * waits for the final certificate, downloads the aggregate from a surviving node, checks it
+ * against the weighted mean of the inputs of the members the certificate lists (within the
+ * quantization bound the roster guarantees), and runs `fedagg verify` on it. Killed nodes are
+ * restarted after the round (they rejoin from their journal).
+ *
+ * Prints a table; with `--json` the last line is one JSON object. Exits non-zero if any round
+ * is wrong or unverified, and leaves no process behind.
+ *
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import { seededRng, sha256 } from "../protocol/crypto/mod.ts";
+import { leaderOf } from "../protocol/schedule.ts";
+import type { Roster } from "../protocol/roster.ts";
+import { writeFileAtomic } from "../node/atomic_file.ts";
+import { createIdentity, type NodeIdentity } from "../node/identity.ts";
+import {
+  addMember,
+  checkRosterFile,
+  DEFAULT_PARAMETERS,
+  newRosterFile,
+  signRoster,
+  writeRosterFile,
+} from "../node/roster_file.ts";
+import { encodeNpy, parseUpdate } from "../node/tensor_formats.ts";
+import { nodeCommand } from "./permissions.ts";
+
+const USAGE = `Usage: deno task testnet [options]
+
+  --nodes N        members (default 5, at least 3)
+  --rounds R       rounds (default 3)
+  --dim D          update length (default 100000)
+  --drop K         members killed in the middle of each round (default 1)
+  --kill-leader    also kill each round's leader mid-round (forces a view change)
+  --pq             post-quantum mode
+  --out DIR        where identities, roster, inputs, results and logs go (default: a temp dir)
+  --seed S         seed of the synthetic updates and of who is killed (default 1)
+  --json           print one JSON object as the last line
+  --keep           keep the processes running at the end (for inspection; Ctrl-C stops them)
+`;
+
+const args = parseArgs(Deno.args, {
+  string: ["nodes", "rounds", "dim", "drop", "out", "seed"],
+  boolean: ["kill-leader", "pq", "json", "help", "keep"],
+  default: { nodes: "5", rounds: "3", dim: "100000", drop: "1", seed: "1" },
+  unknown: (flag: string) => {
+    console.error(`testnet: unknown option ${flag}\n\n${USAGE}`);
+    Deno.exit(2);
+  },
+});
+if (args.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+const int = (v: string, name: string, min: number) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) {
+    console.error(`testnet: --${name} must be an integer ≥ ${min}, got ${v}`);
+    Deno.exit(2);
+  }
+  return n;
+};
+const N = int(args.nodes, "nodes", 3);
+const ROUNDS = int(args.rounds, "rounds", 1);
+const DIM = int(args.dim, "dim", 1);
+const DROP = int(args.drop, "drop", 0);
+const SEED = int(args.seed, "seed", 0);
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const KILLS = DROP + (args["kill-leader"] ? 1 : 0);
+/**
+ * The default threshold ⌊2n/3⌋ + 1 tolerates ⌈n/3⌉ − 1 lost members; when more are killed per
+ * round, the testnet lowers t to n − kills (the protocol refuses t ≤ n/2), which also lowers
+ * the number of corrupt members it tolerates (c < 2t − n).
+ */
+const THRESHOLD = Math.min(Math.floor((2 * N) / 3) + 1, N - KILLS);
+if (THRESHOLD <= N / 2) {
+  console.error(
+    `testnet: killing ${KILLS} of ${N} members per round needs a threshold ≤ ${
+      N - KILLS
+    }, but it ` +
+      `must exceed n/2 = ${N / 2}; use more --nodes or fewer --drop`,
+  );
+  Deno.exit(2);
+}
+const OUT = args.out ?? await Deno.makeTempDir({ prefix: "fedagg-testnet-" });
+const say = (s: string) => (args.json ? console.error(s) : console.log(s));
+
+// ---- processes ----------------------------------------------------------------------------------
+
+interface NodeProc {
+  /** Its PeerId (the roster member id). */
+  readonly id: string;
+  readonly name: string;
+  readonly dir: string;
+  readonly apiPort: number;
+  child?: Deno.ChildProcess;
+  url?: string;
+  token: string;
+}
+
+const nodes: NodeProc[] = [];
+let cleaned = false;
+
+async function cleanup(): Promise<void> {
+  if (cleaned) return;
+  cleaned = true;
+  await Promise.all(nodes.map((n) => stopNode(n)));
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    await cleanup();
+    Deno.exit(130);
+  });
+}
+
+async function freePort(): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function startNode(n: NodeProc): Promise<void> {
+  await Deno.remove(`${n.dir}/api.json`).catch(() => {});
+  const log = await Deno.open(`${n.dir}/node.log`, { create: true, append: true });
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...nodeCommand(ROOT),
+      "run",
+      "--dir",
+      n.dir,
+      "--roster",
+      `${OUT}/roster.json`,
+      "--api",
+      `127.0.0.1:${n.apiPort}`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  });
+  n.child = cmd.spawn();
+  n.child.stderr.pipeTo(log.writable).catch(() => {});
+  n.url = `http://127.0.0.1:${n.apiPort}`;
+}
+
+async function stopNode(n: NodeProc, signal: Deno.Signal = "SIGTERM"): Promise<void> {
+  const child = n.child;
+  if (child === undefined) return;
+  n.child = undefined;
+  try {
+    child.kill(signal);
+  } catch {
+    // already gone
+  }
+  const timeout = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 5000);
+  await child.status;
+  clearTimeout(timeout);
+}
+
+async function api(n: NodeProc, path: string, init: RequestInit = {}): Promise<Response> {
+  return await fetch(`${n.url}${path}`, {
+    ...init,
+    headers: { ...init.headers, authorization: `Bearer ${n.token}` },
+    signal: AbortSignal.timeout(60_000),
+  });
+}
+
+// deno-lint-ignore no-explicit-any
+async function status(n: NodeProc): Promise<any | undefined> {
+  try {
+    const res = await api(n, "/v1/status");
+    return res.ok ? await res.json() : (await res.body?.cancel(), undefined);
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// ---- setup --------------------------------------------------------------------------------------
+
+async function setup(): Promise<Roster> {
+  await Deno.mkdir(OUT, { recursive: true });
+  const identities: NodeIdentity[] = [];
+  let file = newRosterFile({
+    ...DEFAULT_PARAMETERS,
+    federation: "testnet",
+    dim: DIM,
+    mode: args.pq ? "post-quantum" : "classical",
+    maxWeight: 100,
+    threshold: THRESHOLD,
+    stageTimeoutMs: 3000,
+    advertiseTimeoutMs: 5000,
+    viewTimeoutMs: 10_000,
+  });
+  for (let i = 0; i < N; i++) {
+    const name = `node-${i}`;
+    const dir = `${OUT}/${name}`;
+    const port = await freePort();
+    const listen = [`/ip4/127.0.0.1/tcp/${port}`];
+    const identity = await createIdentity(dir);
+    const token = Array.from(
+      crypto.getRandomValues(new Uint8Array(16)),
+      (b) => b.toString(16).padStart(2, "0"),
+    )
+      .join("");
+    await writeFileAtomic(`${dir}/api.token`, token + "\n", 0o600);
+    await writeFileAtomic(`${dir}/node.json`, JSON.stringify({ listen }) + "\n", 0o600);
+    file = addMember(file, identity.card(listen));
+    identities.push(identity);
+    nodes.push({ id: identity.peerId, name, dir, apiPort: await freePort(), token });
+  }
+  for (const identity of identities) file = await signRoster(file, identity);
+  await writeRosterFile(`${OUT}/roster.json`, file);
+  const check = await checkRosterFile(file);
+  if (!check.complete) throw new Error("the roster is not fully signed");
+  return check.roster;
+}
+
+// ---- rounds -------------------------------------------------------------------------------------
+
+interface RoundResult {
+  round: number;
+  leader: string;
+  view: number;
+  survivors: number;
+  members: string[];
+  killed: string[];
+  exact: boolean;
+  verified: boolean;
+  maxError: number;
+  errorBound: number;
+  latencyMs: number;
+  bytesMoved: number;
+  bytesPerMemberOver4d: number;
+  leaderPeakRssBytes: number | null;
+  aggregatePath: string;
+  sumPath: string;
+  certificatePath: string;
+  failure?: string;
+}
+
+function inputsFor(round: number): { values: Float32Array[]; weights: number[] } {
+  const rng = seededRng(sha256(new TextEncoder().encode(`testnet/${SEED}/${round}`)));
+  const values: Float32Array[] = [];
+  const weights: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const raw = new Uint32Array(rng(4 * DIM).buffer);
+    const v = new Float32Array(DIM);
+    for (let j = 0; j < DIM; j++) v[j] = raw[j] / 2 ** 32 * 2 - 1;
+    values.push(v);
+    weights.push(1 + (rng(1)[0] % 100));
+  }
+  return { values, weights };
+}
+
+async function runRound(
+  roster: Roster,
+  round: number,
+  byId: Map<string, NodeProc>,
+): Promise<RoundResult> {
+  const { values, weights } = inputsFor(round);
+  const nodeOf = (index: number) => byId.get(roster.members[index].id)!;
+  const dir = `${OUT}/inputs/round-${round}`;
+  await Deno.mkdir(dir, { recursive: true });
+  const weightJson: Record<string, number> = {};
+  for (let i = 0; i < N; i++) {
+    const n = nodeOf(i);
+    await Deno.writeFile(`${dir}/${n.name}.npy`, encodeNpy(values[i]));
+    weightJson[n.name] = weights[i];
+  }
+  await Deno.writeTextFile(`${dir}/weights.json`, JSON.stringify(weightJson, null, 2) + "\n");
+
+  const leader0 = leaderOf(roster, round, 0);
+  const pick = seededRng(sha256(new TextEncoder().encode(`testnet-kill/${SEED}/${round}`)));
+  const candidates = [...Array(N).keys()].filter((i) => i !== leader0);
+  const victims: number[] = [];
+  for (let k = 0; k < Math.min(DROP, candidates.length); k++) {
+    victims.push(candidates.splice(pick(1)[0] % candidates.length, 1)[0]);
+  }
+  if (args["kill-leader"]) victims.push(leader0);
+  const budget = N - roster.threshold;
+  if (victims.length > budget) {
+    throw new Error(`killing ${victims.length} members leaves fewer than t = ${roster.threshold}`);
+  }
+
+  const before = new Map<number, number>();
+  for (let i = 0; i < N; i++) before.set(i, (await status(nodeOf(i)))?.traffic.bytesSent ?? 0);
+  const started = performance.now();
+  await Promise.all([...Array(N).keys()].map(async (i) => {
+    const res = await api(nodeOf(i), `/v1/rounds/${round}/update?num_samples=${weights[i]}`, {
+      method: "POST",
+      body: encodeNpy(values[i]),
+      headers: { "content-type": "application/x-npy" },
+    });
+    if (res.status !== 202) {
+      throw new Error(`${nodeOf(i).name} refused the update: ${await res.text()}`);
+    }
+    await res.body?.cancel();
+  }));
+
+  // Mid-round: once the leader collects shares (its key list is out), kill the victims.
+  if (victims.length > 0) {
+    await waitFor(`the leader (${nodeOf(leader0).name}) to start round ${round}`, async () => {
+      const s = await status(nodeOf(leader0));
+      return s?.leading?.round === round && s.leading.stage !== "advertise" ? true : undefined;
+    }, 60_000).catch(async (err) => {
+      throw new Error(
+        `${err.message}; its status: ${JSON.stringify(await status(nodeOf(leader0)))}`,
+      );
+    });
+    await Promise.all(victims.map((v) => stopNode(nodeOf(v), "SIGKILL")));
+  }
+  const killed = new Set(victims);
+  const alive = [...Array(N).keys()].filter((i) => !killed.has(i));
+
+  // Wait until every surviving node holds the final certificate.
+  const finals = await Promise.all(
+    alive.map((i) =>
+      waitFor(`round ${round} to be final at ${nodeOf(i).name}`, async () => {
+        const s = await status(nodeOf(i));
+        return s !== undefined && s.lastFinalRound !== null && s.lastFinalRound >= round
+          ? s
+          : undefined;
+      }, 180_000)
+    ),
+  );
+  const latencyMs = performance.now() - started;
+  const source = nodeOf(alive[0]);
+  const results = `${OUT}/results/round-${round}`;
+  await Deno.mkdir(results, { recursive: true });
+  const download = async (format: string, path: string) => {
+    const res = await api(source, `/v1/rounds/${round}/aggregate?format=${format}`);
+    if (!res.ok) throw new Error(`aggregate download failed: ${await res.text()}`);
+    await Deno.writeFile(path, new Uint8Array(await res.arrayBuffer()));
+    return res.headers;
+  };
+  const aggregatePath = `${results}/aggregate.npy`;
+  const sumPath = `${results}/aggregate.sum`;
+  const certificatePath = `${results}/certificate.cbor`;
+  const headers = await download("npy", aggregatePath);
+  await download("sum", sumPath);
+  const cert = await api(source, `/v1/rounds/${round}/certificate`);
+  if (!cert.ok) throw new Error(`certificate download failed: ${await cert.text()}`);
+  await Deno.writeFile(certificatePath, new Uint8Array(await cert.arrayBuffer()));
+  const view = Number(headers.get("x-fedagg-view"));
+  const memberIds = (headers.get("x-fedagg-members") ?? "").split(",").filter((s) => s !== "");
+  const memberIdx = memberIds.map((id) => roster.indexOf(id)!);
+
+  // The check: the mean of the certified members' inputs, within the proven quantization bound.
+  const mean = parseUpdate(await Deno.readFile(aggregatePath), DIM, "npy").values;
+  const q = roster.quantization;
+  let wsum = 0;
+  for (const m of memberIdx) wsum += weights[m];
+  let maxError = 0;
+  for (let j = 0; j < DIM; j++) {
+    let acc = 0;
+    for (const m of memberIdx) {
+      acc += weights[m] * Math.max(-q.clip, Math.min(q.clip, values[m][j]));
+    }
+    maxError = Math.max(maxError, Math.abs(mean[j] - acc / wsum));
+  }
+  const exact = maxError <= q.errorBound && memberIdx.length >= roster.threshold &&
+    alive.every((i) => !killed.has(i));
+
+  const verify = await new Deno.Command(Deno.execPath(), {
+    args: [
+      ...nodeCommand(ROOT),
+      "verify",
+      "--certificate",
+      certificatePath,
+      "--aggregate",
+      sumPath,
+      "--mean",
+      aggregatePath,
+      "--roster",
+      `${OUT}/roster.json`,
+      "--json",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const verified = verify.code === 0;
+
+  let bytesMoved = 0;
+  let memberMax = 0;
+  for (let i = 0; i < N; i++) {
+    if (killed.has(i)) continue;
+    const s = finals[alive.indexOf(i)];
+    const sent = s.traffic.bytesSent - (before.get(i) ?? 0);
+    bytesMoved += sent;
+    if (i !== leaderOf(roster, round, view)) memberMax = Math.max(memberMax, sent);
+  }
+  const leaderIndex = leaderOf(roster, round, view);
+  const leaderStatus = killed.has(leaderIndex) ? undefined : await status(nodeOf(leaderIndex));
+  const result: RoundResult = {
+    round,
+    leader: nodeOf(leaderIndex).name,
+    view,
+    survivors: memberIdx.length,
+    members: memberIdx.map((i) => nodeOf(i).name),
+    killed: victims.map((i) => nodeOf(i).name),
+    exact,
+    verified,
+    maxError,
+    errorBound: q.errorBound,
+    latencyMs,
+    bytesMoved,
+    bytesPerMemberOver4d: memberMax / (4 * DIM),
+    leaderPeakRssBytes: leaderStatus?.peakRssBytes ?? null,
+    aggregatePath,
+    sumPath,
+    certificatePath,
+  };
+  if (!verified) result.failure = new TextDecoder().decode(verify.stdout).trim();
+
+  // Bring the killed nodes back: they rejoin from their journal for the next round.
+  await Promise.all(victims.map((v) => startNode(nodeOf(v))));
+  return result;
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+let ok = false;
+const rounds: RoundResult[] = [];
+try {
+  say(
+    `fedagg testnet: ${N} nodes, d = ${DIM}, ${args.pq ? "post-quantum" : "classical"}, in ${OUT}`,
+  );
+  const roster = await setup();
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  await Promise.all(nodes.map((n) => startNode(n)));
+  await Promise.all(nodes.map((n) =>
+    waitFor(`${n.name} to connect to every member`, async () => {
+      const s = await status(n);
+      return s?.peers.connected === N - 1 ? s : undefined;
+    }, 60_000)
+  ));
+  say(`all ${N} nodes up and connected; roster t = ${roster.threshold}`);
+  if (roster.threshold < Math.floor((2 * N) / 3) + 1) {
+    say(
+      `note: t lowered from ${Math.floor((2 * N) / 3) + 1} so that ${KILLS} members can die per ` +
+        `round; this roster tolerates fewer than ${2 * roster.threshold - N} corrupt members`,
+    );
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    const r = await runRound(roster, round, byId);
+    rounds.push(r);
+    say(
+      `round ${r.round}: leader ${r.leader} view ${r.view}, ${r.survivors} members, ` +
+        `exact ${r.exact ? "yes" : "NO"}, verified ${r.verified ? "yes" : "NO"}, ` +
+        `${r.latencyMs.toFixed(0)} ms` +
+        (r.killed.length > 0 ? ` (killed ${r.killed.join(", ")})` : ""),
+    );
+    if (r.round < ROUNDS - 1 && r.killed.length > 0) {
+      await Promise.all(nodes.map((n) =>
+        waitFor(`${n.name} to reconnect`, async () => {
+          const s = await status(n);
+          return s?.peers.connected === N - 1 ? s : undefined;
+        }, 60_000)
+      ));
+    }
+  }
+  ok = rounds.every((r) => r.exact && r.verified);
+} catch (err) {
+  say(`testnet FAILED: ${(err as Error).message}`);
+} finally {
+  if (args.keep && ok) {
+    say("--keep: processes left running; Ctrl-C to stop them");
+    await new Promise(() => {});
+  }
+  await cleanup();
+}
+
+if (!args.json) {
+  console.log(
+    "\nround  leader   view  survivors  exact  verified  max error   latency    bytes moved  member bytes/4d",
+  );
+  for (const r of rounds) {
+    console.log(
+      `${String(r.round).padEnd(6)} ${r.leader.padEnd(8)} ${String(r.view).padEnd(5)} ${
+        String(r.survivors).padEnd(10)
+      } ${(r.exact ? "yes" : "NO").padEnd(6)} ${(r.verified ? "yes" : "NO").padEnd(9)} ${
+        r.maxError.toExponential(2).padEnd(11)
+      } ${(r.latencyMs.toFixed(0) + " ms").padEnd(10)} ${
+        (r.bytesMoved / 1e6).toFixed(2).padStart(8)
+      } MB  ${r.bytesPerMemberOver4d.toFixed(2)}`,
+    );
+  }
+  console.log(ok ? "\nall rounds exact and verified" : "\nTESTNET FAILED");
+} else {
+  console.log(
+    JSON.stringify({ ok, nodes: N, dim: DIM, roster: `${OUT}/roster.json`, out: OUT, rounds }),
+  );
+}
+Deno.exit(ok ? 0 : 1);
