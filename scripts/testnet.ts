@@ -125,7 +125,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -215,14 +215,15 @@ async function setup(): Promise<Roster> {
     mode: args.pq ? "post-quantum" : "classical",
     maxWeight: 100,
     threshold: THRESHOLD,
-    stageTimeoutMs: 3000,
-    advertiseTimeoutMs: 5000,
-    viewTimeoutMs: 10_000,
+    // Short timeouts so a killed leader costs seconds, not minutes (deployments use longer).
+    stageTimeoutMs: 2000,
+    advertiseTimeoutMs: 2500,
+    viewTimeoutMs: 5000,
   });
   for (let i = 0; i < N; i++) {
     const name = `node-${i}`;
     const dir = `${OUT}/${name}`;
-    const port = await freePort();
+    const port = freePort();
     const listen = [`/ip4/127.0.0.1/tcp/${port}`];
     const identity = await createIdentity(dir);
     const token = Array.from(
@@ -234,7 +235,7 @@ async function setup(): Promise<Roster> {
     await writeFileAtomic(`${dir}/node.json`, JSON.stringify({ listen }) + "\n", 0o600);
     file = addMember(file, identity.card(listen));
     identities.push(identity);
-    nodes.push({ id: identity.peerId, name, dir, apiPort: await freePort(), token });
+    nodes.push({ id: identity.peerId, name, dir, apiPort: freePort(), token });
   }
   for (const identity of identities) file = await signRoster(file, identity);
   await writeRosterFile(`${OUT}/roster.json`, file);
