@@ -23,19 +23,8 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { seededRng, sha256 } from "../protocol/crypto/mod.ts";
 import { leaderOf } from "../protocol/schedule.ts";
-import type { Roster } from "../protocol/roster.ts";
-import { writeFileAtomic } from "../node/atomic_file.ts";
-import { createIdentity, type NodeIdentity } from "../node/identity.ts";
-import {
-  addMember,
-  checkRosterFile,
-  DEFAULT_PARAMETERS,
-  newRosterFile,
-  signRoster,
-  writeRosterFile,
-} from "../node/roster_file.ts";
 import { encodeNpy, parseUpdate } from "../node/tensor_formats.ts";
-import { nodeCommand } from "./permissions.ts";
+import { LocalNet, type LocalNode, waitFor } from "./testnet/local_net.ts";
 
 const USAGE = `Usage: deno task testnet [options]
 
@@ -77,7 +66,6 @@ const ROUNDS = int(args.rounds, "rounds", 1);
 const DIM = int(args.dim, "dim", 1);
 const DROP = int(args.drop, "drop", 0);
 const SEED = int(args.seed, "seed", 0);
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const KILLS = DROP + (args["kill-leader"] ? 1 : 0);
 /**
  * The default threshold ⌊2n/3⌋ + 1 tolerates ⌈n/3⌉ − 1 lost members; when more are killed per
@@ -97,151 +85,19 @@ if (THRESHOLD <= N / 2) {
 const OUT = args.out ?? await Deno.makeTempDir({ prefix: "fedagg-testnet-" });
 const say = (s: string) => (args.json ? console.error(s) : console.log(s));
 
-// ---- processes ----------------------------------------------------------------------------------
-
-interface NodeProc {
-  /** Its PeerId (the roster member id). */
-  readonly id: string;
-  readonly name: string;
-  readonly dir: string;
-  readonly apiPort: number;
-  child?: Deno.ChildProcess;
-  url?: string;
-  token: string;
-}
-
-const nodes: NodeProc[] = [];
+let net: LocalNet | undefined;
 let cleaned = false;
 
 async function cleanup(): Promise<void> {
   if (cleaned) return;
   cleaned = true;
-  await Promise.all(nodes.map((n) => stopNode(n)));
+  await net?.stopAll();
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
     await cleanup();
     Deno.exit(130);
   });
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function startNode(n: NodeProc): Promise<void> {
-  await Deno.remove(`${n.dir}/api.json`).catch(() => {});
-  const log = await Deno.open(`${n.dir}/node.log`, { create: true, append: true });
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: [
-      ...nodeCommand(ROOT),
-      "run",
-      "--dir",
-      n.dir,
-      "--roster",
-      `${OUT}/roster.json`,
-      "--api",
-      `127.0.0.1:${n.apiPort}`,
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  });
-  n.child = cmd.spawn();
-  n.child.stderr.pipeTo(log.writable).catch(() => {});
-  n.url = `http://127.0.0.1:${n.apiPort}`;
-}
-
-async function stopNode(n: NodeProc, signal: Deno.Signal = "SIGTERM"): Promise<void> {
-  const child = n.child;
-  if (child === undefined) return;
-  n.child = undefined;
-  try {
-    child.kill(signal);
-  } catch {
-    // already gone
-  }
-  const timeout = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 5000);
-  await child.status;
-  clearTimeout(timeout);
-}
-
-async function api(n: NodeProc, path: string, init: RequestInit = {}): Promise<Response> {
-  return await fetch(`${n.url}${path}`, {
-    ...init,
-    headers: { ...init.headers, authorization: `Bearer ${n.token}` },
-    signal: AbortSignal.timeout(60_000),
-  });
-}
-
-// deno-lint-ignore no-explicit-any
-async function status(n: NodeProc): Promise<any | undefined> {
-  try {
-    const res = await api(n, "/v1/status");
-    return res.ok ? await res.json() : (await res.body?.cancel(), undefined);
-  } catch {
-    return undefined;
-  }
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-// ---- setup --------------------------------------------------------------------------------------
-
-async function setup(): Promise<Roster> {
-  await Deno.mkdir(OUT, { recursive: true });
-  const identities: NodeIdentity[] = [];
-  let file = newRosterFile({
-    ...DEFAULT_PARAMETERS,
-    federation: "testnet",
-    dim: DIM,
-    mode: args.pq ? "post-quantum" : "classical",
-    maxWeight: 100,
-    threshold: THRESHOLD,
-    // Short timeouts so a killed leader costs seconds, not minutes (deployments use longer).
-    stageTimeoutMs: 2000,
-    advertiseTimeoutMs: 2500,
-    viewTimeoutMs: 5000,
-  });
-  for (let i = 0; i < N; i++) {
-    const name = `node-${i}`;
-    const dir = `${OUT}/${name}`;
-    const port = freePort();
-    const listen = [`/ip4/127.0.0.1/tcp/${port}`];
-    const identity = await createIdentity(dir);
-    const token = Array.from(
-      crypto.getRandomValues(new Uint8Array(16)),
-      (b) => b.toString(16).padStart(2, "0"),
-    )
-      .join("");
-    await writeFileAtomic(`${dir}/api.token`, token + "\n", 0o600);
-    await writeFileAtomic(`${dir}/node.json`, JSON.stringify({ listen }) + "\n", 0o600);
-    file = addMember(file, identity.card(listen));
-    identities.push(identity);
-    nodes.push({ id: identity.peerId, name, dir, apiPort: freePort(), token });
-  }
-  for (const identity of identities) file = await signRoster(file, identity);
-  await writeRosterFile(`${OUT}/roster.json`, file);
-  const check = await checkRosterFile(file);
-  if (!check.complete) throw new Error("the roster is not fully signed");
-  return check.roster;
 }
 
 // ---- rounds -------------------------------------------------------------------------------------
@@ -281,13 +137,12 @@ function inputsFor(round: number): { values: Float32Array[]; weights: number[] }
   return { values, weights };
 }
 
-async function runRound(
-  roster: Roster,
-  round: number,
-  byId: Map<string, NodeProc>,
-): Promise<RoundResult> {
+async function runRound(net: LocalNet, round: number): Promise<RoundResult> {
+  const roster = net.roster;
   const { values, weights } = inputsFor(round);
-  const nodeOf = (index: number) => byId.get(roster.members[index].id)!;
+  const nodeOf = (index: number): LocalNode => net.node(index);
+  const status = (n: LocalNode) => net.status(n);
+  const api = (n: LocalNode, path: string, init?: RequestInit) => net.api(n, path, init);
   const dir = `${OUT}/inputs/round-${round}`;
   await Deno.mkdir(dir, { recursive: true });
   const weightJson: Record<string, number> = {};
@@ -314,30 +169,20 @@ async function runRound(
   const before = new Map<number, number>();
   for (let i = 0; i < N; i++) before.set(i, (await status(nodeOf(i)))?.traffic.bytesSent ?? 0);
   const started = performance.now();
-  await Promise.all([...Array(N).keys()].map(async (i) => {
-    const res = await api(nodeOf(i), `/v1/rounds/${round}/update?num_samples=${weights[i]}`, {
-      method: "POST",
-      body: encodeNpy(values[i]),
-      headers: { "content-type": "application/x-npy" },
-    });
-    if (res.status !== 202) {
-      throw new Error(`${nodeOf(i).name} refused the update: ${await res.text()}`);
-    }
-    await res.body?.cancel();
-  }));
-
-  // Mid-round: once the leader collects shares (its key list is out), kill the victims.
-  if (victims.length > 0) {
-    await waitFor(`the leader (${nodeOf(leader0).name}) to start round ${round}`, async () => {
-      const s = await status(nodeOf(leader0));
-      return s?.leading?.round === round && s.leading.stage !== "advertise" ? true : undefined;
-    }, 60_000).catch(async (err) => {
-      throw new Error(
-        `${err.message}; its status: ${JSON.stringify(await status(nodeOf(leader0)))}`,
-      );
-    });
-    await Promise.all(victims.map((v) => stopNode(nodeOf(v), "SIGKILL")));
-  }
+  const submit = (members: readonly number[]) =>
+    Promise.all(members.map(async (i) => {
+      const res = await api(nodeOf(i), `/v1/rounds/${round}/update?num_samples=${weights[i]}`, {
+        method: "POST",
+        body: encodeNpy(values[i]),
+        headers: { "content-type": "application/x-npy" },
+      });
+      if (res.status !== 202) {
+        throw new Error(`${nodeOf(i).name} refused the update: ${await res.text()}`);
+      }
+      await res.body?.cancel();
+    })).then(() => {});
+  // Mid-round: the victims die while the leader waits in its first stage (after they advertised).
+  await net.submitAndKill(round, victims, submit);
   const killed = new Set(victims);
   const alive = [...Array(N).keys()].filter((i) => !killed.has(i));
 
@@ -390,23 +235,18 @@ async function runRound(
   const exact = maxError <= q.errorBound && memberIdx.length >= roster.threshold &&
     alive.every((i) => !killed.has(i));
 
-  const verify = await new Deno.Command(Deno.execPath(), {
-    args: [
-      ...nodeCommand(ROOT),
-      "verify",
-      "--certificate",
-      certificatePath,
-      "--aggregate",
-      sumPath,
-      "--mean",
-      aggregatePath,
-      "--roster",
-      `${OUT}/roster.json`,
-      "--json",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const verify = await net.cli([
+    "verify",
+    "--certificate",
+    certificatePath,
+    "--aggregate",
+    sumPath,
+    "--mean",
+    aggregatePath,
+    "--roster",
+    net.rosterPath,
+    "--json",
+  ]);
   const verified = verify.code === 0;
 
   let bytesMoved = 0;
@@ -439,10 +279,10 @@ async function runRound(
     sumPath,
     certificatePath,
   };
-  if (!verified) result.failure = new TextDecoder().decode(verify.stdout).trim();
+  if (!verified) result.failure = (verify.stdout + verify.stderr).trim();
 
   // Bring the killed nodes back: they rejoin from their journal for the next round.
-  await Promise.all(victims.map((v) => startNode(nodeOf(v))));
+  await Promise.all(victims.map((v) => net.start(nodeOf(v))));
   return result;
 }
 
@@ -454,15 +294,19 @@ try {
   say(
     `fedagg testnet: ${N} nodes, d = ${DIM}, ${args.pq ? "post-quantum" : "classical"}, in ${OUT}`,
   );
-  const roster = await setup();
-  const byId = new Map(nodes.map((n) => [n.id, n]));
-  await Promise.all(nodes.map((n) => startNode(n)));
-  await Promise.all(nodes.map((n) =>
-    waitFor(`${n.name} to connect to every member`, async () => {
-      const s = await status(n);
-      return s?.peers.connected === N - 1 ? s : undefined;
-    }, 60_000)
-  ));
+  net = await LocalNet.create(OUT, N, {
+    dim: DIM,
+    mode: args.pq ? "post-quantum" : "classical",
+    maxWeight: 100,
+    threshold: THRESHOLD,
+    // Short timeouts so a killed leader costs seconds, not minutes (deployments use longer).
+    stageTimeoutMs: 2000,
+    advertiseTimeoutMs: 2500,
+    viewTimeoutMs: 5000,
+  });
+  const roster = net.roster;
+  await Promise.all(net.nodes.map((n) => net!.start(n)));
+  await Promise.all(net.nodes.map((n) => net!.connected(n)));
   say(`all ${N} nodes up and connected; roster t = ${roster.threshold}`);
   if (roster.threshold < Math.floor((2 * N) / 3) + 1) {
     say(
@@ -471,7 +315,7 @@ try {
     );
   }
   for (let round = 0; round < ROUNDS; round++) {
-    const r = await runRound(roster, round, byId);
+    const r = await runRound(net, round);
     rounds.push(r);
     say(
       `round ${r.round}: leader ${r.leader} view ${r.view}, ${r.survivors} members, ` +
@@ -480,12 +324,7 @@ try {
         (r.killed.length > 0 ? ` (killed ${r.killed.join(", ")})` : ""),
     );
     if (r.round < ROUNDS - 1 && r.killed.length > 0) {
-      await Promise.all(nodes.map((n) =>
-        waitFor(`${n.name} to reconnect`, async () => {
-          const s = await status(n);
-          return s?.peers.connected === N - 1 ? s : undefined;
-        }, 60_000)
-      ));
+      await Promise.all(net.nodes.map((n) => net!.connected(n)));
     }
   }
   ok = rounds.every((r) => r.exact && r.verified);

@@ -1,0 +1,258 @@
+/**
+ * A local federation of real `fedagg run` processes on loopback, for the test network
+ * (`scripts/testnet.ts`) and the multi-process tests. Each process runs the entry point under
+ * `deno run` with exactly the compiled binary's permissions (`scripts/permissions.ts`).
+ *
+ * @module
+ */
+import { writeFileAtomic } from "../../node/atomic_file.ts";
+import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import {
+  addMember,
+  checkRosterFile,
+  DEFAULT_PARAMETERS,
+  newRosterFile,
+  type RosterParameters,
+  signRoster,
+  writeRosterFile,
+} from "../../node/roster_file.ts";
+import type { Roster } from "../../protocol/roster.ts";
+import { leaderOf } from "../../protocol/schedule.ts";
+import { nodeCommand } from "../permissions.ts";
+
+/** The repository root (where `mod.ts` is). */
+export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** One member's process. */
+export interface LocalNode {
+  /** Its PeerId (roster member id). */
+  readonly id: string;
+  /** `node-<k>` in creation order. */
+  readonly name: string;
+  readonly dir: string;
+  readonly apiPort: number;
+  readonly token: string;
+  readonly url: string;
+  child: Deno.ChildProcess | undefined;
+}
+
+/** What the status endpoint returns (the fields the drivers use). */
+export interface NodeStatusJson {
+  peerId: string;
+  peers: { connected: number; members: number };
+  round: number | null;
+  view: number | null;
+  stage: string | null;
+  lastFinalRound: number | null;
+  lastError: string | null;
+  leading: { round: number; view: number; stage: string } | null;
+  traffic: { bytesSent: number; bytesReceived: number };
+  peakRssBytes: number;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** A set of member processes sharing one signed roster. */
+export class LocalNet {
+  readonly out: string;
+  readonly roster: Roster;
+  readonly nodes: readonly LocalNode[];
+  readonly rosterPath: string;
+
+  private constructor(out: string, roster: Roster, nodes: LocalNode[]) {
+    this.out = out;
+    this.roster = roster;
+    this.nodes = nodes;
+    this.rosterPath = `${out}/roster.json`;
+  }
+
+  /**
+   * Creates `count` identities, API tokens and a roster signed by every member in `out` (the
+   * same files `fedagg init` and `fedagg roster` produce), without starting anything.
+   */
+  static async create(
+    out: string,
+    count: number,
+    parameters: Partial<RosterParameters> & Pick<RosterParameters, "dim">,
+  ): Promise<LocalNet> {
+    await Deno.mkdir(out, { recursive: true });
+    const identities: NodeIdentity[] = [];
+    const nodes: LocalNode[] = [];
+    let file = newRosterFile({ ...DEFAULT_PARAMETERS, federation: "testnet", ...parameters });
+    for (let i = 0; i < count; i++) {
+      const name = `node-${i}`;
+      const dir = `${out}/${name}`;
+      const listen = [`/ip4/127.0.0.1/tcp/${freePort()}`];
+      const identity = await createIdentity(dir);
+      const token = Array.from(
+        crypto.getRandomValues(new Uint8Array(16)),
+        (b) => b.toString(16).padStart(2, "0"),
+      ).join("");
+      await writeFileAtomic(`${dir}/api.token`, token + "\n", 0o600);
+      await writeFileAtomic(`${dir}/node.json`, JSON.stringify({ listen }) + "\n", 0o600);
+      file = addMember(file, identity.card(listen));
+      identities.push(identity);
+      const apiPort = freePort();
+      nodes.push({
+        id: identity.peerId,
+        name,
+        dir,
+        apiPort,
+        token,
+        url: `http://127.0.0.1:${apiPort}`,
+        child: undefined,
+      });
+    }
+    for (const identity of identities) file = await signRoster(file, identity);
+    await writeRosterFile(`${out}/roster.json`, file);
+    const check = await checkRosterFile(file);
+    if (!check.complete) throw new Error("the roster is not signed by every member");
+    return new LocalNet(out, check.roster, nodes);
+  }
+
+  /** The process of roster member `index`. */
+  node(index: number): LocalNode {
+    const id = this.roster.members[index].id;
+    return this.nodes.find((n) => n.id === id)!;
+  }
+
+  /** Roster index of a node. */
+  index(node: LocalNode): number {
+    return this.roster.indexOf(node.id)!;
+  }
+
+  /** Starts a member's `fedagg run` process (its stderr goes to `DIR/node.log`). */
+  async start(node: LocalNode): Promise<void> {
+    if (node.child !== undefined) return;
+    await Deno.remove(`${node.dir}/api.json`).catch(() => {});
+    const log = await Deno.open(`${node.dir}/node.log`, { create: true, append: true });
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        ...nodeCommand(ROOT),
+        "run",
+        "--dir",
+        node.dir,
+        "--roster",
+        this.rosterPath,
+        "--api",
+        `127.0.0.1:${node.apiPort}`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    child.stderr.pipeTo(log.writable).catch(() => {});
+    node.child = child;
+  }
+
+  /** Stops a member's process (SIGTERM: graceful; SIGKILL: a crash). */
+  async stop(node: LocalNode, signal: Deno.Signal = "SIGTERM"): Promise<void> {
+    const child = node.child;
+    if (child === undefined) return;
+    node.child = undefined;
+    try {
+      child.kill(signal);
+    } catch {
+      // already gone
+    }
+    const force = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, 5000);
+    await child.status;
+    clearTimeout(force);
+  }
+
+  /** Stops every process. Safe to call more than once. */
+  async stopAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.stop(n)));
+  }
+
+  /** An authenticated request to a node's API. */
+  async api(node: LocalNode, path: string, init: RequestInit = {}): Promise<Response> {
+    return await fetch(`${node.url}${path}`, {
+      ...init,
+      headers: { ...init.headers, authorization: `Bearer ${node.token}` },
+      signal: AbortSignal.timeout(60_000),
+    });
+  }
+
+  /** A node's status, or undefined if it does not answer. */
+  async status(node: LocalNode): Promise<NodeStatusJson | undefined> {
+    try {
+      const res = await this.api(node, "/v1/status");
+      if (res.ok) return await res.json();
+      await res.body?.cancel();
+    } catch {
+      // not up (yet)
+    }
+    return undefined;
+  }
+
+  /** Waits until `node` is up and connected to every other member. */
+  async connected(node: LocalNode, timeoutMs = 60_000): Promise<void> {
+    await waitFor(`${node.name} to connect to every member`, async () => {
+      const s = await this.status(node);
+      return s?.peers.connected === this.nodes.length - 1 ? true : undefined;
+    }, timeoutMs);
+  }
+
+  /**
+   * Starts `round` and kills `victims` (roster indices) in the middle of it, deterministically:
+   * every member but one late one submits (through `submit`), the leader waits in its first
+   * stage for the straggler, the victims are killed there with SIGKILL (after they advertised),
+   * then the straggler submits. Without victims everyone submits at once.
+   */
+  async submitAndKill(
+    round: number,
+    victims: readonly number[],
+    submit: (members: readonly number[]) => Promise<void>,
+  ): Promise<void> {
+    const all = this.roster.members.map((_, i) => i);
+    if (victims.length === 0) return await submit(all);
+    const leader = leaderOf(this.roster, round, 0);
+    const late = all.find((i) => i !== leader && !victims.includes(i));
+    if (late === undefined) throw new Error("no member left to submit late");
+    await submit(all.filter((i) => i !== late));
+    await waitFor(`the leader to collect round ${round}'s adverts`, async () => {
+      const s = await this.status(this.node(leader));
+      return s?.leading?.round === round ? true : undefined;
+    }, 60_000);
+    await Promise.all(victims.map((v) => this.stop(this.node(v), "SIGKILL")));
+    await submit([late]);
+  }
+
+  /** Runs the entry point's CLI with the binary's permissions; resolves to code and output. */
+  async cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [...nodeCommand(ROOT), ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const d = new TextDecoder();
+    return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+  }
+}
+
+/** Polls `fn` every 100 ms until it returns a value, or throws after `ms`. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  ms: number,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
