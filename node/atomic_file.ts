@@ -30,8 +30,13 @@ export async function writeFileAtomic(
     throw err;
   }
   file.close();
-  await Deno.chmod(tmp, mode); // createNew's mode is filtered by the umask
-  await Deno.rename(tmp, path);
+  try {
+    await Deno.chmod(tmp, mode); // createNew's mode is filtered by the umask
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
   await syncDirectory(dir);
 }
 

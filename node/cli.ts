@@ -405,7 +405,8 @@ async function apiOf(args: { dir?: string; api?: string }, command: string) {
     } catch (err) {
       throw new NodeError(
         "unreachable",
-        `cannot reach the node at ${url}: ${(err as Error).message}`,
+        `cannot reach the node at ${url} (${(err as Error).message}): ` +
+          `is \`fedagg run --dir ${dir}\` running?`,
       );
     }
   };

@@ -81,7 +81,8 @@ export function serveApi(
   const token = encoder.encode(options.token);
   const dim = node.roster.dim;
   const maxBody = maxUpdateBytes(dim);
-  const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  /** Closers of the open event streams (each clears its timer and subscription). */
+  const streams = new Set<() => void>();
 
   const authorized = (req: Request): boolean => {
     const header = req.headers.get("authorization") ?? "";
@@ -180,13 +181,7 @@ export function serveApi(
         resolve({
           url: `http://${hostname}:${port}`,
           shutdown: async () => {
-            for (const c of streams) {
-              try {
-                c.close();
-              } catch {
-                // already closed
-              }
-            }
+            for (const close of [...streams]) close();
             await server.shutdown();
           },
         });
@@ -195,27 +190,39 @@ export function serveApi(
   });
 }
 
-function events(
-  node: FedaggNode,
-  streams: Set<ReadableStreamDefaultController<Uint8Array>>,
-): Response {
-  let unsubscribe = () => {};
-  let controller: ReadableStreamDefaultController<Uint8Array>;
-  let keepAlive: ReturnType<typeof setInterval>;
+function events(node: FedaggNode, streams: Set<() => void>): Response {
+  let cleanup = () => {};
   const body = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-      streams.add(c);
-      c.enqueue(encoder.encode(": fedagg events\n\n"));
-      unsubscribe = node.subscribe((e) => {
-        c.enqueue(encoder.encode(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`));
-      });
-      keepAlive = setInterval(() => c.enqueue(encoder.encode(": keep-alive\n\n")), 15_000);
+    start(controller) {
+      const send = (text: string) => {
+        try {
+          controller.enqueue(encoder.encode(text));
+        } catch {
+          cleanup(); // the stream closed under us
+        }
+      };
+      const unsubscribe = node.subscribe((e) =>
+        send(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`)
+      );
+      const keepAlive = setInterval(() => send(": keep-alive\n\n"), 15_000);
+      cleanup = () => {
+        clearInterval(keepAlive);
+        unsubscribe();
+        streams.delete(close);
+      };
+      const close = () => {
+        cleanup();
+        try {
+          controller.close();
+        } catch {
+          // already closed
+        }
+      };
+      streams.add(close);
+      send(": fedagg events\n\n");
     },
     cancel() {
-      clearInterval(keepAlive);
-      unsubscribe();
-      streams.delete(controller);
+      cleanup();
     },
   });
   return new Response(body, {

@@ -12,7 +12,7 @@ import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 import { fromBase64, toBase64 } from "../protocol/bytes.ts";
 import { type Rng, systemRng } from "../protocol/crypto/mod.ts";
 import { MemberSigner } from "../protocol/signer.ts";
-import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
+import { readFileIfExists, syncDirectory, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
 
 const FORMAT = "fedagg/identity/v1";
@@ -82,7 +82,21 @@ export async function createIdentity(dir: string, rng: Rng = systemRng): Promise
     2,
   );
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFileAtomic(path, json + "\n", 0o600);
+  // Written to a temporary name, then linked into place: the link fails if another `init` got
+  // there first, so two concurrent inits can never both believe they own the key on disk.
+  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
+  await writeFileAtomic(tmp, json + "\n", 0o600);
+  try {
+    await Deno.link(tmp, path);
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists) {
+      throw new NodeError("identity-exists", `${path} already exists; refusing to overwrite it`);
+    }
+    throw err;
+  } finally {
+    await Deno.remove(tmp).catch(() => {});
+  }
+  await syncDirectory(dir);
   return await fromSeeds(edSeed, pqSeed);
 }
 
@@ -113,6 +127,9 @@ export async function loadIdentity(dir: string): Promise<NodeIdentity> {
     parsed = JSON.parse(await Deno.readTextFile(path));
   } catch {
     throw new NodeError("identity-invalid", `${path} is not valid JSON`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new NodeError("identity-invalid", `${path} is not a ${FORMAT} object`);
   }
   const seed = (value: unknown, name: string) => {
     let bytes: Uint8Array | undefined;

@@ -36,6 +36,14 @@ export const FRAME_PROTOCOL = "/fedagg/1/frame";
 export const AGGREGATE_PROTOCOL = "/fedagg/1/aggregate";
 /** Chunk size on streams (well under the 4 MiB stream and yamux buffers). */
 const CHUNK = 1 << 20;
+/** Frames from this size up count as large (vectors). */
+const LARGE = 1 << 20;
+/**
+ * How many large frames are received or being processed at once. A leader receiving every
+ * member's masked vector at the same moment keeps the others waiting in flow control instead of
+ * buffering n vectors, so its memory stays a constant number of vectors.
+ */
+export const MAX_LARGE_IN_FLIGHT = 2;
 /** Largest gossip message accepted (gossipsub itself caps messages near 4 MiB). */
 export const MAX_GOSSIP = 3 << 20;
 
@@ -52,8 +60,11 @@ export interface MeshOptions {
   readonly listen: readonly string[];
   /** Largest frame accepted (the protocol's `maxFrameSize`). */
   readonly maxFrame: number;
-  /** A frame arrived from roster member `from`. */
-  readonly onFrame: (frame: Uint8Array, from: number) => void;
+  /**
+   * A frame arrived from roster member `from`. For large frames the mesh waits for the returned
+   * promise before taking in the next large one (see {@link MAX_LARGE_IN_FLIGHT}).
+   */
+  readonly onFrame: (frame: Uint8Array, from: number) => void | Promise<void>;
   /** A gossip message arrived, published by roster member `from`. */
   readonly onGossip: (data: Uint8Array, from: number) => void;
   /** Serves an aggregate body by (round, view, hash), or undefined if unknown here. */
@@ -79,6 +90,7 @@ export class Mesh {
   readonly #index = new Map<string, number>();
   readonly #topic: string;
   readonly #backoff = new Map<number, { next: number; delay: number }>();
+  readonly #large = new Semaphore(MAX_LARGE_IN_FLIGHT);
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   /** Traffic counters (exposed as metrics). */
@@ -180,7 +192,7 @@ export class Mesh {
         return true;
       } catch (err) {
         this.counters.sendFailures++;
-        if (Date.now() + delay >= deadline) {
+        if (err instanceof FrameRefused || Date.now() + delay >= deadline) {
           this.#options.log("warn", "giving up sending a frame", {
             to,
             bytes: frame.length,
@@ -208,7 +220,8 @@ export class Mesh {
       }
       const answer = (await lp.read({ signal })).subarray();
       if (answer[0] !== 0) {
-        throw new Error(`refused by the receiver: ${new TextDecoder().decode(answer.subarray(1))}`);
+        // Permanent (the frame is too large for the receiver): resending cannot help.
+        throw new FrameRefused(new TextDecoder().decode(answer.subarray(1)));
       }
       await stream.close({ signal });
     } catch (err) {
@@ -246,14 +259,18 @@ export class Mesh {
       ask.set(request.hash, 16);
       await lp.write(ask, { signal });
       const head = (await lp.read({ signal })).subarray();
-      if (head.length !== 4) return undefined;
-      const total = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
-      if (total === 0 || total > request.maxBytes) return undefined;
+      const total = head.length === 4
+        ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0)
+        : -1;
+      if (total <= 0 || total > request.maxBytes) {
+        stream.abort(new Error("no such aggregate, or too large"));
+        return undefined;
+      }
       const body = new Uint8Array(total);
       let filled = 0;
       while (filled < total) {
         const chunk = (await lp.read({ signal })).subarray();
-        if (filled + chunk.length > total) return undefined;
+        if (filled + chunk.length > total) throw new Error("aggregate longer than announced");
         body.set(chunk, filled);
         filled += chunk.length;
       }
@@ -299,19 +316,26 @@ export class Mesh {
           log("warn", "refused an oversized frame", { from, bytes: total });
           return;
         }
-        const frame = new Uint8Array(total);
-        let filled = 0;
-        while (filled < total) {
-          const chunk = (await lp.read({ signal })).subarray();
-          if (filled + chunk.length > total) throw new Error("frame longer than announced");
-          frame.set(chunk, filled);
-          filled += chunk.length;
+        const large = total >= LARGE;
+        if (large) await this.#large.acquire();
+        try {
+          const frame = new Uint8Array(total);
+          let filled = 0;
+          while (filled < total) {
+            const chunk = (await lp.read({ signal })).subarray();
+            if (filled + chunk.length > total) throw new Error("frame longer than announced");
+            frame.set(chunk, filled);
+            filled += chunk.length;
+          }
+          await lp.write(Uint8Array.of(0), { signal });
+          await stream.close({ signal });
+          this.counters.framesReceived++;
+          this.counters.bytesReceived += total;
+          const handled = this.#options.onFrame(frame, from);
+          if (large) await handled;
+        } finally {
+          if (large) this.#large.release();
         }
-        await lp.write(Uint8Array.of(0), { signal });
-        await stream.close({ signal });
-        this.counters.framesReceived++;
-        this.counters.bytesReceived += total;
-        this.#options.onFrame(frame, from);
       } catch (err) {
         log("warn", "frame transfer failed", {
           from,
@@ -389,6 +413,38 @@ export class Mesh {
       this.#backoff.set(i, { next: now + state.delay, delay: Math.min(state.delay * 2, 30_000) });
       this.#node.dial(peer, { signal: AbortSignal.timeout(10_000) }).catch(() => {});
     });
+  }
+}
+
+/** The receiver refused a frame for good (it is larger than the receiver accepts). */
+class FrameRefused extends Error {
+  constructor(reason: string) {
+    super(`refused by the receiver: ${reason}`);
+    this.name = "FrameRefused";
+  }
+}
+
+/** A counting semaphore. */
+class Semaphore {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(count: number) {
+    this.#free = count;
+  }
+
+  acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next !== undefined) next();
+    else this.#free++;
   }
 }
 

@@ -14,7 +14,7 @@ interface Family {
 }
 
 function key(labels: Labels): string {
-  return Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(",");
+  return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
 }
 
 function escapeLabel(v: string): string {

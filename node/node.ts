@@ -113,6 +113,7 @@ export class FedaggNode {
   readonly #announced = new Map<number, number>();
   readonly #layouts = new Map<number, TensorLayout>();
   readonly #submittedAt = new Map<number, number>();
+  readonly #submitting = new Set<number>();
   readonly #listeners = new Set<(e: NodeEvent) => void>();
   #current: { round: number; view: number; stage: string } | undefined;
   #leading: { round: number; view: number; stage: string } | undefined;
@@ -145,7 +146,8 @@ export class FedaggNode {
       addresses: addressesOf(options.rosterFile, options.roster),
       listen: options.listen,
       maxFrame: maxFrameSize(options.roster),
-      onFrame: (frame, from) => node.#input(() => node.#endpoint.receive(frame, from, now())),
+      onFrame: (frame, from) =>
+        node.#input(() => node.#endpoint.receive(frame, from, now())).catch(() => {}),
       onGossip: (data, from) => node.#onGossip(data, from),
       aggregateBody: (round, view, hash) => node.#bodies.get(bodyKey(round, view, hash)),
       log: options.log,
@@ -203,17 +205,29 @@ export class FedaggNode {
         `num_samples must be an integer in [1, ${q.maxWeight}] (the roster's maxWeight), got ${numSamples}`,
       );
     }
-    if (await this.#journal.update(round) !== undefined) {
-      throw new SubmitError(409, `an update for round ${round} was already accepted`);
+    // Claimed before the first await, so concurrent uploads for one round cannot both pass.
+    if (this.#submitting.has(round)) {
+      throw new SubmitError(409, `an update for round ${round} is already being accepted`);
     }
-    const last = this.#lastFinalRound;
-    if (last !== undefined && round <= last) {
-      throw new SubmitError(409, `round ${round} is already final here (last final round ${last})`);
+    this.#submitting.add(round);
+    try {
+      if (await this.#journal.update(round) !== undefined) {
+        throw new SubmitError(409, `an update for round ${round} was already accepted`);
+      }
+      const last = this.#lastFinalRound;
+      if (last !== undefined && round <= last) {
+        throw new SubmitError(
+          409,
+          `round ${round} is already final here (last final round ${last})`,
+        );
+      }
+      await this.#journal.recordUpdate(round, { values, numSamples, layout });
+      this.#layouts.set(round, layout);
+      this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
+      await this.#start(round, values, numSamples);
+    } finally {
+      this.#submitting.delete(round);
     }
-    await this.#journal.recordUpdate(round, { values, numSamples, layout });
-    this.#layouts.set(round, layout);
-    this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
-    await this.#start(round, values, numSamples);
   }
 
   /** The stored aggregate of `round` and its weighted mean, if published. */

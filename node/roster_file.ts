@@ -277,11 +277,16 @@ export async function checkRosterFile(file: RosterFile): Promise<RosterCheck> {
 export async function readRosterFile(path: string): Promise<RosterFile> {
   const raw = await readFileIfExists(path);
   if (raw === undefined) throw new NodeError("no-roster", `roster file ${path} not found`);
+  let parsed: unknown;
   try {
-    return JSON.parse(new TextDecoder().decode(raw)) as RosterFile;
+    parsed = JSON.parse(new TextDecoder().decode(raw));
   } catch {
     throw new NodeError("roster-invalid", `${path} is not valid JSON`);
   }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new NodeError("roster-invalid", `${path} is not a ${FORMAT} object`);
+  }
+  return parsed as RosterFile;
 }
 
 /** Writes a roster file atomically (mode 0644: rosters are public). */

@@ -1,0 +1,598 @@
+/**
+ * The command line (node/cli.ts), run in-process through `main` with console output captured:
+ * `--help` of every command (exit 0); usage errors (exit 2 with a message): unknown commands and
+ * options, missing or malformed values; `init` (the directory and its files with their modes,
+ * the card, refusal of a second init); `roster create/add/sign/verify` end to end with three
+ * members (verify exits 1 until all three signed, then 0; `--json` parses); a sparse roster
+ * (`secagg+` graph, or Harary with `--degree`); `submit`/`status`/`aggregate` without a running
+ * node (exit 2, pointing at `fedagg run`); and `verify` of a genuine final certificate and
+ * aggregate produced by an in-process round between Endpoints signed with real identities
+ * (exit 0, `--mean` matches) against tampered aggregates, certificates, means and rosters
+ * (exit 1, `{valid: false}`).
+ */
+import "../../node/shims.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
+import { u32Bytes, utf8 } from "../../protocol/bytes.ts";
+import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { Endpoint } from "../../protocol/endpoint.ts";
+import type { Output, ProtocolEvent } from "../../protocol/events.ts";
+import { inlineExpander } from "../../protocol/masking.ts";
+import { dequantizeMean, quantize } from "../../protocol/quantize.ts";
+import type { Roster } from "../../protocol/roster.ts";
+import type { MemberSigner } from "../../protocol/signer.ts";
+import { main } from "../../node/cli.ts";
+import {
+  createIdentity,
+  loadIdentity,
+  type MemberCard,
+  type NodeIdentity,
+} from "../../node/identity.ts";
+import {
+  addMember,
+  DEFAULT_PARAMETERS,
+  loadRunnableRoster,
+  newRosterFile,
+  type RosterFile,
+  rosterOf,
+  writeRosterFile,
+} from "../../node/roster_file.ts";
+import { encodeNpy } from "../../node/tensor_formats.ts";
+
+interface Run {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** Runs the CLI with `args`, capturing console.log and console.error. */
+async function cli(...args: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
+  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
+  try {
+    const code = await main(args);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "fedagg-cli-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function modeOf(path: string): Promise<number> {
+  return (await Deno.stat(path)).mode! & 0o777;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function expectCode(run: Run, code: number, what: string): void {
+  assertEquals(run.code, code, `${what}\nstdout: ${run.out}\nstderr: ${run.err}`);
+}
+
+function rng(...label: (string | number)[]) {
+  return seededRng(sha256(utf8(["fedagg-test/cli", ...label].join("/"))));
+}
+
+type FinalEvent = Extract<ProtocolEvent, { type: "final" }>;
+
+/**
+ * Runs `round` to completion between one Endpoint per member (signers by roster index), frames
+ * delivered in FIFO order at a fixed time; resolves to the `final` event of every member.
+ */
+async function runRound(
+  roster: Roster,
+  signers: readonly MemberSigner[],
+  round: number,
+): Promise<FinalEvent[]> {
+  const endpoints = signers.map((signer, self) =>
+    new Endpoint({ roster, self, signer, rng: rng("endpoint", self), expander: inlineExpander })
+  );
+  const queue: { from: number; to: number; frame: Uint8Array }[] = [];
+  const finals: FinalEvent[] = [];
+  const handle = (from: number, outputs: readonly Output[]) => {
+    for (const o of outputs) {
+      if (o.kind === "event") {
+        if (o.event.type === "final") finals[from] = o.event;
+        assert(o.event.type !== "internal-error", JSON.stringify(o.event));
+      } else if (o.kind === "send") {
+        if (o.to !== from) queue.push({ from, to: o.to, frame: o.frame });
+      } else {
+        for (let to = 0; to < endpoints.length; to++) {
+          if (to !== from) queue.push({ from, to, frame: o.frame });
+        }
+      }
+    }
+  };
+  try {
+    for (const [i, e] of endpoints.entries()) {
+      const r = rng("input", round, i);
+      const x = new Float32Array(roster.dim).map(() => r(1)[0] / 128 - 1);
+      handle(i, await e.submit(round, quantize(x, 1 + (i % 3), roster.quantization, r), 0));
+    }
+    for (let k = 0; queue.length > 0; k++) {
+      assert(k < 10_000, "the round does not settle");
+      const m = queue.shift()!;
+      handle(m.to, await endpoints[m.to].receive(m.frame, m.from, 0));
+    }
+  } finally {
+    for (const e of endpoints) e.close();
+  }
+  return finals;
+}
+
+Deno.test("cli: --help exits 0 for every command", async () => {
+  const cases = [
+    ["--help"],
+    ["-h"],
+    ["help"],
+    ["init", "--help"],
+    ["roster", "--help"],
+    ["roster", "-h"],
+    ["roster", "create", "--help"],
+    ["roster", "add", "--help"],
+    ["roster", "sign", "--help"],
+    ["roster", "verify", "--help"],
+    ["run", "--help"],
+    ["submit", "--help"],
+    ["aggregate", "--help"],
+    ["status", "--help"],
+    ["verify", "--help"],
+    // --help wins over missing required options.
+    ["submit", "--round", "1", "--help"],
+  ];
+  for (const args of cases) {
+    const r = await cli(...args);
+    expectCode(r, 0, args.join(" "));
+    assertMatch(r.out, /Usage/);
+    assertEquals(r.err, "", args.join(" "));
+  }
+  // Each command's help is its own.
+  assertMatch((await cli("init", "--help")).out, /fedagg init --dir DIR/);
+  assertMatch((await cli("verify", "--help")).out, /fedagg verify --certificate FILE/);
+  assertMatch((await cli("roster", "create", "--help")).out, /--corrupt F --dropout F/);
+  // No command at all: the overview, and a usage exit code.
+  const none = await cli();
+  expectCode(none, 2, "no command");
+  assertMatch(none.out, /Commands:/);
+});
+
+Deno.test("cli: unknown commands, options and bad values exit 2 with a message", async () => {
+  await withTempDir(async (dir) => {
+    const cases: { args: string[]; message: RegExp }[] = [
+      { args: ["frobnicate"], message: /unknown command frobnicate/ },
+      { args: ["init", "--dir", `${dir}/x`, "--frob"], message: /unknown option --frob/ },
+      { args: ["init", "--dir", `${dir}/x`, "stray"], message: /unknown option stray/ },
+      { args: ["init"], message: /--dir is required/ },
+      { args: ["status", "--bogus", "1"], message: /unknown option --bogus/ },
+      { args: ["roster"], message: /fedagg roster create/ },
+      { args: ["roster", "frob"], message: /unknown roster command frob/ },
+      {
+        args: ["roster", "create", "--out", `${dir}/r.json`, "--federation", "f", "--dim", "x"],
+        message: /--dim must be an integer ≥ 1, got x/,
+      },
+      {
+        args: ["roster", "create", "--out", `${dir}/r.json`, "--federation", "f", "--dim", "0"],
+        message: /--dim must be an integer ≥ 1/,
+      },
+      {
+        args: ["roster", "create", "--out", `${dir}/r.json`, "--dim", "4"],
+        message: /--federation is required/,
+      },
+      {
+        args: [
+          "roster",
+          "create",
+          ...["--out", `${dir}/r.json`, "--federation", "f", "--dim", "4", "--mode", "quantum"],
+        ],
+        message: /--mode must be classical or post-quantum/,
+      },
+      {
+        args: [
+          "roster",
+          "create",
+          ...["--out", `${dir}/r.json`, "--federation", "f", "--dim", "4", "--graph", "ring"],
+        ],
+        message: /--graph must be complete or sparse/,
+      },
+      {
+        args: [
+          "roster",
+          "create",
+          ...["--out", `${dir}/r.json`, "--federation", "f", "--dim", "4", "--clip", "wide"],
+        ],
+        message: /--clip must be a number/,
+      },
+      { args: ["roster", "add", "--roster", `${dir}/r.json`], message: /not found/ },
+      { args: ["roster", "verify", "--roster", `${dir}/none.json`], message: /not found/ },
+      { args: ["submit", "--dir", dir, "--round", "x"], message: /--round must be an integer/ },
+      { args: ["run", "--dir", `${dir}/nowhere`], message: /fedagg init/ },
+      { args: ["verify", "--roster", `${dir}/none.json`], message: /not found/ },
+    ];
+    for (const { args, message } of cases) {
+      const r = await cli(...args);
+      expectCode(r, 2, args.join(" "));
+      assertMatch(r.err, message);
+    }
+    assertEquals(await exists(`${dir}/x`), false, "a refused init creates nothing");
+    assertEquals(await exists(`${dir}/r.json`), false, "a refused create writes nothing");
+  });
+});
+
+Deno.test("cli: init creates the node directory, its files and the card", async () => {
+  await withTempDir(async (root) => {
+    const dir = `${root}/node-a`;
+    const r = await cli("init", "--dir", dir);
+    expectCode(r, 0, "init");
+    assertEquals((await Deno.stat(dir)).mode! & 0o777, 0o700);
+    assertEquals(await modeOf(`${dir}/identity.json`), 0o600);
+    assertEquals(await modeOf(`${dir}/api.token`), 0o600);
+    assertEquals(await modeOf(`${dir}/node.json`), 0o600);
+    assertEquals(await modeOf(`${dir}/card.json`), 0o644);
+    const token = (await Deno.readTextFile(`${dir}/api.token`)).trim();
+    assert(token.length >= 16, "the API accepts the token");
+    assertMatch(token, /^[A-Za-z0-9]+$/);
+    const card = JSON.parse(await Deno.readTextFile(`${dir}/card.json`)) as MemberCard;
+    const identity = await loadIdentity(dir);
+    assertEquals(card, identity.card(["/ip4/127.0.0.1/tcp/4001"]));
+    assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/node.json`)), {
+      listen: ["/ip4/127.0.0.1/tcp/4001"],
+    });
+    assert(r.out.includes(identity.peerId), r.out);
+    assert(!r.out.includes(token), "the token is not printed");
+
+    // A second init refuses and changes nothing.
+    const before = await Deno.readFile(`${dir}/identity.json`);
+    const again = await cli("init", "--dir", dir);
+    expectCode(again, 2, "second init");
+    assertMatch(again.err, /already exists/);
+    assertEquals(await Deno.readFile(`${dir}/identity.json`), before);
+
+    // --listen and --announce, with --json output.
+    const other = `${root}/node-b`;
+    const j = await cli(
+      "init",
+      ...["--dir", other, "--json"],
+      ...["--listen", "/ip4/0.0.0.0/tcp/5001", "--listen", "/ip6/::/tcp/5001"],
+      ...["--announce", "/dns4/b.example/tcp/5001"],
+    );
+    expectCode(j, 0, "init --json");
+    const printed = JSON.parse(j.out) as MemberCard;
+    assertEquals(printed.addresses, ["/dns4/b.example/tcp/5001"]);
+    assertEquals(JSON.parse(await Deno.readTextFile(`${other}/card.json`)), printed);
+    assertEquals(JSON.parse(await Deno.readTextFile(`${other}/node.json`)).listen, [
+      "/ip4/0.0.0.0/tcp/5001",
+      "/ip6/::/tcp/5001",
+    ]);
+    assert(printed.id !== card.id);
+  });
+});
+
+Deno.test("cli: roster create, add, sign and verify with three members", async () => {
+  await withTempDir(async (root) => {
+    const dirs = [0, 1, 2].map((i) => `${root}/m${i}`);
+    for (const [i, d] of dirs.entries()) {
+      expectCode(
+        await cli("init", "--dir", d, "--listen", `/ip4/127.0.0.1/tcp/${4100 + i}`),
+        0,
+        "init",
+      );
+    }
+    const ids = await Promise.all(dirs.map(async (d) => (await loadIdentity(d)).peerId));
+    const path = `${root}/roster.json`;
+    const created = await cli(
+      "roster",
+      "create",
+      ...["--out", path, "--federation", "hospitals", "--dim", "100"],
+      ...["--max-weight", "50", "--clip", "2.5", "--stage-timeout", "2000"],
+      ...["--advertise-timeout", "5000", "--view-timeout", "7000"],
+    );
+    expectCode(created, 0, "create");
+    assertEquals(await modeOf(path), 0o644);
+    const fresh = JSON.parse(await Deno.readTextFile(path)) as RosterFile;
+    assertEquals(fresh.members, []);
+    assertEquals(fresh.dim, 100);
+    assertEquals(fresh.maxWeight, 50);
+    assertEquals(fresh.clip, 2.5);
+    assertEquals(fresh.graph, { kind: "complete" });
+    assertEquals(fresh.mode, "classical");
+    assertEquals([fresh.stageTimeoutMs, fresh.advertiseTimeoutMs, fresh.viewTimeoutMs], [
+      2000,
+      5000,
+      7000,
+    ]);
+
+    const cards = dirs.flatMap((d) => ["--card", `${d}/card.json`]);
+    expectCode(await cli("roster", "add", "--roster", path, ...cards), 0, "add");
+    // Adding the same card again is refused (exit 2) and leaves the file as it was.
+    const dup = await cli("roster", "add", "--roster", path, "--card", `${dirs[0]}/card.json`);
+    expectCode(dup, 2, "duplicate add");
+    assertMatch(dup.err, /already in the roster/);
+    const badCard = await cli("roster", "add", "--roster", path, "--card", `${root}/none.json`);
+    expectCode(badCard, 2, "missing card");
+    assertMatch(badCard.err, /not a readable JSON member card/);
+
+    const verify = async () => {
+      const text = await cli("roster", "verify", "--roster", path);
+      const json = await cli("roster", "verify", "--roster", path, "--json");
+      assertEquals(json.code, text.code);
+      return { code: text.code, text: text.out, json: JSON.parse(json.out) };
+    };
+    let v = await verify();
+    assertEquals(v.code, 1);
+    assertMatch(v.text, /NOT complete/);
+    assertEquals(v.json.complete, false);
+    assertEquals(v.json.members, 3);
+    assertEquals(v.json.federation, "hospitals");
+    assertEquals(v.json.threshold, 3);
+    assertEquals([...v.json.missing].sort(), [...ids].sort());
+    assertEquals(v.json.signed, []);
+
+    for (const [i, d] of dirs.entries()) {
+      const s = await cli("roster", "sign", "--roster", path, "--dir", d);
+      expectCode(s, 0, `sign ${i}`);
+      assert(s.out.includes(ids[i]), s.out);
+      v = await verify();
+      if (i < 2) {
+        assertEquals(v.code, 1, `after ${i + 1} signatures`);
+        assertEquals(v.json.signed.length, i + 1);
+        assertEquals(v.json.missing.length, 2 - i);
+      }
+    }
+    assertEquals(v.code, 0);
+    assertMatch(v.text, /valid, signed by all 3 members \(t = 3\)/);
+    assertEquals(v.json.complete, true);
+    assertEquals([...v.json.signed].sort(), [...ids].sort());
+    assertEquals(v.json.missing, []);
+    assertEquals(v.json.invalid, []);
+    assertEquals(await modeOf(path), 0o644);
+    for (const id of ids) assertEquals((await loadRunnableRoster(path, id)).roster.dim, 100);
+
+    // A node that is not a member cannot sign.
+    expectCode(await cli("init", "--dir", `${root}/outsider`), 0, "init outsider");
+    const outsider = await cli("roster", "sign", "--roster", path, "--dir", `${root}/outsider`);
+    expectCode(outsider, 2, "outsider sign");
+    assertMatch(outsider.err, /not in this roster/);
+
+    // Adding a member resets the signatures: verify fails again.
+    expectCode(
+      await cli("roster", "add", "--roster", path, "--card", `${root}/outsider/card.json`),
+      0,
+      "add a fourth",
+    );
+    v = await verify();
+    assertEquals(v.code, 1);
+    assertEquals(v.json.missing.length, 4);
+  });
+});
+
+Deno.test("cli: a sparse roster writes a secagg+ graph (or Harary with --degree)", async () => {
+  await withTempDir(async (root) => {
+    const base = ["roster", "create", "--federation", "f", "--dim", "10", "--graph", "sparse"];
+    const path = `${root}/sparse.json`;
+    const r = await cli(...base, "--out", path, "--corrupt", "0.05", "--dropout", "0.1");
+    expectCode(r, 0, "sparse");
+    const file = JSON.parse(await Deno.readTextFile(path)) as RosterFile;
+    assertEquals(file.graph, { kind: "secagg+", corruptFraction: 0.05, dropoutFraction: 0.1 });
+    const defaults = `${root}/defaults.json`;
+    expectCode(await cli(...base, "--out", defaults), 0, "sparse defaults");
+    assertEquals(JSON.parse(await Deno.readTextFile(defaults)).graph, {
+      kind: "secagg+",
+      corruptFraction: 0.05,
+      dropoutFraction: 0.1,
+    });
+    const harary = `${root}/harary.json`;
+    expectCode(await cli(...base, "--out", harary, "--degree", "4"), 0, "harary");
+    assertEquals(JSON.parse(await Deno.readTextFile(harary)).graph, {
+      kind: "harary",
+      degree: 4,
+      threshold: 3,
+    });
+    const explicit = `${root}/explicit.json`;
+    expectCode(
+      await cli(...base, "--out", explicit, "--degree", "6", "--graph-threshold", "5"),
+      0,
+      "harary with threshold",
+    );
+    assertEquals(JSON.parse(await Deno.readTextFile(explicit)).graph, {
+      kind: "harary",
+      degree: 6,
+      threshold: 5,
+    });
+    const pq = `${root}/pq.json`;
+    expectCode(
+      await cli(
+        "roster",
+        "create",
+        "--out",
+        pq,
+        "--federation",
+        "f",
+        "--dim",
+        "3",
+        "--mode",
+        "post-quantum",
+      ),
+      0,
+      "post-quantum",
+    );
+    assertEquals(JSON.parse(await Deno.readTextFile(pq)).mode, "post-quantum");
+  });
+});
+
+Deno.test("cli: submit, status and aggregate without a running node exit 2 naming `fedagg run`", async () => {
+  await withTempDir(async (root) => {
+    const dir = `${root}/node`;
+    expectCode(await cli("init", "--dir", dir), 0, "init");
+    const update = `${root}/update.f32`;
+    await Deno.writeFile(update, new Uint8Array(16));
+    const cases = [
+      ["submit", "--dir", dir, "--round", "0", "--file", update, "--num-samples", "1"],
+      ["status", "--dir", dir],
+      ["status", "--dir", dir, "--json"],
+      ["aggregate", "--dir", dir, "--round", "0", "--out", `${root}/mean.npy`],
+    ];
+    for (const args of cases) {
+      const r = await cli(...args);
+      expectCode(r, 2, args.join(" "));
+      assert(r.err.includes(`fedagg run --dir ${dir}`), r.err);
+    }
+    assertEquals(await exists(`${root}/mean.npy`), false);
+    // Not a node directory at all: the message says so.
+    const bare = await cli("status", "--dir", `${root}/nothing`);
+    expectCode(bare, 2, "status in a non-node dir");
+    assertMatch(bare.err, /api\.token not found/);
+    // A stale api.json (the node stopped): unreachable, still a clean exit 2.
+    const port = (() => {
+      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const p = (l.addr as Deno.NetAddr).port;
+      l.close();
+      return p;
+    })();
+    await Deno.writeTextFile(
+      `${dir}/api.json`,
+      JSON.stringify({ url: `http://127.0.0.1:${port}` }),
+    );
+    const stale = await cli("status", "--dir", dir);
+    expectCode(stale, 2, "status with a stale api.json");
+    assertMatch(stale.err, /cannot reach the node/);
+    // The file to submit is read first: a missing one is reported as such.
+    const noFile = await cli(
+      "submit",
+      ...["--dir", dir, "--round", "0", "--file", `${root}/none`, "--num-samples", "1"],
+    );
+    expectCode(noFile, 2, "submit a missing file");
+    assertMatch(noFile.err, /cannot read/);
+  });
+});
+
+Deno.test("cli: verify accepts a genuine final certificate and refuses tampered inputs", async () => {
+  await withTempDir(async (root) => {
+    // Three real identities, their roster file, and one round between Endpoints they sign for.
+    const identities: NodeIdentity[] = [];
+    for (let i = 0; i < 3; i++) {
+      identities.push(await createIdentity(`${root}/m${i}`, rng("verify", i)));
+    }
+    let file = newRosterFile({
+      ...DEFAULT_PARAMETERS,
+      federation: "cli-verify",
+      dim: 8,
+      maxWeight: 10,
+      stageTimeoutMs: 1000,
+      viewTimeoutMs: 3000,
+    });
+    for (const id of identities) file = addMember(file, id.card(["/ip4/127.0.0.1/tcp/1"]));
+    const rosterPath = `${root}/roster.json`;
+    await writeRosterFile(rosterPath, file);
+    const roster = rosterOf(file);
+    const signers = roster.members.map((m) => identities.find((i) => i.peerId === m.id)!.signer);
+    const finals = await runRound(roster, signers, 0);
+    assertEquals(finals.filter((f) => f !== undefined).length, 3, "final at every member");
+    const final = finals[0];
+    assertEquals(final.members, [0, 1, 2]);
+    const cert = `${root}/final.cbor`;
+    const body = `${root}/aggregate.u32`;
+    await Deno.writeFile(cert, final.certificate);
+    await Deno.writeFile(body, u32Bytes(final.aggregate));
+    const mean = dequantizeMean(final.aggregate, roster.quantization, final.members.length);
+    const meanPath = `${root}/mean.npy`;
+    await Deno.writeFile(meanPath, encodeNpy(mean));
+
+    const verify = (...extra: string[]) =>
+      cli("verify", "--certificate", cert, "--aggregate", body, "--roster", rosterPath, ...extra);
+
+    const ok = await verify();
+    expectCode(ok, 0, "genuine");
+    assertMatch(ok.out, /^valid: round 0 view 0/);
+    const okJson = await verify("--json");
+    expectCode(okJson, 0, "genuine --json");
+    const result = JSON.parse(okJson.out);
+    assertEquals(result.valid, true);
+    assertEquals(result.round, 0);
+    assertEquals(result.view, 0);
+    assertEquals(result.members, roster.members.map((m) => m.id));
+    assertEquals(result.threshold, roster.threshold);
+    assert(result.cosigners >= roster.threshold);
+    assertEquals(result.meanMatches, undefined);
+    const withMean = JSON.parse((await verify("--mean", meanPath, "--json")).out);
+    assertEquals(withMean.valid, true);
+    assertEquals(withMean.meanMatches, true);
+    expectCode(await verify("--mean", meanPath), 0, "matching mean");
+
+    // A mean that differs in one value.
+    const off = mean.slice();
+    off[3] = off[3] + 0.001;
+    const offPath = `${root}/off.npy`;
+    await Deno.writeFile(offPath, encodeNpy(off));
+    const wrongMean = await verify("--mean", offPath, "--json");
+    expectCode(wrongMean, 1, "wrong mean");
+    assertEquals(JSON.parse(wrongMean.out).valid, false);
+    assertEquals(JSON.parse(wrongMean.out).meanMatches, false);
+
+    // A tampered aggregate: one bit, the weight, or truncated.
+    const genuine = u32Bytes(final.aggregate).slice();
+    const tampered = [
+      (b: Uint8Array) => (b[0] ^= 1, b),
+      (b: Uint8Array) => (b[b.length - 4] ^= 1, b),
+      (b: Uint8Array) => b.slice(0, b.length - 4),
+      () => new Uint8Array(0),
+    ];
+    for (const [i, tamper] of tampered.entries()) {
+      await Deno.writeFile(body, tamper(genuine.slice()));
+      const r = await verify("--json");
+      expectCode(r, 1, `tampered aggregate ${i}`);
+      const j = JSON.parse(r.out);
+      assertEquals(j.valid, false);
+      assert(typeof j.reason === "string" && j.reason.length > 0);
+      const text = await verify();
+      expectCode(text, 1, `tampered aggregate ${i} (text)`);
+      assertMatch(text.out, /^INVALID: /);
+    }
+    await Deno.writeFile(body, genuine);
+    expectCode(await verify(), 0, "genuine again");
+
+    // A tampered certificate.
+    const certBytes = final.certificate.slice();
+    certBytes[Math.floor(certBytes.length / 2)] ^= 0x10;
+    await Deno.writeFile(cert, certBytes);
+    const badCert = await verify("--json");
+    expectCode(badCert, 1, "tampered certificate");
+    assertEquals(JSON.parse(badCert.out).valid, false);
+    await Deno.writeFile(cert, final.certificate.slice(0, 10));
+    expectCode(await verify(), 1, "truncated certificate");
+    await Deno.writeFile(cert, final.certificate);
+
+    // The same files against another roster (a changed parameter): refused.
+    const otherRoster = `${root}/other.json`;
+    await writeRosterFile(otherRoster, { ...file, clip: 2 });
+    const other = await cli(
+      "verify",
+      ...["--certificate", cert, "--aggregate", body, "--roster", otherRoster, "--json"],
+    );
+    expectCode(other, 1, "another roster");
+    assertEquals(JSON.parse(other.out).valid, false);
+
+    // Missing files are usage errors (exit 2).
+    const missing = await cli(
+      "verify",
+      ...["--certificate", `${root}/none`, "--aggregate", body, "--roster", rosterPath],
+    );
+    expectCode(missing, 2, "missing certificate file");
+  });
+});

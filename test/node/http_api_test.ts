@@ -1,0 +1,574 @@
+/**
+ * The trainer API (node/http_api.ts) in front of a real single-process {@link FedaggNode}: a
+ * three-member roster where only this node runs, so updates are accepted and journaled though
+ * the round cannot complete. Covers the bearer token (401), uploads as raw, `.npy` and
+ * safetensors (202, journaled before the answer), a second upload (409), `num_samples` missing
+ * (400) or out of [1, maxWeight] (422), wrong length (422 naming both counts), NaN (422 naming
+ * the index), wrong dtype and content type (415), bodies too big with and without
+ * Content-Length (413), unknown routes and unpublished aggregates (404), wrong methods (405),
+ * `/v1/status`, `/metrics`, `/v1/events`; and, with aggregates written straight into the
+ * node's journal, downloads in every format (the mean bit for bit, the exact sum, the update's
+ * safetensors layout) and the certificate (404 `not-final` until final).
+ */
+import "../../node/shims.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
+import { equalBytes, u32Bytes, utf8 } from "../../protocol/bytes.ts";
+import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { inlineExpander } from "../../protocol/masking.ts";
+import { dequantizeMean, quantize } from "../../protocol/quantize.ts";
+import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import { type ApiServer, serveApi } from "../../node/http_api.ts";
+import { FedaggNode } from "../../node/node.ts";
+import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
+import { closeUnrefdChannels } from "../../node/shims.ts";
+import {
+  encodeNpy,
+  encodeRaw,
+  encodeSafetensors,
+  maxUpdateBytes,
+  parseUpdate,
+  type TensorLayout,
+} from "../../node/tensor_formats.ts";
+
+const DIM = 6;
+const MAX_WEIGHT = 10;
+const TOKEN = "test-token-0123456789abcdef";
+
+function rng(...label: (string | number)[]) {
+  return seededRng(sha256(utf8(["fedagg-test/http", ...label].join("/"))));
+}
+
+function values(seed: number): Float32Array<ArrayBuffer> {
+  return new Float32Array(DIM).map((_, i) => ((i * 7 + seed * 3) % 11) / 11 - 0.5);
+}
+
+interface Fixture {
+  readonly dir: string;
+  readonly node: FedaggNode;
+  readonly api: ApiServer;
+  readonly ids: readonly NodeIdentity[];
+  readonly logs: { level: string; message: string }[];
+}
+
+async function start(): Promise<Fixture> {
+  const dir = await Deno.makeTempDir({ prefix: "fedagg-http-" });
+  const ids: NodeIdentity[] = [];
+  for (let i = 0; i < 3; i++) ids.push(await createIdentity(`${dir}/n${i}`, rng("id", i)));
+  let file = newRosterFile({
+    ...DEFAULT_PARAMETERS,
+    federation: "http-test",
+    dim: DIM,
+    maxWeight: MAX_WEIGHT,
+  });
+  for (const id of ids) file = addMember(file, id.card([]));
+  const roster = rosterOf(file);
+  const self = ids[0];
+  const logs: Fixture["logs"] = [];
+  const node = await FedaggNode.start({
+    dir: `${dir}/n0`,
+    identity: self,
+    rosterFile: file,
+    roster,
+    index: roster.indexOf(self.peerId)!,
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    log: (level, message) => logs.push({ level, message }),
+    expander: inlineExpander,
+  });
+  const api = await serveApi(node, { hostname: "127.0.0.1", port: 0, token: TOKEN });
+  return { dir, node, api, ids, logs };
+}
+
+async function stop(f: Fixture): Promise<void> {
+  await f.api.shutdown();
+  await f.node.stop();
+  closeUnrefdChannels();
+  await Deno.remove(f.dir, { recursive: true });
+}
+
+function auth(headers: Record<string, string> = {}): Record<string, string> {
+  return { authorization: `Bearer ${TOKEN}`, ...headers };
+}
+
+/** An answer, its body read whole. */
+interface Reply {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly bytes: Uint8Array;
+  // deno-lint-ignore no-explicit-any
+  json(): any;
+}
+
+/** A request; the body is always consumed (as bytes) so no connection is left half-read. */
+async function call(f: Fixture, path: string, init: RequestInit = {}): Promise<Reply> {
+  const res = await fetch(`${f.api.url}${path}`, {
+    ...init,
+    headers: init.headers ?? auth(),
+  });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  return {
+    status: res.status,
+    headers: res.headers,
+    bytes,
+    json: () => JSON.parse(new TextDecoder().decode(bytes)),
+  };
+}
+
+function upload(
+  f: Fixture,
+  round: number | string,
+  body: BodyInit,
+  query = "?num_samples=3",
+  headers: Record<string, string> = {},
+) {
+  return call(f, `/v1/rounds/${round}/update${query}`, {
+    method: "POST",
+    body,
+    headers: auth(headers),
+  });
+}
+
+function f32Bytes(v: Float32Array): Uint8Array {
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** An `.npy` body declaring dtype `<f8` (DIM doubles). */
+function npyFloat64(): Uint8Array<ArrayBuffer> {
+  const bytes = encodeNpy(new Float32Array(2 * DIM), [DIM, 2]);
+  const text = new TextDecoder("latin1").decode(bytes.subarray(0, 128));
+  const at = text.indexOf("<f4");
+  bytes[at + 2] = "8".charCodeAt(0);
+  // Shape (DIM, 2) of doubles would be 2·DIM values: make it (DIM,) by rewriting the tuple.
+  const shape = `(${DIM}, 2)`;
+  const s = text.indexOf(shape);
+  const replacement = `(${DIM},)`.padEnd(shape.length, " ");
+  for (let i = 0; i < replacement.length; i++) bytes[s + i] = replacement.charCodeAt(i);
+  return bytes;
+}
+
+Deno.test("http api: a single-process node behind the trainer API", async (t) => {
+  const f = await start();
+  try {
+    const roster = f.node.roster;
+
+    await t.step("401 without a token, with a wrong one, or another scheme", async () => {
+      const cases: Record<string, string>[] = [
+        {},
+        { authorization: "Bearer wrong-token-0123456789abc" },
+        { authorization: `Bearer ${TOKEN}x` },
+        { authorization: `Bearer ${TOKEN.slice(0, -1)}` },
+        { authorization: `Basic ${TOKEN}` },
+        { authorization: `bearer${TOKEN}` },
+      ];
+      for (const headers of cases) {
+        for (const path of ["/v1/status", "/metrics", "/v1/rounds/0/aggregate", "/nope"]) {
+          const r = await call(f, path, { headers });
+          assertEquals(r.status, 401, `${path} ${JSON.stringify(headers)}`);
+          assertEquals(r.json().error, "unauthorized");
+        }
+        const r = await call(f, "/v1/rounds/0/update?num_samples=1", {
+          method: "POST",
+          body: encodeRaw(values(0)),
+          headers,
+        });
+        assertEquals(r.status, 401);
+      }
+      assertEquals(await f.node.journal.update(0), undefined, "nothing was journaled");
+    });
+
+    await t.step(
+      "202 for raw, .npy and safetensors uploads, journaled before the answer",
+      async () => {
+        const layout: TensorLayout = {
+          tensors: [{ name: "bias", shape: [2] }, { name: "weight", shape: [2, 2] }],
+        };
+        const uploads: {
+          round: number;
+          body: Uint8Array<ArrayBuffer>;
+          type?: string;
+          format: string;
+        }[] = [
+          { round: 0, body: encodeRaw(values(0)), type: "application/octet-stream", format: "raw" },
+          { round: 1, body: encodeNpy(values(1)), type: "application/x-npy", format: "npy" },
+          { round: 2, body: encodeSafetensors(values(2), layout), format: "safetensors" },
+          { round: 3, body: encodeNpy(values(3), [2, 3]), format: "npy" }, // detected by magic
+        ];
+        for (const u of uploads) {
+          const r = await upload(
+            f,
+            u.round,
+            u.body,
+            `?num_samples=${u.round + 1}`,
+            u.type ? { "content-type": u.type } : {},
+          );
+          assertEquals(r.status, 202, new TextDecoder().decode(r.bytes));
+          assertEquals(r.json(), { round: u.round, accepted: true, format: u.format, values: DIM });
+          const stored = await f.node.journal.update(u.round);
+          assert(stored !== undefined, `round ${u.round} journaled`);
+          assert(equalBytes(f32Bytes(stored.values), f32Bytes(values(u.round))));
+          assertEquals(stored.numSamples, u.round + 1);
+        }
+        assertEquals((await f.node.journal.update(2))!.layout, layout);
+        assertEquals((await f.node.journal.update(3))!.layout, {
+          tensors: [{ name: "aggregate", shape: [2, 3] }],
+        });
+        assertEquals(f.node.metrics.get("fedagg_updates_accepted_total"), 4);
+      },
+    );
+
+    await t.step("409 for a second upload of the same round", async () => {
+      const r = await upload(f, 0, encodeRaw(values(9)));
+      assertEquals(r.status, 409);
+      assertEquals(r.json().error, "rejected");
+      assertMatch(r.json().message, /round 0/);
+      // The first update stands.
+      assert(equalBytes(f32Bytes((await f.node.journal.update(0))!.values), f32Bytes(values(0))));
+    });
+
+    await t.step({
+      name: "concurrent uploads of one round: one 202, one 409, the journal holds the winner",
+      fn: async () => {
+        const a = values(30);
+        const b = values(31);
+        const [ra, rb] = await Promise.all([
+          upload(f, 30, encodeRaw(a)),
+          upload(f, 30, encodeRaw(b)),
+        ]);
+        assertEquals([ra.status, rb.status].sort(), [202, 409]);
+        const winner = ra.status === 202 ? a : b;
+        const stored = await f.node.journal.update(30);
+        assert(equalBytes(f32Bytes(stored!.values), f32Bytes(winner)), "the accepted update");
+      },
+    });
+
+    await t.step("400 when num_samples is missing or not a number", async () => {
+      for (const q of ["", "?", "?num_samples=", "?num_samples=abc", "?num_samples=-1", "?n=3"]) {
+        const r = await upload(f, 20, encodeRaw(values(20)), q);
+        assertEquals(r.status, 400, q);
+        assertEquals(r.json().error, "num-samples");
+        assertMatch(r.json().message, /num_samples/);
+      }
+      assertEquals(await f.node.journal.update(20), undefined);
+    });
+
+    await t.step("422 when num_samples is outside [1, maxWeight]", async () => {
+      for (const n of [0, MAX_WEIGHT + 1, 99999]) {
+        const r = await upload(f, 21, encodeRaw(values(21)), `?num_samples=${n}`);
+        assertEquals(r.status, 422, `num_samples=${n}`);
+        assert(r.json().message.includes(`[1, ${MAX_WEIGHT}]`), r.json().message);
+      }
+      assertEquals(await f.node.journal.update(21), undefined);
+      // The bounds themselves are accepted.
+      assertEquals((await upload(f, 21, encodeRaw(values(21)), `?num_samples=1`)).status, 202);
+      const r = await upload(f, 22, encodeRaw(values(22)), `?num_samples=${MAX_WEIGHT}`);
+      assertEquals(r.status, 202);
+    });
+
+    await t.step("422 for a wrong length, naming both counts", async () => {
+      const cases = [
+        encodeRaw(new Float32Array(DIM + 1)),
+        encodeRaw(new Float32Array(DIM - 1)),
+        encodeNpy(new Float32Array(DIM + 3)),
+      ];
+      for (const body of cases) {
+        const r = await upload(f, 23, body);
+        assertEquals(r.status, 422);
+        assertEquals(r.json().error, "wrong-length");
+        const count = body.length === 4 * (DIM + 1)
+          ? DIM + 1
+          : body.length === 4 * (DIM - 1)
+          ? DIM - 1
+          : DIM + 3;
+        assert(r.json().message.includes(String(count)), r.json().message);
+        assert(r.json().message.includes(`d = ${DIM}`), r.json().message);
+      }
+      assertEquals(await f.node.journal.update(23), undefined);
+    });
+
+    await t.step("422 for NaN or Infinity, naming the index", async () => {
+      for (const [index, bad] of [[3, NaN], [0, Infinity], [DIM - 1, -Infinity]] as const) {
+        const v = values(24);
+        v[index] = bad;
+        for (const body of [encodeRaw(v), encodeNpy(v)]) {
+          const r = await upload(f, 24, body);
+          assertEquals(r.status, 422);
+          assertEquals(r.json().error, "non-finite");
+          assert(r.json().message.includes(`index ${index}`), r.json().message);
+        }
+      }
+      assertEquals(await f.node.journal.update(24), undefined);
+    });
+
+    await t.step("415 for a wrong dtype or content type", async () => {
+      const r = await upload(f, 25, npyFloat64());
+      assertEquals(r.status, 415);
+      assertEquals(r.json().error, "unsupported-dtype");
+      assert(r.json().message.includes("<f8"), r.json().message);
+      const t2 = await upload(f, 25, encodeRaw(values(25)), "?num_samples=1", {
+        "content-type": "text/plain",
+      });
+      assertEquals(t2.status, 415);
+      assertEquals(t2.json().error, "unsupported-content-type");
+      assertEquals(await f.node.journal.update(25), undefined);
+    });
+
+    await t.step("413 for a body that is too big, with and without Content-Length", async () => {
+      const limit = maxUpdateBytes(DIM);
+      const big = new Uint8Array(limit + 1);
+      const withLength = await upload(f, 26, big);
+      assertEquals(withLength.status, 413);
+      assertEquals(withLength.json().error, "too-big");
+      assert(withLength.json().message.includes(String(limit)), withLength.json().message);
+      // Chunked: no Content-Length, the server counts as it reads.
+      const chunk = new Uint8Array(64 * 1024);
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent > limit) return controller.close();
+          sent += chunk.length;
+          controller.enqueue(chunk);
+        },
+      });
+      const chunked = await upload(f, 26, stream);
+      assertEquals(chunked.status, 413);
+      assertEquals(chunked.json().error, "too-big");
+      // A chunked body within the limit is accepted.
+      const ok = new ReadableStream<Uint8Array>({
+        start(controller) {
+          const raw = encodeRaw(values(27));
+          controller.enqueue(raw.slice(0, 5));
+          controller.enqueue(raw.slice(5));
+          controller.close();
+        },
+      });
+      assertEquals((await upload(f, 27, ok)).status, 202);
+      assertEquals(await f.node.journal.update(26), undefined);
+    });
+
+    await t.step("400 for a round number out of range; 404 for malformed round paths", async () => {
+      const r = await upload(f, "999999999999999", encodeRaw(values(0)));
+      assertEquals(r.status, 400);
+      assertMatch(r.json().message, /2\^48/);
+      for (const path of ["/v1/rounds/-1/update", "/v1/rounds/x/update", "/v1/rounds/1/other"]) {
+        const res = await call(f, `${path}?num_samples=1`, { method: "POST", headers: auth() });
+        assertEquals(res.status, 404, path);
+      }
+    });
+
+    await t.step("404 for an unknown route and an aggregate not yet published; 405", async () => {
+      for (const path of ["/", "/v1", "/v1/statuses", "/v2/status", "/metrics/x"]) {
+        const r = await call(f, path);
+        assertEquals(r.status, 404, path);
+        assertEquals(r.json().error, "not-found");
+      }
+      const a = await call(f, "/v1/rounds/0/aggregate");
+      assertEquals(a.status, 404);
+      assertEquals(a.json().error, "not-yet");
+      const c = await call(f, "/v1/rounds/0/certificate");
+      assertEquals(c.status, 404);
+      assertEquals(c.json().error, "not-yet");
+      assertEquals((await call(f, "/v1/rounds/0/update")).status, 405);
+      const post = await call(f, "/v1/rounds/0/aggregate", { method: "POST", headers: auth() });
+      assertEquals(post.status, 405);
+      assertEquals((await call(f, "/v1/status", { method: "POST", headers: auth() })).status, 404);
+    });
+
+    await t.step("/v1/status reports the node", async () => {
+      const r = await call(f, "/v1/status");
+      assertEquals(r.status, 200);
+      assertMatch(r.headers.get("content-type")!, /^application\/json/);
+      const s = r.json();
+      assertEquals(s.peerId, f.ids[0].peerId);
+      assertEquals(s.index, roster.indexOf(f.ids[0].peerId));
+      assertEquals(s.federation, "http-test");
+      assert(Array.isArray(s.addresses) && s.addresses.length > 0);
+      assertEquals(s.peers, { connected: 0, members: 2, ids: [] });
+      for (const k of ["round", "view", "leader", "stage", "lastFinalRound", "lastError"]) {
+        assert(k in s, k);
+      }
+      assertEquals(s.lastFinalRound, null);
+      assert(s.round === null || typeof s.round === "number");
+      assert(s.leader === null || roster.indexOf(s.leader) !== undefined);
+      assert(s.leading === null || typeof s.leading.round === "number");
+      assertEquals(typeof s.traffic.bytesSent, "number");
+      assertEquals(typeof s.traffic.bytesReceived, "number");
+      assert(s.peakRssBytes > 0);
+    });
+
+    await t.step("/metrics is Prometheus text", async () => {
+      const r = await call(f, "/metrics");
+      assertEquals(r.status, 200);
+      assertEquals(r.headers.get("content-type"), "text/plain; version=0.0.4");
+      const text = new TextDecoder().decode(r.bytes);
+      assert(text.includes("# TYPE fedagg_updates_accepted_total counter\n"), text);
+      const accepted = f.node.metrics.get("fedagg_updates_accepted_total");
+      assertEquals(accepted, (await f.node.journal.rounds()).length, "one per journaled update");
+      assert(text.includes(`\nfedagg_updates_accepted_total ${accepted}\n`), text);
+      assert(text.includes("# TYPE fedagg_peers_connected gauge\nfedagg_peers_connected 0\n"));
+      assert(text.includes("\nfedagg_refused_peers 0\n"), text);
+      for (const line of text.trimEnd().split("\n")) {
+        assertMatch(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{.*\})? -?[\d.e+]+)$/);
+      }
+    });
+
+    await t.step("/v1/events is an event stream that starts with a comment", async () => {
+      const res = await fetch(`${f.api.url}/v1/events`, { headers: auth() });
+      assertEquals(res.status, 200);
+      assertEquals(res.headers.get("content-type"), "text/event-stream");
+      assertEquals(res.headers.get("cache-control"), "no-cache");
+      const reader = res.body!.getReader();
+      const { value } = await reader.read();
+      const text = new TextDecoder().decode(value);
+      assert(text.startsWith(":"), text);
+      assert(text.endsWith("\n\n"), text);
+      await reader.cancel();
+    });
+
+    await t.step(
+      "published aggregates download in every format; certificate once final",
+      async () => {
+        const q = roster.quantization;
+        const members = [0, 1, 2];
+        const inputs = members.map((i) => quantize(values(40 + i), 1 + i * 3, q, rng("q", i)));
+        const aggregate = new Uint32Array(DIM + 1);
+        for (const x of inputs) for (let j = 0; j < x.length; j++) aggregate[j] += x[j];
+        const certificate = new Uint8Array(200).map((_, i) => i);
+        const round = 40;
+        await f.node.journal.recordAggregate({ round, view: 1, members, aggregate, certificate });
+        const mean = dequantizeMean(aggregate, q, members.length);
+        const ids = members.map((i) => roster.members[i].id).join(",");
+
+        const npy = await call(f, `/v1/rounds/${round}/aggregate`); // npy by default
+        assertEquals(npy.status, 200);
+        assertEquals(npy.headers.get("content-type"), "application/x-npy");
+        assertEquals(npy.headers.get("x-fedagg-round"), String(round));
+        assertEquals(npy.headers.get("x-fedagg-view"), "1");
+        assertEquals(npy.headers.get("x-fedagg-final"), "false");
+        assertEquals(npy.headers.get("x-fedagg-members"), ids);
+        assert(equalBytes(npy.bytes, encodeNpy(mean)));
+        assert(equalBytes(f32Bytes(parseUpdate(npy.bytes, DIM, "npy").values), f32Bytes(mean)));
+
+        const npy2 = await call(f, `/v1/rounds/${round}/aggregate?format=npy`);
+        assert(equalBytes(npy2.bytes, npy.bytes));
+        const raw = await call(f, `/v1/rounds/${round}/aggregate?format=raw`);
+        assertEquals(raw.headers.get("content-type"), "application/octet-stream");
+        assert(equalBytes(raw.bytes, f32Bytes(mean)));
+        const st = await call(f, `/v1/rounds/${round}/aggregate?format=safetensors`);
+        assertEquals(st.headers.get("content-type"), "application/x-safetensors");
+        const parsed = parseUpdate(st.bytes, DIM, "safetensors");
+        assert(equalBytes(f32Bytes(parsed.values), f32Bytes(mean)));
+        assertEquals(parsed.layout, { tensors: [{ name: "aggregate", shape: [DIM] }] });
+        const sum = await call(f, `/v1/rounds/${round}/aggregate?format=sum`);
+        assertEquals(sum.headers.get("content-type"), "application/octet-stream");
+        assert(equalBytes(sum.bytes, u32Bytes(aggregate)));
+        const bad = await call(f, `/v1/rounds/${round}/aggregate?format=csv`);
+        assertEquals(bad.status, 400);
+        assertEquals(bad.json().error, "format");
+
+        const notFinal = await call(f, `/v1/rounds/${round}/certificate`);
+        assertEquals(notFinal.status, 404);
+        assertEquals(notFinal.json().error, "not-final");
+
+        const final = new Uint8Array(321).map((_, i) => 255 - (i & 0xff));
+        await f.node.journal.recordAggregate({
+          round,
+          view: 1,
+          members,
+          aggregate,
+          certificate,
+          final,
+        });
+        const cert = await call(f, `/v1/rounds/${round}/certificate`);
+        assertEquals(cert.status, 200);
+        assertEquals(cert.headers.get("content-type"), "application/cbor");
+        assertEquals(cert.headers.get("x-fedagg-final"), "true");
+        assertEquals(cert.headers.get("x-fedagg-members"), ids);
+        assert(equalBytes(cert.bytes, final));
+        const after = await call(f, `/v1/rounds/${round}/aggregate?format=sum`);
+        assertEquals(after.headers.get("x-fedagg-final"), "true");
+        assert(equalBytes(after.bytes, u32Bytes(aggregate)));
+      },
+    );
+
+    await t.step("a safetensors download keeps the layout of this member's update", async () => {
+      const q = roster.quantization;
+      const members = [0, 2];
+      const aggregate = new Uint32Array(DIM + 1);
+      for (const i of members) {
+        const x = quantize(values(50 + i), 2, q, rng("q2", i));
+        for (let j = 0; j < x.length; j++) aggregate[j] += x[j];
+      }
+      await f.node.journal.recordAggregate({
+        round: 2,
+        view: 0,
+        members,
+        aggregate,
+        certificate: Uint8Array.of(1),
+      });
+      const st = await call(f, "/v1/rounds/2/aggregate?format=safetensors");
+      assertEquals(st.status, 200);
+      const parsed = parseUpdate(st.bytes, DIM, "safetensors");
+      assertEquals(parsed.layout, (await f.node.journal.update(2))!.layout);
+      const mean = dequantizeMean(aggregate, q, members.length);
+      assert(equalBytes(f32Bytes(parsed.values), f32Bytes(mean)));
+      assertEquals(
+        st.headers.get("x-fedagg-members"),
+        members.map((i) => roster.members[i].id).join(","),
+      );
+    });
+
+    assertEquals(f.logs.filter((l) => l.level === "error"), [], "no pipeline errors");
+  } finally {
+    await stop(f);
+  }
+});
+
+Deno.test({
+  name: "http api: shutdown ends open event streams and clears their keep-alive timers",
+  fn: async () => {
+    const f = await start();
+    const created: unknown[] = [];
+    const cleared = new Set<unknown>();
+    const { setInterval: realSet, clearInterval: realClear } = globalThis;
+    try {
+      // deno-lint-ignore no-explicit-any
+      (globalThis as any).setInterval = (fn: () => void, ms?: number) => {
+        const id = realSet(fn, ms);
+        if (ms === 15_000) created.push(id);
+        return id;
+      };
+      // deno-lint-ignore no-explicit-any
+      (globalThis as any).clearInterval = (id: any) => {
+        cleared.add(id);
+        realClear(id);
+      };
+      const res = await fetch(`${f.api.url}/v1/events`, { headers: auth() });
+      const reader = res.body!.getReader();
+      await reader.read();
+      assertEquals(created.length, 1, "one keep-alive timer per stream");
+      await f.api.shutdown();
+      assertEquals((await reader.read()).done, true, "the stream ended");
+      for (const id of created) assert(cleared.has(id), "keep-alive timer cleared by shutdown");
+    } finally {
+      globalThis.setInterval = realSet;
+      globalThis.clearInterval = realClear;
+      await f.node.stop();
+      closeUnrefdChannels();
+      await Deno.remove(f.dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("http api: refuses to start with a short token", async () => {
+  // serveApi checks the token before touching the node.
+  let threw = false;
+  try {
+    await serveApi({ roster: { dim: 1 } } as unknown as FedaggNode, {
+      hostname: "127.0.0.1",
+      port: 0,
+      token: "short",
+    });
+  } catch (err) {
+    threw = err instanceof RangeError;
+  }
+  assert(threw, "RangeError for a token under 16 characters");
+});

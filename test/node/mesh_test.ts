@@ -1,0 +1,348 @@
+/**
+ * The libp2p mesh (node/mesh.ts) with real libp2p on 127.0.0.1 (port 0), three members in one
+ * process: frames of 10 bytes and of 5 MiB arrive intact, in per-sender order and with the
+ * sender's roster index, from two senders at once; a frame above the receiver's `maxFrame` is
+ * refused (the send resolves false before its deadline, the receiver logs the refusal and
+ * delivers nothing) and the connection keeps working; gossip reaches the other members with
+ * the publisher's index; `fetchAggregate` returns a known body (larger than one chunk) and
+ * undefined for an unknown (round, view, hash) or a body above `maxBytes`; a node whose identity
+ * is not in the roster is refused by the connection gater (`refusedPeers` counts it, no frame
+ * gets through); `stop()` lets the test end (with the shims' channels closed).
+ *
+ * A separate test runs two meshes only (the third member is in the roster but never started).
+ */
+import "../../node/shims.ts";
+import { assert, assertEquals, assertGreaterOrEqual, assertLessOrEqual } from "../_assert.ts";
+import { equalBytes, utf8 } from "../../protocol/bytes.ts";
+import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import type { Roster } from "../../protocol/roster.ts";
+import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import { Mesh } from "../../node/mesh.ts";
+import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
+import { closeUnrefdChannels } from "../../node/shims.ts";
+
+const MiB = 1 << 20;
+
+function rng(...label: (string | number)[]) {
+  return seededRng(sha256(utf8(["fedagg-test/mesh", ...label].join("/"))));
+}
+
+/** Pseudo-random bytes (cheap, deterministic): a frame whose every chunk differs. */
+function pattern(length: number, seed: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Four identities (created in a temp dir that is removed at once: only the keys matter). */
+const identities = (async () => {
+  const root = await Deno.makeTempDir({ prefix: "fedagg-mesh-" });
+  try {
+    const out: NodeIdentity[] = [];
+    for (let i = 0; i < 4; i++) out.push(await createIdentity(`${root}/n${i}`, rng("id", i)));
+    return out;
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+})();
+
+function rosterFrom(members: readonly NodeIdentity[], federation = "mesh-test"): Roster {
+  let file = newRosterFile({ ...DEFAULT_PARAMETERS, federation, dim: 8 });
+  for (const m of members) file = addMember(file, m.card([]));
+  return rosterOf(file);
+}
+
+interface Peer {
+  readonly mesh: Mesh;
+  readonly index: number;
+  readonly frames: { frame: Uint8Array; from: number }[];
+  readonly gossip: { data: Uint8Array; from: number }[];
+  readonly logs: { level: string; message: string; fields?: object }[];
+  readonly bodies: Map<string, Uint8Array>;
+}
+
+function bodyKey(round: number, view: number, hash: Uint8Array): string {
+  return `${round}/${view}/${Array.from(hash).join(",")}`;
+}
+
+/** Starts a mesh for `identity` that dials the given addresses (by roster index). */
+async function startPeer(
+  identity: NodeIdentity,
+  roster: Roster,
+  dial: Map<number, string[]>,
+  maxFrame: number,
+): Promise<Peer> {
+  const frames: Peer["frames"] = [];
+  const gossip: Peer["gossip"] = [];
+  const logs: Peer["logs"] = [];
+  const bodies = new Map<string, Uint8Array>();
+  const mesh = await Mesh.start({
+    identity,
+    roster,
+    addresses: roster.members.map((_, i) => dial.get(i) ?? []),
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    maxFrame,
+    onFrame: (frame, from) => {
+      frames.push({ frame, from });
+    },
+    onGossip: (data, from) => {
+      gossip.push({ data, from });
+    },
+    aggregateBody: (round, view, hash) => bodies.get(bodyKey(round, view, hash)),
+    log: (level, message, fields) => logs.push({ level, message, fields }),
+  });
+  return { mesh, index: roster.indexOf(identity.peerId)!, frames, gossip, logs, bodies };
+}
+
+async function waitFor(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function stopAll(peers: readonly (Peer | undefined)[]): Promise<void> {
+  await Promise.all(peers.map((p) => p?.mesh.stop()));
+  closeUnrefdChannels();
+}
+
+/** Publishes distinct messages from `p` until every peer in `to` received one (or times out). */
+async function gossipUntilDelivered(p: Peer, to: readonly Peer[], tag: string): Promise<void> {
+  const end = Date.now() + 8000;
+  for (let attempt = 0;; attempt++) {
+    await p.mesh.publish(utf8(`${tag}#${attempt}`));
+    const deadline = Date.now() + 300;
+    while (Date.now() < deadline) {
+      if (to.every((q) => q.gossip.some((g) => new TextDecoder().decode(g.data).startsWith(tag)))) {
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (Date.now() > end) throw new Error(`gossip ${tag} not delivered`);
+  }
+}
+
+Deno.test("mesh: three members exchange frames, gossip and aggregate bodies", async (t) => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3));
+  const [ia, ib, ic] = ids.slice(0, 3);
+  const peers: Peer[] = [];
+  try {
+    // A accepts 6 MiB frames, B only 1 MiB, C 6 MiB. A dials nobody; B dials A; C dials both.
+    const a = await startPeer(ia, roster, new Map(), 6 * MiB);
+    peers.push(a);
+    assert(a.mesh.addresses.length > 0, "A listens");
+    assert(a.mesh.addresses.every((x) => x.includes(`/p2p/${ia.peerId}`)), "with its PeerId");
+    const b = await startPeer(ib, roster, new Map([[a.index, a.mesh.addresses]]), MiB);
+    peers.push(b);
+    const c = await startPeer(
+      ic,
+      roster,
+      new Map([[a.index, a.mesh.addresses], [b.index, b.mesh.addresses]]),
+      6 * MiB,
+    );
+    peers.push(c);
+    assertEquals(new Set([a.index, b.index, c.index]).size, 3);
+
+    await t.step("every member connects to the others", async () => {
+      await waitFor("a full mesh", () => peers.every((p) => p.mesh.connected().length === 2));
+      for (const p of peers) {
+        assertEquals(
+          p.mesh.connected(),
+          peers.filter((q) => q !== p).map((q) => q.index).sort(),
+        );
+      }
+    });
+
+    await t.step(
+      "frames of 10 bytes and 5 MiB arrive intact, in order, from two senders",
+      async () => {
+        const fromB = [pattern(10, 1), pattern(5 * MiB, 2), pattern(10, 3), pattern(MiB + 7, 4)];
+        const fromC = [pattern(5 * MiB, 5), pattern(10, 6), pattern(1, 7), pattern(3 * MiB, 8)];
+        const deadline = Date.now() + 30_000;
+        const sequence = async (p: Peer, frames: Uint8Array[]) => {
+          const results: boolean[] = [];
+          for (const f of frames) results.push(await p.mesh.send(a.index, f, deadline));
+          return results;
+        };
+        const [rb, rc] = await Promise.all([sequence(b, fromB), sequence(c, fromC)]);
+        assertEquals(rb, [true, true, true, true]);
+        assertEquals(rc, [true, true, true, true]);
+        // Acknowledged frames reach onFrame (the receiver may still be closing the stream).
+        await waitFor("A to hand over 8 frames", () => a.frames.length === 8);
+        const got = (from: number) => a.frames.filter((f) => f.from === from).map((f) => f.frame);
+        assertEquals(got(b.index).length, fromB.length);
+        assertEquals(got(c.index).length, fromC.length);
+        got(b.index).forEach((f, i) => assert(equalBytes(f, fromB[i]), `B's frame ${i}`));
+        got(c.index).forEach((f, i) => assert(equalBytes(f, fromC[i]), `C's frame ${i}`));
+        const total = [...fromB, ...fromC].reduce((s, f) => s + f.length, 0);
+        assertEquals(a.mesh.counters.framesReceived, 8);
+        assertEquals(a.mesh.counters.bytesReceived, total);
+        assertEquals(b.mesh.counters.framesSent, 4);
+        assertEquals(b.mesh.counters.bytesSent, fromB.reduce((s, f) => s + f.length, 0));
+        assertEquals(b.mesh.counters.sendFailures, 0);
+        // And the other direction: A to B (B's limit is 1 MiB: exactly 1 MiB is fine).
+        assert(await a.mesh.send(b.index, pattern(MiB, 9), Date.now() + 10_000));
+        await waitFor("B to hand over the frame", () => b.frames.length === 1);
+        assertEquals(b.frames[0].from, a.index);
+        assert(equalBytes(b.frames[0].frame, pattern(MiB, 9)));
+      },
+    );
+
+    await t.step(
+      "a frame above the receiver's maxFrame is refused; the link survives",
+      async () => {
+        const before = b.frames.length;
+        const start = Date.now();
+        const deadline = start + 2500;
+        const ok = await a.mesh.send(b.index, pattern(MiB + 1, 10), deadline);
+        assertEquals(ok, false);
+        assertLessOrEqual(Date.now(), deadline + 500, "gave up by its deadline");
+        assertEquals(b.frames.length, before, "nothing delivered");
+        assert(
+          b.logs.some((l) => l.message === "refused an oversized frame"),
+          JSON.stringify(b.logs),
+        );
+        assertGreaterOrEqual(a.mesh.counters.sendFailures, 1);
+        assert(a.logs.some((l) => l.message === "giving up sending a frame"));
+        // The connection still carries frames within the limit.
+        assert(await a.mesh.send(b.index, pattern(10, 11), Date.now() + 10_000));
+        await waitFor("B to hand over the frame", () => b.frames.length === before + 1);
+        assert(equalBytes(b.frames[before].frame, pattern(10, 11)));
+      },
+    );
+
+    await t.step("gossip reaches the other members with the publisher's index", async () => {
+      await gossipUntilDelivered(a, [b, c], "from-a");
+      await gossipUntilDelivered(c, [a, b], "from-c");
+      for (const p of [b, c]) {
+        const got = p.gossip.filter((g) => new TextDecoder().decode(g.data).startsWith("from-a"));
+        assert(got.length > 0);
+        assert(got.every((g) => g.from === a.index), "publisher's index");
+      }
+      for (const p of [a, b]) {
+        const got = p.gossip.filter((g) => new TextDecoder().decode(g.data).startsWith("from-c"));
+        assert(got.every((g) => g.from === c.index), "publisher's index");
+      }
+      assert(!a.gossip.some((g) => new TextDecoder().decode(g.data).startsWith("from-a")));
+    });
+
+    await t.step("fetchAggregate returns known bodies and undefined otherwise", async () => {
+      const hash = sha256(utf8("an aggregate"));
+      const body = pattern(MiB + 12345, 12); // more than one chunk
+      a.bodies.set(bodyKey(4, 1, hash), body);
+      const small = Uint8Array.of(1, 2, 3, 4);
+      a.bodies.set(bodyKey(2 ** 40, 0, hash), small);
+      const request = { round: 4, view: 1, hash, maxBytes: 2 * MiB };
+      const got = await b.mesh.fetchAggregate(a.index, request, 10_000);
+      assert(got !== undefined && equalBytes(got, body), "the known body");
+      const big = await c.mesh.fetchAggregate(
+        a.index,
+        { ...request, round: 2 ** 40, view: 0 },
+        10_000,
+      );
+      assert(big !== undefined && equalBytes(big, small), "large round numbers");
+      const unknown = [
+        { ...request, hash: sha256(utf8("another")) },
+        { ...request, round: 5 },
+        { ...request, view: 0 },
+      ];
+      for (const r of unknown) {
+        assertEquals(await b.mesh.fetchAggregate(a.index, r, 10_000), undefined);
+      }
+      assertEquals(
+        await b.mesh.fetchAggregate(a.index, { ...request, maxBytes: body.length - 1 }, 10_000),
+        undefined,
+        "larger than maxBytes",
+      );
+      // From a member that does not have it.
+      assertEquals(await b.mesh.fetchAggregate(c.index, request, 10_000), undefined);
+    });
+
+    await t.step("a node outside the roster is refused by the gater", async () => {
+      const outsider = ids[3];
+      // The outsider's own roster lists A (so it dials A); A's roster does not list it.
+      const foreign = rosterFrom([outsider, ia, ib], "mesh-test");
+      const aInForeign = foreign.indexOf(ia.peerId)!;
+      const refusedBefore = a.mesh.counters.refusedPeers;
+      const framesBefore = a.frames.length;
+      const d = await startPeer(outsider, foreign, new Map([[aInForeign, a.mesh.addresses]]), MiB);
+      try {
+        await waitFor(
+          "A to refuse the outsider",
+          () => a.mesh.counters.refusedPeers > refusedBefore,
+        );
+        assert(
+          a.logs.some((l) =>
+            l.message === "refused a non-member" &&
+            (l.fields as { peer?: string })?.peer === outsider.peerId
+          ),
+          JSON.stringify(a.logs),
+        );
+        const sent = await d.mesh.send(aInForeign, pattern(10, 13), Date.now() + 1200);
+        assertEquals(sent, false);
+        assertEquals(a.frames.length, framesBefore, "no frame delivered");
+        assertEquals(d.mesh.connected(), []);
+        assertEquals(a.mesh.connected().length, 2, "A's members are still connected");
+        assertEquals(
+          await d.mesh.fetchAggregate(aInForeign, {
+            round: 4,
+            view: 1,
+            hash: sha256(utf8("an aggregate")),
+            maxBytes: 2 * MiB,
+          }, 2000),
+          undefined,
+          "nor any body",
+        );
+      } finally {
+        await d.mesh.stop();
+      }
+    });
+  } finally {
+    await stopAll(peers);
+  }
+});
+
+Deno.test("mesh: two running members of a three-member roster", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-pair");
+  const peers: Peer[] = [];
+  try {
+    const a = await startPeer(ids[0], roster, new Map(), 64 * 1024);
+    peers.push(a);
+    // B also knows an (unreachable) address for the third member, which never runs.
+    const third = roster.indexOf(ids[2].peerId)!;
+    const b = await startPeer(
+      ids[1],
+      roster,
+      new Map([[a.index, a.mesh.addresses], [third, ["/ip4/127.0.0.1/tcp/1"]]]),
+      64 * 1024,
+    );
+    peers.push(b);
+    await waitFor(
+      "A and B connected",
+      () => a.mesh.connected().includes(b.index) && b.mesh.connected().includes(a.index),
+    );
+    assertEquals(b.mesh.connected(), [a.index]);
+    const frames = Array.from({ length: 20 }, (_, i) => pattern(10 + i, 100 + i));
+    for (const f of frames) assert(await a.mesh.send(b.index, f, Date.now() + 5000));
+    await waitFor("B to hand over 20 frames", () => b.frames.length === frames.length);
+    assertEquals(b.frames.map((f) => f.from), frames.map(() => a.index));
+    b.frames.forEach((f, i) => assert(equalBytes(f.frame, frames[i]), `frame ${i} in order`));
+    await gossipUntilDelivered(b, [a], "pair");
+    assert(a.gossip.every((g) => g.from === b.index));
+    // Sending to the member that is not running fails by the deadline without throwing.
+    const start = Date.now();
+    assertEquals(await b.mesh.send(third, pattern(10, 1), start + 800), false);
+    assertLessOrEqual(Date.now(), start + 800 + 1000);
+  } finally {
+    await stopAll(peers);
+  }
+});
