@@ -92,3 +92,14 @@ export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   return (Uint8Array as unknown as { fromBase64(s: string): Uint8Array<ArrayBuffer> })
     .fromBase64(text);
 }
+
+/**
+ * A little-endian `Uint32Array` over `bytes`: a view when `bytes` is 4-byte aligned (no copy:
+ * the result aliases the input), else a copy. Refuses (RangeError) a length not a multiple of 4.
+ */
+export function u32View(bytes: Uint8Array): Uint32Array {
+  if (bytes.length % 4 !== 0) throw new RangeError("byte length is not a multiple of 4");
+  return bytes.byteOffset % 4 === 0
+    ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)
+    : bytesToU32(bytes);
+}

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { bytesToU32, equalBytes, u32Bytes, wipe } from "./bytes.ts";
+import { equalBytes, u32Bytes, u32View, wipe } from "./bytes.ts";
 import { aggregateHash } from "./certificate.ts";
 import {
   constantTimeEqual,
@@ -329,7 +329,7 @@ export class Leader {
     );
     await this.#verified(env);
     this.#sum ??= new Uint32Array(this.#config.roster.dim + 1);
-    addInto(this.#sum, bytesToU32(input.body));
+    addInto(this.#sum, u32View(input.body)); // read-only: a view of the decoded body
     this.#accept(env);
     this.#masked.add(env.sender);
     return await this.#tryClose(now);
