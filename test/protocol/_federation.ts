@@ -7,43 +7,38 @@
  * byte an endpoint's rng produced is recorded so that tests can check no refusal text leaks
  * secret material.
  *
- * Frame surgery helpers ({@link rawFrame}, {@link reframe}, {@link reseal}, ...) build forged or
- * replayed frames with the right or wrong signer.
+ * Forged or replayed frames are built with the frame surgery of `_frames.ts`; inputs, plaintext
+ * sums and final-certificate checks are `_fixtures.ts`'s, shared with `_harness.ts`.
  *
  * @module
  */
 import { assert, assertEquals, assertGreaterOrEqual } from "../_assert.ts";
 import { toHex } from "../../protocol/bytes.ts";
-import { verifyFinalCertificate } from "../../protocol/certificate.ts";
-import { decode, encode, type Value } from "../../protocol/codec.ts";
-import { type Rng, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import type { Rng } from "../../protocol/crypto/mod.ts";
 import { Endpoint } from "../../protocol/endpoint.ts";
-import { ProtocolError, type RefusalCode } from "../../protocol/errors.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../../protocol/events.ts";
-import { inlineExpander } from "../../protocol/masking.ts";
-import {
-  type MessageType,
-  openFrame,
-  readUnmask,
-  sealFrame,
-  TAG,
-} from "../../protocol/messages.ts";
-import { quantize } from "../../protocol/quantize.ts";
+import { type MessageType, openFrame, readUnmask } from "../../protocol/messages.ts";
 import { createRoster, type Roster } from "../../protocol/roster.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { type Session, sessionOf } from "../../protocol/session.ts";
 import type { MemberSigner } from "../../protocol/signer.ts";
 import { simulatedFederation } from "../../scripts/sim/network.ts";
-
-/** A frame on the wire. */
-export interface Wire {
-  readonly from: number;
-  readonly to: number;
-  readonly frame: Uint8Array;
-  /** Message type and session, read from the (unverified) header. */
-  readonly type: MessageType;
-  readonly session: Session;
-}
+import {
+  all,
+  eventsIn,
+  eventsOf,
+  type Federation as Members,
+  type Final,
+  labelledRng,
+  type Logged as MemberLogged,
+  machineConfig,
+  plainSum,
+  quantizedInput,
+  u8,
+  verifyFinal,
+} from "./_fixtures.ts";
+import { peekHeader, peekSender, recipients, type Wire } from "./_frames.ts";
 
 /** What an interceptor does with a wire: undefined passes it, a list replaces it ([] drops). */
 export type Interceptor = (
@@ -51,11 +46,9 @@ export type Interceptor = (
   fed: Federation,
 ) => Wire[] | undefined | Promise<Wire[] | undefined>;
 
-/** One reported event. */
-export interface Logged {
-  readonly member: number;
+/** One reported event, with the virtual time it was reported at. */
+export interface Logged extends MemberLogged {
   readonly at: number;
-  readonly event: ProtocolEvent;
 }
 
 /** Federation settings. */
@@ -72,17 +65,13 @@ export interface FederationOptions {
   readonly degree?: number;
 }
 
-type Refused = Extract<ProtocolEvent, { type: "refused" }>;
-type Final = Extract<ProtocolEvent, { type: "final" }>;
-
+/** The driver's deterministic rng for `labels` under federation seed `seed`. */
 function rngFor(seed: number, ...labels: (string | number)[]): Rng {
-  return seededRng(sha256(new TextEncoder().encode(["fedagg-adv", seed, ...labels].join("/"))));
+  return labelledRng("fedagg-adv", seed, ...labels);
 }
 
 /** The identities and roster of a federation (the simulator's, with optional overrides). */
-export async function federationRoster(
-  options: FederationOptions,
-): Promise<{ roster: Roster; signers: MemberSigner[] }> {
+export async function federationRoster(options: FederationOptions): Promise<Members> {
   const seed = options.seed ?? 1;
   const base = await simulatedFederation({
     nodes: options.n,
@@ -111,7 +100,7 @@ export async function federationRoster(
 }
 
 /** A scripted federation of real endpoints. */
-export class Federation {
+export class Federation implements Members {
   readonly roster: Roster;
   readonly signers: readonly MemberSigner[];
   readonly endpoints: readonly Endpoint[];
@@ -138,14 +127,14 @@ export class Federation {
     this.signers = signers;
     this.n = roster.members.length;
     this.seed = seed;
-    this.endpoints = signers.map((signer, self) => {
+    this.endpoints = signers.map((_, self) => {
       const inner = rngFor(seed, "member", self);
       const rng: Rng = (length) => {
         const bytes = inner(length);
         this.secrets.push(bytes.slice());
         return bytes;
       };
-      return new Endpoint({ roster, self, signer, rng, expander: inlineExpander });
+      return new Endpoint(machineConfig({ roster, signers }, self, rng));
     });
   }
 
@@ -167,36 +156,38 @@ export class Federation {
 
   /** The first `count` members other than the ones in `except`, ascending. */
   others(except: readonly number[], count = this.n): number[] {
-    return [...Array(this.n).keys()].filter((i) => !except.includes(i)).slice(0, count);
+    return all(this, except).slice(0, count);
   }
 
-  /** Member `i`'s quantized input for `round` (length d + 1; seeded, weight 1 + i mod 7). */
-  input(round: number, i: number): Uint32Array {
+  /**
+   * Every member's quantized input for `round` (length d + 1; seeded, values up to 1.1 · clip so
+   * that some are clipped, weight 1 + i mod 7).
+   */
+  inputs(round: number): readonly Uint32Array[] {
     let list = this.#inputs.get(round);
     if (list === undefined) {
-      const q = this.roster.quantization;
-      list = [];
-      for (let m = 0; m < this.n; m++) {
-        const rng = rngFor(this.seed, "input", round, m);
-        const raw = new Uint32Array(rng(4 * this.roster.dim).buffer);
-        const x = new Float32Array(this.roster.dim);
-        for (let j = 0; j < x.length; j++) x[j] = (raw[j] / 2 ** 32 * 2.2 - 1.1) * q.clip;
-        const weight = Math.min(1 + (m % 7), q.maxWeight);
-        list.push(quantize(x, weight, q, rngFor(this.seed, "rounding", round, m)));
-      }
+      const maxWeight = this.roster.quantization.maxWeight;
+      list = [...Array(this.n).keys()].map((m) =>
+        quantizedInput(
+          this.roster,
+          rngFor(this.seed, "input", round, m),
+          rngFor(this.seed, "rounding", round, m),
+          { spread: 1.1, weight: Math.min(1 + (m % 7), maxWeight) },
+        )
+      );
       this.#inputs.set(round, list);
     }
-    return list[i];
+    return list;
+  }
+
+  /** Member `i`'s quantized input for `round` (see {@link inputs}). */
+  input(round: number, i: number): Uint32Array {
+    return this.inputs(round)[i];
   }
 
   /** The plaintext sum (mod 2^32) of `members`' quantized inputs for `round`. */
   expectedSum(round: number, members: readonly number[]): Uint32Array {
-    const sum = new Uint32Array(this.roster.dim + 1);
-    for (const m of members) {
-      const v = this.input(round, m);
-      for (let j = 0; j < sum.length; j++) sum[j] = sum[j] + v[j];
-    }
-    return sum;
+    return plainSum(this.inputs(round), members);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -323,11 +314,8 @@ export class Federation {
         continue;
       }
       if (this.dead.has(from)) continue;
-      const targets = o.kind === "send"
-        ? [o.to]
-        : [...Array(this.n).keys()].filter((i) => i !== from);
       const { type, session } = peekHeader(o.frame);
-      for (const to of targets) {
+      for (const to of recipients(o, from, this.n, false)) {
         const wire: Wire = { from, to, frame: o.frame, type, session };
         this.emitted.push(wire);
         if (this.dead.has(from)) break; // an interceptor may kill the sender mid-broadcast
@@ -352,9 +340,10 @@ export class Federation {
 
   /** Refusals reported by `member` (default: any member). */
   refusals(member?: number): { member: number; error: ProtocolError }[] {
-    return this.events
-      .filter((e) => (member === undefined || e.member === member) && e.event.type === "refused")
-      .map((e) => ({ member: e.member, error: (e.event as Refused).error }));
+    return eventsIn(this.events, "refused", member).map((e) => ({
+      member: e.member,
+      error: e.error,
+    }));
   }
 
   /** Wires member `from` emitted, optionally of one type (and session view). */
@@ -367,9 +356,7 @@ export class Federation {
 
   /** The first `final` event `member` reported for `round`. */
   final(round: number, member: number): Final | undefined {
-    return this.events.find((e) =>
-      e.member === member && e.event.type === "final" && e.event.round === round
-    )?.event as Final | undefined;
+    return eventsIn(this.events, "final", member).find((e) => e.round === round);
   }
 
   /**
@@ -378,9 +365,7 @@ export class Federation {
    * verifies offline. Returns the final event.
    */
   async assertExact(round: number, min = this.roster.threshold): Promise<Final> {
-    const finals = this.events
-      .filter((e) => e.event.type === "final" && e.event.round === round)
-      .map((e) => e.event as Final);
+    const finals = eventsIn(this.events, "final").filter((e) => e.round === round);
     assertGreaterOrEqual(finals.length, min, `members with a final certificate for ${round}`);
     const first = finals[0];
     for (const f of finals) {
@@ -393,11 +378,7 @@ export class Federation {
       toHex(u8(this.expectedSum(round, first.members))),
       "the aggregate is the plaintext sum of the certified members' inputs",
     );
-    const verified = await verifyFinalCertificate(
-      this.roster,
-      first.certificate,
-      u8(first.aggregate),
-    );
+    const verified = await verifyFinal(this.roster, first);
     assertEquals([...verified.members], [...first.members]);
     // Published events agree with the final aggregate.
     for (const e of this.events) {
@@ -464,159 +445,4 @@ export class Federation {
   close(): void {
     for (const e of this.endpoints) e.close();
   }
-}
-
-/** The events among `outputs`. */
-export function eventsOf(outputs: readonly Output[]): ProtocolEvent[] {
-  return outputs.flatMap((o) => (o.kind === "event" ? [o.event] : []));
-}
-
-/** The refusal errors among `events`. */
-export function refusalsIn(events: readonly ProtocolEvent[]): ProtocolError[] {
-  return events.flatMap((e) => (e.type === "refused" ? [e.error] : []));
-}
-
-/**
- * Asserts `events` contain exactly one refusal and that it has `code` (and `peer` when given);
- * returns it.
- */
-export function assertRefused(
-  events: readonly ProtocolEvent[],
-  code: RefusalCode,
-  peer?: number,
-): ProtocolError {
-  const refused = refusalsIn(events);
-  assertEquals(
-    refused.map((e) => e.code),
-    [code],
-    `refusals: ${refused.map((e) => e.message).join(" | ") || "none"}`,
-  );
-  if (peer !== undefined) assertEquals(refused[0].peer, peer, refused[0].message);
-  return refused[0];
-}
-
-/** A byte view of a `Uint32Array`. */
-export function u8(v: Uint32Array): Uint8Array {
-  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-}
-
-// -------------------------------------------------------------------------------------------------
-// Frame surgery.
-
-/** The parts of a frame, decoded without any check. */
-export interface RawFrame {
-  readonly payload: Uint8Array;
-  readonly ed25519: Uint8Array;
-  readonly mlDsa65: Uint8Array | null;
-  readonly body?: Uint8Array;
-  /** The decoded payload: [tag, federation, rosterHash, round, view, sender, ...fields]. */
-  readonly fields: Value[];
-}
-
-const BIG = 1 << 26;
-
-/** Decodes a frame into its parts (no checks beyond CBOR). */
-export function rawFrame(frame: Uint8Array): RawFrame {
-  const outer = decode(frame, BIG, "frame") as Value[];
-  const payload = outer[0] as Uint8Array;
-  return {
-    payload,
-    ed25519: outer[1] as Uint8Array,
-    mlDsa65: outer[2] as Uint8Array | null,
-    body: outer[3] as Uint8Array | undefined,
-    fields: decode(payload, BIG, "payload") as Value[],
-  };
-}
-
-/** Encodes frame parts. */
-export function frameOf(parts: Omit<RawFrame, "fields">): Uint8Array {
-  const outer: Value[] = [parts.payload, parts.ed25519, parts.mlDsa65];
-  if (parts.body !== undefined) outer.push(parts.body);
-  return encode(outer);
-}
-
-/** A copy of `frame` with its parts changed (the signature is kept unless replaced). */
-export function reframe(frame: Uint8Array, change: (p: RawFrame) => Partial<RawFrame>): Uint8Array {
-  const parts = rawFrame(frame);
-  return frameOf({ ...parts, ...change(parts) });
-}
-
-/** A copy of `frame` whose payload is re-encoded after `mutate` (signature kept: now invalid). */
-export function rewritePayload(
-  frame: Uint8Array,
-  mutate: (fields: Value[]) => Value[],
-): Uint8Array {
-  return reframe(frame, (p) => ({ payload: encode(mutate([...p.fields])) }));
-}
-
-/** A copy of `bytes` with bit `bit` inverted. */
-export function flipBit(bytes: Uint8Array, bit = 0): Uint8Array {
-  const out = new Uint8Array(bytes);
-  out[bit >>> 3] ^= 1 << (bit & 7);
-  return out;
-}
-
-/** A copy of `frame` with one bit of its Ed25519 (or ML-DSA-65) signature flipped. */
-export function forgeSignature(frame: Uint8Array, part: "ed25519" | "mlDsa65" = "ed25519") {
-  return reframe(
-    frame,
-    (p) =>
-      part === "ed25519"
-        ? { ed25519: flipBit(p.ed25519, 77) }
-        : { mlDsa65: flipBit(p.mlDsa65!, 1001) },
-  );
-}
-
-/** The message-specific fields of a frame's payload. */
-export function fieldsOf(frame: Uint8Array): Value[] {
-  return rawFrame(frame).fields.slice(6);
-}
-
-/** The signed sender of a frame (header only, unchecked). */
-export function peekSender(frame: Uint8Array): number {
-  return rawFrame(frame).fields[5] as number;
-}
-
-/** Type and session of a frame from its (unchecked) header; works for any roster. */
-export function peekHeader(frame: Uint8Array): { type: MessageType; session: Session } {
-  const [tag, federation, rosterHash, round, view] = rawFrame(frame).fields as [
-    string,
-    string,
-    Uint8Array,
-    number,
-    number,
-  ];
-  const type = Object.entries(TAG).find(([, t]) => t === tag)?.[0] as MessageType;
-  return { type, session: { federation, rosterHash, round, view } };
-}
-
-/** A wire carrying `frame` from `from` to `to`. */
-export function wireOf(from: number, to: number, frame: Uint8Array): Wire {
-  return { from, to, frame, ...peekHeader(frame) };
-}
-
-/**
- * Re-signs a frame with `signer` after applying changes: new message fields, session, sender,
- * type or body. The result carries a valid signature of `signer` over the new payload.
- */
-export async function reseal(
-  frame: Uint8Array,
-  signer: MemberSigner,
-  mode: Roster["mode"],
-  change: {
-    type?: MessageType;
-    session?: Session;
-    sender?: number;
-    fields?: (fields: Value[]) => Value[];
-    body?: Uint8Array | null;
-  } = {},
-): Promise<Uint8Array> {
-  const raw = rawFrame(frame);
-  const header = peekHeader(frame);
-  const type = change.type ?? header.type;
-  const session = change.session ?? header.session;
-  const sender = raw.fields[5] as number;
-  const fields = change.fields ? change.fields(raw.fields.slice(6)) : raw.fields.slice(6);
-  const body = change.body === null ? undefined : change.body ?? raw.body;
-  return await sealFrame(type, session, change.sender ?? sender, fields, signer, mode, body);
 }

@@ -7,14 +7,15 @@
  * aggregate of the certified members' inputs.
  *
  * The federation is driven by hand through `_federation.ts`: real endpoints, a FIFO network on
- * a virtual clock, and hooks to hold, rewrite, drop or inject frames.
+ * a virtual clock, and hooks to hold, rewrite, drop or inject frames; forged and replayed frames
+ * come from the frame surgery of `_frames.ts`.
  *
  * @module
  */
 import { assert, assertEquals, assertNotEquals, assertRejects } from "../_assert.ts";
 import { equalBytes, toHex } from "../../protocol/bytes.ts";
 import { verifyFinalCertificate } from "../../protocol/certificate.ts";
-import { decode, encode, type Value } from "../../protocol/codec.ts";
+import { encode, type Value } from "../../protocol/codec.ts";
 import { HASH, sha256, taggedHash } from "../../protocol/crypto/mod.ts";
 import { ProtocolError, type RefusalCode } from "../../protocol/errors.ts";
 import type { ProtocolEvent } from "../../protocol/events.ts";
@@ -37,24 +38,21 @@ import { MAX_LEADERS, VIEW_WINDOW } from "../../protocol/endpoint.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionHash } from "../../protocol/session.ts";
 import { MemberSigner } from "../../protocol/signer.ts";
+import { flipBit } from "./crypto/_helpers.ts";
+import { Federation, type FederationOptions } from "./_federation.ts";
+import { all, assertRefused, type Final, finalParts, refusalsIn, u8 } from "./_fixtures.ts";
 import {
-  assertRefused,
-  Federation,
-  type FederationOptions,
   fieldsOf,
-  flipBit,
   forgeSignature,
   frameOf,
   peekSender,
   rawFrame,
   reframe,
-  refusalsIn,
   reseal,
   rewritePayload,
-  u8,
   type Wire,
   wireOf,
-} from "./_federation.ts";
+} from "./_frames.ts";
 
 const SMALL: FederationOptions = { n: 5, dim: 16 };
 /** Room for two misbehaving or absent members above t = 5. */
@@ -63,8 +61,6 @@ const MODES = [
   { name: "classical", pq: false },
   { name: "post-quantum", pq: true },
 ] as const;
-
-type Final = Extract<ProtocolEvent, { type: "final" }>;
 
 /** Runs `body` on a fresh federation, then checks that no event text leaked a secret. */
 async function scenario(
@@ -87,19 +83,14 @@ function refusalTriples(fed: Federation, member?: number): [number, RefusalCode,
 
 /** The certificate inside a final event, parsed. */
 function certificateOf(fed: Federation, final: Final) {
-  const outer = decode(final.certificate, 1 << 26, "final certificate") as Value[];
-  const env = openFrame(outer[1] as Uint8Array, fed.roster);
-  return { env, certificate: readCertificate(env, fed.roster), cosigns: outer[2] as Uint8Array[] };
+  const { certificate, cosigns } = finalParts(final);
+  const env = openFrame(certificate, fed.roster);
+  return { env, certificate: readCertificate(env, fed.roster), cosigns };
 }
 
 /** Roster indices that signed the approvals a final certificate carries. */
 function approversOf(fed: Federation, final: Final): number[] {
   return certificateOf(fed, final).certificate.approvals.map(peekSender).sort((a, b) => a - b);
-}
-
-/** Every member but `except`. */
-function all(fed: Federation, except: readonly number[] = []): number[] {
-  return fed.others(except);
 }
 
 /** Asserts none of `members` sent an Unmask frame in `view` (they revealed nothing). */
@@ -132,6 +123,48 @@ function swapAdvert(
   ]);
 }
 
+/**
+ * If `w` is the key list `leader` sends to `to`: that list with `member`'s advert replaced by
+ * `replacement`, re-signed by the leader. Otherwise undefined: the wire passes.
+ */
+async function keyListWith(
+  fed: Federation,
+  w: Wire,
+  leader: number,
+  to: number,
+  member: number,
+  replacement: Uint8Array,
+): Promise<Wire[] | undefined> {
+  if (w.from !== leader || w.to !== to || w.type !== "keyList") return undefined;
+  return [wireOf(leader, to, await swapAdvert(fed, w.frame, leader, member, replacement))];
+}
+
+/**
+ * Has `fed` replace the first wire of `type` from member `from` by `replace(wire)` (later ones
+ * pass); returns a count of the wires of that type `from` emitted so far.
+ */
+function replaceFirst(
+  fed: Federation,
+  from: number,
+  type: MessageType,
+  replace: (w: Wire) => Wire[],
+): () => number {
+  let seen = 0;
+  fed.intercept = (w) => {
+    if (w.from !== from || w.type !== type || seen++ > 0) return undefined;
+    return replace(w);
+  };
+  return () => seen;
+}
+
+/** Asserts that no member published or finalized an aggregate. */
+function assertNoAggregate(fed: Federation): void {
+  assert(
+    !fed.events.some((e) => e.event.type === "published" || e.event.type === "final"),
+    "no aggregate was published",
+  );
+}
+
 /** Runs a whole round with no interference and returns its final event. */
 async function cleanRound(fed: Federation, round: number): Promise<Final> {
   await fed.submitAll(round);
@@ -159,15 +192,13 @@ for (const mode of MODES) {
             scenario({ ...SMALL, pq: mode.pq }, async (fed) => {
               const L = fed.leader(0);
               const m = fed.others([L])[0];
-              let forged = 0;
-              fed.intercept = (w) => {
-                if (w.from !== m || w.type !== type || forged++ > 0) return undefined;
+              const forged = replaceFirst(fed, m, type, (w) => {
                 const bad = wireOf(m, w.to, forgeSignature(w.frame, part));
                 return genuineLater ? [bad, w] : [bad];
-              };
+              });
               await fed.submitAll(0);
               await fed.runToFinal(0);
-              assertEquals(forged, 1);
+              assertEquals(forged(), 1);
               assertEquals(refusalTriples(fed), [[L, "bad-signature", m]]);
               const final = await fed.assertExact(0, fed.n);
               const excluded = !genuineLater && (type === "advertise" || type === "maskedInput");
@@ -188,12 +219,7 @@ Deno.test(
     scenario(SMALL, async (fed) => {
       const L = fed.leader(0);
       const m = fed.others([L])[0];
-      let done = false;
-      fed.intercept = (w) => {
-        if (w.from !== m || w.type !== "advertise" || done) return undefined;
-        done = true;
-        return [w, wireOf(m, w.to, forgeSignature(w.frame))];
-      };
+      replaceFirst(fed, m, "advertise", (w) => [w, wireOf(m, w.to, forgeSignature(w.frame))]);
       await fed.submitAll(0);
       await fed.runToFinal(0);
       assertEquals(refusalTriples(fed), [[L, "bad-signature", m]]);
@@ -227,9 +253,6 @@ Deno.test(
       // Round 1: the leader relays m's round-0 advert to x; replays round-0 approvals to y.
       fed.hold = (w) => w.type === "advertise";
       fed.intercept = async (w) => {
-        if (w.from === L1 && w.to === x && w.type === "keyList") {
-          return [wireOf(L1, x, await swapAdvert(fed, w.frame, L1, m, oldAdvert))];
-        }
         if (w.from === L1 && w.to === y && w.type === "unmaskRequest") {
           const frame = await resealBy(fed, L1, w.frame, ([alive, dropped]) => [
             alive,
@@ -238,6 +261,7 @@ Deno.test(
           ]);
           return [wireOf(L1, y, frame)];
         }
+        return await keyListWith(fed, w, L1, x, m, oldAdvert);
       };
       await fed.submitAll(1);
       // The attacker rewrites the round of m's old advert and keeps the signature.
@@ -273,11 +297,7 @@ Deno.test(
       const x = fed.others([L1, m])[0];
       const oldAdvert = fed.sentBy(m, "advertise")[0].frame;
       const before = fed.events.length;
-      fed.intercept = async (w) => {
-        if (w.from === L1 && w.to === x && w.type === "keyList") {
-          return [wireOf(L1, x, await swapAdvert(fed, w.frame, L1, m, oldAdvert))];
-        }
-      };
+      fed.intercept = (w) => keyListWith(fed, w, L1, x, m, oldAdvert);
       await fed.submitAll(1);
       await fed.runToFinal(1);
       const refused = fed.events.slice(before).filter((e) =>
@@ -306,11 +326,7 @@ Deno.test(
         return f;
       });
       assertRefused(await fed.inject(L1, rewritten, m), "bad-signature", m);
-      fed.intercept = async (w) => {
-        if (w.from === L1 && w.to === x && w.type === "keyList") {
-          return [wireOf(L1, x, await swapAdvert(fed, w.frame, L1, m, view0Advert))];
-        }
-      };
+      fed.intercept = (w) => keyListWith(fed, w, L1, x, m, view0Advert);
       fed.hold = undefined;
       fed.release();
       await fed.runToFinal(0, all(fed, [L0]));
@@ -361,11 +377,7 @@ Deno.test(
           return f;
         });
         assertRefused(await fed.inject(L, rewritten, m), "bad-signature", m);
-        fed.intercept = async (w) => {
-          if (w.from === L && w.to === x && w.type === "keyList") {
-            return [wireOf(L, x, await swapAdvert(fed, w.frame, L, m, foreign))];
-          }
-        };
+        fed.intercept = (w) => keyListWith(fed, w, L, x, m, foreign);
         fed.hold = undefined;
         fed.release();
         await fed.runToFinal(0);
@@ -393,9 +405,6 @@ Deno.test(
       const approval0 = fed.sentBy(m, "approval").filter((w) => w.session.round === 0)[0].frame;
       const before = fed.events.length;
       fed.intercept = async (w) => {
-        if (w.from === L1 && w.to === x && w.type === "keyList") {
-          return [wireOf(L1, x, await swapAdvert(fed, w.frame, L1, m, approval0))];
-        }
         if (w.from === L1 && w.to === y && w.type === "unmaskRequest") {
           // One approval swapped for the same member's masked input of this very session.
           const masked = fed.sentBy(m, "maskedInput").find((v) => v.session.round === 1)!.frame;
@@ -406,6 +415,7 @@ Deno.test(
           ]);
           return [wireOf(L1, y, frame)];
         }
+        return await keyListWith(fed, w, L1, x, m, approval0);
       };
       await fed.submitAll(1);
       await fed.runToFinal(1);
@@ -650,6 +660,27 @@ function corruptShares([selfShares, maskShares]: Value[]): Value[] {
   return [bad(selfShares), bad(maskShares)];
 }
 
+/** An unmask wire with every share corrupted, validly re-signed by its sender. */
+async function withCorruptShares(fed: Federation, w: Wire): Promise<Wire[]> {
+  return [wireOf(w.from, w.to, await resealBy(fed, w.from, w.frame, corruptShares))];
+}
+
+/**
+ * Runs round 0 of `fed` with the last member other than the leader sending wrong shares (it
+ * holds no share among the first t the leader uses) and asserts that the round ends exactly.
+ */
+async function lastHolderCheats(fed: Federation): Promise<{ L: number; cheater: number }> {
+  const L = fed.leader(0);
+  const cheater = fed.others([L]).at(-1)!;
+  fed.intercept = async (w) => {
+    if (w.from === cheater && w.type === "unmask") return await withCorruptShares(fed, w);
+  };
+  await fed.submitAll(0);
+  await fed.runToFinal(0);
+  await fed.assertExact(0, fed.n);
+  return { L, cheater };
+}
+
 for (const c of CHEATS) {
   const within = c.cheaters <= c.capacity;
   Deno.test(
@@ -666,7 +697,7 @@ for (const c of CHEATS) {
         fed.intercept = async (w) => {
           if (w.from === dropped && w.type === "maskedInput") return [];
           if (cheaters.includes(w.from) && w.type === "unmask") {
-            return [wireOf(w.from, w.to, await resealBy(fed, w.from, w.frame, corruptShares))];
+            return await withCorruptShares(fed, w);
           }
         };
         await fed.submitAll(0);
@@ -687,10 +718,7 @@ for (const c of CHEATS) {
             fed.eventsOf(L).some((e) => e.type === "round-failed"),
             "the leader reports round-failed",
           );
-          assert(
-            !fed.events.some((e) => e.event.type === "published" || e.event.type === "final"),
-            "no aggregate was published",
-          );
+          assertNoAggregate(fed);
           assertEquals(fed.emitted.filter((w) => w.type === "certificate").length, 0);
         }
       }),
@@ -704,16 +732,7 @@ Deno.test(
   // and goes unnamed (documented in leader.ts; checking every share costs O(m·t) per secret).
   () =>
     scenario({ n: 9, dim: 16, threshold: 5 }, async (fed) => {
-      const L = fed.leader(0);
-      const cheater = fed.others([L]).at(-1)!;
-      fed.intercept = async (w) => {
-        if (w.from === cheater && w.type === "unmask") {
-          return [wireOf(w.from, w.to, await resealBy(fed, w.from, w.frame, corruptShares))];
-        }
-      };
-      await fed.submitAll(0);
-      await fed.runToFinal(0);
-      await fed.assertExact(0, fed.n);
+      const { L, cheater } = await lastHolderCheats(fed);
       assertEquals(fed.refusals(L).filter((r) => r.error.peer !== cheater), []);
     }),
 );
@@ -722,16 +741,7 @@ Deno.test(
   "7. a cheater outside the first t holders never changes the aggregate",
   () =>
     scenario({ n: 9, dim: 16, threshold: 5 }, async (fed) => {
-      const L = fed.leader(0);
-      const cheater = fed.others([L]).at(-1)!;
-      fed.intercept = async (w) => {
-        if (w.from === cheater && w.type === "unmask") {
-          return [wireOf(w.from, w.to, await resealBy(fed, w.from, w.frame, corruptShares))];
-        }
-      };
-      await fed.submitAll(0);
-      await fed.runToFinal(0);
-      await fed.assertExact(0, fed.n);
+      const { cheater } = await lastHolderCheats(fed);
       for (const r of fed.refusals()) {
         assertEquals([r.error.code, r.error.peer], ["bad-share", cheater]);
       }
@@ -861,17 +871,14 @@ for (const genuineLater of [false, true]) {
       scenario(SMALL, async (fed) => {
         const L = fed.leader(0);
         const m = fed.others([L])[0];
-        let done = false;
-        fed.intercept = (w) => {
-          if (w.type !== "maskedInput" || w.from !== m || done) return undefined;
-          done = true;
+        replaceFirst(fed, m, "maskedInput", (w) => {
           const bad = wireOf(
             m,
             L,
             reframe(w.frame, (p) => ({ body: flipBit(p.body!, 40) })),
           );
           return genuineLater ? [bad, w] : [bad];
-        };
+        });
         await fed.submitAll(0);
         await fed.runToFinal(0);
         assertEquals(refusalTriples(fed), [[L, "commitment-mismatch", m]]);
@@ -1287,10 +1294,7 @@ for (const mode of MODES) {
       const { env, cosigns } = certificateOf(fed, final);
       const L = env.sender;
       const [k] = fed.others([L]);
-      const [FINAL_TAG, certFrame] = decode(final.certificate, 1 << 26, "final") as [
-        string,
-        Uint8Array,
-      ];
+      const { tag: FINAL_TAG, certificate: certFrame } = finalParts(final);
       const wrap = (cert: Uint8Array, list: Uint8Array[], tag = FINAL_TAG) =>
         encode([tag, cert, list]);
       const refuses = async (bytes: Uint8Array, code: RefusalCode, b = body, r = roster) => {
@@ -1564,10 +1568,7 @@ Deno.test(
         "the leader names the member whose wrap does not open",
       );
       assert(fed.eventsOf(L).some((e) => e.type === "round-failed"), "the leader gives up");
-      assert(
-        !fed.events.some((e) => e.event.type === "published" || e.event.type === "final"),
-        "no aggregate was published",
-      );
+      assertNoAggregate(fed);
     }),
 );
 
@@ -1598,10 +1599,7 @@ Deno.test(
       };
       await fed.submitAll(0);
       await fed.run();
-      assert(
-        !fed.events.some((e) => e.event.type === "published" || e.event.type === "final"),
-        "no aggregate was published",
-      );
+      assertNoAggregate(fed);
       assert(
         refusalTriples(fed, L).some(([, code, peer]) =>
           code === "commitment-mismatch" && peer === m

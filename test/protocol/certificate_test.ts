@@ -13,38 +13,31 @@ import {
   verifyFinalCertificate,
   withoutBody,
 } from "../../protocol/certificate.ts";
-import { decode } from "../../protocol/codec.ts";
-import type { ProtocolEvent } from "../../protocol/events.ts";
 import { ML_DSA65_SIGNATURE_LENGTH } from "../../protocol/crypto/mod.ts";
 import { openFrame, readCertificate, readCosign } from "../../protocol/messages.ts";
 import { createRoster } from "../../protocol/roster.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import {
-  EndpointNet,
+  all,
   type Federation,
   federation,
   type FederationOptions,
+  type Final,
+  finalParts,
   follower,
   inputsFor,
-  type Msg,
   plainSum,
-} from "./_harness.ts";
-
-type Final = Extract<ProtocolEvent, { type: "final" }>;
-
-function all(fed: Federation): number[] {
-  return fed.roster.members.map((_, i) => i);
-}
-
-function bodyOf(aggregate: Uint32Array): Uint8Array {
-  return new Uint8Array(aggregate.buffer, aggregate.byteOffset, aggregate.byteLength);
-}
+  u8,
+  verifyFinal,
+} from "./_fixtures.ts";
+import type { Wire } from "./_frames.ts";
+import { EndpointNet } from "./_harness.ts";
 
 /** Runs `round` between endpoints (timeouts included) and returns the network. */
 async function runRound(
   fed: Federation,
   round: number,
-  filter?: (m: Msg) => boolean,
+  filter?: (m: Wire) => boolean,
 ): Promise<EndpointNet> {
   const net = new EndpointNet(fed, undefined, `cert/${round}`);
   if (filter) net.filter = filter;
@@ -70,7 +63,7 @@ async function verifyAll(
   assert(finals.length > 0, "the round completed");
   const sum = plainSum(inputsFor(roster, expected.round), expected.members);
   for (const f of finals) {
-    const v = await verifyFinalCertificate(roster, f.certificate, bodyOf(f.aggregate));
+    const v = await verifyFinal(roster, f);
     assertEquals(v.round, expected.round);
     assertEquals(v.view, expected.view);
     assertEquals(v.leader, leaderOf(roster, expected.round, expected.view));
@@ -81,11 +74,7 @@ async function verifyAll(
     assert(v.cosigners.length >= roster.threshold, `${v.cosigners.length} co-signers`);
     assert(v.cosigners.every((c, i) => i === 0 || c > v.cosigners[i - 1]), "sorted, distinct");
     // The co-signers are exactly the signers of the embedded co-signature frames.
-    const [, , cosigns] = decode(f.certificate, 1 << 24, "final") as [
-      string,
-      Uint8Array,
-      Uint8Array[],
-    ];
+    const { cosigns } = finalParts(f);
     assertEquals(
       cosigns.map((c) => openFrame(c, roster).sender).sort((a, b) => a - b),
       v.cosigners,
@@ -102,7 +91,7 @@ Deno.test("certificate: a genuine final certificate verifies offline", async () 
   const y = follower(fed.roster, round);
   // y drops before its masked input: the aggregate holds the four others.
   const net = await runRound(fed, round, (m) => !(m.type === "maskedInput" && m.from === y));
-  const members = all(fed).filter((i) => i !== y);
+  const members = all(fed, [y]);
   const finals = await verifyAll(fed, net, { round, view: 0, members });
   assertEquals(finals.length, fed.roster.members.length, "y still co-signs");
   // Verification is a pure function of the roster and the bytes: a roster rebuilt from the same
@@ -117,8 +106,8 @@ Deno.test("certificate: a genuine final certificate verifies offline", async () 
   });
   assertEquals(rebuilt.hash, fed.roster.hash);
   const f = finals[0];
-  const a = await verifyFinalCertificate(fed.roster, f.certificate, bodyOf(f.aggregate));
-  const b = await verifyFinalCertificate(rebuilt, f.certificate, bodyOf(f.aggregate).slice());
+  const a = await verifyFinal(fed.roster, f);
+  const b = await verifyFinalCertificate(rebuilt, f.certificate, u8(f.aggregate).slice());
   assertEquals(a, b);
   net.close();
 });
@@ -128,24 +117,20 @@ Deno.test("certificate: the final encoding round-trips, embeds the broadcast one
   const { roster } = fed;
   const net = await runRound(fed, 1);
   const [f] = net.events("final", 0);
-  const [tag, certificateFrame, cosigns] = decode(f.certificate, 1 << 24, "final") as [
-    string,
-    Uint8Array,
-    Uint8Array[],
-  ];
+  const { tag, certificate: certificateFrame, cosigns } = finalParts(f);
   assertEquals(tag, "fedagg/v1/final-certificate");
   const env = openFrame(certificateFrame, roster);
   assertEquals(encodeFinalCertificate(env, cosigns), f.certificate);
   // The broadcast certificate carries the aggregate as its body; the final form drops it.
   const broadcast = openFrame(net.messages("certificate")[0].frame, roster);
-  assertEquals(broadcast.body, bodyOf(f.aggregate));
+  assertEquals(broadcast.body, u8(f.aggregate));
   assertEquals(withoutBody(broadcast), certificateFrame);
   assertEquals(withoutBody(env), certificateFrame);
   // The published event carries the same body-less certificate.
   assertEquals(net.events("published", 0)[0].certificate, certificateFrame);
   // Hashes: co-signatures sign the certificate hash, the certificate the aggregate hash.
   const certified = readCertificate(env, roster);
-  assertEquals(certified.aggregateHash, aggregateHash(env.session, bodyOf(f.aggregate)));
+  assertEquals(certified.aggregateHash, aggregateHash(env.session, u8(f.aggregate)));
   assertEquals(certified.totalWeight, f.aggregate[roster.dim]);
   assertEquals(certified.u3, all(fed));
   for (const c of cosigns) {
@@ -176,7 +161,7 @@ Deno.test("certificate: a round decided after a view change is certified there",
   const round = 4;
   const dead = leaderOf(fed.roster, round, 0);
   const net = await runRound(fed, round, (m) => m.from !== dead && m.to !== dead);
-  await verifyAll(fed, net, { round, view: 1, members: all(fed).filter((i) => i !== dead) });
+  await verifyAll(fed, net, { round, view: 1, members: all(fed, [dead]) });
   net.close();
 });
 
@@ -196,11 +181,7 @@ for (
     const net = await runRound(fed, 0);
     const finals = await verifyAll(fed, net, { round: 0, view: 0, members: all(fed) });
     if (fed.roster.mode === "post-quantum") {
-      const [, certificate, cosigns] = decode(finals[0].certificate, 1 << 24, "final") as [
-        string,
-        Uint8Array,
-        Uint8Array[],
-      ];
+      const { certificate, cosigns } = finalParts(finals[0]);
       for (const frame of [certificate, ...cosigns]) {
         assertEquals(
           openFrame(frame, fed.roster).signature.mlDsa65?.length,

@@ -6,10 +6,8 @@
  * timeouts, and `close()`.
  */
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { decode } from "../../protocol/codec.ts";
 import { Endpoint, MAX_LEADERS, ROUND_WINDOW, VIEW_WINDOW } from "../../protocol/endpoint.ts";
-import type { Output, ProtocolEvent } from "../../protocol/events.ts";
-import { inlineExpander } from "../../protocol/masking.ts";
+import type { Output } from "../../protocol/events.ts";
 import {
   advertiseFields,
   type MessageType,
@@ -20,36 +18,28 @@ import { RoundKeys } from "../../protocol/round_keys.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionHash, sessionOf } from "../../protocol/session.ts";
 import {
-  EndpointNet,
+  all,
+  eventsOf,
   type Federation,
   federation,
+  finalParts,
   inputsFor,
+  machineConfig,
   plainSum,
+  refusalsIn,
   rngFor,
-} from "./_harness.ts";
+} from "./_fixtures.ts";
+import { EndpointNet } from "./_harness.ts";
 
 const fedPromise = federation({ n: 5, dim: 16, seed: "endpoint" });
 
-function all(fed: Federation): number[] {
-  return fed.roster.members.map((_, i) => i);
-}
-
-function events(outputs: readonly Output[]): ProtocolEvent[] {
-  return outputs.flatMap((o) => o.kind === "event" ? [o.event] : []);
-}
-
+/** The codes of the refusals among `outputs`. */
 function refusals(outputs: readonly Output[]): string[] {
-  return events(outputs).flatMap((e) => e.type === "refused" ? [e.error.code] : []);
+  return refusalsIn(eventsOf(outputs)).map((e) => e.code);
 }
 
 function endpoint(fed: Federation, self: number, label = "ep"): Endpoint {
-  return new Endpoint({
-    roster: fed.roster,
-    self,
-    signer: fed.signers[self],
-    rng: rngFor(label, self),
-    expander: inlineExpander,
-  });
+  return new Endpoint(machineConfig(fed, self, rngFor(label, self)));
 }
 
 /** A genuine AdvertiseKeys frame of `sender` for (round, view). */
@@ -94,15 +84,13 @@ Deno.test("endpoint: a full round; the leader's own frames stay local", async ()
     assertEquals(f[0].aggregate, plainSum(inputs, all(fed)));
   }
   // Every member holds the same certificate (the co-signatures each collected may differ).
-  const embedded = finals.map(([f]) =>
-    (decode(f.certificate, 1 << 20, "final") as Uint8Array[])[1]
-  );
+  const embedded = finals.map(([f]) => finalParts(f).certificate);
   assertEquals(new Set(embedded.map((c) => c.join())).size, 1);
   // Nothing is sent to oneself over the network.
   assert(net.sent.every((m) => m.from !== m.to));
   assertEquals(
     net.sent.filter((m) => m.type === "advertise").map((m) => m.from).sort(),
-    all(fed).filter((i) => i !== l),
+    all(fed, [l]),
   );
   assertEquals(net.events("refused"), []);
   assert(net.endpoints[l].leader(0, 0) !== undefined);
@@ -281,7 +269,7 @@ Deno.test("endpoint: concurrent calls are processed one at a time, in call order
   const { roster } = fed;
   const l = leaderOf(roster, 0, 0);
   const inputs = inputsFor(roster, 0);
-  const others = all(fed).filter((i) => i !== l);
+  const others = all(fed, [l]);
   const adverts: Uint8Array[] = [];
   for (const i of others) {
     const out = await endpoint(fed, i).submit(0, inputs[i].slice(), 0);
@@ -301,7 +289,7 @@ Deno.test("endpoint: concurrent calls are processed one at a time, in call order
   assertEquals(keyLists, [0, 0, 0, 0, roster.members.length - 1]);
   // The leader's stage events: it opened (advertise) and closed its first stage (share).
   const stages = results.flatMap((out) =>
-    events(out).filter((ev) => ev.type === "stage" && ev.role === "leader")
+    eventsOf(out).filter((ev) => ev.type === "stage" && ev.role === "leader")
   );
   assertEquals(stages.map((ev) => ev.type === "stage" && ev.stage), ["advertise", "share"]);
   assertEquals(results.flatMap(refusals), []);
@@ -344,7 +332,7 @@ Deno.test("endpoint: nextTimeout is the earliest deadline, tick runs them", asyn
   const patience = roster.advertiseTimeoutMs + roster.viewTimeoutMs;
   assertEquals(e.nextTimeout(), 100 + patience);
   const out = await e.tick(100 + patience);
-  assertEquals(events(out).filter((ev) => ev.type === "view-change").length, 1);
+  assertEquals(eventsOf(out).filter((ev) => ev.type === "view-change").length, 1);
   assertEquals(e.participant(0)!.view, 1);
   e.close();
 });
@@ -355,7 +343,7 @@ Deno.test("endpoint: a member without input observes the round and co-signs", as
   const x = all(fed).find((i) => i !== leaderOf(roster, 0, 0))!;
   const net = new EndpointNet(fed);
   const inputs = inputsFor(roster, 0);
-  const members = all(fed).filter((i) => i !== x);
+  const members = all(fed, [x]);
   await net.submit(0, inputs, members);
   await net.run();
   net.now = roster.stageTimeoutMs;

@@ -13,8 +13,7 @@
  * @module
  */
 import { assert, assertEquals, assertLessOrEqual } from "../_assert.ts";
-import { utf8 } from "../../protocol/bytes.ts";
-import { type Rng, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import type { Rng } from "../../protocol/crypto/mod.ts";
 import { sessionGraph, shareThreshold } from "../../protocol/neighbours.ts";
 import type { Roster } from "../../protocol/roster.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
@@ -25,6 +24,7 @@ import {
   simulate,
   simulatedFederation,
 } from "../../scripts/sim/network.ts";
+import { below, labelledRng, rngFor } from "./_fixtures.ts";
 
 /** Number of random configurations (about 0.2 s each on a 2-core machine). */
 const CASES = 220;
@@ -50,14 +50,6 @@ function stageIndex(stage: MemberStage | KillStage): number {
 // --------------------------------------------------------------------------------------------
 // Configurations
 
-function caseRng(k: number): Rng {
-  return seededRng(sha256(utf8(`fedagg-test/exactness/${k}`)));
-}
-
-function below(rng: Rng, bound: number): number {
-  return new DataView(rng(4).buffer).getUint32(0) % bound;
-}
-
 function chance(rng: Rng, p: number): boolean {
   return below(rng, 1_000_000) < p * 1_000_000;
 }
@@ -76,7 +68,7 @@ function dimension(rng: Rng, max: number): number {
 
 /** The options of case `k`, before the dropout count is fitted to the graph. */
 function configuration(k: number): SimOptions & { dropCount: number } {
-  const rng = caseRng(k);
+  const rng = rngFor("exactness", k);
   const pq = k % POST_QUANTUM_EVERY === POST_QUANTUM_EVERY - 1;
   const n = pq ? 3 + below(rng, 6) : 3 + below(rng, 28);
   const dim = dimension(rng, pq ? 200 : 3000);
@@ -111,10 +103,6 @@ function configuration(k: number): SimOptions & { dropCount: number } {
 // --------------------------------------------------------------------------------------------
 // What the simulator does (scripts/sim/network.ts), restated to predict each round's outcome.
 
-function simRng(seed: number, ...labels: (string | number)[]): Rng {
-  return seededRng(sha256(utf8(["fedagg-sim", seed, ...labels].join("/"))));
-}
-
 /**
  * The members the simulator drops in `round`, in pick order, with their stage: at most n − t,
  * never the first leader, picked by its seeded rng; "mixed" cycles through the stages.
@@ -122,12 +110,12 @@ function simRng(seed: number, ...labels: (string | number)[]): Rng {
 function picks(roster: Roster, options: SimOptions, round: number, count: number) {
   const n = roster.members.length;
   const budget = Math.min(count, n - roster.threshold);
-  const pick = simRng(options.seed, "dropouts", round);
+  const pick = labelledRng("fedagg-sim", options.seed, "dropouts", round); // the simulator's rng
   const leader0 = leaderOf(roster, round, 0);
   const candidates = [...Array(n).keys()].filter((i) => i !== leader0);
   const out: { member: number; stage: number }[] = [];
   for (let k = 0; k < budget; k++) {
-    const j = new DataView(pick(4).buffer).getUint32(0) % candidates.length;
+    const j = below(pick, candidates.length);
     const member = candidates.splice(j, 1)[0];
     const stage = options.dropStage === "mixed" ? MEMBER_STAGES[k % 5] : options.dropStage;
     out.push({ member, stage: stageIndex(stage) });

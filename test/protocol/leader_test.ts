@@ -8,35 +8,22 @@
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import type { Stage } from "../../protocol/events.ts";
 import { Leader } from "../../protocol/leader.ts";
-import { inlineExpander } from "../../protocol/masking.ts";
 import { type MessageType, openFrame } from "../../protocol/messages.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionOf } from "../../protocol/session.ts";
 import {
-  type Federation,
+  all,
   federation,
   follower,
   inputsFor,
-  MachineNet,
-  type Msg,
+  machineConfig,
   plainSum,
   rngFor,
-} from "./_harness.ts";
+} from "./_fixtures.ts";
+import { MachineNet, startedNet } from "./_harness.ts";
 
 const ROUND = 2;
 const complete = federation({ n: 5, dim: 24, seed: "leader" });
-
-function all(fed: Federation): number[] {
-  return fed.roster.members.map((_, i) => i);
-}
-
-async function startedNet(fed: Federation, filter?: (m: Msg) => boolean): Promise<MachineNet> {
-  const net = new MachineNet(fed, ROUND, inputsFor(fed.roster, ROUND));
-  if (filter) net.filter = filter;
-  await net.start();
-  await net.run();
-  return net;
-}
 
 /** The member's message of each stage, and the stage the leader waits in for it. */
 const MEMBER_MESSAGE: [MessageType, Exclude<Stage, "final">][] = [
@@ -54,13 +41,7 @@ Deno.test("leader: only the scheduled leader of a session may lead it", async ()
     const session = sessionOf(roster, ROUND, view);
     const scheduled = leaderOf(roster, ROUND, view);
     for (const self of all(fed)) {
-      const config = {
-        roster,
-        self,
-        signer: fed.signers[self],
-        rng: rngFor("leader/who", self),
-        expander: inlineExpander,
-      };
+      const config = machineConfig(fed, self, rngFor("leader/who", self));
       if (self === scheduled) {
         const leader = new Leader(config, session);
         assertEquals(leader.session, session);
@@ -75,7 +56,7 @@ Deno.test("leader: only the scheduled leader of a session may lead it", async ()
 
 Deno.test("leader: stages close as soon as every member answered", async () => {
   const fed = await complete;
-  const net = await startedNet(fed);
+  const net = await startedNet(fed, ROUND);
   const l = leaderOf(fed.roster, ROUND, 0);
   const leader = net.leader(0)!;
   const stages = net.events("stage", l, "leader");
@@ -128,7 +109,7 @@ for (const [type, stage] of MEMBER_MESSAGE) {
     const { roster } = fed;
     const l = leaderOf(roster, ROUND, 0);
     const y = follower(roster, ROUND);
-    const net = await startedNet(fed, (m) => !(m.type === type && m.from === y));
+    const net = await startedNet(fed, ROUND, (m) => !(m.type === type && m.from === y));
     const leader = net.leader(0)!;
     assertEquals(leader.stage, stage);
     assertEquals(leader.nextTimeout(), roster.stageTimeoutMs);
@@ -140,7 +121,7 @@ for (const [type, stage] of MEMBER_MESSAGE) {
     assert(final !== undefined, `${stage}: the round completes`);
     // Missing before the masked input: y's input is not in the aggregate. Later: it is.
     const lostInput = stage === "advertise" || stage === "share" || stage === "masked";
-    const members = lostInput ? all(fed).filter((i) => i !== y) : all(fed);
+    const members = lostInput ? all(fed, [y]) : all(fed);
     assertEquals(final.members, members, stage);
     assertEquals(final.aggregate, plainSum(inputsFor(roster, ROUND), members), stage);
     assertEquals(net.events("refused"), [], stage);
@@ -151,10 +132,11 @@ Deno.test("leader: below t it keeps waiting, and closes when t is reached", asyn
   const fed = await complete;
   const { roster } = fed;
   const l = leaderOf(roster, ROUND, 0);
-  const [y, z] = all(fed).filter((i) => i !== l);
+  const [y, z] = all(fed, [l]);
   assertEquals(roster.threshold, 4);
   const net = await startedNet(
     fed,
+    ROUND,
     (m) => !(m.type === "advertise" && (m.from === y || m.from === z)),
   );
   const leader = net.leader(0)!;
@@ -166,19 +148,20 @@ Deno.test("leader: below t it keeps waiting, and closes when t is reached", asyn
   // One late advert reaches t: the stage closes immediately, without y.
   net.now += 10;
   await net.release((m) => m.from === z);
-  assertEquals(net.messages("keyList").map((m) => m.to).sort(), all(fed).filter((i) => i !== y));
+  assertEquals(net.messages("keyList").map((m) => m.to).sort(), all(fed, [y]));
   const [final] = net.events("final", l);
-  assertEquals(final.members, all(fed).filter((i) => i !== y));
+  assertEquals(final.members, all(fed, [y]));
 });
 
 Deno.test("leader: below t at a later stage the members move on to the next view", async () => {
   const fed = await complete;
   const { roster } = fed;
   const l0 = leaderOf(roster, ROUND, 0);
-  const [y, z] = all(fed).filter((i) => i !== l0);
+  const [y, z] = all(fed, [l0]);
   const net = await startedNet(
     fed,
-    (m) => !(m.view === 0 && m.type === "maskedInput" && (m.from === y || m.from === z)),
+    ROUND,
+    (m) => !(m.session.view === 0 && m.type === "maskedInput" && (m.from === y || m.from === z)),
   );
   const leader = net.leader(0)!;
   net.now = roster.stageTimeoutMs;
@@ -197,9 +180,10 @@ Deno.test("leader: too few unmask shares fail the session after the timeout", as
   const fed = await complete;
   const { roster } = fed;
   const l = leaderOf(roster, ROUND, 0);
-  const [y, z] = all(fed).filter((i) => i !== l);
+  const [y, z] = all(fed, [l]);
   const net = await startedNet(
     fed,
+    ROUND,
     (m) => !(m.type === "unmask" && (m.from === y || m.from === z)),
   );
   const leader = net.leader(0)!;
@@ -218,7 +202,7 @@ Deno.test("leader: an exact repeat is ignored; a closed stage's message is refus
   const fed = await complete;
   const { roster } = fed;
   const y = follower(roster, ROUND);
-  const net = await startedNet(fed, (m) => !(m.type === "advertise" && m.from === y));
+  const net = await startedNet(fed, ROUND, (m) => !(m.type === "advertise" && m.from === y));
   const leader = net.leader(0)!;
   const advert = net.sent.find((m) => m.type === "advertise" && m.from !== y)!;
   assertEquals(await leader.handle(openFrame(advert.frame, roster, advert.from), 0), []);
@@ -237,7 +221,7 @@ Deno.test("leader: an exact repeat is ignored; a closed stage's message is refus
 
 Deno.test("leader: wipe after publication leaves it inert", async () => {
   const fed = await complete;
-  const net = await startedNet(fed);
+  const net = await startedNet(fed, ROUND);
   const leader = net.leader(0)!;
   leader.wipe();
   leader.wipe();

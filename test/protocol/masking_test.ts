@@ -5,7 +5,7 @@
 import { assertEquals, assertThrows } from "../_assert.ts";
 import { type MaskTerm, prgExpand } from "../../protocol/crypto/mod.ts";
 import { addInto, inlineExpander } from "../../protocol/masking.ts";
-import { rngFor } from "./_harness.ts";
+import { rngFor } from "./_fixtures.ts";
 
 function randomWords(label: string, length: number): Uint32Array {
   return new Uint32Array(rngFor("masking", label)(4 * length).buffer.slice(0));

@@ -12,7 +12,7 @@ import {
   sameMembers,
   toMemberSet,
 } from "../../protocol/member_set.ts";
-import { rngFor } from "./_harness.ts";
+import { rngFor } from "./_fixtures.ts";
 
 Deno.test("member set: toMemberSet sorts numerically and removes duplicates", () => {
   assertEquals(toMemberSet([10, 2, 1, 2, 100, 0, 10]), [0, 1, 2, 10, 100]);

@@ -54,7 +54,8 @@ import {
 import type { Roster } from "../../protocol/roster.ts";
 import { RoundKeys } from "../../protocol/round_keys.ts";
 import { MAX_ROUND, type Session, sessionHash, sessionOf } from "../../protocol/session.ts";
-import { craftFrame, type Federation, federation, header, rngFor } from "./_harness.ts";
+import { all, type Federation, federation, rngFor } from "./_fixtures.ts";
+import { craftFrame, header } from "./_frames.ts";
 
 const TYPES = Object.keys(TAG) as MessageType[];
 
@@ -110,10 +111,6 @@ async function fixture(fed: Federation, round = MAX_ROUND - 1, view = MAX_ROUND 
   return { fed, roster, session, adverts, advertFrames, approvalFrames, rng } satisfies Fixture;
 }
 
-function all(roster: Roster): number[] {
-  return roster.members.map((_, i) => i);
-}
-
 /** A share entry between `sender` and `recipient` with every attachment its direction has. */
 function entry(f: Fixture, sender: number, recipient: number, peer: number, wrap: boolean) {
   const len = entryLengths(f.roster.mode, sender, recipient);
@@ -147,15 +144,15 @@ function largest(
       // Member 0 encapsulates to every other member: all attachments present.
       return {
         sender: 0,
-        fields: sharesFields({ entries: all(roster).slice(1).map((r) => entry(f, 0, r, r, true)) }),
+        fields: sharesFields({ entries: all(f).slice(1).map((r) => entry(f, 0, r, r, true)) }),
       };
     case "shareDelivery":
       // The last member receives a ciphertext from every lower member.
       return {
         sender: 0,
         fields: shareDeliveryFields({
-          u2: all(roster),
-          entries: all(roster).slice(0, last).map((s) => entry(f, s, last, s, false)),
+          u2: all(f),
+          entries: all(f).slice(0, last).map((s) => entry(f, s, last, s, false)),
         }),
       };
     case "maskedInput":
@@ -165,14 +162,14 @@ function largest(
         body: vector,
       };
     case "consistencyRequest":
-      return { sender: 0, fields: consistencyRequestFields({ u2: all(roster), u3: all(roster) }) };
+      return { sender: 0, fields: consistencyRequestFields({ u2: all(f), u3: all(f) }) };
     case "approval":
       return { sender: last, fields: approvalFields({ u2Hash: f.rng(32), u3Hash: f.rng(32) }) };
     case "unmaskRequest":
       return {
         sender: 0,
         fields: unmaskRequestFields({
-          alive: all(roster).slice(0, n - 1),
+          alive: all(f).slice(0, n - 1),
           dropped: [last],
           approvals: f.approvalFrames,
         }),
@@ -181,7 +178,7 @@ function largest(
       return {
         sender: last,
         fields: unmaskFields({
-          selfShares: all(roster).slice(0, n - 1).map((o) => [o, f.rng(SHARE_LENGTH)] as const),
+          selfShares: all(f).slice(0, n - 1).map((o) => [o, f.rng(SHARE_LENGTH)] as const),
           maskShares: [[last, f.rng(SHARE_LENGTH)]],
         }),
       };
@@ -190,7 +187,7 @@ function largest(
         sender: 0,
         fields: certificateFields({
           u2Hash: f.rng(32),
-          u3: all(roster),
+          u3: all(f),
           approvals: f.approvalFrames,
           aggregateHash: f.rng(32),
           totalWeight: 2 ** 32 - 1,

@@ -7,22 +7,24 @@
  */
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { verifyFinalCertificate } from "../../protocol/certificate.ts";
-import type { Output, ProtocolEvent, Stage } from "../../protocol/events.ts";
-import { inlineExpander } from "../../protocol/masking.ts";
+import type { Stage } from "../../protocol/events.ts";
 import { openFrame, sealFrame } from "../../protocol/messages.ts";
 import { Participant } from "../../protocol/participant.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionOf } from "../../protocol/session.ts";
 import {
-  type Federation,
+  all,
+  eventsOf,
   federation,
   follower,
   inputsFor,
-  MachineNet,
-  type Msg,
+  machineConfig,
   plainSum,
   rngFor,
-} from "./_harness.ts";
+  u8,
+  verifyFinal,
+} from "./_fixtures.ts";
+import { MachineNet, startedNet } from "./_harness.ts";
 
 const ROUND = 0;
 const STAGES: Stage[] = [
@@ -43,25 +45,22 @@ const sparse = federation({
   seed: "sparse",
 });
 
-function events(outputs: readonly Output[]): ProtocolEvent[] {
-  return outputs.flatMap((o) => o.kind === "event" ? [o.event] : []);
-}
-
-function all(fed: Federation): number[] {
-  return fed.roster.members.map((_, i) => i);
-}
-
-async function startedNet(fed: Federation, filter?: (m: Msg) => boolean): Promise<MachineNet> {
-  const net = new MachineNet(fed, ROUND, inputsFor(fed.roster, ROUND));
-  if (filter) net.filter = filter;
-  await net.start();
-  await net.run();
-  return net;
+/**
+ * Delivers the first held message straight to member `x`'s participant; returns the outputs and
+ * what each is (the event type or the message type).
+ */
+async function deliverHeld(net: MachineNet, x: number) {
+  const [held] = net.held;
+  const out = await net.toParticipant(x, held.frame, held.from);
+  const kinds = out.map((o) =>
+    o.kind === "event" ? o.event.type : openFrame(o.frame, net.roster).type
+  );
+  return { out, kinds };
 }
 
 Deno.test("participant: a round runs through every stage, with stage events", async () => {
   for (const fed of [await complete, await sparse]) {
-    const net = await startedNet(fed);
+    const net = await startedNet(fed, ROUND);
     const inputs = inputsFor(fed.roster, ROUND);
     for (const [i, p] of net.participants.entries()) {
       const stages = net.events("stage", i).filter((e) => e.role === "participant");
@@ -87,14 +86,14 @@ Deno.test("participant: start advertises to the leader and sets the view timeout
   const { roster } = fed;
   const x = follower(roster, ROUND);
   const p = new Participant(
-    { roster, self: x, signer: fed.signers[x], rng: rngFor("p/start"), expander: inlineExpander },
+    machineConfig(fed, x, rngFor("p/start")),
     ROUND,
     inputsFor(roster, ROUND)[x],
   );
   assertEquals([p.stage, p.view, p.nextTimeout()], ["advertise", 0, undefined]);
   for (const view of [0, 3]) {
     const out = await p.start(100, view);
-    assertEquals(events(out), [
+    assertEquals(eventsOf(out), [
       { type: "stage", role: "participant", round: ROUND, view, stage: "advertise" },
     ]);
     const sends = out.filter((o) => o.kind === "send");
@@ -118,14 +117,14 @@ Deno.test("participant: changes view after viewTimeout when the leader never ans
   const fed = await complete;
   const { roster } = fed;
   const dead = leaderOf(roster, ROUND, 0);
-  const net = await startedNet(fed, (m) => m.from !== dead && m.to !== dead);
+  const net = await startedNet(fed, ROUND, (m) => m.from !== dead && m.to !== dead);
   const x = follower(roster, ROUND);
   const p = net.participants[x];
   const patience = roster.advertiseTimeoutMs + roster.viewTimeoutMs;
   assertEquals([p.stage, p.nextTimeout()], ["advertise", patience]);
   assertEquals(await p.handleTimeout(patience - 1), []);
   const out = await p.handleTimeout(patience);
-  assertEquals(events(out), [
+  assertEquals(eventsOf(out), [
     { type: "view-change", round: ROUND, from: 0, to: 1 },
     { type: "stage", role: "participant", round: ROUND, view: 1, stage: "advertise" },
   ]);
@@ -140,10 +139,10 @@ Deno.test("participant: changes view after viewTimeout when the leader never ans
   await net.tick();
   net.now += roster.stageTimeoutMs;
   await net.tick();
-  for (const i of all(fed).filter((i) => i !== dead)) {
+  for (const i of all(fed, [dead])) {
     const [final] = net.events("final", i);
     assertEquals(final.view, 1, `member ${i}`);
-    assertEquals(final.members, all(fed).filter((m) => m !== dead));
+    assertEquals(final.members, all(fed, [dead]));
   }
 });
 
@@ -155,7 +154,7 @@ Deno.test("participant: any stage before commitment can be abandoned", async () 
   const relays = ["keyList", "shareDelivery", "consistencyRequest", "unmaskRequest"] as const;
   const stuckIn: Stage[] = ["advertise", "share", "masked", "consistency"];
   for (const [k, relay] of relays.entries()) {
-    const net = await startedNet(fed, (m) => !(m.view === 0 && m.type === relay));
+    const net = await startedNet(fed, ROUND, (m) => !(m.session.view === 0 && m.type === relay));
     for (const p of net.participants) {
       assertEquals([p.stage, p.committedView], [stuckIn[k], undefined], relay);
     }
@@ -177,16 +176,14 @@ Deno.test("participant: complete graph commits just before the unmask frame", as
   const fed = await complete;
   const { roster } = fed;
   const x = follower(roster, ROUND);
-  const net = await startedNet(fed, (m) => !(m.type === "unmaskRequest" && m.to === x));
+  const net = await startedNet(fed, ROUND, (m) => !(m.type === "unmaskRequest" && m.to === x));
   const p = net.participants[x];
   // Approving did not commit.
   assertEquals([p.stage, p.committedView], ["consistency", undefined]);
   assertEquals(net.events("committed", x), []);
-  const [held] = net.held;
-  const out = await net.toParticipant(x, held.frame, held.from);
-  const kinds = out.map((o) => o.kind === "event" ? o.event.type : openFrame(o.frame, roster).type);
+  const { out, kinds } = await deliverHeld(net, x);
   assertEquals(kinds, ["committed", "stage", "unmask"]);
-  assertEquals(events(out)[0], { type: "committed", round: ROUND, view: 0 });
+  assertEquals(eventsOf(out)[0], { type: "committed", round: ROUND, view: 0 });
   assertEquals(p.committedView, 0);
   net.held.length = 0;
   net.emit(x, out);
@@ -199,12 +196,10 @@ Deno.test("participant: sparse graph commits just before the approval", async ()
   const fed = await sparse;
   const { roster } = fed;
   const x = follower(roster, ROUND);
-  const net = await startedNet(fed, (m) => !(m.type === "consistencyRequest" && m.to === x));
+  const net = await startedNet(fed, ROUND, (m) => !(m.type === "consistencyRequest" && m.to === x));
   const p = net.participants[x];
   assertEquals([p.stage, p.committedView], ["masked", undefined]);
-  const [held] = net.held;
-  const out = await net.toParticipant(x, held.frame, held.from);
-  const kinds = out.map((o) => o.kind === "event" ? o.event.type : openFrame(o.frame, roster).type);
+  const { out, kinds } = await deliverHeld(net, x);
   assertEquals(kinds, ["committed", "stage", "approval"]);
   assertEquals(p.committedView, 0);
   net.held.length = 0;
@@ -224,7 +219,7 @@ Deno.test("participant: a committed member gives the round up when its leader st
   ] as const;
   for (const { fed, withheld, stage } of cases) {
     const { roster } = fed;
-    const net = await startedNet(fed, (m) => m.type !== withheld);
+    const net = await startedNet(fed, ROUND, (m) => m.type !== withheld);
     for (const [i, p] of net.participants.entries()) {
       assertEquals([p.stage, p.committedView], [stage, 0], `member ${i}`);
       assertEquals(p.nextTimeout(), roster.viewTimeoutMs);
@@ -250,28 +245,22 @@ Deno.test("participant: co-signatures that overtake the certificate are kept", a
   const fed = await complete;
   const { roster } = fed;
   const x = follower(roster, ROUND);
-  const net = await startedNet(fed, (m) => !(m.type === "certificate" && m.to === x));
+  const net = await startedNet(fed, ROUND, (m) => !(m.type === "certificate" && m.to === x));
   // Everyone else published and co-signed; x got all their co-signatures but no certificate.
   assertEquals(net.participants[x].stage, "unmask");
   assertEquals(net.events("published", x), []);
   const cosignsToX = net.sent.filter((m) => m.type === "cosign" && m.to === x);
   assertEquals(cosignsToX.length, roster.members.length - 1);
-  const [held] = net.held;
-  const out = await net.toParticipant(x, held.frame, held.from);
-  const types = events(out).map((e) => e.type);
+  const { out } = await deliverHeld(net, x);
+  const types = eventsOf(out).map((e) => e.type);
   assertEquals(types, ["stage", "published", "stage", "final"]);
-  const final = events(out).find((e) => e.type === "final");
+  const final = eventsOf(out).find((e) => e.type === "final");
   assert(final?.type === "final");
   // Its own co-signature is broadcast too; the final certificate it built verifies.
   const cosign = out.find((o) => o.kind === "broadcast");
   assert(cosign?.kind === "broadcast" && openFrame(cosign.frame, roster).type === "cosign");
-  const body = new Uint8Array(
-    final.aggregate.buffer,
-    final.aggregate.byteOffset,
-    final.aggregate.byteLength,
-  );
-  const verified = await verifyFinalCertificate(roster, final.certificate, body);
-  assertEquals(verified.cosigners, all(fed).filter((i) => i !== x));
+  const verified = await verifyFinal(roster, final);
+  assertEquals(verified.cosigners, all(fed, [x]));
 });
 
 Deno.test("participant: an observer without input follows the certificate, co-signs", async () => {
@@ -290,7 +279,7 @@ Deno.test("participant: an observer without input follows the certificate, co-si
   assertEquals(net.events("final"), []);
   net.now = roster.stageTimeoutMs;
   await net.tick();
-  const members = all(fed).filter((i) => i !== x);
+  const members = all(fed, [x]);
   const [published] = net.events("published", x);
   assertEquals(published.members, members);
   assertEquals(published.aggregate, plainSum(inputs, members));
@@ -300,7 +289,7 @@ Deno.test("participant: an observer without input follows the certificate, co-si
   // It co-signed: every member's final certificate counts its co-signature.
   const cosigns = net.sent.filter((m) => m.type === "cosign" && m.from === x);
   assertEquals(cosigns.length, roster.members.length);
-  const body = new Uint8Array(final.aggregate.buffer, 0, final.aggregate.byteLength);
+  const body = u8(final.aggregate);
   for (const i of members) {
     const [f] = net.events("final", i);
     const v = await verifyFinalCertificate(roster, f.certificate, body);
@@ -312,13 +301,7 @@ Deno.test("participant: an observer without input follows the certificate, co-si
 Deno.test("participant: wipe zeroes the input; so does the end of the round", async () => {
   const fed = await complete;
   const { roster } = fed;
-  const config = (self: number) => ({
-    roster,
-    self,
-    signer: fed.signers[self],
-    rng: rngFor("p/wipe", self),
-    expander: inlineExpander,
-  });
+  const config = (self: number) => machineConfig(fed, self, rngFor("p/wipe", self));
   const input = inputsFor(roster, ROUND)[1].slice();
   assert(input.some((v) => v !== 0));
   const p = new Participant(config(1), ROUND, input);
@@ -332,7 +315,7 @@ Deno.test("participant: wipe zeroes the input; so does the end of the round", as
     RangeError,
   );
   // After publication the participants' inputs are gone too.
-  const net = await startedNet(fed);
+  const net = await startedNet(fed, ROUND);
   assertEquals(net.events("final").length, roster.members.length);
   for (const v of net.inputs) assert(v !== undefined && v.every((w) => w === 0));
 });
@@ -341,7 +324,7 @@ Deno.test("participant: routine refusals leave the state unchanged", async () =>
   const fed = await complete;
   const { roster } = fed;
   const x = follower(roster, ROUND);
-  const net = await startedNet(fed, (m) => !(m.type === "shareDelivery" && m.to === x));
+  const net = await startedNet(fed, ROUND, (m) => !(m.type === "shareDelivery" && m.to === x));
   const p = net.participants[x];
   assertEquals(p.stage, "share");
   const leader = leaderOf(roster, ROUND, 0);
@@ -349,7 +332,7 @@ Deno.test("participant: routine refusals leave the state unchanged", async () =>
   const advert = net.sent.find((m) => m.type === "advertise" && m.from === x)!;
   const refusedCode = async (frame: Uint8Array, from: number) => {
     const out = await net.toParticipant(x, frame, from);
-    const e = events(out);
+    const e = eventsOf(out);
     assertEquals(e.length, 1);
     return e[0].type === "refused" ? e[0].error.code : e[0].type;
   };

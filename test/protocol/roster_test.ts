@@ -14,7 +14,7 @@ import {
   type Member,
   type RosterSettings,
 } from "../../protocol/roster.ts";
-import { rngFor } from "./_harness.ts";
+import { rngFor } from "./_fixtures.ts";
 
 /** `n` members with distinct arbitrary keys (the roster does not check keys are on the curve). */
 function members(n: number, pq = false, label = "m"): Member[] {

@@ -28,7 +28,7 @@ import {
   wrapPairSecret,
 } from "../../protocol/round_keys.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import { rngFor } from "./_harness.ts";
+import { rngFor } from "./_fixtures.ts";
 
 const H1 = rngFor("round-keys", "session", 1)(32);
 const H2 = rngFor("round-keys", "session", 2)(32);

@@ -6,7 +6,7 @@
 import { assert, assertEquals, assertGreaterOrEqual, assertLessOrEqual } from "../_assert.ts";
 import { createRoster, type Member, type Roster } from "../../protocol/roster.ts";
 import { leaderOf, leaderOrder } from "../../protocol/schedule.ts";
-import { rngFor } from "./_harness.ts";
+import { rngFor } from "./_fixtures.ts";
 
 function roster(n: number, federation = "fed", label = "schedule"): Roster {
   const rng = rngFor(label);

@@ -12,7 +12,7 @@ import {
   sessionHash,
   sessionOf,
 } from "../../protocol/session.ts";
-import { rngFor } from "./_harness.ts";
+import { rngFor } from "./_fixtures.ts";
 
 function roster(federation = "fed", label = "session"): Roster {
   const rng = rngFor(label);

@@ -1,0 +1,240 @@
+/**
+ * Fixtures shared by the protocol tests and by both of their network drivers (`_harness.ts`, the
+ * machine-level networks, and `_federation.ts`, the scripted attacks): labelled deterministic
+ * rngs, federations (signers and a roster), member choice, machine configurations, quantized
+ * inputs and their plaintext sums, events and refusals among outputs, and offline verification of
+ * final certificates.
+ *
+ * Nothing here is random: every key and input comes from `seededRng` keyed by a label.
+ *
+ * @module
+ */
+import { assertEquals } from "../_assert.ts";
+import { utf8 } from "../../protocol/bytes.ts";
+import { type VerifiedCertificate, verifyFinalCertificate } from "../../protocol/certificate.ts";
+import { decode } from "../../protocol/codec.ts";
+import { type Rng, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import type { EndpointConfig } from "../../protocol/endpoint.ts";
+import type { ProtocolError, RefusalCode } from "../../protocol/errors.ts";
+import type { Output, ProtocolEvent } from "../../protocol/events.ts";
+import { inlineExpander, type MaskExpander } from "../../protocol/masking.ts";
+import { quantize } from "../../protocol/quantize.ts";
+import {
+  createRoster,
+  type Member,
+  type Roster,
+  type RosterSettings,
+} from "../../protocol/roster.ts";
+import { leaderOf } from "../../protocol/schedule.ts";
+import { MemberSigner } from "../../protocol/signer.ts";
+
+// -------------------------------------------------------------------------------------------------
+// Deterministic randomness.
+
+/** A deterministic rng for the label `domain/label…` (each driver and script has its domain). */
+export function labelledRng(domain: string, ...label: (string | number)[]): Rng {
+  return seededRng(sha256(utf8([domain, ...label].join("/"))));
+}
+
+/** A deterministic rng for `label`, in the tests' domain `fedagg-test`. */
+export function rngFor(...label: (string | number)[]): Rng {
+  return labelledRng("fedagg-test", ...label);
+}
+
+/** A number in [0, bound) from the next four bytes of `rng` (big-endian, reduced mod bound). */
+export function below(rng: Rng, bound: number): number {
+  return new DataView(rng(4).buffer).getUint32(0) % bound;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Federations and members.
+
+/** Options of {@link federation}: roster settings minus the members, plus their count. */
+export type FederationOptions =
+  & Partial<Omit<RosterSettings, "members">>
+  & { readonly n: number; readonly seed?: string };
+
+/** A federation's signers (index = roster index) and its roster. */
+export interface Federation {
+  readonly roster: Roster;
+  readonly signers: readonly MemberSigner[];
+}
+
+const signerCache = new Map<string, MemberSigner>();
+
+/** Signers for `n` members and a roster over them (ids `m-000`, … so roster order = creation). */
+export async function federation(options: FederationOptions): Promise<Federation> {
+  const pq = options.mode === "post-quantum";
+  const signers: MemberSigner[] = [];
+  const members: Member[] = [];
+  for (let i = 0; i < options.n; i++) {
+    const key = `${options.seed ?? "fed"}/${i}/${pq}`;
+    let signer = signerCache.get(key);
+    if (signer === undefined) {
+      const rng = rngFor("identity", key);
+      signer = await MemberSigner.fromSeeds(rng(32), pq ? rng(32) : undefined);
+      signerCache.set(key, signer);
+    }
+    signers.push(signer);
+    members.push({
+      id: `m-${String(i).padStart(3, "0")}`,
+      signingKey: signer.signingKey,
+      pqSigningKey: signer.pqSigningKey,
+    });
+  }
+  const roster = createRoster({
+    federation: "test",
+    dim: 8,
+    maxWeight: 10,
+    stageTimeoutMs: 1000,
+    viewTimeoutMs: 3000,
+    ...options,
+    members,
+  });
+  return { roster, signers };
+}
+
+/** Every member of `fed`'s roster but those in `except`, ascending. */
+export function all(fed: { readonly roster: Roster }, except: readonly number[] = []): number[] {
+  return fed.roster.members.map((_, i) => i).filter((i) => !except.includes(i));
+}
+
+/** A member that leads none of the given views of `round` (and is not in `avoid`). */
+export function follower(
+  roster: Roster,
+  round: number,
+  views: readonly number[] = [0, 1],
+  avoid: readonly number[] = [],
+): number {
+  const leaders = new Set(views.map((v) => leaderOf(roster, round, v)));
+  const i = roster.members.findIndex((_, i) => !leaders.has(i) && !avoid.includes(i));
+  if (i < 0) throw new Error("no follower available");
+  return i;
+}
+
+/** The configuration of member `self`'s machines (endpoint, participant or leader). */
+export function machineConfig(
+  fed: Federation,
+  self: number,
+  rng: Rng,
+  expander: MaskExpander = inlineExpander,
+): EndpointConfig {
+  return { roster: fed.roster, self, signer: fed.signers[self], rng, expander };
+}
+
+// -------------------------------------------------------------------------------------------------
+// Inputs.
+
+/**
+ * A quantized input (length d + 1): d values drawn by `rng` uniformly from ±`spread`·clip (a
+ * spread above 1 exercises clipping), with weight `weight` (default: drawn by `rng` next, in
+ * [1, maxWeight]), stochastically rounded by `rounding`.
+ */
+export function quantizedInput(
+  roster: Roster,
+  rng: Rng,
+  rounding: Rng,
+  options: { readonly spread?: number; readonly weight?: number } = {},
+): Uint32Array {
+  const q = roster.quantization;
+  const spread = options.spread ?? 1;
+  const raw = new Uint32Array(rng(4 * roster.dim).buffer);
+  const x = new Float32Array(roster.dim);
+  for (let j = 0; j < x.length; j++) x[j] = (raw[j] / 2 ** 32 * 2 * spread - spread) * q.clip;
+  const weight = options.weight ?? 1 + below(rng, q.maxWeight);
+  return quantize(x, weight, q, rounding);
+}
+
+/** Quantized inputs (length d + 1) of every member for `round`, with weights in [1, maxWeight]. */
+export function inputsFor(roster: Roster, round: number, label = "input"): Uint32Array[] {
+  return roster.members.map((_, i) =>
+    quantizedInput(roster, rngFor(label, round, i), rngFor(label, "rounding", round, i))
+  );
+}
+
+/** The plaintext sum (mod 2^32) of the inputs of `members`. */
+export function plainSum(inputs: readonly Uint32Array[], members: readonly number[]): Uint32Array {
+  const sum = new Uint32Array(inputs[0].length);
+  for (const m of members) for (let j = 0; j < sum.length; j++) sum[j] = sum[j] + inputs[m][j];
+  return sum;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Events, refusals and final certificates.
+
+/** The event of type `T`. */
+export type EventOf<T extends ProtocolEvent["type"]> = Extract<ProtocolEvent, { type: T }>;
+
+/** A `final` event: the outcome of a round at one member. */
+export type Final = EventOf<"final">;
+
+/** An event together with the member that reported it. */
+export interface Logged {
+  readonly member: number;
+  readonly event: ProtocolEvent;
+}
+
+/** The events of `type` in `log` (optionally of one member), in order, each with its member. */
+export function eventsIn<T extends ProtocolEvent["type"]>(
+  log: readonly Logged[],
+  type: T,
+  member?: number,
+): (EventOf<T> & { member: number })[] {
+  return log
+    .filter((l) => l.event.type === type && (member === undefined || l.member === member))
+    .map((l) => ({ ...l.event, member: l.member }) as EventOf<T> & { member: number });
+}
+
+/** The events among `outputs`. */
+export function eventsOf(outputs: readonly Output[]): ProtocolEvent[] {
+  return outputs.flatMap((o) => (o.kind === "event" ? [o.event] : []));
+}
+
+/** The refusal errors among `events`. */
+export function refusalsIn(events: readonly ProtocolEvent[]): ProtocolError[] {
+  return events.flatMap((e) => (e.type === "refused" ? [e.error] : []));
+}
+
+/**
+ * Asserts `events` contain exactly one refusal and that it has `code` (and `peer` when given);
+ * returns it.
+ */
+export function assertRefused(
+  events: readonly ProtocolEvent[],
+  code: RefusalCode,
+  peer?: number,
+): ProtocolError {
+  const refused = refusalsIn(events);
+  assertEquals(
+    refused.map((e) => e.code),
+    [code],
+    `refusals: ${refused.map((e) => e.message).join(" | ") || "none"}`,
+  );
+  if (peer !== undefined) assertEquals(refused[0].peer, peer, refused[0].message);
+  return refused[0];
+}
+
+/** A byte view of a `Uint32Array` (an aggregate as the body it is certified as). */
+export function u8(v: Uint32Array): Uint8Array {
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** Verifies a final event's certificate offline, against the event's own aggregate. */
+export function verifyFinal(roster: Roster, final: Final): Promise<VerifiedCertificate> {
+  return verifyFinalCertificate(roster, final.certificate, u8(final.aggregate));
+}
+
+/**
+ * The parts of a final event's certificate, decoded without checks: its tag, the leader's
+ * certificate frame (without the aggregate body) and the co-signature frames.
+ */
+export function finalParts(
+  final: Final,
+): { tag: string; certificate: Uint8Array; cosigns: Uint8Array[] } {
+  const [tag, certificate, cosigns] = decode(final.certificate, 1 << 26, "final certificate") as [
+    string,
+    Uint8Array,
+    Uint8Array[],
+  ];
+  return { tag, certificate, cosigns };
+}
