@@ -36,14 +36,23 @@ const USAGE = `Usage: deno task testnet [options]
   --pq             post-quantum mode
   --out DIR        where identities, roster, inputs, results and logs go (default: a temp dir)
   --seed S         seed of the synthetic updates and of who is killed (default 1)
+  --stage-timeout MS  how long a leader waits for stragglers per stage (default 2000; the
+                   submission deadline is 1.25× and the view timeout 2.5× this)
   --json           print one JSON object as the last line
   --keep           keep the processes running at the end (for inspection; Ctrl-C stops them)
 `;
 
 const args = parseArgs(Deno.args, {
-  string: ["nodes", "rounds", "dim", "drop", "out", "seed"],
+  string: ["nodes", "rounds", "dim", "drop", "out", "seed", "stage-timeout"],
   boolean: ["kill-leader", "pq", "json", "help", "keep"],
-  default: { nodes: "5", rounds: "3", dim: "100000", drop: "1", seed: "1" },
+  default: {
+    nodes: "5",
+    rounds: "3",
+    dim: "100000",
+    drop: "1",
+    seed: "1",
+    "stage-timeout": "2000",
+  },
   unknown: (flag: string) => {
     console.error(`testnet: unknown option ${flag}\n\n${USAGE}`);
     Deno.exit(2);
@@ -66,6 +75,7 @@ const ROUNDS = int(args.rounds, "rounds", 1);
 const DIM = int(args.dim, "dim", 1);
 const DROP = int(args.drop, "drop", 0);
 const SEED = int(args.seed, "seed", 0);
+const STAGE_TIMEOUT = int(args["stage-timeout"], "stage-timeout", 100);
 const KILLS = DROP + (args["kill-leader"] ? 1 : 0);
 /**
  * The default threshold ⌊2n/3⌋ + 1 tolerates ⌈n/3⌉ − 1 lost members; when more are killed per
@@ -300,9 +310,9 @@ try {
     maxWeight: 100,
     threshold: THRESHOLD,
     // Short timeouts so a killed leader costs seconds, not minutes (deployments use longer).
-    stageTimeoutMs: 2000,
-    advertiseTimeoutMs: 2500,
-    viewTimeoutMs: 5000,
+    stageTimeoutMs: STAGE_TIMEOUT,
+    advertiseTimeoutMs: Math.round(1.25 * STAGE_TIMEOUT),
+    viewTimeoutMs: Math.round(2.5 * STAGE_TIMEOUT),
   });
   const roster = net.roster;
   await Promise.all(net.nodes.map((n) => net!.start(n)));
