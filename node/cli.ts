@@ -25,7 +25,6 @@ import {
   newRosterFile,
   readRosterFile,
   type RosterGraph,
-  rosterOf,
   signRoster,
   writeRosterFile,
 } from "./roster_file.ts";
@@ -100,7 +99,8 @@ aggregate the certificate covers) and, with --certificate, its final certificate
   verify:
     `Usage: fedagg verify --certificate FILE --aggregate FILE --roster FILE [--mean FILE.npy] [--json]
 
-Checks a final certificate offline: the scheduled leader's signature, at least t approvals of
+Checks a final certificate offline against a roster every member signed: the scheduled
+leader's signature, at least t approvals of
 one survivor set, at least t co-signatures, and that FILE (the exact integer aggregate, as
 downloaded with --format sum) is the certified one. With --mean, also checks that the float32
 weighted mean in FILE.npy is exactly the one the aggregate determines. Exits 0 only if all hold.
@@ -513,8 +513,16 @@ async function status(argv: string[]): Promise<number> {
 async function verify(argv: string[]): Promise<number> {
   const args = parse(argv, "verify", { string: ["certificate", "aggregate", "roster", "mean"] });
   if (args.help) usage("verify");
-  const rosterFile = await readRosterFile(required(args, "roster", "verify"));
-  const roster = rosterOf(rosterFile);
+  const rosterPath = required(args, "roster", "verify");
+  // The roster is the trust anchor: only one that every member signed is used.
+  const check = await checkRosterFile(await readRosterFile(rosterPath));
+  if (!check.complete) {
+    const reason = `the roster ${rosterPath} is not signed by every member (missing: ` +
+      `${check.missing.join(", ") || "none"}; invalid: ${check.invalid.join(", ") || "none"})`;
+    print(args.json, { valid: false, reason }, `INVALID: ${reason}`);
+    return 1;
+  }
+  const roster = check.roster;
   const certificate = await Deno.readFile(required(args, "certificate", "verify"));
   const body = await Deno.readFile(required(args, "aggregate", "verify"));
   try {

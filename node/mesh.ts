@@ -6,7 +6,7 @@
  *   in 1 MiB chunks (vectors of millions of parameters stay under the 4 MiB stream buffers),
  *   acknowledged on receipt, retried with backoff until a deadline;
  * - **gossip** (one topic per federation and roster): small broadcasts — certificates without
- *   their body, co-signatures, round announcements — validated before they spread;
+ *   their body and co-signatures — validated before they spread;
  * - **bodies by hash** (`/fedagg/1/aggregate`): a published aggregate fetched from whoever has
  *   it.
  *
@@ -91,6 +91,8 @@ export class Mesh {
   readonly #topic: string;
   readonly #backoff = new Map<number, { next: number; delay: number }>();
   readonly #large = new Semaphore(MAX_LARGE_IN_FLIGHT);
+  /** Members currently holding a large-frame slot: at most one each. */
+  readonly #largeHolders = new Set<number>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   /** Traffic counters (exposed as metrics). */
@@ -317,7 +319,16 @@ export class Mesh {
           return;
         }
         const large = total >= LARGE;
-        if (large) await this.#large.acquire();
+        if (large && this.#largeHolders.has(from)) {
+          // One large frame per member at a time: a slow sender cannot take every slot.
+          await lp.write(refusal("one large frame at a time"), { signal });
+          await stream.close({ signal });
+          return;
+        }
+        if (large) {
+          this.#largeHolders.add(from);
+          await this.#large.acquire();
+        }
         try {
           const frame = new Uint8Array(total);
           let filled = 0;
@@ -334,7 +345,10 @@ export class Mesh {
           const handled = this.#options.onFrame(frame, from);
           if (large) await handled;
         } finally {
-          if (large) this.#large.release();
+          if (large) {
+            this.#large.release();
+            this.#largeHolders.delete(from);
+          }
         }
       } catch (err) {
         log("warn", "frame transfer failed", {
@@ -343,7 +357,7 @@ export class Mesh {
         });
         stream.abort(err as Error);
       }
-    }, { maxInboundStreams: 256 });
+    }, { maxInboundStreams: 32 });
 
     await this.#node.handle(AGGREGATE_PROTOCOL, async (stream, connection) => {
       const signal = AbortSignal.timeout(60_000);

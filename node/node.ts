@@ -19,7 +19,7 @@ import { Endpoint } from "../protocol/endpoint.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../protocol/events.ts";
 import type { MaskExpander } from "../protocol/masking.ts";
-import { maxFrameSize, openFrame, readCertificate } from "../protocol/messages.ts";
+import { maxFrameSize, openFrame, readCertificate, verifyEnvelope } from "../protocol/messages.ts";
 import { dequantizeMean, quantize } from "../protocol/quantize.ts";
 import type { Roster } from "../protocol/roster.ts";
 import { leaderOf } from "../protocol/schedule.ts";
@@ -92,7 +92,8 @@ export interface NodeEvent {
 
 const GOSSIP_CERTIFICATE = "certificate";
 const GOSSIP_COSIGN = "cosign";
-const GOSSIP_ANNOUNCE = "announce";
+/** Frames from one member waiting for the pipeline; beyond this its frames are refused. */
+const MAX_QUEUED_PER_PEER = 16;
 
 /** A running node. */
 export class FedaggNode {
@@ -109,8 +110,11 @@ export class FedaggNode {
   readonly #sendQueues = new Map<number, Promise<unknown>>();
   /** Aggregate bodies this node can serve, by `round/view/hash`. */
   readonly #bodies = new Map<string, Uint8Array>();
-  /** Highest view announced by its scheduled leader, per round. */
-  readonly #announced = new Map<number, number>();
+  /** Frames each member has waiting in the pipeline. */
+  readonly #queued = new Map<number, number>();
+  /** Certified bodies being fetched or fetched, by `round/view/hash` (each is fetched once). */
+  readonly #fetching = new Set<string>();
+  #fetches: Promise<unknown> = Promise.resolve();
   readonly #layouts = new Map<number, TensorLayout>();
   readonly #submittedAt = new Map<number, number>();
   readonly #submitting = new Set<number>();
@@ -146,8 +150,7 @@ export class FedaggNode {
       addresses: addressesOf(options.rosterFile, options.roster),
       listen: options.listen,
       maxFrame: maxFrameSize(options.roster),
-      onFrame: (frame, from) =>
-        node.#input(() => node.#endpoint.receive(frame, from, now())).catch(() => {}),
+      onFrame: (frame, from) => node.#fromPeer(frame, from),
       onGossip: (data, from) => node.#onGossip(data, from),
       aggregateBody: (round, view, hash) => node.#bodies.get(bodyKey(round, view, hash)),
       log: options.log,
@@ -316,14 +319,19 @@ export class FedaggNode {
 
   async #start(round: number, values: Float32Array, numSamples: number): Promise<void> {
     const input = quantize(values, numSamples, this.#roster.quantization, systemRng);
-    const view = this.#announced.get(round) ?? 0;
     this.#submittedAt.set(round, performance.now());
-    await this.#input(() => this.#endpoint.submit(round, input, now(), view));
+    await this.#input(() => this.#endpoint.submit(round, input, now()));
   }
 
   /** Restores after a restart: resumes the newest unfinished round unless it committed. */
   async #restore(): Promise<void> {
     const rounds = await this.#journal.rounds();
+    const committed = new Map<number, number>();
+    for (const round of rounds) {
+      const view = await this.#journal.committedView(round);
+      if (view !== undefined) committed.set(round, view);
+    }
+    this.#endpoint.restore({ newestRound: rounds.at(-1), committed });
     let pending: number | undefined;
     for (const round of rounds) {
       const stored = await this.#journal.aggregate(round);
@@ -333,11 +341,10 @@ export class FedaggNode {
       }
     }
     if (pending === undefined) return;
-    const committed = await this.#journal.committedView(pending);
-    if (committed !== undefined) {
+    if (committed.has(pending)) {
       this.#options.log("warn", "round lost in the restart: this member had committed to a view", {
         round: pending,
-        view: committed,
+        view: committed.get(pending),
       });
       return;
     }
@@ -345,6 +352,25 @@ export class FedaggNode {
     this.#layouts.set(pending, update.layout);
     this.#options.log("info", "resuming the journaled update after a restart", { round: pending });
     await this.#start(pending, update.values, update.numSamples);
+  }
+
+  /**
+   * Queues a frame from member `from`. A member with {@link MAX_QUEUED_PER_PEER} frames already
+   * waiting has the new one refused (logged): a flood from one member cannot grow the queue or
+   * delay everyone else's frames without bound.
+   */
+  #fromPeer(frame: Uint8Array, from: number): Promise<void> {
+    const queued = this.#queued.get(from) ?? 0;
+    if (queued >= MAX_QUEUED_PER_PEER) {
+      this.#refused(
+        new ProtocolError("oversized", `more than ${MAX_QUEUED_PER_PEER} frames waiting`, from),
+      );
+      return Promise.resolve();
+    }
+    this.#queued.set(from, queued + 1);
+    return this.#input(() => this.#endpoint.receive(frame, from, now()))
+      .catch(() => {})
+      .finally(() => this.#queued.set(from, (this.#queued.get(from) ?? 1) - 1));
   }
 
   /** Runs an endpoint call and handles its outputs, after every earlier one, in order. */
@@ -444,43 +470,51 @@ export class FedaggNode {
       this.#onCertificateGossip(message[1], from).catch((err) =>
         this.#options.log("warn", "certificate gossip failed", { from, error: String(err) })
       );
-    } else if (kind === GOSSIP_ANNOUNCE) {
-      const f = new Fields(message, 3, "announcement", from);
-      try {
-        const round = f.uint(1, "round");
-        const view = f.uint(2, "view");
-        if (
-          leaderOf(this.#roster, round, view) === from && view > (this.#announced.get(round) ?? -1)
-        ) {
-          this.#announced.set(round, view);
-          while (this.#announced.size > 16) {
-            this.#announced.delete(this.#announced.keys().next().value!);
-          }
-        }
-      } catch (err) {
-        if (err instanceof ProtocolError) this.#refused(err);
-      }
     }
   }
 
-  /** A gossiped certificate: fetch its body by hash, then hand the whole frame to the endpoint. */
+  /**
+   * A gossiped certificate: if it is signed by its session's scheduled leader and not yet known
+   * here, fetch its body by hash (from the publisher first, then from any member that has it;
+   * one fetch at a time) and hand the whole frame to the endpoint, which checks everything.
+   */
   async #onCertificateGossip(frame: Uint8Array, from: number): Promise<void> {
     let env;
+    let hash: Uint8Array;
     try {
       env = openFrame(frame, this.#roster, from);
-      readCertificate(env, this.#roster);
+      hash = readCertificate(env, this.#roster).aggregateHash;
+      const { round, view } = env.session;
+      if (leaderOf(this.#roster, round, view) !== from) {
+        throw new ProtocolError("not-leader", `certificate for round ${round} view ${view}`, from);
+      }
+      if (!await verifyEnvelope(this.#roster, env)) {
+        throw new ProtocolError("bad-signature", "gossiped certificate", from);
+      }
     } catch (err) {
       if (err instanceof ProtocolError) return this.#refused(err);
       throw err;
     }
     const { round, view } = env.session;
-    const hash = readCertificate(env, this.#roster).aggregateHash;
     const key = bodyKey(round, view, hash);
-    let body = this.#bodies.get(key);
+    if (this.#fetching.has(key)) return;
+    this.#fetching.add(key);
+    while (this.#fetching.size > 16) this.#fetching.delete(this.#fetching.values().next().value!);
+    const fetched = this.#fetches.then(() => this.#fetchBody(env, from, hash));
+    this.#fetches = fetched.catch(() => {});
+    await fetched;
+  }
+
+  async #fetchBody(
+    env: ReturnType<typeof openFrame>,
+    from: number,
+    hash: Uint8Array,
+  ): Promise<void> {
+    const { round, view } = env.session;
+    let body = this.#bodies.get(bodyKey(round, view, hash));
     const maxBytes = 4 * (this.#roster.dim + 1);
-    // The publisher first, then anyone connected who may have fetched it already.
     const sources = [from, ...this.#mesh.connected().filter((i) => i !== from)];
-    for (let attempt = 0; body === undefined && attempt < 5; attempt++) {
+    for (let attempt = 0; body === undefined && attempt < 5 && !this.#stopped; attempt++) {
       for (const source of sources) {
         body = await this.#mesh.fetchAggregate(source, { round, view, hash, maxBytes }, 30_000);
         if (body !== undefined) break;
@@ -530,9 +564,6 @@ export class FedaggNode {
           this.#current = { round: e.round, view: e.view, stage: e.stage };
         } else {
           this.#leading = { round: e.round, view: e.view, stage: e.stage };
-        }
-        if (e.role === "leader" && e.stage === "advertise") {
-          await this.#gossip([GOSSIP_ANNOUNCE, e.round, e.view]);
         }
         return;
       case "view-change":

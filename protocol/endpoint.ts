@@ -51,6 +51,8 @@ export class Endpoint {
   readonly #leaders = new Map<string, Leader>();
   #newestRound = -1;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Views this member committed to before a restart, by round (see {@link Endpoint.restore}). */
+  readonly #committed = new Map<number, number>();
   /** Errors about the caller's own arguments, which `submit` rethrows instead of reporting. */
   readonly #callerError = new WeakSet<Error>();
 
@@ -80,8 +82,19 @@ export class Endpoint {
    */
   submit(round: number, input: Uint32Array, now: number, view = 0): Promise<Output[]> {
     return this.#serialized(async () => {
-      if (this.#participants.has(round)) {
-        throw this.#refuseCall(`round ${round} already has an update from this member`);
+      const existing = this.#participants.get(round);
+      if (existing !== undefined) {
+        throw this.#refuseCall(
+          existing.decided
+            ? `round ${round} is already decided here (its aggregate was published)`
+            : `round ${round} already has an update from this member`,
+        );
+      }
+      if (this.#committed.has(round)) {
+        throw this.#refuseCall(
+          `this member committed to view ${this.#committed.get(round)} of round ${round} before ` +
+            `a restart and cannot take part in it again`,
+        );
       }
       if (input.length !== this.#config.roster.dim + 1) {
         throw this.#refuseCall(
@@ -93,6 +106,18 @@ export class Endpoint {
       this.#newestRound = Math.max(this.#newestRound, round);
       return await this.#deliverLocal(await participant.start(now, view), now);
     });
+  }
+
+  /**
+   * Restores what a restarted node's journal knows: the newest round it took part in and the
+   * views it committed to (it will never act in another view of those rounds, nor submit to
+   * them again). Call before anything else.
+   */
+  restore(state: { newestRound?: number; committed?: ReadonlyMap<number, number> }): void {
+    if (state.newestRound !== undefined) {
+      this.#newestRound = Math.max(this.#newestRound, state.newestRound);
+    }
+    for (const [round, view] of state.committed ?? []) this.#committed.set(round, view);
   }
 
   /** Handles a frame that arrived from roster member `from`. Never throws on bad input. */
@@ -214,7 +239,7 @@ export class Endpoint {
       }
       return await leader.handle(env, now);
     }
-    let participant = this.#participants.get(round);
+    const participant = this.#participants.get(round);
     if (participant === undefined) {
       if (env.type !== "certificate" || Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
         if (env.type === "cosign") return []; // co-signatures of rounds we do not follow
@@ -226,9 +251,13 @@ export class Endpoint {
           ),
         )];
       }
-      // Not a participant of this round: follow it as an observer that checks and co-signs.
-      participant = new Participant(this.#config, round, undefined);
-      this.#addParticipant(round, participant);
+      // Not a participant of this round: follow it as an observer that checks and co-signs,
+      // kept only once a certificate checked out (so junk cannot occupy the round).
+      const observer = new Participant(this.#config, round, undefined, this.#committed.get(round));
+      const out = await observer.handle(env, now);
+      if (observer.decided) this.#addParticipant(round, observer);
+      else observer.wipe();
+      return out;
     }
     return await participant.handle(env, now);
   }

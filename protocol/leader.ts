@@ -61,6 +61,7 @@ import {
 import { type NeighbourGraph, sessionGraph, shareThreshold } from "./neighbours.ts";
 import type { Roster } from "./roster.ts";
 import {
+  checkX25519Point,
   maskSeedMatches,
   maskX25519Secret,
   maskXWingSeed,
@@ -185,12 +186,27 @@ export class Leader {
     }
   }
 
-  /** Closes the current stage if its timeout passed and enough members answered. */
+  /**
+   * Closes the current stage if its timeout passed and enough members answered. A stage still
+   * short of t answers `viewTimeoutMs` later is given up (stage `failed`): by then the members
+   * have moved to the next view, and a leader waiting forever would only hold resources.
+   */
   async handleTimeout(now: number): Promise<Output[]> {
     if (this.#deadline === undefined || now < this.#deadline) return [];
+    if (this.#timedOut) {
+      this.#stage = "failed";
+      this.#deadline = undefined;
+      this.wipe();
+      return [this.#stageEvent("failed")];
+    }
     this.#timedOut = true;
     this.#deadline = undefined;
-    return await this.#tryClose(now);
+    const stage = this.#stage;
+    const out = await this.#tryClose(now);
+    if (this.#stage === stage && this.#deadline === undefined && stage !== "publish") {
+      this.#deadline = now + this.#config.roster.viewTimeoutMs;
+    }
+    return out;
   }
 
   /** Zeroes the leader's secret material (reconstructed seeds are wiped as soon as used). */
@@ -306,6 +322,14 @@ export class Leader {
       "share-keys must hold one entry for each neighbour in U1",
       env.sender,
     );
+    for (const e of entries) {
+      // An X-Wing ciphertext whose X25519 half is low-order would only fail at unmasking.
+      for (const ct of [e.shareKemCt, e.maskKemCt]) {
+        if (ct.length > 0) {
+          checkX25519Point(ct.subarray(ct.length - 32), "an X-Wing ciphertext", env.sender);
+        }
+      }
+    }
     await this.#verified(env);
     this.#accept(env);
     this.#shares.set(env.sender, entries);
@@ -644,7 +668,12 @@ export class Leader {
         if (u < v) {
           // u encapsulated to v: decapsulate with v's recovered key.
           const { maskKemCt } = this.#pairs.get(`${u},${v}`)!;
-          const secret = await kem.decapsulate(maskKemCt);
+          let secret: Uint8Array;
+          try {
+            secret = await kem.decapsulate(maskKemCt);
+          } catch {
+            throw new ProtocolError("malformed", `member ${u}'s mask ciphertext for ${v}`, u);
+          }
           try {
             return pairMaskKey(this.#hash, u, v, secret, maskKemCt);
           } finally {

@@ -171,7 +171,12 @@ export class Participant {
    * without one: an observer that only checks and co-signs the round's certificate.
    * The participant takes ownership of `input` and wipes it when the round ends.
    */
-  constructor(config: ParticipantConfig, round: number, input: Uint32Array | undefined) {
+  constructor(
+    config: ParticipantConfig,
+    round: number,
+    input: Uint32Array | undefined,
+    committedView?: number,
+  ) {
     if (input !== undefined && input.length !== config.roster.dim + 1) {
       throw new RangeError(
         `input has length ${input.length}, expected d + 1 = ${config.roster.dim + 1}`,
@@ -180,6 +185,7 @@ export class Participant {
     this.#config = config;
     this.round = round;
     this.#input = input;
+    this.#committedView = committedView;
     if (input === undefined) this.#stage = "publish";
   }
 
@@ -191,6 +197,11 @@ export class Participant {
   /** The current view. */
   get view(): number {
     return this.#viewNumber;
+  }
+
+  /** True once a certificate of this round checked out here (the round is decided). */
+  get decided(): boolean {
+    return this.#certificate !== undefined;
   }
 
   /** The view this member committed to (approved), if any. */
@@ -224,13 +235,21 @@ export class Participant {
       );
       switch (env.type) {
         case "keyList":
-          return await this.#onKeyList(env, now);
+          return await this.#fromLeaderDo(env, "advertise", (v) => this.#onKeyList(env, v, now));
         case "shareDelivery":
-          return await this.#onShareDelivery(env, now);
+          return await this.#fromLeaderDo(env, "share", (v) => this.#onShareDelivery(env, v, now));
         case "consistencyRequest":
-          return await this.#onConsistencyRequest(env, now);
+          return await this.#fromLeaderDo(
+            env,
+            "masked",
+            (v) => this.#onConsistencyRequest(env, v, now),
+          );
         case "unmaskRequest":
-          return await this.#onUnmaskRequest(env, now);
+          return await this.#fromLeaderDo(
+            env,
+            "consistency",
+            (v) => this.#onUnmaskRequest(env, v, now),
+          );
         case "certificate":
           return await this.#onCertificate(env, now);
         case "cosign":
@@ -336,6 +355,21 @@ export class Participant {
     ];
   }
 
+  /**
+   * Runs the handler of a leader message for `stage` once it is authenticated. Handlers are
+   * transactional: they build their results in local variables and write the view's state only
+   * when the whole message checked out, wiping what they computed otherwise. A bad message
+   * therefore leaves no partial state (no shares held, no keys derived), and the member stays
+   * ready for a correct one or for its view timeout.
+   */
+  async #fromLeaderDo(
+    env: Envelope,
+    stage: Stage,
+    handler: (v: ViewState) => Promise<Output[]>,
+  ): Promise<Output[]> {
+    return await handler(await this.#fromLeader(env, stage));
+  }
+
   /** The current view, checking that `env` is its leader's message for `stage`. */
   async #fromLeader(env: Envelope, stage: Stage): Promise<ViewState> {
     const v = this.#view;
@@ -357,9 +391,8 @@ export class Participant {
     return v;
   }
 
-  async #onKeyList(env: Envelope, now: number): Promise<Output[]> {
+  async #onKeyList(env: Envelope, v: ViewState, now: number): Promise<Output[]> {
     const { roster, self, rng, signer } = this.#config;
-    const v = await this.#fromLeader(env, "advertise");
     const list = readKeyList(env, roster);
     const graph = sessionGraph(roster, v.sessionHash);
     const adverts = new Map<number, { env: Envelope; advertise: Advertise }>();
@@ -415,66 +448,68 @@ export class Participant {
     const bShares = split(v.keys.selfSeed, xs, tk, rng);
     const mShares = split(v.keys.maskSeed, xs, tk, rng);
     const held = new Map<number, Uint8Array>();
-    v.u1 = new Map([...adverts].map(([i, a]) => [i, { advertise: a.advertise }]));
+    const u1 = new Map([...adverts].map(([i, a]) => [i, { advertise: a.advertise }]));
     const pq = roster.mode === "post-quantum";
     // Pre-draw the X25519 ephemerals of the encapsulations so concurrency cannot reorder the rng.
     const ephemerals = pq ? neighbours.map(() => rng(64)) : [];
     // Pair keys are derived here, where the advertised keys are first used, so that a neighbour's
     // unusable key is refused now (naming it) and the next stage has less to do.
     const pairKeys = new Map<number, Uint8Array>();
-    let entries: ShareEntry[];
-    try {
-      entries = await Promise.all(neighbours.map(async (u, i) => {
-        const peer = v.u1!.get(u)!.advertise;
-        const j = holders.indexOf(u);
-        const plaintext = concat(bShares[j], mShares[j]);
-        let shareKem: { cipherText: Uint8Array; sharedSecret: Uint8Array } | undefined;
-        try {
-          let maskKemCt = new Uint8Array(0);
-          let wrap = new Uint8Array(0);
-          if (pq) {
-            const e = ephemerals[i];
-            shareKem = await xwingEncapsulate(peer.shareKey.subarray(32), () => e.subarray(0, 32));
-            if (self < u) {
-              const m = await xwingEncapsulate(peer.maskKey, () => e.subarray(32, 64));
-              maskKemCt = m.cipherText;
-              wrap = wrapPairSecret(
-                v.sessionHash,
-                v.keys.maskSeed,
-                self,
-                u,
-                m.sharedSecret,
-                maskKemCt,
-              );
-              pairKeys.set(u, pairMaskKey(v.sessionHash, self, u, m.sharedSecret, maskKemCt));
-              m.sharedSecret.fill(0);
-            }
-          } else {
-            pairKeys.set(u, v.keys.classicalPairKey(u, peer.maskKey));
+    const settled = await Promise.allSettled(neighbours.map(async (u, i): Promise<ShareEntry> => {
+      const peer = u1.get(u)!.advertise;
+      const j = holders.indexOf(u);
+      const plaintext = concat(bShares[j], mShares[j]);
+      let shareKem: { cipherText: Uint8Array; sharedSecret: Uint8Array } | undefined;
+      try {
+        let maskKemCt = new Uint8Array(0);
+        let wrap = new Uint8Array(0);
+        if (pq) {
+          const e = ephemerals[i];
+          shareKem = await xwingEncapsulate(peer.shareKey.subarray(32), () => e.subarray(0, 32));
+          if (self < u) {
+            const m = await xwingEncapsulate(peer.maskKey, () => e.subarray(32, 64));
+            maskKemCt = m.cipherText;
+            wrap = wrapPairSecret(
+              v.sessionHash,
+              v.keys.maskSeed,
+              self,
+              u,
+              m.sharedSecret,
+              maskKemCt,
+            );
+            pairKeys.set(u, pairMaskKey(v.sessionHash, self, u, m.sharedSecret, maskKemCt));
+            m.sharedSecret.fill(0);
           }
-          const sealed = v.keys.sealShares(u, peer.shareKey, plaintext, maskKemCt, shareKem);
-          return {
-            peer: u,
-            sealed,
-            shareKemCt: shareKem?.cipherText ?? new Uint8Array(0),
-            maskKemCt,
-            wrap,
-          };
-        } catch (err) {
-          throw unusableKeys(err, u);
-        } finally {
-          plaintext.fill(0);
-          shareKem?.sharedSecret.fill(0);
+        } else {
+          pairKeys.set(u, v.keys.classicalPairKey(u, peer.maskKey));
         }
-      }));
-    } catch (err) {
+        const sealed = v.keys.sealShares(u, peer.shareKey, plaintext, maskKemCt, shareKem);
+        return {
+          peer: u,
+          sealed,
+          shareKemCt: shareKem?.cipherText ?? new Uint8Array(0),
+          maskKemCt,
+          wrap,
+        };
+      } catch (err) {
+        throw unusableKeys(err, u);
+      } finally {
+        plaintext.fill(0);
+        shareKem?.sharedSecret.fill(0);
+      }
+    }));
+    const failure = settled.find((r) => r.status === "rejected");
+    if (failure !== undefined) {
+      // Everything settled: nothing computed for this message survives it.
       wipe(...ephemerals, ...bShares, ...mShares, ...pairKeys.values());
-      throw err;
+      throw failure.reason;
     }
+    const entries = settled.map((r) => (r as PromiseFulfilledResult<ShareEntry>).value);
     wipe(...ephemerals);
     const j = holders.indexOf(self);
     held.set(self, concat(bShares[j], mShares[j]));
     wipe(...bShares, ...mShares);
+    v.u1 = u1;
     v.held = held;
     v.pairKeys = pairKeys;
     const frame = await sealFrame(
@@ -488,9 +523,8 @@ export class Participant {
     return [this.#progress("share", now), { kind: "send", to: v.leader, frame }];
   }
 
-  async #onShareDelivery(env: Envelope, now: number): Promise<Output[]> {
+  async #onShareDelivery(env: Envelope, v: ViewState, now: number): Promise<Output[]> {
     const { roster, self, signer, expander } = this.#config;
-    const v = await this.#fromLeader(env, "share");
     const delivery = readShareDelivery(env, roster, self);
     const u1 = v.u1!;
     const u2 = delivery.u2;
@@ -515,7 +549,8 @@ export class Participant {
       "the delivery does not hold exactly one share pair from each neighbour in U2",
       env.sender,
     );
-    const pairKeys = await Promise.all(delivery.entries.map(async (e) => {
+    // Each entry yields its opened share pair and the pair key; all settle before any decision.
+    const settled = await Promise.allSettled(delivery.entries.map(async (e) => {
       const peer = u1.get(e.peer)!.advertise;
       let plain: Uint8Array | undefined;
       try {
@@ -530,23 +565,31 @@ export class Participant {
           env.sender,
         );
       }
-      v.held!.set(e.peer, plain);
       const known = v.pairKeys!.get(e.peer);
-      if (known !== undefined) return known;
+      if (known !== undefined) return { plain, key: known.slice() };
       // Post-quantum, lower-indexed peer: it encapsulated the pair secret to us (the ciphertext
       // authenticated with its shares, so a malformed one is its own doing).
       let secret: Uint8Array;
       try {
         secret = await v.keys.decapsulatePairSecret(e.maskKemCt);
       } catch (err) {
+        plain.fill(0);
         throw unusableKeys(err, e.peer);
       }
       try {
-        return pairMaskKey(v.sessionHash, self, e.peer, secret, e.maskKemCt);
+        return { plain, key: pairMaskKey(v.sessionHash, self, e.peer, secret, e.maskKemCt) };
       } finally {
         secret.fill(0);
       }
     }));
+    const results = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failure = settled.find((r) => r.status === "rejected");
+    if (failure !== undefined) {
+      for (const r of results) wipe(r.plain, r.key);
+      throw failure.reason;
+    }
+    delivery.entries.forEach((e, i) => v.held!.set(e.peer, results[i].plain));
+    const pairKeys = results.map((r) => r.key);
     const terms: MaskTerm[] = [{ key: v.keys.selfMaskKey(), negate: false }];
     delivery.entries.forEach((e, i) => terms.push({ key: pairKeys[i], negate: self > e.peer }));
     const masked = new Uint32Array(this.#input!);
@@ -555,6 +598,8 @@ export class Participant {
     } finally {
       for (const t of terms) t.key.fill(0);
     }
+    for (const k of v.pairKeys!.values()) k.fill(0); // every pair mask is applied now
+    v.pairKeys!.clear();
     v.u2 = u2;
     v.u2Hash = memberSetHash(v.sessionHash, u2);
     const body = u32Bytes(masked);
@@ -571,9 +616,8 @@ export class Participant {
     return [this.#progress("masked", now), { kind: "send", to: v.leader, frame }];
   }
 
-  async #onConsistencyRequest(env: Envelope, now: number): Promise<Output[]> {
+  async #onConsistencyRequest(env: Envelope, v: ViewState, now: number): Promise<Output[]> {
     const { roster, self, signer } = this.#config;
-    const v = await this.#fromLeader(env, "masked");
     const request = readConsistencyRequest(env, roster);
     ensure(
       sameMembers(request.u2, v.u2!),
@@ -608,9 +652,8 @@ export class Participant {
     return [...out, this.#progress("consistency", now), { kind: "send", to: v.leader, frame }];
   }
 
-  async #onUnmaskRequest(env: Envelope, now: number): Promise<Output[]> {
+  async #onUnmaskRequest(env: Envelope, v: ViewState, now: number): Promise<Output[]> {
     const { roster, self, signer } = this.#config;
-    const v = await this.#fromLeader(env, "consistency");
     const request = readUnmaskRequest(env, roster);
     const both = intersection(request.alive, request.dropped);
     ensure(

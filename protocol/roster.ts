@@ -96,8 +96,9 @@ function float64Bytes(x: number): Uint8Array {
 /**
  * Validates settings and builds a {@link Roster}. Refuses with a {@link ConfigError} naming the
  * setting: fewer than 3 or more than 65535 members, duplicate ids or keys, keys of the wrong
- * length, a missing ML-DSA key in post-quantum mode, a threshold ≤ n/2 (two views of a round
- * could both complete) or > n, a graph whose degree is odd or ≥ n or whose threshold is not a
+ * length, a missing ML-DSA key in post-quantum mode, a threshold ≤ n/2 or > n (a threshold t
+ * keeps two views of a round from both completing while fewer than 2t − n members are corrupt:
+ * the default ⌊2n/3⌋ + 1 tolerates up to ⌈n/3⌉ − 1), a graph whose degree is odd or ≥ n or whose threshold is not a
  * strict majority of a closed neighbourhood, quantization that could overflow 2^32, and
  * non-positive timeouts.
  */
@@ -150,8 +151,8 @@ export function createRoster(settings: RosterSettings): Roster {
   if (!Number.isSafeInteger(threshold) || threshold <= n / 2 || threshold > n) {
     throw new ConfigError(
       "threshold",
-      `must be an integer in (n/2, n] = (${n / 2}, ${n}] so that two views of a round cannot ` +
-        `both complete; got ${threshold}`,
+      `must be an integer in (n/2, n] = (${n / 2}, ${n}]: two views of a round can then not ` +
+        `both complete while fewer than 2t − n members are corrupt; got ${threshold}`,
     );
   }
   const graph: GraphSettings = settings.graph ?? { kind: "complete" };

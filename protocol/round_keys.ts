@@ -212,9 +212,13 @@ function equalPublic(a: Uint8Array, b: Uint8Array): boolean {
 
 const PROBE_SECRET = new Uint8Array(32).fill(0x5a);
 
-function checkX25519(publicKey: Uint8Array, what: string, member: number): void {
+/**
+ * Refuses (`malformed`, naming `member`) an X25519 point that is low-order: any agreement with it
+ * would be all zeros. Used on advertised keys and on the X25519 halves of X-Wing ciphertexts.
+ */
+export function checkX25519Point(point: Uint8Array, what: string, member: number): void {
   try {
-    x25519(PROBE_SECRET, publicKey); // refuses the all-zero result of a low-order point
+    x25519(PROBE_SECRET, point); // refuses the all-zero result of a low-order point
   } catch {
     throw new ProtocolError("malformed", `${what} is a low-order X25519 point`, member);
   }
@@ -230,14 +234,14 @@ export async function validateAdvertise(
   advertise: Advertise,
   member: number,
 ): Promise<void> {
-  checkX25519(advertise.shareKey.subarray(0, X25519_LENGTH), "share key", member);
+  checkX25519Point(advertise.shareKey.subarray(0, X25519_LENGTH), "share key", member);
   if (mode === "classical") {
-    checkX25519(advertise.maskKey, "mask key", member);
+    checkX25519Point(advertise.maskKey, "mask key", member);
     return;
   }
   const shareKem = advertise.shareKey.subarray(X25519_LENGTH);
-  checkX25519(shareKem.subarray(shareKem.length - 32), "share key (X-Wing)", member);
-  checkX25519(
+  checkX25519Point(shareKem.subarray(shareKem.length - 32), "share key (X-Wing)", member);
+  checkX25519Point(
     advertise.maskKey.subarray(advertise.maskKey.length - 32),
     "mask key (X-Wing)",
     member,

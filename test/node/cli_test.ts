@@ -34,6 +34,7 @@ import {
   newRosterFile,
   type RosterFile,
   rosterOf,
+  signRoster,
   writeRosterFile,
 } from "../../node/roster_file.ts";
 import { encodeNpy } from "../../node/tensor_formats.ts";
@@ -498,6 +499,8 @@ Deno.test("cli: verify accepts a genuine final certificate and refuses tampered 
       viewTimeoutMs: 3000,
     });
     for (const id of identities) file = addMember(file, id.card(["/ip4/127.0.0.1/tcp/1"]));
+    const unsigned = file;
+    for (const id of identities) file = await signRoster(file, id);
     const rosterPath = `${root}/roster.json`;
     await writeRosterFile(rosterPath, file);
     const roster = rosterOf(file);
@@ -587,6 +590,16 @@ Deno.test("cli: verify accepts a genuine final certificate and refuses tampered 
     );
     expectCode(other, 1, "another roster");
     assertEquals(JSON.parse(other.out).valid, false);
+
+    // The roster is the trust anchor: one that not every member signed is refused.
+    const unsignedPath = `${root}/unsigned.json`;
+    await writeRosterFile(unsignedPath, unsigned);
+    const notSigned = await cli(
+      "verify",
+      ...["--certificate", cert, "--aggregate", body, "--roster", unsignedPath, "--json"],
+    );
+    expectCode(notSigned, 1, "unsigned roster");
+    assert(JSON.parse(notSigned.out).reason.includes("not signed by every member"));
 
     // Missing files are usage errors (exit 2).
     const missing = await cli(

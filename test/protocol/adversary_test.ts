@@ -581,7 +581,7 @@ Deno.test(
           fed.signers[L],
           fed.roster.mode,
         );
-      const b = groupB[0];
+      const [b, b2] = groupB;
       const u3 = all(fed);
       assertRefused(
         await fed.inject(b, await request(u3, [], approvalsA), L),
@@ -589,10 +589,11 @@ Deno.test(
         L,
       );
       assertRefused(
-        await fed.inject(b, await request(u3Prime, [z], approvalsA), L),
+        await fed.inject(b2, await request(u3Prime, [z], approvalsA), L),
         "insufficient-approvals",
         L,
       );
+      // A refused request leaves no trace: b judges the next one on its merits.
       assertRefused(
         await fed.inject(b, await request(u3Prime, [z], approvalsB), L),
         "insufficient-approvals",
@@ -1606,5 +1607,68 @@ Deno.test(
         ),
         "the leader names the owner whose commitment does not match",
       );
+    }),
+);
+
+Deno.test(
+  "post-quantum: a member's X-Wing mask ciphertext with a low-order X25519 half is refused at " +
+    "ShareKeys, naming it; the round completes without it",
+  // Found in review: the leader used to accept it and then throw at unmasking (after every
+  // member committed) with an internal error naming nobody.
+  () =>
+    scenario({ ...SMALL, pq: true }, async (fed) => {
+      const L = fed.leader(0);
+      const [u, v] = fed.others([L]); // ascending: u < v, so u encapsulates to v
+      fed.intercept = async (w) => {
+        if (w.type !== "shares" || w.from !== u) return undefined;
+        const frame = await resealBy(fed, u, w.frame, (f) => [
+          (f[0] as Value[][]).map((e) => {
+            if (e[0] !== v) return e;
+            const ct = (e[3] as Uint8Array).slice();
+            ct.fill(0, ct.length - 32);
+            return [e[0], e[1], e[2], ct, e[4]];
+          }),
+        ]);
+        return [wireOf(u, w.to, frame)];
+      };
+      await fed.submitAll(0);
+      await fed.runToFinal(0);
+      assertEquals(refusalTriples(fed), [[L, "malformed", u]]);
+      const final = await fed.assertExact(0, fed.n - 1);
+      assert(!final.members.includes(u));
+    }),
+);
+
+Deno.test(
+  "a tampered share delivery is refused and leaves the member ready: it takes the genuine " +
+    "delivery that follows",
+  () =>
+    scenario(SMALL, async (fed) => {
+      const L = fed.leader(0);
+      const x = fed.others([L])[0];
+      let genuine: Wire | undefined;
+      fed.intercept = async (w) => {
+        if (w.from !== L || w.to !== x || w.type !== "shareDelivery" || genuine !== undefined) {
+          return undefined;
+        }
+        genuine = w;
+        // The last entry's sealed shares are corrupted; the entries before it open fine.
+        const frame = await resealBy(fed, L, w.frame, ([u2, entries]) => [
+          u2,
+          (entries as Value[][]).map((e, i, all) =>
+            i === all.length - 1 ? [e[0], flipBit(e[1] as Uint8Array, 3), e[2], e[3]] : e
+          ),
+        ]);
+        return [wireOf(L, x, frame)];
+      };
+      await fed.submitAll(0);
+      await fed.run({ time: false });
+      assertEquals(refusalTriples(fed, x), [[x, "tampered-ciphertext", L]]);
+      assertEquals(fed.endpoints[x].participant(0)!.stage, "share");
+      // The genuine delivery is accepted afterwards; the round completes with x.
+      await fed.inject(x, genuine!.frame, L);
+      await fed.runToFinal(0);
+      const final = await fed.assertExact(0, fed.n);
+      assert(final.members.includes(x));
     }),
 );

@@ -217,8 +217,8 @@ Deno.test("endpoint: leaders and observers only for rounds within ROUND_WINDOW",
     assertEquals(refusals(out), led ? [] : ["wrong-session"], `round ${round} view ${view}`);
     assertEquals(e.leader(round, view) !== undefined, led, `round ${round} view ${view}`);
     const inside = inWindow;
-    // A certificate of a round this member takes no part in: followed (as an observer) only
-    // within the window. Its content is refused by the observer, but the observer exists.
+    // A certificate of a round this member takes no part in: checked (by an observer) only
+    // within the window. This one's content is refused, so no observer is kept for the round.
     const l = leaderOf(roster, round, 0);
     const certificate = await sealFrame(
       "certificate",
@@ -231,7 +231,8 @@ Deno.test("endpoint: leaders and observers only for rounds within ROUND_WINDOW",
     );
     const refused = refusals(await e.receive(certificate, l, 0));
     if (inside) {
-      assert(e.participant(round) !== undefined && refused.length === 1, `round ${round}`);
+      assert(e.participant(round) === undefined && refused.length === 1, `round ${round}`);
+      assert(refused[0] !== "wrong-stage", `round ${round}: checked, not turned away`);
     } else assertEquals([e.participant(round), refused], [undefined, ["wrong-stage"]]);
     // Co-signatures and other participant-bound frames of rounds it does not follow.
     const cosign = await sealFrame(
@@ -404,4 +405,40 @@ Deno.test("endpoint: close() wipes every machine and forgets them", async () => 
   const [held] = net.held;
   const out = await net.endpoints[l].receive(held.frame, held.from, 0);
   assertEquals(refusals(out), ["wrong-stage"]);
+});
+
+Deno.test("endpoint: a junk certificate does not occupy a round; submit still works", async () => {
+  // Found in review: an observer was kept before its certificate checked out, so one junk frame
+  // from any member made this member's later submit for the round fail.
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const e = endpoint(fed, 0);
+  const attacker = 1;
+  for (const round of [0, 1]) {
+    const junk = await sealFrame(
+      "certificate",
+      sessionOf(roster, round, 3),
+      attacker,
+      [],
+      fed.signers[attacker],
+      roster.mode,
+      new Uint8Array(0),
+    );
+    assertEquals(refusals(await e.receive(junk, attacker, 0)).length, 1);
+    assertEquals(e.participant(round), undefined);
+  }
+  const out = await e.submit(0, inputsFor(roster, 0)[0], 0);
+  assert(out.some((o) => o.kind === "send"));
+  e.close();
+});
+
+Deno.test("endpoint: after restore, a committed round cannot be submitted to again", async () => {
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const e = endpoint(fed, 0);
+  e.restore({ newestRound: 7, committed: new Map([[7, 1]]) });
+  await assertRejects(() => e.submit(7, inputsFor(roster, 7)[0], 0), RangeError, "committed");
+  // Other rounds are unaffected, and the round window follows the restored newest round.
+  assert((await e.submit(8, inputsFor(roster, 8)[0], 0)).some((o) => o.kind === "send"));
+  e.close();
 });

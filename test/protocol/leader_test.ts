@@ -144,7 +144,11 @@ Deno.test("leader: below t it keeps waiting, and closes when t is reached", asyn
   await net.tick();
   assertEquals(leader.stage, "advertise", "3 < t adverts: no key list");
   assertEquals(net.messages("keyList"), []);
-  assertEquals(leader.nextTimeout(), undefined, "the view timeout of the members takes over");
+  assertEquals(
+    leader.nextTimeout(),
+    roster.stageTimeoutMs + roster.viewTimeoutMs,
+    "it gives up a view timeout later (the members will have moved on)",
+  );
   // One late advert reaches t: the stage closes immediately, without y.
   net.now += 10;
   await net.release((m) => m.from === z);
@@ -166,7 +170,8 @@ Deno.test("leader: below t at a later stage the members move on to the next view
   const leader = net.leader(0)!;
   net.now = roster.stageTimeoutMs;
   await net.tick();
-  assertEquals([leader.stage, leader.nextTimeout()], ["masked", undefined]);
+  const giveUp = roster.stageTimeoutMs + roster.viewTimeoutMs;
+  assertEquals([leader.stage, leader.nextTimeout()], ["masked", giveUp]);
   assertEquals(net.messages("consistencyRequest"), []);
   net.now = roster.viewTimeoutMs;
   await net.tick();
@@ -174,6 +179,13 @@ Deno.test("leader: below t at a later stage the members move on to the next view
     const [final] = net.events("final", i);
     assertEquals([final.view, final.members], [1, all(fed)], `member ${i}`);
   }
+  // The stalled view-0 leader gives up at its deadline (and becomes evictable).
+  assertEquals(await leader.handleTimeout(giveUp - 1), []);
+  const out = await leader.handleTimeout(giveUp);
+  assertEquals(leader.stage, "failed");
+  assert(
+    out.some((o) => o.kind === "event" && o.event.type === "stage" && o.event.stage === "failed"),
+  );
 });
 
 Deno.test("leader: too few unmask shares fail the session after the timeout", async () => {
