@@ -9,9 +9,11 @@
  * Calls are serialized internally, so a driver may call it from concurrent callbacks.
  *
  * Resource limits against a flooding peer: leaders are created only for rounds within
- * {@link ROUND_WINDOW} of the newest round this member submitted to and views within
- * {@link VIEW_WINDOW} of its own view, and at most {@link MAX_LEADERS} exist at once; a leader
- * past its first stage is never evicted before it finishes.
+ * {@link ROUND_WINDOW} of the newest round this member submitted to (any round before its first
+ * submission or {@link Endpoint.restore}) and views within {@link VIEW_WINDOW} of its own view,
+ * and at most {@link MAX_LEADERS} exist at once. A leader past its first stage is never evicted
+ * while it can still progress; one stalled below t gives up a view timeout after its stage
+ * timeout and is then evictable.
  *
  * @module
  */
