@@ -33,3 +33,42 @@ export function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array
   if (acc === 0) throw new RangeError("X25519 produced the all-zero secret (low-order public key)");
   return out;
 }
+
+/**
+ * The u-coordinates of the low-order points of Curve25519 as X25519 public keys can encode them
+ * (with the top bit ignored, RFC 7748): 0, 1 and p − 1, the two points of order 8, and the
+ * non-canonical encodings p and p + 1 of 0 and 1 — the list libsodium's `has_small_order`
+ * uses. Derived here from their values, not typed in as bytes.
+ */
+const LOW_ORDER: readonly Uint8Array[] = (() => {
+  const p = 2n ** 255n - 19n;
+  const values = [
+    0n,
+    1n,
+    p - 1n,
+    p,
+    p + 1n,
+    325606250916557431795983626356110631294008115727848805560023387167927233504n,
+    39382357235489614581723060781553021112529911719440698176882885853963445705823n,
+  ];
+  return values.map((v) => {
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = Number((v >> BigInt(8 * i)) & 0xffn);
+    return out;
+  });
+})();
+
+/**
+ * True when `publicKey` (32 bytes) is a low-order point: every X25519 agreement with it is all
+ * zeros. A table comparison (microseconds), for validating many peer keys and ciphertexts
+ * cheaply; the test suite checks it against the agreement itself. Refuses (RangeError) another
+ * length.
+ */
+export function isLowOrderX25519(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== 32) throw new RangeError("X25519 public key must be 32 bytes");
+  return LOW_ORDER.some((bad) => {
+    let diff = (publicKey[31] & 0x7f) ^ bad[31];
+    for (let i = 0; i < 31; i++) diff |= publicKey[i] ^ bad[i];
+    return diff === 0;
+  });
+}

@@ -8,7 +8,13 @@
  * https://www.rfc-editor.org/rfc/rfc7748#section-6.1
  */
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
-import { x25519, X25519_LENGTH, x25519PublicKey } from "../../../protocol/crypto/x25519.ts";
+import {
+  isLowOrderX25519,
+  x25519,
+  X25519_LENGTH,
+  x25519PublicKey,
+} from "../../../protocol/crypto/x25519.ts";
+import { seededRng } from "../../../protocol/crypto/random.ts";
 import { assertEquals, assertThrows } from "../../_assert.ts";
 import { fromHex, testBytes, toHex } from "./_helpers.ts";
 
@@ -139,4 +145,54 @@ Deno.test("X25519: inputs are not modified", () => {
   x25519(sk, pk);
   assertEquals(toHex(sk), skCopy);
   assertEquals(toHex(pk), pkCopy);
+});
+
+Deno.test("X25519: isLowOrderX25519 agrees with the agreement itself", () => {
+  const secret = new Uint8Array(32).fill(0x5a);
+  const agreementRefuses = (u: Uint8Array) => {
+    try {
+      x25519(secret, u);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  // Every low-order encoding, with and without the (ignored) top bit.
+  const p = 2n ** 255n - 19n;
+  const le = (v: bigint) => {
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = Number((v >> BigInt(8 * i)) & 0xffn);
+    return out;
+  };
+  const lowOrder = [
+    0n,
+    1n,
+    p - 1n,
+    p,
+    p + 1n,
+    325606250916557431795983626356110631294008115727848805560023387167927233504n,
+    39382357235489614581723060781553021112529911719440698176882885853963445705823n,
+  ].map(le);
+  for (const u of lowOrder) {
+    for (const top of [0, 0x80]) {
+      const v = u.slice();
+      v[31] |= top;
+      assertEquals(isLowOrderX25519(v), true);
+      assertEquals(agreementRefuses(v), true);
+    }
+  }
+  // Edge and random points: the table and the agreement give the same answer.
+  const rng = seededRng(new Uint8Array(32).fill(7));
+  const samples = [
+    le(2n),
+    le(p - 2n),
+    le(p + 2n),
+    le(2n ** 255n - 1n),
+    ...Array.from(
+      { length: 200 },
+      () => rng(32),
+    ),
+  ];
+  for (const u of samples) assertEquals(isLowOrderX25519(u), agreementRefuses(u));
+  assertThrows(() => isLowOrderX25519(new Uint8Array(31)), RangeError);
 });
