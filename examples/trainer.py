@@ -5,8 +5,10 @@ Each round it "trains" (here: a few steps of least squares on local synthetic da
 update you plug in), hands its update to the local node, waits until the round's aggregate is
 final, downloads it and applies it. Standard library only; uses numpy when it is installed.
 
-    python3 examples/trainer.py --dir NODE_DIR --rounds 3 --dim 1000 [--num-samples 50]
+    python3 examples/trainer.py --dir NODE_DIR --rounds 3 --dim 1000 [--num-samples N]
 
+--num-samples weights this member's update in the mean; it must be at most the roster's
+maxWeight (`roster create --max-weight`, default 1), or the node refuses the update with 422.
 NODE_DIR is the node's directory: the API token is read from NODE_DIR/api.token and the API
 URL from NODE_DIR/api.json (written by `fedagg run`).
 """
