@@ -96,16 +96,16 @@ export class Mesh {
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   /** Traffic counters (exposed as metrics). */
-  readonly counters: MeshCounters = {
-    framesSent: 0,
-    framesReceived: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    sendFailures: 0,
-    refusedPeers: 0,
-  };
+  readonly counters: MeshCounters;
 
-  private constructor(node: Libp2p, options: MeshOptions, peers: PeerId[], topic: string) {
+  private constructor(
+    node: Libp2p,
+    options: MeshOptions,
+    peers: PeerId[],
+    topic: string,
+    counters: MeshCounters,
+  ) {
+    this.counters = counters;
     this.#node = node;
     this.#options = options;
     this.#peers = peers;
@@ -113,18 +113,33 @@ export class Mesh {
     peers.forEach((p, i) => this.#index.set(p.toString(), i));
   }
 
-  /** Starts libp2p, registers the protocols and the gossip topic, and dials every member. */
+  /**
+   * Creates libp2p stopped, registers the protocol handlers and the gossip topic validator, then
+   * starts it (so nothing is accepted before the handlers and the validator are in place),
+   * subscribes to the topic and dials every member.
+   */
   static async start(options: MeshOptions): Promise<Mesh> {
     const { roster, identity, log } = options;
     const peers = roster.members.map((m) => peerIdFromString(m.id));
     const members = new Set(roster.members.map((m) => m.id));
+    // Created before the node: its connection gater counts refusals.
+    const counters: MeshCounters = {
+      framesSent: 0,
+      framesReceived: 0,
+      bytesSent: 0,
+      bytesReceived: 0,
+      sendFailures: 0,
+      refusedPeers: 0,
+    };
     const refuse = (peer: PeerId, direction: string) => {
       if (members.has(peer.toString())) return false;
-      mesh.counters.refusedPeers++;
+      counters.refusedPeers++;
       log("warn", "refused a non-member", { peer: peer.toString(), direction });
       return true;
     };
     const node = await createLibp2p({
+      // libp2p 3 starts the node inside createLibp2p unless told not to.
+      start: false,
       privateKey: identity.libp2pKey,
       addresses: { listen: [...options.listen] },
       transports: [tcp()],
@@ -147,9 +162,10 @@ export class Mesh {
       },
     });
     const topic = `fedagg/1/${roster.federation}/${toHex(roster.hash).slice(0, 16)}`;
-    const mesh = new Mesh(node as unknown as Libp2p, options, peers, topic);
+    const mesh = new Mesh(node as unknown as Libp2p, options, peers, topic, counters);
     await mesh.#register();
     await node.start();
+    mesh.#pubsub().subscribe(topic); // gossipsub refuses subscriptions before it starts
     for (const [i, list] of options.addresses.entries()) {
       if (i === roster.indexOf(identity.peerId) || list.length === 0) continue;
       try {
@@ -398,7 +414,6 @@ export class Mesh {
         return from === undefined || message.data.length > MAX_GOSSIP ? "reject" : "accept";
       },
     );
-    pubsub.subscribe(this.#topic);
     pubsub.addEventListener(
       "message",
       (e: CustomEvent<{ topic: string; from?: PeerId; data: Uint8Array }>) => {
