@@ -4,7 +4,8 @@
  *
  * - **frames** (`/fedagg/1/frame`): one protocol frame to one member, length-prefixed and sent
  *   in 1 MiB chunks (vectors of millions of parameters stay under the 4 MiB stream buffers),
- *   acknowledged on receipt, retried with backoff until a deadline;
+ *   acknowledged on receipt, retried with backoff until a deadline (but not once the receiver
+ *   refused it as too large);
  * - **gossip** (one topic per federation and roster): small broadcasts — certificates without
  *   their body and co-signatures — validated before they spread;
  * - **bodies by hash** (`/fedagg/1/aggregate`): a published aggregate fetched from whoever has
@@ -195,8 +196,10 @@ export class Mesh {
   }
 
   /**
-   * Delivers `frame` to member `to`, retrying with backoff until `deadline` (ms since the epoch).
-   * Resolves true once the member acknowledged receipt, false if the deadline passed.
+   * Delivers `frame` to member `to`, retrying with backoff until `deadline` (ms since the epoch)
+   * — also when the receiver answers that it is busy (it still holds this node's previous large
+   * frame). Resolves true once the member acknowledged receipt; false if the deadline passed or
+   * the receiver refused the frame for good (larger than it accepts), which is not retried.
    */
   async send(to: number, frame: Uint8Array, deadline: number): Promise<boolean> {
     let delay = 200;
@@ -237,9 +240,11 @@ export class Mesh {
         await lp.write(frame.subarray(o, Math.min(frame.length, o + CHUNK)), { signal });
       }
       const answer = (await lp.read({ signal })).subarray();
-      if (answer[0] !== 0) {
-        // Permanent (the frame is too large for the receiver): resending cannot help.
-        throw new FrameRefused(new TextDecoder().decode(answer.subarray(1)));
+      if (answer[0] !== ANSWER.received) {
+        const reason = new TextDecoder().decode(answer.subarray(1));
+        // Busy is temporary (the receiver still holds this sender's previous large frame):
+        // resend later. Anything else (too large) is permanent: resending cannot help.
+        throw answer[0] === ANSWER.busy ? new FrameBusy(reason) : new FrameRefused(reason);
       }
       await stream.close({ signal });
     } catch (err) {
@@ -329,16 +334,22 @@ export class Mesh {
           ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0)
           : -1;
         if (total <= 0 || total > maxFrame) {
-          await lp.write(refusal(`frame of ${total} bytes (limit ${maxFrame})`), { signal });
+          await lp.write(
+            refusal(ANSWER.refused, `frame of ${total} bytes (limit ${maxFrame})`),
+            { signal },
+          );
           await stream.close({ signal });
           log("warn", "refused an oversized frame", { from, bytes: total });
           return;
         }
         const large = total >= LARGE;
         if (large && this.#largeHolders.has(from)) {
-          // One large frame per member at a time: a slow sender cannot take every slot.
-          await lp.write(refusal("one large frame at a time"), { signal });
+          // One large frame per member at a time: a slow sender cannot take every slot. This
+          // one may be a resend of a frame whose first stream is still waiting here for a slot
+          // (the sender timed out): "busy" tells the sender to try again later.
+          await lp.write(refusal(ANSWER.busy, "one large frame at a time"), { signal });
           await stream.close({ signal });
+          log("info", "asked a member to resend a large frame later", { from, bytes: total });
           return;
         }
         if (large) {
@@ -354,7 +365,7 @@ export class Mesh {
             frame.set(chunk, filled);
             filled += chunk.length;
           }
-          await lp.write(Uint8Array.of(0), { signal });
+          await lp.write(Uint8Array.of(ANSWER.received), { signal });
           await stream.close({ signal });
           this.counters.framesReceived++;
           this.counters.bytesReceived += total;
@@ -445,11 +456,29 @@ export class Mesh {
   }
 }
 
+/** First byte of the receiver's answer to a frame. */
+const ANSWER = {
+  /** Received whole (handed over to `onFrame` right after). */
+  received: 0,
+  /** Refused for good (larger than the receiver accepts): the sender gives up. */
+  refused: 1,
+  /** Refused for now (the receiver is busy with this sender's previous large frame): retry. */
+  busy: 2,
+} as const;
+
 /** The receiver refused a frame for good (it is larger than the receiver accepts). */
 class FrameRefused extends Error {
   constructor(reason: string) {
     super(`refused by the receiver: ${reason}`);
     this.name = "FrameRefused";
+  }
+}
+
+/** The receiver cannot take the frame yet; resending later may succeed. */
+class FrameBusy extends Error {
+  constructor(reason: string) {
+    super(`receiver busy: ${reason}`);
+    this.name = "FrameBusy";
   }
 }
 
@@ -477,10 +506,10 @@ class Semaphore {
   }
 }
 
-function refusal(reason: string): Uint8Array {
+function refusal(code: number, reason: string): Uint8Array {
   const text = new TextEncoder().encode(reason);
   const out = new Uint8Array(1 + text.length);
-  out[0] = 1;
+  out[0] = code;
   out.set(text, 1);
   return out;
 }

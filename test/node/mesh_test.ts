@@ -10,6 +10,8 @@
  * gets through); `stop()` lets the test end (with the shims' channels closed).
  *
  * A separate test runs two meshes only (the third member is in the roster but never started).
+ * Another holds the receiver's large-frame slot for the sender: a second large frame is answered
+ * "busy", retried, and delivered once the slot frees (not given up as a permanent refusal).
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertGreaterOrEqual, assertLessOrEqual } from "../_assert.ts";
@@ -77,6 +79,8 @@ async function startPeer(
   roster: Roster,
   dial: Map<number, string[]>,
   maxFrame: number,
+  /** Called after a frame is recorded; what it returns is returned to the mesh. */
+  onFrame?: (frame: Uint8Array, from: number) => void | Promise<void>,
 ): Promise<Peer> {
   const frames: Peer["frames"] = [];
   const gossip: Peer["gossip"] = [];
@@ -90,6 +94,7 @@ async function startPeer(
     maxFrame,
     onFrame: (frame, from) => {
       frames.push({ frame, from });
+      return onFrame?.(frame, from);
     },
     onGossip: (data, from) => {
       gossip.push({ data, from });
@@ -343,6 +348,43 @@ Deno.test("mesh: two running members of a three-member roster", async () => {
     assertEquals(await b.mesh.send(third, pattern(10, 1), start + 800), false);
     assertLessOrEqual(Date.now(), start + 800 + 1000);
   } finally {
+    await stopAll(peers);
+  }
+});
+
+Deno.test("mesh: a busy receiver's refusal is retried until the frame gets through", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-busy"); // the third never runs
+  const peers: Peer[] = [];
+  // B holds on to every large frame until `release` is called (a slow consumer).
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  try {
+    const b = await startPeer(ids[1], roster, new Map(), 4 * MiB, (frame) => {
+      if (frame.length >= MiB) return held;
+    });
+    peers.push(b);
+    const a = await startPeer(ids[0], roster, new Map([[b.index, b.mesh.addresses]]), 4 * MiB);
+    peers.push(a);
+    await waitFor("A and B connected", () => a.mesh.connected().includes(b.index));
+    const deadline = Date.now() + 60_000;
+    // The first large frame is acknowledged, then occupies B's one large slot for A.
+    assert(await a.mesh.send(b.index, pattern(MiB, 20), deadline));
+    await waitFor("B to hold the first frame", () => b.frames.length === 1);
+    const failuresBefore = a.mesh.counters.sendFailures;
+    const second = a.mesh.send(b.index, pattern(MiB + 3, 21), deadline);
+    await waitFor("B to answer busy", () => a.mesh.counters.sendFailures > failuresBefore);
+    assert(
+      b.logs.some((l) => l.message === "asked a member to resend a large frame later"),
+      JSON.stringify(b.logs),
+    );
+    release();
+    assertEquals(await second, true, "the busy refusal was retried, not taken as final");
+    await waitFor("B to hand over the second frame", () => b.frames.length === 2);
+    assert(equalBytes(b.frames[1].frame, pattern(MiB + 3, 21)));
+    assert(!a.logs.some((l) => l.message === "giving up sending a frame"), JSON.stringify(a.logs));
+  } finally {
+    release();
     await stopAll(peers);
   }
 });
