@@ -7,7 +7,11 @@
  *   acknowledged on receipt, retried with backoff until a deadline (but not once the receiver
  *   refused it as too large);
  * - **gossip** (one topic per federation and roster): small broadcasts — certificates without
- *   their body and co-signatures — validated before they spread;
+ *   their body and co-signatures. Before a message is delivered or forwarded the mesh checks
+ *   only who published it and its size: gossipsub verifies the publisher's signature (strict
+ *   signing) and the topic validator rejects a publisher outside the roster or a message above
+ *   {@link MAX_GOSSIP}. The content is not checked here: the protocol layer validates what
+ *   `onGossip` hands it, so a member can still spread a malformed message;
  * - **bodies by hash** (`/fedagg/1/aggregate`): a published aggregate fetched from whoever has
  *   it.
  *
@@ -66,7 +70,10 @@ export interface MeshOptions {
    * promise before taking in the next large one (see {@link MAX_LARGE_IN_FLIGHT}).
    */
   readonly onFrame: (frame: Uint8Array, from: number) => void | Promise<void>;
-  /** A gossip message arrived, published by roster member `from`. */
+  /**
+   * A gossip message arrived, signed by its publisher, roster member `from`, and at most
+   * {@link MAX_GOSSIP} bytes; nothing else about it is checked.
+   */
   readonly onGossip: (data: Uint8Array, from: number) => void;
   /** Serves an aggregate body by (round, view, hash), or undefined if unknown here. */
   readonly aggregateBody: (round: number, view: number, hash: Uint8Array) => Uint8Array | undefined;
