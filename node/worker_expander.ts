@@ -5,7 +5,10 @@
  * back. The result is bit-identical to the inline expander (tested). Small jobs run inline,
  * where posting them would cost more than it saves.
  *
- * Key material is copied to the workers for the duration of one job and wiped there after it.
+ * Key material is copied once into one buffer per job; each worker gets its own copy by transfer
+ * (so no copy stays behind on the calling thread) and wipes it after its slice, and the calling
+ * thread wipes its buffer when the job ends, also on failure. The callers' `MaskTerm` keys are
+ * only read: wiping them stays with their owner.
  *
  * @module
  */
@@ -65,29 +68,32 @@ export class WorkerExpander implements MaskExpander {
       return;
     }
     const keys = new Uint8Array(32 * terms.length);
-    const negate = new Uint8Array(terms.length);
-    terms.forEach((t, i) => {
-      if (t.key.length !== 32) throw new RangeError("PRG key must be 32 bytes");
-      keys.set(t.key, 32 * i);
-      negate[i] = t.negate ? 1 : 0;
-    });
-    const perPart = Math.ceil(blocks / parts) * PRG_BLOCK_WORDS;
-    const jobs: Promise<void>[] = [];
-    for (let p = 0; p < parts; p++) {
-      const from = p * perPart;
-      const to = Math.min(target.length, from + perPart);
-      if (from >= to) break;
-      const slice = target.slice(from, to);
-      const id = this.#nextId++;
-      const done = new Promise<Uint32Array>((resolve, reject) => {
-        this.#pending.set(id, { resolve, reject });
-      });
-      this.#workers[p].postMessage({ id, fromWord: from, slice, keys: keys.slice(), negate }, [
-        slice.buffer,
-      ]);
-      jobs.push(done.then((result) => target.set(result, from)));
-    }
     try {
+      const negate = new Uint8Array(terms.length);
+      terms.forEach((t, i) => {
+        if (t.key.length !== 32) throw new RangeError("PRG key must be 32 bytes");
+        keys.set(t.key, 32 * i);
+        negate[i] = t.negate ? 1 : 0;
+      });
+      const perPart = Math.ceil(blocks / parts) * PRG_BLOCK_WORDS;
+      const jobs: Promise<void>[] = [];
+      for (let p = 0; p < parts; p++) {
+        const from = p * perPart;
+        const to = Math.min(target.length, from + perPart);
+        if (from >= to) break;
+        const slice = target.slice(from, to);
+        const id = this.#nextId++;
+        const done = new Promise<Uint32Array>((resolve, reject) => {
+          this.#pending.set(id, { resolve, reject });
+        });
+        // Transferred, not cloned: the worker's copy is the only one, and it wipes it.
+        const workerKeys = keys.slice();
+        this.#workers[p].postMessage({ id, fromWord: from, slice, keys: workerKeys, negate }, [
+          slice.buffer,
+          workerKeys.buffer,
+        ]);
+        jobs.push(done.then((result) => target.set(result, from)));
+      }
       await Promise.all(jobs);
     } finally {
       keys.fill(0);
