@@ -2,8 +2,9 @@
  * A {@link MaskExpander} that spreads the PRG work of one vector over Worker threads: the
  * vector is cut into block-aligned slices, each worker adds every mask term's keystream to its
  * slice (the keystream is seekable, so slices are independent), and the slices are copied
- * back. The result is bit-identical to the inline expander (tested). Small jobs run inline,
- * where posting them would cost more than it saves.
+ * back. The result is bit-identical to the inline expander (tested). Small jobs (below
+ * {@link INLINE_WORK}) run inline, where posting them would cost more than it saves, and so does
+ * every job of a one-worker pool or of a vector of one block: there is nothing to split.
  *
  * Key material is copied once into one buffer per job; each worker gets its own copy by transfer
  * (so no copy stays behind on the calling thread) and wipes it after its slice, and the calling
@@ -16,7 +17,15 @@ import { applyMasks, PRG_BLOCK_WORDS } from "../protocol/crypto/mod.ts";
 import type { MaskExpander, MaskTerm } from "../protocol/masking.ts";
 
 /** Below this much PRG work (words × terms) a job runs on the calling thread. */
-const INLINE_WORK = 1 << 20;
+export const INLINE_WORK = 1 << 20;
+
+/**
+ * The default pool size: `cores` (default: the runtime's `navigator.hardwareConcurrency`) when it
+ * is a positive integer, else 2.
+ */
+export function defaultWorkerCount(cores: number = navigator.hardwareConcurrency): number {
+  return Number.isSafeInteger(cores) && cores >= 1 ? cores : 2;
+}
 
 interface Pending {
   resolve: (slice: Uint32Array) => void;
@@ -28,9 +37,14 @@ export class WorkerExpander implements MaskExpander {
   readonly #workers: Worker[];
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
+  /** What the pool did (exposed for metrics and tests). */
+  readonly counters = {
+    /** Slices posted to worker threads (a split job posts one per worker). */
+    jobsPosted: 0,
+  };
 
-  /** Starts `count` workers (default: one per CPU core reported by the runtime). */
-  constructor(count = navigator.hardwareConcurrency || 2) {
+  /** Starts `count` workers (default: {@link defaultWorkerCount}). */
+  constructor(count = defaultWorkerCount()) {
     if (!Number.isSafeInteger(count) || count < 1) {
       throw new RangeError(`worker count must be a positive integer, got ${count}`);
     }
@@ -92,6 +106,7 @@ export class WorkerExpander implements MaskExpander {
           slice.buffer,
           workerKeys.buffer,
         ]);
+        this.counters.jobsPosted++;
         jobs.push(done.then((result) => target.set(result, from)));
       }
       await Promise.all(jobs);
