@@ -4,7 +4,10 @@
  * them), for vector lengths that are and are not multiples of the 16-word ChaCha20 block; jobs
  * that stay on the calling thread (small ones, a one-worker pool, a one-block vector: nothing
  * posted) give the same result; `close()` terminates the workers and rejects what is pending;
- * the default pool size. Every test closes its expander so no worker outlives it.
+ * a worker that crashes (a wrapper around the real worker that throws on 7-term jobs) has its
+ * slice redone inline and is replaced, or dropped if it never answered, so later jobs still
+ * complete (Deno prints each such crash to stderr: expected); the default pool size. Every test
+ * closes its expander so no worker outlives it.
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import { equalBytes, u32Bytes } from "../../protocol/bytes.ts";
@@ -188,5 +191,81 @@ Deno.test("worker expander: a simulated round masked on workers is exact", async
     assert(round.exact && round.verified, JSON.stringify({ ...round, timings: undefined }));
     assertEquals(round.survivors, 3);
     assert(expander.counters.jobsPosted > 0, "the masks were applied on the workers");
+  });
+});
+
+/**
+ * A worker module that runs the real mask worker but dies (uncaught error, which ends a Deno
+ * worker) on any job of 7 terms. Written to a temporary file, removed by `fn`'s caller.
+ */
+async function withCrashingWorker(fn: (module: URL) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "fedagg-worker-" });
+  try {
+    const real = new URL("../../node/mask_worker.ts", import.meta.url).href;
+    const module = new URL(`file://${dir}/crashing_worker.js`);
+    await Deno.writeTextFile(
+      module,
+      `import ${JSON.stringify(real)};
+const realHandler = self.onmessage;
+self.onmessage = (e) => {
+  if (e.data.negate.length === 7) throw new Error("crashing on request");
+  realHandler(e);
+};
+`,
+    );
+    await fn(module);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("worker expander: a crashed worker's slice is redone and the worker replaced", async () => {
+  await withCrashingWorker(async (module) => {
+    const e = new WorkerExpander(2, { module });
+    try {
+      const target = words("crash", 2 ** 18 + 3);
+      const healthy = terms("crash/healthy", 4);
+      const fatal = terms("crash/fatal", 7);
+      const v = target.slice();
+      await e.apply(v, healthy); // both workers answer once
+      assertSameWords(v, await inline(target, healthy));
+      assertEquals(e.counters.jobsPosted, 2);
+      // Both workers die with their slice: the job still completes, bit-identical.
+      const w = target.slice();
+      await e.apply(w, fatal);
+      assertSameWords(w, await inline(target, fatal), "the crashed slices, redone inline");
+      assertEquals(e.counters.workersCrashed, 2);
+      assertEquals(e.size, 2, "both replaced");
+      // A later job goes to the replacements and completes (the dead workers would never answer).
+      const x = target.slice();
+      await e.apply(x, healthy);
+      assertSameWords(x, await inline(target, healthy));
+      assertEquals(e.counters.jobsPosted, 6, "posted to the replacement workers");
+      assertEquals(e.counters.workersCrashed, 2);
+    } finally {
+      e.close();
+    }
+  });
+});
+
+Deno.test("worker expander: workers that crash before answering are dropped; then jobs run inline", async () => {
+  await withCrashingWorker(async (module) => {
+    const e = new WorkerExpander(2, { module });
+    try {
+      const target = words("crash-first", 2 ** 18 + 5);
+      const fatal = terms("crash-first/fatal", 7);
+      const v = target.slice();
+      await e.apply(v, fatal);
+      assertSameWords(v, await inline(target, fatal));
+      assertEquals(e.counters.workersCrashed, 2);
+      assertEquals(e.size, 0, "not restarted: a worker that never answered may not start at all");
+      const healthy = terms("crash-first/healthy", 4);
+      const w = target.slice();
+      await e.apply(w, healthy);
+      assertSameWords(w, await inline(target, healthy));
+      assertEquals(e.counters.jobsPosted, 2, "the later job ran inline");
+    } finally {
+      e.close();
+    }
   });
 });
