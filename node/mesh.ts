@@ -4,9 +4,14 @@
  *
  * - **frames** (`/fedagg/1/frame`): one protocol frame to one member, length-prefixed and sent
  *   in 1 MiB chunks (vectors of millions of parameters stay under the 4 MiB stream buffers),
- *   acknowledged on receipt, retried with backoff until a deadline;
+ *   acknowledged on receipt, retried with backoff until a deadline (but not once the receiver
+ *   refused it as too large);
  * - **gossip** (one topic per federation and roster): small broadcasts — certificates without
- *   their body and co-signatures — validated before they spread;
+ *   their body and co-signatures. Before a message is delivered or forwarded the mesh checks
+ *   only who published it and its size: gossipsub verifies the publisher's signature (strict
+ *   signing) and the topic validator rejects a publisher outside the roster or a message above
+ *   {@link MAX_GOSSIP}. The content is not checked here: the protocol layer validates what
+ *   `onGossip` hands it, so a member can still spread a malformed message;
  * - **bodies by hash** (`/fedagg/1/aggregate`): a published aggregate fetched from whoever has
  *   it.
  *
@@ -65,7 +70,10 @@ export interface MeshOptions {
    * promise before taking in the next large one (see {@link MAX_LARGE_IN_FLIGHT}).
    */
   readonly onFrame: (frame: Uint8Array, from: number) => void | Promise<void>;
-  /** A gossip message arrived, published by roster member `from`. */
+  /**
+   * A gossip message arrived, signed by its publisher, roster member `from`, and at most
+   * {@link MAX_GOSSIP} bytes; nothing else about it is checked.
+   */
   readonly onGossip: (data: Uint8Array, from: number) => void;
   /** Serves an aggregate body by (round, view, hash), or undefined if unknown here. */
   readonly aggregateBody: (round: number, view: number, hash: Uint8Array) => Uint8Array | undefined;
@@ -96,16 +104,16 @@ export class Mesh {
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   /** Traffic counters (exposed as metrics). */
-  readonly counters: MeshCounters = {
-    framesSent: 0,
-    framesReceived: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    sendFailures: 0,
-    refusedPeers: 0,
-  };
+  readonly counters: MeshCounters;
 
-  private constructor(node: Libp2p, options: MeshOptions, peers: PeerId[], topic: string) {
+  private constructor(
+    node: Libp2p,
+    options: MeshOptions,
+    peers: PeerId[],
+    topic: string,
+    counters: MeshCounters,
+  ) {
+    this.counters = counters;
     this.#node = node;
     this.#options = options;
     this.#peers = peers;
@@ -113,18 +121,33 @@ export class Mesh {
     peers.forEach((p, i) => this.#index.set(p.toString(), i));
   }
 
-  /** Starts libp2p, registers the protocols and the gossip topic, and dials every member. */
+  /**
+   * Creates libp2p stopped, registers the protocol handlers and the gossip topic validator, then
+   * starts it (so nothing is accepted before the handlers and the validator are in place),
+   * subscribes to the topic and dials every member.
+   */
   static async start(options: MeshOptions): Promise<Mesh> {
     const { roster, identity, log } = options;
     const peers = roster.members.map((m) => peerIdFromString(m.id));
     const members = new Set(roster.members.map((m) => m.id));
+    // Created before the node: its connection gater counts refusals.
+    const counters: MeshCounters = {
+      framesSent: 0,
+      framesReceived: 0,
+      bytesSent: 0,
+      bytesReceived: 0,
+      sendFailures: 0,
+      refusedPeers: 0,
+    };
     const refuse = (peer: PeerId, direction: string) => {
       if (members.has(peer.toString())) return false;
-      mesh.counters.refusedPeers++;
+      counters.refusedPeers++;
       log("warn", "refused a non-member", { peer: peer.toString(), direction });
       return true;
     };
     const node = await createLibp2p({
+      // libp2p 3 starts the node inside createLibp2p unless told not to.
+      start: false,
       privateKey: identity.libp2pKey,
       addresses: { listen: [...options.listen] },
       transports: [tcp()],
@@ -147,9 +170,10 @@ export class Mesh {
       },
     });
     const topic = `fedagg/1/${roster.federation}/${toHex(roster.hash).slice(0, 16)}`;
-    const mesh = new Mesh(node as unknown as Libp2p, options, peers, topic);
+    const mesh = new Mesh(node as unknown as Libp2p, options, peers, topic, counters);
     await mesh.#register();
     await node.start();
+    mesh.#pubsub().subscribe(topic); // gossipsub refuses subscriptions before it starts
     for (const [i, list] of options.addresses.entries()) {
       if (i === roster.indexOf(identity.peerId) || list.length === 0) continue;
       try {
@@ -179,8 +203,10 @@ export class Mesh {
   }
 
   /**
-   * Delivers `frame` to member `to`, retrying with backoff until `deadline` (ms since the epoch).
-   * Resolves true once the member acknowledged receipt, false if the deadline passed.
+   * Delivers `frame` to member `to`, retrying with backoff until `deadline` (ms since the epoch)
+   * — also when the receiver answers that it is busy (it still holds this node's previous large
+   * frame). Resolves true once the member acknowledged receipt; false if the deadline passed or
+   * the receiver refused the frame for good (larger than it accepts), which is not retried.
    */
   async send(to: number, frame: Uint8Array, deadline: number): Promise<boolean> {
     let delay = 200;
@@ -221,9 +247,11 @@ export class Mesh {
         await lp.write(frame.subarray(o, Math.min(frame.length, o + CHUNK)), { signal });
       }
       const answer = (await lp.read({ signal })).subarray();
-      if (answer[0] !== 0) {
-        // Permanent (the frame is too large for the receiver): resending cannot help.
-        throw new FrameRefused(new TextDecoder().decode(answer.subarray(1)));
+      if (answer[0] !== ANSWER.received) {
+        const reason = new TextDecoder().decode(answer.subarray(1));
+        // Busy is temporary (the receiver still holds this sender's previous large frame):
+        // resend later. Anything else (too large) is permanent: resending cannot help.
+        throw answer[0] === ANSWER.busy ? new FrameBusy(reason) : new FrameRefused(reason);
       }
       await stream.close({ signal });
     } catch (err) {
@@ -313,16 +341,22 @@ export class Mesh {
           ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0)
           : -1;
         if (total <= 0 || total > maxFrame) {
-          await lp.write(refusal(`frame of ${total} bytes (limit ${maxFrame})`), { signal });
+          await lp.write(
+            refusal(ANSWER.refused, `frame of ${total} bytes (limit ${maxFrame})`),
+            { signal },
+          );
           await stream.close({ signal });
           log("warn", "refused an oversized frame", { from, bytes: total });
           return;
         }
         const large = total >= LARGE;
         if (large && this.#largeHolders.has(from)) {
-          // One large frame per member at a time: a slow sender cannot take every slot.
-          await lp.write(refusal("one large frame at a time"), { signal });
+          // One large frame per member at a time: a slow sender cannot take every slot. This
+          // one may be a resend of a frame whose first stream is still waiting here for a slot
+          // (the sender timed out): "busy" tells the sender to try again later.
+          await lp.write(refusal(ANSWER.busy, "one large frame at a time"), { signal });
           await stream.close({ signal });
+          log("info", "asked a member to resend a large frame later", { from, bytes: total });
           return;
         }
         if (large) {
@@ -338,7 +372,7 @@ export class Mesh {
             frame.set(chunk, filled);
             filled += chunk.length;
           }
-          await lp.write(Uint8Array.of(0), { signal });
+          await lp.write(Uint8Array.of(ANSWER.received), { signal });
           await stream.close({ signal });
           this.counters.framesReceived++;
           this.counters.bytesReceived += total;
@@ -398,7 +432,6 @@ export class Mesh {
         return from === undefined || message.data.length > MAX_GOSSIP ? "reject" : "accept";
       },
     );
-    pubsub.subscribe(this.#topic);
     pubsub.addEventListener(
       "message",
       (e: CustomEvent<{ topic: string; from?: PeerId; data: Uint8Array }>) => {
@@ -430,11 +463,29 @@ export class Mesh {
   }
 }
 
+/** First byte of the receiver's answer to a frame. */
+const ANSWER = {
+  /** Received whole (handed over to `onFrame` right after). */
+  received: 0,
+  /** Refused for good (larger than the receiver accepts): the sender gives up. */
+  refused: 1,
+  /** Refused for now (the receiver is busy with this sender's previous large frame): retry. */
+  busy: 2,
+} as const;
+
 /** The receiver refused a frame for good (it is larger than the receiver accepts). */
 class FrameRefused extends Error {
   constructor(reason: string) {
     super(`refused by the receiver: ${reason}`);
     this.name = "FrameRefused";
+  }
+}
+
+/** The receiver cannot take the frame yet; resending later may succeed. */
+class FrameBusy extends Error {
+  constructor(reason: string) {
+    super(`receiver busy: ${reason}`);
+    this.name = "FrameBusy";
   }
 }
 
@@ -462,10 +513,10 @@ class Semaphore {
   }
 }
 
-function refusal(reason: string): Uint8Array {
+function refusal(code: number, reason: string): Uint8Array {
   const text = new TextEncoder().encode(reason);
   const out = new Uint8Array(1 + text.length);
-  out[0] = 1;
+  out[0] = code;
   out.set(text, 1);
   return out;
 }

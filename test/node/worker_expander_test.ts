@@ -1,19 +1,20 @@
 /**
  * The Worker mask expander (node/worker_expander.ts): bit-identical to the inline expander
- * with 1, 2 and 3 workers, for vector lengths that are and are not multiples of the 16-word
- * ChaCha20 block, for jobs large enough to be split and for small ones that run inline; and
- * `close()` terminates the workers and rejects what is pending. Every test closes its expander
- * so no worker outlives it.
+ * when a job is split over 2 and 3 workers (the `jobsPosted` counter shows the work went to
+ * them), for vector lengths that are and are not multiples of the 16-word ChaCha20 block; jobs
+ * that stay on the calling thread (small ones, a one-worker pool, a one-block vector: nothing
+ * posted) give the same result; `close()` terminates the workers and rejects what is pending;
+ * a worker that crashes (a wrapper around the real worker that throws on 7-term jobs) has its
+ * slice redone inline and is replaced, or dropped if it never answered, so later jobs still
+ * complete (Deno prints each such crash to stderr: expected); the default pool size. Every test
+ * closes its expander so no worker outlives it.
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import { equalBytes, u32Bytes } from "../../protocol/bytes.ts";
 import { type MaskTerm, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
 import { inlineExpander } from "../../protocol/masking.ts";
-import { WorkerExpander } from "../../node/worker_expander.ts";
+import { defaultWorkerCount, INLINE_WORK, WorkerExpander } from "../../node/worker_expander.ts";
 import { simulate } from "../../scripts/sim/network.ts";
-
-/** PRG work (words × terms) from which the expander posts jobs to its workers. */
-const INLINE_WORK = 1 << 20;
 
 function rng(label: string) {
   return seededRng(sha256(new TextEncoder().encode(`fedagg-test/worker/${label}`)));
@@ -52,7 +53,7 @@ async function withExpander(
   }
 }
 
-Deno.test("worker expander: bit-identical to inline with 1, 2 and 3 workers", async () => {
+Deno.test("worker expander: split over 2 or 3 workers, bit-identical (1 worker: inline)", async () => {
   // 4 terms × ≥ 2^18 words reaches the split threshold; lengths on and off block boundaries.
   const lengths = [2 ** 18, 2 ** 18 + 1, 2 ** 18 + 15, 2 ** 18 + 16, 2 ** 18 + 17, 300_007];
   const ts = terms("big", 4);
@@ -68,8 +69,12 @@ Deno.test("worker expander: bit-identical to inline with 1, 2 and 3 workers", as
       for (const length of lengths) {
         const { target, result } = expected.get(length)!;
         const v = target.slice();
+        const posted = e.counters.jobsPosted;
         await e.apply(v, ts);
         assertSameWords(v, result, `${count} workers, length ${length}`);
+        // Split into one slice per worker; a single worker has nothing to split with.
+        const slices = count === 1 ? 0 : count;
+        assertEquals(e.counters.jobsPosted - posted, slices, `${count} workers: slices posted`);
       }
     });
   }
@@ -84,6 +89,7 @@ Deno.test("worker expander: concurrent jobs on one pool do not mix", async () =>
       return { target, ts, v: target.slice() };
     });
     await Promise.all(jobs.map((j) => e.apply(j.v, j.ts)));
+    assertEquals(e.counters.jobsPosted, 4 * 3, "every job split over the 3 workers");
     for (const j of jobs) assertSameWords(j.v, await inline(j.target, j.ts));
   });
 });
@@ -95,38 +101,40 @@ Deno.test("worker expander: many terms (more than the kernel's 4-way unroll)", a
     assert(target.length * ts.length >= INLINE_WORK);
     const v = target.slice();
     await e.apply(v, ts);
+    assertEquals(e.counters.jobsPosted, 2);
     assertSameWords(v, await inline(target, ts));
   });
 });
 
 Deno.test("worker expander: small jobs run inline and give the same result", async () => {
-  const expander = new WorkerExpander(2);
-  expander.close();
-  // With its workers gone, the expander can only finish a job on the calling thread.
-  for (const [length, count] of [[1, 1], [15, 3], [16, 2], [17, 5], [1000, 9], [2 ** 16, 15]]) {
-    assert(length * count < INLINE_WORK);
-    const ts = terms(`small/${length}`, count);
-    const target = words(`small/${length}`, length);
-    const v = target.slice();
-    await expander.apply(v, ts);
-    assertSameWords(v, await inline(target, ts), `length ${length}, ${count} terms`);
-  }
-  // No terms: nothing to do, nothing changes.
-  const v = words("none", 2 ** 20 + 3);
-  const copy = v.slice();
-  await expander.apply(v, []);
-  assertSameWords(v, copy);
+  await withExpander(2, async (expander) => {
+    for (const [length, count] of [[1, 1], [15, 3], [16, 2], [17, 5], [1000, 9], [2 ** 16, 15]]) {
+      assert(length * count < INLINE_WORK);
+      const ts = terms(`small/${length}`, count);
+      const target = words(`small/${length}`, length);
+      const v = target.slice();
+      await expander.apply(v, ts);
+      assertSameWords(v, await inline(target, ts), `length ${length}, ${count} terms`);
+    }
+    // No terms: nothing to do, nothing changes.
+    const v = words("none", 2 ** 20 + 3);
+    const copy = v.slice();
+    await expander.apply(v, []);
+    assertSameWords(v, copy);
+    assertEquals(expander.counters.jobsPosted, 0, "nothing went to the workers");
+  });
 });
 
 Deno.test("worker expander: a vector of one block runs inline whatever the work", async () => {
-  const expander = new WorkerExpander(3);
-  expander.close();
-  // 16 words cannot be split across workers, so even work at the split threshold stays inline.
-  const ts = terms("one-block", INLINE_WORK / 16);
-  const target = words("one-block", 16);
-  const v = target.slice();
-  await expander.apply(v, ts);
-  assertSameWords(v, await inline(target, ts));
+  await withExpander(3, async (expander) => {
+    // 16 words cannot be split across workers, so even work at the split threshold stays inline.
+    const ts = terms("one-block", INLINE_WORK / 16);
+    const target = words("one-block", 16);
+    const v = target.slice();
+    await expander.apply(v, ts);
+    assertSameWords(v, await inline(target, ts));
+    assertEquals(expander.counters.jobsPosted, 0, "nothing went to the workers");
+  });
 });
 
 Deno.test("worker expander: close() rejects pending jobs and is harmless when idle", async () => {
@@ -152,10 +160,14 @@ Deno.test("worker expander: refuses bad keys and bad worker counts", async () =>
   });
 });
 
-Deno.test("worker expander: the default pool has one worker per core", () => {
+Deno.test("worker expander: the default pool has one worker per core, else 2", () => {
+  for (const cores of [1, 2, 8, 64]) assertEquals(defaultWorkerCount(cores), cores);
+  for (const cores of [0, -1, 1.5, NaN]) assertEquals(defaultWorkerCount(cores), 2, `${cores}`);
+  const count = defaultWorkerCount();
+  assert(Number.isSafeInteger(count) && count >= 1, `${count}`);
   const expander = new WorkerExpander();
   try {
-    assertEquals(expander.size, navigator.hardwareConcurrency || 2);
+    assertEquals(expander.size, count);
   } finally {
     expander.close();
   }
@@ -178,5 +190,82 @@ Deno.test("worker expander: a simulated round masked on workers is exact", async
     const round = report.rounds[0];
     assert(round.exact && round.verified, JSON.stringify({ ...round, timings: undefined }));
     assertEquals(round.survivors, 3);
+    assert(expander.counters.jobsPosted > 0, "the masks were applied on the workers");
+  });
+});
+
+/**
+ * A worker module that runs the real mask worker but dies (uncaught error, which ends a Deno
+ * worker) on any job of 7 terms. Written to a temporary file, removed by `fn`'s caller.
+ */
+async function withCrashingWorker(fn: (module: URL) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "fedagg-worker-" });
+  try {
+    const real = new URL("../../node/mask_worker.ts", import.meta.url).href;
+    const module = new URL(`file://${dir}/crashing_worker.js`);
+    await Deno.writeTextFile(
+      module,
+      `import ${JSON.stringify(real)};
+const realHandler = self.onmessage;
+self.onmessage = (e) => {
+  if (e.data.negate.length === 7) throw new Error("crashing on request");
+  realHandler(e);
+};
+`,
+    );
+    await fn(module);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("worker expander: a crashed worker's slice is redone and the worker replaced", async () => {
+  await withCrashingWorker(async (module) => {
+    const e = new WorkerExpander(2, { module });
+    try {
+      const target = words("crash", 2 ** 18 + 3);
+      const healthy = terms("crash/healthy", 4);
+      const fatal = terms("crash/fatal", 7);
+      const v = target.slice();
+      await e.apply(v, healthy); // both workers answer once
+      assertSameWords(v, await inline(target, healthy));
+      assertEquals(e.counters.jobsPosted, 2);
+      // Both workers die with their slice: the job still completes, bit-identical.
+      const w = target.slice();
+      await e.apply(w, fatal);
+      assertSameWords(w, await inline(target, fatal), "the crashed slices, redone inline");
+      assertEquals(e.counters.workersCrashed, 2);
+      assertEquals(e.size, 2, "both replaced");
+      // A later job goes to the replacements and completes (the dead workers would never answer).
+      const x = target.slice();
+      await e.apply(x, healthy);
+      assertSameWords(x, await inline(target, healthy));
+      assertEquals(e.counters.jobsPosted, 6, "posted to the replacement workers");
+      assertEquals(e.counters.workersCrashed, 2);
+    } finally {
+      e.close();
+    }
+  });
+});
+
+Deno.test("worker expander: workers that crash before answering are dropped; then jobs run inline", async () => {
+  await withCrashingWorker(async (module) => {
+    const e = new WorkerExpander(2, { module });
+    try {
+      const target = words("crash-first", 2 ** 18 + 5);
+      const fatal = terms("crash-first/fatal", 7);
+      const v = target.slice();
+      await e.apply(v, fatal);
+      assertSameWords(v, await inline(target, fatal));
+      assertEquals(e.counters.workersCrashed, 2);
+      assertEquals(e.size, 0, "not restarted: a worker that never answered may not start at all");
+      const healthy = terms("crash-first/healthy", 4);
+      const w = target.slice();
+      await e.apply(w, healthy);
+      assertSameWords(w, await inline(target, healthy));
+      assertEquals(e.counters.jobsPosted, 2, "the later job ran inline");
+    } finally {
+      e.close();
+    }
   });
 });
