@@ -91,7 +91,7 @@ const cases: Case[] = [];
     const masked = new Uint32Array(input);
     applyMasks(masked, terms);
   });
-  const workers = new WorkerExpander(navigator.hardwareConcurrency || 2);
+  const workers = new WorkerExpander();
   let pooled = Infinity;
   for (let i = 0; i < reps; i++) {
     const masked = new Uint32Array(input);
@@ -126,7 +126,7 @@ const cases: Case[] = [];
 
 // ---- leader unmask (real simulated rounds) -----------------------------------------------------
 async function simulated(options: Parameters<typeof simulate>[0]): Promise<SimReport> {
-  const expander = new WorkerExpander(navigator.hardwareConcurrency || 2);
+  const expander = new WorkerExpander();
   try {
     return await simulate({ ...options, expander });
   } finally {
