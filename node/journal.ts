@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { bytesToU32, u32Bytes } from "../protocol/bytes.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import type { TensorLayout } from "./tensor_formats.ts";
 
@@ -78,8 +79,7 @@ export class Journal {
     );
     const raw = await readFileIfExists(`${dir}/update.f32`);
     if (meta === undefined || raw === undefined) return undefined;
-    const values = new Float32Array(raw.length / 4);
-    new Uint8Array(values.buffer).set(raw);
+    const values = new Float32Array(bytesToU32(raw).buffer);
     return { values, numSamples: meta.numSamples, layout: meta.layout };
   }
 
@@ -98,8 +98,7 @@ export class Journal {
     a: Omit<StoredAggregate, "final"> & { final?: Uint8Array },
   ): Promise<void> {
     const dir = this.#round(a.round);
-    const body = new Uint8Array(a.aggregate.buffer, a.aggregate.byteOffset, a.aggregate.byteLength);
-    await writeFileAtomic(`${dir}/aggregate.u32`, body, 0o644);
+    await writeFileAtomic(`${dir}/aggregate.u32`, u32Bytes(a.aggregate), 0o644);
     await writeFileAtomic(`${dir}/certificate.cbor`, a.certificate, 0o644);
     if (a.final !== undefined) await writeFileAtomic(`${dir}/final.cbor`, a.final, 0o644);
     await writeFileAtomic(
@@ -117,13 +116,11 @@ export class Journal {
     const body = await readFileIfExists(`${dir}/aggregate.u32`);
     const certificate = await readFileIfExists(`${dir}/certificate.cbor`);
     if (body === undefined || certificate === undefined) return undefined;
-    const aggregate = new Uint32Array(body.length / 4);
-    new Uint8Array(aggregate.buffer).set(body);
     return {
       round,
       view: meta.view,
       members: meta.members,
-      aggregate,
+      aggregate: bytesToU32(body),
       certificate,
       final: await readFileIfExists(`${dir}/final.cbor`),
     };

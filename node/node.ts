@@ -12,7 +12,7 @@
  * @module
  */
 import { bytesToU32, toHex, u32Bytes } from "../protocol/bytes.ts";
-import { aggregateHash } from "../protocol/certificate.ts";
+import { aggregateHash, withoutBody } from "../protocol/certificate.ts";
 import { decode, encode, Fields } from "../protocol/codec.ts";
 import { systemRng } from "../protocol/crypto/mod.ts";
 import { Endpoint } from "../protocol/endpoint.ts";
@@ -23,6 +23,7 @@ import { maxFrameSize, openFrame, readCertificate, verifyEnvelope } from "../pro
 import { dequantizeMean, quantize } from "../protocol/quantize.ts";
 import type { Roster } from "../protocol/roster.ts";
 import { leaderOf } from "../protocol/schedule.ts";
+import { MAX_ROUND } from "../protocol/session.ts";
 import type { NodeIdentity } from "./identity.ts";
 import { Journal, type StoredAggregate } from "./journal.ts";
 import { type Log, Mesh } from "./mesh.ts";
@@ -193,7 +194,7 @@ export class FedaggNode {
     layout: TensorLayout,
   ): Promise<void> {
     const q = this.#roster.quantization;
-    if (!Number.isSafeInteger(round) || round < 0 || round >= 2 ** 48) {
+    if (!Number.isSafeInteger(round) || round < 0 || round >= MAX_ROUND) {
       throw new SubmitError(400, `round must be an integer in [0, 2^48), got ${round}`);
     }
     if (values.length !== this.#roster.dim) {
@@ -424,8 +425,7 @@ export class FedaggNode {
       // Gossip the certificate alone; members fetch the body by hash (from us first).
       const { round, view } = env.session;
       this.#rememberBody(round, view, env.body);
-      const withoutBody = encode([env.payload, env.signature.ed25519, env.signature.mlDsa65]);
-      await this.#gossip([GOSSIP_CERTIFICATE, withoutBody]);
+      await this.#gossip([GOSSIP_CERTIFICATE, withoutBody(env)]);
     } else if (env.type === "cosign") {
       await this.#gossip([GOSSIP_COSIGN, frame]);
     }
