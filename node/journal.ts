@@ -126,7 +126,10 @@ export class Journal {
     };
   }
 
-  /** Path of a round's file, for operators and the test network. */
+  /**
+   * Where a round's file lives (the layout the module doc lists). Nothing in the node reads
+   * files through it; tests use it to inspect what was written.
+   */
   path(round: number, name: "aggregate.u32" | "final.cbor" | "update.f32"): string {
     return `${this.#round(round)}/${name}`;
   }

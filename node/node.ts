@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { bytesToU32, toHex, u32Bytes } from "../protocol/bytes.ts";
+import { toHex, u32Bytes } from "../protocol/bytes.ts";
 import { aggregateHash, withoutBody } from "../protocol/certificate.ts";
 import { decode, encode, Fields } from "../protocol/codec.ts";
 import { systemRng } from "../protocol/crypto/mod.ts";
@@ -292,11 +292,6 @@ export class FedaggNode {
     m.set("fedagg_process_peak_rss_bytes", "Peak resident memory of the process", this.#peakRss);
     m.set("fedagg_process_rss_bytes", "Resident memory of the process", Deno.memoryUsage().rss);
     return m.render();
-  }
-
-  /** Traffic counters of the mesh. */
-  get traffic(): Mesh["counters"] {
-    return this.#mesh.counters;
   }
 
   /** Stops the node: timers, mesh, workers; wipes the protocol's secrets. */
@@ -640,14 +635,4 @@ function now(): number {
 
 function bodyKey(round: number, view: number, hash: Uint8Array): string {
   return `${round}/${view}/${toHex(hash)}`;
-}
-
-/** Re-exported for the API: the exact aggregate body as bytes. */
-export function aggregateBytes(a: Uint32Array): Uint8Array {
-  return u32Bytes(a);
-}
-
-/** Re-exported for the API: bytes back to the exact aggregate. */
-export function aggregateFromBytes(b: Uint8Array): Uint32Array {
-  return bytesToU32(b);
 }
