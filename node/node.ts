@@ -351,7 +351,7 @@ export class FedaggNode {
   }
 
   /**
-   * Queues a frame from member `from`. A member with {@link MAX_QUEUED_PER_PEER} frames already
+   * Queues a frame from member `from` (sent directly or gossiped). A member with {@link MAX_QUEUED_PER_PEER} frames already
    * waiting has the new one refused (logged): a flood from one member cannot grow the queue or
    * delay everyone else's frames without bound.
    */
@@ -459,8 +459,8 @@ export class FedaggNode {
     if (!Array.isArray(message) || typeof message[0] !== "string") return;
     const kind = message[0];
     if (kind === GOSSIP_COSIGN && message[1] instanceof Uint8Array) {
-      const frame = message[1];
-      this.#input(() => this.#endpoint.receive(frame, from, now())).catch(() => {});
+      // Same per-member cap as a frame sent directly: gossip is no way around it.
+      this.#fromPeer(message[1], from);
     } else if (kind === GOSSIP_CERTIFICATE && message[1] instanceof Uint8Array) {
       this.#onCertificateGossip(message[1], from).catch((err) =>
         this.#options.log("warn", "certificate gossip failed", { from, error: String(err) })
