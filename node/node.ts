@@ -21,7 +21,7 @@ import type { Output, ProtocolEvent } from "../protocol/events.ts";
 import type { MaskExpander } from "../protocol/masking.ts";
 import { maxFrameSize, openFrame, readCertificate, verifyEnvelope } from "../protocol/messages.ts";
 import { dequantizeMean, quantize } from "../protocol/quantize.ts";
-import type { Roster } from "../protocol/roster.ts";
+import { type Roster, viewPatienceMs } from "../protocol/roster.ts";
 import { leaderOf } from "../protocol/schedule.ts";
 import { MAX_ROUND } from "../protocol/session.ts";
 import type { NodeIdentity } from "./identity.ts";
@@ -408,7 +408,8 @@ export class FedaggNode {
   }
 
   #enqueueSend(to: number, frame: Uint8Array): void {
-    const deadline = Date.now() + this.#roster.viewTimeoutMs + this.#roster.advertiseTimeoutMs;
+    // Past this the frame's view is over for its recipient: retrying would only waste traffic.
+    const deadline = Date.now() + viewPatienceMs(this.#roster);
     const previous = this.#sendQueues.get(to) ?? Promise.resolve();
     const next = previous.then(() => this.#mesh.send(to, frame, deadline)).catch(() => false);
     this.#sendQueues.set(to, next);

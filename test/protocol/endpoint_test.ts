@@ -14,6 +14,7 @@ import {
   openFrame,
   sealFrame,
 } from "../../protocol/messages.ts";
+import { viewPatienceMs } from "../../protocol/roster.ts";
 import { RoundKeys } from "../../protocol/round_keys.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionHash, sessionOf } from "../../protocol/session.ts";
@@ -440,5 +441,21 @@ Deno.test("endpoint: after restore, a committed round cannot be submitted to aga
   await assertRejects(() => e.submit(7, inputsFor(roster, 7)[0], 0), RangeError, "committed");
   // Other rounds are unaffected, and the round window follows the restored newest round.
   assert((await e.submit(8, inputsFor(roster, 8)[0], 0)).some((o) => o.kind === "send"));
+  e.close();
+});
+
+Deno.test("endpoint: a member waits viewPatienceMs in a view without progress, not longer", async () => {
+  // Nodes stop retrying a frame after viewPatienceMs: it must be the participants' real patience.
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const x = all(fed).find((i) => i !== leaderOf(roster, 0, 0))!;
+  const e = endpoint(fed, x);
+  await e.submit(0, inputsFor(roster, 0)[x], 100);
+  assertEquals(e.nextTimeout(), 100 + viewPatienceMs(roster));
+  assertEquals(await e.tick(100 + viewPatienceMs(roster) - 1), []);
+  assertEquals(e.participant(0)!.view, 0);
+  const out = await e.tick(100 + viewPatienceMs(roster));
+  assertEquals(eventsOf(out).filter((ev) => ev.type === "view-change").length, 1);
+  assertEquals(e.participant(0)!.view, 1);
   e.close();
 });
