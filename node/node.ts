@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { toHex, u32Bytes } from "../protocol/bytes.ts";
+import { equalBytes, toHex, u32Bytes } from "../protocol/bytes.ts";
 import { aggregateHash, withoutBody } from "../protocol/certificate.ts";
 import { decode, encode, Fields } from "../protocol/codec.ts";
 import { systemRng } from "../protocol/crypto/mod.ts";
@@ -19,7 +19,7 @@ import { Endpoint } from "../protocol/endpoint.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../protocol/events.ts";
 import type { MaskExpander } from "../protocol/masking.ts";
-import { maxFrameSize, openFrame, readCertificate, verifyEnvelope } from "../protocol/messages.ts";
+import { maxFrameSize, openFrame } from "../protocol/messages.ts";
 import { dequantizeMean, quantize } from "../protocol/quantize.ts";
 import { type Roster, viewPatienceMs } from "../protocol/roster.ts";
 import { leaderOf } from "../protocol/schedule.ts";
@@ -95,6 +95,10 @@ const GOSSIP_CERTIFICATE = "certificate";
 const GOSSIP_COSIGN = "cosign";
 /** Frames from one member waiting for the pipeline; beyond this its frames are refused. */
 const MAX_QUEUED_PER_PEER = 16;
+/** Certified bodies waiting to be fetched or being fetched; beyond this, certificates are dropped. */
+const MAX_PENDING_FETCHES = 4;
+/** Sessions whose certificate was taken up that are remembered (so each is fetched once). */
+const MAX_FETCHED = 64;
 
 /** A running node. */
 export class FedaggNode {
@@ -113,8 +117,10 @@ export class FedaggNode {
   readonly #bodies = new Map<string, Uint8Array>();
   /** Frames each member has waiting in the pipeline. */
   readonly #queued = new Map<number, number>();
-  /** Certified bodies being fetched or fetched, by `round/view/hash` (each is fetched once). */
+  /** Sessions (`round/view`) whose certified body is queued, being fetched or was fetched. */
   readonly #fetching = new Set<string>();
+  /** Body fetches queued or running. */
+  #pendingFetches = 0;
   #fetches: Promise<unknown> = Promise.resolve();
   readonly #layouts = new Map<number, TensorLayout>();
   readonly #submittedAt = new Map<number, number>();
@@ -470,50 +476,77 @@ export class FedaggNode {
   }
 
   /**
-   * A gossiped certificate: if it is signed by its session's scheduled leader and not yet known
-   * here, fetch its body by hash (from the publisher first, then from any member that has it;
-   * one fetch at a time) and hand the whole frame to the endpoint, which checks everything.
+   * A gossiped certificate (without its body). Only if the endpoint wants it (see
+   * `Endpoint.wantsCertificate`) is a fetch of its body queued: at most one per session, at
+   * most {@link MAX_PENDING_FETCHES} waiting or running (beyond that it is dropped, logged and
+   * counted), one at a time.
    */
   async #onCertificateGossip(frame: Uint8Array, from: number): Promise<void> {
-    let env;
-    let hash: Uint8Array;
-    try {
-      env = openFrame(frame, this.#roster, from);
-      hash = readCertificate(env, this.#roster).aggregateHash;
-      const { round, view } = env.session;
-      if (leaderOf(this.#roster, round, view) !== from) {
-        throw new ProtocolError("not-leader", `certificate for round ${round} view ${view}`, from);
-      }
-      if (!await verifyEnvelope(this.#roster, env)) {
-        throw new ProtocolError("bad-signature", "gossiped certificate", from);
-      }
-    } catch (err) {
-      if (err instanceof ProtocolError) return this.#refused(err);
-      throw err;
-    }
-    const { round, view } = env.session;
-    const key = bodyKey(round, view, hash);
+    const interest = await this.#endpoint.wantsCertificate(frame, from);
+    if (interest.kind === "refused") return this.#refused(interest.error);
+    if (interest.kind === "ignore") return;
+    const { round, view } = interest.envelope.session;
+    const key = `${round}/${view}`;
     if (this.#fetching.has(key)) return;
+    if (this.#pendingFetches >= MAX_PENDING_FETCHES) {
+      this.metrics.inc(
+        "fedagg_certificate_fetches_dropped_total",
+        "Certified aggregates not fetched: too many fetches were waiting",
+      );
+      this.#options.log("warn", "certificate dropped: too many body fetches waiting", {
+        round,
+        view,
+        from,
+      });
+      return;
+    }
     this.#fetching.add(key);
-    while (this.#fetching.size > 16) this.#fetching.delete(this.#fetching.values().next().value!);
-    const fetched = this.#fetches.then(() => this.#fetchBody(env, from, hash));
+    while (this.#fetching.size > MAX_FETCHED) {
+      this.#fetching.delete(this.#fetching.values().next().value!);
+    }
+    this.#pendingFetches++;
+    const fetched = this.#fetches.then(() => this.#fetchBody(frame, from))
+      .finally(() => this.#pendingFetches--);
     this.#fetches = fetched.catch(() => {});
     await fetched;
   }
 
-  async #fetchBody(
-    env: ReturnType<typeof openFrame>,
-    from: number,
-    hash: Uint8Array,
-  ): Promise<void> {
+  /**
+   * Fetches the body of a wanted certificate (from the publisher first, then from any connected
+   * member; up to 5 rounds of attempts) and hands the whole frame to the endpoint. A body that
+   * does not hash to the certified hash is refused (blaming the member that served it), and the
+   * next member is asked.
+   */
+  async #fetchBody(frame: Uint8Array, from: number): Promise<void> {
+    // Asked again: the round may have been decided while this fetch waited its turn.
+    const interest = await this.#endpoint.wantsCertificate(frame, from);
+    if (interest.kind !== "fetch") return;
+    const { envelope: env, aggregateHash: hash } = interest;
     const { round, view } = env.session;
     let body = this.#bodies.get(bodyKey(round, view, hash));
     const maxBytes = 4 * (this.#roster.dim + 1);
-    const sources = [from, ...this.#mesh.connected().filter((i) => i !== from)];
+    const junk = new Set<number>();
     for (let attempt = 0; body === undefined && attempt < 5 && !this.#stopped; attempt++) {
-      for (const source of sources) {
-        body = await this.#mesh.fetchAggregate(source, { round, view, hash, maxBytes }, 30_000);
-        if (body !== undefined) break;
+      const sources = [from, ...this.#mesh.connected().filter((i) => i !== from)];
+      for (const source of sources.filter((i) => !junk.has(i))) {
+        const got = await this.#mesh.fetchAggregate(
+          source,
+          { round, view, hash, maxBytes },
+          30_000,
+        );
+        if (got === undefined) continue;
+        if (equalBytes(aggregateHash(env.session, got), hash)) {
+          body = got;
+          break;
+        }
+        junk.add(source);
+        this.#refused(
+          new ProtocolError(
+            "commitment-mismatch",
+            `served a body for round ${round} view ${view} that does not match the certified hash`,
+            source,
+          ),
+        );
       }
       if (body === undefined) await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
     }

@@ -1,0 +1,136 @@
+/**
+ * The node (node/node.ts) with real libp2p on 127.0.0.1, in one process: a three-member roster
+ * (t = 2) where one member runs a {@link FedaggNode} and the two others are bare meshes whose
+ * protocol runs in memory. The two run a round without the node; their leader gossips the
+ * certificate alone and serves a junk body under its hash, the third member serves the true
+ * one. The node must refuse the junk (blaming the leader), fetch the body from the other member
+ * and publish the aggregate as an observer.
+ *
+ * @module
+ */
+import "../../node/shims.ts";
+import { assert, assertEquals } from "../_assert.ts";
+import { utf8 } from "../../protocol/bytes.ts";
+import { withoutBody } from "../../protocol/certificate.ts";
+import { encode } from "../../protocol/codec.ts";
+import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { inlineExpander } from "../../protocol/masking.ts";
+import { openFrame } from "../../protocol/messages.ts";
+import { leaderOf } from "../../protocol/schedule.ts";
+import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import { Mesh } from "../../node/mesh.ts";
+import { FedaggNode, type NodeEvent } from "../../node/node.ts";
+import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
+import { closeUnrefdChannels } from "../../node/shims.ts";
+import { inputsFor, plainSum } from "../protocol/_fixtures.ts";
+import { EndpointNet } from "../protocol/_harness.ts";
+
+const DIM = 6;
+
+function rng(...label: (string | number)[]) {
+  return seededRng(sha256(utf8(["fedagg-test/node", ...label].join("/"))));
+}
+
+/** Polls `ok` until it holds; fails the test (naming `what`) if it never does. */
+async function waitFor(what: string, ok: () => boolean, deadlineMs = 30_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test({
+  name: "node: a gossiped certificate's body is checked against its hash, source by source",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "fedagg-node-" });
+    const ids: NodeIdentity[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await createIdentity(`${dir}/n${i}`, rng("id", i)));
+    let file = newRosterFile({
+      ...DEFAULT_PARAMETERS,
+      federation: "node-test",
+      dim: DIM,
+      threshold: 2,
+    });
+    for (const id of ids) file = addMember(file, id.card([]));
+    const roster = rosterOf(file);
+    const identityOf = (i: number) => ids.find((id) => id.peerId === roster.members[i].id)!;
+    const round = 0;
+    const leader = leaderOf(roster, round, 0);
+    const [self, other] = [0, 1, 2].filter((i) => i !== leader);
+
+    // The leader and the other member run the round in memory, without the node's member.
+    const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
+    const net = new EndpointNet(fed);
+    net.filter = (m) => m.to !== self;
+    const inputs = inputsFor(roster, round);
+    await net.submit(round, inputs, [leader, other]);
+    await net.run();
+    net.now = roster.advertiseTimeoutMs; // the leader stops waiting for the node's advert
+    await net.tick();
+    const certificate = net.messages("certificate").find((m) => m.from === leader)!.frame;
+    const env = openFrame(certificate, roster);
+    const body = env.body!;
+    const junk = body.map((b) => b ^ 0x5a);
+    net.close();
+
+    const logs: { level: string; message: string; fields?: object }[] = [];
+    const node = await FedaggNode.start({
+      dir: `${dir}/n${self}`,
+      identity: identityOf(self),
+      rosterFile: file,
+      roster,
+      index: self,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      log: (level, message, fields) => logs.push({ level, message, fields }),
+      expander: inlineExpander,
+    });
+    const events: NodeEvent[] = [];
+    node.subscribe((e) => events.push(e));
+    const meshes: Mesh[] = [];
+    try {
+      for (const [i, served] of [[leader, junk], [other, body]] as const) {
+        meshes.push(
+          await Mesh.start({
+            identity: identityOf(i),
+            roster,
+            addresses: roster.members.map((_, j) => j === self ? node.status().addresses : []),
+            listen: ["/ip4/127.0.0.1/tcp/0"],
+            maxFrame: 1 << 20,
+            onFrame: () => {},
+            onGossip: () => {},
+            aggregateBody: (r, v) => r === round && v === 0 ? served : undefined,
+            log: () => {},
+          }),
+        );
+      }
+      await waitFor("both members connected", () => node.status().peers.connected === 2);
+      // Gossip needs its mesh to form: publish until the node took the certificate up.
+      const gossip = encode(["certificate", withoutBody(env)]);
+      const published = () => events.some((e) => e.type === "published" && e.round === round);
+      const end = Date.now() + 30_000;
+      while (!published() && Date.now() < end) {
+        await meshes[0].publish(gossip);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert(published(), "the node published the round as an observer");
+      const refusals = logs.filter((l) => l.message === "refused")
+        .map((l) => l.fields as { code: string; peer: number; detail: string });
+      assertEquals(
+        refusals.map(({ code, peer }) => ({ code, peer })),
+        [{ code: "commitment-mismatch", peer: leader }],
+        "the junk body is refused, blaming the member that served it",
+      );
+      assert(refusals[0].detail.includes("served a body"), refusals[0].detail);
+      const stored = await node.journal.aggregate(round);
+      assertEquals(stored?.aggregate, plainSum(inputs, [leader, other]));
+    } finally {
+      await node.stop();
+      await Promise.all(meshes.map((m) => m.stop()));
+      closeUnrefdChannels();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
