@@ -231,6 +231,7 @@ export class FedaggNode {
           `round ${round} is already final here (last final round ${last})`,
         );
       }
+      this.#refuseIfDecided(round);
       await this.#journal.recordUpdate(round, { values, numSamples, layout });
       this.#layouts.set(round, layout);
       this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
@@ -322,7 +323,27 @@ export class FedaggNode {
   async #start(round: number, values: Float32Array, numSamples: number): Promise<void> {
     const input = quantize(values, numSamples, this.#roster.quantization, systemRng);
     this.#submittedAt.set(round, performance.now());
-    await this.#input(() => this.#endpoint.submit(round, input, now()));
+    await this.#input(() => {
+      // Again in the pipeline: a certificate handled since the first check may have decided it.
+      this.#refuseIfDecided(round);
+      return this.#endpoint.submit(round, input, now());
+    });
+  }
+
+  /**
+   * Refuses (409) an update for a round the endpoint already follows: without an update
+   * accepted here, that is an observer that checked the round's certificate. The endpoint
+   * would refuse it too, as a caller error.
+   */
+  #refuseIfDecided(round: number): void {
+    const existing = this.#endpoint.participant(round);
+    if (existing === undefined) return;
+    throw new SubmitError(
+      409,
+      existing.decided
+        ? `round ${round} is already decided here (its aggregate was published)`
+        : `round ${round} already has an update from this member`,
+    );
   }
 
   /** Restores after a restart: resumes the newest unfinished round unless it committed. */
@@ -384,6 +405,7 @@ export class FedaggNode {
       this.#reschedule();
     });
     this.#pipeline = run.catch((err) => {
+      if (err instanceof SubmitError) return; // the trainer's, answered by the API
       this.#options.log("error", "node pipeline error", { error: String(err?.stack ?? err) });
     });
     return run;

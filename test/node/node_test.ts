@@ -4,12 +4,13 @@
  * protocol runs in memory. The two run a round without the node; their leader gossips the
  * certificate alone and serves a junk body under its hash, the third member serves the true
  * one. The node must refuse the junk (blaming the leader), fetch the body from the other member
- * and publish the aggregate as an observer.
+ * and publish the aggregate as an observer; a trainer update for that decided round is then
+ * refused with a 409 {@link SubmitError} and nothing is journaled.
  *
  * @module
  */
 import "../../node/shims.ts";
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { utf8 } from "../../protocol/bytes.ts";
 import { withoutBody } from "../../protocol/certificate.ts";
 import { encode } from "../../protocol/codec.ts";
@@ -19,7 +20,7 @@ import { openFrame } from "../../protocol/messages.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { Mesh } from "../../node/mesh.ts";
-import { FedaggNode, type NodeEvent } from "../../node/node.ts";
+import { FedaggNode, type NodeEvent, SubmitError } from "../../node/node.ts";
 import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
 import { closeUnrefdChannels } from "../../node/shims.ts";
 import { inputsFor, plainSum } from "../protocol/_fixtures.ts";
@@ -41,7 +42,8 @@ async function waitFor(what: string, ok: () => boolean, deadlineMs = 30_000): Pr
 }
 
 Deno.test({
-  name: "node: a gossiped certificate's body is checked against its hash, source by source",
+  name:
+    "node: a gossiped certificate's body is checked per source; a decided round refuses updates",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -126,6 +128,18 @@ Deno.test({
       assert(refusals[0].detail.includes("served a body"), refusals[0].detail);
       const stored = await node.journal.aggregate(round);
       assertEquals(stored?.aggregate, plainSum(inputs, [leader, other]));
+      // The round is decided here (an observer), not final: an update for it is a conflict.
+      assertEquals(node.status().lastFinalRound, null);
+      const error = await assertRejects(
+        () =>
+          node.submit(round, new Float32Array(DIM), 1, {
+            tensors: [{ name: "aggregate", shape: [DIM] }],
+          }),
+        SubmitError,
+        "decided",
+      );
+      assertEquals((error as SubmitError).status, 409);
+      assertEquals(await node.journal.update(round), undefined, "nothing was journaled");
     } finally {
       await node.stop();
       await Promise.all(meshes.map((m) => m.stop()));
