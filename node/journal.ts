@@ -7,7 +7,7 @@
  * - `committed.json`: the view this member committed to, before the frame that commits is sent
  *   (so a restarted node never acts in a second view of that round);
  * - `aggregate.u32` + `certificate.cbor` + `published.json`: a verified published aggregate;
- * - `final.cbor`: the final certificate (≥ t co-signatures).
+ * - `final.cbor`: the final certificate (≥ t co-signatures), after the published aggregate.
  *
  * @module
  */
@@ -71,6 +71,19 @@ export class Journal {
     );
   }
 
+  /**
+   * The weight and layout of the journaled update of `round`, if any (both files must be
+   * present), without reading its values.
+   */
+  async updateMeta(round: number): Promise<Omit<StoredUpdate, "values"> | undefined> {
+    const dir = this.#round(round);
+    const meta = await this.#json<{ numSamples: number; layout: TensorLayout }>(
+      `${dir}/update.json`,
+    );
+    if (meta === undefined || !(await exists(`${dir}/update.f32`))) return undefined;
+    return { numSamples: meta.numSamples, layout: meta.layout };
+  }
+
   /** The journaled update of `round`, if any (both files must be present). */
   async update(round: number): Promise<StoredUpdate | undefined> {
     const dir = this.#round(round);
@@ -100,12 +113,43 @@ export class Journal {
     const dir = this.#round(a.round);
     await writeFileAtomic(`${dir}/aggregate.u32`, u32Bytes(a.aggregate), 0o644);
     await writeFileAtomic(`${dir}/certificate.cbor`, a.certificate, 0o644);
-    if (a.final !== undefined) await writeFileAtomic(`${dir}/final.cbor`, a.final, 0o644);
+    if (a.final !== undefined) await this.recordFinal(a.round, a.final);
     await writeFileAtomic(
       `${dir}/published.json`,
       JSON.stringify({ view: a.view, members: a.members }),
       0o644,
     );
+  }
+
+  /**
+   * Stores the final certificate of `round`, whose aggregate {@link recordAggregate} stored
+   * (the aggregate counts as final only with both).
+   */
+  async recordFinal(round: number, final: Uint8Array): Promise<void> {
+    await writeFileAtomic(`${this.#round(round)}/final.cbor`, final, 0o644);
+  }
+
+  /**
+   * Which records of `round` are complete, from the names in its directory alone: an update
+   * ({@link update} would return it), a published aggregate ({@link aggregate} would return it)
+   * and, with one, a final certificate.
+   */
+  async recorded(round: number): Promise<{ update: boolean; published: boolean; final: boolean }> {
+    const names = new Set<string>();
+    try {
+      for await (const entry of Deno.readDir(this.#round(round))) {
+        if (entry.isFile) names.add(entry.name);
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    const all = (...files: string[]) => files.every((f) => names.has(f));
+    const published = all("published.json", "aggregate.u32", "certificate.cbor");
+    return {
+      update: all("update.json", "update.f32"),
+      published,
+      final: published && names.has("final.cbor"),
+    };
   }
 
   /** The stored aggregate of `round`, if one was published. */
@@ -146,5 +190,15 @@ export class Journal {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
     return out.sort((a, b) => a - b);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
   }
 }

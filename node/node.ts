@@ -13,13 +13,13 @@
  */
 import { equalBytes, toHex, u32Bytes } from "../protocol/bytes.ts";
 import { aggregateHash, withoutBody } from "../protocol/certificate.ts";
-import { decode, encode, Fields } from "../protocol/codec.ts";
+import { decode, encode } from "../protocol/codec.ts";
 import { systemRng } from "../protocol/crypto/mod.ts";
-import { Endpoint } from "../protocol/endpoint.ts";
+import { Endpoint, ROUND_WINDOW } from "../protocol/endpoint.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../protocol/events.ts";
 import type { MaskExpander } from "../protocol/masking.ts";
-import { maxFrameSize, openFrame } from "../protocol/messages.ts";
+import { maxFrameSize, openFrame, readCertificate } from "../protocol/messages.ts";
 import { dequantizeMean, quantize } from "../protocol/quantize.ts";
 import { type Roster, viewPatienceMs } from "../protocol/roster.ts";
 import { leaderOf } from "../protocol/schedule.ts";
@@ -122,7 +122,6 @@ export class FedaggNode {
   /** Body fetches queued or running. */
   #pendingFetches = 0;
   #fetches: Promise<unknown> = Promise.resolve();
-  readonly #layouts = new Map<number, TensorLayout>();
   readonly #submittedAt = new Map<number, number>();
   readonly #submitting = new Set<number>();
   readonly #listeners = new Set<(e: NodeEvent) => void>();
@@ -221,7 +220,7 @@ export class FedaggNode {
     }
     this.#submitting.add(round);
     try {
-      if (await this.#journal.update(round) !== undefined) {
+      if ((await this.#journal.recorded(round)).update) {
         throw new SubmitError(409, `an update for round ${round} was already accepted`);
       }
       const last = this.#lastFinalRound;
@@ -233,7 +232,6 @@ export class FedaggNode {
       }
       this.#refuseIfDecided(round);
       await this.#journal.recordUpdate(round, { values, numSamples, layout });
-      this.#layouts.set(round, layout);
       this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
       await this.#start(round, values, numSamples);
     } finally {
@@ -241,7 +239,10 @@ export class FedaggNode {
     }
   }
 
-  /** The stored aggregate of `round` and its weighted mean, if published. */
+  /**
+   * The stored aggregate of `round`, if published, with the layout of this member's update for
+   * it (if any) and its weighted mean (computed when first read).
+   */
   async aggregate(
     round: number,
   ): Promise<
@@ -249,9 +250,16 @@ export class FedaggNode {
   > {
     const stored = await this.#journal.aggregate(round);
     if (stored === undefined) return undefined;
-    const mean = dequantizeMean(stored.aggregate, this.#roster.quantization, stored.members.length);
-    const layout = this.#layouts.get(round) ?? (await this.#journal.update(round))?.layout;
-    return { stored, mean, layout };
+    const layout = (await this.#journal.updateMeta(round))?.layout;
+    const q = this.#roster.quantization;
+    let mean: Float32Array | undefined;
+    return {
+      stored,
+      layout,
+      get mean() {
+        return mean ??= dequantizeMean(stored.aggregate, q, stored.members.length);
+      },
+    };
   }
 
   /** The node's status. */
@@ -346,33 +354,42 @@ export class FedaggNode {
     );
   }
 
-  /** Restores after a restart: resumes the newest unfinished round unless it committed. */
+  /**
+   * Restores after a restart: gives the endpoint the newest journaled round and the views this
+   * member committed to within its round window (further back the endpoint acts in no round,
+   * and the journaled update refuses a second submission), finds the newest final round, and
+   * resumes the newest round with an update and no published aggregate unless it committed in
+   * it. Reads directory listings, the commits within the window and the one update it resumes.
+   */
   async #restore(): Promise<void> {
     const rounds = await this.#journal.rounds();
+    const newest = rounds.at(-1);
+    if (newest === undefined) return;
     const committed = new Map<number, number>();
-    for (const round of rounds) {
+    for (const round of rounds.filter((r) => r >= newest - ROUND_WINDOW)) {
       const view = await this.#journal.committedView(round);
       if (view !== undefined) committed.set(round, view);
     }
-    this.#endpoint.restore({ newestRound: rounds.at(-1), committed });
+    this.#endpoint.restore({ newestRound: newest, committed });
     let pending: number | undefined;
-    for (const round of rounds) {
-      const stored = await this.#journal.aggregate(round);
-      if (stored?.final !== undefined) this.#lastFinalRound = round;
-      else if (stored === undefined && await this.#journal.update(round) !== undefined) {
-        pending = round;
-      }
+    for (let k = rounds.length - 1; k >= 0; k--) {
+      if (pending !== undefined && this.#lastFinalRound !== undefined) break;
+      const round = rounds[k];
+      const recorded = await this.#journal.recorded(round);
+      if (recorded.final) this.#lastFinalRound ??= round;
+      else if (!recorded.published && recorded.update) pending ??= round;
     }
     if (pending === undefined) return;
-    if (committed.has(pending)) {
+    const view = committed.get(pending) ?? await this.#journal.committedView(pending);
+    if (view !== undefined) {
       this.#options.log("warn", "round lost in the restart: this member had committed to a view", {
         round: pending,
-        view: committed.get(pending),
+        view,
       });
       return;
     }
-    const update = (await this.#journal.update(pending))!;
-    this.#layouts.set(pending, update.layout);
+    const update = await this.#journal.update(pending);
+    if (update === undefined) return;
     this.#options.log("info", "resuming the journaled update after a restart", { round: pending });
     await this.#start(pending, update.values, update.numSamples);
   }
@@ -448,7 +465,7 @@ export class FedaggNode {
     if (env.type === "certificate" && env.body !== null) {
       // Gossip the certificate alone; members fetch the body by hash (from us first).
       const { round, view } = env.session;
-      this.#rememberBody(round, view, env.body);
+      this.#rememberBody(round, view, readCertificate(env, this.#roster).aggregateHash, env.body);
       await this.#gossip([GOSSIP_CERTIFICATE, withoutBody(env)]);
     } else if (env.type === "cosign") {
       await this.#gossip([GOSSIP_COSIGN, frame]);
@@ -466,14 +483,9 @@ export class FedaggNode {
     }
   }
 
-  #rememberBody(round: number, view: number, body: Uint8Array): void {
-    const session = {
-      federation: this.#roster.federation,
-      rosterHash: this.#roster.hash,
-      round,
-      view,
-    };
-    this.#bodies.set(bodyKey(round, view, aggregateHash(session, body)), body);
+  /** Keeps a verified aggregate body to serve by (round, view, its certified hash). */
+  #rememberBody(round: number, view: number, hash: Uint8Array, body: Uint8Array): void {
+    this.#bodies.set(bodyKey(round, view, hash), body);
     while (this.#bodies.size > 8) this.#bodies.delete(this.#bodies.keys().next().value!);
   }
 
@@ -624,7 +636,12 @@ export class FedaggNode {
         // Durable before the frame that commits (the next output) leaves.
         return await this.#journal.recordCommit(e.round, e.view);
       case "published":
-        this.#rememberBody(e.round, e.view, u32Bytes(e.aggregate));
+        this.#rememberBody(
+          e.round,
+          e.view,
+          readCertificate(openFrame(e.certificate, this.#roster), this.#roster).aggregateHash,
+          u32Bytes(e.aggregate),
+        );
         await this.#journal.recordAggregate({
           round: e.round,
           view: e.view,
@@ -639,14 +656,8 @@ export class FedaggNode {
         this.#emit({ type: "published", round: e.round, view: e.view, members: ids(e.members) });
         return;
       case "final": {
-        await this.#journal.recordAggregate({
-          round: e.round,
-          view: e.view,
-          members: e.members,
-          aggregate: e.aggregate,
-          certificate: this.#certificateWithoutBody(e.certificate),
-          final: e.certificate,
-        });
+        // The aggregate and its certificate were journaled when published.
+        await this.#journal.recordFinal(e.round, e.certificate);
         this.#lastFinalRound = Math.max(this.#lastFinalRound ?? -1, e.round);
         this.metrics.inc("fedagg_rounds_final_total", "Rounds with a final certificate");
         const started = this.#submittedAt.get(e.round);
@@ -676,12 +687,6 @@ export class FedaggNode {
         this.#emit({ type: "round-failed", round: e.round, view: e.view, reason: e.reason });
         return;
     }
-  }
-
-  /** The certificate frame inside a final certificate (for the journal's certificate file). */
-  #certificateWithoutBody(final: Uint8Array): Uint8Array {
-    const f = new Fields(decode(final, final.length, "final certificate"), 3, "final certificate");
-    return f.bytes(1, "certificate", [1, final.length]);
   }
 }
 

@@ -19,6 +19,7 @@ import { inlineExpander } from "../../protocol/masking.ts";
 import { openFrame } from "../../protocol/messages.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import { Journal } from "../../node/journal.ts";
 import { Mesh } from "../../node/mesh.ts";
 import { FedaggNode, type NodeEvent, SubmitError } from "../../node/node.ts";
 import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
@@ -41,24 +42,30 @@ async function waitFor(what: string, ok: () => boolean, deadlineMs = 30_000): Pr
   }
 }
 
+/** Three identities in `dir/n{i}` and a roster (t = 2) over them. */
+async function federation() {
+  const dir = await Deno.makeTempDir({ prefix: "fedagg-node-" });
+  const ids: NodeIdentity[] = [];
+  for (let i = 0; i < 3; i++) ids.push(await createIdentity(`${dir}/n${i}`, rng("id", i)));
+  let file = newRosterFile({
+    ...DEFAULT_PARAMETERS,
+    federation: "node-test",
+    dim: DIM,
+    threshold: 2,
+  });
+  for (const id of ids) file = addMember(file, id.card([]));
+  const roster = rosterOf(file);
+  const identityOf = (i: number) => ids.find((id) => id.peerId === roster.members[i].id)!;
+  return { dir, file, roster, identityOf };
+}
+
 Deno.test({
   name:
     "node: a gossiped certificate's body is checked per source; a decided round refuses updates",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "fedagg-node-" });
-    const ids: NodeIdentity[] = [];
-    for (let i = 0; i < 3; i++) ids.push(await createIdentity(`${dir}/n${i}`, rng("id", i)));
-    let file = newRosterFile({
-      ...DEFAULT_PARAMETERS,
-      federation: "node-test",
-      dim: DIM,
-      threshold: 2,
-    });
-    for (const id of ids) file = addMember(file, id.card([]));
-    const roster = rosterOf(file);
-    const identityOf = (i: number) => ids.find((id) => id.peerId === roster.members[i].id)!;
+    const { dir, file, roster, identityOf } = await federation();
     const round = 0;
     const leader = leaderOf(roster, round, 0);
     const [self, other] = [0, 1, 2].filter((i) => i !== leader);
@@ -144,6 +151,64 @@ Deno.test({
       await node.stop();
       await Promise.all(meshes.map((m) => m.stop()));
       closeUnrefdChannels();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "node: a restart resumes the newest unfinished round unless it committed in it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { dir, file, roster, identityOf } = await federation();
+    const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
+    const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
+    const aggregate = {
+      view: 0,
+      members: [0, 1],
+      aggregate: new Uint32Array(DIM + 1),
+      certificate: Uint8Array.of(1),
+    };
+    try {
+      for (const committed of [false, true]) {
+        const nodeDir = `${dir}/restart-${committed}`;
+        const journal = new Journal(nodeDir);
+        // Round 1 is final, round 4 only published; rounds 2 and 3 have an update and no
+        // aggregate: 3, the newest, is the one to resume.
+        for (const round of [1, 2, 3, 4]) await journal.recordUpdate(round, update);
+        await journal.recordAggregate({ ...aggregate, round: 1, final: Uint8Array.of(2) });
+        await journal.recordAggregate({ ...aggregate, round: 4 });
+        if (committed) await journal.recordCommit(3, 0);
+        const logs: { level: string; message: string; fields?: object }[] = [];
+        const self = 0;
+        const node = await FedaggNode.start({
+          dir: nodeDir,
+          identity: identityOf(self),
+          rosterFile: file,
+          roster,
+          index: self,
+          listen: ["/ip4/127.0.0.1/tcp/0"],
+          log: (level, message, fields) => logs.push({ level, message, fields }),
+          expander: inlineExpander,
+        });
+        try {
+          assertEquals(node.status().lastFinalRound, 1);
+          const resumed = logs.filter((l) => l.message.startsWith("resuming"));
+          const lost = logs.filter((l) => l.message.startsWith("round lost"));
+          if (committed) {
+            assertEquals([resumed.length, lost.map((l) => l.fields)], [0, [{ round: 3, view: 0 }]]);
+            assertEquals(node.status().round, null);
+          } else {
+            assertEquals([resumed.map((l) => l.fields), lost.length], [[{ round: 3 }], 0]);
+            assertEquals(node.status().round, 3, "this member takes part in round 3 again");
+          }
+        } finally {
+          await node.stop();
+          closeUnrefdChannels();
+        }
+      }
+    } finally {
       await Deno.remove(dir, { recursive: true });
     }
   },
