@@ -122,6 +122,7 @@ export class FedaggNode {
   /** Body fetches queued or running. */
   #pendingFetches = 0;
   #fetches: Promise<unknown> = Promise.resolve();
+  /** When this member submitted to each round within the endpoint's window of its newest. */
   readonly #submittedAt = new Map<number, number>();
   readonly #submitting = new Set<number>();
   readonly #listeners = new Set<(e: NodeEvent) => void>();
@@ -147,23 +148,31 @@ export class FedaggNode {
     });
   }
 
-  /** Starts the mesh, restores the journal's state and begins serving. */
+  /**
+   * Starts the mesh, restores the journal's state and begins serving. If any step fails, what
+   * was started (mesh, timers, mask workers) is stopped before the error is rethrown.
+   */
   static async start(options: NodeOptions): Promise<FedaggNode> {
     const node = new FedaggNode(options);
-    node.#mesh = await Mesh.start({
-      identity: options.identity,
-      roster: options.roster,
-      addresses: addressesOf(options.rosterFile, options.roster),
-      listen: options.listen,
-      maxFrame: maxFrameSize(options.roster),
-      onFrame: (frame, from) => node.#fromPeer(frame, from),
-      onGossip: (data, from) => node.#onGossip(data, from),
-      aggregateBody: (round, view, hash) => node.#bodies.get(bodyKey(round, view, hash)),
-      log: options.log,
-    });
-    node.#rssTimer = setInterval(() => node.#sampleMemory(), 250);
-    node.#sampleMemory();
-    await node.#restore();
+    try {
+      node.#mesh = await Mesh.start({
+        identity: options.identity,
+        roster: options.roster,
+        addresses: addressesOf(options.rosterFile, options.roster),
+        listen: options.listen,
+        maxFrame: maxFrameSize(options.roster),
+        onFrame: (frame, from) => node.#fromPeer(frame, from),
+        onGossip: (data, from) => node.#onGossip(data, from),
+        aggregateBody: (round, view, hash) => node.#bodies.get(bodyKey(round, view, hash)),
+        log: options.log,
+      });
+      node.#rssTimer = setInterval(() => node.#sampleMemory(), 250);
+      node.#sampleMemory();
+      await node.#restore();
+    } catch (err) {
+      await node.stop().catch(() => {});
+      throw err;
+    }
     options.log("info", "node started", {
       peerId: options.identity.peerId,
       index: options.index,
@@ -317,8 +326,12 @@ export class FedaggNode {
     if (this.#rssTimer !== undefined) clearInterval(this.#rssTimer);
     await this.#pipeline.catch(() => {});
     this.#endpoint.close();
-    await this.#mesh.stop();
-    this.#expander.close?.();
+    try {
+      // Undefined when the node failed to start its mesh.
+      if (this.#mesh !== undefined) await this.#mesh.stop();
+    } finally {
+      this.#expander.close?.();
+    }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -331,6 +344,10 @@ export class FedaggNode {
   async #start(round: number, values: Float32Array, numSamples: number): Promise<void> {
     const input = quantize(values, numSamples, this.#roster.quantization, systemRng);
     this.#submittedAt.set(round, performance.now());
+    const newest = Math.max(...this.#submittedAt.keys());
+    for (const r of this.#submittedAt.keys()) {
+      if (r < newest - ROUND_WINDOW) this.#submittedAt.delete(r); // too far behind to time
+    }
     await this.#input(() => {
       // Again in the pipeline: a certificate handled since the first check may have decided it.
       this.#refuseIfDecided(round);

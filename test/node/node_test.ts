@@ -7,6 +7,10 @@
  * and publish the aggregate as an observer; a trainer update for that decided round is then
  * refused with a 409 {@link SubmitError} and nothing is journaled.
  *
+ * Also: a restart on a prepared journal resumes the newest unfinished round (not one this member
+ * committed in) and knows the newest final round; a start that fails (the mesh cannot listen,
+ * the journal cannot be read) closes the mask workers and frees the mesh's port.
+ *
  * @module
  */
 import "../../node/shims.ts";
@@ -212,4 +216,40 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("node: a failed start stops what it started and closes the mask workers", async () => {
+  const { dir, file, roster, identityOf } = await federation();
+  let closed = 0;
+  const expander = { apply: inlineExpander.apply, close: () => void closed++ };
+  const options = {
+    identity: identityOf(0),
+    rosterFile: file,
+    roster,
+    index: 0,
+    log: () => {},
+    expander,
+  };
+  try {
+    // The mesh cannot listen: nothing else was started yet.
+    await assertRejects(() =>
+      FedaggNode.start({ ...options, dir: `${dir}/a`, listen: ["/ip4/203.0.113.7/tcp/0"] })
+    );
+    assertEquals(closed, 1);
+    // The journal cannot be read (its directory is a file): the mesh, already listening, is
+    // stopped too, so its port is free again.
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = probe.addr.port;
+    probe.close();
+    await Deno.mkdir(`${dir}/b`);
+    await Deno.writeTextFile(`${dir}/b/journal`, "not a directory");
+    await assertRejects(() =>
+      FedaggNode.start({ ...options, dir: `${dir}/b`, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
+    );
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    assertEquals(closed, 2);
+  } finally {
+    closeUnrefdChannels();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
