@@ -7,10 +7,11 @@
  * - `committed.json`: the view this member committed to, before the frame that commits is sent
  *   (so a restarted node never acts in a second view of that round);
  * - `aggregate.u32` + `certificate.cbor` + `published.json`: a verified published aggregate;
- * - `final.cbor`: the final certificate (≥ t co-signatures).
+ * - `final.cbor`: the final certificate (≥ t co-signatures), after the published aggregate.
  *
  * @module
  */
+import { bytesToU32, u32Bytes } from "../protocol/bytes.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import type { TensorLayout } from "./tensor_formats.ts";
 
@@ -70,6 +71,19 @@ export class Journal {
     );
   }
 
+  /**
+   * The weight and layout of the journaled update of `round`, if any (both files must be
+   * present), without reading its values.
+   */
+  async updateMeta(round: number): Promise<Omit<StoredUpdate, "values"> | undefined> {
+    const dir = this.#round(round);
+    const meta = await this.#json<{ numSamples: number; layout: TensorLayout }>(
+      `${dir}/update.json`,
+    );
+    if (meta === undefined || !(await exists(`${dir}/update.f32`))) return undefined;
+    return { numSamples: meta.numSamples, layout: meta.layout };
+  }
+
   /** The journaled update of `round`, if any (both files must be present). */
   async update(round: number): Promise<StoredUpdate | undefined> {
     const dir = this.#round(round);
@@ -78,8 +92,7 @@ export class Journal {
     );
     const raw = await readFileIfExists(`${dir}/update.f32`);
     if (meta === undefined || raw === undefined) return undefined;
-    const values = new Float32Array(raw.length / 4);
-    new Uint8Array(values.buffer).set(raw);
+    const values = new Float32Array(bytesToU32(raw).buffer);
     return { values, numSamples: meta.numSamples, layout: meta.layout };
   }
 
@@ -98,15 +111,45 @@ export class Journal {
     a: Omit<StoredAggregate, "final"> & { final?: Uint8Array },
   ): Promise<void> {
     const dir = this.#round(a.round);
-    const body = new Uint8Array(a.aggregate.buffer, a.aggregate.byteOffset, a.aggregate.byteLength);
-    await writeFileAtomic(`${dir}/aggregate.u32`, body, 0o644);
+    await writeFileAtomic(`${dir}/aggregate.u32`, u32Bytes(a.aggregate), 0o644);
     await writeFileAtomic(`${dir}/certificate.cbor`, a.certificate, 0o644);
-    if (a.final !== undefined) await writeFileAtomic(`${dir}/final.cbor`, a.final, 0o644);
+    if (a.final !== undefined) await this.recordFinal(a.round, a.final);
     await writeFileAtomic(
       `${dir}/published.json`,
       JSON.stringify({ view: a.view, members: a.members }),
       0o644,
     );
+  }
+
+  /**
+   * Stores the final certificate of `round`, whose aggregate {@link recordAggregate} stored
+   * (the aggregate counts as final only with both).
+   */
+  async recordFinal(round: number, final: Uint8Array): Promise<void> {
+    await writeFileAtomic(`${this.#round(round)}/final.cbor`, final, 0o644);
+  }
+
+  /**
+   * Which records of `round` are complete, from the names in its directory alone: an update
+   * ({@link update} would return it), a published aggregate ({@link aggregate} would return it)
+   * and, with one, a final certificate.
+   */
+  async recorded(round: number): Promise<{ update: boolean; published: boolean; final: boolean }> {
+    const names = new Set<string>();
+    try {
+      for await (const entry of Deno.readDir(this.#round(round))) {
+        if (entry.isFile) names.add(entry.name);
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    const all = (...files: string[]) => files.every((f) => names.has(f));
+    const published = all("published.json", "aggregate.u32", "certificate.cbor");
+    return {
+      update: all("update.json", "update.f32"),
+      published,
+      final: published && names.has("final.cbor"),
+    };
   }
 
   /** The stored aggregate of `round`, if one was published. */
@@ -117,19 +160,20 @@ export class Journal {
     const body = await readFileIfExists(`${dir}/aggregate.u32`);
     const certificate = await readFileIfExists(`${dir}/certificate.cbor`);
     if (body === undefined || certificate === undefined) return undefined;
-    const aggregate = new Uint32Array(body.length / 4);
-    new Uint8Array(aggregate.buffer).set(body);
     return {
       round,
       view: meta.view,
       members: meta.members,
-      aggregate,
+      aggregate: bytesToU32(body),
       certificate,
       final: await readFileIfExists(`${dir}/final.cbor`),
     };
   }
 
-  /** Path of a round's file, for operators and the test network. */
+  /**
+   * Where a round's file lives (the layout the module doc lists). Nothing in the node reads
+   * files through it; tests use it to inspect what was written.
+   */
   path(round: number, name: "aggregate.u32" | "final.cbor" | "update.f32"): string {
     return `${this.#round(round)}/${name}`;
   }
@@ -146,5 +190,15 @@ export class Journal {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
     return out.sort((a, b) => a - b);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
   }
 }

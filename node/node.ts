@@ -11,18 +11,19 @@
  *
  * @module
  */
-import { bytesToU32, toHex, u32Bytes } from "../protocol/bytes.ts";
-import { aggregateHash } from "../protocol/certificate.ts";
-import { decode, encode, Fields } from "../protocol/codec.ts";
+import { equalBytes, toHex, u32Bytes } from "../protocol/bytes.ts";
+import { aggregateHash, withoutBody } from "../protocol/certificate.ts";
+import { decode, encode } from "../protocol/codec.ts";
 import { systemRng } from "../protocol/crypto/mod.ts";
-import { Endpoint } from "../protocol/endpoint.ts";
+import { Endpoint, ROUND_WINDOW } from "../protocol/endpoint.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../protocol/events.ts";
 import type { MaskExpander } from "../protocol/masking.ts";
-import { maxFrameSize, openFrame, readCertificate, verifyEnvelope } from "../protocol/messages.ts";
+import { maxFrameSize, openFrame, readCertificate } from "../protocol/messages.ts";
 import { dequantizeMean, quantize } from "../protocol/quantize.ts";
-import type { Roster } from "../protocol/roster.ts";
+import { type Roster, viewPatienceMs } from "../protocol/roster.ts";
 import { leaderOf } from "../protocol/schedule.ts";
+import { MAX_ROUND } from "../protocol/session.ts";
 import type { NodeIdentity } from "./identity.ts";
 import { Journal, type StoredAggregate } from "./journal.ts";
 import { type Log, Mesh } from "./mesh.ts";
@@ -94,6 +95,10 @@ const GOSSIP_CERTIFICATE = "certificate";
 const GOSSIP_COSIGN = "cosign";
 /** Frames from one member waiting for the pipeline; beyond this its frames are refused. */
 const MAX_QUEUED_PER_PEER = 16;
+/** Certified bodies waiting to be fetched or being fetched; beyond this, certificates are dropped. */
+const MAX_PENDING_FETCHES = 4;
+/** Sessions whose certificate was taken up that are remembered (so each is fetched once). */
+const MAX_FETCHED = 64;
 
 /** A running node. */
 export class FedaggNode {
@@ -112,10 +117,12 @@ export class FedaggNode {
   readonly #bodies = new Map<string, Uint8Array>();
   /** Frames each member has waiting in the pipeline. */
   readonly #queued = new Map<number, number>();
-  /** Certified bodies being fetched or fetched, by `round/view/hash` (each is fetched once). */
+  /** Sessions (`round/view`) whose certified body is queued, being fetched or was fetched. */
   readonly #fetching = new Set<string>();
+  /** Body fetches queued or running. */
+  #pendingFetches = 0;
   #fetches: Promise<unknown> = Promise.resolve();
-  readonly #layouts = new Map<number, TensorLayout>();
+  /** When this member submitted to each round within the endpoint's window of its newest. */
   readonly #submittedAt = new Map<number, number>();
   readonly #submitting = new Set<number>();
   readonly #listeners = new Set<(e: NodeEvent) => void>();
@@ -141,23 +148,31 @@ export class FedaggNode {
     });
   }
 
-  /** Starts the mesh, restores the journal's state and begins serving. */
+  /**
+   * Starts the mesh, restores the journal's state and begins serving. If any step fails, what
+   * was started (mesh, timers, mask workers) is stopped before the error is rethrown.
+   */
   static async start(options: NodeOptions): Promise<FedaggNode> {
     const node = new FedaggNode(options);
-    node.#mesh = await Mesh.start({
-      identity: options.identity,
-      roster: options.roster,
-      addresses: addressesOf(options.rosterFile, options.roster),
-      listen: options.listen,
-      maxFrame: maxFrameSize(options.roster),
-      onFrame: (frame, from) => node.#fromPeer(frame, from),
-      onGossip: (data, from) => node.#onGossip(data, from),
-      aggregateBody: (round, view, hash) => node.#bodies.get(bodyKey(round, view, hash)),
-      log: options.log,
-    });
-    node.#rssTimer = setInterval(() => node.#sampleMemory(), 250);
-    node.#sampleMemory();
-    await node.#restore();
+    try {
+      node.#mesh = await Mesh.start({
+        identity: options.identity,
+        roster: options.roster,
+        addresses: addressesOf(options.rosterFile, options.roster),
+        listen: options.listen,
+        maxFrame: maxFrameSize(options.roster),
+        onFrame: (frame, from) => node.#fromPeer(frame, from),
+        onGossip: (data, from) => node.#onGossip(data, from),
+        aggregateBody: (round, view, hash) => node.#bodies.get(bodyKey(round, view, hash)),
+        log: options.log,
+      });
+      node.#rssTimer = setInterval(() => node.#sampleMemory(), 250);
+      node.#sampleMemory();
+      await node.#restore();
+    } catch (err) {
+      await node.stop().catch(() => {});
+      throw err;
+    }
     options.log("info", "node started", {
       peerId: options.identity.peerId,
       index: options.index,
@@ -193,7 +208,7 @@ export class FedaggNode {
     layout: TensorLayout,
   ): Promise<void> {
     const q = this.#roster.quantization;
-    if (!Number.isSafeInteger(round) || round < 0 || round >= 2 ** 48) {
+    if (!Number.isSafeInteger(round) || round < 0 || round >= MAX_ROUND) {
       throw new SubmitError(400, `round must be an integer in [0, 2^48), got ${round}`);
     }
     if (values.length !== this.#roster.dim) {
@@ -214,7 +229,7 @@ export class FedaggNode {
     }
     this.#submitting.add(round);
     try {
-      if (await this.#journal.update(round) !== undefined) {
+      if ((await this.#journal.recorded(round)).update) {
         throw new SubmitError(409, `an update for round ${round} was already accepted`);
       }
       const last = this.#lastFinalRound;
@@ -224,8 +239,8 @@ export class FedaggNode {
           `round ${round} is already final here (last final round ${last})`,
         );
       }
+      this.#refuseIfDecided(round);
       await this.#journal.recordUpdate(round, { values, numSamples, layout });
-      this.#layouts.set(round, layout);
       this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
       await this.#start(round, values, numSamples);
     } finally {
@@ -233,7 +248,10 @@ export class FedaggNode {
     }
   }
 
-  /** The stored aggregate of `round` and its weighted mean, if published. */
+  /**
+   * The stored aggregate of `round`, if published, with the layout of this member's update for
+   * it (if any) and its weighted mean (computed when first read).
+   */
   async aggregate(
     round: number,
   ): Promise<
@@ -241,9 +259,16 @@ export class FedaggNode {
   > {
     const stored = await this.#journal.aggregate(round);
     if (stored === undefined) return undefined;
-    const mean = dequantizeMean(stored.aggregate, this.#roster.quantization, stored.members.length);
-    const layout = this.#layouts.get(round) ?? (await this.#journal.update(round))?.layout;
-    return { stored, mean, layout };
+    const layout = (await this.#journal.updateMeta(round))?.layout;
+    const q = this.#roster.quantization;
+    let mean: Float32Array | undefined;
+    return {
+      stored,
+      layout,
+      get mean() {
+        return mean ??= dequantizeMean(stored.aggregate, q, stored.members.length);
+      },
+    };
   }
 
   /** The node's status. */
@@ -293,11 +318,6 @@ export class FedaggNode {
     return m.render();
   }
 
-  /** Traffic counters of the mesh. */
-  get traffic(): Mesh["counters"] {
-    return this.#mesh.counters;
-  }
-
   /** Stops the node: timers, mesh, workers; wipes the protocol's secrets. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -306,8 +326,12 @@ export class FedaggNode {
     if (this.#rssTimer !== undefined) clearInterval(this.#rssTimer);
     await this.#pipeline.catch(() => {});
     this.#endpoint.close();
-    await this.#mesh.stop();
-    this.#expander.close?.();
+    try {
+      // Undefined when the node failed to start its mesh.
+      if (this.#mesh !== undefined) await this.#mesh.stop();
+    } finally {
+      this.#expander.close?.();
+    }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -320,42 +344,75 @@ export class FedaggNode {
   async #start(round: number, values: Float32Array, numSamples: number): Promise<void> {
     const input = quantize(values, numSamples, this.#roster.quantization, systemRng);
     this.#submittedAt.set(round, performance.now());
-    await this.#input(() => this.#endpoint.submit(round, input, now()));
+    const newest = Math.max(...this.#submittedAt.keys());
+    for (const r of this.#submittedAt.keys()) {
+      if (r < newest - ROUND_WINDOW) this.#submittedAt.delete(r); // too far behind to time
+    }
+    await this.#input(() => {
+      // Again in the pipeline: a certificate handled since the first check may have decided it.
+      this.#refuseIfDecided(round);
+      return this.#endpoint.submit(round, input, now());
+    });
   }
 
-  /** Restores after a restart: resumes the newest unfinished round unless it committed. */
+  /**
+   * Refuses (409) an update for a round the endpoint already follows: without an update
+   * accepted here, that is an observer that checked the round's certificate. The endpoint
+   * would refuse it too, as a caller error.
+   */
+  #refuseIfDecided(round: number): void {
+    const existing = this.#endpoint.participant(round);
+    if (existing === undefined) return;
+    throw new SubmitError(
+      409,
+      existing.decided
+        ? `round ${round} is already decided here (its aggregate was published)`
+        : `round ${round} already has an update from this member`,
+    );
+  }
+
+  /**
+   * Restores after a restart: gives the endpoint the newest journaled round and the views this
+   * member committed to within its round window (further back the endpoint acts in no round,
+   * and the journaled update refuses a second submission), finds the newest final round, and
+   * resumes the newest round with an update and no published aggregate unless it committed in
+   * it. Reads directory listings, the commits within the window and the one update it resumes.
+   */
   async #restore(): Promise<void> {
     const rounds = await this.#journal.rounds();
+    const newest = rounds.at(-1);
+    if (newest === undefined) return;
     const committed = new Map<number, number>();
-    for (const round of rounds) {
+    for (const round of rounds.filter((r) => r >= newest - ROUND_WINDOW)) {
       const view = await this.#journal.committedView(round);
       if (view !== undefined) committed.set(round, view);
     }
-    this.#endpoint.restore({ newestRound: rounds.at(-1), committed });
+    this.#endpoint.restore({ newestRound: newest, committed });
     let pending: number | undefined;
-    for (const round of rounds) {
-      const stored = await this.#journal.aggregate(round);
-      if (stored?.final !== undefined) this.#lastFinalRound = round;
-      else if (stored === undefined && await this.#journal.update(round) !== undefined) {
-        pending = round;
-      }
+    for (let k = rounds.length - 1; k >= 0; k--) {
+      if (pending !== undefined && this.#lastFinalRound !== undefined) break;
+      const round = rounds[k];
+      const recorded = await this.#journal.recorded(round);
+      if (recorded.final) this.#lastFinalRound ??= round;
+      else if (!recorded.published && recorded.update) pending ??= round;
     }
     if (pending === undefined) return;
-    if (committed.has(pending)) {
+    const view = committed.get(pending) ?? await this.#journal.committedView(pending);
+    if (view !== undefined) {
       this.#options.log("warn", "round lost in the restart: this member had committed to a view", {
         round: pending,
-        view: committed.get(pending),
+        view,
       });
       return;
     }
-    const update = (await this.#journal.update(pending))!;
-    this.#layouts.set(pending, update.layout);
+    const update = await this.#journal.update(pending);
+    if (update === undefined) return;
     this.#options.log("info", "resuming the journaled update after a restart", { round: pending });
     await this.#start(pending, update.values, update.numSamples);
   }
 
   /**
-   * Queues a frame from member `from`. A member with {@link MAX_QUEUED_PER_PEER} frames already
+   * Queues a frame from member `from` (sent directly or gossiped). A member with {@link MAX_QUEUED_PER_PEER} frames already
    * waiting has the new one refused (logged): a flood from one member cannot grow the queue or
    * delay everyone else's frames without bound.
    */
@@ -382,6 +439,7 @@ export class FedaggNode {
       this.#reschedule();
     });
     this.#pipeline = run.catch((err) => {
+      if (err instanceof SubmitError) return; // the trainer's, answered by the API
       this.#options.log("error", "node pipeline error", { error: String(err?.stack ?? err) });
     });
     return run;
@@ -412,7 +470,8 @@ export class FedaggNode {
   }
 
   #enqueueSend(to: number, frame: Uint8Array): void {
-    const deadline = Date.now() + this.#roster.viewTimeoutMs + this.#roster.advertiseTimeoutMs;
+    // Past this the frame's view is over for its recipient: retrying would only waste traffic.
+    const deadline = Date.now() + viewPatienceMs(this.#roster);
     const previous = this.#sendQueues.get(to) ?? Promise.resolve();
     const next = previous.then(() => this.#mesh.send(to, frame, deadline)).catch(() => false);
     this.#sendQueues.set(to, next);
@@ -423,9 +482,8 @@ export class FedaggNode {
     if (env.type === "certificate" && env.body !== null) {
       // Gossip the certificate alone; members fetch the body by hash (from us first).
       const { round, view } = env.session;
-      this.#rememberBody(round, view, env.body);
-      const withoutBody = encode([env.payload, env.signature.ed25519, env.signature.mlDsa65]);
-      await this.#gossip([GOSSIP_CERTIFICATE, withoutBody]);
+      this.#rememberBody(round, view, readCertificate(env, this.#roster).aggregateHash, env.body);
+      await this.#gossip([GOSSIP_CERTIFICATE, withoutBody(env)]);
     } else if (env.type === "cosign") {
       await this.#gossip([GOSSIP_COSIGN, frame]);
     }
@@ -442,14 +500,9 @@ export class FedaggNode {
     }
   }
 
-  #rememberBody(round: number, view: number, body: Uint8Array): void {
-    const session = {
-      federation: this.#roster.federation,
-      rosterHash: this.#roster.hash,
-      round,
-      view,
-    };
-    this.#bodies.set(bodyKey(round, view, aggregateHash(session, body)), body);
+  /** Keeps a verified aggregate body to serve by (round, view, its certified hash). */
+  #rememberBody(round: number, view: number, hash: Uint8Array, body: Uint8Array): void {
+    this.#bodies.set(bodyKey(round, view, hash), body);
     while (this.#bodies.size > 8) this.#bodies.delete(this.#bodies.keys().next().value!);
   }
 
@@ -464,8 +517,8 @@ export class FedaggNode {
     if (!Array.isArray(message) || typeof message[0] !== "string") return;
     const kind = message[0];
     if (kind === GOSSIP_COSIGN && message[1] instanceof Uint8Array) {
-      const frame = message[1];
-      this.#input(() => this.#endpoint.receive(frame, from, now())).catch(() => {});
+      // Same per-member cap as a frame sent directly: gossip is no way around it.
+      this.#fromPeer(message[1], from);
     } else if (kind === GOSSIP_CERTIFICATE && message[1] instanceof Uint8Array) {
       this.#onCertificateGossip(message[1], from).catch((err) =>
         this.#options.log("warn", "certificate gossip failed", { from, error: String(err) })
@@ -474,50 +527,77 @@ export class FedaggNode {
   }
 
   /**
-   * A gossiped certificate: if it is signed by its session's scheduled leader and not yet known
-   * here, fetch its body by hash (from the publisher first, then from any member that has it;
-   * one fetch at a time) and hand the whole frame to the endpoint, which checks everything.
+   * A gossiped certificate (without its body). Only if the endpoint wants it (see
+   * `Endpoint.wantsCertificate`) is a fetch of its body queued: at most one per session, at
+   * most {@link MAX_PENDING_FETCHES} waiting or running (beyond that it is dropped, logged and
+   * counted), one at a time.
    */
   async #onCertificateGossip(frame: Uint8Array, from: number): Promise<void> {
-    let env;
-    let hash: Uint8Array;
-    try {
-      env = openFrame(frame, this.#roster, from);
-      hash = readCertificate(env, this.#roster).aggregateHash;
-      const { round, view } = env.session;
-      if (leaderOf(this.#roster, round, view) !== from) {
-        throw new ProtocolError("not-leader", `certificate for round ${round} view ${view}`, from);
-      }
-      if (!await verifyEnvelope(this.#roster, env)) {
-        throw new ProtocolError("bad-signature", "gossiped certificate", from);
-      }
-    } catch (err) {
-      if (err instanceof ProtocolError) return this.#refused(err);
-      throw err;
-    }
-    const { round, view } = env.session;
-    const key = bodyKey(round, view, hash);
+    const interest = await this.#endpoint.wantsCertificate(frame, from);
+    if (interest.kind === "refused") return this.#refused(interest.error);
+    if (interest.kind === "ignore") return;
+    const { round, view } = interest.envelope.session;
+    const key = `${round}/${view}`;
     if (this.#fetching.has(key)) return;
+    if (this.#pendingFetches >= MAX_PENDING_FETCHES) {
+      this.metrics.inc(
+        "fedagg_certificate_fetches_dropped_total",
+        "Certified aggregates not fetched: too many fetches were waiting",
+      );
+      this.#options.log("warn", "certificate dropped: too many body fetches waiting", {
+        round,
+        view,
+        from,
+      });
+      return;
+    }
     this.#fetching.add(key);
-    while (this.#fetching.size > 16) this.#fetching.delete(this.#fetching.values().next().value!);
-    const fetched = this.#fetches.then(() => this.#fetchBody(env, from, hash));
+    while (this.#fetching.size > MAX_FETCHED) {
+      this.#fetching.delete(this.#fetching.values().next().value!);
+    }
+    this.#pendingFetches++;
+    const fetched = this.#fetches.then(() => this.#fetchBody(frame, from))
+      .finally(() => this.#pendingFetches--);
     this.#fetches = fetched.catch(() => {});
     await fetched;
   }
 
-  async #fetchBody(
-    env: ReturnType<typeof openFrame>,
-    from: number,
-    hash: Uint8Array,
-  ): Promise<void> {
+  /**
+   * Fetches the body of a wanted certificate (from the publisher first, then from any connected
+   * member; up to 5 rounds of attempts) and hands the whole frame to the endpoint. A body that
+   * does not hash to the certified hash is refused (blaming the member that served it), and the
+   * next member is asked.
+   */
+  async #fetchBody(frame: Uint8Array, from: number): Promise<void> {
+    // Asked again: the round may have been decided while this fetch waited its turn.
+    const interest = await this.#endpoint.wantsCertificate(frame, from);
+    if (interest.kind !== "fetch") return;
+    const { envelope: env, aggregateHash: hash } = interest;
     const { round, view } = env.session;
     let body = this.#bodies.get(bodyKey(round, view, hash));
     const maxBytes = 4 * (this.#roster.dim + 1);
-    const sources = [from, ...this.#mesh.connected().filter((i) => i !== from)];
+    const junk = new Set<number>();
     for (let attempt = 0; body === undefined && attempt < 5 && !this.#stopped; attempt++) {
-      for (const source of sources) {
-        body = await this.#mesh.fetchAggregate(source, { round, view, hash, maxBytes }, 30_000);
-        if (body !== undefined) break;
+      const sources = [from, ...this.#mesh.connected().filter((i) => i !== from)];
+      for (const source of sources.filter((i) => !junk.has(i))) {
+        const got = await this.#mesh.fetchAggregate(
+          source,
+          { round, view, hash, maxBytes },
+          30_000,
+        );
+        if (got === undefined) continue;
+        if (equalBytes(aggregateHash(env.session, got), hash)) {
+          body = got;
+          break;
+        }
+        junk.add(source);
+        this.#refused(
+          new ProtocolError(
+            "commitment-mismatch",
+            `served a body for round ${round} view ${view} that does not match the certified hash`,
+            source,
+          ),
+        );
       }
       if (body === undefined) await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
     }
@@ -573,7 +653,12 @@ export class FedaggNode {
         // Durable before the frame that commits (the next output) leaves.
         return await this.#journal.recordCommit(e.round, e.view);
       case "published":
-        this.#rememberBody(e.round, e.view, u32Bytes(e.aggregate));
+        this.#rememberBody(
+          e.round,
+          e.view,
+          readCertificate(openFrame(e.certificate, this.#roster), this.#roster).aggregateHash,
+          u32Bytes(e.aggregate),
+        );
         await this.#journal.recordAggregate({
           round: e.round,
           view: e.view,
@@ -588,14 +673,8 @@ export class FedaggNode {
         this.#emit({ type: "published", round: e.round, view: e.view, members: ids(e.members) });
         return;
       case "final": {
-        await this.#journal.recordAggregate({
-          round: e.round,
-          view: e.view,
-          members: e.members,
-          aggregate: e.aggregate,
-          certificate: this.#certificateWithoutBody(e.certificate),
-          final: e.certificate,
-        });
+        // The aggregate and its certificate were journaled when published.
+        await this.#journal.recordFinal(e.round, e.certificate);
         this.#lastFinalRound = Math.max(this.#lastFinalRound ?? -1, e.round);
         this.metrics.inc("fedagg_rounds_final_total", "Rounds with a final certificate");
         const started = this.#submittedAt.get(e.round);
@@ -626,12 +705,6 @@ export class FedaggNode {
         return;
     }
   }
-
-  /** The certificate frame inside a final certificate (for the journal's certificate file). */
-  #certificateWithoutBody(final: Uint8Array): Uint8Array {
-    const f = new Fields(decode(final, final.length, "final certificate"), 3, "final certificate");
-    return f.bytes(1, "certificate", [1, final.length]);
-  }
 }
 
 function now(): number {
@@ -640,14 +713,4 @@ function now(): number {
 
 function bodyKey(round: number, view: number, hash: Uint8Array): string {
   return `${round}/${view}/${toHex(hash)}`;
-}
-
-/** Re-exported for the API: the exact aggregate body as bytes. */
-export function aggregateBytes(a: Uint32Array): Uint8Array {
-  return u32Bytes(a);
-}
-
-/** Re-exported for the API: bytes back to the exact aggregate. */
-export function aggregateFromBytes(b: Uint8Array): Uint32Array {
-  return bytesToU32(b);
 }

@@ -21,7 +21,15 @@ import { ProtocolError, type RefusalCode } from "./errors.ts";
 import { event, type Output, type ProtocolEvent } from "./events.ts";
 import { Leader } from "./leader.ts";
 import type { MaskExpander } from "./masking.ts";
-import { type Envelope, openFrame, TO_LEADER } from "./messages.ts";
+import { checkApprovals } from "./approvals.ts";
+import {
+  type Envelope,
+  expectType,
+  openFrame,
+  readCertificate,
+  TO_LEADER,
+  verifyEnvelope,
+} from "./messages.ts";
 import { Participant } from "./participant.ts";
 import type { Roster } from "./roster.ts";
 import { leaderOf } from "./schedule.ts";
@@ -45,6 +53,20 @@ export interface EndpointConfig {
   readonly rng: Rng;
   readonly expander: MaskExpander;
 }
+
+/** What {@link Endpoint.wantsCertificate} decided about a certificate that came without body. */
+export type CertificateInterest =
+  | {
+    readonly kind: "fetch";
+    /** The certificate (without body): add the body and hand the frame to `receive`. */
+    readonly envelope: Envelope;
+    /** The body to fetch is the one whose `aggregateHash` under the session is this. */
+    readonly aggregateHash: Uint8Array;
+  }
+  /** Of no use to this member (`reason` says why); nobody is blamed. */
+  | { readonly kind: "ignore"; readonly reason: string }
+  /** Fails a check; the refusal names it and the member to blame. */
+  | { readonly kind: "refused"; readonly error: ProtocolError };
 
 /** One member's protocol endpoint. */
 export class Endpoint {
@@ -127,6 +149,69 @@ export class Endpoint {
     return this.#serialized(async () =>
       await this.#deliverLocal(await this.#route(frame, from, now), now)
     );
+  }
+
+  /**
+   * Decides whether a certificate frame that arrived from member `from` without its aggregate
+   * body (gossiped alone; the body is fetched by hash) is worth fetching the body for. `fetch`
+   * only when the round is one this member would check it in — it has an undecided participant
+   * there that did not commit to another view, or, with none, the round is within
+   * {@link ROUND_WINDOW} of its newest — and the frame is signed by its session's scheduled
+   * leader and carries ≥ t valid approvals of that session: one member alone cannot make this
+   * member fetch anything, however many views of however many rounds it leads. `ignore` for a
+   * certificate this member has no use for, `refused` for one that fails a check.
+   *
+   * Changes no state and does not wait for earlier calls: its answer is advice, and
+   * {@link receive} checks the frame with its body in full. Never throws on bad input.
+   */
+  async wantsCertificate(frame: Uint8Array, from: number): Promise<CertificateInterest> {
+    const { roster } = this.#config;
+    try {
+      const env = openFrame(frame, roster, from);
+      expectType(env, "certificate");
+      const { round, view } = env.session;
+      const leader = leaderOf(roster, round, view);
+      if (env.sender !== leader) {
+        throw new ProtocolError(
+          "not-leader",
+          `certificate for round ${round} view ${view}, whose leader is member ${leader}`,
+          env.sender,
+        );
+      }
+      const participant = this.#participants.get(round);
+      if (participant === undefined && Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
+        return {
+          kind: "ignore",
+          reason: `round ${round} is outside this member's window (newest ${this.#newestRound})`,
+        };
+      }
+      if (participant?.decided) {
+        return { kind: "ignore", reason: `round ${round} is already decided here` };
+      }
+      const committed = participant?.committedView ?? this.#committed.get(round);
+      if (committed !== undefined && committed !== view) {
+        return {
+          kind: "ignore",
+          reason: `view ${view} of round ${round}: this member committed to view ${committed}`,
+        };
+      }
+      const certificate = readCertificate(env, roster);
+      if (!await verifyEnvelope(roster, env)) {
+        throw new ProtocolError("bad-signature", "certificate signature", env.sender);
+      }
+      await checkApprovals(
+        roster,
+        env.session,
+        certificate.approvals,
+        certificate.u3,
+        certificate.u2Hash,
+        env.sender,
+      );
+      return { kind: "fetch", envelope: env, aggregateHash: certificate.aggregateHash };
+    } catch (err) {
+      if (err instanceof ProtocolError) return { kind: "refused", error: err };
+      throw err;
+    }
   }
 
   /** Runs every machine whose timeout has passed. */

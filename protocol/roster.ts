@@ -239,3 +239,15 @@ export function createRoster(settings: RosterSettings): Roster {
     indexOf: (id: string) => index.get(id),
   });
 }
+
+/**
+ * The longest a member waits in one view for its leader to make progress: `viewTimeoutMs`, plus
+ * `advertiseTimeoutMs` while the leader may still be collecting adverts. A frame still
+ * undelivered this long after it was produced belongs to a view its recipient has left or
+ * finished, so a transport may stop retrying it.
+ */
+export function viewPatienceMs(
+  roster: Pick<Roster, "viewTimeoutMs" | "advertiseTimeoutMs">,
+): number {
+  return roster.viewTimeoutMs + roster.advertiseTimeoutMs;
+}

@@ -5,9 +5,11 @@
  * foreign entries; every file written with its documented mode (private update and commit
  * 0600, public aggregate files 0644) and no temporaries; reads of missing rounds (or of rounds
  * with a file missing) → undefined; a second journal object over the same directory (a
- * restarted node) reads everything back.
+ * restarted node) reads everything back; `recordFinal` adds only `final.cbor`; `recorded()`
+ * agrees with `update()`/`aggregate()` on which records are complete, and `updateMeta()` gives
+ * the weight and layout without parsing the values.
  */
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { equalBytes, u32Bytes } from "../../protocol/bytes.ts";
 import { Journal, type StoredUpdate } from "../../node/journal.ts";
 import type { TensorLayout } from "../../node/tensor_formats.ts";
@@ -272,4 +274,80 @@ Deno.test("journal: path() names the files of a round", () => {
   assertEquals(journal.path(4, "aggregate.u32"), "/var/lib/fedagg/journal/round-4/aggregate.u32");
   assertEquals(journal.path(4, "final.cbor"), "/var/lib/fedagg/journal/round-4/final.cbor");
   assertEquals(journal.path(0, "update.f32"), "/var/lib/fedagg/journal/round-0/update.f32");
+});
+
+Deno.test("journal: recordFinal adds final.cbor alone to a published aggregate", async () => {
+  await withJournal(async (journal, dir) => {
+    const aggregate = new Uint32Array([4, 5, 6]);
+    const certificate = Uint8Array.of(7, 8);
+    await journal.recordAggregate({ round: 2, view: 0, members: [0, 1], aggregate, certificate });
+    const round = `${dir}/journal/round-2`;
+    const before = new Map<string, number>();
+    for (const name of await filesOf(round)) {
+      before.set(name, (await Deno.stat(`${round}/${name}`)).ino!);
+    }
+    const final = Uint8Array.of(9, 9, 9);
+    await journal.recordFinal(2, final);
+    assertEquals(await filesOf(round), [...before.keys(), "final.cbor"].sort());
+    // The other files are the same files (not rewritten: an atomic rewrite renames a new inode).
+    for (const [name, ino] of before) {
+      assertEquals((await Deno.stat(`${round}/${name}`)).ino, ino, name);
+    }
+    assertEquals(await modeOf(`${round}/final.cbor`), 0o644);
+    const stored = await new Journal(dir).aggregate(2);
+    assertEquals([stored?.final, stored?.aggregate, stored?.certificate], [
+      final,
+      aggregate,
+      certificate,
+    ]);
+  });
+});
+
+Deno.test("journal: recorded() says which records are complete; updateMeta() reads no values", async () => {
+  await withJournal(async (journal, dir) => {
+    const none = { update: false, published: false, final: false };
+    assertEquals(await journal.recorded(0), none, "no directory");
+    const layout = { tensors: [{ name: "aggregate", shape: [2] }] };
+    await journal.recordUpdate(0, { values: new Float32Array([1, 2]), numSamples: 3, layout });
+    await journal.recordCommit(0, 1);
+    assertEquals(await journal.recorded(0), { ...none, update: true });
+    assertEquals(await journal.updateMeta(0), { numSamples: 3, layout });
+    // Metadata alone: updateMeta does not look into the values (their content is not read).
+    await Deno.writeFile(`${dir}/journal/round-0/update.f32`, new Uint8Array(3));
+    assertEquals(await journal.updateMeta(0), { numSamples: 3, layout });
+    await assertRejects(() => journal.update(0), RangeError, "multiple of 4");
+    const record = {
+      round: 0,
+      view: 1,
+      members: [0, 1],
+      aggregate: new Uint32Array(3),
+      certificate: Uint8Array.of(1),
+    };
+    await journal.recordAggregate(record);
+    assertEquals(await journal.recorded(0), { update: true, published: true, final: false });
+    await journal.recordFinal(0, Uint8Array.of(2));
+    assertEquals(await journal.recorded(0), { update: true, published: true, final: true });
+    // Each record needs every one of its files, as update() and aggregate() do.
+    for (
+      const [file, changed] of [
+        ["update.f32", { update: false }],
+        ["update.json", { update: false }],
+        ["certificate.cbor", { published: false, final: false }],
+      ] as const
+    ) {
+      await withJournal(async (j, d) => {
+        await j.recordUpdate(1, { values: new Float32Array([1, 2]), numSamples: 1, layout });
+        await j.recordAggregate({ ...record, round: 1, final: Uint8Array.of(2) });
+        await Deno.remove(`${d}/journal/round-1/${file}`);
+        const expected = { update: true, published: true, final: true, ...changed };
+        assertEquals(await j.recorded(1), expected, file);
+        assertEquals(await j.update(1) !== undefined, expected.update, file);
+        assertEquals(await j.updateMeta(1) !== undefined, expected.update, file);
+        assertEquals(await j.aggregate(1) !== undefined, expected.published, file);
+      });
+    }
+    // A final certificate without its published aggregate does not count.
+    await journal.recordFinal(5, Uint8Array.of(1));
+    assertEquals(await journal.recorded(5), none);
+  });
 });

@@ -6,7 +6,14 @@
  * timeouts, and `close()`.
  */
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { Endpoint, MAX_LEADERS, ROUND_WINDOW, VIEW_WINDOW } from "../../protocol/endpoint.ts";
+import { aggregateHash, withoutBody } from "../../protocol/certificate.ts";
+import {
+  type CertificateInterest,
+  Endpoint,
+  MAX_LEADERS,
+  ROUND_WINDOW,
+  VIEW_WINDOW,
+} from "../../protocol/endpoint.ts";
 import type { Output } from "../../protocol/events.ts";
 import {
   advertiseFields,
@@ -14,6 +21,7 @@ import {
   openFrame,
   sealFrame,
 } from "../../protocol/messages.ts";
+import { viewPatienceMs } from "../../protocol/roster.ts";
 import { RoundKeys } from "../../protocol/round_keys.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionHash, sessionOf } from "../../protocol/session.ts";
@@ -29,6 +37,7 @@ import {
   refusalsIn,
   rngFor,
 } from "./_fixtures.ts";
+import { forgeSignature, reseal } from "./_frames.ts";
 import { EndpointNet } from "./_harness.ts";
 
 const fedPromise = federation({ n: 5, dim: 16, seed: "endpoint" });
@@ -441,4 +450,87 @@ Deno.test("endpoint: after restore, a committed round cannot be submitted to aga
   // Other rounds are unaffected, and the round window follows the restored newest round.
   assert((await e.submit(8, inputsFor(roster, 8)[0], 0)).some((o) => o.kind === "send"));
   e.close();
+});
+
+Deno.test("endpoint: a member waits viewPatienceMs in a view without progress, not longer", async () => {
+  // Nodes stop retrying a frame after viewPatienceMs: it must be the participants' real patience.
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const x = all(fed).find((i) => i !== leaderOf(roster, 0, 0))!;
+  const e = endpoint(fed, x);
+  await e.submit(0, inputsFor(roster, 0)[x], 100);
+  assertEquals(e.nextTimeout(), 100 + viewPatienceMs(roster));
+  assertEquals(await e.tick(100 + viewPatienceMs(roster) - 1), []);
+  assertEquals(e.participant(0)!.view, 0);
+  const out = await e.tick(100 + viewPatienceMs(roster));
+  assertEquals(eventsOf(out).filter((ev) => ev.type === "view-change").length, 1);
+  assertEquals(e.participant(0)!.view, 1);
+  e.close();
+});
+
+/** The kind of a certificate interest and, for `ignore`/`refused`, why. */
+function interest(i: CertificateInterest): string {
+  return i.kind === "fetch" ? "fetch" : i.kind === "ignore" ? "ignore" : i.error.code;
+}
+
+Deno.test("endpoint: wantsCertificate asks for a body only where a certificate would be checked", async () => {
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const round = 0;
+  const l = leaderOf(roster, round, 0);
+  const x = all(fed).find((i) => i !== l)!;
+  const net = new EndpointNet(fed);
+  // Every member submits; member x's certificate is held back, so x is undecided.
+  net.filter = (m) => !(m.type === "certificate" && m.to === x);
+  await net.submit(round, inputsFor(roster, round));
+  await net.run();
+  const [held] = net.held;
+  assert(held !== undefined && held.type === "certificate");
+  const full = openFrame(held.frame, roster);
+  const gossiped = withoutBody(full);
+
+  // An undecided participant of the round: fetch the body that hashes to the certified hash.
+  const wanted = await net.endpoints[x].wantsCertificate(gossiped, l);
+  assert(wanted.kind === "fetch", interest(wanted));
+  assertEquals(wanted.aggregateHash, aggregateHash(full.session, full.body!));
+  assertEquals(wanted.envelope.session.round, round);
+  // Asking changes nothing: the endpoint is still undecided, and then checks the full frame.
+  assertEquals(net.endpoints[x].participant(round)!.decided, false);
+  await net.release();
+  assert(net.endpoints[x].participant(round)!.decided);
+  assertEquals(interest(await net.endpoints[x].wantsCertificate(gossiped, l)), "ignore");
+
+  // A member without input: observes rounds within ROUND_WINDOW of its newest only.
+  const fresh = endpoint(fed, x, "fresh");
+  assertEquals(interest(await fresh.wantsCertificate(gossiped, l)), "fetch");
+  const behind = endpoint(fed, x, "behind");
+  behind.restore({ newestRound: round + ROUND_WINDOW + 1 });
+  assertEquals(interest(await behind.wantsCertificate(gossiped, l)), "ignore");
+  // Committed to another view of the round before a restart: this view's body is of no use.
+  const committed = endpoint(fed, x, "committed");
+  committed.restore({ newestRound: round, committed: new Map([[round, 1]]) });
+  assertEquals(interest(await committed.wantsCertificate(gossiped, l)), "ignore");
+
+  // Refused: a forged signature, a frame of another type, a non-leader's certificate.
+  assertEquals(
+    interest(await fresh.wantsCertificate(forgeSignature(gossiped), l)),
+    "bad-signature",
+  );
+  const cosign = net.messages("cosign").find((m) => m.from === l)!.frame;
+  assertEquals(interest(await fresh.wantsCertificate(cosign, l)), "wrong-type");
+  const other = all(fed, [l])[0];
+  const notLeader = await reseal(gossiped, fed.signers[other], roster.mode, { sender: other });
+  assertEquals(interest(await fresh.wantsCertificate(notLeader, other)), "not-leader");
+  // A member leads some view of every round, but cannot make anyone fetch on its own: its
+  // validly signed certificate needs t approvals of that session.
+  const far = viewsLedBy(fed, other, round, 2).find((v) => v > 0)!;
+  const alone = await reseal(gossiped, fed.signers[other], roster.mode, {
+    sender: other,
+    session: sessionOf(roster, round, far),
+  });
+  assertEquals(interest(await fresh.wantsCertificate(alone, other)), "insufficient-approvals");
+  // The same from a transport identity other than the signer's.
+  assertEquals(interest(await fresh.wantsCertificate(gossiped, other)), "not-member");
+  net.close();
+  for (const e of [fresh, behind, committed]) e.close();
 });

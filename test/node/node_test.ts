@@ -1,0 +1,255 @@
+/**
+ * The node (node/node.ts) with real libp2p on 127.0.0.1, in one process: a three-member roster
+ * (t = 2) where one member runs a {@link FedaggNode} and the two others are bare meshes whose
+ * protocol runs in memory. The two run a round without the node; their leader gossips the
+ * certificate alone and serves a junk body under its hash, the third member serves the true
+ * one. The node must refuse the junk (blaming the leader), fetch the body from the other member
+ * and publish the aggregate as an observer; a trainer update for that decided round is then
+ * refused with a 409 {@link SubmitError} and nothing is journaled.
+ *
+ * Also: a restart on a prepared journal resumes the newest unfinished round (not one this member
+ * committed in) and knows the newest final round; a start that fails (the mesh cannot listen,
+ * the journal cannot be read) closes the mask workers and frees the mesh's port.
+ *
+ * @module
+ */
+import "../../node/shims.ts";
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
+import { utf8 } from "../../protocol/bytes.ts";
+import { withoutBody } from "../../protocol/certificate.ts";
+import { encode } from "../../protocol/codec.ts";
+import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { inlineExpander } from "../../protocol/masking.ts";
+import { openFrame } from "../../protocol/messages.ts";
+import { leaderOf } from "../../protocol/schedule.ts";
+import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import { Journal } from "../../node/journal.ts";
+import { Mesh } from "../../node/mesh.ts";
+import { FedaggNode, type NodeEvent, SubmitError } from "../../node/node.ts";
+import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
+import { closeUnrefdChannels } from "../../node/shims.ts";
+import { inputsFor, plainSum } from "../protocol/_fixtures.ts";
+import { EndpointNet } from "../protocol/_harness.ts";
+
+const DIM = 6;
+
+function rng(...label: (string | number)[]) {
+  return seededRng(sha256(utf8(["fedagg-test/node", ...label].join("/"))));
+}
+
+/** Polls `ok` until it holds; fails the test (naming `what`) if it never does. */
+async function waitFor(what: string, ok: () => boolean, deadlineMs = 30_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`never happened: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Three identities in `dir/n{i}` and a roster (t = 2) over them. */
+async function federation() {
+  const dir = await Deno.makeTempDir({ prefix: "fedagg-node-" });
+  const ids: NodeIdentity[] = [];
+  for (let i = 0; i < 3; i++) ids.push(await createIdentity(`${dir}/n${i}`, rng("id", i)));
+  let file = newRosterFile({
+    ...DEFAULT_PARAMETERS,
+    federation: "node-test",
+    dim: DIM,
+    threshold: 2,
+  });
+  for (const id of ids) file = addMember(file, id.card([]));
+  const roster = rosterOf(file);
+  const identityOf = (i: number) => ids.find((id) => id.peerId === roster.members[i].id)!;
+  return { dir, file, roster, identityOf };
+}
+
+Deno.test({
+  name:
+    "node: a gossiped certificate's body is checked per source; a decided round refuses updates",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { dir, file, roster, identityOf } = await federation();
+    const round = 0;
+    const leader = leaderOf(roster, round, 0);
+    const [self, other] = [0, 1, 2].filter((i) => i !== leader);
+
+    // The leader and the other member run the round in memory, without the node's member.
+    const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
+    const net = new EndpointNet(fed);
+    net.filter = (m) => m.to !== self;
+    const inputs = inputsFor(roster, round);
+    await net.submit(round, inputs, [leader, other]);
+    await net.run();
+    net.now = roster.advertiseTimeoutMs; // the leader stops waiting for the node's advert
+    await net.tick();
+    const certificate = net.messages("certificate").find((m) => m.from === leader)!.frame;
+    const env = openFrame(certificate, roster);
+    const body = env.body!;
+    const junk = body.map((b) => b ^ 0x5a);
+    net.close();
+
+    const logs: { level: string; message: string; fields?: object }[] = [];
+    const node = await FedaggNode.start({
+      dir: `${dir}/n${self}`,
+      identity: identityOf(self),
+      rosterFile: file,
+      roster,
+      index: self,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      log: (level, message, fields) => logs.push({ level, message, fields }),
+      expander: inlineExpander,
+    });
+    const events: NodeEvent[] = [];
+    node.subscribe((e) => events.push(e));
+    const meshes: Mesh[] = [];
+    try {
+      for (const [i, served] of [[leader, junk], [other, body]] as const) {
+        meshes.push(
+          await Mesh.start({
+            identity: identityOf(i),
+            roster,
+            addresses: roster.members.map((_, j) => j === self ? node.status().addresses : []),
+            listen: ["/ip4/127.0.0.1/tcp/0"],
+            maxFrame: 1 << 20,
+            onFrame: () => {},
+            onGossip: () => {},
+            aggregateBody: (r, v) => r === round && v === 0 ? served : undefined,
+            log: () => {},
+          }),
+        );
+      }
+      await waitFor("both members connected", () => node.status().peers.connected === 2);
+      // Gossip needs its mesh to form: publish until the node took the certificate up.
+      const gossip = encode(["certificate", withoutBody(env)]);
+      const published = () => events.some((e) => e.type === "published" && e.round === round);
+      const end = Date.now() + 30_000;
+      while (!published() && Date.now() < end) {
+        await meshes[0].publish(gossip);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert(published(), "the node published the round as an observer");
+      const refusals = logs.filter((l) => l.message === "refused")
+        .map((l) => l.fields as { code: string; peer: number; detail: string });
+      assertEquals(
+        refusals.map(({ code, peer }) => ({ code, peer })),
+        [{ code: "commitment-mismatch", peer: leader }],
+        "the junk body is refused, blaming the member that served it",
+      );
+      assert(refusals[0].detail.includes("served a body"), refusals[0].detail);
+      const stored = await node.journal.aggregate(round);
+      assertEquals(stored?.aggregate, plainSum(inputs, [leader, other]));
+      // The round is decided here (an observer), not final: an update for it is a conflict.
+      assertEquals(node.status().lastFinalRound, null);
+      const error = await assertRejects(
+        () =>
+          node.submit(round, new Float32Array(DIM), 1, {
+            tensors: [{ name: "aggregate", shape: [DIM] }],
+          }),
+        SubmitError,
+        "decided",
+      );
+      assertEquals((error as SubmitError).status, 409);
+      assertEquals(await node.journal.update(round), undefined, "nothing was journaled");
+    } finally {
+      await node.stop();
+      await Promise.all(meshes.map((m) => m.stop()));
+      closeUnrefdChannels();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "node: a restart resumes the newest unfinished round unless it committed in it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { dir, file, roster, identityOf } = await federation();
+    const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
+    const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
+    const aggregate = {
+      view: 0,
+      members: [0, 1],
+      aggregate: new Uint32Array(DIM + 1),
+      certificate: Uint8Array.of(1),
+    };
+    try {
+      for (const committed of [false, true]) {
+        const nodeDir = `${dir}/restart-${committed}`;
+        const journal = new Journal(nodeDir);
+        // Round 1 is final, round 4 only published; rounds 2 and 3 have an update and no
+        // aggregate: 3, the newest, is the one to resume.
+        for (const round of [1, 2, 3, 4]) await journal.recordUpdate(round, update);
+        await journal.recordAggregate({ ...aggregate, round: 1, final: Uint8Array.of(2) });
+        await journal.recordAggregate({ ...aggregate, round: 4 });
+        if (committed) await journal.recordCommit(3, 0);
+        const logs: { level: string; message: string; fields?: object }[] = [];
+        const self = 0;
+        const node = await FedaggNode.start({
+          dir: nodeDir,
+          identity: identityOf(self),
+          rosterFile: file,
+          roster,
+          index: self,
+          listen: ["/ip4/127.0.0.1/tcp/0"],
+          log: (level, message, fields) => logs.push({ level, message, fields }),
+          expander: inlineExpander,
+        });
+        try {
+          assertEquals(node.status().lastFinalRound, 1);
+          const resumed = logs.filter((l) => l.message.startsWith("resuming"));
+          const lost = logs.filter((l) => l.message.startsWith("round lost"));
+          if (committed) {
+            assertEquals([resumed.length, lost.map((l) => l.fields)], [0, [{ round: 3, view: 0 }]]);
+            assertEquals(node.status().round, null);
+          } else {
+            assertEquals([resumed.map((l) => l.fields), lost.length], [[{ round: 3 }], 0]);
+            assertEquals(node.status().round, 3, "this member takes part in round 3 again");
+          }
+        } finally {
+          await node.stop();
+          closeUnrefdChannels();
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("node: a failed start stops what it started and closes the mask workers", async () => {
+  const { dir, file, roster, identityOf } = await federation();
+  let closed = 0;
+  const expander = { apply: inlineExpander.apply, close: () => void closed++ };
+  const options = {
+    identity: identityOf(0),
+    rosterFile: file,
+    roster,
+    index: 0,
+    log: () => {},
+    expander,
+  };
+  try {
+    // The mesh cannot listen: nothing else was started yet.
+    await assertRejects(() =>
+      FedaggNode.start({ ...options, dir: `${dir}/a`, listen: ["/ip4/203.0.113.7/tcp/0"] })
+    );
+    assertEquals(closed, 1);
+    // The journal cannot be read (its directory is a file): the mesh, already listening, is
+    // stopped too, so its port is free again.
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = probe.addr.port;
+    probe.close();
+    await Deno.mkdir(`${dir}/b`);
+    await Deno.writeTextFile(`${dir}/b/journal`, "not a directory");
+    await assertRejects(() =>
+      FedaggNode.start({ ...options, dir: `${dir}/b`, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
+    );
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    assertEquals(closed, 2);
+  } finally {
+    closeUnrefdChannels();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
