@@ -5,7 +5,9 @@
  * pairs and wrapped pair secrets (round trips and refusals), and wiping.
  */
 import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "../_assert.ts";
-import { toHex } from "../../protocol/bytes.ts";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { concatBytes } from "@noble/hashes/utils.js";
+import { fromHex, toHex, utf8 } from "../../protocol/bytes.ts";
 import {
   type Rng,
   x25519,
@@ -38,6 +40,21 @@ function flip(bytes: Uint8Array, index: number): Uint8Array {
   const out = new Uint8Array(bytes);
   out[index] ^= 0x01;
   return out;
+}
+
+/**
+ * The documented commitment `taggedHash("self-mask-commitment", session, member, b)` written out
+ * with the reference SHA-256: each of label, session hash, member (4 bytes big-endian) and seed
+ * preceded by its 4-byte big-endian length.
+ */
+function documentedCommitment(session: Uint8Array, member: number, seed: Uint8Array): Uint8Array {
+  const label = utf8("fedagg/v1/hash/self-mask-commitment");
+  const be32 = (v: number) => fromHex(v.toString(16).padStart(8, "0"));
+  return nobleSha256(
+    concatBytes(
+      ...[label, session, be32(member), seed].flatMap((part) => [be32(part.length), part]),
+    ),
+  );
 }
 
 function keys(mode: Mode, hash: Uint8Array, self: number, label: string): Promise<RoundKeys> {
@@ -83,7 +100,8 @@ Deno.test("round keys: advertised keys per mode, commitment to the self-mask see
     const pq = mode === "post-quantum";
     assertEquals(k.advertise.shareKey.length, pq ? 32 + XWING_PUBLIC_KEY_LENGTH : 32);
     assertEquals(k.advertise.maskKey.length, pq ? XWING_PUBLIC_KEY_LENGTH : 32);
-    assertEquals(k.advertise.commitment, selfMaskCommitment(H1, 3, k.selfSeed));
+    assertEquals(k.advertise.commitment, documentedCommitment(H1, 3, k.selfSeed));
+    assertEquals(selfMaskCommitment(H1, 3, k.selfSeed), k.advertise.commitment);
     assertEquals(k.selfMaskKey(), selfMaskKey(H1, 3, k.selfSeed));
     assertEquals([k.selfSeed.length, k.maskSeed.length], [32, 32]);
     assertNotEquals(toHex(k.selfSeed), toHex(k.maskSeed));
