@@ -65,8 +65,11 @@ export interface FederationOptions {
   readonly degree?: number;
 }
 
-/** The driver's deterministic rng for `labels` under federation seed `seed`. */
-function rngFor(seed: number, ...labels: (string | number)[]): Rng {
+/**
+ * The driver's deterministic rng for `labels` under federation seed `seed` (its own domain
+ * `fedagg-adv`, unlike `_fixtures.ts`'s `rngFor`).
+ */
+function adversaryRng(seed: number, ...labels: (string | number)[]): Rng {
   return labelledRng("fedagg-adv", seed, ...labels);
 }
 
@@ -128,7 +131,7 @@ export class Federation implements Members {
     this.n = roster.members.length;
     this.seed = seed;
     this.endpoints = signers.map((_, self) => {
-      const inner = rngFor(seed, "member", self);
+      const inner = adversaryRng(seed, "member", self);
       const rng: Rng = (length) => {
         const bytes = inner(length);
         this.secrets.push(bytes.slice());
@@ -170,8 +173,8 @@ export class Federation implements Members {
       list = [...Array(this.n).keys()].map((m) =>
         quantizedInput(
           this.roster,
-          rngFor(this.seed, "input", round, m),
-          rngFor(this.seed, "rounding", round, m),
+          adversaryRng(this.seed, "input", round, m),
+          adversaryRng(this.seed, "rounding", round, m),
           { spread: 1.1, weight: Math.min(1 + (m % 7), maxWeight) },
         )
       );

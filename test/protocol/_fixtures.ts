@@ -9,13 +9,13 @@
  *
  * @module
  */
-import { assertEquals } from "../_assert.ts";
+import { assertEquals, assertThrows } from "../_assert.ts";
 import { utf8 } from "../../protocol/bytes.ts";
 import { type VerifiedCertificate, verifyFinalCertificate } from "../../protocol/certificate.ts";
 import { decode } from "../../protocol/codec.ts";
 import { type Rng, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
 import type { EndpointConfig } from "../../protocol/endpoint.ts";
-import type { ProtocolError, RefusalCode } from "../../protocol/errors.ts";
+import { ProtocolError, type RefusalCode } from "../../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../../protocol/events.ts";
 import { inlineExpander, type MaskExpander } from "../../protocol/masking.ts";
 import { quantize } from "../../protocol/quantize.ts";
@@ -212,6 +212,21 @@ export function assertRefused(
   );
   if (peer !== undefined) assertEquals(refused[0].peer, peer, refused[0].message);
   return refused[0];
+}
+
+/**
+ * Asserts that `fn` throws a {@link ProtocolError} with `code` and returns it. `peer` is the
+ * roster index the error must name, `null` that it must name none; omitted, it is not checked.
+ */
+export function assertThrowsRefusal(
+  fn: () => unknown,
+  code: RefusalCode,
+  peer?: number | null,
+): ProtocolError {
+  const e = assertThrows(fn, ProtocolError) as ProtocolError;
+  assertEquals(e.code, code, e.message);
+  if (peer !== undefined) assertEquals(e.peer, peer ?? undefined, e.message);
+  return e;
 }
 
 /** A byte view of a `Uint32Array` (an aggregate as the body it is certified as). */

@@ -52,15 +52,22 @@ async function runRound(
   return net;
 }
 
-/** Checks every member's final certificate offline and returns them. */
+/**
+ * Checks that exactly the members in `expected.finals` reported a final certificate, verifies
+ * each offline and returns them.
+ */
 async function verifyAll(
   fed: Federation,
   net: EndpointNet,
-  expected: { round: number; view: number; members: number[] },
+  expected: { round: number; view: number; members: number[]; finals: number[] },
 ): Promise<Final[]> {
   const { roster } = fed;
   const finals = all(fed).map((i) => net.events("final", i)[0]).filter((f) => f !== undefined);
-  assert(finals.length > 0, "the round completed");
+  assertEquals(
+    all(fed).filter((i) => net.events("final", i).length > 0),
+    expected.finals,
+    "members with a final certificate",
+  );
   const sum = plainSum(inputsFor(roster, expected.round), expected.members);
   for (const f of finals) {
     const v = await verifyFinal(roster, f);
@@ -92,8 +99,8 @@ Deno.test("certificate: a genuine final certificate verifies offline", async () 
   // y drops before its masked input: the aggregate holds the four others.
   const net = await runRound(fed, round, (m) => !(m.type === "maskedInput" && m.from === y));
   const members = all(fed, [y]);
-  const finals = await verifyAll(fed, net, { round, view: 0, members });
-  assertEquals(finals.length, fed.roster.members.length, "y still co-signs");
+  // y still co-signs: every member ends with a final certificate.
+  const finals = await verifyAll(fed, net, { round, view: 0, members, finals: all(fed) });
   // Verification is a pure function of the roster and the bytes: a roster rebuilt from the same
   // settings, repeated calls, agree.
   const rebuilt = createRoster({
@@ -161,7 +168,9 @@ Deno.test("certificate: a round decided after a view change is certified there",
   const round = 4;
   const dead = leaderOf(fed.roster, round, 0);
   const net = await runRound(fed, round, (m) => m.from !== dead && m.to !== dead);
-  await verifyAll(fed, net, { round, view: 1, members: all(fed, [dead]) });
+  // The isolated first leader never learns the outcome; everyone else does.
+  const others = all(fed, [dead]);
+  await verifyAll(fed, net, { round, view: 1, members: others, finals: others });
   net.close();
 });
 
@@ -179,7 +188,12 @@ for (
   Deno.test(`certificate: ${name} final certificates verify offline`, async () => {
     const fed = await federation(options);
     const net = await runRound(fed, 0);
-    const finals = await verifyAll(fed, net, { round: 0, view: 0, members: all(fed) });
+    const finals = await verifyAll(fed, net, {
+      round: 0,
+      view: 0,
+      members: all(fed),
+      finals: all(fed),
+    });
     if (fed.roster.mode === "post-quantum") {
       const { certificate, cosigns } = finalParts(finals[0]);
       for (const frame of [certificate, ...cosigns]) {

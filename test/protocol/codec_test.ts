@@ -6,17 +6,9 @@
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { fromHex, toHex } from "../../protocol/bytes.ts";
 import { decode, encode, Fields, type Value } from "../../protocol/codec.ts";
-import { ProtocolError, type RefusalCode } from "../../protocol/errors.ts";
+import { assertThrowsRefusal } from "./_fixtures.ts";
 
 const LIMIT = 1 << 20;
-
-/** Asserts that `fn` refuses with a ProtocolError of `code` (and `peer`), returning it. */
-function refusal(fn: () => unknown, code: RefusalCode, peer?: number): ProtocolError {
-  const e = assertThrows(fn, ProtocolError) as ProtocolError;
-  assertEquals(e.code, code, e.message);
-  assertEquals(e.peer, peer);
-  return e;
-}
 
 function nested(depth: number, inner: Value = 1): Value {
   let v: Value = inner;
@@ -116,12 +108,20 @@ Deno.test("codec: encode refuses numbers that are not non-negative safe integers
 Deno.test("codec: the size limit is checked before any parsing", () => {
   const good = encode([1, 2, 3]);
   assertEquals(decode(good, good.length, "v"), [1, 2, 3]);
-  refusal(() => decode(good, good.length - 1, "v", 7), "oversized", 7);
+  assertThrowsRefusal(() => decode(good, good.length - 1, "v", 7), "oversized", 7);
   // Garbage over the limit is refused as oversized, not malformed: nothing was parsed.
-  const e = refusal(() => decode(new Uint8Array(101).fill(0xff), 100, "frame"), "oversized");
+  const e = assertThrowsRefusal(
+    () => decode(new Uint8Array(101).fill(0xff), 100, "frame"),
+    "oversized",
+    null,
+  );
   assert(e.message.includes("101 bytes, limit 100"), e.message);
   // Within the limit, the same garbage is malformed.
-  refusal(() => decode(new Uint8Array(100).fill(0xff), 100, "frame"), "malformed");
+  assertThrowsRefusal(
+    () => decode(new Uint8Array(100).fill(0xff), 100, "frame"),
+    "malformed",
+    null,
+  );
 });
 
 Deno.test("codec: refuses everything outside the canonical subset", () => {
@@ -161,14 +161,14 @@ Deno.test("codec: refuses everything outside the canonical subset", () => {
     ["truncated byte string", "4301"],
   ];
   for (const [name, hex] of cases) {
-    const e = refusal(() => decode(fromHex(hex), LIMIT, "frame", 3), "malformed", 3);
+    const e = assertThrowsRefusal(() => decode(fromHex(hex), LIMIT, "frame", 3), "malformed", 3);
     assert(e.message.includes("frame does not decode"), `${name}: ${e.message}`);
   }
 });
 
 Deno.test("codec: nesting is capped at 8 levels", () => {
   assertEquals(decode(encode(nested(8)), LIMIT, "v") as Value, nested(8));
-  const e = refusal(() => decode(encode(nested(9)), LIMIT, "v"), "malformed");
+  const e = assertThrowsRefusal(() => decode(encode(nested(9)), LIMIT, "v"), "malformed", null);
   assert(e.message.includes("nesting too deep"), e.message);
   // Wide trees at full depth are fine: closed siblings do not add up.
   const wide = [nested(7), nested(7), [nested(6), nested(6)]];
@@ -176,7 +176,11 @@ Deno.test("codec: nesting is capped at 8 levels", () => {
   const after = [nested(6, [1, 2]), 3, nested(7)];
   assertEquals(decode(encode(after), LIMIT, "v") as Value, after);
   // A hostile 100 000-level nesting is refused without exhausting the stack.
-  refusal(() => decode(new Uint8Array(100_000).fill(0x81), LIMIT, "v"), "malformed");
+  assertThrowsRefusal(
+    () => decode(new Uint8Array(100_000).fill(0x81), LIMIT, "v"),
+    "malformed",
+    null,
+  );
 });
 
 // cborg decodes text leniently (invalid UTF-8 becomes U+FFFD, so two byte strings would decode
@@ -185,18 +189,18 @@ Deno.test({
   name: "codec: refuses text strings that are not valid UTF-8",
   fn() {
     for (const hex of ["62c328", "61ff", "63eda080", "63f09080"]) {
-      refusal(() => decode(fromHex(hex), LIMIT, "v"), "malformed");
+      assertThrowsRefusal(() => decode(fromHex(hex), LIMIT, "v"), "malformed", null);
     }
   },
 });
 
 Deno.test("Fields: constructor refuses non-arrays and wrong counts, naming the value", () => {
-  let e = refusal(() => new Fields("x", 1, "approval", 4), "malformed", 4);
+  let e = assertThrowsRefusal(() => new Fields("x", 1, "approval", 4), "malformed", 4);
   assert(e.message.includes("approval is not an array"), e.message);
-  e = refusal(() => new Fields([1, 2], 3, "approval", 4), "malformed", 4);
+  e = assertThrowsRefusal(() => new Fields([1, 2], 3, "approval", 4), "malformed", 4);
   assert(e.message.includes("approval has 2 fields, expected 3"), e.message);
-  refusal(() => new Fields([1, 2, 3, 4], 3, "approval"), "malformed");
-  refusal(() => new Fields(null, 0, "approval"), "malformed");
+  assertThrowsRefusal(() => new Fields([1, 2, 3, 4], 3, "approval"), "malformed", null);
+  assertThrowsRefusal(() => new Fields(null, 0, "approval"), "malformed", null);
   new Fields([], 0, "empty");
 });
 
@@ -204,19 +208,21 @@ Deno.test("Fields: uint", () => {
   const f = new Fields([0, 5, "5", -1, 1.5, 2 ** 53, null], 7, "msg", 2);
   assertEquals(f.uint(0, "a"), 0);
   assertEquals(f.uint(1, "b", 5), 5);
-  const e = refusal(() => f.uint(1, "round", 4), "malformed", 2);
+  const e = assertThrowsRefusal(() => f.uint(1, "round", 4), "malformed", 2);
   assert(e.message.includes("msg field 1 (round) is not an integer in [0, 4]"), e.message);
-  for (const i of [2, 3, 4, 5, 6]) refusal(() => f.uint(i, `field${i}`), "malformed", 2);
+  for (const i of [2, 3, 4, 5, 6]) {
+    assertThrowsRefusal(() => f.uint(i, `field${i}`), "malformed", 2);
+  }
 });
 
 Deno.test("Fields: text", () => {
   const f = new Fields(["abc", "", 3, new Uint8Array(3)], 4, "msg");
   assertEquals(f.text(0, "tag", 3), "abc");
   assertEquals(f.text(1, "tag", 0), "");
-  const e = refusal(() => f.text(0, "federation", 2), "malformed");
+  const e = assertThrowsRefusal(() => f.text(0, "federation", 2), "malformed", null);
   assert(e.message.includes("field 0 (federation) is not a string of at most 2"), e.message);
-  refusal(() => f.text(2, "federation", 64), "malformed");
-  refusal(() => f.text(3, "federation", 64), "malformed");
+  assertThrowsRefusal(() => f.text(2, "federation", 64), "malformed", null);
+  assertThrowsRefusal(() => f.text(3, "federation", 64), "malformed", null);
 });
 
 Deno.test("Fields: bytes refuses non-bytes as malformed and bad lengths as wrong-length", () => {
@@ -224,13 +230,13 @@ Deno.test("Fields: bytes refuses non-bytes as malformed and bad lengths as wrong
   assertEquals(f.bytes(0, "key", 32).length, 32);
   assertEquals(f.bytes(1, "body", [0, 5]).length, 5);
   assertEquals(f.bytes(1, "body", [5, 9]).length, 5);
-  let e = refusal(() => f.bytes(0, "share key", 33), "wrong-length", 9);
+  let e = assertThrowsRefusal(() => f.bytes(0, "share key", 33), "wrong-length", 9);
   assert(e.message.includes("adv field 0 (share key) is 32 bytes, expected 33"), e.message);
-  e = refusal(() => f.bytes(1, "body", [6, 10]), "wrong-length", 9);
+  e = assertThrowsRefusal(() => f.bytes(1, "body", [6, 10]), "wrong-length", 9);
   assert(e.message.includes("expected 6..10"), e.message);
-  refusal(() => f.bytes(1, "body", [0, 4]), "wrong-length", 9);
+  assertThrowsRefusal(() => f.bytes(1, "body", [0, 4]), "wrong-length", 9);
   for (const i of [2, 3, 4]) {
-    e = refusal(() => f.bytes(i, "mask key", 32), "malformed", 9);
+    e = assertThrowsRefusal(() => f.bytes(i, "mask key", 32), "malformed", 9);
     assert(e.message.includes(`field ${i} (mask key) is not a byte string`), e.message);
   }
 });
@@ -239,10 +245,10 @@ Deno.test("Fields: list", () => {
   const f = new Fields([[1, "x", [2]], [], "x", new Uint8Array(2)], 4, "msg");
   assertEquals(f.list(0, "entries", 3), [1, "x", [2]]);
   assertEquals(f.list(1, "entries", 0), []);
-  const e = refusal(() => f.list(0, "entries", 2), "malformed");
+  const e = assertThrowsRefusal(() => f.list(0, "entries", 2), "malformed", null);
   assert(e.message.includes("field 0 (entries) is not an array of at most 2"), e.message);
-  refusal(() => f.list(2, "entries", 9), "malformed");
-  refusal(() => f.list(3, "entries", 9), "malformed");
+  assertThrowsRefusal(() => f.list(2, "entries", 9), "malformed", null);
+  assertThrowsRefusal(() => f.list(3, "entries", 9), "malformed", null);
 });
 
 Deno.test("Fields: members are strictly increasing indices below n", () => {
@@ -264,11 +270,19 @@ Deno.test("Fields: members are strictly increasing indices below n", () => {
     "0,1",
   ];
   for (const v of malformed) {
-    const e = refusal(() => new Fields([v], 1, "req", 1).members(0, "U2", n), "malformed", 1);
+    const e = assertThrowsRefusal(
+      () => new Fields([v], 1, "req", 1).members(0, "U2", n),
+      "malformed",
+      1,
+    );
     assert(e.message.includes("field 0 (U2)"), e.message);
   }
   for (const v of [[5], [0, 5], [1, 2, 1000]]) {
-    const e = refusal(() => new Fields([v], 1, "req", 1).members(0, "alive", n), "not-member", 1);
+    const e = assertThrowsRefusal(
+      () => new Fields([v], 1, "req", 1).members(0, "alive", n),
+      "not-member",
+      1,
+    );
     assert(e.message.includes("field 0 (alive)"), e.message);
   }
 });

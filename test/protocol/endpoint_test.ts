@@ -162,7 +162,7 @@ Deno.test("endpoint: leader-bound frames are refused unless this member leads", 
   assertEquals(refusals(await leader.receive(frames[0][1], (sender + 1) % 5, 0)), ["not-member"]);
 });
 
-Deno.test("endpoint: adverts for far views create no leader; leaders stay within MAX_LEADERS", async () => {
+Deno.test("endpoint: adverts for far views create no leader; in-window ones do", async () => {
   const fed = await fedPromise;
   const n = fed.roster.members.length;
   const net = new EndpointNet(fed);
@@ -182,8 +182,8 @@ Deno.test("endpoint: adverts for far views create no leader; leaders stay within
   }
   // The finished leader is still there: nothing pushed it out.
   assertEquals(e.leader(0, 0)!.stage, "publish");
-  // In-window sessions (rounds within ROUND_WINDOW, views within VIEW_WINDOW) are led, and
-  // never more than MAX_LEADERS at once.
+  // In-window sessions (rounds within ROUND_WINDOW, views within VIEW_WINDOW) are led (fewer than
+  // MAX_LEADERS here: the limit is the next test's).
   let led = 0;
   for (let round = 0; round <= ROUND_WINDOW; round++) {
     for (const v of viewsLedBy(fed, l, round, VIEW_WINDOW + 1).filter((w) => w <= VIEW_WINDOW)) {
@@ -197,8 +197,71 @@ Deno.test("endpoint: adverts for far views create no leader; leaders stay within
   for (let round = 0; round <= ROUND_WINDOW; round++) {
     for (let v = 0; v <= VIEW_WINDOW; v++) if (e.leader(round, v) !== undefined) alive++;
   }
-  assert(alive <= MAX_LEADERS && alive === Math.min(led + 1, MAX_LEADERS), `${alive} of ${led}`);
+  assert(led > 0 && led + 1 < MAX_LEADERS, `${led} sessions led`);
+  assertEquals(alive, led + 1);
   net.close();
+});
+
+Deno.test("endpoint: at most MAX_LEADERS leaders; eviction takes finished ones, then the emptiest collecting one, never one in progress", async () => {
+  const fed = await fedPromise;
+  const { roster } = fed;
+  const self = 0;
+  const others = all(fed, [self]);
+  assertEquals(others.length, roster.threshold, "the others' adverts alone reach t");
+  // A fresh endpoint (no submission, so every round is in its window, and its view is 0) and
+  // sessions it leads within VIEW_WINDOW, one per round.
+  const e = endpoint(fed, self, "limits");
+  const sessions: [number, number][] = [];
+  for (let round = 0; sessions.length < MAX_LEADERS + 3; round++) {
+    const [view] = viewsLedBy(fed, self, round, 1);
+    if (view <= VIEW_WINDOW) sessions.push([round, view]);
+  }
+  const leaderOfSession = (k: number) => e.leader(...sessions[k]);
+  const alive = () => sessions.flatMap((_, k) => (leaderOfSession(k) === undefined ? [] : [k]));
+  /** Adverts of `senders` for session `k`, at `now`; the refusals among the outputs. */
+  const feed = async (k: number, senders: readonly number[], now: number) => {
+    const out: Output[] = [];
+    for (const s of senders) {
+      out.push(...await e.receive(await advert(fed, s, ...sessions[k]), s, now));
+    }
+    assert(alive().length <= MAX_LEADERS, `${alive().length} leaders`);
+    return refusalsIn(eventsOf(out));
+  };
+  const codes = (errors: { code: string }[]) => errors.map((r) => r.code);
+
+  // Session 0 collects two adverts (< t) and gives up: advertise timeout, then a view timeout.
+  assertEquals(codes(await feed(0, others.slice(0, 2), 0)), []);
+  await e.tick(roster.advertiseTimeoutMs);
+  assertEquals(leaderOfSession(0)!.stage, "advertise");
+  const now = roster.advertiseTimeoutMs + roster.viewTimeoutMs;
+  await e.tick(now);
+  assertEquals(leaderOfSession(0)!.stage, "failed");
+  // Sessions 1–7 fill the other slots: session 1 with one advert, the others with two.
+  for (let k = 1; k < MAX_LEADERS; k++) {
+    assertEquals(codes(await feed(k, others.slice(0, k === 1 ? 1 : 2), now)), [], `session ${k}`);
+  }
+  assertEquals(alive(), [...Array(MAX_LEADERS).keys()]);
+
+  // A ninth session evicts the failed leader, though session 1 has fewer adverts.
+  assertEquals(codes(await feed(MAX_LEADERS, others.slice(0, 2), now)), []);
+  assertEquals(alive(), [...Array(MAX_LEADERS + 1).keys()].slice(1));
+  // With none finished, the next evicts the collecting leader with the fewest adverts.
+  assertEquals(leaderOfSession(1)!.advertCount, 1);
+  assertEquals(codes(await feed(MAX_LEADERS + 1, others.slice(0, 2), now)), []);
+  const inProgress = [...Array(MAX_LEADERS + 2).keys()].slice(2);
+  assertEquals(alive(), inProgress);
+
+  // Every remaining leader closes its first stage (the others' adverts reach t at the timeout).
+  for (const k of inProgress) assertEquals(codes(await feed(k, others, now)), [], `session ${k}`);
+  await e.tick(now + roster.advertiseTimeoutMs);
+  for (const k of inProgress) assertEquals(leaderOfSession(k)!.stage, "share", `session ${k}`);
+  // Now no slot can be freed: a further session is refused and nobody is evicted.
+  const refused = await feed(MAX_LEADERS + 2, others.slice(0, 1), now + roster.advertiseTimeoutMs);
+  assertEquals(codes(refused), ["wrong-stage"]);
+  assert(refused[0].message.includes(`already leading ${MAX_LEADERS}`), refused[0].message);
+  assertEquals(alive(), inProgress);
+  for (const k of inProgress) assertEquals(leaderOfSession(k)!.stage, "share", `session ${k}`);
+  e.close();
 });
 
 Deno.test("endpoint: leaders and observers only for rounds within ROUND_WINDOW", async () => {

@@ -267,6 +267,8 @@ Deno.test(`exactness: ${CASES} random configurations give exact, verified aggreg
   assert(stats.pq >= CASES / POST_QUANTUM_EVERY - 1, JSON.stringify(stats));
   assert(stats.sparse >= CASES / 5 && stats.killed >= CASES / 12, JSON.stringify(stats));
   assertEquals(dropStages.size, DROP_STAGES.length, [...dropStages].join());
+  // The two rarest paths of the prediction: a second dead leader, and a dropper that leads.
+  assert(stats.laterView > 0 && stats.dropperLeads > 0, JSON.stringify(stats));
   console.log(
     `exactness: ${JSON.stringify(stats)} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );

@@ -231,12 +231,32 @@ Deno.test("leader: an exact repeat is ignored; a closed stage's message is refus
   assertEquals(leader.stage, "publish");
 });
 
-Deno.test("leader: wipe after publication leaves it inert", async () => {
+Deno.test("leader: wipe mid-round discards the shares it holds; the session then fails", async () => {
   const fed = await complete;
-  const net = await startedNet(fed, ROUND);
-  const leader = net.leader(0)!;
+  const { roster } = fed;
+  const l = leaderOf(roster, ROUND, 0);
+  // Hold back two members' unmask frames: the leader holds the other three and keeps waiting.
+  const [y, z] = all(fed, [l]);
+  const held = (m: { type: MessageType; from: number }) =>
+    !(m.type === "unmask" && (m.from === y || m.from === z));
+  const control = await startedNet(fed, ROUND, held);
+  const wiped = await startedNet(fed, ROUND, held);
+  for (const net of [control, wiped]) {
+    assertEquals(net.leader(0)!.stage, "unmask");
+    assertEquals(net.held.map((m) => m.from).sort(), [y, z]);
+  }
+  wiped.leader(0)!.wipe();
+  // Released, the two late frames alone (2 < t shares per secret) cannot unmask anything.
+  for (const net of [control, wiped]) await net.release();
+  assertEquals(control.leader(0)!.stage, "publish", "without the wipe the round completes");
+  assertEquals(control.messages("certificate").length, roster.members.length);
+  const leader = wiped.leader(0)!;
+  assertEquals(leader.stage, "failed");
+  const [failed] = wiped.events("round-failed", l, "leader");
+  assert(failed?.reason.includes("not enough consistent shares"), failed?.reason);
+  assertEquals(wiped.messages("certificate"), []);
+  assertEquals(wiped.events("published"), []);
+  // Wiping again (a failed or evicted leader is wiped by the endpoint too) is harmless.
   leader.wipe();
-  leader.wipe();
-  assertEquals(leader.stage, "publish");
   assertEquals(await leader.handleTimeout(10 ** 9), []);
 });

@@ -4,14 +4,14 @@
  * allows stay within `frameLimit`; and `openFrame` refuses bad headers with the documented
  * codes. (Forgeries and replays across sessions are the adversary suite's.)
  */
-import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { assert, assertEquals } from "../_assert.ts";
 import { encode, type Value } from "../../protocol/codec.ts";
 import {
   ED25519_SIGNATURE_LENGTH,
   ML_DSA65_SIGNATURE_LENGTH,
   type Rng,
 } from "../../protocol/crypto/mod.ts";
-import { ProtocolError, type RefusalCode } from "../../protocol/errors.ts";
+import type { RefusalCode } from "../../protocol/errors.ts";
 import {
   type Advertise,
   advertiseFields,
@@ -54,16 +54,10 @@ import {
 import type { Roster } from "../../protocol/roster.ts";
 import { RoundKeys } from "../../protocol/round_keys.ts";
 import { MAX_ROUND, type Session, sessionHash, sessionOf } from "../../protocol/session.ts";
-import { all, type Federation, federation, rngFor } from "./_fixtures.ts";
+import { all, assertThrowsRefusal, type Federation, federation, rngFor } from "./_fixtures.ts";
 import { craftFrame, header } from "./_frames.ts";
 
 const TYPES = Object.keys(TAG) as MessageType[];
-
-function refusal(fn: () => unknown, code: RefusalCode): ProtocolError {
-  const e = assertThrows(fn, ProtocolError) as ProtocolError;
-  assertEquals(e.code, code, e.message);
-  return e;
-}
 
 /** Everything needed to build messages of every type for one session. */
 interface Fixture {
@@ -375,10 +369,10 @@ Deno.test("messages: a frame over its type's limit is refused as oversized", asy
     false,
   );
   assert(padded.length < maxFrameSize(roster));
-  refusal(() => openFrame(padded, roster, 2), "oversized");
+  assertThrowsRefusal(() => openFrame(padded, roster, 2), "oversized");
   // Anything over the largest limit is refused before it is parsed.
   const huge = new Uint8Array(maxFrameSize(roster) + 1).fill(0xff);
-  refusal(() => openFrame(huge, roster, 2), "oversized");
+  assertThrowsRefusal(() => openFrame(huge, roster, 2), "oversized");
 });
 
 /** A frame signed by member 1 of the fixture's roster, from payload values. */
@@ -400,7 +394,7 @@ Deno.test("messages: openFrame header refusals", async () => {
     options?: Parameters<typeof craftFrame>[3],
   ) => {
     const frame = await craft(payload, options);
-    return refusal(() => openFrame(frame, roster, peer), code);
+    return assertThrowsRefusal(() => openFrame(frame, roster, peer), code);
   };
 
   // A well-formed crafted frame is accepted (the crafting itself is sound).
@@ -431,8 +425,8 @@ Deno.test("messages: openFrame header refusals", async () => {
   // Sender out of range, or not the transport peer the frame arrived from.
   await refused([...header("approval", f.session, n), ...approval], "not-member", undefined);
   await refused([...header("approval", f.session, 2 ** 40), ...approval], "not-member", undefined);
-  refusal(() => openFrame(ok, roster, 2), "not-member");
-  refusal(() => openFrame(ok, roster, 0), "not-member");
+  assertThrowsRefusal(() => openFrame(ok, roster, 2), "not-member");
+  assertThrowsRefusal(() => openFrame(ok, roster, 0), "not-member");
 
   // A body on a type without one.
   const body = new Uint8Array(4 * (roster.dim + 1));
@@ -445,9 +439,9 @@ Deno.test("messages: openFrame header refusals", async () => {
   assertEquals(openFrame(await craft(maskedHeader, { body }), roster, 1).body, body);
   const bodiless = openFrame(await craft(maskedHeader), roster, 1);
   assertEquals(bodiless.body, null);
-  refusal(() => readMaskedInput(bodiless, roster), "malformed");
+  assertThrowsRefusal(() => readMaskedInput(bodiless, roster), "malformed");
   const short = openFrame(await craft(maskedHeader, { body: body.subarray(4) }), roster, 1);
-  refusal(() => readMaskedInput(short, roster), "wrong-length");
+  assertThrowsRefusal(() => readMaskedInput(short, roster), "wrong-length");
 
   // Frame structure.
   const payload = encode([...header("approval", f.session, 1), ...approval]);
@@ -475,7 +469,7 @@ Deno.test("messages: openFrame header refusals", async () => {
     ],
   ];
   for (const [what, frame, code] of structural) {
-    assert(refusal(() => openFrame(frame, roster, 1), code).message.length > 0, what);
+    assert(assertThrowsRefusal(() => openFrame(frame, roster, 1), code).message.length > 0, what);
   }
 });
 
@@ -494,7 +488,7 @@ Deno.test("messages: the ML-DSA-65 part is present exactly where it is due", asy
       body,
       signature: (s) => [s.ed25519, hybrid ? null : fake],
     });
-    refusal(() => openFrame(wrongForm, pqFix.roster, 1), "bad-signature");
+    assertThrowsRefusal(() => openFrame(wrongForm, pqFix.roster, 1), "bad-signature");
     const rightForm = await craftFrame(pqPayload, signer, hybrid, { body });
     assertEquals(openFrame(rightForm, pqFix.roster, 1).type, type);
     if (hybrid) {
@@ -502,7 +496,7 @@ Deno.test("messages: the ML-DSA-65 part is present exactly where it is due", asy
         body,
         signature: (s) => [s.ed25519, s.mlDsa65!.subarray(1)],
       });
-      refusal(() => openFrame(truncated, pqFix.roster, 1), "wrong-length");
+      assertThrowsRefusal(() => openFrame(truncated, pqFix.roster, 1), "wrong-length");
     }
     // Classical roster: never an ML-DSA part.
     const cPayload = [...header(type, cFix.session, 1), new Uint8Array(32)];
@@ -511,7 +505,7 @@ Deno.test("messages: the ML-DSA-65 part is present exactly where it is due", asy
       body: cBody,
       signature: (s) => [s.ed25519, fake],
     });
-    refusal(() => openFrame(withPq, cFix.roster, 1), "bad-signature");
+    assertThrowsRefusal(() => openFrame(withPq, cFix.roster, 1), "bad-signature");
   }
 });
 
@@ -527,46 +521,46 @@ Deno.test("messages: readers refuse fields of the wrong shape", async () => {
 
   // Every reader checks the type; every reader checks the field count.
   const cosign = await open("cosign", 1, cosignFields({ certificateHash: f.rng(32) }));
-  refusal(() => readApproval(cosign), "wrong-type");
-  refusal(() => readCertificate(cosign, roster), "wrong-type");
-  refusal(() => readUnmask(cosign, roster), "wrong-type");
-  refusal(() => expectType(cosign, "approval"), "wrong-type");
+  assertThrowsRefusal(() => readApproval(cosign), "wrong-type");
+  assertThrowsRefusal(() => readCertificate(cosign, roster), "wrong-type");
+  assertThrowsRefusal(() => readUnmask(cosign, roster), "wrong-type");
+  assertThrowsRefusal(() => expectType(cosign, "approval"), "wrong-type");
   const extra = await open("cosign", 1, [...cosignFields({ certificateHash: f.rng(32) }), 1]);
-  refusal(() => readCosign(extra), "malformed");
+  assertThrowsRefusal(() => readCosign(extra), "malformed");
 
   // Advertised keys with the other mode's lengths.
   const classicalKeys = { shareKey: f.rng(32), maskKey: f.rng(32), commitment: f.rng(32) };
   const adv = await open("advertise", 2, advertiseFields(classicalKeys));
-  refusal(() => readAdvertise(adv, roster), "wrong-length");
+  assertThrowsRefusal(() => readAdvertise(adv, roster), "wrong-length");
 
   // Share entries: out of order, for the sender itself, attachments of the wrong direction.
   const e = (sender: number, recipient: number) => entry(f, sender, recipient, recipient, true);
   const shares = (sender: number, entries: ShareEntry[]) =>
     open("shares", sender, sharesFields({ entries }));
   const unordered = await shares(1, [e(1, 3), e(1, 2)]);
-  refusal(() => readShares(unordered, roster), "malformed");
+  assertThrowsRefusal(() => readShares(unordered, roster), "malformed");
   const self = await shares(1, [e(1, 1)]);
-  refusal(() => readShares(self, roster), "inconsistent-lists");
+  assertThrowsRefusal(() => readShares(self, roster), "inconsistent-lists");
   // Member 2 sends to lower member 0: it must not attach a mask ciphertext or a wrap.
   const wrongDirection = await shares(2, [{ ...e(2, 0), maskKemCt: f.rng(1120) }]);
-  refusal(() => readShares(wrongDirection, roster), "wrong-length");
+  assertThrowsRefusal(() => readShares(wrongDirection, roster), "wrong-length");
   const duplicate = await shares(1, [e(1, 2), e(1, 2)]);
-  refusal(() => readShares(duplicate, roster), "malformed");
+  assertThrowsRefusal(() => readShares(duplicate, roster), "malformed");
   const outside = await shares(1, [{ ...e(1, 3), peer: 4 }]);
-  refusal(() => readShares(outside, roster), "malformed");
+  assertThrowsRefusal(() => readShares(outside, roster), "malformed");
 
   // Member lists: unsorted, outside the roster.
   const request = await open("consistencyRequest", 0, [[0, 2, 1], [0]]);
-  refusal(() => readConsistencyRequest(request, roster), "malformed");
+  assertThrowsRefusal(() => readConsistencyRequest(request, roster), "malformed");
   const foreign = await open("consistencyRequest", 0, [[0, 1, 2], [0, 4]]);
-  refusal(() => readConsistencyRequest(foreign, roster), "not-member");
+  assertThrowsRefusal(() => readConsistencyRequest(foreign, roster), "not-member");
 
   // Unmask shares: owners out of order, shares of the wrong length.
   const share = () => f.rng(SHARE_LENGTH);
   const unsorted = await open("unmask", 1, [[[2, share()], [1, share()]], []]);
-  refusal(() => readUnmask(unsorted, roster), "malformed");
+  assertThrowsRefusal(() => readUnmask(unsorted, roster), "malformed");
   const shortShare = await open("unmask", 1, [[[2, share().subarray(1)]], []]);
-  refusal(() => readUnmask(shortShare, roster), "wrong-length");
+  assertThrowsRefusal(() => readUnmask(shortShare, roster), "wrong-length");
 
   // Certificates: a total weight beyond 32 bits.
   const heavy = await open(
@@ -575,11 +569,11 @@ Deno.test("messages: readers refuse fields of the wrong shape", async () => {
     [f.rng(32), [0, 1, 2], [], f.rng(32), 2 ** 32],
     f.rng(4 * (roster.dim + 1)),
   );
-  refusal(() => readCertificate(heavy, roster), "malformed");
+  assertThrowsRefusal(() => readCertificate(heavy, roster), "malformed");
 
   // Lists of frames that are not byte strings.
   const list = await open("keyList", 0, [[f.advertFrames[0], 5]]);
-  refusal(() => readKeyList(list, roster), "malformed");
+  assertThrowsRefusal(() => readKeyList(list, roster), "malformed");
   const approvals = await open("unmaskRequest", 0, [[0, 1, 2], [], ["x"]]);
-  refusal(() => readUnmaskRequest(approvals, roster), "malformed");
+  assertThrowsRefusal(() => readUnmaskRequest(approvals, roster), "malformed");
 });

@@ -5,7 +5,9 @@
  * pairs and wrapped pair secrets (round trips and refusals), and wiping.
  */
 import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "../_assert.ts";
-import { toHex } from "../../protocol/bytes.ts";
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { concatBytes } from "@noble/hashes/utils.js";
+import { fromHex, toHex, utf8 } from "../../protocol/bytes.ts";
 import {
   type Rng,
   x25519,
@@ -29,15 +31,25 @@ import {
 } from "../../protocol/round_keys.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import { rngFor } from "./_fixtures.ts";
+import { flipBit } from "./crypto/_helpers.ts";
 
 const H1 = rngFor("round-keys", "session", 1)(32);
 const H2 = rngFor("round-keys", "session", 2)(32);
 const MODES: Mode[] = ["classical", "post-quantum"];
 
-function flip(bytes: Uint8Array, index: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  out[index] ^= 0x01;
-  return out;
+/**
+ * The documented commitment `taggedHash("self-mask-commitment", session, member, b)` written out
+ * with the reference SHA-256: each of label, session hash, member (4 bytes big-endian) and seed
+ * preceded by its 4-byte big-endian length.
+ */
+function documentedCommitment(session: Uint8Array, member: number, seed: Uint8Array): Uint8Array {
+  const label = utf8("fedagg/v1/hash/self-mask-commitment");
+  const be32 = (v: number) => fromHex(v.toString(16).padStart(8, "0"));
+  return nobleSha256(
+    concatBytes(
+      ...[label, session, be32(member), seed].flatMap((part) => [be32(part.length), part]),
+    ),
+  );
 }
 
 function keys(mode: Mode, hash: Uint8Array, self: number, label: string): Promise<RoundKeys> {
@@ -83,7 +95,8 @@ Deno.test("round keys: advertised keys per mode, commitment to the self-mask see
     const pq = mode === "post-quantum";
     assertEquals(k.advertise.shareKey.length, pq ? 32 + XWING_PUBLIC_KEY_LENGTH : 32);
     assertEquals(k.advertise.maskKey.length, pq ? XWING_PUBLIC_KEY_LENGTH : 32);
-    assertEquals(k.advertise.commitment, selfMaskCommitment(H1, 3, k.selfSeed));
+    assertEquals(k.advertise.commitment, documentedCommitment(H1, 3, k.selfSeed));
+    assertEquals(selfMaskCommitment(H1, 3, k.selfSeed), k.advertise.commitment);
     assertEquals(k.selfMaskKey(), selfMaskKey(H1, 3, k.selfSeed));
     assertEquals([k.selfSeed.length, k.maskSeed.length], [32, 32]);
     assertNotEquals(toHex(k.selfSeed), toHex(k.maskSeed));
@@ -120,8 +133,8 @@ Deno.test("round keys: same seeds, other session or member: other keys", async (
     pairMaskKey(H1, 0, 2, agreement),
     pairMaskKey(H1, 2, 1, agreement),
     pairMaskKey(H1, 0, 1, agreement, ct),
-    pairMaskKey(H1, 0, 1, agreement, flip(ct, 1000)),
-    pairMaskKey(H1, 0, 1, flip(agreement, 0)),
+    pairMaskKey(H1, 0, 1, agreement, flipBit(ct, 8 * 1000)),
+    pairMaskKey(H1, 0, 1, flipBit(agreement, 0)),
   ].map(toHex);
   assertEquals(new Set(pair).size, pair.length);
   assertEquals(toHex(pairMaskKey(H1, 1, 0, agreement)), pair[0]);
@@ -135,7 +148,7 @@ Deno.test("round keys: maskSeedMatches accepts the real seed and refuses others"
     assert(maskSeedMatches(mode, k.maskSeed, k.advertise.maskKey), mode);
     assert(!maskSeedMatches(mode, other.maskSeed, k.advertise.maskKey), mode);
     assert(!maskSeedMatches(mode, k.selfSeed, k.advertise.maskKey), mode);
-    assert(!maskSeedMatches(mode, flip(k.maskSeed, 31), k.advertise.maskKey), mode);
+    assert(!maskSeedMatches(mode, flipBit(k.maskSeed, 8 * 31), k.advertise.maskKey), mode);
     assert(!maskSeedMatches(mode, new Uint8Array(32), k.advertise.maskKey), mode);
     assert(!maskSeedMatches(mode, k.maskSeed, other.advertise.maskKey), mode);
     // A key of the other mode never matches.
@@ -233,7 +246,7 @@ Deno.test("round keys: sealed shares fail if session, direction, AD or bytes cha
     // Associated data: the attached mask ciphertext.
     const otherCt = mode === "classical"
       ? new Uint8Array([1])
-      : flip(s.maskKemCt, XWING_CIPHERTEXT_LENGTH - 1);
+      : flipBit(s.maskKemCt, 8 * (XWING_CIPHERTEXT_LENGTH - 1));
     failures.push(["maskKemCt", open(b, 0, a.advertise.shareKey, s.sealed, s.shareKemCt, otherCt)]);
     if (mode === "post-quantum") {
       failures.push([
@@ -244,13 +257,16 @@ Deno.test("round keys: sealed shares fail if session, direction, AD or bytes cha
       for (const i of [0, 500, XWING_CIPHERTEXT_LENGTH - 32]) {
         failures.push([
           `shareKemCt byte ${i}`,
-          open(b, 0, a.advertise.shareKey, s.sealed, flip(s.shareKemCt, i)),
+          open(b, 0, a.advertise.shareKey, s.sealed, flipBit(s.shareKemCt, 8 * i)),
         ]);
       }
     }
     // The ciphertext and the tag, byte by byte, and truncation or extension.
     for (let i = 0; i < s.sealed.length; i += 7) {
-      failures.push([`sealed byte ${i}`, open(b, 0, a.advertise.shareKey, flip(s.sealed, i))]);
+      failures.push([
+        `sealed byte ${i}`,
+        open(b, 0, a.advertise.shareKey, flipBit(s.sealed, 8 * i)),
+      ]);
     }
     failures.push(["truncated", open(b, 0, a.advertise.shareKey, s.sealed.subarray(0, 79))]);
     failures.push(["extended", open(b, 0, a.advertise.shareKey, new Uint8Array([...s.sealed, 0]))]);
@@ -274,15 +290,15 @@ Deno.test("round keys: wrapped pair secrets round-trip and fail on tamper", () =
   assertEquals(unwrapPairSecret(H1, seed, 2, 5, wrapped, ct), secret);
   const cases: [string, Uint8Array | undefined][] = [
     ["session", unwrapPairSecret(H2, seed, 2, 5, wrapped, ct)],
-    ["mask seed", unwrapPairSecret(H1, flip(seed, 0), 2, 5, wrapped, ct)],
+    ["mask seed", unwrapPairSecret(H1, flipBit(seed, 0), 2, 5, wrapped, ct)],
     ["sender", unwrapPairSecret(H1, seed, 3, 5, wrapped, ct)],
     ["recipient", unwrapPairSecret(H1, seed, 2, 6, wrapped, ct)],
     ["direction", unwrapPairSecret(H1, seed, 5, 2, wrapped, ct)],
-    ["mask ciphertext", unwrapPairSecret(H1, seed, 2, 5, wrapped, flip(ct, 77))],
+    ["mask ciphertext", unwrapPairSecret(H1, seed, 2, 5, wrapped, flipBit(ct, 8 * 77))],
     ["truncated", unwrapPairSecret(H1, seed, 2, 5, wrapped.subarray(1), ct)],
   ];
   for (let i = 0; i < wrapped.length; i++) {
-    cases.push([`byte ${i}`, unwrapPairSecret(H1, seed, 2, 5, flip(wrapped, i), ct)]);
+    cases.push([`byte ${i}`, unwrapPairSecret(H1, seed, 2, 5, flipBit(wrapped, 8 * i), ct)]);
   }
   for (const [name, result] of cases) assertEquals(result, undefined, name);
   // Wrapping is deterministic per context and differs across contexts.

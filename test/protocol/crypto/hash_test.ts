@@ -113,6 +113,10 @@ Deno.test("taggedHash: label and part boundaries are part of the hash", () => {
   assertEquals(new Set(distinct).size, distinct.length, "every framing hashes differently");
   // No collision with the plain hash of the concatenation either.
   assertNotEquals(h("ab", "c"), toHex(sha256(utf8("abc"))));
-  // Same inputs, same hash.
-  assertEquals(h("x", "a", "bc"), h("x", "a", "bc"));
+  // And the framing is the documented one: a fixed vector (SHA-256 of
+  // 00000001 78 | 00000001 61 | 00000002 6263, computed with Python's hashlib).
+  assertEquals(
+    h("x", "a", "bc"),
+    "7d4cabb8470213911943e34989befddc20bd70581dccb3fe02fdd1d8e9471b7b",
+  );
 });

@@ -7,14 +7,15 @@
  * https://www.rfc-editor.org/rfc/rfc7748#section-5.2
  * https://www.rfc-editor.org/rfc/rfc7748#section-6.1
  */
+import nodeCrypto from "node:crypto";
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
+import { bytesToNumberLE, numberToBytesLE } from "@noble/curves/utils.js";
 import {
   isLowOrderX25519,
   x25519,
   X25519_LENGTH,
   x25519PublicKey,
 } from "../../../protocol/crypto/x25519.ts";
-import { seededRng } from "../../../protocol/crypto/random.ts";
 import { assertEquals, assertThrows } from "../../_assert.ts";
 import { fromHex, testBytes, toHex } from "./_helpers.ts";
 
@@ -84,24 +85,31 @@ Deno.test("X25519: public key is X25519(k, 9)", () => {
   }
 });
 
+/**
+ * The low-order encodings as libsodium lists them (as bytes: `has_small_order` in
+ * crypto_scalarmult/curve25519/ref10/x25519_ref10.c): u = 0, u = 1, the two points of order 8,
+ * and p − 1, p, p + 1 (p and p + 1 are non-canonical encodings of 0 and 1). Every clamped scalar
+ * sends them to the all-zero output.
+ */
+const LOW_ORDER_HEX = [
+  "0000000000000000000000000000000000000000000000000000000000000000",
+  "0100000000000000000000000000000000000000000000000000000000000000",
+  "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+  "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+  "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+  "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+];
+
+/** Secret keys the low-order checks agree with: RFC 7748 §6.1 Alice's and an arbitrary one. */
+const SECRET_KEYS = [
+  fromHex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
+  testBytes("x25519/low-order", 32),
+];
+
 Deno.test("X25519: refuses low-order public keys (all-zero output)", () => {
-  // u = 0, u = 1, the two points of order 8, and p - 1, p, p + 1 (non-canonical encodings
-  // of low-order points): every clamped scalar sends them to the all-zero output.
-  const lowOrder = [
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0100000000000000000000000000000000000000000000000000000000000000",
-    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
-    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-  ];
-  const secretKeys = [
-    fromHex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
-    testBytes("x25519/low-order", 32),
-  ];
-  for (const u of lowOrder) {
-    for (const sk of secretKeys) {
+  for (const u of LOW_ORDER_HEX) {
+    for (const sk of SECRET_KEYS) {
       // The reference implementation agrees these points are degenerate.
       assertThrows(() => nobleX25519.getSharedSecret(sk, fromHex(u)));
       assertThrows(() => x25519(sk, fromHex(u)), RangeError);
@@ -147,52 +155,93 @@ Deno.test("X25519: inputs are not modified", () => {
   assertEquals(toHex(pk), pkCopy);
 });
 
-Deno.test("X25519: isLowOrderX25519 agrees with the agreement itself", () => {
-  const secret = new Uint8Array(32).fill(0x5a);
-  const agreementRefuses = (u: Uint8Array) => {
-    try {
-      x25519(secret, u);
-      return false;
-    } catch {
-      return true;
-    }
-  };
-  // Every low-order encoding, with and without the (ignored) top bit.
+/** Base64url without padding (JWK key material). */
+function base64url(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_")
+    .replace(/=+$/, "");
+}
+
+/**
+ * The raw node:crypto agreement of `sk` with `u`, imported as JWK (not through the wrapper's
+ * DER helpers), or undefined when it is degenerate: node:crypto refuses to return the all-zero
+ * result (ERR_OSSL_FAILED_DURING_DERIVATION), and an all-zero output counts the same. Any other
+ * error propagates.
+ */
+function referenceAgreement(sk: Uint8Array, u: Uint8Array): Uint8Array | undefined {
+  const privateKey = nodeCrypto.createPrivateKey({
+    key: {
+      kty: "OKP",
+      crv: "X25519",
+      d: base64url(sk),
+      x: base64url(nobleX25519.getPublicKey(sk)),
+    },
+    format: "jwk",
+  });
+  const publicKey = nodeCrypto.createPublicKey({
+    key: { kty: "OKP", crv: "X25519", x: base64url(u) },
+    format: "jwk",
+  });
+  let out: Uint8Array;
+  try {
+    out = new Uint8Array(nodeCrypto.diffieHellman({ privateKey, publicKey }));
+  } catch (err) {
+    if ((err as { code?: string }).code === "ERR_OSSL_FAILED_DURING_DERIVATION") return undefined;
+    throw err;
+  }
+  return out.every((b) => b === 0) ? undefined : out;
+}
+
+/** The noble ladder's result, or undefined when noble refuses the point as low-order. */
+function nobleAgreement(sk: Uint8Array, u: Uint8Array): Uint8Array | undefined {
+  try {
+    return nobleX25519.getSharedSecret(sk, u);
+  } catch (err) {
+    if ((err as Error).message === "invalid private or public key received") return undefined;
+    throw err;
+  }
+}
+
+Deno.test("X25519: isLowOrderX25519 is exactly the set of keys whose agreement is all zeros", () => {
   const p = 2n ** 255n - 19n;
-  const le = (v: bigint) => {
-    const out = new Uint8Array(32);
-    for (let i = 0; i < 32; i++) out[i] = Number((v >> BigInt(8 * i)) & 0xffn);
-    return out;
-  };
-  const lowOrder = [
-    0n,
-    1n,
-    p - 1n,
-    p,
-    p + 1n,
-    325606250916557431795983626356110631294008115727848805560023387167927233504n,
-    39382357235489614581723060781553021112529911719440698176882885853963445705823n,
-  ].map(le);
-  for (const u of lowOrder) {
-    for (const top of [0, 0x80]) {
-      const v = u.slice();
-      v[31] |= top;
-      assertEquals(isLowOrderX25519(v), true);
-      assertEquals(agreementRefuses(v), true);
+  const top = 2n ** 255n;
+  const values = new Set<bigint>();
+  // The listed encodings and their neighbours u ± 1.
+  for (const hex of LOW_ORDER_HEX) {
+    const v = bytesToNumberLE(fromHex(hex));
+    for (const d of [-1n, 0n, 1n]) values.add((v + d + top) % top);
+  }
+  // Every non-canonical encoding (p … 2^255 − 1, i.e. 0 … 18 mod p), and small u.
+  for (let v = p; v < top; v++) values.add(v);
+  for (let v = 0n; v < 32n; v++) values.add(v);
+  const encodings: Uint8Array[] = [];
+  for (const v of values) {
+    const u = numberToBytesLE(v, 32);
+    const high = u.slice();
+    high[31] |= 0x80; // the ignored top bit
+    encodings.push(u, high);
+  }
+  for (let i = 0; i < 16; i++) encodings.push(testBytes(`x25519/low-order/random/${i}`, 32));
+
+  const degenerate: string[] = [];
+  for (const u of encodings) {
+    const [first, ...rest] = SECRET_KEYS.map((sk) => referenceAgreement(sk, u));
+    const refused = first === undefined;
+    for (const r of rest) assertEquals(r === undefined, refused, `scalars disagree on ${toHex(u)}`);
+    if (refused) degenerate.push(toHex(u));
+    assertEquals(isLowOrderX25519(u), refused, toHex(u));
+    for (const sk of SECRET_KEYS) {
+      const expected = referenceAgreement(sk, u);
+      assertEquals(nobleAgreement(sk, u), expected, `noble on ${toHex(u)}`);
+      if (expected === undefined) assertThrows(() => x25519(sk, u), RangeError);
+      else assertEquals(x25519(sk, u), expected);
     }
   }
-  // Edge and random points: the table and the agreement give the same answer.
-  const rng = seededRng(new Uint8Array(32).fill(7));
-  const samples = [
-    le(2n),
-    le(p - 2n),
-    le(p + 2n),
-    le(2n ** 255n - 1n),
-    ...Array.from(
-      { length: 200 },
-      () => rng(32),
-    ),
-  ];
-  for (const u of samples) assertEquals(isLowOrderX25519(u), agreementRefuses(u));
+  // The agreement refuses exactly libsodium's encodings, with either top bit.
+  const withTopBit = (hex: string) => {
+    const u = fromHex(hex);
+    u[31] |= 0x80;
+    return toHex(u);
+  };
+  assertEquals(degenerate.sort(), [...LOW_ORDER_HEX, ...LOW_ORDER_HEX.map(withTopBit)].sort());
   assertThrows(() => isLowOrderX25519(new Uint8Array(31)), RangeError);
 });
