@@ -10,6 +10,7 @@ import { parseArgs } from "@std/cli/parse-args";
 import { toBase64 } from "../protocol/bytes.ts";
 import { verifyFinalCertificate } from "../protocol/certificate.ts";
 import { ConfigError, ProtocolError } from "../protocol/errors.ts";
+import { defaultHararyThreshold } from "../protocol/graph.ts";
 import { dequantizeMean } from "../protocol/quantize.ts";
 import type { Mode } from "../protocol/roster.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
@@ -225,7 +226,7 @@ async function roster(argv: string[]): Promise<number> {
           degree,
           threshold: args["graph-threshold"] !== undefined
             ? integer(args["graph-threshold"], "graph-threshold", 1)
-            : Math.floor((degree + 1) / 2) + 1,
+            : defaultHararyThreshold(degree),
         };
       } else {
         // Degree and threshold follow from n, chosen when the roster is loaded.

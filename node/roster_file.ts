@@ -25,7 +25,7 @@ import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { fromBase64, toBase64 } from "../protocol/bytes.ts";
 import { encode } from "../protocol/codec.ts";
-import { secAggPlusParameters } from "../protocol/graph.ts";
+import { secAggPlusGraph } from "../protocol/graph.ts";
 import { ConfigError } from "../protocol/errors.ts";
 import {
   createRoster,
@@ -145,17 +145,13 @@ function checkMemberEntry(entry: RosterMemberEntry, i: number): Member {
 export function rosterOf(file: RosterFile): Roster {
   if (file.fedagg !== FORMAT) throw new ConfigError("fedagg", `must be "${FORMAT}"`);
   if (!Array.isArray(file.members)) throw new ConfigError("members", "must be a list");
-  let graph = file.graph as GraphSettings;
-  if (file.graph?.kind === "secagg+") {
-    const p = secAggPlusParameters({
+  const graph = file.graph?.kind === "secagg+"
+    ? secAggPlusGraph({
       n: file.members.length,
       corruptFraction: file.graph.corruptFraction,
       dropoutFraction: file.graph.dropoutFraction,
-    });
-    graph = p.complete
-      ? { kind: "complete" }
-      : { kind: "harary", degree: p.degree, threshold: p.threshold };
-  }
+    })
+    : file.graph as GraphSettings;
   return createRoster({
     federation: file.federation,
     members: file.members.map(checkMemberEntry),
