@@ -5,8 +5,9 @@
  * safetensors (202, journaled before the answer), a second upload (409), `num_samples` missing
  * (400) or out of [1, maxWeight] (422), wrong length (422 naming both counts), NaN (422 naming
  * the index), wrong dtype and content type (415), bodies too big with and without
- * Content-Length (413), unknown routes and unpublished aggregates (404), wrong methods (405),
- * `/v1/status`, `/metrics`, `/v1/events`; and, with aggregates written straight into the
+ * Content-Length (413), a streamed body in tiny chunks (read exactly), unknown routes and
+ * unpublished aggregates (404), wrong methods (405), `/v1/status`, `/metrics`, `/v1/events`;
+ * and, with aggregates written straight into the
  * node's journal, downloads in every format (the mean bit for bit, the exact sum, the update's
  * safetensors layout) and the certificate (404 `not-final` until final).
  */
@@ -343,6 +344,38 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       assertEquals((await upload(f, 27, ok)).status, 202);
       assertEquals(await f.node.journal.update(26), undefined);
     });
+
+    await t.step(
+      "a chunked body read in tiny chunks past the first buffer arrives exact",
+      async () => {
+        // A safetensors body whose header is padded with spaces (as the format allows) to well
+        // over the 64 KiB the server first allocates without Content-Length, sent in 1..7-byte
+        // chunks: the buffer grows several times and every byte lands in place.
+        const plain = encodeSafetensors(values(28), { tensors: [{ name: "w", shape: [DIM] }] });
+        const headerLength = Number(new DataView(plain.buffer).getBigUint64(0, true));
+        const padded = headerLength + 200_000;
+        const body = new Uint8Array(8 + padded + 4 * DIM).fill(0x20);
+        new DataView(body.buffer).setBigUint64(0, BigInt(padded), true);
+        body.set(plain.subarray(8, 8 + headerLength), 8);
+        body.set(plain.subarray(8 + headerLength), 8 + padded);
+        let at = 0;
+        const stream = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (at >= body.length) return controller.close();
+            const end = Math.min(body.length, at + 1 + (at % 7));
+            controller.enqueue(body.slice(at, end));
+            at = end;
+          },
+        });
+        const r = await upload(f, 28, stream, "?num_samples=2");
+        assertEquals(r.status, 202, new TextDecoder().decode(r.bytes));
+        assertEquals(r.json().format, "safetensors");
+        const stored = await f.node.journal.update(28);
+        assert(stored !== undefined, "round 28 journaled");
+        assert(equalBytes(f32Bytes(stored.values), f32Bytes(values(28))));
+        assertEquals(stored.layout, { tensors: [{ name: "w", shape: [DIM] }] });
+      },
+    );
 
     await t.step("400 for a round number out of range; 404 for malformed round paths", async () => {
       const r = await upload(f, "999999999999999", encodeRaw(values(0)));
