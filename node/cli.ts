@@ -7,7 +7,6 @@
  */
 import "./shims.ts";
 import { parseArgs } from "@std/cli/parse-args";
-import { toBase64 } from "../protocol/bytes.ts";
 import { verifyFinalCertificate } from "../protocol/certificate.ts";
 import { ConfigError, ProtocolError } from "../protocol/errors.ts";
 import { defaultHararyThreshold } from "../protocol/graph.ts";
@@ -15,9 +14,10 @@ import { dequantizeMean } from "../protocol/quantize.ts";
 import type { Mode } from "../protocol/roster.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
-import { createIdentity, loadIdentity, type MemberCard } from "./identity.ts";
+import { loadIdentity, type MemberCard } from "./identity.ts";
 import { serveApi } from "./http_api.ts";
 import { FedaggNode } from "./node.ts";
+import { DEFAULT_LISTEN, initNodeDir } from "./node_dir.ts";
 import {
   addMember,
   checkRosterFile,
@@ -53,7 +53,7 @@ Commands:
 
 Creates DIR (mode 0700) with a new identity (identity.json, mode 0600) and an API token
 (api.token, mode 0600), and prints this member's card (also written to DIR/card.json) for the
-roster. --listen defaults to /ip4/127.0.0.1/tcp/4001; --announce (the addresses others dial)
+roster. --listen defaults to ${DEFAULT_LISTEN.join(" ")}; --announce (the addresses others dial)
 defaults to the listen addresses.
 `,
   roster: `Usage:
@@ -166,19 +166,10 @@ async function init(argv: string[]): Promise<number> {
   });
   if (args.help) usage("init");
   const dir = required(args, "dir", "init");
-  const listen = list(args.listen);
-  const addresses = listen.length > 0 ? listen : ["/ip4/127.0.0.1/tcp/4001"];
-  const announce = list(args.announce);
-  const identity = await createIdentity(dir);
-  const token = toBase64(crypto.getRandomValues(new Uint8Array(24))).replace(/[+/=]/g, "x");
-  await writeFileAtomic(`${dir}/api.token`, token + "\n", 0o600);
-  await writeFileAtomic(
-    `${dir}/node.json`,
-    JSON.stringify({ listen: addresses }, null, 2) + "\n",
-    0o600,
-  );
-  const card = identity.card(announce.length > 0 ? announce : addresses);
-  await writeFileAtomic(`${dir}/card.json`, JSON.stringify(card, null, 2) + "\n", 0o644);
+  const { identity, card } = await initNodeDir(dir, {
+    listen: list(args.listen),
+    announce: list(args.announce),
+  });
   print(
     args.json,
     card,
@@ -348,7 +339,7 @@ async function run(argv: string[]): Promise<number> {
   )) as { listen?: string[] };
   const listen = list(args.listen).length > 0
     ? list(args.listen)
-    : nodeConfig.listen ?? ["/ip4/127.0.0.1/tcp/4001"];
+    : nodeConfig.listen ?? [...DEFAULT_LISTEN];
   const token = (await Deno.readTextFile(`${dir}/api.token`)).trim();
   const [hostname, portText] = (args.api ?? "127.0.0.1:8421").split(/:(?=\d+$)/);
   if (portText === undefined) throw new UsageError(`--api must be HOST:PORT, got ${args.api}`);

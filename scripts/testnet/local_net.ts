@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../../node/atomic_file.ts";
-import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import type { NodeIdentity } from "../../node/identity.ts";
+import { initNodeDir } from "../../node/node_dir.ts";
 import {
   addMember,
   checkRosterFile,
@@ -72,8 +72,8 @@ export class LocalNet {
   }
 
   /**
-   * Creates `count` identities, API tokens and a roster signed by every member in `out` (the
-   * same files `fedagg init` and `fedagg roster` produce), without starting anything.
+   * Creates `count` node directories (through `initNodeDir`, as `fedagg init` does) and a roster
+   * signed by every member in `out` (as `fedagg roster` would), without starting anything.
    */
   static async create(
     out: string,
@@ -88,14 +88,8 @@ export class LocalNet {
       const name = `node-${i}`;
       const dir = `${out}/${name}`;
       const listen = [`/ip4/127.0.0.1/tcp/${freePort()}`];
-      const identity = await createIdentity(dir);
-      const token = Array.from(
-        crypto.getRandomValues(new Uint8Array(16)),
-        (b) => b.toString(16).padStart(2, "0"),
-      ).join("");
-      await writeFileAtomic(`${dir}/api.token`, token + "\n", 0o600);
-      await writeFileAtomic(`${dir}/node.json`, JSON.stringify({ listen }) + "\n", 0o600);
-      file = addMember(file, identity.card(listen));
+      const { identity, token, card } = await initNodeDir(dir, { listen });
+      file = addMember(file, card);
       identities.push(identity);
       const apiPort = freePort();
       nodes.push({
