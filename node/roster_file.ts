@@ -25,6 +25,7 @@ import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { fromBase64, toBase64 } from "../protocol/bytes.ts";
 import { encode } from "../protocol/codec.ts";
+import { ML_DSA65_PUBLIC_KEY_LENGTH } from "../protocol/crypto/mod.ts";
 import { secAggPlusGraph } from "../protocol/graph.ts";
 import { ConfigError } from "../protocol/errors.ts";
 import {
@@ -134,7 +135,7 @@ function checkMemberEntry(entry: RosterMemberEntry, i: number): Member {
     signingKey,
     pqSigningKey: entry.pqSigningKey === null
       ? undefined
-      : bytes(entry.pqSigningKey, `members[${i}].pqSigningKey`, 1952),
+      : bytes(entry.pqSigningKey, `members[${i}].pqSigningKey`, ML_DSA65_PUBLIC_KEY_LENGTH),
   };
 }
 
