@@ -7,6 +7,7 @@
  */
 import "./shims.ts";
 import { parseArgs } from "@std/cli/parse-args";
+import { equalBytes } from "../protocol/bytes.ts";
 import { verifyFinalCertificate } from "../protocol/certificate.ts";
 import { ConfigError, ProtocolError } from "../protocol/errors.ts";
 import { defaultHararyThreshold } from "../protocol/graph.ts";
@@ -524,8 +525,11 @@ async function verify(argv: string[]): Promise<number> {
       const bytes = await Deno.readFile(args.mean);
       const given = parseUpdate(bytes, roster.dim, detectFormat(bytes)).values;
       const expected = dequantizeMean(v.aggregate, roster.quantization, v.members.length);
-      meanOk = given.length === expected.length &&
-        new Uint8Array(given.buffer).every((b, i) => b === new Uint8Array(expected.buffer)[i]);
+      // Bit for bit (a float compare would call -0 and 0 equal, and NaN unequal to itself).
+      meanOk = equalBytes(
+        new Uint8Array(given.buffer, given.byteOffset, given.byteLength),
+        new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength),
+      );
     }
     const ok = meanOk !== false;
     const result = {
