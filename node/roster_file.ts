@@ -18,13 +18,13 @@
  * the addresses, which are only dialing hints: connections are authenticated by PeerId). A node
  * runs only a roster that every member has signed, so nobody can be enrolled, dropped or have
  * its key swapped without all members agreeing. In post-quantum mode the signatures are hybrid.
+ * The signed bytes and their checks are the protocol's (`protocol/roster_approval.ts`).
  *
  * @module
  */
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { fromBase64, toBase64 } from "../protocol/bytes.ts";
-import { encode } from "../protocol/codec.ts";
 import { ML_DSA65_PUBLIC_KEY_LENGTH } from "../protocol/crypto/mod.ts";
 import { secAggPlusGraph } from "../protocol/graph.ts";
 import { ConfigError } from "../protocol/errors.ts";
@@ -35,13 +35,13 @@ import {
   type Mode,
   type Roster,
 } from "../protocol/roster.ts";
-import { type Signature, verifyMemberSignature } from "../protocol/signer.ts";
+import { approveRoster, verifyRosterApproval } from "../protocol/roster_approval.ts";
+import type { Signature } from "../protocol/signer.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
 import type { MemberCard, NodeIdentity } from "./identity.ts";
 
 const FORMAT = "fedagg/roster/v1";
-const APPROVAL_TAG = "fedagg/v1/sig/roster";
 
 /**
  * The graph as the file states it: a protocol graph, or `secagg+` with the corrupt and dropout
@@ -197,10 +197,6 @@ export function addMember(file: RosterFile, card: MemberCard): RosterFile {
   return { ...file, members: [...file.members, entry], signatures: {} };
 }
 
-function approvalPayload(roster: Roster): Uint8Array {
-  return encode([APPROVAL_TAG, roster.hash]);
-}
-
 /**
  * Adds `identity`'s signature over the roster hash. Refuses (NodeError) when the identity is
  * not a member, or (ConfigError) when the roster is invalid.
@@ -210,7 +206,7 @@ export async function signRoster(file: RosterFile, identity: NodeIdentity): Prom
   if (roster.indexOf(identity.peerId) === undefined) {
     throw new NodeError("not-a-member", `${identity.peerId} is not in this roster: add it first`);
   }
-  const sig = await identity.signer.sign(approvalPayload(roster), roster.mode === "post-quantum");
+  const sig = await approveRoster(roster, identity.signer);
   return {
     ...file,
     signatures: {
@@ -239,7 +235,6 @@ export interface RosterCheck {
 /** Checks the file (ConfigError when invalid) and every signature in it. */
 export async function checkRosterFile(file: RosterFile): Promise<RosterCheck> {
   const roster = rosterOf(file);
-  const payload = approvalPayload(roster);
   const signed: string[] = [];
   const invalid: string[] = [];
   for (const [id, sig] of Object.entries(file.signatures ?? {})) {
@@ -253,10 +248,9 @@ export async function checkRosterFile(file: RosterFile): Promise<RosterCheck> {
     } catch {
       signature = undefined;
     }
-    const hybrid = roster.mode === "post-quantum";
     if (
       index !== undefined && signature !== undefined &&
-      await verifyMemberSignature(roster, index, payload, signature, hybrid)
+      await verifyRosterApproval(roster, index, signature)
     ) signed.push(id);
     else invalid.push(id);
   }
