@@ -202,8 +202,11 @@ export class LocalNet {
   /**
    * Starts `round` and kills `victims` (roster indices) in the middle of it, deterministically:
    * every member but one late one submits (through `submit`), the leader waits in its first
-   * stage for the straggler, the victims are killed there with SIGKILL (after they advertised),
-   * then the straggler submits. Without victims everyone submits at once.
+   * stage for the straggler (up to advertiseTimeoutMs), and the victims are killed there with
+   * SIGKILL once the leader's status shows it leading the round and each victim's shows it in
+   * the round (its participant has entered the advertise stage and handed its advert to the
+   * mesh; whether the advert reached the leader is not awaited); then the straggler submits.
+   * Without victims everyone submits at once.
    */
   async submitAndKill(
     round: number,
@@ -220,6 +223,14 @@ export class LocalNet {
       const s = await this.status(this.node(leader));
       return s?.leading?.round === round ? true : undefined;
     }, 60_000);
+    await Promise.all(
+      victims.map((v) =>
+        waitFor(`${this.node(v).name} to enter round ${round}`, async () => {
+          const s = await this.status(this.node(v));
+          return s?.round === round ? true : undefined;
+        }, 60_000)
+      ),
+    );
     await Promise.all(victims.map((v) => this.stop(this.node(v), "SIGKILL")));
     await submit([late]);
   }
