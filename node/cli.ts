@@ -1,7 +1,9 @@
 /**
- * The `fedagg` command line. Exit codes: 0 success, 1 the operation failed (a check did not
- * pass, the node is unreachable), 2 usage or configuration error. Messages say what is wrong
- * and how to fix it; `--json` prints machine-readable output where a program reads it.
+ * The `fedagg` command line. Exit codes: 0 success; 1 the operation ran and failed (a check did
+ * not pass, or the node refused the request or has no answer yet); 2 the operation could not
+ * run: a usage or configuration error, a missing or unreadable file, or no node to talk to (not
+ * running, or unreachable). Messages say what is wrong and how to fix it; `--json` prints
+ * machine-readable output where a program reads it.
  *
  * @module
  */
