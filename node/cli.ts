@@ -25,6 +25,7 @@ import {
   addMember,
   checkRosterFile,
   DEFAULT_PARAMETERS,
+  DEFAULT_SECAGG_PLUS,
   loadRunnableRoster,
   newRosterFile,
   readRosterFile,
@@ -37,6 +38,10 @@ import { detectFormat, FormatError, parseUpdate } from "./tensor_formats.ts";
 
 /** Usage error: exit 2. */
 class UsageError extends Error {}
+
+// The defaults the help states are the ones the commands apply.
+const defaults = DEFAULT_PARAMETERS;
+const sparse = DEFAULT_SECAGG_PLUS;
 
 const HELP: Record<string, string> = {
   "": `fedagg — peer-to-peer secure aggregation for federated learning
@@ -66,17 +71,22 @@ defaults to the listen addresses.
   fedagg roster verify --roster FILE [--json]
 
 create options:
-  --mode classical|post-quantum   (default classical)
-  --clip C                        clipping radius (default 1)
-  --max-weight W                  largest num_samples a member may claim (default 1)
+  --mode classical|post-quantum   (default ${defaults.mode})
+  --clip C                        clipping radius (default ${defaults.clip})
+  --max-weight W                  largest num_samples one may claim (default ${defaults.maxWeight})
   --scale S                       quantization scale (default: the largest that cannot overflow)
   --threshold T                   global threshold (default ⌊2n/3⌋ + 1)
-  --graph complete|sparse         neighbour graph (default complete)
-  --degree K --graph-threshold TK sparse graph parameters, or instead:
-  --corrupt F --dropout F         choose them per Bell et al. for these fractions (sparse only)
-  --stage-timeout MS              (default 10000)
-  --advertise-timeout MS          submission deadline after the first update (default 60000)
-  --view-timeout MS               (default 30000)
+  --graph complete|sparse         neighbour graph (default ${defaults.graph.kind})
+  --degree K                      sparse graph degree (even), with
+  --graph-threshold TK            its share threshold (default ⌊(K+1)/2⌋ + 1, a strict majority
+                                  of the K+1 holders: ${defaultHararyThreshold(4)} for K = 4)
+  or, instead of --degree, K and TK chosen per Bell et al. (sparse only) for:
+  --corrupt F                     fraction of corrupt members (default ${sparse.corruptFraction})
+  --dropout F                     per-round dropout fraction (default ${sparse.dropoutFraction})
+  --stage-timeout MS              (default ${defaults.stageTimeoutMs})
+  --advertise-timeout MS          submission deadline after the first update
+                                  (default ${defaults.advertiseTimeoutMs})
+  --view-timeout MS               (default ${defaults.viewTimeoutMs})
 
 verify exits 0 only when the roster is valid and every member signed it.
 `,
@@ -207,7 +217,7 @@ async function roster(argv: string[]): Promise<number> {
     });
     if (args.help) usage("roster");
     const out = required(args, "out", "roster");
-    const mode = (args.mode ?? "classical") as Mode;
+    const mode = (args.mode ?? DEFAULT_PARAMETERS.mode) as Mode;
     if (mode !== "classical" && mode !== "post-quantum") {
       throw new UsageError(`--mode must be classical or post-quantum, got ${mode}`);
     }
@@ -226,8 +236,12 @@ async function roster(argv: string[]): Promise<number> {
         // Degree and threshold follow from n, chosen when the roster is loaded.
         graph = {
           kind: "secagg+",
-          corruptFraction: number(args.corrupt ?? "0.05", "corrupt"),
-          dropoutFraction: number(args.dropout ?? "0.1", "dropout"),
+          corruptFraction: args.corrupt !== undefined
+            ? number(args.corrupt, "corrupt")
+            : DEFAULT_SECAGG_PLUS.corruptFraction,
+          dropoutFraction: args.dropout !== undefined
+            ? number(args.dropout, "dropout")
+            : DEFAULT_SECAGG_PLUS.dropoutFraction,
         };
       }
     } else if (args.graph !== undefined && args.graph !== "complete") {

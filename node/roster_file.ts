@@ -98,6 +98,12 @@ export const DEFAULT_PARAMETERS: Omit<RosterParameters, "federation" | "dim"> = 
   viewTimeoutMs: 30_000,
 };
 
+/**
+ * The fractions a `secagg+` graph assumes when the operator names none (`fedagg roster create
+ * --graph sparse` without `--degree`): up to 5 % corrupt members and 10 % dropouts per round.
+ */
+export const DEFAULT_SECAGG_PLUS = { corruptFraction: 0.05, dropoutFraction: 0.1 } as const;
+
 /** A new, empty, unsigned roster file. Parameters are checked when members are added. */
 export function newRosterFile(parameters: RosterParameters): RosterFile {
   return { fedagg: FORMAT, ...parameters, members: [], signatures: {} };
