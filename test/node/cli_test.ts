@@ -627,15 +627,22 @@ Deno.test("cli: verify accepts a genuine final certificate and refuses tampered 
     expectCode(await verify(), 1, "truncated certificate");
     await Deno.writeFile(cert, final.certificate);
 
-    // The same files against another roster (a changed parameter): refused.
+    // The same files against another roster (a changed parameter) that every member signed:
+    // the roster is a valid trust anchor, but the certificate is for the first one.
+    let changed: RosterFile = { ...unsigned, clip: 2 };
+    for (const id of identities) changed = await signRoster(changed, id);
     const otherRoster = `${root}/other.json`;
-    await writeRosterFile(otherRoster, { ...file, clip: 2 });
+    await writeRosterFile(otherRoster, changed);
+    expectCode(await cli("roster", "verify", "--roster", otherRoster), 0, "other roster signed");
     const other = await cli(
       "verify",
       ...["--certificate", cert, "--aggregate", body, "--roster", otherRoster, "--json"],
     );
     expectCode(other, 1, "another roster");
-    assertEquals(JSON.parse(other.out).valid, false);
+    const otherResult = JSON.parse(other.out);
+    assertEquals(otherResult.valid, false);
+    assertMatch(otherResult.reason, /another roster/);
+    assert(!otherResult.reason.includes("not signed"), otherResult.reason);
 
     // The roster is the trust anchor: one that not every member signed is refused.
     const unsignedPath = `${root}/unsigned.json`;
