@@ -1,26 +1,31 @@
 /**
- * The `fedagg` command line. Exit codes: 0 success, 1 the operation failed (a check did not
- * pass, the node is unreachable), 2 usage or configuration error. Messages say what is wrong
- * and how to fix it; `--json` prints machine-readable output where a program reads it.
+ * The `fedagg` command line. Exit codes: 0 success; 1 the operation ran and failed (a check did
+ * not pass, or the node refused the request or has no answer yet); 2 the operation could not
+ * run: a usage or configuration error, a missing or unreadable file, or no node to talk to (not
+ * running, or unreachable). Messages say what is wrong and how to fix it; `--json` prints
+ * machine-readable output where a program reads it.
  *
  * @module
  */
 import "./shims.ts";
 import { parseArgs } from "@std/cli/parse-args";
-import { toBase64 } from "../protocol/bytes.ts";
+import { equalBytes } from "../protocol/bytes.ts";
 import { verifyFinalCertificate } from "../protocol/certificate.ts";
 import { ConfigError, ProtocolError } from "../protocol/errors.ts";
+import { defaultHararyThreshold } from "../protocol/graph.ts";
 import { dequantizeMean } from "../protocol/quantize.ts";
 import type { Mode } from "../protocol/roster.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
-import { createIdentity, loadIdentity, type MemberCard } from "./identity.ts";
+import { loadIdentity, type MemberCard } from "./identity.ts";
 import { serveApi } from "./http_api.ts";
 import { FedaggNode } from "./node.ts";
+import { DEFAULT_LISTEN, initNodeDir } from "./node_dir.ts";
 import {
   addMember,
   checkRosterFile,
   DEFAULT_PARAMETERS,
+  DEFAULT_SECAGG_PLUS,
   loadRunnableRoster,
   newRosterFile,
   readRosterFile,
@@ -33,6 +38,10 @@ import { detectFormat, FormatError, parseUpdate } from "./tensor_formats.ts";
 
 /** Usage error: exit 2. */
 class UsageError extends Error {}
+
+// The defaults the help states are the ones the commands apply.
+const defaults = DEFAULT_PARAMETERS;
+const sparse = DEFAULT_SECAGG_PLUS;
 
 const HELP: Record<string, string> = {
   "": `fedagg — peer-to-peer secure aggregation for federated learning
@@ -52,7 +61,7 @@ Commands:
 
 Creates DIR (mode 0700) with a new identity (identity.json, mode 0600) and an API token
 (api.token, mode 0600), and prints this member's card (also written to DIR/card.json) for the
-roster. --listen defaults to /ip4/127.0.0.1/tcp/4001; --announce (the addresses others dial)
+roster. --listen defaults to ${DEFAULT_LISTEN.join(" ")}; --announce (the addresses others dial)
 defaults to the listen addresses.
 `,
   roster: `Usage:
@@ -62,17 +71,22 @@ defaults to the listen addresses.
   fedagg roster verify --roster FILE [--json]
 
 create options:
-  --mode classical|post-quantum   (default classical)
-  --clip C                        clipping radius (default 1)
-  --max-weight W                  largest num_samples a member may claim (default 1)
+  --mode classical|post-quantum   (default ${defaults.mode})
+  --clip C                        clipping radius (default ${defaults.clip})
+  --max-weight W                  largest num_samples one may claim (default ${defaults.maxWeight})
   --scale S                       quantization scale (default: the largest that cannot overflow)
   --threshold T                   global threshold (default ⌊2n/3⌋ + 1)
-  --graph complete|sparse         neighbour graph (default complete)
-  --degree K --graph-threshold TK sparse graph parameters, or instead:
-  --corrupt F --dropout F         choose them per Bell et al. for these fractions (sparse only)
-  --stage-timeout MS              (default 10000)
-  --advertise-timeout MS          submission deadline after the first update (default 60000)
-  --view-timeout MS               (default 30000)
+  --graph complete|sparse         neighbour graph (default ${defaults.graph.kind})
+  --degree K                      sparse graph degree (even), with
+  --graph-threshold TK            its share threshold (default ⌊(K+1)/2⌋ + 1, a strict majority
+                                  of the K+1 holders: ${defaultHararyThreshold(4)} for K = 4)
+  or, instead of --degree, K and TK chosen per Bell et al. (sparse only) for:
+  --corrupt F                     fraction of corrupt members (default ${sparse.corruptFraction})
+  --dropout F                     per-round dropout fraction (default ${sparse.dropoutFraction})
+  --stage-timeout MS              (default ${defaults.stageTimeoutMs})
+  --advertise-timeout MS          submission deadline after the first update
+                                  (default ${defaults.advertiseTimeoutMs})
+  --view-timeout MS               (default ${defaults.viewTimeoutMs})
 
 verify exits 0 only when the roster is valid and every member signed it.
 `,
@@ -165,19 +179,10 @@ async function init(argv: string[]): Promise<number> {
   });
   if (args.help) usage("init");
   const dir = required(args, "dir", "init");
-  const listen = list(args.listen);
-  const addresses = listen.length > 0 ? listen : ["/ip4/127.0.0.1/tcp/4001"];
-  const announce = list(args.announce);
-  const identity = await createIdentity(dir);
-  const token = toBase64(crypto.getRandomValues(new Uint8Array(24))).replace(/[+/=]/g, "x");
-  await writeFileAtomic(`${dir}/api.token`, token + "\n", 0o600);
-  await writeFileAtomic(
-    `${dir}/node.json`,
-    JSON.stringify({ listen: addresses }, null, 2) + "\n",
-    0o600,
-  );
-  const card = identity.card(announce.length > 0 ? announce : addresses);
-  await writeFileAtomic(`${dir}/card.json`, JSON.stringify(card, null, 2) + "\n", 0o644);
+  const { identity, card } = await initNodeDir(dir, {
+    listen: list(args.listen),
+    announce: list(args.announce),
+  });
   print(
     args.json,
     card,
@@ -212,7 +217,7 @@ async function roster(argv: string[]): Promise<number> {
     });
     if (args.help) usage("roster");
     const out = required(args, "out", "roster");
-    const mode = (args.mode ?? "classical") as Mode;
+    const mode = (args.mode ?? DEFAULT_PARAMETERS.mode) as Mode;
     if (mode !== "classical" && mode !== "post-quantum") {
       throw new UsageError(`--mode must be classical or post-quantum, got ${mode}`);
     }
@@ -225,14 +230,18 @@ async function roster(argv: string[]): Promise<number> {
           degree,
           threshold: args["graph-threshold"] !== undefined
             ? integer(args["graph-threshold"], "graph-threshold", 1)
-            : Math.floor((degree + 1) / 2) + 1,
+            : defaultHararyThreshold(degree),
         };
       } else {
         // Degree and threshold follow from n, chosen when the roster is loaded.
         graph = {
           kind: "secagg+",
-          corruptFraction: number(args.corrupt ?? "0.05", "corrupt"),
-          dropoutFraction: number(args.dropout ?? "0.1", "dropout"),
+          corruptFraction: args.corrupt !== undefined
+            ? number(args.corrupt, "corrupt")
+            : DEFAULT_SECAGG_PLUS.corruptFraction,
+          dropoutFraction: args.dropout !== undefined
+            ? number(args.dropout, "dropout")
+            : DEFAULT_SECAGG_PLUS.dropoutFraction,
         };
       }
     } else if (args.graph !== undefined && args.graph !== "complete") {
@@ -347,7 +356,7 @@ async function run(argv: string[]): Promise<number> {
   )) as { listen?: string[] };
   const listen = list(args.listen).length > 0
     ? list(args.listen)
-    : nodeConfig.listen ?? ["/ip4/127.0.0.1/tcp/4001"];
+    : nodeConfig.listen ?? [...DEFAULT_LISTEN];
   const token = (await Deno.readTextFile(`${dir}/api.token`)).trim();
   const [hostname, portText] = (args.api ?? "127.0.0.1:8421").split(/:(?=\d+$)/);
   if (portText === undefined) throw new UsageError(`--api must be HOST:PORT, got ${args.api}`);
@@ -532,8 +541,11 @@ async function verify(argv: string[]): Promise<number> {
       const bytes = await Deno.readFile(args.mean);
       const given = parseUpdate(bytes, roster.dim, detectFormat(bytes)).values;
       const expected = dequantizeMean(v.aggregate, roster.quantization, v.members.length);
-      meanOk = given.length === expected.length &&
-        new Uint8Array(given.buffer).every((b, i) => b === new Uint8Array(expected.buffer)[i]);
+      // Bit for bit (a float compare would call -0 and 0 equal, and NaN unequal to itself).
+      meanOk = equalBytes(
+        new Uint8Array(given.buffer, given.byteOffset, given.byteLength),
+        new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength),
+      );
     }
     const ok = meanOk !== false;
     const result = {

@@ -16,9 +16,11 @@
  *
  * @module
  */
+import { u32Bytes } from "../protocol/bytes.ts";
 import { constantTimeEqual } from "../protocol/crypto/mod.ts";
 import { type FedaggNode, SubmitError } from "./node.ts";
 import {
+  CONTENT_TYPES,
   encodeNpy,
   encodeRaw,
   encodeSafetensors,
@@ -48,25 +50,32 @@ function error(status: number, code: string, message: string): Response {
   return json(status, { error: code, message });
 }
 
-/** Reads a request body up to `limit` bytes; undefined when it is larger. */
+/**
+ * Reads a request body up to `limit` bytes; undefined when it is larger. Each chunk is copied
+ * into one buffer as it arrives (sized by Content-Length when declared, else grown by doubling,
+ * never beyond `limit`), so a client sending many tiny chunks costs no per-chunk memory and there
+ * is no chunk list to concatenate at the end.
+ */
 async function readBody(req: Request, limit: number): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers.get("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > limit) return undefined;
   if (req.body === null) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
+  let out = new Uint8Array(
+    Number.isSafeInteger(declared) && declared >= 0 ? declared : Math.min(limit, 1 << 16),
+  );
   let size = 0;
   for await (const chunk of req.body) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
+    const end = size + chunk.length;
+    if (end > limit) return undefined;
+    if (end > out.length) {
+      const grown = new Uint8Array(Math.min(limit, Math.max(2 * out.length, end)));
+      grown.set(out.subarray(0, size));
+      out = grown;
+    }
+    out.set(chunk, size);
+    size = end;
   }
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return out.subarray(0, size);
 }
 
 /**
@@ -147,25 +156,25 @@ export function serveApi(
         });
       }
       const fmt = url.searchParams.get("format") ?? "npy";
-      let bytes: Uint8Array;
+      let bytes: Uint8Array<ArrayBuffer>;
       let type: string;
       if (fmt === "npy") {
         bytes = encodeNpy(result.mean);
-        type = "application/x-npy";
+        type = CONTENT_TYPES.npy;
       } else if (fmt === "raw") {
         bytes = encodeRaw(result.mean);
-        type = "application/octet-stream";
+        type = CONTENT_TYPES.raw;
       } else if (fmt === "safetensors") {
         bytes = encodeSafetensors(result.mean, result.layout);
-        type = "application/x-safetensors";
+        type = CONTENT_TYPES.safetensors;
       } else if (fmt === "sum") {
-        const a = result.stored.aggregate;
-        bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
+        // The exact integer aggregate as little-endian uint32 words: untyped bytes.
+        bytes = u32Bytes(result.stored.aggregate).slice();
         type = "application/octet-stream";
       } else {
         return error(400, "format", `format must be npy, raw, safetensors or sum, got ${fmt}`);
       }
-      return new Response(bytes.slice(), { headers: { ...headers, "content-type": type } });
+      return new Response(bytes, { headers: { ...headers, "content-type": type } });
     } catch (err) {
       if (err instanceof FormatError) return error(err.status, err.code, err.message);
       if (err instanceof SubmitError) return error(err.status, "rejected", err.message);

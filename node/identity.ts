@@ -9,7 +9,7 @@
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import type { PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { fromBase64, toBase64 } from "../protocol/bytes.ts";
+import { fromBase64, toBase64, wipe } from "../protocol/bytes.ts";
 import { type Rng, systemRng } from "../protocol/crypto/mod.ts";
 import { MemberSigner } from "../protocol/signer.ts";
 import { readFileIfExists, syncDirectory, writeFileAtomic } from "./atomic_file.ts";
@@ -44,9 +44,20 @@ export function identityPath(dir: string): string {
   return `${dir}/identity.json`;
 }
 
+/**
+ * The identity of two 32-byte seeds, which it wipes (also on failure): the libp2p key and both
+ * signers keep their own copies (libp2p concatenates the seed with the public key, node:crypto
+ * imports a DER copy, WebCrypto copies the key data), so the seeds are not needed afterwards.
+ */
 async function fromSeeds(edSeed: Uint8Array, pqSeed: Uint8Array): Promise<NodeIdentity> {
-  const libp2pKey = await generateKeyPairFromSeed("Ed25519", edSeed);
-  const signer = await MemberSigner.fromSeeds(edSeed, pqSeed);
+  let libp2pKey: PrivateKey;
+  let signer: MemberSigner;
+  try {
+    libp2pKey = await generateKeyPairFromSeed("Ed25519", edSeed);
+    signer = await MemberSigner.fromSeeds(edSeed, pqSeed);
+  } finally {
+    wipe(edSeed, pqSeed);
+  }
   const peerId = peerIdFromPrivateKey(libp2pKey).toString();
   return {
     peerId,
@@ -81,6 +92,8 @@ export async function createIdentity(dir: string, rng: Rng = systemRng): Promise
     null,
     2,
   );
+  // Built before anything is written: fromSeeds wipes the seeds, whatever happens next.
+  const identity = await fromSeeds(edSeed, pqSeed);
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   // Written to a temporary name, then linked into place: the link fails if another `init` got
   // there first, so two concurrent inits can never both believe they own the key on disk.
@@ -97,7 +110,7 @@ export async function createIdentity(dir: string, rng: Rng = systemRng): Promise
     await Deno.remove(tmp).catch(() => {});
   }
   await syncDirectory(dir);
-  return await fromSeeds(edSeed, pqSeed);
+  return identity;
 }
 
 /**

@@ -18,14 +18,15 @@
  * the addresses, which are only dialing hints: connections are authenticated by PeerId). A node
  * runs only a roster that every member has signed, so nobody can be enrolled, dropped or have
  * its key swapped without all members agreeing. In post-quantum mode the signatures are hybrid.
+ * The signed bytes and their checks are the protocol's (`protocol/roster_approval.ts`).
  *
  * @module
  */
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { fromBase64, toBase64 } from "../protocol/bytes.ts";
-import { encode } from "../protocol/codec.ts";
-import { secAggPlusParameters } from "../protocol/graph.ts";
+import { ML_DSA65_PUBLIC_KEY_LENGTH } from "../protocol/crypto/mod.ts";
+import { secAggPlusGraph } from "../protocol/graph.ts";
 import { ConfigError } from "../protocol/errors.ts";
 import {
   createRoster,
@@ -34,13 +35,13 @@ import {
   type Mode,
   type Roster,
 } from "../protocol/roster.ts";
-import { type Signature, verifyMemberSignature } from "../protocol/signer.ts";
+import { approveRoster, verifyRosterApproval } from "../protocol/roster_approval.ts";
+import type { Signature } from "../protocol/signer.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
 import type { MemberCard, NodeIdentity } from "./identity.ts";
 
 const FORMAT = "fedagg/roster/v1";
-const APPROVAL_TAG = "fedagg/v1/sig/roster";
 
 /**
  * The graph as the file states it: a protocol graph, or `secagg+` with the corrupt and dropout
@@ -97,6 +98,12 @@ export const DEFAULT_PARAMETERS: Omit<RosterParameters, "federation" | "dim"> = 
   viewTimeoutMs: 30_000,
 };
 
+/**
+ * The fractions a `secagg+` graph assumes when the operator names none (`fedagg roster create
+ * --graph sparse` without `--degree`): up to 5 % corrupt members and 10 % dropouts per round.
+ */
+export const DEFAULT_SECAGG_PLUS = { corruptFraction: 0.05, dropoutFraction: 0.1 } as const;
+
 /** A new, empty, unsigned roster file. Parameters are checked when members are added. */
 export function newRosterFile(parameters: RosterParameters): RosterFile {
   return { fedagg: FORMAT, ...parameters, members: [], signatures: {} };
@@ -134,7 +141,7 @@ function checkMemberEntry(entry: RosterMemberEntry, i: number): Member {
     signingKey,
     pqSigningKey: entry.pqSigningKey === null
       ? undefined
-      : bytes(entry.pqSigningKey, `members[${i}].pqSigningKey`, 1952),
+      : bytes(entry.pqSigningKey, `members[${i}].pqSigningKey`, ML_DSA65_PUBLIC_KEY_LENGTH),
   };
 }
 
@@ -145,17 +152,13 @@ function checkMemberEntry(entry: RosterMemberEntry, i: number): Member {
 export function rosterOf(file: RosterFile): Roster {
   if (file.fedagg !== FORMAT) throw new ConfigError("fedagg", `must be "${FORMAT}"`);
   if (!Array.isArray(file.members)) throw new ConfigError("members", "must be a list");
-  let graph = file.graph as GraphSettings;
-  if (file.graph?.kind === "secagg+") {
-    const p = secAggPlusParameters({
+  const graph = file.graph?.kind === "secagg+"
+    ? secAggPlusGraph({
       n: file.members.length,
       corruptFraction: file.graph.corruptFraction,
       dropoutFraction: file.graph.dropoutFraction,
-    });
-    graph = p.complete
-      ? { kind: "complete" }
-      : { kind: "harary", degree: p.degree, threshold: p.threshold };
-  }
+    })
+    : file.graph as GraphSettings;
   return createRoster({
     federation: file.federation,
     members: file.members.map(checkMemberEntry),
@@ -200,10 +203,6 @@ export function addMember(file: RosterFile, card: MemberCard): RosterFile {
   return { ...file, members: [...file.members, entry], signatures: {} };
 }
 
-function approvalPayload(roster: Roster): Uint8Array {
-  return encode([APPROVAL_TAG, roster.hash]);
-}
-
 /**
  * Adds `identity`'s signature over the roster hash. Refuses (NodeError) when the identity is
  * not a member, or (ConfigError) when the roster is invalid.
@@ -213,7 +212,7 @@ export async function signRoster(file: RosterFile, identity: NodeIdentity): Prom
   if (roster.indexOf(identity.peerId) === undefined) {
     throw new NodeError("not-a-member", `${identity.peerId} is not in this roster: add it first`);
   }
-  const sig = await identity.signer.sign(approvalPayload(roster), roster.mode === "post-quantum");
+  const sig = await approveRoster(roster, identity.signer);
   return {
     ...file,
     signatures: {
@@ -242,7 +241,6 @@ export interface RosterCheck {
 /** Checks the file (ConfigError when invalid) and every signature in it. */
 export async function checkRosterFile(file: RosterFile): Promise<RosterCheck> {
   const roster = rosterOf(file);
-  const payload = approvalPayload(roster);
   const signed: string[] = [];
   const invalid: string[] = [];
   for (const [id, sig] of Object.entries(file.signatures ?? {})) {
@@ -256,10 +254,9 @@ export async function checkRosterFile(file: RosterFile): Promise<RosterCheck> {
     } catch {
       signature = undefined;
     }
-    const hybrid = roster.mode === "post-quantum";
     if (
       index !== undefined && signature !== undefined &&
-      await verifyMemberSignature(roster, index, payload, signature, hybrid)
+      await verifyRosterApproval(roster, index, signature)
     ) signed.push(id);
     else invalid.push(id);
   }

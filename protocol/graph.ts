@@ -19,6 +19,7 @@
  */
 import { ConfigError } from "./errors.ts";
 import type { Rng } from "./crypto/random.ts";
+import type { GraphSettings } from "./roster.ts";
 
 const TWO_32 = 2 ** 32;
 
@@ -376,6 +377,20 @@ export function defaultThreshold(n: number): number {
   return Math.floor((2 * n) / 3) + 1;
 }
 
+/**
+ * The default Shamir threshold of a Harary graph of degree `k`, ⌊(k + 1)/2⌋ + 1: the smallest
+ * strict majority of the k + 1 share holders N[u] (for an even `k`, k/2 + 1), so two disjoint
+ * sets of holders can never both reconstruct. It is the smallest per-neighbourhood threshold a
+ * roster accepts; it does not weigh corrupt or dropped members (see {@link secAggPlusParameters}
+ * for that). Refuses (ConfigError `"degree"`) a non-integer or `k < 2`.
+ */
+export function defaultHararyThreshold(k: number): number {
+  if (!Number.isSafeInteger(k) || k < 2) {
+    throw new ConfigError("degree", `the degree must be an integer of at least 2, got ${k}`);
+  }
+  return Math.floor((k + 1) / 2) + 1;
+}
+
 /** Inputs of {@link secAggPlusParameters}. */
 export interface SecAggPlusSettings {
   /** Roster size (at least 3). */
@@ -556,4 +571,18 @@ export function secAggPlusParameters(settings: SecAggPlusSettings): SecAggPlusPa
       correctness: n - dropped < t ? 0 : -Infinity,
     },
   };
+}
+
+/**
+ * The roster graph {@link secAggPlusParameters} picks for `settings`: the Harary graph with the
+ * chosen degree and threshold, or `{ kind: "complete" }` when only the complete graph works (the
+ * roster's global threshold then applies). Deterministic: the same settings give the same graph
+ * on every member. Refuses (ConfigError naming the setting) what
+ * {@link secAggPlusParameters} refuses.
+ */
+export function secAggPlusGraph(settings: SecAggPlusSettings): GraphSettings {
+  const p = secAggPlusParameters(settings);
+  return p.complete
+    ? { kind: "complete" }
+    : { kind: "harary", degree: p.degree, threshold: p.threshold };
 }

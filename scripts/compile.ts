@@ -60,18 +60,19 @@ for (const target of builds) {
   const result = await new Deno.Command(Deno.execPath(), { args: cmd, cwd: root, stderr: "piped" })
     .output();
   const stderr = new TextDecoder().decode(result.stderr);
-  if (result.code !== 0 || /error/i.test(stderr)) {
+  // The exit code decides: deno compile also writes progress and warnings to stderr.
+  if (result.code !== 0) {
     failed = true;
+    console.error(stderr.trimEnd());
     if (/dl\.deno\.land|dns error|download/i.test(stderr)) {
       console.error(
         `compile: deno compile could not download the runtime for ${target ?? "this machine"} ` +
           `(no access to dl.deno.land). Build on a machine with internet access, or set ` +
           `DENORT_BIN to a local denort binary of the same Deno version.`,
       );
-    } else {
-      console.error(stderr);
     }
   } else {
+    if (stderr.trim() !== "") console.error(stderr.trimEnd());
     console.log(`built ${output}`);
   }
 }

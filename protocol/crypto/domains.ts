@@ -1,5 +1,6 @@
 /**
- * Every domain-separation label the protocol uses, in one place. Each hash, key derivation,
+ * Every domain-separation label of hashes, key derivations and out-of-round signatures, in one
+ * place (the round's message tags are `TAG` in `messages.ts`). Each hash, key derivation,
  * PRG stream and signature purpose has its own label; the test suite checks they are distinct.
  * Changing any of them changes the wire protocol (bump the `v1`).
  *
@@ -41,4 +42,13 @@ export const KDF = {
   shareX25519: "fedagg/v1/kdf/share-x25519",
   /** Share-encryption seed → its X-Wing seed (post-quantum mode). */
   shareXWing: "fedagg/v1/kdf/share-xwing",
+} as const;
+
+/**
+ * Tags of signed statements outside a round (a round's messages carry one tag per message type,
+ * `TAG` in `messages.ts`). Each is the first element of the canonical CBOR array that is signed.
+ */
+export const SIGN = {
+  /** A member's approval of a roster: the signed bytes are `[rosterApproval, rosterHash]`. */
+  rosterApproval: "fedagg/v1/sig/roster",
 } as const;

@@ -16,7 +16,7 @@ import { verifyFinalCertificate } from "../../protocol/certificate.ts";
 import { type Rng, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
 import { Endpoint } from "../../protocol/endpoint.ts";
 import type { Output, ProtocolEvent } from "../../protocol/events.ts";
-import { secAggPlusParameters } from "../../protocol/graph.ts";
+import { defaultHararyThreshold, secAggPlusGraph } from "../../protocol/graph.ts";
 import { inlineExpander, type MaskExpander } from "../../protocol/masking.ts";
 import { type MessageType, openFrame } from "../../protocol/messages.ts";
 import { dequantizeMean, quantize } from "../../protocol/quantize.ts";
@@ -204,20 +204,17 @@ export async function simulatedFederation(
   }
   let graph: GraphSettings = { kind: "complete" };
   if (options.graph === "sparse") {
-    if (options.degree !== undefined) {
-      graph = {
+    graph = options.degree !== undefined
+      ? {
         kind: "harary",
         degree: options.degree,
-        threshold: Math.floor((options.degree + 1) / 2) + 1,
-      };
-    } else {
-      const p = secAggPlusParameters({
+        threshold: defaultHararyThreshold(options.degree),
+      }
+      : secAggPlusGraph({
         n,
         corruptFraction: 0.05,
         dropoutFraction: Math.min(Math.max(options.dropout, 0.05), 0.3),
       });
-      if (!p.complete) graph = { kind: "harary", degree: p.degree, threshold: p.threshold };
-    }
   }
   const roster = createRoster({
     federation: "sim",

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { writeFileAtomic } from "../../node/atomic_file.ts";
-import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import type { NodeIdentity } from "../../node/identity.ts";
+import { initNodeDir } from "../../node/node_dir.ts";
 import {
   addMember,
   checkRosterFile,
@@ -72,8 +72,8 @@ export class LocalNet {
   }
 
   /**
-   * Creates `count` identities, API tokens and a roster signed by every member in `out` (the
-   * same files `fedagg init` and `fedagg roster` produce), without starting anything.
+   * Creates `count` node directories (through `initNodeDir`, as `fedagg init` does) and a roster
+   * signed by every member in `out` (as `fedagg roster` would), without starting anything.
    */
   static async create(
     out: string,
@@ -88,14 +88,8 @@ export class LocalNet {
       const name = `node-${i}`;
       const dir = `${out}/${name}`;
       const listen = [`/ip4/127.0.0.1/tcp/${freePort()}`];
-      const identity = await createIdentity(dir);
-      const token = Array.from(
-        crypto.getRandomValues(new Uint8Array(16)),
-        (b) => b.toString(16).padStart(2, "0"),
-      ).join("");
-      await writeFileAtomic(`${dir}/api.token`, token + "\n", 0o600);
-      await writeFileAtomic(`${dir}/node.json`, JSON.stringify({ listen }) + "\n", 0o600);
-      file = addMember(file, identity.card(listen));
+      const { identity, token, card } = await initNodeDir(dir, { listen });
+      file = addMember(file, card);
       identities.push(identity);
       const apiPort = freePort();
       nodes.push({
@@ -208,8 +202,11 @@ export class LocalNet {
   /**
    * Starts `round` and kills `victims` (roster indices) in the middle of it, deterministically:
    * every member but one late one submits (through `submit`), the leader waits in its first
-   * stage for the straggler, the victims are killed there with SIGKILL (after they advertised),
-   * then the straggler submits. Without victims everyone submits at once.
+   * stage for the straggler (up to advertiseTimeoutMs), and the victims are killed there with
+   * SIGKILL once the leader's status shows it leading the round and each victim's shows it in
+   * the round (its participant has entered the advertise stage and handed its advert to the
+   * mesh; whether the advert reached the leader is not awaited); then the straggler submits.
+   * Without victims everyone submits at once.
    */
   async submitAndKill(
     round: number,
@@ -226,6 +223,14 @@ export class LocalNet {
       const s = await this.status(this.node(leader));
       return s?.leading?.round === round ? true : undefined;
     }, 60_000);
+    await Promise.all(
+      victims.map((v) =>
+        waitFor(`${this.node(v).name} to enter round ${round}`, async () => {
+          const s = await this.status(this.node(v));
+          return s?.round === round ? true : undefined;
+        }, 60_000)
+      ),
+    );
     await Promise.all(victims.map((v) => this.stop(this.node(v), "SIGKILL")));
     await submit([late]);
   }

@@ -1,8 +1,9 @@
 /**
  * The command line (node/cli.ts), run in-process through `main` with console output captured:
- * `--help` of every command (exit 0); usage errors (exit 2 with a message): unknown commands and
- * options, missing or malformed values; `init` (the directory and its files with their modes,
- * the card, refusal of a second init); `roster create/add/sign/verify` end to end with three
+ * `--help` of every command (exit 0; `roster create --help` states the defaults it applies);
+ * usage errors (exit 2 with a message): unknown commands and options, missing or malformed
+ * values; `init` (the directory and its files with their modes, the card, refusal of a second
+ * init); `roster create/add/sign/verify` end to end with three
  * members (verify exits 1 until all three signed, then 0; `--json` parses); a sparse roster
  * (`secagg+` graph, or Harary with `--degree`); `submit`/`status`/`aggregate` without a running
  * node (exit 2, pointing at `fedagg run`); and `verify` of a genuine final certificate and
@@ -167,7 +168,7 @@ Deno.test("cli: --help exits 0 for every command", async () => {
   // Each command's help is its own.
   assertMatch((await cli("init", "--help")).out, /fedagg init --dir DIR/);
   assertMatch((await cli("verify", "--help")).out, /fedagg verify --certificate FILE/);
-  assertMatch((await cli("roster", "create", "--help")).out, /--corrupt F --dropout F/);
+  assertMatch((await cli("roster", "create", "--help")).out, /--corrupt F .*\n {2}--dropout F /);
   // No command at all: the overview, and a usage exit code.
   const none = await cli();
   expectCode(none, 2, "no command");
@@ -437,6 +438,48 @@ Deno.test("cli: a sparse roster writes a secagg+ graph (or Harary with --degree)
   });
 });
 
+Deno.test("cli: roster create --help states the defaults the command applies", async () => {
+  const help = (await cli("roster", "create", "--help")).out;
+  const stated = (option: string, pattern = String.raw`\(default ([^)\s]+)\)`) => {
+    // The option's line and its continuation (indented to the description column, 34).
+    const m = new RegExp(String.raw`^  --${option} [^\n]*(?:\n {34}[^\n]*)?`, "m").exec(help);
+    assert(m !== null, `--${option} in the help`);
+    const d = new RegExp(pattern).exec(m[0]);
+    assert(d !== null, `a default for --${option} in: ${m[0]}`);
+    return d[1];
+  };
+  await withTempDir(async (root) => {
+    const base = ["roster", "create", "--federation", "f", "--dim", "10"];
+    const create = async (name: string, ...extra: string[]) => {
+      expectCode(await cli(...base, "--out", `${root}/${name}`, ...extra), 0, name);
+      return JSON.parse(await Deno.readTextFile(`${root}/${name}`)) as RosterFile;
+    };
+    const plain = await create("plain.json");
+    assertEquals(plain.mode, stated("mode"));
+    assertEquals(plain.clip, Number(stated("clip")));
+    assertEquals(plain.maxWeight, Number(stated("max-weight")));
+    assertEquals(plain.graph.kind, stated("graph"));
+    assertEquals(plain.stageTimeoutMs, Number(stated("stage-timeout")));
+    assertEquals(plain.advertiseTimeoutMs, Number(stated("advertise-timeout")));
+    assertEquals(plain.viewTimeoutMs, Number(stated("view-timeout")));
+    const sparse = await create("sparse.json", "--graph", "sparse");
+    assertEquals(sparse.graph, {
+      kind: "secagg+",
+      corruptFraction: Number(stated("corrupt")),
+      dropoutFraction: Number(stated("dropout")),
+    });
+    assertEquals(stated("corrupt"), "0.05");
+    assertEquals(stated("dropout"), "0.1");
+    const harary = await create("harary.json", "--graph", "sparse", "--degree", "4");
+    assertEquals(harary.graph, {
+      kind: "harary",
+      degree: 4,
+      threshold: Number(stated("graph-threshold", String.raw`(\d+) for K = 4`)),
+    });
+    assertMatch(help, /--graph-threshold TK +its share threshold \(default ⌊\(K\+1\)\/2⌋ \+ 1/);
+  });
+});
+
 Deno.test("cli: submit, status and aggregate without a running node exit 2 naming `fedagg run`", async () => {
   await withTempDir(async (root) => {
     const dir = `${root}/node`;
@@ -470,9 +513,12 @@ Deno.test("cli: submit, status and aggregate without a running node exit 2 namin
       `${dir}/api.json`,
       JSON.stringify({ url: `http://127.0.0.1:${port}` }),
     );
-    const stale = await cli("status", "--dir", dir);
-    expectCode(stale, 2, "status with a stale api.json");
-    assertMatch(stale.err, /cannot reach the node/);
+    // The module doc promises 2 for an unreachable node (no node to talk to), not 1.
+    for (const args of cases) {
+      const stale = await cli(...args);
+      expectCode(stale, 2, `${args.join(" ")} with a stale api.json`);
+      assertMatch(stale.err, /cannot reach the node/);
+    }
     // The file to submit is read first: a missing one is reported as such.
     const noFile = await cli(
       "submit",
@@ -581,15 +627,22 @@ Deno.test("cli: verify accepts a genuine final certificate and refuses tampered 
     expectCode(await verify(), 1, "truncated certificate");
     await Deno.writeFile(cert, final.certificate);
 
-    // The same files against another roster (a changed parameter): refused.
+    // The same files against another roster (a changed parameter) that every member signed:
+    // the roster is a valid trust anchor, but the certificate is for the first one.
+    let changed: RosterFile = { ...unsigned, clip: 2 };
+    for (const id of identities) changed = await signRoster(changed, id);
     const otherRoster = `${root}/other.json`;
-    await writeRosterFile(otherRoster, { ...file, clip: 2 });
+    await writeRosterFile(otherRoster, changed);
+    expectCode(await cli("roster", "verify", "--roster", otherRoster), 0, "other roster signed");
     const other = await cli(
       "verify",
       ...["--certificate", cert, "--aggregate", body, "--roster", otherRoster, "--json"],
     );
     expectCode(other, 1, "another roster");
-    assertEquals(JSON.parse(other.out).valid, false);
+    const otherResult = JSON.parse(other.out);
+    assertEquals(otherResult.valid, false);
+    assertMatch(otherResult.reason, /another roster/);
+    assert(!otherResult.reason.includes("not signed"), otherResult.reason);
 
     // The roster is the trust anchor: one that not every member signed is refused.
     const unsignedPath = `${root}/unsigned.json`;

@@ -5,17 +5,19 @@
  * safetensors (202, journaled before the answer), a second upload (409), `num_samples` missing
  * (400) or out of [1, maxWeight] (422), wrong length (422 naming both counts), NaN (422 naming
  * the index), wrong dtype and content type (415), bodies too big with and without
- * Content-Length (413), unknown routes and unpublished aggregates (404), wrong methods (405),
- * `/v1/status`, `/metrics`, `/v1/events`; and, with aggregates written straight into the
+ * Content-Length (413), a streamed body in tiny chunks (read exactly), unknown routes and
+ * unpublished aggregates (404), wrong methods (405), `/v1/status`, `/metrics`, `/v1/events`;
+ * and, with aggregates written straight into the
  * node's journal, downloads in every format (the mean bit for bit, the exact sum, the update's
  * safetensors layout) and the certificate (404 `not-final` until final).
  */
 import "../../node/shims.ts";
-import { assert, assertEquals, assertMatch } from "../_assert.ts";
+import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
 import { equalBytes, u32Bytes, utf8 } from "../../protocol/bytes.ts";
 import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
 import { inlineExpander } from "../../protocol/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/quantize.ts";
+import { leaderOf } from "../../protocol/schedule.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { type ApiServer, serveApi } from "../../node/http_api.ts";
 import { FedaggNode } from "../../node/node.ts";
@@ -344,6 +346,38 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       assertEquals(await f.node.journal.update(26), undefined);
     });
 
+    await t.step(
+      "a chunked body read in tiny chunks past the first buffer arrives exact",
+      async () => {
+        // A safetensors body whose header is padded with spaces (as the format allows) to well
+        // over the 64 KiB the server first allocates without Content-Length, sent in 1..7-byte
+        // chunks: the buffer grows several times and every byte lands in place.
+        const plain = encodeSafetensors(values(28), { tensors: [{ name: "w", shape: [DIM] }] });
+        const headerLength = Number(new DataView(plain.buffer).getBigUint64(0, true));
+        const padded = headerLength + 200_000;
+        const body = new Uint8Array(8 + padded + 4 * DIM).fill(0x20);
+        new DataView(body.buffer).setBigUint64(0, BigInt(padded), true);
+        body.set(plain.subarray(8, 8 + headerLength), 8);
+        body.set(plain.subarray(8 + headerLength), 8 + padded);
+        let at = 0;
+        const stream = new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (at >= body.length) return controller.close();
+            const end = Math.min(body.length, at + 1 + (at % 7));
+            controller.enqueue(body.slice(at, end));
+            at = end;
+          },
+        });
+        const r = await upload(f, 28, stream, "?num_samples=2");
+        assertEquals(r.status, 202, new TextDecoder().decode(r.bytes));
+        assertEquals(r.json().format, "safetensors");
+        const stored = await f.node.journal.update(28);
+        assert(stored !== undefined, "round 28 journaled");
+        assert(equalBytes(f32Bytes(stored.values), f32Bytes(values(28))));
+        assertEquals(stored.layout, { tensors: [{ name: "w", shape: [DIM] }] });
+      },
+    );
+
     await t.step("400 for a round number out of range; 404 for malformed round paths", async () => {
       const r = await upload(f, "999999999999999", encodeRaw(values(0)));
       assertEquals(r.status, 400);
@@ -373,6 +407,12 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
     });
 
     await t.step("/v1/status reports the node", async () => {
+      // A fresh round this node leads: it is then both in the round and leading it, alone in
+      // the first stage (the other two members never run).
+      const self = roster.indexOf(f.ids[0].peerId)!;
+      const led = [31, 32, 33, 34, 35, 36, 37, 38, 39].find((r) => leaderOf(roster, r, 0) === self);
+      assert(led !== undefined, "this node leads one of rounds 31..39");
+      assertEquals((await upload(f, led, encodeRaw(values(led)), "?num_samples=1")).status, 202);
       const r = await call(f, "/v1/status");
       assertEquals(r.status, 200);
       assertMatch(r.headers.get("content-type")!, /^application\/json/);
@@ -386,9 +426,8 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
         assert(k in s, k);
       }
       assertEquals(s.lastFinalRound, null);
-      assert(s.round === null || typeof s.round === "number");
-      assert(s.leader === null || roster.indexOf(s.leader) !== undefined);
-      assert(s.leading === null || typeof s.leading.round === "number");
+      assertEquals([s.round, s.view, s.stage, s.leader], [led, 0, "advertise", f.ids[0].peerId]);
+      assertEquals(s.leading, { round: led, view: 0, stage: "advertise" });
       assertEquals(typeof s.traffic.bytesSent, "number");
       assertEquals(typeof s.traffic.bytesReceived, "number");
       assert(s.peakRssBytes > 0);
@@ -559,16 +598,17 @@ Deno.test({
 });
 
 Deno.test("http api: refuses to start with a short token", async () => {
-  // serveApi checks the token before touching the node.
-  let threw = false;
-  try {
-    await serveApi({ roster: { dim: 1 } } as unknown as FedaggNode, {
-      hostname: "127.0.0.1",
-      port: 0,
-      token: "short",
-    });
-  } catch (err) {
-    threw = err instanceof RangeError;
-  }
-  assert(threw, "RangeError for a token under 16 characters");
+  // serveApi checks the token before touching the node (it throws synchronously; the async
+  // wrapper turns that into the rejection assertRejects expects).
+  await assertRejects(
+    async () => {
+      await serveApi({ roster: { dim: 1 } } as unknown as FedaggNode, {
+        hostname: "127.0.0.1",
+        port: 0,
+        token: "short",
+      });
+    },
+    RangeError,
+    "at least 16 characters",
+  );
 });

@@ -4,13 +4,14 @@
  * content (the tag and the two seeds, nothing else), refusal to overwrite, and every refusal of
  * `loadIdentity` with its stable code: missing file, group- or other-accessible file, bad JSON,
  * wrong format tag, seeds that are missing, not base64 or not 32 bytes. Cards: the id derives
- * from the card's signing key and the keys are the signer's.
+ * from the card's signing key and the keys are the signer's. The seeds are wiped once the keys
+ * are built, and the keys keep working.
  */
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { assert, assertEquals, assertNotEquals, assertRejects } from "../_assert.ts";
 import { fromBase64, toBase64, utf8 } from "../../protocol/bytes.ts";
-import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { mlDsa65Verify, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
 import { createIdentity, identityPath, loadIdentity } from "../../node/identity.ts";
 import { NodeError } from "../../node/errors.ts";
 
@@ -68,6 +69,36 @@ Deno.test("identity: create then load gives the same PeerId and keys", async () 
     assert(await loaded.libp2pKey.publicKey.verify(payload, a.ed25519));
     // The same card both ways.
     assertEquals(loaded.card(["/ip4/127.0.0.1/tcp/1"]), created.card(["/ip4/127.0.0.1/tcp/1"]));
+  });
+});
+
+Deno.test("identity: the seeds are wiped once the keys are built, and the keys still work", async () => {
+  await withTempDir(async (root) => {
+    // Record what the rng hands out: the two seeds.
+    const draws: Uint8Array[] = [];
+    const source = rng("wipe");
+    const recording = (n: number) => {
+      const out = source(n);
+      draws.push(out);
+      return out;
+    };
+    const created = await createIdentity(`${root}/node`, recording);
+    assertEquals(draws.map((d) => d.length), [32, 32]);
+    for (const d of draws) assertEquals(d, new Uint8Array(32), "wiped");
+    // The file kept the real seeds, and the keys (their own copies) are intact.
+    const again = rng("wipe");
+    const parsed = JSON.parse(await Deno.readTextFile(identityPath(`${root}/node`)));
+    assertEquals(fromBase64(parsed.ed25519Seed), again(32));
+    assertEquals(fromBase64(parsed.mlDsa65Seed), again(32));
+    const loaded = await loadIdentity(`${root}/node`);
+    assertEquals(created.peerId, loaded.peerId);
+    assertEquals(created.signer.pqSigningKey, loaded.signer.pqSigningKey);
+    const payload = utf8("signed after the wipe");
+    const sig = await created.signer.sign(payload, true);
+    assertEquals(sig.ed25519, (await loaded.signer.sign(payload, false)).ed25519);
+    assert(await created.libp2pKey.publicKey.verify(payload, sig.ed25519));
+    assert(await mlDsa65Verify(loaded.signer.pqSigningKey!, payload, sig.mlDsa65!), "ML-DSA-65");
+    assertEquals(new Uint8Array(await created.libp2pKey.sign(payload)), sig.ed25519);
   });
 });
 

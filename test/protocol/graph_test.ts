@@ -10,11 +10,13 @@ import { ConfigError } from "../../protocol/errors.ts";
 import { type Rng, seededRng } from "../../protocol/crypto/random.ts";
 import {
   completeGraph,
+  defaultHararyThreshold,
   defaultThreshold,
   hararyGraph,
   log2HypergeometricTail,
   type NeighbourGraph,
   randomPermutation,
+  secAggPlusGraph,
   secAggPlusParameters,
   uniformBelow,
 } from "../../protocol/graph.ts";
@@ -641,4 +643,39 @@ Deno.test("secAggPlusParameters falls back to the complete graph and its default
   assertEquals(heavy.log2Failure.privacy, -Infinity);
   assertEquals(heavy.log2Failure.connectivity, -Infinity);
   assertEquals(heavy.log2Failure.correctness, 0, "12 survivors cannot reach 21 shares");
+});
+
+Deno.test("defaultHararyThreshold is the smallest strict majority of the k + 1 holders", () => {
+  // k + 1 holders: 3 → 2, 5 → 3, 7 → 4, 11 → 6, 201 → 101.
+  assertEquals([2, 4, 6, 10, 200].map(defaultHararyThreshold), [2, 3, 4, 6, 101]);
+  for (let k = 2; k <= 64; k += 2) {
+    const t = defaultHararyThreshold(k);
+    assert(2 * t > k + 1, `k = ${k}: ${t} of ${k + 1} is a strict majority`);
+    assert(2 * (t - 1) <= k + 1, `k = ${k}: ${t - 1} of ${k + 1} is not`);
+  }
+  for (const bad of [0, 1, -2, 2.5, NaN]) {
+    assertEquals(setting(() => defaultHararyThreshold(bad)), "degree", String(bad));
+  }
+});
+
+Deno.test("secAggPlusGraph: the Harary graph the bounds pick, or the complete graph", () => {
+  // n = 3: no even k ≤ n − 2 exists.
+  assertEquals(secAggPlusGraph({ n: 3, corruptFraction: 0.05, dropoutFraction: 0.1 }), {
+    kind: "complete",
+  });
+  // n = 10, γ = 0.05, δ = 0.1: c = 0, D = 1. k = 2 needs t = 2 and fails correctness (the one
+  // dropout is a neighbour with probability 2/9); k = 4, t = 3 leaves one spare share.
+  assertEquals(secAggPlusGraph({ n: 10, corruptFraction: 0.05, dropoutFraction: 0.1 }), {
+    kind: "harary",
+    degree: 4,
+    threshold: 3,
+  });
+  // Too many corrupt and dropped members for any sparse graph.
+  assertEquals(secAggPlusGraph({ n: 30, corruptFraction: 0.3, dropoutFraction: 0.6 }), {
+    kind: "complete",
+  });
+  assertEquals(
+    setting(() => secAggPlusGraph({ n: 10, corruptFraction: 0.4, dropoutFraction: 0 })),
+    "corruptFraction",
+  );
 });

@@ -1,13 +1,15 @@
 /**
- * Domain-separation labels (protocol/crypto/domains.ts): every label of HASH and KDF is
- * distinct and versioned under "fedagg/v1/".
+ * Domain-separation labels (protocol/crypto/domains.ts): every label of HASH, KDF and SIGN is
+ * distinct (SIGN also from the round's message tags) and versioned under "fedagg/v1/".
  */
-import { HASH, KDF } from "../../../protocol/crypto/domains.ts";
+import { HASH, KDF, SIGN } from "../../../protocol/crypto/domains.ts";
+import { TAG } from "../../../protocol/messages.ts";
 import { assert, assertEquals } from "../../_assert.ts";
 
 const hashLabels: string[] = Object.values(HASH);
 const kdfLabels: string[] = Object.values(KDF);
-const all = [...hashLabels, ...kdfLabels];
+const signLabels: string[] = Object.values(SIGN);
+const all = [...hashLabels, ...kdfLabels, ...signLabels];
 
 Deno.test("domains: the label sets are not empty", () => {
   assert(hashLabels.length > 0);
@@ -31,4 +33,14 @@ Deno.test('domains: labels are printable ASCII without spaces and do not end in 
     assert(/^[\x21-\x7e]+$/.test(label), label);
     assert(!label.endsWith("/"), label);
   }
+});
+
+Deno.test("domains: SIGN labels are distinct, under fedagg/v1/sig/, and no message tag", () => {
+  assert(signLabels.length > 0);
+  assertEquals(new Set(all).size, all.length, "across HASH, KDF and SIGN");
+  for (const label of signLabels) assert(label.startsWith("fedagg/v1/sig/"), label);
+  const tags: string[] = Object.values(TAG);
+  for (const label of signLabels) assert(!tags.includes(label), label);
+  // The roster approval label is fixed: existing roster files carry signatures under it.
+  assertEquals(SIGN.rosterApproval, "fedagg/v1/sig/roster");
 });
