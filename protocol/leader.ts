@@ -586,9 +586,7 @@ export class Leader {
       }
       for (const [v, seed] of maskSeeds) {
         const survivors = intersection(this.#graph.neighbours(v), this.#u3);
-        const keys = await this.#recoveredPairKeys(v, seed, survivors);
-        // Survivor u added +PRG when u < v and −PRG when u > v: remove exactly that.
-        survivors.forEach((u, i) => terms.push({ key: keys[i], negate: u < v }));
+        await this.#pushRecoveredPairTerms(v, seed, survivors, terms);
       }
       await expander.apply(this.#sum!, terms);
     } catch (err) {
@@ -638,33 +636,46 @@ export class Leader {
     return out;
   }
 
-  /** PRG keys of the pairs (dropped v, survivor u) from v's reconstructed mask seed. */
-  async #recoveredPairKeys(
+  /**
+   * Appends to `terms` the PRG keys of the pairs (dropped v, survivor u), derived from v's
+   * reconstructed mask seed, each negated as u applied it. The caller owns `terms` and wipes
+   * them: when a pair fails (a ciphertext or wrap v's shares cannot open), every key already
+   * derived is in `terms` too, and all derivations have settled before this throws.
+   */
+  async #pushRecoveredPairTerms(
     v: number,
     seed: Uint8Array,
     survivors: MemberSet,
-  ): Promise<Uint8Array[]> {
+    terms: MaskTerm[],
+  ): Promise<void> {
     const { roster } = this.#config;
+    // Survivor u added +PRG when u < v and −PRG when u > v: remove exactly that.
+    const term = (u: number, key: Uint8Array): MaskTerm => ({ key, negate: u < v });
     if (roster.mode === "classical") {
       const sk = maskX25519Secret(seed);
       try {
-        return survivors.map((u) => {
+        for (const u of survivors) {
           const dh = x25519(sk, this.#adverts.get(u)!.advertise.maskKey);
           try {
-            return pairMaskKey(this.#hash, u, v, dh);
+            terms.push(term(u, pairMaskKey(this.#hash, u, v, dh)));
           } finally {
             dh.fill(0);
           }
-        });
+        }
       } finally {
         sk.fill(0);
       }
+      return;
     }
     const kemSeed = maskXWingSeed(seed);
-    const kem = await XWingDecapsulator.fromSeed(kemSeed);
-    kemSeed.fill(0);
+    let kem: XWingDecapsulator;
     try {
-      return await Promise.all(survivors.map(async (u) => {
+      kem = await XWingDecapsulator.fromSeed(kemSeed);
+    } finally {
+      kemSeed.fill(0);
+    }
+    try {
+      const settled = await Promise.allSettled(survivors.map(async (u) => {
         if (u < v) {
           // u encapsulated to v: decapsulate with v's recovered key.
           const { maskKemCt } = this.#pairs.get(`${u},${v}`)!;
@@ -675,10 +686,11 @@ export class Leader {
             throw new ProtocolError("malformed", `member ${u}'s mask ciphertext for ${v}`, u);
           }
           try {
-            return pairMaskKey(this.#hash, u, v, secret, maskKemCt);
+            terms.push(term(u, pairMaskKey(this.#hash, u, v, secret, maskKemCt)));
           } finally {
             secret.fill(0);
           }
+          return;
         }
         // v encapsulated to u: unwrap the secret v wrapped under its mask seed.
         const { maskKemCt, wrap } = this.#pairs.get(`${v},${u}`)!;
@@ -691,11 +703,13 @@ export class Leader {
           );
         }
         try {
-          return pairMaskKey(this.#hash, u, v, secret, maskKemCt);
+          terms.push(term(u, pairMaskKey(this.#hash, u, v, secret, maskKemCt)));
         } finally {
           secret.fill(0);
         }
       }));
+      const failure = settled.find((r) => r.status === "rejected");
+      if (failure !== undefined) throw failure.reason;
     } finally {
       kem.wipe();
     }
