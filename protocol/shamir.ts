@@ -299,11 +299,6 @@ function evaluate(p: Uint16Array, x: number): number {
 }
 
 /**
- * Decodes every word of `shares` (m >= threshold + 2) with Gao's algorithm. Returns the
- * constant terms as the secret and the indices of shares that disagree with the decoded
- * polynomials, or `undefined` when some word has more errors than the code corrects.
- */
-/**
  * The product polynomial g0 = Π (X − x_i) (degree m) and, per word, the polynomial g1 of
  * degree < m through all m received values (words × m coefficients, word-major).
  */
@@ -369,6 +364,11 @@ export function sharesConsistent(shares: readonly Share[], threshold: number): b
   return consistent;
 }
 
+/**
+ * Decodes every word of `shares` (m >= threshold + 2) with Gao's algorithm. Returns the
+ * constant terms as the secret and the indices of shares that disagree with the decoded
+ * polynomials, or `undefined` when some word has more errors than the code corrects.
+ */
 function decode(
   shares: readonly Share[],
   threshold: number,
