@@ -8,11 +8,22 @@
  * survivor set — one share per (holder, owner) of either the owner's self-mask seed (owner in
  * U3) or its mask seed (owner dropped). It checks every reconstructed secret against the
  * owner's commitment or public key before using it. It first interpolates from the t_k shares
- * of lowest index; when that fails the check it decodes all received shares (Reed–Solomon),
- * names every holder whose share disagrees (`bad-share`), and still finishes if enough shares
- * are consistent. Shares it did not need are not examined, so a wrong share that was never used
- * goes unnamed (checking them all costs O(m·t) per secret). When every holder agrees on a secret
- * that fails the check, the owner lied and is named (`commitment-mismatch`).
+ * of lowest index; when that fails the check and it received m > t_k shares, it decodes them
+ * all (Reed–Solomon, correcting up to ⌊(m − t_k)/2⌋ wrong ones), names every holder whose share
+ * disagrees with a secret that then checks out (`bad-share`), and finishes. Shares it did not
+ * need are not examined, so a wrong share that was never used goes unnamed (checking them all
+ * costs O(m·t) per secret).
+ *
+ * When all m shares of a secret agree on one that fails the check, the owner is named
+ * (`commitment-mismatch`) only if the holders cannot have framed it. Fewer than 2t − n members
+ * are corrupt (the threat model's t > (n + c)/2) and fewer than t_k corrupt members hold shares
+ * of one owner (or they could reconstruct its secrets), so at most c = min(2t − n − 1, t_k − 1)
+ * of the shares are corrupt. If m − t_k ≥ c, at least t_k are honest; they fix the owner's
+ * polynomial, and agreeing shares whose secret fails the check prove the owner shared something
+ * else. Otherwise m − t_k + 1 ≤ c colluding holders can shift their shares by a polynomial of
+ * degree < t_k that vanishes at the honest holders' (public) x coordinates — a consistent
+ * sharing of another secret, which frames an honest owner — so the leader names nobody and the
+ * round fails.
  *
  * A stage closes as soon as every expected member has answered, or when `stageTimeoutMs` has
  * passed with at least t answers (`advertiseTimeoutMs`, from the first advert, for the first). With fewer than t the leader keeps waiting; the members'
@@ -73,7 +84,7 @@ import {
 } from "./round_keys.ts";
 import { leaderOf } from "./schedule.ts";
 import { type Session, sessionHash } from "./session.ts";
-import { combine, lagrangeAtZero, reconstruct, type Share, sharesConsistent } from "./shamir.ts";
+import { combine, lagrangeAtZero, reconstruct, type Share } from "./shamir.ts";
 import type { MemberSigner } from "./signer.ts";
 
 /** What a leader needs to run. */
@@ -510,6 +521,9 @@ export class Leader {
     const tk = shareThreshold(roster);
     const dropped = difference(this.#u2, this.#u3);
     const coefficients = new Map<string, Uint16Array>();
+    // A consistent sharing that fails its check convicts the owner only when the honest shares
+    // among it are at least t_k even if the most corrupt holders allowed for are among it.
+    const framers = Math.min(2 * roster.threshold - roster.members.length - 1, tk - 1);
     const recover = (
       shares: Share[] | undefined,
       owner: number,
@@ -525,18 +539,20 @@ export class Leader {
       if (check(fast)) return fast;
       fast.fill(0);
       const result = reconstruct(shares, tk, check);
-      if (result === undefined && shares.length > tk && sharesConsistent(shares, tk)) {
-        // Every holder agrees on one secret and it is not the committed one: the owner lied.
-        out.push(event({
-          type: "refused",
-          error: new ProtocolError(
-            "commitment-mismatch",
-            "the member's shared secret does not match its advertised commitment or key",
-            owner,
-          ),
-        }));
+      if (result.secret === undefined) {
+        if (result.consistent && shares.length - tk >= framers) {
+          out.push(event({
+            type: "refused",
+            error: new ProtocolError(
+              "commitment-mismatch",
+              "the member's shared secret does not match its advertised commitment or key",
+              owner,
+            ),
+          }));
+        }
+        return undefined;
       }
-      for (const x of result?.bad ?? []) {
+      for (const x of result.bad) {
         out.push(event({
           type: "refused",
           error: new ProtocolError(
@@ -546,7 +562,7 @@ export class Leader {
           ),
         }));
       }
-      return result?.secret;
+      return result.secret;
     };
     const selfSeeds = new Map<number, Uint8Array>();
     const maskSeeds = new Map<number, Uint8Array>();
