@@ -159,9 +159,12 @@ export class Participant {
     members: MemberSet;
     aggregate: Uint32Array;
   } | undefined;
-  #cosigns = new Map<number, Uint8Array>();
-  #pendingCosigns = new Map<number, Envelope>();
-  /** Co-signatures of our certificate whose signatures are not checked yet. */
+  /** Co-signatures of our certificate that checked out, by member. */
+  readonly #cosigns = new Map<number, Uint8Array>();
+  /**
+   * Co-signatures not checked yet (one per member): those that overtook the certificate, and
+   * those of our certificate awaiting a batch signature check in {@link #tryFinal}.
+   */
   readonly #unverifiedCosigns = new Map<number, Envelope>();
   /** Digests of approval frames whose signatures this member already checked. */
   readonly #verifiedApprovals = new Set<string>();
@@ -773,47 +776,40 @@ export class Participant {
       { kind: "broadcast", frame: cosign },
     ];
     this.#deadline = undefined;
-    for (const pending of this.#pendingCosigns.values()) {
-      try {
-        checkCosignFields(pending, env.session, checked.hash);
-        this.#unverifiedCosigns.set(pending.sender, pending);
-      } catch (err) {
-        if (!(err instanceof ProtocolError)) throw err;
-        out.push(event({ type: "refused", error: err }));
-      }
-    }
-    this.#pendingCosigns.clear();
     out.push(...await this.#tryFinal());
     return out;
   }
 
   async #onCosign(env: Envelope): Promise<Output[]> {
-    expectType(env, "cosign");
-    const cert = this.#certificate;
-    if (cert === undefined) {
-      // Co-signatures can overtake the certificate; keep one per member until it arrives.
-      if (!this.#pendingCosigns.has(env.sender)) this.#pendingCosigns.set(env.sender, env);
-      return [];
-    }
-    if (this.#cosigns.has(env.sender) || this.#unverifiedCosigns.has(env.sender)) return [];
     if (this.#stage === "final") return [];
-    checkCosignFields(env, cert.session, cert.hash);
+    if (this.#cosigns.has(env.sender) || this.#unverifiedCosigns.has(env.sender)) return [];
+    // Co-signatures can overtake the certificate: kept (one per member) until it arrives.
     this.#unverifiedCosigns.set(env.sender, env);
-    return await this.#tryFinal();
+    return this.#certificate === undefined ? [] : await this.#tryFinal();
   }
 
   /**
-   * Verifies the pending co-signatures in one batch once they could reach the threshold (the
-   * runtime verifies ML-DSA-65 concurrently), and reports the final certificate when ≥ t hold.
+   * Once the unverified co-signatures could reach the threshold, checks them all in one batch —
+   * each must sign our certificate's hash in its session, with a valid signature (the runtime
+   * verifies ML-DSA-65 concurrently) — and reports the final certificate when ≥ t hold.
    */
   async #tryFinal(): Promise<Output[]> {
     const cert = this.#certificate!;
     const { roster } = this.#config;
     if (this.#cosigns.size + this.#unverifiedCosigns.size < roster.threshold) return [];
-    const batch = [...this.#unverifiedCosigns.values()];
+    const out: Output[] = [];
+    const batch = [...this.#unverifiedCosigns.values()].filter((c) => {
+      try {
+        checkCosignFields(c, cert.session, cert.hash);
+        return true;
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        out.push(event({ type: "refused", error: err }));
+        return false;
+      }
+    });
     this.#unverifiedCosigns.clear();
     const valid = await Promise.all(batch.map((c) => verifyEnvelope(roster, c)));
-    const out: Output[] = [];
     batch.forEach((c, i) => {
       if (valid[i]) this.#cosigns.set(c.sender, c.frame);
       else {

@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { verifyFinalCertificate } from "../../protocol/certificate.ts";
 import type { Stage } from "../../protocol/events.ts";
-import { openFrame, sealFrame } from "../../protocol/messages.ts";
+import { cosignFields, openFrame, sealFrame } from "../../protocol/messages.ts";
 import { Participant } from "../../protocol/participant.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionOf } from "../../protocol/session.ts";
@@ -262,6 +262,54 @@ Deno.test("participant: co-signatures that overtake the certificate are kept", a
   const verified = await verifyFinal(roster, final);
   assertEquals(verified.cosigners, all(fed, [x]));
 });
+
+Deno.test(
+  "participant: a co-signature of another certificate is refused when the batch is checked and " +
+    "does not count; the member's genuine one still does",
+  async () => {
+    const fed = await complete;
+    const { roster } = fed;
+    const x = follower(roster, ROUND);
+    const net = await startedNet(
+      fed,
+      ROUND,
+      (m) => !(m.to === x && (m.type === "certificate" || m.type === "cosign")),
+    );
+    const [y, ...rest] = all(fed, [x]);
+    const cosignBy = (i: number) => net.held.find((m) => m.type === "cosign" && m.from === i)!;
+    const certificate = net.held.find((m) => m.type === "certificate")!;
+    // y's co-signature of another hash overtakes the certificate: kept unchecked.
+    const wrong = await sealFrame(
+      "cosign",
+      certificate.session,
+      y,
+      cosignFields({ certificateHash: new Uint8Array(32).fill(7) }),
+      fed.signers[y],
+      roster.mode,
+    );
+    assertEquals(await net.toParticipant(x, wrong, y), []);
+    assertEquals(
+      eventsOf(await net.toParticipant(x, certificate.frame, certificate.from)).map((e) => e.type),
+      ["stage", "published"],
+    );
+    // t − 1 genuine ones plus y's make t candidates: the batch refuses y's, t − 1 remain.
+    assertEquals(rest.length, roster.threshold - 1);
+    const refusals = [];
+    for (const i of rest) {
+      refusals.push(...eventsOf(await net.toParticipant(x, cosignBy(i).frame, i)));
+    }
+    assertEquals(
+      refusals.map((e) => e.type === "refused" ? [e.error.code, e.error.peer] : e.type),
+      [["commitment-mismatch", y]],
+    );
+    assertEquals(net.participants[x].stage, "publish");
+    // y's genuine co-signature is then accepted and completes the certificate.
+    const out = eventsOf(await net.toParticipant(x, cosignBy(y).frame, y));
+    const final = out.find((e) => e.type === "final");
+    assert(final?.type === "final");
+    assertEquals((await verifyFinal(roster, final)).cosigners, all(fed, [x]));
+  },
+);
 
 Deno.test("participant: an observer without input follows the certificate, co-signs", async () => {
   const fed = await complete;
