@@ -96,3 +96,14 @@ export function ensure(
 ): asserts condition {
   if (!condition) throw new ProtocolError(code, detail, peer);
 }
+
+/**
+ * The refusal `err` of a frame that `relayer` relayed inside its own signed message (a leader's
+ * key list, unmask request or certificate), re-addressed to the relayer: it chose to relay the
+ * frame, while the member the frame claims to come from may never have sent it. The detail
+ * keeps `what` was refused, the claimed member and the original reason.
+ */
+export function relayedBy(err: ProtocolError, what: string, relayer: number): ProtocolError {
+  const claimed = err.peer === undefined ? "" : ` claiming member ${err.peer}`;
+  return new ProtocolError(err.code, `${what}${claimed}: ${err.message}`, relayer);
+}

@@ -42,7 +42,7 @@ import {
   withoutBody,
 } from "./certificate.ts";
 import { HASH, type Rng, taggedHash, xwingEncapsulate } from "./crypto/mod.ts";
-import { ensure, ProtocolError } from "./errors.ts";
+import { ensure, ProtocolError, relayedBy } from "./errors.ts";
 import { event, type Output, type Stage } from "./events.ts";
 import {
   difference,
@@ -130,12 +130,6 @@ function unusableKeys(err: unknown, u: number): unknown {
     `member ${u}'s advertised keys are unusable (${err.message})`,
     u,
   );
-}
-
-/** A refusal of a frame relayed inside a leader's signed message, blamed on the leader. */
-function relayed(err: ProtocolError, what: string, leader: number): ProtocolError {
-  const inner = err.peer === undefined ? "" : ` (claims member ${err.peer})`;
-  return new ProtocolError(err.code, `${what}${inner}: ${err.message}`, leader);
 }
 
 /** Stages in which a stalled leader can be abandoned for the next view (if not committed). */
@@ -409,7 +403,7 @@ export class Participant {
         adverts.set(a.sender, { env: a, advertise: readAdvertise(a, roster) });
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
-        throw relayed(err, "key list entry", env.sender);
+        throw relayedBy(err, "key list entry", env.sender);
       }
     }
     const own = adverts.get(self);
