@@ -7,7 +7,8 @@
  * members, not key bytes or shares.
  *
  * Configuration problems (parameters that would overflow, thresholds out of range, a roster
- * that does not parse) are {@link ConfigError}s naming the offending setting.
+ * that does not parse) are {@link ConfigError}s naming the offending setting; a call its caller
+ * got wrong is a {@link CallerError}.
  *
  * @module
  */
@@ -84,6 +85,21 @@ export class ConfigError extends Error {
     super(`${setting}: ${detail}`);
     this.name = "ConfigError";
     this.setting = setting;
+  }
+}
+
+/**
+ * A call its caller got wrong — an argument out of range, or an operation refused in the current
+ * state (a second update for one round) — as opposed to bad network input (a
+ * {@link ProtocolError}, reported as an event) and to a bug. The endpoint throws these back to
+ * its caller and turns any other exception into an `internal-error` event. A `RangeError`, so
+ * code catching those keeps working.
+ */
+export class CallerError extends RangeError {
+  /** @param message what is wrong with the call */
+  constructor(message: string) {
+    super(message);
+    this.name = "CallerError";
   }
 }
 

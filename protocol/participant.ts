@@ -42,7 +42,7 @@ import {
   withoutBody,
 } from "./certificate.ts";
 import { HASH, type Rng, taggedHash, xwingEncapsulate } from "./crypto/mod.ts";
-import { ensure, ProtocolError, relayedBy } from "./errors.ts";
+import { CallerError, ensure, ProtocolError, relayedBy } from "./errors.ts";
 import { event, type Output, type Stage } from "./events.ts";
 import {
   difference,
@@ -166,7 +166,8 @@ export class Participant {
   /**
    * A participant for `round` with its quantized input (length d + 1, see `quantize.ts`), or
    * without one: an observer that only checks and co-signs the round's certificate.
-   * The participant takes ownership of `input` and wipes it when the round ends.
+   * The participant takes ownership of `input` and wipes it when the round ends. Refuses
+   * (CallerError) an input of another length.
    */
   constructor(
     config: ParticipantConfig,
@@ -175,7 +176,7 @@ export class Participant {
     committedView?: number,
   ) {
     if (input !== undefined && input.length !== config.roster.dim + 1) {
-      throw new RangeError(
+      throw new CallerError(
         `input has length ${input.length}, expected d + 1 = ${config.roster.dim + 1}`,
       );
     }

@@ -7,6 +7,7 @@
  */
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { verifyFinalCertificate } from "../../protocol/certificate.ts";
+import { CallerError } from "../../protocol/errors.ts";
 import type { Stage } from "../../protocol/events.ts";
 import { cosignFields, openFrame, sealFrame } from "../../protocol/messages.ts";
 import { Participant } from "../../protocol/participant.ts";
@@ -357,10 +358,10 @@ Deno.test("participant: wipe zeroes the input; so does the end of the round", as
   p.wipe();
   assert(input.every((v) => v === 0), "wipe() zeroes the caller's array it took ownership of");
   // The input must have d + 1 words.
-  assertThrows(() => new Participant(config(1), ROUND, new Uint32Array(roster.dim)), RangeError);
+  assertThrows(() => new Participant(config(1), ROUND, new Uint32Array(roster.dim)), CallerError);
   assertThrows(
     () => new Participant(config(1), ROUND, new Uint32Array(roster.dim + 2)),
-    RangeError,
+    CallerError,
   );
   // After publication the participants' inputs are gone too.
   const net = await startedNet(fed, ROUND);
