@@ -233,20 +233,16 @@ export class Participant {
       );
       switch (env.type) {
         case "keyList":
-          return await this.#fromLeaderDo(env, "advertise", (v) => this.#onKeyList(env, v, now));
+          return await this.#onKeyList(env, await this.#fromLeader(env, "advertise"), now);
         case "shareDelivery":
-          return await this.#fromLeaderDo(env, "share", (v) => this.#onShareDelivery(env, v, now));
+          return await this.#onShareDelivery(env, await this.#fromLeader(env, "share"), now);
         case "consistencyRequest":
-          return await this.#fromLeaderDo(
-            env,
-            "masked",
-            (v) => this.#onConsistencyRequest(env, v, now),
-          );
+          return await this.#onConsistencyRequest(env, await this.#fromLeader(env, "masked"), now);
         case "unmaskRequest":
-          return await this.#fromLeaderDo(
+          return await this.#onUnmaskRequest(
             env,
-            "consistency",
-            (v) => this.#onUnmaskRequest(env, v, now),
+            await this.#fromLeader(env, "consistency"),
+            now,
           );
         case "certificate":
           return await this.#onCertificate(env, now);
@@ -354,21 +350,14 @@ export class Participant {
   }
 
   /**
-   * Runs the handler of a leader message for `stage` once it is authenticated. Handlers are
-   * transactional: they build their results in local variables and write the view's state only
-   * when the whole message checked out, wiping what they computed otherwise. A bad message
-   * therefore leaves no partial state (no shares held, no keys derived), and the member stays
-   * ready for a correct one or for its view timeout.
+   * The current view, checking that `env` is its leader's authenticated message for `stage`.
+   *
+   * The handlers of leader messages (`#onKeyList` … `#onUnmaskRequest`) are transactional: they
+   * build their results in local variables and write the view's state only once the whole
+   * message checked out and its work succeeded, wiping what they computed otherwise. A bad
+   * message therefore leaves no partial state (no shares held, no keys derived or spent), and
+   * the member stays ready for a correct one or for its view timeout.
    */
-  async #fromLeaderDo(
-    env: Envelope,
-    stage: Stage,
-    handler: (v: ViewState) => Promise<Output[]>,
-  ): Promise<Output[]> {
-    return await handler(await this.#fromLeader(env, stage));
-  }
-
-  /** The current view, checking that `env` is its leader's message for `stage`. */
   async #fromLeader(env: Envelope, stage: Stage): Promise<ViewState> {
     const v = this.#view;
     ensure(
@@ -581,23 +570,30 @@ export class Participant {
       }
     }));
     const results = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    // Undoes this message's work: the view keeps its own pair keys for a correct delivery.
+    const discard = () => {
+      for (const r of results) wipe(r.plain, r.key);
+    };
     const failure = settled.find((r) => r.status === "rejected");
     if (failure !== undefined) {
-      for (const r of results) wipe(r.plain, r.key);
+      discard();
       throw failure.reason;
     }
-    delivery.entries.forEach((e, i) => v.held!.set(e.peer, results[i].plain));
-    const pairKeys = results.map((r) => r.key);
     const terms: MaskTerm[] = [{ key: v.keys.selfMaskKey(), negate: false }];
-    delivery.entries.forEach((e, i) => terms.push({ key: pairKeys[i], negate: self > e.peer }));
+    delivery.entries.forEach((e, i) => terms.push({ key: results[i].key, negate: self > e.peer }));
     const masked = new Uint32Array(this.#input!);
     try {
       await expander.apply(masked, terms);
-    } finally {
-      for (const t of terms) t.key.fill(0);
+    } catch (err) {
+      wipe(masked, terms[0].key);
+      discard();
+      throw err;
     }
-    for (const k of v.pairKeys!.values()) k.fill(0); // every pair mask is applied now
+    // Every pair mask is applied: the keys are spent, the view's included.
+    for (const t of terms) t.key.fill(0);
+    for (const k of v.pairKeys!.values()) k.fill(0);
     v.pairKeys!.clear();
+    delivery.entries.forEach((e, i) => v.held!.set(e.peer, results[i].plain));
     v.u2 = u2;
     v.u2Hash = memberSetHash(v.sessionHash, u2);
     const body = u32Bytes(masked);
@@ -636,7 +632,6 @@ export class Participant {
       `|U3| = ${request.u3.length} < t = ${roster.threshold}`,
       env.sender,
     );
-    v.u3 = request.u3;
     const u3Hash = memberSetHash(v.sessionHash, request.u3);
     const frame = await sealFrame(
       "approval",
@@ -646,6 +641,7 @@ export class Participant {
       signer,
       roster.mode,
     );
+    v.u3 = request.u3;
     const out = roster.graph.kind === "complete" ? [] : [this.#commit()];
     return [...out, this.#progress("consistency", now), { kind: "send", to: v.leader, frame }];
   }

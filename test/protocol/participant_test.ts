@@ -5,10 +5,11 @@
  * leader stalls after commitment, co-signatures that overtake the certificate, observers, and
  * wiping. Refusals of hostile input are the adversary suite's; only routine ones appear here.
  */
-import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import { verifyFinalCertificate } from "../../protocol/certificate.ts";
 import { CallerError } from "../../protocol/errors.ts";
 import type { Stage } from "../../protocol/events.ts";
+import { inlineExpander, type MaskExpander } from "../../protocol/masking.ts";
 import { cosignFields, openFrame, sealFrame } from "../../protocol/messages.ts";
 import { Participant } from "../../protocol/participant.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
@@ -311,6 +312,46 @@ Deno.test(
     assertEquals((await verifyFinal(roster, final)).cosigners, all(fed, [x]));
   },
 );
+
+for (const mode of ["classical", "post-quantum"] as const) {
+  Deno.test(
+    `participant (${mode}): a share delivery whose masking fails leaves the member as it was; ` +
+      "the same delivery again gives the exact aggregate",
+    async () => {
+      const fed = mode === "classical"
+        ? await complete
+        : await federation({ n: 5, dim: 20, mode, seed: "flaky" });
+      const { roster } = fed;
+      let fail = false;
+      const flaky: MaskExpander = {
+        apply: (target, terms) =>
+          fail ? Promise.reject(new Error("expander broke")) : inlineExpander.apply(target, terms),
+      };
+      // The highest index holds only keys derived from its own KeyList in classical mode and
+      // only decapsulated ones in post-quantum mode; the lowest the converse.
+      for (const x of [0, roster.members.length - 1]) {
+        const net = new MachineNet(fed, ROUND, inputsFor(roster, ROUND), flaky);
+        net.filter = (m) => !(m.type === "shareDelivery" && m.to === x);
+        await net.start();
+        await net.run();
+        const [delivery] = net.held;
+        fail = true;
+        await assertRejects(
+          () => net.toParticipant(x, delivery.frame, delivery.from),
+          Error,
+          "expander broke",
+        );
+        fail = false;
+        assertEquals(net.participants[x].stage, "share");
+        net.filter = () => true;
+        await net.release();
+        const [final] = net.events("final", x);
+        assert(final !== undefined, `member ${x} reaches a final certificate`);
+        assertEquals(final.aggregate, plainSum(inputsFor(roster, ROUND), all(fed)));
+      }
+    },
+  );
+}
 
 Deno.test("participant: an observer without input follows the certificate, co-signs", async () => {
   const fed = await complete;
