@@ -552,8 +552,9 @@ export class Participant {
           env.sender,
         );
       }
+      // The view's own key is used as is (no copy) and spent only once the masks are applied.
       const known = v.pairKeys!.get(e.peer);
-      if (known !== undefined) return { plain, key: known.slice() };
+      if (known !== undefined) return { plain, key: known, fresh: false };
       // Post-quantum, lower-indexed peer: it encapsulated the pair secret to us (the ciphertext
       // authenticated with its shares, so a malformed one is its own doing).
       let secret: Uint8Array;
@@ -564,7 +565,8 @@ export class Participant {
         throw unusableKeys(err, e.peer);
       }
       try {
-        return { plain, key: pairMaskKey(v.sessionHash, self, e.peer, secret, e.maskKemCt) };
+        const key = pairMaskKey(v.sessionHash, self, e.peer, secret, e.maskKemCt);
+        return { plain, key, fresh: true };
       } finally {
         secret.fill(0);
       }
@@ -572,7 +574,7 @@ export class Participant {
     const results = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     // Undoes this message's work: the view keeps its own pair keys for a correct delivery.
     const discard = () => {
-      for (const r of results) wipe(r.plain, r.key);
+      for (const r of results) wipe(r.plain, r.fresh ? r.key : undefined);
     };
     const failure = settled.find((r) => r.status === "rejected");
     if (failure !== undefined) {
