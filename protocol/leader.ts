@@ -200,16 +200,12 @@ export class Leader {
   /**
    * Closes the current stage if its timeout passed and enough members answered. A stage still
    * short of t answers `viewTimeoutMs` later is given up (stage `failed`): by then the members
-   * have moved to the next view, and a leader waiting forever would only hold resources.
+   * have moved to the next view, and a leader waiting forever would only hold resources. That
+   * is not a `round-failed`: the round goes on in the next view.
    */
   async handleTimeout(now: number): Promise<Output[]> {
     if (this.#deadline === undefined || now < this.#deadline) return [];
-    if (this.#timedOut) {
-      this.#stage = "failed";
-      this.#deadline = undefined;
-      this.wipe();
-      return [this.#stageEvent("failed")];
-    }
+    if (this.#timedOut) return [this.#stop()];
     this.#timedOut = true;
     this.#deadline = undefined;
     const stage = this.#stage;
@@ -235,16 +231,23 @@ export class Leader {
     this.#maskShares.clear();
   }
 
-  #fail(reason: string): Output[] {
+  /** Ends this session here (stage `failed`): no more timeouts, secrets wiped. */
+  #stop(): Output {
     this.#stage = "failed";
     this.#deadline = undefined;
     this.wipe();
-    return [event({
-      type: "round-failed",
-      round: this.session.round,
-      view: this.session.view,
-      reason,
-    })];
+    return this.#stageEvent("failed");
+  }
+
+  /**
+   * Ends this session because its round cannot complete here (the members committed to it):
+   * stage `failed`, then `round-failed` with the reason.
+   */
+  #fail(reason: string): Output[] {
+    return [
+      this.#stop(),
+      event({ type: "round-failed", round: this.session.round, view: this.session.view, reason }),
+    ];
   }
 
   // ------------------------------------------------------------------------------------------
