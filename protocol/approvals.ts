@@ -73,15 +73,21 @@ export async function checkApprovals(
       refused.push(relayedBy(err, "approval", relayer));
     }
   }
-  const digests = candidates.map((env) => toHex(sha256(env.frame)));
+  // Digests only serve the cache: without one, nothing is hashed.
+  const cache = verified && {
+    verified,
+    digests: candidates.map((env) => toHex(sha256(env.frame))),
+  };
   const valid = await Promise.all(
-    candidates.map((env, i) => verified?.has(digests[i]) || verifyEnvelope(roster, env)),
+    candidates.map((env, i) =>
+      cache?.verified.has(cache.digests[i]) || verifyEnvelope(roster, env)
+    ),
   );
   const approvers: number[] = [];
   candidates.forEach((env, i) => {
     if (valid[i]) {
       approvers.push(env.sender);
-      verified?.add(digests[i]);
+      cache?.verified.add(cache.digests[i]);
     } else {
       refused.push(
         new ProtocolError("bad-signature", `approval claiming member ${env.sender}`, relayer),

@@ -84,6 +84,13 @@ export async function checkCertificate(
     env.sender,
   );
   const certificate = readCertificate(env, roster);
+  // The cheap check first: a body of the wrong length costs no signature verification.
+  ensure(
+    body.length === 4 * (roster.dim + 1),
+    "wrong-length",
+    `aggregate is ${body.length} bytes, expected ${4 * (roster.dim + 1)}`,
+    env.sender,
+  );
   ensure(await verifyEnvelope(roster, env), "bad-signature", "certificate signature", env.sender);
   const { approvers, refused } = await checkApprovals(
     roster,
@@ -93,12 +100,6 @@ export async function checkCertificate(
     certificate.u2Hash,
     env.sender,
     verifiedApprovals,
-  );
-  ensure(
-    body.length === 4 * (roster.dim + 1),
-    "wrong-length",
-    `aggregate is ${body.length} bytes, expected ${4 * (roster.dim + 1)}`,
-    env.sender,
   );
   ensure(
     equalBytes(aggregateHash(env.session, body), certificate.aggregateHash),
