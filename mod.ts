@@ -23,7 +23,7 @@ export {
 export { createRoster, type Roster, type RosterSettings } from "./protocol/roster.ts";
 export { leaderOf } from "./protocol/schedule.ts";
 export { MemberSigner } from "./protocol/signer.ts";
-export { seededRng, systemRng } from "./protocol/crypto/mod.ts";
+export { systemRng } from "./protocol/crypto/mod.ts";
 
 if (import.meta.main) {
   const { main } = await import("./node/cli.ts");
