@@ -10,7 +10,7 @@
  */
 export { type VerifiedCertificate, verifyFinalCertificate } from "./protocol/certificate.ts";
 export { Endpoint, type EndpointConfig } from "./protocol/endpoint.ts";
-export { ConfigError, ProtocolError, type RefusalCode } from "./protocol/errors.ts";
+export { CallerError, ConfigError, ProtocolError, type RefusalCode } from "./protocol/errors.ts";
 export type { Output, ProtocolEvent, Stage } from "./protocol/events.ts";
 export { secAggPlusParameters } from "./protocol/graph.ts";
 export { inlineExpander, type MaskExpander } from "./protocol/masking.ts";
@@ -23,7 +23,7 @@ export {
 export { createRoster, type Roster, type RosterSettings } from "./protocol/roster.ts";
 export { leaderOf } from "./protocol/schedule.ts";
 export { MemberSigner } from "./protocol/signer.ts";
-export { seededRng, systemRng } from "./protocol/crypto/mod.ts";
+export { systemRng } from "./protocol/crypto/mod.ts";
 
 if (import.meta.main) {
   const { main } = await import("./node/cli.ts");

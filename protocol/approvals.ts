@@ -8,16 +8,11 @@
  */
 import { equalBytes, toHex } from "./bytes.ts";
 import { sha256 } from "./crypto/mod.ts";
-import { ensure, ProtocolError } from "./errors.ts";
+import { ensure, ProtocolError, relayedBy } from "./errors.ts";
 import { type MemberSet, memberSetHash } from "./member_set.ts";
 import { expectSession, openFrame, readApproval, verifyEnvelope } from "./messages.ts";
 import type { Roster } from "./roster.ts";
 import { type Session, sessionHash } from "./session.ts";
-
-function blame(err: ProtocolError, relayedBy: number): ProtocolError {
-  const inner = err.peer === undefined ? "" : ` claiming member ${err.peer}`;
-  return new ProtocolError(err.code, `approval${inner}: ${err.message}`, relayedBy);
-}
 
 /** The outcome of checking a set of approvals. */
 export interface CheckedApprovals {
@@ -31,9 +26,10 @@ export interface CheckedApprovals {
  * Checks `frames` as approvals of `u3` (and of `u2Hash`) in `session`. Each frame must be an
  * Approval of this session by a distinct member of U3, sign `u2Hash` and H(`u3`), and carry a
  * valid signature; invalid frames are reported in `refused` and do not count. Refusals name
- * `relayedBy` (the leader that chose to relay the frame) as the peer, and the member the frame
- * claims to come from in the detail: a forged or foreign approval says nothing about that member. Refuses with
- * `insufficient-approvals` (naming the counts) when fewer than the roster threshold remain.
+ * `relayer` (the leader that chose to relay the frame) as the peer, and the member the frame
+ * claims to come from in the detail: a forged or foreign approval says nothing about that
+ * member. Refuses with `insufficient-approvals` (naming the counts) when fewer than the roster
+ * threshold remain.
  *
  * `verified`, when given, holds the SHA-256 (hex) of frames whose signatures this caller has
  * already checked: they are not verified again, and newly verified frames are added.
@@ -44,7 +40,7 @@ export async function checkApprovals(
   frames: readonly Uint8Array[],
   u3: MemberSet,
   u2Hash: Uint8Array,
-  relayedBy: number,
+  relayer: number,
   verified?: Set<string>,
 ): Promise<CheckedApprovals> {
   const u3Hash = memberSetHash(sessionHash(session), u3);
@@ -74,21 +70,27 @@ export async function checkApprovals(
       candidates.push(env);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
-      refused.push(blame(err, relayedBy));
+      refused.push(relayedBy(err, "approval", relayer));
     }
   }
-  const digests = candidates.map((env) => toHex(sha256(env.frame)));
+  // Digests only serve the cache: without one, nothing is hashed.
+  const cache = verified && {
+    verified,
+    digests: candidates.map((env) => toHex(sha256(env.frame))),
+  };
   const valid = await Promise.all(
-    candidates.map((env, i) => verified?.has(digests[i]) || verifyEnvelope(roster, env)),
+    candidates.map((env, i) =>
+      cache?.verified.has(cache.digests[i]) || verifyEnvelope(roster, env)
+    ),
   );
   const approvers: number[] = [];
   candidates.forEach((env, i) => {
     if (valid[i]) {
       approvers.push(env.sender);
-      verified?.add(digests[i]);
+      cache?.verified.add(cache.digests[i]);
     } else {
       refused.push(
-        new ProtocolError("bad-signature", `approval claiming member ${env.sender}`, relayedBy),
+        new ProtocolError("bad-signature", `approval claiming member ${env.sender}`, relayer),
       );
     }
   });
@@ -97,7 +99,7 @@ export async function checkApprovals(
     approvers.length >= roster.threshold,
     "insufficient-approvals",
     `${approvers.length} valid approvals of ${frames.length} relayed, threshold ${roster.threshold}`,
-    relayedBy,
+    relayer,
   );
   return { approvers, refused };
 }

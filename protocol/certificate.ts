@@ -84,6 +84,13 @@ export async function checkCertificate(
     env.sender,
   );
   const certificate = readCertificate(env, roster);
+  // The cheap check first: a body of the wrong length costs no signature verification.
+  ensure(
+    body.length === 4 * (roster.dim + 1),
+    "wrong-length",
+    `aggregate is ${body.length} bytes, expected ${4 * (roster.dim + 1)}`,
+    env.sender,
+  );
   ensure(await verifyEnvelope(roster, env), "bad-signature", "certificate signature", env.sender);
   const { approvers, refused } = await checkApprovals(
     roster,
@@ -93,12 +100,6 @@ export async function checkCertificate(
     certificate.u2Hash,
     env.sender,
     verifiedApprovals,
-  );
-  ensure(
-    body.length === 4 * (roster.dim + 1),
-    "wrong-length",
-    `aggregate is ${body.length} bytes, expected ${4 * (roster.dim + 1)}`,
-    env.sender,
   );
   ensure(
     equalBytes(aggregateHash(env.session, body), certificate.aggregateHash),
@@ -183,20 +184,18 @@ export async function verifyFinalCertificate(
   const checked = await checkCertificate(roster, env, body);
   const cosignFrames = f.list(2, "co-signatures", roster.members.length);
   const cosigns: Envelope[] = [];
-  const seen = new Set<number>();
+  const cosigners = new Set<number>();
   for (const [i, frame] of cosignFrames.entries()) {
     ensure(frame instanceof Uint8Array, "malformed", `co-signature ${i} is not bytes`);
     const cosign = openFrame(frame, roster);
-    expectType(cosign, "cosign");
-    ensure(!seen.has(cosign.sender), "equivocation", "two co-signatures", cosign.sender);
-    seen.add(cosign.sender);
-    checkCosignFields(cosign, checked.session, checked.hash);
+    checkCosignFields(cosign, checked.session, checked.hash); // a Cosign of this certificate
+    ensure(!cosigners.has(cosign.sender), "equivocation", "two co-signatures", cosign.sender);
+    cosigners.add(cosign.sender);
     cosigns.push(cosign);
   }
   const valid = await Promise.all(cosigns.map((c) => verifyEnvelope(roster, c)));
   const forged = cosigns.find((_, i) => !valid[i]);
   ensure(forged === undefined, "bad-signature", "co-signature", forged?.sender);
-  const cosigners = new Set(cosigns.map((c) => c.sender));
   ensure(
     cosigners.size >= roster.threshold,
     "insufficient-approvals",

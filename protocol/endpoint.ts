@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { ProtocolError, type RefusalCode } from "./errors.ts";
+import { CallerError, ProtocolError, type RefusalCode } from "./errors.ts";
 import { event, type Output, type ProtocolEvent } from "./events.ts";
 import { Leader } from "./leader.ts";
 import type { MaskExpander } from "./masking.ts";
@@ -77,8 +77,6 @@ export class Endpoint {
   #queue: Promise<unknown> = Promise.resolve();
   /** Views this member committed to before a restart, by round (see {@link Endpoint.restore}). */
   readonly #committed = new Map<number, number>();
-  /** Errors about the caller's own arguments, which `submit` rethrows instead of reporting. */
-  readonly #callerError = new WeakSet<Error>();
 
   constructor(config: EndpointConfig) {
     this.#config = config;
@@ -101,28 +99,24 @@ export class Endpoint {
 
   /**
    * Starts this member's part in `round` with its quantized input (length d + 1; ownership
-   * passes to the endpoint, which wipes it when the round ends). Refuses (RangeError) a round
-   * that already has a participant.
+   * passes to the endpoint, which wipes it when the round ends). Refuses (CallerError) an input
+   * of another length, a round that already has a participant, and a round this member
+   * committed to before a restart.
    */
   submit(round: number, input: Uint32Array, now: number, view = 0): Promise<Output[]> {
     return this.#serialized(async () => {
       const existing = this.#participants.get(round);
       if (existing !== undefined) {
-        throw this.#refuseCall(
+        throw new CallerError(
           existing.decided
             ? `round ${round} is already decided here (its aggregate was published)`
             : `round ${round} already has an update from this member`,
         );
       }
       if (this.#committed.has(round)) {
-        throw this.#refuseCall(
+        throw new CallerError(
           `this member committed to view ${this.#committed.get(round)} of round ${round} before ` +
             `a restart and cannot take part in it again`,
-        );
-      }
-      if (input.length !== this.#config.roster.dim + 1) {
-        throw this.#refuseCall(
-          `input has length ${input.length}, expected d + 1 = ${this.#config.roster.dim + 1}`,
         );
       }
       const participant = new Participant(this.#config, round, input);
@@ -246,16 +240,16 @@ export class Endpoint {
   // ------------------------------------------------------------------------------------------
 
   /**
-   * Runs `fn` after every earlier call has finished. An unexpected exception (never bad input,
-   * which machines report as `refused`) becomes an `internal-error` event: the node keeps
-   * running.
+   * Runs `fn` after every earlier call has finished. A {@link CallerError} goes back to the
+   * caller; any other exception (never bad input, which machines report as `refused`) is a bug
+   * and becomes an `internal-error` event: the node keeps running.
    */
   #serialized(fn: () => Promise<Output[]>): Promise<Output[]> {
     const guarded = async (): Promise<Output[]> => {
       try {
         return await fn();
       } catch (err) {
-        if (err instanceof RangeError && this.#callerError.has(err)) throw err;
+        if (err instanceof CallerError) throw err;
         const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
         return [event({ type: "internal-error", message })];
       }
@@ -263,12 +257,6 @@ export class Endpoint {
     const run = this.#queue.then(guarded, guarded);
     this.#queue = run.catch(() => undefined);
     return run;
-  }
-
-  #refuseCall(message: string): RangeError {
-    const err = new RangeError(message);
-    this.#callerError.add(err);
-    return err;
   }
 
   #addParticipant(round: number, p: Participant): void {

@@ -7,7 +7,8 @@
  * members, not key bytes or shares.
  *
  * Configuration problems (parameters that would overflow, thresholds out of range, a roster
- * that does not parse) are {@link ConfigError}s naming the offending setting.
+ * that does not parse) are {@link ConfigError}s naming the offending setting; a call its caller
+ * got wrong is a {@link CallerError}.
  *
  * @module
  */
@@ -87,6 +88,21 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A call its caller got wrong — an argument out of range, or an operation refused in the current
+ * state (a second update for one round) — as opposed to bad network input (a
+ * {@link ProtocolError}, reported as an event) and to a bug. The endpoint throws these back to
+ * its caller and turns any other exception into an `internal-error` event. A `RangeError`, so
+ * code catching those keeps working.
+ */
+export class CallerError extends RangeError {
+  /** @param message what is wrong with the call */
+  constructor(message: string) {
+    super(message);
+    this.name = "CallerError";
+  }
+}
+
 /** Throws a {@link ProtocolError} with `code` unless `condition` holds. */
 export function ensure(
   condition: unknown,
@@ -95,4 +111,15 @@ export function ensure(
   peer?: number,
 ): asserts condition {
   if (!condition) throw new ProtocolError(code, detail, peer);
+}
+
+/**
+ * The refusal `err` of a frame that `relayer` relayed inside its own signed message (a leader's
+ * key list, unmask request or certificate), re-addressed to the relayer: it chose to relay the
+ * frame, while the member the frame claims to come from may never have sent it. The detail
+ * keeps `what` was refused, the claimed member and the original reason.
+ */
+export function relayedBy(err: ProtocolError, what: string, relayer: number): ProtocolError {
+  const claimed = err.peer === undefined ? "" : ` claiming member ${err.peer}`;
+  return new ProtocolError(err.code, `${what}${claimed}: ${err.message}`, relayer);
 }

@@ -8,11 +8,22 @@
  * survivor set — one share per (holder, owner) of either the owner's self-mask seed (owner in
  * U3) or its mask seed (owner dropped). It checks every reconstructed secret against the
  * owner's commitment or public key before using it. It first interpolates from the t_k shares
- * of lowest index; when that fails the check it decodes all received shares (Reed–Solomon),
- * names every holder whose share disagrees (`bad-share`), and still finishes if enough shares
- * are consistent. Shares it did not need are not examined, so a wrong share that was never used
- * goes unnamed (checking them all costs O(m·t) per secret). When every holder agrees on a secret
- * that fails the check, the owner lied and is named (`commitment-mismatch`).
+ * of lowest index; when that fails the check and it received m > t_k shares, it decodes them
+ * all (Reed–Solomon, correcting up to ⌊(m − t_k)/2⌋ wrong ones), names every holder whose share
+ * disagrees with a secret that then checks out (`bad-share`), and finishes. Shares it did not
+ * need are not examined, so a wrong share that was never used goes unnamed (checking them all
+ * costs O(m·t) per secret).
+ *
+ * When all m shares of a secret agree on one that fails the check, the owner is named
+ * (`commitment-mismatch`) only if the holders cannot have framed it. Fewer than 2t − n members
+ * are corrupt (the threat model's t > (n + c)/2) and fewer than t_k corrupt members hold shares
+ * of one owner (or they could reconstruct its secrets), so at most c = min(2t − n − 1, t_k − 1)
+ * of the shares are corrupt. If m − t_k ≥ c, at least t_k are honest; they fix the owner's
+ * polynomial, and agreeing shares whose secret fails the check prove the owner shared something
+ * else. Otherwise m − t_k + 1 ≤ c colluding holders can shift their shares by a polynomial of
+ * degree < t_k that vanishes at the honest holders' (public) x coordinates — a consistent
+ * sharing of another secret, which frames an honest owner — so the leader names nobody and the
+ * round fails.
  *
  * A stage closes as soon as every expected member has answered, or when `stageTimeoutMs` has
  * passed with at least t answers (`advertiseTimeoutMs`, from the first advert, for the first). With fewer than t the leader keeps waiting; the members'
@@ -73,7 +84,7 @@ import {
 } from "./round_keys.ts";
 import { leaderOf } from "./schedule.ts";
 import { type Session, sessionHash } from "./session.ts";
-import { combine, lagrangeAtZero, reconstruct, type Share, sharesConsistent } from "./shamir.ts";
+import { combine, lagrangeAtZero, reconstruct, type Share } from "./shamir.ts";
 import type { MemberSigner } from "./signer.ts";
 
 /** What a leader needs to run. */
@@ -189,16 +200,12 @@ export class Leader {
   /**
    * Closes the current stage if its timeout passed and enough members answered. A stage still
    * short of t answers `viewTimeoutMs` later is given up (stage `failed`): by then the members
-   * have moved to the next view, and a leader waiting forever would only hold resources.
+   * have moved to the next view, and a leader waiting forever would only hold resources. That
+   * is not a `round-failed`: the round goes on in the next view.
    */
   async handleTimeout(now: number): Promise<Output[]> {
     if (this.#deadline === undefined || now < this.#deadline) return [];
-    if (this.#timedOut) {
-      this.#stage = "failed";
-      this.#deadline = undefined;
-      this.wipe();
-      return [this.#stageEvent("failed")];
-    }
+    if (this.#timedOut) return [this.#stop()];
     this.#timedOut = true;
     this.#deadline = undefined;
     const stage = this.#stage;
@@ -224,16 +231,23 @@ export class Leader {
     this.#maskShares.clear();
   }
 
-  #fail(reason: string): Output[] {
+  /** Ends this session here (stage `failed`): no more timeouts, secrets wiped. */
+  #stop(): Output {
     this.#stage = "failed";
     this.#deadline = undefined;
     this.wipe();
-    return [event({
-      type: "round-failed",
-      round: this.session.round,
-      view: this.session.view,
-      reason,
-    })];
+    return this.#stageEvent("failed");
+  }
+
+  /**
+   * Ends this session because its round cannot complete here (the members committed to it):
+   * stage `failed`, then `round-failed` with the reason.
+   */
+  #fail(reason: string): Output[] {
+    return [
+      this.#stop(),
+      event({ type: "round-failed", round: this.session.round, view: this.session.view, reason }),
+    ];
   }
 
   // ------------------------------------------------------------------------------------------
@@ -510,6 +524,9 @@ export class Leader {
     const tk = shareThreshold(roster);
     const dropped = difference(this.#u2, this.#u3);
     const coefficients = new Map<string, Uint16Array>();
+    // A consistent sharing that fails its check convicts the owner only when the honest shares
+    // among it are at least t_k even if the most corrupt holders allowed for are among it.
+    const framers = Math.min(2 * roster.threshold - roster.members.length - 1, tk - 1);
     const recover = (
       shares: Share[] | undefined,
       owner: number,
@@ -525,18 +542,20 @@ export class Leader {
       if (check(fast)) return fast;
       fast.fill(0);
       const result = reconstruct(shares, tk, check);
-      if (result === undefined && shares.length > tk && sharesConsistent(shares, tk)) {
-        // Every holder agrees on one secret and it is not the committed one: the owner lied.
-        out.push(event({
-          type: "refused",
-          error: new ProtocolError(
-            "commitment-mismatch",
-            "the member's shared secret does not match its advertised commitment or key",
-            owner,
-          ),
-        }));
+      if (result.secret === undefined) {
+        if (result.consistent && shares.length - tk >= framers) {
+          out.push(event({
+            type: "refused",
+            error: new ProtocolError(
+              "commitment-mismatch",
+              "the member's shared secret does not match its advertised commitment or key",
+              owner,
+            ),
+          }));
+        }
+        return undefined;
       }
-      for (const x of result?.bad ?? []) {
+      for (const x of result.bad) {
         out.push(event({
           type: "refused",
           error: new ProtocolError(
@@ -546,7 +565,7 @@ export class Leader {
           ),
         }));
       }
-      return result?.secret;
+      return result.secret;
     };
     const selfSeeds = new Map<number, Uint8Array>();
     const maskSeeds = new Map<number, Uint8Array>();
@@ -586,9 +605,7 @@ export class Leader {
       }
       for (const [v, seed] of maskSeeds) {
         const survivors = intersection(this.#graph.neighbours(v), this.#u3);
-        const keys = await this.#recoveredPairKeys(v, seed, survivors);
-        // Survivor u added +PRG when u < v and −PRG when u > v: remove exactly that.
-        survivors.forEach((u, i) => terms.push({ key: keys[i], negate: u < v }));
+        await this.#pushRecoveredPairTerms(v, seed, survivors, terms);
       }
       await expander.apply(this.#sum!, terms);
     } catch (err) {
@@ -638,33 +655,46 @@ export class Leader {
     return out;
   }
 
-  /** PRG keys of the pairs (dropped v, survivor u) from v's reconstructed mask seed. */
-  async #recoveredPairKeys(
+  /**
+   * Appends to `terms` the PRG keys of the pairs (dropped v, survivor u), derived from v's
+   * reconstructed mask seed, each negated as u applied it. The caller owns `terms` and wipes
+   * them: when a pair fails (a ciphertext or wrap v's shares cannot open), every key already
+   * derived is in `terms` too, and all derivations have settled before this throws.
+   */
+  async #pushRecoveredPairTerms(
     v: number,
     seed: Uint8Array,
     survivors: MemberSet,
-  ): Promise<Uint8Array[]> {
+    terms: MaskTerm[],
+  ): Promise<void> {
     const { roster } = this.#config;
+    // Survivor u added +PRG when u < v and −PRG when u > v: remove exactly that.
+    const term = (u: number, key: Uint8Array): MaskTerm => ({ key, negate: u < v });
     if (roster.mode === "classical") {
       const sk = maskX25519Secret(seed);
       try {
-        return survivors.map((u) => {
+        for (const u of survivors) {
           const dh = x25519(sk, this.#adverts.get(u)!.advertise.maskKey);
           try {
-            return pairMaskKey(this.#hash, u, v, dh);
+            terms.push(term(u, pairMaskKey(this.#hash, u, v, dh)));
           } finally {
             dh.fill(0);
           }
-        });
+        }
       } finally {
         sk.fill(0);
       }
+      return;
     }
     const kemSeed = maskXWingSeed(seed);
-    const kem = await XWingDecapsulator.fromSeed(kemSeed);
-    kemSeed.fill(0);
+    let kem: XWingDecapsulator;
     try {
-      return await Promise.all(survivors.map(async (u) => {
+      kem = await XWingDecapsulator.fromSeed(kemSeed);
+    } finally {
+      kemSeed.fill(0);
+    }
+    try {
+      const settled = await Promise.allSettled(survivors.map(async (u) => {
         if (u < v) {
           // u encapsulated to v: decapsulate with v's recovered key.
           const { maskKemCt } = this.#pairs.get(`${u},${v}`)!;
@@ -675,10 +705,11 @@ export class Leader {
             throw new ProtocolError("malformed", `member ${u}'s mask ciphertext for ${v}`, u);
           }
           try {
-            return pairMaskKey(this.#hash, u, v, secret, maskKemCt);
+            terms.push(term(u, pairMaskKey(this.#hash, u, v, secret, maskKemCt)));
           } finally {
             secret.fill(0);
           }
+          return;
         }
         // v encapsulated to u: unwrap the secret v wrapped under its mask seed.
         const { maskKemCt, wrap } = this.#pairs.get(`${v},${u}`)!;
@@ -691,11 +722,13 @@ export class Leader {
           );
         }
         try {
-          return pairMaskKey(this.#hash, u, v, secret, maskKemCt);
+          terms.push(term(u, pairMaskKey(this.#hash, u, v, secret, maskKemCt)));
         } finally {
           secret.fill(0);
         }
       }));
+      const failure = settled.find((r) => r.status === "rejected");
+      if (failure !== undefined) throw failure.reason;
     } finally {
       kem.wipe();
     }

@@ -59,11 +59,22 @@ const TYPE_OF_TAG = new Map<string, MessageType>(
  * authenticity protects privacy or must outlive the round — the advertised ephemeral keys
  * (a forged key would let an active attacker decrypt shares), approvals (they bind every
  * member to one survivor set), certificates and co-signatures (checked offline for years).
- * The other messages are Ed25519-signed in both modes: their contents are checked by other
- * means (shares are AEAD-authenticated, unmask shares against commitments, the leader's relays
- * against the members' own hybrid-signed messages), so forging their signatures — which would
- * take a quantum computer during the round — disrupts a round but reveals nothing.
- * Confidentiality is post-quantum for everything (X-Wing), see `round_keys.ts`.
+ * Confidentiality is post-quantum for everything (X-Wing), see `round_keys.ts`: recorded
+ * traffic stays secret from a later quantum computer.
+ *
+ * The other messages are Ed25519-signed in both modes, so an attacker with a quantum computer
+ * *during* the round can forge them — and the share pairs inside ShareKeys and ShareDelivery
+ * are no better protected: their AEAD key derives from the members' X25519 agreement and an
+ * X-Wing secret chosen by whoever encapsulates, so it authenticates only through X25519. Such an
+ * attacker can seal share pairs, and bind mask ciphertexts, as any member; so can a leader with
+ * a quantum computer, which relays the entries under its own signature. That disrupts the round
+ * (holders reveal wrong shares and are named for them), and it lets that leader choose the pair
+ * secrets a member decapsulates from its lower-indexed neighbours: for a member whose
+ * neighbours in U2 all have lower indices, which the leader can arrange by choosing U2, that is
+ * every pair mask, and with the member's self-mask seed (reconstructed for U3) the leader
+ * learns its input. The other forgeries cost the round, not privacy: a forged masked input
+ * falsifies the aggregate, forged unmask shares fail the commitment checks, and forged survivor
+ * lists fail against the hybrid-signed approvals.
  */
 const HYBRID_TYPES: ReadonlySet<MessageType> = new Set([
   "advertise",

@@ -42,7 +42,7 @@ import {
   withoutBody,
 } from "./certificate.ts";
 import { HASH, type Rng, taggedHash, xwingEncapsulate } from "./crypto/mod.ts";
-import { ensure, ProtocolError } from "./errors.ts";
+import { CallerError, ensure, ProtocolError, relayedBy } from "./errors.ts";
 import { event, type Output, type Stage } from "./events.ts";
 import {
   difference,
@@ -132,12 +132,6 @@ function unusableKeys(err: unknown, u: number): unknown {
   );
 }
 
-/** A refusal of a frame relayed inside a leader's signed message, blamed on the leader. */
-function relayed(err: ProtocolError, what: string, leader: number): ProtocolError {
-  const inner = err.peer === undefined ? "" : ` (claims member ${err.peer})`;
-  return new ProtocolError(err.code, `${what}${inner}: ${err.message}`, leader);
-}
-
 /** Stages in which a stalled leader can be abandoned for the next view (if not committed). */
 const BEFORE_COMMIT: ReadonlySet<Stage> = new Set(["advertise", "share", "masked", "consistency"]);
 
@@ -159,9 +153,12 @@ export class Participant {
     members: MemberSet;
     aggregate: Uint32Array;
   } | undefined;
-  #cosigns = new Map<number, Uint8Array>();
-  #pendingCosigns = new Map<number, Envelope>();
-  /** Co-signatures of our certificate whose signatures are not checked yet. */
+  /** Co-signatures of our certificate that checked out, by member. */
+  readonly #cosigns = new Map<number, Uint8Array>();
+  /**
+   * Co-signatures not checked yet (one per member): those that overtook the certificate, and
+   * those of our certificate awaiting a batch signature check in {@link #tryFinal}.
+   */
   readonly #unverifiedCosigns = new Map<number, Envelope>();
   /** Digests of approval frames whose signatures this member already checked. */
   readonly #verifiedApprovals = new Set<string>();
@@ -169,7 +166,8 @@ export class Participant {
   /**
    * A participant for `round` with its quantized input (length d + 1, see `quantize.ts`), or
    * without one: an observer that only checks and co-signs the round's certificate.
-   * The participant takes ownership of `input` and wipes it when the round ends.
+   * The participant takes ownership of `input` and wipes it when the round ends. Refuses
+   * (CallerError) an input of another length.
    */
   constructor(
     config: ParticipantConfig,
@@ -178,7 +176,7 @@ export class Participant {
     committedView?: number,
   ) {
     if (input !== undefined && input.length !== config.roster.dim + 1) {
-      throw new RangeError(
+      throw new CallerError(
         `input has length ${input.length}, expected d + 1 = ${config.roster.dim + 1}`,
       );
     }
@@ -235,20 +233,16 @@ export class Participant {
       );
       switch (env.type) {
         case "keyList":
-          return await this.#fromLeaderDo(env, "advertise", (v) => this.#onKeyList(env, v, now));
+          return await this.#onKeyList(env, await this.#fromLeader(env, "advertise"), now);
         case "shareDelivery":
-          return await this.#fromLeaderDo(env, "share", (v) => this.#onShareDelivery(env, v, now));
+          return await this.#onShareDelivery(env, await this.#fromLeader(env, "share"), now);
         case "consistencyRequest":
-          return await this.#fromLeaderDo(
-            env,
-            "masked",
-            (v) => this.#onConsistencyRequest(env, v, now),
-          );
+          return await this.#onConsistencyRequest(env, await this.#fromLeader(env, "masked"), now);
         case "unmaskRequest":
-          return await this.#fromLeaderDo(
+          return await this.#onUnmaskRequest(
             env,
-            "consistency",
-            (v) => this.#onUnmaskRequest(env, v, now),
+            await this.#fromLeader(env, "consistency"),
+            now,
           );
         case "certificate":
           return await this.#onCertificate(env, now);
@@ -356,21 +350,14 @@ export class Participant {
   }
 
   /**
-   * Runs the handler of a leader message for `stage` once it is authenticated. Handlers are
-   * transactional: they build their results in local variables and write the view's state only
-   * when the whole message checked out, wiping what they computed otherwise. A bad message
-   * therefore leaves no partial state (no shares held, no keys derived), and the member stays
-   * ready for a correct one or for its view timeout.
+   * The current view, checking that `env` is its leader's authenticated message for `stage`.
+   *
+   * The handlers of leader messages (`#onKeyList` … `#onUnmaskRequest`) are transactional: they
+   * build their results in local variables and write the view's state only once the whole
+   * message checked out and its work succeeded, wiping what they computed otherwise. A bad
+   * message therefore leaves no partial state (no shares held, no keys derived or spent), and
+   * the member stays ready for a correct one or for its view timeout.
    */
-  async #fromLeaderDo(
-    env: Envelope,
-    stage: Stage,
-    handler: (v: ViewState) => Promise<Output[]>,
-  ): Promise<Output[]> {
-    return await handler(await this.#fromLeader(env, stage));
-  }
-
-  /** The current view, checking that `env` is its leader's message for `stage`. */
   async #fromLeader(env: Envelope, stage: Stage): Promise<ViewState> {
     const v = this.#view;
     ensure(
@@ -406,7 +393,7 @@ export class Participant {
         adverts.set(a.sender, { env: a, advertise: readAdvertise(a, roster) });
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
-        throw relayed(err, "key list entry", env.sender);
+        throw relayedBy(err, "key list entry", env.sender);
       }
     }
     const own = adverts.get(self);
@@ -565,8 +552,9 @@ export class Participant {
           env.sender,
         );
       }
+      // The view's own key is used as is (no copy) and spent only once the masks are applied.
       const known = v.pairKeys!.get(e.peer);
-      if (known !== undefined) return { plain, key: known.slice() };
+      if (known !== undefined) return { plain, key: known, fresh: false };
       // Post-quantum, lower-indexed peer: it encapsulated the pair secret to us (the ciphertext
       // authenticated with its shares, so a malformed one is its own doing).
       let secret: Uint8Array;
@@ -577,29 +565,37 @@ export class Participant {
         throw unusableKeys(err, e.peer);
       }
       try {
-        return { plain, key: pairMaskKey(v.sessionHash, self, e.peer, secret, e.maskKemCt) };
+        const key = pairMaskKey(v.sessionHash, self, e.peer, secret, e.maskKemCt);
+        return { plain, key, fresh: true };
       } finally {
         secret.fill(0);
       }
     }));
     const results = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    // Undoes this message's work: the view keeps its own pair keys for a correct delivery.
+    const discard = () => {
+      for (const r of results) wipe(r.plain, r.fresh ? r.key : undefined);
+    };
     const failure = settled.find((r) => r.status === "rejected");
     if (failure !== undefined) {
-      for (const r of results) wipe(r.plain, r.key);
+      discard();
       throw failure.reason;
     }
-    delivery.entries.forEach((e, i) => v.held!.set(e.peer, results[i].plain));
-    const pairKeys = results.map((r) => r.key);
     const terms: MaskTerm[] = [{ key: v.keys.selfMaskKey(), negate: false }];
-    delivery.entries.forEach((e, i) => terms.push({ key: pairKeys[i], negate: self > e.peer }));
+    delivery.entries.forEach((e, i) => terms.push({ key: results[i].key, negate: self > e.peer }));
     const masked = new Uint32Array(this.#input!);
     try {
       await expander.apply(masked, terms);
-    } finally {
-      for (const t of terms) t.key.fill(0);
+    } catch (err) {
+      wipe(masked, terms[0].key);
+      discard();
+      throw err;
     }
-    for (const k of v.pairKeys!.values()) k.fill(0); // every pair mask is applied now
+    // Every pair mask is applied: the keys are spent, the view's included.
+    for (const t of terms) t.key.fill(0);
+    for (const k of v.pairKeys!.values()) k.fill(0);
     v.pairKeys!.clear();
+    delivery.entries.forEach((e, i) => v.held!.set(e.peer, results[i].plain));
     v.u2 = u2;
     v.u2Hash = memberSetHash(v.sessionHash, u2);
     const body = u32Bytes(masked);
@@ -638,7 +634,6 @@ export class Participant {
       `|U3| = ${request.u3.length} < t = ${roster.threshold}`,
       env.sender,
     );
-    v.u3 = request.u3;
     const u3Hash = memberSetHash(v.sessionHash, request.u3);
     const frame = await sealFrame(
       "approval",
@@ -648,6 +643,7 @@ export class Participant {
       signer,
       roster.mode,
     );
+    v.u3 = request.u3;
     const out = roster.graph.kind === "complete" ? [] : [this.#commit()];
     return [...out, this.#progress("consistency", now), { kind: "send", to: v.leader, frame }];
   }
@@ -773,47 +769,40 @@ export class Participant {
       { kind: "broadcast", frame: cosign },
     ];
     this.#deadline = undefined;
-    for (const pending of this.#pendingCosigns.values()) {
-      try {
-        checkCosignFields(pending, env.session, checked.hash);
-        this.#unverifiedCosigns.set(pending.sender, pending);
-      } catch (err) {
-        if (!(err instanceof ProtocolError)) throw err;
-        out.push(event({ type: "refused", error: err }));
-      }
-    }
-    this.#pendingCosigns.clear();
     out.push(...await this.#tryFinal());
     return out;
   }
 
   async #onCosign(env: Envelope): Promise<Output[]> {
-    expectType(env, "cosign");
-    const cert = this.#certificate;
-    if (cert === undefined) {
-      // Co-signatures can overtake the certificate; keep one per member until it arrives.
-      if (!this.#pendingCosigns.has(env.sender)) this.#pendingCosigns.set(env.sender, env);
-      return [];
-    }
-    if (this.#cosigns.has(env.sender) || this.#unverifiedCosigns.has(env.sender)) return [];
     if (this.#stage === "final") return [];
-    checkCosignFields(env, cert.session, cert.hash);
+    if (this.#cosigns.has(env.sender) || this.#unverifiedCosigns.has(env.sender)) return [];
+    // Co-signatures can overtake the certificate: kept (one per member) until it arrives.
     this.#unverifiedCosigns.set(env.sender, env);
-    return await this.#tryFinal();
+    return this.#certificate === undefined ? [] : await this.#tryFinal();
   }
 
   /**
-   * Verifies the pending co-signatures in one batch once they could reach the threshold (the
-   * runtime verifies ML-DSA-65 concurrently), and reports the final certificate when ≥ t hold.
+   * Once the unverified co-signatures could reach the threshold, checks them all in one batch —
+   * each must sign our certificate's hash in its session, with a valid signature (the runtime
+   * verifies ML-DSA-65 concurrently) — and reports the final certificate when ≥ t hold.
    */
   async #tryFinal(): Promise<Output[]> {
     const cert = this.#certificate!;
     const { roster } = this.#config;
     if (this.#cosigns.size + this.#unverifiedCosigns.size < roster.threshold) return [];
-    const batch = [...this.#unverifiedCosigns.values()];
+    const out: Output[] = [];
+    const batch = [...this.#unverifiedCosigns.values()].filter((c) => {
+      try {
+        checkCosignFields(c, cert.session, cert.hash);
+        return true;
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        out.push(event({ type: "refused", error: err }));
+        return false;
+      }
+    });
     this.#unverifiedCosigns.clear();
     const valid = await Promise.all(batch.map((c) => verifyEnvelope(roster, c)));
-    const out: Output[] = [];
     batch.forEach((c, i) => {
       if (valid[i]) this.#cosigns.set(c.sender, c.frame);
       else {

@@ -11,12 +11,13 @@
  * Side channels: operations that touch secrets (polynomial coefficients, share values) use the
  * constant-time multiply-by-public-constant of `gf65536.ts`; only public values (x
  * coordinates, Lagrange coefficients) go through log/exp tables. The exception is the error
- * decoder inside {@link reconstruct}, which is variable-time and only runs when a share was bad.
+ * decoder inside {@link reconstruct}, which is variable-time and only runs when the secret
+ * interpolated from the first shares failed the caller's check (someone cheated).
  *
  * Refusals: malformed parameters (x coordinates out of range or repeated, a threshold out of
  * range, odd or mismatched lengths) throw `RangeError`; these are caller bugs, not network
  * input. A share that is merely wrong is not an error: {@link reconstruct} corrects it or
- * returns `undefined`.
+ * reports that it could not.
  *
  * @module
  */
@@ -35,13 +36,23 @@ export interface Share {
   readonly y: Uint8Array;
 }
 
-/** Outcome of a successful {@link reconstruct}. */
-export interface Reconstruction {
-  /** The secret, accepted by the caller's check. */
-  readonly secret: Uint8Array;
-  /** x coordinates of the shares inconsistent with the accepted polynomials (in input order). */
-  readonly bad: number[];
-}
+/** Outcome of {@link reconstruct}: the secret `check` accepted, or why there is none. */
+export type Reconstruction =
+  | {
+    /** The secret, accepted by the caller's check. */
+    readonly secret: Uint8Array;
+    /** x coordinates of the shares inconsistent with the accepted polynomials (in input order). */
+    readonly bad: number[];
+  }
+  | {
+    readonly secret: undefined;
+    /**
+     * True when every share lies on one polynomial of degree < threshold in every word (always
+     * so for exactly `threshold` shares): the shares are a sharing of one secret, and `check`
+     * rejected it. False when they are inconsistent and decoding did not yield an accepted secret.
+     */
+    readonly consistent: boolean;
+  };
 
 /** Throws unless `xs` are distinct integers in 1..65535. */
 function checkXs(xs: readonly number[]): void {
@@ -205,16 +216,21 @@ export function interpolateAtZero(shares: readonly Share[]): Uint8Array<ArrayBuf
  * returns it with `bad: []`. Shares after the first `threshold` are then NOT examined, so a bad
  * share among them goes unnamed; put the shares to trust most first.
  *
- * Otherwise decodes all `m = shares.length` shares as a Reed–Solomon code (Gao's algorithm, per
- * word), which corrects up to ⌊(m − threshold)/2⌋ wrong shares per word, and asks `check` about
- * the decoded secret. If it accepts, returns it with `bad` = the x coordinates (in input order)
- * of every share that disagrees with the decoded polynomials in any word. The decoded secret
- * equals the interpolation of any `threshold` of the remaining shares.
+ * Otherwise, with `m = shares.length > threshold`, decodes all m shares as a Reed–Solomon code
+ * (Gao's algorithm, per word), which corrects up to ⌊(m − threshold)/2⌋ wrong shares per word
+ * (none with a single spare share, which still shows whether the shares are consistent). When
+ * every share lies on one polynomial per word, the decoded secret is the fast path's, which
+ * `check` already rejected: the result is `{ secret: undefined, consistent: true }`. When the
+ * decoder corrected some shares, it asks `check` about the decoded secret; if it accepts,
+ * returns it with `bad` = the x coordinates (in input order) of every share that disagrees with
+ * the decoded polynomials in any word. The decoded secret equals the interpolation of any
+ * `threshold` of the remaining shares.
  *
- * Returns `undefined` when no candidate passes `check`: more wrong shares than the decoder
- * corrects (or fewer than two spare shares, so nothing can be corrected), or a `check` that
- * rejects the true secret. It never returns a secret `check` rejected. `check` is called at
- * most twice.
+ * It never returns a secret `check` rejected; `check` is called at most twice. Without an
+ * accepted secret it returns `{ secret: undefined, consistent: false }` when the shares are
+ * inconsistent: more wrong shares than the decoder corrects, or a `check` that rejects the true
+ * secret while some shares are wrong. Whether a consistent but rejected sharing proves the
+ * dealer lied depends on how many of the shares may be corrupt: that is the caller's call.
  *
  * The fast path is constant-time in the share values. The decoder is NOT (table arithmetic and
  * data-dependent branches on share values); it runs only after a share failed the check, i.e.
@@ -229,19 +245,19 @@ export function reconstruct(
   shares: readonly Share[],
   threshold: number,
   check: (secret: Uint8Array) => boolean,
-): Reconstruction | undefined {
+): Reconstruction {
   checkXs(shares.map((s) => s.x));
   checkThreshold(threshold, shares.length, "shares");
   checkShareLengths(shares);
   const candidate = interpolateAtZero(shares.slice(0, threshold));
   if (check(candidate)) return { secret: candidate, bad: [] };
   wipe(candidate);
-  if (shares.length - threshold < 2) return undefined;
+  if (shares.length === threshold) return { secret: undefined, consistent: true };
   const decoded = decode(shares, threshold);
-  if (decoded === undefined) return undefined;
-  if (!check(decoded.secret)) {
+  if (decoded === undefined) return { secret: undefined, consistent: false };
+  if (decoded.bad.length === 0 || !check(decoded.secret)) {
     wipe(decoded.secret);
-    return undefined;
+    return { secret: undefined, consistent: decoded.bad.length === 0 };
   }
   return { secret: decoded.secret, bad: decoded.bad.map((i) => shares[i].x) };
 }
@@ -299,11 +315,6 @@ function evaluate(p: Uint16Array, x: number): number {
 }
 
 /**
- * Decodes every word of `shares` (m >= threshold + 2) with Gao's algorithm. Returns the
- * constant terms as the secret and the indices of shares that disagree with the decoded
- * polynomials, or `undefined` when some word has more errors than the code corrects.
- */
-/**
  * The product polynomial g0 = Π (X − x_i) (degree m) and, per word, the polynomial g1 of
  * degree < m through all m received values (words × m coefficients, word-major).
  */
@@ -344,31 +355,11 @@ function interpolateAll(shares: readonly Share[]): { g0: Uint16Array; g1: Uint16
 }
 
 /**
- * True when all `shares` lie on one polynomial of degree < `threshold` in every word, i.e. they
- * are a consistent sharing of some secret. With more shares than the threshold this is evidence
- * about the dealer: a consistent sharing whose secret fails the owner's commitment means the
- * owner lied, not a holder. Variable-time (for the cheating path only). Refuses (RangeError)
- * fewer than `threshold + 1` shares, duplicate x's or unequal share lengths.
+ * Decodes every word of `shares` (m > threshold) with Gao's algorithm. Returns the constant
+ * terms as the secret and the indices of shares that disagree with the decoded polynomials, or
+ * `undefined` when some word has more errors than the code corrects (⌊(m − threshold)/2⌋; with
+ * one spare share that is none, so it then only tells whether the shares are consistent).
  */
-export function sharesConsistent(shares: readonly Share[], threshold: number): boolean {
-  checkXs(shares.map((s) => s.x));
-  checkThreshold(threshold, shares.length - 1, "shares beyond one");
-  checkShareLengths(shares);
-  const m = shares.length;
-  const { g1 } = interpolateAll(shares);
-  let consistent = true;
-  for (let w = 0; w < g1.length / m && consistent; w++) {
-    for (let k = threshold; k < m; k++) {
-      if (g1[w * m + k] !== 0) {
-        consistent = false;
-        break;
-      }
-    }
-  }
-  wipe(g1);
-  return consistent;
-}
-
 function decode(
   shares: readonly Share[],
   threshold: number,

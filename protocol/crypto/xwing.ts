@@ -106,6 +106,36 @@ export class XWingDecapsulator {
 }
 
 /**
+ * Imports the ML-KEM-768 part of an X-Wing public key and encapsulates to it (coins from the
+ * platform CSPRNG: WebCrypto takes none). Refuses (RangeError) a public key of the wrong length
+ * or an ML-KEM part that fails the FIPS 203 input check, which the runtime only detects here.
+ */
+async function encapsulateMlKem(
+  publicKey: Uint8Array,
+): Promise<{ ctM: Uint8Array<ArrayBuffer>; ssM: Uint8Array<ArrayBuffer> }> {
+  if (publicKey.length !== XWING_PUBLIC_KEY_LENGTH) {
+    throw new RangeError("X-Wing public key must be 1216 bytes");
+  }
+  let encapsulated: { ciphertext: ArrayBuffer; sharedKey: ArrayBuffer };
+  try {
+    const key: CryptoKey = await subtle.importKey(
+      "raw-public",
+      publicKey.subarray(0, ML_KEM_PK),
+      ALGORITHM,
+      false,
+      ["encapsulateBits"],
+    );
+    encapsulated = await subtle.encapsulateBits(ALGORITHM, key);
+  } catch {
+    throw new RangeError("X-Wing public key: the ML-KEM-768 part is invalid");
+  }
+  return {
+    ctM: new Uint8Array(encapsulated.ciphertext),
+    ssM: new Uint8Array(encapsulated.sharedKey),
+  };
+}
+
+/**
  * Encapsulates a fresh shared secret to an X-Wing public key. Refuses (RangeError) a public key
  * of the wrong length, an ML-KEM part that fails the FIPS 203 input check, or a low-order X25519
  * part.
@@ -114,32 +144,20 @@ export async function xwingEncapsulate(
   publicKey: Uint8Array,
   rng: Rng,
 ): Promise<{ cipherText: Uint8Array<ArrayBuffer>; sharedSecret: Uint8Array<ArrayBuffer> }> {
-  if (publicKey.length !== XWING_PUBLIC_KEY_LENGTH) {
-    throw new RangeError("X-Wing public key must be 1216 bytes");
-  }
-  const pkM = publicKey.subarray(0, ML_KEM_PK);
+  const { ctM, ssM } = await encapsulateMlKem(publicKey);
   const pkX = publicKey.subarray(ML_KEM_PK);
-  let encapsulated: { ciphertext: ArrayBuffer; sharedKey: ArrayBuffer };
-  try {
-    const key: CryptoKey = await subtle.importKey("raw-public", pkM, ALGORITHM, false, [
-      "encapsulateBits",
-    ]);
-    encapsulated = await subtle.encapsulateBits(ALGORITHM, key);
-  } catch {
-    throw new RangeError("X-Wing public key: the ML-KEM-768 part is invalid");
-  }
   const ekX = rng(32);
-  const ctX = x25519PublicKey(ekX);
-  const ssX = x25519(ekX, pkX);
-  const ssM = new Uint8Array(encapsulated.sharedKey);
+  let ssX: Uint8Array | undefined;
   try {
+    const ctX = x25519PublicKey(ekX);
+    ssX = x25519(ekX, pkX);
     return {
-      cipherText: concat(new Uint8Array(encapsulated.ciphertext), ctX),
+      cipherText: concat(ctM, ctX),
       sharedSecret: combiner(ssM, ssX, ctX, pkX),
     };
   } finally {
     ekX.fill(0);
-    ssX.fill(0);
+    ssX?.fill(0);
     ssM.fill(0);
   }
 }
@@ -147,22 +165,18 @@ export async function xwingEncapsulate(
 /**
  * True when the length is right and the ML-KEM-768 part of an X-Wing public key passes the
  * FIPS 203 encapsulation-key (modulus) check. The runtime imports such a key without checking
- * and refuses only when encapsulating, so this performs one trial encapsulation.
+ * and refuses only when encapsulating, so this performs one trial encapsulation and discards
+ * (zeroes) its result. Its coins come from the platform CSPRNG, not from an injected `Rng`:
+ * WebCrypto takes none, and nothing about the result is kept, so the check stays deterministic.
  */
 export async function xwingPublicKeyValid(publicKey: Uint8Array): Promise<boolean> {
-  if (publicKey.length !== XWING_PUBLIC_KEY_LENGTH) return false;
   try {
-    const key = await subtle.importKey(
-      "raw-public",
-      publicKey.subarray(0, ML_KEM_PK),
-      ALGORITHM,
-      false,
-      ["encapsulateBits"],
-    );
-    await subtle.encapsulateBits(ALGORITHM, key);
+    const { ssM } = await encapsulateMlKem(publicKey);
+    ssM.fill(0);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if (err instanceof RangeError) return false;
+    throw err;
   }
 }
 

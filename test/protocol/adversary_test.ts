@@ -35,6 +35,7 @@ import {
   unmaskRequestFields,
 } from "../../protocol/messages.ts";
 import { MAX_LEADERS, VIEW_WINDOW } from "../../protocol/endpoint.ts";
+import { mul } from "../../protocol/gf65536.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionHash } from "../../protocol/session.ts";
 import { MemberSigner } from "../../protocol/signer.ts";
@@ -1572,9 +1573,11 @@ Deno.test(
 
 Deno.test(
   "a member whose self-mask commitment does not match the seed it shares is named",
-  // The shares decode consistently, which proves the owner (not a holder) lied.
+  // n = 7, t = 5: at most c = 2t − n − 1 = 2 members are corrupt, and the leader holds m = 7
+  // shares, m − t = 2 ≥ c: at least t of them are honest, so their agreeing on a secret that
+  // fails the commitment proves the owner (not a holder) lied.
   () =>
-    scenario(SMALL, async (fed) => {
+    scenario(SEVEN, async (fed) => {
       const L = fed.leader(0);
       const m = fed.others([L])[0];
       let genuine: Uint8Array | undefined;
@@ -1604,6 +1607,43 @@ Deno.test(
         ),
         "the leader names the owner whose commitment does not match",
       );
+    }),
+);
+
+Deno.test(
+  "two colluding holders who shift their shares of an honest member's self-mask seed onto " +
+    "another sharing do not get it named; the round fails",
+  // n = 5, t = 4, m = 5 shares: m − t = 1 < c = 2t − n − 1 = 2. The 3 other holders' x
+  // coordinates are public, so the 2 colluders add e(x) = Π (x − x_honest) (degree 3 < t) to
+  // their shares: all 5 lie on one polynomial of another secret, exactly what a lying owner
+  // would produce. The leader cannot tell them apart and must not accuse the owner.
+  () =>
+    scenario(SMALL, async (fed) => {
+      const L = fed.leader(0);
+      const [owner, a, b] = fed.others([L]);
+      const honest = fed.others([a, b]).map((i) => i + 1);
+      const e = (x: number) => honest.reduce((acc, h) => mul(acc, x ^ h), 1);
+      fed.intercept = async (w) => {
+        if ((w.from !== a && w.from !== b) || w.type !== "unmask") return undefined;
+        const x = w.from + 1;
+        const frame = await resealBy(fed, w.from, w.frame, ([selfShares, maskShares]) => [
+          (selfShares as [number, Uint8Array][]).map(([o, y]) => {
+            if (o !== owner) return [o, y];
+            const shifted = y.slice();
+            const v = (shifted[0] | (shifted[1] << 8)) ^ e(x);
+            shifted[0] = v & 0xff;
+            shifted[1] = v >>> 8;
+            return [o, shifted];
+          }),
+          maskShares,
+        ]);
+        return [wireOf(w.from, w.to, frame)];
+      };
+      await fed.submitAll(0);
+      await fed.run();
+      assertNoAggregate(fed);
+      assert(fed.eventsOf(L).some((e) => e.type === "round-failed"), "the leader gives up");
+      assertEquals(refusalTriples(fed, L), [], "nobody is accused on inconclusive evidence");
     }),
 );
 

@@ -4,7 +4,7 @@
  * encoding round-trips; the hashes members co-sign and leaders certify are the documented ones.
  * Forged, replayed or inconsistent certificates are the adversary suite's.
  */
-import { assert, assertEquals } from "../_assert.ts";
+import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import {
   aggregateHash,
   certificateHash,
@@ -14,6 +14,7 @@ import {
   withoutBody,
 } from "../../protocol/certificate.ts";
 import { ML_DSA65_SIGNATURE_LENGTH } from "../../protocol/crypto/mod.ts";
+import { ProtocolError } from "../../protocol/errors.ts";
 import { openFrame, readCertificate, readCosign } from "../../protocol/messages.ts";
 import { createRoster } from "../../protocol/roster.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
@@ -30,7 +31,7 @@ import {
   u8,
   verifyFinal,
 } from "./_fixtures.ts";
-import type { Wire } from "./_frames.ts";
+import { forgeSignature, type Wire } from "./_frames.ts";
 import { EndpointNet } from "./_harness.ts";
 
 /** Runs `round` between endpoints (timeouts included) and returns the network. */
@@ -160,6 +161,22 @@ Deno.test("certificate: checkCertificate accepts the broadcast certificate", asy
   assert(checked.approvers.length >= roster.threshold);
   assert(checked.approvers.every((a) => checked.certificate.u3.includes(a)));
   assertEquals(checked.aggregate, plainSum(inputsFor(roster, 2), all(fed)));
+  net.close();
+});
+
+Deno.test("certificate: a body of the wrong length is refused before any signature check", async () => {
+  const fed = await classical;
+  const { roster } = fed;
+  const net = await runRound(fed, 4);
+  // A forged certificate signature would be refused too, but the cheap length check comes first.
+  const forged = openFrame(forgeSignature(net.messages("certificate")[0].frame), roster);
+  const body = forged.body!;
+  for (const wrong of [body.subarray(4), new Uint8Array(body.length + 4)]) {
+    const err = await assertRejects(() => checkCertificate(roster, forged, wrong), ProtocolError);
+    assertEquals((err as ProtocolError).code, "wrong-length");
+  }
+  const err = await assertRejects(() => checkCertificate(roster, forged, body), ProtocolError);
+  assertEquals((err as ProtocolError).code, "bad-signature");
   net.close();
 });
 

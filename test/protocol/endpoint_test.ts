@@ -14,6 +14,7 @@ import {
   ROUND_WINDOW,
   VIEW_WINDOW,
 } from "../../protocol/endpoint.ts";
+import { CallerError } from "../../protocol/errors.ts";
 import type { Output } from "../../protocol/events.ts";
 import {
   advertiseFields,
@@ -371,7 +372,7 @@ Deno.test("endpoint: concurrent calls are processed one at a time, in call order
     e.submit(0, inputs[l].slice(), 0),
     e.tick(0),
   ]);
-  assert(dup.status === "rejected" && dup.reason instanceof RangeError);
+  assert(dup.status === "rejected" && dup.reason instanceof CallerError);
   assert(later.status === "fulfilled");
   e.close();
 });
@@ -381,12 +382,26 @@ Deno.test("endpoint: submit refuses a second update and inputs of the wrong leng
   const { roster } = fed;
   const e = endpoint(fed, 1);
   await e.submit(4, inputsFor(roster, 4)[1], 0);
-  await assertRejects(() => e.submit(4, inputsFor(roster, 4)[1], 0), RangeError, "already");
-  await assertRejects(() => e.submit(5, new Uint32Array(roster.dim), 0), RangeError, "d + 1");
-  await assertRejects(() => e.submit(5, new Uint32Array(roster.dim + 2), 0), RangeError, "d + 1");
+  await assertRejects(() => e.submit(4, inputsFor(roster, 4)[1], 0), CallerError, "already");
+  await assertRejects(() => e.submit(5, new Uint32Array(roster.dim), 0), CallerError, "d + 1");
+  await assertRejects(() => e.submit(5, new Uint32Array(roster.dim + 2), 0), CallerError, "d + 1");
   assertEquals(e.participant(5), undefined);
   const out = await e.submit(5, inputsFor(roster, 5)[1], 0);
   assert(out.some((o) => o.kind === "send"));
+  e.close();
+});
+
+Deno.test("endpoint: any other exception, even a RangeError, is a bug reported as an event", async () => {
+  const fed = await fedPromise;
+  const config = machineConfig(fed, 1, rngFor("ep", 1));
+  const e = new Endpoint({
+    ...config,
+    rng: () => {
+      throw new RangeError("rng broke");
+    },
+  });
+  const out = await e.submit(0, inputsFor(fed.roster, 0)[1], 0);
+  assertEquals(eventsOf(out), [{ type: "internal-error", message: "RangeError: rng broke" }]);
   e.close();
 });
 

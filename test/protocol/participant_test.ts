@@ -5,10 +5,12 @@
  * leader stalls after commitment, co-signatures that overtake the certificate, observers, and
  * wiping. Refusals of hostile input are the adversary suite's; only routine ones appear here.
  */
-import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import { verifyFinalCertificate } from "../../protocol/certificate.ts";
+import { CallerError } from "../../protocol/errors.ts";
 import type { Stage } from "../../protocol/events.ts";
-import { openFrame, sealFrame } from "../../protocol/messages.ts";
+import { inlineExpander, type MaskExpander } from "../../protocol/masking.ts";
+import { cosignFields, openFrame, sealFrame } from "../../protocol/messages.ts";
 import { Participant } from "../../protocol/participant.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionOf } from "../../protocol/session.ts";
@@ -263,6 +265,94 @@ Deno.test("participant: co-signatures that overtake the certificate are kept", a
   assertEquals(verified.cosigners, all(fed, [x]));
 });
 
+Deno.test(
+  "participant: a co-signature of another certificate is refused when the batch is checked and " +
+    "does not count; the member's genuine one still does",
+  async () => {
+    const fed = await complete;
+    const { roster } = fed;
+    const x = follower(roster, ROUND);
+    const net = await startedNet(
+      fed,
+      ROUND,
+      (m) => !(m.to === x && (m.type === "certificate" || m.type === "cosign")),
+    );
+    const [y, ...rest] = all(fed, [x]);
+    const cosignBy = (i: number) => net.held.find((m) => m.type === "cosign" && m.from === i)!;
+    const certificate = net.held.find((m) => m.type === "certificate")!;
+    // y's co-signature of another hash overtakes the certificate: kept unchecked.
+    const wrong = await sealFrame(
+      "cosign",
+      certificate.session,
+      y,
+      cosignFields({ certificateHash: new Uint8Array(32).fill(7) }),
+      fed.signers[y],
+      roster.mode,
+    );
+    assertEquals(await net.toParticipant(x, wrong, y), []);
+    assertEquals(
+      eventsOf(await net.toParticipant(x, certificate.frame, certificate.from)).map((e) => e.type),
+      ["stage", "published"],
+    );
+    // t − 1 genuine ones plus y's make t candidates: the batch refuses y's, t − 1 remain.
+    assertEquals(rest.length, roster.threshold - 1);
+    const refusals = [];
+    for (const i of rest) {
+      refusals.push(...eventsOf(await net.toParticipant(x, cosignBy(i).frame, i)));
+    }
+    assertEquals(
+      refusals.map((e) => e.type === "refused" ? [e.error.code, e.error.peer] : e.type),
+      [["commitment-mismatch", y]],
+    );
+    assertEquals(net.participants[x].stage, "publish");
+    // y's genuine co-signature is then accepted and completes the certificate.
+    const out = eventsOf(await net.toParticipant(x, cosignBy(y).frame, y));
+    const final = out.find((e) => e.type === "final");
+    assert(final?.type === "final");
+    assertEquals((await verifyFinal(roster, final)).cosigners, all(fed, [x]));
+  },
+);
+
+for (const mode of ["classical", "post-quantum"] as const) {
+  Deno.test(
+    `participant (${mode}): a share delivery whose masking fails leaves the member as it was; ` +
+      "the same delivery again gives the exact aggregate",
+    async () => {
+      const fed = mode === "classical"
+        ? await complete
+        : await federation({ n: 5, dim: 20, mode, seed: "flaky" });
+      const { roster } = fed;
+      let fail = false;
+      const flaky: MaskExpander = {
+        apply: (target, terms) =>
+          fail ? Promise.reject(new Error("expander broke")) : inlineExpander.apply(target, terms),
+      };
+      // The highest index holds only keys derived from its own KeyList in classical mode and
+      // only decapsulated ones in post-quantum mode; the lowest the converse.
+      for (const x of [0, roster.members.length - 1]) {
+        const net = new MachineNet(fed, ROUND, inputsFor(roster, ROUND), flaky);
+        net.filter = (m) => !(m.type === "shareDelivery" && m.to === x);
+        await net.start();
+        await net.run();
+        const [delivery] = net.held;
+        fail = true;
+        await assertRejects(
+          () => net.toParticipant(x, delivery.frame, delivery.from),
+          Error,
+          "expander broke",
+        );
+        fail = false;
+        assertEquals(net.participants[x].stage, "share");
+        net.filter = () => true;
+        await net.release();
+        const [final] = net.events("final", x);
+        assert(final !== undefined, `member ${x} reaches a final certificate`);
+        assertEquals(final.aggregate, plainSum(inputsFor(roster, ROUND), all(fed)));
+      }
+    },
+  );
+}
+
 Deno.test("participant: an observer without input follows the certificate, co-signs", async () => {
   const fed = await complete;
   const { roster } = fed;
@@ -309,10 +399,10 @@ Deno.test("participant: wipe zeroes the input; so does the end of the round", as
   p.wipe();
   assert(input.every((v) => v === 0), "wipe() zeroes the caller's array it took ownership of");
   // The input must have d + 1 words.
-  assertThrows(() => new Participant(config(1), ROUND, new Uint32Array(roster.dim)), RangeError);
+  assertThrows(() => new Participant(config(1), ROUND, new Uint32Array(roster.dim)), CallerError);
   assertThrows(
     () => new Participant(config(1), ROUND, new Uint32Array(roster.dim + 2)),
-    RangeError,
+    CallerError,
   );
   // After publication the participants' inputs are gone too.
   const net = await startedNet(fed, ROUND);

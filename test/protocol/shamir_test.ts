@@ -95,9 +95,7 @@ Deno.test("shamir: any threshold-sized subset reconstructs the secret", () => {
     for (let k = 0; k < subsets; k++) {
       const subset = shuffled(shares).slice(0, t);
       assertEquals(interpolateAtZero(subset), secret, `n=${n} t=${t}`);
-      const result = reconstruct(subset, t, equalsSecret(secret));
-      assertEquals(result?.secret, secret);
-      assertEquals(result?.bad, []);
+      assertEquals(reconstruct(subset, t, equalsSecret(secret)), { secret, bad: [] });
     }
     // More than t shares, in any order, work too.
     const many = shuffled(shares).slice(0, Math.min(n, t + 2));
@@ -229,7 +227,7 @@ Deno.test("shamir: robust reconstruction corrects and names bad shares", () => {
         calls++;
         return equalBytes(s, secret);
       });
-      assert(result !== undefined, `n=${n} t=${t} bad=${badCount} ${mode}`);
+      assert(result.secret !== undefined, `n=${n} t=${t} bad=${badCount} ${mode}`);
       assertEquals(result.secret, secret);
       assertEquals(
         result.bad.slice().sort((a, b) => a - b),
@@ -251,8 +249,9 @@ Deno.test("shamir: errors in different words add up beyond the per-word limit", 
   received[0] = corrupt(received[0], 2); // make sure the fast path fails
   const expected = [...new Set([0, ...order.slice(0, 32)])].map((p) => shares[p].x);
   const result = reconstruct(received, 67, equalsSecret(secret));
-  assertEquals(result?.secret, secret);
-  assertEquals(result?.bad.sort((a, b) => a - b), expected.sort((a, b) => a - b));
+  assert(result.secret !== undefined);
+  assertEquals(result.secret, secret);
+  assertEquals(result.bad.sort((a, b) => a - b), expected.sort((a, b) => a - b));
 });
 
 Deno.test("shamir: the fast path does not look past the first threshold shares", () => {
@@ -262,7 +261,7 @@ Deno.test("shamir: the fast path does not look past the first threshold shares",
   assertEquals(reconstruct(received, 4, equalsSecret(secret)), { secret, bad: [] });
 });
 
-Deno.test("shamir: too many bad shares give undefined, never a wrong secret", () => {
+Deno.test("shamir: too many bad shares give no secret, never a wrong one", () => {
   for (const [n, t] of [[7, 3], [100, 67], [40, 10]]) {
     const limit = Math.floor((n - t) / 2);
     for (const badCount of [limit + 1, limit + 3, n - t + 1, n]) {
@@ -275,7 +274,7 @@ Deno.test("shamir: too many bad shares give undefined, never a wrong secret", ()
         }
         assertEquals(
           reconstruct(received, t, equalsSecret(secret)),
-          undefined,
+          { secret: undefined, consistent: false },
           `n=${n} t=${t} bad=${badCount} ${mode}`,
         );
       }
@@ -302,22 +301,30 @@ Deno.test("shamir: a crafted shift to another codeword is caught by the check", 
     y[1] = v >>> 8;
     received[p] = { x: shares[p].x, y };
   }
-  assertEquals(reconstruct(received, t, equalsSecret(secret)), undefined);
+  assertEquals(
+    reconstruct(received, t, equalsSecret(secret)),
+    { secret: undefined, consistent: false },
+  );
   // A check that accepts anything but the fast path's candidate shows what was decoded.
   let calls = 0;
   const decoded = reconstruct(received, t, () => calls++ > 0);
-  assert(decoded !== undefined);
+  assert(decoded.secret !== undefined);
   assertEquals(word(decoded.secret, 0), word(secret, 0) ^ shift(0));
   assertEquals(decoded.secret.subarray(2), secret.subarray(2));
   assertEquals(decoded.bad, range(34).slice(18));
 });
 
-Deno.test("shamir: nothing to correct with fewer than two spare shares", () => {
+Deno.test("shamir: nothing to correct with fewer than two spare shares; one detects", () => {
   for (const extra of [0, 1]) {
     const { secret, shares } = deal(10 + extra, 10);
     const received = shares.slice();
     received[0] = corrupt(shares[0], "all");
-    assertEquals(reconstruct(received, 10, equalsSecret(secret)), undefined);
+    assertEquals(
+      reconstruct(received, 10, equalsSecret(secret)),
+      // Exactly t shares always lie on one polynomial: nothing shows the bad one.
+      { secret: undefined, consistent: extra === 0 },
+      `${extra} spare`,
+    );
   }
   // Two spare shares correct one error.
   const { secret, shares } = deal(12, 10);
@@ -326,15 +333,42 @@ Deno.test("shamir: nothing to correct with fewer than two spare shares", () => {
   assertEquals(reconstruct(received, 10, equalsSecret(secret)), { secret, bad: [4] });
 });
 
-Deno.test("shamir: a check that rejects everything gives undefined", () => {
-  const { shares } = deal(20, 5);
-  let calls = 0;
-  const result = reconstruct(shares, 5, () => {
-    calls++;
-    return false;
+Deno.test("shamir: a consistent sharing whose secret the check rejects is reported as such", () => {
+  for (const m of [5, 6, 20]) {
+    const { shares } = deal(20, 5);
+    let calls = 0;
+    const result = reconstruct(shares.slice(0, m), 5, () => {
+      calls++;
+      return false;
+    });
+    assertEquals(result, { secret: undefined, consistent: true }, `m = ${m}`);
+    // The decoder finds nothing to correct: its secret is the one already rejected.
+    assertEquals(calls, 1);
+  }
+});
+
+Deno.test("shamir: holders beyond m − t can shift a sharing consistently (framing its dealer)", () => {
+  // m = 5, t = 4: e(X) = Π over the 3 honest holders of (X − x_i) has degree 3 < t, so the 2
+  // corrupt holders adding e(x) to their shares leave all 5 on one polynomial, of another
+  // secret. Consistency alone therefore proves nothing about the dealer here (leader.ts).
+  const { secret, shares } = deal(5, 4);
+  const honest = shares.slice(0, 3).map((s) => s.x);
+  const e = (x: number) => honest.reduce((acc, h) => mul(acc, x ^ h), 1);
+  const received = shares.map((s, i) => {
+    if (i < 3) return s;
+    const y = s.y.slice();
+    const v = word(y, 0) ^ e(s.x);
+    y[0] = v & 0xff;
+    y[1] = v >>> 8;
+    return { x: s.x, y };
   });
-  assertEquals(result, undefined);
-  assertEquals(calls, 2);
+  assertEquals(
+    reconstruct(received, 4, equalsSecret(secret)),
+    { secret: undefined, consistent: true },
+  );
+  // Fewer than m − t + 1 cannot: one shifted share (first, so that it is used) is caught.
+  const one = [received[4], ...shares.slice(0, 4)];
+  assertEquals(reconstruct(one, 4, equalsSecret(secret)), { secret: undefined, consistent: false });
 });
 
 Deno.test("shamir: refusals", () => {
