@@ -76,7 +76,7 @@ import {
   verifyEnvelope,
 } from "./messages.ts";
 import { sessionGraph, shareThreshold } from "./neighbours.ts";
-import type { Roster } from "./roster.ts";
+import { type Roster, viewPatienceMs } from "./roster.ts";
 import { pairMaskKey, RoundKeys, wrapPairSecret } from "./round_keys.ts";
 import { leaderOf } from "./schedule.ts";
 import { type Session, sessionHash, sessionOf } from "./session.ts";
@@ -315,8 +315,7 @@ export class Participant {
     const { roster } = this.#config;
     this.#stage = stage;
     // While advertising, the leader may legitimately wait `advertiseTimeoutMs` for stragglers.
-    this.#deadline = now + roster.viewTimeoutMs +
-      (stage === "advertise" ? roster.advertiseTimeoutMs : 0);
+    this.#deadline = now + (stage === "advertise" ? viewPatienceMs(roster) : roster.viewTimeoutMs);
     return event({
       type: "stage",
       role: "participant",
