@@ -164,6 +164,9 @@ export class Leader {
     const out: Output[] = [];
     try {
       expectSession(env, this.session);
+      if (this.#stage === "failed") {
+        throw new ProtocolError("wrong-stage", "this session's leader has stopped", env.sender);
+      }
       if (this.#stageOpened === undefined) {
         this.#open(now);
         out.push(this.#stageEvent("advertise"));
@@ -216,8 +219,14 @@ export class Leader {
     return out;
   }
 
-  /** Zeroes the leader's secret material (reconstructed seeds are wiped as soon as used). */
+  /**
+   * Zeroes the leader's secret material (reconstructed seeds are wiped as soon as used) and
+   * closes the session here: later frames are refused (`wrong-stage`) and timeouts do nothing.
+   * A session not yet published ends in stage `failed`, without an event.
+   */
   wipe(): void {
+    this.#deadline = undefined;
+    if (this.#stage !== "publish") this.#stage = "failed";
     wipe(this.#sum);
     this.#sum = undefined;
     this.#wipeShares();
@@ -234,7 +243,6 @@ export class Leader {
   /** Ends this session here (stage `failed`): no more timeouts, secrets wiped. */
   #stop(): Output {
     this.#stage = "failed";
-    this.#deadline = undefined;
     this.wipe();
     return this.#stageEvent("failed");
   }

@@ -25,7 +25,10 @@ import {
   type Roster,
   type RosterSettings,
 } from "../../protocol/roster.ts";
+import { advertiseFields, sealFrame } from "../../protocol/messages.ts";
+import { RoundKeys } from "../../protocol/round_keys.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
+import { sessionHash, sessionOf } from "../../protocol/session.ts";
 import { MemberSigner } from "../../protocol/signer.ts";
 
 // -------------------------------------------------------------------------------------------------
@@ -92,6 +95,30 @@ export async function federation(options: FederationOptions): Promise<Federation
     members,
   });
   return { roster, signers };
+}
+
+/** A genuine AdvertiseKeys frame of `sender` for (round, view): fresh keys, signed as the roster says. */
+export async function genuineAdvert(
+  fed: Federation,
+  sender: number,
+  round: number,
+  view: number,
+): Promise<Uint8Array> {
+  const session = sessionOf(fed.roster, round, view);
+  const keys = await RoundKeys.generate(
+    fed.roster.mode,
+    sessionHash(session),
+    sender,
+    rngFor("ep/advert", round, view, sender),
+  );
+  return await sealFrame(
+    "advertise",
+    session,
+    sender,
+    advertiseFields(keys.advertise),
+    fed.signers[sender],
+    fed.roster.mode,
+  );
 }
 
 /** Every member of `fed`'s roster but those in `except`, ascending. */

@@ -16,22 +16,17 @@ import {
 } from "../../protocol/endpoint.ts";
 import { CallerError } from "../../protocol/errors.ts";
 import type { Output } from "../../protocol/events.ts";
-import {
-  advertiseFields,
-  type MessageType,
-  openFrame,
-  sealFrame,
-} from "../../protocol/messages.ts";
+import { type MessageType, openFrame, sealFrame } from "../../protocol/messages.ts";
 import { viewPatienceMs } from "../../protocol/roster.ts";
-import { RoundKeys } from "../../protocol/round_keys.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
-import { sessionHash, sessionOf } from "../../protocol/session.ts";
+import { sessionOf } from "../../protocol/session.ts";
 import {
   all,
   eventsOf,
   type Federation,
   federation,
   finalParts,
+  genuineAdvert,
   inputsFor,
   machineConfig,
   plainSum,
@@ -50,25 +45,6 @@ function refusals(outputs: readonly Output[]): string[] {
 
 function endpoint(fed: Federation, self: number, label = "ep"): Endpoint {
   return new Endpoint(machineConfig(fed, self, rngFor(label, self)));
-}
-
-/** A genuine AdvertiseKeys frame of `sender` for (round, view). */
-async function advert(fed: Federation, sender: number, round: number, view: number) {
-  const session = sessionOf(fed.roster, round, view);
-  const keys = await RoundKeys.generate(
-    fed.roster.mode,
-    sessionHash(session),
-    sender,
-    rngFor("ep/advert", round, view, sender),
-  );
-  return await sealFrame(
-    "advertise",
-    session,
-    sender,
-    advertiseFields(keys.advertise),
-    fed.signers[sender],
-    fed.roster.mode,
-  );
 }
 
 /** The views of `round` (among the first `count` · n) that member `self` leads, ascending. */
@@ -118,7 +94,7 @@ Deno.test("endpoint: leader-bound frames are refused unless this member leads", 
   const sender = all(fed).find((i) => i !== l && i !== notLeader)!;
   const e = endpoint(fed, notLeader);
   const frames: [MessageType, Uint8Array][] = [
-    ["advertise", await advert(fed, sender, 3, 0)],
+    ["advertise", await genuineAdvert(fed, sender, 3, 0)],
     ["shares", await sealFrame("shares", session, sender, [[]], fed.signers[sender], roster.mode)],
     [
       "maskedInput",
@@ -177,7 +153,7 @@ Deno.test("endpoint: adverts for far views create no leader; in-window ones do",
   const far = viewsLedBy(fed, l, 0, MAX_LEADERS + 2).slice(1);
   assertEquals(far.slice(0, 3), [n, 2 * n, 3 * n]);
   for (const v of far) {
-    const out = await e.receive(await advert(fed, sender, 0, v), sender, 0);
+    const out = await e.receive(await genuineAdvert(fed, sender, 0, v), sender, 0);
     assertEquals(refusals(out), ["wrong-session"], `view ${v}`);
     assertEquals(e.leader(0, v), undefined, `view ${v}`);
   }
@@ -189,7 +165,7 @@ Deno.test("endpoint: adverts for far views create no leader; in-window ones do",
   for (let round = 0; round <= ROUND_WINDOW; round++) {
     for (const v of viewsLedBy(fed, l, round, VIEW_WINDOW + 1).filter((w) => w <= VIEW_WINDOW)) {
       if (round === 0 && v === 0) continue;
-      const out = await e.receive(await advert(fed, sender, round, v), sender, 0);
+      const out = await e.receive(await genuineAdvert(fed, sender, round, v), sender, 0);
       assertEquals(refusals(out), [], `round ${round} view ${v}`);
       led++;
     }
@@ -223,7 +199,7 @@ Deno.test("endpoint: at most MAX_LEADERS leaders; eviction takes finished ones, 
   const feed = async (k: number, senders: readonly number[], now: number) => {
     const out: Output[] = [];
     for (const s of senders) {
-      out.push(...await e.receive(await advert(fed, s, ...sessions[k]), s, now));
+      out.push(...await e.receive(await genuineAdvert(fed, s, ...sessions[k]), s, now));
     }
     assert(alive().length <= MAX_LEADERS, `${alive().length} leaders`);
     return refusalsIn(eventsOf(out));
@@ -286,7 +262,7 @@ Deno.test("endpoint: leaders and observers only for rounds within ROUND_WINDOW",
     // Leaders exist only for rounds within ROUND_WINDOW and views within VIEW_WINDOW of this
     // member's view in that round (0 where it has no participant, `newest`'s is 0 too).
     const led = inWindow && view <= VIEW_WINDOW;
-    const out = await e.receive(await advert(fed, sender, round, view), sender, 0);
+    const out = await e.receive(await genuineAdvert(fed, sender, round, view), sender, 0);
     assertEquals(refusals(out), led ? [] : ["wrong-session"], `round ${round} view ${view}`);
     assertEquals(e.leader(round, view) !== undefined, led, `round ${round} view ${view}`);
     const inside = inWindow;
@@ -332,7 +308,10 @@ Deno.test("endpoint: leaders and observers only for rounds within ROUND_WINDOW",
   let far = 1000;
   while (viewsLedBy(fed, self, far, 1)[0] > VIEW_WINDOW) far++;
   const [view] = viewsLedBy(fed, self, far, 1);
-  assertEquals(refusals(await fresh.receive(await advert(fed, sender, far, view), sender, 0)), []);
+  assertEquals(
+    refusals(await fresh.receive(await genuineAdvert(fed, sender, far, view), sender, 0)),
+    [],
+  );
   assert(fresh.leader(far, view) !== undefined);
   e.close();
   fresh.close();

@@ -16,6 +16,7 @@ import {
   eventsOf,
   federation,
   follower,
+  genuineAdvert,
   inputsFor,
   machineConfig,
   plainSum,
@@ -53,6 +54,28 @@ Deno.test("leader: only the scheduled leader of a session may lead it", async ()
       }
     }
   }
+});
+
+Deno.test("leader: a leader wiped before any frame refuses them and starts no clock", async () => {
+  const fed = await complete;
+  const view = 3;
+  const self = leaderOf(fed.roster, ROUND, view);
+  const leader = new Leader(
+    machineConfig(fed, self, rngFor("leader/wiped", self)),
+    sessionOf(fed.roster, ROUND, view),
+  );
+  leader.wipe();
+  const sender = follower(fed.roster, ROUND, [view]);
+  const out = await leader.handle(
+    openFrame(await genuineAdvert(fed, sender, ROUND, view), fed.roster),
+    0,
+  );
+  assertEquals(out.length, 1);
+  assert(out[0].kind === "event" && out[0].event.type === "refused");
+  assertEquals(out[0].event.error.code, "wrong-stage");
+  assertEquals(leader.stage, "failed");
+  assertEquals(leader.nextTimeout(), undefined);
+  assertEquals(leader.advertCount, 0);
 });
 
 Deno.test("leader: stages close as soon as every member answered", async () => {
@@ -234,7 +257,7 @@ Deno.test("leader: an exact repeat is ignored; a closed stage's message is refus
   assertEquals(leader.stage, "publish");
 });
 
-Deno.test("leader: wipe mid-round discards the shares it holds; the session then fails", async () => {
+Deno.test("leader: wipe mid-round discards the shares it holds and closes the session", async () => {
   const fed = await complete;
   const { roster } = fed;
   const l = leaderOf(roster, ROUND, 0);
@@ -248,15 +271,24 @@ Deno.test("leader: wipe mid-round discards the shares it holds; the session then
     assertEquals(net.leader(0)!.stage, "unmask");
     assertEquals(net.held.map((m) => m.from).sort(), [y, z]);
   }
-  wiped.leader(0)!.wipe();
-  // Released, the two late frames alone (2 < t shares per secret) cannot unmask anything.
+  const leader = wiped.leader(0)!;
+  leader.wipe();
+  assertEquals(leader.stage, "failed");
+  assertEquals(leader.nextTimeout(), undefined);
+  // Released, the late frames complete the control round; the wiped leader refuses them.
   for (const net of [control, wiped]) await net.release();
   assertEquals(control.leader(0)!.stage, "publish", "without the wipe the round completes");
   assertEquals(control.messages("certificate").length, roster.members.length);
-  const leader = wiped.leader(0)!;
   assertEquals(leader.stage, "failed");
-  const [failed] = wiped.events("round-failed", l, "leader");
-  assert(failed?.reason.includes("not enough consistent shares"), failed?.reason);
+  const refused = wiped.events("refused", l, "leader");
+  assertEquals(
+    refused.map((e) => `${e.error.code} ${e.error.peer}`).sort(),
+    [
+      `wrong-stage ${y}`,
+      `wrong-stage ${z}`,
+    ].sort(),
+  );
+  assertEquals(wiped.events("round-failed", l, "leader"), []);
   assertEquals(wiped.messages("certificate"), []);
   assertEquals(wiped.events("published"), []);
   // Wiping again (a failed or evicted leader is wiped by the endpoint too) is harmless.
