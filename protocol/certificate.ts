@@ -62,6 +62,51 @@ export interface CheckedCertificate {
 }
 
 /**
+ * The certificate `env` carries, refused (`wrong-type`, `not-leader`, `malformed`) unless it is a
+ * well-formed Certificate from the scheduled leader of its session. Cheap: no signature is
+ * checked; pair with {@link verifyCertificateSignatures}.
+ */
+export function readLeaderCertificate(
+  roster: Roster,
+  env: Envelope,
+): { readonly leader: number; readonly certificate: Certificate } {
+  expectType(env, "certificate");
+  const { round, view } = env.session;
+  const leader = leaderOf(roster, round, view);
+  ensure(
+    env.sender === leader,
+    "not-leader",
+    `certificate for round ${round} view ${view} is not from its leader ${leader}`,
+    env.sender,
+  );
+  return { leader, certificate: readCertificate(env, roster) };
+}
+
+/**
+ * Verifies the leader's signature on a certificate read by {@link readLeaderCertificate} and
+ * that ≥ t valid approvals of its U3 and U2 hash back it; refuses (`bad-signature`,
+ * `insufficient-approvals`, …) otherwise. `verifiedApprovals` is the optional cache of
+ * `checkApprovals`.
+ */
+export async function verifyCertificateSignatures(
+  roster: Roster,
+  env: Envelope,
+  certificate: Certificate,
+  verifiedApprovals?: Set<string>,
+): Promise<{ readonly approvers: MemberSet; readonly refused: readonly ProtocolError[] }> {
+  ensure(await verifyEnvelope(roster, env), "bad-signature", "certificate signature", env.sender);
+  return await checkApprovals(
+    roster,
+    env.session,
+    certificate.approvals,
+    certificate.u3,
+    certificate.u2Hash,
+    env.sender,
+    verifiedApprovals,
+  );
+}
+
+/**
  * Checks a Certificate envelope and its aggregate body: signed by the scheduled leader of its
  * session, ≥ t valid approvals of its U3 and U2 hash, body of length 4·(d + 1) hashing to the
  * certified hash, and a total weight that equals the body's last word and lies in
@@ -74,16 +119,7 @@ export async function checkCertificate(
   body: Uint8Array,
   verifiedApprovals?: Set<string>,
 ): Promise<CheckedCertificate> {
-  expectType(env, "certificate");
-  const { round, view } = env.session;
-  const leader = leaderOf(roster, round, view);
-  ensure(
-    env.sender === leader,
-    "not-leader",
-    `certificate for round ${round} view ${view} is not from its leader ${leader}`,
-    env.sender,
-  );
-  const certificate = readCertificate(env, roster);
+  const { leader, certificate } = readLeaderCertificate(roster, env);
   // The cheap check first: a body of the wrong length costs no signature verification.
   ensure(
     body.length === 4 * (roster.dim + 1),
@@ -91,14 +127,10 @@ export async function checkCertificate(
     `aggregate is ${body.length} bytes, expected ${4 * (roster.dim + 1)}`,
     env.sender,
   );
-  ensure(await verifyEnvelope(roster, env), "bad-signature", "certificate signature", env.sender);
-  const { approvers, refused } = await checkApprovals(
+  const { approvers, refused } = await verifyCertificateSignatures(
     roster,
-    env.session,
-    certificate.approvals,
-    certificate.u3,
-    certificate.u2Hash,
-    env.sender,
+    env,
+    certificate,
     verifiedApprovals,
   );
   ensure(

@@ -21,15 +21,8 @@ import { CallerError, ProtocolError, type RefusalCode } from "./errors.ts";
 import { event, type Output, type ProtocolEvent } from "./events.ts";
 import { Leader } from "./leader.ts";
 import type { MaskExpander } from "./masking.ts";
-import { checkApprovals } from "./approvals.ts";
-import {
-  type Envelope,
-  expectType,
-  openFrame,
-  readCertificate,
-  TO_LEADER,
-  verifyEnvelope,
-} from "./messages.ts";
+import { readLeaderCertificate, verifyCertificateSignatures } from "./certificate.ts";
+import { type Envelope, openFrame, TO_LEADER } from "./messages.ts";
 import { Participant } from "./participant.ts";
 import type { Roster } from "./roster.ts";
 import { leaderOf } from "./schedule.ts";
@@ -162,16 +155,8 @@ export class Endpoint {
     const { roster } = this.#config;
     try {
       const env = openFrame(frame, roster, from);
-      expectType(env, "certificate");
+      const { certificate } = readLeaderCertificate(roster, env);
       const { round, view } = env.session;
-      const leader = leaderOf(roster, round, view);
-      if (env.sender !== leader) {
-        throw new ProtocolError(
-          "not-leader",
-          `certificate for round ${round} view ${view}, whose leader is member ${leader}`,
-          env.sender,
-        );
-      }
       const participant = this.#participants.get(round);
       if (participant === undefined && Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
         return {
@@ -189,18 +174,7 @@ export class Endpoint {
           reason: `view ${view} of round ${round}: this member committed to view ${committed}`,
         };
       }
-      const certificate = readCertificate(env, roster);
-      if (!await verifyEnvelope(roster, env)) {
-        throw new ProtocolError("bad-signature", "certificate signature", env.sender);
-      }
-      await checkApprovals(
-        roster,
-        env.session,
-        certificate.approvals,
-        certificate.u3,
-        certificate.u2Hash,
-        env.sender,
-      );
+      await verifyCertificateSignatures(roster, env, certificate);
       return { kind: "fetch", envelope: env, aggregateHash: certificate.aggregateHash };
     } catch (err) {
       if (err instanceof ProtocolError) return { kind: "refused", error: err };
