@@ -12,7 +12,7 @@
  * @module
  */
 import { equalBytes, toHex, u32Bytes } from "../protocol/bytes.ts";
-import { aggregateHash, withoutBody } from "../protocol/certificate.ts";
+import { aggregateHash, splitFinalCertificate, withoutBody } from "../protocol/certificate.ts";
 import { decode, encode } from "../protocol/codec.ts";
 import { systemRng } from "../protocol/crypto/mod.ts";
 import { Endpoint, ROUND_WINDOW } from "../protocol/endpoint.ts";
@@ -659,13 +659,23 @@ export class FedaggNode {
           readCertificate(openFrame(e.certificate, this.#roster), this.#roster).aggregateHash,
           u32Bytes(e.aggregate),
         );
-        await this.#journal.recordAggregate({
-          round: e.round,
-          view: e.view,
-          members: e.members,
-          aggregate: e.aggregate,
-          certificate: e.certificate,
-        });
+        try {
+          await this.#journal.recordAggregate({
+            round: e.round,
+            view: e.view,
+            members: e.members,
+            aggregate: e.aggregate,
+            certificate: e.certificate,
+          });
+        } catch (err) {
+          // Not fatal to the round: this member's co-signature (the next output) still goes
+          // out, and the final certificate writes the whole record again.
+          this.#options.log("error", "could not journal the published aggregate", {
+            round: e.round,
+            error: String(err),
+          });
+          return;
+        }
         this.metrics.inc(
           "fedagg_rounds_published_total",
           "Rounds whose aggregate this node verified",
@@ -673,8 +683,19 @@ export class FedaggNode {
         this.#emit({ type: "published", round: e.round, view: e.view, members: ids(e.members) });
         return;
       case "final": {
-        // The aggregate and its certificate were journaled when published.
-        await this.#journal.recordFinal(e.round, e.certificate);
+        if ((await this.#journal.recorded(e.round)).published) {
+          await this.#journal.recordFinal(e.round, e.certificate);
+        } else {
+          // Its published record never landed (its write failed): write the whole record now.
+          await this.#journal.recordAggregate({
+            round: e.round,
+            view: e.view,
+            members: e.members,
+            aggregate: e.aggregate,
+            certificate: splitFinalCertificate(this.#roster, e.certificate).certificate,
+            final: e.certificate,
+          });
+        }
         this.#lastFinalRound = Math.max(this.#lastFinalRound ?? -1, e.round);
         this.metrics.inc("fedagg_rounds_final_total", "Rounds with a final certificate");
         const started = this.#submittedAt.get(e.round);

@@ -185,6 +185,25 @@ export function encodeFinalCertificate(
   return encode([FINAL_TAG, withoutBody(certificate), [...cosigns]]);
 }
 
+/**
+ * The parts of an encoded final certificate: the certificate frame (without body) and the
+ * co-signature frames, neither checked. Refuses (`malformed`, `wrong-type`, `too-large`) bytes
+ * that are not a final certificate's encoding under `roster`'s size limits.
+ */
+export function splitFinalCertificate(
+  roster: Roster,
+  bytes: Uint8Array,
+): { readonly certificate: Uint8Array; readonly cosignFrames: readonly unknown[] } {
+  const limit = frameLimit(roster, "certificate") +
+    roster.members.length * (frameLimit(roster, "cosign") + 8);
+  const f = new Fields(decode(bytes, limit, "final certificate"), 3, "final certificate");
+  ensure(f.text(0, "tag", 64) === FINAL_TAG, "wrong-type", "not a final certificate");
+  return {
+    certificate: f.bytes(1, "certificate", [1, bytes.length]),
+    cosignFrames: f.list(2, "co-signatures", roster.members.length),
+  };
+}
+
 /** What a verified final certificate states. */
 export interface VerifiedCertificate {
   readonly round: number;
@@ -208,13 +227,9 @@ export async function verifyFinalCertificate(
   bytes: Uint8Array,
   body: Uint8Array,
 ): Promise<VerifiedCertificate> {
-  const limit = frameLimit(roster, "certificate") +
-    roster.members.length * (frameLimit(roster, "cosign") + 8);
-  const f = new Fields(decode(bytes, limit, "final certificate"), 3, "final certificate");
-  ensure(f.text(0, "tag", 64) === FINAL_TAG, "wrong-type", "not a final certificate");
-  const env = openFrame(f.bytes(1, "certificate", [1, bytes.length]), roster);
+  const { certificate, cosignFrames } = splitFinalCertificate(roster, bytes);
+  const env = openFrame(certificate, roster);
   const checked = await checkCertificate(roster, env, body);
-  const cosignFrames = f.list(2, "co-signatures", roster.members.length);
   const cosigns: Envelope[] = [];
   const cosigners = new Set<number>();
   for (const [i, frame] of cosignFrames.entries()) {

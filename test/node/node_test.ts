@@ -17,10 +17,11 @@ import "../../node/shims.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { utf8 } from "../../protocol/bytes.ts";
 import { withoutBody } from "../../protocol/certificate.ts";
-import { encode } from "../../protocol/codec.ts";
+import { decode, encode, type Value } from "../../protocol/codec.ts";
 import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
 import { inlineExpander } from "../../protocol/masking.ts";
-import { openFrame } from "../../protocol/messages.ts";
+import { type Envelope, openFrame } from "../../protocol/messages.ts";
+import type { Roster } from "../../protocol/roster.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { Journal } from "../../node/journal.ts";
@@ -63,100 +64,226 @@ async function federation() {
   return { dir, file, roster, identityOf };
 }
 
+type Log = { level: string; message: string; fields?: object };
+
+/**
+ * Round 0 of a fresh {@link federation}, run in memory by its leader and the other member
+ * without the node's member; then a {@link FedaggNode} for that member and two bare meshes for
+ * the others, connected, the leader's serving `leaderServes(body)` as the aggregate body.
+ * `fn` gets them all; everything is stopped and removed afterwards.
+ */
+async function withObservedRound(
+  leaderServes: (body: Uint8Array) => Uint8Array,
+  fn: (t: {
+    roster: Roster;
+    self: number;
+    leader: number;
+    other: number;
+    nodeDir: string;
+    inputs: Uint32Array[];
+    /** The certificate (with body) and the co-signature frames, by sender, of the round. */
+    certificate: Envelope;
+    cosigns: Map<number, Uint8Array>;
+    node: FedaggNode;
+    events: NodeEvent[];
+    logs: Log[];
+    /** meshes[0] is the leader's, meshes[1] the other member's. */
+    meshes: Mesh[];
+    /** What the two meshes received by gossip. */
+    gossip: { data: Uint8Array; from: number }[];
+  }) => Promise<void>,
+): Promise<void> {
+  const { dir, file, roster, identityOf } = await federation();
+  const round = 0;
+  const leader = leaderOf(roster, round, 0);
+  const [self, other] = [0, 1, 2].filter((i) => i !== leader);
+
+  const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
+  const net = new EndpointNet(fed);
+  net.filter = (m) => m.to !== self;
+  const inputs = inputsFor(roster, round);
+  await net.submit(round, inputs, [leader, other]);
+  await net.run();
+  net.now = roster.advertiseTimeoutMs; // the leader stops waiting for the node's advert
+  await net.tick();
+  const certificate = openFrame(
+    net.messages("certificate").find((m) => m.from === leader)!.frame,
+    roster,
+  );
+  const cosigns = new Map(net.messages("cosign").map((m) => [m.from, m.frame]));
+  net.close();
+
+  const nodeDir = `${dir}/n${self}`;
+  const logs: Log[] = [];
+  const node = await FedaggNode.start({
+    dir: nodeDir,
+    identity: identityOf(self),
+    rosterFile: file,
+    roster,
+    index: self,
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    log: (level, message, fields) => logs.push({ level, message, fields }),
+    expander: inlineExpander,
+  });
+  const events: NodeEvent[] = [];
+  node.subscribe((e) => events.push(e));
+  const meshes: Mesh[] = [];
+  const gossip: { data: Uint8Array; from: number }[] = [];
+  try {
+    const body = certificate.body!;
+    for (const [i, served] of [[leader, leaderServes(body)], [other, body]] as const) {
+      meshes.push(
+        await Mesh.start({
+          identity: identityOf(i),
+          roster,
+          addresses: roster.members.map((_, j) => j === self ? node.status().addresses : []),
+          listen: ["/ip4/127.0.0.1/tcp/0"],
+          maxFrame: 1 << 20,
+          onFrame: () => {},
+          onGossip: (data, from) => gossip.push({ data, from }),
+          aggregateBody: (r, v) => r === round && v === 0 ? served : undefined,
+          log: () => {},
+        }),
+      );
+    }
+    await waitFor("both members connected", () => node.status().peers.connected === 2);
+    await fn({
+      roster,
+      self,
+      leader,
+      other,
+      nodeDir,
+      inputs,
+      certificate,
+      cosigns,
+      node,
+      events,
+      logs,
+      meshes,
+      gossip,
+    });
+  } finally {
+    await node.stop();
+    await Promise.all(meshes.map((m) => m.stop()));
+    closeUnrefdChannels();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Gossips each `[mesh, message]` until `done` holds (gossip needs its mesh to form first). */
+async function gossipUntil(
+  sends: readonly (readonly [Mesh, Value[]])[],
+  what: string,
+  done: () => boolean,
+): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (!done() && Date.now() < end) {
+    for (const [mesh, message] of sends) await mesh.publish(encode(message));
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert(done(), what);
+}
+
 Deno.test({
   name:
     "node: a gossiped certificate's body is checked per source; a decided round refuses updates",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const { dir, file, roster, identityOf } = await federation();
-    const round = 0;
-    const leader = leaderOf(roster, round, 0);
-    const [self, other] = [0, 1, 2].filter((i) => i !== leader);
-
-    // The leader and the other member run the round in memory, without the node's member.
-    const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
-    const net = new EndpointNet(fed);
-    net.filter = (m) => m.to !== self;
-    const inputs = inputsFor(roster, round);
-    await net.submit(round, inputs, [leader, other]);
-    await net.run();
-    net.now = roster.advertiseTimeoutMs; // the leader stops waiting for the node's advert
-    await net.tick();
-    const certificate = net.messages("certificate").find((m) => m.from === leader)!.frame;
-    const env = openFrame(certificate, roster);
-    const body = env.body!;
-    const junk = body.map((b) => b ^ 0x5a);
-    net.close();
-
-    const logs: { level: string; message: string; fields?: object }[] = [];
-    const node = await FedaggNode.start({
-      dir: `${dir}/n${self}`,
-      identity: identityOf(self),
-      rosterFile: file,
-      roster,
-      index: self,
-      listen: ["/ip4/127.0.0.1/tcp/0"],
-      log: (level, message, fields) => logs.push({ level, message, fields }),
-      expander: inlineExpander,
-    });
-    const events: NodeEvent[] = [];
-    node.subscribe((e) => events.push(e));
-    const meshes: Mesh[] = [];
-    try {
-      for (const [i, served] of [[leader, junk], [other, body]] as const) {
-        meshes.push(
-          await Mesh.start({
-            identity: identityOf(i),
-            roster,
-            addresses: roster.members.map((_, j) => j === self ? node.status().addresses : []),
-            listen: ["/ip4/127.0.0.1/tcp/0"],
-            maxFrame: 1 << 20,
-            onFrame: () => {},
-            onGossip: () => {},
-            aggregateBody: (r, v) => r === round && v === 0 ? served : undefined,
-            log: () => {},
-          }),
+    await withObservedRound(
+      (body) => body.map((b) => b ^ 0x5a),
+      async ({ leader, other, inputs, certificate, node, events, logs, meshes }) => {
+        const round = 0;
+        await gossipUntil(
+          [[meshes[0], ["certificate", withoutBody(certificate)]]],
+          "the node published the round as an observer",
+          () => events.some((e) => e.type === "published" && e.round === round),
         );
-      }
-      await waitFor("both members connected", () => node.status().peers.connected === 2);
-      // Gossip needs its mesh to form: publish until the node took the certificate up.
-      const gossip = encode(["certificate", withoutBody(env)]);
-      const published = () => events.some((e) => e.type === "published" && e.round === round);
-      const end = Date.now() + 30_000;
-      while (!published() && Date.now() < end) {
-        await meshes[0].publish(gossip);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      assert(published(), "the node published the round as an observer");
-      const refusals = logs.filter((l) => l.message === "refused")
-        .map((l) => l.fields as { code: string; peer: number; detail: string });
-      assertEquals(
-        refusals.map(({ code, peer }) => ({ code, peer })),
-        [{ code: "commitment-mismatch", peer: leader }],
-        "the junk body is refused, blaming the member that served it",
-      );
-      assert(refusals[0].detail.includes("served a body"), refusals[0].detail);
-      const stored = await node.journal.aggregate(round);
-      assertEquals(stored?.aggregate, plainSum(inputs, [leader, other]));
-      // The round is decided here (an observer), not final: an update for it is a conflict.
-      assertEquals(node.status().lastFinalRound, null);
-      const error = await assertRejects(
-        () =>
-          node.submit(round, new Float32Array(DIM), 1, {
-            tensors: [{ name: "aggregate", shape: [DIM] }],
-          }),
-        SubmitError,
-        "decided",
-      );
-      assertEquals((error as SubmitError).status, 409);
-      assertEquals(await node.journal.update(round), undefined, "nothing was journaled");
-    } finally {
-      await node.stop();
-      await Promise.all(meshes.map((m) => m.stop()));
-      closeUnrefdChannels();
-      await Deno.remove(dir, { recursive: true });
-    }
+        const refusals = logs.filter((l) => l.message === "refused")
+          .map((l) => l.fields as { code: string; peer: number; detail: string });
+        assertEquals(
+          refusals.map(({ code, peer }) => ({ code, peer })),
+          [{ code: "commitment-mismatch", peer: leader }],
+          "the junk body is refused, blaming the member that served it",
+        );
+        assert(refusals[0].detail.includes("served a body"), refusals[0].detail);
+        const stored = await node.journal.aggregate(round);
+        assertEquals(stored?.aggregate, plainSum(inputs, [leader, other]));
+        // The round is decided here (an observer), not final: an update for it is a conflict.
+        assertEquals(node.status().lastFinalRound, null);
+        const error = await assertRejects(
+          () =>
+            node.submit(round, new Float32Array(DIM), 1, {
+              tensors: [{ name: "aggregate", shape: [DIM] }],
+            }),
+          SubmitError,
+          "decided",
+        );
+        assertEquals((error as SubmitError).status, 409);
+        assertEquals(await node.journal.update(round), undefined, "nothing was journaled");
+      },
+    );
+  },
+});
+
+Deno.test({
+  name: "node: when the published record failed to write, the final certificate writes it whole",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withObservedRound(
+      (body) => body,
+      async (
+        {
+          self,
+          leader,
+          other,
+          nodeDir,
+          inputs,
+          certificate,
+          cosigns,
+          node,
+          events,
+          logs,
+          meshes,
+          gossip,
+        },
+      ) => {
+        const round = 0;
+        // A directory where published.json goes: the published record cannot be written.
+        const blocker = `${nodeDir}/journal/round-${round}/published.json`;
+        await Deno.mkdir(`${blocker}/x`, { recursive: true });
+        await gossipUntil(
+          [[meshes[0], ["certificate", withoutBody(certificate)]]],
+          "the published record's write failed",
+          () => logs.some((l) => l.message === "could not journal the published aggregate"),
+        );
+        assertEquals(events.filter((e) => e.type === "published"), []);
+        // The write failed, yet the node's co-signature went out (it follows in the same batch).
+        await waitFor("the node's co-signature", () =>
+          gossip.some(({ data, from }) => {
+            const m = decode(data, data.length, "gossip") as Value[];
+            return from === self && m[0] === "cosign";
+          }));
+        await Deno.remove(blocker, { recursive: true });
+        assertEquals(await node.journal.aggregate(round), undefined, "nothing counts as published");
+        // The co-signatures make the round final here; each comes from its own member.
+        await gossipUntil(
+          [[meshes[0], ["cosign", cosigns.get(leader)!]], [meshes[1], [
+            "cosign",
+            cosigns.get(other)!,
+          ]]],
+          "the round became final",
+          () => events.some((e) => e.type === "final" && e.round === round),
+        );
+        const stored = await node.journal.aggregate(round);
+        assertEquals(stored?.aggregate, plainSum(inputs, [leader, other]));
+        assertEquals(stored?.members, [leader, other].sort((a, b) => a - b));
+        assert(stored?.final !== undefined, "the final certificate is stored with it");
+        assertEquals(stored?.certificate, withoutBody(certificate));
+        assertEquals(node.status().lastFinalRound, round);
+      },
+    );
   },
 });
 
