@@ -26,8 +26,9 @@
  * round fails.
  *
  * A stage closes as soon as every expected member has answered, or when `stageTimeoutMs` has
- * passed with at least t answers (`advertiseTimeoutMs`, from the first advert, for the first). With fewer than t the leader keeps waiting; the members'
- * view timeout then moves the round to the next leader.
+ * passed with at least t answers (`advertiseTimeoutMs`, from the first advert, for the first).
+ * With fewer than t the leader keeps waiting; the members' view timeout then moves the round to
+ * the next leader.
  *
  * @module
  */

@@ -96,11 +96,12 @@ function float64Bytes(x: number): Uint8Array {
 /**
  * Validates settings and builds a {@link Roster}. Refuses with a {@link ConfigError} naming the
  * setting: fewer than 3 or more than 65535 members, duplicate ids or keys, keys of the wrong
- * length, a missing ML-DSA key in post-quantum mode, a threshold ≤ n/2 or > n (a threshold t
- * keeps two views of a round from both completing while fewer than 2t − n members are corrupt:
- * the default ⌊2n/3⌋ + 1 tolerates up to ⌈n/3⌉ − 1), a graph whose degree is odd or ≥ n or whose threshold is not a
- * strict majority of a closed neighbourhood, quantization that could overflow 2^32, and
- * non-positive timeouts.
+ * length, a missing ML-DSA key in post-quantum mode, a threshold ≤ n/2 or > n (a round
+ * completes with n − t members lost, and a threshold t keeps two views of a round from both
+ * completing while fewer than 2t − n members are corrupt: the default ⌊2n/3⌋ + 1 tolerates
+ * ⌈n/3⌉ − 1 lost members and, for n = 9, up to 4 corrupt ones), a graph whose degree is odd or
+ * ≥ n or whose threshold is not a strict majority of a closed neighbourhood, quantization that
+ * could overflow 2^32, and non-positive timeouts.
  */
 export function createRoster(settings: RosterSettings): Roster {
   const federation = settings.federation;
