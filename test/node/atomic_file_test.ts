@@ -7,15 +7,7 @@
  */
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { parent, readFileIfExists, writeFileAtomic } from "../../node/atomic_file.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "fedagg-atomic-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { modeOf, withTempDir } from "./_helpers.ts";
 
 /** Every entry under `dir` (recursively), as paths relative to it, sorted. */
 async function listTree(dir: string, prefix = ""): Promise<string[]> {
@@ -28,17 +20,13 @@ async function listTree(dir: string, prefix = ""): Promise<string[]> {
   return out.sort();
 }
 
-async function modeOf(path: string): Promise<number> {
-  return (await Deno.stat(path)).mode! & 0o777;
-}
-
 async function assertNoTemporaries(dir: string): Promise<void> {
   const leftovers = (await listTree(dir)).filter((p) => p.includes(".tmp-"));
   assertEquals(leftovers, [], "temporary files left behind");
 }
 
 Deno.test("atomic file: bytes and strings land whole, mode 0600 by default", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("fedagg-atomic-", async (dir) => {
     const bytes = new Uint8Array(3 * 65536 + 17).map((_, i) => (i * 31 + 7) & 0xff);
     await writeFileAtomic(`${dir}/data.bin`, bytes);
     assertEquals(await Deno.readFile(`${dir}/data.bin`), bytes);
@@ -55,7 +43,7 @@ Deno.test("atomic file: bytes and strings land whole, mode 0600 by default", asy
 });
 
 Deno.test("atomic file: the requested mode is applied exactly (not filtered by the umask)", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("fedagg-atomic-", async (dir) => {
     for (const mode of [0o644, 0o640, 0o400, 0o666, 0o600]) {
       const path = `${dir}/m-${mode.toString(8)}`;
       await writeFileAtomic(path, "x", mode);
@@ -66,7 +54,7 @@ Deno.test("atomic file: the requested mode is applied exactly (not filtered by t
 });
 
 Deno.test("atomic file: a view into a larger buffer writes only the view", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("fedagg-atomic-", async (dir) => {
     const backing = new Uint8Array(64).map((_, i) => i);
     await writeFileAtomic(`${dir}/view`, backing.subarray(10, 20));
     assertEquals(await Deno.readFile(`${dir}/view`), backing.slice(10, 20));
@@ -74,7 +62,7 @@ Deno.test("atomic file: a view into a larger buffer writes only the view", async
 });
 
 Deno.test("atomic file: missing parent directories are created with mode 0700", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("fedagg-atomic-", async (dir) => {
     const path = `${dir}/a/b/c/file.txt`;
     await writeFileAtomic(path, "nested");
     assertEquals(await Deno.readTextFile(path), "nested");
@@ -88,7 +76,7 @@ Deno.test("atomic file: missing parent directories are created with mode 0700", 
 });
 
 Deno.test("atomic file: an existing file is replaced, content and mode", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("fedagg-atomic-", async (dir) => {
     const path = `${dir}/target`;
     await Deno.writeTextFile(path, "an old and much longer content that must fully disappear");
     await Deno.chmod(path, 0o666);
@@ -103,7 +91,7 @@ Deno.test("atomic file: an existing file is replaced, content and mode", async (
 });
 
 Deno.test("atomic file: a write whose parent is a file fails and leaves nothing behind", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("fedagg-atomic-", async (dir) => {
     await Deno.writeTextFile(`${dir}/plain`, "I am a file");
     await assertRejects(() => writeFileAtomic(`${dir}/plain/child.txt`, "data"));
     await assertRejects(() => writeFileAtomic(`${dir}/plain/deeper/child.txt`, "data"));
@@ -115,7 +103,7 @@ Deno.test("atomic file: a write whose parent is a file fails and leaves nothing 
 Deno.test({
   name: "atomic file: a failed rename (target is a directory) leaves no temporary file",
   fn: async () => {
-    await withTempDir(async (dir) => {
+    await withTempDir("fedagg-atomic-", async (dir) => {
       await Deno.mkdir(`${dir}/target`);
       await assertRejects(() => writeFileAtomic(`${dir}/target`, "data"));
       assert((await Deno.stat(`${dir}/target`)).isDirectory, "the directory is untouched");
@@ -125,7 +113,7 @@ Deno.test({
 });
 
 Deno.test("atomic file: readFileIfExists returns undefined only for a missing file", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("fedagg-atomic-", async (dir) => {
     assertEquals(await readFileIfExists(`${dir}/missing`), undefined);
     assertEquals(await readFileIfExists(`${dir}/no/such/dir/file`), undefined);
     await writeFileAtomic(`${dir}/empty`, "");

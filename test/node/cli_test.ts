@@ -13,8 +13,7 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { u32Bytes, utf8 } from "../../protocol/bytes.ts";
-import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { u32Bytes } from "../../protocol/bytes.ts";
 import { Endpoint } from "../../protocol/endpoint.ts";
 import type { Output, ProtocolEvent } from "../../protocol/events.ts";
 import { inlineExpander } from "../../protocol/masking.ts";
@@ -39,6 +38,8 @@ import {
   writeRosterFile,
 } from "../../node/roster_file.ts";
 import { encodeNpy } from "../../node/tensor_formats.ts";
+import { rngFor } from "../protocol/_fixtures.ts";
+import { exists, modeOf, withTempDir } from "./_helpers.ts";
 
 interface Run {
   readonly code: number;
@@ -62,34 +63,8 @@ async function cli(...args: string[]): Promise<Run> {
   }
 }
 
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "fedagg-cli-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function modeOf(path: string): Promise<number> {
-  return (await Deno.stat(path)).mode! & 0o777;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function expectCode(run: Run, code: number, what: string): void {
   assertEquals(run.code, code, `${what}\nstdout: ${run.out}\nstderr: ${run.err}`);
-}
-
-function rng(...label: (string | number)[]) {
-  return seededRng(sha256(utf8(["fedagg-test/cli", ...label].join("/"))));
 }
 
 type FinalEvent = Extract<ProtocolEvent, { type: "final" }>;
@@ -104,7 +79,13 @@ async function runRound(
   round: number,
 ): Promise<FinalEvent[]> {
   const endpoints = signers.map((signer, self) =>
-    new Endpoint({ roster, self, signer, rng: rng("endpoint", self), expander: inlineExpander })
+    new Endpoint({
+      roster,
+      self,
+      signer,
+      rng: rngFor("cli", "endpoint", self),
+      expander: inlineExpander,
+    })
   );
   const queue: { from: number; to: number; frame: Uint8Array }[] = [];
   const finals: FinalEvent[] = [];
@@ -124,7 +105,7 @@ async function runRound(
   };
   try {
     for (const [i, e] of endpoints.entries()) {
-      const r = rng("input", round, i);
+      const r = rngFor("cli", "input", round, i);
       const x = new Float32Array(roster.dim).map(() => r(1)[0] / 128 - 1);
       handle(i, await e.submit(round, quantize(x, 1 + (i % 3), roster.quantization, r), 0));
     }
@@ -176,7 +157,7 @@ Deno.test("cli: --help exits 0 for every command", async () => {
 });
 
 Deno.test("cli: unknown commands, options and bad values exit 2 with a message", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("fedagg-cli-", async (dir) => {
     const cases: { args: string[]; message: RegExp }[] = [
       { args: ["frobnicate"], message: /unknown command frobnicate/ },
       { args: ["init", "--dir", `${dir}/x`, "--frob"], message: /unknown option --frob/ },
@@ -238,7 +219,7 @@ Deno.test("cli: unknown commands, options and bad values exit 2 with a message",
 });
 
 Deno.test("cli: init creates the node directory, its files and the card", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("fedagg-cli-", async (root) => {
     const dir = `${root}/node-a`;
     const r = await cli("init", "--dir", dir);
     expectCode(r, 0, "init");
@@ -287,7 +268,7 @@ Deno.test("cli: init creates the node directory, its files and the card", async 
 });
 
 Deno.test("cli: roster create, add, sign and verify with three members", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("fedagg-cli-", async (root) => {
     const dirs = [0, 1, 2].map((i) => `${root}/m${i}`);
     for (const [i, d] of dirs.entries()) {
       expectCode(
@@ -385,7 +366,7 @@ Deno.test("cli: roster create, add, sign and verify with three members", async (
 });
 
 Deno.test("cli: a sparse roster writes a secagg+ graph (or Harary with --degree)", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("fedagg-cli-", async (root) => {
     const base = ["roster", "create", "--federation", "f", "--dim", "10", "--graph", "sparse"];
     const path = `${root}/sparse.json`;
     const r = await cli(...base, "--out", path, "--corrupt", "0.05", "--dropout", "0.1");
@@ -448,7 +429,7 @@ Deno.test("cli: roster create --help states the defaults the command applies", a
     assert(d !== null, `a default for --${option} in: ${m[0]}`);
     return d[1];
   };
-  await withTempDir(async (root) => {
+  await withTempDir("fedagg-cli-", async (root) => {
     const base = ["roster", "create", "--federation", "f", "--dim", "10"];
     const create = async (name: string, ...extra: string[]) => {
       expectCode(await cli(...base, "--out", `${root}/${name}`, ...extra), 0, name);
@@ -481,7 +462,7 @@ Deno.test("cli: roster create --help states the defaults the command applies", a
 });
 
 Deno.test("cli: submit, status and aggregate without a running node exit 2 naming `fedagg run`", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("fedagg-cli-", async (root) => {
     const dir = `${root}/node`;
     expectCode(await cli("init", "--dir", dir), 0, "init");
     const update = `${root}/update.f32`;
@@ -530,11 +511,11 @@ Deno.test("cli: submit, status and aggregate without a running node exit 2 namin
 });
 
 Deno.test("cli: verify accepts a genuine final certificate and refuses tampered inputs", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("fedagg-cli-", async (root) => {
     // Three real identities, their roster file, and one round between Endpoints they sign for.
     const identities: NodeIdentity[] = [];
     for (let i = 0; i < 3; i++) {
-      identities.push(await createIdentity(`${root}/m${i}`, rng("verify", i)));
+      identities.push(await createIdentity(`${root}/m${i}`, rngFor("cli", "verify", i)));
     }
     let file = newRosterFile({
       ...DEFAULT_PARAMETERS,

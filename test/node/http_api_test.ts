@@ -13,8 +13,7 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
-import { equalBytes, u32Bytes, utf8 } from "../../protocol/bytes.ts";
-import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { equalBytes, u32Bytes } from "../../protocol/bytes.ts";
 import { inlineExpander } from "../../protocol/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/quantize.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
@@ -31,14 +30,12 @@ import {
   parseUpdate,
   type TensorLayout,
 } from "../../node/tensor_formats.ts";
+import { rngFor } from "../protocol/_fixtures.ts";
+import { f32Bytes } from "./_helpers.ts";
 
 const DIM = 6;
 const MAX_WEIGHT = 10;
 const TOKEN = "test-token-0123456789abcdef";
-
-function rng(...label: (string | number)[]) {
-  return seededRng(sha256(utf8(["fedagg-test/http", ...label].join("/"))));
-}
 
 function values(seed: number): Float32Array<ArrayBuffer> {
   return new Float32Array(DIM).map((_, i) => ((i * 7 + seed * 3) % 11) / 11 - 0.5);
@@ -55,7 +52,9 @@ interface Fixture {
 async function start(): Promise<Fixture> {
   const dir = await Deno.makeTempDir({ prefix: "fedagg-http-" });
   const ids: NodeIdentity[] = [];
-  for (let i = 0; i < 3; i++) ids.push(await createIdentity(`${dir}/n${i}`, rng("id", i)));
+  for (let i = 0; i < 3; i++) {
+    ids.push(await createIdentity(`${dir}/n${i}`, rngFor("http", "id", i)));
+  }
   let file = newRosterFile({
     ...DEFAULT_PARAMETERS,
     federation: "http-test",
@@ -127,10 +126,6 @@ function upload(
     body,
     headers: auth(headers),
   });
-}
-
-function f32Bytes(v: Float32Array): Uint8Array {
-  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
 /** An `.npy` body declaring dtype `<f8` (DIM doubles). */
@@ -467,7 +462,9 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       async () => {
         const q = roster.quantization;
         const members = [0, 1, 2];
-        const inputs = members.map((i) => quantize(values(40 + i), 1 + i * 3, q, rng("q", i)));
+        const inputs = members.map((i) =>
+          quantize(values(40 + i), 1 + i * 3, q, rngFor("http", "q", i))
+        );
         const aggregate = new Uint32Array(DIM + 1);
         for (const x of inputs) for (let j = 0; j < x.length; j++) aggregate[j] += x[j];
         const certificate = new Uint8Array(200).map((_, i) => i);
@@ -533,7 +530,7 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       const members = [0, 2];
       const aggregate = new Uint32Array(DIM + 1);
       for (const i of members) {
-        const x = quantize(values(50 + i), 2, q, rng("q2", i));
+        const x = quantize(values(50 + i), 2, q, rngFor("http", "q2", i));
         for (let j = 0; j < x.length; j++) aggregate[j] += x[j];
       }
       await f.node.journal.recordAggregate({

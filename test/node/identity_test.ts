@@ -9,31 +9,13 @@
  */
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
-import { assert, assertEquals, assertNotEquals, assertRejects } from "../_assert.ts";
+import { assert, assertEquals, assertNotEquals } from "../_assert.ts";
 import { fromBase64, toBase64, utf8 } from "../../protocol/bytes.ts";
-import { mlDsa65Verify, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { mlDsa65Verify } from "../../protocol/crypto/mod.ts";
 import { createIdentity, identityPath, loadIdentity } from "../../node/identity.ts";
 import { NodeError } from "../../node/errors.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "fedagg-identity-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-function rng(label: string) {
-  return seededRng(sha256(utf8(`fedagg-test/identity/${label}`)));
-}
-
-/** Awaits a NodeError with `code` from `fn` and returns its message. */
-async function nodeError(fn: () => Promise<unknown>, code: string): Promise<string> {
-  const err = await assertRejects(fn, NodeError);
-  assertEquals((err as NodeError).code, code, err.message);
-  return err.message;
-}
+import { rngFor } from "../protocol/_fixtures.ts";
+import { assertNodeError, withTempDir } from "./_helpers.ts";
 
 /** Writes an identity file with the given JSON text, mode 0600. */
 async function writeIdentityText(dir: string, text: string): Promise<void> {
@@ -45,9 +27,9 @@ async function writeIdentityText(dir: string, text: string): Promise<void> {
 const SEED = toBase64(new Uint8Array(32).fill(7));
 
 Deno.test("identity: create then load gives the same PeerId and keys", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("fedagg-identity-", async (root) => {
     const dir = `${root}/node`;
-    const created = await createIdentity(dir, rng("round-trip"));
+    const created = await createIdentity(dir, rngFor("identity", "round-trip"));
     const loaded = await loadIdentity(dir);
     assertEquals(loaded.peerId, created.peerId);
     assert(created.peerId.startsWith("12D3Koo"), created.peerId);
@@ -73,10 +55,10 @@ Deno.test("identity: create then load gives the same PeerId and keys", async () 
 });
 
 Deno.test("identity: the seeds are wiped once the keys are built, and the keys still work", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("fedagg-identity-", async (root) => {
     // Record what the rng hands out: the two seeds.
     const draws: Uint8Array[] = [];
-    const source = rng("wipe");
+    const source = rngFor("identity", "wipe");
     const recording = (n: number) => {
       const out = source(n);
       draws.push(out);
@@ -86,7 +68,7 @@ Deno.test("identity: the seeds are wiped once the keys are built, and the keys s
     assertEquals(draws.map((d) => d.length), [32, 32]);
     for (const d of draws) assertEquals(d, new Uint8Array(32), "wiped");
     // The file kept the real seeds, and the keys (their own copies) are intact.
-    const again = rng("wipe");
+    const again = rngFor("identity", "wipe");
     const parsed = JSON.parse(await Deno.readTextFile(identityPath(`${root}/node`)));
     assertEquals(fromBase64(parsed.ed25519Seed), again(32));
     assertEquals(fromBase64(parsed.mlDsa65Seed), again(32));
@@ -103,21 +85,21 @@ Deno.test("identity: the seeds are wiped once the keys are built, and the keys s
 });
 
 Deno.test("identity: two identities differ; the same seeds give the same identity", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("fedagg-identity-", async (root) => {
     const a = await createIdentity(`${root}/a`);
     const b = await createIdentity(`${root}/b`);
     assertNotEquals(a.peerId, b.peerId);
-    const c = await createIdentity(`${root}/c`, rng("same"));
-    const d = await createIdentity(`${root}/d`, rng("same"));
+    const c = await createIdentity(`${root}/c`, rngFor("identity", "same"));
+    const d = await createIdentity(`${root}/d`, rngFor("identity", "same"));
     assertEquals(c.peerId, d.peerId);
     assertEquals(c.signer.pqSigningKey, d.signer.pqSigningKey);
   });
 });
 
 Deno.test("identity: the file is mode 0600 in a 0700 directory and holds only tag and seeds", async () => {
-  await withTempDir(async (root) => {
+  await withTempDir("fedagg-identity-", async (root) => {
     const dir = `${root}/fresh/node`;
-    await createIdentity(dir, rng("file"));
+    await createIdentity(dir, rngFor("identity", "file"));
     assertEquals((await Deno.stat(identityPath(dir))).mode! & 0o777, 0o600);
     assertEquals((await Deno.stat(dir)).mode! & 0o777, 0o700);
     const parsed = JSON.parse(await Deno.readTextFile(identityPath(dir)));
@@ -126,7 +108,7 @@ Deno.test("identity: the file is mode 0600 in a 0700 directory and holds only ta
     assertEquals(fromBase64(parsed.ed25519Seed).length, 32);
     assertEquals(fromBase64(parsed.mlDsa65Seed).length, 32);
     // The seeds are the rng's first two 32-byte draws, and nothing else is in the directory.
-    const r = rng("file");
+    const r = rngFor("identity", "file");
     assertEquals(fromBase64(parsed.ed25519Seed), r(32));
     assertEquals(fromBase64(parsed.mlDsa65Seed), r(32));
     const entries = [];
@@ -136,10 +118,13 @@ Deno.test("identity: the file is mode 0600 in a 0700 directory and holds only ta
 });
 
 Deno.test("identity: create refuses to overwrite (identity-exists) and leaves the file alone", async () => {
-  await withTempDir(async (dir) => {
-    const first = await createIdentity(dir, rng("first"));
+  await withTempDir("fedagg-identity-", async (dir) => {
+    const first = await createIdentity(dir, rngFor("identity", "first"));
     const before = await Deno.readFile(identityPath(dir));
-    const message = await nodeError(() => createIdentity(dir, rng("second")), "identity-exists");
+    const message = await assertNodeError(
+      () => createIdentity(dir, rngFor("identity", "second")),
+      "identity-exists",
+    );
     assert(message.includes(identityPath(dir)), message);
     assertEquals(await Deno.readFile(identityPath(dir)), before);
     assertEquals((await loadIdentity(dir)).peerId, first.peerId);
@@ -149,10 +134,10 @@ Deno.test("identity: create refuses to overwrite (identity-exists) and leaves th
 Deno.test({
   name: "identity: concurrent creates in one directory: exactly one succeeds",
   fn: async () => {
-    await withTempDir(async (dir) => {
+    await withTempDir("fedagg-identity-", async (dir) => {
       const results = await Promise.allSettled([
-        createIdentity(dir, rng("race-1")),
-        createIdentity(dir, rng("race-2")),
+        createIdentity(dir, rngFor("identity", "race-1")),
+        createIdentity(dir, rngFor("identity", "race-2")),
       ]);
       const won = results.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
       const lost = results.flatMap((r) => r.status === "rejected" ? [r.reason] : []);
@@ -164,18 +149,18 @@ Deno.test({
 });
 
 Deno.test("identity: load refuses a missing identity (no-identity) and says to run init", async () => {
-  await withTempDir(async (dir) => {
-    const message = await nodeError(() => loadIdentity(`${dir}/nowhere`), "no-identity");
+  await withTempDir("fedagg-identity-", async (dir) => {
+    const message = await assertNodeError(() => loadIdentity(`${dir}/nowhere`), "no-identity");
     assert(message.includes("fedagg init"), message);
   });
 });
 
 Deno.test("identity: load refuses a file others can access (identity-permissions)", async () => {
-  await withTempDir(async (dir) => {
-    await createIdentity(dir, rng("perm"));
+  await withTempDir("fedagg-identity-", async (dir) => {
+    await createIdentity(dir, rngFor("identity", "perm"));
     for (const mode of [0o644, 0o640, 0o604, 0o660, 0o606, 0o610]) {
       await Deno.chmod(identityPath(dir), mode);
-      const message = await nodeError(() => loadIdentity(dir), "identity-permissions");
+      const message = await assertNodeError(() => loadIdentity(dir), "identity-permissions");
       assert(message.includes(mode.toString(8)), message);
       assert(message.includes("chmod 600"), message);
     }
@@ -188,7 +173,7 @@ Deno.test("identity: load refuses a file others can access (identity-permissions
 });
 
 Deno.test("identity: load refuses bad JSON and a wrong format tag (identity-invalid)", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("fedagg-identity-", async (dir) => {
     for (
       const text of [
         "",
@@ -200,12 +185,12 @@ Deno.test("identity: load refuses bad JSON and a wrong format tag (identity-inva
       ]
     ) {
       await writeIdentityText(dir, text);
-      await nodeError(() => loadIdentity(dir), "identity-invalid");
+      await assertNodeError(() => loadIdentity(dir), "identity-invalid");
     }
     // JSON that is not an object.
     for (const text of ["42", '"fedagg/identity/v1"', "[]", "true"]) {
       await writeIdentityText(dir, text);
-      await nodeError(() => loadIdentity(dir), "identity-invalid");
+      await assertNodeError(() => loadIdentity(dir), "identity-invalid");
     }
   });
 });
@@ -213,15 +198,15 @@ Deno.test("identity: load refuses bad JSON and a wrong format tag (identity-inva
 Deno.test({
   name: "identity: load refuses an identity file holding JSON null (identity-invalid)",
   fn: async () => {
-    await withTempDir(async (dir) => {
+    await withTempDir("fedagg-identity-", async (dir) => {
       await writeIdentityText(dir, "null");
-      await nodeError(() => loadIdentity(dir), "identity-invalid");
+      await assertNodeError(() => loadIdentity(dir), "identity-invalid");
     });
   },
 });
 
 Deno.test("identity: load refuses seeds that are missing, not base64 or not 32 bytes", async () => {
-  await withTempDir(async (dir) => {
+  await withTempDir("fedagg-identity-", async (dir) => {
     const bad: unknown[] = [
       undefined,
       null,
@@ -241,7 +226,7 @@ Deno.test("identity: load refuses seeds that are missing, not base64 or not 32 b
         };
         content[name] = value;
         await writeIdentityText(dir, JSON.stringify(content));
-        const message = await nodeError(() => loadIdentity(dir), "identity-invalid");
+        const message = await assertNodeError(() => loadIdentity(dir), "identity-invalid");
         assert(message.includes(name), `${name} = ${String(value)}: ${message}`);
       }
     }
@@ -255,8 +240,8 @@ Deno.test("identity: load refuses seeds that are missing, not base64 or not 32 b
 });
 
 Deno.test("identity: the card's id derives from its signing key, and the keys are the signer's", async () => {
-  await withTempDir(async (dir) => {
-    const identity = await createIdentity(dir, rng("card"));
+  await withTempDir("fedagg-identity-", async (dir) => {
+    const identity = await createIdentity(dir, rngFor("identity", "card"));
     const addresses = ["/ip4/10.0.0.1/tcp/4001", "/dns4/node.example/tcp/4001"];
     const card = identity.card(addresses);
     assertEquals(card.fedagg, "fedagg/member/v1");

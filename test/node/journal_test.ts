@@ -13,28 +13,17 @@ import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { equalBytes, u32Bytes } from "../../protocol/bytes.ts";
 import { Journal, type StoredUpdate } from "../../node/journal.ts";
 import type { TensorLayout } from "../../node/tensor_formats.ts";
+import { f32Bytes, modeOf, withTempDir } from "./_helpers.ts";
 
-async function withJournal(fn: (journal: Journal, dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "fedagg-journal-" });
-  try {
-    await fn(new Journal(dir), dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function modeOf(path: string): Promise<number> {
-  return (await Deno.stat(path)).mode! & 0o777;
+/** Runs `fn` with a journal over a new temporary directory (removed afterwards). */
+function withJournal(fn: (journal: Journal, dir: string) => Promise<void>): Promise<void> {
+  return withTempDir("fedagg-journal-", (dir) => fn(new Journal(dir), dir));
 }
 
 async function filesOf(dir: string): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(dir)) out.push(e.name);
   return out.sort();
-}
-
-function f32Bytes(v: Float32Array): Uint8Array {
-  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
 /** Float32 values whose bit patterns a float round trip could disturb. */

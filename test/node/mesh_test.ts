@@ -16,18 +16,16 @@
 import "../../node/shims.ts";
 import { assert, assertEquals, assertGreaterOrEqual } from "../_assert.ts";
 import { equalBytes, utf8 } from "../../protocol/bytes.ts";
-import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { sha256 } from "../../protocol/crypto/mod.ts";
 import type { Roster } from "../../protocol/roster.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { Mesh } from "../../node/mesh.ts";
 import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
 import { closeUnrefdChannels } from "../../node/shims.ts";
+import { rngFor } from "../protocol/_fixtures.ts";
+import { withTempDir } from "./_helpers.ts";
 
 const MiB = 1 << 20;
-
-function rng(...label: (string | number)[]) {
-  return seededRng(sha256(utf8(["fedagg-test/mesh", ...label].join("/"))));
-}
 
 /** Pseudo-random bytes (cheap, deterministic): a frame whose every chunk differs. */
 function pattern(length: number, seed: number): Uint8Array {
@@ -43,16 +41,13 @@ function pattern(length: number, seed: number): Uint8Array {
 }
 
 /** Four identities (created in a temp dir that is removed at once: only the keys matter). */
-const identities = (async () => {
-  const root = await Deno.makeTempDir({ prefix: "fedagg-mesh-" });
-  try {
-    const out: NodeIdentity[] = [];
-    for (let i = 0; i < 4; i++) out.push(await createIdentity(`${root}/n${i}`, rng("id", i)));
-    return out;
-  } finally {
-    await Deno.remove(root, { recursive: true });
+const identities = withTempDir("fedagg-mesh-", async (root) => {
+  const out: NodeIdentity[] = [];
+  for (let i = 0; i < 4; i++) {
+    out.push(await createIdentity(`${root}/n${i}`, rngFor("mesh", "id", i)));
   }
-})();
+  return out;
+});
 
 function rosterFrom(members: readonly NodeIdentity[], federation = "mesh-test"): Roster {
   let file = newRosterFile({ ...DEFAULT_PARAMETERS, federation, dim: 8 });

@@ -15,10 +15,8 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { utf8 } from "../../protocol/bytes.ts";
 import { withoutBody } from "../../protocol/certificate.ts";
 import { decode, encode, type Value } from "../../protocol/codec.ts";
-import { seededRng, sha256 } from "../../protocol/crypto/mod.ts";
 import { inlineExpander } from "../../protocol/masking.ts";
 import { type Envelope, openFrame } from "../../protocol/messages.ts";
 import type { Roster } from "../../protocol/roster.ts";
@@ -27,16 +25,19 @@ import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { Journal } from "../../node/journal.ts";
 import { Mesh } from "../../node/mesh.ts";
 import { FedaggNode, type NodeEvent, SubmitError } from "../../node/node.ts";
-import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
+import {
+  addMember,
+  DEFAULT_PARAMETERS,
+  newRosterFile,
+  type RosterFile,
+  rosterOf,
+} from "../../node/roster_file.ts";
 import { closeUnrefdChannels } from "../../node/shims.ts";
-import { inputsFor, plainSum } from "../protocol/_fixtures.ts";
+import { inputsFor, plainSum, rngFor } from "../protocol/_fixtures.ts";
 import { EndpointNet } from "../protocol/_harness.ts";
+import { withTempDir } from "./_helpers.ts";
 
 const DIM = 6;
-
-function rng(...label: (string | number)[]) {
-  return seededRng(sha256(utf8(["fedagg-test/node", ...label].join("/"))));
-}
 
 /** Polls `ok` until it holds; fails the test (naming `what`) if it never does. */
 async function waitFor(what: string, ok: () => boolean, deadlineMs = 30_000): Promise<void> {
@@ -47,21 +48,34 @@ async function waitFor(what: string, ok: () => boolean, deadlineMs = 30_000): Pr
   }
 }
 
-/** Three identities in `dir/n{i}` and a roster (t = 2) over them. */
-async function federation() {
-  const dir = await Deno.makeTempDir({ prefix: "fedagg-node-" });
-  const ids: NodeIdentity[] = [];
-  for (let i = 0; i < 3; i++) ids.push(await createIdentity(`${dir}/n${i}`, rng("id", i)));
-  let file = newRosterFile({
-    ...DEFAULT_PARAMETERS,
-    federation: "node-test",
-    dim: DIM,
-    threshold: 2,
+/**
+ * Runs `fn` with three identities in `dir/n{i}` of a new temporary `dir` and a roster (t = 2)
+ * over them; the directory is removed afterwards.
+ */
+function withFederation<T>(
+  fn: (fed: {
+    dir: string;
+    file: RosterFile;
+    roster: Roster;
+    identityOf: (i: number) => NodeIdentity;
+  }) => Promise<T>,
+): Promise<T> {
+  return withTempDir("fedagg-node-", async (dir) => {
+    const ids: NodeIdentity[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push(await createIdentity(`${dir}/n${i}`, rngFor("node", "id", i)));
+    }
+    let file = newRosterFile({
+      ...DEFAULT_PARAMETERS,
+      federation: "node-test",
+      dim: DIM,
+      threshold: 2,
+    });
+    for (const id of ids) file = addMember(file, id.card([]));
+    const roster = rosterOf(file);
+    const identityOf = (i: number) => ids.find((id) => id.peerId === roster.members[i].id)!;
+    return await fn({ dir, file, roster, identityOf });
   });
-  for (const id of ids) file = addMember(file, id.card([]));
-  const roster = rosterOf(file);
-  const identityOf = (i: number) => ids.find((id) => id.peerId === roster.members[i].id)!;
-  return { dir, file, roster, identityOf };
 }
 
 type Log = { level: string; message: string; fields?: object };
@@ -93,81 +107,81 @@ async function withObservedRound(
     gossip: { data: Uint8Array; from: number }[];
   }) => Promise<void>,
 ): Promise<void> {
-  const { dir, file, roster, identityOf } = await federation();
-  const round = 0;
-  const leader = leaderOf(roster, round, 0);
-  const [self, other] = [0, 1, 2].filter((i) => i !== leader);
+  await withFederation(async ({ dir, file, roster, identityOf }) => {
+    const round = 0;
+    const leader = leaderOf(roster, round, 0);
+    const [self, other] = [0, 1, 2].filter((i) => i !== leader);
 
-  const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
-  const net = new EndpointNet(fed);
-  net.filter = (m) => m.to !== self;
-  const inputs = inputsFor(roster, round);
-  await net.submit(round, inputs, [leader, other]);
-  await net.run();
-  net.now = roster.advertiseTimeoutMs; // the leader stops waiting for the node's advert
-  await net.tick();
-  const certificate = openFrame(
-    net.messages("certificate").find((m) => m.from === leader)!.frame,
-    roster,
-  );
-  const cosigns = new Map(net.messages("cosign").map((m) => [m.from, m.frame]));
-  net.close();
-
-  const nodeDir = `${dir}/n${self}`;
-  const logs: Log[] = [];
-  const node = await FedaggNode.start({
-    dir: nodeDir,
-    identity: identityOf(self),
-    rosterFile: file,
-    roster,
-    index: self,
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    log: (level, message, fields) => logs.push({ level, message, fields }),
-    expander: inlineExpander,
-  });
-  const events: NodeEvent[] = [];
-  node.subscribe((e) => events.push(e));
-  const meshes: Mesh[] = [];
-  const gossip: { data: Uint8Array; from: number }[] = [];
-  try {
-    const body = certificate.body!;
-    for (const [i, served] of [[leader, leaderServes(body)], [other, body]] as const) {
-      meshes.push(
-        await Mesh.start({
-          identity: identityOf(i),
-          roster,
-          addresses: roster.members.map((_, j) => j === self ? node.status().addresses : []),
-          listen: ["/ip4/127.0.0.1/tcp/0"],
-          maxFrame: 1 << 20,
-          onFrame: () => {},
-          onGossip: (data, from) => gossip.push({ data, from }),
-          aggregateBody: (r, v) => r === round && v === 0 ? served : undefined,
-          log: () => {},
-        }),
-      );
-    }
-    await waitFor("both members connected", () => node.status().peers.connected === 2);
-    await fn({
+    const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
+    const net = new EndpointNet(fed);
+    net.filter = (m) => m.to !== self;
+    const inputs = inputsFor(roster, round);
+    await net.submit(round, inputs, [leader, other]);
+    await net.run();
+    net.now = roster.advertiseTimeoutMs; // the leader stops waiting for the node's advert
+    await net.tick();
+    const certificate = openFrame(
+      net.messages("certificate").find((m) => m.from === leader)!.frame,
       roster,
-      self,
-      leader,
-      other,
-      nodeDir,
-      inputs,
-      certificate,
-      cosigns,
-      node,
-      events,
-      logs,
-      meshes,
-      gossip,
+    );
+    const cosigns = new Map(net.messages("cosign").map((m) => [m.from, m.frame]));
+    net.close();
+
+    const nodeDir = `${dir}/n${self}`;
+    const logs: Log[] = [];
+    const node = await FedaggNode.start({
+      dir: nodeDir,
+      identity: identityOf(self),
+      rosterFile: file,
+      roster,
+      index: self,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      log: (level, message, fields) => logs.push({ level, message, fields }),
+      expander: inlineExpander,
     });
-  } finally {
-    await node.stop();
-    await Promise.all(meshes.map((m) => m.stop()));
-    closeUnrefdChannels();
-    await Deno.remove(dir, { recursive: true });
-  }
+    const events: NodeEvent[] = [];
+    node.subscribe((e) => events.push(e));
+    const meshes: Mesh[] = [];
+    const gossip: { data: Uint8Array; from: number }[] = [];
+    try {
+      const body = certificate.body!;
+      for (const [i, served] of [[leader, leaderServes(body)], [other, body]] as const) {
+        meshes.push(
+          await Mesh.start({
+            identity: identityOf(i),
+            roster,
+            addresses: roster.members.map((_, j) => j === self ? node.status().addresses : []),
+            listen: ["/ip4/127.0.0.1/tcp/0"],
+            maxFrame: 1 << 20,
+            onFrame: () => {},
+            onGossip: (data, from) => gossip.push({ data, from }),
+            aggregateBody: (r, v) => r === round && v === 0 ? served : undefined,
+            log: () => {},
+          }),
+        );
+      }
+      await waitFor("both members connected", () => node.status().peers.connected === 2);
+      await fn({
+        roster,
+        self,
+        leader,
+        other,
+        nodeDir,
+        inputs,
+        certificate,
+        cosigns,
+        node,
+        events,
+        logs,
+        meshes,
+        gossip,
+      });
+    } finally {
+      await node.stop();
+      await Promise.all(meshes.map((m) => m.stop()));
+      closeUnrefdChannels();
+    }
+  });
 }
 
 /** Gossips each `[mesh, message]` until `done` holds (gossip needs its mesh to form first). */
@@ -292,16 +306,15 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const { dir, file, roster, identityOf } = await federation();
-    const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
-    const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
-    const aggregate = {
-      view: 0,
-      members: [0, 1],
-      aggregate: new Uint32Array(DIM + 1),
-      certificate: Uint8Array.of(1),
-    };
-    try {
+    await withFederation(async ({ dir, file, roster, identityOf }) => {
+      const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
+      const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
+      const aggregate = {
+        view: 0,
+        members: [0, 1],
+        aggregate: new Uint32Array(DIM + 1),
+        certificate: Uint8Array.of(1),
+      };
       for (const committed of [false, true]) {
         const nodeDir = `${dir}/restart-${committed}`;
         const journal = new Journal(nodeDir);
@@ -339,44 +352,42 @@ Deno.test({
           closeUnrefdChannels();
         }
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
 Deno.test("node: a failed start stops what it started and closes the mask workers", async () => {
-  const { dir, file, roster, identityOf } = await federation();
-  let closed = 0;
-  const expander = { apply: inlineExpander.apply, close: () => void closed++ };
-  const options = {
-    identity: identityOf(0),
-    rosterFile: file,
-    roster,
-    index: 0,
-    log: () => {},
-    expander,
-  };
-  try {
-    // The mesh cannot listen: nothing else was started yet.
-    await assertRejects(() =>
-      FedaggNode.start({ ...options, dir: `${dir}/a`, listen: ["/ip4/203.0.113.7/tcp/0"] })
-    );
-    assertEquals(closed, 1);
-    // The journal cannot be read (its directory is a file): the mesh, already listening, is
-    // stopped too, so its port is free again.
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = probe.addr.port;
-    probe.close();
-    await Deno.mkdir(`${dir}/b`);
-    await Deno.writeTextFile(`${dir}/b/journal`, "not a directory");
-    await assertRejects(() =>
-      FedaggNode.start({ ...options, dir: `${dir}/b`, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
-    );
-    Deno.listen({ hostname: "127.0.0.1", port }).close();
-    assertEquals(closed, 2);
-  } finally {
-    closeUnrefdChannels();
-    await Deno.remove(dir, { recursive: true });
-  }
+  await withFederation(async ({ dir, file, roster, identityOf }) => {
+    let closed = 0;
+    const expander = { apply: inlineExpander.apply, close: () => void closed++ };
+    const options = {
+      identity: identityOf(0),
+      rosterFile: file,
+      roster,
+      index: 0,
+      log: () => {},
+      expander,
+    };
+    try {
+      // The mesh cannot listen: nothing else was started yet.
+      await assertRejects(() =>
+        FedaggNode.start({ ...options, dir: `${dir}/a`, listen: ["/ip4/203.0.113.7/tcp/0"] })
+      );
+      assertEquals(closed, 1);
+      // The journal cannot be read (its directory is a file): the mesh, already listening, is
+      // stopped too, so its port is free again.
+      const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      const port = probe.addr.port;
+      probe.close();
+      await Deno.mkdir(`${dir}/b`);
+      await Deno.writeTextFile(`${dir}/b/journal`, "not a directory");
+      await assertRejects(() =>
+        FedaggNode.start({ ...options, dir: `${dir}/b`, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
+      );
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      assertEquals(closed, 2);
+    } finally {
+      closeUnrefdChannels();
+    }
+  });
 });

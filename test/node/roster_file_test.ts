@@ -11,13 +11,12 @@
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "../_assert.ts";
-import { equalBytes, fromBase64, toBase64, utf8 } from "../../protocol/bytes.ts";
+import { equalBytes, fromBase64, toBase64 } from "../../protocol/bytes.ts";
 import { encode } from "../../protocol/codec.ts";
-import { ed25519Verify, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { ed25519Verify } from "../../protocol/crypto/mod.ts";
 import { ConfigError } from "../../protocol/errors.ts";
 import type { GraphSettings } from "../../protocol/roster.ts";
 import { MemberSigner } from "../../protocol/signer.ts";
-import { NodeError } from "../../node/errors.ts";
 import { createIdentity, type MemberCard, type NodeIdentity } from "../../node/identity.ts";
 import {
   addMember,
@@ -33,26 +32,21 @@ import {
   signRoster,
   writeRosterFile,
 } from "../../node/roster_file.ts";
-
-function rng(...label: (string | number)[]) {
-  return seededRng(sha256(utf8(["fedagg-test/roster-file", ...label].join("/"))));
-}
+import { rngFor } from "../protocol/_fixtures.ts";
+import { assertNodeError, withTempDir } from "./_helpers.ts";
 
 function parameters(overrides: Partial<RosterParameters> = {}): RosterParameters {
   return { ...DEFAULT_PARAMETERS, federation: "roster-test", dim: 16, maxWeight: 10, ...overrides };
 }
 
 /** Four identities (three members and an outsider), created once (the files are not needed). */
-const fixture = (async () => {
-  const root = await Deno.makeTempDir({ prefix: "fedagg-roster-" });
+const fixture = withTempDir("fedagg-roster-", async (root) => {
   const ids: NodeIdentity[] = [];
-  try {
-    for (let i = 0; i < 4; i++) ids.push(await createIdentity(`${root}/n${i}`, rng("id", i)));
-  } finally {
-    await Deno.remove(root, { recursive: true });
+  for (let i = 0; i < 4; i++) {
+    ids.push(await createIdentity(`${root}/n${i}`, rngFor("roster-file", "id", i)));
   }
   return { members: ids.slice(0, 3), outsider: ids[3] };
-})();
+});
 
 function cardOf(identity: NodeIdentity, i = 0): MemberCard {
   return identity.card([`/ip4/127.0.0.${i + 1}/tcp/${4001 + i}`]);
@@ -71,7 +65,7 @@ async function signAll(file: RosterFile, identities: readonly NodeIdentity[]) {
 
 /** A card from seeds, without touching the disk (for rosters with many members). */
 async function lightCard(label: string | number): Promise<MemberCard> {
-  const r = rng("light", label);
+  const r = rngFor("roster-file", "light", label);
   const signer = await MemberSigner.fromSeeds(r(32), r(32));
   return {
     fedagg: "fedagg/member/v1",
@@ -82,19 +76,9 @@ async function lightCard(label: string | number): Promise<MemberCard> {
   };
 }
 
-async function withRosterPath(fn: (path: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "fedagg-roster-file-" });
-  try {
-    await fn(`${dir}/roster.json`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function nodeError(fn: () => Promise<unknown>, code: string): Promise<string> {
-  const err = await assertRejects(fn, NodeError);
-  assertEquals((err as NodeError).code, code, err.message);
-  return err.message;
+/** Runs `fn` with the path of a roster file (not yet written) in a temporary directory. */
+function withRosterPath(fn: (path: string) => Promise<void>): Promise<void> {
+  return withTempDir("fedagg-roster-file-", (dir) => fn(`${dir}/roster.json`));
 }
 
 Deno.test("roster file: new, add, sign by every member → complete and runnable", async () => {
@@ -283,7 +267,7 @@ Deno.test("roster file: a tampered signature → not complete, refused as roster
 
   await withRosterPath(async (path) => {
     await writeRosterFile(path, tampered);
-    const message = await nodeError(
+    const message = await assertNodeError(
       () => loadRunnableRoster(path, members[0].peerId),
       "roster-unsigned",
     );
@@ -298,7 +282,7 @@ Deno.test("roster file: missing signatures are listed by loadRunnableRoster", as
   const partial = await signRoster(build(members), members[2]);
   await withRosterPath(async (path) => {
     await writeRosterFile(path, partial);
-    const message = await nodeError(
+    const message = await assertNodeError(
       () => loadRunnableRoster(path, members[2].peerId),
       "roster-unsigned",
     );
@@ -311,7 +295,7 @@ Deno.test("roster file: missing signatures are listed by loadRunnableRoster", as
 Deno.test("roster file: a signature by a non-member makes the roster incomplete", async () => {
   const { members, outsider } = await fixture;
   const signed = await signAll(build(members), members);
-  await nodeError(() => signRoster(signed, outsider), "not-a-member");
+  await assertNodeError(() => signRoster(signed, outsider), "not-a-member");
   // A genuine signature of this roster's hash by the outsider, slipped into the file.
   const payload = encode(["fedagg/v1/sig/roster", rosterOf(signed).hash]);
   const sig = await outsider.signer.sign(payload, false);
@@ -329,7 +313,7 @@ Deno.test("roster file: a signature by a non-member makes the roster incomplete"
   assertEquals(check.signed.length, 3);
   await withRosterPath(async (path) => {
     await writeRosterFile(path, withOutsider);
-    const message = await nodeError(
+    const message = await assertNodeError(
       () => loadRunnableRoster(path, members[0].peerId),
       "roster-unsigned",
     );
@@ -369,7 +353,7 @@ Deno.test("roster file: a parameter changed after signing invalidates every sign
   assertEquals((await checkRosterFile(noPq)).complete, false);
   await withRosterPath(async (path) => {
     await writeRosterFile(path, { ...signed, dim: 17 });
-    await nodeError(() => loadRunnableRoster(path, members[0].peerId), "roster-unsigned");
+    await assertNodeError(() => loadRunnableRoster(path, members[0].peerId), "roster-unsigned");
   });
 });
 
@@ -377,20 +361,32 @@ Deno.test("roster file: loadRunnableRoster refuses outsiders, missing and invali
   const { members, outsider } = await fixture;
   const signed = await signAll(build(members), members);
   await withRosterPath(async (path) => {
-    let message = await nodeError(() => loadRunnableRoster(path, members[0].peerId), "no-roster");
+    let message = await assertNodeError(
+      () => loadRunnableRoster(path, members[0].peerId),
+      "no-roster",
+    );
     assert(message.includes(path), message);
     await writeRosterFile(path, signed);
-    message = await nodeError(() => loadRunnableRoster(path, outsider.peerId), "not-a-member");
+    message = await assertNodeError(
+      () => loadRunnableRoster(path, outsider.peerId),
+      "not-a-member",
+    );
     assert(message.includes(outsider.peerId), message);
     await Deno.writeTextFile(path, "{ not json");
-    await nodeError(() => loadRunnableRoster(path, members[0].peerId), "roster-invalid");
-    await nodeError(() => readRosterFile(path), "roster-invalid");
+    await assertNodeError(() => loadRunnableRoster(path, members[0].peerId), "roster-invalid");
+    await assertNodeError(() => readRosterFile(path), "roster-invalid");
     // Valid JSON, invalid roster (two members): roster-invalid naming the field.
     await writeRosterFile(path, build(members.slice(0, 2)));
-    message = await nodeError(() => loadRunnableRoster(path, members[0].peerId), "roster-invalid");
+    message = await assertNodeError(
+      () => loadRunnableRoster(path, members[0].peerId),
+      "roster-invalid",
+    );
     assert(message.includes("members"), message);
     await writeRosterFile(path, { ...signed, fedagg: "fedagg/roster/v0" } as unknown as RosterFile);
-    message = await nodeError(() => loadRunnableRoster(path, members[0].peerId), "roster-invalid");
+    message = await assertNodeError(
+      () => loadRunnableRoster(path, members[0].peerId),
+      "roster-invalid",
+    );
     assert(message.includes("fedagg"), message);
   });
 });
@@ -409,7 +405,7 @@ Deno.test("roster file: JSON that is not a roster is roster-invalid, not a crash
       ]
     ) {
       await Deno.writeTextFile(path, text);
-      await nodeError(() => loadRunnableRoster(path, members[0].peerId), "roster-invalid");
+      await assertNodeError(() => loadRunnableRoster(path, members[0].peerId), "roster-invalid");
     }
   });
 });
@@ -420,7 +416,7 @@ Deno.test({
     const { members } = await fixture;
     await withRosterPath(async (path) => {
       await Deno.writeTextFile(path, "null");
-      await nodeError(() => loadRunnableRoster(path, members[0].peerId), "roster-invalid");
+      await assertNodeError(() => loadRunnableRoster(path, members[0].peerId), "roster-invalid");
     });
   },
 });

@@ -11,21 +11,19 @@
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
 import { equalBytes, u32Bytes } from "../../protocol/bytes.ts";
-import { type MaskTerm, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import type { MaskTerm } from "../../protocol/crypto/mod.ts";
 import { inlineExpander } from "../../protocol/masking.ts";
 import { defaultWorkerCount, INLINE_WORK, WorkerExpander } from "../../node/worker_expander.ts";
 import { simulate } from "../../scripts/sim/network.ts";
-
-function rng(label: string) {
-  return seededRng(sha256(new TextEncoder().encode(`fedagg-test/worker/${label}`)));
-}
+import { rngFor } from "../protocol/_fixtures.ts";
+import { withTempDir } from "./_helpers.ts";
 
 function words(label: string, length: number): Uint32Array {
-  return new Uint32Array(rng(label)(4 * length).buffer.slice(0));
+  return new Uint32Array(rngFor("worker", label)(4 * length).buffer.slice(0));
 }
 
 function terms(label: string, count: number): MaskTerm[] {
-  const r = rng(`keys/${label}`);
+  const r = rngFor("worker", "keys", label);
   return Array.from({ length: count }, (_, i) => ({ key: r(32), negate: i % 2 === 1 }));
 }
 
@@ -196,11 +194,10 @@ Deno.test("worker expander: a simulated round masked on workers is exact", async
 
 /**
  * A worker module that runs the real mask worker but dies (uncaught error, which ends a Deno
- * worker) on any job of 7 terms. Written to a temporary file, removed by `fn`'s caller.
+ * worker) on any job of 7 terms. Written to a temporary file, removed once `fn` settles.
  */
-async function withCrashingWorker(fn: (module: URL) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "fedagg-worker-" });
-  try {
+function withCrashingWorker(fn: (module: URL) => Promise<void>): Promise<void> {
+  return withTempDir("fedagg-worker-", async (dir) => {
     const real = new URL("../../node/mask_worker.ts", import.meta.url).href;
     const module = new URL(`file://${dir}/crashing_worker.js`);
     await Deno.writeTextFile(
@@ -214,9 +211,7 @@ self.onmessage = (e) => {
 `,
     );
     await fn(module);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 }
 
 Deno.test("worker expander: a crashed worker's slice is redone and the worker replaced", async () => {
