@@ -14,8 +14,7 @@
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { u32Bytes } from "../../protocol/bytes.ts";
-import { Endpoint } from "../../protocol/endpoint.ts";
-import type { Output, ProtocolEvent } from "../../protocol/events.ts";
+import type { ProtocolEvent } from "../../protocol/events.ts";
 import { inlineExpander } from "../../protocol/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/quantize.ts";
 import type { Roster } from "../../protocol/roster.ts";
@@ -39,6 +38,7 @@ import {
 } from "../../node/roster_file.ts";
 import { encodeNpy } from "../../node/tensor_formats.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
+import { EndpointNet } from "../protocol/_harness.ts";
 import { exists, modeOf, withTempDir } from "./_helpers.ts";
 
 interface Run {
@@ -70,54 +70,34 @@ function expectCode(run: Run, code: number, what: string): void {
 type FinalEvent = Extract<ProtocolEvent, { type: "final" }>;
 
 /**
- * Runs `round` to completion between one Endpoint per member (signers by roster index), frames
- * delivered in FIFO order at a fixed time; resolves to the `final` event of every member.
+ * Runs `round` to completion on an in-memory {@link EndpointNet} (one Endpoint per member,
+ * signers by roster index, frames delivered in FIFO order at time 0); fails if an endpoint
+ * reports an internal error or the round does not settle within 10 000 deliveries. Resolves to
+ * the `final` event of every member, by roster index.
  */
 async function runRound(
   roster: Roster,
   signers: readonly MemberSigner[],
   round: number,
 ): Promise<FinalEvent[]> {
-  const endpoints = signers.map((signer, self) =>
-    new Endpoint({
-      roster,
-      self,
-      signer,
-      rng: rngFor("cli", "endpoint", self),
-      expander: inlineExpander,
-    })
-  );
-  const queue: { from: number; to: number; frame: Uint8Array }[] = [];
-  const finals: FinalEvent[] = [];
-  const handle = (from: number, outputs: readonly Output[]) => {
-    for (const o of outputs) {
-      if (o.kind === "event") {
-        if (o.event.type === "final") finals[from] = o.event;
-        assert(o.event.type !== "internal-error", JSON.stringify(o.event));
-      } else if (o.kind === "send") {
-        if (o.to !== from) queue.push({ from, to: o.to, frame: o.frame });
-      } else {
-        for (let to = 0; to < endpoints.length; to++) {
-          if (to !== from) queue.push({ from, to, frame: o.frame });
-        }
-      }
-    }
-  };
+  // Endpoint rngs: rngFor("cli/endpoint", self), the same seeds as rngFor("cli", "endpoint", self).
+  const net = new EndpointNet({ roster, signers }, inlineExpander, "cli/endpoint");
   try {
-    for (const [i, e] of endpoints.entries()) {
+    const inputs = signers.map((_, i) => {
       const r = rngFor("cli", "input", round, i);
       const x = new Float32Array(roster.dim).map(() => r(1)[0] / 128 - 1);
-      handle(i, await e.submit(round, quantize(x, 1 + (i % 3), roster.quantization, r), 0));
-    }
-    for (let k = 0; queue.length > 0; k++) {
-      assert(k < 10_000, "the round does not settle");
-      const m = queue.shift()!;
-      handle(m.to, await endpoints[m.to].receive(m.frame, m.from, 0));
-    }
+      return quantize(x, 1 + (i % 3), roster.quantization, r);
+    });
+    await net.submit(round, inputs);
+    await net.run(10_000);
+    assertEquals(net.queue.length, 0, "the round does not settle");
+    assertEquals(net.events("internal-error"), [], "no internal error");
+    const finals: FinalEvent[] = [];
+    for (const f of net.events("final")) finals[f.member] = f;
+    return finals;
   } finally {
-    for (const e of endpoints) e.close();
+    net.close();
   }
-  return finals;
 }
 
 Deno.test("cli: --help exits 0 for every command", async () => {
