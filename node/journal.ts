@@ -3,7 +3,10 @@
  * `DIR/journal/`, every file written atomically (`atomic_file.ts`) before the action it
  * records is acknowledged or taken:
  *
- * - `update.f32` + `update.json`: the trainer's update, before the API answers 202;
+ * - `update.f32` + `update.json`: the trainer's update, before the API answers 202. Once the
+ *   round is final, `update.f32` (the raw values, the one thing secure aggregation exists to
+ *   hide) is deleted; `update.json` (sample count and tensor layout) stays, so the round still
+ *   counts as submitted and its aggregate keeps the upload's layout;
  * - `committed.json`: the view this member committed to, before the frame that commits is sent
  *   (so a restarted node never acts in a second view of that round);
  * - `aggregate.u32` + `certificate.cbor` + `published.json`: a verified published aggregate;
@@ -72,19 +75,31 @@ export class Journal {
   }
 
   /**
-   * The weight and layout of the journaled update of `round`, if any (both files must be
-   * present), without reading its values.
+   * The weight and layout of the journaled update of `round`, if any (also after its values
+   * were pruned), without reading its values.
    */
   async updateMeta(round: number): Promise<Omit<StoredUpdate, "values"> | undefined> {
     const dir = this.#round(round);
     const meta = await this.#json<{ numSamples: number; layout: TensorLayout }>(
       `${dir}/update.json`,
     );
-    if (meta === undefined || !(await exists(`${dir}/update.f32`))) return undefined;
+    if (meta === undefined) return undefined;
     return { numSamples: meta.numSamples, layout: meta.layout };
   }
 
-  /** The journaled update of `round`, if any (both files must be present). */
+  /**
+   * Deletes the raw values of `round`'s update (its metadata stays). Call once the round is
+   * final: they are no longer needed to resume it.
+   */
+  async pruneUpdate(round: number): Promise<void> {
+    try {
+      await Deno.remove(`${this.#round(round)}/update.f32`);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+
+  /** The journaled update of `round` with its values, if any and not pruned. */
   async update(round: number): Promise<StoredUpdate | undefined> {
     const dir = this.#round(round);
     const meta = await this.#json<{ numSamples: number; layout: TensorLayout }>(
@@ -130,9 +145,9 @@ export class Journal {
   }
 
   /**
-   * Which records of `round` are complete, from the names in its directory alone: an update
-   * ({@link update} would return it), a published aggregate ({@link aggregate} would return it)
-   * and, with one, a final certificate.
+   * Which records of `round` are complete, from the names in its directory alone: an accepted
+   * update ({@link updateMeta} would return it; `update.json` is written after the values), a
+   * published aggregate ({@link aggregate} would return it) and, with one, a final certificate.
    */
   async recorded(round: number): Promise<{ update: boolean; published: boolean; final: boolean }> {
     const names = new Set<string>();
@@ -146,7 +161,7 @@ export class Journal {
     const all = (...files: string[]) => files.every((f) => names.has(f));
     const published = all("published.json", "aggregate.u32", "certificate.cbor");
     return {
-      update: all("update.json", "update.f32"),
+      update: all("update.json"),
       published,
       final: published && names.has("final.cbor"),
     };
@@ -190,15 +205,5 @@ export class Journal {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
     return out.sort((a, b) => a - b);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-    throw err;
   }
 }

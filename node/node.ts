@@ -412,9 +412,9 @@ export class FedaggNode {
   }
 
   /**
-   * Queues a frame from member `from` (sent directly or gossiped). A member with {@link MAX_QUEUED_PER_PEER} frames already
-   * waiting has the new one refused (logged): a flood from one member cannot grow the queue or
-   * delay everyone else's frames without bound.
+   * Queues a frame from member `from` (sent directly or gossiped). A member with
+   * {@link MAX_QUEUED_PER_PEER} frames already waiting has the new one refused (logged): a flood
+   * from one member cannot grow the queue or delay everyone else's frames without bound.
    */
   #fromPeer(frame: Uint8Array, from: number): Promise<void> {
     const queued = this.#queued.get(from) ?? 0;
@@ -696,6 +696,8 @@ export class FedaggNode {
             final: e.certificate,
           });
         }
+        // Final: this member's raw update is no longer needed to resume the round.
+        await this.#journal.pruneUpdate(e.round);
         this.#lastFinalRound = Math.max(this.#lastFinalRound ?? -1, e.round);
         this.metrics.inc("fedagg_rounds_final_total", "Rounds with a final certificate");
         const started = this.#submittedAt.get(e.round);

@@ -316,12 +316,13 @@ Deno.test("journal: recorded() says which records are complete; updateMeta() rea
     assertEquals(await journal.recorded(0), { update: true, published: true, final: false });
     await journal.recordFinal(0, Uint8Array.of(2));
     assertEquals(await journal.recorded(0), { update: true, published: true, final: true });
-    // Each record needs every one of its files, as update() and aggregate() do.
+    // An accepted update is marked by update.json (written after the values); the values alone
+    // (a crash between the two writes) are no update. A published aggregate needs all its files.
     for (
-      const [file, changed] of [
-        ["update.f32", { update: false }],
-        ["update.json", { update: false }],
-        ["certificate.cbor", { published: false, final: false }],
+      const [file, changed, values] of [
+        ["update.f32", {}, false],
+        ["update.json", { update: false }, true],
+        ["certificate.cbor", { published: false, final: false }, true],
       ] as const
     ) {
       await withJournal(async (j, d) => {
@@ -330,11 +331,25 @@ Deno.test("journal: recorded() says which records are complete; updateMeta() rea
         await Deno.remove(`${d}/journal/round-1/${file}`);
         const expected = { update: true, published: true, final: true, ...changed };
         assertEquals(await j.recorded(1), expected, file);
-        assertEquals(await j.update(1) !== undefined, expected.update, file);
+        assertEquals(await j.update(1) !== undefined, expected.update && values, file);
         assertEquals(await j.updateMeta(1) !== undefined, expected.update, file);
         assertEquals(await j.aggregate(1) !== undefined, expected.published, file);
       });
     }
+    // Pruning deletes the values only: the update still counts and keeps its weight and layout.
+    await journal.pruneUpdate(0);
+    await journal.pruneUpdate(0); // again: nothing left to delete is fine
+    assertEquals(await filesOf(`${dir}/journal/round-0`), [
+      "aggregate.u32",
+      "certificate.cbor",
+      "committed.json",
+      "final.cbor",
+      "published.json",
+      "update.json",
+    ]);
+    assertEquals(await journal.recorded(0), { update: true, published: true, final: true });
+    assertEquals(await journal.update(0), undefined);
+    assertEquals(await journal.updateMeta(0), { numSamples: 3, layout });
     // A final certificate without its published aggregate does not count.
     await journal.recordFinal(5, Uint8Array.of(1));
     assertEquals(await journal.recorded(5), none);

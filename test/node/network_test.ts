@@ -105,6 +105,15 @@ Deno.test({
         assertEquals(ok.code, 0, ok.stdout + ok.stderr);
         assertEquals(JSON.parse(ok.stdout).valid, true);
         assertEquals(JSON.parse(ok.stdout).meanMatches, true);
+        // Final: every member deleted its raw update and kept its weight and layout.
+        for (const i of all) {
+          const names: string[] = [];
+          for await (const e of Deno.readDir(`${net.node(i).dir}/journal/round-0`)) {
+            names.push(e.name);
+          }
+          assert(!names.includes("update.f32"), `${net.node(i).name} kept ${names}`);
+          assert(names.includes("update.json"), `${net.node(i).name} has ${names}`);
+        }
       });
 
       await t.step("a tampered certificate or aggregate is refused by fedagg verify", async () => {
