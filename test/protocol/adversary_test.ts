@@ -1550,7 +1550,7 @@ Deno.test(
           const frame = await resealBy(fed, v, w.frame, ([entries]) => [
             (entries as Value[][]).map((e) => {
               const wrap = e[4] as Uint8Array;
-              return wrap.length > 0 ? [...e.slice(0, 4), flipBit(wrap, 0)] : e;
+              return wrap.length > 0 ? [...e.slice(0, 4), flipBit(wrap, 0), ...e.slice(5)] : e;
             }),
           ]);
           return [wireOf(v, w.to, frame)];
