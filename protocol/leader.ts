@@ -353,6 +353,9 @@ export class Leader {
         }
       }
     }
+    // The entries' own signatures (post-quantum mode) are left to their holders, who must check
+    // them anyway: a bad one costs its holder the view and names this leader, as does an entry
+    // that does not open, which no leader can check.
     await this.#verified(env);
     this.#accept(env);
     this.#shares.set(env.sender, entries);
@@ -478,6 +481,7 @@ export class Leader {
   }
 
   async #closeShares(now: number): Promise<Output[]> {
+    const { roster } = this.#config;
     this.#u2 = toMemberSet(this.#shares.keys());
     this.#u2Hash = memberSetHash(this.#hash, this.#u2);
     const inU2 = new Set(this.#u2);
@@ -497,7 +501,7 @@ export class Leader {
     for (const v of this.#u2) {
       const frame = await this.#seal(
         "shareDelivery",
-        shareDeliveryFields({ u2: this.#u2, entries: byRecipient.get(v)! }),
+        shareDeliveryFields({ u2: this.#u2, entries: byRecipient.get(v)! }, roster.mode),
       );
       out.push({ kind: "send", to: v, frame });
     }

@@ -27,10 +27,16 @@ import {
   XWING_CIPHERTEXT_LENGTH,
   XWING_PUBLIC_KEY_LENGTH,
 } from "./crypto/mod.ts";
+import { SIGN } from "./crypto/domains.ts";
 import { ensure, ProtocolError } from "./errors.ts";
 import type { Roster } from "./roster.ts";
 import { MAX_ROUND, sameSession, type Session } from "./session.ts";
-import { type MemberSigner, type Signature, verifyMemberSignature } from "./signer.ts";
+import {
+  type MemberSigner,
+  type Signature,
+  verifyMemberPostQuantumSignature,
+  verifyMemberSignature,
+} from "./signer.ts";
 
 /** Domain tags, one per message type. */
 export const TAG = {
@@ -62,19 +68,26 @@ const TYPE_OF_TAG = new Map<string, MessageType>(
  * Confidentiality is post-quantum for everything (X-Wing), see `round_keys.ts`: recorded
  * traffic stays secret from a later quantum computer.
  *
- * The other messages are Ed25519-signed in both modes, so an attacker with a quantum computer
- * *during* the round can forge them — and the share pairs inside ShareKeys and ShareDelivery
- * are no better protected: their AEAD key derives from the members' X25519 agreement and an
- * X-Wing secret chosen by whoever encapsulates, so it authenticates only through X25519. Such an
- * attacker can seal share pairs, and bind mask ciphertexts, as any member; so can a leader with
- * a quantum computer, which relays the entries under its own signature. That disrupts the round
- * (holders reveal wrong shares and are named for them), and it lets that leader choose the pair
- * secrets a member decapsulates from its lower-indexed neighbours: for a member whose
- * neighbours in U2 all have lower indices, which the leader can arrange by choosing U2, that is
- * every pair mask, and with the member's self-mask seed (reconstructed for U3) the leader
- * learns its input. The other forgeries cost the round, not privacy: a forged masked input
- * falsifies the aggregate, forged unmask shares fail the commitment checks, and forged survivor
- * lists fail against the hybrid-signed approvals.
+ * The share entries inside ShareKeys and ShareDelivery carry, in post-quantum mode, their own
+ * ML-DSA-65 signature by their sender ({@link shareEntryPayload}), which each holder checks. An
+ * entry's AEAD key derives from the members' X25519 agreement and an X-Wing secret the sender
+ * chooses, so it authenticates the sender only through X25519. Without that signature an
+ * attacker with a quantum computer during the round — notably the leader, which relays the
+ * entries inside its own frame — could seal entries, with mask ciphertexts of its choice, as any
+ * member, and so choose the pair secrets a member decapsulates from its lower-indexed neighbours:
+ * for a member whose neighbours in U2 all have lower indices that is every pair mask, and with
+ * the member's self-mask seed (reconstructed for U3) the leader would learn its input.
+ *
+ * Every member statement a leader relays to other members is thus post-quantum authenticated
+ * (adverts, approvals, share entries). The rest is Ed25519-signed in both modes, so an attacker
+ * with a quantum computer during the round can forge it; that costs the round, not privacy:
+ * a forged masked input falsifies the aggregate (or fails the round on its weight); forged
+ * unmask shares fail the leader's checks against the commitments and advertised keys (at worst
+ * an honest holder is named or the round fails); a forged ShareKeys fails at the holders (its
+ * entries' signatures) or at unmasking (its wraps); and forged leader messages (key lists,
+ * deliveries' U2, consistency and unmask requests) give no more than a corrupt leader has, what
+ * they relay being checked against the hybrid-signed adverts and approvals and the entries'
+ * signatures.
  */
 const HYBRID_TYPES: ReadonlySet<MessageType> = new Set([
   "advertise",
@@ -124,7 +137,8 @@ export function frameLimit(roster: Roster, type: MessageType): number {
   const sig = ED25519_SIGNATURE_LENGTH + (pq ? ML_DSA65_SIGNATURE_LENGTH : 0);
   const advert = SMALL + sig + (pq ? 2 * XWING_PUBLIC_KEY_LENGTH : 0);
   const vector = 4 * (roster.dim + 1);
-  const entry = 16 + SEALED_SHARES_LENGTH + (pq ? 2 * XWING_CIPHERTEXT_LENGTH + WRAP_LENGTH : 0);
+  const entry = 16 + SEALED_SHARES_LENGTH +
+    (pq ? 2 * XWING_CIPHERTEXT_LENGTH + WRAP_LENGTH + ML_DSA65_SIGNATURE_LENGTH : 0);
   switch (type) {
     case "advertise":
       return advert;
@@ -358,7 +372,7 @@ export function readKeyList(env: Envelope, roster: Roster): KeyList {
 /**
  * One encrypted share pair with its post-quantum attachments. `peer` is the recipient in a
  * ShareKeys message and the sender in a ShareDelivery. Empty byte strings stand for absent
- * attachments (always absent in classical mode).
+ * attachments (always absent in classical mode, where the wire entry has no signature element).
  */
 export interface ShareEntry {
   readonly peer: number;
@@ -369,6 +383,11 @@ export interface ShareEntry {
   readonly maskKemCt: Uint8Array;
   /** The encapsulated pair secret wrapped under the sender's mask seed (leader-only). */
   readonly wrap: Uint8Array;
+  /**
+   * Post-quantum mode: the sender's ML-DSA-65 signature of {@link shareEntryPayload}, relayed to
+   * the recipient, who checks it with {@link verifyShareEntry}.
+   */
+  readonly signature: Uint8Array;
 }
 
 /** Lengths an entry from `sender` to `recipient` must have under the roster's mode. */
@@ -376,14 +395,61 @@ export function entryLengths(
   mode: Roster["mode"],
   sender: number,
   recipient: number,
-): { shareKemCt: number; maskKemCt: number; wrap: number } {
-  if (mode === "classical") return { shareKemCt: 0, maskKemCt: 0, wrap: 0 };
+): { shareKemCt: number; maskKemCt: number; wrap: number; signature: number } {
+  if (mode === "classical") return { shareKemCt: 0, maskKemCt: 0, wrap: 0, signature: 0 };
   const encapsulates = sender < recipient;
   return {
     shareKemCt: XWING_CIPHERTEXT_LENGTH,
     maskKemCt: encapsulates ? XWING_CIPHERTEXT_LENGTH : 0,
     wrap: encapsulates ? WRAP_LENGTH : 0,
+    signature: ML_DSA65_SIGNATURE_LENGTH,
   };
+}
+
+/**
+ * The bytes `sender` signs (ML-DSA-65, post-quantum mode) for its entry to `recipient`: the
+ * canonical CBOR array `[SIGN.shareEntry, sessionHash, sender, recipient, sealed, shareKemCt,
+ * maskKemCt]` — everything of the entry that reaches the recipient, bound to the session and the
+ * direction. The leader relays entries inside its own frame, whose Ed25519 signature vouches for
+ * nothing of the sender's; this signature does, also against a quantum computer.
+ */
+export function shareEntryPayload(
+  sessionHash: Uint8Array,
+  sender: number,
+  recipient: number,
+  entry: Pick<ShareEntry, "sealed" | "shareKemCt" | "maskKemCt">,
+): Uint8Array {
+  return encode([
+    SIGN.shareEntry,
+    sessionHash,
+    sender,
+    recipient,
+    entry.sealed,
+    entry.shareKemCt,
+    entry.maskKemCt,
+  ]);
+}
+
+/**
+ * True when `entry` (from `sender` to `recipient` in the session of `sessionHash`) carries the
+ * signature the roster's mode requires: in post-quantum mode `sender`'s valid ML-DSA-65
+ * signature of {@link shareEntryPayload}, in classical mode none (the AEAD under the members'
+ * signed X25519 keys authenticates the sender). Never rejects.
+ */
+export async function verifyShareEntry(
+  roster: Roster,
+  sessionHash: Uint8Array,
+  sender: number,
+  recipient: number,
+  entry: Pick<ShareEntry, "sealed" | "shareKemCt" | "maskKemCt" | "signature">,
+): Promise<boolean> {
+  if (roster.mode === "classical") return entry.signature.length === 0;
+  return await verifyMemberPostQuantumSignature(
+    roster,
+    sender,
+    shareEntryPayload(sessionHash, sender, recipient, entry),
+    entry.signature,
+  );
 }
 
 function readEntries(
@@ -397,8 +463,11 @@ function readEntries(
   peer: number,
 ): ShareEntry[] {
   let previous = -1;
+  // Classical entries have no signature element (their frames are unchanged from before it).
+  const signed = mode === "post-quantum";
+  const signatureAt = withWrap ? 5 : 4;
   return list.map((raw, i) => {
-    const f = new Fields(raw, withWrap ? 5 : 4, `${what} entry ${i}`, peer);
+    const f = new Fields(raw, signatureAt + (signed ? 1 : 0), `${what} entry ${i}`, peer);
     const other = f.uint(0, "member", n - 1);
     ensure(other > previous, "malformed", `${what} entries are not in increasing order`, peer);
     ensure(other !== self, "inconsistent-lists", `${what} has an entry for its own sender`, peer);
@@ -411,6 +480,9 @@ function readEntries(
       shareKemCt: f.bytes(2, "share ciphertext", len.shareKemCt),
       maskKemCt: f.bytes(3, "mask ciphertext", len.maskKemCt),
       wrap: withWrap ? f.bytes(4, "wrapped pair secret", len.wrap) : new Uint8Array(0),
+      signature: signed
+        ? f.bytes(signatureAt, "entry signature", len.signature)
+        : new Uint8Array(0),
     };
   });
 }
@@ -420,9 +492,17 @@ export interface Shares {
   readonly entries: readonly ShareEntry[];
 }
 
-/** Fields of a ShareKeys message. */
-export function sharesFields(s: Shares): Value[] {
-  return [s.entries.map((e) => [e.peer, e.sealed, e.shareKemCt, e.maskKemCt, e.wrap])];
+/** The wire form of an entry: its signature is an element in post-quantum mode only. */
+function entryFields(e: ShareEntry, mode: Roster["mode"], withWrap: boolean): Value[] {
+  const fields: Value[] = [e.peer, e.sealed, e.shareKemCt, e.maskKemCt];
+  if (withWrap) fields.push(e.wrap);
+  if (mode === "post-quantum") fields.push(e.signature);
+  return fields;
+}
+
+/** Fields of a ShareKeys message under the roster's mode. */
+export function sharesFields(s: Shares, mode: Roster["mode"]): Value[] {
+  return [s.entries.map((e) => entryFields(e, mode, true))];
 }
 
 /** Parses ShareKeys fields: entries in increasing recipient order, lengths per the mode. */
@@ -442,9 +522,9 @@ export interface ShareDelivery {
   readonly entries: readonly ShareEntry[];
 }
 
-/** Fields of a ShareDelivery message (entries without the leader-only wraps). */
-export function shareDeliveryFields(d: ShareDelivery): Value[] {
-  return [d.u2, d.entries.map((e) => [e.peer, e.sealed, e.shareKemCt, e.maskKemCt])];
+/** Fields of a ShareDelivery message under the roster's mode (without the leader-only wraps). */
+export function shareDeliveryFields(d: ShareDelivery, mode: Roster["mode"]): Value[] {
+  return [d.u2, d.entries.map((e) => entryFields(e, mode, false))];
 }
 
 /** Parses ShareDelivery fields for `recipient`. */

@@ -8,9 +8,11 @@
  * 1. sends AdvertiseKeys (fresh ephemeral keys and a commitment to its self-mask seed);
  * 2. on the leader's KeyList (U1): checks every neighbour's signature and that its own entry is
  *    intact, Shamir-shares its self-mask and mask seeds among its neighbourhood, encrypts each
- *    share pair to its holder and sends ShareKeys;
- * 3. on ShareDelivery (U2 and the shares addressed to it): decrypts them, derives the pair
- *    masks, masks its quantized input and sends it with a signature over its hash;
+ *    share pair to its holder (in post-quantum mode also signing each entry with ML-DSA-65) and
+ *    sends ShareKeys;
+ * 3. on ShareDelivery (U2 and the shares addressed to it): checks each entry's signature
+ *    (post-quantum mode) and decrypts it, derives the pair masks, masks its quantized input and
+ *    sends it with a signature over its hash;
  * 4. on ConsistencyRequest (U2, U3): commits to this view (see below) and signs an Approval;
  * 5. on UnmaskRequest (≥ t approvals of the same lists): for each neighbour reveals the share of
  *    its self-mask seed if it is in U3, of its mask seed if it is in U2 \ U3 — never both;
@@ -71,9 +73,11 @@ import {
   sealFrame,
   SHARE_LENGTH,
   type ShareEntry,
+  shareEntryPayload,
   sharesFields,
   unmaskFields,
   verifyEnvelope,
+  verifyShareEntry,
 } from "./messages.ts";
 import { sessionGraph, shareThreshold } from "./neighbours.ts";
 import { type Roster, viewPatienceMs } from "./roster.ts";
@@ -446,6 +450,7 @@ export class Participant {
       const j = holders.indexOf(u);
       const plaintext = concat(bShares[j], mShares[j]);
       let shareKem: { cipherText: Uint8Array; sharedSecret: Uint8Array } | undefined;
+      let entry: ShareEntry;
       try {
         let maskKemCt = new Uint8Array(0);
         let wrap = new Uint8Array(0);
@@ -470,12 +475,13 @@ export class Participant {
           pairKeys.set(u, v.keys.classicalPairKey(u, peer.maskKey));
         }
         const sealed = v.keys.sealShares(u, peer.shareKey, plaintext, maskKemCt, shareKem);
-        return {
+        entry = {
           peer: u,
           sealed,
           shareKemCt: shareKem?.cipherText ?? new Uint8Array(0),
           maskKemCt,
           wrap,
+          signature: new Uint8Array(0),
         };
       } catch (err) {
         throw unusableKeys(err, u);
@@ -483,6 +489,10 @@ export class Participant {
         plaintext.fill(0);
         shareKem?.sharedSecret.fill(0);
       }
+      if (!pq) return entry;
+      // The leader relays the entry in its own frame: only this signature vouches for us there.
+      const payload = shareEntryPayload(v.sessionHash, self, u, entry);
+      return { ...entry, signature: await signer.signPostQuantum(payload) };
     }));
     const failure = settled.find((r) => r.status === "rejected");
     if (failure !== undefined) {
@@ -502,7 +512,7 @@ export class Participant {
       "shares",
       v.session,
       self,
-      sharesFields({ entries }),
+      sharesFields({ entries }, roster.mode),
       signer,
       roster.mode,
     );
@@ -536,8 +546,18 @@ export class Participant {
       env.sender,
     );
     // Each entry yields its opened share pair and the pair key; all settle before any decision.
+    // An entry is trusted only with its sender's signature (post-quantum mode) and once it
+    // opens; either failure is the leader's, which chose to relay it (the sender may never have
+    // sent it). The signatures are checked concurrently, each before its entry is opened.
     const settled = await Promise.allSettled(delivery.entries.map(async (e) => {
       const peer = u1.get(e.peer)!.advertise;
+      if (!await verifyShareEntry(roster, v.sessionHash, e.peer, self, e)) {
+        throw new ProtocolError(
+          "tampered-ciphertext",
+          `the share pair from member ${e.peer} lacks its valid signature`,
+          env.sender,
+        );
+      }
       let plain: Uint8Array | undefined;
       try {
         plain = await v.keys.openShares(e.peer, peer.shareKey, e.sealed, e.shareKemCt, e.maskKemCt);
@@ -555,7 +575,7 @@ export class Participant {
       const known = v.pairKeys!.get(e.peer);
       if (known !== undefined) return { plain, key: known, fresh: false };
       // Post-quantum, lower-indexed peer: it encapsulated the pair secret to us (the ciphertext
-      // authenticated with its shares, so a malformed one is its own doing).
+      // is signed by it and authenticated with its shares, so a malformed one is its own doing).
       let secret: Uint8Array;
       try {
         secret = await v.keys.decapsulatePairSecret(e.maskKemCt);

@@ -10,7 +10,9 @@
  *   member can be removed. Classical: an X25519 key; post-quantum: an X-Wing key plus the key
  *   that wraps the pair secrets this member encapsulated.
  * - `shareSeed`: its share-encryption secret (never shared). Classical: an X25519 key;
- *   post-quantum: an X25519 key (authentication) plus an X-Wing key (confidentiality).
+ *   post-quantum: an X25519 key (classical authentication) plus an X-Wing key (confidentiality).
+ *   Against a quantum computer during the round the shares' sender is authenticated by its
+ *   ML-DSA-65 signature on the entry (`shareEntryPayload` in `messages.ts`), not by these keys.
  *
  * @module
  */
@@ -94,6 +96,8 @@ export function pairMaskKey(
  * AEAD key for the shares `sender` encrypts to `recipient`: from their static-static X25519
  * agreement (authenticated: both keys are signed) and, in post-quantum mode, the X-Wing secret
  * the sender encapsulated to the recipient (confidentiality against a future quantum attacker).
+ * The X-Wing secret is the sender's choice, so the key authenticates the sender only through
+ * X25519: post-quantum entries carry the sender's ML-DSA-65 signature as well (`messages.ts`).
  */
 function shareKey(
   sessionHash: Uint8Array,

@@ -2,20 +2,16 @@
  * Member signatures: Ed25519 with the member's long-term key, or a **hybrid** of Ed25519 and
  * ML-DSA-65 over the same bytes, valid only when both verify (forging it needs both schemes
  * broken). Which messages carry the hybrid is a protocol rule stated in `messages.ts`
- * (`hybridSigned`); this module only produces and checks the two forms.
+ * (`hybridSigned`); this module only produces and checks the two forms. A third form, ML-DSA-65
+ * alone, is for statements inside another member's frame whose classical authentication comes
+ * from elsewhere (post-quantum share entries, see `messages.ts`).
  *
- * Signed bytes are always a message payload that begins with its domain tag and the session
- * (see `messages.ts`), so a signature is bound to one message type and one session.
+ * Signed bytes always begin with a domain tag — a message payload's tag and session (see
+ * `messages.ts`), or a `SIGN` tag of `crypto/domains.ts` — so a signature is bound to one purpose.
  *
  * @module
  */
-import {
-  Ed25519Signer,
-  ed25519Verify,
-  ML_DSA65_SIGNATURE_LENGTH,
-  MlDsa65Signer,
-  mlDsa65Verify,
-} from "./crypto/mod.ts";
+import { Ed25519Signer, ed25519Verify, MlDsa65Signer, mlDsa65Verify } from "./crypto/mod.ts";
 import type { Roster } from "./roster.ts";
 
 /** A signature pair: Ed25519 always, ML-DSA-65 for hybrid signatures (else null). */
@@ -63,6 +59,12 @@ export class MemberSigner {
     }
     return { ed25519: this.#ed.sign(payload), mlDsa65: null };
   }
+
+  /** Signs `payload` with ML-DSA-65 alone (Error without an ML-DSA key). */
+  async signPostQuantum(payload: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#pq === undefined) throw new Error("an ML-DSA-65 signature needs an ML-DSA-65 key");
+    return await this.#pq.sign(payload);
+  }
 }
 
 /**
@@ -81,9 +83,21 @@ export async function verifyMemberSignature(
   if (member === undefined) return false;
   if (!ed25519Verify(member.signingKey, payload, signature.ed25519)) return false;
   if (!hybrid) return signature.mlDsa65 === null;
-  if (
-    signature.mlDsa65 === null || member.pqSigningKey === undefined ||
-    signature.mlDsa65.length !== ML_DSA65_SIGNATURE_LENGTH
-  ) return false;
-  return await mlDsa65Verify(member.pqSigningKey, payload, signature.mlDsa65);
+  return signature.mlDsa65 !== null &&
+    await verifyMemberPostQuantumSignature(roster, index, payload, signature.mlDsa65);
+}
+
+/**
+ * True when `signature` is a valid ML-DSA-65 signature (alone) by roster member `index` over
+ * `payload`. False for an index outside the roster, a member without an ML-DSA-65 key, or a
+ * signature of the wrong length; never rejects.
+ */
+export async function verifyMemberPostQuantumSignature(
+  roster: Roster,
+  index: number,
+  payload: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
+  const key = roster.members[index]?.pqSigningKey;
+  return key !== undefined && await mlDsa65Verify(key, payload, signature);
 }

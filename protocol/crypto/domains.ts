@@ -1,7 +1,8 @@
 /**
- * Every domain-separation label of hashes, key derivations and out-of-round signatures, in one
- * place (the round's message tags are `TAG` in `messages.ts`). Each hash, key derivation,
- * PRG stream and signature purpose has its own label; the test suite checks they are distinct.
+ * Every domain-separation label of hashes, key derivations and signed statements that are not
+ * frames, in one place (the round's message tags are `TAG` in `messages.ts`). Each hash, key
+ * derivation, PRG stream and signature purpose has its own label; the test suite checks they are
+ * distinct.
  * Changing any of them changes the wire protocol (bump the `v1`).
  *
  * @module
@@ -45,10 +46,16 @@ export const KDF = {
 } as const;
 
 /**
- * Tags of signed statements outside a round (a round's messages carry one tag per message type,
- * `TAG` in `messages.ts`). Each is the first element of the canonical CBOR array that is signed.
+ * Tags of signed statements that are not frames (a round's frames carry one tag per message
+ * type, `TAG` in `messages.ts`). Each is the first element of the canonical CBOR array that is
+ * signed.
  */
 export const SIGN = {
   /** A member's approval of a roster: the signed bytes are `[rosterApproval, rosterHash]`. */
   rosterApproval: "fedagg/v1/sig/roster",
+  /**
+   * A member's share entry for one holder (post-quantum mode, ML-DSA-65): the signed bytes are
+   * `[shareEntry, sessionHash, sender, recipient, sealed, shareKemCt, maskKemCt]`.
+   */
+  shareEntry: "fedagg/v1/sig/share-entry",
 } as const;

@@ -18,10 +18,11 @@ import type { Rng } from "../../protocol/crypto/mod.ts";
 import { Endpoint } from "../../protocol/endpoint.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../../protocol/events.ts";
-import { type MessageType, openFrame, readUnmask } from "../../protocol/messages.ts";
+import { type MessageType, openFrame, readAdvertise, readUnmask } from "../../protocol/messages.ts";
 import { createRoster, type Roster } from "../../protocol/roster.ts";
+import { RoundKeys } from "../../protocol/round_keys.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
-import { type Session, sessionOf } from "../../protocol/session.ts";
+import { type Session, sessionHash, sessionOf } from "../../protocol/session.ts";
 import type { MemberSigner } from "../../protocol/signer.ts";
 import { simulatedFederation } from "../../scripts/sim/network.ts";
 import {
@@ -355,6 +356,28 @@ export class Federation implements Members {
       w.from === from && (type === undefined || w.type === type) &&
       (view === undefined || w.session.view === view)
     );
+  }
+
+  /**
+   * The ephemeral keys of `member`'s first advert, rebuilt by replaying its rng from the start
+   * and checked against the advert it sent: what an attacker who broke the member's keys would
+   * hold. Call it once the member advertised; it is about its first view only.
+   */
+  async firstKeys(member: number): Promise<RoundKeys> {
+    const advert = this.emitted.find((w) => w.from === member && w.type === "advertise");
+    assert(advert !== undefined, `member ${member} advertised`);
+    const keys = await RoundKeys.generate(
+      this.roster.mode,
+      sessionHash(advert.session),
+      member,
+      adversaryRng(this.seed, "member", member),
+    );
+    assertEquals(
+      keys.advertise,
+      readAdvertise(openFrame(advert.frame, this.roster), this.roster),
+      `member ${member}'s replayed keys are the ones it advertised`,
+    );
+    return keys;
   }
 
   /** The first `final` event `member` reported for `round`. */

@@ -16,7 +16,13 @@ import { assert, assertEquals, assertNotEquals, assertRejects } from "../_assert
 import { equalBytes, toHex } from "../../protocol/bytes.ts";
 import { verifyFinalCertificate } from "../../protocol/certificate.ts";
 import { encode, type Value } from "../../protocol/codec.ts";
-import { HASH, sha256, taggedHash } from "../../protocol/crypto/mod.ts";
+import {
+  HASH,
+  sha256,
+  taggedHash,
+  X25519_LENGTH,
+  xwingEncapsulate,
+} from "../../protocol/crypto/mod.ts";
 import { ProtocolError, type RefusalCode } from "../../protocol/errors.ts";
 import type { ProtocolEvent } from "../../protocol/events.ts";
 import {
@@ -30,18 +36,32 @@ import {
   openFrame,
   readApproval,
   readCertificate,
+  readShareDelivery,
   sealFrame,
+  SHARE_LENGTH,
+  shareDeliveryFields,
+  type ShareEntry,
+  shareEntryPayload,
   TAG,
   unmaskRequestFields,
 } from "../../protocol/messages.ts";
 import { MAX_LEADERS, VIEW_WINDOW } from "../../protocol/endpoint.ts";
 import { mul } from "../../protocol/gf65536.ts";
+import { pairMaskKey } from "../../protocol/round_keys.ts";
 import { leaderOf } from "../../protocol/schedule.ts";
 import { sessionHash } from "../../protocol/session.ts";
 import { MemberSigner } from "../../protocol/signer.ts";
 import { flipBit } from "./crypto/_helpers.ts";
 import { Federation, type FederationOptions } from "./_federation.ts";
-import { all, assertRefused, type Final, finalParts, refusalsIn, u8 } from "./_fixtures.ts";
+import {
+  all,
+  assertRefused,
+  type Final,
+  finalParts,
+  labelledRng,
+  refusalsIn,
+  u8,
+} from "./_fixtures.ts";
 import {
   fieldsOf,
   forgeSignature,
@@ -822,6 +842,208 @@ Deno.test(
     }),
 );
 
+// A leader with a quantum computer during a post-quantum round. It relays every share entry
+// inside its own frame, and an entry's AEAD key authenticates the sender only through X25519, so
+// once X25519 falls the leader can seal an entry as member u to member v with X-Wing ciphertexts
+// of its own: it then knows the pair secret v decapsulates from u. For the highest-indexed member
+// every neighbour has a lower index, so that would be every pair mask, and with its self-mask seed
+// (revealed for U3) its input. Only u's ML-DSA-65 signature on the entry stops this.
+
+/** What the forging leader made, for the signature it attaches. */
+interface Forgery {
+  readonly hash: Uint8Array;
+  readonly leader: number;
+  readonly sender: number;
+  readonly victim: number;
+  /** The sender's genuine entry, as relayed. */
+  readonly genuine: ShareEntry;
+  /** The forged entry, before a signature. */
+  readonly forged: ShareEntry;
+}
+
+/**
+ * A copy of the leader's ShareDelivery `w` whose entry from `sender` is forged as above and
+ * carries the signature `sign` picks. Breaking X25519 is simulated by handing the leader the
+ * sender's ephemeral keys (`sealShares` uses only its X25519 share secret). Asserts the forgery is
+ * sound but for its signature: it opens under the victim's keys, and the victim would derive the
+ * pair key the leader knows.
+ */
+async function forgeEntry(
+  fed: Federation,
+  w: Wire,
+  sender: number,
+  sign: (f: Forgery) => Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  const { roster } = fed;
+  const [leader, victim] = [w.from, w.to];
+  const env = openFrame(w.frame, roster);
+  const delivery = readShareDelivery(env, roster, victim);
+  const hash = sessionHash(env.session);
+  const genuine = delivery.entries.find((e) => e.peer === sender)!;
+  const senderKeys = await fed.firstKeys(sender);
+  const victimKeys = await fed.firstKeys(victim);
+  try {
+    const target = victimKeys.advertise;
+    const rng = labelledRng("fedagg-adv", "quantum-leader", sender, victim);
+    const shareKem = await xwingEncapsulate(target.shareKey.subarray(X25519_LENGTH), rng);
+    const maskKem = await xwingEncapsulate(target.maskKey, rng);
+    const chosen = new Uint8Array(2 * SHARE_LENGTH).fill(7);
+    const forged: ShareEntry = {
+      peer: sender,
+      sealed: senderKeys.sealShares(victim, target.shareKey, chosen, maskKem.cipherText, shareKem),
+      shareKemCt: shareKem.cipherText,
+      maskKemCt: maskKem.cipherText,
+      wrap: new Uint8Array(0),
+      signature: new Uint8Array(0),
+    };
+    const opened = await victimKeys.openShares(
+      sender,
+      senderKeys.advertise.shareKey,
+      forged.sealed,
+      forged.shareKemCt,
+      forged.maskKemCt,
+    );
+    assertEquals(opened, chosen, "the forged entry authenticates under the broken X25519");
+    const victimSecret = await victimKeys.decapsulatePairSecret(forged.maskKemCt);
+    assertEquals(
+      pairMaskKey(hash, victim, sender, victimSecret, forged.maskKemCt),
+      pairMaskKey(hash, sender, victim, maskKem.sharedSecret, forged.maskKemCt),
+      "the victim would take the leader's pair secret",
+    );
+    const signature = await sign({ hash, leader, sender, victim, genuine, forged });
+    const entries = delivery.entries.map((e) => (e.peer === sender ? { ...forged, signature } : e));
+    return await reseal(w.frame, fed.signers[leader], roster.mode, {
+      fields: () => shareDeliveryFields({ u2: delivery.u2, entries }, roster.mode),
+    });
+  } finally {
+    senderKeys.wipe();
+    victimKeys.wipe();
+  }
+}
+
+/** `by`'s ML-DSA-65 signature of the entry payload (session `hash`, `sender` → `recipient`). */
+function entrySignature(
+  fed: Federation,
+  by: number,
+  hash: Uint8Array,
+  sender: number,
+  recipient: number,
+  entry: ShareEntry,
+): Promise<Uint8Array> {
+  return fed.signers[by].signPostQuantum(shareEntryPayload(hash, sender, recipient, entry));
+}
+
+const QUANTUM_LEADER: {
+  name: string;
+  sign: (fed: Federation, f: Forgery) => Promise<Uint8Array>;
+}[] = [
+  {
+    name: "the sender's signature of its genuine entry",
+    sign: (_, f) => Promise.resolve(f.genuine.signature),
+  },
+  {
+    name: "the leader's own signature of the forged entry",
+    sign: (fed, f) => entrySignature(fed, f.leader, f.hash, f.sender, f.victim, f.forged),
+  },
+  {
+    name: "the leader's signature of the forged entry as its own (another sender)",
+    sign: (fed, f) => entrySignature(fed, f.leader, f.hash, f.leader, f.victim, f.forged),
+  },
+  {
+    name: "the sender's signature of the forged entry in another session",
+    sign: (fed, f) =>
+      entrySignature(
+        fed,
+        f.sender,
+        sessionHash(fed.session(0, 1)),
+        f.sender,
+        f.victim,
+        f.forged,
+      ),
+  },
+  {
+    name: "the sender's signature of the forged entry to another recipient",
+    sign: (fed, f) =>
+      entrySignature(
+        fed,
+        f.sender,
+        f.hash,
+        f.sender,
+        fed.others([f.sender, f.victim])[0],
+        f.forged,
+      ),
+  },
+  {
+    name: "the sender's signature over its genuine mask ciphertext",
+    sign: (fed, f) =>
+      entrySignature(fed, f.sender, f.hash, f.sender, f.victim, {
+        ...f.forged,
+        maskKemCt: f.genuine.maskKemCt,
+      }),
+  },
+];
+
+/** The victim (the highest index but the leader's) and a lower-indexed sender to impersonate. */
+function quantumLeaderTargets(fed: Federation): { L: number; v: number; u: number } {
+  const L = fed.leader(0);
+  const v = fed.others([L]).at(-1)!;
+  return { L, v, u: fed.others([L, v])[0] };
+}
+
+for (const c of QUANTUM_LEADER) {
+  Deno.test(
+    `8. post-quantum: a leader that breaks X25519 forges a member's share entry with ${c.name} ` +
+      `→ the holder refuses it (tampered-ciphertext, naming the leader) and the round completes ` +
+      `without the holder`,
+    () =>
+      scenario({ ...SMALL, pq: true }, async (fed) => {
+        const { L, v, u } = quantumLeaderTargets(fed);
+        let forged = 0;
+        fed.intercept = async (w) => {
+          if (w.from === L && w.to === v && w.type === "shareDelivery" && w.session.view === 0) {
+            forged++;
+            return [wireOf(L, v, await forgeEntry(fed, w, u, (f) => c.sign(fed, f)))];
+          }
+        };
+        await fed.submitAll(0);
+        await fed.runToFinal(0);
+        assertEquals(forged, 1);
+        assertEquals(refusalTriples(fed), [[v, "tampered-ciphertext", L]]);
+        const [refusal] = fed.refusals(v);
+        assert(
+          refusal.error.message.includes(`member ${u} lacks its valid signature`),
+          refusal.error.message,
+        );
+        assertEquals(fed.sentBy(v, "maskedInput").length, 0, "the victim masked nothing");
+        const final = await fed.assertExact(0, fed.n);
+        assertEquals([...final.members], all(fed, [v]));
+      }),
+  );
+}
+
+Deno.test(
+  "8. post-quantum: the same forged share entry with the sender's own signature (ML-DSA broken " +
+    "too) is accepted — the signature is what stops the quantum leader",
+  () =>
+    scenario({ ...SMALL, pq: true }, async (fed) => {
+      const { L, v, u } = quantumLeaderTargets(fed);
+      fed.intercept = async (w) => {
+        if (w.from === L && w.to === v && w.type === "shareDelivery" && w.session.view === 0) {
+          const sign = (f: Forgery) => entrySignature(fed, u, f.hash, u, v, f.forged);
+          return [wireOf(L, v, await forgeEntry(fed, w, u, sign))];
+        }
+      };
+      await fed.submitAll(0);
+      await fed.run({ time: false, until: () => fed.sentBy(v, "maskedInput").length > 0 });
+      assertEquals(refusalTriples(fed, v), []);
+      assertEquals(
+        fed.sentBy(v, "maskedInput").length,
+        1,
+        "the victim masked with the forged pair",
+      );
+    }),
+);
+
 // =============================================================================================
 // 9. Masked inputs that contradict their length or their signed hash.
 
@@ -1550,7 +1772,7 @@ Deno.test(
           const frame = await resealBy(fed, v, w.frame, ([entries]) => [
             (entries as Value[][]).map((e) => {
               const wrap = e[4] as Uint8Array;
-              return wrap.length > 0 ? [...e.slice(0, 4), flipBit(wrap, 0)] : e;
+              return wrap.length > 0 ? [...e.slice(0, 4), flipBit(wrap, 0), ...e.slice(5)] : e;
             }),
           ]);
           return [wireOf(v, w.to, frame)];

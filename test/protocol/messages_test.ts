@@ -44,18 +44,21 @@ import {
   SHARE_LENGTH,
   shareDeliveryFields,
   type ShareEntry,
+  shareEntryPayload,
   sharesFields,
   TAG,
   TO_LEADER,
   unmaskFields,
   unmaskRequestFields,
   verifyEnvelope,
+  verifyShareEntry,
 } from "../../protocol/messages.ts";
 import type { Roster } from "../../protocol/roster.ts";
 import { RoundKeys } from "../../protocol/round_keys.ts";
 import { MAX_ROUND, type Session, sessionHash, sessionOf } from "../../protocol/session.ts";
 import { all, assertThrowsRefusal, type Federation, federation, rngFor } from "./_fixtures.ts";
 import { craftFrame, header } from "./_frames.ts";
+import { flipBit } from "./crypto/_helpers.ts";
 
 const TYPES = Object.keys(TAG) as MessageType[];
 
@@ -114,6 +117,7 @@ function entry(f: Fixture, sender: number, recipient: number, peer: number, wrap
     shareKemCt: f.rng(len.shareKemCt),
     maskKemCt: f.rng(len.maskKemCt),
     wrap: wrap ? f.rng(len.wrap) : new Uint8Array(0),
+    signature: f.rng(len.signature),
   } satisfies ShareEntry;
 }
 
@@ -138,7 +142,10 @@ function largest(
       // Member 0 encapsulates to every other member: all attachments present.
       return {
         sender: 0,
-        fields: sharesFields({ entries: all(f).slice(1).map((r) => entry(f, 0, r, r, true)) }),
+        fields: sharesFields(
+          { entries: all(f).slice(1).map((r) => entry(f, 0, r, r, true)) },
+          roster.mode,
+        ),
       };
     case "shareDelivery":
       // The last member receives a ciphertext from every lower member.
@@ -147,7 +154,7 @@ function largest(
         fields: shareDeliveryFields({
           u2: all(f),
           entries: all(f).slice(0, last).map((s) => entry(f, s, last, s, false)),
-        }),
+        }, roster.mode),
       };
     case "maskedInput":
       return {
@@ -279,25 +286,32 @@ function expectedRead(type: MessageType, fields: Value[], body?: Uint8Array): un
       return { shareKey: f[0], maskKey: f[1], commitment: f[2] };
     case "keyList":
       return { adverts: f[0] };
+    // Entries carry a signature element in post-quantum mode only (else it reads as empty).
     case "shares":
       return {
-        entries: (f[0] as Uint8Array[][]).map(([peer, sealed, shareKemCt, maskKemCt, wrap]) => ({
+        entries: (f[0] as Uint8Array[][]).map((
+          [peer, sealed, shareKemCt, maskKemCt, wrap, signature],
+        ) => ({
           peer,
           sealed,
           shareKemCt,
           maskKemCt,
           wrap,
+          signature: signature ?? new Uint8Array(0),
         })),
       };
     case "shareDelivery":
       return {
         u2: f[0],
-        entries: (f[1] as Uint8Array[][]).map(([peer, sealed, shareKemCt, maskKemCt]) => ({
+        entries: (f[1] as Uint8Array[][]).map((
+          [peer, sealed, shareKemCt, maskKemCt, signature],
+        ) => ({
           peer,
           sealed,
           shareKemCt,
           maskKemCt,
           wrap: new Uint8Array(0),
+          signature: signature ?? new Uint8Array(0),
         })),
       };
     case "maskedInput":
@@ -337,6 +351,11 @@ for (
     ["classical, n = 300", () => federation({ n: 300, dim: 100, seed: "large" })],
     ["post-quantum, n = 4", () => postQuantum],
     ["post-quantum, n = 9", () => federation({ n: 9, dim: 5, mode: "post-quantum", seed: "pq9" })],
+    // Indices above 255 take three bytes: the widest entries (all attachments and a signature).
+    [
+      "post-quantum, n = 300",
+      () => federation({ n: 300, dim: 5, mode: "post-quantum", seed: "pq300" }),
+    ],
   ] as const
 ) {
   Deno.test(`messages (${name}): the largest real frames fit their frameLimit`, async () => {
@@ -356,6 +375,115 @@ for (
     assert(largestFrame <= maxFrameSize(roster));
   });
 }
+
+Deno.test(
+  "messages: a share entry's signature binds the session, the sender, the recipient and every " +
+    "field that reaches the recipient",
+  async () => {
+    const f = await fixture(await postQuantum, 3, 1);
+    const { roster, session } = f;
+    const hash = sessionHash(session);
+    const [u, v, w] = [0, 2, 3]; // u < v: u's entry carries a mask ciphertext
+    const unsigned = entry(f, u, v, v, true);
+    const signed = (by: number, payload: Uint8Array) => f.fed.signers[by].signPostQuantum(payload);
+    const genuine = {
+      ...unsigned,
+      signature: await signed(u, shareEntryPayload(hash, u, v, unsigned)),
+    };
+    assert(await verifyShareEntry(roster, hash, u, v, genuine), "the genuine entry verifies");
+
+    const refused: [string, Promise<boolean>][] = [
+      [
+        "another session",
+        verifyShareEntry(roster, sessionHash({ ...session, view: 2 }), u, v, genuine),
+      ],
+      ["another recipient", verifyShareEntry(roster, hash, u, w, genuine)],
+      ["claimed by another sender", verifyShareEntry(roster, hash, w, v, genuine)],
+      [
+        "signed by another member for this sender",
+        verifyShareEntry(roster, hash, u, v, {
+          ...genuine,
+          signature: await signed(w, shareEntryPayload(hash, u, v, genuine)),
+        }),
+      ],
+      [
+        "signed for another recipient",
+        verifyShareEntry(roster, hash, u, v, {
+          ...genuine,
+          signature: await signed(u, shareEntryPayload(hash, u, w, genuine)),
+        }),
+      ],
+      [
+        "signed in another session",
+        verifyShareEntry(roster, hash, u, v, {
+          ...genuine,
+          signature: await signed(
+            u,
+            shareEntryPayload(sessionHash({ ...session, round: 4 }), u, v, genuine),
+          ),
+        }),
+      ],
+      [
+        "no signature",
+        verifyShareEntry(roster, hash, u, v, { ...genuine, signature: new Uint8Array(0) }),
+      ],
+    ];
+    for (const field of ["sealed", "shareKemCt", "maskKemCt"] as const) {
+      const changed = { ...genuine, [field]: flipBit(genuine[field], 9) };
+      refused.push([`a modified ${field}`, verifyShareEntry(roster, hash, u, v, changed)]);
+    }
+    // The mask ciphertext of another entry of the same sender (to another recipient).
+    const other = entry(f, u, w, w, true);
+    refused.push([
+      "another entry's mask ciphertext",
+      verifyShareEntry(roster, hash, u, v, { ...genuine, maskKemCt: other.maskKemCt }),
+    ]);
+    for (const [what, verdict] of refused) assertEquals(await verdict, false, what);
+
+    // Classical mode: no signature, and any signature is refused (no downgrade or upgrade).
+    const c = await fixture(await classical, 3, 1);
+    const cHash = sessionHash(c.session);
+    const plain = entry(c, 0, 1, 1, true);
+    assert(await verifyShareEntry(c.roster, cHash, 0, 1, plain));
+    assertEquals(
+      await verifyShareEntry(c.roster, cHash, 0, 1, { ...plain, signature: genuine.signature }),
+      false,
+    );
+  },
+);
+
+Deno.test("messages: classical share entries keep their wire form (no signature element)", async () => {
+  const f = await fixture(await classical, 3, 1);
+  const { roster } = f;
+  const entries = [entry(f, 0, 1, 1, true), entry(f, 0, 2, 2, true)];
+  // The layout before entries were signed, byte for byte.
+  assertEquals(
+    encode(sharesFields({ entries }, roster.mode)),
+    encode([entries.map((e) => [e.peer, e.sealed, e.shareKemCt, e.maskKemCt, e.wrap])]),
+  );
+  const delivery = { u2: [0, 1, 2], entries: [entry(f, 0, 2, 0, false), entry(f, 1, 2, 1, false)] };
+  assertEquals(
+    encode(shareDeliveryFields(delivery, roster.mode)),
+    encode([
+      delivery.u2,
+      delivery.entries.map((e) => [e.peer, e.sealed, e.shareKemCt, e.maskKemCt]),
+    ]),
+  );
+  // A classical roster refuses a post-quantum entry's extra element.
+  const withSignature = sharesFields(
+    { entries: entries.map((e) => ({ ...e, signature: f.rng(ML_DSA65_SIGNATURE_LENGTH) })) },
+    "post-quantum",
+  );
+  const frame = await sealFrame(
+    "shares",
+    f.session,
+    0,
+    withSignature,
+    f.fed.signers[0],
+    roster.mode,
+  );
+  assertThrowsRefusal(() => readShares(openFrame(frame, roster, 0), roster), "malformed");
+});
 
 Deno.test("messages: a frame over its type's limit is refused as oversized", async () => {
   const f = await fixture(await classical, 1, 0);
@@ -536,7 +664,7 @@ Deno.test("messages: readers refuse fields of the wrong shape", async () => {
   // Share entries: out of order, for the sender itself, attachments of the wrong direction.
   const e = (sender: number, recipient: number) => entry(f, sender, recipient, recipient, true);
   const shares = (sender: number, entries: ShareEntry[]) =>
-    open("shares", sender, sharesFields({ entries }));
+    open("shares", sender, sharesFields({ entries }, roster.mode));
   const unordered = await shares(1, [e(1, 3), e(1, 2)]);
   assertThrowsRefusal(() => readShares(unordered, roster), "malformed");
   const self = await shares(1, [e(1, 1)]);
@@ -548,6 +676,23 @@ Deno.test("messages: readers refuse fields of the wrong shape", async () => {
   assertThrowsRefusal(() => readShares(duplicate, roster), "malformed");
   const outside = await shares(1, [{ ...e(1, 3), peer: 4 }]);
   assertThrowsRefusal(() => readShares(outside, roster), "malformed");
+  // Post-quantum entries: without their signature element, or with a short signature.
+  const unsigned = await open("shares", 1, sharesFields({ entries: [e(1, 2)] }, "classical"));
+  assertThrowsRefusal(() => readShares(unsigned, roster), "malformed");
+  const shortSignature = await shares(1, [{ ...e(1, 2), signature: f.rng(3308) }]);
+  assertThrowsRefusal(() => readShares(shortSignature, roster), "wrong-length");
+  const delivered = (entries: ShareEntry[], mode: Roster["mode"]) =>
+    open("shareDelivery", 0, shareDeliveryFields({ u2: [0, 1, 2, 3], entries }, mode));
+  const d = (sender: number) => entry(f, sender, 3, sender, false);
+  assertEquals(
+    readShareDelivery(await delivered([d(1)], roster.mode), roster, 3).entries[0].signature
+      .length,
+    ML_DSA65_SIGNATURE_LENGTH,
+  );
+  const unsignedDelivery = await delivered([d(1)], "classical");
+  assertThrowsRefusal(() => readShareDelivery(unsignedDelivery, roster, 3), "malformed");
+  const emptySignature = await delivered([{ ...d(1), signature: new Uint8Array(0) }], roster.mode);
+  assertThrowsRefusal(() => readShareDelivery(emptySignature, roster, 3), "wrong-length");
 
   // Member lists: unsorted, outside the roster.
   const request = await open("consistencyRequest", 0, [[0, 2, 1], [0]]);
