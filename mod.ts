@@ -9,21 +9,44 @@
  * @module
  */
 export { type VerifiedCertificate, verifyFinalCertificate } from "./protocol/certificate.ts";
-export { Endpoint, type EndpointConfig } from "./protocol/endpoint.ts";
+export { type CertificateInterest, Endpoint, type EndpointConfig } from "./protocol/endpoint.ts";
 export { CallerError, ConfigError, ProtocolError, type RefusalCode } from "./protocol/errors.ts";
 export type { Output, ProtocolEvent, Stage } from "./protocol/events.ts";
-export { secAggPlusParameters } from "./protocol/graph.ts";
+export {
+  defaultHararyThreshold,
+  defaultThreshold,
+  type SecAggPlusBounds,
+  secAggPlusGraph,
+  type SecAggPlusParameters,
+  secAggPlusParameters,
+  type SecAggPlusSettings,
+} from "./protocol/graph.ts";
+export type { Leader, LeaderStage } from "./protocol/leader.ts";
 export { inlineExpander, type MaskExpander } from "./protocol/masking.ts";
+export type { MemberSet } from "./protocol/member_set.ts";
+export type { Envelope, MessageType } from "./protocol/messages.ts";
+export type { Participant } from "./protocol/participant.ts";
 export {
   dequantizeMean,
   dequantizeSum,
+  type QuantizationParameters,
   quantizationParameters,
+  type QuantizationSettings,
   quantize,
 } from "./protocol/quantize.ts";
-export { createRoster, type Roster, type RosterSettings } from "./protocol/roster.ts";
+export {
+  createRoster,
+  type GraphSettings,
+  type Member,
+  type Mode,
+  type Roster,
+  type RosterSettings,
+} from "./protocol/roster.ts";
+export { approveRoster, verifyRosterApproval } from "./protocol/roster_approval.ts";
 export { leaderOf } from "./protocol/schedule.ts";
-export { MemberSigner } from "./protocol/signer.ts";
-export { systemRng } from "./protocol/crypto/mod.ts";
+export type { Session } from "./protocol/session.ts";
+export { MemberSigner, type Signature } from "./protocol/signer.ts";
+export { type MaskTerm, type Rng, systemRng } from "./protocol/crypto/mod.ts";
 
 if (import.meta.main) {
   const { main } = await import("./node/cli.ts");

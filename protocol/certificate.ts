@@ -206,13 +206,17 @@ export function splitFinalCertificate(
 
 /** What a verified final certificate states. */
 export interface VerifiedCertificate {
+  /** The certified round. */
   readonly round: number;
+  /** The view whose leader certified it. */
   readonly view: number;
+  /** That leader's roster index. */
   readonly leader: number;
   /** Members whose inputs the aggregate contains (U3). */
   readonly members: MemberSet;
   /** Members whose co-signatures are valid. */
   readonly cosigners: MemberSet;
+  /** The exact integer aggregate: d sums mod 2^32, then the total weight. */
   readonly aggregate: Uint32Array;
 }
 

@@ -40,10 +40,15 @@ const MAX_PARTICIPANTS = 4;
 
 /** What an endpoint needs. */
 export interface EndpointConfig {
+  /** The validated roster every member runs. */
   readonly roster: Roster;
+  /** This member's roster index. */
   readonly self: number;
+  /** This member's long-term signing keys (those the roster lists for `self`). */
   readonly signer: MemberSigner;
+  /** Source of the ephemeral secrets: a CSPRNG (`systemRng`) outside tests. */
   readonly rng: Rng;
+  /** Runs the mask PRG work (inline, or on worker threads in the node). */
   readonly expander: MaskExpander;
 }
 
@@ -71,6 +76,10 @@ export class Endpoint {
   /** Views this member committed to before a restart, by round (see {@link Endpoint.restore}). */
   readonly #committed = new Map<number, number>();
 
+  /**
+   * An endpoint with no rounds yet.
+   * @param config the roster, this member's index and keys, its rng and mask expander
+   */
   constructor(config: EndpointConfig) {
     this.#config = config;
   }

@@ -57,6 +57,7 @@ export class ProtocolError extends Error {
   readonly peer: number | undefined;
 
   /**
+   * A refusal of one input.
    * @param code why the input was refused
    * @param detail what exactly was wrong (never secret material)
    * @param peer roster index of the sender, when known
@@ -78,6 +79,7 @@ export class ConfigError extends Error {
   readonly setting: string;
 
   /**
+   * A refusal of one setting.
    * @param setting the parameter or limit that was broken
    * @param detail what is wrong and how to fix it
    */
@@ -96,7 +98,10 @@ export class ConfigError extends Error {
  * code catching those keeps working.
  */
 export class CallerError extends RangeError {
-  /** @param message what is wrong with the call */
+  /**
+   * A refusal of one call.
+   * @param message what is wrong with the call
+   */
   constructor(message: string) {
     super(message);
     this.name = "CallerError";

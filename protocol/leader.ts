@@ -97,11 +97,13 @@ export interface LeaderConfig {
   readonly expander: MaskExpander;
 }
 
-type LeaderStage = Exclude<Stage, "final">;
+/** The stages of a leader: it publishes, and finality is up to the members. */
+export type LeaderStage = Exclude<Stage, "final">;
 
 /** One session's leader. */
 export class Leader {
   readonly #config: LeaderConfig;
+  /** The session (round, view) this leader runs. */
   readonly session: Session;
   readonly #hash: Uint8Array;
   readonly #graph: NeighbourGraph;

@@ -38,8 +38,22 @@ import {
   verifyMemberSignature,
 } from "./signer.ts";
 
+/** The message types. */
+export type MessageType =
+  | "advertise"
+  | "keyList"
+  | "shares"
+  | "shareDelivery"
+  | "maskedInput"
+  | "consistencyRequest"
+  | "approval"
+  | "unmaskRequest"
+  | "unmask"
+  | "certificate"
+  | "cosign";
+
 /** Domain tags, one per message type. */
-export const TAG = {
+export const TAG: Readonly<Record<MessageType, string>> = {
   advertise: "fedagg/v1/msg/advertise-keys",
   keyList: "fedagg/v1/msg/key-list",
   shares: "fedagg/v1/msg/share-keys",
@@ -51,10 +65,7 @@ export const TAG = {
   unmask: "fedagg/v1/msg/unmask",
   certificate: "fedagg/v1/msg/certificate",
   cosign: "fedagg/v1/msg/cosign",
-} as const;
-
-/** The message types. */
-export type MessageType = keyof typeof TAG;
+};
 
 const TYPE_OF_TAG = new Map<string, MessageType>(
   Object.entries(TAG).map(([type, tag]) => [tag, type as MessageType]),
@@ -112,12 +123,15 @@ export const TO_LEADER: ReadonlySet<MessageType> = new Set([
 
 /** A decoded frame whose structure and header have been checked (not yet its signature). */
 export interface Envelope {
+  /** The message type, from the payload's tag. */
   readonly type: MessageType;
+  /** The session the payload names (checked against the roster, not against a round). */
   readonly session: Session;
   /** Roster index of the signer. */
   readonly sender: number;
   /** The signed bytes. */
   readonly payload: Uint8Array;
+  /** The signature over `payload`, in the form the type and mode require. */
   readonly signature: Signature;
   /** The vector body, for masked inputs and published aggregates; else null. */
   readonly body: Uint8Array | null;

@@ -142,6 +142,7 @@ const BEFORE_COMMIT: ReadonlySet<Stage> = new Set(["advertise", "share", "masked
 /** One member's side of one round. */
 export class Participant {
   readonly #config: ParticipantConfig;
+  /** The round this participant takes part in. */
   readonly round: number;
   #input: Uint32Array | undefined;
   #stage: Stage = "advertise";

@@ -65,16 +65,25 @@ export interface RosterSettings {
 
 /** A validated roster. Immutable. */
 export interface Roster {
+  /** The federation's name (1–64 characters), part of every session. */
   readonly federation: string;
   /** Members sorted by id; the index in this array is the member's roster index. */
   readonly members: readonly Member[];
+  /** Classical, or post-quantum (X-Wing confidentiality, hybrid signatures where it matters). */
   readonly mode: Mode;
+  /** The update length d. */
   readonly dim: number;
+  /** The global threshold t (> n/2): members a round needs at every stage. */
   readonly threshold: number;
+  /** The neighbour graph (complete, or Harary with its per-neighbourhood threshold). */
   readonly graph: GraphSettings;
+  /** Fixed-point encoding of updates and weights, checked not to overflow 2^32. */
   readonly quantization: QuantizationParameters;
+  /** How long the leader waits past t answers for the rest, at each later stage (ms). */
   readonly stageTimeoutMs: number;
+  /** How long the leader waits for adverts, from the first (ms): the submission deadline. */
   readonly advertiseTimeoutMs: number;
+  /** How long a member waits for its leader to make progress before a view change (ms). */
   readonly viewTimeoutMs: number;
   /** SHA-256 (domain "roster") of the canonical encoding. */
   readonly hash: Uint8Array;

@@ -11,9 +11,13 @@ import type { Roster } from "./roster.ts";
 
 /** One (federation, roster, round, view). */
 export interface Session {
+  /** The roster's federation name. */
   readonly federation: string;
+  /** The roster's hash: a frame of another roster version is another session. */
   readonly rosterHash: Uint8Array;
+  /** The round (< 2^48). */
   readonly round: number;
+  /** The view within the round, i.e. which scheduled leader runs it (< 2^48). */
   readonly view: number;
 }
 

@@ -16,7 +16,9 @@ import type { Roster } from "./roster.ts";
 
 /** A signature pair: Ed25519 always, ML-DSA-65 for hybrid signatures (else null). */
 export interface Signature {
+  /** The Ed25519 signature (64 bytes). */
   readonly ed25519: Uint8Array;
+  /** The ML-DSA-65 signature (3309 bytes) of a hybrid signature, else null. */
   readonly mlDsa65: Uint8Array | null;
 }
 

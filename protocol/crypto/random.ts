@@ -12,7 +12,7 @@ import nodeCrypto from "node:crypto";
 export type Rng = (length: number) => Uint8Array;
 
 /** The operating system's CSPRNG (`crypto.getRandomValues`, chunked to its 64 KiB limit). */
-export const systemRng: Rng = (length) => {
+export const systemRng: Rng = (length: number): Uint8Array => {
   const out = new Uint8Array(length);
   for (let off = 0; off < length; off += 65536) {
     crypto.getRandomValues(out.subarray(off, Math.min(length, off + 65536)));
