@@ -537,10 +537,61 @@ for (const mode of MODES) {
         });
         for (const i of all(fed, [L])) {
           assertEquals(refusalTriples(fed, i), [[i, "inconsistent-lists", L]]);
+          assertRefusalSays(fed, i, "as both alive and dropped");
         }
         await assertRecoversInView1(fed, L);
       }),
   );
+
+  Deno.test(
+    `4. unmask request whose alive list is not the approved U3 (dropped list intact) → ` +
+      `inconsistent-lists; nothing revealed (${mode.name})`,
+    () =>
+      scenario({ ...SMALL, pq: mode.pq }, async (fed) => {
+        const L = fed.leader(0);
+        const omitted = fed.others([L]).at(-1)!;
+        await lyingUnmaskRequest(fed, ([alive, dropped, approvals]) => [
+          (alive as number[]).filter((i) => i !== omitted),
+          dropped,
+          approvals,
+        ]);
+        for (const i of all(fed, [L])) {
+          assertEquals(refusalTriples(fed, i), [[i, "inconsistent-lists", L]]);
+          assertRefusalSays(fed, i, "the alive list differs from the approved U3");
+        }
+        await assertRecoversInView1(fed, L);
+      }),
+  );
+
+  Deno.test(
+    `4. unmask request whose dropped list is not U2 \\ U3 (alive list intact) → ` +
+      `inconsistent-lists; nothing revealed (${mode.name})`,
+    () =>
+      scenario({ ...SEVEN, pq: mode.pq }, async (fed) => {
+        const L = fed.leader(0);
+        // d never takes part (it is in no list), and the leader claims it dropped after ShareKeys.
+        const d = fed.others([L, fed.leader(1)]).at(-1)!;
+        fed.dead.add(d);
+        await lyingUnmaskRequest(fed, ([alive, , approvals]) => [alive, [d], approvals]);
+        const living = all(fed, [L, d]);
+        for (const i of living) {
+          assertEquals(refusalTriples(fed, i), [[i, "inconsistent-lists", L]]);
+          assertRefusalSays(fed, i, "the dropped list is not U2 \\ U3");
+        }
+        assertRevealedNothing(fed, living, 0);
+        await fed.runToFinal(0, living);
+        const final = await fed.assertExact(0, living.length);
+        assertEquals(final.view, 1);
+        assertEquals([...final.members], living);
+        assertRevealedNothing(fed, living, 0);
+      }),
+  );
+}
+
+/** Asserts member `i`'s one refusal says `text`: which check refused, not only its code. */
+function assertRefusalSays(fed: Federation, i: number, text: string): void {
+  const [refusal] = fed.refusals(i);
+  assert(refusal.error.message.includes(text), `${refusal.error.message} says "${text}"`);
 }
 
 Deno.test(

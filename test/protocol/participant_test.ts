@@ -26,6 +26,7 @@ import {
   u8,
   verifyFinal,
 } from "./_fixtures.ts";
+import { forgeSignature } from "./_frames.ts";
 import { MachineNet, startedNet } from "./_harness.ts";
 
 const ROUND = 0;
@@ -314,6 +315,54 @@ Deno.test(
 );
 
 for (const mode of ["classical", "post-quantum"] as const) {
+  Deno.test(
+    `participant (${mode}): a co-signature with a bad signature is refused and does not count ` +
+      "towards final; the member's genuine one does",
+    async () => {
+      const fed = mode === "classical"
+        ? await complete
+        : await federation({ n: 5, dim: 20, mode, seed: "cosign" });
+      const { roster } = fed;
+      const x = follower(roster, ROUND);
+      // In post-quantum mode co-signatures are hybrid: each half is forged alone.
+      const parts = mode === "classical" ? ["ed25519"] as const : ["ed25519", "mlDsa65"] as const;
+      for (const part of parts) {
+        const net = await startedNet(
+          fed,
+          ROUND,
+          (m) => !(m.to === x && (m.type === "certificate" || m.type === "cosign")),
+        );
+        const [y, ...rest] = all(fed, [x]);
+        const cosignBy = (i: number) => net.held.find((m) => m.type === "cosign" && m.from === i)!;
+        const certificate = net.held.find((m) => m.type === "certificate")!;
+        assertEquals(
+          eventsOf(await net.toParticipant(x, certificate.frame, certificate.from)).map((e) =>
+            e.type
+          ),
+          ["stage", "published"],
+        );
+        // y's co-signature with one bit of its signature flipped, then t − 1 genuine ones: t
+        // candidates, of which only t − 1 are valid.
+        assertEquals(await net.toParticipant(x, forgeSignature(cosignBy(y).frame, part), y), []);
+        assertEquals(rest.length, roster.threshold - 1);
+        const events = [];
+        for (const i of rest) {
+          events.push(...eventsOf(await net.toParticipant(x, cosignBy(i).frame, i)));
+        }
+        assertEquals(
+          events.map((e) => e.type === "refused" ? [e.error.code, e.error.peer] : e.type),
+          [["bad-signature", y]],
+          `the co-signature with a forged ${part} part is refused when the batch is checked`,
+        );
+        assertEquals(net.participants[x].stage, "publish", "t − 1 valid co-signatures: not final");
+        const out = eventsOf(await net.toParticipant(x, cosignBy(y).frame, y));
+        const final = out.find((e) => e.type === "final");
+        assert(final?.type === "final", "y's genuine co-signature completes the certificate");
+        assertEquals((await verifyFinal(roster, final)).cosigners, all(fed, [x]));
+      }
+    },
+  );
+
   Deno.test(
     `participant (${mode}): a share delivery whose masking fails leaves the member as it was; ` +
       "the same delivery again gives the exact aggregate",

@@ -5,6 +5,9 @@
  * pairs and wrapped pair secrets (round trips and refusals), and wiping.
  */
 import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "../_assert.ts";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
+import { hkdf as nobleHkdf } from "@noble/hashes/hkdf.js";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { concatBytes } from "@noble/hashes/utils.js";
 import { fromHex, toHex, utf8 } from "../../protocol/bytes.ts";
@@ -376,3 +379,84 @@ Deno.test("round keys: validateAdvertise accepts genuine keys, refuses unusable 
     }
   }
 });
+
+/** `framed(label, ...parts)` as `docs/protocol.md` states it: every part after its u32 length. */
+function documentedFramed(label: string, ...parts: Uint8Array[]): Uint8Array {
+  const be32 = (v: number) => fromHex(v.toString(16).padStart(8, "0"));
+  return concatBytes(...[utf8(label), ...parts].flatMap((p) => [be32(p.length), p]));
+}
+
+Deno.test(
+  "round keys: sealed share pairs and wrapped pair secrets are the documented AEADs (known " +
+    "answers, recomputed with the reference libraries)",
+  async () => {
+    const be32 = (v: number) => fromHex(v.toString(16).padStart(8, "0"));
+    const hkdf32 = (ikm: Uint8Array, label: string, ...context: Uint8Array[]) =>
+      nobleHkdf(nobleSha256, ikm, undefined, documentedFramed(label, ...context), 32);
+    const aead = (key: Uint8Array, ad: Uint8Array, plain: Uint8Array) =>
+      chacha20poly1305(key, new Uint8Array(12), ad).encrypt(plain);
+    // Members 2 (sender) and 5 (recipient); RoundKeys draws b, then m, then the share seed.
+    const seeds = (label: string) => {
+      const r = rngFor("round-keys", "kat", label);
+      return { self: r(32), mask: r(32), share: r(32) };
+    };
+    const [sa, sb] = [seeds("a"), seeds("b")];
+    const a = await RoundKeys.generate("classical", H1, 2, rngFor("round-keys", "kat", "a"));
+    const b = await RoundKeys.generate("classical", H1, 5, rngFor("round-keys", "kat", "b"));
+    const skA = hkdf32(sa.share, "fedagg/v1/kdf/share-x25519");
+    const skB = hkdf32(sb.share, "fedagg/v1/kdf/share-x25519");
+    assertEquals(b.advertise.shareKey, nobleX25519.getPublicKey(skB));
+    const dh = nobleX25519.getSharedSecret(skA, nobleX25519.getPublicKey(skB));
+    const ad = (maskKemCt: Uint8Array) =>
+      documentedFramed("fedagg/v1/ad/shares", H1, be32(2), be32(5), maskKemCt);
+
+    // Classical: HKDF(X25519(s_a, s_b), "share-encryption", session, 2, 5, ""), AD without ct.
+    const none = new Uint8Array(0);
+    const classical = a.sealShares(5, b.advertise.shareKey, PLAIN, none, undefined);
+    const classicalKey = hkdf32(dh, "fedagg/v1/kdf/share-encryption", H1, be32(2), be32(5), none);
+    assertEquals(toHex(classical), toHex(aead(classicalKey, ad(none), PLAIN)));
+    assertEquals(
+      toHex(classical),
+      "389f63bdfc8db5e94ca8fdbfa4f2549e521ab070ccc019d61d49be5a56897db5" +
+        "a0d5b0f7ceffe1018cc3ffe5b3e4fe8655ff4db4f88783b860cb9eb731e576cf" +
+        "ab2d211437ea680c1940139fa0616e88",
+    );
+
+    // Post-quantum: the X-Wing secret joins the X25519 one, its ciphertext's SHA-256 the
+    // context; the mask ciphertext is associated data.
+    const kem = {
+      cipherText: rngFor("round-keys", "kat", "share-ct")(XWING_CIPHERTEXT_LENGTH),
+      sharedSecret: rngFor("round-keys", "kat", "share-ss")(32),
+    };
+    const maskKemCt = rngFor("round-keys", "kat", "mask-ct")(XWING_CIPHERTEXT_LENGTH);
+    const pq = a.sealShares(5, b.advertise.shareKey, PLAIN, maskKemCt, kem);
+    const pqKey = hkdf32(
+      concatBytes(dh, kem.sharedSecret),
+      "fedagg/v1/kdf/share-encryption",
+      H1,
+      be32(2),
+      be32(5),
+      nobleSha256(kem.cipherText),
+    );
+    assertEquals(toHex(pq), toHex(aead(pqKey, ad(maskKemCt), PLAIN)));
+    assertEquals(
+      toHex(pq),
+      "98a38a6b61880b631a082b95327a9e095ca19dfcbae1ead40261171bf29a4545" +
+        "ec5014502f9ef09e9e4cdd4f53bd479118876123f41be0d95c6aa4f7c6a2738d" +
+        "0fc319100e3fce40cae20a7137fdfc32",
+    );
+
+    // The wrap: AEAD under HKDF(m, "mask-wrap", session, 2, 5), same associated data.
+    const secret = rngFor("round-keys", "kat", "pair-secret")(32);
+    const wrapped = wrapPairSecret(H1, sa.mask, 2, 5, secret, maskKemCt);
+    const wrapKey = hkdf32(sa.mask, "fedagg/v1/kdf/mask-wrap", H1, be32(2), be32(5));
+    assertEquals(toHex(wrapped), toHex(aead(wrapKey, ad(maskKemCt), secret)));
+    assertEquals(
+      toHex(wrapped),
+      "6d812325c633309e9ad0095f26668180f1aee469e1baf90722bb07b7dfc51146" +
+        "915d1d509c7db3a97d9a8239265e1a4f",
+    );
+    a.wipe();
+    b.wipe();
+  },
+);
