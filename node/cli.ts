@@ -14,7 +14,7 @@ import { verifyFinalCertificate } from "../protocol/certificate.ts";
 import { ConfigError, ProtocolError } from "../protocol/errors.ts";
 import { defaultHararyThreshold } from "../protocol/graph.ts";
 import { dequantizeMean } from "../protocol/quantize.ts";
-import type { Mode } from "../protocol/roster.ts";
+import { defaultTimeouts, type Mode } from "../protocol/roster.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
 import { loadIdentity, type MemberCard } from "./identity.ts";
@@ -84,9 +84,9 @@ create options:
   --corrupt F                     fraction of corrupt members (default ${sparse.corruptFraction})
   --dropout F                     per-round dropout fraction (default ${sparse.dropoutFraction})
   --stage-timeout MS              (default ${defaults.stageTimeoutMs})
-  --advertise-timeout MS          submission deadline after the first update
-                                  (default ${defaults.advertiseTimeoutMs})
-  --view-timeout MS               (default ${defaults.viewTimeoutMs})
+  --advertise-timeout MS          submission deadline after the first update: 6 × the
+                                  stage timeout unless given (default ${defaults.advertiseTimeoutMs})
+  --view-timeout MS               3 × the stage timeout unless given (default ${defaults.viewTimeoutMs})
 
 verify exits 0 only when the roster is valid and every member signed it.
 `,
@@ -221,6 +221,11 @@ async function roster(argv: string[]): Promise<number> {
     if (mode !== "classical" && mode !== "post-quantum") {
       throw new UsageError(`--mode must be classical or post-quantum, got ${mode}`);
     }
+    const timeouts = defaultTimeouts(
+      args["stage-timeout"] !== undefined
+        ? integer(args["stage-timeout"], "stage-timeout", 1)
+        : undefined,
+    );
     let graph: RosterGraph = { kind: "complete" };
     if (args.graph === "sparse") {
       if (args.degree !== undefined) {
@@ -258,15 +263,13 @@ async function roster(argv: string[]): Promise<number> {
       scale: args.scale !== undefined ? number(args.scale, "scale") : null,
       threshold: args.threshold !== undefined ? integer(args.threshold, "threshold", 1) : null,
       graph,
-      stageTimeoutMs: args["stage-timeout"] !== undefined
-        ? integer(args["stage-timeout"], "stage-timeout", 1)
-        : DEFAULT_PARAMETERS.stageTimeoutMs,
+      stageTimeoutMs: timeouts.stageTimeoutMs,
       advertiseTimeoutMs: args["advertise-timeout"] !== undefined
         ? integer(args["advertise-timeout"], "advertise-timeout", 1)
-        : DEFAULT_PARAMETERS.advertiseTimeoutMs,
+        : timeouts.advertiseTimeoutMs,
       viewTimeoutMs: args["view-timeout"] !== undefined
         ? integer(args["view-timeout"], "view-timeout", 1)
-        : DEFAULT_PARAMETERS.viewTimeoutMs,
+        : timeouts.viewTimeoutMs,
     });
     await writeRosterFile(out, file);
     console.log(

@@ -30,6 +30,7 @@ import { secAggPlusGraph } from "../protocol/graph.ts";
 import { ConfigError } from "../protocol/errors.ts";
 import {
   createRoster,
+  defaultTimeouts,
   type GraphSettings,
   type Member,
   type Mode,
@@ -93,9 +94,7 @@ export const DEFAULT_PARAMETERS: Omit<RosterParameters, "federation" | "dim"> = 
   scale: null,
   threshold: null,
   graph: { kind: "complete" },
-  stageTimeoutMs: 10_000,
-  advertiseTimeoutMs: 60_000,
-  viewTimeoutMs: 30_000,
+  ...defaultTimeouts(),
 };
 
 /**

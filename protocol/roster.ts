@@ -51,15 +51,18 @@ export interface RosterSettings {
   readonly threshold?: number;
   /** Defaults to the complete graph. */
   readonly graph?: GraphSettings;
-  /** How long the leader waits in a stage for stragglers (ms); defaults to 10 000. */
+  /** How long the leader waits in a stage for stragglers (ms); see {@link defaultTimeouts}. */
   readonly stageTimeoutMs?: number;
   /**
    * How long the leader waits, from the first AdvertiseKeys of a session, for every member's
-   * before starting the round with at least t (ms): the round's submission deadline. Defaults to
-   * `stageTimeoutMs`.
+   * before starting the round with at least t (ms): the round's submission deadline. See
+   * {@link defaultTimeouts}.
    */
   readonly advertiseTimeoutMs?: number;
-  /** How long a member waits for the leader to make progress before a view change (ms). */
+  /**
+   * How long a member waits for the leader to make progress before a view change (ms). See
+   * {@link defaultTimeouts}.
+   */
   readonly viewTimeoutMs?: number;
 }
 
@@ -95,6 +98,29 @@ export interface Roster {
 export const MAX_DIM = 2 ** 26;
 /** Largest accepted roster. */
 export const MAX_MEMBERS = 65535;
+
+/** The stage timeout a roster takes when its settings name none (ms). */
+export const DEFAULT_STAGE_TIMEOUT_MS = 10_000;
+
+/**
+ * The timeouts a roster takes where its settings omit them, the one rule both
+ * {@link createRoster} and the node's `fedagg roster create` apply: the stage timeout defaults to
+ * {@link DEFAULT_STAGE_TIMEOUT_MS}; the advertise timeout (the submission deadline, which must
+ * leave trainers time to finish) to 6 × the stage timeout; the view timeout to 3 × the stage
+ * timeout (it must exceed it, or members abandon a leader still waiting for stragglers). With
+ * the default stage timeout: 10 s, 60 s and 30 s.
+ */
+export function defaultTimeouts(stageTimeoutMs: number = DEFAULT_STAGE_TIMEOUT_MS): {
+  readonly stageTimeoutMs: number;
+  readonly advertiseTimeoutMs: number;
+  readonly viewTimeoutMs: number;
+} {
+  return {
+    stageTimeoutMs,
+    advertiseTimeoutMs: 6 * stageTimeoutMs,
+    viewTimeoutMs: 3 * stageTimeoutMs,
+  };
+}
 
 function float64Bytes(x: number): Uint8Array {
   const b = new Uint8Array(8);
@@ -195,9 +221,10 @@ export function createRoster(settings: RosterSettings): Roster {
     maxWeight: settings.maxWeight ?? 1,
     scale: settings.scale,
   });
-  const stageTimeoutMs = settings.stageTimeoutMs ?? 10_000;
-  const advertiseTimeoutMs = settings.advertiseTimeoutMs ?? stageTimeoutMs;
-  const viewTimeoutMs = settings.viewTimeoutMs ?? 3 * stageTimeoutMs;
+  const stageTimeoutMs = settings.stageTimeoutMs ?? DEFAULT_STAGE_TIMEOUT_MS;
+  const defaults = defaultTimeouts(stageTimeoutMs);
+  const advertiseTimeoutMs = settings.advertiseTimeoutMs ?? defaults.advertiseTimeoutMs;
+  const viewTimeoutMs = settings.viewTimeoutMs ?? defaults.viewTimeoutMs;
   for (
     const [name, v] of [
       ["stageTimeoutMs", stageTimeoutMs],

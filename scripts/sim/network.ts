@@ -225,6 +225,7 @@ export async function simulatedFederation(
     maxWeight: options.maxWeight ?? 100,
     graph,
     stageTimeoutMs: 1000,
+    advertiseTimeoutMs: 1000,
     viewTimeoutMs: 3000,
   });
   // Members are sorted by id, which matches creation order (zero-padded ids).

@@ -423,6 +423,12 @@ Deno.test("cli: roster create --help states the defaults the command applies", a
     assertEquals(plain.stageTimeoutMs, Number(stated("stage-timeout")));
     assertEquals(plain.advertiseTimeoutMs, Number(stated("advertise-timeout")));
     assertEquals(plain.viewTimeoutMs, Number(stated("view-timeout")));
+    // The advertise and view timeouts follow a stage timeout that is given (the protocol's rule).
+    const slow = await create("slow.json", "--stage-timeout", "5000");
+    assertEquals(
+      [slow.stageTimeoutMs, slow.advertiseTimeoutMs, slow.viewTimeoutMs],
+      [5000, 30_000, 15_000],
+    );
     const sparse = await create("sparse.json", "--graph", "sparse");
     assertEquals(sparse.graph, {
       kind: "secagg+",
@@ -503,6 +509,7 @@ Deno.test("cli: verify accepts a genuine final certificate and refuses tampered 
       dim: 8,
       maxWeight: 10,
       stageTimeoutMs: 1000,
+      advertiseTimeoutMs: 1000,
       viewTimeoutMs: 3000,
     });
     for (const id of identities) file = addMember(file, id.card(["/ip4/127.0.0.1/tcp/1"]));

@@ -98,6 +98,7 @@ export async function federationRoster(options: FederationOptions): Promise<Memb
     threshold: options.threshold ?? r.threshold,
     graph: r.graph,
     stageTimeoutMs: r.stageTimeoutMs,
+    advertiseTimeoutMs: r.advertiseTimeoutMs,
     viewTimeoutMs: r.viewTimeoutMs,
   });
   return { roster, signers: base.signers };

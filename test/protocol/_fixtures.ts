@@ -90,6 +90,7 @@ export async function federation(options: FederationOptions): Promise<Federation
     dim: 8,
     maxWeight: 10,
     stageTimeoutMs: 1000,
+    advertiseTimeoutMs: 1000,
     viewTimeoutMs: 3000,
     ...options,
     members,

@@ -110,6 +110,7 @@ Deno.test("certificate: a genuine final certificate verifies offline", async () 
     dim: fed.roster.dim,
     maxWeight: fed.roster.quantization.maxWeight,
     stageTimeoutMs: fed.roster.stageTimeoutMs,
+    advertiseTimeoutMs: fed.roster.advertiseTimeoutMs,
     viewTimeoutMs: fed.roster.viewTimeoutMs,
   });
   assertEquals(rebuilt.hash, fed.roster.hash);

@@ -9,6 +9,7 @@ import { ML_DSA65_PUBLIC_KEY_LENGTH } from "../../protocol/crypto/mod.ts";
 import { ConfigError } from "../../protocol/errors.ts";
 import {
   createRoster,
+  defaultTimeouts,
   MAX_DIM,
   MAX_MEMBERS,
   type Member,
@@ -51,6 +52,7 @@ Deno.test("roster: defaults", () => {
     assertEquals(r.graph, { kind: "complete" });
     assertEquals(r.mode, "classical");
     assertEquals(r.stageTimeoutMs, 10_000);
+    assertEquals(r.advertiseTimeoutMs, 60_000);
     assertEquals(r.viewTimeoutMs, 30_000);
     assertEquals(r.quantization.clip, 1);
     assertEquals(r.quantization.maxWeight, 1);
@@ -59,6 +61,12 @@ Deno.test("roster: defaults", () => {
   }
   const r = createRoster({ ...base(), stageTimeoutMs: 700 });
   assertEquals(r.viewTimeoutMs, 2100, "viewTimeout defaults to 3 · stageTimeout");
+  assertEquals(r.advertiseTimeoutMs, 4200, "advertiseTimeout defaults to 6 · stageTimeout");
+  assertEquals(defaultTimeouts(700), {
+    stageTimeoutMs: 700,
+    advertiseTimeoutMs: 4200,
+    viewTimeoutMs: 2100,
+  });
   assertEquals(createRoster({ ...base(), viewTimeoutMs: 10_001 }).stageTimeoutMs, 10_000);
 });
 
@@ -162,6 +170,7 @@ Deno.test("roster: the hash changes when any setting changes", () => {
     ["scale", { ...settings, scale: 100.5 }],
     ["stageTimeoutMs", { ...settings, stageTimeoutMs: 1001 }],
     ["viewTimeoutMs", { ...settings, viewTimeoutMs: 3001 }],
+    ["advertiseTimeoutMs", { ...settings, advertiseTimeoutMs: 5999 }],
   ];
   const hashes = new Map<string, string>([["base", hashOf(settings)]]);
   for (const [name, s] of variants) {
