@@ -8,10 +8,10 @@
  *
  * @module
  */
-export { type VerifiedCertificate, verifyFinalCertificate } from "./protocol/certificate.ts";
-export { type CertificateInterest, Endpoint, type EndpointConfig } from "./protocol/endpoint.ts";
+export { type VerifiedCertificate, verifyFinalCertificate } from "./protocol/certificate/certificate.ts";
+export { type CertificateInterest, Endpoint, type EndpointConfig } from "./protocol/round/endpoint.ts";
 export { CallerError, ConfigError, ProtocolError, type RefusalCode } from "./protocol/errors.ts";
-export type { Output, ProtocolEvent, Stage } from "./protocol/events.ts";
+export type { Output, ProtocolEvent, Stage } from "./protocol/round/events.ts";
 export {
   defaultHararyThreshold,
   defaultThreshold,
@@ -20,12 +20,12 @@ export {
   type SecAggPlusParameters,
   secAggPlusParameters,
   type SecAggPlusSettings,
-} from "./protocol/graph.ts";
-export type { Leader, LeaderStage } from "./protocol/leader.ts";
-export { inlineExpander, type MaskExpander } from "./protocol/masking.ts";
-export type { MemberSet } from "./protocol/member_set.ts";
-export type { Envelope, MessageType } from "./protocol/messages.ts";
-export type { Participant } from "./protocol/participant.ts";
+} from "./protocol/graph/graphs.ts";
+export type { Leader, LeaderStage } from "./protocol/round/leader.ts";
+export { inlineExpander, type MaskExpander } from "./protocol/math/masking.ts";
+export type { MemberSet } from "./protocol/math/member_set.ts";
+export type { Envelope, MessageType } from "./protocol/wire/messages.ts";
+export type { Participant } from "./protocol/round/participant.ts";
 export {
   dequantizeMean,
   dequantizeSum,
@@ -33,7 +33,7 @@ export {
   quantizationParameters,
   type QuantizationSettings,
   quantize,
-} from "./protocol/quantize.ts";
+} from "./protocol/math/quantize.ts";
 export {
   createRoster,
   type GraphSettings,
@@ -41,11 +41,11 @@ export {
   type Mode,
   type Roster,
   type RosterSettings,
-} from "./protocol/roster.ts";
-export { approveRoster, verifyRosterApproval } from "./protocol/roster_approval.ts";
-export { leaderOf } from "./protocol/schedule.ts";
-export type { Session } from "./protocol/session.ts";
-export { MemberSigner, type Signature } from "./protocol/signer.ts";
+} from "./protocol/federation/roster.ts";
+export { approveRoster, verifyRosterApproval } from "./protocol/federation/roster_approval.ts";
+export { leaderOf } from "./protocol/federation/schedule.ts";
+export type { Session } from "./protocol/federation/session.ts";
+export { MemberSigner, type Signature } from "./protocol/federation/signer.ts";
 export { type MaskTerm, type Rng, systemRng } from "./protocol/crypto/mod.ts";
 
 if (import.meta.main) {

@@ -9,12 +9,12 @@
  */
 import "./shims.ts";
 import { parseArgs } from "@std/cli/parse-args";
-import { equalBytes } from "../protocol/bytes.ts";
-import { verifyFinalCertificate } from "../protocol/certificate.ts";
+import { equalBytes } from "../protocol/encoding/bytes.ts";
+import { verifyFinalCertificate } from "../protocol/certificate/certificate.ts";
 import { ConfigError, ProtocolError } from "../protocol/errors.ts";
-import { defaultHararyThreshold } from "../protocol/graph.ts";
-import { dequantizeMean } from "../protocol/quantize.ts";
-import { defaultTimeouts, type Mode } from "../protocol/roster.ts";
+import { defaultHararyThreshold } from "../protocol/graph/graphs.ts";
+import { dequantizeMean } from "../protocol/math/quantize.ts";
+import { defaultTimeouts, type Mode } from "../protocol/federation/roster.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
 import { loadIdentity, type MemberCard } from "./identity.ts";

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { u32Bytes } from "../protocol/bytes.ts";
+import { u32Bytes } from "../protocol/encoding/bytes.ts";
 import { constantTimeEqual } from "../protocol/crypto/mod.ts";
 import { type FedaggNode, SubmitError } from "./node.ts";
 import {

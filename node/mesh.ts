@@ -31,8 +31,8 @@ import { tcp } from "@libp2p/tcp";
 import { lpStream } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p, type Libp2p } from "libp2p";
-import { toHex } from "../protocol/bytes.ts";
-import type { Roster } from "../protocol/roster.ts";
+import { toHex } from "../protocol/encoding/bytes.ts";
+import type { Roster } from "../protocol/federation/roster.ts";
 import type { NodeIdentity } from "./identity.ts";
 
 /** Protocol of frame delivery. */

@@ -11,19 +11,19 @@
  *
  * @module
  */
-import { equalBytes, toHex, u32Bytes } from "../protocol/bytes.ts";
-import { aggregateHash, splitFinalCertificate, withoutBody } from "../protocol/certificate.ts";
-import { decode, encode } from "../protocol/codec.ts";
+import { equalBytes, toHex, u32Bytes } from "../protocol/encoding/bytes.ts";
+import { aggregateHash, splitFinalCertificate, withoutBody } from "../protocol/certificate/certificate.ts";
+import { decode, encode } from "../protocol/encoding/codec.ts";
 import { systemRng } from "../protocol/crypto/mod.ts";
-import { Endpoint, ROUND_WINDOW } from "../protocol/endpoint.ts";
+import { Endpoint, ROUND_WINDOW } from "../protocol/round/endpoint.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import type { Output, ProtocolEvent } from "../protocol/events.ts";
-import type { MaskExpander } from "../protocol/masking.ts";
-import { maxFrameSize, openFrame, readCertificate } from "../protocol/messages.ts";
-import { dequantizeMean, quantize } from "../protocol/quantize.ts";
-import { type Roster, viewPatienceMs } from "../protocol/roster.ts";
-import { leaderOf } from "../protocol/schedule.ts";
-import { MAX_ROUND } from "../protocol/session.ts";
+import type { Output, ProtocolEvent } from "../protocol/round/events.ts";
+import type { MaskExpander } from "../protocol/math/masking.ts";
+import { maxFrameSize, openFrame, readCertificate } from "../protocol/wire/messages.ts";
+import { dequantizeMean, quantize } from "../protocol/math/quantize.ts";
+import { type Roster, viewPatienceMs } from "../protocol/federation/roster.ts";
+import { leaderOf } from "../protocol/federation/schedule.ts";
+import { MAX_ROUND } from "../protocol/federation/session.ts";
 import type { NodeIdentity } from "./identity.ts";
 import { Journal, type StoredAggregate } from "./journal.ts";
 import { type Log, Mesh } from "./mesh.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { toBase64 } from "../protocol/bytes.ts";
+import { toBase64 } from "../protocol/encoding/bytes.ts";
 import { type Rng, systemRng } from "../protocol/crypto/mod.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { createIdentity, type MemberCard, type NodeIdentity } from "./identity.ts";

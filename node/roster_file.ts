@@ -24,9 +24,9 @@
  */
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
-import { fromBase64, toBase64 } from "../protocol/bytes.ts";
+import { fromBase64, toBase64 } from "../protocol/encoding/bytes.ts";
 import { ML_DSA65_PUBLIC_KEY_LENGTH } from "../protocol/crypto/mod.ts";
-import { secAggPlusGraph } from "../protocol/graph.ts";
+import { secAggPlusGraph } from "../protocol/graph/graphs.ts";
 import { ConfigError } from "../protocol/errors.ts";
 import {
   createRoster,
@@ -35,9 +35,9 @@ import {
   type Member,
   type Mode,
   type Roster,
-} from "../protocol/roster.ts";
-import { approveRoster, verifyRosterApproval } from "../protocol/roster_approval.ts";
-import type { Signature } from "../protocol/signer.ts";
+} from "../protocol/federation/roster.ts";
+import { approveRoster, verifyRosterApproval } from "../protocol/federation/roster_approval.ts";
+import type { Signature } from "../protocol/federation/signer.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
 import type { MemberCard, NodeIdentity } from "./identity.ts";

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import "../protocol/bytes.ts"; // refuses to load on a big-endian platform
+import "../protocol/encoding/bytes.ts"; // refuses to load on a big-endian platform
 
 /** The three accepted encodings of an update. */
 export type TensorFormat = "raw" | "npy" | "safetensors";

@@ -15,7 +15,7 @@
  * @module
  */
 import { applyMasks, PRG_BLOCK_WORDS } from "../protocol/crypto/mod.ts";
-import type { MaskExpander, MaskTerm } from "../protocol/masking.ts";
+import type { MaskExpander, MaskTerm } from "../protocol/math/masking.ts";
 
 /** Below this much PRG work (words × terms) a job runs on the calling thread. */
 export const INLINE_WORK = 1 << 20;

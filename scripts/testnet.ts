@@ -22,8 +22,8 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { seededRng, sha256 } from "../protocol/crypto/mod.ts";
-import { defaultThreshold } from "../protocol/graph.ts";
-import { leaderOf } from "../protocol/schedule.ts";
+import { defaultThreshold } from "../protocol/graph/graphs.ts";
+import { leaderOf } from "../protocol/federation/schedule.ts";
 import { encodeNpy, parseUpdate } from "../node/tensor_formats.ts";
 import { LocalNet, type LocalNode, waitFor } from "./testnet/local_net.ts";
 

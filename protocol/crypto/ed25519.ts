@@ -5,7 +5,7 @@
  * @module
  */
 import nodeCrypto from "node:crypto";
-import { toHex } from "../bytes.ts";
+import { toHex } from "../encoding/bytes.ts";
 import { rawPrivateKey, rawPublicKey, rawPublicOf } from "./raw_keys.ts";
 
 /** Byte length of an Ed25519 signature. */

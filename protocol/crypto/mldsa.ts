@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { toHex } from "../bytes.ts";
+import { toHex } from "../encoding/bytes.ts";
 
 /** Byte length of an ML-DSA-65 public key. */
 export const ML_DSA65_PUBLIC_KEY_LENGTH = 1952;

@@ -6,7 +6,7 @@
  * @module
  */
 import nodeCrypto from "node:crypto";
-import { concat } from "../bytes.ts";
+import { concat } from "../encoding/bytes.ts";
 
 /** The Curve25519 algorithms, by their RFC 8410 OID's last arc. */
 export type Okp = "x25519" | "ed25519";

@@ -12,7 +12,7 @@
  * @module
  */
 import nodeCrypto from "node:crypto";
-import { concat } from "../bytes.ts";
+import { concat } from "../encoding/bytes.ts";
 import { sha3_256 } from "./hash.ts";
 import type { Rng } from "./random.ts";
 import { x25519, x25519PublicKey } from "./x25519.ts";

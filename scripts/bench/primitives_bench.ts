@@ -20,9 +20,9 @@ import {
   XWingDecapsulator,
   xwingEncapsulate,
 } from "../../protocol/crypto/mod.ts";
-import { quantizationParameters, quantizeInto } from "../../protocol/quantize.ts";
-import { combine, lagrangeAtZero, split } from "../../protocol/shamir.ts";
-import { decode, encode } from "../../protocol/codec.ts";
+import { quantizationParameters, quantizeInto } from "../../protocol/math/quantize.ts";
+import { combine, lagrangeAtZero, split } from "../../protocol/math/shamir.ts";
+import { decode, encode } from "../../protocol/encoding/codec.ts";
 
 const rng = seededRng(new Uint8Array(32).fill(3));
 const MiB4 = new Uint32Array(1 << 20);

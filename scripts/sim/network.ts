@@ -11,23 +11,23 @@
  *
  * @module
  */
-import { toHex } from "../../protocol/bytes.ts";
-import { verifyFinalCertificate } from "../../protocol/certificate.ts";
+import { toHex } from "../../protocol/encoding/bytes.ts";
+import { verifyFinalCertificate } from "../../protocol/certificate/certificate.ts";
 import { type Rng, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
-import { Endpoint } from "../../protocol/endpoint.ts";
-import type { Output, ProtocolEvent } from "../../protocol/events.ts";
-import { defaultHararyThreshold, secAggPlusGraph } from "../../protocol/graph.ts";
-import { inlineExpander, type MaskExpander } from "../../protocol/masking.ts";
-import { type MessageType, openFrame } from "../../protocol/messages.ts";
-import { dequantizeMean, quantize } from "../../protocol/quantize.ts";
+import { Endpoint } from "../../protocol/round/endpoint.ts";
+import type { Output, ProtocolEvent } from "../../protocol/round/events.ts";
+import { defaultHararyThreshold, secAggPlusGraph } from "../../protocol/graph/graphs.ts";
+import { inlineExpander, type MaskExpander } from "../../protocol/math/masking.ts";
+import { type MessageType, openFrame } from "../../protocol/wire/messages.ts";
+import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import {
   createRoster,
   type GraphSettings,
   type Member,
   type Roster,
-} from "../../protocol/roster.ts";
-import { leaderOf } from "../../protocol/schedule.ts";
-import { MemberSigner } from "../../protocol/signer.ts";
+} from "../../protocol/federation/roster.ts";
+import { leaderOf } from "../../protocol/federation/schedule.ts";
+import { MemberSigner } from "../../protocol/federation/signer.ts";
 
 /** The stage at which dropped members vanish. */
 export type DropStage = "advertise" | "share" | "masked" | "consistency" | "unmask" | "mixed";

@@ -16,8 +16,8 @@ import {
   signRoster,
   writeRosterFile,
 } from "../../node/roster_file.ts";
-import type { Roster } from "../../protocol/roster.ts";
-import { leaderOf } from "../../protocol/schedule.ts";
+import type { Roster } from "../../protocol/federation/roster.ts";
+import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { nodeCommand } from "../permissions.ts";
 
 /** The repository root (where `mod.ts` is). */

@@ -28,11 +28,11 @@ import {
   quantize,
   type Roster,
 } from "../../mod.ts";
-import { fromHex, toHex } from "../../protocol/bytes.ts";
-import { decode, type Value } from "../../protocol/codec.ts";
+import { fromHex, toHex } from "../../protocol/encoding/bytes.ts";
+import { decode, type Value } from "../../protocol/encoding/codec.ts";
 import { sha256 } from "../../protocol/crypto/mod.ts";
-import { inlineExpander } from "../../protocol/masking.ts";
-import { type MessageType, openFrame, TAG } from "../../protocol/messages.ts";
+import { inlineExpander } from "../../protocol/math/masking.ts";
+import { type MessageType, openFrame, TAG } from "../../protocol/wire/messages.ts";
 import { labelledRng } from "../protocol/_fixtures.ts";
 
 /** One fixed-seed round. */

@@ -9,7 +9,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { verifyFinalCertificate } from "../../mod.ts";
-import { toHex } from "../../protocol/bytes.ts";
+import { toHex } from "../../protocol/encoding/bytes.ts";
 import {
   type Envelope,
   openFrame,
@@ -18,9 +18,9 @@ import {
   readShares,
   verifyEnvelope,
   verifyShareEntry,
-} from "../../protocol/messages.ts";
-import { sessionHash } from "../../protocol/session.ts";
-import type { Roster } from "../../protocol/roster.ts";
+} from "../../protocol/wire/messages.ts";
+import { sessionHash } from "../../protocol/federation/session.ts";
+import type { Roster } from "../../protocol/federation/roster.ts";
 import {
   finalTree,
   frameTree,

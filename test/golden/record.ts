@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { toHex } from "../../protocol/bytes.ts";
+import { toHex } from "../../protocol/encoding/bytes.ts";
 import { finalTree, frameTree, goldenOf, recordRound, SCENARIOS } from "./_round.ts";
 import { simulationGolden, SIMULATIONS } from "./_sim.ts";
 

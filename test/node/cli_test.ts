@@ -13,12 +13,12 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { u32Bytes } from "../../protocol/bytes.ts";
-import type { ProtocolEvent } from "../../protocol/events.ts";
-import { inlineExpander } from "../../protocol/masking.ts";
-import { dequantizeMean, quantize } from "../../protocol/quantize.ts";
-import type { Roster } from "../../protocol/roster.ts";
-import type { MemberSigner } from "../../protocol/signer.ts";
+import { u32Bytes } from "../../protocol/encoding/bytes.ts";
+import type { ProtocolEvent } from "../../protocol/round/events.ts";
+import { inlineExpander } from "../../protocol/math/masking.ts";
+import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
+import type { Roster } from "../../protocol/federation/roster.ts";
+import type { MemberSigner } from "../../protocol/federation/signer.ts";
 import { main } from "../../node/cli.ts";
 import {
   createIdentity,

@@ -13,10 +13,10 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
-import { equalBytes, u32Bytes } from "../../protocol/bytes.ts";
-import { inlineExpander } from "../../protocol/masking.ts";
-import { dequantizeMean, quantize } from "../../protocol/quantize.ts";
-import { leaderOf } from "../../protocol/schedule.ts";
+import { equalBytes, u32Bytes } from "../../protocol/encoding/bytes.ts";
+import { inlineExpander } from "../../protocol/math/masking.ts";
+import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
+import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { type ApiServer, serveApi } from "../../node/http_api.ts";
 import { FedaggNode } from "../../node/node.ts";

@@ -10,7 +10,7 @@
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { assert, assertEquals, assertNotEquals } from "../_assert.ts";
-import { fromBase64, toBase64, utf8 } from "../../protocol/bytes.ts";
+import { fromBase64, toBase64, utf8 } from "../../protocol/encoding/bytes.ts";
 import { mlDsa65Verify } from "../../protocol/crypto/mod.ts";
 import { createIdentity, identityPath, loadIdentity } from "../../node/identity.ts";
 import { NodeError } from "../../node/errors.ts";

@@ -10,7 +10,7 @@
  * the weight and layout without parsing the values.
  */
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { equalBytes, u32Bytes } from "../../protocol/bytes.ts";
+import { equalBytes, u32Bytes } from "../../protocol/encoding/bytes.ts";
 import { Journal, type StoredUpdate } from "../../node/journal.ts";
 import type { TensorLayout } from "../../node/tensor_formats.ts";
 import { f32Bytes, modeOf, withTempDir } from "./_helpers.ts";

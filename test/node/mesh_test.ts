@@ -15,9 +15,9 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertGreaterOrEqual } from "../_assert.ts";
-import { equalBytes, utf8 } from "../../protocol/bytes.ts";
+import { equalBytes, utf8 } from "../../protocol/encoding/bytes.ts";
 import { sha256 } from "../../protocol/crypto/mod.ts";
-import type { Roster } from "../../protocol/roster.ts";
+import type { Roster } from "../../protocol/federation/roster.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { Mesh } from "../../node/mesh.ts";
 import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";

@@ -12,7 +12,7 @@ import "../../node/shims.ts";
 import { closeUnrefdChannels } from "../../node/shims.ts";
 import { createIdentity } from "../../node/identity.ts";
 import { encodeRaw } from "../../node/tensor_formats.ts";
-import { leaderOf } from "../../protocol/schedule.ts";
+import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { LocalNet, type LocalNode, waitFor } from "../../scripts/testnet/local_net.ts";
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";

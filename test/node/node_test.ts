@@ -15,12 +15,12 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { withoutBody } from "../../protocol/certificate.ts";
-import { decode, encode, type Value } from "../../protocol/codec.ts";
-import { inlineExpander } from "../../protocol/masking.ts";
-import { type Envelope, openFrame } from "../../protocol/messages.ts";
-import type { Roster } from "../../protocol/roster.ts";
-import { leaderOf } from "../../protocol/schedule.ts";
+import { withoutBody } from "../../protocol/certificate/certificate.ts";
+import { decode, encode, type Value } from "../../protocol/encoding/codec.ts";
+import { inlineExpander } from "../../protocol/math/masking.ts";
+import { type Envelope, openFrame } from "../../protocol/wire/messages.ts";
+import type { Roster } from "../../protocol/federation/roster.ts";
+import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { Journal } from "../../node/journal.ts";
 import { Mesh } from "../../node/mesh.ts";

@@ -11,12 +11,12 @@
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "../_assert.ts";
-import { equalBytes, fromBase64, toBase64 } from "../../protocol/bytes.ts";
-import { encode } from "../../protocol/codec.ts";
+import { equalBytes, fromBase64, toBase64 } from "../../protocol/encoding/bytes.ts";
+import { encode } from "../../protocol/encoding/codec.ts";
 import { ed25519Verify } from "../../protocol/crypto/mod.ts";
 import { ConfigError } from "../../protocol/errors.ts";
-import type { GraphSettings } from "../../protocol/roster.ts";
-import { MemberSigner } from "../../protocol/signer.ts";
+import type { GraphSettings } from "../../protocol/federation/roster.ts";
+import { MemberSigner } from "../../protocol/federation/signer.ts";
 import { createIdentity, type MemberCard, type NodeIdentity } from "../../node/identity.ts";
 import {
   addMember,

@@ -7,7 +7,7 @@
  * problem.
  */
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
-import { fromHex, toHex, utf8 } from "../../protocol/bytes.ts";
+import { fromHex, toHex, utf8 } from "../../protocol/encoding/bytes.ts";
 import {
   CONTENT_TYPES,
   DEFAULT_TENSOR_NAME,

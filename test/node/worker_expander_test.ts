@@ -10,9 +10,9 @@
  * closes its expander so no worker outlives it.
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
-import { equalBytes, u32Bytes } from "../../protocol/bytes.ts";
+import { equalBytes, u32Bytes } from "../../protocol/encoding/bytes.ts";
 import type { MaskTerm } from "../../protocol/crypto/mod.ts";
-import { inlineExpander } from "../../protocol/masking.ts";
+import { inlineExpander } from "../../protocol/math/masking.ts";
 import { defaultWorkerCount, INLINE_WORK, WorkerExpander } from "../../node/worker_expander.ts";
 import { simulate } from "../../scripts/sim/network.ts";
 import { rngFor } from "../protocol/_fixtures.ts";

@@ -13,17 +13,17 @@
  * @module
  */
 import { assert, assertEquals, assertGreaterOrEqual } from "../_assert.ts";
-import { toHex } from "../../protocol/bytes.ts";
+import { toHex } from "../../protocol/encoding/bytes.ts";
 import type { Rng } from "../../protocol/crypto/mod.ts";
-import { Endpoint } from "../../protocol/endpoint.ts";
+import { Endpoint } from "../../protocol/round/endpoint.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import type { Output, ProtocolEvent } from "../../protocol/events.ts";
-import { type MessageType, openFrame, readAdvertise, readUnmask } from "../../protocol/messages.ts";
-import { createRoster, type Roster } from "../../protocol/roster.ts";
-import { RoundKeys } from "../../protocol/round_keys.ts";
-import { leaderOf } from "../../protocol/schedule.ts";
-import { type Session, sessionHash, sessionOf } from "../../protocol/session.ts";
-import type { MemberSigner } from "../../protocol/signer.ts";
+import type { Output, ProtocolEvent } from "../../protocol/round/events.ts";
+import { type MessageType, openFrame, readAdvertise, readUnmask } from "../../protocol/wire/messages.ts";
+import { createRoster, type Roster } from "../../protocol/federation/roster.ts";
+import { RoundKeys } from "../../protocol/round/keys.ts";
+import { leaderOf } from "../../protocol/federation/schedule.ts";
+import { type Session, sessionHash, sessionOf } from "../../protocol/federation/session.ts";
+import type { MemberSigner } from "../../protocol/federation/signer.ts";
 import { simulatedFederation } from "../../scripts/sim/network.ts";
 import {
   all,

@@ -10,26 +10,26 @@
  * @module
  */
 import { assertEquals, assertThrows } from "../_assert.ts";
-import { utf8 } from "../../protocol/bytes.ts";
-import { type VerifiedCertificate, verifyFinalCertificate } from "../../protocol/certificate.ts";
-import { decode } from "../../protocol/codec.ts";
+import { utf8 } from "../../protocol/encoding/bytes.ts";
+import { type VerifiedCertificate, verifyFinalCertificate } from "../../protocol/certificate/certificate.ts";
+import { decode } from "../../protocol/encoding/codec.ts";
 import { type Rng, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
-import type { EndpointConfig } from "../../protocol/endpoint.ts";
+import type { EndpointConfig } from "../../protocol/round/endpoint.ts";
 import { ProtocolError, type RefusalCode } from "../../protocol/errors.ts";
-import type { Output, ProtocolEvent } from "../../protocol/events.ts";
-import { inlineExpander, type MaskExpander } from "../../protocol/masking.ts";
-import { quantize } from "../../protocol/quantize.ts";
+import type { Output, ProtocolEvent } from "../../protocol/round/events.ts";
+import { inlineExpander, type MaskExpander } from "../../protocol/math/masking.ts";
+import { quantize } from "../../protocol/math/quantize.ts";
 import {
   createRoster,
   type Member,
   type Roster,
   type RosterSettings,
-} from "../../protocol/roster.ts";
-import { advertiseFields, sealFrame } from "../../protocol/messages.ts";
-import { RoundKeys } from "../../protocol/round_keys.ts";
-import { leaderOf } from "../../protocol/schedule.ts";
-import { sessionHash, sessionOf } from "../../protocol/session.ts";
-import { MemberSigner } from "../../protocol/signer.ts";
+} from "../../protocol/federation/roster.ts";
+import { advertiseFields, sealFrame } from "../../protocol/wire/messages.ts";
+import { RoundKeys } from "../../protocol/round/keys.ts";
+import { leaderOf } from "../../protocol/federation/schedule.ts";
+import { sessionHash, sessionOf } from "../../protocol/federation/session.ts";
+import { MemberSigner } from "../../protocol/federation/signer.ts";
 
 // -------------------------------------------------------------------------------------------------
 // Deterministic randomness.

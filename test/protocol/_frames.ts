@@ -7,12 +7,12 @@
  *
  * @module
  */
-import { decode, encode, type Value } from "../../protocol/codec.ts";
-import type { Output } from "../../protocol/events.ts";
-import { type MessageType, sealFrame, TAG } from "../../protocol/messages.ts";
-import type { Roster } from "../../protocol/roster.ts";
-import type { Session } from "../../protocol/session.ts";
-import type { MemberSigner, Signature } from "../../protocol/signer.ts";
+import { decode, encode, type Value } from "../../protocol/encoding/codec.ts";
+import type { Output } from "../../protocol/round/events.ts";
+import { type MessageType, sealFrame, TAG } from "../../protocol/wire/messages.ts";
+import type { Roster } from "../../protocol/federation/roster.ts";
+import type { Session } from "../../protocol/federation/session.ts";
+import type { MemberSigner, Signature } from "../../protocol/federation/signer.ts";
 import { flipBit } from "./crypto/_helpers.ts";
 
 /** A frame on the wire. */

@@ -8,14 +8,14 @@
  *
  * @module
  */
-import { Endpoint } from "../../protocol/endpoint.ts";
-import type { Output, ProtocolEvent } from "../../protocol/events.ts";
-import { Leader } from "../../protocol/leader.ts";
-import { inlineExpander, type MaskExpander } from "../../protocol/masking.ts";
-import { type MessageType, openFrame, TO_LEADER } from "../../protocol/messages.ts";
-import { Participant } from "../../protocol/participant.ts";
-import type { Roster } from "../../protocol/roster.ts";
-import { leaderOf } from "../../protocol/schedule.ts";
+import { Endpoint } from "../../protocol/round/endpoint.ts";
+import type { Output, ProtocolEvent } from "../../protocol/round/events.ts";
+import { Leader } from "../../protocol/round/leader.ts";
+import { inlineExpander, type MaskExpander } from "../../protocol/math/masking.ts";
+import { type MessageType, openFrame, TO_LEADER } from "../../protocol/wire/messages.ts";
+import { Participant } from "../../protocol/round/participant.ts";
+import type { Roster } from "../../protocol/federation/roster.ts";
+import { leaderOf } from "../../protocol/federation/schedule.ts";
 import {
   type EventOf,
   eventsIn,

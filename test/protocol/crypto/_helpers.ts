@@ -8,7 +8,7 @@
  */
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { fromHex, toHex, utf8 } from "../../../protocol/bytes.ts";
+import { fromHex, toHex, utf8 } from "../../../protocol/encoding/bytes.ts";
 
 export { fromHex, toHex, utf8 };
 

@@ -13,7 +13,7 @@
  * same reference for the same key at the same counter.
  */
 import { chacha20 } from "@noble/ciphers/chacha.js";
-import { bytesToU32 } from "../../../protocol/bytes.ts";
+import { bytesToU32 } from "../../../protocol/encoding/bytes.ts";
 import {
   applyMasks,
   type MaskTerm,

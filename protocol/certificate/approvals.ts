@@ -1,0 +1,105 @@
+/**
+ * The consistency check's evidence: a set of Approval frames in which at least t distinct
+ * members of U3 signed the same (session, H(U2), H(U3)). A member reveals nothing before it has
+ * seen such a set, and a certificate is only as good as the set it carries, so a leader cannot
+ * show different survivor sets to different members.
+ *
+ * @module
+ */
+import { equalBytes, toHex } from "../encoding/bytes.ts";
+import { sha256 } from "../crypto/mod.ts";
+import { ensure, ProtocolError, relayedBy } from "../errors.ts";
+import { type MemberSet, memberSetHash } from "../math/member_set.ts";
+import { expectSession, openFrame, readApproval, verifyEnvelope } from "../wire/messages.ts";
+import type { Roster } from "../federation/roster.ts";
+import { type Session, sessionHash } from "../federation/session.ts";
+
+/** The outcome of checking a set of approvals. */
+export interface CheckedApprovals {
+  /** Members whose approval is valid, ascending. */
+  readonly approvers: MemberSet;
+  /** Refusals of individual approvals (forged, foreign, duplicated, mismatched). */
+  readonly refused: readonly ProtocolError[];
+}
+
+/**
+ * Checks `frames` as approvals of `u3` (and of `u2Hash`) in `session`. Each frame must be an
+ * Approval of this session by a distinct member of U3, sign `u2Hash` and H(`u3`), and carry a
+ * valid signature; invalid frames are reported in `refused` and do not count. Refusals name
+ * `relayer` (the leader that chose to relay the frame) as the peer, and the member the frame
+ * claims to come from in the detail: a forged or foreign approval says nothing about that
+ * member. Refuses with `insufficient-approvals` (naming the counts) when fewer than the roster
+ * threshold remain.
+ *
+ * `verified`, when given, holds the SHA-256 (hex) of frames whose signatures this caller has
+ * already checked: they are not verified again, and newly verified frames are added.
+ */
+export async function checkApprovals(
+  roster: Roster,
+  session: Session,
+  frames: readonly Uint8Array[],
+  u3: MemberSet,
+  u2Hash: Uint8Array,
+  relayer: number,
+  verified?: Set<string>,
+): Promise<CheckedApprovals> {
+  const u3Hash = memberSetHash(sessionHash(session), u3);
+  const inU3 = new Set(u3);
+  const seen = new Set<number>();
+  const refused: ProtocolError[] = [];
+  const candidates = [];
+  for (const frame of frames) {
+    try {
+      const env = openFrame(frame, roster);
+      expectSession(env, session);
+      const approval = readApproval(env);
+      ensure(
+        inU3.has(env.sender),
+        "inconsistent-lists",
+        "approval from a member not in U3",
+        env.sender,
+      );
+      ensure(!seen.has(env.sender), "equivocation", "two approvals from one member", env.sender);
+      seen.add(env.sender);
+      ensure(
+        equalBytes(approval.u2Hash, u2Hash) && equalBytes(approval.u3Hash, u3Hash),
+        "inconsistent-lists",
+        "approval signs different survivor lists",
+        env.sender,
+      );
+      candidates.push(env);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      refused.push(relayedBy(err, "approval", relayer));
+    }
+  }
+  // Digests only serve the cache: without one, nothing is hashed.
+  const cache = verified && {
+    verified,
+    digests: candidates.map((env) => toHex(sha256(env.frame))),
+  };
+  const valid = await Promise.all(
+    candidates.map((env, i) =>
+      cache?.verified.has(cache.digests[i]) || verifyEnvelope(roster, env)
+    ),
+  );
+  const approvers: number[] = [];
+  candidates.forEach((env, i) => {
+    if (valid[i]) {
+      approvers.push(env.sender);
+      cache?.verified.add(cache.digests[i]);
+    } else {
+      refused.push(
+        new ProtocolError("bad-signature", `approval claiming member ${env.sender}`, relayer),
+      );
+    }
+  });
+  approvers.sort((a, b) => a - b);
+  ensure(
+    approvers.length >= roster.threshold,
+    "insufficient-approvals",
+    `${approvers.length} valid approvals of ${frames.length} relayed, threshold ${roster.threshold}`,
+    relayer,
+  );
+  return { approvers, refused };
+}

@@ -1,0 +1,223 @@
+/**
+ * The canonical encoding of everything that is signed or sent: CBOR (RFC 8949) restricted to
+ * definite-length arrays, byte strings, text strings, unsigned integers, booleans and null,
+ * through `cborg`. Encoding is deterministic (shortest integer forms, no maps, no floats), so
+ * the bytes a signature covers are a function of the values alone.
+ *
+ * Decoding is defensive: a size limit is checked before parsing, parsing is strict (no
+ * indefinite lengths, no non-minimal integers, no undefined, no tags), nesting is capped, and
+ * {@link Fields} reads positional fields with a typed refusal naming the field on any mismatch.
+ *
+ * @module
+ */
+import { decode as cborDecode, encode as cborEncode, Tokenizer, Type } from "cborg";
+import { ensure, ProtocolError } from "../errors.ts";
+
+/** A value the canonical encoding can carry. */
+export type Value = number | string | boolean | null | Uint8Array | readonly Value[];
+
+/** Deepest array nesting any fedagg frame uses, with margin. */
+const MAX_DEPTH = 8;
+
+/** Canonical CBOR bytes of `value`. Refuses (TypeError) non-integer or negative numbers. */
+export function encode(value: Value): Uint8Array<ArrayBuffer> {
+  checkEncodable(value);
+  const out = cborEncode(value);
+  return out.byteOffset === 0 && out.byteLength === out.buffer.byteLength
+    ? new Uint8Array(out.buffer as ArrayBuffer)
+    : new Uint8Array(out);
+}
+
+function checkEncodable(value: Value): void {
+  if (typeof value === "number") {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new TypeError(`canonical encoding carries non-negative integers only, got ${value}`);
+    }
+  } else if (Array.isArray(value)) {
+    for (const v of value) checkEncodable(v);
+  }
+}
+
+type Token = ReturnType<Tokenizer["next"]>;
+
+/** The only CBOR major types fedagg frames contain (no maps, floats, tags or negative ints). */
+const ALLOWED_TYPES = new Set([
+  Type.uint,
+  Type.bytes,
+  Type.string,
+  Type.array,
+  Type.true,
+  Type.false,
+  Type.null,
+]);
+
+/**
+ * Wraps cborg's tokenizer to admit only the canonical subset, to refuse text that is not valid
+ * UTF-8 (cborg decodes it leniently, so two byte strings could decode to the same text), and to
+ * cap array nesting (cborg itself recurses without limit, so a deeply nested input would
+ * exhaust the stack).
+ */
+class DepthLimitedTokenizer {
+  readonly #inner: Tokenizer;
+  readonly #open: number[] = [];
+
+  constructor(data: Uint8Array) {
+    this.#inner = new Tokenizer(data, DECODE_OPTIONS);
+  }
+
+  done(): boolean {
+    return this.#inner.done();
+  }
+
+  pos(): number {
+    return this.#inner.pos();
+  }
+
+  next(): Token {
+    const token = this.#inner.next();
+    if (!ALLOWED_TYPES.has(token.type)) {
+      throw new RangeError(`CBOR ${token.type.name} is not part of the canonical encoding`);
+    }
+    if (token.type === Type.string) STRICT_UTF8.decode(token.byteValue); // throws on bad UTF-8
+    const open = this.#open;
+    if (open.length > 0) open[open.length - 1]--;
+    if (token.type === Type.array && token.value > 0) {
+      if (open.length >= MAX_DEPTH) throw new RangeError("nesting too deep");
+      open.push(token.value);
+    }
+    while (open.length > 0 && open[open.length - 1] === 0) open.pop();
+    return token;
+  }
+}
+
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+const DECODE_OPTIONS = {
+  retainStringBytes: true,
+  strict: true,
+  allowIndefinite: false,
+  allowUndefined: false,
+  allowInfinity: false,
+  allowNaN: false,
+  allowBigInt: false,
+  rejectDuplicateMapKeys: true,
+};
+
+/**
+ * Decodes canonical CBOR from an untrusted peer. Refuses with `oversized` when `bytes` exceeds
+ * `limit` (checked before any parsing) and with `malformed` for anything that does not parse
+ * strictly, contains a map, float, tag or negative integer, nests deeper than 8 levels, or has
+ * trailing bytes.
+ */
+export function decode(bytes: Uint8Array, limit: number, what: string, peer?: number): unknown {
+  ensure(
+    bytes.length <= limit,
+    "oversized",
+    `${what} is ${bytes.length} bytes, limit ${limit}`,
+    peer,
+  );
+  try {
+    return cborDecode(bytes, { ...DECODE_OPTIONS, tokenizer: new DepthLimitedTokenizer(bytes) });
+  } catch (err) {
+    throw new ProtocolError(
+      "malformed",
+      `${what} does not decode: ${(err as Error).message}`,
+      peer,
+    );
+  }
+}
+
+/**
+ * Positional reader over a decoded array, refusing with a typed error that names the field.
+ * Construct with the exact number of fields expected.
+ */
+export class Fields {
+  readonly #values: readonly unknown[];
+  readonly #what: string;
+  readonly #peer: number | undefined;
+
+  /** Refuses `malformed` unless `value` is an array of exactly `count` elements. */
+  constructor(value: unknown, count: number, what: string, peer?: number) {
+    ensure(Array.isArray(value), "malformed", `${what} is not an array`, peer);
+    ensure(
+      value.length === count,
+      "malformed",
+      `${what} has ${value.length} fields, expected ${count}`,
+      peer,
+    );
+    this.#values = value;
+    this.#what = what;
+    this.#peer = peer;
+  }
+
+  #fail(i: number, name: string, expected: string): never {
+    throw new ProtocolError(
+      "malformed",
+      `${this.#what} field ${i} (${name}) is not ${expected}`,
+      this.#peer,
+    );
+  }
+
+  /** A non-negative safe integer ≤ `max`. */
+  uint(i: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
+    const v = this.#values[i];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v > max) {
+      this.#fail(i, name, `an integer in [0, ${max}]`);
+    }
+    return v;
+  }
+
+  /** A text string of at most `maxLength` UTF-16 units. */
+  text(i: number, name: string, maxLength: number): string {
+    const v = this.#values[i];
+    if (typeof v !== "string" || v.length > maxLength) {
+      this.#fail(i, name, `a string of at most ${maxLength} characters`);
+    }
+    return v;
+  }
+
+  /**
+   * A byte string of exactly `length` bytes (a number) or of a length within `[min, max]`.
+   * A wrong length is refused with `wrong-length`, a non-bytes value with `malformed`.
+   */
+  bytes(i: number, name: string, length: number | readonly [number, number]): Uint8Array {
+    const v = this.#values[i];
+    if (!(v instanceof Uint8Array)) this.#fail(i, name, "a byte string");
+    const [min, max] = typeof length === "number" ? [length, length] : length;
+    ensure(
+      v.length >= min && v.length <= max,
+      "wrong-length",
+      `${this.#what} field ${i} (${name}) is ${v.length} bytes, expected ${
+        min === max ? min : `${min}..${max}`
+      }`,
+      this.#peer,
+    );
+    return v;
+  }
+
+  /** An array of at most `maxLength` elements (elements unchecked: read them with `Fields`). */
+  list(i: number, name: string, maxLength: number): readonly unknown[] {
+    const v = this.#values[i];
+    if (!Array.isArray(v) || v.length > maxLength) {
+      this.#fail(i, name, `an array of at most ${maxLength} elements`);
+    }
+    return v;
+  }
+
+  /** A strictly increasing list of member indices, each < `n` (a canonical member set). */
+  members(i: number, name: string, n: number): readonly number[] {
+    const v = this.list(i, name, n);
+    let previous = -1;
+    for (const x of v) {
+      if (typeof x !== "number" || !Number.isSafeInteger(x) || x <= previous || x >= n) {
+        throw new ProtocolError(
+          typeof x === "number" && Number.isSafeInteger(x) && x >= n ? "not-member" : "malformed",
+          `${this.#what} field ${i} (${name}) is not a strictly increasing list of member indices`,
+          this.#peer,
+        );
+      }
+      previous = x;
+    }
+    return v as readonly number[];
+  }
+}

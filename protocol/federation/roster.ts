@@ -1,0 +1,290 @@
+/**
+ * The federation's roster: who the members are (id, long-term public keys) and the parameters
+ * every round runs with. Its hash is bound into every signed message, so a message signed under
+ * one roster (or one set of parameters) is useless under another.
+ *
+ * Members are ordered by id; a member's roster index (its position) is how messages name it.
+ *
+ * @module
+ */
+import { encode, type Value } from "../encoding/codec.ts";
+import { ConfigError } from "../errors.ts";
+import { HASH, ML_DSA65_PUBLIC_KEY_LENGTH, taggedHash } from "../crypto/mod.ts";
+import { defaultThreshold } from "../graph/graphs.ts";
+import { type QuantizationParameters, quantizationParameters } from "../math/quantize.ts";
+
+/** Classical (X25519 + Ed25519) or post-quantum (X-Wing + ML-DSA-65 alongside Ed25519). */
+export type Mode = "classical" | "post-quantum";
+
+/** One roster member. */
+export interface Member {
+  /** Unique, stable identifier (the libp2p PeerId string in a deployment). 1..128 chars. */
+  readonly id: string;
+  /** Long-term Ed25519 public key (32 bytes). */
+  readonly signingKey: Uint8Array;
+  /** Long-term ML-DSA-65 public key (1952 bytes); required in post-quantum mode. */
+  readonly pqSigningKey?: Uint8Array;
+}
+
+/** The neighbour graph family and its per-neighbourhood threshold. */
+export type GraphSettings =
+  | { readonly kind: "complete" }
+  | { readonly kind: "harary"; readonly degree: number; readonly threshold: number };
+
+/** What a federation chooses; omitted fields take the documented defaults. */
+export interface RosterSettings {
+  /** Federation name, 1..64 characters. */
+  readonly federation: string;
+  /** The members (any order; they are sorted by id). */
+  readonly members: readonly Member[];
+  /** Defaults to `"classical"`. */
+  readonly mode?: Mode;
+  /** Update length d (number of float32 parameters), 1..2^26. */
+  readonly dim: number;
+  /** Clipping radius; defaults to 1. */
+  readonly clip?: number;
+  /** Largest weight (num_samples) a member may claim; defaults to 1 (plain mean). */
+  readonly maxWeight?: number;
+  /** Quantization scale; defaults to the largest that cannot overflow. */
+  readonly scale?: number;
+  /** Global threshold t; defaults to ⌊2n/3⌋ + 1. */
+  readonly threshold?: number;
+  /** Defaults to the complete graph. */
+  readonly graph?: GraphSettings;
+  /** How long the leader waits in a stage for stragglers (ms); see {@link defaultTimeouts}. */
+  readonly stageTimeoutMs?: number;
+  /**
+   * How long the leader waits, from the first AdvertiseKeys of a session, for every member's
+   * before starting the round with at least t (ms): the round's submission deadline. See
+   * {@link defaultTimeouts}.
+   */
+  readonly advertiseTimeoutMs?: number;
+  /**
+   * How long a member waits for the leader to make progress before a view change (ms). See
+   * {@link defaultTimeouts}.
+   */
+  readonly viewTimeoutMs?: number;
+}
+
+/** A validated roster. Immutable. */
+export interface Roster {
+  /** The federation's name (1–64 characters), part of every session. */
+  readonly federation: string;
+  /** Members sorted by id; the index in this array is the member's roster index. */
+  readonly members: readonly Member[];
+  /** Classical, or post-quantum (X-Wing confidentiality, hybrid signatures where it matters). */
+  readonly mode: Mode;
+  /** The update length d. */
+  readonly dim: number;
+  /** The global threshold t (> n/2): members a round needs at every stage. */
+  readonly threshold: number;
+  /** The neighbour graph (complete, or Harary with its per-neighbourhood threshold). */
+  readonly graph: GraphSettings;
+  /** Fixed-point encoding of updates and weights, checked not to overflow 2^32. */
+  readonly quantization: QuantizationParameters;
+  /** How long the leader waits past t answers for the rest, at each later stage (ms). */
+  readonly stageTimeoutMs: number;
+  /** How long the leader waits for adverts, from the first (ms): the submission deadline. */
+  readonly advertiseTimeoutMs: number;
+  /** How long a member waits for its leader to make progress before a view change (ms). */
+  readonly viewTimeoutMs: number;
+  /** SHA-256 (domain "roster") of the canonical encoding. */
+  readonly hash: Uint8Array;
+  /** Roster index of `id`, or undefined. */
+  indexOf(id: string): number | undefined;
+}
+
+/** Largest accepted update length (2^26 parameters = 256 MiB of float32). */
+export const MAX_DIM = 2 ** 26;
+/** Largest accepted roster. */
+export const MAX_MEMBERS = 65535;
+
+/** The stage timeout a roster takes when its settings name none (ms). */
+export const DEFAULT_STAGE_TIMEOUT_MS = 10_000;
+
+/**
+ * The timeouts a roster takes where its settings omit them, the one rule both
+ * {@link createRoster} and the node's `fedagg roster create` apply: the stage timeout defaults to
+ * {@link DEFAULT_STAGE_TIMEOUT_MS}; the advertise timeout (the submission deadline, which must
+ * leave trainers time to finish) to 6 × the stage timeout; the view timeout to 3 × the stage
+ * timeout (it must exceed it, or members abandon a leader still waiting for stragglers). With
+ * the default stage timeout: 10 s, 60 s and 30 s.
+ */
+export function defaultTimeouts(stageTimeoutMs: number = DEFAULT_STAGE_TIMEOUT_MS): {
+  readonly stageTimeoutMs: number;
+  readonly advertiseTimeoutMs: number;
+  readonly viewTimeoutMs: number;
+} {
+  return {
+    stageTimeoutMs,
+    advertiseTimeoutMs: 6 * stageTimeoutMs,
+    viewTimeoutMs: 3 * stageTimeoutMs,
+  };
+}
+
+function float64Bytes(x: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setFloat64(0, x);
+  return b;
+}
+
+/**
+ * Validates settings and builds a {@link Roster}. Refuses with a {@link ConfigError} naming the
+ * setting: fewer than 3 or more than 65535 members, duplicate ids or keys, keys of the wrong
+ * length, a missing ML-DSA key in post-quantum mode, a threshold ≤ n/2 or > n (a round
+ * completes with n − t members lost, and a threshold t keeps two views of a round from both
+ * completing while fewer than 2t − n members are corrupt: the default ⌊2n/3⌋ + 1 tolerates
+ * ⌈n/3⌉ − 1 lost members and, for n = 9, up to 4 corrupt ones), a graph whose degree is odd or
+ * ≥ n or whose threshold is not a strict majority of a closed neighbourhood, quantization that
+ * could overflow 2^32, and non-positive timeouts.
+ */
+export function createRoster(settings: RosterSettings): Roster {
+  const federation = settings.federation;
+  if (typeof federation !== "string" || federation.length < 1 || federation.length > 64) {
+    throw new ConfigError("federation", "must be a name of 1 to 64 characters");
+  }
+  const mode: Mode = settings.mode ?? "classical";
+  if (mode !== "classical" && mode !== "post-quantum") {
+    throw new ConfigError("mode", `must be "classical" or "post-quantum", got ${String(mode)}`);
+  }
+  const members = [...settings.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const n = members.length;
+  if (n < 3 || n > MAX_MEMBERS) {
+    throw new ConfigError("members", `a roster needs 3 to ${MAX_MEMBERS} members, got ${n}`);
+  }
+  const seenKeys = new Set<string>();
+  members.forEach((m, i) => {
+    if (typeof m.id !== "string" || m.id.length < 1 || m.id.length > 128) {
+      throw new ConfigError("members", `member ${i} has an id that is not 1..128 characters`);
+    }
+    if (i > 0 && members[i - 1].id === m.id) {
+      throw new ConfigError("members", `duplicate member id ${m.id}`);
+    }
+    if (!(m.signingKey instanceof Uint8Array) || m.signingKey.length !== 32) {
+      throw new ConfigError("members", `member ${m.id}: signingKey must be 32 bytes (Ed25519)`);
+    }
+    const key = Array.from(m.signingKey).join(",");
+    if (seenKeys.has(key)) throw new ConfigError("members", `member ${m.id} reuses a signing key`);
+    seenKeys.add(key);
+    if (mode === "post-quantum") {
+      if (
+        !(m.pqSigningKey instanceof Uint8Array) ||
+        m.pqSigningKey.length !== ML_DSA65_PUBLIC_KEY_LENGTH
+      ) {
+        throw new ConfigError(
+          "members",
+          `member ${m.id}: post-quantum mode needs a ${ML_DSA65_PUBLIC_KEY_LENGTH}-byte ML-DSA-65 key`,
+        );
+      }
+    }
+  });
+
+  const dim = settings.dim;
+  if (!Number.isSafeInteger(dim) || dim < 1 || dim > MAX_DIM) {
+    throw new ConfigError("dim", `must be an integer in [1, ${MAX_DIM}], got ${dim}`);
+  }
+  const threshold = settings.threshold ?? defaultThreshold(n);
+  if (!Number.isSafeInteger(threshold) || threshold <= n / 2 || threshold > n) {
+    throw new ConfigError(
+      "threshold",
+      `must be an integer in (n/2, n] = (${n / 2}, ${n}]: two views of a round can then not ` +
+        `both complete while fewer than 2t − n members are corrupt; got ${threshold}`,
+    );
+  }
+  const graph: GraphSettings = settings.graph ?? { kind: "complete" };
+  if (graph.kind === "harary") {
+    const { degree, threshold: tk } = graph;
+    if (!Number.isSafeInteger(degree) || degree < 2 || degree % 2 !== 0 || degree >= n - 1) {
+      throw new ConfigError(
+        "graph.degree",
+        `must be an even integer in [2, n − 2] = [2, ${n - 2}] (use the complete graph ` +
+          `otherwise), got ${degree}`,
+      );
+    }
+    if (!Number.isSafeInteger(tk) || tk <= (degree + 1) / 2 || tk > degree + 1) {
+      throw new ConfigError(
+        "graph.threshold",
+        `must be a strict majority of a closed neighbourhood: in (${(degree + 1) / 2}, ${
+          degree + 1
+        }], got ${tk}`,
+      );
+    }
+  } else if (graph.kind !== "complete") {
+    throw new ConfigError(
+      "graph",
+      `unknown graph kind ${String((graph as { kind: unknown }).kind)}`,
+    );
+  }
+  const quantization = quantizationParameters({
+    members: n,
+    clip: settings.clip ?? 1,
+    maxWeight: settings.maxWeight ?? 1,
+    scale: settings.scale,
+  });
+  const stageTimeoutMs = settings.stageTimeoutMs ?? DEFAULT_STAGE_TIMEOUT_MS;
+  const defaults = defaultTimeouts(stageTimeoutMs);
+  const advertiseTimeoutMs = settings.advertiseTimeoutMs ?? defaults.advertiseTimeoutMs;
+  const viewTimeoutMs = settings.viewTimeoutMs ?? defaults.viewTimeoutMs;
+  for (
+    const [name, v] of [
+      ["stageTimeoutMs", stageTimeoutMs],
+      ["advertiseTimeoutMs", advertiseTimeoutMs],
+      ["viewTimeoutMs", viewTimeoutMs],
+    ]
+  ) {
+    if (!Number.isSafeInteger(v) || (v as number) < 1) {
+      throw new ConfigError(name as string, `must be a positive integer number of milliseconds`);
+    }
+  }
+  if (viewTimeoutMs <= stageTimeoutMs) {
+    throw new ConfigError(
+      "viewTimeoutMs",
+      `must exceed stageTimeoutMs (${stageTimeoutMs}) or members abandon a leader that is ` +
+        `still waiting for stragglers`,
+    );
+  }
+
+  const canonical: Value = [
+    "fedagg/v1/roster",
+    federation,
+    mode,
+    members.map((m) => [m.id, m.signingKey, m.pqSigningKey ?? null]),
+    dim,
+    threshold,
+    graph.kind === "complete" ? ["complete"] : ["harary", graph.degree, graph.threshold],
+    float64Bytes(quantization.clip),
+    float64Bytes(quantization.scale),
+    quantization.maxWeight,
+    stageTimeoutMs,
+    viewTimeoutMs,
+    advertiseTimeoutMs,
+  ];
+  const hash = taggedHash(HASH.roster, encode(canonical));
+  const index = new Map(members.map((m, i) => [m.id, i]));
+  return Object.freeze({
+    federation,
+    members: Object.freeze(members),
+    mode,
+    dim,
+    threshold,
+    graph,
+    quantization,
+    stageTimeoutMs,
+    advertiseTimeoutMs,
+    viewTimeoutMs,
+    hash,
+    indexOf: (id: string) => index.get(id),
+  });
+}
+
+/**
+ * The longest a member waits in one view for its leader to make progress: `viewTimeoutMs`, plus
+ * `advertiseTimeoutMs` while the leader may still be collecting adverts. A frame still
+ * undelivered this long after it was produced belongs to a view its recipient has left or
+ * finished, so a transport may stop retrying it.
+ */
+export function viewPatienceMs(
+  roster: Pick<Roster, "viewTimeoutMs" | "advertiseTimeoutMs">,
+): number {
+  return roster.viewTimeoutMs + roster.advertiseTimeoutMs;
+}

@@ -1,0 +1,388 @@
+/**
+ * A member's endpoint: the one object a driver (simulator or node) talks to. It decodes every
+ * incoming frame, routes it to this member's participant for the frame's round or to the
+ * leader of the frame's session (creating that leader on demand when this member is scheduled
+ * to lead it), delivers frames this member sends to itself without a network round trip, and
+ * merges the machines' outputs. Like them it is sans-IO: frames, local input and `now` in;
+ * sends and events out.
+ *
+ * Calls are serialized internally, so a driver may call it from concurrent callbacks.
+ *
+ * Resource limits against a flooding peer: leaders are created only for rounds within
+ * {@link ROUND_WINDOW} of the newest round this member submitted to (any round before its first
+ * submission or {@link Endpoint.restore}) and views within {@link VIEW_WINDOW} of its own view,
+ * and at most {@link MAX_LEADERS} exist at once. A leader past its first stage is never evicted
+ * while it can still progress; one stalled below t gives up a view timeout after its stage
+ * timeout and is then evictable.
+ *
+ * @module
+ */
+import { CallerError, ProtocolError, type RefusalCode } from "../errors.ts";
+import { event, type Output, type ProtocolEvent } from "./events.ts";
+import { Leader } from "./leader.ts";
+import type { MaskExpander } from "../math/masking.ts";
+import { readLeaderCertificate, verifyCertificateSignatures } from "../certificate/certificate.ts";
+import { type Envelope, openFrame, TO_LEADER } from "../wire/messages.ts";
+import { Participant } from "./participant.ts";
+import type { Roster } from "../federation/roster.ts";
+import { leaderOf } from "../federation/schedule.ts";
+import type { Rng } from "../crypto/mod.ts";
+import type { MemberSigner } from "../federation/signer.ts";
+
+/** How far (in rounds) ahead of or behind its newest round an endpoint will lead. */
+export const ROUND_WINDOW = 2;
+/** Most leader instances alive at once. */
+export const MAX_LEADERS = 8;
+/** How many views ahead of its own view (in that round) an endpoint will lead. */
+export const VIEW_WINDOW = 3;
+/** Most rounds whose participants are kept (older finished ones are dropped). */
+const MAX_PARTICIPANTS = 4;
+
+/** What an endpoint needs. */
+export interface EndpointConfig {
+  /** The validated roster every member runs. */
+  readonly roster: Roster;
+  /** This member's roster index. */
+  readonly self: number;
+  /** This member's long-term signing keys (those the roster lists for `self`). */
+  readonly signer: MemberSigner;
+  /** Source of the ephemeral secrets: a CSPRNG (`systemRng`) outside tests. */
+  readonly rng: Rng;
+  /** Runs the mask PRG work (inline, or on worker threads in the node). */
+  readonly expander: MaskExpander;
+}
+
+/** What {@link Endpoint.wantsCertificate} decided about a certificate that came without body. */
+export type CertificateInterest =
+  | {
+    readonly kind: "fetch";
+    /** The certificate (without body): add the body and hand the frame to `receive`. */
+    readonly envelope: Envelope;
+    /** The body to fetch is the one whose `aggregateHash` under the session is this. */
+    readonly aggregateHash: Uint8Array;
+  }
+  /** Of no use to this member (`reason` says why); nobody is blamed. */
+  | { readonly kind: "ignore"; readonly reason: string }
+  /** Fails a check; the refusal names it and the member to blame. */
+  | { readonly kind: "refused"; readonly error: ProtocolError };
+
+/** One member's protocol endpoint. */
+export class Endpoint {
+  readonly #config: EndpointConfig;
+  readonly #participants = new Map<number, Participant>();
+  readonly #leaders = new Map<string, Leader>();
+  #newestRound = -1;
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Views this member committed to before a restart, by round (see {@link Endpoint.restore}). */
+  readonly #committed = new Map<number, number>();
+
+  /**
+   * An endpoint with no rounds yet.
+   * @param config the roster, this member's index and keys, its rng and mask expander
+   */
+  constructor(config: EndpointConfig) {
+    this.#config = config;
+  }
+
+  /** This member's roster index. */
+  get self(): number {
+    return this.#config.self;
+  }
+
+  /** The participant of `round`, if any (for inspection). */
+  participant(round: number): Participant | undefined {
+    return this.#participants.get(round);
+  }
+
+  /** The leader of (`round`, `view`), if this endpoint runs it (for inspection). */
+  leader(round: number, view: number): Leader | undefined {
+    return this.#leaders.get(`${round}/${view}`);
+  }
+
+  /**
+   * Starts this member's part in `round` with its quantized input (length d + 1; ownership
+   * passes to the endpoint, which wipes it when the round ends). Refuses (CallerError) an input
+   * of another length, a round that already has a participant, and a round this member
+   * committed to before a restart.
+   */
+  submit(round: number, input: Uint32Array, now: number, view = 0): Promise<Output[]> {
+    return this.#serialized(async () => {
+      const existing = this.#participants.get(round);
+      if (existing !== undefined) {
+        throw new CallerError(
+          existing.decided
+            ? `round ${round} is already decided here (its aggregate was published)`
+            : `round ${round} already has an update from this member`,
+        );
+      }
+      if (this.#committed.has(round)) {
+        throw new CallerError(
+          `this member committed to view ${this.#committed.get(round)} of round ${round} before ` +
+            `a restart and cannot take part in it again`,
+        );
+      }
+      const participant = new Participant(this.#config, round, input);
+      this.#addParticipant(round, participant);
+      this.#newestRound = Math.max(this.#newestRound, round);
+      return await this.#deliverLocal(await participant.start(now, view), now);
+    });
+  }
+
+  /**
+   * Restores what a restarted node's journal knows: the newest round it took part in and the
+   * views it committed to (it will never act in another view of those rounds, nor submit to
+   * them again). Call before anything else.
+   */
+  restore(state: { newestRound?: number; committed?: ReadonlyMap<number, number> }): void {
+    if (state.newestRound !== undefined) {
+      this.#newestRound = Math.max(this.#newestRound, state.newestRound);
+    }
+    for (const [round, view] of state.committed ?? []) this.#committed.set(round, view);
+  }
+
+  /** Handles a frame that arrived from roster member `from`. Never throws on bad input. */
+  receive(frame: Uint8Array, from: number, now: number): Promise<Output[]> {
+    return this.#serialized(async () =>
+      await this.#deliverLocal(await this.#route(frame, from, now), now)
+    );
+  }
+
+  /**
+   * Decides whether a certificate frame that arrived from member `from` without its aggregate
+   * body (gossiped alone; the body is fetched by hash) is worth fetching the body for. `fetch`
+   * only when the round is one this member would check it in — it has an undecided participant
+   * there that did not commit to another view, or, with none, the round is within
+   * {@link ROUND_WINDOW} of its newest — and the frame is signed by its session's scheduled
+   * leader and carries ≥ t valid approvals of that session: one member alone cannot make this
+   * member fetch anything, however many views of however many rounds it leads. `ignore` for a
+   * certificate this member has no use for, `refused` for one that fails a check.
+   *
+   * Changes no state and does not wait for earlier calls: its answer is advice, and
+   * {@link receive} checks the frame with its body in full. Never throws on bad input.
+   */
+  async wantsCertificate(frame: Uint8Array, from: number): Promise<CertificateInterest> {
+    const { roster } = this.#config;
+    try {
+      const env = openFrame(frame, roster, from);
+      const { certificate } = readLeaderCertificate(roster, env);
+      const { round, view } = env.session;
+      const participant = this.#participants.get(round);
+      if (participant === undefined && Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
+        return {
+          kind: "ignore",
+          reason: `round ${round} is outside this member's window (newest ${this.#newestRound})`,
+        };
+      }
+      if (participant?.decided) {
+        return { kind: "ignore", reason: `round ${round} is already decided here` };
+      }
+      const committed = participant?.committedView ?? this.#committed.get(round);
+      if (committed !== undefined && committed !== view) {
+        return {
+          kind: "ignore",
+          reason: `view ${view} of round ${round}: this member committed to view ${committed}`,
+        };
+      }
+      await verifyCertificateSignatures(roster, env, certificate);
+      return { kind: "fetch", envelope: env, aggregateHash: certificate.aggregateHash };
+    } catch (err) {
+      if (err instanceof ProtocolError) return { kind: "refused", error: err };
+      throw err;
+    }
+  }
+
+  /** Runs every machine whose timeout has passed. */
+  tick(now: number): Promise<Output[]> {
+    return this.#serialized(async () => {
+      const out: Output[] = [];
+      for (const p of this.#participants.values()) out.push(...await p.handleTimeout(now));
+      for (const l of this.#leaders.values()) out.push(...await l.handleTimeout(now));
+      return await this.#deliverLocal(out, now);
+    });
+  }
+
+  /** The earliest time {@link tick} needs to run, or undefined. */
+  nextTimeout(): number | undefined {
+    let next: number | undefined;
+    const consider = (t: number | undefined) => {
+      if (t !== undefined && (next === undefined || t < next)) next = t;
+    };
+    for (const p of this.#participants.values()) consider(p.nextTimeout());
+    for (const l of this.#leaders.values()) consider(l.nextTimeout());
+    return next;
+  }
+
+  /** Wipes every participant's and leader's secrets. */
+  close(): void {
+    for (const p of this.#participants.values()) p.wipe();
+    for (const l of this.#leaders.values()) l.wipe();
+    this.#participants.clear();
+    this.#leaders.clear();
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` after every earlier call has finished. A {@link CallerError} goes back to the
+   * caller; any other exception (never bad input, which machines report as `refused`) is a bug
+   * and becomes an `internal-error` event: the node keeps running.
+   */
+  #serialized(fn: () => Promise<Output[]>): Promise<Output[]> {
+    const guarded = async (): Promise<Output[]> => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (err instanceof CallerError) throw err;
+        const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        return [event({ type: "internal-error", message })];
+      }
+    };
+    const run = this.#queue.then(guarded, guarded);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  #addParticipant(round: number, p: Participant): void {
+    this.#participants.set(round, p);
+    if (this.#participants.size > MAX_PARTICIPANTS) {
+      const oldest = Math.min(...this.#participants.keys());
+      this.#participants.get(oldest)!.wipe();
+      this.#participants.delete(oldest);
+    }
+  }
+
+  /** Feeds frames addressed to this member back in until only external sends remain. */
+  async #deliverLocal(outputs: Output[], now: number): Promise<Output[]> {
+    const self = this.#config.self;
+    const result: Output[] = [];
+    const pending = [...outputs];
+    while (pending.length > 0) {
+      const o = pending.shift()!;
+      if (o.kind === "send" && o.to === self) {
+        pending.push(...await this.#route(o.frame, self, now));
+      } else if (o.kind === "broadcast") {
+        result.push(o);
+        pending.push(...await this.#route(o.frame, self, now));
+      } else {
+        result.push(o);
+      }
+    }
+    return result;
+  }
+
+  async #route(frame: Uint8Array, from: number, now: number): Promise<Output[]> {
+    const { roster, self } = this.#config;
+    let env: Envelope;
+    try {
+      env = openFrame(frame, roster, from);
+    } catch (err) {
+      if (err instanceof ProtocolError) return [refused(err)];
+      throw err;
+    }
+    const { round, view } = env.session;
+    if (TO_LEADER.has(env.type)) {
+      const scheduled = leaderOf(roster, round, view);
+      if (scheduled !== self) {
+        return [refused(
+          new ProtocolError(
+            "not-leader",
+            `${env.type} for round ${round} view ${view}, whose leader is member ${scheduled}`,
+            from,
+          ),
+        )];
+      }
+      const leader = this.#leaderFor(env);
+      if (!(leader instanceof Leader)) {
+        return [refused(new ProtocolError(leader.code, leader.detail, from))];
+      }
+      return await leader.handle(env, now);
+    }
+    const participant = this.#participants.get(round);
+    if (participant === undefined) {
+      if (env.type !== "certificate" || Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
+        if (env.type === "cosign") return []; // co-signatures of rounds we do not follow
+        return [refused(
+          new ProtocolError(
+            "wrong-stage",
+            `${env.type} for round ${round}, in which this member takes no part`,
+            from,
+          ),
+        )];
+      }
+      // Not a participant of this round: follow it as an observer that checks and co-signs,
+      // kept only once a certificate checked out (so junk cannot occupy the round).
+      const observer = new Participant(this.#config, round, undefined, this.#committed.get(round));
+      const out = await observer.handle(env, now);
+      if (observer.decided) this.#addParticipant(round, observer);
+      else observer.wipe();
+      return out;
+    }
+    return await participant.handle(env, now);
+  }
+
+  /**
+   * The leader for the envelope's session, creating it for an AdvertiseKeys within the windows;
+   * otherwise the refusal saying why there is none. A flooding member cannot push out a leader
+   * that is past its first stage: eviction takes finished leaders first, then the collecting
+   * leader with the fewest adverts (farthest view first), and creation is refused when every
+   * slot holds a leader in progress.
+   */
+  #leaderFor(env: Envelope): Leader | { code: RefusalCode; detail: string } {
+    const { round, view } = env.session;
+    const key = `${round}/${view}`;
+    const existing = this.#leaders.get(key);
+    if (existing !== undefined) return existing;
+    if (env.type !== "advertise") {
+      return {
+        code: "wrong-stage",
+        detail: `no leader runs round ${round} view ${view} here (it never received an ` +
+          `advertisement, finished, or was evicted)`,
+      };
+    }
+    if (this.#newestRound >= 0 && Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
+      return {
+        code: "wrong-session",
+        detail:
+          `round ${round} is outside this member's window (newest round ${this.#newestRound})`,
+      };
+    }
+    const ownView = this.#participants.get(round)?.view ?? 0;
+    if (view > ownView + VIEW_WINDOW) {
+      return {
+        code: "wrong-session",
+        detail: `view ${view} of round ${round} is more than ${VIEW_WINDOW} views ahead of ` +
+          `this member's view ${ownView}`,
+      };
+    }
+    if (this.#leaders.size >= MAX_LEADERS) {
+      const victim = this.#evictable(ownView);
+      if (victim === undefined) {
+        return {
+          code: "wrong-stage",
+          detail: `already leading ${MAX_LEADERS} sessions in progress`,
+        };
+      }
+      this.#leaders.get(victim)!.wipe();
+      this.#leaders.delete(victim);
+    }
+    const leader = new Leader(this.#config, env.session);
+    this.#leaders.set(key, leader);
+    return leader;
+  }
+
+  #evictable(ownView: number): string | undefined {
+    const entries = [...this.#leaders];
+    const finished = entries.find(([, l]) => l.stage === "publish" || l.stage === "failed");
+    if (finished !== undefined) return finished[0];
+    const collecting = entries.filter(([, l]) => l.stage === "advertise");
+    collecting.sort(([, a], [, b]) =>
+      a.advertCount - b.advertCount ||
+      Math.abs(b.session.view - ownView) - Math.abs(a.session.view - ownView)
+    );
+    return collecting[0]?.[0];
+  }
+}
+
+function refused(error: ProtocolError): Output {
+  return event({ type: "refused", error } satisfies ProtocolEvent);
+}

@@ -1,0 +1,91 @@
+/**
+ * What the state machines return: frames to send and events to report. The caller (simulator
+ * or node) performs the sends in order and handles the events; nothing here does I/O.
+ *
+ * @module
+ */
+import type { ProtocolError } from "../errors.ts";
+
+/** A protocol stage, named as in the design (§4). */
+export type Stage =
+  | "advertise"
+  | "share"
+  | "masked"
+  | "consistency"
+  | "unmask"
+  | "publish"
+  | "final"
+  | "failed";
+
+/** Something the caller should know about. Events never contain secrets. */
+export type ProtocolEvent =
+  /** An input was refused; the machine carries on. */
+  | { readonly type: "refused"; readonly error: ProtocolError }
+  /** A machine entered a stage. */
+  | {
+    readonly type: "stage";
+    readonly role: "participant" | "leader";
+    readonly round: number;
+    readonly view: number;
+    readonly stage: Stage;
+  }
+  /** A member abandoned a stalled leader and moved to the next view. */
+  | {
+    readonly type: "view-change";
+    readonly round: number;
+    readonly from: number;
+    readonly to: number;
+  }
+  /**
+   * A member is about to approve (round, view): from now on it will never act in another view
+   * of this round. A node must persist this before sending the approval that follows.
+   */
+  | { readonly type: "committed"; readonly round: number; readonly view: number }
+  /** The leader published an aggregate (participants: a verified certificate arrived). */
+  | {
+    readonly type: "published";
+    readonly round: number;
+    readonly view: number;
+    /** The certificate frame without its body. */
+    readonly certificate: Uint8Array;
+    /** The exact integer aggregate: d sums then the total weight. */
+    readonly aggregate: Uint32Array;
+    /** Roster indices whose inputs the aggregate contains (U3). */
+    readonly members: readonly number[];
+  }
+  /** A certificate gathered ≥ t co-signatures: the aggregate is final. */
+  | {
+    readonly type: "final";
+    readonly round: number;
+    readonly view: number;
+    /** The encoded final certificate (certificate + co-signatures), see `certificate.ts`. */
+    readonly certificate: Uint8Array;
+    readonly aggregate: Uint32Array;
+    readonly members: readonly number[];
+  }
+  /**
+   * A machine hit an unexpected exception (a bug, not bad input). The endpoint caught it so the
+   * node keeps running; the machine may be stuck until its timeout. Always worth a loud log.
+   */
+  | { readonly type: "internal-error"; readonly message: string }
+  /** The round cannot complete for this machine (reason names the missing piece). */
+  | {
+    readonly type: "round-failed";
+    readonly round: number;
+    readonly view: number;
+    readonly reason: string;
+  };
+
+/** One thing for the caller to do. */
+export type Output =
+  /** Send `frame` to roster member `to`. */
+  | { readonly kind: "send"; readonly to: number; readonly frame: Uint8Array }
+  /** Send `frame` to every roster member (including this one). */
+  | { readonly kind: "broadcast"; readonly frame: Uint8Array }
+  /** Report an event. */
+  | { readonly kind: "event"; readonly event: ProtocolEvent };
+
+/** Shorthand for an event output. */
+export function event(e: ProtocolEvent): Output {
+  return { kind: "event", event: e };
+}

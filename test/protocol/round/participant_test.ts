@@ -1,0 +1,499 @@
+/**
+ * The participant state machine (protocol/participant.ts), driven against real leaders on the
+ * in-memory network of `_harness.ts`: stage progression, timeouts and view changes, when it
+ * commits (and that the `committed` event precedes the frame that commits), failure when a
+ * leader stalls after commitment, co-signatures that overtake the certificate, observers, and
+ * wiping. Refusals of hostile input are the adversary suite's; only routine ones appear here.
+ */
+import { assert, assertEquals, assertRejects, assertThrows } from "../../_assert.ts";
+import { verifyFinalCertificate } from "../../../protocol/certificate/certificate.ts";
+import { CallerError } from "../../../protocol/errors.ts";
+import type { Stage } from "../../../protocol/round/events.ts";
+import { inlineExpander, type MaskExpander } from "../../../protocol/math/masking.ts";
+import { cosignFields, openFrame, sealFrame } from "../../../protocol/wire/messages.ts";
+import { Participant } from "../../../protocol/round/participant.ts";
+import { leaderOf } from "../../../protocol/federation/schedule.ts";
+import { sessionOf } from "../../../protocol/federation/session.ts";
+import {
+  all,
+  eventsOf,
+  federation,
+  follower,
+  inputsFor,
+  machineConfig,
+  plainSum,
+  rngFor,
+  u8,
+  verifyFinal,
+} from "../_fixtures.ts";
+import { forgeSignature } from "../_frames.ts";
+import { MachineNet, startedNet } from "../_harness.ts";
+
+const ROUND = 0;
+const STAGES: Stage[] = [
+  "advertise",
+  "share",
+  "masked",
+  "consistency",
+  "unmask",
+  "publish",
+  "final",
+];
+
+const complete = federation({ n: 5, dim: 20 });
+const sparse = federation({
+  n: 7,
+  dim: 20,
+  graph: { kind: "harary", degree: 4, threshold: 3 },
+  seed: "sparse",
+});
+
+/**
+ * Delivers the first held message straight to member `x`'s participant; returns the outputs and
+ * what each is (the event type or the message type).
+ */
+async function deliverHeld(net: MachineNet, x: number) {
+  const [held] = net.held;
+  const out = await net.toParticipant(x, held.frame, held.from);
+  const kinds = out.map((o) =>
+    o.kind === "event" ? o.event.type : openFrame(o.frame, net.roster).type
+  );
+  return { out, kinds };
+}
+
+Deno.test("participant: a round runs through every stage, with stage events", async () => {
+  for (const fed of [await complete, await sparse]) {
+    const net = await startedNet(fed, ROUND);
+    const inputs = inputsFor(fed.roster, ROUND);
+    for (const [i, p] of net.participants.entries()) {
+      const stages = net.events("stage", i).filter((e) => e.role === "participant");
+      assertEquals(stages.map((e) => e.stage), STAGES, `member ${i}`);
+      assert(stages.every((e) => e.round === ROUND && e.view === 0));
+      assertEquals(p.stage, "final");
+      assertEquals(p.view, 0);
+      assertEquals(p.committedView, 0);
+      assertEquals(p.nextTimeout(), undefined, "nothing left to wait for");
+      const [published] = net.events("published", i);
+      const [final] = net.events("final", i);
+      assertEquals(published.members, all(fed));
+      assertEquals(final.members, all(fed));
+      assertEquals(final.aggregate, plainSum(inputs, all(fed)));
+      assertEquals(net.events("committed", i).map((e) => [e.round, e.view]), [[ROUND, 0]]);
+    }
+    assertEquals(net.events("refused"), []);
+  }
+});
+
+Deno.test("participant: start advertises to the leader and sets the view timeout", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const p = new Participant(
+    machineConfig(fed, x, rngFor("p/start")),
+    ROUND,
+    inputsFor(roster, ROUND)[x],
+  );
+  assertEquals([p.stage, p.view, p.nextTimeout()], ["advertise", 0, undefined]);
+  for (const view of [0, 3]) {
+    const out = await p.start(100, view);
+    assertEquals(eventsOf(out), [
+      { type: "stage", role: "participant", round: ROUND, view, stage: "advertise" },
+    ]);
+    const sends = out.filter((o) => o.kind === "send");
+    assertEquals(sends.length, 1);
+    assertEquals(sends[0].kind === "send" && sends[0].to, leaderOf(roster, ROUND, view));
+    const env = openFrame(sends[0].kind === "send" ? sends[0].frame : new Uint8Array(), roster, x);
+    assertEquals([env.type, env.session.view], ["advertise", view]);
+    assertEquals(p.view, view);
+    // While advertising, the leader may wait advertiseTimeoutMs for stragglers on top.
+    assertEquals(p.nextTimeout(), 100 + roster.advertiseTimeoutMs + roster.viewTimeoutMs);
+  }
+  // Before its deadline, a timeout does nothing.
+  assertEquals(
+    await p.handleTimeout(100 + roster.advertiseTimeoutMs + roster.viewTimeoutMs - 1),
+    [],
+  );
+  p.wipe();
+});
+
+Deno.test("participant: changes view after viewTimeout when the leader never answers", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const dead = leaderOf(roster, ROUND, 0);
+  const net = await startedNet(fed, ROUND, (m) => m.from !== dead && m.to !== dead);
+  const x = follower(roster, ROUND);
+  const p = net.participants[x];
+  const patience = roster.advertiseTimeoutMs + roster.viewTimeoutMs;
+  assertEquals([p.stage, p.nextTimeout()], ["advertise", patience]);
+  assertEquals(await p.handleTimeout(patience - 1), []);
+  const out = await p.handleTimeout(patience);
+  assertEquals(eventsOf(out), [
+    { type: "view-change", round: ROUND, from: 0, to: 1 },
+    { type: "stage", role: "participant", round: ROUND, view: 1, stage: "advertise" },
+  ]);
+  const send = out.find((o) => o.kind === "send");
+  assert(send?.kind === "send" && send.to === leaderOf(roster, ROUND, 1));
+  assertEquals(p.view, 1);
+  assertEquals(p.nextTimeout(), 2 * patience);
+  net.emit(x, out);
+  // Everyone else times out too; the leader of view 1 waits its advertise timeout for the dead
+  // member's advert, then the round completes without it.
+  net.now = patience;
+  await net.tick();
+  net.now += roster.stageTimeoutMs;
+  await net.tick();
+  for (const i of all(fed, [dead])) {
+    const [final] = net.events("final", i);
+    assertEquals(final.view, 1, `member ${i}`);
+    assertEquals(final.members, all(fed, [dead]));
+  }
+});
+
+Deno.test("participant: any stage before commitment can be abandoned", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  // Complete graph: members commit when they reveal, so a leader stalling at any relay before
+  // the unmask request (including after the approvals) is abandoned.
+  const relays = ["keyList", "shareDelivery", "consistencyRequest", "unmaskRequest"] as const;
+  const stuckIn: Stage[] = ["advertise", "share", "masked", "consistency"];
+  for (const [k, relay] of relays.entries()) {
+    const net = await startedNet(fed, ROUND, (m) => !(m.session.view === 0 && m.type === relay));
+    for (const p of net.participants) {
+      assertEquals([p.stage, p.committedView], [stuckIn[k], undefined], relay);
+    }
+    net.now = roster.viewTimeoutMs;
+    await net.tick();
+    net.now += roster.stageTimeoutMs;
+    await net.tick();
+    for (const i of all(fed)) {
+      assertEquals(net.events("view-change", i).length, 1, `${relay}: member ${i}`);
+      const [final] = net.events("final", i);
+      assertEquals([final.view, final.members], [1, all(fed)], `${relay}: member ${i}`);
+    }
+    // The abandoned leader may give up (it cannot unmask without shares); no member does.
+    assertEquals(net.events("round-failed", undefined, "participant"), []);
+  }
+});
+
+Deno.test("participant: complete graph commits just before the unmask frame", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const net = await startedNet(fed, ROUND, (m) => !(m.type === "unmaskRequest" && m.to === x));
+  const p = net.participants[x];
+  // Approving did not commit.
+  assertEquals([p.stage, p.committedView], ["consistency", undefined]);
+  assertEquals(net.events("committed", x), []);
+  const { out, kinds } = await deliverHeld(net, x);
+  assertEquals(kinds, ["committed", "stage", "unmask"]);
+  assertEquals(eventsOf(out)[0], { type: "committed", round: ROUND, view: 0 });
+  assertEquals(p.committedView, 0);
+  net.held.length = 0;
+  net.emit(x, out);
+  await net.run();
+  assertEquals(net.events("final", x).length, 1);
+  assertEquals(net.events("committed", x).length, 1, "only the event emitted above");
+});
+
+Deno.test("participant: sparse graph commits just before the approval", async () => {
+  const fed = await sparse;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const net = await startedNet(fed, ROUND, (m) => !(m.type === "consistencyRequest" && m.to === x));
+  const p = net.participants[x];
+  assertEquals([p.stage, p.committedView], ["masked", undefined]);
+  const { out, kinds } = await deliverHeld(net, x);
+  assertEquals(kinds, ["committed", "stage", "approval"]);
+  assertEquals(p.committedView, 0);
+  net.held.length = 0;
+  net.emit(x, out);
+  await net.run();
+  // Revealing later commits nothing new: the only committed event is the one emitted above.
+  assertEquals(net.events("committed", x).length, 1);
+  assertEquals(net.events("final", x).length, 1);
+});
+
+Deno.test("participant: a committed member gives the round up when its leader stalls", async () => {
+  const cases = [
+    // Complete graph: committed at the unmask stage, the certificate never comes.
+    { fed: await complete, withheld: "certificate", stage: "unmask" },
+    // Sparse graph: committed at approval, the unmask request never comes.
+    { fed: await sparse, withheld: "unmaskRequest", stage: "consistency" },
+  ] as const;
+  for (const { fed, withheld, stage } of cases) {
+    const { roster } = fed;
+    const net = await startedNet(fed, ROUND, (m) => m.type !== withheld);
+    for (const [i, p] of net.participants.entries()) {
+      assertEquals([p.stage, p.committedView], [stage, 0], `member ${i}`);
+      assertEquals(p.nextTimeout(), roster.viewTimeoutMs);
+    }
+    net.now = roster.viewTimeoutMs - 1;
+    await net.tick();
+    assertEquals(net.events("round-failed", undefined, "participant"), []);
+    net.now = roster.viewTimeoutMs;
+    await net.tick();
+    for (const [i, p] of net.participants.entries()) {
+      const failed = net.events("round-failed", i, "participant");
+      assertEquals(failed.length, 1, `member ${i}`);
+      assertEquals([failed[0].round, failed[0].view], [ROUND, 0]);
+      assert(failed[0].reason.includes("stalled"), failed[0].reason);
+      assertEquals(net.events("view-change", i), [], "a committed member never changes view");
+      assertEquals([p.stage, p.nextTimeout()], ["failed", undefined]);
+      assert(net.inputs[i]!.every((w) => w === 0), "a failed round wipes the input");
+    }
+  }
+});
+
+Deno.test("participant: co-signatures that overtake the certificate are kept", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const net = await startedNet(fed, ROUND, (m) => !(m.type === "certificate" && m.to === x));
+  // Everyone else published and co-signed; x got all their co-signatures but no certificate.
+  assertEquals(net.participants[x].stage, "unmask");
+  assertEquals(net.events("published", x), []);
+  const cosignsToX = net.sent.filter((m) => m.type === "cosign" && m.to === x);
+  assertEquals(cosignsToX.length, roster.members.length - 1);
+  const { out } = await deliverHeld(net, x);
+  const types = eventsOf(out).map((e) => e.type);
+  assertEquals(types, ["stage", "published", "stage", "final"]);
+  const final = eventsOf(out).find((e) => e.type === "final");
+  assert(final?.type === "final");
+  // Its own co-signature is broadcast too; the final certificate it built verifies.
+  const cosign = out.find((o) => o.kind === "broadcast");
+  assert(cosign?.kind === "broadcast" && openFrame(cosign.frame, roster).type === "cosign");
+  const verified = await verifyFinal(roster, final);
+  assertEquals(verified.cosigners, all(fed, [x]));
+});
+
+Deno.test(
+  "participant: a co-signature of another certificate is refused when the batch is checked and " +
+    "does not count; the member's genuine one still does",
+  async () => {
+    const fed = await complete;
+    const { roster } = fed;
+    const x = follower(roster, ROUND);
+    const net = await startedNet(
+      fed,
+      ROUND,
+      (m) => !(m.to === x && (m.type === "certificate" || m.type === "cosign")),
+    );
+    const [y, ...rest] = all(fed, [x]);
+    const cosignBy = (i: number) => net.held.find((m) => m.type === "cosign" && m.from === i)!;
+    const certificate = net.held.find((m) => m.type === "certificate")!;
+    // y's co-signature of another hash overtakes the certificate: kept unchecked.
+    const wrong = await sealFrame(
+      "cosign",
+      certificate.session,
+      y,
+      cosignFields({ certificateHash: new Uint8Array(32).fill(7) }),
+      fed.signers[y],
+      roster.mode,
+    );
+    assertEquals(await net.toParticipant(x, wrong, y), []);
+    assertEquals(
+      eventsOf(await net.toParticipant(x, certificate.frame, certificate.from)).map((e) => e.type),
+      ["stage", "published"],
+    );
+    // t − 1 genuine ones plus y's make t candidates: the batch refuses y's, t − 1 remain.
+    assertEquals(rest.length, roster.threshold - 1);
+    const refusals = [];
+    for (const i of rest) {
+      refusals.push(...eventsOf(await net.toParticipant(x, cosignBy(i).frame, i)));
+    }
+    assertEquals(
+      refusals.map((e) => e.type === "refused" ? [e.error.code, e.error.peer] : e.type),
+      [["commitment-mismatch", y]],
+    );
+    assertEquals(net.participants[x].stage, "publish");
+    // y's genuine co-signature is then accepted and completes the certificate.
+    const out = eventsOf(await net.toParticipant(x, cosignBy(y).frame, y));
+    const final = out.find((e) => e.type === "final");
+    assert(final?.type === "final");
+    assertEquals((await verifyFinal(roster, final)).cosigners, all(fed, [x]));
+  },
+);
+
+for (const mode of ["classical", "post-quantum"] as const) {
+  Deno.test(
+    `participant (${mode}): a co-signature with a bad signature is refused and does not count ` +
+      "towards final; the member's genuine one does",
+    async () => {
+      const fed = mode === "classical"
+        ? await complete
+        : await federation({ n: 5, dim: 20, mode, seed: "cosign" });
+      const { roster } = fed;
+      const x = follower(roster, ROUND);
+      // In post-quantum mode co-signatures are hybrid: each half is forged alone.
+      const parts = mode === "classical" ? ["ed25519"] as const : ["ed25519", "mlDsa65"] as const;
+      for (const part of parts) {
+        const net = await startedNet(
+          fed,
+          ROUND,
+          (m) => !(m.to === x && (m.type === "certificate" || m.type === "cosign")),
+        );
+        const [y, ...rest] = all(fed, [x]);
+        const cosignBy = (i: number) => net.held.find((m) => m.type === "cosign" && m.from === i)!;
+        const certificate = net.held.find((m) => m.type === "certificate")!;
+        assertEquals(
+          eventsOf(await net.toParticipant(x, certificate.frame, certificate.from)).map((e) =>
+            e.type
+          ),
+          ["stage", "published"],
+        );
+        // y's co-signature with one bit of its signature flipped, then t − 1 genuine ones: t
+        // candidates, of which only t − 1 are valid.
+        assertEquals(await net.toParticipant(x, forgeSignature(cosignBy(y).frame, part), y), []);
+        assertEquals(rest.length, roster.threshold - 1);
+        const events = [];
+        for (const i of rest) {
+          events.push(...eventsOf(await net.toParticipant(x, cosignBy(i).frame, i)));
+        }
+        assertEquals(
+          events.map((e) => e.type === "refused" ? [e.error.code, e.error.peer] : e.type),
+          [["bad-signature", y]],
+          `the co-signature with a forged ${part} part is refused when the batch is checked`,
+        );
+        assertEquals(net.participants[x].stage, "publish", "t − 1 valid co-signatures: not final");
+        const out = eventsOf(await net.toParticipant(x, cosignBy(y).frame, y));
+        const final = out.find((e) => e.type === "final");
+        assert(final?.type === "final", "y's genuine co-signature completes the certificate");
+        assertEquals((await verifyFinal(roster, final)).cosigners, all(fed, [x]));
+      }
+    },
+  );
+
+  Deno.test(
+    `participant (${mode}): a share delivery whose masking fails leaves the member as it was; ` +
+      "the same delivery again gives the exact aggregate",
+    async () => {
+      const fed = mode === "classical"
+        ? await complete
+        : await federation({ n: 5, dim: 20, mode, seed: "flaky" });
+      const { roster } = fed;
+      let fail = false;
+      const flaky: MaskExpander = {
+        apply: (target, terms) =>
+          fail ? Promise.reject(new Error("expander broke")) : inlineExpander.apply(target, terms),
+      };
+      // The highest index holds only keys derived from its own KeyList in classical mode and
+      // only decapsulated ones in post-quantum mode; the lowest the converse.
+      for (const x of [0, roster.members.length - 1]) {
+        const net = new MachineNet(fed, ROUND, inputsFor(roster, ROUND), flaky);
+        net.filter = (m) => !(m.type === "shareDelivery" && m.to === x);
+        await net.start();
+        await net.run();
+        const [delivery] = net.held;
+        fail = true;
+        await assertRejects(
+          () => net.toParticipant(x, delivery.frame, delivery.from),
+          Error,
+          "expander broke",
+        );
+        fail = false;
+        assertEquals(net.participants[x].stage, "share");
+        net.filter = () => true;
+        await net.release();
+        const [final] = net.events("final", x);
+        assert(final !== undefined, `member ${x} reaches a final certificate`);
+        assertEquals(final.aggregate, plainSum(inputsFor(roster, ROUND), all(fed)));
+      }
+    },
+  );
+}
+
+Deno.test("participant: an observer without input follows the certificate, co-signs", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const inputs = inputsFor(roster, ROUND);
+  const net = new MachineNet(fed, ROUND, inputs.map((v, i) => i === x ? undefined : v.slice()));
+  const observer = net.participants[x];
+  assertEquals(observer.stage, "publish");
+  assertEquals(await observer.start(0), []);
+  assertEquals(observer.nextTimeout(), undefined);
+  await net.start();
+  await net.run();
+  // The leader waited for the observer's advert until its stage timeout.
+  assertEquals(net.events("final"), []);
+  net.now = roster.stageTimeoutMs;
+  await net.tick();
+  const members = all(fed, [x]);
+  const [published] = net.events("published", x);
+  assertEquals(published.members, members);
+  assertEquals(published.aggregate, plainSum(inputs, members));
+  const [final] = net.events("final", x);
+  assertEquals(final.members, members);
+  assertEquals(observer.stage, "final");
+  // It co-signed: every member's final certificate counts its co-signature.
+  const cosigns = net.sent.filter((m) => m.type === "cosign" && m.from === x);
+  assertEquals(cosigns.length, roster.members.length);
+  const body = u8(final.aggregate);
+  for (const i of members) {
+    const [f] = net.events("final", i);
+    const v = await verifyFinalCertificate(roster, f.certificate, body);
+    assert(v.members.every((m) => m !== x));
+  }
+  assertEquals(net.events("stage", x).map((e) => e.stage), ["publish", "final"]);
+});
+
+Deno.test("participant: wipe zeroes the input; so does the end of the round", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const config = (self: number) => machineConfig(fed, self, rngFor("p/wipe", self));
+  const input = inputsFor(roster, ROUND)[1].slice();
+  assert(input.some((v) => v !== 0));
+  const p = new Participant(config(1), ROUND, input);
+  await p.start(0);
+  p.wipe();
+  assert(input.every((v) => v === 0), "wipe() zeroes the caller's array it took ownership of");
+  // The input must have d + 1 words.
+  assertThrows(() => new Participant(config(1), ROUND, new Uint32Array(roster.dim)), CallerError);
+  assertThrows(
+    () => new Participant(config(1), ROUND, new Uint32Array(roster.dim + 2)),
+    CallerError,
+  );
+  // After publication the participants' inputs are gone too.
+  const net = await startedNet(fed, ROUND);
+  assertEquals(net.events("final").length, roster.members.length);
+  for (const v of net.inputs) assert(v !== undefined && v.every((w) => w === 0));
+});
+
+Deno.test("participant: routine refusals leave the state unchanged", async () => {
+  const fed = await complete;
+  const { roster } = fed;
+  const x = follower(roster, ROUND);
+  const net = await startedNet(fed, ROUND, (m) => !(m.type === "shareDelivery" && m.to === x));
+  const p = net.participants[x];
+  assertEquals(p.stage, "share");
+  const leader = leaderOf(roster, ROUND, 0);
+  const keyList = net.sent.find((m) => m.type === "keyList" && m.to === x)!;
+  const advert = net.sent.find((m) => m.type === "advertise" && m.from === x)!;
+  const refusedCode = async (frame: Uint8Array, from: number) => {
+    const out = await net.toParticipant(x, frame, from);
+    const e = eventsOf(out);
+    assertEquals(e.length, 1);
+    return e[0].type === "refused" ? e[0].error.code : e[0].type;
+  };
+  // A leader-bound message, a repeated key list, a relay from a member that does not lead.
+  assertEquals(await refusedCode(advert.frame, x), "wrong-type");
+  assertEquals(await refusedCode(keyList.frame, leader), "wrong-stage");
+  const other = (leader + 1) % roster.members.length;
+  const session = sessionOf(roster, ROUND, 0);
+  const fake = await sealFrame("keyList", session, other, [[]], fed.signers[other], roster.mode);
+  assertEquals(await refusedCode(fake, other), "not-leader");
+  // A message of another round.
+  const later = await sealFrame(
+    "keyList",
+    sessionOf(roster, ROUND + 1, 0),
+    leaderOf(roster, ROUND + 1, 0),
+    [[]],
+    fed.signers[leaderOf(roster, ROUND + 1, 0)],
+    roster.mode,
+  );
+  assertEquals(await refusedCode(later, leaderOf(roster, ROUND + 1, 0)), "wrong-session");
+  // Nothing changed: the held delivery completes the round.
+  assertEquals(p.stage, "share");
+  await net.release();
+  assertEquals(net.events("final", x).length, 1);
+});
