@@ -8,8 +8,12 @@
  *
  * @module
  */
-export { type VerifiedCertificate, verifyFinalCertificate } from "./protocol/certificate/certificate.ts";
-export { type CertificateInterest, Endpoint, type EndpointConfig } from "./protocol/round/endpoint.ts";
+export { type VerifiedCertificate, verifyFinalCertificate } from "./protocol/certificate/final.ts";
+export {
+  type CertificateInterest,
+  Endpoint,
+  type EndpointConfig,
+} from "./protocol/round/endpoint.ts";
 export { CallerError, ConfigError, ProtocolError, type RefusalCode } from "./protocol/errors.ts";
 export type { Output, ProtocolEvent, Stage } from "./protocol/round/events.ts";
 export {
@@ -20,11 +24,11 @@ export {
   type SecAggPlusParameters,
   secAggPlusParameters,
   type SecAggPlusSettings,
-} from "./protocol/graph/graphs.ts";
+} from "./protocol/graph/secagg_plus.ts";
 export type { Leader, LeaderStage } from "./protocol/round/leader.ts";
 export { inlineExpander, type MaskExpander } from "./protocol/math/masking.ts";
 export type { MemberSet } from "./protocol/math/member_set.ts";
-export type { Envelope, MessageType } from "./protocol/wire/messages.ts";
+export type { Envelope, MessageType } from "./protocol/wire/frame.ts";
 export type { Participant } from "./protocol/round/participant.ts";
 export {
   dequantizeMean,
@@ -36,12 +40,12 @@ export {
 } from "./protocol/math/quantize.ts";
 export {
   createRoster,
-  type GraphSettings,
   type Member,
   type Mode,
   type Roster,
   type RosterSettings,
 } from "./protocol/federation/roster.ts";
+export { type GraphSettings } from "./protocol/graph/graphs.ts";
 export { approveRoster, verifyRosterApproval } from "./protocol/federation/roster_approval.ts";
 export { leaderOf } from "./protocol/federation/schedule.ts";
 export type { Session } from "./protocol/federation/session.ts";

@@ -10,9 +10,9 @@
 import "./shims.ts";
 import { parseArgs } from "@std/cli/parse-args";
 import { equalBytes } from "../protocol/encoding/bytes.ts";
-import { verifyFinalCertificate } from "../protocol/certificate/certificate.ts";
+import { verifyFinalCertificate } from "../protocol/certificate/final.ts";
 import { ConfigError, ProtocolError } from "../protocol/errors.ts";
-import { defaultHararyThreshold } from "../protocol/graph/graphs.ts";
+import { defaultHararyThreshold } from "../protocol/graph/secagg_plus.ts";
 import { dequantizeMean } from "../protocol/math/quantize.ts";
 import { defaultTimeouts, type Mode } from "../protocol/federation/roster.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";

@@ -12,14 +12,17 @@
  * @module
  */
 import { equalBytes, toHex, u32Bytes } from "../protocol/encoding/bytes.ts";
-import { aggregateHash, splitFinalCertificate, withoutBody } from "../protocol/certificate/certificate.ts";
+import { aggregateHash } from "../protocol/certificate/certificate.ts";
+import { splitFinalCertificate } from "../protocol/certificate/final.ts";
+import { withoutBody } from "../protocol/wire/frame.ts";
 import { decode, encode } from "../protocol/encoding/codec.ts";
 import { systemRng } from "../protocol/crypto/mod.ts";
 import { Endpoint, ROUND_WINDOW } from "../protocol/round/endpoint.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../protocol/round/events.ts";
 import type { MaskExpander } from "../protocol/math/masking.ts";
-import { maxFrameSize, openFrame, readCertificate } from "../protocol/wire/messages.ts";
+import { maxFrameSize, openFrame } from "../protocol/wire/frame.ts";
+import { readCertificate } from "../protocol/wire/messages.ts";
 import { dequantizeMean, quantize } from "../protocol/math/quantize.ts";
 import { type Roster, viewPatienceMs } from "../protocol/federation/roster.ts";
 import { leaderOf } from "../protocol/federation/schedule.ts";

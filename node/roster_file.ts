@@ -26,16 +26,16 @@ import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { fromBase64, toBase64 } from "../protocol/encoding/bytes.ts";
 import { ML_DSA65_PUBLIC_KEY_LENGTH } from "../protocol/crypto/mod.ts";
-import { secAggPlusGraph } from "../protocol/graph/graphs.ts";
+import { secAggPlusGraph } from "../protocol/graph/secagg_plus.ts";
 import { ConfigError } from "../protocol/errors.ts";
 import {
   createRoster,
   defaultTimeouts,
-  type GraphSettings,
   type Member,
   type Mode,
   type Roster,
 } from "../protocol/federation/roster.ts";
+import { type GraphSettings } from "../protocol/graph/graphs.ts";
 import { approveRoster, verifyRosterApproval } from "../protocol/federation/roster_approval.ts";
 import type { Signature } from "../protocol/federation/signer.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";

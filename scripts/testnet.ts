@@ -22,7 +22,7 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { seededRng, sha256 } from "../protocol/crypto/mod.ts";
-import { defaultThreshold } from "../protocol/graph/graphs.ts";
+import { defaultThreshold } from "../protocol/graph/secagg_plus.ts";
 import { leaderOf } from "../protocol/federation/schedule.ts";
 import { encodeNpy, parseUpdate } from "../node/tensor_formats.ts";
 import { LocalNet, type LocalNode, waitFor } from "./testnet/local_net.ts";

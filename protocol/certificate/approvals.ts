@@ -10,7 +10,8 @@ import { equalBytes, toHex } from "../encoding/bytes.ts";
 import { sha256 } from "../crypto/mod.ts";
 import { ensure, ProtocolError, relayedBy } from "../errors.ts";
 import { type MemberSet, memberSetHash } from "../math/member_set.ts";
-import { expectSession, openFrame, readApproval, verifyEnvelope } from "../wire/messages.ts";
+import { expectSession, openFrame, verifyEnvelope } from "../wire/frame.ts";
+import { readApproval } from "../wire/messages.ts";
 import type { Roster } from "../federation/roster.ts";
 import { type Session, sessionHash } from "../federation/session.ts";
 

@@ -10,7 +10,8 @@
 import { encode, type Value } from "../encoding/codec.ts";
 import { ConfigError } from "../errors.ts";
 import { HASH, ML_DSA65_PUBLIC_KEY_LENGTH, taggedHash } from "../crypto/mod.ts";
-import { defaultThreshold } from "../graph/graphs.ts";
+import type { GraphSettings } from "../graph/graphs.ts";
+import { defaultThreshold } from "../graph/secagg_plus.ts";
 import { type QuantizationParameters, quantizationParameters } from "../math/quantize.ts";
 
 /** Classical (X25519 + Ed25519) or post-quantum (X-Wing + ML-DSA-65 alongside Ed25519). */
@@ -25,11 +26,6 @@ export interface Member {
   /** Long-term ML-DSA-65 public key (1952 bytes); required in post-quantum mode. */
   readonly pqSigningKey?: Uint8Array;
 }
-
-/** The neighbour graph family and its per-neighbourhood threshold. */
-export type GraphSettings =
-  | { readonly kind: "complete" }
-  | { readonly kind: "harary"; readonly degree: number; readonly threshold: number };
 
 /** What a federation chooses; omitted fields take the documented defaults. */
 export interface RosterSettings {
@@ -287,4 +283,12 @@ export function viewPatienceMs(
   roster: Pick<Roster, "viewTimeoutMs" | "advertiseTimeoutMs">,
 ): number {
   return roster.viewTimeoutMs + roster.advertiseTimeoutMs;
+}
+
+/**
+ * How many shares of a member's secrets reconstruct them (its closed neighbourhood holds them):
+ * the global threshold t on the complete graph, the Harary graph's own threshold t_k otherwise.
+ */
+export function shareThreshold(roster: Pick<Roster, "graph" | "threshold">): number {
+  return roster.graph.kind === "complete" ? roster.threshold : roster.graph.threshold;
 }

@@ -22,7 +22,7 @@ import { event, type Output, type ProtocolEvent } from "./events.ts";
 import { Leader } from "./leader.ts";
 import type { MaskExpander } from "../math/masking.ts";
 import { readLeaderCertificate, verifyCertificateSignatures } from "../certificate/certificate.ts";
-import { type Envelope, openFrame, TO_LEADER } from "../wire/messages.ts";
+import { type Envelope, openFrame, TO_LEADER } from "../wire/frame.ts";
 import { Participant } from "./participant.ts";
 import type { Roster } from "../federation/roster.ts";
 import { leaderOf } from "../federation/schedule.ts";

@@ -57,20 +57,19 @@ import {
   type Advertise,
   certificateFields,
   consistencyRequestFields,
-  type Envelope,
-  expectSession,
   readAdvertise,
   readApproval,
   readMaskedInput,
   readShares,
   readUnmask,
-  sealFrame,
   shareDeliveryFields,
-  type ShareEntry,
   unmaskRequestFields,
-  verifyEnvelope,
 } from "../wire/messages.ts";
-import { type NeighbourGraph, sessionGraph, shareThreshold } from "../graph/session_graph.ts";
+import { type Envelope, expectSession, sealFrame, verifyEnvelope } from "../wire/frame.ts";
+import { type ShareEntry } from "../wire/share_entry.ts";
+import { type NeighbourGraph } from "../graph/graphs.ts";
+import { sessionGraph } from "../graph/session_graph.ts";
+import { shareThreshold } from "../federation/roster.ts";
 import type { Roster } from "../federation/roster.ts";
 import {
   checkX25519Point,

@@ -37,12 +37,9 @@
  */
 import { concat, equalBytes, u32Bytes, wipe } from "../encoding/bytes.ts";
 import { checkApprovals } from "../certificate/approvals.ts";
-import {
-  checkCertificate,
-  checkCosignFields,
-  encodeFinalCertificate,
-  withoutBody,
-} from "../certificate/certificate.ts";
+import { checkCertificate, checkCosignFields } from "../certificate/certificate.ts";
+import { encodeFinalCertificate } from "../certificate/final.ts";
+import { withoutBody } from "../wire/frame.ts";
 import { HASH, type Rng, taggedHash, xwingEncapsulate } from "../crypto/mod.ts";
 import { CallerError, ensure, ProtocolError, relayedBy } from "../errors.ts";
 import { event, type Output, type Stage } from "./events.ts";
@@ -60,26 +57,31 @@ import {
   advertiseFields,
   approvalFields,
   cosignFields,
-  type Envelope,
-  expectSession,
-  expectType,
   maskedInputFields,
-  openFrame,
   readAdvertise,
   readConsistencyRequest,
   readKeyList,
   readShareDelivery,
   readUnmaskRequest,
+  sharesFields,
+  unmaskFields,
+} from "../wire/messages.ts";
+import {
+  type Envelope,
+  expectSession,
+  expectType,
+  openFrame,
   sealFrame,
+  verifyEnvelope,
+} from "../wire/frame.ts";
+import {
   SHARE_LENGTH,
   type ShareEntry,
   shareEntryPayload,
-  sharesFields,
-  unmaskFields,
-  verifyEnvelope,
   verifyShareEntry,
-} from "../wire/messages.ts";
-import { sessionGraph, shareThreshold } from "../graph/session_graph.ts";
+} from "../wire/share_entry.ts";
+import { sessionGraph } from "../graph/session_graph.ts";
+import { shareThreshold } from "../federation/roster.ts";
 import { type Roster, viewPatienceMs } from "../federation/roster.ts";
 import { pairMaskKey, RoundKeys, wrapPairSecret } from "./keys.ts";
 import { leaderOf } from "../federation/schedule.ts";

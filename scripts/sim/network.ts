@@ -12,20 +12,16 @@
  * @module
  */
 import { toHex } from "../../protocol/encoding/bytes.ts";
-import { verifyFinalCertificate } from "../../protocol/certificate/certificate.ts";
+import { verifyFinalCertificate } from "../../protocol/certificate/final.ts";
 import { type Rng, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
 import { Endpoint } from "../../protocol/round/endpoint.ts";
 import type { Output, ProtocolEvent } from "../../protocol/round/events.ts";
-import { defaultHararyThreshold, secAggPlusGraph } from "../../protocol/graph/graphs.ts";
+import { defaultHararyThreshold, secAggPlusGraph } from "../../protocol/graph/secagg_plus.ts";
 import { inlineExpander, type MaskExpander } from "../../protocol/math/masking.ts";
-import { type MessageType, openFrame } from "../../protocol/wire/messages.ts";
+import { type MessageType, openFrame } from "../../protocol/wire/frame.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
-import {
-  createRoster,
-  type GraphSettings,
-  type Member,
-  type Roster,
-} from "../../protocol/federation/roster.ts";
+import { createRoster, type Member, type Roster } from "../../protocol/federation/roster.ts";
+import { type GraphSettings } from "../../protocol/graph/graphs.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { MemberSigner } from "../../protocol/federation/signer.ts";
 

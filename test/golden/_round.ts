@@ -32,7 +32,7 @@ import { fromHex, toHex } from "../../protocol/encoding/bytes.ts";
 import { decode, type Value } from "../../protocol/encoding/codec.ts";
 import { sha256 } from "../../protocol/crypto/mod.ts";
 import { inlineExpander } from "../../protocol/math/masking.ts";
-import { type MessageType, openFrame, TAG } from "../../protocol/wire/messages.ts";
+import { type MessageType, openFrame, TAG } from "../../protocol/wire/frame.ts";
 import { labelledRng } from "../protocol/_fixtures.ts";
 
 /** One fixed-seed round. */

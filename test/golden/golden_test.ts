@@ -10,15 +10,9 @@
 import { assert, assertEquals } from "../_assert.ts";
 import { verifyFinalCertificate } from "../../mod.ts";
 import { toHex } from "../../protocol/encoding/bytes.ts";
-import {
-  type Envelope,
-  openFrame,
-  readApproval,
-  readShareDelivery,
-  readShares,
-  verifyEnvelope,
-  verifyShareEntry,
-} from "../../protocol/wire/messages.ts";
+import { type Envelope, openFrame, verifyEnvelope } from "../../protocol/wire/frame.ts";
+import { readApproval, readShareDelivery, readShares } from "../../protocol/wire/messages.ts";
+import { verifyShareEntry } from "../../protocol/wire/share_entry.ts";
 import { sessionHash } from "../../protocol/federation/session.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import {

@@ -15,10 +15,10 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { withoutBody } from "../../protocol/certificate/certificate.ts";
+import { withoutBody } from "../../protocol/wire/frame.ts";
 import { decode, encode, type Value } from "../../protocol/encoding/codec.ts";
 import { inlineExpander } from "../../protocol/math/masking.ts";
-import { type Envelope, openFrame } from "../../protocol/wire/messages.ts";
+import { type Envelope, openFrame } from "../../protocol/wire/frame.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";

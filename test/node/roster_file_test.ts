@@ -15,7 +15,7 @@ import { equalBytes, fromBase64, toBase64 } from "../../protocol/encoding/bytes.
 import { encode } from "../../protocol/encoding/codec.ts";
 import { ed25519Verify } from "../../protocol/crypto/mod.ts";
 import { ConfigError } from "../../protocol/errors.ts";
-import type { GraphSettings } from "../../protocol/federation/roster.ts";
+import type { GraphSettings } from "../../protocol/graph/graphs.ts";
 import { MemberSigner } from "../../protocol/federation/signer.ts";
 import { createIdentity, type MemberCard, type NodeIdentity } from "../../node/identity.ts";
 import {

@@ -11,7 +11,10 @@
  */
 import { assertEquals, assertThrows } from "../_assert.ts";
 import { utf8 } from "../../protocol/encoding/bytes.ts";
-import { type VerifiedCertificate, verifyFinalCertificate } from "../../protocol/certificate/certificate.ts";
+import {
+  type VerifiedCertificate,
+  verifyFinalCertificate,
+} from "../../protocol/certificate/final.ts";
 import { decode } from "../../protocol/encoding/codec.ts";
 import { type Rng, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
 import type { EndpointConfig } from "../../protocol/round/endpoint.ts";
@@ -25,7 +28,8 @@ import {
   type Roster,
   type RosterSettings,
 } from "../../protocol/federation/roster.ts";
-import { advertiseFields, sealFrame } from "../../protocol/wire/messages.ts";
+import { advertiseFields } from "../../protocol/wire/messages.ts";
+import { sealFrame } from "../../protocol/wire/frame.ts";
 import { RoundKeys } from "../../protocol/round/keys.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { sessionHash, sessionOf } from "../../protocol/federation/session.ts";

@@ -9,7 +9,7 @@
  */
 import { decode, encode, type Value } from "../../protocol/encoding/codec.ts";
 import type { Output } from "../../protocol/round/events.ts";
-import { type MessageType, sealFrame, TAG } from "../../protocol/wire/messages.ts";
+import { type MessageType, sealFrame, TAG } from "../../protocol/wire/frame.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import type { Session } from "../../protocol/federation/session.ts";
 import type { MemberSigner, Signature } from "../../protocol/federation/signer.ts";

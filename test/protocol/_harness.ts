@@ -12,7 +12,7 @@ import { Endpoint } from "../../protocol/round/endpoint.ts";
 import type { Output, ProtocolEvent } from "../../protocol/round/events.ts";
 import { Leader } from "../../protocol/round/leader.ts";
 import { inlineExpander, type MaskExpander } from "../../protocol/math/masking.ts";
-import { type MessageType, openFrame, TO_LEADER } from "../../protocol/wire/messages.ts";
+import { type MessageType, openFrame, TO_LEADER } from "../../protocol/wire/frame.ts";
 import { Participant } from "../../protocol/round/participant.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";

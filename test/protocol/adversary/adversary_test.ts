@@ -14,7 +14,7 @@
  */
 import { assert, assertEquals, assertNotEquals, assertRejects } from "../../_assert.ts";
 import { equalBytes, toHex } from "../../../protocol/encoding/bytes.ts";
-import { verifyFinalCertificate } from "../../../protocol/certificate/certificate.ts";
+import { verifyFinalCertificate } from "../../../protocol/certificate/final.ts";
 import { encode, type Value } from "../../../protocol/encoding/codec.ts";
 import {
   HASH,
@@ -30,21 +30,25 @@ import {
   certificateFields,
   consistencyRequestFields,
   cosignFields,
+  readApproval,
+  readCertificate,
+  readShareDelivery,
+  shareDeliveryFields,
+  unmaskRequestFields,
+} from "../../../protocol/wire/messages.ts";
+import {
   hybridSigned,
   maxFrameSize,
   type MessageType,
   openFrame,
-  readApproval,
-  readCertificate,
-  readShareDelivery,
   sealFrame,
+  TAG,
+} from "../../../protocol/wire/frame.ts";
+import {
   SHARE_LENGTH,
-  shareDeliveryFields,
   type ShareEntry,
   shareEntryPayload,
-  TAG,
-  unmaskRequestFields,
-} from "../../../protocol/wire/messages.ts";
+} from "../../../protocol/wire/share_entry.ts";
 import { MAX_LEADERS, VIEW_WINDOW } from "../../../protocol/round/endpoint.ts";
 import { mul } from "../../../protocol/math/gf65536.ts";
 import { pairMaskKey } from "../../../protocol/round/keys.ts";

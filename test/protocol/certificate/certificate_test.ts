@@ -9,13 +9,16 @@ import {
   aggregateHash,
   certificateHash,
   checkCertificate,
+} from "../../../protocol/certificate/certificate.ts";
+import {
   encodeFinalCertificate,
   verifyFinalCertificate,
-  withoutBody,
-} from "../../../protocol/certificate/certificate.ts";
+} from "../../../protocol/certificate/final.ts";
+import { withoutBody } from "../../../protocol/wire/frame.ts";
 import { ML_DSA65_SIGNATURE_LENGTH } from "../../../protocol/crypto/mod.ts";
 import { ProtocolError } from "../../../protocol/errors.ts";
-import { openFrame, readCertificate, readCosign } from "../../../protocol/wire/messages.ts";
+import { openFrame } from "../../../protocol/wire/frame.ts";
+import { readCertificate, readCosign } from "../../../protocol/wire/messages.ts";
 import { createRoster } from "../../../protocol/federation/roster.ts";
 import { leaderOf } from "../../../protocol/federation/schedule.ts";
 import {

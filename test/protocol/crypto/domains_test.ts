@@ -3,7 +3,7 @@
  * distinct (SIGN also from the round's message tags) and versioned under "fedagg/v1/".
  */
 import { HASH, KDF, SIGN } from "../../../protocol/crypto/domains.ts";
-import { TAG } from "../../../protocol/wire/messages.ts";
+import { TAG } from "../../../protocol/wire/frame.ts";
 import { assert, assertEquals } from "../../_assert.ts";
 
 const hashLabels: string[] = Object.values(HASH);

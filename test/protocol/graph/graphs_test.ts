@@ -8,18 +8,15 @@ import {
 } from "../../_assert.ts";
 import { ConfigError } from "../../../protocol/errors.ts";
 import { type Rng, seededRng } from "../../../protocol/crypto/random.ts";
+import { completeGraph, hararyGraph, type NeighbourGraph } from "../../../protocol/graph/graphs.ts";
 import {
-  completeGraph,
   defaultHararyThreshold,
   defaultThreshold,
-  hararyGraph,
-  log2HypergeometricTail,
-  type NeighbourGraph,
-  randomPermutation,
   secAggPlusGraph,
   secAggPlusParameters,
-  uniformBelow,
-} from "../../../protocol/graph/graphs.ts";
+} from "../../../protocol/graph/secagg_plus.ts";
+import { log2HypergeometricTail } from "../../../protocol/graph/hypergeometric.ts";
+import { randomPermutation, uniformBelow } from "../../../protocol/graph/sampling.ts";
 
 // ----------------------------------------------------------------------------------------------
 // Helpers

@@ -1,6 +1,14 @@
 import { assert, assertEquals, assertThrows } from "../../_assert.ts";
 import { seededRng } from "../../../protocol/crypto/random.ts";
-import { add, div, inv, mul, mulByTable, mulTable, POLYNOMIAL } from "../../../protocol/math/gf65536.ts";
+import {
+  add,
+  div,
+  inv,
+  mul,
+  mulByTable,
+  mulTable,
+  POLYNOMIAL,
+} from "../../../protocol/math/gf65536.ts";
 
 const rng = seededRng(new Uint8Array(32).fill(0x16));
 

@@ -6,7 +6,8 @@
  * timeouts, and `close()`.
  */
 import { assert, assertEquals, assertRejects } from "../../_assert.ts";
-import { aggregateHash, withoutBody } from "../../../protocol/certificate/certificate.ts";
+import { aggregateHash } from "../../../protocol/certificate/certificate.ts";
+import { withoutBody } from "../../../protocol/wire/frame.ts";
 import {
   type CertificateInterest,
   Endpoint,
@@ -16,7 +17,7 @@ import {
 } from "../../../protocol/round/endpoint.ts";
 import { CallerError } from "../../../protocol/errors.ts";
 import type { Output } from "../../../protocol/round/events.ts";
-import { type MessageType, openFrame, sealFrame } from "../../../protocol/wire/messages.ts";
+import { type MessageType, openFrame, sealFrame } from "../../../protocol/wire/frame.ts";
 import { viewPatienceMs } from "../../../protocol/federation/roster.ts";
 import { leaderOf } from "../../../protocol/federation/schedule.ts";
 import { sessionOf } from "../../../protocol/federation/session.ts";

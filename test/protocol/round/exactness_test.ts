@@ -14,7 +14,8 @@
  */
 import { assert, assertEquals, assertLessOrEqual } from "../../_assert.ts";
 import type { Rng } from "../../../protocol/crypto/mod.ts";
-import { sessionGraph, shareThreshold } from "../../../protocol/graph/session_graph.ts";
+import { sessionGraph } from "../../../protocol/graph/session_graph.ts";
+import { shareThreshold } from "../../../protocol/federation/roster.ts";
 import type { Roster } from "../../../protocol/federation/roster.ts";
 import { leaderOf } from "../../../protocol/federation/schedule.ts";
 import { sessionHash, sessionOf } from "../../../protocol/federation/session.ts";

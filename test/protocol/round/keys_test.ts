@@ -4,7 +4,13 @@
  * symmetry (and agreement with the leader's recovery from a reconstructed seed), sealed share
  * pairs and wrapped pair secrets (round trips and refusals), and wiping.
  */
-import { assert, assertEquals, assertNotEquals, assertRejects, assertThrows } from "../../_assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertRejects,
+  assertThrows,
+} from "../../_assert.ts";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { x25519 as nobleX25519 } from "@noble/curves/ed25519.js";
 import { hkdf as nobleHkdf } from "@noble/hashes/hkdf.js";

@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertThrows } from "../../_assert.ts";
 import type { Stage } from "../../../protocol/round/events.ts";
 import { Leader } from "../../../protocol/round/leader.ts";
-import { type MessageType, openFrame } from "../../../protocol/wire/messages.ts";
+import { type MessageType, openFrame } from "../../../protocol/wire/frame.ts";
 import { leaderOf } from "../../../protocol/federation/schedule.ts";
 import { sessionOf } from "../../../protocol/federation/session.ts";
 import {

@@ -6,11 +6,12 @@
  * wiping. Refusals of hostile input are the adversary suite's; only routine ones appear here.
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../../_assert.ts";
-import { verifyFinalCertificate } from "../../../protocol/certificate/certificate.ts";
+import { verifyFinalCertificate } from "../../../protocol/certificate/final.ts";
 import { CallerError } from "../../../protocol/errors.ts";
 import type { Stage } from "../../../protocol/round/events.ts";
 import { inlineExpander, type MaskExpander } from "../../../protocol/math/masking.ts";
-import { cosignFields, openFrame, sealFrame } from "../../../protocol/wire/messages.ts";
+import { cosignFields } from "../../../protocol/wire/messages.ts";
+import { openFrame, sealFrame } from "../../../protocol/wire/frame.ts";
 import { Participant } from "../../../protocol/round/participant.ts";
 import { leaderOf } from "../../../protocol/federation/schedule.ts";
 import { sessionOf } from "../../../protocol/federation/session.ts";

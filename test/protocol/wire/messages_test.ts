@@ -19,15 +19,7 @@ import {
   certificateFields,
   consistencyRequestFields,
   cosignFields,
-  entryLengths,
-  type Envelope,
-  expectType,
-  frameLimit,
-  hybridSigned,
   maskedInputFields,
-  maxFrameSize,
-  type MessageType,
-  openFrame,
   readAdvertise,
   readApproval,
   readCertificate,
@@ -39,23 +31,40 @@ import {
   readShares,
   readUnmask,
   readUnmaskRequest,
-  SEALED_SHARES_LENGTH,
-  sealFrame,
-  SHARE_LENGTH,
   shareDeliveryFields,
-  type ShareEntry,
-  shareEntryPayload,
   sharesFields,
-  TAG,
-  TO_LEADER,
   unmaskFields,
   unmaskRequestFields,
-  verifyEnvelope,
-  verifyShareEntry,
 } from "../../../protocol/wire/messages.ts";
+import {
+  entryLengths,
+  SEALED_SHARES_LENGTH,
+  SHARE_LENGTH,
+  type ShareEntry,
+  shareEntryPayload,
+  verifyShareEntry,
+} from "../../../protocol/wire/share_entry.ts";
+import {
+  type Envelope,
+  expectType,
+  frameLimit,
+  hybridSigned,
+  maxFrameSize,
+  type MessageType,
+  openFrame,
+  sealFrame,
+  TAG,
+  TO_LEADER,
+  verifyEnvelope,
+} from "../../../protocol/wire/frame.ts";
 import type { Roster } from "../../../protocol/federation/roster.ts";
 import { RoundKeys } from "../../../protocol/round/keys.ts";
-import { MAX_ROUND, type Session, sessionHash, sessionOf } from "../../../protocol/federation/session.ts";
+import {
+  MAX_ROUND,
+  type Session,
+  sessionHash,
+  sessionOf,
+} from "../../../protocol/federation/session.ts";
 import { all, assertThrowsRefusal, type Federation, federation, rngFor } from "../_fixtures.ts";
 import { craftFrame, header } from "../_frames.ts";
 import { flipBit } from "../crypto/_helpers.ts";
