@@ -332,7 +332,7 @@ export class Endpoint {
     const key = `${round}/${view}`;
     const existing = this.#leaders.get(key);
     if (existing !== undefined) return existing;
-    if (env.type !== "advertise") {
+    if (env.type !== "advertiseKeys") {
       return {
         code: "wrong-stage",
         detail: `no leader runs round ${round} view ${view} here (it never received an ` +

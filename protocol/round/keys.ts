@@ -36,7 +36,7 @@ import {
   xwingX25519PublicKey,
 } from "../crypto/mod.ts";
 import { ProtocolError } from "../errors.ts";
-import type { Advertise } from "../wire/messages.ts";
+import type { AdvertiseKeys } from "../wire/messages.ts";
 import type { Mode } from "../federation/roster.ts";
 
 const NONCE = new Uint8Array(12); // every AEAD key below encrypts exactly one message
@@ -230,9 +230,9 @@ export function checkX25519Point(point: Uint8Array, what: string, member: number
  * keys (or X25519 halves of X-Wing keys) that are low-order points, and X-Wing keys whose
  * ML-KEM-768 part fails the FIPS 203 encapsulation-key check. Lengths are checked by the codec.
  */
-export async function validateAdvertise(
+export async function validateAdvertiseKeys(
   mode: Mode,
-  advertise: Advertise,
+  advertise: AdvertiseKeys,
   member: number,
 ): Promise<void> {
   checkX25519Point(advertise.shareKey.subarray(0, X25519_LENGTH), "share key", member);
@@ -257,7 +257,7 @@ export async function validateAdvertise(
 /** A member's ephemeral keys for one session. Call {@link RoundKeys.wipe} when it ends. */
 export class RoundKeys {
   /** The public part, as advertised. */
-  readonly advertise: Advertise;
+  readonly advertise: AdvertiseKeys;
   readonly #mode: Mode;
   readonly #sessionHash: Uint8Array;
   readonly #self: number;
@@ -276,7 +276,7 @@ export class RoundKeys {
     maskSecret: Uint8Array | undefined,
     shareKem: XWingDecapsulator | undefined,
     maskKem: XWingDecapsulator | undefined,
-    advertise: Advertise,
+    advertise: AdvertiseKeys,
   ) {
     this.#mode = mode;
     this.#sessionHash = sessionHash;

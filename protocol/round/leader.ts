@@ -54,13 +54,13 @@ import {
   toMemberSet,
 } from "../math/member_set.ts";
 import {
-  type Advertise,
+  type AdvertiseKeys,
   certificateFields,
   consistencyRequestFields,
-  readAdvertise,
+  readAdvertiseKeys,
   readApproval,
   readMaskedInput,
-  readShares,
+  readShareKeys,
   readUnmask,
   shareDeliveryFields,
   unmaskRequestFields,
@@ -80,7 +80,7 @@ import {
   selfMaskCommitment,
   selfMaskKey,
   unwrapPairSecret,
-  validateAdvertise,
+  validateAdvertiseKeys,
 } from "./keys.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import { type Session, sessionHash } from "../federation/session.ts";
@@ -113,7 +113,7 @@ export class Leader {
 
   /** Digest of each accepted message, by type and sender: a second, different one is equivocation. */
   readonly #digests = new Map<string, Map<number, Uint8Array>>();
-  readonly #adverts = new Map<number, { frame: Uint8Array; advertise: Advertise }>();
+  readonly #adverts = new Map<number, { frame: Uint8Array; advertise: AdvertiseKeys }>();
   #u1: MemberSet = [];
   readonly #shares = new Map<number, readonly ShareEntry[]>();
   #u2: MemberSet = [];
@@ -183,10 +183,10 @@ export class Leader {
 
   #dispatch(env: Envelope, now: number): Promise<Output[]> {
     switch (env.type) {
-      case "advertise":
-        return this.#onAdvertise(env, now);
-      case "shares":
-        return this.#onShares(env, now);
+      case "advertiseKeys":
+        return this.#onAdvertiseKeys(env, now);
+      case "shareKeys":
+        return this.#onShareKeys(env, now);
       case "maskedInput":
         return this.#onMaskedInput(env, now);
       case "approval":
@@ -326,19 +326,19 @@ export class Leader {
     return this.#config.roster.members.map((_, i) => i);
   }
 
-  async #onAdvertise(env: Envelope, now: number): Promise<Output[]> {
+  async #onAdvertiseKeys(env: Envelope, now: number): Promise<Output[]> {
     if (!await this.#firstTime(env, "advertise", this.#all())) return [];
-    const advertise = readAdvertise(env, this.#config.roster);
+    const advertise = readAdvertiseKeys(env, this.#config.roster);
     await this.#verified(env);
-    await validateAdvertise(this.#config.roster.mode, advertise, env.sender);
+    await validateAdvertiseKeys(this.#config.roster.mode, advertise, env.sender);
     this.#accept(env);
     this.#adverts.set(env.sender, { frame: env.frame, advertise });
     return await this.#tryClose(now);
   }
 
-  async #onShares(env: Envelope, now: number): Promise<Output[]> {
+  async #onShareKeys(env: Envelope, now: number): Promise<Output[]> {
     if (!await this.#firstTime(env, "share", this.#u1)) return [];
-    const { entries } = readShares(env, this.#config.roster);
+    const { entries } = readShareKeys(env, this.#config.roster);
     const expected = intersection(this.#graph.neighbours(env.sender), this.#u1);
     ensure(
       entries.length === expected.length && entries.every((e, i) => e.peer === expected[i]),
@@ -445,10 +445,10 @@ export class Leader {
     switch (this.#stage) {
       case "advertise":
         return ready(this.#adverts.size, this.#config.roster.members.length)
-          ? await this.#closeAdvertise(now)
+          ? await this.#closeAdvertiseKeys(now)
           : [];
       case "share":
-        return ready(this.#shares.size, this.#u1.length) ? await this.#closeShares(now) : [];
+        return ready(this.#shares.size, this.#u1.length) ? await this.#closeShareKeys(now) : [];
       case "masked":
         return ready(this.#masked.size, this.#u2.length) ? await this.#closeMasked(now) : [];
       case "consistency":
@@ -475,13 +475,13 @@ export class Leader {
     return await sealFrame(type, this.session, self, fields, signer, roster.mode, body);
   }
 
-  async #closeAdvertise(now: number): Promise<Output[]> {
+  async #closeAdvertiseKeys(now: number): Promise<Output[]> {
     this.#u1 = toMemberSet(this.#adverts.keys());
     const frame = await this.#seal("keyList", [this.#u1.map((i) => this.#adverts.get(i)!.frame)]);
     return [this.#enter("share", now), ...this.#sendAll(this.#u1, frame)];
   }
 
-  async #closeShares(now: number): Promise<Output[]> {
+  async #closeShareKeys(now: number): Promise<Output[]> {
     const { roster } = this.#config;
     this.#u2 = toMemberSet(this.#shares.keys());
     this.#u2Hash = memberSetHash(this.#hash, this.#u2);

@@ -53,17 +53,17 @@ import {
 } from "../math/member_set.ts";
 import type { MaskExpander, MaskTerm } from "../math/masking.ts";
 import {
-  type Advertise,
-  advertiseFields,
+  type AdvertiseKeys,
+  advertiseKeysFields,
   approvalFields,
   cosignFields,
   maskedInputFields,
-  readAdvertise,
+  readAdvertiseKeys,
   readConsistencyRequest,
   readKeyList,
   readShareDelivery,
   readUnmaskRequest,
-  sharesFields,
+  shareKeysFields,
   unmaskFields,
 } from "../wire/messages.ts";
 import {
@@ -102,7 +102,7 @@ export interface ParticipantConfig {
 
 /** A neighbour's verified advertisement. */
 interface Peer {
-  readonly advertise: Advertise;
+  readonly advertise: AdvertiseKeys;
 }
 
 /** State of the current view. */
@@ -341,10 +341,10 @@ export class Participant {
     const keys = await RoundKeys.generate(roster.mode, hash, self, rng);
     const leader = leaderOf(roster, this.round, view);
     const advertFrame = await sealFrame(
-      "advertise",
+      "advertiseKeys",
       session,
       self,
-      advertiseFields(keys.advertise),
+      advertiseKeysFields(keys.advertise),
       signer,
       roster.mode,
     );
@@ -388,15 +388,15 @@ export class Participant {
     const { roster, self, rng, signer } = this.#config;
     const list = readKeyList(env, roster);
     const graph = sessionGraph(roster, v.sessionHash);
-    const adverts = new Map<number, { env: Envelope; advertise: Advertise }>();
+    const adverts = new Map<number, { env: Envelope; advertise: AdvertiseKeys }>();
     for (const frame of list.adverts) {
       // The leader signed the list: a bad entry is its fault, whoever the entry claims to be.
       try {
         const a = openFrame(frame, roster);
-        expectType(a, "advertise");
+        expectType(a, "advertiseKeys");
         expectSession(a, v.session);
         ensure(!adverts.has(a.sender), "equivocation", `repeats member ${a.sender}`);
-        adverts.set(a.sender, { env: a, advertise: readAdvertise(a, roster) });
+        adverts.set(a.sender, { env: a, advertise: readAdvertiseKeys(a, roster) });
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
         throw relayedBy(err, "key list entry", env.sender);
@@ -512,10 +512,10 @@ export class Participant {
     v.held = held;
     v.pairKeys = pairKeys;
     const frame = await sealFrame(
-      "shares",
+      "shareKeys",
       v.session,
       self,
-      sharesFields({ entries }, roster.mode),
+      shareKeysFields({ entries }, roster.mode),
       signer,
       roster.mode,
     );

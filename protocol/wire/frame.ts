@@ -33,9 +33,9 @@ import { SEALED_SHARES_LENGTH, SHARE_LENGTH, WRAP_LENGTH } from "./share_entry.t
 
 /** The message types. */
 export type MessageType =
-  | "advertise"
+  | "advertiseKeys"
   | "keyList"
-  | "shares"
+  | "shareKeys"
   | "shareDelivery"
   | "maskedInput"
   | "consistencyRequest"
@@ -47,9 +47,9 @@ export type MessageType =
 
 /** Domain tags, one per message type. */
 export const TAG: Readonly<Record<MessageType, string>> = {
-  advertise: "fedagg/v1/msg/advertise-keys",
+  advertiseKeys: "fedagg/v1/msg/advertise-keys",
   keyList: "fedagg/v1/msg/key-list",
-  shares: "fedagg/v1/msg/share-keys",
+  shareKeys: "fedagg/v1/msg/share-keys",
   shareDelivery: "fedagg/v1/msg/share-delivery",
   maskedInput: "fedagg/v1/msg/masked-input",
   consistencyRequest: "fedagg/v1/msg/consistency-request",
@@ -94,7 +94,7 @@ const TYPE_OF_TAG = new Map<string, MessageType>(
  * signatures.
  */
 const HYBRID_TYPES: ReadonlySet<MessageType> = new Set([
-  "advertise",
+  "advertiseKeys",
   "approval",
   "certificate",
   "cosign",
@@ -107,8 +107,8 @@ export function hybridSigned(roster: Pick<Roster, "mode">, type: MessageType): b
 
 /** Types sent by members to the leader of the session. */
 export const TO_LEADER: ReadonlySet<MessageType> = new Set([
-  "advertise",
-  "shares",
+  "advertiseKeys",
+  "shareKeys",
   "maskedInput",
   "approval",
   "unmask",
@@ -147,11 +147,11 @@ export function frameLimit(roster: Roster, type: MessageType): number {
   const entry = 16 + SEALED_SHARES_LENGTH +
     (pq ? 2 * XWING_CIPHERTEXT_LENGTH + WRAP_LENGTH + ML_DSA65_SIGNATURE_LENGTH : 0);
   switch (type) {
-    case "advertise":
+    case "advertiseKeys":
       return advert;
     case "keyList":
       return SMALL + sig + n * (advert + 8);
-    case "shares":
+    case "shareKeys":
     case "shareDelivery":
       return SMALL + sig + n * (entry + 4);
     case "maskedInput":

@@ -20,20 +20,20 @@ export function ephemeralKeyLengths(mode: Roster["mode"]): { share: number; mask
 }
 
 /** AdvertiseKeys: a member's ephemeral public keys and its self-mask commitment. */
-export interface Advertise {
+export interface AdvertiseKeys {
   readonly shareKey: Uint8Array;
   readonly maskKey: Uint8Array;
   readonly commitment: Uint8Array;
 }
 
 /** Fields of an AdvertiseKeys message. */
-export function advertiseFields(a: Advertise): Value[] {
+export function advertiseKeysFields(a: AdvertiseKeys): Value[] {
   return [a.shareKey, a.maskKey, a.commitment];
 }
 
 /** Parses AdvertiseKeys fields (key lengths per the roster's mode). */
-export function readAdvertise(env: Envelope, roster: Roster): Advertise {
-  expectType(env, "advertise");
+export function readAdvertiseKeys(env: Envelope, roster: Roster): AdvertiseKeys {
+  expectType(env, "advertiseKeys");
   const f = new Fields(env.fields, 3, "advertise-keys", env.sender);
   const lengths = ephemeralKeyLengths(roster.mode);
   return {
@@ -61,18 +61,18 @@ export function readKeyList(env: Envelope, roster: Roster): KeyList {
 }
 
 /** ShareKeys: the sender's encrypted shares, one entry per recipient. */
-export interface Shares {
+export interface ShareKeys {
   readonly entries: readonly ShareEntry[];
 }
 
 /** Fields of a ShareKeys message under the roster's mode. */
-export function sharesFields(s: Shares, mode: Roster["mode"]): Value[] {
+export function shareKeysFields(s: ShareKeys, mode: Roster["mode"]): Value[] {
   return [s.entries.map((e) => entryFields(e, mode, true))];
 }
 
 /** Parses ShareKeys fields: entries in increasing recipient order, lengths per the mode. */
-export function readShares(env: Envelope, roster: Roster): Shares {
-  expectType(env, "shares");
+export function readShareKeys(env: Envelope, roster: Roster): ShareKeys {
+  expectType(env, "shareKeys");
   const n = roster.members.length;
   const f = new Fields(env.fields, 1, "share-keys", env.sender);
   const list = f.list(0, "entries", n);

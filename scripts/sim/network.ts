@@ -30,8 +30,8 @@ export type DropStage = "advertise" | "share" | "masked" | "consistency" | "unma
 
 /** The message a member sends in each stage: a dropped member dies instead of sending it. */
 const STAGE_MESSAGE: Record<Exclude<DropStage, "mixed">, MessageType> = {
-  advertise: "advertise",
-  share: "shares",
+  advertise: "advertiseKeys",
+  share: "shareKeys",
   masked: "maskedInput",
   consistency: "approval",
   unmask: "unmask",
@@ -109,9 +109,9 @@ export interface SimReport {
 
 /** Which stage a frame of each type is processed in, by the role that receives it. */
 const STAGE_OF: Record<MessageType, string> = {
-  advertise: "advertise",
+  advertiseKeys: "advertise",
   keyList: "share",
-  shares: "share",
+  shareKeys: "share",
   shareDelivery: "masked",
   maskedInput: "masked",
   consistencyRequest: "consistency",
@@ -494,7 +494,7 @@ function peekType(roster: Roster, frame: Uint8Array): MessageType {
 }
 
 function isToLeader(type: MessageType): boolean {
-  return type === "advertise" || type === "shares" || type === "maskedInput" ||
+  return type === "advertiseKeys" || type === "shareKeys" || type === "maskedInput" ||
     type === "approval" ||
     type === "unmask";
 }

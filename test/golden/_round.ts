@@ -80,6 +80,8 @@ export interface RecordedOutput {
   /** The recipient, or null for a broadcast. */
   readonly to: number | null;
   readonly type: MessageType;
+  /** The frame's wire tag (what the golden files name it by: message types are code names). */
+  readonly tag: string;
   readonly frame: Uint8Array;
 }
 
@@ -162,7 +164,13 @@ export async function recordRound(s: GoldenScenario): Promise<RecordedRound> {
         dead.add(from);
         return;
       }
-      outputs.push({ from, to: o.kind === "send" ? o.to : null, type, frame: o.frame });
+      outputs.push({
+        from,
+        to: o.kind === "send" ? o.to : null,
+        type,
+        tag: TAG[type],
+        frame: o.frame,
+      });
       const targets = o.kind === "send" ? [o.to] : roster.members.map((_, i) => i);
       for (const to of targets) if (to !== from) queue.push({ from, to, frame: o.frame });
     }

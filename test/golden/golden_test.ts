@@ -11,7 +11,7 @@ import { assert, assertEquals } from "../_assert.ts";
 import { verifyFinalCertificate } from "../../mod.ts";
 import { toHex } from "../../protocol/encoding/bytes.ts";
 import { type Envelope, openFrame, verifyEnvelope } from "../../protocol/wire/frame.ts";
-import { readApproval, readShareDelivery, readShares } from "../../protocol/wire/messages.ts";
+import { readApproval, readShareDelivery, readShareKeys } from "../../protocol/wire/messages.ts";
 import { verifyShareEntry } from "../../protocol/wire/share_entry.ts";
 import { sessionHash } from "../../protocol/federation/session.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
@@ -29,7 +29,7 @@ import { simulationGolden, SIMULATIONS } from "./_sim.ts";
 interface GoldenOutput {
   readonly from: number;
   readonly to: number | null;
-  readonly type: string;
+  readonly tag: string;
   readonly frame: string | Tree;
 }
 
@@ -59,8 +59,8 @@ async function assertSigned(roster: Roster, o: RecordedOutput): Promise<void> {
   const hash = sessionHash(env.session);
   if (env.type === "keyList") await nested(env.fields[0] as Uint8Array[]);
   if (env.type === "unmaskRequest") await nested(env.fields[2] as Uint8Array[]);
-  if (env.type === "shares") {
-    for (const e of readShares(env, roster).entries) {
+  if (env.type === "shareKeys") {
+    for (const e of readShareKeys(env, roster).entries) {
       assert(await verifyShareEntry(roster, hash, env.sender, e.peer, e), "share entry signature");
     }
   }
@@ -76,8 +76,8 @@ for (const scenario of SCENARIOS) {
     const golden = frames[scenario.name];
     const round = await recordRound(scenario);
     assertEquals(
-      round.outputs.map((o) => [o.from, o.to, o.type]),
-      golden.outputs.map((o) => [o.from, o.to, o.type]),
+      round.outputs.map((o) => [o.from, o.to, o.tag]),
+      golden.outputs.map((o) => [o.from, o.to, o.tag]),
       "the same frames, in the same order, between the same members",
     );
     assertEquals(toHex(new Uint8Array(round.aggregate.buffer)), golden.aggregate);

@@ -22,7 +22,7 @@ for (const s of SCENARIOS) {
       outputs: a.outputs.map((o) => ({
         from: o.from,
         to: o.to,
-        type: o.type,
+        tag: o.tag,
         frame: toHex(o.frame),
       })),
       certificate: toHex(a.certificate),
@@ -35,19 +35,19 @@ for (const s of SCENARIOS) {
     outputs: a.outputs.map((o, i) => ({
       from: o.from,
       to: o.to,
-      type: o.type,
+      tag: o.tag,
       frame: goldenOf(frameTree(o.frame), frameTree(b.outputs[i].frame), `outputs[${i}]`),
     })),
     certificate: goldenOf(finalTree(a.certificate), finalTree(b.certificate), "certificate"),
     aggregate: toHex(new Uint8Array(a.aggregate.buffer)),
   };
 }
-await Deno.writeTextFile(new URL("frames.json", here), JSON.stringify(frames, null, 1) + "\n");
+await Deno.writeTextFile(new URL("frames.json", here), JSON.stringify(frames, null, 2) + "\n");
 const sims: Record<string, unknown> = {};
 for (const [name, options] of Object.entries(SIMULATIONS)) {
   sims[name] = await simulationGolden(options);
 }
-await Deno.writeTextFile(new URL("sim.json", here), JSON.stringify(sims, null, 1) + "\n");
+await Deno.writeTextFile(new URL("sim.json", here), JSON.stringify(sims, null, 2) + "\n");
 console.log(
   `recorded ${SCENARIOS.length} rounds and ${Object.keys(SIMULATIONS).length} simulations`,
 );

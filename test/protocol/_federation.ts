@@ -19,7 +19,7 @@ import { Endpoint } from "../../protocol/round/endpoint.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../../protocol/round/events.ts";
 import { type MessageType, openFrame } from "../../protocol/wire/frame.ts";
-import { readAdvertise, readUnmask } from "../../protocol/wire/messages.ts";
+import { readAdvertiseKeys, readUnmask } from "../../protocol/wire/messages.ts";
 import { createRoster, type Roster } from "../../protocol/federation/roster.ts";
 import { RoundKeys } from "../../protocol/round/keys.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
@@ -366,7 +366,7 @@ export class Federation implements Members {
    * hold. Call it once the member advertised; it is about its first view only.
    */
   async firstKeys(member: number): Promise<RoundKeys> {
-    const advert = this.emitted.find((w) => w.from === member && w.type === "advertise");
+    const advert = this.emitted.find((w) => w.from === member && w.type === "advertiseKeys");
     assert(advert !== undefined, `member ${member} advertised`);
     const keys = await RoundKeys.generate(
       this.roster.mode,
@@ -376,7 +376,7 @@ export class Federation implements Members {
     );
     assertEquals(
       keys.advertise,
-      readAdvertise(openFrame(advert.frame, this.roster), this.roster),
+      readAdvertiseKeys(openFrame(advert.frame, this.roster), this.roster),
       `member ${member}'s replayed keys are the ones it advertised`,
     );
     return keys;

@@ -28,7 +28,7 @@ import {
   type Roster,
   type RosterSettings,
 } from "../../protocol/federation/roster.ts";
-import { advertiseFields } from "../../protocol/wire/messages.ts";
+import { advertiseKeysFields } from "../../protocol/wire/messages.ts";
 import { sealFrame } from "../../protocol/wire/frame.ts";
 import { RoundKeys } from "../../protocol/round/keys.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
@@ -117,10 +117,10 @@ export async function genuineAdvert(
     rngFor("ep/advert", round, view, sender),
   );
   return await sealFrame(
-    "advertise",
+    "advertiseKeys",
     session,
     sender,
-    advertiseFields(keys.advertise),
+    advertiseKeysFields(keys.advertise),
     fed.signers[sender],
     fed.roster.mode,
   );

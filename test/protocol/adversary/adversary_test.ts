@@ -200,7 +200,7 @@ async function cleanRound(fed: Federation, round: number): Promise<Final> {
 // =============================================================================================
 // 1. Forged signatures.
 
-const FORGEABLE = ["advertise", "maskedInput", "approval", "unmask"] as const;
+const FORGEABLE = ["advertiseKeys", "maskedInput", "approval", "unmask"] as const;
 
 for (const mode of MODES) {
   for (const type of FORGEABLE) {
@@ -226,7 +226,8 @@ for (const mode of MODES) {
               assertEquals(forged(), 1);
               assertEquals(refusalTriples(fed), [[L, "bad-signature", m]]);
               const final = await fed.assertExact(0, fed.n);
-              const excluded = !genuineLater && (type === "advertise" || type === "maskedInput");
+              const excluded = !genuineLater &&
+                (type === "advertiseKeys" || type === "maskedInput");
               assertEquals([...final.members], all(fed, excluded ? [m] : []));
               const unapproved = !genuineLater && type === "approval";
               assertEquals(approversOf(fed, final), all(fed, excluded || unapproved ? [m] : []));
@@ -244,7 +245,7 @@ Deno.test(
     scenario(SMALL, async (fed) => {
       const L = fed.leader(0);
       const m = fed.others([L])[0];
-      replaceFirst(fed, m, "advertise", (w) => [w, wireOf(m, w.to, forgeSignature(w.frame))]);
+      replaceFirst(fed, m, "advertiseKeys", (w) => [w, wireOf(m, w.to, forgeSignature(w.frame))]);
       await fed.submitAll(0);
       await fed.runToFinal(0);
       assertEquals(refusalTriples(fed), [[L, "bad-signature", m]]);
@@ -267,7 +268,7 @@ Deno.test(
       // x and y stay clear of L0, which receives the verbatim replay below.
       const x = fed.others([L0, L1, m]).at(-1)!;
       const y = fed.others([L0, L1, m, x]).at(-1)!;
-      const oldAdvert = fed.sentBy(m, "advertise")[0].frame;
+      const oldAdvert = fed.sentBy(m, "advertiseKeys")[0].frame;
       const oldApprovals = fed.emitted.filter((w) => w.type === "approval" && w.session.round === 0)
         .map((w) => w.frame);
       const before = fed.events.length;
@@ -276,7 +277,7 @@ Deno.test(
       assertRefused(await fed.inject(L0, oldAdvert, m), "wrong-stage", m);
 
       // Round 1: the leader relays m's round-0 advert to x; replays round-0 approvals to y.
-      fed.hold = (w) => w.type === "advertise";
+      fed.hold = (w) => w.type === "advertiseKeys";
       fed.intercept = async (w) => {
         if (w.from === L1 && w.to === y && w.type === "unmaskRequest") {
           const frame = await resealBy(fed, L1, w.frame, ([alive, dropped]) => [
@@ -304,7 +305,7 @@ Deno.test(
         refusalsIn(later.filter((e) => e.member === member).map((e) => e.event));
       assertEquals(at(x).map((e) => e.code), ["wrong-session"]);
       assertEquals(at(y).map((e) => [e.code, e.peer]), [["insufficient-approvals", L1]]);
-      assertEquals(fed.sentBy(x, "shares", 0).filter((w) => w.session.round === 1).length, 0);
+      assertEquals(fed.sentBy(x, "shareKeys", 0).filter((w) => w.session.round === 1).length, 0);
       assertEquals(fed.sentBy(y, "unmask").filter((w) => w.session.round === 1).length, 0);
       const final = await fed.assertExact(1, fed.n - 1);
       assert(!final.members.includes(x), "x took no part after refusing the key list");
@@ -320,7 +321,7 @@ Deno.test(
       const L1 = fed.leader(1);
       const m = fed.others([fed.leader(0), L1])[0];
       const x = fed.others([L1, m])[0];
-      const oldAdvert = fed.sentBy(m, "advertise")[0].frame;
+      const oldAdvert = fed.sentBy(m, "advertiseKeys")[0].frame;
       const before = fed.events.length;
       fed.intercept = (w) => keyListWith(fed, w, L1, x, m, oldAdvert);
       await fed.submitAll(1);
@@ -342,10 +343,10 @@ Deno.test(
       const m = fed.others([L0, L1])[0];
       const x = fed.others([L0, L1, m])[0];
       fed.dead.add(L0); // view 0 has no leader: everyone moves to view 1
-      fed.hold = (w) => w.type === "advertise" && w.session.view === 1;
+      fed.hold = (w) => w.type === "advertiseKeys" && w.session.view === 1;
       await fed.submitAll(0);
       await fed.run({ until: () => fed.held.length === fed.n - 2 });
-      const view0Advert = fed.sentBy(m, "advertise", 0)[0].frame;
+      const view0Advert = fed.sentBy(m, "advertiseKeys", 0)[0].frame;
       const rewritten = rewritePayload(view0Advert, (f) => {
         f[4] = 1;
         return f;
@@ -365,7 +366,7 @@ Deno.test(
         refusalTriples(fed).filter(([member]) => member === x).map(([, code]) => code),
         ["wrong-session"],
       );
-      assertEquals(fed.sentBy(x, "shares", 1).length, 0);
+      assertEquals(fed.sentBy(x, "shareKeys", 1).length, 0);
       const final = await fed.assertExact(0, fed.n - 1);
       assertEquals(final.view, 1);
       assertEquals([...final.members], all(fed, [L0, x]));
@@ -390,9 +391,9 @@ Deno.test(
         const L = fed.leader(0);
         const m = fed.others([L, other.leader(0), reparam.leader(0)])[0];
         const x = fed.others([L, m])[0];
-        const foreign = other.sentBy(m, "advertise")[0].frame;
-        const foreignParams = reparam.sentBy(m, "advertise")[0].frame;
-        fed.hold = (w) => w.type === "advertise";
+        const foreign = other.sentBy(m, "advertiseKeys")[0].frame;
+        const foreignParams = reparam.sentBy(m, "advertiseKeys")[0].frame;
+        fed.hold = (w) => w.type === "advertiseKeys";
         await fed.submitAll(0);
         assertRefused(await fed.inject(L, foreign, m), "wrong-session", m);
         assertRefused(await fed.inject(L, foreignParams, m), "wrong-session", m);
@@ -471,17 +472,17 @@ for (const mode of MODES) {
           sha256(new TextEncoder().encode("outsider-ed")),
           mode.pq ? sha256(new TextEncoder().encode("outsider-pq")) : undefined,
         );
-        fed.hold = (w) => w.type === "advertise";
+        fed.hold = (w) => w.type === "advertiseKeys";
         await fed.submitAll(0);
         const genuine = fed.held.find((w) => w.from === m)!.frame;
         const session = fed.session(0);
         const fields = fieldsOf(genuine);
         const mode_ = fed.roster.mode;
         // An outsider signs as member m.
-        const spoof = await sealFrame("advertise", session, m, fields, outsider, mode_);
+        const spoof = await sealFrame("advertiseKeys", session, m, fields, outsider, mode_);
         assertRefused(await fed.inject(L, spoof, m), "bad-signature", m);
         // An outsider claims index n (not in the roster).
-        const beyond = await sealFrame("advertise", session, fed.n, fields, outsider, mode_);
+        const beyond = await sealFrame("advertiseKeys", session, fed.n, fields, outsider, mode_);
         assertRefused(await fed.inject(L, beyond, fed.n), "not-member", fed.n);
         assertRefused(await fed.inject(L, beyond, m), "not-member", m);
         // m's genuine advert arriving from another transport peer k.
@@ -1178,7 +1179,7 @@ Deno.test("10. oversized and malformed frames → oversized / malformed, never a
   scenario(SMALL, async (fed) => {
     const L = fed.leader(0);
     const [m, x] = fed.others([L]);
-    fed.hold = (w) => w.type === "advertise";
+    fed.hold = (w) => w.type === "advertiseKeys";
     await fed.submitAll(0);
     const genuine = fed.held.find((w) => w.from === m)!.frame;
     const session = fed.session(0);
@@ -1197,7 +1198,7 @@ Deno.test("10. oversized and malformed frames → oversized / malformed, never a
 
     // Size limits.
     const padded = await sealFrame(
-      "advertise",
+      "advertiseKeys",
       session,
       m,
       [...fieldsOf(genuine), new Uint8Array(20_000)],
@@ -1240,15 +1241,16 @@ Deno.test("10. oversized and malformed frames → oversized / malformed, never a
     const payloadCases: Uint8Array[] = [
       Uint8Array.from([0xa1, 0x01, 0x02]),
       nested(20_000),
-      encode([TAG.advertise, session.federation]),
+      encode([TAG.advertiseKeys, session.federation]),
     ];
     for (const payload of payloadCases) {
-      const sig = await signer.sign(payload, hybridSigned(fed.roster, "advertise"));
+      const sig = await signer.sign(payload, hybridSigned(fed.roster, "advertiseKeys"));
       await check(frameOf({ payload, ed25519: sig.ed25519, mlDsa65: sig.mlDsa65 }), "malformed");
     }
 
     // Wrong field counts and types, validly signed.
-    const sealed = (fields: Value[]) => sealFrame("advertise", session, m, fields, signer, mode);
+    const sealed = (fields: Value[]) =>
+      sealFrame("advertiseKeys", session, m, fields, signer, mode);
     const f = fieldsOf(genuine);
     await check(encode([raw.payload, raw.ed25519]), "malformed");
     await check(encode([raw.payload, raw.ed25519, null, new Uint8Array(4), 1]), "malformed");
@@ -1309,21 +1311,26 @@ Deno.test(
       await expect(x, await byLeader("keyList", [[...adverts, ...adverts]]), "malformed", L);
       await expect(x, await byLeader("keyList", [[1, 2, 3]]), "malformed", L);
       await expect(x, await byLeader("keyList", [adverts, adverts]), "malformed", L);
-      // Shares (leader in stage share; m's genuine shares not yet accepted).
+      // ShareKeys (leader in stage share; m's genuine shares not yet accepted).
       fed.release();
-      fed.hold = (w) => w.type === "shares" && w.from === m;
+      fed.hold = (w) => w.type === "shareKeys" && w.from === m;
       await fed.run({ time: false });
       fed.hold = undefined;
       const shares = fieldsOf(fed.held.find((w) => w.from === m)!.frame)[0] as Value[][];
-      await expect(L, await byMember("shares", [[...shares].reverse()]), "malformed", m);
-      await expect(L, await byMember("shares", [[shares[0], shares[0]]]), "malformed", m);
+      await expect(L, await byMember("shareKeys", [[...shares].reverse()]), "malformed", m);
+      await expect(L, await byMember("shareKeys", [[shares[0], shares[0]]]), "malformed", m);
       await expect(
         L,
-        await byMember("shares", [[[n, ...shares[0].slice(1)]]]),
+        await byMember("shareKeys", [[[n, ...shares[0].slice(1)]]]),
         "malformed",
         m,
       );
-      await expect(L, await byMember("shares", [[["1", ...shares[0].slice(1)]]]), "malformed", m);
+      await expect(
+        L,
+        await byMember("shareKeys", [[["1", ...shares[0].slice(1)]]]),
+        "malformed",
+        m,
+      );
       // Share delivery (participant in stage share).
       await stage("shareDelivery");
       const delivery = fed.held.find((w) => w.to === x)!.frame;
@@ -1422,7 +1429,7 @@ Deno.test(
     scenario(SMALL, async (fed) => {
       const L = fed.leader(0);
       const m = fed.others([L])[0];
-      fed.hold = (w) => w.type === "shares";
+      fed.hold = (w) => w.type === "shareKeys";
       await fed.submitAll(0);
       await fed.run({ time: false }); // the leader is now collecting shares, mid-round
       assertEquals(fed.endpoints[L].leader(0, 0)!.stage, "share");
@@ -1430,7 +1437,7 @@ Deno.test(
       for (let v = 1; far.length < MAX_LEADERS + 1; v++) {
         if (leaderOf(fed.roster, 0, v) === L && v > VIEW_WINDOW) far.push(v);
       }
-      const advert = fed.sentBy(m, "advertise")[0].frame;
+      const advert = fed.sentBy(m, "advertiseKeys")[0].frame;
       for (const v of far) {
         const forged = await reseal(advert, fed.signers[m], fed.roster.mode, {
           session: fed.session(0, v),
@@ -1450,7 +1457,7 @@ Deno.test(
     scenario(SMALL, async (fed) => {
       const L = fed.leader(0);
       const [m, k, x] = fed.others([L]);
-      fed.hold = (w) => w.type === "advertise";
+      fed.hold = (w) => w.type === "advertiseKeys";
       await fed.submitAll(0);
       const advert = fed.held.find((w) => w.from === m)!.frame;
       assertRefused(await fed.inject(k, advert, m), "not-leader", m);
@@ -1481,7 +1488,7 @@ Deno.test(
       ];
       for (const [type, frame] of forged) {
         assertRefused(await fed.inject(x, frame, k), "not-leader", k);
-        assertEquals(fed.sentBy(x).filter((w) => w.type !== "advertise").length, 0, type);
+        assertEquals(fed.sentBy(x).filter((w) => w.type !== "advertiseKeys").length, 0, type);
       }
       fed.hold = undefined;
       fed.release();
@@ -1508,9 +1515,9 @@ Deno.test(
         fed.take((w) => w.from === m && w.type === type, fed.held)[0].frame;
 
       // Adverts (the leader waits for the others' adverts, held back).
-      fed.hold = (w) => w.type === "advertise";
+      fed.hold = (w) => w.type === "advertiseKeys";
       await fed.submitAll(0);
-      const advert = own("advertise");
+      const advert = own("advertiseKeys");
       silent(await fed.inject(L, advert, m));
       const other = await reseal(advert, signer, mode, {
         fields: ([a, b, commitment]) => [a, b, flipBit(commitment as Uint8Array, 3)],
@@ -1712,7 +1719,7 @@ Deno.test(
         "a committed to view 0 when it approved",
       );
       assertEquals(fed.endpoints[a].participant(0)!.committedView, 0);
-      assertEquals(fed.sentBy(a, "advertise", 1).length, 0);
+      assertEquals(fed.sentBy(a, "advertiseKeys", 1).length, 0);
       assertEquals(fed.sentBy(a, "cosign").length, 0);
       assert(fed.eventsOf(a).some((e) => e.type === "round-failed"), "a gives the round up");
       assert(!fed.eventsOf(a).some((e) => e.type === "view-change"), "a never changes view");
@@ -1784,7 +1791,7 @@ for (const bad of BAD_KEYS) {
         const [m, x] = fed.others([L]);
         let badAdvert: Uint8Array | undefined;
         fed.intercept = async (w) => {
-          if (w.from === m && w.type === "advertise") {
+          if (w.from === m && w.type === "advertiseKeys") {
             badAdvert = await resealBy(fed, m, w.frame, bad.change);
             return [wireOf(m, w.to, badAdvert)];
           }
@@ -1823,7 +1830,7 @@ Deno.test(
       const L = fed.leader(0);
       const v = fed.others([L])[0];
       fed.intercept = async (w) => {
-        if (w.from === v && w.type === "shares") {
+        if (w.from === v && w.type === "shareKeys") {
           const frame = await resealBy(fed, v, w.frame, ([entries]) => [
             (entries as Value[][]).map((e) => {
               const wrap = e[4] as Uint8Array;
@@ -1859,7 +1866,7 @@ Deno.test(
       const m = fed.others([L])[0];
       let genuine: Uint8Array | undefined;
       fed.intercept = async (w) => {
-        if (w.from === m && w.type === "advertise") {
+        if (w.from === m && w.type === "advertiseKeys") {
           genuine = w.frame;
           const frame = await resealBy(fed, m, w.frame, ([sh, mask, c]) => [
             sh,
@@ -1934,7 +1941,7 @@ Deno.test(
       const L = fed.leader(0);
       const [u, v] = fed.others([L]); // ascending: u < v, so u encapsulates to v
       fed.intercept = async (w) => {
-        if (w.type !== "shares" || w.from !== u) return undefined;
+        if (w.type !== "shareKeys" || w.from !== u) return undefined;
         const frame = await resealBy(fed, u, w.frame, (f) => [
           (f[0] as Value[][]).map((e) => {
             if (e[0] !== v) return e;

@@ -76,7 +76,7 @@ Deno.test("endpoint: a full round; the leader's own frames stay local", async ()
   // Nothing is sent to oneself over the network.
   assert(net.sent.every((m) => m.from !== m.to));
   assertEquals(
-    net.sent.filter((m) => m.type === "advertise").map((m) => m.from).sort(),
+    net.sent.filter((m) => m.type === "advertiseKeys").map((m) => m.from).sort(),
     all(fed, [l]),
   );
   assertEquals(net.events("refused"), []);
@@ -95,8 +95,11 @@ Deno.test("endpoint: leader-bound frames are refused unless this member leads", 
   const sender = all(fed).find((i) => i !== l && i !== notLeader)!;
   const e = endpoint(fed, notLeader);
   const frames: [MessageType, Uint8Array][] = [
-    ["advertise", await genuineAdvert(fed, sender, 3, 0)],
-    ["shares", await sealFrame("shares", session, sender, [[]], fed.signers[sender], roster.mode)],
+    ["advertiseKeys", await genuineAdvert(fed, sender, 3, 0)],
+    [
+      "shareKeys",
+      await sealFrame("shareKeys", session, sender, [[]], fed.signers[sender], roster.mode),
+    ],
     [
       "maskedInput",
       await sealFrame(
@@ -456,7 +459,7 @@ Deno.test("endpoint: close() wipes every machine and forgets them", async () => 
   const l = leaderOf(roster, 0, 0);
   const inputs = inputsFor(roster, 0);
   // Hold the shares so that every machine is mid-round with secrets in memory.
-  net.filter = (m) => m.type !== "shares";
+  net.filter = (m) => m.type !== "shareKeys";
   for (const [i, e] of net.endpoints.entries()) net.emit(i, await e.submit(0, inputs[i], 0));
   await net.run();
   assert(net.endpoints[l].leader(0, 0) !== undefined);

@@ -35,7 +35,7 @@ import {
   selfMaskCommitment,
   selfMaskKey,
   unwrapPairSecret,
-  validateAdvertise,
+  validateAdvertiseKeys,
   wrapPairSecret,
 } from "../../../protocol/round/keys.ts";
 import { ProtocolError } from "../../../protocol/errors.ts";
@@ -340,10 +340,10 @@ Deno.test("round keys: wipe zeroes the seeds; the share seed never outlives gene
   }
 });
 
-Deno.test("round keys: validateAdvertise accepts genuine keys, refuses unusable ones", async () => {
+Deno.test("round keys: validateAdvertiseKeys accepts genuine keys, refuses unusable ones", async () => {
   for (const mode of MODES) {
     const k = await keys(mode, H1, 4, `validate/${mode}`);
-    await validateAdvertise(mode, k.advertise, 4);
+    await validateAdvertiseKeys(mode, k.advertise, 4);
     const pq = mode === "post-quantum";
     const zeroTail = (key: Uint8Array) => {
       const out = new Uint8Array(key);
@@ -379,7 +379,7 @@ Deno.test("round keys: validateAdvertise accepts genuine keys, refuses unusable 
       }]);
     }
     for (const [name, advertise] of bad) {
-      const e = await assertRejects(() => validateAdvertise(mode, advertise, 4), ProtocolError);
+      const e = await assertRejects(() => validateAdvertiseKeys(mode, advertise, 4), ProtocolError);
       assertEquals((e as ProtocolError).code, "malformed", `${mode}: ${name}`);
       assertEquals((e as ProtocolError).peer, 4, `${mode}: ${name}`);
     }

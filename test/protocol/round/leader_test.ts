@@ -29,8 +29,8 @@ const complete = federation({ n: 5, dim: 24, seed: "leader" });
 
 /** The member's message of each stage, and the stage the leader waits in for it. */
 const MEMBER_MESSAGE: [MessageType, Exclude<Stage, "final">][] = [
-  ["advertise", "advertise"],
-  ["shares", "share"],
+  ["advertiseKeys", "advertise"],
+  ["shareKeys", "share"],
   ["maskedInput", "masked"],
   ["approval", "consistency"],
   ["unmask", "unmask"],
@@ -108,7 +108,7 @@ Deno.test("leader: each stage's clock starts when the stage opens", async () => 
   const { roster } = fed;
   const net = new MachineNet(fed, ROUND, inputsFor(roster, ROUND));
   const y = follower(roster, ROUND);
-  net.filter = (m) => !(m.from === y && (m.type === "advertise" || m.type === "shares"));
+  net.filter = (m) => !(m.from === y && (m.type === "advertiseKeys" || m.type === "shareKeys"));
   net.now = 500;
   await net.start();
   await net.run();
@@ -161,7 +161,7 @@ Deno.test("leader: below t it keeps waiting, and closes when t is reached", asyn
   const net = await startedNet(
     fed,
     ROUND,
-    (m) => !(m.type === "advertise" && (m.from === y || m.from === z)),
+    (m) => !(m.type === "advertiseKeys" && (m.from === y || m.from === z)),
   );
   const leader = net.leader(0)!;
   net.now = roster.stageTimeoutMs;
@@ -240,14 +240,14 @@ Deno.test("leader: an exact repeat is ignored; a closed stage's message is refus
   const fed = await complete;
   const { roster } = fed;
   const y = follower(roster, ROUND);
-  const net = await startedNet(fed, ROUND, (m) => !(m.type === "advertise" && m.from === y));
+  const net = await startedNet(fed, ROUND, (m) => !(m.type === "advertiseKeys" && m.from === y));
   const leader = net.leader(0)!;
-  const advert = net.sent.find((m) => m.type === "advertise" && m.from !== y)!;
+  const advert = net.sent.find((m) => m.type === "advertiseKeys" && m.from !== y)!;
   assertEquals(await leader.handle(openFrame(advert.frame, roster, advert.from), 0), []);
   assertEquals(leader.stage, "advertise");
   await net.release();
   assertEquals(leader.stage, "publish");
-  for (const type of ["advertise", "shares", "maskedInput", "approval"] as const) {
+  for (const type of ["advertiseKeys", "shareKeys", "maskedInput", "approval"] as const) {
     const late = net.sent.find((m) => m.type === type)!;
     const out = await leader.handle(openFrame(late.frame, roster, late.from), 0);
     assertEquals(out.length, 1, type);

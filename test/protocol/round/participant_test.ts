@@ -104,7 +104,7 @@ Deno.test("participant: start advertises to the leader and sets the view timeout
     assertEquals(sends.length, 1);
     assertEquals(sends[0].kind === "send" && sends[0].to, leaderOf(roster, ROUND, view));
     const env = openFrame(sends[0].kind === "send" ? sends[0].frame : new Uint8Array(), roster, x);
-    assertEquals([env.type, env.session.view], ["advertise", view]);
+    assertEquals([env.type, env.session.view], ["advertiseKeys", view]);
     assertEquals(p.view, view);
     // While advertising, the leader may wait advertiseTimeoutMs for stragglers on top.
     assertEquals(p.nextTimeout(), 100 + roster.advertiseTimeoutMs + roster.viewTimeoutMs);
@@ -469,7 +469,7 @@ Deno.test("participant: routine refusals leave the state unchanged", async () =>
   assertEquals(p.stage, "share");
   const leader = leaderOf(roster, ROUND, 0);
   const keyList = net.sent.find((m) => m.type === "keyList" && m.to === x)!;
-  const advert = net.sent.find((m) => m.type === "advertise" && m.from === x)!;
+  const advert = net.sent.find((m) => m.type === "advertiseKeys" && m.from === x)!;
   const refusedCode = async (frame: Uint8Array, from: number) => {
     const out = await net.toParticipant(x, frame, from);
     const e = eventsOf(out);

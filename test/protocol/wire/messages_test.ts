@@ -13,14 +13,14 @@ import {
 } from "../../../protocol/crypto/mod.ts";
 import type { RefusalCode } from "../../../protocol/errors.ts";
 import {
-  type Advertise,
-  advertiseFields,
+  type AdvertiseKeys,
+  advertiseKeysFields,
   approvalFields,
   certificateFields,
   consistencyRequestFields,
   cosignFields,
   maskedInputFields,
-  readAdvertise,
+  readAdvertiseKeys,
   readApproval,
   readCertificate,
   readConsistencyRequest,
@@ -28,11 +28,11 @@ import {
   readKeyList,
   readMaskedInput,
   readShareDelivery,
-  readShares,
+  readShareKeys,
   readUnmask,
   readUnmaskRequest,
   shareDeliveryFields,
-  sharesFields,
+  shareKeysFields,
   unmaskFields,
   unmaskRequestFields,
 } from "../../../protocol/wire/messages.ts";
@@ -76,7 +76,7 @@ interface Fixture {
   readonly fed: Federation;
   readonly roster: Roster;
   readonly session: Session;
-  readonly adverts: Advertise[];
+  readonly adverts: AdvertiseKeys[];
   readonly advertFrames: Uint8Array[];
   readonly approvalFrames: Uint8Array[];
   readonly rng: Rng;
@@ -87,7 +87,7 @@ async function fixture(fed: Federation, round = MAX_ROUND - 1, view = MAX_ROUND 
   const session = sessionOf(roster, round, view);
   const hash = sessionHash(session);
   const rng = rngFor("messages", roster.mode, roster.members.length);
-  const adverts: Advertise[] = [];
+  const adverts: AdvertiseKeys[] = [];
   const advertFrames: Uint8Array[] = [];
   const approvalFrames: Uint8Array[] = [];
   for (const [i, signer] of signers.entries()) {
@@ -95,10 +95,10 @@ async function fixture(fed: Federation, round = MAX_ROUND - 1, view = MAX_ROUND 
     adverts.push(keys.advertise);
     advertFrames.push(
       await sealFrame(
-        "advertise",
+        "advertiseKeys",
         session,
         i,
-        advertiseFields(keys.advertise),
+        advertiseKeysFields(keys.advertise),
         signer,
         roster.mode,
       ),
@@ -143,15 +143,15 @@ function largest(
   const last = n - 1;
   const vector = f.rng(4 * (roster.dim + 1));
   switch (type) {
-    case "advertise":
-      return { sender: last, fields: advertiseFields(f.adverts[last]) };
+    case "advertiseKeys":
+      return { sender: last, fields: advertiseKeysFields(f.adverts[last]) };
     case "keyList":
       return { sender: last, fields: [f.advertFrames] };
-    case "shares":
+    case "shareKeys":
       // Member 0 encapsulates to every other member: all attachments present.
       return {
         sender: 0,
-        fields: sharesFields(
+        fields: shareKeysFields(
           { entries: all(f).slice(1).map((r) => entry(f, 0, r, r, true)) },
           roster.mode,
         ),
@@ -226,12 +226,12 @@ async function seal(f: Fixture, type: MessageType) {
 /** Parses an envelope with its type's reader (for the recipient `recipient` where it matters). */
 function read(env: Envelope, roster: Roster, recipient: number): unknown {
   switch (env.type) {
-    case "advertise":
-      return readAdvertise(env, roster);
+    case "advertiseKeys":
+      return readAdvertiseKeys(env, roster);
     case "keyList":
       return readKeyList(env, roster);
-    case "shares":
-      return readShares(env, roster);
+    case "shareKeys":
+      return readShareKeys(env, roster);
     case "shareDelivery":
       return readShareDelivery(env, roster, recipient);
     case "maskedInput":
@@ -291,12 +291,12 @@ for (
 function expectedRead(type: MessageType, fields: Value[], body?: Uint8Array): unknown {
   const f = fields as never[];
   switch (type) {
-    case "advertise":
+    case "advertiseKeys":
       return { shareKey: f[0], maskKey: f[1], commitment: f[2] };
     case "keyList":
       return { adverts: f[0] };
     // Entries carry a signature element in post-quantum mode only (else it reads as empty).
-    case "shares":
+    case "shareKeys":
       return {
         entries: (f[0] as Uint8Array[][]).map((
           [peer, sealed, shareKemCt, maskKemCt, wrap, signature],
@@ -341,7 +341,7 @@ function expectedRead(type: MessageType, fields: Value[], body?: Uint8Array): un
 }
 
 Deno.test("messages: hybrid signatures on adverts, approvals, certificates, cosigns", async () => {
-  const hybrid = new Set(["advertise", "approval", "certificate", "cosign"]);
+  const hybrid = new Set(["advertiseKeys", "approval", "certificate", "cosign"]);
   const c = (await classical).roster;
   const p = (await postQuantum).roster;
   for (const type of TYPES) {
@@ -350,7 +350,7 @@ Deno.test("messages: hybrid signatures on adverts, approvals, certificates, cosi
   }
   assertEquals(
     [...TO_LEADER].sort(),
-    ["advertise", "approval", "maskedInput", "shares", "unmask"],
+    ["advertiseKeys", "approval", "maskedInput", "shareKeys", "unmask"],
   );
 });
 
@@ -467,7 +467,7 @@ Deno.test("messages: classical share entries keep their wire form (no signature 
   const entries = [entry(f, 0, 1, 1, true), entry(f, 0, 2, 2, true)];
   // The layout before entries were signed, byte for byte.
   assertEquals(
-    encode(sharesFields({ entries }, roster.mode)),
+    encode(shareKeysFields({ entries }, roster.mode)),
     encode([entries.map((e) => [e.peer, e.sealed, e.shareKemCt, e.maskKemCt, e.wrap])]),
   );
   const delivery = { u2: [0, 1, 2], entries: [entry(f, 0, 2, 0, false), entry(f, 1, 2, 1, false)] };
@@ -479,19 +479,19 @@ Deno.test("messages: classical share entries keep their wire form (no signature 
     ]),
   );
   // A classical roster refuses a post-quantum entry's extra element.
-  const withSignature = sharesFields(
+  const withSignature = shareKeysFields(
     { entries: entries.map((e) => ({ ...e, signature: f.rng(ML_DSA65_SIGNATURE_LENGTH) })) },
     "post-quantum",
   );
   const frame = await sealFrame(
-    "shares",
+    "shareKeys",
     f.session,
     0,
     withSignature,
     f.fed.signers[0],
     roster.mode,
   );
-  assertThrowsRefusal(() => readShares(openFrame(frame, roster, 0), roster), "malformed");
+  assertThrowsRefusal(() => readShareKeys(openFrame(frame, roster, 0), roster), "malformed");
 });
 
 Deno.test("messages: a frame over its type's limit is refused as oversized", async () => {
@@ -667,29 +667,29 @@ Deno.test("messages: readers refuse fields of the wrong shape", async () => {
 
   // Advertised keys with the other mode's lengths.
   const classicalKeys = { shareKey: f.rng(32), maskKey: f.rng(32), commitment: f.rng(32) };
-  const adv = await open("advertise", 2, advertiseFields(classicalKeys));
-  assertThrowsRefusal(() => readAdvertise(adv, roster), "wrong-length");
+  const adv = await open("advertiseKeys", 2, advertiseKeysFields(classicalKeys));
+  assertThrowsRefusal(() => readAdvertiseKeys(adv, roster), "wrong-length");
 
   // Share entries: out of order, for the sender itself, attachments of the wrong direction.
   const e = (sender: number, recipient: number) => entry(f, sender, recipient, recipient, true);
   const shares = (sender: number, entries: ShareEntry[]) =>
-    open("shares", sender, sharesFields({ entries }, roster.mode));
+    open("shareKeys", sender, shareKeysFields({ entries }, roster.mode));
   const unordered = await shares(1, [e(1, 3), e(1, 2)]);
-  assertThrowsRefusal(() => readShares(unordered, roster), "malformed");
+  assertThrowsRefusal(() => readShareKeys(unordered, roster), "malformed");
   const self = await shares(1, [e(1, 1)]);
-  assertThrowsRefusal(() => readShares(self, roster), "inconsistent-lists");
+  assertThrowsRefusal(() => readShareKeys(self, roster), "inconsistent-lists");
   // Member 2 sends to lower member 0: it must not attach a mask ciphertext or a wrap.
   const wrongDirection = await shares(2, [{ ...e(2, 0), maskKemCt: f.rng(1120) }]);
-  assertThrowsRefusal(() => readShares(wrongDirection, roster), "wrong-length");
+  assertThrowsRefusal(() => readShareKeys(wrongDirection, roster), "wrong-length");
   const duplicate = await shares(1, [e(1, 2), e(1, 2)]);
-  assertThrowsRefusal(() => readShares(duplicate, roster), "malformed");
+  assertThrowsRefusal(() => readShareKeys(duplicate, roster), "malformed");
   const outside = await shares(1, [{ ...e(1, 3), peer: 4 }]);
-  assertThrowsRefusal(() => readShares(outside, roster), "malformed");
+  assertThrowsRefusal(() => readShareKeys(outside, roster), "malformed");
   // Post-quantum entries: without their signature element, or with a short signature.
-  const unsigned = await open("shares", 1, sharesFields({ entries: [e(1, 2)] }, "classical"));
-  assertThrowsRefusal(() => readShares(unsigned, roster), "malformed");
+  const unsigned = await open("shareKeys", 1, shareKeysFields({ entries: [e(1, 2)] }, "classical"));
+  assertThrowsRefusal(() => readShareKeys(unsigned, roster), "malformed");
   const shortSignature = await shares(1, [{ ...e(1, 2), signature: f.rng(3308) }]);
-  assertThrowsRefusal(() => readShares(shortSignature, roster), "wrong-length");
+  assertThrowsRefusal(() => readShareKeys(shortSignature, roster), "wrong-length");
   const delivered = (entries: ShareEntry[], mode: Roster["mode"]) =>
     open("shareDelivery", 0, shareDeliveryFields({ u2: [0, 1, 2, 3], entries }, mode));
   const d = (sender: number) => entry(f, sender, 3, sender, false);
