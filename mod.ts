@@ -15,7 +15,8 @@ export {
   type EndpointConfig,
 } from "./protocol/round/endpoint.ts";
 export { CallerError, ConfigError, ProtocolError, type RefusalCode } from "./protocol/errors.ts";
-export type { Output, ProtocolEvent, Stage } from "./protocol/round/events.ts";
+export type { Output, ProtocolEvent } from "./protocol/round/events.ts";
+export type { Stage } from "./protocol/round/stages.ts";
 export {
   defaultHararyThreshold,
   defaultThreshold,
@@ -25,7 +26,8 @@ export {
   secAggPlusParameters,
   type SecAggPlusSettings,
 } from "./protocol/graph/secagg_plus.ts";
-export type { Leader, LeaderStage } from "./protocol/round/leader.ts";
+export type { Leader } from "./protocol/round/leader.ts";
+export type { LeaderStage } from "./protocol/round/stages.ts";
 export { inlineExpander, type MaskExpander } from "./protocol/math/masking.ts";
 export type { MemberSet } from "./protocol/math/member_set.ts";
 export type { Envelope, MessageType } from "./protocol/wire/frame.ts";

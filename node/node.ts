@@ -18,7 +18,7 @@ import { withoutBody } from "../protocol/wire/frame.ts";
 import { decode, encode } from "../protocol/encoding/codec.ts";
 import { systemRng } from "../protocol/crypto/mod.ts";
 import { Endpoint, ROUND_WINDOW } from "../protocol/round/endpoint.ts";
-import { ProtocolError } from "../protocol/errors.ts";
+import { CallerError, ProtocolError } from "../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../protocol/round/events.ts";
 import type { MaskExpander } from "../protocol/math/masking.ts";
 import { maxFrameSize, openFrame } from "../protocol/wire/frame.ts";
@@ -358,20 +358,14 @@ export class FedaggNode {
     });
   }
 
-  /**
-   * Refuses (409) an update for a round the endpoint already follows: without an update
-   * accepted here, that is an observer that checked the round's certificate. The endpoint
-   * would refuse it too, as a caller error.
-   */
+  /** Refuses (409) an update for a round the endpoint would refuse one for (see `checkSubmit`). */
   #refuseIfDecided(round: number): void {
-    const existing = this.#endpoint.participant(round);
-    if (existing === undefined) return;
-    throw new SubmitError(
-      409,
-      existing.decided
-        ? `round ${round} is already decided here (its aggregate was published)`
-        : `round ${round} already has an update from this member`,
-    );
+    try {
+      this.#endpoint.checkSubmit(round);
+    } catch (err) {
+      if (err instanceof CallerError) throw new SubmitError(409, err.message);
+      throw err;
+    }
   }
 
   /**

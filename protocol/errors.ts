@@ -90,6 +90,17 @@ export class ConfigError extends Error {
   }
 }
 
+/** Why a call was refused (see {@link CallerError}); a node maps these to its API's answers. */
+export type CallerErrorCode =
+  /** An argument out of range: an input of the wrong length, a round or view number. */
+  | "invalid-input"
+  /** The round already has this member's update. */
+  | "already-submitted"
+  /** The round is already decided here: its certificate checked out. */
+  | "decided"
+  /** This member committed to a view of the round before a restart: it can take no more part. */
+  | "committed-before-restart";
+
 /**
  * A call its caller got wrong — an argument out of range, or an operation refused in the current
  * state (a second update for one round) — as opposed to bad network input (a
@@ -98,13 +109,18 @@ export class ConfigError extends Error {
  * code catching those keeps working.
  */
 export class CallerError extends RangeError {
+  /** Why the call was refused. */
+  readonly code: CallerErrorCode;
+
   /**
    * A refusal of one call.
+   * @param code why the call was refused
    * @param message what is wrong with the call
    */
-  constructor(message: string) {
+  constructor(code: CallerErrorCode, message: string) {
     super(message);
     this.name = "CallerError";
+    this.code = code;
   }
 }
 

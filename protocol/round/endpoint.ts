@@ -24,6 +24,7 @@ import type { MaskExpander } from "../math/masking.ts";
 import { readLeaderCertificate, verifyCertificateSignatures } from "../certificate/certificate.ts";
 import { type Envelope, openFrame, TO_LEADER } from "../wire/frame.ts";
 import { Participant } from "./participant.ts";
+import { Publication } from "./publication.ts";
 import type { Roster } from "../federation/roster.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import type { Rng } from "../crypto/mod.ts";
@@ -35,8 +36,14 @@ export const ROUND_WINDOW = 2;
 export const MAX_LEADERS = 8;
 /** How many views ahead of its own view (in that round) an endpoint will lead. */
 export const VIEW_WINDOW = 3;
-/** Most rounds whose participants are kept (older finished ones are dropped). */
+/** Most rounds whose participants and observers are kept (older ones are dropped). */
 const MAX_PARTICIPANTS = 4;
+
+/**
+ * What an endpoint keeps for one round: this member's participant, or — for a round it took no
+ * part in — an observer, a publication alone, that checks and co-signs the round's certificate.
+ */
+type Seat = Participant | Publication;
 
 /** What an endpoint needs. */
 export interface EndpointConfig {
@@ -69,7 +76,7 @@ export type CertificateInterest =
 /** One member's protocol endpoint. */
 export class Endpoint {
   readonly #config: EndpointConfig;
-  readonly #participants = new Map<number, Participant>();
+  readonly #participants = new Map<number, Seat>();
   readonly #leaders = new Map<string, Leader>();
   #newestRound = -1;
   #queue: Promise<unknown> = Promise.resolve();
@@ -89,9 +96,16 @@ export class Endpoint {
     return this.#config.self;
   }
 
-  /** The participant of `round`, if any (for inspection). */
+  /** The participant of `round`, if this member submitted to it (for inspection). */
   participant(round: number): Participant | undefined {
-    return this.#participants.get(round);
+    const seat = this.#participants.get(round);
+    return seat instanceof Participant ? seat : undefined;
+  }
+
+  /** The observer of `round`, if this member follows it without an update (for inspection). */
+  observer(round: number): Publication | undefined {
+    const seat = this.#participants.get(round);
+    return seat instanceof Publication ? seat : undefined;
   }
 
   /** The leader of (`round`, `view`), if this endpoint runs it (for inspection). */
@@ -101,31 +115,49 @@ export class Endpoint {
 
   /**
    * Starts this member's part in `round` with its quantized input (length d + 1; ownership
-   * passes to the endpoint, which wipes it when the round ends). Refuses (CallerError) an input
-   * of another length, a round that already has a participant, and a round this member
-   * committed to before a restart.
+   * passes to the endpoint, which wipes it when the round ends). Refuses with a
+   * {@link CallerError}: `invalid-input` for an input of another length; `decided` for a round
+   * whose certificate this member already checked (as an observer); `already-submitted` for a
+   * round that has its update; `committed-before-restart` for a round this member committed to
+   * before a restart.
    */
   submit(round: number, input: Uint32Array, now: number, view = 0): Promise<Output[]> {
     return this.#serialized(async () => {
-      const existing = this.#participants.get(round);
-      if (existing !== undefined) {
-        throw new CallerError(
-          existing.decided
-            ? `round ${round} is already decided here (its aggregate was published)`
-            : `round ${round} already has an update from this member`,
-        );
-      }
-      if (this.#committed.has(round)) {
-        throw new CallerError(
-          `this member committed to view ${this.#committed.get(round)} of round ${round} before ` +
-            `a restart and cannot take part in it again`,
-        );
-      }
+      this.checkSubmit(round);
       const participant = new Participant(this.#config, round, input);
       this.#addParticipant(round, participant);
       this.#newestRound = Math.max(this.#newestRound, round);
       return await this.#deliverLocal(await participant.start(now, view), now);
     });
+  }
+
+  /**
+   * Refuses (CallerError) a submission to `round` exactly as {@link submit} would now — `decided`,
+   * `already-submitted` or `committed-before-restart` — without changing anything; returns when
+   * `submit` would take it. A driver asks before it journals an update, so that it never keeps an
+   * update the endpoint would refuse (a certificate may still decide the round in between:
+   * `submit` checks again).
+   */
+  checkSubmit(round: number): void {
+    const existing = this.#participants.get(round);
+    if (existing !== undefined) {
+      throw existing.decided
+        ? new CallerError(
+          "decided",
+          `round ${round} is already decided here (its aggregate was published)`,
+        )
+        : new CallerError(
+          "already-submitted",
+          `round ${round} already has an update from this member`,
+        );
+    }
+    if (this.#committed.has(round)) {
+      throw new CallerError(
+        "committed-before-restart",
+        `this member committed to view ${this.#committed.get(round)} of round ${round} before ` +
+          `a restart and cannot take part in it again`,
+      );
+    }
   }
 
   /**
@@ -242,7 +274,7 @@ export class Endpoint {
     return run;
   }
 
-  #addParticipant(round: number, p: Participant): void {
+  #addParticipant(round: number, p: Seat): void {
     this.#participants.set(round, p);
     if (this.#participants.size > MAX_PARTICIPANTS) {
       const oldest = Math.min(...this.#participants.keys());
@@ -311,7 +343,7 @@ export class Endpoint {
       }
       // Not a participant of this round: follow it as an observer that checks and co-signs,
       // kept only once a certificate checked out (so junk cannot occupy the round).
-      const observer = new Participant(this.#config, round, undefined, this.#committed.get(round));
+      const observer = new Publication(this.#config, round, this.#committed.get(round));
       const out = await observer.handle(env, now);
       if (observer.decided) this.#addParticipant(round, observer);
       else observer.wipe();

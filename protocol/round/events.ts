@@ -5,17 +5,7 @@
  * @module
  */
 import type { ProtocolError } from "../errors.ts";
-
-/** A protocol stage, named as in the design (§4). */
-export type Stage =
-  | "advertise"
-  | "share"
-  | "masked"
-  | "consistency"
-  | "unmask"
-  | "publish"
-  | "final"
-  | "failed";
+import type { Stage } from "./stages.ts";
 
 /** Something the caller should know about. Events never contain secrets. */
 export type ProtocolEvent =

@@ -1,58 +1,37 @@
 /**
  * The leader of one session (round, view): collects the members' messages stage by stage,
- * relays what the members need, removes the masks and publishes the aggregate with its
- * certificate. A sans-IO state machine like the participant: envelopes, timeouts and `now` in;
- * frames and events out.
+ * answers what the members need (the table of `stages.ts`), removes the masks and publishes the
+ * aggregate with its certificate. A sans-IO state machine like the participant: envelopes,
+ * timeouts and `now` in; frames and events out.
  *
  * The leader sees only masked vectors, encrypted shares and — after ≥ t approvals of one
  * survivor set — one share per (holder, owner) of either the owner's self-mask seed (owner in
  * U3) or its mask seed (owner dropped). It checks every reconstructed secret against the
- * owner's commitment or public key before using it. It first interpolates from the t_k shares
- * of lowest index; when that fails the check and it received m > t_k shares, it decodes them
- * all (Reed–Solomon, correcting up to ⌊(m − t_k)/2⌋ wrong ones), names every holder whose share
- * disagrees with a secret that then checks out (`bad-share`), and finishes. Shares it did not
- * need are not examined, so a wrong share that was never used goes unnamed (checking them all
- * costs O(m·t) per secret).
- *
- * When all m shares of a secret agree on one that fails the check, the owner is named
- * (`commitment-mismatch`) only if the holders cannot have framed it. Fewer than 2t − n members
- * are corrupt (the threat model's t > (n + c)/2) and fewer than t_k corrupt members hold shares
- * of one owner (or they could reconstruct its secrets), so at most c = min(2t − n − 1, t_k − 1)
- * of the shares are corrupt. If m − t_k ≥ c, at least t_k are honest; they fix the owner's
- * polynomial, and agreeing shares whose secret fails the check prove the owner shared something
- * else. Otherwise m − t_k + 1 ≤ c colluding holders can shift their shares by a polynomial of
- * degree < t_k that vanishes at the honest holders' (public) x coordinates — a consistent
- * sharing of another secret, which frames an honest owner — so the leader names nobody and the
- * round fails.
+ * owner's commitment or public key before using it (`recovery.ts`, which also says when a holder
+ * or an owner is named), recomputes the pair masks of dropped members (`pair_terms.ts`) and
+ * removes every mask from its running sum.
  *
  * A stage closes as soon as every expected member has answered, or when `stageTimeoutMs` has
  * passed with at least t answers (`advertiseTimeoutMs`, from the first advert, for the first).
  * With fewer than t the leader keeps waiting; the members' view timeout then moves the round to
- * the next leader.
+ * the next leader, and this leader gives up a view timeout later.
  *
  * @module
  */
 import { equalBytes, u32Bytes, u32View, wipe } from "../encoding/bytes.ts";
 import { aggregateHash } from "../certificate/certificate.ts";
-import {
-  constantTimeEqual,
-  HASH,
-  type Rng,
-  sha256,
-  taggedHash,
-  x25519,
-  XWingDecapsulator,
-} from "../crypto/mod.ts";
+import { type Rng, sha256 } from "../crypto/mod.ts";
 import { ensure, ProtocolError } from "../errors.ts";
-import { event, type Output, type Stage } from "./events.ts";
-import { addInto, type MaskExpander, type MaskTerm } from "../math/masking.ts";
-import {
-  difference,
-  intersection,
-  type MemberSet,
-  memberSetHash,
-  toMemberSet,
-} from "../math/member_set.ts";
+import type { Roster } from "../federation/roster.ts";
+import { leaderOf } from "../federation/schedule.ts";
+import { type Session, sessionHash } from "../federation/session.ts";
+import type { MemberSigner } from "../federation/signer.ts";
+import type { NeighbourGraph } from "../graph/graphs.ts";
+import { sessionGraph } from "../graph/session_graph.ts";
+import { addInto, type MaskExpander } from "../math/masking.ts";
+import { difference, type MemberSet, memberSetHash, toMemberSet } from "../math/member_set.ts";
+import type { Share } from "../math/shamir.ts";
+import { type Envelope, expectSession, sealFrame, verifyEnvelope } from "../wire/frame.ts";
 import {
   type AdvertiseKeys,
   certificateFields,
@@ -65,27 +44,13 @@ import {
   shareDeliveryFields,
   unmaskRequestFields,
 } from "../wire/messages.ts";
-import { type Envelope, expectSession, sealFrame, verifyEnvelope } from "../wire/frame.ts";
-import { type ShareEntry } from "../wire/share_entry.ts";
-import { type NeighbourGraph } from "../graph/graphs.ts";
-import { sessionGraph } from "../graph/session_graph.ts";
-import { shareThreshold } from "../federation/roster.ts";
-import type { Roster } from "../federation/roster.ts";
-import {
-  checkX25519Point,
-  maskSeedMatches,
-  maskX25519Secret,
-  maskXWingSeed,
-  pairMaskKey,
-  selfMaskCommitment,
-  selfMaskKey,
-  unwrapPairSecret,
-  validateAdvertiseKeys,
-} from "./keys.ts";
-import { leaderOf } from "../federation/schedule.ts";
-import { type Session, sessionHash } from "../federation/session.ts";
-import { combine, lagrangeAtZero, reconstruct, type Share } from "../math/shamir.ts";
-import type { MemberSigner } from "../federation/signer.ts";
+import type { ShareEntry } from "../wire/share_entry.ts";
+import { event, type Output } from "./events.ts";
+import { validateAdvertiseKeys } from "./keys.ts";
+import type { PairAttachment } from "./pair_terms.ts";
+import { removeMasks } from "./unmasking.ts";
+import { checkApproval, checkMaskedInput, checkShareKeys, checkUnmask } from "./leader_checks.ts";
+import { collectedIn, type CollectStage, type LeaderStage, TRANSITIONS } from "./stages.ts";
 
 /** What a leader needs to run. */
 export interface LeaderConfig {
@@ -95,9 +60,6 @@ export interface LeaderConfig {
   readonly rng: Rng;
   readonly expander: MaskExpander;
 }
-
-/** The stages of a leader: it publishes, and finality is up to the members. */
-export type LeaderStage = Exclude<Stage, "final">;
 
 /** One session's leader. */
 export class Leader {
@@ -113,13 +75,13 @@ export class Leader {
 
   /** Digest of each accepted message, by type and sender: a second, different one is equivocation. */
   readonly #digests = new Map<string, Map<number, Uint8Array>>();
-  readonly #adverts = new Map<number, { frame: Uint8Array; advertise: AdvertiseKeys }>();
+  readonly #adverts = new Map<number, { frame: Uint8Array; keys: AdvertiseKeys }>();
   #u1: MemberSet = [];
   readonly #shares = new Map<number, readonly ShareEntry[]>();
   #u2: MemberSet = [];
   #u2Hash: Uint8Array = new Uint8Array(0);
   /** Post-quantum pair attachments from the lower to the higher index: "lo,hi" → ct, wrap. */
-  readonly #pairs = new Map<string, { maskKemCt: Uint8Array; wrap: Uint8Array }>();
+  readonly #pairs = new Map<string, PairAttachment>();
   #sum: Uint32Array | undefined;
   readonly #masked = new Set<number>();
   #u3: MemberSet = [];
@@ -173,33 +135,20 @@ export class Leader {
         this.#open(now);
         out.push(this.#stageEvent("advertise"));
       }
-      out.push(...await this.#dispatch(env, now));
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      out.push(event({ type: "refused", error: err }));
-    }
-    return out;
-  }
-
-  #dispatch(env: Envelope, now: number): Promise<Output[]> {
-    switch (env.type) {
-      case "advertiseKeys":
-        return this.#onAdvertiseKeys(env, now);
-      case "shareKeys":
-        return this.#onShareKeys(env, now);
-      case "maskedInput":
-        return this.#onMaskedInput(env, now);
-      case "approval":
-        return this.#onApproval(env, now);
-      case "unmask":
-        return this.#onUnmask(env, now);
-      default:
+      const stage = collectedIn(env.type);
+      if (stage === undefined) {
         throw new ProtocolError(
           "wrong-type",
           `${env.type} is not addressed to the leader`,
           env.sender,
         );
+      }
+      out.push(...await this.#collect[stage](env, now));
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      out.push(event({ type: "refused", error: err }));
     }
+    return out;
   }
 
   /**
@@ -234,6 +183,19 @@ export class Leader {
     this.#wipeShares();
   }
 
+  // ------------------------------------------------------------------------------------------
+
+  /** The handler of each member message, by the stage that collects it. */
+  readonly #collect: Readonly<
+    Record<CollectStage, (env: Envelope, now: number) => Promise<Output[]>>
+  > = {
+    advertise: (env, now) => this.#onAdvertiseKeys(env, now),
+    share: (env, now) => this.#onShareKeys(env, now),
+    masked: (env, now) => this.#onMaskedInput(env, now),
+    consistency: (env, now) => this.#onApproval(env, now),
+    unmask: (env, now) => this.#onUnmask(env, now),
+  };
+
   #wipeShares(): void {
     for (const list of [...this.#selfShares.values(), ...this.#maskShares.values()]) {
       for (const s of list) s.y.fill(0);
@@ -260,8 +222,6 @@ export class Leader {
     ];
   }
 
-  // ------------------------------------------------------------------------------------------
-
   #open(now: number): void {
     const { roster } = this.#config;
     this.#stageOpened = now;
@@ -270,10 +230,12 @@ export class Leader {
       (this.#stage === "advertise" ? roster.advertiseTimeoutMs : roster.stageTimeoutMs);
   }
 
-  #enter(stage: LeaderStage, now: number): Output {
-    this.#stage = stage;
+  /** Closes `stage` (sending its answer is the caller's) and enters the next one. */
+  #enter(from: CollectStage, now: number): Output {
+    const next = TRANSITIONS[from].next as LeaderStage;
+    this.#stage = next;
     this.#open(now);
-    return this.#stageEvent(stage);
+    return this.#stageEvent(next);
   }
 
   #stageEvent(stage: LeaderStage): Output {
@@ -291,7 +253,7 @@ export class Leader {
    * for an exact repeat of an accepted message (ignored). A different second message is
    * equivocation only when validly signed; otherwise it is a forgery (`bad-signature`).
    */
-  async #firstTime(env: Envelope, stage: LeaderStage, expected: MemberSet): Promise<boolean> {
+  async #firstTime(env: Envelope, stage: CollectStage, expected: MemberSet): Promise<boolean> {
     ensure(
       this.#stage === stage,
       "wrong-stage",
@@ -328,35 +290,18 @@ export class Leader {
 
   async #onAdvertiseKeys(env: Envelope, now: number): Promise<Output[]> {
     if (!await this.#firstTime(env, "advertise", this.#all())) return [];
-    const advertise = readAdvertiseKeys(env, this.#config.roster);
+    const keys = readAdvertiseKeys(env, this.#config.roster);
     await this.#verified(env);
-    await validateAdvertiseKeys(this.#config.roster.mode, advertise, env.sender);
+    await validateAdvertiseKeys(this.#config.roster.mode, keys, env.sender);
     this.#accept(env);
-    this.#adverts.set(env.sender, { frame: env.frame, advertise });
+    this.#adverts.set(env.sender, { frame: env.frame, keys });
     return await this.#tryClose(now);
   }
 
   async #onShareKeys(env: Envelope, now: number): Promise<Output[]> {
     if (!await this.#firstTime(env, "share", this.#u1)) return [];
     const { entries } = readShareKeys(env, this.#config.roster);
-    const expected = intersection(this.#graph.neighbours(env.sender), this.#u1);
-    ensure(
-      entries.length === expected.length && entries.every((e, i) => e.peer === expected[i]),
-      "inconsistent-lists",
-      "share-keys must hold one entry for each neighbour in U1",
-      env.sender,
-    );
-    for (const e of entries) {
-      // An X-Wing ciphertext whose X25519 half is low-order would only fail at unmasking.
-      for (const ct of [e.shareKemCt, e.maskKemCt]) {
-        if (ct.length > 0) {
-          checkX25519Point(ct.subarray(ct.length - 32), "an X-Wing ciphertext", env.sender);
-        }
-      }
-    }
-    // The entries' own signatures (post-quantum mode) are left to their holders, who must check
-    // them anyway: a bad one costs its holder the view and names this leader, as does an entry
-    // that does not open, which no leader can check.
+    checkShareKeys(this.#graph, this.#u1, env.sender, entries);
     await this.#verified(env);
     this.#accept(env);
     this.#shares.set(env.sender, entries);
@@ -366,18 +311,7 @@ export class Leader {
   async #onMaskedInput(env: Envelope, now: number): Promise<Output[]> {
     if (!await this.#firstTime(env, "masked", this.#u2)) return [];
     const input = readMaskedInput(env, this.#config.roster);
-    ensure(
-      equalBytes(input.u2Hash, this.#u2Hash),
-      "inconsistent-lists",
-      "masked input commits to another U2",
-      env.sender,
-    );
-    ensure(
-      equalBytes(taggedHash(HASH.maskedVector, this.#hash, input.body), input.vectorHash),
-      "commitment-mismatch",
-      "masked vector does not match its signed hash",
-      env.sender,
-    );
+    checkMaskedInput(this.#hash, this.#u2Hash, env.sender, input);
     await this.#verified(env);
     this.#sum ??= new Uint32Array(this.#config.roster.dim + 1);
     addInto(this.#sum, u32View(input.body)); // read-only: a view of the decoded body
@@ -388,14 +322,7 @@ export class Leader {
 
   async #onApproval(env: Envelope, now: number): Promise<Output[]> {
     if (!await this.#firstTime(env, "consistency", this.#u3)) return [];
-    const approval = readApproval(env);
-    ensure(
-      equalBytes(approval.u2Hash, this.#u2Hash) &&
-        equalBytes(approval.u3Hash, memberSetHash(this.#hash, this.#u3)),
-      "inconsistent-lists",
-      "approval of other survivor lists",
-      env.sender,
-    );
+    checkApproval(this.#hash, this.#u2Hash, this.#u3, env.sender, readApproval(env));
     await this.#verified(env);
     this.#accept(env);
     this.#approvals.set(env.sender, env.frame);
@@ -406,29 +333,7 @@ export class Leader {
     if (!await this.#firstTime(env, "unmask", this.#approvers)) return [];
     const unmask = readUnmask(env, this.#config.roster);
     const holder = env.sender;
-    const closed = [holder, ...this.#graph.neighbours(holder)];
-    const expectedSelf = toMemberSet(intersection(toMemberSet(closed), this.#u3));
-    const expectedMask = toMemberSet(
-      intersection(toMemberSet(closed), difference(this.#u2, this.#u3)),
-    );
-    const selfOwners = unmask.selfShares.map(([o]) => o);
-    const maskOwners = unmask.maskShares.map(([o]) => o);
-    const both = intersection(selfOwners, maskOwners);
-    ensure(
-      both.length === 0,
-      "inconsistent-lists",
-      `revealed both secrets of member ${both[0]}`,
-      holder,
-    );
-    ensure(
-      selfOwners.length === expectedSelf.length &&
-        selfOwners.every((o, i) => o === expectedSelf[i]) &&
-        maskOwners.length === expectedMask.length &&
-        maskOwners.every((o, i) => o === expectedMask[i]),
-      "inconsistent-lists",
-      "unmask shares do not match the holder's neighbours in U3 and U2 \\ U3",
-      holder,
-    );
+    checkUnmask(this.#graph, this.#u2, this.#u3, holder, unmask);
     await this.#verified(env);
     this.#accept(env);
     this.#unmasked.add(holder);
@@ -478,7 +383,7 @@ export class Leader {
   async #closeAdvertiseKeys(now: number): Promise<Output[]> {
     this.#u1 = toMemberSet(this.#adverts.keys());
     const frame = await this.#seal("keyList", [this.#u1.map((i) => this.#adverts.get(i)!.frame)]);
-    return [this.#enter("share", now), ...this.#sendAll(this.#u1, frame)];
+    return [this.#enter("advertise", now), ...this.#sendAll(this.#u1, frame)];
   }
 
   async #closeShareKeys(now: number): Promise<Output[]> {
@@ -498,7 +403,7 @@ export class Leader {
       }
     }
     this.#shares.clear();
-    const out: Output[] = [this.#enter("masked", now)];
+    const out: Output[] = [this.#enter("share", now)];
     for (const v of this.#u2) {
       const frame = await this.#seal(
         "shareDelivery",
@@ -515,7 +420,7 @@ export class Leader {
       "consistencyRequest",
       consistencyRequestFields({ u2: this.#u2, u3: this.#u3 }),
     );
-    return [this.#enter("consistency", now), ...this.#sendAll(this.#u3, frame)];
+    return [this.#enter("masked", now), ...this.#sendAll(this.#u3, frame)];
   }
 
   async #closeApprovals(now: number): Promise<Output[]> {
@@ -528,118 +433,42 @@ export class Leader {
         approvals: this.#approvers.map((a) => this.#approvals.get(a)!),
       }),
     );
-    return [this.#enter("unmask", now), ...this.#sendAll(this.#approvers, frame)];
+    return [this.#enter("consistency", now), ...this.#sendAll(this.#approvers, frame)];
   }
 
   /** Reconstructs every needed secret, removes the masks and publishes. */
   async #finish(): Promise<Output[]> {
-    const { roster, expander } = this.#config;
-    const out: Output[] = [];
-    const tk = shareThreshold(roster);
-    const dropped = difference(this.#u2, this.#u3);
-    const coefficients = new Map<string, Uint16Array>();
-    // A consistent sharing that fails its check convicts the owner only when the honest shares
-    // among it are at least t_k even if the most corrupt holders allowed for are among it.
-    const framers = Math.min(2 * roster.threshold - roster.members.length - 1, tk - 1);
-    const recover = (
-      shares: Share[] | undefined,
-      owner: number,
-      check: (s: Uint8Array) => boolean,
-    ) => {
-      if (shares === undefined || shares.length < tk) return undefined;
-      shares.sort((a, b) => a.x - b.x);
-      const first = shares.slice(0, tk);
-      const id = first.map((s) => s.x).join(",");
-      let c = coefficients.get(id);
-      if (c === undefined) coefficients.set(id, c = lagrangeAtZero(first.map((s) => s.x)));
-      const fast = combine(first, c);
-      if (check(fast)) return fast;
-      fast.fill(0);
-      const result = reconstruct(shares, tk, check);
-      if (result.secret === undefined) {
-        if (result.consistent && shares.length - tk >= framers) {
-          out.push(event({
-            type: "refused",
-            error: new ProtocolError(
-              "commitment-mismatch",
-              "the member's shared secret does not match its advertised commitment or key",
-              owner,
-            ),
-          }));
-        }
-        return undefined;
-      }
-      for (const x of result.bad) {
-        out.push(event({
-          type: "refused",
-          error: new ProtocolError(
-            "bad-share",
-            `share of member ${owner}'s secret is inconsistent`,
-            x - 1,
-          ),
-        }));
-      }
-      return result.secret;
-    };
-    const selfSeeds = new Map<number, Uint8Array>();
-    const maskSeeds = new Map<number, Uint8Array>();
-    const missing: number[] = [];
-    for (const u of this.#u3) {
-      const commitment = this.#adverts.get(u)!.advertise.commitment;
-      const seed = recover(
-        this.#selfShares.get(u),
-        u,
-        (s) => constantTimeEqual(selfMaskCommitment(this.#hash, u, s), commitment),
-      );
-      if (seed === undefined) missing.push(u);
-      else selfSeeds.set(u, seed);
-    }
-    for (const v of dropped) {
-      const maskKey = this.#adverts.get(v)!.advertise.maskKey;
-      const seed = recover(
-        this.#maskShares.get(v),
-        v,
-        (s) => maskSeedMatches(roster.mode, s, maskKey),
-      );
-      if (seed === undefined) missing.push(v);
-      else maskSeeds.set(v, seed);
-    }
+    const unmasked = await removeMasks({
+      roster: this.#config.roster,
+      expander: this.#config.expander,
+      sessionHash: this.#hash,
+      graph: this.#graph,
+      u2: this.#u2,
+      u3: this.#u3,
+      shares: { self: this.#selfShares, mask: this.#maskShares },
+      advertOf: (m) => this.#adverts.get(m)!.keys,
+      attachment: (lo, hi) => this.#pairs.get(`${lo},${hi}`)!,
+    }, this.#sum!);
     this.#wipeShares();
-    if (missing.length > 0) {
-      wipe(...selfSeeds.values(), ...maskSeeds.values());
-      out.push(...this.#fail(
-        `not enough consistent shares to reconstruct the secrets of members ${missing.join(", ")}`,
-      ));
-      return out;
-    }
-    const terms: MaskTerm[] = [];
-    try {
-      for (const [u, seed] of selfSeeds) {
-        terms.push({ key: selfMaskKey(this.#hash, u, seed), negate: true });
-      }
-      for (const [v, seed] of maskSeeds) {
-        const survivors = intersection(this.#graph.neighbours(v), this.#u3);
-        await this.#pushRecoveredPairTerms(v, seed, survivors, terms);
-      }
-      await expander.apply(this.#sum!, terms);
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      out.push(event({ type: "refused", error: err }));
-      out.push(...this.#fail(`cannot remove the masks: ${err.message}`));
-      return out;
-    } finally {
-      wipe(...selfSeeds.values(), ...maskSeeds.values());
-      for (const t of terms) t.key.fill(0);
-    }
+    const out = unmasked.refused.map((error) => event({ type: "refused", error }));
+    if (unmasked.failure !== undefined) return [...out, ...this.#fail(unmasked.failure)];
+    return [...out, ...await this.#publish()];
+  }
+
+  /**
+   * Publishes the unmasked sum: refuses (round-failed) a total weight outside
+   * [|U3|, |U3| · maxWeight], else signs the Certificate and broadcasts it with the aggregate.
+   */
+  async #publish(): Promise<Output[]> {
+    const { roster } = this.#config;
     const sum = this.#sum!;
     const k = this.#u3.length;
     const totalWeight = sum[roster.dim];
     if (totalWeight < k || totalWeight > k * roster.quantization.maxWeight) {
-      out.push(...this.#fail(
+      return this.#fail(
         `the unmasked total weight ${totalWeight} is outside [${k}, ` +
           `${k * roster.quantization.maxWeight}]: a member submitted an out-of-range weight`,
-      ));
-      return out;
+      );
     }
     const body = u32Bytes(sum);
     const frame = await this.#seal(
@@ -655,97 +484,8 @@ export class Leader {
     );
     this.#stage = "publish";
     this.#deadline = undefined;
-    out.push(
-      event({
-        type: "stage",
-        role: "leader",
-        round: this.session.round,
-        view: this.session.view,
-        stage: "publish",
-      }),
-      { kind: "broadcast", frame },
-    );
     this.#sum = undefined;
-    return out;
-  }
-
-  /**
-   * Appends to `terms` the PRG keys of the pairs (dropped v, survivor u), derived from v's
-   * reconstructed mask seed, each negated as u applied it. The caller owns `terms` and wipes
-   * them: when a pair fails (a ciphertext or wrap v's shares cannot open), every key already
-   * derived is in `terms` too, and all derivations have settled before this throws.
-   */
-  async #pushRecoveredPairTerms(
-    v: number,
-    seed: Uint8Array,
-    survivors: MemberSet,
-    terms: MaskTerm[],
-  ): Promise<void> {
-    const { roster } = this.#config;
-    // Survivor u added +PRG when u < v and −PRG when u > v: remove exactly that.
-    const term = (u: number, key: Uint8Array): MaskTerm => ({ key, negate: u < v });
-    if (roster.mode === "classical") {
-      const sk = maskX25519Secret(seed);
-      try {
-        for (const u of survivors) {
-          const dh = x25519(sk, this.#adverts.get(u)!.advertise.maskKey);
-          try {
-            terms.push(term(u, pairMaskKey(this.#hash, u, v, dh)));
-          } finally {
-            dh.fill(0);
-          }
-        }
-      } finally {
-        sk.fill(0);
-      }
-      return;
-    }
-    const kemSeed = maskXWingSeed(seed);
-    let kem: XWingDecapsulator;
-    try {
-      kem = await XWingDecapsulator.fromSeed(kemSeed);
-    } finally {
-      kemSeed.fill(0);
-    }
-    try {
-      const settled = await Promise.allSettled(survivors.map(async (u) => {
-        if (u < v) {
-          // u encapsulated to v: decapsulate with v's recovered key.
-          const { maskKemCt } = this.#pairs.get(`${u},${v}`)!;
-          let secret: Uint8Array;
-          try {
-            secret = await kem.decapsulate(maskKemCt);
-          } catch {
-            throw new ProtocolError("malformed", `member ${u}'s mask ciphertext for ${v}`, u);
-          }
-          try {
-            terms.push(term(u, pairMaskKey(this.#hash, u, v, secret, maskKemCt)));
-          } finally {
-            secret.fill(0);
-          }
-          return;
-        }
-        // v encapsulated to u: unwrap the secret v wrapped under its mask seed.
-        const { maskKemCt, wrap } = this.#pairs.get(`${v},${u}`)!;
-        const secret = unwrapPairSecret(this.#hash, seed, v, u, wrap, maskKemCt);
-        if (secret === undefined) {
-          throw new ProtocolError(
-            "tampered-ciphertext",
-            `member ${v}'s wrapped pair secret for ${u}`,
-            v,
-          );
-        }
-        try {
-          terms.push(term(u, pairMaskKey(this.#hash, u, v, secret, maskKemCt)));
-        } finally {
-          secret.fill(0);
-        }
-      }));
-      const failure = settled.find((r) => r.status === "rejected");
-      if (failure !== undefined) throw failure.reason;
-    } finally {
-      kem.wipe();
-    }
+    return [this.#stageEvent("publish"), { kind: "broadcast", frame }];
   }
 }
 

@@ -14,6 +14,7 @@ import { Leader } from "../../protocol/round/leader.ts";
 import { inlineExpander, type MaskExpander } from "../../protocol/math/masking.ts";
 import { type MessageType, openFrame, TO_LEADER } from "../../protocol/wire/frame.ts";
 import { Participant } from "../../protocol/round/participant.ts";
+import { Publication } from "../../protocol/round/publication.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import {
@@ -168,7 +169,8 @@ export class EndpointNet extends Net {
 export class MachineNet extends Net {
   readonly fed: Federation;
   readonly round: number;
-  readonly participants: Participant[];
+  /** Each member's participant, or (for a member without input) its observer. */
+  readonly participants: (Participant | Publication)[];
   /** The input arrays the participants own (they wipe them when the round ends). */
   readonly inputs: readonly (Uint32Array | undefined)[];
   readonly leaders = new Map<string, Leader>();
@@ -191,13 +193,13 @@ export class MachineNet extends Net {
     }
     this.fed = fed;
     this.round = round;
-    this.participants = fed.signers.map((_, self) =>
-      new Participant(
-        machineConfig(fed, self, rngFor(label, "participant", self), expander),
-        round,
-        inputs[self],
-      )
-    );
+    this.participants = fed.signers.map((_, self) => {
+      const config = machineConfig(fed, self, rngFor(label, "participant", self), expander);
+      const input = inputs[self];
+      return input === undefined
+        ? new Publication(config, round)
+        : new Participant(config, round, input);
+    });
     this.inputs = inputs;
     this.#expander = expander;
     this.#label = label;
@@ -211,7 +213,7 @@ export class MachineNet extends Net {
   /** Starts every participant that has an input, in `view`. */
   async start(view = 0): Promise<void> {
     for (const [i, p] of this.participants.entries()) {
-      this.emit(i, await p.start(this.now, view), "participant");
+      if (p instanceof Participant) this.emit(i, await p.start(this.now, view), "participant");
     }
   }
 

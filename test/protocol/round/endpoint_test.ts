@@ -419,7 +419,8 @@ Deno.test("endpoint: a member without input observes the round and co-signs", as
   await net.run();
   net.now = roster.stageTimeoutMs;
   await net.tick();
-  const observer = net.endpoints[x].participant(0);
+  assertEquals(net.endpoints[x].participant(0), undefined);
+  const observer = net.endpoints[x].observer(0);
   assert(observer !== undefined);
   assertEquals(observer.stage, "final");
   const [published] = net.events("published", x);

@@ -6,7 +6,7 @@
  * adversary suite's.
  */
 import { assert, assertEquals, assertThrows } from "../../_assert.ts";
-import type { Stage } from "../../../protocol/round/events.ts";
+import type { Stage } from "../../../protocol/round/stages.ts";
 import { Leader } from "../../../protocol/round/leader.ts";
 import { type MessageType, openFrame } from "../../../protocol/wire/frame.ts";
 import { leaderOf } from "../../../protocol/federation/schedule.ts";

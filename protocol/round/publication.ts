@@ -1,0 +1,286 @@
+/**
+ * Publication (stage 6, `docs/protocol.md` §3): one member's handling of its round's certificate
+ * and co-signatures. It checks the leader's certificate with the aggregate body, co-signs it
+ * (broadcast), reports the aggregate (`published`), gathers the other members' co-signatures and,
+ * once ≥ t of them check out, reports the final certificate (`final`).
+ *
+ * A participant delegates its round's certificate and co-signatures here; a member that took no
+ * part in a round (no update, or a restart) follows the round with a publication alone, an
+ * observer: it checks and co-signs the certificate like everyone else.
+ *
+ * Co-signatures can overtake the certificate: one per member is kept unchecked until it arrives,
+ * and they are checked in one batch once they could reach the threshold. A co-signature counts
+ * only with a valid signature on this certificate's hash in its session.
+ *
+ * @module
+ */
+import { equalBytes } from "../encoding/bytes.ts";
+import { checkCertificate, checkCosignFields } from "../certificate/certificate.ts";
+import { encodeFinalCertificate } from "../certificate/final.ts";
+import { ensure, ProtocolError } from "../errors.ts";
+import type { Roster } from "../federation/roster.ts";
+import type { Session } from "../federation/session.ts";
+import type { MemberSigner } from "../federation/signer.ts";
+import { type MemberSet, sameMembers } from "../math/member_set.ts";
+import { type Envelope, openFrame, sealFrame, verifyEnvelope, withoutBody } from "../wire/frame.ts";
+import { cosignFields } from "../wire/messages.ts";
+import { event, type Output } from "./events.ts";
+
+/** What a publication needs: the roster, this member's index and its signing keys. */
+export interface PublicationConfig {
+  readonly roster: Roster;
+  readonly self: number;
+  readonly signer: MemberSigner;
+}
+
+/** What this member's own part in the round says about a certificate it may take. */
+export interface Commitment {
+  /** The view this member committed to, if any: a certificate of another view is refused. */
+  readonly view: number | undefined;
+  /** The U3 this member approved in that view, if any: a certificate of another U3 is refused. */
+  readonly approvedU3?: MemberSet;
+}
+
+/** The certificate this member checked and co-signed. */
+interface Taken {
+  readonly session: Session;
+  /** The hash co-signers sign. */
+  readonly hash: Uint8Array;
+  /** The certificate frame without its body. */
+  readonly frame: Uint8Array;
+  readonly members: MemberSet;
+  readonly aggregate: Uint32Array;
+}
+
+/** One member's publication of one round. */
+export class Publication {
+  readonly #config: PublicationConfig;
+  /** The round this publication follows. */
+  readonly round: number;
+  readonly #committedView: number | undefined;
+  readonly #verifiedApprovals: Set<string>;
+  #taken: Taken | undefined;
+  #final = false;
+  /** Co-signatures of the taken certificate that checked out, by member. */
+  readonly #cosigns = new Map<number, Uint8Array>();
+  /**
+   * Co-signatures not checked yet (one per member): those that overtook the certificate, and
+   * those of the taken certificate awaiting a batch signature check in {@link #tryFinal}.
+   */
+  readonly #unverifiedCosigns = new Map<number, Envelope>();
+
+  /**
+   * A publication of `round`. `committedView` is the view this member committed to before a
+   * restart, if any (an observer then takes only that view's certificate); `verifiedApprovals`
+   * is the digest cache of approval frames whose signatures this member already checked (see
+   * `checkApprovals`), shared with the member's participant.
+   */
+  constructor(
+    config: PublicationConfig,
+    round: number,
+    committedView?: number,
+    verifiedApprovals: Set<string> = new Set(),
+  ) {
+    this.#config = config;
+    this.round = round;
+    this.#committedView = committedView;
+    this.#verifiedApprovals = verifiedApprovals;
+  }
+
+  /** True once a certificate of this round checked out here (the round is decided). */
+  get decided(): boolean {
+    return this.#taken !== undefined;
+  }
+
+  /** `publish` once decided, `final` with ≥ t valid co-signatures, else undefined. */
+  get stage(): "publish" | "final" | undefined {
+    return this.#final ? "final" : this.#taken === undefined ? undefined : "publish";
+  }
+
+  /** The view of the certificate taken, else the committed view, else 0. */
+  get view(): number {
+    return this.#taken?.session.view ?? this.#committedView ?? 0;
+  }
+
+  /** The view this member committed to before a restart (an observer's), if any. */
+  get committedView(): number | undefined {
+    return this.#committedView;
+  }
+
+  /**
+   * An observer's entry point: takes a Certificate or a Cosign of this round (see
+   * {@link certificate} and {@link cosign}); refuses anything else as `wrong-stage` (an observer
+   * is in no view). Never throws: refusals come back as `refused` events.
+   */
+  async handle(env: Envelope, _now: number): Promise<Output[]> {
+    try {
+      if (env.type === "certificate") {
+        return await this.certificate(env, { view: this.#committedView });
+      }
+      if (env.type === "cosign") return await this.cosign(env);
+      throw new ProtocolError(
+        "wrong-stage",
+        `${env.type} but this member is not in a view`,
+        env.sender,
+      );
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      return [event({ type: "refused", error: err })];
+    }
+  }
+
+  /** An observer has no timeouts. */
+  handleTimeout(_now: number): Promise<Output[]> {
+    return Promise.resolve([]);
+  }
+
+  /** An observer has no timeouts. */
+  nextTimeout(): number | undefined {
+    return undefined;
+  }
+
+  /** Nothing secret is held here: forgets the unchecked co-signatures. */
+  wipe(): void {
+    this.#unverifiedCosigns.clear();
+  }
+
+  /**
+   * Takes a Certificate envelope of this round: checks it with its aggregate body (scheduled
+   * leader, leader signature, ≥ t valid approvals, body hash and length, weight; see
+   * `checkCertificate`), and that it is of the view this member committed to and of the U3 it
+   * approved there, if any. Then co-signs it: the outputs are the refusals of individual
+   * approvals, the `publish` stage event, the `published` event, this member's Cosign broadcast
+   * and, when the co-signatures already gathered reach t, the `final` stage and event. An exact
+   * repeat of the certificate taken is ignored. Throws a {@link ProtocolError} for a certificate
+   * that fails a check, and (`equivocation`) for a second, different one.
+   */
+  async certificate(env: Envelope, commitment: Commitment): Promise<Output[]> {
+    const { roster, self, signer } = this.#config;
+    const taken = this.#taken;
+    if (taken !== undefined) {
+      ensure(
+        taken.session.view === env.session.view && equalBytes(taken.frame, withoutBody(env)),
+        "equivocation",
+        `a second, different certificate for round ${this.round}`,
+        env.sender,
+      );
+      return [];
+    }
+    ensure(
+      commitment.view === undefined || commitment.view === env.session.view,
+      "wrong-session",
+      `certificate for view ${env.session.view}, this member committed to view ${commitment.view}`,
+      env.sender,
+    );
+    ensure(env.body !== null, "malformed", "certificate without its aggregate", env.sender);
+    const checked = await checkCertificate(roster, env, env.body, this.#verifiedApprovals);
+    if (commitment.view !== undefined) {
+      ensure(
+        sameMembers(checked.certificate.u3, commitment.approvedU3 ?? checked.certificate.u3),
+        "inconsistent-lists",
+        "the certificate's U3 differs from the one this member approved",
+        env.sender,
+      );
+    }
+    this.#taken = {
+      session: env.session,
+      hash: checked.hash,
+      frame: withoutBody(env),
+      members: checked.certificate.u3,
+      aggregate: checked.aggregate,
+    };
+    const cosign = await sealFrame(
+      "cosign",
+      env.session,
+      self,
+      cosignFields({ certificateHash: checked.hash }),
+      signer,
+      roster.mode,
+    );
+    return [
+      ...checked.refused.map((error) => event({ type: "refused", error })),
+      this.#stageEvent("publish"),
+      event({
+        type: "published",
+        round: this.round,
+        view: env.session.view,
+        certificate: this.#taken.frame,
+        aggregate: checked.aggregate,
+        members: checked.certificate.u3,
+      }),
+      { kind: "broadcast", frame: cosign },
+      ...await this.#tryFinal(),
+    ];
+  }
+
+  /**
+   * Takes a Cosign envelope: kept (one per member, unchecked) until the certificate is taken and
+   * the co-signatures could reach t, then checked in a batch (see {@link #tryFinal}). Ignored
+   * once final and for a member whose co-signature is already kept.
+   */
+  async cosign(env: Envelope): Promise<Output[]> {
+    if (this.#final) return [];
+    if (this.#cosigns.has(env.sender) || this.#unverifiedCosigns.has(env.sender)) return [];
+    this.#unverifiedCosigns.set(env.sender, env);
+    return this.#taken === undefined ? [] : await this.#tryFinal();
+  }
+
+  #stageEvent(stage: "publish" | "final"): Output {
+    return event({
+      type: "stage",
+      role: "participant",
+      round: this.round,
+      view: this.#taken!.session.view,
+      stage,
+    });
+  }
+
+  /**
+   * Once the unverified co-signatures could reach the threshold, checks them all in one batch —
+   * each must sign the taken certificate's hash in its session, with a valid signature (the
+   * runtime verifies ML-DSA-65 concurrently) — and reports the final certificate when ≥ t hold.
+   */
+  async #tryFinal(): Promise<Output[]> {
+    const taken = this.#taken!;
+    const { roster } = this.#config;
+    if (this.#cosigns.size + this.#unverifiedCosigns.size < roster.threshold) return [];
+    const out: Output[] = [];
+    const batch = [...this.#unverifiedCosigns.values()].filter((c) => {
+      try {
+        checkCosignFields(c, taken.session, taken.hash);
+        return true;
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        out.push(event({ type: "refused", error: err }));
+        return false;
+      }
+    });
+    this.#unverifiedCosigns.clear();
+    const valid = await Promise.all(batch.map((c) => verifyEnvelope(roster, c)));
+    batch.forEach((c, i) => {
+      if (valid[i]) this.#cosigns.set(c.sender, c.frame);
+      else {
+        out.push(event({
+          type: "refused",
+          error: new ProtocolError("bad-signature", "co-signature", c.sender),
+        }));
+      }
+    });
+    if (this.#cosigns.size < roster.threshold) return out;
+    this.#final = true;
+    const frames = [...this.#cosigns].sort(([a], [b]) => a - b).map(([, f]) => f);
+    const certificate = openFrame(taken.frame, roster);
+    return [
+      ...out,
+      this.#stageEvent("final"),
+      event({
+        type: "final",
+        round: this.round,
+        view: taken.session.view,
+        certificate: encodeFinalCertificate(certificate, frames),
+        aggregate: taken.aggregate,
+        members: taken.members,
+      }),
+    ];
+  }
+}
