@@ -1,5 +1,5 @@
 /**
- * The update formats (node/tensor_formats.ts): bytes written by NumPy 2.4 and by the Python
+ * The update formats (node/tensor_formats/): bytes written by NumPy 2.4 and by the Python
  * `safetensors` 0.8 library (hex fixtures generated once, so the test needs no Python), the
  * encoders' output compared byte for byte with them, round trips of every format and layout
  * (scalars, empty tensors, multi-tensor, d = 0), inputs that are unaligned views, content-type
@@ -23,7 +23,7 @@ import {
   parseUpdate,
   type TensorFormat,
   type TensorLayout,
-} from "../../node/tensor_formats.ts";
+} from "../../node/tensor_formats/mod.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures generated with NumPy 2.4.6 and safetensors 0.8.0 (see each comment for the call).
