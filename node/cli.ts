@@ -34,7 +34,7 @@ import {
   writeRosterFile,
 } from "./roster_file.ts";
 import { closeUnrefdChannels } from "./shims.ts";
-import { detectFormat, FormatError, parseUpdate } from "./tensor_formats.ts";
+import { detectFormat, FormatError, parseUpdate } from "./tensor_formats/mod.ts";
 
 /** Usage error: exit 2. */
 class UsageError extends Error {}

@@ -27,7 +27,7 @@ import {
   FormatError,
   maxUpdateBytes,
   parseUpdate,
-} from "./tensor_formats.ts";
+} from "./tensor_formats/mod.ts";
 
 /** A running API server. */
 export interface ApiServer {

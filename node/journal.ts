@@ -16,7 +16,7 @@
  */
 import { bytesToU32, u32Bytes } from "../protocol/encoding/bytes.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
-import type { TensorLayout } from "./tensor_formats.ts";
+import type { TensorLayout } from "./tensor_formats/mod.ts";
 
 /** A journaled update. */
 export interface StoredUpdate {

@@ -3,7 +3,8 @@
  * only roster members, with three ways to move bytes:
  *
  * - **frames** (`/fedagg/1/frame`): one protocol frame to one member, length-prefixed and sent
- *   in 1 MiB chunks (vectors of millions of parameters stay under the 4 MiB stream buffers),
+ *   in 1 MiB chunks (`sized_stream.ts`; vectors of millions of parameters stay under the 4 MiB
+ *   stream buffers),
  *   acknowledged on receipt, retried with backoff until a deadline (but not once the receiver
  *   refused it as too large);
  * - **gossip** (one topic per federation and roster): small broadcasts — certificates without
@@ -28,19 +29,24 @@ import type { PeerId, Stream } from "@libp2p/interface";
 import { peerIdFromString } from "@libp2p/peer-id";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
-import { lpStream } from "@libp2p/utils";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p, type Libp2p } from "libp2p";
 import { toHex } from "../protocol/encoding/bytes.ts";
 import type { Roster } from "../protocol/federation/roster.ts";
 import type { NodeIdentity } from "./identity.ts";
+import {
+  lengthRefused,
+  readBody,
+  readLength,
+  readSized,
+  sizedStream,
+  writeSized,
+} from "./sized_stream.ts";
 
 /** Protocol of frame delivery. */
 export const FRAME_PROTOCOL = "/fedagg/1/frame";
 /** Protocol of aggregate bodies fetched by hash. */
 export const AGGREGATE_PROTOCOL = "/fedagg/1/aggregate";
-/** Chunk size on streams (well under the 4 MiB stream and yamux buffers). */
-const CHUNK = 1 << 20;
 /** Frames from this size up count as large (vectors). */
 const LARGE = 1 << 20;
 /**
@@ -239,13 +245,8 @@ export class Mesh {
     const signal = AbortSignal.timeout(timeoutMs);
     const stream = await this.#node.dialProtocol(this.#peers[to], FRAME_PROTOCOL, { signal });
     try {
-      const lp = lpStream(stream, { maxDataLength: CHUNK + 16 });
-      const header = new Uint8Array(4);
-      new DataView(header.buffer).setUint32(0, frame.length);
-      await lp.write(header, { signal });
-      for (let o = 0; o < frame.length; o += CHUNK) {
-        await lp.write(frame.subarray(o, Math.min(frame.length, o + CHUNK)), { signal });
-      }
+      const lp = sizedStream(stream);
+      await writeSized(lp, frame, signal);
       const answer = (await lp.read({ signal })).subarray();
       if (answer[0] !== ANSWER.received) {
         const reason = new TextDecoder().decode(answer.subarray(1));
@@ -281,30 +282,19 @@ export class Mesh {
     let stream: Stream | undefined;
     try {
       stream = await this.#node.dialProtocol(this.#peers[from], AGGREGATE_PROTOCOL, { signal });
-      const lp = lpStream(stream, { maxDataLength: CHUNK + 16 });
+      const lp = sizedStream(stream);
       const ask = new Uint8Array(16 + 32);
       const view = new DataView(ask.buffer);
       view.setFloat64(0, request.round);
       view.setFloat64(8, request.view);
       ask.set(request.hash, 16);
       await lp.write(ask, { signal });
-      const head = (await lp.read({ signal })).subarray();
-      const total = head.length === 4
-        ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0)
-        : -1;
-      if (total <= 0 || total > request.maxBytes) {
+      const body = await readSized(lp, request.maxBytes, signal, "aggregate");
+      if (body === undefined) {
         stream.abort(new Error("no such aggregate, or too large"));
         return undefined;
       }
-      const body = new Uint8Array(total);
-      let filled = 0;
-      while (filled < total) {
-        const chunk = (await lp.read({ signal })).subarray();
-        if (filled + chunk.length > total) throw new Error("aggregate longer than announced");
-        body.set(chunk, filled);
-        filled += chunk.length;
-      }
-      this.counters.bytesReceived += total;
+      this.counters.bytesReceived += body.length;
       await stream.close({ signal });
       return body;
     } catch (err) {
@@ -333,14 +323,11 @@ export class Mesh {
     await this.#node.handle(FRAME_PROTOCOL, async (stream, connection) => {
       const from = this.#index.get(connection.remotePeer.toString());
       const signal = AbortSignal.timeout(30_000 + maxFrame / 10_000);
-      const lp = lpStream(stream, { maxDataLength: CHUNK + 16 });
+      const lp = sizedStream(stream);
       try {
         if (from === undefined) throw new Error("not a member");
-        const head = (await lp.read({ signal })).subarray();
-        const total = head.length === 4
-          ? new DataView(head.buffer, head.byteOffset, 4).getUint32(0)
-          : -1;
-        if (total <= 0 || total > maxFrame) {
+        const total = await readLength(lp, signal);
+        if (lengthRefused(total, maxFrame)) {
           await lp.write(
             refusal(ANSWER.refused, `frame of ${total} bytes (limit ${maxFrame})`),
             { signal },
@@ -364,14 +351,7 @@ export class Mesh {
           await this.#large.acquire();
         }
         try {
-          const frame = new Uint8Array(total);
-          let filled = 0;
-          while (filled < total) {
-            const chunk = (await lp.read({ signal })).subarray();
-            if (filled + chunk.length > total) throw new Error("frame longer than announced");
-            frame.set(chunk, filled);
-            filled += chunk.length;
-          }
+          const frame = await readBody(lp, total, signal, "frame");
           await lp.write(Uint8Array.of(ANSWER.received), { signal });
           await stream.close({ signal });
           this.counters.framesReceived++;
@@ -395,7 +375,7 @@ export class Mesh {
 
     await this.#node.handle(AGGREGATE_PROTOCOL, async (stream, connection) => {
       const signal = AbortSignal.timeout(60_000);
-      const lp = lpStream(stream, { maxDataLength: CHUNK + 16 });
+      const lp = sizedStream(stream);
       try {
         if (!this.#index.has(connection.remotePeer.toString())) throw new Error("not a member");
         const ask = (await lp.read({ signal })).subarray();
@@ -406,15 +386,9 @@ export class Mesh {
           view.getFloat64(8),
           ask.slice(16),
         );
-        const head = new Uint8Array(4);
-        new DataView(head.buffer).setUint32(0, body?.length ?? 0);
-        await lp.write(head, { signal });
-        if (body !== undefined) {
-          for (let o = 0; o < body.length; o += CHUNK) {
-            await lp.write(body.subarray(o, Math.min(body.length, o + CHUNK)), { signal });
-          }
-          this.counters.bytesSent += body.length;
-        }
+        // An unknown body is announced as length 0, which the fetching side refuses.
+        await writeSized(lp, body ?? new Uint8Array(0), signal);
+        if (body !== undefined) this.counters.bytesSent += body.length;
         await stream.close({ signal });
       } catch (err) {
         stream.abort(err as Error);

@@ -32,7 +32,7 @@ import { Journal, type StoredAggregate } from "./journal.ts";
 import { type Log, Mesh } from "./mesh.ts";
 import { Metrics } from "./metrics.ts";
 import { addressesOf, type RosterFile } from "./roster_file.ts";
-import type { TensorLayout } from "./tensor_formats.ts";
+import type { TensorLayout } from "./tensor_formats/mod.ts";
 import { WorkerExpander } from "./worker_expander.ts";
 
 /** What a node needs to start. */

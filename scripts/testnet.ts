@@ -24,7 +24,7 @@ import { parseArgs } from "@std/cli/parse-args";
 import { seededRng, sha256 } from "../protocol/crypto/mod.ts";
 import { defaultThreshold } from "../protocol/graph/secagg_plus.ts";
 import { leaderOf } from "../protocol/federation/schedule.ts";
-import { encodeNpy, parseUpdate } from "../node/tensor_formats.ts";
+import { encodeNpy, parseUpdate } from "../node/tensor_formats/mod.ts";
 import { LocalNet, type LocalNode, waitFor } from "./testnet/local_net.ts";
 
 const USAGE = `Usage: deno task testnet [options]

@@ -36,7 +36,7 @@ import {
   signRoster,
   writeRosterFile,
 } from "../../node/roster_file.ts";
-import { encodeNpy } from "../../node/tensor_formats.ts";
+import { encodeNpy } from "../../node/tensor_formats/mod.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
 import { EndpointNet } from "../protocol/_harness.ts";
 import { exists, modeOf, withTempDir } from "./_helpers.ts";

@@ -29,7 +29,7 @@ import {
   maxUpdateBytes,
   parseUpdate,
   type TensorLayout,
-} from "../../node/tensor_formats.ts";
+} from "../../node/tensor_formats/mod.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
 import { f32Bytes } from "./_helpers.ts";
 

@@ -12,7 +12,7 @@
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { equalBytes, u32Bytes } from "../../protocol/encoding/bytes.ts";
 import { Journal, type StoredUpdate } from "../../node/journal.ts";
-import type { TensorLayout } from "../../node/tensor_formats.ts";
+import type { TensorLayout } from "../../node/tensor_formats/mod.ts";
 import { f32Bytes, modeOf, withTempDir } from "./_helpers.ts";
 
 /** Runs `fn` with a journal over a new temporary directory (removed afterwards). */

@@ -11,7 +11,7 @@ import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import "../../node/shims.ts";
 import { closeUnrefdChannels } from "../../node/shims.ts";
 import { createIdentity } from "../../node/identity.ts";
-import { encodeRaw } from "../../node/tensor_formats.ts";
+import { encodeRaw } from "../../node/tensor_formats/mod.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { LocalNet, type LocalNode, waitFor } from "../../scripts/testnet/local_net.ts";
 import { noise } from "@chainsafe/libp2p-noise";
