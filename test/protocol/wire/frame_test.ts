@@ -1,0 +1,226 @@
+/**
+ * The frame envelope (protocol/wire/frame.ts): which types carry the hybrid signature and which
+ * go to the leader; real frames of the largest size a roster allows stay within `frameLimit` and
+ * `maxFrameSize`, and a frame over its type's limit is refused as oversized; `openFrame` refuses
+ * bad tags, sessions, senders, bodies and frame structures with the documented codes; the
+ * ML-DSA-65 part is present exactly where it is due. (Forgeries and replays across sessions are
+ * the adversary suite's.)
+ *
+ * @module
+ */
+import { assert, assertEquals } from "../../_assert.ts";
+import { encode, type Value } from "../../../protocol/encoding/codec.ts";
+import {
+  ED25519_SIGNATURE_LENGTH,
+  ML_DSA65_SIGNATURE_LENGTH,
+} from "../../../protocol/crypto/mod.ts";
+import type { RefusalCode } from "../../../protocol/errors.ts";
+import { readMaskedInput } from "../../../protocol/wire/messages.ts";
+import {
+  frameLimit,
+  hybridSigned,
+  maxFrameSize,
+  openFrame,
+  TO_LEADER,
+} from "../../../protocol/wire/frame.ts";
+import { MAX_ROUND, type Session } from "../../../protocol/federation/session.ts";
+import { assertThrowsRefusal, federation } from "../_fixtures.ts";
+import { craftFrame, header } from "../_frames.ts";
+import { classical, type Fixture, fixture, postQuantum, seal, TYPES } from "./_helpers.ts";
+
+Deno.test("messages: hybrid signatures on adverts, approvals, certificates, cosigns", async () => {
+  const hybrid = new Set(["advertiseKeys", "approval", "certificate", "cosign"]);
+  const c = (await classical).roster;
+  const p = (await postQuantum).roster;
+  for (const type of TYPES) {
+    assertEquals(hybridSigned(c, type), false, type);
+    assertEquals(hybridSigned(p, type), hybrid.has(type), type);
+  }
+  assertEquals(
+    [...TO_LEADER].sort(),
+    ["advertiseKeys", "approval", "maskedInput", "shareKeys", "unmask"],
+  );
+});
+
+for (
+  const [name, make] of [
+    ["classical, n = 7", () => classical],
+    ["classical, n = 300", () => federation({ n: 300, dim: 100, seed: "large" })],
+    ["post-quantum, n = 4", () => postQuantum],
+    ["post-quantum, n = 9", () => federation({ n: 9, dim: 5, mode: "post-quantum", seed: "pq9" })],
+    // Indices above 255 take three bytes: the widest entries (all attachments and a signature).
+    [
+      "post-quantum, n = 300",
+      () => federation({ n: 300, dim: 5, mode: "post-quantum", seed: "pq300" }),
+    ],
+  ] as const
+) {
+  Deno.test(`messages (${name}): the largest real frames fit their frameLimit`, async () => {
+    const f = await fixture(await make());
+    const { roster } = f;
+    let largestFrame = 0;
+    for (const type of TYPES) {
+      const { sender, frame } = await seal(f, type);
+      assert(
+        frame.length <= frameLimit(roster, type),
+        `${type}: ${frame.length} > ${frameLimit(roster, type)}`,
+      );
+      openFrame(frame, roster, sender);
+      largestFrame = Math.max(largestFrame, frame.length);
+    }
+    assertEquals(maxFrameSize(roster), Math.max(...TYPES.map((t) => frameLimit(roster, t))));
+    assert(largestFrame <= maxFrameSize(roster));
+  });
+}
+
+Deno.test("messages: a frame over its type's limit is refused as oversized", async () => {
+  const f = await fixture(await classical, 1, 0);
+  const { roster } = f;
+  const signer = f.fed.signers[2];
+  // An approval padded with one large extra field: far under maxFrameSize, over its own limit.
+  const padding = new Uint8Array(frameLimit(roster, "approval"));
+  const padded = await craftFrame(
+    [...header("approval", f.session, 2), f.rng(32), f.rng(32), padding],
+    signer,
+    false,
+  );
+  assert(padded.length < maxFrameSize(roster));
+  assertThrowsRefusal(() => openFrame(padded, roster, 2), "oversized");
+  // Anything over the largest limit is refused before it is parsed.
+  const huge = new Uint8Array(maxFrameSize(roster) + 1).fill(0xff);
+  assertThrowsRefusal(() => openFrame(huge, roster, 2), "oversized");
+});
+
+/** A frame signed by member 1 of the fixture's roster, from payload values. */
+function crafter(f: Fixture, sender = 1) {
+  return (payload: Value[], options?: Parameters<typeof craftFrame>[3]) =>
+    craftFrame(payload, f.fed.signers[sender], false, options);
+}
+
+Deno.test("messages: openFrame header refusals", async () => {
+  const f = await fixture(await classical, 3, 1);
+  const { roster } = f;
+  const n = roster.members.length;
+  const craft = crafter(f);
+  const approval = [f.rng(32), f.rng(32)];
+  const refused = async (
+    payload: Value[],
+    code: RefusalCode,
+    peer: number | undefined = 1,
+    options?: Parameters<typeof craftFrame>[3],
+  ) => {
+    const frame = await craft(payload, options);
+    return assertThrowsRefusal(() => openFrame(frame, roster, peer), code);
+  };
+
+  // A well-formed crafted frame is accepted (the crafting itself is sound).
+  const ok = await craft([...header("approval", f.session, 1), ...approval]);
+  assertEquals(openFrame(ok, roster, 1).type, "approval");
+  assertEquals(openFrame(ok, roster).sender, 1, "without a transport peer, any member may relay");
+
+  // Unknown tag, or a tag that is not text.
+  const withTag = (tag: Value) => [tag, ...header("approval", f.session, 1).slice(1), ...approval];
+  await refused(withTag("fedagg/v1/msg/bogus"), "wrong-type");
+  await refused(withTag("fedagg/v1/msg/approvals"), "wrong-type");
+  await refused(withTag(""), "wrong-type");
+  await refused(withTag(7), "malformed");
+
+  // Another federation, another roster, a session number out of range.
+  const session = (change: Partial<Session>) => header("approval", { ...f.session, ...change }, 1);
+  await refused([...session({ federation: "other" }), ...approval], "wrong-session");
+  await refused([...session({ federation: "" }), ...approval], "wrong-session");
+  await refused([...session({ rosterHash: new Uint8Array(32) }), ...approval], "wrong-session");
+  await refused([...session({ rosterHash: roster.hash.subarray(1) }), ...approval], "wrong-length");
+  const lateRound = session({});
+  lateRound[3] = MAX_ROUND;
+  await refused([...lateRound, ...approval], "malformed");
+  const lateView = session({});
+  lateView[4] = MAX_ROUND;
+  await refused([...lateView, ...approval], "malformed");
+
+  // Sender out of range, or not the transport peer the frame arrived from.
+  await refused([...header("approval", f.session, n), ...approval], "not-member", undefined);
+  await refused([...header("approval", f.session, 2 ** 40), ...approval], "not-member", undefined);
+  assertThrowsRefusal(() => openFrame(ok, roster, 2), "not-member");
+  assertThrowsRefusal(() => openFrame(ok, roster, 0), "not-member");
+
+  // A body on a type without one.
+  const body = new Uint8Array(4 * (roster.dim + 1));
+  for (const type of TYPES.filter((t) => t !== "maskedInput" && t !== "certificate")) {
+    const e = await refused([...header(type, f.session, 1), ...approval], "malformed", 1, { body });
+    assert(e.message.includes("must not carry a body"), `${type}: ${e.message}`);
+  }
+  // Bodies where they belong; a masked input without one, or of the wrong length, fails its reader.
+  const maskedHeader = [...header("maskedInput", f.session, 1), f.rng(32), f.rng(32)];
+  assertEquals(openFrame(await craft(maskedHeader, { body }), roster, 1).body, body);
+  const bodiless = openFrame(await craft(maskedHeader), roster, 1);
+  assertEquals(bodiless.body, null);
+  assertThrowsRefusal(() => readMaskedInput(bodiless, roster), "malformed");
+  const short = openFrame(await craft(maskedHeader, { body: body.subarray(4) }), roster, 1);
+  assertThrowsRefusal(() => readMaskedInput(short, roster), "wrong-length");
+
+  // Frame structure.
+  const payload = encode([...header("approval", f.session, 1), ...approval]);
+  const sig = new Uint8Array(ED25519_SIGNATURE_LENGTH);
+  const structural: [string, Uint8Array, RefusalCode][] = [
+    ["not an array", encode(payload), "malformed"],
+    ["two elements", encode([payload, sig]), "malformed"],
+    ["five elements", encode([payload, sig, null, body, body]), "malformed"],
+    ["payload not bytes", encode([[1], sig, null]), "malformed"],
+    ["empty payload", encode([new Uint8Array(0), sig, null]), "wrong-length"],
+    ["short ed25519", encode([payload, sig.subarray(1), null]), "wrong-length"],
+    ["ed25519 not bytes", encode([payload, null, null]), "malformed"],
+    ["payload not an array", encode([encode(5), sig, null]), "malformed"],
+    ["payload too short", encode([encode(["a", "b"]), sig, null]), "malformed"],
+    ["payload with a map", encode([new Uint8Array([0xa0]), sig, null]), "malformed"],
+    [
+      "payload with trailing bytes",
+      encode([new Uint8Array([...payload, 0]), sig, null]),
+      "malformed",
+    ],
+    [
+      "frame with trailing bytes",
+      new Uint8Array([...encode([payload, sig, null]), 0]),
+      "malformed",
+    ],
+  ];
+  for (const [what, frame, code] of structural) {
+    assert(assertThrowsRefusal(() => openFrame(frame, roster, 1), code).message.length > 0, what);
+  }
+});
+
+Deno.test("messages: the ML-DSA-65 part is present exactly where it is due", async () => {
+  const pqFix = await fixture(await postQuantum, 2, 0);
+  const cFix = await fixture(await classical, 2, 0);
+  const fake = new Uint8Array(ML_DSA65_SIGNATURE_LENGTH);
+  for (const type of TYPES) {
+    const withBody = type === "maskedInput" || type === "certificate";
+    // Post-quantum roster: hybrid types without their ML-DSA part, the others with one.
+    const pqPayload = [...header(type, pqFix.session, 1), new Uint8Array(32)];
+    const body = withBody ? new Uint8Array(4 * (pqFix.roster.dim + 1)) : undefined;
+    const hybrid = hybridSigned(pqFix.roster, type);
+    const signer = pqFix.fed.signers[1];
+    const wrongForm = await craftFrame(pqPayload, signer, false, {
+      body,
+      signature: (s) => [s.ed25519, hybrid ? null : fake],
+    });
+    assertThrowsRefusal(() => openFrame(wrongForm, pqFix.roster, 1), "bad-signature");
+    const rightForm = await craftFrame(pqPayload, signer, hybrid, { body });
+    assertEquals(openFrame(rightForm, pqFix.roster, 1).type, type);
+    if (hybrid) {
+      const truncated = await craftFrame(pqPayload, signer, true, {
+        body,
+        signature: (s) => [s.ed25519, s.mlDsa65!.subarray(1)],
+      });
+      assertThrowsRefusal(() => openFrame(truncated, pqFix.roster, 1), "wrong-length");
+    }
+    // Classical roster: never an ML-DSA part.
+    const cPayload = [...header(type, cFix.session, 1), new Uint8Array(32)];
+    const cBody = withBody ? new Uint8Array(4 * (cFix.roster.dim + 1)) : undefined;
+    const withPq = await craftFrame(cPayload, cFix.fed.signers[1], false, {
+      body: cBody,
+      signature: (s) => [s.ed25519, fake],
+    });
+    assertThrowsRefusal(() => openFrame(withPq, cFix.roster, 1), "bad-signature");
+  }
+});
