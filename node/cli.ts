@@ -9,12 +9,16 @@
  */
 import "./shims.ts";
 import { parseArgs } from "@std/cli/parse-args";
-import { equalBytes } from "../protocol/encoding/bytes.ts";
-import { verifyFinalCertificate } from "../protocol/certificate/final.ts";
-import { ConfigError, ProtocolError } from "../protocol/errors.ts";
-import { defaultHararyThreshold } from "../protocol/graph/secagg_plus.ts";
-import { dequantizeMean } from "../protocol/math/quantize.ts";
-import { defaultTimeouts, type Mode } from "../protocol/federation/roster.ts";
+import {
+  ConfigError,
+  defaultHararyThreshold,
+  defaultTimeouts,
+  dequantizeMean,
+  equalBytes,
+  type Mode,
+  ProtocolError,
+  verifyFinalCertificate,
+} from "../protocol/mod.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
 import { loadIdentity, type MemberCard } from "./identity.ts";
@@ -37,7 +41,10 @@ import { closeUnrefdChannels } from "./shims.ts";
 import { detectFormat, FormatError, parseUpdate } from "./tensor_formats/mod.ts";
 
 /** Usage error: exit 2. */
-class UsageError extends Error {}
+/** A command line the CLI cannot run: printed as is (no prefix), exit 2. */
+function usageError(message: string): NodeError {
+  return new NodeError("usage", message);
+}
 
 // The defaults the help states are the ones the commands apply.
 const defaults = DEFAULT_PARAMETERS;
@@ -122,13 +129,13 @@ weighted mean in FILE.npy is exactly the one the aggregate determines. Exits 0 o
 };
 
 function usage(command: string): never {
-  throw new UsageError(HELP[command] ?? HELP[""]);
+  throw usageError(HELP[command] ?? HELP[""]);
 }
 
 function required(args: Record<string, unknown>, name: string, command: string): string {
   const v = args[name];
   if (typeof v !== "string" || v === "") {
-    throw new UsageError(`--${name} is required\n\n${HELP[command] ?? ""}`);
+    throw usageError(`--${name} is required\n\n${HELP[command] ?? ""}`);
   }
   return v;
 }
@@ -136,14 +143,14 @@ function required(args: Record<string, unknown>, name: string, command: string):
 function integer(value: string, name: string, min = 0): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${value}`);
+    throw usageError(`--${name} must be an integer ≥ ${min}, got ${value}`);
   }
   return n;
 }
 
 function number(value: string, name: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got ${value}`);
+  if (!Number.isFinite(n)) throw usageError(`--${name} must be a number, got ${value}`);
   return n;
 }
 
@@ -161,7 +168,7 @@ function parse(
     boolean: ["help", "json", ...(spec.boolean ?? [])],
     collect: spec.collect ?? [],
     unknown: (flag: string) => {
-      throw new UsageError(`unknown option ${flag}\n\n${HELP[command] ?? HELP[""]}`);
+      throw usageError(`unknown option ${flag}\n\n${HELP[command] ?? HELP[""]}`);
     },
   });
 }
@@ -219,7 +226,7 @@ async function roster(argv: string[]): Promise<number> {
     const out = required(args, "out", "roster");
     const mode = (args.mode ?? DEFAULT_PARAMETERS.mode) as Mode;
     if (mode !== "classical" && mode !== "post-quantum") {
-      throw new UsageError(`--mode must be classical or post-quantum, got ${mode}`);
+      throw usageError(`--mode must be classical or post-quantum, got ${mode}`);
     }
     const timeouts = defaultTimeouts(
       args["stage-timeout"] !== undefined
@@ -250,7 +257,7 @@ async function roster(argv: string[]): Promise<number> {
         };
       }
     } else if (args.graph !== undefined && args.graph !== "complete") {
-      throw new UsageError(`--graph must be complete or sparse, got ${args.graph}`);
+      throw usageError(`--graph must be complete or sparse, got ${args.graph}`);
     }
     const file = newRosterFile({
       federation: required(args, "federation", "roster"),
@@ -283,7 +290,7 @@ async function roster(argv: string[]): Promise<number> {
     const path = required(args, "roster", "roster");
     let file = await readRosterFile(path);
     const cards = list(args.card);
-    if (cards.length === 0) throw new UsageError("--card CARD.json is required (repeatable)");
+    if (cards.length === 0) throw usageError("--card CARD.json is required (repeatable)");
     for (const c of cards) {
       let card: MemberCard;
       try {
@@ -335,7 +342,7 @@ async function roster(argv: string[]): Promise<number> {
     );
     return check.complete ? 0 : 1;
   }
-  throw new UsageError(`unknown roster command ${sub}\n\n${HELP.roster}`);
+  throw usageError(`unknown roster command ${sub}\n\n${HELP.roster}`);
 }
 
 function log(level: string, message: string, fields: object = {}): void {
@@ -362,7 +369,7 @@ async function run(argv: string[]): Promise<number> {
     : nodeConfig.listen ?? [...DEFAULT_LISTEN];
   const token = (await Deno.readTextFile(`${dir}/api.token`)).trim();
   const [hostname, portText] = (args.api ?? "127.0.0.1:8421").split(/:(?=\d+$)/);
-  if (portText === undefined) throw new UsageError(`--api must be HOST:PORT, got ${args.api}`);
+  if (portText === undefined) throw usageError(`--api must be HOST:PORT, got ${args.api}`);
   const node = await FedaggNode.start({
     dir,
     identity,
@@ -599,10 +606,10 @@ export async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     const fn = COMMANDS[command];
-    if (fn === undefined) throw new UsageError(`unknown command ${command}\n\n${HELP[""]}`);
+    if (fn === undefined) throw usageError(`unknown command ${command}\n\n${HELP[""]}`);
     return await fn(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof NodeError && err.code === "usage") {
       const helpRequested = rest.includes("--help") || rest.includes("-h");
       (helpRequested ? console.log : console.error)(err.message.trimEnd());
       return helpRequested ? 0 : 2;

@@ -1,18 +1,74 @@
 /**
- * Errors of the node layer that a user must act on (configuration, files, CLI usage). Each has
- * a stable `code` and a message that says what is wrong and how to fix it; the CLI prints the
- * message and exits non-zero.
+ * The node's one error family: {@link NodeError}, whose `code` says what went wrong in a stable,
+ * machine-readable way and whose message says what is wrong and how to fix it. The CLI prints the
+ * message (exit 2 for usage and configuration problems); the HTTP API answers each code with the
+ * status of its one table (`http_api.ts`). Update bodies the API refuses are `FormatError`s, a
+ * NodeError whose codes are the tensor formats' (`tensor_formats/errors.ts`).
+ *
+ * Bad input from the network is not a NodeError: the protocol core reports it as a refusal
+ * (`ProtocolError`), and the node logs and counts it.
  *
  * @module
  */
+import type { CallerErrorCode } from "../protocol/mod.ts";
 
-/** A user-facing node error. */
-export class NodeError extends Error {
-  /** A stable identifier, e.g. `"no-identity"` or `"roster-unsigned"`. */
-  readonly code: string;
+/** Problems with the node's files and settings, found before or while starting. */
+export type SetupErrorCode =
+  /** The node directory holds no identity (`fedagg init` makes one). */
+  | "no-identity"
+  /** `fedagg init` on a directory that already has an identity. */
+  | "identity-exists"
+  /** An identity file that does not parse, has the wrong permissions or keys. */
+  | "identity-invalid"
+  /** A file the command needs does not exist. */
+  | "no-file"
+  /** No roster was given or found. */
+  | "no-roster"
+  /** The API token file is missing. */
+  | "no-token"
+  /** The API token is too short to be a secret. */
+  | "api-token"
+  /** This node's identity is not in the roster. */
+  | "not-a-member"
+  /** A roster file that does not parse, does not validate or is not signed by every member. */
+  | "roster-invalid"
+  /** A member card that does not parse or whose PeerId does not match its key. */
+  | "card-invalid"
+  /** A command line the CLI cannot run (unknown command or option, a missing or bad value). */
+  | "usage";
 
-  /** @param code stable identifier @param message what is wrong and how to fix it */
-  constructor(code: string, message: string) {
+/** Why the node refused a trainer's update (beyond its body's format). */
+export type SubmitErrorCode =
+  /** A round number outside [0, 2^48). */
+  | "invalid-round"
+  /** An update whose length is not the roster's d. */
+  | "wrong-dim"
+  /** A `num_samples` outside [1, maxWeight]. */
+  | "invalid-num-samples"
+  /** Another upload for the same round is being accepted right now. */
+  | "submit-in-progress"
+  /** The round is already final here. */
+  | "already-final"
+  /** The protocol core refused the submission (see `CallerErrorCode`). */
+  | CallerErrorCode;
+
+/** Failures of the mesh's frame delivery (inside the node, never shown to a user as such). */
+export type TransportErrorCode =
+  /** The receiver refused the frame for good (larger than it accepts): not retried. */
+  | "frame-refused"
+  /** The receiver is busy with this sender's previous large frame: retried later. */
+  | "frame-busy";
+
+/** Every code a {@link NodeError} carries, besides the update formats' own. */
+export type NodeErrorCode = SetupErrorCode | SubmitErrorCode | TransportErrorCode;
+
+/** An error of the node layer, with a stable code (see the module doc). */
+export class NodeError<Code extends string = NodeErrorCode> extends Error {
+  /** What went wrong, e.g. `"no-identity"` or `"already-submitted"`. */
+  readonly code: Code;
+
+  /** @param code what went wrong @param message what is wrong and how to fix it */
+  constructor(code: Code, message: string) {
     super(message);
     this.name = "NodeError";
     this.code = code;

@@ -11,23 +11,77 @@
  * | GET | `/v1/events` | server-sent events: `published`, `final`, `round-failed` |
  * | GET | `/metrics` | Prometheus text format |
  *
- * Errors are JSON `{ "error": code, "message": text }` with a 4xx status naming the problem
- * (wrong shape, dtype, NaN/Inf, too big, missing num_samples, bad token).
+ * Errors are JSON `{ "error": code, "message": text }` with the status {@link STATUS} gives the
+ * code: a refused update body names its format problem (`wrong-length`, `non-finite`, …); an
+ * update the node refused is `"error": "rejected"` with the node's reason as `"reason"`
+ * (`already-submitted`, `decided`, `invalid-num-samples`, …).
  *
  * @module
  */
-import { u32Bytes } from "../protocol/encoding/bytes.ts";
-import { constantTimeEqual } from "../protocol/crypto/mod.ts";
-import { type FedaggNode, SubmitError } from "./node.ts";
+import { constantTimeEqual, u32Bytes } from "../protocol/mod.ts";
+import { NodeError, type SubmitErrorCode } from "./errors.ts";
+import type { FedaggNode } from "./node.ts";
 import {
   CONTENT_TYPES,
   encodeNpy,
   encodeRaw,
   encodeSafetensors,
   FormatError,
+  type FormatErrorCode,
   maxUpdateBytes,
   parseUpdate,
 } from "./tensor_formats/mod.ts";
+
+/** Refusals of a request as such (the route, the token, the query, the size). */
+export type RequestErrorCode =
+  | "unauthorized"
+  | "not-found"
+  | "method"
+  | "num-samples"
+  | "too-big"
+  | "not-yet"
+  | "not-final"
+  | "format"
+  | "internal";
+
+/** Every code the API answers with an error status. */
+export type ApiErrorCode = RequestErrorCode | FormatErrorCode | SubmitErrorCode;
+
+/** The HTTP status of every refusal, by its code: the one place codes meet statuses. */
+export const STATUS: Readonly<
+  Record<ApiErrorCode, 400 | 401 | 404 | 405 | 409 | 413 | 415 | 422 | 500>
+> = {
+  // The request as such.
+  "unauthorized": 401,
+  "not-found": 404,
+  "method": 405,
+  "num-samples": 400,
+  "too-big": 413,
+  "not-yet": 404,
+  "not-final": 404,
+  "format": 400,
+  "internal": 500,
+  // The update body (FormatError).
+  "malformed": 400,
+  "truncated": 400,
+  "too-large": 413,
+  "unsupported-content-type": 415,
+  "unsupported-version": 415,
+  "unsupported-dtype": 415,
+  "unsupported-order": 415,
+  "wrong-length": 422,
+  "non-finite": 422,
+  // The node's refusal of an update (NodeError).
+  "invalid-round": 400,
+  "wrong-dim": 422,
+  "invalid-num-samples": 422,
+  "invalid-input": 422,
+  "submit-in-progress": 409,
+  "already-submitted": 409,
+  "already-final": 409,
+  "decided": 409,
+  "committed-before-restart": 409,
+};
 
 /** A running API server. */
 export interface ApiServer {
@@ -46,8 +100,18 @@ function json(status: number, body: unknown, headers: HeadersInit = {}): Respons
   });
 }
 
-function error(status: number, code: string, message: string): Response {
-  return json(status, { error: code, message });
+function error(code: RequestErrorCode | FormatErrorCode, message: string): Response {
+  return json(STATUS[code], { error: code, message });
+}
+
+/** The answer to an exception out of a route: the refusal it carries, else a 500. */
+function refusal(err: unknown): Response {
+  if (err instanceof FormatError) return error(err.code, err.message);
+  if (err instanceof NodeError && err.code in STATUS) {
+    const code = err.code as SubmitErrorCode;
+    return json(STATUS[code], { error: "rejected", reason: code, message: err.message });
+  }
+  return error("internal", String((err as Error)?.message ?? err));
 }
 
 /**
@@ -78,18 +142,104 @@ async function readBody(req: Request, limit: number): Promise<Uint8Array | undef
   return out.subarray(0, size);
 }
 
+/** What the routes share: the node and its update limits. */
+interface Context {
+  readonly node: FedaggNode;
+  readonly dim: number;
+  readonly maxBody: number;
+}
+
+/** `POST /v1/rounds/{r}/update`: parses the body and hands the update to the node → 202. */
+async function postUpdate(ctx: Context, req: Request, url: URL, round: number): Promise<Response> {
+  if (req.method !== "POST") return error("method", "use POST to submit an update");
+  const samples = url.searchParams.get("num_samples");
+  if (samples === null || !/^\d{1,10}$/.test(samples)) {
+    return error("num-samples", "query parameter num_samples (a positive integer) is required");
+  }
+  const body = await readBody(req, ctx.maxBody);
+  if (body === undefined) {
+    return error("too-big", `the update is larger than ${ctx.maxBody} bytes (d = ${ctx.dim})`);
+  }
+  const parsed = parseUpdate(body, ctx.dim, {
+    contentType: req.headers.get("content-type") ?? undefined,
+  });
+  await ctx.node.submit(round, parsed.values, Number(samples), parsed.layout);
+  return json(202, { round, accepted: true, format: parsed.format, values: ctx.dim });
+}
+
+/** The aggregate as the `format` query asks: the mean as npy (default), raw or safetensors, or the exact sum. */
+function encodeAggregate(
+  result: NonNullable<Awaited<ReturnType<FedaggNode["aggregate"]>>>,
+  format: string,
+): { bytes: Uint8Array<ArrayBuffer>; type: string } | undefined {
+  switch (format) {
+    case "npy":
+      return { bytes: encodeNpy(result.mean), type: CONTENT_TYPES.npy };
+    case "raw":
+      return { bytes: encodeRaw(result.mean), type: CONTENT_TYPES.raw };
+    case "safetensors":
+      return {
+        bytes: encodeSafetensors(result.mean, result.layout),
+        type: CONTENT_TYPES.safetensors,
+      };
+    case "sum":
+      // The exact integer aggregate as little-endian uint32 words: untyped bytes.
+      return {
+        bytes: u32Bytes(result.stored.aggregate).slice(),
+        type: "application/octet-stream",
+      };
+    default:
+      return undefined;
+  }
+}
+
+/** `GET /v1/rounds/{r}/aggregate` and `GET /v1/rounds/{r}/certificate`. */
+async function getResult(
+  ctx: Context,
+  req: Request,
+  url: URL,
+  round: number,
+  what: "aggregate" | "certificate",
+): Promise<Response> {
+  if (req.method !== "GET") return error("method", `use GET for ${what}`);
+  const result = await ctx.node.aggregate(round);
+  if (result === undefined) {
+    return error("not-yet", `no aggregate has been published for round ${round} yet`);
+  }
+  const final = result.stored.final !== undefined;
+  const headers = {
+    "x-fedagg-round": String(round),
+    "x-fedagg-view": String(result.stored.view),
+    "x-fedagg-final": String(final),
+    "x-fedagg-members": result.stored.members.map((i) => ctx.node.roster.members[i].id).join(","),
+  };
+  if (what === "certificate") {
+    if (!final) return error("not-final", `round ${round}'s certificate is not final yet`);
+    return new Response(result.stored.final!.slice(), {
+      headers: { ...headers, "content-type": "application/cbor" },
+    });
+  }
+  const format = url.searchParams.get("format") ?? "npy";
+  const encoded = encodeAggregate(result, format);
+  if (encoded === undefined) {
+    return error("format", `format must be npy, raw, safetensors or sum, got ${format}`);
+  }
+  return new Response(encoded.bytes, { headers: { ...headers, "content-type": encoded.type } });
+}
+
 /**
- * Serves the API for `node` on `hostname:port` (port 0 picks a free one). Refuses to start
- * without a token of at least 16 characters.
+ * Serves the API for `node` on `hostname:port` (port 0 picks a free one). Refuses (NodeError
+ * `api-token`) a token shorter than 16 characters.
  */
 export function serveApi(
   node: FedaggNode,
   options: { hostname: string; port: number; token: string },
 ): Promise<ApiServer> {
-  if (options.token.length < 16) throw new RangeError("API token must be at least 16 characters");
+  if (options.token.length < 16) {
+    throw new NodeError("api-token", "API token must be at least 16 characters");
+  }
   const token = encoder.encode(options.token);
-  const dim = node.roster.dim;
-  const maxBody = maxUpdateBytes(dim);
+  const ctx: Context = { node, dim: node.roster.dim, maxBody: maxUpdateBytes(node.roster.dim) };
   /** Closers of the open event streams (each clears its timer and subscription). */
   const streams = new Set<() => void>();
 
@@ -99,86 +249,30 @@ export function serveApi(
     return m !== null && constantTimeEqual(encoder.encode(m[1]), token);
   };
 
-  const handler = async (req: Request): Promise<Response> => {
-    const url = new URL(req.url);
-    if (!authorized(req)) {
-      return error(401, "unauthorized", "missing or wrong bearer token (see DIR/api.token)");
-    }
+  const route = async (req: Request, url: URL): Promise<Response> => {
     const path = url.pathname;
+    if (req.method === "GET" && path === "/v1/status") return json(200, node.status());
+    if (req.method === "GET" && path === "/metrics") {
+      return new Response(node.renderMetrics(), {
+        headers: { "content-type": "text/plain; version=0.0.4" },
+      });
+    }
+    if (req.method === "GET" && path === "/v1/events") return events(node, streams);
     const round = /^\/v1\/rounds\/(\d{1,15})\/(update|aggregate|certificate)$/.exec(path);
+    if (round === null) return error("not-found", `no route ${req.method} ${path}`);
+    const r = Number(round[1]);
+    if (round[2] === "update") return await postUpdate(ctx, req, url, r);
+    return await getResult(ctx, req, url, r, round[2] as "aggregate" | "certificate");
+  };
+
+  const handler = async (req: Request): Promise<Response> => {
+    if (!authorized(req)) {
+      return error("unauthorized", "missing or wrong bearer token (see DIR/api.token)");
+    }
     try {
-      if (req.method === "GET" && path === "/v1/status") return json(200, node.status());
-      if (req.method === "GET" && path === "/metrics") {
-        return new Response(node.renderMetrics(), {
-          headers: { "content-type": "text/plain; version=0.0.4" },
-        });
-      }
-      if (req.method === "GET" && path === "/v1/events") return events(node, streams);
-      if (round === null) return error(404, "not-found", `no route ${req.method} ${path}`);
-      const r = Number(round[1]);
-      if (round[2] === "update") {
-        if (req.method !== "POST") return error(405, "method", "use POST to submit an update");
-        const samples = url.searchParams.get("num_samples");
-        if (samples === null || !/^\d{1,10}$/.test(samples)) {
-          return error(
-            400,
-            "num-samples",
-            "query parameter num_samples (a positive integer) is required",
-          );
-        }
-        const body = await readBody(req, maxBody);
-        if (body === undefined) {
-          return error(413, "too-big", `the update is larger than ${maxBody} bytes (d = ${dim})`);
-        }
-        const parsed = parseUpdate(body, dim, {
-          contentType: req.headers.get("content-type") ?? undefined,
-        });
-        await node.submit(r, parsed.values, Number(samples), parsed.layout);
-        return json(202, { round: r, accepted: true, format: parsed.format, values: dim });
-      }
-      if (req.method !== "GET") return error(405, "method", `use GET for ${round[2]}`);
-      const result = await node.aggregate(r);
-      if (result === undefined) {
-        return error(404, "not-yet", `no aggregate has been published for round ${r} yet`);
-      }
-      const final = result.stored.final !== undefined;
-      const members = result.stored.members.map((i) => node.roster.members[i].id).join(",");
-      const headers = {
-        "x-fedagg-round": String(r),
-        "x-fedagg-view": String(result.stored.view),
-        "x-fedagg-final": String(final),
-        "x-fedagg-members": members,
-      };
-      if (round[2] === "certificate") {
-        if (!final) return error(404, "not-final", `round ${r}'s certificate is not final yet`);
-        return new Response(result.stored.final!.slice(), {
-          headers: { ...headers, "content-type": "application/cbor" },
-        });
-      }
-      const fmt = url.searchParams.get("format") ?? "npy";
-      let bytes: Uint8Array<ArrayBuffer>;
-      let type: string;
-      if (fmt === "npy") {
-        bytes = encodeNpy(result.mean);
-        type = CONTENT_TYPES.npy;
-      } else if (fmt === "raw") {
-        bytes = encodeRaw(result.mean);
-        type = CONTENT_TYPES.raw;
-      } else if (fmt === "safetensors") {
-        bytes = encodeSafetensors(result.mean, result.layout);
-        type = CONTENT_TYPES.safetensors;
-      } else if (fmt === "sum") {
-        // The exact integer aggregate as little-endian uint32 words: untyped bytes.
-        bytes = u32Bytes(result.stored.aggregate).slice();
-        type = "application/octet-stream";
-      } else {
-        return error(400, "format", `format must be npy, raw, safetensors or sum, got ${fmt}`);
-      }
-      return new Response(bytes, { headers: { ...headers, "content-type": type } });
+      return await route(req, new URL(req.url));
     } catch (err) {
-      if (err instanceof FormatError) return error(err.status, err.code, err.message);
-      if (err instanceof SubmitError) return error(err.status, "rejected", err.message);
-      return error(500, "internal", String((err as Error)?.message ?? err));
+      return refusal(err);
     }
   };
 

@@ -9,9 +9,7 @@
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import type { PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
-import { fromBase64, toBase64, wipe } from "../protocol/encoding/bytes.ts";
-import { type Rng, systemRng } from "../protocol/crypto/mod.ts";
-import { MemberSigner } from "../protocol/federation/signer.ts";
+import { fromBase64, MemberSigner, type Rng, systemRng, toBase64, wipe } from "../protocol/mod.ts";
 import { readFileIfExists, syncDirectory, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
 

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { bytesToU32, u32Bytes } from "../protocol/encoding/bytes.ts";
+import { bytesToU32, u32Bytes } from "../protocol/mod.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import type { TensorLayout } from "./tensor_formats/mod.ts";
 

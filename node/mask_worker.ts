@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { applyMasks, type MaskTerm } from "../protocol/crypto/mod.ts";
+import { applyMasks, type MaskTerm } from "../protocol/mod.ts";
 
 interface Job {
   id: number;

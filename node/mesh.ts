@@ -31,8 +31,8 @@ import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p, type Libp2p } from "libp2p";
-import { toHex } from "../protocol/encoding/bytes.ts";
-import type { Roster } from "../protocol/federation/roster.ts";
+import { type Roster, toHex } from "../protocol/mod.ts";
+import { NodeError } from "./errors.ts";
 import type { NodeIdentity } from "./identity.ts";
 import {
   lengthRefused,
@@ -226,7 +226,8 @@ export class Mesh {
         return true;
       } catch (err) {
         this.counters.sendFailures++;
-        if (err instanceof FrameRefused || Date.now() + delay >= deadline) {
+        const permanent = err instanceof NodeError && err.code === "frame-refused";
+        if (permanent || Date.now() + delay >= deadline) {
           this.#options.log("warn", "giving up sending a frame", {
             to,
             bytes: frame.length,
@@ -252,7 +253,9 @@ export class Mesh {
         const reason = new TextDecoder().decode(answer.subarray(1));
         // Busy is temporary (the receiver still holds this sender's previous large frame):
         // resend later. Anything else (too large) is permanent: resending cannot help.
-        throw answer[0] === ANSWER.busy ? new FrameBusy(reason) : new FrameRefused(reason);
+        throw answer[0] === ANSWER.busy
+          ? new NodeError("frame-busy", `receiver busy: ${reason}`)
+          : new NodeError("frame-refused", `refused by the receiver: ${reason}`);
       }
       await stream.close({ signal });
     } catch (err) {
@@ -446,22 +449,6 @@ const ANSWER = {
   /** Refused for now (the receiver is busy with this sender's previous large frame): retry. */
   busy: 2,
 } as const;
-
-/** The receiver refused a frame for good (it is larger than the receiver accepts). */
-class FrameRefused extends Error {
-  constructor(reason: string) {
-    super(`refused by the receiver: ${reason}`);
-    this.name = "FrameRefused";
-  }
-}
-
-/** The receiver cannot take the frame yet; resending later may succeed. */
-class FrameBusy extends Error {
-  constructor(reason: string) {
-    super(`receiver busy: ${reason}`);
-    this.name = "FrameBusy";
-  }
-}
 
 /** A counting semaphore. */
 class Semaphore {

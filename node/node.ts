@@ -1,39 +1,46 @@
 /**
- * The fedagg node: runs this member's protocol {@link Endpoint} with real time, the libp2p
- * {@link Mesh}, the {@link Journal} and the trainer-facing operations the HTTP API exposes.
- * Every protocol decision stays in `protocol/`; this file only moves bytes, keeps time, stores
- * and reports.
+ * The fedagg node: this member's protocol {@link Endpoint} run in real time over the libp2p
+ * {@link Mesh}, with the {@link Journal} and the trainer-facing operations the HTTP API exposes.
+ * Every protocol decision stays in `protocol/`; the node moves bytes, keeps time, stores and
+ * reports, in three parts it wires together here:
  *
- * Ordering guarantees: every endpoint call and the handling of its outputs run one at a time, in
- * order; a `committed` event is written to the journal before the frame that commits is sent;
- * an update is journaled before `submit` resolves (before the API answers); frames to one
- * member leave in the order the protocol produced them.
+ * - the {@link RoundDriver} runs the endpoint's calls one at a time and performs its outputs;
+ * - the {@link CertificateExchange} gossips certificates and co-signatures and fetches and
+ *   serves aggregate bodies;
+ * - the {@link EventSink} journals, counts, logs and reports the protocol's events.
+ *
+ * Ordering guarantees: an update is journaled before `submit` resolves (before the API answers);
+ * a `committed` event is written to the journal before the frame that commits is sent; frames to
+ * one member leave in the order the protocol produced them.
  *
  * @module
  */
-import { equalBytes, toHex, u32Bytes } from "../protocol/encoding/bytes.ts";
-import { aggregateHash } from "../protocol/certificate/certificate.ts";
-import { splitFinalCertificate } from "../protocol/certificate/final.ts";
-import { withoutBody } from "../protocol/wire/frame.ts";
-import { decode, encode } from "../protocol/encoding/codec.ts";
-import { systemRng } from "../protocol/crypto/mod.ts";
-import { Endpoint, ROUND_WINDOW } from "../protocol/round/endpoint.ts";
-import { CallerError, ProtocolError } from "../protocol/errors.ts";
-import type { Output, ProtocolEvent } from "../protocol/round/events.ts";
-import type { MaskExpander } from "../protocol/math/masking.ts";
-import { maxFrameSize, openFrame } from "../protocol/wire/frame.ts";
-import { readCertificate } from "../protocol/wire/messages.ts";
-import { dequantizeMean, quantize } from "../protocol/math/quantize.ts";
-import { type Roster, viewPatienceMs } from "../protocol/federation/roster.ts";
-import { leaderOf } from "../protocol/federation/schedule.ts";
-import { MAX_ROUND } from "../protocol/federation/session.ts";
+import {
+  CallerError,
+  dequantizeMean,
+  Endpoint,
+  leaderOf,
+  type MaskExpander,
+  MAX_ROUND,
+  maxFrameSize,
+  quantize,
+  type Roster,
+  ROUND_WINDOW,
+  systemRng,
+} from "../protocol/mod.ts";
+import { CertificateExchange } from "./certificate_exchange.ts";
+import { NodeError } from "./errors.ts";
+import { EventSink, type NodeEvent } from "./event_sink.ts";
 import type { NodeIdentity } from "./identity.ts";
 import { Journal, type StoredAggregate } from "./journal.ts";
 import { type Log, Mesh } from "./mesh.ts";
 import { Metrics } from "./metrics.ts";
+import { now, RoundDriver } from "./round_driver.ts";
 import { addressesOf, type RosterFile } from "./roster_file.ts";
 import type { TensorLayout } from "./tensor_formats/mod.ts";
 import { WorkerExpander } from "./worker_expander.ts";
+
+export type { NodeEvent };
 
 /** What a node needs to start. */
 export interface NodeOptions {
@@ -46,17 +53,6 @@ export interface NodeOptions {
   readonly log: Log;
   /** Mask expander (default: Worker threads, one per core). */
   readonly expander?: MaskExpander & { close?(): void };
-}
-
-/** A refusal of a trainer request, with the HTTP status that fits. */
-export class SubmitError extends Error {
-  readonly status: number;
-  /** @param status HTTP status @param message what is wrong */
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = "SubmitError";
-    this.status = status;
-  }
 }
 
 /** What `status` reports. */
@@ -85,24 +81,6 @@ export interface NodeStatus {
   readonly peakRssBytes: number;
 }
 
-/** Events for API subscribers (server-sent events). */
-export interface NodeEvent {
-  readonly type: "published" | "final" | "round-failed";
-  readonly round: number;
-  readonly view: number;
-  readonly members?: readonly string[];
-  readonly reason?: string;
-}
-
-const GOSSIP_CERTIFICATE = "certificate";
-const GOSSIP_COSIGN = "cosign";
-/** Frames from one member waiting for the pipeline; beyond this its frames are refused. */
-const MAX_QUEUED_PER_PEER = 16;
-/** Certified bodies waiting to be fetched or being fetched; beyond this, certificates are dropped. */
-const MAX_PENDING_FETCHES = 4;
-/** Sessions whose certificate was taken up that are remembered (so each is fetched once). */
-const MAX_FETCHED = 64;
-
 /** A running node. */
 export class FedaggNode {
   readonly #options: NodeOptions;
@@ -110,29 +88,12 @@ export class FedaggNode {
   readonly #endpoint: Endpoint;
   readonly #journal: Journal;
   readonly #expander: MaskExpander & { close?(): void };
+  readonly #sink: EventSink;
+  readonly #driver: RoundDriver;
+  readonly #exchange: CertificateExchange;
   readonly metrics = new Metrics();
   #mesh!: Mesh;
-  #pipeline: Promise<unknown> = Promise.resolve();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt: number | undefined;
-  readonly #sendQueues = new Map<number, Promise<unknown>>();
-  /** Aggregate bodies this node can serve, by `round/view/hash`. */
-  readonly #bodies = new Map<string, Uint8Array>();
-  /** Frames each member has waiting in the pipeline. */
-  readonly #queued = new Map<number, number>();
-  /** Sessions (`round/view`) whose certified body is queued, being fetched or was fetched. */
-  readonly #fetching = new Set<string>();
-  /** Body fetches queued or running. */
-  #pendingFetches = 0;
-  #fetches: Promise<unknown> = Promise.resolve();
-  /** When this member submitted to each round within the endpoint's window of its newest. */
-  readonly #submittedAt = new Map<number, number>();
   readonly #submitting = new Set<number>();
-  readonly #listeners = new Set<(e: NodeEvent) => void>();
-  #current: { round: number; view: number; stage: string } | undefined;
-  #leading: { round: number; view: number; stage: string } | undefined;
-  #lastFinalRound: number | undefined;
-  #lastError: string | undefined;
   #peakRss = 0;
   #rssTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
@@ -149,6 +110,32 @@ export class FedaggNode {
       rng: systemRng,
       expander: this.#expander,
     });
+    const { log } = options;
+    this.#sink = new EventSink({
+      roster: options.roster,
+      journal: this.#journal,
+      metrics: this.metrics,
+      log,
+    });
+    this.#driver = new RoundDriver({
+      roster: options.roster,
+      self: options.index,
+      endpoint: this.#endpoint,
+      log,
+      sinks: {
+        event: (e) => this.#sink.handle(e),
+        refused: (err) => this.#sink.refused(err),
+        broadcast: (frame, published) => this.#exchange.broadcast(frame, published),
+        body: (round, view, hash, body) => this.#exchange.remember(round, view, hash, body),
+      },
+    });
+    this.#exchange = new CertificateExchange({
+      endpoint: this.#endpoint,
+      driver: this.#driver,
+      metrics: this.metrics,
+      log,
+      refused: (err) => this.#sink.refused(err),
+    });
   }
 
   /**
@@ -164,11 +151,13 @@ export class FedaggNode {
         addresses: addressesOf(options.rosterFile, options.roster),
         listen: options.listen,
         maxFrame: maxFrameSize(options.roster),
-        onFrame: (frame, from) => node.#fromPeer(frame, from),
-        onGossip: (data, from) => node.#onGossip(data, from),
-        aggregateBody: (round, view, hash) => node.#bodies.get(bodyKey(round, view, hash)),
+        onFrame: (frame, from) => node.#driver.fromPeer(frame, from),
+        onGossip: (data, from) => node.#exchange.onGossip(data, from),
+        aggregateBody: (round, view, hash) => node.#exchange.body(round, view, hash),
         log: options.log,
       });
+      node.#driver.attach(node.#mesh);
+      node.#exchange.attach(node.#mesh);
       node.#rssTimer = setInterval(() => node.#sampleMemory(), 250);
       node.#sampleMemory();
       await node.#restore();
@@ -196,13 +185,14 @@ export class FedaggNode {
 
   /** Subscribes to node events; returns the unsubscribe function. */
   subscribe(listener: (e: NodeEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#sink.subscribe(listener);
   }
 
   /**
    * Accepts the trainer's update for `round`: checks it, journals it (durably) and starts this
-   * member's part in the round. Refuses with a {@link SubmitError} carrying an HTTP status.
+   * member's part in the round. Refuses with a {@link NodeError}: `invalid-round`, `wrong-dim`,
+   * `invalid-num-samples`, `submit-in-progress`, `already-submitted`, `already-final`, or what
+   * the endpoint refuses (`decided`, `committed-before-restart`); nothing refused is journaled.
    */
   async submit(
     round: number,
@@ -212,37 +202,47 @@ export class FedaggNode {
   ): Promise<void> {
     const q = this.#roster.quantization;
     if (!Number.isSafeInteger(round) || round < 0 || round >= MAX_ROUND) {
-      throw new SubmitError(400, `round must be an integer in [0, 2^48), got ${round}`);
+      throw new NodeError("invalid-round", `round must be an integer in [0, 2^48), got ${round}`);
     }
     if (values.length !== this.#roster.dim) {
-      throw new SubmitError(
-        422,
+      throw new NodeError(
+        "wrong-dim",
         `update has ${values.length} values, the roster's d is ${this.#roster.dim}`,
       );
     }
     if (!Number.isSafeInteger(numSamples) || numSamples < 1 || numSamples > q.maxWeight) {
-      throw new SubmitError(
-        422,
+      throw new NodeError(
+        "invalid-num-samples",
         `num_samples must be an integer in [1, ${q.maxWeight}] (the roster's maxWeight), got ${numSamples}`,
       );
     }
     // Claimed before the first await, so concurrent uploads for one round cannot both pass.
     if (this.#submitting.has(round)) {
-      throw new SubmitError(409, `an update for round ${round} is already being accepted`);
+      throw new NodeError(
+        "submit-in-progress",
+        `an update for round ${round} is already being accepted`,
+      );
     }
     this.#submitting.add(round);
     try {
       if ((await this.#journal.recorded(round)).update) {
-        throw new SubmitError(409, `an update for round ${round} was already accepted`);
+        throw new NodeError(
+          "already-submitted",
+          `an update for round ${round} was already accepted`,
+        );
       }
-      const last = this.#lastFinalRound;
+      const last = this.#sink.lastFinalRound;
       if (last !== undefined && round <= last) {
-        throw new SubmitError(
-          409,
+        throw new NodeError(
+          "already-final",
           `round ${round} is already final here (last final round ${last})`,
         );
       }
-      this.#refuseIfDecided(round);
+      try {
+        this.#endpoint.checkSubmit(round);
+      } catch (err) {
+        throw asNodeError(err);
+      }
       await this.#journal.recordUpdate(round, { values, numSamples, layout });
       this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
       await this.#start(round, values, numSamples);
@@ -276,7 +276,7 @@ export class FedaggNode {
 
   /** The node's status. */
   status(): NodeStatus {
-    const c = this.#current;
+    const c = this.#sink.current;
     const connected = this.#mesh.connected();
     return {
       peerId: this.#options.identity.peerId,
@@ -294,9 +294,9 @@ export class FedaggNode {
         ? null
         : this.#roster.members[leaderOf(this.#roster, c.round, c.view)].id,
       stage: c?.stage ?? null,
-      lastFinalRound: this.#lastFinalRound ?? null,
-      lastError: this.#lastError ?? null,
-      leading: this.#leading ?? null,
+      lastFinalRound: this.#sink.lastFinalRound ?? null,
+      lastError: this.#sink.lastError ?? null,
+      leading: this.#sink.leading ?? null,
       traffic: {
         bytesSent: this.#mesh.counters.bytesSent,
         bytesReceived: this.#mesh.counters.bytesReceived,
@@ -325,9 +325,9 @@ export class FedaggNode {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#rssTimer !== undefined) clearInterval(this.#rssTimer);
-    await this.#pipeline.catch(() => {});
+    this.#exchange.stop();
+    await this.#driver.stop();
     this.#endpoint.close();
     try {
       // Undefined when the node failed to start its mesh.
@@ -346,26 +346,11 @@ export class FedaggNode {
 
   async #start(round: number, values: Float32Array, numSamples: number): Promise<void> {
     const input = quantize(values, numSamples, this.#roster.quantization, systemRng);
-    this.#submittedAt.set(round, performance.now());
-    const newest = Math.max(...this.#submittedAt.keys());
-    for (const r of this.#submittedAt.keys()) {
-      if (r < newest - ROUND_WINDOW) this.#submittedAt.delete(r); // too far behind to time
-    }
-    await this.#input(() => {
-      // Again in the pipeline: a certificate handled since the first check may have decided it.
-      this.#refuseIfDecided(round);
-      return this.#endpoint.submit(round, input, now());
+    this.#sink.submitted(round, performance.now(), round - ROUND_WINDOW);
+    // The endpoint checks again: a certificate handled since the first check may have decided it.
+    await this.#driver.input(() => this.#endpoint.submit(round, input, now())).catch((err) => {
+      throw asNodeError(err);
     });
-  }
-
-  /** Refuses (409) an update for a round the endpoint would refuse one for (see `checkSubmit`). */
-  #refuseIfDecided(round: number): void {
-    try {
-      this.#endpoint.checkSubmit(round);
-    } catch (err) {
-      if (err instanceof CallerError) throw new SubmitError(409, err.message);
-      throw err;
-    }
   }
 
   /**
@@ -387,10 +372,10 @@ export class FedaggNode {
     this.#endpoint.restore({ newestRound: newest, committed });
     let pending: number | undefined;
     for (let k = rounds.length - 1; k >= 0; k--) {
-      if (pending !== undefined && this.#lastFinalRound !== undefined) break;
+      if (pending !== undefined && this.#sink.lastFinalRound !== undefined) break;
       const round = rounds[k];
       const recorded = await this.#journal.recorded(round);
-      if (recorded.final) this.#lastFinalRound ??= round;
+      if (recorded.final) this.#sink.lastFinalRound ??= round;
       else if (!recorded.published && recorded.update) pending ??= round;
     }
     if (pending === undefined) return;
@@ -407,330 +392,9 @@ export class FedaggNode {
     this.#options.log("info", "resuming the journaled update after a restart", { round: pending });
     await this.#start(pending, update.values, update.numSamples);
   }
-
-  /**
-   * Queues a frame from member `from` (sent directly or gossiped). A member with
-   * {@link MAX_QUEUED_PER_PEER} frames already waiting has the new one refused (logged): a flood
-   * from one member cannot grow the queue or delay everyone else's frames without bound.
-   */
-  #fromPeer(frame: Uint8Array, from: number): Promise<void> {
-    const queued = this.#queued.get(from) ?? 0;
-    if (queued >= MAX_QUEUED_PER_PEER) {
-      this.#refused(
-        new ProtocolError("oversized", `more than ${MAX_QUEUED_PER_PEER} frames waiting`, from),
-      );
-      return Promise.resolve();
-    }
-    this.#queued.set(from, queued + 1);
-    return this.#input(() => this.#endpoint.receive(frame, from, now()))
-      .catch(() => {})
-      .finally(() => this.#queued.set(from, (this.#queued.get(from) ?? 1) - 1));
-  }
-
-  /** Runs an endpoint call and handles its outputs, after every earlier one, in order. */
-  #input(call: () => Promise<Output[]>): Promise<void> {
-    const run = this.#pipeline.then(async () => {
-      if (this.#stopped) return;
-      const outputs = await call();
-      for (const o of outputs) await this.#output(o);
-      this.#reschedule();
-    });
-    this.#pipeline = run.catch((err) => {
-      if (err instanceof SubmitError) return; // the trainer's, answered by the API
-      this.#options.log("error", "node pipeline error", { error: String(err?.stack ?? err) });
-    });
-    return run;
-  }
-
-  #reschedule(): void {
-    const at = this.#endpoint.nextTimeout();
-    if (at === this.#timerAt) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = at;
-    if (at === undefined || this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = undefined;
-      this.#input(() => this.#endpoint.tick(now())).catch(() => {});
-    }, Math.max(0, at - now()));
-  }
-
-  async #output(o: Output): Promise<void> {
-    if (o.kind === "event") return await this.#event(o.event);
-    if (o.kind === "send") {
-      if (o.to === this.#options.index) return; // delivered locally by the endpoint
-      this.#enqueueSend(o.to, o.frame);
-      return;
-    }
-    await this.#broadcast(o.frame);
-  }
-
-  #enqueueSend(to: number, frame: Uint8Array): void {
-    // Past this the frame's view is over for its recipient: retrying would only waste traffic.
-    const deadline = Date.now() + viewPatienceMs(this.#roster);
-    const previous = this.#sendQueues.get(to) ?? Promise.resolve();
-    const next = previous.then(() => this.#mesh.send(to, frame, deadline)).catch(() => false);
-    this.#sendQueues.set(to, next);
-  }
-
-  async #broadcast(frame: Uint8Array): Promise<void> {
-    const env = openFrame(frame, this.#roster);
-    if (env.type === "certificate" && env.body !== null) {
-      // Gossip the certificate alone; members fetch the body by hash (from us first).
-      const { round, view } = env.session;
-      this.#rememberBody(round, view, readCertificate(env, this.#roster).aggregateHash, env.body);
-      await this.#gossip([GOSSIP_CERTIFICATE, withoutBody(env)]);
-    } else if (env.type === "cosign") {
-      await this.#gossip([GOSSIP_COSIGN, frame]);
-    }
-  }
-
-  async #gossip(message: (string | number | Uint8Array)[]): Promise<void> {
-    try {
-      const recipients = await this.#mesh.publish(encode(message));
-      if (recipients === 0 && this.#mesh.connected().length > 0) {
-        this.#options.log("warn", "gossip reached no peer", { kind: message[0] });
-      }
-    } catch (err) {
-      this.#options.log("warn", "gossip failed", { kind: message[0], error: String(err) });
-    }
-  }
-
-  /** Keeps a verified aggregate body to serve by (round, view, its certified hash). */
-  #rememberBody(round: number, view: number, hash: Uint8Array, body: Uint8Array): void {
-    this.#bodies.set(bodyKey(round, view, hash), body);
-    while (this.#bodies.size > 8) this.#bodies.delete(this.#bodies.keys().next().value!);
-  }
-
-  #onGossip(data: Uint8Array, from: number): void {
-    let message: unknown;
-    try {
-      message = decode(data, data.length, "gossip", from);
-    } catch (err) {
-      this.#refused(err as ProtocolError);
-      return;
-    }
-    if (!Array.isArray(message) || typeof message[0] !== "string") return;
-    const kind = message[0];
-    if (kind === GOSSIP_COSIGN && message[1] instanceof Uint8Array) {
-      // Same per-member cap as a frame sent directly: gossip is no way around it.
-      this.#fromPeer(message[1], from);
-    } else if (kind === GOSSIP_CERTIFICATE && message[1] instanceof Uint8Array) {
-      this.#onCertificateGossip(message[1], from).catch((err) =>
-        this.#options.log("warn", "certificate gossip failed", { from, error: String(err) })
-      );
-    }
-  }
-
-  /**
-   * A gossiped certificate (without its body). Only if the endpoint wants it (see
-   * `Endpoint.wantsCertificate`) is a fetch of its body queued: at most one per session, at
-   * most {@link MAX_PENDING_FETCHES} waiting or running (beyond that it is dropped, logged and
-   * counted), one at a time.
-   */
-  async #onCertificateGossip(frame: Uint8Array, from: number): Promise<void> {
-    const interest = await this.#endpoint.wantsCertificate(frame, from);
-    if (interest.kind === "refused") return this.#refused(interest.error);
-    if (interest.kind === "ignore") return;
-    const { round, view } = interest.envelope.session;
-    const key = `${round}/${view}`;
-    if (this.#fetching.has(key)) return;
-    if (this.#pendingFetches >= MAX_PENDING_FETCHES) {
-      this.metrics.inc(
-        "fedagg_certificate_fetches_dropped_total",
-        "Certified aggregates not fetched: too many fetches were waiting",
-      );
-      this.#options.log("warn", "certificate dropped: too many body fetches waiting", {
-        round,
-        view,
-        from,
-      });
-      return;
-    }
-    this.#fetching.add(key);
-    while (this.#fetching.size > MAX_FETCHED) {
-      this.#fetching.delete(this.#fetching.values().next().value!);
-    }
-    this.#pendingFetches++;
-    const fetched = this.#fetches.then(() => this.#fetchBody(frame, from))
-      .finally(() => this.#pendingFetches--);
-    this.#fetches = fetched.catch(() => {});
-    await fetched;
-  }
-
-  /**
-   * Fetches the body of a wanted certificate (from the publisher first, then from any connected
-   * member; up to 5 rounds of attempts) and hands the whole frame to the endpoint. A body that
-   * does not hash to the certified hash is refused (blaming the member that served it), and the
-   * next member is asked.
-   */
-  async #fetchBody(frame: Uint8Array, from: number): Promise<void> {
-    // Asked again: the round may have been decided while this fetch waited its turn.
-    const interest = await this.#endpoint.wantsCertificate(frame, from);
-    if (interest.kind !== "fetch") return;
-    const { envelope: env, aggregateHash: hash } = interest;
-    const { round, view } = env.session;
-    let body = this.#bodies.get(bodyKey(round, view, hash));
-    const maxBytes = 4 * (this.#roster.dim + 1);
-    const junk = new Set<number>();
-    for (let attempt = 0; body === undefined && attempt < 5 && !this.#stopped; attempt++) {
-      const sources = [from, ...this.#mesh.connected().filter((i) => i !== from)];
-      for (const source of sources.filter((i) => !junk.has(i))) {
-        const got = await this.#mesh.fetchAggregate(
-          source,
-          { round, view, hash, maxBytes },
-          30_000,
-        );
-        if (got === undefined) continue;
-        if (equalBytes(aggregateHash(env.session, got), hash)) {
-          body = got;
-          break;
-        }
-        junk.add(source);
-        this.#refused(
-          new ProtocolError(
-            "commitment-mismatch",
-            `served a body for round ${round} view ${view} that does not match the certified hash`,
-            source,
-          ),
-        );
-      }
-      if (body === undefined) await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
-    }
-    if (body === undefined) {
-      this.#options.log("warn", "could not fetch a certified aggregate", { round, view, from });
-      return;
-    }
-    const full = encode([env.payload, env.signature.ed25519, env.signature.mlDsa65, body]);
-    await this.#input(() => this.#endpoint.receive(full, from, now()));
-  }
-
-  #refused(err: ProtocolError): void {
-    this.metrics.inc("fedagg_refusals_total", "Inputs refused, by reason", { code: err.code });
-    this.#lastError = err.message;
-    this.#options.log("warn", "refused", { code: err.code, peer: err.peer, detail: err.message });
-  }
-
-  #emit(e: NodeEvent): void {
-    for (const l of this.#listeners) {
-      try {
-        l(e);
-      } catch {
-        // a subscriber's failure is its own
-      }
-    }
-  }
-
-  async #event(e: ProtocolEvent): Promise<void> {
-    const ids = (members: readonly number[]) => members.map((i) => this.#roster.members[i].id);
-    switch (e.type) {
-      case "refused":
-        return this.#refused(e.error);
-      case "internal-error":
-        this.#lastError = e.message;
-        this.metrics.inc(
-          "fedagg_internal_errors_total",
-          "Unexpected errors caught in the protocol core",
-        );
-        return this.#options.log("error", "internal error in the protocol core", {
-          message: e.message,
-        });
-      case "stage":
-        if (e.role === "participant") {
-          this.#current = { round: e.round, view: e.view, stage: e.stage };
-        } else {
-          this.#leading = { round: e.round, view: e.view, stage: e.stage };
-        }
-        return;
-      case "view-change":
-        this.metrics.inc("fedagg_view_changes_total", "View changes (a leader stalled)");
-        return this.#options.log("warn", "view change", { round: e.round, from: e.from, to: e.to });
-      case "committed":
-        // Durable before the frame that commits (the next output) leaves.
-        return await this.#journal.recordCommit(e.round, e.view);
-      case "published":
-        this.#rememberBody(
-          e.round,
-          e.view,
-          readCertificate(openFrame(e.certificate, this.#roster), this.#roster).aggregateHash,
-          u32Bytes(e.aggregate),
-        );
-        try {
-          await this.#journal.recordAggregate({
-            round: e.round,
-            view: e.view,
-            members: e.members,
-            aggregate: e.aggregate,
-            certificate: e.certificate,
-          });
-        } catch (err) {
-          // Not fatal to the round: this member's co-signature (the next output) still goes
-          // out, and the final certificate writes the whole record again.
-          this.#options.log("error", "could not journal the published aggregate", {
-            round: e.round,
-            error: String(err),
-          });
-          return;
-        }
-        this.metrics.inc(
-          "fedagg_rounds_published_total",
-          "Rounds whose aggregate this node verified",
-        );
-        this.#emit({ type: "published", round: e.round, view: e.view, members: ids(e.members) });
-        return;
-      case "final": {
-        if ((await this.#journal.recorded(e.round)).published) {
-          await this.#journal.recordFinal(e.round, e.certificate);
-        } else {
-          // Its published record never landed (its write failed): write the whole record now.
-          await this.#journal.recordAggregate({
-            round: e.round,
-            view: e.view,
-            members: e.members,
-            aggregate: e.aggregate,
-            certificate: splitFinalCertificate(this.#roster, e.certificate).certificate,
-            final: e.certificate,
-          });
-        }
-        // Final: this member's raw update is no longer needed to resume the round.
-        await this.#journal.pruneUpdate(e.round);
-        this.#lastFinalRound = Math.max(this.#lastFinalRound ?? -1, e.round);
-        this.metrics.inc("fedagg_rounds_final_total", "Rounds with a final certificate");
-        const started = this.#submittedAt.get(e.round);
-        if (started !== undefined) {
-          this.metrics.set(
-            "fedagg_round_latency_seconds",
-            "Submission to final certificate, last round",
-            (performance.now() - started) / 1000,
-          );
-        }
-        this.#options.log("info", "aggregate final", {
-          round: e.round,
-          view: e.view,
-          members: e.members.length,
-        });
-        this.#emit({ type: "final", round: e.round, view: e.view, members: ids(e.members) });
-        return;
-      }
-      case "round-failed":
-        this.metrics.inc("fedagg_rounds_failed_total", "Rounds that failed for this node");
-        this.#lastError = e.reason;
-        this.#options.log("warn", "round failed", {
-          round: e.round,
-          view: e.view,
-          reason: e.reason,
-        });
-        this.#emit({ type: "round-failed", round: e.round, view: e.view, reason: e.reason });
-        return;
-    }
-  }
 }
 
-function now(): number {
-  return performance.now();
-}
-
-function bodyKey(round: number, view: number, hash: Uint8Array): string {
-  return `${round}/${view}/${toHex(hash)}`;
+/** The node error of the same code for the endpoint's refusal of a call; anything else as is. */
+function asNodeError(err: unknown): unknown {
+  return err instanceof CallerError ? new NodeError(err.code, err.message) : err;
 }

@@ -7,8 +7,7 @@
  *
  * @module
  */
-import { toBase64 } from "../protocol/encoding/bytes.ts";
-import { type Rng, systemRng } from "../protocol/crypto/mod.ts";
+import { type Rng, systemRng, toBase64 } from "../protocol/mod.ts";
 import { writeFileAtomic } from "./atomic_file.ts";
 import { createIdentity, type MemberCard, type NodeIdentity } from "./identity.ts";
 

@@ -24,20 +24,22 @@
  */
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
-import { fromBase64, toBase64 } from "../protocol/encoding/bytes.ts";
-import { ML_DSA65_PUBLIC_KEY_LENGTH } from "../protocol/crypto/mod.ts";
-import { secAggPlusGraph } from "../protocol/graph/secagg_plus.ts";
-import { ConfigError } from "../protocol/errors.ts";
 import {
+  approveRoster,
+  ConfigError,
   createRoster,
   defaultTimeouts,
+  fromBase64,
+  type GraphSettings,
   type Member,
+  ML_DSA65_PUBLIC_KEY_LENGTH,
   type Mode,
   type Roster,
-} from "../protocol/federation/roster.ts";
-import { type GraphSettings } from "../protocol/graph/graphs.ts";
-import { approveRoster, verifyRosterApproval } from "../protocol/federation/roster_approval.ts";
-import type { Signature } from "../protocol/federation/signer.ts";
+  secAggPlusGraph,
+  type Signature,
+  toBase64,
+  verifyRosterApproval,
+} from "../protocol/mod.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
 import type { MemberCard, NodeIdentity } from "./identity.ts";

@@ -14,8 +14,7 @@
  *
  * @module
  */
-import { applyMasks, PRG_BLOCK_WORDS } from "../protocol/crypto/mod.ts";
-import type { MaskExpander, MaskTerm } from "../protocol/math/masking.ts";
+import { applyMasks, type MaskExpander, type MaskTerm, PRG_BLOCK_WORDS } from "../protocol/mod.ts";
 
 /** Below this much PRG work (words × terms) a job runs on the calling thread. */
 export const INLINE_WORK = 1 << 20;

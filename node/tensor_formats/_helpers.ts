@@ -5,7 +5,7 @@
  *
  * @module
  */
-import "../../protocol/encoding/bytes.ts"; // refuses to load on a big-endian platform
+import "../../protocol/mod.ts"; // its byte helpers refuse to load on a big-endian platform
 import { FormatError } from "./errors.ts";
 
 /**

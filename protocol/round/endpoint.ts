@@ -21,8 +21,13 @@ import { CallerError, ProtocolError, type RefusalCode } from "../errors.ts";
 import { event, type Output, type ProtocolEvent } from "./events.ts";
 import { Leader } from "./leader.ts";
 import type { MaskExpander } from "../math/masking.ts";
-import { readLeaderCertificate, verifyCertificateSignatures } from "../certificate/certificate.ts";
-import { type Envelope, openFrame, TO_LEADER } from "../wire/frame.ts";
+import {
+  aggregateHash,
+  readLeaderCertificate,
+  verifyCertificateSignatures,
+} from "../certificate/certificate.ts";
+import { equalBytes } from "../encoding/bytes.ts";
+import { type Envelope, openFrame, TO_LEADER, withBody } from "../wire/frame.ts";
 import { Participant } from "./participant.ts";
 import { Publication } from "./publication.ts";
 import type { Roster } from "../federation/roster.ts";
@@ -63,10 +68,21 @@ export interface EndpointConfig {
 export type CertificateInterest =
   | {
     readonly kind: "fetch";
-    /** The certificate (without body): add the body and hand the frame to `receive`. */
-    readonly envelope: Envelope;
+    /** The certificate's round. */
+    readonly round: number;
+    /** The certificate's view. */
+    readonly view: number;
     /** The body to fetch is the one whose `aggregateHash` under the session is this. */
     readonly aggregateHash: Uint8Array;
+    /** The body's length in bytes (4 · (d + 1)): a body of any other length is not it. */
+    readonly bodyLength: number;
+    /**
+     * True when `body` is the certified one (it hashes to `aggregateHash` in the session). A
+     * body that is not is the fault of whoever served it.
+     */
+    isBody(body: Uint8Array): boolean;
+    /** The certificate frame with `body` attached, to hand to {@link Endpoint.receive}. */
+    withBody(body: Uint8Array): Uint8Array;
   }
   /** Of no use to this member (`reason` says why); nobody is blamed. */
   | { readonly kind: "ignore"; readonly reason: string }
@@ -216,7 +232,16 @@ export class Endpoint {
         };
       }
       await verifyCertificateSignatures(roster, env, certificate);
-      return { kind: "fetch", envelope: env, aggregateHash: certificate.aggregateHash };
+      const hash = certificate.aggregateHash;
+      return {
+        kind: "fetch",
+        round,
+        view,
+        aggregateHash: hash,
+        bodyLength: 4 * (roster.dim + 1),
+        isBody: (body) => equalBytes(aggregateHash(env.session, body), hash),
+        withBody: (body) => withBody(env, body),
+      };
     } catch (err) {
       if (err instanceof ProtocolError) return { kind: "refused", error: err };
       throw err;

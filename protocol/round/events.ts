@@ -38,6 +38,8 @@ export type ProtocolEvent =
     readonly view: number;
     /** The certificate frame without its body. */
     readonly certificate: Uint8Array;
+    /** The certified hash of the aggregate body, by which members fetch and serve it. */
+    readonly aggregateHash: Uint8Array;
     /** The exact integer aggregate: d sums then the total weight. */
     readonly aggregate: Uint32Array;
     /** Roster indices whose inputs the aggregate contains (U3). */
@@ -48,9 +50,13 @@ export type ProtocolEvent =
     readonly type: "final";
     readonly round: number;
     readonly view: number;
-    /** The encoded final certificate (certificate + co-signatures), see `certificate.ts`. */
+    /** The encoded final certificate (certificate + co-signatures), see `final.ts`. */
     readonly certificate: Uint8Array;
+    /** The leader's certificate frame without its body (as in `published`). */
+    readonly leaderCertificate: Uint8Array;
+    /** The exact integer aggregate: d sums then the total weight. */
     readonly aggregate: Uint32Array;
+    /** Roster indices whose inputs the aggregate contains (U3). */
     readonly members: readonly number[];
   }
   /**
@@ -70,10 +76,28 @@ export type ProtocolEvent =
 export type Output =
   /** Send `frame` to roster member `to`. */
   | { readonly kind: "send"; readonly to: number; readonly frame: Uint8Array }
-  /** Send `frame` to every roster member (including this one). */
-  | { readonly kind: "broadcast"; readonly frame: Uint8Array }
+  /**
+   * Send `frame` to every roster member (including this one): a co-signature, or the leader's
+   * certificate with the aggregate as its body, which then comes with `published`.
+   */
+  | { readonly kind: "broadcast"; readonly frame: Uint8Array; readonly published?: PublishedBody }
   /** Report an event. */
   | { readonly kind: "event"; readonly event: ProtocolEvent };
+
+/**
+ * The parts of a certificate broadcast, for a driver that gossips the certificate alone and serves
+ * the aggregate body by hash (as the node does).
+ */
+export interface PublishedBody {
+  readonly round: number;
+  readonly view: number;
+  /** The certificate frame without its body. */
+  readonly certificate: Uint8Array;
+  /** The certified hash of `body`. */
+  readonly aggregateHash: Uint8Array;
+  /** The aggregate body: d + 1 little-endian uint32 words. */
+  readonly body: Uint8Array;
+}
 
 /** Shorthand for an event output. */
 export function event(e: ProtocolEvent): Output {

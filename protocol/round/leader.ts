@@ -31,7 +31,13 @@ import { sessionGraph } from "../graph/session_graph.ts";
 import { addInto, type MaskExpander } from "../math/masking.ts";
 import { difference, type MemberSet, memberSetHash, toMemberSet } from "../math/member_set.ts";
 import type { Share } from "../math/shamir.ts";
-import { type Envelope, expectSession, sealFrame, verifyEnvelope } from "../wire/frame.ts";
+import {
+  type Envelope,
+  expectSession,
+  sealFrame,
+  sealFrameWithBody,
+  verifyEnvelope,
+} from "../wire/frame.ts";
 import {
   type AdvertiseKeys,
   certificateFields,
@@ -471,21 +477,29 @@ export class Leader {
       );
     }
     const body = u32Bytes(sum);
-    const frame = await this.#seal(
+    const hash = aggregateHash(this.session, body);
+    const fields = certificateFields({
+      u2Hash: this.#u2Hash,
+      u3: this.#u3,
+      approvals: this.#approvers.map((a) => this.#approvals.get(a)!),
+      aggregateHash: hash,
+      totalWeight,
+    });
+    const { frame, withoutBody } = await sealFrameWithBody(
       "certificate",
-      certificateFields({
-        u2Hash: this.#u2Hash,
-        u3: this.#u3,
-        approvals: this.#approvers.map((a) => this.#approvals.get(a)!),
-        aggregateHash: aggregateHash(this.session, body),
-        totalWeight,
-      }),
+      this.session,
+      this.#config.self,
+      fields,
+      this.#config.signer,
+      roster.mode,
       body,
     );
     this.#stage = "publish";
     this.#deadline = undefined;
     this.#sum = undefined;
-    return [this.#stageEvent("publish"), { kind: "broadcast", frame }];
+    const { round, view } = this.session;
+    const published = { round, view, certificate: withoutBody, aggregateHash: hash, body };
+    return [this.#stageEvent("publish"), { kind: "broadcast", frame, published }];
   }
 }
 

@@ -400,7 +400,7 @@ export class Participant {
   }
 
   async #onConsistencyRequest(env: Envelope, v: ViewState, now: number): Promise<Output[]> {
-    const { roster, self } = this.#config;
+    const { roster } = this.#config;
     const request = readConsistencyRequest(env, roster);
     checkConsistencyRequest(v, request, v.u2!, env.sender);
     const u3Hash = memberSetHash(v.sessionHash, request.u3);

@@ -188,6 +188,40 @@ export async function sealFrame(
   mode: Roster["mode"],
   body?: Uint8Array,
 ): Promise<Uint8Array<ArrayBuffer>> {
+  const { payload, signature } = await signPayload(type, session, sender, fields, signer, mode);
+  return frameBytes(payload, signature, body);
+}
+
+/**
+ * Builds and signs a frame with a body (a certificate), returning it both with its body and
+ * without: certificates travel by gossip without the aggregate, which is fetched by hash.
+ */
+export async function sealFrameWithBody(
+  type: MessageType,
+  session: Session,
+  sender: number,
+  fields: readonly Value[],
+  signer: MemberSigner,
+  mode: Roster["mode"],
+  body: Uint8Array,
+): Promise<
+  { readonly frame: Uint8Array<ArrayBuffer>; readonly withoutBody: Uint8Array<ArrayBuffer> }
+> {
+  const { payload, signature } = await signPayload(type, session, sender, fields, signer, mode);
+  return {
+    frame: frameBytes(payload, signature, body),
+    withoutBody: frameBytes(payload, signature),
+  };
+}
+
+async function signPayload(
+  type: MessageType,
+  session: Session,
+  sender: number,
+  fields: readonly Value[],
+  signer: MemberSigner,
+  mode: Roster["mode"],
+): Promise<{ payload: Uint8Array; signature: Signature }> {
   const payload = encode([
     TAG[type],
     session.federation,
@@ -197,7 +231,15 @@ export async function sealFrame(
     sender,
     ...fields,
   ]);
-  const signature = await signer.sign(payload, hybridSigned({ mode }, type));
+  return { payload, signature: await signer.sign(payload, hybridSigned({ mode }, type)) };
+}
+
+/** The frame `[payload, ed25519, mlDsa65 | null, body?]`. */
+function frameBytes(
+  payload: Uint8Array,
+  signature: Signature,
+  body?: Uint8Array,
+): Uint8Array<ArrayBuffer> {
   const frame: Value[] = [payload, signature.ed25519, signature.mlDsa65];
   if (body !== undefined) frame.push(body);
   return encode(frame);
@@ -320,10 +362,10 @@ export function expectSession(env: Envelope, session: Session): void {
 
 /** The frame of `env` without its body, as certificates travel by gossip and in final certificates. */
 export function withoutBody(env: Envelope): Uint8Array<ArrayBuffer> {
-  return encode([env.payload, env.signature.ed25519, env.signature.mlDsa65]);
+  return frameBytes(env.payload, env.signature);
 }
 
 /** The frame of `env` (a certificate that came without body) with `body` attached. */
 export function withBody(env: Envelope, body: Uint8Array): Uint8Array<ArrayBuffer> {
-  return encode([env.payload, env.signature.ed25519, env.signature.mlDsa65, body]);
+  return frameBytes(env.payload, env.signature, body);
 }

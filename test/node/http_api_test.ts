@@ -19,6 +19,7 @@ import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { type ApiServer, serveApi } from "../../node/http_api.ts";
+import { NodeError } from "../../node/errors.ts";
 import { FedaggNode } from "../../node/node.ts";
 import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
 import { closeUnrefdChannels } from "../../node/shims.ts";
@@ -215,7 +216,7 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
     await t.step("409 for a second upload of the same round", async () => {
       const r = await upload(f, 0, encodeRaw(values(9)));
       assertEquals(r.status, 409);
-      assertEquals(r.json().error, "rejected");
+      assertEquals([r.json().error, r.json().reason], ["rejected", "already-submitted"]);
       assertMatch(r.json().message, /round 0/);
       // The first update stands.
       assert(equalBytes(f32Bytes((await f.node.journal.update(0))!.values), f32Bytes(values(0))));
@@ -597,7 +598,7 @@ Deno.test({
 Deno.test("http api: refuses to start with a short token", async () => {
   // serveApi checks the token before touching the node (it throws synchronously; the async
   // wrapper turns that into the rejection assertRejects expects).
-  await assertRejects(
+  const err = await assertRejects(
     async () => {
       await serveApi({ roster: { dim: 1 } } as unknown as FedaggNode, {
         hostname: "127.0.0.1",
@@ -605,7 +606,8 @@ Deno.test("http api: refuses to start with a short token", async () => {
         token: "short",
       });
     },
-    RangeError,
+    NodeError,
     "at least 16 characters",
   );
+  assertEquals((err as NodeError).code, "api-token");
 });

@@ -5,7 +5,7 @@
  * certificate alone and serves a junk body under its hash, the third member serves the true
  * one. The node must refuse the junk (blaming the leader), fetch the body from the other member
  * and publish the aggregate as an observer; a trainer update for that decided round is then
- * refused with a 409 {@link SubmitError} and nothing is journaled.
+ * refused with a {@link NodeError} (`decided`, answered 409) and nothing is journaled.
  *
  * Also: a restart on a prepared journal resumes the newest unfinished round (not one this member
  * committed in) and knows the newest final round; a start that fails (the mesh cannot listen,
@@ -24,7 +24,8 @@ import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { Journal } from "../../node/journal.ts";
 import { Mesh } from "../../node/mesh.ts";
-import { FedaggNode, type NodeEvent, SubmitError } from "../../node/node.ts";
+import { NodeError } from "../../node/errors.ts";
+import { FedaggNode, type NodeEvent } from "../../node/node.ts";
 import {
   addMember,
   DEFAULT_PARAMETERS,
@@ -230,10 +231,10 @@ Deno.test({
             node.submit(round, new Float32Array(DIM), 1, {
               tensors: [{ name: "aggregate", shape: [DIM] }],
             }),
-          SubmitError,
+          NodeError,
           "decided",
         );
-        assertEquals((error as SubmitError).status, 409);
+        assertEquals((error as NodeError).code, "decided");
         assertEquals(await node.journal.update(round), undefined, "nothing was journaled");
       },
     );

@@ -555,7 +555,13 @@ Deno.test("endpoint: wantsCertificate asks for a body only where a certificate w
   const wanted = await net.endpoints[x].wantsCertificate(gossiped, l);
   assert(wanted.kind === "fetch", interest(wanted));
   assertEquals(wanted.aggregateHash, aggregateHash(full.session, full.body!));
-  assertEquals(wanted.envelope.session.round, round);
+  assertEquals([wanted.round, wanted.view], [round, full.session.view]);
+  assertEquals(wanted.bodyLength, full.body!.length);
+  assert(wanted.isBody(full.body!), "the certified body is the body");
+  const another = full.body!.slice();
+  another[0] ^= 1;
+  assert(!wanted.isBody(another), "another body is not");
+  assertEquals(wanted.withBody(full.body!), held.frame, "the certificate with its body");
   // Asking changes nothing: the endpoint is still undecided, and then checks the full frame.
   assertEquals(net.endpoints[x].participant(round)!.decided, false);
   await net.release();

@@ -1,0 +1,193 @@
+/**
+ * Where the protocol's events land in the node: the journal (commitments before the frame that
+ * commits, published and final aggregates), the metrics, the log, the status the API reports,
+ * and the subscribers of the API's event stream. Nothing here decides anything about the round.
+ *
+ * @module
+ */
+import type { ProtocolError, ProtocolEvent, Roster } from "../protocol/mod.ts";
+import type { Journal } from "./journal.ts";
+import type { Log } from "./mesh.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** Events for API subscribers (server-sent events). */
+export interface NodeEvent {
+  readonly type: "published" | "final" | "round-failed";
+  readonly round: number;
+  readonly view: number;
+  readonly members?: readonly string[];
+  readonly reason?: string;
+}
+
+/** The stage a machine of this node is in, as the status reports it. */
+export interface StageStatus {
+  readonly round: number;
+  readonly view: number;
+  readonly stage: string;
+}
+
+/** What the event sink needs. */
+export interface EventSinkOptions {
+  readonly roster: Roster;
+  readonly journal: Journal;
+  readonly metrics: Metrics;
+  readonly log: Log;
+}
+
+/** The node's handling of protocol events, and what it remembers of them for the status. */
+export class EventSink {
+  readonly #options: EventSinkOptions;
+  readonly #listeners = new Set<(e: NodeEvent) => void>();
+  /** When this member submitted to each recent round (for the latency metric). */
+  readonly #submittedAt = new Map<number, number>();
+  /** The participant's stage in the newest round it reported. */
+  current: StageStatus | undefined;
+  /** The stage of the session this node last led. */
+  leading: StageStatus | undefined;
+  /** The newest round with a final certificate here. */
+  lastFinalRound: number | undefined;
+  /** The last refusal, internal error or failure reason. */
+  lastError: string | undefined;
+
+  /** A sink writing to `options.journal`, `options.metrics` and `options.log`. */
+  constructor(options: EventSinkOptions) {
+    this.#options = options;
+  }
+
+  /** Subscribes to node events; returns the unsubscribe function. */
+  subscribe(listener: (e: NodeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Notes when this member submitted to `round`, forgetting rounds before `oldest`. */
+  submitted(round: number, at: number, oldest: number): void {
+    this.#submittedAt.set(round, at);
+    for (const r of this.#submittedAt.keys()) if (r < oldest) this.#submittedAt.delete(r);
+  }
+
+  /** Logs and counts a refused input. */
+  refused(err: ProtocolError): void {
+    this.#options.metrics.inc("fedagg_refusals_total", "Inputs refused, by reason", {
+      code: err.code,
+    });
+    this.lastError = err.message;
+    this.#options.log("warn", "refused", { code: err.code, peer: err.peer, detail: err.message });
+  }
+
+  /**
+   * Handles one protocol event. A `committed` event is journaled before this resolves (the frame
+   * that commits leaves after it); a published or final aggregate too.
+   */
+  async handle(e: ProtocolEvent): Promise<void> {
+    switch (e.type) {
+      case "refused":
+        return this.refused(e.error);
+      case "internal-error":
+        return this.#internalError(e.message);
+      case "stage":
+        if (e.role === "participant") {
+          this.current = { round: e.round, view: e.view, stage: e.stage };
+        } else this.leading = { round: e.round, view: e.view, stage: e.stage };
+        return;
+      case "view-change":
+        this.#options.metrics.inc("fedagg_view_changes_total", "View changes (a leader stalled)");
+        return this.#options.log("warn", "view change", { round: e.round, from: e.from, to: e.to });
+      case "committed":
+        // Durable before the frame that commits (the next output) leaves.
+        return await this.#options.journal.recordCommit(e.round, e.view);
+      case "published":
+        return await this.#published(e);
+      case "final":
+        return await this.#final(e);
+      case "round-failed":
+        return this.#roundFailed(e);
+    }
+  }
+
+  #internalError(message: string): void {
+    this.lastError = message;
+    this.#options.metrics.inc(
+      "fedagg_internal_errors_total",
+      "Unexpected errors caught in the protocol core",
+    );
+    this.#options.log("error", "internal error in the protocol core", { message });
+  }
+
+  #ids(members: readonly number[]): string[] {
+    return members.map((i) => this.#options.roster.members[i].id);
+  }
+
+  #emit(e: NodeEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch {
+        // a subscriber's failure is its own
+      }
+    }
+  }
+
+  async #published(e: Extract<ProtocolEvent, { type: "published" }>): Promise<void> {
+    try {
+      await this.#options.journal.recordAggregate({
+        round: e.round,
+        view: e.view,
+        members: e.members,
+        aggregate: e.aggregate,
+        certificate: e.certificate,
+      });
+    } catch (err) {
+      // Not fatal to the round: this member's co-signature (the next output) still goes out,
+      // and the final certificate writes the whole record again.
+      this.#options.log("error", "could not journal the published aggregate", {
+        round: e.round,
+        error: String(err),
+      });
+      return;
+    }
+    this.#options.metrics.inc(
+      "fedagg_rounds_published_total",
+      "Rounds whose aggregate this node verified",
+    );
+    this.#emit({ type: "published", round: e.round, view: e.view, members: this.#ids(e.members) });
+  }
+
+  async #final(e: Extract<ProtocolEvent, { type: "final" }>): Promise<void> {
+    const { journal, metrics, log } = this.#options;
+    if ((await journal.recorded(e.round)).published) {
+      await journal.recordFinal(e.round, e.certificate);
+    } else {
+      // Its published record never landed (its write failed): write the whole record now.
+      await journal.recordAggregate({
+        round: e.round,
+        view: e.view,
+        members: e.members,
+        aggregate: e.aggregate,
+        certificate: e.leaderCertificate,
+        final: e.certificate,
+      });
+    }
+    // Final: this member's raw update is no longer needed to resume the round.
+    await journal.pruneUpdate(e.round);
+    this.lastFinalRound = Math.max(this.lastFinalRound ?? -1, e.round);
+    metrics.inc("fedagg_rounds_final_total", "Rounds with a final certificate");
+    const started = this.#submittedAt.get(e.round);
+    if (started !== undefined) {
+      metrics.set(
+        "fedagg_round_latency_seconds",
+        "Submission to final certificate, last round",
+        (performance.now() - started) / 1000,
+      );
+    }
+    log("info", "aggregate final", { round: e.round, view: e.view, members: e.members.length });
+    this.#emit({ type: "final", round: e.round, view: e.view, members: this.#ids(e.members) });
+  }
+
+  #roundFailed(e: Extract<ProtocolEvent, { type: "round-failed" }>): void {
+    this.#options.metrics.inc("fedagg_rounds_failed_total", "Rounds that failed for this node");
+    this.lastError = e.reason;
+    this.#options.log("warn", "round failed", { round: e.round, view: e.view, reason: e.reason });
+    this.#emit({ type: "round-failed", round: e.round, view: e.view, reason: e.reason });
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The round driver: runs this member's protocol {@link Endpoint} in real time. Every endpoint
+ * call and the handling of its outputs run one at a time, in order; the endpoint's next timeout
+ * is a timer; frames to one member leave in the order the protocol produced them, each retried
+ * until its view is over; a `committed` event is written to the journal (by the event sink)
+ * before the frame that commits is sent; and frames from one member are capped while they wait.
+ *
+ * Broadcasts go to the certificate exchange (gossip), events to the event sink. Nothing here
+ * decides a protocol question.
+ *
+ * @module
+ */
+import {
+  CallerError,
+  type Endpoint,
+  type Output,
+  ProtocolError,
+  type ProtocolEvent,
+  type PublishedBody,
+  type Roster,
+  u32Bytes,
+  viewPatienceMs,
+} from "../protocol/mod.ts";
+import type { Log, Mesh } from "./mesh.ts";
+
+/** Frames from one member waiting for the pipeline; beyond this its frames are refused. */
+export const MAX_QUEUED_PER_PEER = 16;
+
+/** Where the driver hands what the endpoint produced. */
+export interface DriverSinks {
+  /** A protocol event (awaited: a commitment is journaled before the next output). */
+  event(e: ProtocolEvent): Promise<void>;
+  /** A refusal the driver made itself (a member's queue was full). */
+  refused(err: ProtocolError): void;
+  /** A broadcast: a co-signature, or this member's certificate with its body (`published`). */
+  broadcast(frame: Uint8Array, published: PublishedBody | undefined): Promise<void>;
+  /** A verified aggregate body that this member can now serve by hash. */
+  body(round: number, view: number, hash: Uint8Array, body: Uint8Array): void;
+}
+
+/** What the driver needs. */
+export interface RoundDriverOptions {
+  readonly roster: Roster;
+  /** This member's roster index. */
+  readonly self: number;
+  readonly endpoint: Endpoint;
+  readonly sinks: DriverSinks;
+  readonly log: Log;
+}
+
+/** The monotonic clock the endpoint runs on (ms). */
+export function now(): number {
+  return performance.now();
+}
+
+/** One member's endpoint, driven in real time. */
+export class RoundDriver {
+  readonly #options: RoundDriverOptions;
+  #mesh: Mesh | undefined;
+  #pipeline: Promise<unknown> = Promise.resolve();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt: number | undefined;
+  readonly #sendQueues = new Map<number, Promise<unknown>>();
+  /** Frames each member has waiting in the pipeline. */
+  readonly #queued = new Map<number, number>();
+  #stopped = false;
+
+  /** A driver of `options.endpoint`; frames leave once {@link attach} gave it the mesh. */
+  constructor(options: RoundDriverOptions) {
+    this.#options = options;
+  }
+
+  /** The mesh frames are sent on. */
+  attach(mesh: Mesh): void {
+    this.#mesh = mesh;
+  }
+
+  /**
+   * Runs an endpoint call and handles its outputs, after every earlier one, in order. Resolves
+   * when they are handled; rejects with what the call threw (a `CallerError` is the caller's to
+   * answer; anything else is also logged).
+   */
+  input(call: () => Promise<Output[]>): Promise<void> {
+    const run = this.#pipeline.then(async () => {
+      if (this.#stopped) return;
+      const outputs = await call();
+      for (const o of outputs) await this.#output(o);
+      this.#reschedule();
+    });
+    this.#pipeline = run.catch((err) => {
+      if (err instanceof CallerError) return; // the caller's, answered by it
+      this.#options.log("error", "node pipeline error", { error: String(err?.stack ?? err) });
+    });
+    return run;
+  }
+
+  /**
+   * Queues a frame from member `from` (sent directly or gossiped). A member with
+   * {@link MAX_QUEUED_PER_PEER} frames already waiting has the new one refused (logged): a flood
+   * from one member cannot grow the queue or delay everyone else's frames without bound.
+   */
+  fromPeer(frame: Uint8Array, from: number): Promise<void> {
+    const queued = this.#queued.get(from) ?? 0;
+    if (queued >= MAX_QUEUED_PER_PEER) {
+      this.#options.sinks.refused(
+        new ProtocolError("oversized", `more than ${MAX_QUEUED_PER_PEER} frames waiting`, from),
+      );
+      return Promise.resolve();
+    }
+    this.#queued.set(from, queued + 1);
+    return this.input(() => this.#options.endpoint.receive(frame, from, now()))
+      .catch(() => {})
+      .finally(() => this.#queued.set(from, (this.#queued.get(from) ?? 1) - 1));
+  }
+
+  /** Stops the timer and waits for the call in progress; later calls do nothing. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    await this.#pipeline.catch(() => {});
+  }
+
+  #reschedule(): void {
+    const at = this.#options.endpoint.nextTimeout();
+    if (at === this.#timerAt) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = at;
+    if (at === undefined || this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = undefined;
+      this.input(() => this.#options.endpoint.tick(now())).catch(() => {});
+    }, Math.max(0, at - now()));
+  }
+
+  async #output(o: Output): Promise<void> {
+    const { sinks, self } = this.#options;
+    if (o.kind === "event") {
+      const e = o.event;
+      if (e.type === "published") {
+        sinks.body(e.round, e.view, e.aggregateHash, u32Bytes(e.aggregate));
+      }
+      return await sinks.event(e);
+    }
+    if (o.kind === "send") {
+      if (o.to !== self) this.#enqueueSend(o.to, o.frame); // to itself: delivered by the endpoint
+      return;
+    }
+    await sinks.broadcast(o.frame, o.published);
+  }
+
+  #enqueueSend(to: number, frame: Uint8Array): void {
+    // Past this the frame's view is over for its recipient: retrying would only waste traffic.
+    const deadline = Date.now() + viewPatienceMs(this.#options.roster);
+    const previous = this.#sendQueues.get(to) ?? Promise.resolve();
+    const next = previous.then(() => this.#mesh!.send(to, frame, deadline)).catch(() => false);
+    this.#sendQueues.set(to, next);
+  }
+}

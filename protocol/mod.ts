@@ -1,0 +1,118 @@
+/**
+ * The protocol core's surface for drivers: what the node (`node/`), the simulator and the
+ * scripts use. Everything behind it is sans-IO — state machines and pure functions, no sockets,
+ * clocks or files — in folders that follow the design (`docs/architecture.md`):
+ *
+ * - `encoding/`: bytes and the canonical CBOR codec;
+ * - `crypto/`: the only module that touches cryptographic libraries;
+ * - `math/`: GF(2^16), Shamir sharing, quantization, mask arithmetic, member sets;
+ * - `graph/`: neighbour graphs and the SecAgg+ parameters;
+ * - `federation/`: the roster, sessions, the leader schedule, member signatures;
+ * - `wire/`: the frame envelope and every message's fields;
+ * - `certificate/`: approvals, the leader's certificate, final certificates;
+ * - `round/`: the stages, the participant, the leader, the publication and the endpoint.
+ *
+ * A driver runs one {@link Endpoint} per member: it hands it frames, local input and time, and
+ * performs the {@link Output}s it returns (sends, broadcasts, events) in order.
+ *
+ * @module
+ */
+
+// The federation.
+export {
+  createRoster,
+  DEFAULT_STAGE_TIMEOUT_MS,
+  defaultTimeouts,
+  MAX_DIM,
+  MAX_MEMBERS,
+  type Member,
+  type Mode,
+  type Roster,
+  type RosterSettings,
+  shareThreshold,
+  viewPatienceMs,
+} from "./federation/roster.ts";
+export { approveRoster, verifyRosterApproval } from "./federation/roster_approval.ts";
+export { leaderOf, leaderOrder } from "./federation/schedule.ts";
+export { MAX_ROUND, type Session, sessionOf } from "./federation/session.ts";
+export { MemberSigner, type Signature } from "./federation/signer.ts";
+
+// Neighbour graphs.
+export type { GraphSettings, NeighbourGraph } from "./graph/graphs.ts";
+export {
+  defaultHararyThreshold,
+  defaultThreshold,
+  type SecAggPlusBounds,
+  secAggPlusGraph,
+  type SecAggPlusParameters,
+  secAggPlusParameters,
+  type SecAggPlusSettings,
+} from "./graph/secagg_plus.ts";
+
+// Numbers.
+export {
+  dequantizeMean,
+  dequantizeSum,
+  type QuantizationParameters,
+  quantizationParameters,
+  type QuantizationSettings,
+  quantize,
+} from "./math/quantize.ts";
+export { inlineExpander, type MaskExpander, type MaskTerm } from "./math/masking.ts";
+export type { MemberSet } from "./math/member_set.ts";
+
+// The round.
+export {
+  type CertificateInterest,
+  Endpoint,
+  type EndpointConfig,
+  MAX_LEADERS,
+  ROUND_WINDOW,
+  VIEW_WINDOW,
+} from "./round/endpoint.ts";
+export type { Output, ProtocolEvent, PublishedBody } from "./round/events.ts";
+export type { Leader } from "./round/leader.ts";
+export type { Participant } from "./round/participant.ts";
+export type { Publication } from "./round/publication.ts";
+export { type LeaderStage, type Stage, STAGES, TRANSITIONS } from "./round/stages.ts";
+export { maxFrameSize, type MessageType } from "./wire/frame.ts";
+
+// Certificates.
+export {
+  splitFinalCertificate,
+  type VerifiedCertificate,
+  verifyFinalCertificate,
+} from "./certificate/final.ts";
+
+// Errors.
+export {
+  CallerError,
+  type CallerErrorCode,
+  ConfigError,
+  ProtocolError,
+  type RefusalCode,
+} from "./errors.ts";
+
+// Randomness, the mask kernel and the few crypto facts drivers need.
+export {
+  applyMasks,
+  constantTimeEqual,
+  ML_DSA65_PUBLIC_KEY_LENGTH,
+  PRG_BLOCK_WORDS,
+  type Rng,
+  seededRng,
+  systemRng,
+} from "./crypto/mod.ts";
+
+// Bytes and the canonical codec (the node frames its gossip with it).
+export {
+  bytesToU32,
+  equalBytes,
+  fromBase64,
+  fromHex,
+  toBase64,
+  toHex,
+  u32Bytes,
+  wipe,
+} from "./encoding/bytes.ts";
+export { decode, encode, type Value } from "./encoding/codec.ts";
