@@ -21,7 +21,7 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { applyMasks, type MaskTerm, prgFill, seededRng } from "../protocol/crypto/mod.ts";
 import { WorkerExpander } from "../node/worker_expander.ts";
-import { type SimReport, simulate } from "./sim/network.ts";
+import { type SimReport, simulate } from "../protocol/sim/mod.ts";
 
 const args = parseArgs(Deno.args, { boolean: ["quick", "json", "help"] });
 if (args.help) {
@@ -128,7 +128,7 @@ const cases: Case[] = [];
 async function simulated(options: Parameters<typeof simulate>[0]): Promise<SimReport> {
   const expander = new WorkerExpander();
   try {
-    return await simulate({ ...options, expander });
+    return await simulate({ ...options, expander, clock: () => performance.now() });
   } finally {
     expander.close();
   }

@@ -15,7 +15,13 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { ConfigError } from "../protocol/errors.ts";
 import { WorkerExpander } from "../node/worker_expander.ts";
-import { type DropStage, type RoundReport, type SimReport, simulate } from "./sim/network.ts";
+import {
+  type DropStage,
+  type KillStage,
+  type RoundReport,
+  type SimReport,
+  simulate,
+} from "../protocol/sim/mod.ts";
 
 const USAGE = `Usage: deno task sim [options]
 
@@ -115,9 +121,10 @@ try {
     seed: integer(args.seed, "seed", 0),
     pq: args.pq,
     rounds: integer(args.rounds, "rounds", 1),
-    killLeaderAt: args["kill-leader"] as "share" | undefined,
+    killLeaderAt: args["kill-leader"] as KillStage | undefined,
     maxWeight: integer(args["max-weight"], "max-weight", 1),
     expander,
+    clock: () => performance.now(),
   });
 } catch (err) {
   if (err instanceof ConfigError) fail(err.message);

@@ -20,7 +20,7 @@ export {
   mlDsa65Verify,
 } from "./mldsa.ts";
 export { applyMasks, type MaskTerm, PRG_BLOCK_WORDS, prgExpand, prgFill } from "./prg.ts";
-export { type Rng, seededRng, systemRng } from "./random.ts";
+export { labelledRng, type Rng, seededRng, systemRng } from "./random.ts";
 export { isLowOrderX25519, x25519, X25519_LENGTH, x25519PublicKey } from "./x25519.ts";
 export {
   XWING_CIPHERTEXT_LENGTH,

@@ -7,6 +7,7 @@
  * @module
  */
 import nodeCrypto from "node:crypto";
+import { utf8 } from "../encoding/bytes.ts";
 
 /** Returns `length` fresh random bytes. Implementations must be cryptographically secure. */
 export type Rng = (length: number) => Uint8Array;
@@ -29,4 +30,17 @@ export function seededRng(seed: Uint8Array): Rng {
   if (seed.length !== 32) throw new RangeError("seededRng needs a 32-byte seed");
   const cipher = nodeCrypto.createCipheriv("chacha20", seed, new Uint8Array(16));
   return (length) => new Uint8Array(cipher.update(new Uint8Array(length)));
+}
+
+/**
+ * A deterministic CSPRNG named by a label: {@link seededRng} keyed by the SHA-256 of the labels
+ * joined with `/` (`labelledRng("fedagg-sim", 7, "member", 3)` is the stream of
+ * `"fedagg-sim/7/member/3"`). For simulations and tests only: one helper, each user with its own
+ * first label (its domain).
+ */
+export function labelledRng(...labels: (string | number)[]): Rng {
+  const seed = new Uint8Array(
+    nodeCrypto.createHash("sha256").update(utf8(labels.join("/"))).digest(),
+  );
+  return seededRng(seed);
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type SimOptions, type SimReport, simulate } from "../../scripts/sim/network.ts";
+import { type SimOptions, type SimReport, simulate } from "../../protocol/sim/mod.ts";
 
 /** The simulations the golden file pins (small: the suite runs them). */
 export const SIMULATIONS: Readonly<Record<string, SimOptions>> = {

@@ -89,8 +89,8 @@ async function runRound(
       return quantize(x, 1 + (i % 3), roster.quantization, r);
     });
     await net.submit(round, inputs);
-    await net.run(10_000);
-    assertEquals(net.queue.length, 0, "the round does not settle");
+    await net.deliver();
+    assertEquals(net.queued().length, 0, "the round settles");
     assertEquals(net.events("internal-error"), [], "no internal error");
     const finals: FinalEvent[] = [];
     for (const f of net.events("final")) finals[f.member] = f;

@@ -115,17 +115,17 @@ async function withObservedRound(
 
     const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
     const net = new EndpointNet(fed);
-    net.filter = (m) => m.to !== self;
+    net.hold = (m) => m.to === self;
     const inputs = inputsFor(roster, round);
     await net.submit(round, inputs, [leader, other]);
-    await net.run();
+    await net.deliver();
     net.now = roster.advertiseTimeoutMs; // the leader stops waiting for the node's advert
     await net.tick();
     const certificate = openFrame(
-      net.messages("certificate").find((m) => m.from === leader)!.frame,
+      net.sent("certificate").find((m) => m.from === leader)!.frame,
       roster,
     );
-    const cosigns = new Map(net.messages("cosign").map((m) => [m.from, m.frame]));
+    const cosigns = new Map(net.sent("cosign").map((m) => [m.from, m.frame]));
     net.close();
 
     const nodeDir = `${dir}/n${self}`;

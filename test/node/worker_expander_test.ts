@@ -14,7 +14,7 @@ import { equalBytes, u32Bytes } from "../../protocol/encoding/bytes.ts";
 import type { MaskTerm } from "../../protocol/crypto/mod.ts";
 import { inlineExpander } from "../../protocol/math/masking.ts";
 import { defaultWorkerCount, INLINE_WORK, WorkerExpander } from "../../node/worker_expander.ts";
-import { simulate } from "../../scripts/sim/network.ts";
+import { simulate } from "../../protocol/sim/mod.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
 import { withTempDir } from "./_helpers.ts";
 

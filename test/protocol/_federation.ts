@@ -1,14 +1,12 @@
 /**
- * A small scripted driver for adversarial protocol tests: a federation of real
- * {@link Endpoint}s (identities and roster from the simulator's `simulatedFederation`), a FIFO
- * network on a virtual clock that the test steps by hand, and hooks to intercept, hold, modify,
- * drop or inject frames between members. Every event every member reports is collected, every
- * call into an endpoint is checked not to throw nor to report an `internal-error`, and every
- * byte an endpoint's rng produced is recorded so that tests can check no refusal text leaks
- * secret material.
- *
- * Forged or replayed frames are built with the frame surgery of `_frames.ts`; inputs, plaintext
- * sums and final-certificate checks are `_fixtures.ts`'s, shared with `_harness.ts`.
+ * The scripted driver of the adversarial protocol tests: a federation of real {@link Endpoint}s
+ * (identities and roster from the simulator's `simulatedFederation`) on the protocol's in-memory
+ * network (`protocol/sim/network.ts`, strict: an endpoint that throws or reports an
+ * `internal-error` fails the test), with its hooks to intercept, hold, modify, drop or inject
+ * frames between members. It adds what attacks need to check: every byte an endpoint's rng
+ * produced is recorded, so that tests can check no refusal text leaks secret material; inputs,
+ * plaintext sums and final-certificate checks are `_fixtures.ts`'s, shared with `_harness.ts`;
+ * forged or replayed frames are built with the frame surgery of `_frames.ts`.
  *
  * @module
  */
@@ -17,41 +15,28 @@ import { toHex } from "../../protocol/encoding/bytes.ts";
 import type { Rng } from "../../protocol/crypto/mod.ts";
 import { Endpoint } from "../../protocol/round/endpoint.ts";
 import { ProtocolError } from "../../protocol/errors.ts";
-import type { Output, ProtocolEvent } from "../../protocol/round/events.ts";
-import { type MessageType, openFrame } from "../../protocol/wire/frame.ts";
+import type { ProtocolEvent } from "../../protocol/round/events.ts";
+import { openFrame } from "../../protocol/wire/frame.ts";
 import { readAdvertiseKeys, readUnmask } from "../../protocol/wire/messages.ts";
 import { createRoster, type Roster } from "../../protocol/federation/roster.ts";
 import { RoundKeys } from "../../protocol/round/keys.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { type Session, sessionHash, sessionOf } from "../../protocol/federation/session.ts";
 import type { MemberSigner } from "../../protocol/federation/signer.ts";
-import { simulatedFederation } from "../../scripts/sim/network.ts";
+import { simulatedFederation } from "../../protocol/sim/mod.ts";
 import {
   all,
   eventsIn,
-  eventsOf,
   type Federation as Members,
   type Final,
   labelledRng,
-  type Logged as MemberLogged,
   machineConfig,
   plainSum,
   quantizedInput,
   u8,
   verifyFinal,
 } from "./_fixtures.ts";
-import { peekHeader, peekSender, recipients, type Wire } from "./_frames.ts";
-
-/** What an interceptor does with a wire: undefined passes it, a list replaces it ([] drops). */
-export type Interceptor = (
-  wire: Wire,
-  fed: Federation,
-) => Wire[] | undefined | Promise<Wire[] | undefined>;
-
-/** One reported event, with the virtual time it was reported at. */
-export interface Logged extends MemberLogged {
-  readonly at: number;
-}
+import { SimNetwork } from "../../protocol/sim/mod.ts";
 
 /** Federation settings. */
 export interface FederationOptions {
@@ -106,42 +91,30 @@ export async function federationRoster(options: FederationOptions): Promise<Memb
 }
 
 /** A scripted federation of real endpoints. */
-export class Federation implements Members {
-  readonly roster: Roster;
+export class Federation extends SimNetwork implements Members {
   readonly signers: readonly MemberSigner[];
   readonly endpoints: readonly Endpoint[];
-  readonly n: number;
   readonly seed: number;
-  now = 0;
-  /** Frames waiting to be delivered, in order. */
-  readonly queue: Wire[] = [];
-  /** Frames the `hold` predicate set aside (delivered only when released). */
-  readonly held: Wire[] = [];
-  /** Every frame a machine emitted (before interception), in order. */
-  readonly emitted: Wire[] = [];
-  readonly events: Logged[] = [];
-  /** Members that neither receive nor send any more. */
-  readonly dead = new Set<number>();
-  intercept: Interceptor | undefined;
-  hold: ((wire: Wire) => boolean) | undefined;
   /** Every byte string the members' rngs produced (their ephemeral secrets). */
   readonly secrets: Uint8Array[] = [];
   readonly #inputs = new Map<number, Uint32Array[]>();
 
   private constructor(roster: Roster, signers: readonly MemberSigner[], seed: number) {
-    this.roster = roster;
-    this.signers = signers;
-    this.n = roster.members.length;
-    this.seed = seed;
-    this.endpoints = signers.map((_, self) => {
+    const secrets: Uint8Array[] = [];
+    const endpoints = signers.map((_, self) => {
       const inner = adversaryRng(seed, "member", self);
       const rng: Rng = (length) => {
         const bytes = inner(length);
-        this.secrets.push(bytes.slice());
+        secrets.push(bytes.slice());
         return bytes;
       };
       return new Endpoint(machineConfig({ roster, signers }, self, rng));
     });
+    super(roster, endpoints, { strict: true });
+    this.signers = signers;
+    this.seed = seed;
+    this.endpoints = endpoints;
+    this.secrets = secrets;
   }
 
   /** Builds a federation. */
@@ -202,63 +175,10 @@ export class Federation implements Members {
   /** Every living member (or `members`) submits its input for `round` in `view`. */
   async submitAll(round: number, members?: readonly number[], view = 0): Promise<void> {
     for (const i of members ?? [...Array(this.n).keys()]) {
-      if (this.dead.has(i)) continue;
-      const out = await this.#call(
+      await this.call(
         i,
         () => this.endpoints[i].submit(round, this.input(round, i).slice(), this.now, view),
       );
-      await this.#emit(i, out);
-    }
-  }
-
-  /**
-   * Delivers `frame` to member `to` as if it arrived from transport peer `from` (by default the
-   * frame's signed sender), now. The outputs are processed like any other; returns the events
-   * of this one call.
-   */
-  async inject(to: number, frame: Uint8Array, from?: number): Promise<ProtocolEvent[]> {
-    const peer = from ?? peekSender(frame);
-    const out = await this.#call(to, () => this.endpoints[to].receive(frame, peer, this.now));
-    await this.#emit(to, out);
-    return eventsOf(out);
-  }
-
-  /** Delivers the next queued frame; false when the queue is empty. */
-  async step(): Promise<boolean> {
-    const wire = this.queue.shift();
-    if (wire === undefined) return false;
-    if (this.dead.has(wire.to) || this.dead.has(wire.from)) return true;
-    const out = await this.#call(
-      wire.to,
-      () => this.endpoints[wire.to].receive(wire.frame, wire.from, this.now),
-    );
-    await this.#emit(wire.to, out);
-    return true;
-  }
-
-  /**
-   * Delivers frames and, when the network is idle, advances the virtual clock to the next
-   * timeout (unless `time` is false), until `until` holds, nothing is left to do, or the clock
-   * would pass `maxTime` (default: now + 12 view timeouts).
-   */
-  async run(
-    options: { until?: () => boolean; time?: boolean; maxTime?: number } = {},
-  ): Promise<void> {
-    const maxTime = options.maxTime ?? this.now + 12 * this.roster.viewTimeoutMs;
-    for (;;) {
-      if (options.until?.()) return;
-      if (await this.step()) continue;
-      if (options.time === false) return;
-      const next = this.#nextTimeout();
-      if (next === undefined || next > maxTime) return;
-      this.now = Math.max(this.now, next);
-      for (let i = 0; i < this.n; i++) {
-        if (this.dead.has(i)) continue;
-        const t = this.endpoints[i].nextTimeout();
-        if (t === undefined || t > this.now) continue;
-        const out = await this.#call(i, () => this.endpoints[i].tick(this.now));
-        await this.#emit(i, out);
-      }
     }
   }
 
@@ -270,94 +190,20 @@ export class Federation implements Members {
     });
   }
 
-  /** Moves held wires matching `pred` (default: all) to the queue. */
-  release(pred: (w: Wire) => boolean = () => true): Wire[] {
-    const moved = this.take(pred, this.held);
-    this.queue.push(...moved);
-    return moved;
-  }
-
-  /** Removes and returns the wires of `list` (default: the queue) matching `pred`. */
-  take(pred: (w: Wire) => boolean, list: Wire[] = this.queue): Wire[] {
-    const taken: Wire[] = [];
-    for (let i = 0; i < list.length;) {
-      if (pred(list[i])) taken.push(...list.splice(i, 1));
-      else i++;
-    }
-    return taken;
-  }
-
-  #nextTimeout(): number | undefined {
-    let next: number | undefined;
-    for (let i = 0; i < this.n; i++) {
-      if (this.dead.has(i)) continue;
-      const t = this.endpoints[i].nextTimeout();
-      if (t !== undefined && (next === undefined || t < next)) next = t;
-    }
-    return next;
-  }
-
-  /** Calls into an endpoint; an exception or an `internal-error` event fails the test. */
-  async #call(member: number, fn: () => Promise<Output[]>): Promise<Output[]> {
-    let out: Output[];
-    try {
-      out = await fn();
-    } catch (err) {
-      throw new Error(`endpoint ${member} threw out of a call: ${(err as Error)?.stack ?? err}`);
-    }
-    for (const e of eventsOf(out)) {
-      if (e.type === "internal-error") {
-        throw new Error(`endpoint ${member} hit an internal error: ${e.message}`);
-      }
-    }
-    return out;
-  }
-
-  async #emit(from: number, outputs: Output[]): Promise<void> {
-    for (const o of outputs) {
-      if (o.kind === "event") {
-        this.events.push({ member: from, at: this.now, event: o.event });
-        continue;
-      }
-      if (this.dead.has(from)) continue;
-      const { type, session } = peekHeader(o.frame);
-      for (const to of recipients(o, from, this.n, false)) {
-        const wire: Wire = { from, to, frame: o.frame, type, session };
-        this.emitted.push(wire);
-        if (this.dead.has(from)) break; // an interceptor may kill the sender mid-broadcast
-        const replaced = await this.intercept?.(wire, this);
-        for (const w of replaced ?? [wire]) {
-          if (this.hold?.(w)) this.held.push(w);
-          else this.queue.push(w);
-        }
-      }
-    }
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Inspection.
 
-  /** Events of `member` (default: all members), optionally of one type. */
+  /** Events of `member` (default: all members). */
   eventsOf(member?: number): ProtocolEvent[] {
-    return this.events.filter((e) => member === undefined || e.member === member).map((e) =>
-      e.event
-    );
+    return this.log.filter((e) => member === undefined || e.member === member).map((e) => e.event);
   }
 
   /** Refusals reported by `member` (default: any member). */
   refusals(member?: number): { member: number; error: ProtocolError }[] {
-    return eventsIn(this.events, "refused", member).map((e) => ({
+    return eventsIn(this.log, "refused", member).map((e) => ({
       member: e.member,
       error: e.error,
     }));
-  }
-
-  /** Wires member `from` emitted, optionally of one type (and session view). */
-  sentBy(from: number, type?: MessageType, view?: number): Wire[] {
-    return this.emitted.filter((w) =>
-      w.from === from && (type === undefined || w.type === type) &&
-      (view === undefined || w.session.view === view)
-    );
   }
 
   /**
@@ -384,7 +230,7 @@ export class Federation implements Members {
 
   /** The first `final` event `member` reported for `round`. */
   final(round: number, member: number): Final | undefined {
-    return eventsIn(this.events, "final", member).find((e) => e.round === round);
+    return eventsIn(this.log, "final", member).find((e) => e.round === round);
   }
 
   /**
@@ -393,7 +239,7 @@ export class Federation implements Members {
    * verifies offline. Returns the final event.
    */
   async assertExact(round: number, min = this.roster.threshold): Promise<Final> {
-    const finals = eventsIn(this.events, "final").filter((e) => e.round === round);
+    const finals = eventsIn(this.log, "final").filter((e) => e.round === round);
     assertGreaterOrEqual(finals.length, min, `members with a final certificate for ${round}`);
     const first = finals[0];
     for (const f of finals) {
@@ -409,7 +255,7 @@ export class Federation implements Members {
     const verified = await verifyFinal(this.roster, first);
     assertEquals([...verified.members], [...first.members]);
     // Published events agree with the final aggregate.
-    for (const e of this.events) {
+    for (const e of this.log) {
       if (e.event.type === "published" && e.event.round === round) {
         assertEquals(toHex(u8(e.event.aggregate)), toHex(u8(first.aggregate)));
       }
@@ -439,7 +285,7 @@ export class Federation implements Members {
         // a forged unmask frame: nothing to learn
       }
     }
-    for (const { event } of this.events) {
+    for (const { event } of this.log) {
       const texts: string[] = [];
       if (event.type === "refused") {
         const err = event.error;

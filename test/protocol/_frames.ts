@@ -8,40 +8,18 @@
  * @module
  */
 import { decode, encode, type Value } from "../../protocol/encoding/codec.ts";
-import type { Output } from "../../protocol/round/events.ts";
 import { type MessageType, sealFrame, TAG } from "../../protocol/wire/frame.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import type { Session } from "../../protocol/federation/session.ts";
 import type { MemberSigner, Signature } from "../../protocol/federation/signer.ts";
 import { flipBit } from "./crypto/_helpers.ts";
+import { peekHeader, type Wire } from "../../protocol/sim/mod.ts";
 
-/** A frame on the wire. */
-export interface Wire {
-  readonly from: number;
-  readonly to: number;
-  readonly frame: Uint8Array;
-  /** Message type and session, read from the header. */
-  readonly type: MessageType;
-  readonly session: Session;
-}
+export { peekHeader, peekSender, recipients, type Wire } from "../../protocol/sim/mod.ts";
 
 /** A wire carrying `frame` from `from` to `to` (type and session from its unchecked header). */
 export function wireOf(from: number, to: number, frame: Uint8Array): Wire {
   return { from, to, frame, ...peekHeader(frame) };
-}
-
-/**
- * The roster indices (of `n` members) a send or broadcast of member `from` goes to; a broadcast
- * reaches its sender too only when `toSelf`.
- */
-export function recipients(
-  output: Exclude<Output, { kind: "event" }>,
-  from: number,
-  n: number,
-  toSelf: boolean,
-): number[] {
-  if (output.kind === "send") return [output.to];
-  return [...Array(n).keys()].filter((i) => toSelf || i !== from);
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -75,24 +53,6 @@ export function rawFrame(frame: Uint8Array): RawFrame {
 /** The message-specific fields of a frame's payload. */
 export function fieldsOf(frame: Uint8Array): Value[] {
   return rawFrame(frame).fields.slice(6);
-}
-
-/** The signed sender of a frame (header only, unchecked). */
-export function peekSender(frame: Uint8Array): number {
-  return rawFrame(frame).fields[5] as number;
-}
-
-/** Type and session of a frame from its (unchecked) header; works for any roster. */
-export function peekHeader(frame: Uint8Array): { type: MessageType; session: Session } {
-  const [tag, federation, rosterHash, round, view] = rawFrame(frame).fields as [
-    string,
-    string,
-    Uint8Array,
-    number,
-    number,
-  ];
-  const type = Object.entries(TAG).find(([, t]) => t === tag)?.[0] as MessageType;
-  return { type, session: { federation, rosterHash, round, view } };
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ export function approversOf(fed: Federation, final: Final): number[] {
 /** Asserts none of `members` sent an Unmask frame in `view` (they revealed nothing). */
 export function assertRevealedNothing(fed: Federation, members: readonly number[], view = 0): void {
   for (const m of members) {
-    assertEquals(fed.sentBy(m, "unmask", view).length, 0, `member ${m} revealed shares`);
+    assertEquals(fed.sent("unmask", m, view).length, 0, `member ${m} revealed shares`);
   }
 }
 

@@ -46,7 +46,7 @@ import {
 /** Asserts that no member published or finalized an aggregate. */
 function assertNoAggregate(fed: Federation): void {
   assert(
-    !fed.events.some((e) => e.event.type === "published" || e.event.type === "final"),
+    !fed.log.some((e) => e.event.type === "published" || e.event.type === "final"),
     "no aggregate was published",
   );
 }

@@ -50,7 +50,7 @@ Deno.test(
       // Masked inputs.
       fed.hold = (w) => w.type === "maskedInput";
       fed.release();
-      await fed.run({ time: false });
+      await fed.deliver();
       const masked = own("maskedInput");
       silent(await fed.inject(L, masked, m));
       const body = flipBit(rawFrame(masked).body!, 9);
@@ -65,7 +65,7 @@ Deno.test(
       // second, different approval.
       fed.hold = (w) => w.type === "approval";
       fed.release();
-      await fed.run({ time: false });
+      await fed.deliver();
       const approval = own("approval");
       const lying = await reseal(approval, signer, mode, {
         fields: ([u2Hash, u3Hash]) => [u2Hash, flipBit(u3Hash as Uint8Array, 0)],

@@ -79,7 +79,7 @@ for (const mode of MODES) {
         wrap(certFrame, [...cosigns.slice(0, t - 1), forgeSignature(cosigns.at(-1)!)]),
         "bad-signature",
       );
-      const approval = fed.sentBy(sender, "approval").find((w) => w.session.round === 0)?.frame ??
+      const approval = fed.sent("approval", sender).find((w) => w.session.round === 0)?.frame ??
         certificateOf(fed, final).certificate.approvals[0];
       await refuses(wrap(certFrame, [...cosigns.slice(0, t - 1), approval]), "wrong-type");
       // The certificate itself.

@@ -50,8 +50,8 @@ async function lyingUnmaskRequest(
     return [wireOf(L, w.to, await resealBy(fed, L, w.frame, (f) => lie(f, w)))];
   };
   await fed.submitAll(0);
-  await fed.run({ until: () => fed.sentBy(L, "unmaskRequest").length > 0, time: true });
-  await fed.run({ time: false });
+  await fed.run({ until: () => fed.sent("unmaskRequest", L).length > 0 });
+  await fed.deliver();
   return L;
 }
 
@@ -155,10 +155,10 @@ Deno.test(
         }
       };
       await fed.submitAll(0);
-      await fed.run({ time: false });
+      await fed.deliver();
       // Every member approved what it was shown: two different U3 hashes.
       const approvalOf = (i: number) =>
-        readApproval(openFrame(fed.sentBy(i, "approval")[0].frame, fed.roster));
+        readApproval(openFrame(fed.sent("approval", i)[0].frame, fed.roster));
       const hashA = toHex(approvalOf(groupA[1]).u3Hash);
       const hashB = toHex(approvalOf(groupB[0]).u3Hash);
       assertNotEquals(hashA, hashB);
@@ -178,14 +178,14 @@ Deno.test(
         session,
         L,
         approvalFields(
-          readApproval(openFrame(fed.sentBy(groupA[0], "approval")[0].frame, fed.roster)),
+          readApproval(openFrame(fed.sent("approval", groupA[0])[0].frame, fed.roster)),
         ),
         fed.signers[L],
         fed.roster.mode,
       );
-      const approvalsA = [ownApproval, ...groupA.map((a) => fed.sentBy(a, "approval")[0].frame)];
+      const approvalsA = [ownApproval, ...groupA.map((a) => fed.sent("approval", a)[0].frame)];
       assertEquals(approvalsA.length, fed.roster.threshold);
-      const approvalsB = groupB.map((b) => fed.sentBy(b, "approval")[0].frame);
+      const approvalsB = groupB.map((b) => fed.sent("approval", b)[0].frame);
       const request = (alive: number[], dropped: number[], approvals: Uint8Array[]) =>
         sealFrame(
           "unmaskRequest",

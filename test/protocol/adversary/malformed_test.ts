@@ -160,7 +160,7 @@ Deno.test(
       const stage = async (type: MessageType) => {
         fed.hold = (w) => w.type === type;
         fed.release();
-        await fed.run({ time: false });
+        await fed.deliver();
         fed.hold = undefined;
         assert(fed.held.length > 0, `${type} frames are held`);
       };
@@ -175,7 +175,7 @@ Deno.test(
       // ShareKeys (leader in stage share; m's genuine shares not yet accepted).
       fed.release();
       fed.hold = (w) => w.type === "shareKeys" && w.from === m;
-      await fed.run({ time: false });
+      await fed.deliver();
       fed.hold = undefined;
       const shares = fieldsOf(fed.held.find((w) => w.from === m)!.frame)[0] as Value[][];
       await expect(L, await byMember("shareKeys", [[...shares].reverse()]), "malformed", m);
@@ -249,7 +249,7 @@ Deno.test(
       // Unmask (leader in stage unmask; m's genuine unmask not yet accepted).
       fed.release();
       fed.hold = (w) => w.type === "unmask" && w.from === m;
-      await fed.run({ time: false });
+      await fed.deliver();
       fed.hold = undefined;
       const [selfShares, maskShares] = fieldsOf(fed.held[0].frame) as [Value[], Value[]];
       await expect(

@@ -58,10 +58,10 @@ Deno.test(
       // x and y stay clear of L0, which receives the verbatim replay below.
       const x = fed.others([L0, L1, m]).at(-1)!;
       const y = fed.others([L0, L1, m, x]).at(-1)!;
-      const oldAdvert = fed.sentBy(m, "advertiseKeys")[0].frame;
+      const oldAdvert = fed.sent("advertiseKeys", m)[0].frame;
       const oldApprovals = fed.emitted.filter((w) => w.type === "approval" && w.session.round === 0)
         .map((w) => w.frame);
-      const before = fed.events.length;
+      const before = fed.log.length;
 
       // A verbatim replay into the finished round-0 session.
       assertRefused(await fed.inject(L0, oldAdvert, m), "wrong-stage", m);
@@ -90,13 +90,13 @@ Deno.test(
       fed.release();
       await fed.runToFinal(1);
 
-      const later = fed.events.slice(before).filter((e) => e.event.type === "refused");
+      const later = fed.log.slice(before).filter((e) => e.event.type === "refused");
       const at = (member: number) =>
         refusalsIn(later.filter((e) => e.member === member).map((e) => e.event));
       assertEquals(at(x).map((e) => e.code), ["wrong-session"]);
       assertEquals(at(y).map((e) => [e.code, e.peer]), [["insufficient-approvals", L1]]);
-      assertEquals(fed.sentBy(x, "shareKeys", 0).filter((w) => w.session.round === 1).length, 0);
-      assertEquals(fed.sentBy(y, "unmask").filter((w) => w.session.round === 1).length, 0);
+      assertEquals(fed.sent("shareKeys", x, 0).filter((w) => w.session.round === 1).length, 0);
+      assertEquals(fed.sent("unmask", y).filter((w) => w.session.round === 1).length, 0);
       const final = await fed.assertExact(1, fed.n - 1);
       assert(!final.members.includes(x), "x took no part after refusing the key list");
     }),
@@ -111,12 +111,12 @@ Deno.test(
       const L1 = fed.leader(1);
       const m = fed.others([fed.leader(0), L1])[0];
       const x = fed.others([L1, m])[0];
-      const oldAdvert = fed.sentBy(m, "advertiseKeys")[0].frame;
-      const before = fed.events.length;
+      const oldAdvert = fed.sent("advertiseKeys", m)[0].frame;
+      const before = fed.log.length;
       fed.intercept = (w) => keyListWith(fed, w, L1, x, m, oldAdvert);
       await fed.submitAll(1);
       await fed.runToFinal(1);
-      const refused = fed.events.slice(before).filter((e) =>
+      const refused = fed.log.slice(before).filter((e) =>
         e.member === x && e.event.type === "refused"
       ).map((e) => e.event);
       assertRefused(refused, "wrong-session", L1);
@@ -136,7 +136,7 @@ Deno.test(
       fed.hold = (w) => w.type === "advertiseKeys" && w.session.view === 1;
       await fed.submitAll(0);
       await fed.run({ until: () => fed.held.length === fed.n - 2 });
-      const view0Advert = fed.sentBy(m, "advertiseKeys", 0)[0].frame;
+      const view0Advert = fed.sent("advertiseKeys", m, 0)[0].frame;
       const rewritten = rewritePayload(view0Advert, (f) => {
         f[4] = 1;
         return f;
@@ -156,7 +156,7 @@ Deno.test(
         refusalTriples(fed).filter(([member]) => member === x).map(([, code]) => code),
         ["wrong-session"],
       );
-      assertEquals(fed.sentBy(x, "shareKeys", 1).length, 0);
+      assertEquals(fed.sent("shareKeys", x, 1).length, 0);
       const final = await fed.assertExact(0, fed.n - 1);
       assertEquals(final.view, 1);
       assertEquals([...final.members], all(fed, [L0, x]));
@@ -181,8 +181,8 @@ Deno.test(
         const L = fed.leader(0);
         const m = fed.others([L, other.leader(0), reparam.leader(0)])[0];
         const x = fed.others([L, m])[0];
-        const foreign = other.sentBy(m, "advertiseKeys")[0].frame;
-        const foreignParams = reparam.sentBy(m, "advertiseKeys")[0].frame;
+        const foreign = other.sent("advertiseKeys", m)[0].frame;
+        const foreignParams = reparam.sent("advertiseKeys", m)[0].frame;
         fed.hold = (w) => w.type === "advertiseKeys";
         await fed.submitAll(0);
         assertRefused(await fed.inject(L, foreign, m), "wrong-session", m);
@@ -218,12 +218,12 @@ Deno.test(
       const m = fed.others([fed.leader(0), L1])[0];
       const x = fed.others([L1, m])[0];
       const y = fed.others([L1, m, x])[0];
-      const approval0 = fed.sentBy(m, "approval").filter((w) => w.session.round === 0)[0].frame;
-      const before = fed.events.length;
+      const approval0 = fed.sent("approval", m).filter((w) => w.session.round === 0)[0].frame;
+      const before = fed.log.length;
       fed.intercept = async (w) => {
         if (w.from === L1 && w.to === y && w.type === "unmaskRequest") {
           // One approval swapped for the same member's masked input of this very session.
-          const masked = fed.sentBy(m, "maskedInput").find((v) => v.session.round === 1)!.frame;
+          const masked = fed.sent("maskedInput", m).find((v) => v.session.round === 1)!.frame;
           const frame = await resealBy(fed, L1, w.frame, ([alive, dropped, approvals]) => [
             alive,
             dropped,
@@ -235,13 +235,13 @@ Deno.test(
       };
       await fed.submitAll(1);
       await fed.runToFinal(1);
-      const later = fed.events.slice(before);
+      const later = fed.log.slice(before);
       const codesAt = (i: number) =>
         refusalsIn(later.filter((e) => e.member === i).map((e) => e.event)).map((e) => e.code);
       assertEquals(codesAt(x), ["wrong-type"]);
       assertEquals(codesAt(y), ["wrong-type"]);
       // y still had t valid approvals, so it revealed.
-      assertEquals(fed.sentBy(y, "unmask").filter((w) => w.session.round === 1).length, 1);
+      assertEquals(fed.sent("unmask", y).filter((w) => w.session.round === 1).length, 1);
       const final = await fed.assertExact(1, fed.n - 1);
       assertEquals([...final.members], all(fed, [x]));
     }),

@@ -33,13 +33,13 @@ Deno.test(
       const m = fed.others([L])[0];
       fed.hold = (w) => w.type === "shareKeys";
       await fed.submitAll(0);
-      await fed.run({ time: false }); // the leader is now collecting shares, mid-round
+      await fed.deliver(); // the leader is now collecting shares, mid-round
       assertEquals(fed.endpoints[L].leader(0, 0)!.stage, "share");
       const far = [];
       for (let v = 1; far.length < MAX_LEADERS + 1; v++) {
         if (leaderOf(fed.roster, 0, v) === L && v > VIEW_WINDOW) far.push(v);
       }
-      const advert = fed.sentBy(m, "advertiseKeys")[0].frame;
+      const advert = fed.sent("advertiseKeys", m)[0].frame;
       for (const v of far) {
         const forged = await reseal(advert, fed.signers[m], fed.roster.mode, {
           session: fed.session(0, v),
@@ -90,7 +90,11 @@ Deno.test(
       ];
       for (const [type, frame] of forged) {
         assertRefused(await fed.inject(x, frame, k), "not-leader", k);
-        assertEquals(fed.sentBy(x).filter((w) => w.type !== "advertiseKeys").length, 0, type);
+        assertEquals(
+          fed.sent(undefined, x).filter((w) => w.type !== "advertiseKeys").length,
+          0,
+          type,
+        );
       }
       fed.hold = undefined;
       fed.release();

@@ -85,8 +85,8 @@ Deno.test(
         "a committed to view 0 when it approved",
       );
       assertEquals(fed.endpoints[a].participant(0)!.committedView, 0);
-      assertEquals(fed.sentBy(a, "advertiseKeys", 1).length, 0);
-      assertEquals(fed.sentBy(a, "cosign").length, 0);
+      assertEquals(fed.sent("advertiseKeys", a, 1).length, 0);
+      assertEquals(fed.sent("cosign", a).length, 0);
       assert(fed.eventsOf(a).some((e) => e.type === "round-failed"), "a gives the round up");
       assert(!fed.eventsOf(a).some((e) => e.type === "view-change"), "a never changes view");
       assert(

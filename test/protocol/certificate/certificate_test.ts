@@ -41,12 +41,12 @@ import { EndpointNet } from "../_harness.ts";
 async function runRound(
   fed: Federation,
   round: number,
-  filter?: (m: Wire) => boolean,
+  hold?: (m: Wire) => boolean,
 ): Promise<EndpointNet> {
   const net = new EndpointNet(fed, undefined, `cert/${round}`);
-  if (filter) net.filter = filter;
+  net.hold = hold;
   await net.submit(round, inputsFor(fed.roster, round));
-  await net.run();
+  await net.deliver();
   for (let k = 0; k < 20 && net.events("final").length < fed.roster.members.length; k++) {
     const next = Math.min(...net.endpoints.map((e) => e.nextTimeout() ?? Infinity));
     if (next === Infinity) break;
@@ -101,7 +101,7 @@ Deno.test("certificate: a genuine final certificate verifies offline", async () 
   const round = 3;
   const y = follower(fed.roster, round);
   // y drops before its masked input: the aggregate holds the four others.
-  const net = await runRound(fed, round, (m) => !(m.type === "maskedInput" && m.from === y));
+  const net = await runRound(fed, round, (m) => m.type === "maskedInput" && m.from === y);
   const members = all(fed, [y]);
   // y still co-signs: every member ends with a final certificate.
   const finals = await verifyAll(fed, net, { round, view: 0, members, finals: all(fed) });
@@ -134,7 +134,7 @@ Deno.test("certificate: the final encoding round-trips, embeds the broadcast one
   const env = openFrame(certificateFrame, roster);
   assertEquals(encodeFinalCertificate(env, cosigns), f.certificate);
   // The broadcast certificate carries the aggregate as its body; the final form drops it.
-  const broadcast = openFrame(net.messages("certificate")[0].frame, roster);
+  const broadcast = openFrame(net.sent("certificate")[0].frame, roster);
   assertEquals(broadcast.body, u8(f.aggregate));
   assertEquals(withoutBody(broadcast), certificateFrame);
   assertEquals(withoutBody(env), certificateFrame);
@@ -156,7 +156,7 @@ Deno.test("certificate: checkCertificate accepts the broadcast certificate", asy
   const fed = await classical;
   const { roster } = fed;
   const net = await runRound(fed, 2);
-  const env = openFrame(net.messages("certificate")[0].frame, roster);
+  const env = openFrame(net.sent("certificate")[0].frame, roster);
   const checked = await checkCertificate(roster, env, env.body!);
   assertEquals(checked.leader, leaderOf(roster, 2, 0));
   assertEquals(checked.session, env.session);
@@ -173,7 +173,7 @@ Deno.test("certificate: a body of the wrong length is refused before any signatu
   const { roster } = fed;
   const net = await runRound(fed, 4);
   // A forged certificate signature would be refused too, but the cheap length check comes first.
-  const forged = openFrame(forgeSignature(net.messages("certificate")[0].frame), roster);
+  const forged = openFrame(forgeSignature(net.sent("certificate")[0].frame), roster);
   const body = forged.body!;
   for (const wrong of [body.subarray(4), new Uint8Array(body.length + 4)]) {
     const err = await assertRejects(() => checkCertificate(roster, forged, wrong), ProtocolError);
@@ -188,7 +188,7 @@ Deno.test("certificate: a round decided after a view change is certified there",
   const fed = await classical;
   const round = 4;
   const dead = leaderOf(fed.roster, round, 0);
-  const net = await runRound(fed, round, (m) => m.from !== dead && m.to !== dead);
+  const net = await runRound(fed, round, (m) => m.from === dead || m.to === dead);
   // The isolated first leader never learns the outcome; everyone else does.
   const others = all(fed, [dead]);
   await verifyAll(fed, net, { round, view: 1, members: others, finals: others });

@@ -62,7 +62,7 @@ Deno.test("endpoint: a full round; the leader's own frames stay local", async ()
   const net = new EndpointNet(fed);
   const inputs = inputsFor(fed.roster, 0);
   await net.submit(0, inputs);
-  await net.run();
+  await net.deliver();
   const l = leaderOf(fed.roster, 0, 0);
   const finals = all(fed).map((i) => net.events("final", i));
   for (const [i, f] of finals.entries()) {
@@ -74,9 +74,9 @@ Deno.test("endpoint: a full round; the leader's own frames stay local", async ()
   const embedded = finals.map(([f]) => finalParts(f).certificate);
   assertEquals(new Set(embedded.map((c) => c.join())).size, 1);
   // Nothing is sent to oneself over the network.
-  assert(net.sent.every((m) => m.from !== m.to));
+  assert(net.emitted.every((m) => m.from !== m.to));
   assertEquals(
-    net.sent.filter((m) => m.type === "advertiseKeys").map((m) => m.from).sort(),
+    net.emitted.filter((m) => m.type === "advertiseKeys").map((m) => m.from).sort(),
     all(fed, [l]),
   );
   assertEquals(net.events("refused"), []);
@@ -148,7 +148,7 @@ Deno.test("endpoint: adverts for far views create no leader; in-window ones do",
   const n = fed.roster.members.length;
   const net = new EndpointNet(fed);
   await net.submit(0, inputsFor(fed.roster, 0));
-  await net.run();
+  await net.deliver();
   const l = leaderOf(fed.roster, 0, 0);
   const e = net.endpoints[l];
   assertEquals(e.leader(0, 0)!.stage, "publish");
@@ -416,7 +416,7 @@ Deno.test("endpoint: a member without input observes the round and co-signs", as
   const inputs = inputsFor(roster, 0);
   const members = all(fed, [x]);
   await net.submit(0, inputs, members);
-  await net.run();
+  await net.deliver();
   net.now = roster.stageTimeoutMs;
   await net.tick();
   assertEquals(net.endpoints[x].participant(0), undefined);
@@ -426,7 +426,7 @@ Deno.test("endpoint: a member without input observes the round and co-signs", as
   const [published] = net.events("published", x);
   assertEquals(published.members, members);
   assertEquals(published.aggregate, plainSum(inputs, members));
-  assertEquals(net.sent.filter((m) => m.type === "cosign" && m.from === x).length, 4);
+  assertEquals(net.emitted.filter((m) => m.type === "cosign" && m.from === x).length, 4);
   for (const i of all(fed)) assertEquals(net.events("final", i).length, 1, `member ${i}`);
   net.close();
 });
@@ -460,9 +460,9 @@ Deno.test("endpoint: close() wipes every machine and forgets them", async () => 
   const l = leaderOf(roster, 0, 0);
   const inputs = inputsFor(roster, 0);
   // Hold the shares so that every machine is mid-round with secrets in memory.
-  net.filter = (m) => m.type !== "shareKeys";
-  for (const [i, e] of net.endpoints.entries()) net.emit(i, await e.submit(0, inputs[i], 0));
-  await net.run();
+  net.hold = (m) => m.type === "shareKeys";
+  for (const [i, e] of net.endpoints.entries()) await net.emit(i, await e.submit(0, inputs[i], 0));
+  await net.deliver();
   assert(net.endpoints[l].leader(0, 0) !== undefined);
   for (const v of inputs) assert(v.some((w) => w !== 0));
   net.close();
@@ -543,9 +543,9 @@ Deno.test("endpoint: wantsCertificate asks for a body only where a certificate w
   const x = all(fed).find((i) => i !== l)!;
   const net = new EndpointNet(fed);
   // Every member submits; member x's certificate is held back, so x is undecided.
-  net.filter = (m) => !(m.type === "certificate" && m.to === x);
+  net.hold = (m) => m.type === "certificate" && m.to === x;
   await net.submit(round, inputsFor(roster, round));
-  await net.run();
+  await net.deliver();
   const [held] = net.held;
   assert(held !== undefined && held.type === "certificate");
   const full = openFrame(held.frame, roster);
@@ -564,7 +564,8 @@ Deno.test("endpoint: wantsCertificate asks for a body only where a certificate w
   assertEquals(wanted.withBody(full.body!), held.frame, "the certificate with its body");
   // Asking changes nothing: the endpoint is still undecided, and then checks the full frame.
   assertEquals(net.endpoints[x].participant(round)!.decided, false);
-  await net.release();
+  net.release();
+  await net.deliver();
   assert(net.endpoints[x].participant(round)!.decided);
   assertEquals(interest(await net.endpoints[x].wantsCertificate(gossiped, l)), "ignore");
 
@@ -584,7 +585,7 @@ Deno.test("endpoint: wantsCertificate asks for a body only where a certificate w
     interest(await fresh.wantsCertificate(forgeSignature(gossiped), l)),
     "bad-signature",
   );
-  const cosign = net.messages("cosign").find((m) => m.from === l)!.frame;
+  const cosign = net.sent("cosign").find((m) => m.from === l)!.frame;
   assertEquals(interest(await fresh.wantsCertificate(cosign, l)), "wrong-type");
   const other = all(fed, [l])[0];
   const notLeader = await reseal(gossiped, fed.signers[other], roster.mode, { sender: other });

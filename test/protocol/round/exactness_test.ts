@@ -24,7 +24,7 @@ import {
   type SimOptions,
   simulate,
   simulatedFederation,
-} from "../../../scripts/sim/network.ts";
+} from "../../../protocol/sim/mod.ts";
 import { below, labelledRng, rngFor } from "../_fixtures.ts";
 
 /** Number of random configurations (about 0.2 s each on a 2-core machine). */
@@ -102,7 +102,7 @@ function configuration(k: number): SimOptions & { dropCount: number } {
 }
 
 // --------------------------------------------------------------------------------------------
-// What the simulator does (scripts/sim/network.ts), restated to predict each round's outcome.
+// What the simulator does (protocol/sim/simulation.ts), restated to predict each round's outcome.
 
 /**
  * The members the simulator drops in `round`, in pick order, with their stage: at most n − t,

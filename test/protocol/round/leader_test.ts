@@ -93,10 +93,10 @@ Deno.test("leader: stages close as soon as every member answered", async () => {
   assertEquals(net.now, 0, "no time passed");
   // The relays: a key list, deliveries, requests to everyone, one certificate broadcast.
   for (const type of ["keyList", "shareDelivery", "consistencyRequest", "unmaskRequest"] as const) {
-    assertEquals(net.messages(type).map((m) => m.to).sort(), all(fed), type);
-    assert(net.messages(type).every((m) => m.from === l));
+    assertEquals(net.sent(type).map((m) => m.to).sort(), all(fed), type);
+    assert(net.sent(type).every((m) => m.from === l));
   }
-  const certificates = net.messages("certificate");
+  const certificates = net.sent("certificate");
   assertEquals(certificates.length, fed.roster.members.length);
   assertEquals(new Set(certificates.map((m) => m.frame)).size, 1, "one broadcast frame");
   const [final] = net.events("final", l);
@@ -108,22 +108,24 @@ Deno.test("leader: each stage's clock starts when the stage opens", async () => 
   const { roster } = fed;
   const net = new MachineNet(fed, ROUND, inputsFor(roster, ROUND));
   const y = follower(roster, ROUND);
-  net.filter = (m) => !(m.from === y && (m.type === "advertiseKeys" || m.type === "shareKeys"));
+  net.hold = (m) => m.from === y && (m.type === "advertiseKeys" || m.type === "shareKeys");
   net.now = 500;
   await net.start();
-  await net.run();
+  await net.deliver();
   const leader = net.leader(0)!;
   assertEquals([leader.stage, leader.nextTimeout()], ["advertise", 500 + roster.stageTimeoutMs]);
   // The straggler's advert arrives: the stage closes at once and the share stage's clock starts.
   net.now = 800;
-  await net.release();
+  net.release();
+  await net.deliver();
   assertEquals([leader.stage, leader.nextTimeout()], ["share", 800 + roster.stageTimeoutMs]);
   assertEquals(
     net.events("stage", undefined, "leader").map((e) => e.stage),
     ["advertise", "share"],
   );
   // Its shares arrive too: every later stage closes at once.
-  await net.release();
+  net.release();
+  await net.deliver();
   assertEquals([leader.stage, leader.nextTimeout()], ["publish", undefined]);
 });
 
@@ -133,7 +135,7 @@ for (const [type, stage] of MEMBER_MESSAGE) {
     const { roster } = fed;
     const l = leaderOf(roster, ROUND, 0);
     const y = follower(roster, ROUND);
-    const net = await startedNet(fed, ROUND, (m) => !(m.type === type && m.from === y));
+    const net = await startedNet(fed, ROUND, (m) => m.type === type && m.from === y);
     const leader = net.leader(0)!;
     assertEquals(leader.stage, stage);
     assertEquals(leader.nextTimeout(), roster.stageTimeoutMs);
@@ -161,13 +163,13 @@ Deno.test("leader: below t it keeps waiting, and closes when t is reached", asyn
   const net = await startedNet(
     fed,
     ROUND,
-    (m) => !(m.type === "advertiseKeys" && (m.from === y || m.from === z)),
+    (m) => m.type === "advertiseKeys" && (m.from === y || m.from === z),
   );
   const leader = net.leader(0)!;
   net.now = roster.stageTimeoutMs;
   await net.tick();
   assertEquals(leader.stage, "advertise", "3 < t adverts: no key list");
-  assertEquals(net.messages("keyList"), []);
+  assertEquals(net.sent("keyList"), []);
   assertEquals(
     leader.nextTimeout(),
     roster.stageTimeoutMs + roster.viewTimeoutMs,
@@ -175,8 +177,9 @@ Deno.test("leader: below t it keeps waiting, and closes when t is reached", asyn
   );
   // One late advert reaches t: the stage closes immediately, without y.
   net.now += 10;
-  await net.release((m) => m.from === z);
-  assertEquals(net.messages("keyList").map((m) => m.to).sort(), all(fed, [y]));
+  net.release((m) => m.from === z);
+  await net.deliver();
+  assertEquals(net.sent("keyList").map((m) => m.to).sort(), all(fed, [y]));
   const [final] = net.events("final", l);
   assertEquals(final.members, all(fed, [y]));
 });
@@ -189,14 +192,14 @@ Deno.test("leader: below t at a later stage the members move on to the next view
   const net = await startedNet(
     fed,
     ROUND,
-    (m) => !(m.session.view === 0 && m.type === "maskedInput" && (m.from === y || m.from === z)),
+    (m) => m.session.view === 0 && m.type === "maskedInput" && (m.from === y || m.from === z),
   );
   const leader = net.leader(0)!;
   net.now = roster.stageTimeoutMs;
   await net.tick();
   const giveUp = roster.stageTimeoutMs + roster.viewTimeoutMs;
   assertEquals([leader.stage, leader.nextTimeout()], ["masked", giveUp]);
-  assertEquals(net.messages("consistencyRequest"), []);
+  assertEquals(net.sent("consistencyRequest"), []);
   net.now = roster.viewTimeoutMs;
   await net.tick();
   for (const i of all(fed)) {
@@ -221,7 +224,7 @@ Deno.test("leader: too few unmask shares fail the session after the timeout", as
   const net = await startedNet(
     fed,
     ROUND,
-    (m) => !(m.type === "unmask" && (m.from === y || m.from === z)),
+    (m) => m.type === "unmask" && (m.from === y || m.from === z),
   );
   const leader = net.leader(0)!;
   assertEquals(leader.stage, "unmask");
@@ -233,22 +236,23 @@ Deno.test("leader: too few unmask shares fail the session after the timeout", as
   assert(failed.reason.includes("not enough consistent shares"), failed.reason);
   assertEquals([leader.stage, leader.nextTimeout()], ["failed", undefined]);
   assertEquals(net.events("stage", l, "leader").at(-1)?.stage, "failed");
-  assertEquals(net.messages("certificate"), []);
+  assertEquals(net.sent("certificate"), []);
 });
 
 Deno.test("leader: an exact repeat is ignored; a closed stage's message is refused", async () => {
   const fed = await complete;
   const { roster } = fed;
   const y = follower(roster, ROUND);
-  const net = await startedNet(fed, ROUND, (m) => !(m.type === "advertiseKeys" && m.from === y));
+  const net = await startedNet(fed, ROUND, (m) => m.type === "advertiseKeys" && m.from === y);
   const leader = net.leader(0)!;
-  const advert = net.sent.find((m) => m.type === "advertiseKeys" && m.from !== y)!;
+  const advert = net.emitted.find((m) => m.type === "advertiseKeys" && m.from !== y)!;
   assertEquals(await leader.handle(openFrame(advert.frame, roster, advert.from), 0), []);
   assertEquals(leader.stage, "advertise");
-  await net.release();
+  net.release();
+  await net.deliver();
   assertEquals(leader.stage, "publish");
   for (const type of ["advertiseKeys", "shareKeys", "maskedInput", "approval"] as const) {
-    const late = net.sent.find((m) => m.type === type)!;
+    const late = net.emitted.find((m) => m.type === type)!;
     const out = await leader.handle(openFrame(late.frame, roster, late.from), 0);
     assertEquals(out.length, 1, type);
     assert(out[0].kind === "event" && out[0].event.type === "refused");
@@ -264,7 +268,7 @@ Deno.test("leader: wipe mid-round discards the shares it holds and closes the se
   // Hold back two members' unmask frames: the leader holds the other three and keeps waiting.
   const [y, z] = all(fed, [l]);
   const held = (m: { type: MessageType; from: number }) =>
-    !(m.type === "unmask" && (m.from === y || m.from === z));
+    m.type === "unmask" && (m.from === y || m.from === z);
   const control = await startedNet(fed, ROUND, held);
   const wiped = await startedNet(fed, ROUND, held);
   for (const net of [control, wiped]) {
@@ -276,9 +280,12 @@ Deno.test("leader: wipe mid-round discards the shares it holds and closes the se
   assertEquals(leader.stage, "failed");
   assertEquals(leader.nextTimeout(), undefined);
   // Released, the late frames complete the control round; the wiped leader refuses them.
-  for (const net of [control, wiped]) await net.release();
+  for (const net of [control, wiped]) {
+    net.release();
+    await net.deliver();
+  }
   assertEquals(control.leader(0)!.stage, "publish", "without the wipe the round completes");
-  assertEquals(control.messages("certificate").length, roster.members.length);
+  assertEquals(control.sent("certificate").length, roster.members.length);
   assertEquals(leader.stage, "failed");
   const refused = wiped.events("refused", l, "leader");
   assertEquals(
@@ -289,7 +296,7 @@ Deno.test("leader: wipe mid-round discards the shares it holds and closes the se
     ].sort(),
   );
   assertEquals(wiped.events("round-failed", l, "leader"), []);
-  assertEquals(wiped.messages("certificate"), []);
+  assertEquals(wiped.sent("certificate"), []);
   assertEquals(wiped.events("published"), []);
   // Wiping again (a failed or evicted leader is wiped by the endpoint too) is harmless.
   leader.wipe();

@@ -116,7 +116,7 @@ Deno.test("participant: changes view after viewTimeout when the leader never ans
   const fed = await complete;
   const { roster } = fed;
   const dead = leaderOf(roster, ROUND, 0);
-  const net = await startedNet(fed, ROUND, (m) => m.from !== dead && m.to !== dead);
+  const net = await startedNet(fed, ROUND, (m) => m.from === dead || m.to === dead);
   const x = follower(roster, ROUND);
   const p = net.participants[x];
   const patience = roster.advertiseTimeoutMs + roster.viewTimeoutMs;
@@ -131,7 +131,7 @@ Deno.test("participant: changes view after viewTimeout when the leader never ans
   assert(send?.kind === "send" && send.to === leaderOf(roster, ROUND, 1));
   assertEquals(p.view, 1);
   assertEquals(p.nextTimeout(), 2 * patience);
-  net.emit(x, out);
+  await net.emit(x, out);
   // Everyone else times out too; the leader of view 1 waits its advertise timeout for the dead
   // member's advert, then the round completes without it.
   net.now = patience;
@@ -153,7 +153,7 @@ Deno.test("participant: any stage before commitment can be abandoned", async () 
   const relays = ["keyList", "shareDelivery", "consistencyRequest", "unmaskRequest"] as const;
   const stuckIn: Stage[] = ["advertise", "share", "masked", "consistency"];
   for (const [k, relay] of relays.entries()) {
-    const net = await startedNet(fed, ROUND, (m) => !(m.session.view === 0 && m.type === relay));
+    const net = await startedNet(fed, ROUND, (m) => m.session.view === 0 && m.type === relay);
     for (const p of net.participants) {
       assertEquals([p.stage, p.committedView], [stuckIn[k], undefined], relay);
     }
@@ -175,7 +175,7 @@ Deno.test("participant: complete graph commits just before the unmask frame", as
   const fed = await complete;
   const { roster } = fed;
   const x = follower(roster, ROUND);
-  const net = await startedNet(fed, ROUND, (m) => !(m.type === "unmaskRequest" && m.to === x));
+  const net = await startedNet(fed, ROUND, (m) => m.type === "unmaskRequest" && m.to === x);
   const p = net.participants[x];
   // Approving did not commit.
   assertEquals([p.stage, p.committedView], ["consistency", undefined]);
@@ -185,8 +185,8 @@ Deno.test("participant: complete graph commits just before the unmask frame", as
   assertEquals(eventsOf(out)[0], { type: "committed", round: ROUND, view: 0 });
   assertEquals(p.committedView, 0);
   net.held.length = 0;
-  net.emit(x, out);
-  await net.run();
+  await net.emit(x, out);
+  await net.deliver();
   assertEquals(net.events("final", x).length, 1);
   assertEquals(net.events("committed", x).length, 1, "only the event emitted above");
 });
@@ -195,15 +195,15 @@ Deno.test("participant: sparse graph commits just before the approval", async ()
   const fed = await sparse;
   const { roster } = fed;
   const x = follower(roster, ROUND);
-  const net = await startedNet(fed, ROUND, (m) => !(m.type === "consistencyRequest" && m.to === x));
+  const net = await startedNet(fed, ROUND, (m) => m.type === "consistencyRequest" && m.to === x);
   const p = net.participants[x];
   assertEquals([p.stage, p.committedView], ["masked", undefined]);
   const { out, kinds } = await deliverHeld(net, x);
   assertEquals(kinds, ["committed", "stage", "approval"]);
   assertEquals(p.committedView, 0);
   net.held.length = 0;
-  net.emit(x, out);
-  await net.run();
+  await net.emit(x, out);
+  await net.deliver();
   // Revealing later commits nothing new: the only committed event is the one emitted above.
   assertEquals(net.events("committed", x).length, 1);
   assertEquals(net.events("final", x).length, 1);
@@ -218,7 +218,7 @@ Deno.test("participant: a committed member gives the round up when its leader st
   ] as const;
   for (const { fed, withheld, stage } of cases) {
     const { roster } = fed;
-    const net = await startedNet(fed, ROUND, (m) => m.type !== withheld);
+    const net = await startedNet(fed, ROUND, (m) => m.type === withheld);
     for (const [i, p] of net.participants.entries()) {
       assertEquals([p.stage, p.committedView], [stage, 0], `member ${i}`);
       assertEquals(p.nextTimeout(), roster.viewTimeoutMs);
@@ -258,9 +258,9 @@ for (const mode of ["classical", "post-quantum"] as const) {
       // only decapsulated ones in post-quantum mode; the lowest the converse.
       for (const x of [0, roster.members.length - 1]) {
         const net = new MachineNet(fed, ROUND, inputsFor(roster, ROUND), flaky);
-        net.filter = (m) => !(m.type === "shareDelivery" && m.to === x);
+        net.hold = (m) => m.type === "shareDelivery" && m.to === x;
         await net.start();
-        await net.run();
+        await net.deliver();
         const [delivery] = net.held;
         fail = true;
         await assertRejects(
@@ -270,8 +270,9 @@ for (const mode of ["classical", "post-quantum"] as const) {
         );
         fail = false;
         assertEquals(net.participants[x].stage, "share");
-        net.filter = () => true;
-        await net.release();
+        net.hold = undefined;
+        net.release();
+        await net.deliver();
         const [final] = net.events("final", x);
         assert(final !== undefined, `member ${x} reaches a final certificate`);
         assertEquals(final.aggregate, plainSum(inputsFor(roster, ROUND), all(fed)));
@@ -306,12 +307,12 @@ Deno.test("participant: routine refusals leave the state unchanged", async () =>
   const fed = await complete;
   const { roster } = fed;
   const x = follower(roster, ROUND);
-  const net = await startedNet(fed, ROUND, (m) => !(m.type === "shareDelivery" && m.to === x));
+  const net = await startedNet(fed, ROUND, (m) => m.type === "shareDelivery" && m.to === x);
   const p = net.participants[x];
   assertEquals(p.stage, "share");
   const leader = leaderOf(roster, ROUND, 0);
-  const keyList = net.sent.find((m) => m.type === "keyList" && m.to === x)!;
-  const advert = net.sent.find((m) => m.type === "advertiseKeys" && m.from === x)!;
+  const keyList = net.emitted.find((m) => m.type === "keyList" && m.to === x)!;
+  const advert = net.emitted.find((m) => m.type === "advertiseKeys" && m.from === x)!;
   const refusedCode = async (frame: Uint8Array, from: number) => {
     const out = await net.toParticipant(x, frame, from);
     const e = eventsOf(out);
@@ -337,6 +338,7 @@ Deno.test("participant: routine refusals leave the state unchanged", async () =>
   assertEquals(await refusedCode(later, leaderOf(roster, ROUND + 1, 0)), "wrong-session");
   // Nothing changed: the held delivery completes the round.
   assertEquals(p.stage, "share");
-  await net.release();
+  net.release();
+  await net.deliver();
   assertEquals(net.events("final", x).length, 1);
 });

@@ -1,0 +1,91 @@
+/**
+ * Simulated federations: members' identities and the roster, derived from a seed, for the
+ * simulator, the tests and the examples. Every key comes from {@link labelledRng} under the
+ * domain `fedagg-sim`, so a seed names one federation on every machine.
+ *
+ * @module
+ */
+import { labelledRng } from "../crypto/mod.ts";
+import { createRoster, type Member, type Roster } from "../federation/roster.ts";
+import { MemberSigner } from "../federation/signer.ts";
+import type { GraphSettings } from "../graph/graphs.ts";
+import { defaultHararyThreshold, secAggPlusGraph } from "../graph/secagg_plus.ts";
+
+/** What a simulated federation is made of; omitted fields take the documented defaults. */
+export interface SimulatedFederationSettings {
+  /** Members (at least 3). */
+  readonly nodes: number;
+  /** Update length d. */
+  readonly dim: number;
+  /** Seed of every member's identity. */
+  readonly seed: number;
+  /** Post-quantum mode (default classical). */
+  readonly pq?: boolean;
+  /** `complete` (default), or `sparse`: a SecAgg+ Harary graph. */
+  readonly graph?: "complete" | "sparse";
+  /** The sparse graph's degree (default: from Bell et al.'s bounds for the dropout rate). */
+  readonly degree?: number;
+  /** The dropout fraction the sparse graph's parameters assume (clamped to [0.05, 0.3]). */
+  readonly dropout?: number;
+  /** Clipping radius (default 1). */
+  readonly clip?: number;
+  /** Largest weight (default 100). */
+  readonly maxWeight?: number;
+}
+
+/** A federation's signers (index = roster index) and its roster. */
+export interface SimulatedFederation {
+  readonly roster: Roster;
+  readonly signers: readonly MemberSigner[];
+}
+
+/**
+ * The identities (`node-000`, `node-001`, …, so roster order is creation order) and the roster of
+ * a simulated federation named `sim`: stage timeout 1 s, advertise timeout 1 s, view timeout 3 s,
+ * t = ⌊2n/3⌋ + 1, a sparse graph's degree and threshold per Bell et al. for 5 % corrupt members
+ * and the dropout rate (or the given degree with a strict-majority threshold).
+ */
+export async function simulatedFederation(
+  settings: SimulatedFederationSettings,
+): Promise<SimulatedFederation> {
+  const { nodes: n, seed } = settings;
+  const signers: MemberSigner[] = [];
+  const members: Member[] = [];
+  for (let i = 0; i < n; i++) {
+    const rng = labelledRng("fedagg-sim", seed, "identity", i);
+    const signer = await MemberSigner.fromSeeds(rng(32), settings.pq ? rng(32) : undefined);
+    signers.push(signer);
+    members.push({
+      id: `node-${String(i).padStart(3, "0")}`,
+      signingKey: signer.signingKey,
+      pqSigningKey: signer.pqSigningKey,
+    });
+  }
+  let graph: GraphSettings = { kind: "complete" };
+  if (settings.graph === "sparse") {
+    graph = settings.degree !== undefined
+      ? {
+        kind: "harary",
+        degree: settings.degree,
+        threshold: defaultHararyThreshold(settings.degree),
+      }
+      : secAggPlusGraph({
+        n,
+        corruptFraction: 0.05,
+        dropoutFraction: Math.min(Math.max(settings.dropout ?? 0, 0.05), 0.3),
+      });
+  }
+  const roster = createRoster({
+    federation: "sim",
+    members,
+    mode: settings.pq ? "post-quantum" : "classical",
+    dim: settings.dim,
+    clip: settings.clip ?? 1,
+    maxWeight: settings.maxWeight ?? 100,
+    graph,
+    stageTimeoutMs: 1000,
+    advertiseTimeoutMs: 1000,
+    viewTimeoutMs: 3000,
+  });
+  return { roster, signers };
+}

@@ -1,0 +1,39 @@
+/**
+ * Simulation: an in-memory network of protocol nodes on a virtual clock ({@link SimNetwork}),
+ * seeded federations ({@link simulatedFederation}) and whole simulated rounds with dropouts and
+ * killed leaders ({@link simulate}). Sans-IO like the rest of the core; the simulator script, the
+ * tests and the examples all run on it.
+ *
+ * @module
+ */
+export { labelledRng } from "../crypto/mod.ts";
+export {
+  type EventOf,
+  type Interceptor,
+  type Logged,
+  peekHeader,
+  peekSender,
+  recipients,
+  type Role,
+  type RunOptions,
+  SimNetwork,
+  type SimNetworkOptions,
+  type SimNode,
+  type Wire,
+} from "./network.ts";
+export {
+  type SimulatedFederation,
+  simulatedFederation,
+  type SimulatedFederationSettings,
+} from "./federation.ts";
+export {
+  type DropStage,
+  type KillStage,
+  MEMBER_STAGES,
+  type MemberStage,
+  type RoundReport,
+  type SimOptions,
+  type SimReport,
+  simulate,
+  type StageTimings,
+} from "./simulation.ts";

@@ -1,0 +1,411 @@
+/**
+ * The simulator: whole rounds in one process. Every member is a real `Endpoint` (participant and,
+ * when scheduled, leader); frames travel through a {@link SimNetwork} with a fixed latency on a
+ * virtual clock, so timeouts and view changes happen without waiting. Members drop out at a
+ * chosen stage (they vanish at the moment they would send that stage's message), and the first
+ * leader can be killed before it answers a stage.
+ *
+ * For every round it checks the published aggregate against the plaintext sum of the survivors'
+ * quantized inputs (bit for bit), verifies the final certificate offline, and counts the bytes
+ * each member sends. Given a `clock` (the driver's: this core reads none) it also measures the
+ * CPU time of every call, per stage and role.
+ *
+ * @module
+ */
+import { verifyFinalCertificate } from "../certificate/final.ts";
+import { labelledRng } from "../crypto/mod.ts";
+import { equalBytes, u32Bytes } from "../encoding/bytes.ts";
+import type { Roster } from "../federation/roster.ts";
+import { leaderOf } from "../federation/schedule.ts";
+import { inlineExpander, type MaskExpander } from "../math/masking.ts";
+import { dequantizeMean, quantize } from "../math/quantize.ts";
+import { Endpoint } from "../round/endpoint.ts";
+import type { ProtocolEvent } from "../round/events.ts";
+import { type ExchangeStage, type Stage, TRANSITIONS } from "../round/stages.ts";
+import { type MessageType, openFrame } from "../wire/frame.ts";
+import { simulatedFederation } from "./federation.ts";
+import { SimNetwork, type SimNode, type Wire } from "./network.ts";
+
+/** A stage at which members can drop out: they vanish instead of sending its message. */
+export type MemberStage = Exclude<ExchangeStage, "publish">;
+
+/** The stage at which dropped members vanish (`mixed`: spread over the stages). */
+export type DropStage = MemberStage | "mixed";
+
+/** A stage the first leader can be killed before entering (before it sends the answer). */
+export type KillStage = Exclude<MemberStage, "advertise">;
+
+/** The member stages, in order. */
+export const MEMBER_STAGES: readonly MemberStage[] = [
+  "advertise",
+  "share",
+  "masked",
+  "consistency",
+  "unmask",
+];
+
+/** Simulation settings. */
+export interface SimOptions {
+  readonly nodes: number;
+  readonly dim: number;
+  /** Fraction of members that drop out each round (capped at n − t). */
+  readonly dropout: number;
+  readonly dropStage: DropStage;
+  /** `complete`, or `sparse` (SecAgg+ Harary graph; degree from Bell et al. unless given). */
+  readonly graph: "complete" | "sparse";
+  readonly degree?: number;
+  readonly seed: number;
+  readonly pq: boolean;
+  readonly rounds: number;
+  /** Kill the leader of view 0 when it is about to send the answer entering this stage. */
+  readonly killLeaderAt?: KillStage;
+  readonly clip?: number;
+  readonly maxWeight?: number;
+  readonly latencyMs?: number;
+  readonly expander?: MaskExpander;
+  /** A clock (ms) to measure CPU time by; without one, timings are not measured. */
+  readonly clock?: () => number;
+}
+
+/** CPU time per stage. */
+export interface StageTimings {
+  /** The leader's total per stage (ms). */
+  readonly leader: Record<string, number>;
+  /** Members' total and slowest single member per stage (ms). */
+  readonly members: Record<string, { readonly total: number; readonly max: number }>;
+}
+
+/** What one simulated round produced. */
+export interface RoundReport {
+  readonly round: number;
+  readonly view: number;
+  readonly leader: string;
+  readonly survivors: number;
+  readonly members: readonly string[];
+  readonly dropped: readonly string[];
+  readonly exact: boolean;
+  readonly verified: boolean;
+  readonly maxAbsError: number;
+  readonly errorBound: number;
+  /** Virtual time from the first submission to the final certificate (ms). */
+  readonly virtualLatencyMs: number;
+  readonly timings: StageTimings;
+  readonly bytes: {
+    readonly memberAvg: number;
+    readonly memberMax: number;
+    readonly leader: number;
+  };
+  readonly refusals: readonly string[];
+  readonly failure?: string;
+}
+
+/** The whole run. */
+export interface SimReport {
+  readonly nodes: number;
+  readonly dim: number;
+  readonly mode: "classical" | "post-quantum";
+  readonly graph: string;
+  readonly threshold: number;
+  readonly rounds: readonly RoundReport[];
+}
+
+/** Runs the simulation: `options.rounds` rounds on one federation of endpoints. */
+export async function simulate(options: SimOptions): Promise<SimReport> {
+  const { roster, signers } = await simulatedFederation(options);
+  const expander = options.expander ?? inlineExpander;
+  const endpoints = signers.map((signer, self) =>
+    new Endpoint({
+      roster,
+      self,
+      signer,
+      rng: labelledRng("fedagg-sim", options.seed, "member", self),
+      expander,
+    })
+  );
+  const rounds: RoundReport[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    rounds.push(await simulateRound(roster, endpoints, round, options));
+  }
+  for (const e of endpoints) e.close();
+  return {
+    nodes: roster.members.length,
+    dim: roster.dim,
+    mode: roster.mode,
+    graph: roster.graph.kind === "complete"
+      ? "complete"
+      : `harary(k=${roster.graph.degree}, t=${roster.graph.threshold})`,
+    threshold: roster.threshold,
+    rounds,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Which stage a frame of each type is processed in, by the role that receives it. */
+function stageOf(type: MessageType): Stage {
+  const stages = Object.keys(TRANSITIONS) as ExchangeStage[];
+  const sent = stages.find((s) => TRANSITIONS[s].sends === type);
+  if (sent !== undefined) return sent === "publish" ? "final" : sent;
+  return TRANSITIONS[stages.find((s) => TRANSITIONS[s].answer === type)!].next;
+}
+
+/** The seeded inputs of one round: floats in [−1.2c, 1.2c] (some clipped) and weights. */
+interface RoundInputs {
+  readonly floats: Float32Array[];
+  readonly weights: number[];
+  readonly quantized: Uint32Array[];
+}
+
+function roundInputs(roster: Roster, round: number, seed: number): RoundInputs {
+  const q = roster.quantization;
+  const inputRng = labelledRng("fedagg-sim", seed, "input", round);
+  const inputs: RoundInputs = { floats: [], weights: [], quantized: [] };
+  for (let i = 0; i < roster.members.length; i++) {
+    const raw = new Uint32Array(inputRng(4 * roster.dim).buffer.slice(0));
+    const x = new Float32Array(roster.dim);
+    for (let j = 0; j < x.length; j++) x[j] = (raw[j] / 2 ** 32 * 2.4 - 1.2) * q.clip;
+    const w = 1 + (new DataView(inputRng(4).buffer).getUint32(0) % q.maxWeight);
+    inputs.floats.push(x);
+    inputs.weights.push(w);
+    inputs.quantized.push(
+      quantize(x, w, q, labelledRng("fedagg-sim", seed, "rounding", round, i)),
+    );
+  }
+  return inputs;
+}
+
+/**
+ * Who drops out and when: never the first leader (killing it is a separate option), at most
+ * n − t members, each at its stage's message.
+ */
+function dropouts(roster: Roster, round: number, options: SimOptions): Map<number, MessageType> {
+  const n = roster.members.length;
+  const budget = Math.min(Math.round(options.dropout * n), n - roster.threshold);
+  const pick = labelledRng("fedagg-sim", options.seed, "dropouts", round);
+  const leader0 = leaderOf(roster, round, 0);
+  const candidates = [...Array(n).keys()].filter((i) => i !== leader0);
+  const dropAt = new Map<number, MessageType>();
+  for (let k = 0; k < budget; k++) {
+    const j = new DataView(pick(4).buffer).getUint32(0) % candidates.length;
+    const member = candidates.splice(j, 1)[0];
+    const stage = options.dropStage === "mixed"
+      ? MEMBER_STAGES[k % MEMBER_STAGES.length]
+      : options.dropStage;
+    dropAt.set(member, TRANSITIONS[stage].sends);
+  }
+  return dropAt;
+}
+
+/** The answer a killed first leader never sends: the one that enters `stage`. */
+function answerInto(stage: KillStage): MessageType {
+  return MEMBER_STAGES.map((s) => TRANSITIONS[s]).find((t) => t.next === stage)!.answer!;
+}
+
+/** What a round's run recorded. */
+class RoundLog {
+  readonly bytes: number[];
+  readonly leaderBytes = new Map<number, number>();
+  readonly timings: { leader: Record<string, number>; members: Map<string, number[]> } = {
+    leader: {},
+    members: new Map(),
+  };
+  readonly refusals: string[] = [];
+  readonly internalErrors: string[] = [];
+  final: Extract<ProtocolEvent, { type: "final" }> | undefined;
+  failure: string | undefined;
+
+  constructor(readonly n: number) {
+    this.bytes = new Array<number>(n).fill(0);
+  }
+
+  event(member: number, e: ProtocolEvent): void {
+    if (e.type === "refused") this.refusals.push(`member ${member}: ${e.error.message}`);
+    else if (e.type === "final" && this.final === undefined) this.final = e;
+    else if (e.type === "round-failed") this.failure ??= `member ${member}: ${e.reason}`;
+    else if (e.type === "internal-error") {
+      this.internalErrors.push(`member ${member}: ${e.message}`);
+    }
+  }
+
+  time(member: number, role: "leader" | "member", stage: string, ms: number): void {
+    if (role === "leader") {
+      this.timings.leader[stage] = (this.timings.leader[stage] ?? 0) + ms;
+      return;
+    }
+    const list = this.timings.members.get(stage) ?? new Array<number>(this.n).fill(0);
+    list[member] += ms;
+    this.timings.members.set(stage, list);
+  }
+
+  stageTimings(): StageTimings {
+    const members: StageTimings["members"] = {};
+    for (const [stage, list] of this.timings.members) {
+      members[stage] = { total: list.reduce((a, b) => a + b, 0), max: Math.max(...list) };
+    }
+    return { leader: this.timings.leader, members };
+  }
+}
+
+/** An endpoint whose calls are timed into `log` with `clock`, by the stage of what they handle. */
+function timed(
+  endpoint: Endpoint,
+  member: number,
+  roster: Roster,
+  log: RoundLog,
+  clock: () => number,
+): SimNode {
+  const types = new WeakMap<Uint8Array, MessageType>();
+  return {
+    async receive(frame, from, now) {
+      let type = types.get(frame);
+      if (type === undefined) types.set(frame, type = openFrame(frame, roster).type);
+      const started = clock();
+      const out = await endpoint.receive(frame, from, now);
+      log.time(member, isCollected(type) ? "leader" : "member", stageOf(type), clock() - started);
+      return out;
+    },
+    async tick(now) {
+      const started = clock();
+      const out = await endpoint.tick(now);
+      log.time(member, "member", "timeout", clock() - started);
+      return out;
+    },
+    nextTimeout: () => endpoint.nextTimeout(),
+  };
+}
+
+function isCollected(type: MessageType): boolean {
+  return MEMBER_STAGES.some((s) => TRANSITIONS[s].sends === type);
+}
+
+function isAnswer(type: MessageType): boolean {
+  return MEMBER_STAGES.some((s) => TRANSITIONS[s].answer === type);
+}
+
+async function simulateRound(
+  roster: Roster,
+  endpoints: readonly Endpoint[],
+  round: number,
+  options: SimOptions,
+): Promise<RoundReport> {
+  const n = roster.members.length;
+  const log = new RoundLog(n);
+  const inputs = roundInputs(roster, round, options.seed);
+  const dropAt = dropouts(roster, round, options);
+  const leader0 = leaderOf(roster, round, 0);
+  const killAt = options.killLeaderAt === undefined ? undefined : answerInto(options.killLeaderAt);
+  const clock = options.clock;
+  const nodes: SimNode[] = endpoints.map((e, i) =>
+    clock === undefined ? e : timed(e, i, roster, log, clock)
+  );
+  const net = new SimNetwork(roster, nodes, { latency: options.latencyMs ?? 1, record: false });
+  net.onEvent = (l) => log.event(l.member, l.event);
+  net.intercept = (w: Wire) => {
+    const dies = dropAt.get(w.from) === w.type || (w.from === leader0 && w.type === killAt);
+    if (dies) {
+      net.dead.add(w.from); // it vanishes before this send (and everything after it)
+      return [];
+    }
+    log.bytes[w.from] += w.frame.length;
+    if (isAnswer(w.type)) {
+      log.leaderBytes.set(w.from, (log.leaderBytes.get(w.from) ?? 0) + w.frame.length);
+    }
+    return undefined;
+  };
+  for (let i = 0; i < n; i++) {
+    const started = clock?.() ?? 0;
+    await net.call(i, () => endpoints[i].submit(round, inputs.quantized[i].slice(), 0));
+    if (clock !== undefined) log.time(i, "member", "advertise", clock() - started);
+  }
+  await net.run({ until: () => log.final !== undefined, maxTime: 60 * roster.viewTimeoutMs });
+  return await report(roster, round, options, inputs, log, dropAt, net.now);
+}
+
+async function report(
+  roster: Roster,
+  round: number,
+  options: SimOptions,
+  inputs: RoundInputs,
+  log: RoundLog,
+  dropAt: ReadonlyMap<number, MessageType>,
+  now: number,
+): Promise<RoundReport> {
+  const n = roster.members.length;
+  const q = roster.quantization;
+  const leader0 = leaderOf(roster, round, 0);
+  const final = log.final;
+  const dropped = [...dropAt.keys()].concat(options.killLeaderAt ? [leader0] : []);
+  const leaderIndex = final ? leaderOf(roster, round, final.view) : leader0;
+  const leaderBytes = (i: number) => log.leaderBytes.get(i) ?? 0;
+  const base = {
+    round,
+    view: final?.view ?? 0,
+    leader: roster.members[leaderIndex].id,
+    dropped: dropped.sort((a, b) => a - b).map((i) => roster.members[i].id),
+    errorBound: q.errorBound,
+    virtualLatencyMs: now,
+    timings: log.stageTimings(),
+    bytes: {
+      memberAvg: log.bytes.reduce((a, b) => a + b, 0) / n - leaderBytes(leaderIndex) / n,
+      memberMax: Math.max(...log.bytes.map((b, i) => b - leaderBytes(i))),
+      leader: leaderBytes(leaderIndex),
+    },
+    refusals: log.refusals,
+  };
+  if (final === undefined || log.internalErrors.length > 0) {
+    return {
+      ...base,
+      survivors: final?.members.length ?? 0,
+      members: final?.members.map((i) => roster.members[i].id) ?? [],
+      exact: false,
+      verified: false,
+      maxAbsError: Infinity,
+      failure: final === undefined
+        ? [log.failure ?? "no final certificate", ...log.internalErrors].join("; ")
+        : `internal errors: ${log.internalErrors.join("; ")}`,
+    };
+  }
+  // Exactness: the plaintext sum of the certified members' quantized inputs.
+  const expected = new Uint32Array(roster.dim + 1);
+  for (const m of final.members) {
+    const v = inputs.quantized[m];
+    for (let j = 0; j < expected.length; j++) expected[j] = expected[j] + v[j];
+  }
+  const exact = equalBytes(u32Bytes(expected), u32Bytes(final.aggregate));
+  let verified = false;
+  try {
+    await verifyFinalCertificate(roster, final.certificate, u32Bytes(final.aggregate));
+    verified = true;
+  } catch (err) {
+    log.refusals.push(`offline verification: ${(err as Error).message}`);
+  }
+  return {
+    ...base,
+    survivors: final.members.length,
+    members: final.members.map((i) => roster.members[i].id),
+    exact,
+    verified,
+    maxAbsError: maxAbsError(roster, inputs, final),
+  };
+}
+
+/** Largest error of the published weighted mean against the float64 mean of the clipped inputs. */
+function maxAbsError(
+  roster: Roster,
+  inputs: RoundInputs,
+  final: Extract<ProtocolEvent, { type: "final" }>,
+): number {
+  const q = roster.quantization;
+  const mean = dequantizeMean(final.aggregate, q, final.members.length);
+  let wsum = 0;
+  for (const m of final.members) wsum += inputs.weights[m];
+  let worst = 0;
+  for (let j = 0; j < roster.dim; j++) {
+    let acc = 0;
+    for (const m of final.members) {
+      acc += inputs.weights[m] * Math.max(-q.clip, Math.min(q.clip, inputs.floats[m][j]));
+    }
+    worst = Math.max(worst, Math.abs(mean[j] - acc / wsum));
+  }
+  return worst;
+}
