@@ -55,6 +55,6 @@ export { MemberSigner, type Signature } from "./protocol/federation/signer.ts";
 export { type MaskTerm, type Rng, systemRng } from "./protocol/crypto/mod.ts";
 
 if (import.meta.main) {
-  const { main } = await import("./node/cli.ts");
+  const { main } = await import("./node/cli/mod.ts");
   Deno.exit(await main(Deno.args));
 }

@@ -1,5 +1,5 @@
 /**
- * The command line (node/cli.ts), run in-process through `main` with console output captured:
+ * The command line (node/cli/mod.ts), run in-process through `main` with console output captured:
  * `--help` of every command (exit 0; `roster create --help` states the defaults it applies);
  * usage errors (exit 2 with a message): unknown commands and options, missing or malformed
  * values; `init` (the directory and its files with their modes, the card, refusal of a second
@@ -19,7 +19,7 @@ import { inlineExpander } from "../../protocol/math/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import type { MemberSigner } from "../../protocol/federation/signer.ts";
-import { main } from "../../node/cli.ts";
+import { main } from "../../node/cli/mod.ts";
 import {
   createIdentity,
   loadIdentity,

@@ -1,0 +1,83 @@
+/**
+ * Private to the command line: reading a command's options and printing its result. Every
+ * refusal here is a usage error ({@link usageError}: a `NodeError` with code `"usage"`, which
+ * `mod.ts` prints as is and maps to exit 2, or to exit 0 on stdout when `--help` was asked).
+ *
+ * @module
+ */
+import { parseArgs } from "@std/cli/parse-args";
+import { NodeError } from "../errors.ts";
+import { HELP } from "./help.ts";
+
+/** A command line the CLI cannot run: printed as is (no prefix), exit 2. */
+export function usageError(message: string): NodeError {
+  return new NodeError("usage", message);
+}
+
+/** Always throws: the usage error whose message is `command`'s help (the overview if none). */
+export function usage(command: string): never {
+  throw usageError(HELP[command] ?? HELP[""]);
+}
+
+/**
+ * The value of `--name`. Refuses (usage error, followed by `command`'s help) a missing or empty
+ * value.
+ */
+export function required(args: Record<string, unknown>, name: string, command: string): string {
+  const v = args[name];
+  if (typeof v !== "string" || v === "") {
+    throw usageError(`--${name} is required\n\n${HELP[command] ?? ""}`);
+  }
+  return v;
+}
+
+/**
+ * `value` (of `--name`) as a safe integer. Refuses (usage error) anything but decimal digits, and
+ * values below `min`.
+ */
+export function integer(value: string, name: string, min = 0): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
+    throw usageError(`--${name} must be an integer ≥ ${min}, got ${value}`);
+  }
+  return n;
+}
+
+/** `value` (of `--name`) as a number. Refuses (usage error) values that are not finite. */
+export function number(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw usageError(`--${name} must be a number, got ${value}`);
+  return n;
+}
+
+/** The values of a repeatable option: none, one or several, as strings. Refuses nothing. */
+export function list(v: unknown): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)];
+}
+
+/**
+ * Parses `argv` for `command`: the options of `spec`, plus `--help` and `--json` (booleans) that
+ * every command accepts. Refuses (usage error, followed by `command`'s help) an unknown option.
+ */
+export function parse(
+  argv: string[],
+  command: string,
+  spec: { string?: string[]; boolean?: string[]; collect?: string[] },
+) {
+  return parseArgs(argv, {
+    string: spec.string ?? [],
+    boolean: ["help", "json", ...(spec.boolean ?? [])],
+    collect: spec.collect ?? [],
+    unknown: (flag: string) => {
+      throw usageError(`unknown option ${flag}\n\n${HELP[command] ?? HELP[""]}`);
+    },
+  });
+}
+
+/** Parsed options, as {@link parse} returns them. */
+export type Args = ReturnType<typeof parse>;
+
+/** Prints a result on stdout: `value` as one line of JSON with `--json`, else `text`. */
+export function print(json: boolean, value: unknown, text: string): void {
+  console.log(json ? JSON.stringify(value) : text);
+}

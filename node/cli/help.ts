@@ -1,0 +1,100 @@
+/**
+ * The help texts of the `fedagg` command line, one per command (`HELP.roster` covers the four
+ * roster subcommands) and the overview under the empty key. The defaults they state are
+ * interpolated from the values the commands apply (`roster_file.ts`, `node_dir.ts` and the
+ * protocol's threshold rule), so a text cannot promise a default the command does not use.
+ *
+ * `--help` prints a text as is, without a trailing newline (see `mod.ts`); the usage errors of
+ * `_args.ts` append the command's text to the message.
+ *
+ * @module
+ */
+import { defaultHararyThreshold } from "../../protocol/mod.ts";
+import { DEFAULT_LISTEN } from "../node_dir.ts";
+import { DEFAULT_PARAMETERS, DEFAULT_SECAGG_PLUS } from "../roster_file.ts";
+
+// The defaults the help states are the ones the commands apply.
+const defaults = DEFAULT_PARAMETERS;
+const sparse = DEFAULT_SECAGG_PLUS;
+
+/**
+ * The help text of each command, keyed by its name; `""` is the overview that lists the
+ * commands. A key absent here is no command: callers fall back to the overview.
+ */
+export const HELP: Readonly<Record<string, string>> = {
+  "": `fedagg — peer-to-peer secure aggregation for federated learning
+
+Usage: fedagg <command> [options]      (fedagg <command> --help for details)
+
+Commands:
+  init       create this node's identity and API token
+  roster     create, extend, sign and verify the federation's roster
+  run        join the mesh and serve the local trainer API
+  submit     hand the trainer's update for a round to the local node
+  aggregate  download a round's aggregate from the local node
+  status     show the local node's status
+  verify     check a published aggregate and its final certificate offline
+`,
+  init: `Usage: fedagg init --dir DIR [--listen MULTIADDR]... [--announce MULTIADDR]... [--json]
+
+Creates DIR (mode 0700) with a new identity (identity.json, mode 0600) and an API token
+(api.token, mode 0600), and prints this member's card (also written to DIR/card.json) for the
+roster. --listen defaults to ${DEFAULT_LISTEN.join(" ")}; --announce (the addresses others dial)
+defaults to the listen addresses.
+`,
+  roster: `Usage:
+  fedagg roster create --out FILE --federation NAME --dim D [options]
+  fedagg roster add    --roster FILE --card CARD.json [--card ...]
+  fedagg roster sign   --roster FILE --dir DIR
+  fedagg roster verify --roster FILE [--json]
+
+create options:
+  --mode classical|post-quantum   (default ${defaults.mode})
+  --clip C                        clipping radius (default ${defaults.clip})
+  --max-weight W                  largest num_samples one may claim (default ${defaults.maxWeight})
+  --scale S                       quantization scale (default: the largest that cannot overflow)
+  --threshold T                   global threshold (default ⌊2n/3⌋ + 1)
+  --graph complete|sparse         neighbour graph (default ${defaults.graph.kind})
+  --degree K                      sparse graph degree (even), with
+  --graph-threshold TK            its share threshold (default ⌊(K+1)/2⌋ + 1, a strict majority
+                                  of the K+1 holders: ${defaultHararyThreshold(4)} for K = 4)
+  or, instead of --degree, K and TK chosen per Bell et al. (sparse only) for:
+  --corrupt F                     fraction of corrupt members (default ${sparse.corruptFraction})
+  --dropout F                     per-round dropout fraction (default ${sparse.dropoutFraction})
+  --stage-timeout MS              (default ${defaults.stageTimeoutMs})
+  --advertise-timeout MS          submission deadline after the first update: 6 × the
+                                  stage timeout unless given (default ${defaults.advertiseTimeoutMs})
+  --view-timeout MS               3 × the stage timeout unless given (default ${defaults.viewTimeoutMs})
+
+verify exits 0 only when the roster is valid and every member signed it.
+`,
+  run: `Usage: fedagg run --dir DIR --roster FILE [--api HOST:PORT] [--listen MULTIADDR]...
+
+Joins the mesh with DIR's identity (listening on the addresses given at init unless --listen
+is given) and serves the trainer API (default 127.0.0.1:8421; port 0 picks a free one; the URL
+is written to DIR/api.json). The roster must be signed by every member. Logs JSON lines to
+stderr. Stops cleanly on SIGINT or SIGTERM.
+`,
+  submit: `Usage: fedagg submit --dir DIR --round R --file FILE --num-samples N [--api URL] [--json]
+
+Sends FILE (raw little-endian float32, .npy or safetensors) as this member's update for round R.
+`,
+  aggregate:
+    `Usage: fedagg aggregate --dir DIR --round R --out FILE [--format npy|raw|safetensors|sum]
+                        [--certificate FILE] [--api URL] [--json]
+
+Downloads round R's aggregate (default: the weighted mean as .npy; "sum" is the exact integer
+aggregate the certificate covers) and, with --certificate, its final certificate.
+`,
+  status: `Usage: fedagg status --dir DIR [--api URL] [--json]
+`,
+  verify:
+    `Usage: fedagg verify --certificate FILE --aggregate FILE --roster FILE [--mean FILE.npy] [--json]
+
+Checks a final certificate offline against a roster every member signed: the scheduled
+leader's signature, at least t approvals of
+one survivor set, at least t co-signatures, and that FILE (the exact integer aggregate, as
+downloaded with --format sum) is the certified one. With --mean, also checks that the float32
+weighted mean in FILE.npy is exactly the one the aggregate determines. Exits 0 only if all hold.
+`,
+};

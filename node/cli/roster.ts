@@ -1,0 +1,242 @@
+/**
+ * `fedagg roster create|add|sign|verify`: the federation's roster file, from its parameters to
+ * every member's signature. {@link roster} dispatches to one function per subcommand; the four
+ * share one help text (`HELP.roster`).
+ *
+ * @module
+ */
+import { defaultHararyThreshold, defaultTimeouts, type Mode } from "../../protocol/mod.ts";
+import { NodeError } from "../errors.ts";
+import { loadIdentity, type MemberCard } from "../identity.ts";
+import {
+  addMember,
+  checkRosterFile,
+  DEFAULT_PARAMETERS,
+  DEFAULT_SECAGG_PLUS,
+  newRosterFile,
+  readRosterFile,
+  type RosterGraph,
+  type RosterParameters,
+  signRoster,
+  writeRosterFile,
+} from "../roster_file.ts";
+import { HELP } from "./help.ts";
+import {
+  type Args,
+  integer,
+  list,
+  number,
+  parse,
+  print,
+  required,
+  usage,
+  usageError,
+} from "./_args.ts";
+
+/**
+ * Runs `fedagg roster <sub> ...`; resolves to the subcommand's exit code. Refuses (usage error)
+ * a missing or unknown subcommand.
+ */
+export async function roster(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === "--help" || sub === "-h") usage("roster");
+  if (!Object.hasOwn(SUBCOMMANDS, sub)) {
+    throw usageError(`unknown roster command ${sub}\n\n${HELP.roster}`);
+  }
+  return await SUBCOMMANDS[sub](rest);
+}
+
+/** The subcommands, by name. */
+const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  create,
+  add,
+  sign,
+  verify,
+};
+
+// ---- create -------------------------------------------------------------------------------------
+
+/** The options of `roster create`, all strings (each step that reads a number checks it). */
+const CREATE_OPTIONS = [
+  "out",
+  "federation",
+  "dim",
+  "mode",
+  "clip",
+  "max-weight",
+  "scale",
+  "threshold",
+  "graph",
+  "degree",
+  "graph-threshold",
+  "corrupt",
+  "dropout",
+  "stage-timeout",
+  "advertise-timeout",
+  "view-timeout",
+];
+
+/**
+ * `roster create`: writes a new roster file with no members to `--out`; resolves to 0. Refuses
+ * (usage error) missing or malformed options, the first one found in a fixed order: `--out`,
+ * the mode, the stage timeout, the graph, then the others in the order of {@link parametersOf}.
+ */
+async function create(argv: string[]): Promise<number> {
+  const args = parse(argv, "roster", { string: CREATE_OPTIONS });
+  if (args.help) usage("roster");
+  const out = required(args, "out", "roster");
+  await writeRosterFile(out, newRosterFile(parametersOf(args)));
+  console.log(
+    `wrote ${out}: add members with \`fedagg roster add --roster ${out} --card CARD.json\``,
+  );
+  return 0;
+}
+
+/** The roster's parameters: the options given, the defaults the help states for the others. */
+function parametersOf(args: Args): RosterParameters {
+  const mode = modeOf(args);
+  const timeouts = defaultTimeouts(optional(args, "stage-timeout", positive, undefined));
+  const graph = graphOf(args);
+  return {
+    federation: required(args, "federation", "roster"),
+    dim: integer(required(args, "dim", "roster"), "dim", 1),
+    mode,
+    clip: optional(args, "clip", number, DEFAULT_PARAMETERS.clip),
+    maxWeight: optional(args, "max-weight", positive, DEFAULT_PARAMETERS.maxWeight),
+    scale: optional(args, "scale", number, null),
+    threshold: optional(args, "threshold", positive, null),
+    graph,
+    stageTimeoutMs: timeouts.stageTimeoutMs,
+    advertiseTimeoutMs: optional(args, "advertise-timeout", positive, timeouts.advertiseTimeoutMs),
+    viewTimeoutMs: optional(args, "view-timeout", positive, timeouts.viewTimeoutMs),
+  };
+}
+
+/** `--mode`, classical unless given. Refuses any other mode. */
+function modeOf(args: Args): Mode {
+  const mode = (args.mode ?? DEFAULT_PARAMETERS.mode) as Mode;
+  if (mode !== "classical" && mode !== "post-quantum") {
+    throw usageError(`--mode must be classical or post-quantum, got ${mode}`);
+  }
+  return mode;
+}
+
+/**
+ * The neighbour graph: complete unless `--graph sparse`; sparse is Harary with `--degree`, else
+ * SecAgg+ whose degree and threshold follow from n when the roster is loaded.
+ */
+function graphOf(args: Args): RosterGraph {
+  if (args.graph === "sparse") {
+    if (args.degree !== undefined) {
+      const degree = integer(args.degree, "degree", 2);
+      return {
+        kind: "harary",
+        degree,
+        threshold: optional(args, "graph-threshold", positive, defaultHararyThreshold(degree)),
+      };
+    }
+    return {
+      kind: "secagg+",
+      corruptFraction: optional(args, "corrupt", number, DEFAULT_SECAGG_PLUS.corruptFraction),
+      dropoutFraction: optional(args, "dropout", number, DEFAULT_SECAGG_PLUS.dropoutFraction),
+    };
+  }
+  if (args.graph !== undefined && args.graph !== "complete") {
+    throw usageError(`--graph must be complete or sparse, got ${args.graph}`);
+  }
+  return { kind: "complete" };
+}
+
+/** `--name` read by `read` when given, else `fallback`. */
+function optional<T, F>(
+  args: Args,
+  name: string,
+  read: (value: string, name: string) => T,
+  fallback: F,
+): T | F {
+  const value = args[name];
+  return value !== undefined ? read(value, name) : fallback;
+}
+
+/** An integer ≥ 1 (counts and milliseconds). */
+function positive(value: string, name: string): number {
+  return integer(value, name, 1);
+}
+
+// ---- add, sign, verify --------------------------------------------------------------------------
+
+/**
+ * `roster add`: adds each `--card` to the roster file (which resets its signatures); resolves
+ * to 0. Refuses a missing roster file, no `--card`, and a card that is not readable JSON or not a
+ * valid member card (nothing is written then).
+ */
+async function add(argv: string[]): Promise<number> {
+  const args = parse(argv, "roster", { string: ["roster", "card"], collect: ["card"] });
+  if (args.help) usage("roster");
+  const path = required(args, "roster", "roster");
+  let file = await readRosterFile(path);
+  const cards = list(args.card);
+  if (cards.length === 0) throw usageError("--card CARD.json is required (repeatable)");
+  for (const c of cards) file = addMember(file, await readCard(c));
+  await writeRosterFile(path, file);
+  console.log(
+    `${path}: ${file.members.length} members (signatures reset: every member signs again)`,
+  );
+  return 0;
+}
+
+/** The member card in file `path`. Refuses (`card-invalid`) a file that is not readable JSON. */
+async function readCard(path: string): Promise<MemberCard> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch {
+    throw new NodeError("card-invalid", `${path} is not a readable JSON member card`);
+  }
+}
+
+/**
+ * `roster sign`: adds the signature of the member of `--dir` to the roster file; resolves to 0.
+ * Refuses a missing roster file or identity, and a signer that is not a member.
+ */
+async function sign(argv: string[]): Promise<number> {
+  const args = parse(argv, "roster", { string: ["roster", "dir"] });
+  if (args.help) usage("roster");
+  const path = required(args, "roster", "roster");
+  const identity = await loadIdentity(required(args, "dir", "roster"));
+  const signed = await signRoster(await readRosterFile(path), identity);
+  await writeRosterFile(path, signed);
+  console.log(`${path}: signed by ${identity.peerId}`);
+  return 0;
+}
+
+/**
+ * `roster verify`: checks the roster file and its signatures; resolves to 0 only when it is valid
+ * and every member signed it, else 1 (saying who is missing or signed invalidly). Refuses (throws)
+ * a file that is missing or not a valid roster.
+ */
+async function verify(argv: string[]): Promise<number> {
+  const args = parse(argv, "roster", { string: ["roster"] });
+  if (args.help) usage("roster");
+  const path = required(args, "roster", "roster");
+  const check = await checkRosterFile(await readRosterFile(path));
+  const result = {
+    roster: path,
+    federation: check.roster.federation,
+    members: check.roster.members.length,
+    threshold: check.roster.threshold,
+    mode: check.roster.mode,
+    signed: check.signed,
+    missing: check.missing,
+    invalid: check.invalid,
+    complete: check.complete,
+  };
+  print(
+    args.json,
+    result,
+    check.complete
+      ? `${path}: valid, signed by all ${result.members} members (t = ${result.threshold})`
+      : `${path}: NOT complete — missing: ${check.missing.join(", ") || "none"}; ` +
+        `invalid: ${check.invalid.join(", ") || "none"}`,
+  );
+  return check.complete ? 0 : 1;
+}
