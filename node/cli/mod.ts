@@ -55,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(HELP[""]);
       return command === undefined ? 2 : 0;
     }
-    const fn = COMMANDS[command];
+    const fn = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
     if (fn === undefined) throw usageError(`unknown command ${command}\n\n${HELP[""]}`);
     return await fn(rest);
   } catch (err) {

@@ -140,6 +140,9 @@ Deno.test("cli: unknown commands, options and bad values exit 2 with a message",
   await withTempDir("fedagg-cli-", async (dir) => {
     const cases: { args: string[]; message: RegExp }[] = [
       { args: ["frobnicate"], message: /unknown command frobnicate/ },
+      // Names every object has are commands neither.
+      { args: ["constructor"], message: /unknown command constructor/ },
+      { args: ["toString"], message: /unknown command toString/ },
       { args: ["init", "--dir", `${dir}/x`, "--frob"], message: /unknown option --frob/ },
       { args: ["init", "--dir", `${dir}/x`, "stray"], message: /unknown option stray/ },
       { args: ["init"], message: /--dir is required/ },
