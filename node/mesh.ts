@@ -322,82 +322,16 @@ export class Mesh {
   }
 
   async #register(): Promise<void> {
-    const { log, maxFrame } = this.#options;
-    await this.#node.handle(FRAME_PROTOCOL, async (stream, connection) => {
-      const from = this.#index.get(connection.remotePeer.toString());
-      const signal = AbortSignal.timeout(30_000 + maxFrame / 10_000);
-      const lp = sizedStream(stream);
-      try {
-        if (from === undefined) throw new Error("not a member");
-        const total = await readLength(lp, signal);
-        if (lengthRefused(total, maxFrame)) {
-          await lp.write(
-            refusal(ANSWER.refused, `frame of ${total} bytes (limit ${maxFrame})`),
-            { signal },
-          );
-          await stream.close({ signal });
-          log("warn", "refused an oversized frame", { from, bytes: total });
-          return;
-        }
-        const large = total >= LARGE;
-        if (large && this.#largeHolders.has(from)) {
-          // One large frame per member at a time: a slow sender cannot take every slot. This
-          // one may be a resend of a frame whose first stream is still waiting here for a slot
-          // (the sender timed out): "busy" tells the sender to try again later.
-          await lp.write(refusal(ANSWER.busy, "one large frame at a time"), { signal });
-          await stream.close({ signal });
-          log("info", "asked a member to resend a large frame later", { from, bytes: total });
-          return;
-        }
-        if (large) {
-          this.#largeHolders.add(from);
-          await this.#large.acquire();
-        }
-        try {
-          const frame = await readBody(lp, total, signal, "frame");
-          await lp.write(Uint8Array.of(ANSWER.received), { signal });
-          await stream.close({ signal });
-          this.counters.framesReceived++;
-          this.counters.bytesReceived += total;
-          const handled = this.#options.onFrame(frame, from);
-          if (large) await handled;
-        } finally {
-          if (large) {
-            this.#large.release();
-            this.#largeHolders.delete(from);
-          }
-        }
-      } catch (err) {
-        log("warn", "frame transfer failed", {
-          from,
-          error: String((err as Error)?.message ?? err),
-        });
-        stream.abort(err as Error);
-      }
-    }, { maxInboundStreams: 32 });
-
-    await this.#node.handle(AGGREGATE_PROTOCOL, async (stream, connection) => {
-      const signal = AbortSignal.timeout(60_000);
-      const lp = sizedStream(stream);
-      try {
-        if (!this.#index.has(connection.remotePeer.toString())) throw new Error("not a member");
-        const ask = (await lp.read({ signal })).subarray();
-        if (ask.length !== 48) throw new Error("malformed aggregate request");
-        const view = new DataView(ask.buffer, ask.byteOffset, 16);
-        const body = this.#options.aggregateBody(
-          view.getFloat64(0),
-          view.getFloat64(8),
-          ask.slice(16),
-        );
-        // An unknown body is announced as length 0, which the fetching side refuses.
-        await writeSized(lp, body ?? new Uint8Array(0), signal);
-        if (body !== undefined) this.counters.bytesSent += body.length;
-        await stream.close({ signal });
-      } catch (err) {
-        stream.abort(err as Error);
-      }
-    }, { maxInboundStreams: 64 });
-
+    await this.#node.handle(
+      FRAME_PROTOCOL,
+      (stream, connection) => this.#receiveFrame(stream, connection.remotePeer),
+      { maxInboundStreams: 32 },
+    );
+    await this.#node.handle(
+      AGGREGATE_PROTOCOL,
+      (stream, connection) => this.#serveAggregate(stream, connection.remotePeer),
+      { maxInboundStreams: 64 },
+    );
     const pubsub = this.#pubsub();
     pubsub.topicValidators.set(
       this.#topic,
@@ -419,6 +353,85 @@ export class Mesh {
         this.#options.onGossip(e.detail.data, from);
       },
     );
+  }
+
+  /**
+   * Receives one frame on `/fedagg/1/frame`: refuses one above `maxFrame` for good and a second
+   * large one from a member still holding a slot for now ("busy"), waits for a large-frame slot,
+   * acknowledges receipt and hands the frame over (waiting for a large one to be handled).
+   */
+  async #receiveFrame(stream: Stream, remote: PeerId): Promise<void> {
+    const { log, maxFrame } = this.#options;
+    const from = this.#index.get(remote.toString());
+    const signal = AbortSignal.timeout(30_000 + maxFrame / 10_000);
+    const lp = sizedStream(stream);
+    try {
+      if (from === undefined) throw new Error("not a member");
+      const total = await readLength(lp, signal);
+      if (lengthRefused(total, maxFrame)) {
+        await lp.write(
+          refusal(ANSWER.refused, `frame of ${total} bytes (limit ${maxFrame})`),
+          { signal },
+        );
+        await stream.close({ signal });
+        log("warn", "refused an oversized frame", { from, bytes: total });
+        return;
+      }
+      const large = total >= LARGE;
+      if (large && this.#largeHolders.has(from)) {
+        // One large frame per member at a time: a slow sender cannot take every slot. This
+        // one may be a resend of a frame whose first stream is still waiting here for a slot
+        // (the sender timed out): "busy" tells the sender to try again later.
+        await lp.write(refusal(ANSWER.busy, "one large frame at a time"), { signal });
+        await stream.close({ signal });
+        log("info", "asked a member to resend a large frame later", { from, bytes: total });
+        return;
+      }
+      if (large) {
+        this.#largeHolders.add(from);
+        await this.#large.acquire();
+      }
+      try {
+        const frame = await readBody(lp, total, signal, "frame");
+        await lp.write(Uint8Array.of(ANSWER.received), { signal });
+        await stream.close({ signal });
+        this.counters.framesReceived++;
+        this.counters.bytesReceived += total;
+        const handled = this.#options.onFrame(frame, from);
+        if (large) await handled;
+      } finally {
+        if (large) {
+          this.#large.release();
+          this.#largeHolders.delete(from);
+        }
+      }
+    } catch (err) {
+      log("warn", "frame transfer failed", { from, error: String((err as Error)?.message ?? err) });
+      stream.abort(err as Error);
+    }
+  }
+
+  /** Serves one aggregate body by (round, view, hash) on `/fedagg/1/aggregate`. */
+  async #serveAggregate(stream: Stream, remote: PeerId): Promise<void> {
+    const signal = AbortSignal.timeout(60_000);
+    const lp = sizedStream(stream);
+    try {
+      if (!this.#index.has(remote.toString())) throw new Error("not a member");
+      const ask = (await lp.read({ signal })).subarray();
+      if (ask.length !== 48) throw new Error("malformed aggregate request");
+      const view = new DataView(ask.buffer, ask.byteOffset, 16);
+      const body = this.#options.aggregateBody(
+        view.getFloat64(0),
+        view.getFloat64(8),
+        ask.slice(16),
+      );
+      // An unknown body is announced as length 0, which the fetching side refuses.
+      await writeSized(lp, body ?? new Uint8Array(0), signal);
+      if (body !== undefined) this.counters.bytesSent += body.length;
+      await stream.close({ signal });
+    } catch (err) {
+      stream.abort(err as Error);
+    }
   }
 
   /** Dials members that are not connected, each with its own exponential backoff. */

@@ -10,7 +10,7 @@ import { equalBytes, toHex } from "../encoding/bytes.ts";
 import { sha256 } from "../crypto/mod.ts";
 import { ensure, ProtocolError, relayedBy } from "../errors.ts";
 import { type MemberSet, memberSetHash } from "../math/member_set.ts";
-import { expectSession, openFrame, verifyEnvelope } from "../wire/frame.ts";
+import { type Envelope, expectSession, openFrame, verifyEnvelope } from "../wire/frame.ts";
 import { readApproval } from "../wire/messages.ts";
 import type { Roster } from "../federation/roster.ts";
 import { type Session, sessionHash } from "../federation/session.ts";
@@ -44,36 +44,7 @@ export async function checkApprovals(
   relayer: number,
   verified?: Set<string>,
 ): Promise<CheckedApprovals> {
-  const u3Hash = memberSetHash(sessionHash(session), u3);
-  const inU3 = new Set(u3);
-  const seen = new Set<number>();
-  const refused: ProtocolError[] = [];
-  const candidates = [];
-  for (const frame of frames) {
-    try {
-      const env = openFrame(frame, roster);
-      expectSession(env, session);
-      const approval = readApproval(env);
-      ensure(
-        inU3.has(env.sender),
-        "inconsistent-lists",
-        "approval from a member not in U3",
-        env.sender,
-      );
-      ensure(!seen.has(env.sender), "equivocation", "two approvals from one member", env.sender);
-      seen.add(env.sender);
-      ensure(
-        equalBytes(approval.u2Hash, u2Hash) && equalBytes(approval.u3Hash, u3Hash),
-        "inconsistent-lists",
-        "approval signs different survivor lists",
-        env.sender,
-      );
-      candidates.push(env);
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      refused.push(relayedBy(err, "approval", relayer));
-    }
-  }
+  const { candidates, refused } = approvalsOf(roster, session, frames, u3, u2Hash, relayer);
   // Digests only serve the cache: without one, nothing is hashed.
   const cache = verified && {
     verified,
@@ -103,4 +74,49 @@ export async function checkApprovals(
     relayer,
   );
   return { approvers, refused };
+}
+
+/**
+ * The frames that are Approvals of (`u2Hash`, H(`u3`)) in `session` by distinct members of U3,
+ * signatures unchecked; the others refused, naming `relayer`.
+ */
+function approvalsOf(
+  roster: Roster,
+  session: Session,
+  frames: readonly Uint8Array[],
+  u3: MemberSet,
+  u2Hash: Uint8Array,
+  relayer: number,
+): { candidates: Envelope[]; refused: ProtocolError[] } {
+  const u3Hash = memberSetHash(sessionHash(session), u3);
+  const inU3 = new Set(u3);
+  const seen = new Set<number>();
+  const refused: ProtocolError[] = [];
+  const candidates: Envelope[] = [];
+  for (const frame of frames) {
+    try {
+      const env = openFrame(frame, roster);
+      expectSession(env, session);
+      const approval = readApproval(env);
+      ensure(
+        inU3.has(env.sender),
+        "inconsistent-lists",
+        "approval from a member not in U3",
+        env.sender,
+      );
+      ensure(!seen.has(env.sender), "equivocation", "two approvals from one member", env.sender);
+      seen.add(env.sender);
+      ensure(
+        equalBytes(approval.u2Hash, u2Hash) && equalBytes(approval.u3Hash, u3Hash),
+        "inconsistent-lists",
+        "approval signs different survivor lists",
+        env.sender,
+      );
+      candidates.push(env);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      refused.push(relayedBy(err, "approval", relayer));
+    }
+  }
+  return { candidates, refused };
 }

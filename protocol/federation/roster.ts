@@ -143,7 +143,56 @@ export function createRoster(settings: RosterSettings): Roster {
   if (mode !== "classical" && mode !== "post-quantum") {
     throw new ConfigError("mode", `must be "classical" or "post-quantum", got ${String(mode)}`);
   }
-  const members = [...settings.members].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const members = checkedMembers(settings.members, mode);
+  const n = members.length;
+  const dim = settings.dim;
+  if (!Number.isSafeInteger(dim) || dim < 1 || dim > MAX_DIM) {
+    throw new ConfigError("dim", `must be an integer in [1, ${MAX_DIM}], got ${dim}`);
+  }
+  const threshold = settings.threshold ?? defaultThreshold(n);
+  if (!Number.isSafeInteger(threshold) || threshold <= n / 2 || threshold > n) {
+    throw new ConfigError(
+      "threshold",
+      `must be an integer in (n/2, n] = (${n / 2}, ${n}]: two views of a round can then not ` +
+        `both complete while fewer than 2t − n members are corrupt; got ${threshold}`,
+    );
+  }
+  const graph = checkedGraph(settings.graph ?? { kind: "complete" }, n);
+  const quantization = quantizationParameters({
+    members: n,
+    clip: settings.clip ?? 1,
+    maxWeight: settings.maxWeight ?? 1,
+    scale: settings.scale,
+  });
+  const timeouts = checkedTimeouts(settings);
+  const hash = rosterHash({
+    federation,
+    mode,
+    members,
+    dim,
+    threshold,
+    graph,
+    quantization,
+    ...timeouts,
+  });
+  const index = new Map(members.map((m, i) => [m.id, i]));
+  return Object.freeze({
+    federation,
+    members: Object.freeze(members),
+    mode,
+    dim,
+    threshold,
+    graph,
+    quantization,
+    ...timeouts,
+    hash,
+    indexOf: (id: string) => index.get(id),
+  });
+}
+
+/** The members sorted by id, each checked (see {@link createRoster}). */
+function checkedMembers(list: readonly Member[], mode: Mode): Member[] {
+  const members = [...list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const n = members.length;
   if (n < 3 || n > MAX_MEMBERS) {
     throw new ConfigError("members", `a roster needs 3 to ${MAX_MEMBERS} members, got ${n}`);
@@ -162,61 +211,52 @@ export function createRoster(settings: RosterSettings): Roster {
     const key = Array.from(m.signingKey).join(",");
     if (seenKeys.has(key)) throw new ConfigError("members", `member ${m.id} reuses a signing key`);
     seenKeys.add(key);
-    if (mode === "post-quantum") {
-      if (
-        !(m.pqSigningKey instanceof Uint8Array) ||
-        m.pqSigningKey.length !== ML_DSA65_PUBLIC_KEY_LENGTH
-      ) {
-        throw new ConfigError(
-          "members",
-          `member ${m.id}: post-quantum mode needs a ${ML_DSA65_PUBLIC_KEY_LENGTH}-byte ML-DSA-65 key`,
-        );
-      }
+    if (
+      mode === "post-quantum" &&
+      (!(m.pqSigningKey instanceof Uint8Array) ||
+        m.pqSigningKey.length !== ML_DSA65_PUBLIC_KEY_LENGTH)
+    ) {
+      throw new ConfigError(
+        "members",
+        `member ${m.id}: post-quantum mode needs a ${ML_DSA65_PUBLIC_KEY_LENGTH}-byte ML-DSA-65 key`,
+      );
     }
   });
+  return members;
+}
 
-  const dim = settings.dim;
-  if (!Number.isSafeInteger(dim) || dim < 1 || dim > MAX_DIM) {
-    throw new ConfigError("dim", `must be an integer in [1, ${MAX_DIM}], got ${dim}`);
-  }
-  const threshold = settings.threshold ?? defaultThreshold(n);
-  if (!Number.isSafeInteger(threshold) || threshold <= n / 2 || threshold > n) {
-    throw new ConfigError(
-      "threshold",
-      `must be an integer in (n/2, n] = (${n / 2}, ${n}]: two views of a round can then not ` +
-        `both complete while fewer than 2t − n members are corrupt; got ${threshold}`,
-    );
-  }
-  const graph: GraphSettings = settings.graph ?? { kind: "complete" };
-  if (graph.kind === "harary") {
-    const { degree, threshold: tk } = graph;
-    if (!Number.isSafeInteger(degree) || degree < 2 || degree % 2 !== 0 || degree >= n - 1) {
-      throw new ConfigError(
-        "graph.degree",
-        `must be an even integer in [2, n − 2] = [2, ${n - 2}] (use the complete graph ` +
-          `otherwise), got ${degree}`,
-      );
-    }
-    if (!Number.isSafeInteger(tk) || tk <= (degree + 1) / 2 || tk > degree + 1) {
-      throw new ConfigError(
-        "graph.threshold",
-        `must be a strict majority of a closed neighbourhood: in (${(degree + 1) / 2}, ${
-          degree + 1
-        }], got ${tk}`,
-      );
-    }
-  } else if (graph.kind !== "complete") {
+/** The graph, checked for a roster of `n` (see {@link createRoster}). */
+function checkedGraph(graph: GraphSettings, n: number): GraphSettings {
+  if (graph.kind === "complete") return graph;
+  if (graph.kind !== "harary") {
     throw new ConfigError(
       "graph",
       `unknown graph kind ${String((graph as { kind: unknown }).kind)}`,
     );
   }
-  const quantization = quantizationParameters({
-    members: n,
-    clip: settings.clip ?? 1,
-    maxWeight: settings.maxWeight ?? 1,
-    scale: settings.scale,
-  });
+  const { degree, threshold: tk } = graph;
+  if (!Number.isSafeInteger(degree) || degree < 2 || degree % 2 !== 0 || degree >= n - 1) {
+    throw new ConfigError(
+      "graph.degree",
+      `must be an even integer in [2, n − 2] = [2, ${n - 2}] (use the complete graph ` +
+        `otherwise), got ${degree}`,
+    );
+  }
+  if (!Number.isSafeInteger(tk) || tk <= (degree + 1) / 2 || tk > degree + 1) {
+    throw new ConfigError(
+      "graph.threshold",
+      `must be a strict majority of a closed neighbourhood: in (${(degree + 1) / 2}, ${
+        degree + 1
+      }], got ${tk}`,
+    );
+  }
+  return graph;
+}
+
+/** The three timeouts, defaulted ({@link defaultTimeouts}) and checked. */
+function checkedTimeouts(
+  settings: RosterSettings,
+): Pick<Roster, "stageTimeoutMs" | "advertiseTimeoutMs" | "viewTimeoutMs"> {
   const stageTimeoutMs = settings.stageTimeoutMs ?? DEFAULT_STAGE_TIMEOUT_MS;
   const defaults = defaultTimeouts(stageTimeoutMs);
   const advertiseTimeoutMs = settings.advertiseTimeoutMs ?? defaults.advertiseTimeoutMs;
@@ -226,10 +266,10 @@ export function createRoster(settings: RosterSettings): Roster {
       ["stageTimeoutMs", stageTimeoutMs],
       ["advertiseTimeoutMs", advertiseTimeoutMs],
       ["viewTimeoutMs", viewTimeoutMs],
-    ]
+    ] as const
   ) {
-    if (!Number.isSafeInteger(v) || (v as number) < 1) {
-      throw new ConfigError(name as string, `must be a positive integer number of milliseconds`);
+    if (!Number.isSafeInteger(v) || v < 1) {
+      throw new ConfigError(name, `must be a positive integer number of milliseconds`);
     }
   }
   if (viewTimeoutMs <= stageTimeoutMs) {
@@ -239,38 +279,31 @@ export function createRoster(settings: RosterSettings): Roster {
         `still waiting for stragglers`,
     );
   }
+  return { stageTimeoutMs, advertiseTimeoutMs, viewTimeoutMs };
+}
 
+/**
+ * The roster hash: the domain-separated SHA-256 of the canonical CBOR array
+ * `["fedagg/v1/roster", federation, mode, [[id, key, pqKey | null]…], d, t, graph, clip, scale,
+ * maxWeight, stageTimeoutMs, viewTimeoutMs, advertiseTimeoutMs]`, floats as IEEE-754 bytes.
+ */
+function rosterHash(r: Omit<Roster, "hash" | "indexOf">): Uint8Array<ArrayBuffer> {
   const canonical: Value = [
     "fedagg/v1/roster",
-    federation,
-    mode,
-    members.map((m) => [m.id, m.signingKey, m.pqSigningKey ?? null]),
-    dim,
-    threshold,
-    graph.kind === "complete" ? ["complete"] : ["harary", graph.degree, graph.threshold],
-    float64Bytes(quantization.clip),
-    float64Bytes(quantization.scale),
-    quantization.maxWeight,
-    stageTimeoutMs,
-    viewTimeoutMs,
-    advertiseTimeoutMs,
+    r.federation,
+    r.mode,
+    r.members.map((m) => [m.id, m.signingKey, m.pqSigningKey ?? null]),
+    r.dim,
+    r.threshold,
+    r.graph.kind === "complete" ? ["complete"] : ["harary", r.graph.degree, r.graph.threshold],
+    float64Bytes(r.quantization.clip),
+    float64Bytes(r.quantization.scale),
+    r.quantization.maxWeight,
+    r.stageTimeoutMs,
+    r.viewTimeoutMs,
+    r.advertiseTimeoutMs,
   ];
-  const hash = taggedHash(HASH.roster, encode(canonical));
-  const index = new Map(members.map((m, i) => [m.id, i]));
-  return Object.freeze({
-    federation,
-    members: Object.freeze(members),
-    mode,
-    dim,
-    threshold,
-    graph,
-    quantization,
-    stageTimeoutMs,
-    advertiseTimeoutMs,
-    viewTimeoutMs,
-    hash,
-    indexOf: (id: string) => index.get(id),
-  });
+  return taggedHash(HASH.roster, encode(canonical));
 }
 
 /**

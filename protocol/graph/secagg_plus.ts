@@ -105,6 +105,45 @@ function lnDisconnectionBound(n: number, m: number, k: number): number {
 
 const MAX_PARAMETER_N = 1_000_000;
 
+/** The settings of {@link secAggPlusParameters}, defaulted and checked (see its refusals). */
+function checkedSettings(
+  settings: SecAggPlusSettings,
+): { n: number; gamma: number; delta: number; sigma: number; eta: number } {
+  const { n, corruptFraction: gamma, dropoutFraction: delta } = settings;
+  const sigma = settings.securityBits ?? 40;
+  const eta = settings.correctnessBits ?? 20;
+  if (!Number.isInteger(n) || n < 3 || n > MAX_PARAMETER_N) {
+    throw new ConfigError(
+      "n",
+      `need an integer roster size from 3 to ${MAX_PARAMETER_N}, got ${n}`,
+    );
+  }
+  for (const [name, value] of [["corruptFraction", gamma], ["dropoutFraction", delta]] as const) {
+    if (!(typeof value === "number" && value >= 0 && value < 1)) {
+      throw new ConfigError(name, `must be a fraction in [0, 1), got ${value}`);
+    }
+  }
+  if (gamma >= 1 / 3) {
+    throw new ConfigError(
+      "corruptFraction",
+      `${gamma} is at least 1/3: the threshold ⌊2n/3⌋ + 1 cannot protect against a third or ` +
+        "more corrupt members; lower corruptFraction below 1/3",
+    );
+  }
+  if (gamma + delta >= 1) {
+    throw new ConfigError(
+      "corruptFraction+dropoutFraction",
+      `${gamma} + ${delta} leaves no honest survivor; the sum must be below 1`,
+    );
+  }
+  for (const [name, value] of [["securityBits", sigma], ["correctnessBits", eta]] as const) {
+    if (!(typeof value === "number" && Number.isFinite(value) && value > 0)) {
+      throw new ConfigError(name, `must be a positive number of bits, got ${value}`);
+    }
+  }
+  return { n, gamma, delta, sigma, eta };
+}
+
 /**
  * Picks the SecAgg+ degree k and Shamir threshold t for `n` members of which at most
  * c = ⌊γn⌋ are corrupt and at most D = ⌊δn⌋ drop out, for the Harary graph with a uniformly random
@@ -138,39 +177,7 @@ const MAX_PARAMETER_N = 1_000_000;
  * n ≤ 10 000.
  */
 export function secAggPlusParameters(settings: SecAggPlusSettings): SecAggPlusParameters {
-  const { n, corruptFraction: gamma, dropoutFraction: delta } = settings;
-  const sigma = settings.securityBits ?? 40;
-  const eta = settings.correctnessBits ?? 20;
-  if (!Number.isInteger(n) || n < 3 || n > MAX_PARAMETER_N) {
-    throw new ConfigError(
-      "n",
-      `need an integer roster size from 3 to ${MAX_PARAMETER_N}, got ${n}`,
-    );
-  }
-  for (const [name, value] of [["corruptFraction", gamma], ["dropoutFraction", delta]] as const) {
-    if (!(typeof value === "number" && value >= 0 && value < 1)) {
-      throw new ConfigError(name, `must be a fraction in [0, 1), got ${value}`);
-    }
-  }
-  if (gamma >= 1 / 3) {
-    throw new ConfigError(
-      "corruptFraction",
-      `${gamma} is at least 1/3: the threshold ⌊2n/3⌋ + 1 cannot protect against a third or ` +
-        "more corrupt members; lower corruptFraction below 1/3",
-    );
-  }
-  if (gamma + delta >= 1) {
-    throw new ConfigError(
-      "corruptFraction+dropoutFraction",
-      `${gamma} + ${delta} leaves no honest survivor; the sum must be below 1`,
-    );
-  }
-  for (const [name, value] of [["securityBits", sigma], ["correctnessBits", eta]] as const) {
-    if (!(typeof value === "number" && Number.isFinite(value) && value > 0)) {
-      throw new ConfigError(name, `must be a positive number of bits, got ${value}`);
-    }
-  }
-
+  const { n, gamma, delta, sigma, eta } = checkedSettings(settings);
   const c = countOf(gamma, n);
   const dropped = countOf(delta, n);
   const m = c + dropped;

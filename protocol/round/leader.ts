@@ -51,6 +51,7 @@ import {
   unmaskRequestFields,
 } from "../wire/messages.ts";
 import type { ShareEntry } from "../wire/share_entry.ts";
+import { relayShareKeys } from "./share_sealing.ts";
 import { event, type Output } from "./events.ts";
 import { validateAdvertiseKeys } from "./keys.ts";
 import type { PairAttachment } from "./pair_terms.ts";
@@ -396,18 +397,7 @@ export class Leader {
     const { roster } = this.#config;
     this.#u2 = toMemberSet(this.#shares.keys());
     this.#u2Hash = memberSetHash(this.#hash, this.#u2);
-    const inU2 = new Set(this.#u2);
-    // Index every entry by recipient; keep the post-quantum pair attachments for unmasking.
-    const byRecipient = new Map<number, ShareEntry[]>(this.#u2.map((v) => [v, []]));
-    for (const sender of this.#u2) {
-      for (const e of this.#shares.get(sender)!) {
-        if (!inU2.has(e.peer)) continue;
-        byRecipient.get(e.peer)!.push({ ...e, peer: sender, wrap: new Uint8Array(0) });
-        if (e.maskKemCt.length > 0) {
-          this.#pairs.set(`${sender},${e.peer}`, { maskKemCt: e.maskKemCt, wrap: e.wrap });
-        }
-      }
-    }
+    const byRecipient = relayShareKeys(this.#u2, this.#shares, this.#pairs);
     this.#shares.clear();
     const out: Output[] = [this.#enter("share", now)];
     for (const v of this.#u2) {

@@ -1,6 +1,7 @@
 /**
- * A member's share entries: dealing its secrets in ShareKeys and opening the entries delivered to
- * it in ShareDelivery (stages 2 and 3, `docs/protocol.md` §3).
+ * Share entries: a member dealing its secrets in ShareKeys, the leader relaying the entries to
+ * their holders in ShareDelivery, and a holder opening the entries delivered to it (stages 2 and
+ * 3, `docs/protocol.md` §3).
  *
  * Dealing Shamir-shares the member's self-mask seed `b` and mask seed `m` among its closed
  * neighbourhood, seals each holder's share pair under the pair's share-encryption key (in
@@ -249,4 +250,29 @@ async function openEntry(
   } finally {
     secret.fill(0);
   }
+}
+
+/**
+ * The leader's relay of the ShareKeys of the members of `u2` (`shares`, by sender): for each
+ * member of U2, the entries addressed to it by the others in U2, each re-addressed to its sender
+ * and without the leader-only wrap. The post-quantum attachments of each pair (lo, hi) that lo
+ * encapsulated to hi are kept in `pairs` ("lo,hi") for unmasking.
+ */
+export function relayShareKeys(
+  u2: readonly number[],
+  shares: ReadonlyMap<number, readonly ShareEntry[]>,
+  pairs: Map<string, { maskKemCt: Uint8Array; wrap: Uint8Array }>,
+): Map<number, ShareEntry[]> {
+  const inU2 = new Set(u2);
+  const byRecipient = new Map<number, ShareEntry[]>(u2.map((v) => [v, []]));
+  for (const sender of u2) {
+    for (const e of shares.get(sender)!) {
+      if (!inU2.has(e.peer)) continue;
+      byRecipient.get(e.peer)!.push({ ...e, peer: sender, wrap: new Uint8Array(0) });
+      if (e.maskKemCt.length > 0) {
+        pairs.set(`${sender},${e.peer}`, { maskKemCt: e.maskKemCt, wrap: e.wrap });
+      }
+    }
+  }
+  return byRecipient;
 }

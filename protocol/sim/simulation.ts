@@ -365,13 +365,10 @@ async function report(
         : `internal errors: ${log.internalErrors.join("; ")}`,
     };
   }
-  // Exactness: the plaintext sum of the certified members' quantized inputs.
-  const expected = new Uint32Array(roster.dim + 1);
-  for (const m of final.members) {
-    const v = inputs.quantized[m];
-    for (let j = 0; j < expected.length; j++) expected[j] = expected[j] + v[j];
-  }
-  const exact = equalBytes(u32Bytes(expected), u32Bytes(final.aggregate));
+  const exact = equalBytes(
+    u32Bytes(plainSum(inputs, final.members, roster.dim)),
+    u32Bytes(final.aggregate),
+  );
   let verified = false;
   try {
     await verifyFinalCertificate(roster, final.certificate, u32Bytes(final.aggregate));
@@ -387,6 +384,16 @@ async function report(
     verified,
     maxAbsError: maxAbsError(roster, inputs, final),
   };
+}
+
+/** The plaintext sum (mod 2^32) of `members`' quantized inputs: what the aggregate must be. */
+function plainSum(inputs: RoundInputs, members: readonly number[], dim: number): Uint32Array {
+  const sum = new Uint32Array(dim + 1);
+  for (const m of members) {
+    const v = inputs.quantized[m];
+    for (let j = 0; j < sum.length; j++) sum[j] = sum[j] + v[j];
+  }
+  return sum;
 }
 
 /** Largest error of the published weighted mean against the float64 mean of the clipped inputs. */

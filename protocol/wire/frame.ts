@@ -279,18 +279,54 @@ export function openFrame(frame: Uint8Array, roster: Roster, peer?: number): Env
     `${type} frame is ${frame.length} bytes, limit ${frameLimit(roster, type)}`,
     peer,
   );
-  let mlDsa65: Uint8Array | null = null;
-  if (hybridSigned(roster, type)) {
-    ensure(outer[2] !== null, "bad-signature", `${type} lacks its ML-DSA-65 signature`, peer);
-    mlDsa65 = top.bytes(2, "ML-DSA-65 signature", ML_DSA65_SIGNATURE_LENGTH);
-  } else {
-    ensure(
-      outer[2] === null,
-      "bad-signature",
-      `${type} carries an unexpected ML-DSA-65 part`,
-      peer,
-    );
+  const mlDsa65 = readMlDsa65(top, outer[2], roster, type, peer);
+  const { session, sender } = readHeader(header, roster, type, peer);
+  let body: Uint8Array | null = null;
+  if (outer.length === 4) {
+    ensure(BODY_TYPES.has(type), "malformed", `${type} frame must not carry a body`, sender);
+    body = top.bytes(3, "body", [0, frame.length]);
   }
+  return {
+    type,
+    session,
+    sender,
+    payload: payloadBytes,
+    signature: { ed25519, mlDsa65 },
+    body,
+    fields: payload.slice(HEADER_FIELDS),
+    frame,
+  };
+}
+
+/** The types whose frames carry a body (a vector): masked inputs and published aggregates. */
+const BODY_TYPES: ReadonlySet<MessageType> = new Set(["maskedInput", "certificate"]);
+
+/** The ML-DSA-65 part of a frame: present exactly when `type` is hybrid-signed under `roster`. */
+function readMlDsa65(
+  top: Fields,
+  raw: unknown,
+  roster: Roster,
+  type: MessageType,
+  peer: number | undefined,
+): Uint8Array | null {
+  if (!hybridSigned(roster, type)) {
+    ensure(raw === null, "bad-signature", `${type} carries an unexpected ML-DSA-65 part`, peer);
+    return null;
+  }
+  ensure(raw !== null, "bad-signature", `${type} lacks its ML-DSA-65 signature`, peer);
+  return top.bytes(2, "ML-DSA-65 signature", ML_DSA65_SIGNATURE_LENGTH);
+}
+
+/**
+ * The session and sender of a header: a sender in the roster (and equal to `peer`, when given),
+ * and this roster's federation and hash.
+ */
+function readHeader(
+  header: Fields,
+  roster: Roster,
+  type: MessageType,
+  peer: number | undefined,
+): { session: Session; sender: number } {
   const federation = header.text(1, "federation", 64);
   const rosterHash = header.bytes(2, "roster hash", 32);
   const round = header.uint(3, "round", MAX_ROUND - 1);
@@ -308,29 +344,13 @@ export function openFrame(frame: Uint8Array, roster: Roster, peer?: number): Env
     `frame signed as member ${sender} arrived from member ${peer}`,
     peer,
   );
-  const session: Session = { federation, rosterHash, round, view };
   ensure(
     federation === roster.federation && equalBytes(rosterHash, roster.hash),
     "wrong-session",
     `${type} is for federation ${JSON.stringify(federation)} / another roster`,
     sender,
   );
-  const hasBody = type === "maskedInput" || type === "certificate";
-  let body: Uint8Array | null = null;
-  if (outer.length === 4) {
-    ensure(hasBody, "malformed", `${type} frame must not carry a body`, sender);
-    body = top.bytes(3, "body", [0, frame.length]);
-  }
-  return {
-    type,
-    session,
-    sender,
-    payload: payloadBytes,
-    signature: { ed25519, mlDsa65 },
-    body,
-    fields: payload.slice(HEADER_FIELDS),
-    frame,
-  };
+  return { session: { federation, rosterHash, round, view }, sender };
 }
 
 /** True when the envelope's signature(s) verify under its sender's roster keys. */
