@@ -18,7 +18,7 @@
  * the addresses, which are only dialing hints: connections are authenticated by PeerId). A node
  * runs only a roster that every member has signed, so nobody can be enrolled, dropped or have
  * its key swapped without all members agreeing. In post-quantum mode the signatures are hybrid.
- * The signed bytes and their checks are the protocol's (`protocol/roster_approval.ts`).
+ * The signed bytes and their checks are the protocol's (`protocol/federation/roster_approval.ts`).
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * Every domain-separation label of hashes, key derivations and signed statements that are not
- * frames, in one place (the round's message tags are `TAG` in `messages.ts`). Each hash, key
+ * frames, in one place (the round's message tags are `TAG` in `wire/frame.ts`). Each hash, key
  * derivation, PRG stream and signature purpose has its own label; the test suite checks they are
  * distinct.
  * Changing any of them changes the wire protocol (bump the `v1`).
@@ -47,7 +47,7 @@ export const KDF = {
 
 /**
  * Tags of signed statements that are not frames (a round's frames carry one tag per message
- * type, `TAG` in `messages.ts`). Each is the first element of the canonical CBOR array that is
+ * type, `TAG` in `wire/frame.ts`). Each is the first element of the canonical CBOR array that is
  * signed.
  */
 export const SIGN = {

@@ -1,13 +1,13 @@
 /**
  * Member signatures: Ed25519 with the member's long-term key, or a **hybrid** of Ed25519 and
  * ML-DSA-65 over the same bytes, valid only when both verify (forging it needs both schemes
- * broken). Which messages carry the hybrid is a protocol rule stated in `messages.ts`
+ * broken). Which messages carry the hybrid is a protocol rule stated in `wire/frame.ts`
  * (`hybridSigned`); this module only produces and checks the two forms. A third form, ML-DSA-65
  * alone, is for statements inside another member's frame whose classical authentication comes
- * from elsewhere (post-quantum share entries, see `messages.ts`).
+ * from elsewhere (post-quantum share entries, see `wire/share_entry.ts`).
  *
  * Signed bytes always begin with a domain tag — a message payload's tag and session (see
- * `messages.ts`), or a `SIGN` tag of `crypto/domains.ts` — so a signature is bound to one purpose.
+ * `wire/frame.ts`), or a `SIGN` tag of `crypto/domains.ts` — so a signature is bound to one purpose.
  *
  * @module
  */

@@ -89,7 +89,9 @@ export type Output =
  * the aggregate body by hash (as the node does).
  */
 export interface PublishedBody {
+  /** The certified round. */
   readonly round: number;
+  /** The view whose leader certified it. */
   readonly view: number;
   /** The certificate frame without its body. */
   readonly certificate: Uint8Array;

@@ -12,7 +12,7 @@
  * - `shareSeed`: its share-encryption secret (never shared). Classical: an X25519 key;
  *   post-quantum: an X25519 key (classical authentication) plus an X-Wing key (confidentiality).
  *   Against a quantum computer during the round the shares' sender is authenticated by its
- *   ML-DSA-65 signature on the entry (`shareEntryPayload` in `messages.ts`), not by these keys.
+ *   ML-DSA-65 signature on the entry (`shareEntryPayload` in `wire/share_entry.ts`), not by these keys.
  *
  * @module
  */
@@ -97,7 +97,7 @@ export function pairMaskKey(
  * agreement (authenticated: both keys are signed) and, in post-quantum mode, the X-Wing secret
  * the sender encapsulated to the recipient (confidentiality against a future quantum attacker).
  * The X-Wing secret is the sender's choice, so the key authenticates the sender only through
- * X25519: post-quantum entries carry the sender's ML-DSA-65 signature as well (`messages.ts`).
+ * X25519: post-quantum entries carry the sender's ML-DSA-65 signature as well (`wire/share_entry.ts`).
  */
 function shareKey(
   sessionHash: Uint8Array,

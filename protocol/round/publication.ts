@@ -28,8 +28,11 @@ import { event, type Output } from "./events.ts";
 
 /** What a publication needs: the roster, this member's index and its signing keys. */
 export interface PublicationConfig {
+  /** The validated roster. */
   readonly roster: Roster;
+  /** This member's roster index. */
   readonly self: number;
+  /** This member's long-term keys, which sign its co-signature. */
   readonly signer: MemberSigner;
 }
 

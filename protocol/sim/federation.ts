@@ -35,7 +35,9 @@ export interface SimulatedFederationSettings {
 
 /** A federation's signers (index = roster index) and its roster. */
 export interface SimulatedFederation {
+  /** The roster. */
   readonly roster: Roster;
+  /** Each member's long-term keys, by roster index. */
   readonly signers: readonly MemberSigner[];
 }
 

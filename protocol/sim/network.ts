@@ -36,6 +36,7 @@
  *   await net.call(i, () => e.submit(0, input, net.now));
  * }
  * await net.run({ until: () => net.events("final").length === 3 });
+ * if (net.events("final").length !== 3) throw new Error("every member has the final certificate");
  * ```
  *
  * @module
@@ -58,11 +59,15 @@ export interface SimNode {
 
 /** A frame on the wire. */
 export interface Wire {
+  /** The sender's roster index. */
   readonly from: number;
+  /** The recipient's roster index. */
   readonly to: number;
+  /** The frame, as sent. */
   readonly frame: Uint8Array;
-  /** Message type and session, read from the frame's header. */
+  /** Message type, read from the frame's header. */
   readonly type: MessageType;
+  /** Session, read from the frame's header. */
   readonly session: Session;
 }
 
@@ -71,10 +76,13 @@ export type Role = "participant" | "leader";
 
 /** An event a member reported, when and (for bare machines) by which of its machines. */
 export interface Logged {
+  /** The roster index of the member that reported it. */
   readonly member: number;
   /** The virtual time of the call that reported it. */
   readonly at: number;
+  /** The event. */
   readonly event: ProtocolEvent;
+  /** The machine that reported it, for nodes made of bare machines. */
   readonly role?: Role;
 }
 

@@ -46,22 +46,33 @@ export const MEMBER_STAGES: readonly MemberStage[] = [
 
 /** Simulation settings. */
 export interface SimOptions {
+  /** Members in the roster (at least 3). */
   readonly nodes: number;
+  /** Update length d. */
   readonly dim: number;
   /** Fraction of members that drop out each round (capped at n − t). */
   readonly dropout: number;
+  /** The stage at which they drop out. */
   readonly dropStage: DropStage;
   /** `complete`, or `sparse` (SecAgg+ Harary graph; degree from Bell et al. unless given). */
   readonly graph: "complete" | "sparse";
+  /** The sparse graph's degree (even). */
   readonly degree?: number;
+  /** Seed of identities, inputs and dropouts. */
   readonly seed: number;
+  /** Post-quantum mode. */
   readonly pq: boolean;
+  /** Rounds to run, one after the other on the same endpoints. */
   readonly rounds: number;
   /** Kill the leader of view 0 when it is about to send the answer entering this stage. */
   readonly killLeaderAt?: KillStage;
+  /** Clipping radius (default 1). */
   readonly clip?: number;
+  /** Largest weight a member draws (default 100). */
   readonly maxWeight?: number;
+  /** Delay of every frame in virtual ms (default 1). */
   readonly latencyMs?: number;
+  /** Where the masks are expanded (default: inline). */
   readonly expander?: MaskExpander;
   /** A clock (ms) to measure CPU time by; without one, timings are not measured. */
   readonly clock?: () => number;
@@ -77,35 +88,55 @@ export interface StageTimings {
 
 /** What one simulated round produced. */
 export interface RoundReport {
+  /** The round number. */
   readonly round: number;
+  /** The view that completed it (0 unless a leader stalled). */
   readonly view: number;
+  /** The id of that view's leader. */
   readonly leader: string;
+  /** How many members' inputs the aggregate holds (U3). */
   readonly survivors: number;
+  /** Their ids. */
   readonly members: readonly string[];
+  /** The ids of the members that dropped out (and of a killed leader). */
   readonly dropped: readonly string[];
+  /** The aggregate is, bit for bit, the plaintext sum of the survivors' quantized inputs. */
   readonly exact: boolean;
+  /** The final certificate verified offline against the roster and the aggregate. */
   readonly verified: boolean;
+  /** Largest error of the weighted mean against the float64 mean of the clipped inputs. */
   readonly maxAbsError: number;
+  /** The proven bound on that error (`docs/protocol.md` §5). */
   readonly errorBound: number;
   /** Virtual time from the first submission to the final certificate (ms). */
   readonly virtualLatencyMs: number;
+  /** CPU time per stage (zeros without a clock). */
   readonly timings: StageTimings;
+  /** Bytes sent: a member's average and maximum (leader role aside), and the leader's. */
   readonly bytes: {
     readonly memberAvg: number;
     readonly memberMax: number;
     readonly leader: number;
   };
+  /** Every refusal a member reported (`member i: …`). */
   readonly refusals: readonly string[];
+  /** Why the round did not finish exactly, if it did not. */
   readonly failure?: string;
 }
 
 /** The whole run. */
 export interface SimReport {
+  /** Members in the roster. */
   readonly nodes: number;
+  /** Update length d. */
   readonly dim: number;
+  /** The roster's mode. */
   readonly mode: "classical" | "post-quantum";
+  /** The neighbour graph, e.g. `complete` or `harary(k=4, t=3)`. */
   readonly graph: string;
+  /** The global threshold t. */
   readonly threshold: number;
+  /** Each round's report. */
   readonly rounds: readonly RoundReport[];
 }
 

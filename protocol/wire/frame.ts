@@ -69,7 +69,7 @@ const TYPE_OF_TAG = new Map<string, MessageType>(
  * authenticity protects privacy or must outlive the round — the advertised ephemeral keys
  * (a forged key would let an active attacker decrypt shares), approvals (they bind every
  * member to one survivor set), certificates and co-signatures (checked offline for years).
- * Confidentiality is post-quantum for everything (X-Wing), see `round_keys.ts`: recorded
+ * Confidentiality is post-quantum for everything (X-Wing), see `round/keys.ts`: recorded
  * traffic stays secret from a later quantum computer.
  *
  * The share entries inside ShareKeys and ShareDelivery carry, in post-quantum mode, their own
