@@ -97,6 +97,7 @@ export {
 export {
   applyMasks,
   constantTimeEqual,
+  labelledRng,
   ML_DSA65_PUBLIC_KEY_LENGTH,
   PRG_BLOCK_WORDS,
   type Rng,

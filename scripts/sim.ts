@@ -13,11 +13,13 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { ConfigError } from "../protocol/errors.ts";
+import { ConfigError } from "../protocol/mod.ts";
 import { WorkerExpander } from "../node/worker_expander.ts";
+import { STAGES } from "../protocol/mod.ts";
 import {
   type DropStage,
   type KillStage,
+  MEMBER_STAGES,
   type RoundReport,
   type SimReport,
   simulate,
@@ -46,8 +48,8 @@ Options:
   --help             this text
 `;
 
-const STAGES = ["advertise", "share", "masked", "consistency", "unmask", "mixed"];
-const KILL = ["share", "masked", "consistency", "unmask"];
+const DROP_STAGES: readonly string[] = [...MEMBER_STAGES, "mixed"];
+const KILL: readonly string[] = MEMBER_STAGES.slice(1);
 
 function fail(message: string): never {
   console.error(`sim: ${message}\n\n${USAGE}`);
@@ -99,7 +101,9 @@ if (args.help) {
 }
 const dropout = Number(args.dropout);
 if (!(dropout >= 0 && dropout < 1)) fail(`--dropout must be in [0, 1), got ${args.dropout}`);
-if (!STAGES.includes(args["drop-stage"])) fail(`--drop-stage must be one of ${STAGES.join(", ")}`);
+if (!DROP_STAGES.includes(args["drop-stage"])) {
+  fail(`--drop-stage must be one of ${DROP_STAGES.join(", ")}`);
+}
 if (args.graph !== "complete" && args.graph !== "sparse") {
   fail("--graph must be complete or sparse");
 }
@@ -215,17 +219,7 @@ function printRound(x: RoundReport, dim: number): void {
   );
   console.log(`  virtual time   ${x.virtualLatencyMs} ms (network latency and timeouts only)`);
   console.log("  CPU time (ms)  stage         leader   members total   slowest member");
-  const stages = [
-    "advertise",
-    "share",
-    "masked",
-    "consistency",
-    "unmask",
-    "publish",
-    "final",
-    "timeout",
-  ];
-  for (const s of stages) {
+  for (const s of [...STAGES.filter((s) => s !== "failed"), "timeout"]) {
     const l = x.timings.leader[s];
     const m = x.timings.members[s];
     if (l === undefined && m === undefined) continue;

@@ -21,9 +21,7 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { seededRng, sha256 } from "../protocol/crypto/mod.ts";
-import { defaultThreshold } from "../protocol/graph/secagg_plus.ts";
-import { leaderOf } from "../protocol/federation/schedule.ts";
+import { defaultThreshold, labelledRng, leaderOf } from "../protocol/mod.ts";
 import { encodeNpy, parseUpdate } from "../node/tensor_formats/mod.ts";
 import { LocalNet, type LocalNode, waitFor } from "./testnet/local_net.ts";
 
@@ -135,7 +133,7 @@ interface RoundResult {
 }
 
 function inputsFor(round: number): { values: Float32Array[]; weights: number[] } {
-  const rng = seededRng(sha256(new TextEncoder().encode(`testnet/${SEED}/${round}`)));
+  const rng = labelledRng("testnet", SEED, round);
   const values: Float32Array[] = [];
   const weights: number[] = [];
   for (let i = 0; i < N; i++) {
@@ -165,7 +163,7 @@ async function runRound(net: LocalNet, round: number): Promise<RoundResult> {
   await Deno.writeTextFile(`${dir}/weights.json`, JSON.stringify(weightJson, null, 2) + "\n");
 
   const leader0 = leaderOf(roster, round, 0);
-  const pick = seededRng(sha256(new TextEncoder().encode(`testnet-kill/${SEED}/${round}`)));
+  const pick = labelledRng("testnet-kill", SEED, round);
   const candidates = [...Array(N).keys()].filter((i) => i !== leader0);
   const victims: number[] = [];
   for (let k = 0; k < Math.min(DROP, candidates.length); k++) {

@@ -16,8 +16,7 @@ import {
   signRoster,
   writeRosterFile,
 } from "../../node/roster_file.ts";
-import type { Roster } from "../../protocol/federation/roster.ts";
-import { leaderOf } from "../../protocol/federation/schedule.ts";
+import { leaderOf, type Roster } from "../../protocol/mod.ts";
 import { nodeCommand } from "../permissions.ts";
 
 /** The repository root (where `mod.ts` is). */

@@ -124,6 +124,19 @@ export class MachineNet extends SimNetwork {
     await this.deliver();
   }
 
+  /**
+   * Delivers the first held frame straight to member `x`'s participant; returns the outputs and
+   * what each is (the event type or the message type).
+   */
+  async deliverHeld(x: number): Promise<{ out: Output[]; kinds: string[] }> {
+    const [held] = this.held;
+    const out = await this.toParticipant(x, held.frame, held.from);
+    const kinds = out.map((o) =>
+      o.kind === "event" ? o.event.type : openFrame(o.frame, this.roster).type
+    );
+    return { out, kinds };
+  }
+
   /** Delivers `frame` from `from` straight to member `to`'s participant and returns its outputs. */
   async toParticipant(to: number, frame: Uint8Array, from: number): Promise<Output[]> {
     return await this.participants[to].handle(openFrame(frame, this.roster, from), this.now);

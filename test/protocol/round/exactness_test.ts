@@ -21,6 +21,9 @@ import { leaderOf } from "../../../protocol/federation/schedule.ts";
 import { sessionHash, sessionOf } from "../../../protocol/federation/session.ts";
 import {
   type DropStage,
+  type KillStage,
+  MEMBER_STAGES,
+  type MemberStage,
   type SimOptions,
   simulate,
   simulatedFederation,
@@ -32,16 +35,7 @@ const CASES = 220;
 /** Every POST_QUANTUM_EVERY-th case runs in post-quantum mode (smaller: n ≤ 8, d ≤ 200). */
 const POST_QUANTUM_EVERY = 12;
 
-type MemberStage = Exclude<DropStage, "mixed">;
-const MEMBER_STAGES: readonly MemberStage[] = [
-  "advertise",
-  "share",
-  "masked",
-  "consistency",
-  "unmask",
-];
 const DROP_STAGES: readonly DropStage[] = [...MEMBER_STAGES, "mixed"];
-type KillStage = NonNullable<SimOptions["killLeaderAt"]>;
 
 /** Index of a member's stage message: advertise 0, shares 1, masked 2, approval 3, unmask 4. */
 function stageIndex(stage: MemberStage | KillStage): number {

@@ -7,7 +7,7 @@
  */
 import { assert, assertEquals, assertRejects, assertThrows } from "../../_assert.ts";
 import { CallerError } from "../../../protocol/errors.ts";
-import type { Stage } from "../../../protocol/round/stages.ts";
+import { type Stage, STAGES as ALL_STAGES } from "../../../protocol/round/stages.ts";
 import { inlineExpander, type MaskExpander } from "../../../protocol/math/masking.ts";
 import { openFrame, sealFrame } from "../../../protocol/wire/frame.ts";
 import { Participant } from "../../../protocol/round/participant.ts";
@@ -26,15 +26,8 @@ import {
 import { MachineNet, startedNet } from "../_harness.ts";
 
 const ROUND = 0;
-const STAGES: Stage[] = [
-  "advertise",
-  "share",
-  "masked",
-  "consistency",
-  "unmask",
-  "publish",
-  "final",
-];
+/** The stages a round passes through when nothing goes wrong. */
+const STAGES: Stage[] = ALL_STAGES.filter((s) => s !== "failed");
 
 const complete = federation({ n: 5, dim: 20 });
 const sparse = federation({
@@ -43,19 +36,6 @@ const sparse = federation({
   graph: { kind: "harary", degree: 4, threshold: 3 },
   seed: "sparse",
 });
-
-/**
- * Delivers the first held message straight to member `x`'s participant; returns the outputs and
- * what each is (the event type or the message type).
- */
-async function deliverHeld(net: MachineNet, x: number) {
-  const [held] = net.held;
-  const out = await net.toParticipant(x, held.frame, held.from);
-  const kinds = out.map((o) =>
-    o.kind === "event" ? o.event.type : openFrame(o.frame, net.roster).type
-  );
-  return { out, kinds };
-}
 
 Deno.test("participant: a round runs through every stage, with stage events", async () => {
   for (const fed of [await complete, await sparse]) {
@@ -180,7 +160,7 @@ Deno.test("participant: complete graph commits just before the unmask frame", as
   // Approving did not commit.
   assertEquals([p.stage, p.committedView], ["consistency", undefined]);
   assertEquals(net.events("committed", x), []);
-  const { out, kinds } = await deliverHeld(net, x);
+  const { out, kinds } = await net.deliverHeld(x);
   assertEquals(kinds, ["committed", "stage", "unmask"]);
   assertEquals(eventsOf(out)[0], { type: "committed", round: ROUND, view: 0 });
   assertEquals(p.committedView, 0);
@@ -198,7 +178,7 @@ Deno.test("participant: sparse graph commits just before the approval", async ()
   const net = await startedNet(fed, ROUND, (m) => m.type === "consistencyRequest" && m.to === x);
   const p = net.participants[x];
   assertEquals([p.stage, p.committedView], ["masked", undefined]);
-  const { out, kinds } = await deliverHeld(net, x);
+  const { out, kinds } = await net.deliverHeld(x);
   assertEquals(kinds, ["committed", "stage", "approval"]);
   assertEquals(p.committedView, 0);
   net.held.length = 0;

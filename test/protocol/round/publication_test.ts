@@ -13,6 +13,7 @@ import { openFrame, sealFrame } from "../../../protocol/wire/frame.ts";
 import {
   all,
   eventsOf,
+  type Federation,
   federation,
   follower,
   inputsFor,
@@ -28,16 +29,18 @@ const ROUND = 0;
 const complete = federation({ n: 5, dim: 20 });
 
 /**
- * Delivers the first held message straight to member `x`'s participant; returns the outputs and
- * what each is (the event type or the message type).
+ * A round that ran to its end except for member `x`, whose certificate and co-signatures are
+ * held: the network, the held co-signature of each member and the held certificate.
  */
-async function deliverHeld(net: MachineNet, x: number) {
-  const [held] = net.held;
-  const out = await net.toParticipant(x, held.frame, held.from);
-  const kinds = out.map((o) =>
-    o.kind === "event" ? o.event.type : openFrame(o.frame, net.roster).type
+async function withheldPublication(fed: Federation, x: number) {
+  const net = await startedNet(
+    fed,
+    ROUND,
+    (m) => m.to === x && (m.type === "certificate" || m.type === "cosign"),
   );
-  return { out, kinds };
+  const cosignBy = (i: number) => net.held.find((m) => m.type === "cosign" && m.from === i)!;
+  const certificate = net.held.find((m) => m.type === "certificate")!;
+  return { net, cosignBy, certificate };
 }
 
 Deno.test("publication: co-signatures that overtake the certificate are kept", async () => {
@@ -50,7 +53,7 @@ Deno.test("publication: co-signatures that overtake the certificate are kept", a
   assertEquals(net.events("published", x), []);
   const cosignsToX = net.emitted.filter((m) => m.type === "cosign" && m.to === x);
   assertEquals(cosignsToX.length, roster.members.length - 1);
-  const { out } = await deliverHeld(net, x);
+  const { out } = await net.deliverHeld(x);
   const types = eventsOf(out).map((e) => e.type);
   assertEquals(types, ["stage", "published", "stage", "final"]);
   const final = eventsOf(out).find((e) => e.type === "final");
@@ -69,14 +72,8 @@ Deno.test(
     const fed = await complete;
     const { roster } = fed;
     const x = follower(roster, ROUND);
-    const net = await startedNet(
-      fed,
-      ROUND,
-      (m) => m.to === x && (m.type === "certificate" || m.type === "cosign"),
-    );
+    const { net, cosignBy, certificate } = await withheldPublication(fed, x);
     const [y, ...rest] = all(fed, [x]);
-    const cosignBy = (i: number) => net.held.find((m) => m.type === "cosign" && m.from === i)!;
-    const certificate = net.held.find((m) => m.type === "certificate")!;
     // y's co-signature of another hash overtakes the certificate: kept unchecked.
     const wrong = await sealFrame(
       "cosign",
@@ -123,14 +120,8 @@ for (const mode of ["classical", "post-quantum"] as const) {
       // In post-quantum mode co-signatures are hybrid: each half is forged alone.
       const parts = mode === "classical" ? ["ed25519"] as const : ["ed25519", "mlDsa65"] as const;
       for (const part of parts) {
-        const net = await startedNet(
-          fed,
-          ROUND,
-          (m) => m.to === x && (m.type === "certificate" || m.type === "cosign"),
-        );
+        const { net, cosignBy, certificate } = await withheldPublication(fed, x);
         const [y, ...rest] = all(fed, [x]);
-        const cosignBy = (i: number) => net.held.find((m) => m.type === "cosign" && m.from === i)!;
-        const certificate = net.held.find((m) => m.type === "certificate")!;
         assertEquals(
           eventsOf(await net.toParticipant(x, certificate.frame, certificate.from)).map((e) =>
             e.type
