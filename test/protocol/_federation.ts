@@ -26,7 +26,6 @@ import type { MemberSigner } from "../../protocol/federation/signer.ts";
 import { simulatedFederation } from "../../protocol/sim/mod.ts";
 import {
   all,
-  eventsIn,
   type Federation as Members,
   type Final,
   labelledRng,
@@ -200,7 +199,7 @@ export class Federation extends SimNetwork implements Members {
 
   /** Refusals reported by `member` (default: any member). */
   refusals(member?: number): { member: number; error: ProtocolError }[] {
-    return eventsIn(this.log, "refused", member).map((e) => ({
+    return this.events("refused", member).map((e) => ({
       member: e.member,
       error: e.error,
     }));
@@ -230,7 +229,7 @@ export class Federation extends SimNetwork implements Members {
 
   /** The first `final` event `member` reported for `round`. */
   final(round: number, member: number): Final | undefined {
-    return eventsIn(this.log, "final", member).find((e) => e.round === round);
+    return this.events("final", member).find((e) => e.round === round);
   }
 
   /**
@@ -239,7 +238,7 @@ export class Federation extends SimNetwork implements Members {
    * verifies offline. Returns the final event.
    */
   async assertExact(round: number, min = this.roster.threshold): Promise<Final> {
-    const finals = eventsIn(this.log, "final").filter((e) => e.round === round);
+    const finals = this.events("final").filter((e) => e.round === round);
     assertGreaterOrEqual(finals.length, min, `members with a final certificate for ${round}`);
     const first = finals[0];
     for (const f of finals) {

@@ -5,21 +5,21 @@
  * inputs and their plaintext sums, events and refusals among outputs, and offline verification of
  * final certificates.
  *
- * Nothing here is random: every key and input comes from `seededRng` keyed by a label.
+ * Nothing here is random: every key and input comes from `labelledRng` (the core's seeded rng).
  *
  * @module
  */
 import { assertEquals, assertThrows } from "../_assert.ts";
-import { utf8 } from "../../protocol/encoding/bytes.ts";
 import {
   type VerifiedCertificate,
   verifyFinalCertificate,
 } from "../../protocol/certificate/final.ts";
 import { decode } from "../../protocol/encoding/codec.ts";
-import { type Rng, seededRng, sha256 } from "../../protocol/crypto/mod.ts";
+import { labelledRng, type Rng } from "../../protocol/crypto/mod.ts";
 import type { EndpointConfig } from "../../protocol/round/endpoint.ts";
 import { ProtocolError, type RefusalCode } from "../../protocol/errors.ts";
 import type { Output, ProtocolEvent } from "../../protocol/round/events.ts";
+import type { EventOf } from "../../protocol/sim/mod.ts";
 import { inlineExpander, type MaskExpander } from "../../protocol/math/masking.ts";
 import { quantize } from "../../protocol/math/quantize.ts";
 import {
@@ -38,10 +38,7 @@ import { MemberSigner } from "../../protocol/federation/signer.ts";
 // -------------------------------------------------------------------------------------------------
 // Deterministic randomness.
 
-/** A deterministic rng for the label `domain/label…` (each driver and script has its domain). */
-export function labelledRng(domain: string, ...label: (string | number)[]): Rng {
-  return seededRng(sha256(utf8([domain, ...label].join("/"))));
-}
+export { labelledRng };
 
 /** A deterministic rng for `label`, in the tests' domain `fedagg-test`. */
 export function rngFor(...label: (string | number)[]): Rng {
@@ -194,28 +191,8 @@ export function plainSum(inputs: readonly Uint32Array[], members: readonly numbe
 // -------------------------------------------------------------------------------------------------
 // Events, refusals and final certificates.
 
-/** The event of type `T`. */
-export type EventOf<T extends ProtocolEvent["type"]> = Extract<ProtocolEvent, { type: T }>;
-
 /** A `final` event: the outcome of a round at one member. */
 export type Final = EventOf<"final">;
-
-/** An event together with the member that reported it. */
-export interface Logged {
-  readonly member: number;
-  readonly event: ProtocolEvent;
-}
-
-/** The events of `type` in `log` (optionally of one member), in order, each with its member. */
-export function eventsIn<T extends ProtocolEvent["type"]>(
-  log: readonly Logged[],
-  type: T,
-  member?: number,
-): (EventOf<T> & { member: number })[] {
-  return log
-    .filter((l) => l.event.type === type && (member === undefined || l.member === member))
-    .map((l) => ({ ...l.event, member: l.member }) as EventOf<T> & { member: number });
-}
 
 /** The events among `outputs`. */
 export function eventsOf(outputs: readonly Output[]): ProtocolEvent[] {
