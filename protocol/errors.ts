@@ -92,7 +92,7 @@ export class ConfigError extends Error {
 
 /** Why a call was refused (see {@link CallerError}); a node maps these to its API's answers. */
 export type CallerErrorCode =
-  /** An argument out of range: an input of the wrong length, a round or view number. */
+  /** An argument out of range: a round or view number, an input of the wrong length. */
   | "invalid-input"
   /** The round already has this member's update. */
   | "already-submitted"

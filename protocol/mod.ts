@@ -73,9 +73,16 @@ export {
 export type { Output, ProtocolEvent, PublishedBody } from "./round/events.ts";
 export type { Leader } from "./round/leader.ts";
 export type { Participant } from "./round/participant.ts";
-export type { Publication } from "./round/publication.ts";
-export { type LeaderStage, type Stage, STAGES, TRANSITIONS } from "./round/stages.ts";
-export { maxFrameSize, type MessageType } from "./wire/frame.ts";
+export type { Commitment, Publication, PublicationConfig } from "./round/publication.ts";
+export {
+  type ExchangeStage,
+  type LeaderStage,
+  type Stage,
+  STAGES,
+  type Transition,
+  TRANSITIONS,
+} from "./round/stages.ts";
+export { type Envelope, maxFrameSize, type MessageType } from "./wire/frame.ts";
 
 // Certificates.
 export {

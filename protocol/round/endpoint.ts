@@ -31,6 +31,7 @@ import { type Envelope, openFrame, TO_LEADER, withBody } from "../wire/frame.ts"
 import { Participant } from "./participant.ts";
 import { Publication } from "./publication.ts";
 import type { Roster } from "../federation/roster.ts";
+import { MAX_ROUND } from "../federation/session.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import type { Rng } from "../crypto/mod.ts";
 import type { MemberSigner } from "../federation/signer.ts";
@@ -132,14 +133,15 @@ export class Endpoint {
   /**
    * Starts this member's part in `round` with its quantized input (length d + 1; ownership
    * passes to the endpoint, which wipes it when the round ends). Refuses with a
-   * {@link CallerError}: `invalid-input` for an input of another length; `decided` for a round
-   * whose certificate this member already checked (as an observer); `already-submitted` for a
-   * round that has its update; `committed-before-restart` for a round this member committed to
-   * before a restart.
+   * {@link CallerError}: `invalid-input` for a round or view outside [0, 2^48) or an input of
+   * another length; `decided` for a round whose certificate this member already checked;
+   * `already-submitted` for a round that has its update; `committed-before-restart` for a round
+   * this member committed to before a restart.
    */
   submit(round: number, input: Uint32Array, now: number, view = 0): Promise<Output[]> {
     return this.#serialized(async () => {
       this.checkSubmit(round);
+      checkNumber("view", view);
       const participant = new Participant(this.#config, round, input);
       this.#addParticipant(round, participant);
       this.#newestRound = Math.max(this.#newestRound, round);
@@ -148,13 +150,14 @@ export class Endpoint {
   }
 
   /**
-   * Refuses (CallerError) a submission to `round` exactly as {@link submit} would now — `decided`,
-   * `already-submitted` or `committed-before-restart` — without changing anything; returns when
-   * `submit` would take it. A driver asks before it journals an update, so that it never keeps an
+   * Refuses (CallerError) a submission to `round` exactly as {@link submit} would now —
+   * `invalid-input`, `decided`, `already-submitted` or `committed-before-restart` — without
+   * changing anything; returns when `submit` would take it (given a valid input). A driver asks before it journals an update, so that it never keeps an
    * update the endpoint would refuse (a certificate may still decide the round in between:
    * `submit` checks again).
    */
   checkSubmit(round: number): void {
+    checkNumber("round", round);
     const existing = this.#participants.get(round);
     if (existing !== undefined) {
       throw existing.decided
@@ -437,6 +440,13 @@ export class Endpoint {
       Math.abs(b.session.view - ownView) - Math.abs(a.session.view - ownView)
     );
     return collecting[0]?.[0];
+  }
+}
+
+/** Refuses (CallerError `invalid-input`) a round or view number outside [0, 2^48). */
+function checkNumber(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value >= MAX_ROUND) {
+    throw new CallerError("invalid-input", `${name} must be an integer in [0, 2^48), got ${value}`);
   }
 }
 

@@ -432,20 +432,35 @@ export class Leader {
     return [this.#enter("consistency", now), ...this.#sendAll(this.#approvers, frame)];
   }
 
-  /** Reconstructs every needed secret, removes the masks and publishes. */
+  /**
+   * Reconstructs every needed secret, removes the masks and publishes. Runs once: the revealed
+   * shares are wiped whatever happens, and an unexpected failure (a bug, or a mask expander that
+   * broke with the sum half done) ends the session here — an `internal-error` and `round-failed` —
+   * rather than leaving a sum that a second attempt could publish wrong.
+   */
   async #finish(): Promise<Output[]> {
-    const unmasked = await removeMasks({
-      roster: this.#config.roster,
-      expander: this.#config.expander,
-      sessionHash: this.#hash,
-      graph: this.#graph,
-      u2: this.#u2,
-      u3: this.#u3,
-      shares: { self: this.#selfShares, mask: this.#maskShares },
-      advertOf: (m) => this.#adverts.get(m)!.keys,
-      attachment: (lo, hi) => this.#pairs.get(`${lo},${hi}`)!,
-    }, this.#sum!);
-    this.#wipeShares();
+    let unmasked;
+    try {
+      unmasked = await removeMasks({
+        roster: this.#config.roster,
+        expander: this.#config.expander,
+        sessionHash: this.#hash,
+        graph: this.#graph,
+        u2: this.#u2,
+        u3: this.#u3,
+        shares: { self: this.#selfShares, mask: this.#maskShares },
+        advertOf: (m) => this.#adverts.get(m)!.keys,
+        attachment: (lo, hi) => this.#pairs.get(`${lo},${hi}`)!,
+      }, this.#sum!);
+    } catch (err) {
+      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      return [
+        event({ type: "internal-error", message }),
+        ...this.#fail("cannot remove the masks: an internal error left the sum unusable"),
+      ];
+    } finally {
+      this.#wipeShares();
+    }
     const out = unmasked.refused.map((error) => event({ type: "refused", error }));
     if (unmasked.failure !== undefined) return [...out, ...this.#fail(unmasked.failure)];
     return [...out, ...await this.#publish()];

@@ -117,6 +117,12 @@ export class Publication {
    */
   async handle(env: Envelope, _now: number): Promise<Output[]> {
     try {
+      ensure(
+        env.session.round === this.round,
+        "wrong-session",
+        `${env.type} is for round ${env.session.round}, this participant runs round ${this.round}`,
+        env.sender,
+      );
       if (env.type === "certificate") {
         return await this.certificate(env, { view: this.#committedView });
       }
@@ -185,13 +191,6 @@ export class Publication {
         env.sender,
       );
     }
-    this.#taken = {
-      session: env.session,
-      hash: checked.hash,
-      frame: withoutBody(env),
-      members: checked.certificate.u3,
-      aggregate: checked.aggregate,
-    };
     const cosign = await sealFrame(
       "cosign",
       env.session,
@@ -200,6 +199,14 @@ export class Publication {
       signer,
       roster.mode,
     );
+    // Taken only once everything about it succeeded: a failure leaves this member undecided.
+    this.#taken = {
+      session: env.session,
+      hash: checked.hash,
+      frame: withoutBody(env),
+      members: checked.certificate.u3,
+      aggregate: checked.aggregate,
+    };
     return [
       ...checked.refused.map((error) => event({ type: "refused", error })),
       this.#stageEvent("publish"),

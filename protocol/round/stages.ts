@@ -20,7 +20,7 @@
  * ({@link awaitedIn}) and enters the next stage. Beside these moves a member's view can change
  * and a round can end in `failed`: {@link participantTimeout} says when for a participant; a
  * leader whose stage stays short of t answers gives up (`failed`) a view timeout after the
- * stage's own timeout, as does one whose unmasking fails.
+ * stage's own timeout, and one whose unmasking fails ends there at once.
  *
  * @module
  */

@@ -7,6 +7,7 @@
  * @module
  */
 export { labelledRng } from "../crypto/mod.ts";
+export type { ExchangeStage } from "../round/stages.ts";
 export {
   type EventOf,
   type Interceptor,

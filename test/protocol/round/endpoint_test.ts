@@ -369,6 +369,22 @@ Deno.test("endpoint: submit refuses a second update and inputs of the wrong leng
   await assertRejects(() => e.submit(5, new Uint32Array(roster.dim), 0), CallerError, "d + 1");
   await assertRejects(() => e.submit(5, new Uint32Array(roster.dim + 2), 0), CallerError, "d + 1");
   assertEquals(e.participant(5), undefined);
+  // Rounds and views outside [0, 2^48), each refused with its code before anything is kept.
+  for (const [round, view] of [[-1, 0], [2 ** 48, 0], [1.5, 0], [6, -1], [6, 2 ** 48]]) {
+    const err = await assertRejects(
+      () => e.submit(round, inputsFor(roster, 6)[1], 0, view),
+      CallerError,
+      "[0, 2^48)",
+    );
+    assertEquals((err as CallerError).code, "invalid-input");
+    assertEquals(e.participant(round), undefined);
+  }
+  const codes = async (round: number) =>
+    (await assertRejects(
+      () => e.submit(round, inputsFor(roster, 4)[1], 0),
+      CallerError,
+    ) as CallerError).code;
+  assertEquals(await codes(4), "already-submitted");
   const out = await e.submit(5, inputsFor(roster, 5)[1], 0);
   assert(out.some((o) => o.kind === "send"));
   e.close();

@@ -23,6 +23,7 @@ import {
   rngFor,
 } from "../_fixtures.ts";
 import { MachineNet, startedNet } from "../_harness.ts";
+import { inlineExpander, type MaskExpander } from "../../../protocol/math/masking.ts";
 
 const ROUND = 2;
 const complete = federation({ n: 5, dim: 24, seed: "leader" });
@@ -302,3 +303,47 @@ Deno.test("leader: wipe mid-round discards the shares it holds and closes the se
   leader.wipe();
   assertEquals(await leader.handleTimeout(10 ** 9), []);
 });
+
+for (const failure of ["throws", "half-applies the masks, then throws"] as const) {
+  Deno.test(
+    `leader: an unmasking whose mask expander ${failure} ends the session: internal-error and ` +
+      "round-failed, nothing published then or on a later timeout",
+    async () => {
+      const fed = await complete;
+      const { roster } = fed;
+      let broken = true;
+      // Only the leader's unmasking subtracts self masks (every term negated).
+      const expander: MaskExpander = {
+        async apply(target, terms) {
+          if (!broken || !terms.every((t) => t.negate)) return inlineExpander.apply(target, terms);
+          broken = false;
+          if (failure === "half-applies the masks, then throws") {
+            const done = target.slice();
+            await inlineExpander.apply(done, terms);
+            target.set(done.subarray(0, done.length - 1));
+          }
+          throw new Error("a worker died");
+        },
+      };
+      const net = new MachineNet(fed, ROUND, inputsFor(roster, ROUND), expander);
+      await net.start();
+      await net.deliver();
+      const leader = net.leader(0)!;
+      const l = leaderOf(roster, ROUND, 0);
+      assertEquals(broken, false, "the leader tried to unmask");
+      assertEquals(leader.stage, "failed");
+      assertEquals(
+        net.log.filter((e) => e.member === l && e.role === "leader").map((e) => e.event.type)
+          .slice(-4),
+        ["stage", "internal-error", "stage", "round-failed"],
+      );
+      // Later timeouts publish nothing: there is no second attempt on a half-unmasked sum.
+      for (const t of [roster.stageTimeoutMs, roster.viewTimeoutMs, 3 * roster.viewTimeoutMs]) {
+        net.now = t;
+        await net.tick();
+      }
+      assertEquals([net.events("published"), net.events("final")], [[], []]);
+      assertEquals(leader.nextTimeout(), undefined);
+    },
+  );
+}

@@ -5,7 +5,7 @@
  * counted towards final), and an observer: a member without input that follows the round with a
  * publication alone and co-signs it.
  */
-import { assert, assertEquals } from "../../_assert.ts";
+import { assert, assertEquals, assertRejects } from "../../_assert.ts";
 import { verifyFinalCertificate } from "../../../protocol/certificate/final.ts";
 import { Publication } from "../../../protocol/round/publication.ts";
 import { cosignFields } from "../../../protocol/wire/messages.ts";
@@ -205,3 +205,41 @@ Deno.test("publication: an observer refuses anything but the certificate and co-
   }
   assertEquals(observer.decided, false);
 });
+
+Deno.test(
+  "publication: a co-signature that cannot be signed leaves the member undecided, in its view; " +
+    "the certificate taken again then completes",
+  async () => {
+    const fed = await federation({ n: 5, dim: 20, seed: "flaky-signer" });
+    const x = follower(fed.roster, ROUND);
+    const signer = fed.signers[x];
+    const sign = signer.sign.bind(signer);
+    let broken = false;
+    // Once armed, the signer fails once: on x's co-signature, the next thing it signs.
+    signer.sign = (payload, hybrid) => {
+      if (broken) {
+        broken = false;
+        return Promise.reject(new Error("the signing device is unplugged"));
+      }
+      return sign(payload, hybrid);
+    };
+    const { net, certificate } = await withheldPublication(fed, x);
+    broken = true;
+    try {
+      const participant = net.participants[x];
+      await assertRejects(
+        () => net.toParticipant(x, certificate.frame, certificate.from),
+        Error,
+        "unplugged",
+      );
+      assertEquals([participant.decided, participant.stage], [false, "unmask"]);
+      assert(net.inputs[x]!.some((w) => w !== 0), "nothing of the round is wiped yet");
+      const events = eventsOf(await net.toParticipant(x, certificate.frame, certificate.from));
+      assertEquals(events.map((e) => e.type), ["stage", "published"]);
+      assert(participant.decided);
+      assert(net.inputs[x]!.every((w) => w === 0), "decided: the input is wiped");
+    } finally {
+      signer.sign = sign;
+    }
+  },
+);
