@@ -123,8 +123,8 @@ export class CertificateExchange {
   }
 
   async #gossip(message: (string | Uint8Array)[]): Promise<void> {
-    const mesh = this.#mesh!;
     try {
+      const mesh = this.#mesh!;
       const recipients = await mesh.publish(encode(message));
       if (recipients === 0 && mesh.connected().length > 0) {
         this.#options.log("warn", "gossip reached no peer", { kind: message[0] });

@@ -22,6 +22,8 @@ export type SetupErrorCode =
   | "identity-invalid"
   /** A file the command needs does not exist. */
   | "no-file"
+  /** A private file (identity, token) readable by others than its owner. */
+  | "identity-permissions"
   /** No roster was given or found. */
   | "no-roster"
   /** The API token file is missing. */
@@ -30,12 +32,18 @@ export type SetupErrorCode =
   | "api-token"
   /** This node's identity is not in the roster. */
   | "not-a-member"
-  /** A roster file that does not parse, does not validate or is not signed by every member. */
+  /** A roster file that does not parse or does not validate. */
   | "roster-invalid"
+  /** A roster some member has not signed yet (it cannot run). */
+  | "roster-unsigned"
   /** A member card that does not parse or whose PeerId does not match its key. */
   | "card-invalid"
   /** A command line the CLI cannot run (unknown command or option, a missing or bad value). */
-  | "usage";
+  | "usage"
+  /** No node runs in the directory a command names (`fedagg run` starts one). */
+  | "not-running"
+  /** The node's API cannot be reached. */
+  | "unreachable";
 
 /** Why the node refused a trainer's update (beyond its body's format). */
 export type SubmitErrorCode =
@@ -59,11 +67,32 @@ export type TransportErrorCode =
   /** The receiver is busy with this sender's previous large frame: retried later. */
   | "frame-busy";
 
-/** Every code a {@link NodeError} carries, besides the update formats' own. */
-export type NodeErrorCode = SetupErrorCode | SubmitErrorCode | TransportErrorCode;
+/** Why an update body was refused (`tensor_formats/`; the HTTP API's status for each is in its table). */
+export type FormatErrorCode =
+  /** The bytes do not follow the format (bad magic, header syntax, overlapping tensors). */
+  | "malformed"
+  /** The body ends before the header or the data it declares. */
+  | "truncated"
+  /** The body, or a safetensors header, is larger than the limit. */
+  | "too-large"
+  /** A `Content-Type` that names none of the three formats. */
+  | "unsupported-content-type"
+  /** An `.npy` version other than 1.0, 2.0 and 3.0. */
+  | "unsupported-version"
+  /** A dtype other than float32 little-endian. */
+  | "unsupported-dtype"
+  /** An `.npy` array in Fortran order with more than one dimension above 1. */
+  | "unsupported-order"
+  /** A well-formed body whose element count is not `d`. */
+  | "wrong-length"
+  /** A NaN or ±Infinity value. */
+  | "non-finite";
+
+/** Every code a {@link NodeError} carries. */
+export type NodeErrorCode = SetupErrorCode | SubmitErrorCode | FormatErrorCode | TransportErrorCode;
 
 /** An error of the node layer, with a stable code (see the module doc). */
-export class NodeError<Code extends string = NodeErrorCode> extends Error {
+export class NodeError<Code extends NodeErrorCode = NodeErrorCode> extends Error {
   /** What went wrong, e.g. `"no-identity"` or `"already-submitted"`. */
   readonly code: Code;
 

@@ -60,10 +60,16 @@ export class EventSink {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Notes when this member submitted to `round`, forgetting rounds before `oldest`. */
-  submitted(round: number, at: number, oldest: number): void {
+  /**
+   * Notes when this member submitted to `round`, keeping only rounds within `window` of the
+   * newest it submitted to (a round further behind is not timed).
+   */
+  submitted(round: number, at: number, window: number): void {
     this.#submittedAt.set(round, at);
-    for (const r of this.#submittedAt.keys()) if (r < oldest) this.#submittedAt.delete(r);
+    const newest = Math.max(...this.#submittedAt.keys());
+    for (const r of this.#submittedAt.keys()) {
+      if (r < newest - window) this.#submittedAt.delete(r);
+    }
   }
 
   /** Logs and counts a refused input. */

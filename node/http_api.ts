@@ -107,7 +107,7 @@ function error(code: RequestErrorCode | FormatErrorCode, message: string): Respo
 /** The answer to an exception out of a route: the refusal it carries, else a 500. */
 function refusal(err: unknown): Response {
   if (err instanceof FormatError) return error(err.code, err.message);
-  if (err instanceof NodeError && err.code in STATUS) {
+  if (err instanceof NodeError && Object.hasOwn(STATUS, err.code)) {
     const code = err.code as SubmitErrorCode;
     return json(STATUS[code], { error: "rejected", reason: code, message: err.message });
   }

@@ -6,9 +6,12 @@
  * negate: Uint8Array (1 per term) }`; message out: `{ id, slice }` (transferred back) or
  * `{ id, error }`.
  *
+ * The one file of `node/` that imports inside the core rather than `protocol/mod.ts`: a worker
+ * loads only the mask kernel (`protocol/crypto/`), which keeps its start-up and memory small.
+ *
  * @module
  */
-import { applyMasks, type MaskTerm } from "../protocol/mod.ts";
+import { applyMasks, type MaskTerm } from "../protocol/crypto/mod.ts";
 
 interface Job {
   id: number;

@@ -192,7 +192,9 @@ export class FedaggNode {
    * Accepts the trainer's update for `round`: checks it, journals it (durably) and starts this
    * member's part in the round. Refuses with a {@link NodeError}: `invalid-round`, `wrong-dim`,
    * `invalid-num-samples`, `submit-in-progress`, `already-submitted`, `already-final`, or what
-   * the endpoint refuses (`decided`, `committed-before-restart`); nothing refused is journaled.
+   * the endpoint refuses (`decided`, `committed-before-restart`), before journaling anything —
+   * except when a certificate decides the round while the update is being journaled: then the
+   * update stays journaled and the refusal is `decided`.
    */
   async submit(
     round: number,
@@ -346,7 +348,7 @@ export class FedaggNode {
 
   async #start(round: number, values: Float32Array, numSamples: number): Promise<void> {
     const input = quantize(values, numSamples, this.#roster.quantization, systemRng);
-    this.#sink.submitted(round, performance.now(), round - ROUND_WINDOW);
+    this.#sink.submitted(round, performance.now(), ROUND_WINDOW);
     // The endpoint checks again: a certificate handled since the first check may have decided it.
     await this.#driver.input(() => this.#endpoint.submit(round, input, now())).catch((err) => {
       throw asNodeError(err);

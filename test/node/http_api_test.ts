@@ -18,7 +18,7 @@ import { inlineExpander } from "../../protocol/math/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
-import { type ApiServer, serveApi } from "../../node/http_api.ts";
+import { type ApiServer, serveApi, STATUS } from "../../node/http_api.ts";
 import { NodeError } from "../../node/errors.ts";
 import { FedaggNode } from "../../node/node.ts";
 import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
@@ -610,4 +610,38 @@ Deno.test("http api: refuses to start with a short token", async () => {
     "at least 16 characters",
   );
   assertEquals((err as NodeError).code, "api-token");
+});
+
+Deno.test("http api: every refusal code has its documented status (docs/operator-guide.md §5)", () => {
+  // Written out here, from the operator guide's table, not read from the code.
+  const documented: Record<string, number> = {
+    "unauthorized": 401,
+    "not-found": 404,
+    "method": 405,
+    "num-samples": 400,
+    "too-big": 413,
+    "not-yet": 404,
+    "not-final": 404,
+    "format": 400,
+    "internal": 500,
+    "malformed": 400,
+    "truncated": 400,
+    "too-large": 413,
+    "unsupported-content-type": 415,
+    "unsupported-version": 415,
+    "unsupported-dtype": 415,
+    "unsupported-order": 415,
+    "wrong-length": 422,
+    "non-finite": 422,
+    "invalid-round": 400,
+    "wrong-dim": 422,
+    "invalid-num-samples": 422,
+    "invalid-input": 422,
+    "submit-in-progress": 409,
+    "already-submitted": 409,
+    "already-final": 409,
+    "decided": 409,
+    "committed-before-restart": 409,
+  };
+  assertEquals({ ...STATUS }, documented);
 });
