@@ -7,82 +7,9 @@
  * binary) it is the node's command line: see `fedagg --help`. `docs/architecture.md` maps the
  * code; `docs/protocol.md` is the specification.
  *
- * @example Make a roster: every member's long-term keys, the parameters, and its hash
- * ```ts
- * import { createRoster, MemberSigner, systemRng } from "./mod.ts";
- *
- * const signers = await Promise.all(
- *   ["hospital-a", "hospital-b", "lab-c"].map(() => MemberSigner.fromSeeds(systemRng(32))),
- * );
- * const roster = createRoster({
- *   federation: "example",
- *   members: signers.map((s, i) => ({ id: `member-${i}`, signingKey: s.signingKey })),
- *   dim: 4,
- *   maxWeight: 100,
- * });
- * if (roster.threshold !== 3) throw new Error("t = ⌊2n/3⌋ + 1 = 3 for three members");
- * ```
- *
- * @example Run a simulated round: three endpoints on the in-memory network, one update each
- * ```ts
- * import {
- *   dequantizeMean,
- *   Endpoint,
- *   inlineExpander,
- *   labelledRng,
- *   quantize,
- *   SimNetwork,
- *   simulatedFederation,
- * } from "./mod.ts";
- *
- * const { roster, signers } = await simulatedFederation({ nodes: 3, dim: 2, seed: 1 });
- * const endpoints = signers.map((signer, self) =>
- *   new Endpoint({ roster, self, signer, rng: labelledRng("ex", self), expander: inlineExpander })
- * );
- * const net = new SimNetwork(roster, endpoints);
- * const updates = [[0.5, -0.5], [0.25, 0], [0, 0.5]];
- * for (const [i, e] of endpoints.entries()) {
- *   const q = quantize(new Float32Array(updates[i]), 1, roster.quantization, labelledRng("q", i));
- *   await net.call(i, () => e.submit(0, q, net.now));
- * }
- * await net.run({ until: () => net.events("final").length === 3 });
- * const [final] = net.events("final");
- * const mean = dequantizeMean(final.aggregate, roster.quantization, final.members.length);
- * if (Math.abs(mean[0] - 0.25) > roster.quantization.errorBound) throw new Error("not the mean");
- * ```
- *
- * @example Verify a final certificate offline, as `fedagg verify` does, and refuse a forged body
- * ```ts
- * import {
- *   Endpoint,
- *   inlineExpander,
- *   labelledRng,
- *   ProtocolError,
- *   quantize,
- *   SimNetwork,
- *   simulatedFederation,
- *   verifyFinalCertificate,
- * } from "./mod.ts";
- *
- * const { roster, signers } = await simulatedFederation({ nodes: 4, dim: 3, seed: 2 });
- * const endpoints = signers.map((signer, self) =>
- *   new Endpoint({ roster, self, signer, rng: labelledRng("v", self), expander: inlineExpander })
- * );
- * const net = new SimNetwork(roster, endpoints);
- * for (const [i, e] of endpoints.entries()) {
- *   const q = quantize(new Float32Array([0.1, 0.2, 0.3]), 1 + i, roster.quantization, labelledRng("w", i));
- *   await net.call(i, () => e.submit(7, q, net.now));
- * }
- * await net.run({ until: () => net.events("final").length === 4 });
- * const [final] = net.events("final");
- * const body = new Uint8Array(final.aggregate.buffer);
- * const verified = await verifyFinalCertificate(roster, final.certificate, body);
- * if (verified.cosigners.length < roster.threshold) throw new Error("not final");
- * const forged = body.slice();
- * forged[0] ^= 1;
- * const refusal = await verifyFinalCertificate(roster, final.certificate, forged).catch((e) => e);
- * if (!(refusal instanceof ProtocolError)) throw new Error("a forged body passed");
- * ```
+ * The main entry points carry runnable examples: {@link createRoster} (make a roster),
+ * {@link SimNetwork} (run a round in memory) and {@link verifyFinalCertificate} (check a
+ * certificate offline, as `fedagg verify` does).
  *
  * @module
  */

@@ -69,6 +69,39 @@ export interface VerifiedCertificate {
  * certificate checks of {@link checkCertificate}, plus ≥ t valid co-signatures of its hash by
  * distinct members. Resolves only when everything holds; refuses with a {@link ProtocolError}
  * whose code and message name the first failed check.
+ *
+ * @example Verify a final certificate offline, as `fedagg verify` does, and refuse a forged body
+ * ```ts
+ * import {
+ *   Endpoint,
+ *   inlineExpander,
+ *   labelledRng,
+ *   ProtocolError,
+ *   quantize,
+ *   SimNetwork,
+ *   simulatedFederation,
+ *   verifyFinalCertificate,
+ * } from "../../mod.ts";
+ *
+ * const { roster, signers } = await simulatedFederation({ nodes: 4, dim: 3, seed: 2 });
+ * const endpoints = signers.map((signer, self) =>
+ *   new Endpoint({ roster, self, signer, rng: labelledRng("v", self), expander: inlineExpander })
+ * );
+ * const net = new SimNetwork(roster, endpoints);
+ * for (const [i, e] of endpoints.entries()) {
+ *   const q = quantize(new Float32Array([0.1, 0.2, 0.3]), 1 + i, roster.quantization, labelledRng("w", i));
+ *   await net.call(i, () => e.submit(7, q, net.now));
+ * }
+ * await net.run({ until: () => net.events("final").length === 4 });
+ * const [final] = net.events("final");
+ * const body = new Uint8Array(final.aggregate.buffer);
+ * const verified = await verifyFinalCertificate(roster, final.certificate, body);
+ * if (verified.cosigners.length < roster.threshold) throw new Error("not final");
+ * const forged = body.slice();
+ * forged[0] ^= 1;
+ * const refusal = await verifyFinalCertificate(roster, final.certificate, forged).catch((e) => e);
+ * if (!(refusal instanceof ProtocolError)) throw new Error("a forged body passed");
+ * ```
  */
 export async function verifyFinalCertificate(
   roster: Roster,

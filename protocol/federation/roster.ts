@@ -133,6 +133,22 @@ function float64Bytes(x: number): Uint8Array {
  * ⌈n/3⌉ − 1 lost members and, for n = 9, up to 4 corrupt ones), a graph whose degree is odd or
  * ≥ n or whose threshold is not a strict majority of a closed neighbourhood, quantization that
  * could overflow 2^32, and non-positive timeouts.
+ *
+ * @example Make a roster: every member's long-term keys, the parameters, and its hash
+ * ```ts
+ * import { createRoster, MemberSigner, systemRng } from "../../mod.ts";
+ *
+ * const signers = await Promise.all(
+ *   ["hospital-a", "hospital-b", "lab-c"].map(() => MemberSigner.fromSeeds(systemRng(32))),
+ * );
+ * const roster = createRoster({
+ *   federation: "example",
+ *   members: signers.map((s, i) => ({ id: `member-${i}`, signingKey: s.signingKey })),
+ *   dim: 4,
+ *   maxWeight: 100,
+ * });
+ * if (roster.threshold !== 3) throw new Error("t = ⌊2n/3⌋ + 1 = 3 for three members");
+ * ```
  */
 export function createRoster(settings: RosterSettings): Roster {
   const federation = settings.federation;

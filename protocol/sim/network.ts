@@ -21,24 +21,6 @@
  * clock reaches a time at which timeouts are due, every living node whose timeout is due runs it
  * (in roster order) before the frames arriving at that time are delivered.
  *
- * @example A round between three endpoints, the network advancing the clock
- * ```ts
- * import { Endpoint, inlineExpander, quantize } from "../mod.ts";
- * import { labelledRng, SimNetwork, simulatedFederation } from "./mod.ts";
- *
- * const { roster, signers } = await simulatedFederation({ nodes: 3, dim: 4, seed: 1 });
- * const endpoints = signers.map((signer, self) =>
- *   new Endpoint({ roster, self, signer, rng: labelledRng("ex", self), expander: inlineExpander })
- * );
- * const net = new SimNetwork(roster, endpoints);
- * for (const [i, e] of endpoints.entries()) {
- *   const input = quantize(new Float32Array([0.5, -0.25, 0, 1]), 1, roster.quantization, labelledRng("q", i));
- *   await net.call(i, () => e.submit(0, input, net.now));
- * }
- * await net.run({ until: () => net.events("final").length === 3 });
- * if (net.events("final").length !== 3) throw new Error("every member has the final certificate");
- * ```
- *
  * @module
  */
 import { decode } from "../encoding/codec.ts";
@@ -153,7 +135,37 @@ export function recipients(
   return [...Array(n).keys()].filter((i) => toSelf || i !== from);
 }
 
-/** An in-memory network of protocol nodes on a virtual clock (see the module doc). */
+/**
+ * An in-memory network of protocol nodes on a virtual clock (see the module doc).
+ *
+ * @example Run a simulated round: three endpoints on the in-memory network, one update each
+ * ```ts
+ * import {
+ *   dequantizeMean,
+ *   Endpoint,
+ *   inlineExpander,
+ *   labelledRng,
+ *   quantize,
+ *   SimNetwork,
+ *   simulatedFederation,
+ * } from "../../mod.ts";
+ *
+ * const { roster, signers } = await simulatedFederation({ nodes: 3, dim: 2, seed: 1 });
+ * const endpoints = signers.map((signer, self) =>
+ *   new Endpoint({ roster, self, signer, rng: labelledRng("ex", self), expander: inlineExpander })
+ * );
+ * const net = new SimNetwork(roster, endpoints);
+ * const updates = [[0.5, -0.5], [0.25, 0], [0, 0.5]];
+ * for (const [i, e] of endpoints.entries()) {
+ *   const q = quantize(new Float32Array(updates[i]), 1, roster.quantization, labelledRng("q", i));
+ *   await net.call(i, () => e.submit(0, q, net.now));
+ * }
+ * await net.run({ until: () => net.events("final").length === 3 });
+ * const [final] = net.events("final");
+ * const mean = dequantizeMean(final.aggregate, roster.quantization, final.members.length);
+ * if (Math.abs(mean[0] - 0.25) > roster.quantization.errorBound) throw new Error("not the mean");
+ * ```
+ */
 export class SimNetwork {
   /** The roster every node runs. */
   readonly roster: Roster;

@@ -231,7 +231,9 @@ function hexTree(value: unknown): Tree {
 
 /** The frame decoded: payload fields (header included), signatures and body, bytes as hex. */
 export function frameTree(frame: Uint8Array): Tree {
-  const [payload, ed25519, mlDsa65, body] = decode(frame, 1 << 28, "frame") as Value[];
+  const outer = decode(frame, 1 << 28, "frame") as Value[];
+  if (outer.length !== 3 && outer.length !== 4) throw new Error(`a frame of ${outer.length} parts`);
+  const [payload, ed25519, mlDsa65, body] = outer;
   const fields = decode(payload as Uint8Array, 1 << 28, "payload") as Value[];
   const type = typeOfTag(fields[0]);
   const nested = type === undefined ? undefined : NESTED_FRAMES[type];
@@ -248,7 +250,9 @@ export function frameTree(frame: Uint8Array): Tree {
 
 /** A final certificate decoded: its tag, the certificate frame and the co-signature frames. */
 export function finalTree(bytes: Uint8Array): Tree {
-  const [tag, certificate, cosigns] = decode(bytes, 1 << 28, "final") as Value[];
+  const outer = decode(bytes, 1 << 28, "final") as Value[];
+  if (outer.length !== 3) throw new Error(`a final certificate of ${outer.length} parts`);
+  const [tag, certificate, cosigns] = outer;
   return [
     tag as string,
     frameTree(certificate as Uint8Array),

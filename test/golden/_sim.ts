@@ -30,6 +30,18 @@ export const SIMULATIONS: Readonly<Record<string, SimOptions>> = {
     pq: false,
     rounds: 2,
   },
+  // A round that cannot finish: the killed leader and two dropouts are more than n − t = 2.
+  "complete-too-many-losses": {
+    nodes: 8,
+    dim: 50,
+    dropout: 0.2,
+    dropStage: "mixed",
+    graph: "complete",
+    seed: 7,
+    pq: false,
+    rounds: 1,
+    killLeaderAt: "consistency",
+  },
   "post-quantum-kill-unmask": {
     nodes: 7,
     dim: 50,
