@@ -14,8 +14,20 @@ import type { MemberSet } from "../math/member_set.ts";
 import type { Roster } from "../federation/roster.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import { type Session, sessionHash } from "../federation/session.ts";
-import { type Envelope, expectSession, expectType, verifyEnvelope } from "../wire/frame.ts";
-import { type Certificate, readCertificate, readCosign } from "../wire/messages.ts";
+import type { MemberSigner } from "../federation/signer.ts";
+import {
+  type Envelope,
+  expectSession,
+  expectType,
+  sealFrameWithBody,
+  verifyEnvelope,
+} from "../wire/frame.ts";
+import {
+  type Certificate,
+  certificateFields,
+  readCertificate,
+  readCosign,
+} from "../wire/messages.ts";
 import { checkApprovals } from "./approvals.ts";
 
 /** Hash of an aggregate body within a session. */
@@ -157,4 +169,31 @@ export function checkCosignFields(env: Envelope, session: Session, hash: Uint8Ar
     "co-signature of a different certificate",
     env.sender,
   );
+}
+
+/**
+ * The leader's Certificate of `session` over the aggregate `body` (d sums then the total weight):
+ * signed by `signer` as roster member `leader`, with its body and without it (the form gossip
+ * carries), and the certified hash of the body. The caller has checked the total weight.
+ */
+export async function sealCertificate(
+  roster: Roster,
+  session: Session,
+  leader: number,
+  signer: MemberSigner,
+  parts: Pick<Certificate, "u2Hash" | "u3" | "approvals" | "totalWeight">,
+  body: Uint8Array,
+): Promise<{ frame: Uint8Array; withoutBody: Uint8Array; aggregateHash: Uint8Array }> {
+  const hash = aggregateHash(session, body);
+  const fields = certificateFields({ ...parts, aggregateHash: hash });
+  const sealed = await sealFrameWithBody(
+    "certificate",
+    session,
+    leader,
+    fields,
+    signer,
+    roster.mode,
+    body,
+  );
+  return { ...sealed, aggregateHash: hash };
 }

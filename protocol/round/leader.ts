@@ -19,7 +19,8 @@
  * @module
  */
 import { equalBytes, u32Bytes, u32View, wipe } from "../encoding/bytes.ts";
-import { aggregateHash } from "../certificate/certificate.ts";
+import { sealCertificate } from "../certificate/certificate.ts";
+import type { Value } from "../encoding/codec.ts";
 import { type Rng, sha256 } from "../crypto/mod.ts";
 import { ensure, ProtocolError } from "../errors.ts";
 import type { Roster } from "../federation/roster.ts";
@@ -34,13 +35,12 @@ import type { Share } from "../math/shamir.ts";
 import {
   type Envelope,
   expectSession,
+  type MessageType,
   sealFrame,
-  sealFrameWithBody,
   verifyEnvelope,
 } from "../wire/frame.ts";
 import {
   type AdvertiseKeys,
-  certificateFields,
   consistencyRequestFields,
   readAdvertiseKeys,
   readApproval,
@@ -378,13 +378,9 @@ export class Leader {
     return to.map((m) => ({ kind: "send", to: m, frame }) as const);
   }
 
-  async #seal(
-    type: Parameters<typeof sealFrame>[0],
-    fields: Parameters<typeof sealFrame>[3],
-    body?: Uint8Array,
-  ) {
+  #seal(type: MessageType, fields: readonly Value[]): Promise<Uint8Array> {
     const { roster, self, signer } = this.#config;
-    return await sealFrame(type, this.session, self, fields, signer, roster.mode, body);
+    return sealFrame(type, this.session, self, fields, signer, roster.mode);
   }
 
   async #closeAdvertiseKeys(now: number): Promise<Output[]> {
@@ -482,28 +478,20 @@ export class Leader {
       );
     }
     const body = u32Bytes(sum);
-    const hash = aggregateHash(this.session, body);
-    const fields = certificateFields({
-      u2Hash: this.#u2Hash,
-      u3: this.#u3,
-      approvals: this.#approvers.map((a) => this.#approvals.get(a)!),
-      aggregateHash: hash,
-      totalWeight,
-    });
-    const { frame, withoutBody } = await sealFrameWithBody(
-      "certificate",
+    const approvals = this.#approvers.map((a) => this.#approvals.get(a)!);
+    const { frame, withoutBody, aggregateHash } = await sealCertificate(
+      roster,
       this.session,
       this.#config.self,
-      fields,
       this.#config.signer,
-      roster.mode,
+      { u2Hash: this.#u2Hash, u3: this.#u3, approvals, totalWeight },
       body,
     );
     this.#stage = "publish";
     this.#deadline = undefined;
     this.#sum = undefined;
     const { round, view } = this.session;
-    const published = { round, view, certificate: withoutBody, aggregateHash: hash, body };
+    const published = { round, view, certificate: withoutBody, aggregateHash, body };
     return [this.#stageEvent("publish"), { kind: "broadcast", frame, published }];
   }
 }
