@@ -44,7 +44,13 @@ import type { MemberSigner } from "../federation/signer.ts";
 import { sessionGraph } from "../graph/session_graph.ts";
 import type { MaskExpander, MaskTerm } from "../math/masking.ts";
 import { type MemberSet, memberSetHash, toMemberSet } from "../math/member_set.ts";
-import { type Envelope, expectSession, sealFrame, verifyEnvelope } from "../wire/frame.ts";
+import {
+  type Envelope,
+  expectRound,
+  expectSession,
+  sealFrame,
+  verifyEnvelope,
+} from "../wire/frame.ts";
 import {
   type AdvertiseKeys,
   advertiseKeysFields,
@@ -176,12 +182,7 @@ export class Participant {
    */
   async handle(env: Envelope, now: number): Promise<Output[]> {
     try {
-      ensure(
-        env.session.round === this.round,
-        "wrong-session",
-        `${env.type} is for round ${env.session.round}, this participant runs round ${this.round}`,
-        env.sender,
-      );
+      expectRound(env, this.round);
       if (env.type === "certificate") return await this.#onCertificate(env);
       if (env.type === "cosign") return await this.#publication.cosign(env);
       const stage = awaitedIn(env.type);

@@ -22,7 +22,14 @@ import type { Roster } from "../federation/roster.ts";
 import type { Session } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
 import { type MemberSet, sameMembers } from "../math/member_set.ts";
-import { type Envelope, openFrame, sealFrame, verifyEnvelope, withoutBody } from "../wire/frame.ts";
+import {
+  type Envelope,
+  expectRound,
+  openFrame,
+  sealFrame,
+  verifyEnvelope,
+  withoutBody,
+} from "../wire/frame.ts";
 import { cosignFields } from "../wire/messages.ts";
 import { event, type Output } from "./events.ts";
 
@@ -117,12 +124,7 @@ export class Publication {
    */
   async handle(env: Envelope, _now: number): Promise<Output[]> {
     try {
-      ensure(
-        env.session.round === this.round,
-        "wrong-session",
-        `${env.type} is for round ${env.session.round}, this participant runs round ${this.round}`,
-        env.sender,
-      );
+      expectRound(env, this.round);
       if (env.type === "certificate") {
         return await this.certificate(env, { view: this.#committedView });
       }

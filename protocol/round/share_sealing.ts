@@ -52,7 +52,7 @@ export interface DealtShares {
  * A key agreement with member `u`'s advertised (and signed) keys failed: a low-order X25519
  * point or an ML-KEM key failing the FIPS 203 check. The member is to blame.
  */
-export function unusableKeys(err: unknown, u: number): unknown {
+function unusableKeys(err: unknown, u: number): unknown {
   if (!(err instanceof RangeError)) return err;
   return new ProtocolError(
     "malformed",

@@ -369,6 +369,16 @@ export function expectType(env: Envelope, type: MessageType): void {
   ensure(env.type === type, "wrong-type", `expected ${type}, got ${env.type}`, env.sender);
 }
 
+/** Refuses with `wrong-session` unless the envelope is for `round` (any view of it). */
+export function expectRound(env: Envelope, round: number): void {
+  ensure(
+    env.session.round === round,
+    "wrong-session",
+    `${env.type} is for round ${env.session.round}, this participant runs round ${round}`,
+    env.sender,
+  );
+}
+
 /** Refuses with `wrong-session` unless the envelope belongs to `session`. */
 export function expectSession(env: Envelope, session: Session): void {
   ensure(

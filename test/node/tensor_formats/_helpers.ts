@@ -1,5 +1,5 @@
 /**
- * Helpers shared by the tests of this folder: the refusal assertion (code, status and message
+ * Helpers shared by the tests of this folder: the refusal assertion (code and message
  * fragments), builders of float32 data, `.npy` and safetensors bodies, and unaligned views.
  *
  * @module
@@ -12,18 +12,6 @@ import {
   type FormatErrorCode,
   type ParsedUpdate,
 } from "../../../node/tensor_formats/mod.ts";
-
-export const STATUS: Record<FormatErrorCode, number> = {
-  "malformed": 400,
-  "truncated": 400,
-  "too-large": 413,
-  "unsupported-content-type": 415,
-  "unsupported-version": 415,
-  "unsupported-dtype": 415,
-  "unsupported-order": 415,
-  "wrong-length": 422,
-  "non-finite": 422,
-};
 
 /** Asserts a FormatError of `code` whose message contains every fragment. */
 export function refusal(
