@@ -1,28 +1,43 @@
 /**
  * Crash-safe file writes: the data goes to a temporary file in the same directory, is flushed
- * to disk, renamed over the target and the directory entry is flushed too. After a crash at any
- * point the target holds either its old content or the new one, never a mix.
+ * to disk, renamed over the target and the directory entry is flushed too. Directories the write
+ * creates are made durable as well: each one's entry in its parent is flushed (every level
+ * created), so a power loss cannot drop a directory that holds an acknowledged file. After a
+ * crash at any point the target holds either its old content or the new one, never a mix.
  *
  * @module
  */
 
+/** Flushes a directory's entries to disk (the seam tests replace to watch the order of flushes). */
+export type SyncDirectory = (dir: string) => Promise<void>;
+
 /**
- * Writes `data` to `path` atomically and durably, with permission bits `mode` (default 0o600:
- * everything fedagg writes is private to its operator). Creates missing parent directories.
+ * Writes `data` (bytes, text as UTF-8, or chunks written one after the other) to `path`
+ * atomically and durably, with permission bits `mode` (default 0o600:
+ * everything fedagg writes is private to its operator). Creates missing parent directories
+ * (mode 0700) durably ({@link ensureDirectory}). `sync` flushes a directory (tests pass a spy).
+ * Leaves no temporary file behind when it fails.
  */
 export async function writeFileAtomic(
   path: string,
-  data: Uint8Array | string,
+  data: Uint8Array | string | readonly Uint8Array[],
   mode = 0o600,
+  sync: SyncDirectory = syncDirectory,
 ): Promise<void> {
   const dir = parent(path);
-  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  await ensureDirectory(dir, sync);
+  const chunks = typeof data === "string"
+    ? [new TextEncoder().encode(data)]
+    : data instanceof Uint8Array
+    ? [data]
+    : data;
   const tmp = `${path}.tmp-${crypto.randomUUID()}`;
   const file = await Deno.open(tmp, { write: true, createNew: true, mode });
   try {
-    let written = 0;
-    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    for (const bytes of chunks) {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    }
     await file.sync();
   } catch (err) {
     file.close();
@@ -37,7 +52,41 @@ export async function writeFileAtomic(
     await Deno.remove(tmp).catch(() => {});
     throw err;
   }
-  await syncDirectory(dir);
+  await sync(dir);
+}
+
+/**
+ * Creates `dir` and its missing ancestors (mode 0700), each durably: after creating a level it
+ * flushes that level's parent, so the new entry survives a power loss. A level another writer
+ * created meanwhile is flushed too (its creator may not have flushed it yet). Resolves to the
+ * directories it created or found racing, outermost first; an existing `dir` costs one stat.
+ * Refuses (rejects with the file system's error) when a level exists and is not a directory.
+ */
+export async function ensureDirectory(
+  dir: string,
+  sync: SyncDirectory = syncDirectory,
+): Promise<string[]> {
+  const missing: string[] = [];
+  for (let d = dir;; d = parent(d)) {
+    try {
+      const info = await Deno.stat(d);
+      if (!info.isDirectory) throw new Deno.errors.NotADirectory(`${d} is not a directory`);
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      missing.unshift(d);
+      if (parent(d) === d) break;
+    }
+  }
+  for (const d of missing) {
+    try {
+      await Deno.mkdir(d, { mode: 0o700 });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    }
+    await sync(parent(d));
+  }
+  return missing;
 }
 
 /** Flushes a directory entry (after a rename or create) to disk. */

@@ -88,8 +88,30 @@ export type FormatErrorCode =
   /** A NaN or ±Infinity value. */
   | "non-finite";
 
+/**
+ * Problems with the journal's files (`journal.ts`), always carried by a {@link JournalError}
+ * that names the file or directory.
+ */
+export type JournalErrorCode =
+  /**
+   * A journal record fails its checksum, its header or the checks of its content (bit rot, a
+   * truncated or hand-edited file) when read while the node runs. The node serves nothing from
+   * it; a restart repairs the round or moves it to `journal/quarantine/`.
+   */
+  | "journal-corrupt"
+  /**
+   * The journal as a whole cannot be used (`journal/` is not a directory, cannot be read, or a
+   * corrupt round cannot be moved aside): the node refuses to start.
+   */
+  | "journal-unusable";
+
 /** Every code a {@link NodeError} carries. */
-export type NodeErrorCode = SetupErrorCode | SubmitErrorCode | FormatErrorCode | TransportErrorCode;
+export type NodeErrorCode =
+  | SetupErrorCode
+  | SubmitErrorCode
+  | FormatErrorCode
+  | TransportErrorCode
+  | JournalErrorCode;
 
 /** An error of the node layer, with a stable code (see the module doc). */
 export class NodeError<Code extends NodeErrorCode = NodeErrorCode> extends Error {
@@ -101,5 +123,21 @@ export class NodeError<Code extends NodeErrorCode = NodeErrorCode> extends Error
     super(message);
     this.name = "NodeError";
     this.code = code;
+  }
+}
+
+/**
+ * A {@link NodeError} about one file or directory of the journal: `path` names it, the message
+ * says what is wrong with it and, for `journal-unusable`, the one step that fixes it.
+ */
+export class JournalError extends NodeError<JournalErrorCode> {
+  /** The journal file or directory at fault. */
+  readonly path: string;
+
+  /** @param code what went wrong @param path where @param message what is wrong (and the fix) */
+  constructor(code: JournalErrorCode, path: string, message: string) {
+    super(code, message);
+    this.name = "JournalError";
+    this.path = path;
   }
 }

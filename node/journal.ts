@@ -1,6 +1,7 @@
 /**
  * The node's journal: what it must not lose across a crash. One directory per round under
- * `DIR/journal/`, every file written atomically (`atomic_file.ts`) before the action it
+ * `DIR/journal/`, every file a checksummed record (`journal_record.ts`) written atomically and
+ * durably (`atomic_file.ts`, which also flushes every directory it creates) before the action it
  * records is acknowledged or taken:
  *
  * - `update.f32` + `update.json`: the trainer's update, before the API answers 202. Once the
@@ -12,10 +13,44 @@
  * - `aggregate.u32` + `certificate.cbor` + `published.json`: a verified published aggregate;
  * - `final.cbor`: the final certificate (≥ t co-signatures), after the published aggregate.
  *
+ * Every read checks the record's checksum and its content against the roster
+ * (`journal_schema.ts`); a final certificate is verified against the roster and the stored
+ * aggregate before it or its aggregate is returned. A record that fails is never returned: the
+ * read throws a {@link JournalError} (`journal-corrupt`) naming the file. {@link Journal.open},
+ * run at start-up, checks every round, repairs what can be derived, moves a round it cannot
+ * trust to `journal/quarantine/`, and refuses (`journal-unusable`) a journal it cannot use.
+ *
  * @module
  */
-import { bytesToU32, u32Bytes } from "../protocol/mod.ts";
-import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
+import {
+  equalBytes,
+  MAX_ROUND,
+  type Roster,
+  splitFinalCertificate,
+  u32Bytes,
+  verifyFinalCertificate,
+} from "../protocol/mod.ts";
+import { ensureDirectory, parent, syncDirectory, writeFileAtomic } from "./atomic_file.ts";
+import { JournalError, NodeError } from "./errors.ts";
+import { openRecord, recordHeader } from "./journal_record.ts";
+import {
+  checkLayout,
+  checkMembers,
+  checkNumSamples,
+  checkValues,
+  type PublishedMeta,
+  readAggregate,
+  readCertificate,
+  readCommitted,
+  readFinal,
+  readPublished,
+  readUpdateMeta,
+  readUpdateValues,
+  RecordProblem,
+  type UpdateMeta,
+} from "./journal_schema.ts";
+import type { Log } from "./mesh.ts";
+import type { Metrics } from "./metrics.ts";
 import type { TensorLayout } from "./tensor_formats/mod.ts";
 
 /** A journaled update. */
@@ -35,56 +70,146 @@ export interface StoredAggregate {
   readonly aggregate: Uint32Array;
   /** The certificate frame without its body. */
   readonly certificate: Uint8Array;
-  /** The final certificate, once ≥ t members co-signed. */
+  /** The final certificate, once ≥ t members co-signed (verified against the aggregate). */
   readonly final: Uint8Array | undefined;
 }
 
-const decoder = new TextDecoder();
+/** The files of a round directory and their permission bits. */
+const RECORDS = {
+  "update.f32": 0o600,
+  "update.json": 0o600,
+  "committed.json": 0o600,
+  "aggregate.u32": 0o644,
+  "certificate.cbor": 0o644,
+  "final.cbor": 0o644,
+  "published.json": 0o644,
+} as const;
 
-/** The journal of one node directory. */
+/** The name of a journal record file. */
+export type RecordName = keyof typeof RECORDS;
+
+const RECORD_NAMES = Object.keys(RECORDS) as RecordName[];
+
+/** What {@link Journal.open} needs: where to report what it repaired or moved aside. */
+export interface JournalOpenOptions {
+  readonly log: Log;
+  readonly metrics: Metrics;
+  /** The clock for quarantine names (default: the system's). */
+  readonly now?: () => Date;
+}
+
+/** What {@link Journal.open} found and did. */
+export interface JournalScan {
+  /** Rounds left in the journal, every record checked, ascending. */
+  readonly rounds: readonly number[];
+  /** What it repaired: leftover temporaries removed, records rebuilt from a final certificate. */
+  readonly repaired: readonly { readonly path: string; readonly action: string }[];
+  /** Round directories (or entries named like one) moved to `journal/quarantine/`. */
+  readonly quarantined: readonly {
+    readonly path: string;
+    readonly movedTo: string;
+    readonly reason: string;
+  }[];
+}
+
+/** The journal of one node directory, for one roster. */
 export class Journal {
   readonly #dir: string;
+  readonly #roster: Roster;
+  /** Final certificates already verified against their aggregate, by round. */
+  readonly #verified = new Map<number, { final: Uint8Array; meta: PublishedMeta }>();
 
-  /** @param dir the node directory (the journal lives in `dir/journal`) */
-  constructor(dir: string) {
+  /**
+   * @param dir the node directory (the journal lives in `dir/journal`)
+   * @param roster the roster the node runs: records are checked against its d, maxWeight,
+   *   members and keys
+   */
+  constructor(dir: string, roster: Roster) {
     this.#dir = `${dir}/journal`;
+    this.#roster = roster;
   }
 
   #round(round: number): string {
     return `${this.#dir}/round-${round}`;
   }
 
-  async #json<T>(path: string): Promise<T | undefined> {
-    const raw = await readFileIfExists(path);
-    return raw === undefined ? undefined : JSON.parse(decoder.decode(raw)) as T;
+  #corrupt(path: string, problem: string): JournalError {
+    return new JournalError(
+      "journal-corrupt",
+      path,
+      `journal record ${path} is corrupt: ${problem} (a restart repairs the round or moves it ` +
+        `to journal/quarantine/)`,
+    );
   }
 
-  /** Stores the update for `round`. The caller acknowledges it only after this resolves. */
+  async #write(round: number, name: RecordName, payload: Uint8Array): Promise<void> {
+    const header = await recordHeader(name, round, payload);
+    await writeFileAtomic(`${this.#round(round)}/${name}`, [header, payload], RECORDS[name]);
+  }
+
+  /** The checked payload of a record, or undefined if the file does not exist. */
+  async #payload(round: number, name: RecordName): Promise<Uint8Array | undefined> {
+    const path = `${this.#round(round)}/${name}`;
+    let file: Uint8Array;
+    try {
+      file = await Deno.readFile(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return undefined;
+      throw this.#corrupt(path, `cannot be read (${(err as Error).message})`);
+    }
+    const opened = await openRecord(name, round, file);
+    if ("problem" in opened) throw this.#corrupt(path, opened.problem);
+    return opened.payload;
+  }
+
+  /** A record read and checked by `parse`; undefined if the file does not exist. */
+  async #read<T>(
+    round: number,
+    name: RecordName,
+    parse: (payload: Uint8Array) => T,
+  ): Promise<T | undefined> {
+    const payload = await this.#payload(round, name);
+    if (payload === undefined) return undefined;
+    try {
+      return parse(payload);
+    } catch (err) {
+      if (err instanceof RecordProblem) {
+        throw this.#corrupt(`${this.#round(round)}/${name}`, err.message);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Stores the update for `round`. The caller acknowledges it only after this resolves.
+   * Refuses (NodeError `invalid-input`, nothing written) values that are not d finite numbers,
+   * a sample count outside [1, maxWeight] or a layout that does not hold d values.
+   */
   async recordUpdate(round: number, update: StoredUpdate): Promise<void> {
-    const dir = this.#round(round);
+    refuseInvalid(() => {
+      checkValues(this.#roster, update.values);
+      checkNumSamples(this.#roster, update.numSamples);
+      checkLayout(this.#roster, update.layout);
+    });
     const bytes = new Uint8Array(
       update.values.buffer,
       update.values.byteOffset,
       update.values.byteLength,
     );
-    await writeFileAtomic(`${dir}/update.f32`, bytes);
-    await writeFileAtomic(
-      `${dir}/update.json`,
-      JSON.stringify({ numSamples: update.numSamples, layout: update.layout }),
+    await this.#write(round, "update.f32", bytes);
+    await this.#write(
+      round,
+      "update.json",
+      encodeJson({ numSamples: update.numSamples, layout: update.layout }),
     );
   }
 
   /**
    * The weight and layout of the journaled update of `round`, if any (also after its values
-   * were pruned), without reading its values.
+   * were pruned), without reading its values. Throws `journal-corrupt` for a damaged record.
    */
-  async updateMeta(round: number): Promise<Omit<StoredUpdate, "values"> | undefined> {
-    const dir = this.#round(round);
-    const meta = await this.#json<{ numSamples: number; layout: TensorLayout }>(
-      `${dir}/update.json`,
-    );
-    if (meta === undefined) return undefined;
-    return { numSamples: meta.numSamples, layout: meta.layout };
+  async updateMeta(round: number): Promise<UpdateMeta | undefined> {
+    return await this.#read(round, "update.json", (p) => readUpdateMeta(this.#roster, p));
   }
 
   /**
@@ -99,55 +224,71 @@ export class Journal {
     }
   }
 
-  /** The journaled update of `round` with its values, if any and not pruned. */
+  /**
+   * The journaled update of `round` with its values, if any and not pruned. Throws
+   * `journal-corrupt` for a damaged record (wrong length, a non-finite value, a bad weight…).
+   */
   async update(round: number): Promise<StoredUpdate | undefined> {
-    const dir = this.#round(round);
-    const meta = await this.#json<{ numSamples: number; layout: TensorLayout }>(
-      `${dir}/update.json`,
-    );
-    const raw = await readFileIfExists(`${dir}/update.f32`);
-    if (meta === undefined || raw === undefined) return undefined;
-    const values = new Float32Array(bytesToU32(raw).buffer);
+    const meta = await this.updateMeta(round);
+    if (meta === undefined) return undefined;
+    const values = await this.#read(round, "update.f32", (p) => readUpdateValues(this.#roster, p));
+    if (values === undefined) return undefined;
     return { values, numSamples: meta.numSamples, layout: meta.layout };
   }
 
   /** Records that this member committed to `view` of `round` (before the committing frame). */
   async recordCommit(round: number, view: number): Promise<void> {
-    await writeFileAtomic(`${this.#round(round)}/committed.json`, JSON.stringify({ view }));
+    const payload = encodeJson({ view });
+    refuseInvalid(() => readCommitted(payload));
+    await this.#write(round, "committed.json", payload);
   }
 
-  /** The view this member committed to in `round`, if any. */
+  /** The view this member committed to in `round`, if any; `journal-corrupt` if damaged. */
   async committedView(round: number): Promise<number | undefined> {
-    return (await this.#json<{ view: number }>(`${this.#round(round)}/committed.json`))?.view;
+    return await this.#read(round, "committed.json", readCommitted);
   }
 
-  /** Stores a verified published aggregate (and, when given, its final certificate). */
+  /**
+   * Stores a verified published aggregate (and, when given, its final certificate). Refuses
+   * (NodeError `invalid-input`, nothing written) members outside the roster, an aggregate whose
+   * length is not d + 1 or whose weight does not fit them, and a certificate that is not one.
+   */
   async recordAggregate(
     a: Omit<StoredAggregate, "final"> & { final?: Uint8Array },
   ): Promise<void> {
-    const dir = this.#round(a.round);
-    await writeFileAtomic(`${dir}/aggregate.u32`, u32Bytes(a.aggregate), 0o644);
-    await writeFileAtomic(`${dir}/certificate.cbor`, a.certificate, 0o644);
+    const members = [...a.members].sort((x, y) => x - y);
+    const body = u32Bytes(a.aggregate);
+    const published = encodeJson({ view: a.view, members });
+    refuseInvalid(() => {
+      checkMembers(this.#roster, members);
+      readAggregate(this.#roster, body, members.length);
+      readCertificate(this.#roster, a.certificate);
+      readPublished(this.#roster, published);
+      if (a.final !== undefined) readFinal(this.#roster, a.final);
+    });
+    this.#verified.delete(a.round);
+    await this.#write(a.round, "aggregate.u32", body);
+    await this.#write(a.round, "certificate.cbor", a.certificate);
     if (a.final !== undefined) await this.recordFinal(a.round, a.final);
-    await writeFileAtomic(
-      `${dir}/published.json`,
-      JSON.stringify({ view: a.view, members: a.members }),
-      0o644,
-    );
+    await this.#write(a.round, "published.json", published);
   }
 
   /**
    * Stores the final certificate of `round`, whose aggregate {@link recordAggregate} stored
-   * (the aggregate counts as final only with both).
+   * (the aggregate counts as final only with both). Refuses (`invalid-input`) bytes that are
+   * not a final certificate's encoding.
    */
   async recordFinal(round: number, final: Uint8Array): Promise<void> {
-    await writeFileAtomic(`${this.#round(round)}/final.cbor`, final, 0o644);
+    refuseInvalid(() => readFinal(this.#roster, final));
+    this.#verified.delete(round);
+    await this.#write(round, "final.cbor", final);
   }
 
   /**
    * Which records of `round` are complete, from the names in its directory alone: an accepted
    * update ({@link updateMeta} would return it; `update.json` is written after the values), a
    * published aggregate ({@link aggregate} would return it) and, with one, a final certificate.
+   * Contents are checked by the reads and, at start-up, by {@link open}.
    */
   async recorded(round: number): Promise<{ update: boolean; published: boolean; final: boolean }> {
     const names = new Set<string>();
@@ -167,43 +308,319 @@ export class Journal {
     };
   }
 
-  /** The stored aggregate of `round`, if one was published. */
+  /**
+   * The stored aggregate of `round`, if one was published. Every record is checked; a final
+   * certificate must verify against the roster and this aggregate (`verifyFinalCertificate`,
+   * once per certificate) and state this round, view and members. Throws `journal-corrupt`
+   * (naming the file) rather than return anything that failed.
+   */
   async aggregate(round: number): Promise<StoredAggregate | undefined> {
     const dir = this.#round(round);
-    const meta = await this.#json<{ view: number; members: number[] }>(`${dir}/published.json`);
+    const meta = await this.#read(round, "published.json", (p) => readPublished(this.#roster, p));
     if (meta === undefined) return undefined;
-    const body = await readFileIfExists(`${dir}/aggregate.u32`);
-    const certificate = await readFileIfExists(`${dir}/certificate.cbor`);
-    if (body === undefined || certificate === undefined) return undefined;
-    return {
+    const aggregate = await this.#read(
       round,
-      view: meta.view,
-      members: meta.members,
-      aggregate: bytesToU32(body),
-      certificate,
-      final: await readFileIfExists(`${dir}/final.cbor`),
-    };
+      "aggregate.u32",
+      (p) => readAggregate(this.#roster, p, meta.members.length),
+    );
+    const certificate = await this.#read(
+      round,
+      "certificate.cbor",
+      (p) => readCertificate(this.#roster, p),
+    );
+    if (aggregate === undefined || certificate === undefined) return undefined;
+    const final = await this.#read(round, "final.cbor", (p) => {
+      if (!equalBytes(readFinal(this.#roster, p), certificate)) {
+        throw new RecordProblem("it does not certify this round's certificate.cbor");
+      }
+      return p;
+    });
+    if (final !== undefined) {
+      const verified = await this.#verifyFinal(round, final, aggregate);
+      if (typeof verified === "string") throw this.#corrupt(`${dir}/final.cbor`, verified);
+      if (!sameMeta(verified, meta)) {
+        throw this.#corrupt(`${dir}/published.json`, differs(verified, meta));
+      }
+    }
+    return { round, view: meta.view, members: meta.members, aggregate, certificate, final };
+  }
+
+  /**
+   * What `final` certifies when it is the final certificate of `round` over `aggregate` (per
+   * the roster), else why not. Remembered, so a certificate is verified once.
+   */
+  async #verifyFinal(
+    round: number,
+    final: Uint8Array,
+    aggregate: Uint32Array,
+  ): Promise<PublishedMeta | string> {
+    const known = this.#verified.get(round);
+    if (known !== undefined && equalBytes(known.final, final)) return known.meta;
+    let verified;
+    try {
+      verified = await verifyFinalCertificate(this.#roster, final, u32Bytes(aggregate));
+    } catch (err) {
+      return `it does not verify against the roster and aggregate.u32: ${(err as Error).message}`;
+    }
+    if (verified.round !== round) return `it certifies round ${verified.round}`;
+    const meta = { view: verified.view, members: [...verified.members] };
+    this.#verified.set(round, { final: final.slice(), meta });
+    return meta;
   }
 
   /**
    * Where a round's file lives (the layout the module doc lists). Nothing in the node reads
    * files through it; tests use it to inspect what was written.
    */
-  path(round: number, name: "aggregate.u32" | "final.cbor" | "update.f32"): string {
+  path(round: number, name: RecordName): string {
     return `${this.#round(round)}/${name}`;
   }
 
-  /** Rounds with a journal directory, ascending. */
+  /**
+   * Rounds with a journal directory, ascending. Throws `journal-unusable` when `journal/`
+   * exists but cannot be listed (e.g. it is a file).
+   */
   async rounds(): Promise<number[]> {
     const out: number[] = [];
     try {
       for await (const entry of Deno.readDir(this.#dir)) {
-        const m = /^round-(\d+)$/.exec(entry.name);
-        if (entry.isDirectory && m) out.push(Number(m[1]));
+        const round = roundOf(entry.name);
+        if (entry.isDirectory && round !== undefined) out.push(round);
       }
     } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      if (!(err instanceof Deno.errors.NotFound)) throw this.#unusable(err);
     }
     return out.sort((a, b) => a - b);
+  }
+
+  #unusable(err: unknown): JournalError {
+    const dir = this.#dir;
+    if (err instanceof Deno.errors.NotADirectory) {
+      return new JournalError(
+        "journal-unusable",
+        dir,
+        `${dir} is not a directory: move it aside (mv ${dir} ${dir}.broken) and start again`,
+      );
+    }
+    return new JournalError(
+      "journal-unusable",
+      dir,
+      `${dir} cannot be read (${(err as Error).message}): give the node's user read and write ` +
+        `access to it (chown -R USER ${dir} && chmod -R u+rwX ${dir})`,
+    );
+  }
+
+  /**
+   * The start-up scan; run it before anything else reads the journal. Checks every record of
+   * every round (checksum, content, and each final certificate against the roster and its
+   * aggregate) and then, per round:
+   *
+   * - removes leftover temporaries of interrupted writes (`*.tmp-*`);
+   * - when the final certificate verifies, rewrites a missing, damaged or inconsistent
+   *   `published.json` or `certificate.cbor` from it, and deletes a damaged `update.f32` (a
+   *   final round no longer needs it);
+   * - moves a round with any other damaged record, and an entry named like a round that is not
+   *   a round directory, to `journal/quarantine/NAME.<UTC time>` — logged as an error with the
+   *   path and the reason, and counted in `fedagg_journal_quarantined_total`.
+   *
+   * Refuses (JournalError `journal-unusable`, naming the path and the fix) a `journal/` that is
+   * not a directory or cannot be read, and a damaged round it cannot move aside. Entries with
+   * other names are left alone.
+   */
+  async open(options: JournalOpenOptions): Promise<JournalScan> {
+    const repaired: { path: string; action: string }[] = [];
+    const quarantined: { path: string; movedTo: string; reason: string }[] = [];
+    const rounds: number[] = [];
+    const entries: Deno.DirEntry[] = [];
+    try {
+      const info = await Deno.lstat(this.#dir);
+      if (!info.isDirectory) throw new Deno.errors.NotADirectory(this.#dir);
+      for await (const entry of Deno.readDir(this.#dir)) entries.push(entry);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return { rounds, repaired, quarantined };
+      throw this.#unusable(err);
+    }
+    const moveAside = async (path: string, reason: string) => {
+      quarantined.push({ path, movedTo: await this.#quarantine(path, reason, options), reason });
+    };
+    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = `${this.#dir}/${entry.name}`;
+      if (!/^round-\d+$/.test(entry.name)) continue;
+      const round = roundOf(entry.name);
+      if (round === undefined) {
+        await moveAside(path, "not a round number in canonical form (round-N, N < 2^48)");
+      } else if (!entry.isDirectory) {
+        await moveAside(path, "not a directory");
+      } else {
+        const problems = await this.#scanRound(round, repaired, options);
+        if (problems.length > 0) await moveAside(path, problems.join("; "));
+        else rounds.push(round);
+      }
+    }
+    return { rounds: rounds.sort((a, b) => a - b), repaired, quarantined };
+  }
+
+  /** Checks and repairs one round directory; resolves to what it could not repair. */
+  async #scanRound(
+    round: number,
+    repaired: { path: string; action: string }[],
+    options: JournalOpenOptions,
+  ): Promise<string[]> {
+    const dir = this.#round(round);
+    const names = new Set<string>();
+    try {
+      for await (const entry of Deno.readDir(dir)) names.add(entry.name);
+    } catch (err) {
+      return [`${dir} cannot be listed (${(err as Error).message})`];
+    }
+    const repair = (path: string, action: string) => {
+      repaired.push({ path, action });
+      options.log("warn", "journal repaired", { path, action });
+      options.metrics.inc(
+        "fedagg_journal_repaired_total",
+        "Journal files repaired at start-up (temporaries removed, records rebuilt)",
+      );
+    };
+    for (const name of names) {
+      if (!/\.tmp-/.test(name)) continue;
+      await Deno.remove(`${dir}/${name}`, { recursive: true });
+      names.delete(name);
+      repair(`${dir}/${name}`, "removed the temporary of an interrupted write");
+    }
+    // Each record alone: checksum, then content.
+    const problems = new Map<RecordName, string>();
+    const payloads = new Map<RecordName, Uint8Array>();
+    const parsers: Record<RecordName, (p: Uint8Array) => unknown> = {
+      "update.f32": (p) => readUpdateValues(this.#roster, p),
+      "update.json": (p) => readUpdateMeta(this.#roster, p),
+      "committed.json": readCommitted,
+      "aggregate.u32": (p) => readAggregate(this.#roster, p),
+      "certificate.cbor": (p) => readCertificate(this.#roster, p),
+      "final.cbor": (p) => readFinal(this.#roster, p),
+      "published.json": (p) => readPublished(this.#roster, p),
+    };
+    for (const name of RECORD_NAMES.filter((n) => names.has(n))) {
+      try {
+        const payload = await this.#read(round, name, (p) => (parsers[name](p), p));
+        if (payload !== undefined) payloads.set(name, payload);
+      } catch (err) {
+        if (!(err instanceof JournalError)) throw err;
+        problems.set(name, err.message.replace(/ \(a restart repairs.*$/, ""));
+      }
+    }
+    // The records together.
+    const ok = (name: RecordName) => payloads.has(name) && !problems.has(name);
+    let meta = ok("published.json")
+      ? readPublished(this.#roster, payloads.get("published.json")!)
+      : undefined;
+    const aggregateBytes = payloads.get("aggregate.u32");
+    if (ok("final.cbor") && ok("aggregate.u32")) {
+      const final = payloads.get("final.cbor")!;
+      const aggregate = readAggregate(this.#roster, aggregateBytes!);
+      // Against the roster and aggregate alone: published.json may be what is damaged.
+      const verified = await this.#verifyFinal(round, final, aggregate);
+      if (typeof verified === "string") {
+        problems.set("final.cbor", `${dir}/final.cbor: ${verified}`);
+      } else {
+        const certificate = splitFinalCertificate(this.#roster, final).certificate;
+        if (
+          !ok("certificate.cbor") || !equalBytes(payloads.get("certificate.cbor")!, certificate)
+        ) {
+          await this.#write(round, "certificate.cbor", certificate);
+          problems.delete("certificate.cbor");
+          repair(`${dir}/certificate.cbor`, "rewritten from the verified final certificate");
+        }
+        if (meta === undefined || !sameMeta(verified, meta)) {
+          await this.#write(round, "published.json", encodeJson(verified));
+          problems.delete("published.json");
+          meta = verified;
+          repair(`${dir}/published.json`, "rewritten from the verified final certificate");
+        }
+        if (problems.has("update.f32")) {
+          await this.pruneUpdate(round);
+          problems.delete("update.f32");
+          repair(`${dir}/update.f32`, "deleted: damaged, and its round is final");
+        }
+      }
+    } else if (meta !== undefined && ok("aggregate.u32")) {
+      try {
+        readAggregate(this.#roster, aggregateBytes!, meta.members.length);
+      } catch (err) {
+        if (!(err instanceof RecordProblem)) throw err;
+        problems.set("aggregate.u32", `${dir}/aggregate.u32: ${err.message}`);
+      }
+    }
+    return [...problems.values()];
+  }
+
+  /** Moves `path` to `journal/quarantine/`; resolves to where. Refuses `journal-unusable`. */
+  async #quarantine(path: string, reason: string, options: JournalOpenOptions): Promise<string> {
+    const quarantine = `${this.#dir}/quarantine`;
+    const stamp = (options.now?.() ?? new Date()).toISOString().replace(/[-:]|\.\d+/g, "");
+    const base = `${quarantine}/${path.slice(parent(path).length + 1)}.${stamp}`;
+    let to = base;
+    try {
+      await ensureDirectory(quarantine);
+      for (let k = 1; await exists(to); k++) to = `${base}-${k}`;
+      await Deno.rename(path, to);
+      await syncDirectory(this.#dir);
+      await syncDirectory(quarantine);
+    } catch (err) {
+      throw new JournalError(
+        "journal-unusable",
+        path,
+        `${path} is damaged (${reason}) and cannot be moved aside (${(err as Error).message}): ` +
+          `move it out of ${this.#dir} by hand and start again`,
+      );
+    }
+    options.log("error", "journal round quarantined", { path, movedTo: to, reason });
+    options.metrics.inc(
+      "fedagg_journal_quarantined_total",
+      "Journal rounds moved to journal/quarantine/ at start-up because a record was damaged",
+    );
+    return to;
+  }
+}
+
+/** The round a directory name `round-N` stands for, if canonical (no leading zeros, < 2^48). */
+function roundOf(name: string): number | undefined {
+  const m = /^round-(0|[1-9]\d{0,14})$/.exec(name);
+  if (m === null) return undefined;
+  const round = Number(m[1]);
+  return round < MAX_ROUND ? round : undefined;
+}
+
+function sameMeta(a: PublishedMeta, b: PublishedMeta): boolean {
+  return a.view === b.view && a.members.join() === b.members.join();
+}
+
+function differs(certified: PublishedMeta, stored: PublishedMeta): string {
+  return `it says view ${stored.view} and members [${stored.members}], the final certificate ` +
+    `view ${certified.view} and members [${certified.members}]`;
+}
+
+function encodeJson(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
+/** Runs a check of data about to be written; its problem becomes NodeError `invalid-input`. */
+function refuseInvalid(check: () => void): void {
+  try {
+    check();
+  } catch (err) {
+    if (err instanceof RecordProblem) {
+      throw new NodeError("invalid-input", `refused to journal: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
   }
 }

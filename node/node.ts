@@ -101,7 +101,7 @@ export class FedaggNode {
   private constructor(options: NodeOptions) {
     this.#options = options;
     this.#roster = options.roster;
-    this.#journal = new Journal(options.dir);
+    this.#journal = new Journal(options.dir, options.roster);
     this.#expander = options.expander ?? new WorkerExpander();
     this.#endpoint = new Endpoint({
       roster: options.roster,
@@ -145,6 +145,8 @@ export class FedaggNode {
   static async start(options: NodeOptions): Promise<FedaggNode> {
     const node = new FedaggNode(options);
     try {
+      // Before anything reads the journal or joins the mesh: repairs, quarantines or refuses.
+      await node.#journal.open({ log: options.log, metrics: node.metrics });
       node.#mesh = await Mesh.start({
         identity: options.identity,
         roster: options.roster,
