@@ -3,10 +3,16 @@
  * (0600 by default, whatever the umask), missing parent directories are created (mode 0700), an
  * existing file is replaced (content and mode), no `*.tmp-*` file is left behind after a
  * successful or a failed write, `readFileIfExists` tells a missing file from an empty one, and
- * `parent` splits paths as the writer needs.
+ * `parent` splits paths as the writer needs. Every directory a write creates is flushed in its
+ * parent (all levels, outermost first) and the file in its directory (a spy on the flush seam).
  */
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
-import { parent, readFileIfExists, writeFileAtomic } from "../../node/atomic_file.ts";
+import {
+  ensureDirectory,
+  parent,
+  readFileIfExists,
+  writeFileAtomic,
+} from "../../node/atomic_file.ts";
 import { modeOf, withTempDir } from "./_helpers.ts";
 
 /** Every entry under `dir` (recursively), as paths relative to it, sorted. */
@@ -130,4 +136,60 @@ Deno.test("atomic file: parent() of absolute, relative and bare paths", () => {
   assertEquals(parent("/c.txt"), "/");
   assertEquals(parent("a/c.txt"), "a");
   assertEquals(parent("c.txt"), ".");
+});
+
+Deno.test("atomic file: every directory a write creates is flushed in its parent, outermost first", async () => {
+  await withTempDir("fedagg-atomic-", async (dir) => {
+    const synced: { dir: string; entries: string[] }[] = [];
+    // The spy records each flushed directory and what it held then: a directory must be
+    // flushed after the entry it makes durable exists.
+    const spy = async (d: string) => {
+      const entries: string[] = [];
+      for await (const e of Deno.readDir(d)) entries.push(e.name);
+      synced.push({ dir: d, entries: entries.sort() });
+    };
+    await writeFileAtomic(`${dir}/journal/round-4/update.json`, "x", 0o600, spy);
+    assertEquals(synced, [
+      { dir, entries: ["journal"] },
+      { dir: `${dir}/journal`, entries: ["round-4"] },
+      { dir: `${dir}/journal/round-4`, entries: ["update.json"] },
+    ]);
+    // A write into an existing directory flushes that directory only.
+    synced.length = 0;
+    await writeFileAtomic(`${dir}/journal/round-4/committed.json`, "y", 0o600, spy);
+    assertEquals(synced.map((s) => s.dir), [`${dir}/journal/round-4`]);
+    // A new round directory: its parent (journal/) is flushed before the file's directory.
+    synced.length = 0;
+    await writeFileAtomic(`${dir}/journal/round-5/update.f32`, "z", 0o600, spy);
+    assertEquals(synced.map((s) => s.dir), [`${dir}/journal`, `${dir}/journal/round-5`]);
+  });
+});
+
+Deno.test("atomic file: ensureDirectory creates each missing level and flushes its parent", async () => {
+  await withTempDir("fedagg-atomic-", async (dir) => {
+    const synced: string[] = [];
+    const spy = (d: string) => {
+      synced.push(d);
+      return Promise.resolve();
+    };
+    assertEquals(await ensureDirectory(`${dir}/a/b/c`, spy), [
+      `${dir}/a`,
+      `${dir}/a/b`,
+      `${dir}/a/b/c`,
+    ]);
+    assertEquals(synced, [dir, `${dir}/a`, `${dir}/a/b`]);
+    synced.length = 0;
+    assertEquals(await ensureDirectory(`${dir}/a/b/c`, spy), [], "an existing directory");
+    assertEquals(synced, []);
+    await Deno.writeTextFile(`${dir}/file`, "");
+    await assertRejects(() => ensureDirectory(`${dir}/file/x`, spy));
+    await assertRejects(() => ensureDirectory(`${dir}/file`, spy));
+  });
+});
+
+Deno.test("atomic file: chunks are written one after the other", async () => {
+  await withTempDir("fedagg-atomic-", async (dir) => {
+    await writeFileAtomic(`${dir}/c`, [Uint8Array.of(1, 2), new Uint8Array(0), Uint8Array.of(3)]);
+    assertEquals(await Deno.readFile(`${dir}/c`), Uint8Array.of(1, 2, 3));
+  });
 });
