@@ -37,6 +37,7 @@ import { closeUnrefdChannels } from "../../node/shims.ts";
 import { inputsFor, plainSum, rngFor } from "../protocol/_fixtures.ts";
 import { EndpointNet } from "../protocol/_harness.ts";
 import { withTempDir } from "./_helpers.ts";
+import { finalRound } from "./_journal_fixtures.ts";
 
 const DIM = 6;
 
@@ -310,20 +311,17 @@ Deno.test({
     await withFederation(async ({ dir, file, roster, identityOf }) => {
       const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
       const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
-      const aggregate = {
-        view: 0,
-        members: [0, 1],
-        aggregate: new Uint32Array(DIM + 1),
-        certificate: Uint8Array.of(1),
-      };
+      // Genuine records: the start-up scan verifies them (a junk certificate is quarantined).
+      const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
+      const [final1, final4] = [await finalRound(fed, 1), await finalRound(fed, 4)];
       for (const committed of [false, true]) {
         const nodeDir = `${dir}/restart-${committed}`;
-        const journal = new Journal(nodeDir);
+        const journal = new Journal(nodeDir, roster);
         // Round 1 is final, round 4 only published; rounds 2 and 3 have an update and no
         // aggregate: 3, the newest, is the one to resume.
         for (const round of [1, 2, 3, 4]) await journal.recordUpdate(round, update);
-        await journal.recordAggregate({ ...aggregate, round: 1, final: Uint8Array.of(2) });
-        await journal.recordAggregate({ ...aggregate, round: 4 });
+        await journal.recordAggregate(final1);
+        await journal.recordAggregate({ ...final4, final: undefined });
         if (committed) await journal.recordCommit(3, 0);
         const logs: { level: string; message: string; fields?: object }[] = [];
         const self = 0;
