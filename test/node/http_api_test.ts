@@ -18,6 +18,7 @@ import { inlineExpander } from "../../protocol/math/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import { finalRound } from "./_journal_fixtures.ts";
 import { type ApiServer, serveApi, STATUS } from "../../node/http_api.ts";
 import { NodeError } from "../../node/errors.ts";
 import { FedaggNode } from "../../node/node.ts";
@@ -462,15 +463,12 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       "published aggregates download in every format; certificate once final",
       async () => {
         const q = roster.quantization;
-        const members = [0, 1, 2];
-        const inputs = members.map((i) =>
-          quantize(values(40 + i), 1 + i * 3, q, rngFor("http", "q", i))
-        );
-        const aggregate = new Uint32Array(DIM + 1);
-        for (const x of inputs) for (let j = 0; j < x.length; j++) aggregate[j] += x[j];
-        const certificate = new Uint8Array(200).map((_, i) => i);
         const round = 40;
-        await f.node.journal.recordAggregate({ round, view: 1, members, aggregate, certificate });
+        // A genuine round: the journal verifies a final certificate before serving it.
+        const signers = roster.members.map((m) => f.ids.find((id) => id.peerId === m.id)!.signer);
+        const genuine = await finalRound({ roster, signers }, round);
+        const { members, aggregate, certificate, view } = genuine;
+        await f.node.journal.recordAggregate({ round, view, members, aggregate, certificate });
         const mean = dequantizeMean(aggregate, q, members.length);
         const ids = members.map((i) => roster.members[i].id).join(",");
 
@@ -478,7 +476,7 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
         assertEquals(npy.status, 200);
         assertEquals(npy.headers.get("content-type"), "application/x-npy");
         assertEquals(npy.headers.get("x-fedagg-round"), String(round));
-        assertEquals(npy.headers.get("x-fedagg-view"), "1");
+        assertEquals(npy.headers.get("x-fedagg-view"), String(view));
         assertEquals(npy.headers.get("x-fedagg-final"), "false");
         assertEquals(npy.headers.get("x-fedagg-members"), ids);
         assert(equalBytes(npy.bytes, encodeNpy(mean)));
@@ -505,10 +503,10 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
         assertEquals(notFinal.status, 404);
         assertEquals(notFinal.json().error, "not-final");
 
-        const final = new Uint8Array(321).map((_, i) => 255 - (i & 0xff));
+        const final = genuine.final;
         await f.node.journal.recordAggregate({
           round,
-          view: 1,
+          view,
           members,
           aggregate,
           certificate,
