@@ -5,8 +5,7 @@
  * - `journal/` being a file: `fedagg run` exits 2 with one line naming the path and the fix,
  *   before it joins the mesh (no stack trace);
  * - a damaged round (non-JSON `update.json`, garbage `update.f32`) is moved to
- *   `journal/quarantine/` and counted, and the node runs the next round (the log line with the
- *   path is checked by the journal's unit tests);
+ *   `journal/quarantine/`, logged with its path and counted, and the node runs the next round;
  * - a broken `published.json` of a final round is rebuilt from the certificate at the next
  *   start and the aggregate is served (200, the same bytes as another member's), not a 500;
  * - random bytes in `final.cbor` are never served as a certificate: the round is quarantined
@@ -58,6 +57,22 @@ async function restart(net: LocalNet, node: LocalNode): Promise<void> {
 async function quarantined(net: LocalNet, node: LocalNode): Promise<string> {
   const res = await net.api(node, "/metrics");
   return /fedagg_journal_quarantined_total (\d+)/.exec(await res.text())?.[1] ?? "0";
+}
+
+/**
+ * Asserts the `path` fields of `node`'s log lines with message `msg` are `paths`, in order. The
+ * log reaches node.log through a pipe that may still be draining after the process ended: the
+ * check waits up to 20 s for it.
+ */
+async function assertLogged(node: LocalNode, msg: string, paths: string[]): Promise<void> {
+  const read = async () =>
+    (await Deno.readTextFile(`${node.dir}/node.log`)).split("\n")
+      .filter((l) => l.includes(`"msg":"${msg}"`)).map((l) => JSON.parse(l).path as string);
+  const deadline = Date.now() + 20_000;
+  while (JSON.stringify(await read()) !== JSON.stringify(paths) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assertEquals(await read(), paths, msg);
 }
 
 async function entries(dir: string): Promise<string[]> {
@@ -121,6 +136,8 @@ Deno.test({
 
       // A broken published.json of the final round: rebuilt from the certificate, served.
       await net.stop(a);
+      // The quarantine was logged with the path (node.log is complete once the process ended).
+      await assertLogged(a, "journal round quarantined", [`${journal}/round-1`]);
       await Deno.writeTextFile(`${journal}/round-2/published.json`, "}{");
       await restart(net, a);
       const served = await get(net, a, "/v1/rounds/2/aggregate?format=sum");
@@ -131,6 +148,8 @@ Deno.test({
 
       // Random bytes as final.cbor: never served; the round is moved aside at the next start.
       await net.stop(a);
+      const published = `${journal}/round-2/published.json`;
+      await assertLogged(a, "journal repaired", [published]);
       await Deno.writeFile(
         `${journal}/round-2/final.cbor`,
         crypto.getRandomValues(new Uint8Array(600)),
@@ -140,6 +159,13 @@ Deno.test({
       assertEquals((await get(net, a, "/v1/rounds/2/aggregate")).status, 404);
       assertEquals(await quarantined(net, a), "1");
       assertEquals((await entries(`${journal}/quarantine`)).length, 2);
+      await net.stop(a);
+      await assertLogged(a, "journal round quarantined", [
+        `${journal}/round-1`,
+        `${journal}/round-2`,
+      ]);
+      const log = await Deno.readTextFile(`${a.dir}/node.log`);
+      for (const line of log.trimEnd().split("\n")) JSON.parse(line); // JSON lines only: no trace
     } finally {
       await net.stopAll();
       closeUnrefdChannels();
