@@ -83,17 +83,14 @@ export function parseHostPort(text: string, option: string): ListenAddress {
 }
 
 /**
- * Resolves when `address` can be listened on now (it binds a TCP listener there and closes it at
+ * Returns when `address` can be listened on now (it binds a TCP listener there and closes it at
  * once; port 0 is not probed: the system picks a free one). Refuses with NodeError
  * `port-in-use` when another socket holds the port, and `address-invalid` when the address
  * cannot be bound for another reason (not an address of this machine, an unknown host name);
- * the message names `what` and the address.
+ * the message starts with `what`, which names the address.
  */
 export function probeListen(address: ListenAddress, what: string): void {
   if (address.port === 0) return;
-  const shown = address.hostname.includes(":")
-    ? `[${address.hostname}]:${address.port}`
-    : `${address.hostname}:${address.port}`;
   let listener: Deno.Listener;
   try {
     listener = Deno.listen({ hostname: address.hostname, port: address.port, transport: "tcp" });
@@ -101,15 +98,22 @@ export function probeListen(address: ListenAddress, what: string): void {
     if (err instanceof Deno.errors.AddrInUse) {
       throw new NodeError(
         "port-in-use",
-        `${what} ${shown} is in use by another process: stop it or choose another port`,
+        `${what} is in use by another process: stop it or choose another port`,
       );
     }
     throw new NodeError(
       "address-invalid",
-      `cannot listen on ${what} ${shown}: ${firstLine((err as Error).message)}`,
+      `cannot listen on ${what}: ${firstLine((err as Error).message)}`,
     );
   }
   listener.close();
+}
+
+/** `address` as `HOST:PORT` (an IPv6 address in brackets). */
+export function showAddress(address: ListenAddress): string {
+  return address.hostname.includes(":")
+    ? `[${address.hostname}]:${address.port}`
+    : `${address.hostname}:${address.port}`;
 }
 
 /** The first line of `text` (error messages from the runtime can span several). */

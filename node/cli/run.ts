@@ -21,6 +21,7 @@ import {
   parseHostPort,
   parseListenMultiaddrs,
   probeListen,
+  showAddress,
 } from "../listen_address.ts";
 import { FedaggNode } from "../node.ts";
 import { readApiToken, readNodeConfig } from "../node_dir.ts";
@@ -90,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
       // the mesh already, so it leaves it cleanly before the process reports and exits.
       await node.stop().catch(() => {});
       closeUnrefdChannels();
-      throw bindFailure(err, `the trainer API address (--api ${args.api ?? DEFAULT_API})`);
+      throw bindFailure(err, `the trainer API address ${showAddress(apiAddress)} (--api)`);
     }
     await writeFileAtomic(
       `${dir}/api.json`,
@@ -115,7 +116,7 @@ export async function run(argv: string[]): Promise<number> {
  */
 function checkFree(api: ListenAddress, listen: readonly ListenMultiaddr[]): void {
   const named: [ListenAddress, string][] = [
-    [api, "the trainer API address (--api)"],
+    [api, `the trainer API address ${showAddress(api)} (--api)`],
     ...listen.map((l): [ListenAddress, string] => [l, `the libp2p listen address ${l.multiaddr}`]),
   ];
   const wildcard = (h: string) => h === "0.0.0.0" || h === "::";
