@@ -76,106 +76,125 @@ async function withNet(fn: (net: LocalNet) => Promise<void>): Promise<void> {
   }
 }
 
+/** One start-up failure: the files it writes, the port it holds, the options it adds. */
+interface Case {
+  readonly what: string;
+  /** Files of the node directory to overwrite (undefined: remove) for the run, by name. */
+  readonly files?: Record<string, string | undefined>;
+  /** Hold this port of 127.0.0.1 during the run: "api" or "listen". */
+  readonly hold?: "api" | "listen";
+  readonly extra?: (ports: { api: number; listen: number }) => string[];
+  /** What stderr's one line says, given the ports. */
+  readonly says: (ports: { api: number; listen: number }) => RegExp;
+  /** A secret the run must not print (the node's token unless given). */
+  readonly secret?: string;
+}
+
+const SHORT_TOKEN = "Sh0rtSecret15ch"; // 15 characters
+const SPACED_TOKEN = "Secret with spaces inside";
+
+const CASES: readonly Case[] = [
+  {
+    what: "garbage node.json",
+    files: { "node.json": "garbage {" },
+    says: () => /node\.json is not valid JSON/,
+  },
+  {
+    what: "node.json listen not a list",
+    files: { "node.json": '{"listen": "/ip4/127.0.0.1/tcp/4001"}' },
+    says: () => /node\.json: listen must be a non-empty list/,
+  },
+  {
+    what: "node.json listen empty",
+    files: { "node.json": '{"listen": []}' },
+    says: () => /node\.json: listen must be a non-empty list/,
+  },
+  {
+    what: "node.json listen on udp",
+    files: { "node.json": '{"listen": ["/ip4/127.0.0.1/udp/4001"]}' },
+    says: () => /listen\[0\] must be \/ip4\/ADDR\/tcp\/PORT/,
+  },
+  {
+    what: "node.json listen not a multiaddr",
+    files: { "node.json": '{"listen": ["/ip4/300.0.0.1/tcp/4001"]}' },
+    says: () => /listen\[0\] is not a multiaddr/,
+  },
+  {
+    what: "short token",
+    files: { "api.token": `${SHORT_TOKEN}\n` },
+    says: () => /api\.token must hold a token of 16 to 1024 characters/,
+    secret: SHORT_TOKEN,
+  },
+  {
+    what: "token with spaces",
+    files: { "api.token": SPACED_TOKEN },
+    says: () => /api\.token must hold one token of the characters/,
+    secret: SPACED_TOKEN,
+  },
+  { what: "no token", files: { "api.token": undefined }, says: () => /api\.token not found/ },
+  {
+    what: "API port in use",
+    hold: "api",
+    says: ({ api }) =>
+      new RegExp(`trainer API address 127\\.0\\.0\\.1:${api} \\(--api\\) is in use`),
+  },
+  {
+    what: "listen port in use",
+    hold: "listen",
+    says: ({ listen }) =>
+      new RegExp(`libp2p listen address /ip4/127\\.0\\.0\\.1/tcp/${listen} is in use`),
+  },
+  {
+    what: "malformed --api",
+    extra: () => ["--api", "8421"],
+    says: () => /--api must be HOST:PORT/,
+  },
+  {
+    what: "--listen not TCP on an IP",
+    extra: () => ["--listen", "/dns4/example.org/tcp/1"],
+    says: () => /--listen\[0\] must be \/ip4\/ADDR\/tcp\/PORT/,
+  },
+  {
+    what: "API on the libp2p port",
+    extra: ({ listen }) => ["--api", `127.0.0.1:${listen}`],
+    says: () => /uses the same port as/,
+  },
+];
+
 Deno.test({
   name: "run: every start-up failure is one line on stderr and exit 2, before the node starts",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: () =>
+  fn: (t) =>
     withNet(async (net) => {
       const node = net.nodes[0];
       const config = await Deno.readTextFile(`${node.dir}/node.json`);
-      const listenPort = Number(JSON.parse(config).listen[0].split("/").pop());
-      const tokenPath = `${node.dir}/api.token`;
-      /** Runs with `file` holding `text` for the duration, then restores it. */
-      const withFile = async (
-        file: string,
-        text: string | undefined,
-        f: () => Promise<unknown>,
-      ) => {
-        const before = await Deno.readTextFile(file);
-        if (text === undefined) await Deno.remove(file);
-        else await Deno.writeTextFile(file, text);
-        try {
-          await f();
-        } finally {
-          await Deno.writeTextFile(file, before);
-        }
+      const ports = {
+        api: node.apiPort,
+        listen: Number(JSON.parse(config).listen[0].split("/").pop()),
       };
-      const refused = async (pattern: RegExp, what: string, token = node.token, extra?: string[]) =>
-        assertRefused(await runOnce(net, node, extra), pattern, token, what);
-
-      const nodeJson = `${node.dir}/node.json`;
-      await withFile(
-        nodeJson,
-        "garbage {",
-        () => refused(/node\.json is not valid JSON/, "garbage node.json"),
-      );
-      await withFile(
-        nodeJson,
-        '{"listen": "/ip4/127.0.0.1/tcp/4001"}',
-        () => refused(/node\.json: listen must be a non-empty list/, "listen not a list"),
-      );
-      await withFile(
-        nodeJson,
-        '{"listen": []}',
-        () => refused(/node\.json: listen must be a non-empty list/, "empty listen"),
-      );
-      await withFile(
-        nodeJson,
-        '{"listen": ["/ip4/127.0.0.1/udp/4001"]}',
-        () => refused(/listen\[0\] must be \/ip4\/ADDR\/tcp\/PORT/, "udp listen"),
-      );
-      await withFile(
-        nodeJson,
-        '{"listen": ["/ip4/300.0.0.1/tcp/4001"]}',
-        () => refused(/listen\[0\] is not a multiaddr/, "bad multiaddr"),
-      );
-
-      const short = "Sh0rtSecret15ch"; // 15 characters
-      await withFile(
-        tokenPath,
-        `${short}\n`,
-        () =>
-          refused(/api\.token must hold a token of 16 to 1024 characters/, "short token", short),
-      );
-      const spaced = "Secret with spaces inside";
-      await withFile(
-        tokenPath,
-        spaced,
-        () => refused(/api\.token must hold one token of the characters/, "token charset", spaced),
-      );
-      await withFile(tokenPath, undefined, () => refused(/api\.token not found/, "no token"));
-
-      const apiHolder = Deno.listen({ hostname: "127.0.0.1", port: node.apiPort });
-      try {
-        await refused(
-          new RegExp(`trainer API address 127\\.0\\.0\\.1:${node.apiPort} \\(--api\\) is in use`),
-          "API port in use",
-        );
-      } finally {
-        apiHolder.close();
+      for (const c of CASES) {
+        await t.step(c.what, async () => {
+          const saved: [string, string][] = [];
+          for (const [name, text] of Object.entries(c.files ?? {})) {
+            const path = `${node.dir}/${name}`;
+            saved.push([path, await Deno.readTextFile(path)]);
+            if (text === undefined) await Deno.remove(path);
+            else await Deno.writeTextFile(path, text);
+          }
+          const holder = c.hold === undefined
+            ? undefined
+            : Deno.listen({ hostname: "127.0.0.1", port: ports[c.hold] });
+          try {
+            const outcome = await runOnce(net, node, c.extra?.(ports));
+            assertRefused(outcome, c.says(ports), c.secret ?? node.token, c.what);
+          } finally {
+            holder?.close();
+            for (const [path, text] of saved) await Deno.writeTextFile(path, text);
+          }
+          assert(!await exists(`${node.dir}/api.json`), "a failed start writes no api.json");
+        });
       }
-      const listenHolder = Deno.listen({ hostname: "127.0.0.1", port: listenPort });
-      try {
-        await refused(
-          new RegExp(`libp2p listen address /ip4/127\\.0\\.0\\.1/tcp/${listenPort} is in use`),
-          "listen port in use",
-        );
-      } finally {
-        listenHolder.close();
-      }
-      await refused(/--api must be HOST:PORT/, "malformed --api", node.token, ["--api", "8421"]);
-      await refused(
-        /--listen\[0\] must be \/ip4\/ADDR\/tcp\/PORT/,
-        "malformed --listen",
-        node.token,
-        ["--listen", "/dns4/example.org/tcp/1"],
-      );
-      await refused(/uses the same port as/, "API on the listen port", node.token, [
-        "--api",
-        `127.0.0.1:${listenPort}`,
-      ]);
-      assert(!await exists(`${node.dir}/api.json`), "no failed start wrote api.json");
     }),
 });
 
@@ -183,7 +202,7 @@ Deno.test({
   name: "run: a second run on the same directory exits 2 naming the PID; the lock survives SIGKILL",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: () =>
+  fn: (t) =>
     withNet(async (net) => {
       const node = net.nodes[0];
       const up = () =>
@@ -198,13 +217,17 @@ Deno.test({
       const pattern = new RegExp(`is in use by another fedagg process \\(PID ${pid}\\)`);
       // The same ports (the usual mistake: the same command twice) and free ones (which would
       // otherwise join the mesh with the same PeerId and journal).
-      assertRefused(await runOnce(net, node), pattern, node.token, "second run, same ports");
-      assertRefused(
-        await runOnce(net, node, ["--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0"]),
-        pattern,
-        node.token,
-        "second run, free ports",
-      );
+      await t.step("same ports", async () => {
+        assertRefused(await runOnce(net, node), pattern, node.token, "second run, same ports");
+      });
+      await t.step("free ports", async () => {
+        assertRefused(
+          await runOnce(net, node, ["--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0"]),
+          pattern,
+          node.token,
+          "second run, free ports",
+        );
+      });
       assert((await net.status(node)) !== undefined, "the first keeps serving");
       assertEquals(await Deno.readTextFile(`${node.dir}/api.json`), apiJson, "api.json kept");
       assertEquals(await Deno.readTextFile(`${node.dir}/lock`), `${pid}\n`);
