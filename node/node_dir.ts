@@ -122,23 +122,25 @@ export async function readApiToken(dir: string): Promise<string> {
   if (raw === undefined) {
     throw new NodeError("no-token", `${path} not found: \`fedagg init\` writes one`);
   }
-  let token: string;
+  let token: string | undefined;
   try {
     token = new TextDecoder("utf-8", { fatal: true }).decode(raw).trim();
   } catch {
-    token = "\0"; // not UTF-8: refused by the charset check below
+    token = undefined; // not UTF-8: refused as such below
   } finally {
     raw.fill(0);
   }
   const fix = `write a random one, e.g. \`openssl rand -hex 32 > ${path}\``;
-  if (token.length < MIN_TOKEN_LENGTH || token.length > MAX_TOKEN_LENGTH) {
+  if (
+    token !== undefined && (token.length < MIN_TOKEN_LENGTH || token.length > MAX_TOKEN_LENGTH)
+  ) {
     throw new NodeError(
       "api-token",
       `${path} must hold a token of ${MIN_TOKEN_LENGTH} to ${MAX_TOKEN_LENGTH} characters ` +
         `(it has ${token.length}): ${fix}`,
     );
   }
-  if (!TOKEN.test(token)) {
+  if (token === undefined || !TOKEN.test(token)) {
     throw new NodeError(
       "api-token",
       `${path} must hold one token of the characters A-Z a-z 0-9 - . _ ~ + / (then = padding), ` +
