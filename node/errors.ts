@@ -28,7 +28,7 @@ export type SetupErrorCode =
   | "no-roster"
   /** The API token file is missing. */
   | "no-token"
-  /** The API token is too short to be a secret. */
+  /** The API token is too short to be a secret, or holds characters a bearer token cannot. */
   | "api-token"
   /** This node's identity is not in the roster. */
   | "not-a-member"
@@ -38,6 +38,16 @@ export type SetupErrorCode =
   | "roster-unsigned"
   /** A member card that does not parse or whose PeerId does not match its key. */
   | "card-invalid"
+  /** `DIR/node.json` does not parse, or its `listen` is not a non-empty list of TCP multiaddrs. */
+  | "node-config-invalid"
+  /** An address the node cannot listen on (malformed, or not an address of this machine). */
+  | "address-invalid"
+  /** A port the node must listen on (the trainer API's, a libp2p one) is taken by another process. */
+  | "port-in-use"
+  /** Another process runs a node in this directory (it holds `DIR/lock`). */
+  | "dir-locked"
+  /** The node failed while starting, for a reason none of the other codes names. */
+  | "start-failed"
   /** A command line the CLI cannot run (unknown command or option, a missing or bad value). */
   | "usage"
   /** No node runs in the directory a command names (`fedagg run` starts one). */

@@ -3,13 +3,17 @@
  * a directory of mode 0700), the trainer API token (`api.token`, 0600), the node's own settings
  * (`node.json`, 0600: the addresses it listens on) and its public member card (`card.json`,
  * 0644) for the roster. The CLI and the local test network both create directories through
- * {@link initNodeDir}, so they hold the same files.
+ * {@link initNodeDir}, so they hold the same files. `fedagg run` reads the settings and the token
+ * back through {@link readNodeConfig} and {@link readApiToken}, which refuse what the node could
+ * not use before anything starts.
  *
  * @module
  */
 import { type Rng, systemRng, toBase64 } from "../protocol/mod.ts";
-import { writeFileAtomic } from "./atomic_file.ts";
+import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
+import { NodeError } from "./errors.ts";
 import { createIdentity, type MemberCard, type NodeIdentity } from "./identity.ts";
+import { type ListenMultiaddr, parseListenMultiaddrs } from "./listen_address.ts";
 
 /** Where a node listens when neither `init` nor `run` is given an address. */
 export const DEFAULT_LISTEN: readonly string[] = ["/ip4/127.0.0.1/tcp/4001"];
@@ -26,8 +30,9 @@ export interface InitializedNode {
 /**
  * Creates the node directory `dir`: a new identity (from `rng`), a random API token of 32
  * alphanumeric characters, `node.json` with `listen` (default {@link DEFAULT_LISTEN}) and the
- * card announcing `announce` (default: the listen addresses). Refuses (NodeError
- * `identity-exists`) a directory that already has an identity, before writing anything.
+ * card announcing `announce` (default: the listen addresses). Refuses, before writing anything,
+ * listen addresses the node could not listen on (NodeError `address-invalid`, see
+ * `parseListenMultiaddrs`) and a directory that already has an identity (`identity-exists`).
  */
 export async function initNodeDir(
   dir: string,
@@ -37,6 +42,7 @@ export async function initNodeDir(
   const listen = options.listen !== undefined && options.listen.length > 0
     ? [...options.listen]
     : [...DEFAULT_LISTEN];
+  parseListenMultiaddrs(listen, "--listen", "address-invalid");
   const announce = options.announce !== undefined && options.announce.length > 0
     ? options.announce
     : listen;
@@ -49,4 +55,97 @@ export async function initNodeDir(
   const card = identity.card(announce);
   await writeFileAtomic(`${dir}/card.json`, JSON.stringify(card, null, 2) + "\n", 0o644);
   return { identity, token, card };
+}
+
+/** Path of the node's own settings in a node directory. */
+export function nodeConfigPath(dir: string): string {
+  return `${dir}/node.json`;
+}
+
+/**
+ * The listen addresses of `DIR/node.json` ({@link DEFAULT_LISTEN} when the file does not exist).
+ * Refuses (NodeError `node-config-invalid`, naming the file and what is wrong) a file that is not
+ * a JSON object, or whose `listen` is missing or not a non-empty list of `/ip4|ip6/ADDR/tcp/PORT`
+ * multiaddrs.
+ */
+export async function readNodeConfig(dir: string): Promise<{ listen: ListenMultiaddr[] }> {
+  const path = nodeConfigPath(dir);
+  const raw = await readFileIfExists(path);
+  if (raw === undefined) {
+    return { listen: parseListenMultiaddrs([...DEFAULT_LISTEN], "default", "node-config-invalid") };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(raw));
+  } catch {
+    throw new NodeError(
+      "node-config-invalid",
+      `${path} is not valid JSON: fix it or write {"listen": ["/ip4/127.0.0.1/tcp/4001"]}`,
+    );
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new NodeError("node-config-invalid", `${path} must be a JSON object with "listen"`);
+  }
+  return {
+    listen: parseListenMultiaddrs(
+      (parsed as { listen?: unknown }).listen,
+      `${path}: listen`,
+      "node-config-invalid",
+    ),
+  };
+}
+
+/** Path of the trainer API's token in a node directory. */
+export function apiTokenPath(dir: string): string {
+  return `${dir}/api.token`;
+}
+
+/** The characters of a bearer token (RFC 6750's b64token). */
+const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** Shortest token accepted (16 characters; `fedagg init` writes 32). */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** Longest token accepted: a token travels in every request's header. */
+export const MAX_TOKEN_LENGTH = 1024;
+
+/**
+ * The trainer API's token from `DIR/api.token` (surrounding whitespace removed). Refuses a
+ * missing file (NodeError `no-token`) and (`api-token`) a token shorter than
+ * {@link MIN_TOKEN_LENGTH} or longer than {@link MAX_TOKEN_LENGTH} characters, or with
+ * characters outside RFC 6750's `A–Z a–z 0–9 - . _ ~ + /` (then `=` padding). The messages never
+ * contain the token or any character of it.
+ */
+export async function readApiToken(dir: string): Promise<string> {
+  const path = apiTokenPath(dir);
+  const raw = await readFileIfExists(path);
+  if (raw === undefined) {
+    throw new NodeError("no-token", `${path} not found: \`fedagg init\` writes one`);
+  }
+  let token: string | undefined;
+  try {
+    token = new TextDecoder("utf-8", { fatal: true }).decode(raw).trim();
+  } catch {
+    token = undefined; // not UTF-8: refused as such below
+  } finally {
+    raw.fill(0);
+  }
+  const fix = `write a random one, e.g. \`openssl rand -hex 32 > ${path}\``;
+  if (
+    token !== undefined && (token.length < MIN_TOKEN_LENGTH || token.length > MAX_TOKEN_LENGTH)
+  ) {
+    throw new NodeError(
+      "api-token",
+      `${path} must hold a token of ${MIN_TOKEN_LENGTH} to ${MAX_TOKEN_LENGTH} characters ` +
+        `(it has ${token.length}): ${fix}`,
+    );
+  }
+  if (token === undefined || !TOKEN.test(token)) {
+    throw new NodeError(
+      "api-token",
+      `${path} must hold one token of the characters A-Z a-z 0-9 - . _ ~ + / (then = padding), ` +
+        `without spaces or line breaks inside: ${fix}`,
+    );
+  }
+  return token;
 }

@@ -31,6 +31,7 @@ import {
   defaultTimeouts,
   fromBase64,
   type GraphSettings,
+  MAX_MEMBERS,
   type Member,
   ML_DSA65_PUBLIC_KEY_LENGTH,
   type Mode,
@@ -151,18 +152,28 @@ function checkMemberEntry(entry: RosterMemberEntry, i: number): Member {
  * invalid: see `createRoster`, plus PeerIds that do not match their keys.
  */
 export function rosterOf(file: RosterFile): Roster {
+  return rosterWith(file, checkedMembers(file));
+}
+
+/** The file's member entries as protocol members (see {@link checkMemberEntry}). */
+function checkedMembers(file: RosterFile): Member[] {
   if (file.fedagg !== FORMAT) throw new ConfigError("fedagg", `must be "${FORMAT}"`);
   if (!Array.isArray(file.members)) throw new ConfigError("members", "must be a list");
+  return file.members.map(checkMemberEntry);
+}
+
+/** The protocol roster of the file's parameters with `members` (`createRoster`'s checks). */
+function rosterWith(file: RosterFile, members: Member[]): Roster {
   const graph = file.graph?.kind === "secagg+"
     ? secAggPlusGraph({
-      n: file.members.length,
+      n: members.length,
       corruptFraction: file.graph.corruptFraction,
       dropoutFraction: file.graph.dropoutFraction,
     })
     : file.graph as GraphSettings;
   return createRoster({
     federation: file.federation,
-    members: file.members.map(checkMemberEntry),
+    members,
     mode: file.mode,
     dim: file.dim,
     clip: file.clip,
@@ -174,6 +185,70 @@ export function rosterOf(file: RosterFile): Roster {
     advertiseTimeoutMs: file.advertiseTimeoutMs,
     viewTimeoutMs: file.viewTimeoutMs,
   });
+}
+
+/**
+ * Refuses (ConfigError naming the setting) a roster file whose parameters can never run with the
+ * members it has, as early as `roster create` (no members yet) and `roster add` can tell:
+ *
+ * - an explicit threshold above the member count, once there are members: a round needs t
+ *   members at every stage (t > n is the protocol's own refusal; it is reported here with the
+ *   member count, before anyone signs);
+ * - everything `createRoster` refuses (a threshold ≤ n/2, graph, quantization, timeouts, …),
+ *   checked on the file's members — completed, while there are fewer, with placeholder members
+ *   up to the smallest count the parameters allow (3, the threshold, a Harary degree + 2), so
+ *   `roster create` already refuses what no member list could fix.
+ *
+ * Accepts a file that only lacks members (fewer than 3, with no explicit threshold above them):
+ * `roster sign` and `fedagg run` refuse that one.
+ */
+export function checkRosterParameters(file: RosterFile): void {
+  const members = checkedMembers(file);
+  const n = members.length;
+  const t = file.threshold;
+  if (n > 0 && typeof t === "number" && t > n) {
+    throw new ConfigError(
+      "threshold",
+      `${t} is more than the roster's ${n} members: a round needs t members at every stage. ` +
+        `Add the cards together (at least ${t} in one \`roster add\`), or create the roster ` +
+        `with --threshold ≤ ${n} or without it (t then follows n)`,
+    );
+  }
+  const degree = file.graph?.kind === "harary" ? file.graph.degree : 0;
+  const minimum = Math.min(
+    MAX_MEMBERS,
+    Math.max(3, n, Number.isSafeInteger(t) ? t! : 0, Number.isSafeInteger(degree) ? degree + 2 : 0),
+  );
+  if (minimum === n) {
+    rosterWith(file, members);
+    return;
+  }
+  const placeholders = Array.from({ length: minimum - n }, (_, i) => placeholder(i, file.mode));
+  try {
+    rosterWith(file, [...members, ...placeholders]);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(
+      err.setting,
+      `${err.message.slice(err.setting.length + 2)} (checked for the smallest roster these ` +
+        `parameters allow: n = ${minimum})`,
+    );
+  }
+}
+
+/**
+ * Placeholder member `i` for {@link checkRosterParameters}: an id no PeerId has, and keys of the
+ * right lengths that no real member has (they are never used to verify anything).
+ */
+function placeholder(i: number, mode: Mode): Member {
+  const signingKey = new Uint8Array(32).fill(0xff);
+  signingKey[0] = i >>> 8;
+  signingKey[1] = i & 0xff;
+  return {
+    id: `placeholder-${i}`,
+    signingKey,
+    pqSigningKey: mode === "post-quantum" ? new Uint8Array(ML_DSA65_PUBLIC_KEY_LENGTH) : undefined,
+  };
 }
 
 /** The addresses of each member, by roster index (the roster sorts members by id). */

@@ -53,7 +53,8 @@ create options:
   --clip C                        clipping radius (default ${defaults.clip})
   --max-weight W                  largest num_samples one may claim (default ${defaults.maxWeight})
   --scale S                       quantization scale (default: the largest that cannot overflow)
-  --threshold T                   global threshold (default ⌊2n/3⌋ + 1)
+  --threshold T                   global threshold, n/2 < T ≤ n (default ⌊2n/3⌋ + 1); add at
+                                  least T cards in one \`roster add\`
   --graph complete|sparse         neighbour graph (default ${defaults.graph.kind})
   --degree K                      sparse graph degree (even), with
   --graph-threshold TK            its share threshold (default ⌊(K+1)/2⌋ + 1, a strict majority
@@ -72,8 +73,10 @@ verify exits 0 only when the roster is valid and every member signed it.
 
 Joins the mesh with DIR's identity (listening on the addresses given at init unless --listen
 is given) and serves the trainer API (default 127.0.0.1:8421; port 0 picks a free one; the URL
-is written to DIR/api.json). The roster must be signed by every member. Logs JSON lines to
-stderr. Stops cleanly on SIGINT or SIGTERM.
+is written to DIR/api.json). The roster must be signed by every member. Checks the token,
+node.json, the roster and that the ports are free before joining; holds DIR/lock while it runs,
+so a second run on DIR exits 2 naming the PID that holds it. Logs JSON lines to stderr. Stops
+cleanly on SIGINT or SIGTERM.
 `,
   submit: `Usage: fedagg submit --dir DIR --round R --file FILE --num-samples N [--api URL] [--json]
 

@@ -8,7 +8,9 @@
  * This file is the entry (import {@link main} from here, never from the other files): the
  * command table and the one mapping of errors to exit codes. Commands throw what they cannot
  * run (a usage `NodeError`, another `NodeError`, a `ConfigError`, a missing or forbidden file)
- * and resolve to 0 or 1 themselves. The rest, one job a file:
+ * and resolve to 0 or 1 themselves. Whatever else a command throws (a bug, or a failure no
+ * check foresaw) is printed as one line too, with exit 2; its stack only with `FEDAGG_DEBUG=1`.
+ * The rest, one job a file:
  *
  * - `help.ts`: the help texts, with the defaults the commands apply;
  * - `init.ts`: `fedagg init`, a new node directory;
@@ -45,8 +47,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
 /**
  * Runs the CLI on `argv`; resolves to the exit code (0, 1 or 2, see the module doc). Without a
  * command it prints the overview and resolves to 2; `--help` anywhere a command accepts it prints
- * that command's help on stdout and resolves to 0. Errors other than the ones the module doc
- * names (bugs) are not caught: they reject.
+ * that command's help on stdout and resolves to 0. Never rejects: every error a command throws
+ * is printed (one line on stderr, no stack trace) and resolves to 2.
  */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -65,7 +67,8 @@ export async function main(argv: string[]): Promise<number> {
 
 /**
  * Prints what a command could not run and returns exit code 2 (0 for the help a usage error
- * carries when `--help` was asked). Rethrows any other error.
+ * carries when `--help` was asked). A usage error is printed as it is (its help follows the
+ * first line); anything else as one line naming the command.
  */
 function exitCodeOf(err: unknown, command: string | undefined, rest: string[]): number {
   if (err instanceof NodeError && err.code === "usage") {
@@ -73,13 +76,34 @@ function exitCodeOf(err: unknown, command: string | undefined, rest: string[]): 
     (helpRequested ? console.log : console.error)(err.message.trimEnd());
     return helpRequested ? 0 : 2;
   }
-  if (err instanceof NodeError || err instanceof ConfigError) {
-    console.error(`fedagg ${command}: ${err.message}`);
+  if (err instanceof NodeError || err instanceof ConfigError || isSystemError(err)) {
+    console.error(`fedagg ${command}: ${oneLine((err as Error).message)}`);
     return 2;
   }
-  if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
-    console.error(`fedagg ${command}: ${(err as Error).message}`);
-    return 2;
+  const what = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  console.error(
+    `fedagg ${command}: unexpected error: ${oneLine(what)} ` +
+      `(FEDAGG_DEBUG=1 prints where; please report it)`,
+  );
+  if (debugging()) console.error(err instanceof Error ? err.stack : err);
+  return 2;
+}
+
+/** Whether `err` is one of the runtime's file and system errors (`Deno.errors.*`). */
+function isSystemError(err: unknown): boolean {
+  return Object.values(Deno.errors).some((E) => err instanceof E);
+}
+
+/** `text` on one line: line breaks (and the whitespace around them) become "; ". */
+function oneLine(text: string): string {
+  return text.trim().split(/\s*\n\s*/).join("; ");
+}
+
+/** Whether `FEDAGG_DEBUG=1` asks for the stack of an unexpected error (false without env access). */
+function debugging(): boolean {
+  try {
+    return Deno.env.get("FEDAGG_DEBUG") === "1";
+  } catch {
+    return false;
   }
-  throw err;
 }

@@ -11,6 +11,7 @@ import { loadIdentity, type MemberCard } from "../identity.ts";
 import {
   addMember,
   checkRosterFile,
+  checkRosterParameters,
   DEFAULT_PARAMETERS,
   DEFAULT_SECAGG_PLUS,
   newRosterFile,
@@ -79,13 +80,17 @@ const CREATE_OPTIONS = [
 /**
  * `roster create`: writes a new roster file with no members to `--out`; resolves to 0. Refuses
  * (usage error) missing or malformed options, the first one found in a fixed order: `--out`,
- * the mode, the stage timeout, the graph, then the others in the order of {@link parametersOf}.
+ * the mode, the stage timeout, the graph, then the others in the order of {@link parametersOf};
+ * then (ConfigError, nothing written) parameters no member list could run with, such as a
+ * threshold of 1 or a view timeout not above the stage timeout (`checkRosterParameters`).
  */
 async function create(argv: string[]): Promise<number> {
   const args = parse(argv, "roster", { string: CREATE_OPTIONS });
   if (args.help) usage("roster");
   const out = required(args, "out", "roster");
-  await writeRosterFile(out, newRosterFile(parametersOf(args)));
+  const file = newRosterFile(parametersOf(args));
+  checkRosterParameters(file);
+  await writeRosterFile(out, file);
   console.log(
     `wrote ${out}: add members with \`fedagg roster add --roster ${out} --card CARD.json\``,
   );
@@ -167,8 +172,10 @@ function positive(value: string, name: string): number {
 
 /**
  * `roster add`: adds each `--card` to the roster file (which resets its signatures); resolves
- * to 0. Refuses a missing roster file, no `--card`, and a card that is not readable JSON or not a
- * valid member card (nothing is written then).
+ * to 0. Refuses a missing roster file, no `--card`, a card that is not readable JSON or not a
+ * valid member card, and a roster whose parameters cannot run with its new member list, such as
+ * an explicit threshold above the member count or at most half of it (`checkRosterParameters`);
+ * nothing is written then.
  */
 async function add(argv: string[]): Promise<number> {
   const args = parse(argv, "roster", { string: ["roster", "card"], collect: ["card"] });
@@ -178,6 +185,7 @@ async function add(argv: string[]): Promise<number> {
   const cards = list(args.card);
   if (cards.length === 0) throw usageError("--card CARD.json is required (repeatable)");
   for (const c of cards) file = addMember(file, await readCard(c));
+  checkRosterParameters(file);
   await writeRosterFile(path, file);
   console.log(
     `${path}: ${file.members.length} members (signatures reset: every member signs again)`,

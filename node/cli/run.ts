@@ -1,17 +1,36 @@
 /**
- * `fedagg run`: the long-running node. Starts a {@link FedaggNode} for a member of a roster every
- * member signed, serves the trainer API next to it and stops both on SIGINT or SIGTERM.
+ * `fedagg run`: the long-running node. Checks everything it needs before it joins the mesh —
+ * options, identity, the lock on the node directory, the API token, `node.json`, the roster, and
+ * that the API and libp2p ports are free — then starts a {@link FedaggNode} for a member of a
+ * roster every member signed, serves the trainer API next to it and stops both on SIGINT or
+ * SIGTERM. Every start-up failure is a `NodeError` (or `ConfigError`) that `mod.ts` prints as one
+ * line and maps to exit 2.
  *
  * @module
  */
-import { readFileIfExists, writeFileAtomic } from "../atomic_file.ts";
-import { serveApi } from "../http_api.ts";
+import { ConfigError } from "../../protocol/mod.ts";
+import { writeFileAtomic } from "../atomic_file.ts";
+import { lockNodeDir } from "../dir_lock.ts";
+import { NodeError } from "../errors.ts";
+import { type ApiServer, serveApi } from "../http_api.ts";
 import { loadIdentity } from "../identity.ts";
+import {
+  firstLine,
+  type ListenAddress,
+  type ListenMultiaddr,
+  parseHostPort,
+  parseListenMultiaddrs,
+  probeListen,
+  showAddress,
+} from "../listen_address.ts";
 import { FedaggNode } from "../node.ts";
-import { DEFAULT_LISTEN } from "../node_dir.ts";
+import { readApiToken, readNodeConfig } from "../node_dir.ts";
 import { loadRunnableRoster } from "../roster_file.ts";
 import { closeUnrefdChannels } from "../shims.ts";
-import { integer, list, parse, required, usage, usageError } from "./_args.ts";
+import { list, parse, required, usage } from "./_args.ts";
+
+/** The trainer API's address unless `--api` names one. */
+const DEFAULT_API = "127.0.0.1:8421";
 
 /** One JSON log line on stderr. */
 function log(level: string, message: string, fields: object = {}): void {
@@ -20,9 +39,16 @@ function log(level: string, message: string, fields: object = {}): void {
 
 /**
  * Runs the node of `--dir` until SIGINT or SIGTERM, writing the API's URL to `DIR/api.json`;
- * resolves to 0 once the API and the node have stopped. Refuses (throws, before anything starts)
- * missing options, a malformed `--api`, a node directory without identity or token, and a
- * roster this node is not a member of or that not every member signed.
+ * resolves to 0 once the API and the node have stopped. Holds `DIR/lock` (see `dir_lock.ts`)
+ * from before anything is read that a running node writes until it returns.
+ *
+ * Refuses (throws, before the node starts): missing options or a malformed `--api` or
+ * `--listen`; a node directory without a valid identity; a directory another process runs
+ * (`dir-locked`, naming its PID); a missing or unusable API token (`no-token`, `api-token`); an
+ * invalid `node.json` (`node-config-invalid`); a roster this node cannot run; an API or listen
+ * address that is taken (`port-in-use`) or cannot be bound (`address-invalid`). After the node
+ * started, a failure to start or to bind the API (another process took the port after the
+ * probe) stops the node and throws (`port-in-use`, `start-failed`).
  */
 export async function run(argv: string[]): Promise<number> {
   const args = parse(argv, "run", {
@@ -31,49 +57,109 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (args.help) usage("run");
   const dir = required(args, "dir", "run");
+  const rosterPath = required(args, "roster", "run");
+  const apiAddress = parseHostPort(args.api ?? DEFAULT_API, "--api");
+  const listenOption = list(args.listen);
+  const listenOverride = listenOption.length > 0
+    ? parseListenMultiaddrs(listenOption, "--listen", "address-invalid")
+    : undefined;
   const identity = await loadIdentity(dir);
-  const { file, roster, index } = await loadRunnableRoster(
-    required(args, "roster", "run"),
-    identity.peerId,
-  );
-  const listenAtInit = await initListen(dir);
-  const listen = list(args.listen).length > 0 ? list(args.listen) : listenAtInit;
-  const token = (await Deno.readTextFile(`${dir}/api.token`)).trim();
-  const [hostname, portText] = (args.api ?? "127.0.0.1:8421").split(/:(?=\d+$)/);
-  if (portText === undefined) throw usageError(`--api must be HOST:PORT, got ${args.api}`);
-  const node = await FedaggNode.start({
-    dir,
-    identity,
-    rosterFile: file,
-    roster,
-    index,
-    listen,
-    log,
-  });
-  const api = await serveApi(node, { hostname, port: integer(portText, "api port"), token });
-  await writeFileAtomic(
-    `${dir}/api.json`,
-    JSON.stringify({ url: api.url, pid: Deno.pid }) + "\n",
-    0o600,
-  );
-  log("info", "trainer API listening", { url: api.url });
-  await signalled();
-  log("info", "stopping");
-  await api.shutdown();
-  await node.stop();
-  closeUnrefdChannels();
-  return 0;
+  const lock = await lockNodeDir(dir);
+  try {
+    const token = await readApiToken(dir);
+    // Read even when --listen overrides it: a malformed node.json fails the start either way.
+    const config = await readNodeConfig(dir);
+    const listen = listenOverride ?? config.listen;
+    const { file, roster, index } = await loadRunnableRoster(rosterPath, identity.peerId);
+    checkFree(apiAddress, listen);
+    const node = await startNode(() =>
+      FedaggNode.start({
+        dir,
+        identity,
+        rosterFile: file,
+        roster,
+        index,
+        listen: listen.map((l) => l.multiaddr),
+        log,
+      })
+    );
+    let api: ApiServer;
+    try {
+      api = await serveApi(node, { ...apiAddress, token });
+    } catch (err) {
+      // Taken between the probe and now (or refused for another reason): the node has joined
+      // the mesh already, so it leaves it cleanly before the process reports and exits.
+      await node.stop().catch(() => {});
+      closeUnrefdChannels();
+      throw bindFailure(err, `the trainer API address ${showAddress(apiAddress)} (--api)`);
+    }
+    await writeFileAtomic(
+      `${dir}/api.json`,
+      JSON.stringify({ url: api.url, pid: Deno.pid }) + "\n",
+      0o600,
+    );
+    log("info", "trainer API listening", { url: api.url });
+    await signalled();
+    log("info", "stopping");
+    await api.shutdown();
+    await node.stop();
+    closeUnrefdChannels();
+    return 0;
+  } finally {
+    lock.release();
+  }
 }
 
 /**
- * The listen addresses given at init (`DIR/node.json`), else the default ones. Read even when
- * `--listen` overrides them: a malformed `node.json` fails the start either way.
+ * Refuses (see `probeListen`) an API or listen address that cannot be bound now, and two of them
+ * that would share a port (the same port on the same host, or on a wildcard address).
  */
-async function initListen(dir: string): Promise<string[]> {
-  const nodeConfig = JSON.parse(new TextDecoder().decode(
-    await readFileIfExists(`${dir}/node.json`) ?? new TextEncoder().encode("{}"),
-  )) as { listen?: string[] };
-  return nodeConfig.listen ?? [...DEFAULT_LISTEN];
+function checkFree(api: ListenAddress, listen: readonly ListenMultiaddr[]): void {
+  const named: [ListenAddress, string][] = [
+    [api, `the trainer API address ${showAddress(api)} (--api)`],
+    ...listen.map((l): [ListenAddress, string] => [l, `the libp2p listen address ${l.multiaddr}`]),
+  ];
+  const wildcard = (h: string) => h === "0.0.0.0" || h === "::";
+  named.forEach(([a, what], i) => {
+    const clash = named.slice(0, i).find(([b]) =>
+      a.port !== 0 && a.port === b.port &&
+      (a.hostname === b.hostname || wildcard(a.hostname) || wildcard(b.hostname))
+    );
+    if (clash !== undefined) {
+      throw new NodeError("address-invalid", `${what} uses the same port as ${clash[1]}`);
+    }
+  });
+  for (const [address, what] of named) probeListen(address, what);
+}
+
+/**
+ * The node `start` resolves to. A failure is rethrown as a one-line NodeError (a NodeError or
+ * ConfigError is rethrown as it is): `port-in-use` when a listen port was taken after the probe,
+ * else `start-failed` with the error's name and first line. `FedaggNode.start` has stopped
+ * whatever it had started by then.
+ */
+async function startNode(start: () => Promise<FedaggNode>): Promise<FedaggNode> {
+  try {
+    return await start();
+  } catch (err) {
+    if (err instanceof NodeError || err instanceof ConfigError) throw err;
+    closeUnrefdChannels();
+    throw bindFailure(err, "a libp2p listen address");
+  }
+}
+
+/** `err`, a failure to bind `what` or to start, as a one-line NodeError. */
+function bindFailure(err: unknown, what: string): NodeError {
+  if (err instanceof NodeError) return err;
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  if (err instanceof Deno.errors.AddrInUse || /EADDRINUSE|address already in use/i.test(text)) {
+    return new NodeError(
+      "port-in-use",
+      `${what} is in use by another process (taken after the start-up check): stop it or ` +
+        `choose another port`,
+    );
+  }
+  return new NodeError("start-failed", `the node could not start: ${firstLine(text)}`);
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */

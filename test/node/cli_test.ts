@@ -4,7 +4,10 @@
  * usage errors (exit 2 with a message): unknown commands and options, missing or malformed
  * values; `init` (the directory and its files with their modes, the card, refusal of a second
  * init); `roster create/add/sign/verify` end to end with three
- * members (verify exits 1 until all three signed, then 0; `--json` parses); a sparse roster
+ * members (verify exits 1 until all three signed, then 0; `--json` parses); `roster create` and
+ * `roster add` refusing an impossible threshold (and other parameters no member list can run
+ * with) at once, as one line, writing nothing; an unexpected failure printed as one line, exit 2
+ * (`fedagg run`'s start-up, in real processes, is `cli_run_test.ts`); a sparse roster
  * (`secagg+` graph, or Harary with `--degree`); `submit`/`status`/`aggregate` without a running
  * node (exit 2, pointing at `fedagg run`); and `verify` of a genuine final certificate and
  * aggregate produced by an in-process round between Endpoints signed with real identities
@@ -188,7 +191,12 @@ Deno.test("cli: unknown commands, options and bad values exit 2 with a message",
       { args: ["roster", "add", "--roster", `${dir}/r.json`], message: /not found/ },
       { args: ["roster", "verify", "--roster", `${dir}/none.json`], message: /not found/ },
       { args: ["submit", "--dir", dir, "--round", "x"], message: /--round must be an integer/ },
-      { args: ["run", "--dir", `${dir}/nowhere`], message: /fedagg init/ },
+      // Options are checked before any file is read.
+      { args: ["run", "--dir", `${dir}/nowhere`], message: /--roster is required/ },
+      {
+        args: ["run", "--dir", `${dir}/nowhere`, "--roster", `${dir}/none.json`],
+        message: /fedagg init/,
+      },
       { args: ["verify", "--roster", `${dir}/none.json`], message: /not found/ },
     ];
     for (const { args, message } of cases) {
@@ -345,6 +353,74 @@ Deno.test("cli: roster create, add, sign and verify with three members", async (
     v = await verify();
     assertEquals(v.code, 1);
     assertEquals(v.json.missing.length, 4);
+  });
+});
+
+/** Asserts a refusal printed as one line naming the command (no stack trace), exit 2. */
+function expectOneLine(run: Run, pattern: RegExp, what: string): void {
+  expectCode(run, 2, what);
+  assertEquals(run.err.trimEnd().split("\n").length, 1, `${what}: one line\n${run.err}`);
+  assert(!/^\s+at /m.test(run.err), `${what}: no stack trace\n${run.err}`);
+  assertMatch(run.err, pattern, what);
+}
+
+Deno.test("cli: roster create and add refuse an impossible threshold at once, writing nothing", async () => {
+  await withTempDir("fedagg-cli-", async (root) => {
+    const dirs = [0, 1, 2].map((i) => `${root}/m${i}`);
+    for (const d of dirs) expectCode(await cli("init", "--dir", d), 0, "init");
+    const cards = dirs.flatMap((d) => ["--card", `${d}/card.json`]);
+    const base = ["roster", "create", "--federation", "f", "--dim", "4"];
+    const path = `${root}/roster.json`;
+
+    // create: what no member list could run with (t = 1 needs n < 2; a view timeout below the
+    // stage timeout; t = 3 with a Harary graph of degree 6, which needs n ≥ 8 > 2t − 1).
+    for (
+      const [extra, pattern] of [
+        [["--threshold", "1"], /^fedagg roster: threshold: .*got 1 \(checked for .* n = 3\)$/],
+        [["--stage-timeout", "1000", "--view-timeout", "500"], /viewTimeoutMs: must exceed/],
+        [
+          ["--graph", "sparse", "--degree", "6", "--graph-threshold", "5", "--threshold", "3"],
+          /threshold: .*n = 8\)$/,
+        ],
+      ] as const
+    ) {
+      const run = await cli(...base, "--out", path, ...extra);
+      expectOneLine(run, pattern, `create ${extra.join(" ")}`);
+      assert(!await exists(path), "nothing written");
+    }
+
+    // add: t = 100 with three members is refused with the count, and the file is left as it was.
+    expectCode(await cli(...base, "--out", path, "--threshold", "100"), 0, "create t = 100");
+    const before = await Deno.readTextFile(path);
+    const tooFew = await cli("roster", "add", "--roster", path, ...cards);
+    expectOneLine(tooFew, /threshold: 100 is more than the roster's 3 members/, "add to t = 100");
+    assertEquals(await Deno.readTextFile(path), before, "nothing written");
+
+    // add: t = 2 is fine for three members; a fourth makes t ≤ n/2, refused.
+    expectCode(await cli(...base, "--out", path, "--threshold", "2", "--dim", "4"), 0, "t = 2");
+    expectCode(await cli("roster", "add", "--roster", path, ...cards), 0, "add three");
+    const three = await Deno.readTextFile(path);
+    expectCode(await cli("init", "--dir", `${root}/m3`), 0, "init a fourth");
+    const fourth = await cli("roster", "add", "--roster", path, "--card", `${root}/m3/card.json`);
+    expectOneLine(fourth, /threshold: must be an integer in \(n\/2, n\] = \(2, 4\]/, "fourth");
+    assertEquals(await Deno.readTextFile(path), three, "nothing written");
+  });
+});
+
+Deno.test("cli: an unexpected failure is one line and exit 2, not a stack trace", async () => {
+  await withTempDir("fedagg-cli-", async (root) => {
+    expectCode(await cli("init", "--dir", `${root}/m`), 0, "init");
+    // A roster file whose members are not a list: nothing checks that before addMember uses it.
+    await Deno.writeTextFile(`${root}/r.json`, '{"fedagg": "fedagg/roster/v1", "members": 5}');
+    const run = await cli(
+      "roster",
+      "add",
+      "--roster",
+      `${root}/r.json`,
+      "--card",
+      `${root}/m/card.json`,
+    );
+    expectOneLine(run, /^fedagg roster: unexpected error: TypeError: .*FEDAGG_DEBUG=1/, "bad file");
   });
 });
 

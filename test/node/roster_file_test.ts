@@ -22,6 +22,7 @@ import {
   addMember,
   addressesOf,
   checkRosterFile,
+  checkRosterParameters,
   DEFAULT_PARAMETERS,
   loadRunnableRoster,
   newRosterFile,
@@ -548,4 +549,55 @@ Deno.test("roster file: the roster hash ignores addresses; signatures survive ad
     "/dns4/moved-0.example/tcp/9000",
     "/ip4/192.0.2.1/tcp/1",
   ]);
+});
+
+Deno.test("roster file: checkRosterParameters refuses what no member list can run, at create and add", async () => {
+  const { members } = await fixture;
+  const refuses = (file: RosterFile, setting: string, message: RegExp) => {
+    const err = assertThrows(() => checkRosterParameters(file), ConfigError);
+    assertEquals((err as ConfigError).setting, setting, err.message);
+    assert(message.test(err.message), err.message);
+  };
+  // No members yet (`roster create`): checked for the smallest roster the parameters allow.
+  checkRosterParameters(newRosterFile(parameters()));
+  checkRosterParameters(newRosterFile(parameters({ threshold: 100 })));
+  checkRosterParameters(newRosterFile(parameters({ threshold: 2 })));
+  refuses(newRosterFile(parameters({ threshold: 1 })), "threshold", /\(1\.5, 3\].*n = 3\)/);
+  refuses(newRosterFile(parameters({ threshold: 0 })), "threshold", /got 0/);
+  refuses(newRosterFile(parameters({ threshold: 70000 })), "threshold", /n = 65535/);
+  refuses(
+    newRosterFile(parameters({ stageTimeoutMs: 10_000, viewTimeoutMs: 5_000 })),
+    "viewTimeoutMs",
+    /must exceed stageTimeoutMs/,
+  );
+  refuses(newRosterFile(parameters({ dim: 0 })), "dim", /\[1, /);
+  // A Harary graph of degree 6 needs n ≥ 8, where t = 3 is at most half.
+  refuses(
+    newRosterFile(parameters({ threshold: 3, graph: { kind: "harary", degree: 6, threshold: 5 } })),
+    "threshold",
+    /n = 8\)/,
+  );
+  // With members (`roster add`): a threshold above n is refused with the member count…
+  refuses(
+    build(members, parameters({ threshold: 100 })),
+    "threshold",
+    /100 is more than the roster's 3 members/,
+  );
+  refuses(
+    build(members.slice(0, 1), parameters({ threshold: 2 })),
+    "threshold",
+    /2 is more than the roster's 1 members/,
+  );
+  // …and one at most n/2 by the protocol's own check.
+  const more = await Promise.all([0, 1, 2, 3].map((i) => lightCard(`t${i}`)));
+  let four = newRosterFile(parameters({ threshold: 2 }));
+  for (const c of more) four = addMember(four, c);
+  refuses(four, "threshold", /\(2, 4\].*got 2$/);
+  // What only lacks members is accepted; a valid roster too.
+  checkRosterParameters(build(members.slice(0, 1)));
+  checkRosterParameters(build(members.slice(0, 2), parameters({ threshold: 2 })));
+  checkRosterParameters(build(members, parameters({ threshold: 3 })));
+  checkRosterParameters(build(members));
+  // Placeholders fill post-quantum rosters with keys of the right length.
+  checkRosterParameters(build(members.slice(0, 1), parameters({ mode: "post-quantum" })));
 });

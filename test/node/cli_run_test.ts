@@ -1,0 +1,246 @@
+/**
+ * `fedagg run`'s start-up, as real processes (the entry point under `deno run` with the binary's
+ * permissions, through `LocalNet`): every failure a start-up check finds — a garbage or invalid
+ * `node.json`, a short or malformed or missing API token, an API or libp2p port in use, a bad
+ * `--api` — exits 2 with exactly one line on stderr (no stack trace, no log line of a started
+ * node, never the token), and nothing is written; a second `fedagg run` on a running node's
+ * directory (with its ports, or with free ones) exits 2 at once naming the running process's
+ * PID, while the first keeps serving; after the first is SIGKILLed the directory runs again.
+ */
+import "../../node/shims.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
+import { LocalNet, type LocalNode, ROOT, waitFor } from "../../scripts/testnet/local_net.ts";
+import { nodeCommand } from "../../scripts/permissions.ts";
+import { exists } from "./_helpers.ts";
+
+/** How long a start-up failure may take to exit (deno start-up under a loaded machine). */
+const EXIT_DEADLINE_MS = 90_000;
+
+interface Outcome {
+  /** The exit code, or "running" when the process had not exited by the deadline. */
+  readonly code: number | "running";
+  readonly stderr: string;
+}
+
+/**
+ * Runs `fedagg run` for `node` with `extra` options (`--api` defaults to the node's port); kills
+ * it if it has not exited within {@link EXIT_DEADLINE_MS} (a start that should have been refused).
+ */
+async function runOnce(net: LocalNet, node: LocalNode, extra: string[] = []): Promise<Outcome> {
+  const args = ["run", "--dir", node.dir, "--roster", net.rosterPath];
+  if (!extra.includes("--api")) args.push("--api", `127.0.0.1:${node.apiPort}`);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...nodeCommand(ROOT), ...args, ...extra],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<"running">((resolve) => {
+    timer = setTimeout(() => resolve("running"), EXIT_DEADLINE_MS);
+  });
+  const status = await Promise.race([child.status, deadline]);
+  clearTimeout(timer);
+  if (status === "running") {
+    child.kill("SIGKILL");
+    await child.status;
+    return { code: "running", stderr: await stderr };
+  }
+  return { code: status.code, stderr: await stderr };
+}
+
+/**
+ * Asserts the start-up refusal: exit 2, one line on stderr matching `pattern` (no stack trace,
+ * no log line of a started node), without the token; returns the line.
+ */
+function assertRefused(outcome: Outcome, pattern: RegExp, token: string, what: string): string {
+  const text = outcome.stderr.trimEnd();
+  assertEquals(outcome.code, 2, `${what}: exit code\n${outcome.stderr}`);
+  assertEquals(text.split("\n").length, 1, `${what}: one line on stderr\n${outcome.stderr}`);
+  assert(!/^\s+at /m.test(outcome.stderr), `${what}: no stack trace\n${outcome.stderr}`);
+  assertMatch(text, /^fedagg run: |^--api /, what);
+  assertMatch(text, pattern, what);
+  assert(!outcome.stderr.includes(token), `${what}: the token is not printed`);
+  return text;
+}
+
+async function withNet(fn: (net: LocalNet) => Promise<void>): Promise<void> {
+  const out = await Deno.makeTempDir({ prefix: "fedagg-run-" });
+  const net = await LocalNet.create(out, 3, { dim: 4 });
+  try {
+    await fn(net);
+  } finally {
+    await net.stopAll();
+    await Deno.remove(out, { recursive: true });
+  }
+}
+
+/** One start-up failure: the files it writes, the port it holds, the options it adds. */
+interface Case {
+  readonly what: string;
+  /** Files of the node directory to overwrite (undefined: remove) for the run, by name. */
+  readonly files?: Record<string, string | undefined>;
+  /** Hold this port of 127.0.0.1 during the run: "api" or "listen". */
+  readonly hold?: "api" | "listen";
+  readonly extra?: (ports: { api: number; listen: number }) => string[];
+  /** What stderr's one line says, given the ports. */
+  readonly says: (ports: { api: number; listen: number }) => RegExp;
+  /** A secret the run must not print (the node's token unless given). */
+  readonly secret?: string;
+}
+
+const SHORT_TOKEN = "Sh0rtSecret15ch"; // 15 characters
+const SPACED_TOKEN = "Secret with spaces inside";
+
+const CASES: readonly Case[] = [
+  {
+    what: "garbage node.json",
+    files: { "node.json": "garbage {" },
+    says: () => /node\.json is not valid JSON/,
+  },
+  {
+    what: "node.json listen not a list",
+    files: { "node.json": '{"listen": "/ip4/127.0.0.1/tcp/4001"}' },
+    says: () => /node\.json: listen must be a non-empty list/,
+  },
+  {
+    what: "node.json listen empty",
+    files: { "node.json": '{"listen": []}' },
+    says: () => /node\.json: listen must be a non-empty list/,
+  },
+  {
+    what: "node.json listen on udp",
+    files: { "node.json": '{"listen": ["/ip4/127.0.0.1/udp/4001"]}' },
+    says: () => /listen\[0\] must be \/ip4\/ADDR\/tcp\/PORT/,
+  },
+  {
+    what: "node.json listen not a multiaddr",
+    files: { "node.json": '{"listen": ["/ip4/300.0.0.1/tcp/4001"]}' },
+    says: () => /listen\[0\] is not a multiaddr/,
+  },
+  {
+    what: "short token",
+    files: { "api.token": `${SHORT_TOKEN}\n` },
+    says: () => /api\.token must hold a token of 16 to 1024 characters/,
+    secret: SHORT_TOKEN,
+  },
+  {
+    what: "token with spaces",
+    files: { "api.token": SPACED_TOKEN },
+    says: () => /api\.token must hold one token of the characters/,
+    secret: SPACED_TOKEN,
+  },
+  { what: "no token", files: { "api.token": undefined }, says: () => /api\.token not found/ },
+  {
+    what: "API port in use",
+    hold: "api",
+    says: ({ api }) =>
+      new RegExp(`trainer API address 127\\.0\\.0\\.1:${api} \\(--api\\) is in use`),
+  },
+  {
+    what: "listen port in use",
+    hold: "listen",
+    says: ({ listen }) =>
+      new RegExp(`libp2p listen address /ip4/127\\.0\\.0\\.1/tcp/${listen} is in use`),
+  },
+  {
+    what: "malformed --api",
+    extra: () => ["--api", "8421"],
+    says: () => /--api must be HOST:PORT/,
+  },
+  {
+    what: "--listen not TCP on an IP",
+    extra: () => ["--listen", "/dns4/example.org/tcp/1"],
+    says: () => /--listen\[0\] must be \/ip4\/ADDR\/tcp\/PORT/,
+  },
+  {
+    what: "API on the libp2p port",
+    extra: ({ listen }) => ["--api", `127.0.0.1:${listen}`],
+    says: () => /uses the same port as/,
+  },
+];
+
+Deno.test({
+  name: "run: every start-up failure is one line on stderr and exit 2, before the node starts",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: (t) =>
+    withNet(async (net) => {
+      const node = net.nodes[0];
+      const config = await Deno.readTextFile(`${node.dir}/node.json`);
+      const ports = {
+        api: node.apiPort,
+        listen: Number(JSON.parse(config).listen[0].split("/").pop()),
+      };
+      for (const c of CASES) {
+        await t.step(c.what, async () => {
+          const saved: [string, string][] = [];
+          for (const [name, text] of Object.entries(c.files ?? {})) {
+            const path = `${node.dir}/${name}`;
+            saved.push([path, await Deno.readTextFile(path)]);
+            if (text === undefined) await Deno.remove(path);
+            else await Deno.writeTextFile(path, text);
+          }
+          const holder = c.hold === undefined
+            ? undefined
+            : Deno.listen({ hostname: "127.0.0.1", port: ports[c.hold] });
+          try {
+            const outcome = await runOnce(net, node, c.extra?.(ports));
+            assertRefused(outcome, c.says(ports), c.secret ?? node.token, c.what);
+          } finally {
+            holder?.close();
+            for (const [path, text] of saved) await Deno.writeTextFile(path, text);
+          }
+          assert(!await exists(`${node.dir}/api.json`), "a failed start writes no api.json");
+        });
+      }
+    }),
+});
+
+Deno.test({
+  name: "run: a second run on the same directory exits 2 naming the PID; the lock survives SIGKILL",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: (t) =>
+    withNet(async (net) => {
+      const node = net.nodes[0];
+      const up = () =>
+        waitFor(`${node.name} to serve its API`, async () => {
+          return (await net.status(node)) !== undefined ? true : undefined;
+        }, 90_000);
+      await net.start(node);
+      await up();
+      const pid = node.child!.pid;
+      const apiJson = await Deno.readTextFile(`${node.dir}/api.json`);
+      assertEquals(JSON.parse(apiJson).pid, pid);
+      const pattern = new RegExp(`is in use by another fedagg process \\(PID ${pid}\\)`);
+      // The same ports (the usual mistake: the same command twice) and free ones (which would
+      // otherwise join the mesh with the same PeerId and journal).
+      await t.step("same ports", async () => {
+        assertRefused(await runOnce(net, node), pattern, node.token, "second run, same ports");
+      });
+      await t.step("free ports", async () => {
+        assertRefused(
+          await runOnce(net, node, ["--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0"]),
+          pattern,
+          node.token,
+          "second run, free ports",
+        );
+      });
+      assert((await net.status(node)) !== undefined, "the first keeps serving");
+      assertEquals(await Deno.readTextFile(`${node.dir}/api.json`), apiJson, "api.json kept");
+      assertEquals(await Deno.readTextFile(`${node.dir}/lock`), `${pid}\n`);
+
+      // SIGKILL leaves no stale lock: the kernel drops the lock with the process.
+      await net.stop(node, "SIGKILL");
+      await net.start(node);
+      await up();
+      const restarted = node.child!.pid;
+      assert(restarted !== pid);
+      assertEquals(await Deno.readTextFile(`${node.dir}/lock`), `${restarted}\n`);
+      // A clean stop clears the PID (the file stays: it is the lock's name).
+      await net.stop(node);
+      assertEquals(await Deno.readTextFile(`${node.dir}/lock`), "");
+    }),
+});
