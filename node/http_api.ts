@@ -192,7 +192,14 @@ async function postUpdate(ctx: Context, req: Request, url: URL, round: number): 
       message: `${ctx.limits.maxUploads} uploads are being read: retry in a moment`,
     }, { "retry-after": String(ctx.limits.busyRetryAfterS) });
   }
+  const inProgress = () =>
+    ctx.node.metrics.set(
+      "fedagg_api_uploads_in_progress",
+      "update bodies being read or submitted right now",
+      ctx.limits.maxUploads - ctx.uploadSlots,
+    );
   ctx.uploadSlots--;
+  inProgress();
   try {
     const body = await readBody(req, ctx.maxBody);
     if (body === undefined) {
@@ -205,6 +212,7 @@ async function postUpdate(ctx: Context, req: Request, url: URL, round: number): 
     return json(202, { round, accepted: true, format: parsed.format, values: ctx.dim });
   } finally {
     ctx.uploadSlots++;
+    inProgress();
   }
 }
 

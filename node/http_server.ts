@@ -133,6 +133,8 @@ const DRAIN_LIMIT = 64 * 1024;
 /** A closing connection discards the client's late bytes for at most this long / this much. */
 const LINGER_MS = 500;
 const LINGER_BYTES = 256 * 1024;
+/** The linger of a connection refused over the cap (short: refusals come in floods). */
+const REFUSAL_LINGER_MS = 100;
 
 class TimedOut extends Error {}
 
@@ -390,12 +392,12 @@ class Connection {
    * Closes after an answer: ends the sending side, then discards what the client still sends
    * for a short while, so a client busy sending its body reads the answer instead of a reset.
    */
-  async linger(): Promise<void> {
+  async linger(ms = LINGER_MS): Promise<void> {
     if (this.#closed) return;
     try {
       await this.conn.closeWrite();
       const scratch = new Uint8Array(HEAD_READ);
-      const deadline = performance.now() + LINGER_MS;
+      const deadline = performance.now() + ms;
       let discarded = 0;
       while (discarded < LINGER_BYTES) {
         const n = await readBefore(this.conn, scratch, deadline);
@@ -530,7 +532,7 @@ export function serveHttp(
       );
       res.headers.set("retry-after", "1");
       await writeResponse(c, res, undefined, false, { ...limits, writeTimeoutMs: 1000 });
-      await c.linger();
+      await c.linger(REFUSAL_LINGER_MS);
     } catch {
       c.close();
     } finally {

@@ -14,14 +14,11 @@
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
 import { equalBytes, u32Bytes } from "../../protocol/encoding/bytes.ts";
-import { inlineExpander } from "../../protocol/math/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
-import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
-import { type ApiServer, serveApi, STATUS } from "../../node/http_api.ts";
+import { serveApi, STATUS } from "../../node/http_api.ts";
 import { NodeError } from "../../node/errors.ts";
-import { FedaggNode } from "../../node/node.ts";
-import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
+import type { FedaggNode } from "../../node/node.ts";
 import { closeUnrefdChannels } from "../../node/shims.ts";
 import {
   encodeNpy,
@@ -33,60 +30,19 @@ import {
 } from "../../node/tensor_formats/mod.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
 import { f32Bytes } from "./_helpers.ts";
+import { type ApiNode, startApiNode, stopApiNode, TOKEN } from "./_api_node.ts";
 import { connect, readReply, send } from "./_raw_http.ts";
 
 const DIM = 6;
 const MAX_WEIGHT = 10;
-const TOKEN = "test-token-0123456789abcdef";
 
 function values(seed: number): Float32Array<ArrayBuffer> {
   return new Float32Array(DIM).map((_, i) => ((i * 7 + seed * 3) % 11) / 11 - 0.5);
 }
 
-interface Fixture {
-  readonly dir: string;
-  readonly node: FedaggNode;
-  readonly api: ApiServer;
-  readonly ids: readonly NodeIdentity[];
-  readonly logs: { level: string; message: string }[];
-}
-
-async function start(): Promise<Fixture> {
-  const dir = await Deno.makeTempDir({ prefix: "fedagg-http-" });
-  const ids: NodeIdentity[] = [];
-  for (let i = 0; i < 3; i++) {
-    ids.push(await createIdentity(`${dir}/n${i}`, rngFor("http", "id", i)));
-  }
-  let file = newRosterFile({
-    ...DEFAULT_PARAMETERS,
-    federation: "http-test",
-    dim: DIM,
-    maxWeight: MAX_WEIGHT,
-  });
-  for (const id of ids) file = addMember(file, id.card([]));
-  const roster = rosterOf(file);
-  const self = ids[0];
-  const logs: Fixture["logs"] = [];
-  const node = await FedaggNode.start({
-    dir: `${dir}/n0`,
-    identity: self,
-    rosterFile: file,
-    roster,
-    index: roster.indexOf(self.peerId)!,
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    log: (level, message) => logs.push({ level, message }),
-    expander: inlineExpander,
-  });
-  const api = await serveApi(node, { hostname: "127.0.0.1", port: 0, token: TOKEN });
-  return { dir, node, api, ids, logs };
-}
-
-async function stop(f: Fixture): Promise<void> {
-  await f.api.shutdown();
-  await f.node.stop();
-  closeUnrefdChannels();
-  await Deno.remove(f.dir, { recursive: true });
-}
+type Fixture = ApiNode;
+const start = () => startApiNode({ dim: DIM, maxWeight: MAX_WEIGHT });
+const stop = stopApiNode;
 
 function auth(headers: Record<string, string> = {}): Record<string, string> {
   return { authorization: `Bearer ${TOKEN}`, ...headers };
