@@ -515,7 +515,8 @@ export function serveHttp(
     }
   };
   const open = new Map<Connection, Promise<void>>();
-  let refusing = 0;
+  /** Connections being refused over the cap (at most `maxConnections` of them). */
+  const refusals = new Set<Connection>();
   let closing = false;
   let wake = () => {};
 
@@ -523,8 +524,8 @@ export function serveHttp(
   const refuse = async (conn: Deno.Conn) => {
     report({ type: "refused", code: "too-many-connections" });
     const c = new Connection(conn);
-    if (refusing >= limits.maxConnections) return c.close();
-    refusing++;
+    if (refusals.size >= limits.maxConnections) return c.close();
+    refusals.add(c);
     try {
       const res = options.refusal(
         "too-many-connections",
@@ -536,7 +537,7 @@ export function serveHttp(
     } catch {
       c.close();
     } finally {
-      refusing--;
+      refusals.delete(c);
     }
   };
 
@@ -675,6 +676,7 @@ export function serveHttp(
         }
         wake();
         await accepting;
+        for (const c of refusals) c.close();
         for (const c of open.keys()) if (c.idle) c.close();
         let timer: ReturnType<typeof setTimeout> | undefined;
         await Promise.race([
