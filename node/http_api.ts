@@ -326,6 +326,12 @@ function reporter(node: FedaggNode, log: Log): (e: HttpServerEvent) => void {
       case "refused":
         countRefusal(node, e.code);
         return;
+      case "evicted":
+        node.metrics.inc(
+          "fedagg_api_evictions_total",
+          "connections closed at the cap to make room (they had sent no request for a while)",
+        );
+        return;
       case "accept-error":
         node.metrics.inc("fedagg_api_accept_errors_total", "failed accepts on the API port");
         // The first failure of a run of them is logged; the recovery says how many followed.

@@ -4,8 +4,11 @@
  * connection cap, and its failed `accept` at the open-file limit takes the process down; this
  * server owns its accept loop (`Deno.listen`) and bounds what a client can hold:
  *
- * - **connections**: at most `maxConnections` open; one more is answered a fast 503
- *   (`too-many-connections`) and closed;
+ * - **connections**: at most `maxConnections` open. At the cap, a new connection takes the place
+ *   of the one that has waited longest (at least `evictAfterMs`) for a request head, which is
+ *   closed; when none has, the new one is answered a fast 503 (`too-many-connections`) and
+ *   closed. So a flood of idle or slowloris connections cannot lock out a client that sends its
+ *   request at once;
  * - **the request head**: complete within `headTimeoutMs` of the connection's start (or of its
  *   first byte on a kept-alive connection), else 408 (`timeout`); at most `maxHeadBytes` and
  *   `maxHeaders` fields, else 431 (`header-too-large`); parsed strictly (`http_head.ts`);
@@ -30,8 +33,10 @@ import { headEnd, HeadError, parseHead, type RequestHead } from "./http_head.ts"
 
 /** The server's limits; every field has a default in {@link DEFAULT_HTTP_LIMITS}. */
 export interface HttpLimits {
-  /** Open connections at most (including event streams); one more gets a 503. */
+  /** Open connections at most (including event streams); one more gets a 503 or evicts. */
   readonly maxConnections: number;
+  /** At the cap, a connection waiting this long for a request head may be closed for a new one. */
+  readonly evictAfterMs: number;
   /** A request head must be complete within this many ms. */
   readonly headTimeoutMs: number;
   /** A request head (request line and fields, CRLFs included) is at most this many bytes. */
@@ -53,6 +58,7 @@ export interface HttpLimits {
 /** The defaults: generous for a trainer on the same host, short enough to shed abuse. */
 export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   maxConnections: 256,
+  evictAfterMs: 1_000,
   headTimeoutMs: 10_000,
   maxHeadBytes: 16 * 1024,
   maxHeaders: 64,
@@ -89,6 +95,8 @@ export class HttpBodyError extends Error {
 export type HttpServerEvent =
   /** The server refused a connection or request itself. */
   | { readonly type: "refused"; readonly code: HttpRefusalCode }
+  /** At the cap, a connection waiting for a request head was closed to make room. */
+  | { readonly type: "evicted" }
   /** `accept` failed; the loop retries after `retryMs`. */
   | { readonly type: "accept-error"; readonly error: Error; readonly retryMs: number }
   /** `accept` works again after `failures` failures. */
@@ -201,6 +209,8 @@ class Connection {
   #end = 0;
   /** Whether the connection waits for a request (closed at once on shutdown). */
   idle = true;
+  /** Since when (performance.now()) it waits for a request. */
+  idleSince = performance.now();
   #closed = false;
   /** Resolves when the connection is closed (by anyone). */
   readonly closedSignal: Promise<void>;
@@ -520,6 +530,22 @@ export function serveHttp(
   let closing = false;
   let wake = () => {};
 
+  /** Closes the connection that waited longest for a request head, if long enough; whether. */
+  const evictOne = (): boolean => {
+    const before = performance.now() - limits.evictAfterMs;
+    let oldest: Connection | undefined;
+    for (const c of open.keys()) {
+      if (c.idle && c.idleSince <= before && (!oldest || c.idleSince < oldest.idleSince)) {
+        oldest = c;
+      }
+    }
+    if (oldest === undefined) return false;
+    oldest.close();
+    open.delete(oldest);
+    report({ type: "evicted" });
+    return true;
+  };
+
   /** A fast answer to a connection over the cap, then close; never more than the cap at once. */
   const refuse = async (conn: Deno.Conn) => {
     report({ type: "refused", code: "too-many-connections" });
@@ -557,6 +583,7 @@ export function serveHttp(
     try {
       while (!closing && !c.closed) {
         c.idle = true;
+        c.idleSince = performance.now();
         let head: RequestHead | null;
         try {
           head = first
@@ -608,8 +635,7 @@ export function serveHttp(
       // a write timed out or the connection broke: close it
     } finally {
       c.close();
-      open.delete(c);
-      report({ type: "connections", open: open.size });
+      if (open.delete(c)) report({ type: "connections", open: open.size });
     }
   };
 
@@ -643,7 +669,7 @@ export function serveHttp(
         conn.close();
         break;
       }
-      if (open.size >= limits.maxConnections) {
+      if (open.size >= limits.maxConnections && !evictOne()) {
         refuse(conn);
         continue;
       }

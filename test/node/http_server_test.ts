@@ -97,7 +97,7 @@ Deno.test({
     const cap = 256;
     const f = await startApiNode({
       dim: DIM,
-      limits: { maxConnections: cap, headTimeoutMs: 5_000 },
+      limits: { maxConnections: cap, headTimeoutMs: 5_000, evictAfterMs: 3_600_000 },
     });
     try {
       // The gauge of held connections, sampled all along the flood.
@@ -156,7 +156,7 @@ Deno.test({
     const cap = 256;
     const f = await startApiNode({
       dim: DIM,
-      limits: { maxConnections: cap, headTimeoutMs: 2_000 },
+      limits: { maxConnections: cap, headTimeoutMs: 2_000, evictAfterMs: 3_600_000 },
     });
     try {
       const conns = await openMany(f.port, 300);
@@ -190,6 +190,53 @@ Deno.test({
       assert(f.node.metrics.get("fedagg_api_refusals_total", { code: "timeout" }) >= 1);
       await normalCalls(f, 2);
     } finally {
+      await stopApiNode(f);
+    }
+  },
+});
+
+Deno.test({
+  name: "http server: at the cap, a client that sends its request at once takes the place of " +
+    "the connection idle longest",
+  fn: async () => {
+    const cap = 16;
+    // A head timeout far beyond the test: only eviction can make room.
+    const f = await startApiNode({
+      dim: DIM,
+      limits: { maxConnections: cap, headTimeoutMs: 600_000, evictAfterMs: 200 },
+    });
+    const idle: Deno.TcpConn[] = [];
+    try {
+      idle.push(...await openMany(f.port, cap));
+      const outcomes = idle.map((c) => untilClosed(c));
+      await waitFor(
+        () => f.node.metrics.get("fedagg_api_connections") === cap,
+        30_000,
+        "the idle connections fill the cap",
+      );
+      // Older than evictAfterMs (waiting longer only adds to their age).
+      await new Promise((r) => setTimeout(r, 400));
+      await normalCalls(f, 3);
+      assertEquals(f.node.metrics.get("fedagg_api_evictions_total"), 1, "one made room");
+      assertEquals(f.node.metrics.get("fedagg_api_connections"), cap, "still at the cap");
+      // The evicted one was closed without an answer; the others are still held.
+      const first = await within(
+        Promise.race(outcomes.map((p, i) => p.then((t) => ({ i, t })))),
+        30_000,
+        "one idle connection closed",
+      );
+      assertEquals(first.t, "");
+      const stillOpen = await Promise.race([
+        Promise.all(outcomes.filter((_, i) => i !== first.i)).then(() => false),
+        new Promise((r) => setTimeout(() => r(true), 500)),
+      ]);
+      assert(stillOpen, "the other idle connections are held");
+      assertEquals(
+        f.node.metrics.get("fedagg_api_refusals_total", { code: "too-many-connections" }),
+        0,
+      );
+    } finally {
+      for (const c of idle) c.close();
       await stopApiNode(f);
     }
   },
