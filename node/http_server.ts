@@ -21,7 +21,8 @@
  *   `text/event-stream` answers are streamed (chunked) for as long as the handler's stream
  *   runs, every other answer is buffered and sent with its `Content-Length`;
  * - **the accept loop** never ends but by `shutdown`: an `accept` failure (EMFILE, ENFILE, …)
- *   is reported, then retried after a backoff of 10 ms doubling to 1 s.
+ *   is reported, evicts as above (freeing a descriptor) and is retried after a backoff of 10 ms
+ *   doubling to 1 s.
  *
  * A connection whose request body was not read to its end is closed after the answer (with a
  * short lingering drain, so the client reads the answer instead of a reset). Refusals the
@@ -649,6 +650,9 @@ export function serveHttp(
       } catch (err) {
         if (closing) break;
         failures++;
+        // Out of descriptors (or another failure): free one held by a connection that sent no
+        // request for a while, so the next try can succeed; back off either way.
+        evictOne();
         backoff = Math.min(1000, Math.max(10, backoff * 2));
         report({ type: "accept-error", error: err as Error, retryMs: backoff });
         await new Promise<void>((resolve) => {
