@@ -11,6 +11,12 @@
  * | GET | `/v1/events` | server-sent events: `published`, `final`, `round-failed` |
  * | GET | `/metrics` | Prometheus text format |
  *
+ * The transport is `http_server.ts`: a strict HTTP/1.1 server with a connection cap, head, body,
+ * idle and write timeouts, bodies only with `Content-Length` and an accept loop that survives
+ * running out of file descriptors (limits: {@link ApiLimits}, defaults {@link DEFAULT_API_LIMITS}).
+ * At most `maxUploads` updates are read at once (one more is 503 `busy` with `Retry-After`), each
+ * into memory that grows with the bytes received, never sized by the declared length up front.
+ *
  * Errors are JSON `{ "error": code, "message": text }` with the status {@link STATUS} gives the
  * code: a refused update body names its format problem (`wrong-length`, `non-finite`, …); an
  * update the node refused is `"error": "rejected"` with the node's reason as `"reason"`
@@ -20,6 +26,15 @@
  */
 import { constantTimeEqual, u32Bytes } from "../protocol/mod.ts";
 import { NodeError, type SubmitErrorCode } from "./errors.ts";
+import {
+  DEFAULT_HTTP_LIMITS,
+  HttpBodyError,
+  type HttpLimits,
+  type HttpRefusalCode,
+  type HttpServerEvent,
+  serveHttp,
+} from "./http_server.ts";
+import type { Log } from "./mesh.ts";
 import type { FedaggNode } from "./node.ts";
 import {
   CONTENT_TYPES,
@@ -32,8 +47,11 @@ import {
   parseUpdate,
 } from "./tensor_formats/mod.ts";
 
-/** Refusals of a request as such (the route, the token, the query, the size). */
+/** Refusals of a request as such (the route, the token, the query, the size, the transport). */
 export type RequestErrorCode =
+  | HttpRefusalCode
+  | "incomplete-body"
+  | "busy"
   | "unauthorized"
   | "not-found"
   | "method"
@@ -49,8 +67,16 @@ export type ApiErrorCode = RequestErrorCode | FormatErrorCode | SubmitErrorCode;
 
 /** The HTTP status of every refusal, by its code: the one place codes meet statuses. */
 export const STATUS: Readonly<
-  Record<ApiErrorCode, 400 | 401 | 404 | 405 | 409 | 413 | 415 | 422 | 500>
+  Record<ApiErrorCode, 400 | 401 | 404 | 405 | 408 | 409 | 411 | 413 | 415 | 422 | 431 | 500 | 503>
 > = {
+  // The transport (http_server.ts): limits and strict HTTP/1.1.
+  "too-many-connections": 503,
+  "busy": 503,
+  "timeout": 408,
+  "header-too-large": 431,
+  "length-required": 411,
+  "bad-request": 400,
+  "incomplete-body": 400,
   // The request as such.
   "unauthorized": 401,
   "not-found": 404,
@@ -107,6 +133,7 @@ function error(code: RequestErrorCode | FormatErrorCode, message: string): Respo
 /** The answer to an exception out of a route: the refusal it carries, else a 500. */
 function refusal(err: unknown): Response {
   if (err instanceof FormatError) return error(err.code, err.message);
+  if (err instanceof HttpBodyError) return error(err.code, err.message);
   if (err instanceof NodeError && Object.hasOwn(STATUS, err.code)) {
     const code = err.code as SubmitErrorCode;
     return json(STATUS[code], { error: "rejected", reason: code, message: err.message });
@@ -115,24 +142,23 @@ function refusal(err: unknown): Response {
 }
 
 /**
- * Reads a request body up to `limit` bytes; undefined when it is larger. Each chunk is copied
- * into one buffer as it arrives (sized by Content-Length when declared, else grown by doubling,
- * never beyond `limit`), so a client sending many tiny chunks costs no per-chunk memory and there
- * is no chunk list to concatenate at the end.
+ * Reads a request body up to `limit` bytes; undefined when it declares or sends more. Memory
+ * follows what arrived: the buffer starts at 64 KiB (or the declared length, if smaller) and
+ * doubles as bytes come, never beyond the declared length, so a stalled upload holds about what
+ * it sent. Rejects with the transport's {@link HttpBodyError} (timeout, early end).
  */
-async function readBody(req: Request, limit: number): Promise<Uint8Array | undefined> {
+export async function readBody(req: Request, limit: number): Promise<Uint8Array | undefined> {
   const declared = Number(req.headers.get("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > limit) return undefined;
   if (req.body === null) return new Uint8Array(0);
-  let out = new Uint8Array(
-    Number.isSafeInteger(declared) && declared >= 0 ? declared : Math.min(limit, 1 << 16),
-  );
+  const cap = Number.isSafeInteger(declared) && declared >= 0 ? declared : limit;
+  let out = new Uint8Array(Math.min(cap, 1 << 16));
   let size = 0;
   for await (const chunk of req.body) {
     const end = size + chunk.length;
     if (end > limit) return undefined;
     if (end > out.length) {
-      const grown = new Uint8Array(Math.min(limit, Math.max(2 * out.length, end)));
+      const grown = new Uint8Array(Math.min(Math.max(cap, end), Math.max(2 * out.length, end)));
       grown.set(out.subarray(0, size));
       out = grown;
     }
@@ -142,11 +168,14 @@ async function readBody(req: Request, limit: number): Promise<Uint8Array | undef
   return out.subarray(0, size);
 }
 
-/** What the routes share: the node and its update limits. */
+/** What the routes share: the node, its update limits and the upload slots. */
 interface Context {
   readonly node: FedaggNode;
   readonly dim: number;
   readonly maxBody: number;
+  /** Free upload slots (a request reading an update body holds one). */
+  uploadSlots: number;
+  readonly limits: ApiLimits;
 }
 
 /** `POST /v1/rounds/{r}/update`: parses the body and hands the update to the node → 202. */
@@ -156,15 +185,35 @@ async function postUpdate(ctx: Context, req: Request, url: URL, round: number): 
   if (samples === null || !/^\d{1,10}$/.test(samples)) {
     return error("num-samples", "query parameter num_samples (a positive integer) is required");
   }
-  const body = await readBody(req, ctx.maxBody);
-  if (body === undefined) {
-    return error("too-big", `the update is larger than ${ctx.maxBody} bytes (d = ${ctx.dim})`);
+  if (ctx.uploadSlots === 0) {
+    countRefusal(ctx.node, "busy");
+    return json(STATUS["busy"], {
+      error: "busy",
+      message: `${ctx.limits.maxUploads} uploads are being read: retry in a moment`,
+    }, { "retry-after": String(ctx.limits.busyRetryAfterS) });
   }
-  const parsed = parseUpdate(body, ctx.dim, {
-    contentType: req.headers.get("content-type") ?? undefined,
-  });
-  await ctx.node.submit(round, parsed.values, Number(samples), parsed.layout);
-  return json(202, { round, accepted: true, format: parsed.format, values: ctx.dim });
+  const inProgress = () =>
+    ctx.node.metrics.set(
+      "fedagg_api_uploads_in_progress",
+      "update bodies being read or submitted right now",
+      ctx.limits.maxUploads - ctx.uploadSlots,
+    );
+  ctx.uploadSlots--;
+  inProgress();
+  try {
+    const body = await readBody(req, ctx.maxBody);
+    if (body === undefined) {
+      return error("too-big", `the update is larger than ${ctx.maxBody} bytes (d = ${ctx.dim})`);
+    }
+    const parsed = parseUpdate(body, ctx.dim, {
+      contentType: req.headers.get("content-type") ?? undefined,
+    });
+    await ctx.node.submit(round, parsed.values, Number(samples), parsed.layout);
+    return json(202, { round, accepted: true, format: parsed.format, values: ctx.dim });
+  } finally {
+    ctx.uploadSlots++;
+    inProgress();
+  }
 }
 
 /** The aggregate as the `format` query asks: the mean as npy (default), raw or safetensors, or the exact sum. */
@@ -227,19 +276,97 @@ async function getResult(
   return new Response(encoded.bytes, { headers: { ...headers, "content-type": encoded.type } });
 }
 
+/** The API's limits: the transport's ({@link HttpLimits}) and the upload slots. */
+export interface ApiLimits extends HttpLimits {
+  /** Update bodies read at once at most; one more is answered 503 `busy`. */
+  readonly maxUploads: number;
+  /** The `Retry-After` (seconds) of a `busy` answer. */
+  readonly busyRetryAfterS: number;
+}
+
+/** The defaults (docs/operator-guide.md, "API limits"). */
+export const DEFAULT_API_LIMITS: Readonly<ApiLimits> = Object.freeze({
+  ...DEFAULT_HTTP_LIMITS,
+  maxUploads: 2,
+  busyRetryAfterS: 2,
+});
+
+/** What {@link serveApi} takes. */
+export interface ApiOptions {
+  readonly hostname: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  /** The bearer token (at least 16 characters). */
+  readonly token: string;
+  /** Overrides of {@link DEFAULT_API_LIMITS}. */
+  readonly limits?: Partial<ApiLimits>;
+  /** Where transport trouble is logged (accept failures); JSON lines on stderr by default. */
+  readonly log?: Log;
+}
+
+function stderrLog(level: string, message: string, fields: object = {}): void {
+  console.error(JSON.stringify({ t: new Date().toISOString(), level, msg: message, ...fields }));
+}
+
+function countRefusal(node: FedaggNode, code: ApiErrorCode): void {
+  node.metrics.inc(
+    "fedagg_api_refusals_total",
+    "requests and connections the API refused for its limits, by code",
+    { code },
+  );
+}
+
+/** Metrics and logs of the transport's events. */
+function reporter(node: FedaggNode, log: Log): (e: HttpServerEvent) => void {
+  return (e) => {
+    switch (e.type) {
+      case "connections":
+        node.metrics.set("fedagg_api_connections", "open trainer API connections", e.open);
+        return;
+      case "refused":
+        countRefusal(node, e.code);
+        return;
+      case "evicted":
+        node.metrics.inc(
+          "fedagg_api_evictions_total",
+          "connections closed at the cap to make room (they had sent no request for a while)",
+        );
+        return;
+      case "accept-error":
+        node.metrics.inc("fedagg_api_accept_errors_total", "failed accepts on the API port");
+        // The first failure of a run of them is logged; the recovery says how many followed.
+        if (e.retryMs === 10) {
+          log("warn", "trainer API cannot accept connections; retrying", {
+            error: e.error.message,
+          });
+        }
+        return;
+      case "accept-recovered":
+        log("info", "trainer API accepts connections again", { failures: e.failures });
+        return;
+    }
+  };
+}
+
 /**
- * Serves the API for `node` on `hostname:port` (port 0 picks a free one). Refuses (NodeError
- * `api-token`) a token shorter than 16 characters.
+ * Serves the API for `node` on `hostname:port` (port 0 picks a free one) under `limits` (see
+ * {@link DEFAULT_API_LIMITS}). Refuses (NodeError `api-token`) a token shorter than 16
+ * characters; throws when the address cannot be bound. Once serving it never stops by itself:
+ * abuse is refused (status table {@link STATUS}) and accept failures are retried.
  */
-export function serveApi(
-  node: FedaggNode,
-  options: { hostname: string; port: number; token: string },
-): Promise<ApiServer> {
+export function serveApi(node: FedaggNode, options: ApiOptions): Promise<ApiServer> {
   if (options.token.length < 16) {
     throw new NodeError("api-token", "API token must be at least 16 characters");
   }
   const token = encoder.encode(options.token);
-  const ctx: Context = { node, dim: node.roster.dim, maxBody: maxUpdateBytes(node.roster.dim) };
+  const limits: ApiLimits = { ...DEFAULT_API_LIMITS, ...options.limits };
+  const ctx: Context = {
+    node,
+    dim: node.roster.dim,
+    maxBody: maxUpdateBytes(node.roster.dim),
+    uploadSlots: limits.maxUploads,
+    limits,
+  };
   /** Closers of the open event streams (each clears its timer and subscription). */
   const streams = new Set<() => void>();
 
@@ -276,20 +403,20 @@ export function serveApi(
     }
   };
 
-  return new Promise((resolve) => {
-    const server = Deno.serve({
-      hostname: options.hostname,
-      port: options.port,
-      onListen: ({ hostname, port }) => {
-        resolve({
-          url: `http://${hostname}:${port}`,
-          shutdown: async () => {
-            for (const close of [...streams]) close();
-            await server.shutdown();
-          },
-        });
-      },
-    }, handler);
+  const server = serveHttp(handler, {
+    hostname: options.hostname,
+    port: options.port,
+    limits,
+    refusal: (code, message) => error(code, message),
+    onEvent: reporter(node, options.log ?? stderrLog),
+  });
+  const host = server.hostname.includes(":") ? `[${server.hostname}]` : server.hostname;
+  return Promise.resolve({
+    url: `http://${host}:${server.port}`,
+    shutdown: async () => {
+      for (const close of [...streams]) close();
+      await server.shutdown();
+    },
   });
 }
 

@@ -5,7 +5,7 @@
  * safetensors (202, journaled before the answer), a second upload (409), `num_samples` missing
  * (400) or out of [1, maxWeight] (422), wrong length (422 naming both counts), NaN (422 naming
  * the index), wrong dtype and content type (415), bodies too big with and without
- * Content-Length (413), a streamed body in tiny chunks (read exactly), unknown routes and
+ * Content-Length (413), a chunked body (411), a body written in tiny pieces (read exactly), unknown routes and
  * unpublished aggregates (404), wrong methods (405), `/v1/status`, `/metrics`, `/v1/events`;
  * and, with aggregates written straight into the
  * node's journal, downloads in every format (the mean bit for bit, the exact sum, the update's
@@ -14,15 +14,12 @@
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
 import { equalBytes, u32Bytes } from "../../protocol/encoding/bytes.ts";
-import { inlineExpander } from "../../protocol/math/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
-import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { finalRound } from "./_journal_fixtures.ts";
-import { type ApiServer, serveApi, STATUS } from "../../node/http_api.ts";
+import { serveApi, STATUS } from "../../node/http_api.ts";
 import { NodeError } from "../../node/errors.ts";
-import { FedaggNode } from "../../node/node.ts";
-import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
+import type { FedaggNode } from "../../node/node.ts";
 import { closeUnrefdChannels } from "../../node/shims.ts";
 import {
   encodeNpy,
@@ -34,59 +31,19 @@ import {
 } from "../../node/tensor_formats/mod.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
 import { f32Bytes } from "./_helpers.ts";
+import { type ApiNode, startApiNode, stopApiNode, TOKEN } from "./_api_node.ts";
+import { connect, readReply, send } from "./_raw_http.ts";
 
 const DIM = 6;
 const MAX_WEIGHT = 10;
-const TOKEN = "test-token-0123456789abcdef";
 
 function values(seed: number): Float32Array<ArrayBuffer> {
   return new Float32Array(DIM).map((_, i) => ((i * 7 + seed * 3) % 11) / 11 - 0.5);
 }
 
-interface Fixture {
-  readonly dir: string;
-  readonly node: FedaggNode;
-  readonly api: ApiServer;
-  readonly ids: readonly NodeIdentity[];
-  readonly logs: { level: string; message: string }[];
-}
-
-async function start(): Promise<Fixture> {
-  const dir = await Deno.makeTempDir({ prefix: "fedagg-http-" });
-  const ids: NodeIdentity[] = [];
-  for (let i = 0; i < 3; i++) {
-    ids.push(await createIdentity(`${dir}/n${i}`, rngFor("http", "id", i)));
-  }
-  let file = newRosterFile({
-    ...DEFAULT_PARAMETERS,
-    federation: "http-test",
-    dim: DIM,
-    maxWeight: MAX_WEIGHT,
-  });
-  for (const id of ids) file = addMember(file, id.card([]));
-  const roster = rosterOf(file);
-  const self = ids[0];
-  const logs: Fixture["logs"] = [];
-  const node = await FedaggNode.start({
-    dir: `${dir}/n0`,
-    identity: self,
-    rosterFile: file,
-    roster,
-    index: roster.indexOf(self.peerId)!,
-    listen: ["/ip4/127.0.0.1/tcp/0"],
-    log: (level, message) => logs.push({ level, message }),
-    expander: inlineExpander,
-  });
-  const api = await serveApi(node, { hostname: "127.0.0.1", port: 0, token: TOKEN });
-  return { dir, node, api, ids, logs };
-}
-
-async function stop(f: Fixture): Promise<void> {
-  await f.api.shutdown();
-  await f.node.stop();
-  closeUnrefdChannels();
-  await Deno.remove(f.dir, { recursive: true });
-}
+type Fixture = ApiNode;
+const start = () => startApiNode({ dim: DIM, maxWeight: MAX_WEIGHT });
+const stop = stopApiNode;
 
 function auth(headers: Record<string, string> = {}): Record<string, string> {
   return { authorization: `Bearer ${TOKEN}`, ...headers };
@@ -310,27 +267,14 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       assertEquals(await f.node.journal.update(25), undefined);
     });
 
-    await t.step("413 for a body that is too big, with and without Content-Length", async () => {
+    await t.step("413 for a body that is too big; 411 for a chunked body", async () => {
       const limit = maxUpdateBytes(DIM);
       const big = new Uint8Array(limit + 1);
       const withLength = await upload(f, 26, big);
       assertEquals(withLength.status, 413);
       assertEquals(withLength.json().error, "too-big");
       assert(withLength.json().message.includes(String(limit)), withLength.json().message);
-      // Chunked: no Content-Length, the server counts as it reads.
-      const chunk = new Uint8Array(64 * 1024);
-      let sent = 0;
-      const stream = new ReadableStream<Uint8Array>({
-        pull(controller) {
-          if (sent > limit) return controller.close();
-          sent += chunk.length;
-          controller.enqueue(chunk);
-        },
-      });
-      const chunked = await upload(f, 26, stream);
-      assertEquals(chunked.status, 413);
-      assertEquals(chunked.json().error, "too-big");
-      // A chunked body within the limit is accepted.
+      // Chunked (no Content-Length): refused before any body byte is read, whatever its size.
       const ok = new ReadableStream<Uint8Array>({
         start(controller) {
           const raw = encodeRaw(values(27));
@@ -339,16 +283,20 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
           controller.close();
         },
       });
-      assertEquals((await upload(f, 27, ok)).status, 202);
+      const chunked = await upload(f, 27, ok);
+      assertEquals(chunked.status, 411);
+      assertEquals(chunked.json().error, "length-required");
+      assertMatch(chunked.json().message, /Content-Length/);
       assertEquals(await f.node.journal.update(26), undefined);
+      assertEquals(await f.node.journal.update(27), undefined);
     });
 
     await t.step(
-      "a chunked body read in tiny chunks past the first buffer arrives exact",
+      "a body sent in tiny pieces past the first buffer arrives exact",
       async () => {
         // A safetensors body whose header is padded with spaces (as the format allows) to well
-        // over the 64 KiB the server first allocates without Content-Length, sent in 1..7-byte
-        // chunks: the buffer grows several times and every byte lands in place.
+        // over the 64 KiB the server first allocates, written in 1..7-byte pieces on a raw
+        // connection: the buffer grows several times and every byte lands in place.
         const plain = encodeSafetensors(values(28), { tensors: [{ name: "w", shape: [DIM] }] });
         const headerLength = Number(new DataView(plain.buffer).getBigUint64(0, true));
         const padded = headerLength + 200_000;
@@ -356,18 +304,24 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
         new DataView(body.buffer).setBigUint64(0, BigInt(padded), true);
         body.set(plain.subarray(8, 8 + headerLength), 8);
         body.set(plain.subarray(8 + headerLength), 8 + padded);
-        let at = 0;
-        const stream = new ReadableStream<Uint8Array>({
-          pull(controller) {
-            if (at >= body.length) return controller.close();
+        const conn = await connect(Number(new URL(f.api.url).port));
+        try {
+          await send(
+            conn,
+            `POST /v1/rounds/28/update?num_samples=2 HTTP/1.1\r\nhost: x\r\n` +
+              `authorization: Bearer ${TOKEN}\r\ncontent-length: ${body.length}\r\n\r\n`,
+          );
+          for (let at = 0; at < body.length;) {
             const end = Math.min(body.length, at + 1 + (at % 7));
-            controller.enqueue(body.slice(at, end));
+            await send(conn, body.slice(at, end));
             at = end;
-          },
-        });
-        const r = await upload(f, 28, stream, "?num_samples=2");
-        assertEquals(r.status, 202, new TextDecoder().decode(r.bytes));
-        assertEquals(r.json().format, "safetensors");
+          }
+          const r = await readReply(conn);
+          assertEquals(r.status, 202, new TextDecoder().decode(r.body));
+          assertEquals(r.json().format, "safetensors");
+        } finally {
+          conn.close();
+        }
         const stored = await f.node.journal.update(28);
         assert(stored !== undefined, "round 28 journaled");
         assert(equalBytes(f32Bytes(stored.values), f32Bytes(values(28))));
@@ -613,6 +567,13 @@ Deno.test("http api: refuses to start with a short token", async () => {
 Deno.test("http api: every refusal code has its documented status (docs/operator-guide.md §5)", () => {
   // Written out here, from the operator guide's table, not read from the code.
   const documented: Record<string, number> = {
+    "too-many-connections": 503,
+    "busy": 503,
+    "timeout": 408,
+    "header-too-large": 431,
+    "length-required": 411,
+    "bad-request": 400,
+    "incomplete-body": 400,
     "unauthorized": 401,
     "not-found": 404,
     "method": 405,

@@ -1,0 +1,87 @@
+/**
+ * A real single-process {@link FedaggNode} behind the trainer API, for the API tests and the
+ * abuse harness: a three-member roster where only this node runs, so updates are accepted and
+ * journaled though no round completes.
+ *
+ * @module
+ */
+import "../../node/shims.ts";
+import { inlineExpander } from "../../protocol/math/masking.ts";
+import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import { type ApiLimits, type ApiServer, serveApi } from "../../node/http_api.ts";
+import { FedaggNode } from "../../node/node.ts";
+import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
+import { closeUnrefdChannels } from "../../node/shims.ts";
+import { rngFor } from "../protocol/_fixtures.ts";
+
+/** The bearer token of every test node. */
+export const TOKEN = "test-token-0123456789abcdef";
+
+/** A running node and its API. */
+export interface ApiNode {
+  readonly dir: string;
+  readonly node: FedaggNode;
+  readonly api: ApiServer;
+  /** The API's port. */
+  readonly port: number;
+  readonly ids: readonly NodeIdentity[];
+  readonly logs: { level: string; message: string; fields?: object }[];
+}
+
+/** What {@link startApiNode} may change. */
+export interface ApiNodeOptions {
+  readonly dim?: number;
+  readonly maxWeight?: number;
+  readonly limits?: Partial<ApiLimits>;
+  /** Also called with every log line (they are kept in `logs` either way). */
+  readonly onLog?: (level: string, message: string, fields?: object) => void;
+}
+
+/** Starts a node (d = `dim`, default 6) in a new temporary directory and serves its API. */
+export async function startApiNode(options: ApiNodeOptions = {}): Promise<ApiNode> {
+  const dir = await Deno.makeTempDir({ prefix: "fedagg-http-" });
+  const ids: NodeIdentity[] = [];
+  for (let i = 0; i < 3; i++) {
+    ids.push(await createIdentity(`${dir}/n${i}`, rngFor("http", "id", i)));
+  }
+  let file = newRosterFile({
+    ...DEFAULT_PARAMETERS,
+    federation: "http-test",
+    dim: options.dim ?? 6,
+    maxWeight: options.maxWeight ?? 10,
+  });
+  for (const id of ids) file = addMember(file, id.card([]));
+  const roster = rosterOf(file);
+  const self = ids[0];
+  const logs: ApiNode["logs"] = [];
+  const log = (level: string, message: string, fields?: object) => {
+    logs.push({ level, message, fields });
+    options.onLog?.(level, message, fields);
+  };
+  const node = await FedaggNode.start({
+    dir: `${dir}/n0`,
+    identity: self,
+    rosterFile: file,
+    roster,
+    index: roster.indexOf(self.peerId)!,
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    log,
+    expander: inlineExpander,
+  });
+  const api = await serveApi(node, {
+    hostname: "127.0.0.1",
+    port: 0,
+    token: TOKEN,
+    limits: options.limits,
+    log,
+  });
+  return { dir, node, api, port: Number(new URL(api.url).port), ids, logs };
+}
+
+/** Stops the API and the node and removes the directory. */
+export async function stopApiNode(f: ApiNode): Promise<void> {
+  await f.api.shutdown();
+  await f.node.stop();
+  closeUnrefdChannels();
+  await Deno.remove(f.dir, { recursive: true });
+}

@@ -1,0 +1,39 @@
+/**
+ * The trainer API of a real node as a separate process, for tests and measurements that need the
+ * server alone in its process (an open-file limit of its own, its own memory figures).
+ *
+ * `deno run --allow-all test/node/_api_server_main.ts '{"dim": 6, "limits": {...}}'` prints one
+ * JSON line `{"url", "port", "pid"}` on stdout once serving, then answers each stdin line:
+ * `mem` → a JSON line of `Deno.memoryUsage()` with the open API connections and uploads
+ * (`connections`, `uploads`); `quit` (or the end of stdin) → stops and exits 0.
+ * Log lines go to stderr as JSON.
+ *
+ * @module
+ */
+import { startApiNode, stopApiNode } from "./_api_node.ts";
+
+const config = JSON.parse(Deno.args[0] ?? "{}");
+const f = await startApiNode({
+  dim: config.dim,
+  limits: config.limits,
+  onLog: (level, message, fields) => console.error(JSON.stringify({ level, message, ...fields })),
+});
+console.log(JSON.stringify({ url: f.api.url, port: f.port, pid: Deno.pid }));
+let pending = "";
+read: for await (const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
+  pending += text;
+  for (let nl; (nl = pending.indexOf("\n")) >= 0;) {
+    const line = pending.slice(0, nl).trim();
+    pending = pending.slice(nl + 1);
+    if (line === "mem") {
+      console.log(JSON.stringify({
+        ...Deno.memoryUsage(),
+        connections: f.node.metrics.get("fedagg_api_connections"),
+        uploads: f.node.metrics.get("fedagg_api_uploads_in_progress"),
+      }));
+    }
+    if (line === "quit") break read;
+  }
+}
+await stopApiNode(f);
+Deno.exit(0);
