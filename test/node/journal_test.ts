@@ -668,3 +668,19 @@ Deno.test("journal damage: an empty or missing journal opens with nothing to do"
     });
   });
 });
+
+Deno.test("journal: journal/ and round directories may be symbolic links to directories", async () => {
+  await withTempDir("fedagg-journal-", async (dir) => {
+    const elsewhere = `${dir}/other-disk`;
+    await new Journal(elsewhere, ROSTER).recordUpdate(1, anUpdate());
+    await Deno.rename(`${elsewhere}/journal/round-1`, `${elsewhere}/round-1-real`);
+    await Deno.symlink(`${elsewhere}/round-1-real`, `${elsewhere}/journal/round-1`);
+    await Deno.mkdir(`${dir}/node`);
+    await Deno.symlink(`${elsewhere}/journal`, `${dir}/node/journal`);
+    const journal = new Journal(`${dir}/node`, ROSTER);
+    const scan = await journal.open(reporter().options);
+    assertEquals([scan.rounds, scan.quarantined], [[1], []]);
+    assertEquals(await journal.rounds(), [1]);
+    assertEquals((await journal.update(1))?.numSamples, 1);
+  });
+});
