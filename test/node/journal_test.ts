@@ -684,3 +684,18 @@ Deno.test("journal: journal/ and round directories may be symbolic links to dire
     assertEquals((await journal.update(1))?.numSamples, 1);
   });
 });
+
+Deno.test("journal damage: a damaged round that cannot be moved aside refuses the start", async () => {
+  await withJournal(async (journal, dir) => {
+    await prepare(journal);
+    await Deno.writeFile(journal.path(5, "committed.json"), text("{}"));
+    await Deno.writeTextFile(`${dir}/journal/quarantine`, "in the way");
+    const err = await assertRejects(() => journal.open(reporter().options), JournalError);
+    assertEquals([(err as JournalError).code, (err as JournalError).path], [
+      "journal-unusable",
+      `${dir}/journal/round-5`,
+    ]);
+    assertMatch(err.message, /cannot be moved aside .*: move it out of .*journal by hand/);
+    assert(await exists(journal.path(5, "committed.json")), "nothing was lost");
+  });
+});
