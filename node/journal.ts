@@ -395,6 +395,22 @@ export class Journal {
     return out.sort((a, b) => a - b);
   }
 
+  /**
+   * Whether a directory of `round` was moved to `journal/quarantine/` (its records, a
+   * commitment among them, can no longer be trusted): a caller should refuse new work in that
+   * round rather than start it afresh, since this member may have committed in it.
+   */
+  async quarantined(round: number): Promise<boolean> {
+    try {
+      for await (const entry of Deno.readDir(`${this.#dir}/quarantine`)) {
+        if (entry.name.startsWith(`round-${round}.`)) return true;
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw this.#unusable(err);
+    }
+    return false;
+  }
+
   #unusable(err: unknown): JournalError {
     const dir = this.#dir;
     if (err instanceof Deno.errors.NotADirectory) {

@@ -538,6 +538,8 @@ for (const d of QUARANTINED) {
         if (x === 3) assertEquals((await restarted.aggregate(3))?.final, FINALS.get(3)!.final);
         else assert((await restarted.update(x)) !== undefined, `round ${x}`);
       }
+      assertEquals(await restarted.quarantined(d.round), true);
+      for (const x of [...left, 50]) assertEquals(await restarted.quarantined(x), false, `${x}`);
       // A second start finds nothing more to do.
       const again = await new Journal(dir, ROSTER).open(reporter().options);
       assertEquals([again.quarantined, again.repaired, again.rounds], [[], [], left]);
