@@ -385,12 +385,30 @@ export class Journal {
     try {
       for await (const entry of Deno.readDir(this.#dir)) {
         const round = roundOf(entry.name);
-        if (entry.isDirectory && round !== undefined) out.push(round);
+        if (round === undefined) continue;
+        const path = `${this.#dir}/${entry.name}`;
+        if (entry.isDirectory || (entry.isSymlink && await isDirectory(path))) out.push(round);
       }
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw this.#unusable(err);
     }
     return out.sort((a, b) => a - b);
+  }
+
+  /**
+   * Whether a directory of `round` was moved to `journal/quarantine/` (its records, a
+   * commitment among them, can no longer be trusted): a caller should refuse new work in that
+   * round rather than start it afresh, since this member may have committed in it.
+   */
+  async quarantined(round: number): Promise<boolean> {
+    try {
+      for await (const entry of Deno.readDir(`${this.#dir}/quarantine`)) {
+        if (entry.name.startsWith(`round-${round}.`)) return true;
+      }
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw this.#unusable(err);
+    }
+    return false;
   }
 
   #unusable(err: unknown): JournalError {
@@ -433,7 +451,7 @@ export class Journal {
     const rounds: number[] = [];
     const entries: Deno.DirEntry[] = [];
     try {
-      const info = await Deno.lstat(this.#dir);
+      const info = await Deno.stat(this.#dir); // a symbolic link to a directory is fine
       if (!info.isDirectory) throw new Deno.errors.NotADirectory(this.#dir);
       for await (const entry of Deno.readDir(this.#dir)) entries.push(entry);
     } catch (err) {
@@ -449,7 +467,7 @@ export class Journal {
       const round = roundOf(entry.name);
       if (round === undefined) {
         await moveAside(path, "not a round number in canonical form (round-N, N < 2^48)");
-      } else if (!entry.isDirectory) {
+      } else if (!entry.isDirectory && !(entry.isSymlink && await isDirectory(path))) {
         await moveAside(path, "not a directory");
       } else {
         const problems = await this.#scanRound(round, repaired, options);
@@ -612,6 +630,14 @@ function refuseInvalid(check: () => void): void {
       throw new NodeError("invalid-input", `refused to journal: ${err.message}`);
     }
     throw err;
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
   }
 }
 

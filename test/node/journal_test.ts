@@ -538,6 +538,8 @@ for (const d of QUARANTINED) {
         if (x === 3) assertEquals((await restarted.aggregate(3))?.final, FINALS.get(3)!.final);
         else assert((await restarted.update(x)) !== undefined, `round ${x}`);
       }
+      assertEquals(await restarted.quarantined(d.round), true);
+      for (const x of [...left, 50]) assertEquals(await restarted.quarantined(x), false, `${x}`);
       // A second start finds nothing more to do.
       const again = await new Journal(dir, ROSTER).open(reporter().options);
       assertEquals([again.quarantined, again.repaired, again.rounds], [[], [], left]);
@@ -666,5 +668,36 @@ Deno.test("journal damage: an empty or missing journal opens with nothing to do"
       repaired: [],
       quarantined: [],
     });
+  });
+});
+
+Deno.test("journal: journal/ and round directories may be symbolic links to directories", async () => {
+  await withTempDir("fedagg-journal-", async (dir) => {
+    const elsewhere = `${dir}/other-disk`;
+    await new Journal(elsewhere, ROSTER).recordUpdate(1, anUpdate());
+    await Deno.rename(`${elsewhere}/journal/round-1`, `${elsewhere}/round-1-real`);
+    await Deno.symlink(`${elsewhere}/round-1-real`, `${elsewhere}/journal/round-1`);
+    await Deno.mkdir(`${dir}/node`);
+    await Deno.symlink(`${elsewhere}/journal`, `${dir}/node/journal`);
+    const journal = new Journal(`${dir}/node`, ROSTER);
+    const scan = await journal.open(reporter().options);
+    assertEquals([scan.rounds, scan.quarantined], [[1], []]);
+    assertEquals(await journal.rounds(), [1]);
+    assertEquals((await journal.update(1))?.numSamples, 1);
+  });
+});
+
+Deno.test("journal damage: a damaged round that cannot be moved aside refuses the start", async () => {
+  await withJournal(async (journal, dir) => {
+    await prepare(journal);
+    await Deno.writeFile(journal.path(5, "committed.json"), text("{}"));
+    await Deno.writeTextFile(`${dir}/journal/quarantine`, "in the way");
+    const err = await assertRejects(() => journal.open(reporter().options), JournalError);
+    assertEquals([(err as JournalError).code, (err as JournalError).path], [
+      "journal-unusable",
+      `${dir}/journal/round-5`,
+    ]);
+    assertMatch(err.message, /cannot be moved aside .*: move it out of .*journal by hand/);
+    assert(await exists(journal.path(5, "committed.json")), "nothing was lost");
   });
 });
