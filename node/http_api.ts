@@ -293,6 +293,7 @@ export const DEFAULT_API_LIMITS: Readonly<ApiLimits> = Object.freeze({
 
 /** What {@link serveApi} takes. */
 export interface ApiOptions {
+  /** The address to listen on (127.0.0.1 keeps the API local). */
   readonly hostname: string;
   /** 0 picks a free port. */
   readonly port: number;

@@ -22,7 +22,10 @@ export class HeadError extends Error {
   /** What was wrong, as a status-table code. */
   readonly code: HeadErrorCode;
 
-  /** @param code what was wrong @param message what exactly, for the client */
+  /**
+   * A refused head.
+   * @param code what was wrong @param message what exactly, for the client
+   */
   constructor(code: HeadErrorCode, message: string) {
     super(message);
     this.name = "HeadError";

@@ -84,7 +84,10 @@ export class HttpBodyError extends Error {
   /** `timeout` (408) or `incomplete-body` (the connection ended before Content-Length bytes). */
   readonly code: "timeout" | "incomplete-body";
 
-  /** @param code what happened @param message what exactly */
+  /**
+   * A failed body stream.
+   * @param code what happened @param message what exactly
+   */
   constructor(code: "timeout" | "incomplete-body", message: string) {
     super(message);
     this.name = "HttpBodyError";
@@ -107,9 +110,11 @@ export type HttpServerEvent =
 
 /** What {@link serveHttp} needs. */
 export interface HttpServerOptions {
+  /** The address to listen on. */
   readonly hostname: string;
   /** 0 picks a free port. */
   readonly port: number;
+  /** Overrides of {@link DEFAULT_HTTP_LIMITS}. */
   readonly limits?: Partial<HttpLimits>;
   /** The answer to a refusal the server makes itself. */
   readonly refusal: (code: HttpRefusalCode, message: string) => Response;
@@ -121,6 +126,7 @@ export interface HttpServerOptions {
 export interface HttpServer {
   /** The listening address. */
   readonly hostname: string;
+  /** The listening port (the one picked, when 0 was asked). */
   readonly port: number;
   /** Open connections right now. */
   readonly connections: number;

@@ -4,7 +4,8 @@
  *
  * 1. **idle flood**: `--idle` connections (default 3,000) that never send a byte: how many the
  *    server holds, how many it refuses, its RSS before, during and after, and the time from the
- *    flood until a normal request succeeds and until every flooding connection is closed;
+ *    flood's start until it is open, until a normal request (first tried 1 s after it is open)
+ *    succeeds and until every flooding connection is closed;
  * 2. **slowloris**: `--slow` connections (default 500) dribbling a head one byte per 100 ms:
  *    the same figures;
  * 3. **stalled uploads**: two uploads declaring 128 MiB (d = 2^25) that send 256 KiB and stall:
@@ -81,6 +82,7 @@ async function flood(
     const before = await server.mem();
     const start = performance.now();
     const conns = await openMany(server.port, n);
+    const opened = performance.now() - start;
     const closed = conns.map((c) => {
       behave(c).catch(() => {});
       return untilClosed(c).then((t) => ({ t, ms: performance.now() - start }));
@@ -97,6 +99,7 @@ async function flood(
     console.log(JSON.stringify({
       phase: name,
       connections: n,
+      openedInMs: Math.round(opened),
       heldByServer: during.connections,
       answers: outcomes ? tally(outcomes.map((o) => o.t)) : "not all closed within 180 s",
       allClosedAfterMs: outcomes ? Math.round(Math.max(...outcomes.map((o) => o.ms))) : null,
@@ -165,13 +168,16 @@ await flood("slowloris", SLOW, async (c) => {
   try {
     const start = performance.now();
     const conns = await openMany(server.port, 1000);
+    const opened = performance.now() - start;
     const closed = conns.map((c) => untilClosed(c));
+    const recovering = recovery(server, start, 120_000);
     const outcomes = await Promise.race([Promise.all(closed), sleep(180_000)]);
-    const recovered = await recovery(server, start, 60_000);
+    const recovered = await recovering;
     for (const c of conns) c.close();
     console.log(JSON.stringify({
       phase: "fd exhaustion (limit 256)",
       connections: 1000,
+      openedInMs: Math.round(opened),
       alive: server.exited() === undefined,
       hitFdLimit: /Too many open files/.test(server.stderr()),
       answers: Array.isArray(outcomes) ? tally(outcomes) : "not all closed within 180 s",
