@@ -111,6 +111,20 @@ export class Journal {
     return { values, numSamples: meta.numSamples, layout: meta.layout };
   }
 
+  /**
+   * Records (`advertised.json`) that this member advertised keys in `view` of `round`, before the
+   * advert is sent: a restarted node resumes in a later view, never advertising twice in one
+   * session.
+   */
+  async recordAdvertised(round: number, view: number): Promise<void> {
+    await writeFileAtomic(`${this.#round(round)}/advertised.json`, JSON.stringify({ view }));
+  }
+
+  /** The last view this member advertised keys in for `round`, if any. */
+  async advertisedView(round: number): Promise<number | undefined> {
+    return (await this.#json<{ view: number }>(`${this.#round(round)}/advertised.json`))?.view;
+  }
+
   /** Records that this member committed to `view` of `round` (before the committing frame). */
   async recordCommit(round: number, view: number): Promise<void> {
     await writeFileAtomic(`${this.#round(round)}/committed.json`, JSON.stringify({ view }));
