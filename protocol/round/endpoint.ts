@@ -463,10 +463,9 @@ export class Endpoint {
     }
     if (TO_LEADER.has(env.type)) {
       const scheduled = leaderOf(roster, round, view);
-      if (scheduled === self && !this.#leaders.has(`${round}/${view}`)) {
-        // A member still working on a round that is final here learns how it ended.
-        const answer = await this.#answer(env, from);
-        if (answer.length > 0) return answer;
+      if (scheduled === self && this.#participants.get(round)?.outcomeFrame() !== undefined) {
+        // The round is final here: a member still working on it learns how it ended (once).
+        return await this.#answer(env, from);
       }
       if (scheduled !== self) {
         return [refused(
