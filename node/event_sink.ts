@@ -1,6 +1,7 @@
 /**
- * Where the protocol's events land in the node: the journal (commitments before the frame that
- * commits, published and final aggregates), the metrics, the log, the status the API reports,
+ * Where the protocol's events land in the node: the journal (adverts and commitments before the
+ * frame they announce, published and final aggregates, the raw update deleted when its round ends
+ * for this member), the metrics, the log, the status the API reports,
  * and the subscribers of the API's event stream. Nothing here decides anything about the round.
  *
  * @module

@@ -10,8 +10,11 @@
  * - the {@link EventSink} journals, counts, logs and reports the protocol's events.
  *
  * Ordering guarantees: an update is journaled before `submit` resolves (before the API answers);
- * a `committed` event is written to the journal before the frame that commits is sent; frames to
- * one member leave in the order the protocol produced them.
+ * an `advertised` event is written to the journal before the advert it announces is sent, and a
+ * `committed` event before the frame that commits; frames to one member leave in the order the
+ * protocol produced them. After a restart every journaled update without an aggregate is resumed
+ * or given up as the endpoint decides (`#restore`), and its raw values are deleted whenever its
+ * round ends for this member (final or `round-failed`).
  *
  * @module
  */
