@@ -464,8 +464,11 @@ export class Endpoint {
     if (TO_LEADER.has(env.type)) {
       const scheduled = leaderOf(roster, round, view);
       if (scheduled === self && this.#participants.get(round)?.outcomeFrame() !== undefined) {
-        // The round is final here: a member still working on it learns how it ended (once).
-        return await this.#answer(env, from);
+        // The round is final here: a member still working on it learns how it ended (once). A
+        // session this member led still refuses what it no longer takes; no other is created.
+        const answer = await this.#answer(env, from);
+        const leader = this.#leaders.get(`${round}/${view}`);
+        return leader === undefined ? answer : [...await leader.handle(env, now), ...answer];
       }
       if (scheduled !== self) {
         return [refused(
