@@ -1,6 +1,7 @@
 /**
- * Where the protocol's events land in the node: the journal (commitments before the frame that
- * commits, published and final aggregates), the metrics, the log, the status the API reports,
+ * Where the protocol's events land in the node: the journal (adverts and commitments before the
+ * frame they announce, published and final aggregates, the raw update deleted when its round ends
+ * for this member), the metrics, the log, the status the API reports,
  * and the subscribers of the API's event stream. Nothing here decides anything about the round.
  *
  * @module
@@ -99,6 +100,9 @@ export class EventSink {
       case "view-change":
         this.#options.metrics.inc("fedagg_view_changes_total", "View changes (a leader stalled)");
         return this.#options.log("warn", "view change", { round: e.round, from: e.from, to: e.to });
+      case "advertised":
+        // Durable before the advert (the next output) leaves: never two adverts in one session.
+        return await this.#options.journal.recordAdvertised(e.round, e.view);
       case "committed":
         // Durable before the frame that commits (the next output) leaves.
         return await this.#options.journal.recordCommit(e.round, e.view);
@@ -107,7 +111,7 @@ export class EventSink {
       case "final":
         return await this.#final(e);
       case "round-failed":
-        return this.#roundFailed(e);
+        return await this.#roundFailed(e);
     }
   }
 
@@ -190,10 +194,27 @@ export class EventSink {
     this.#emit({ type: "final", round: e.round, view: e.view, members: this.#ids(e.members) });
   }
 
-  #roundFailed(e: Extract<ProtocolEvent, { type: "round-failed" }>): void {
-    this.#options.metrics.inc("fedagg_rounds_failed_total", "Rounds that failed for this node");
+  /**
+   * A round that failed: counted, logged and reported. When it failed for this member's update
+   * (the participant's, or given up at a restart), that update is in no aggregate and never will
+   * be: its raw values are deleted, and the status shows the round `failed`.
+   */
+  async #roundFailed(e: Extract<ProtocolEvent, { type: "round-failed" }>): Promise<void> {
+    const { journal, metrics, log } = this.#options;
+    metrics.inc("fedagg_rounds_failed_total", "Rounds that failed for this node");
     this.lastError = e.reason;
-    this.#options.log("warn", "round failed", { round: e.round, view: e.view, reason: e.reason });
+    log("warn", "round failed", { round: e.round, view: e.view, role: e.role, reason: e.reason });
+    if (e.role === "participant") {
+      if (this.current?.round === e.round) this.current = { ...this.current, stage: "failed" };
+      try {
+        await journal.pruneUpdate(e.round);
+      } catch (err) {
+        log("error", "could not delete the update of a failed round", {
+          round: e.round,
+          error: String(err),
+        });
+      }
+    }
     this.#emit({ type: "round-failed", round: e.round, view: e.view, reason: e.reason });
   }
 }

@@ -10,6 +10,8 @@
  *   counts as submitted and its aggregate keeps the upload's layout;
  * - `committed.json`: the view this member committed to, before the frame that commits is sent
  *   (so a restarted node never acts in a second view of that round);
+ * - `advertised.json`: the last view this member advertised keys in, before the advert is sent
+ *   (so a restarted node resumes in a later view and never advertises twice in one session);
  * - `aggregate.u32` + `certificate.cbor` + `published.json`: a verified published aggregate;
  * - `final.cbor`: the final certificate (≥ t co-signatures), after the published aggregate.
  *
@@ -79,6 +81,7 @@ const RECORDS = {
   "update.f32": 0o600,
   "update.json": 0o600,
   "committed.json": 0o600,
+  "advertised.json": 0o600,
   "aggregate.u32": 0o644,
   "certificate.cbor": 0o644,
   "final.cbor": 0o644,
@@ -234,6 +237,22 @@ export class Journal {
     const values = await this.#read(round, "update.f32", (p) => readUpdateValues(this.#roster, p));
     if (values === undefined) return undefined;
     return { values, numSamples: meta.numSamples, layout: meta.layout };
+  }
+
+  /**
+   * Records (`advertised.json`) that this member advertised keys in `view` of `round`, before the
+   * advert is sent: a restarted node resumes in a later view, never advertising twice in one
+   * session.
+   */
+  async recordAdvertised(round: number, view: number): Promise<void> {
+    const payload = encodeJson({ view });
+    refuseInvalid(() => readCommitted(payload));
+    await this.#write(round, "advertised.json", payload);
+  }
+
+  /** The last view this member advertised keys in for `round`, if any; `journal-corrupt` if damaged. */
+  async advertisedView(round: number): Promise<number | undefined> {
+    return await this.#read(round, "advertised.json", readCommitted);
   }
 
   /** Records that this member committed to `view` of `round` (before the committing frame). */
@@ -512,6 +531,7 @@ export class Journal {
       "update.f32": (p) => readUpdateValues(this.#roster, p),
       "update.json": (p) => readUpdateMeta(this.#roster, p),
       "committed.json": readCommitted,
+      "advertised.json": readCommitted,
       "aggregate.u32": (p) => readAggregate(this.#roster, p),
       "certificate.cbor": (p) => readCertificate(this.#roster, p),
       "final.cbor": (p) => readFinal(this.#roster, p),

@@ -157,7 +157,7 @@ export function readUpdateMeta(roster: Roster, payload: Uint8Array): UpdateMeta 
   };
 }
 
-/** `committed.json`: `{ view }`. */
+/** `committed.json` and `advertised.json`: `{ view }`. */
 export function readCommitted(payload: Uint8Array): number {
   return viewNumber(json(payload, ["view"]).view);
 }

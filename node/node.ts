@@ -10,8 +10,11 @@
  * - the {@link EventSink} journals, counts, logs and reports the protocol's events.
  *
  * Ordering guarantees: an update is journaled before `submit` resolves (before the API answers);
- * a `committed` event is written to the journal before the frame that commits is sent; frames to
- * one member leave in the order the protocol produced them.
+ * an `advertised` event is written to the journal before the advert it announces is sent, and a
+ * `committed` event before the frame that commits; frames to one member leave in the order the
+ * protocol produced them. After a restart every journaled update without an aggregate is resumed
+ * or given up as the endpoint decides (`#restore`), and its raw values are deleted whenever its
+ * round ends for this member (final or `round-failed`).
  *
  * @module
  */
@@ -27,6 +30,7 @@ import {
   type Roster,
   ROUND_WINDOW,
   systemRng,
+  u32Bytes,
 } from "../protocol/mod.ts";
 import { CertificateExchange } from "./certificate_exchange.ts";
 import { NodeError } from "./errors.ts";
@@ -348,53 +352,76 @@ export class FedaggNode {
     if (rss > this.#peakRss) this.#peakRss = rss;
   }
 
-  async #start(round: number, values: Float32Array, numSamples: number): Promise<void> {
+  async #start(round: number, values: Float32Array, numSamples: number, view = 0): Promise<void> {
     const input = quantize(values, numSamples, this.#roster.quantization, systemRng);
     this.#sink.submitted(round, performance.now(), ROUND_WINDOW);
     // The endpoint checks again: a certificate handled since the first check may have decided it.
-    await this.#driver.input(() => this.#endpoint.submit(round, input, now())).catch((err) => {
-      throw asNodeError(err);
-    });
+    await this.#driver.input(() => this.#endpoint.submit(round, input, now(), view)).catch(
+      (err) => {
+        throw asNodeError(err);
+      },
+    );
   }
 
   /**
-   * Restores after a restart: gives the endpoint the newest journaled round and the views this
-   * member committed to within its round window (further back the endpoint acts in no round,
-   * and the journaled update refuses a second submission), finds the newest final round, and
-   * resumes the newest round with an update and no published aggregate unless it committed in
-   * it. Reads directory listings, the commits within the window and the one update it resumes.
+   * Restores after a restart. Reads which rounds the journal holds and, for each, whether it is
+   * final, published, or pending (an accepted update whose values are still journaled and no
+   * aggregate). The endpoint gets the newest round, the views this member committed to and
+   * advertised in, and the pending rounds, and decides for each pending round whether it is
+   * resumed (in which view) or given up; a given-up round is reported like any round that
+   * failed for this member (logged, counted, a `round-failed` event, its raw update deleted).
+   * A round published but not final within the round window is recovered: the endpoint checks
+   * the journaled certificate again and asks the other members for the final certificate.
    */
   async #restore(): Promise<void> {
     const rounds = await this.#journal.rounds();
     const newest = rounds.at(-1);
     if (newest === undefined) return;
     const committed = new Map<number, number>();
-    for (const round of rounds.filter((r) => r >= newest - ROUND_WINDOW)) {
+    const advertised = new Map<number, number>();
+    const pending: number[] = [];
+    const unfinished: number[] = [];
+    for (const round of rounds) {
+      const recorded = await this.#journal.recorded(round);
+      if (recorded.final) {
+        this.#sink.lastFinalRound = Math.max(this.#sink.lastFinalRound ?? -1, round);
+        continue;
+      }
       const view = await this.#journal.committedView(round);
       if (view !== undefined) committed.set(round, view);
+      if (recorded.published) {
+        if (round >= newest - ROUND_WINDOW) unfinished.push(round);
+        continue;
+      }
+      // Pending unless its values were deleted (its round ended for it before the restart).
+      if (!recorded.update || await this.#journal.update(round) === undefined) continue;
+      pending.push(round);
+      const last = await this.#journal.advertisedView(round);
+      if (last !== undefined) advertised.set(round, last);
     }
-    this.#endpoint.restore({ newestRound: newest, committed });
-    let pending: number | undefined;
-    for (let k = rounds.length - 1; k >= 0; k--) {
-      if (pending !== undefined && this.#sink.lastFinalRound !== undefined) break;
-      const round = rounds[k];
-      const recorded = await this.#journal.recorded(round);
-      if (recorded.final) this.#sink.lastFinalRound ??= round;
-      else if (!recorded.published && recorded.update) pending ??= round;
-    }
-    if (pending === undefined) return;
-    const view = committed.get(pending) ?? await this.#journal.committedView(pending);
-    if (view !== undefined) {
-      this.#options.log("warn", "round lost in the restart: this member had committed to a view", {
-        round: pending,
-        view,
+    const plan = this.#endpoint.restore({ newestRound: newest, committed, advertised, pending });
+    if (plan.givenUp.length > 0) await this.#driver.input(() => Promise.resolve([...plan.givenUp]));
+    for (const round of unfinished) {
+      const stored = await this.#journal.aggregate(round);
+      if (stored === undefined) continue;
+      this.#options.log("info", "asking the members for the final certificate after a restart", {
+        round,
       });
-      return;
+      await this.#driver.input(() =>
+        this.#endpoint.recover(stored.certificate, u32Bytes(stored.aggregate), now())
+      ).catch((err) => {
+        this.#options.log("error", "could not take up the published round again", {
+          round,
+          error: String(err),
+        });
+      });
     }
-    const update = await this.#journal.update(pending);
-    if (update === undefined) return;
-    this.#options.log("info", "resuming the journaled update after a restart", { round: pending });
-    await this.#start(pending, update.values, update.numSamples);
+    for (const { round, view } of plan.resume) {
+      const update = await this.#journal.update(round);
+      if (update === undefined) continue;
+      this.#options.log("info", "resuming the journaled update after a restart", { round, view });
+      await this.#start(round, update.values, update.numSamples, view);
+    }
   }
 }
 

@@ -67,6 +67,8 @@ export {
   Endpoint,
   type EndpointConfig,
   MAX_LEADERS,
+  type RestorePlan,
+  type Resumption,
   ROUND_WINDOW,
   VIEW_WINDOW,
 } from "./round/endpoint.ts";

@@ -27,8 +27,10 @@ import {
   verifyCertificateSignatures,
 } from "../certificate/certificate.ts";
 import { equalBytes } from "../encoding/bytes.ts";
-import { type Envelope, openFrame, TO_LEADER, withBody } from "../wire/frame.ts";
+import { type Envelope, openFrame, sealFrame, TO_LEADER, withBody } from "../wire/frame.ts";
+import { outcomeRequestFields, readOutcomeRequest } from "../wire/messages.ts";
 import { Participant } from "./participant.ts";
+import { viewLimit } from "./stages.ts";
 import { Publication } from "./publication.ts";
 import type { Roster } from "../federation/roster.ts";
 import { MAX_ROUND } from "../federation/session.ts";
@@ -44,6 +46,27 @@ export const MAX_LEADERS = 8;
 export const VIEW_WINDOW = 3;
 /** Most rounds whose participants and observers are kept (older ones are dropped). */
 const MAX_PARTICIPANTS = 4;
+/** Outcomes sent that are remembered, so each (round, view, member) gets at most one. */
+const MAX_ANSWERED = 256;
+
+/** A journaled round a restarted member takes up again, and in which view (see `restore`). */
+export interface Resumption {
+  /** The round. */
+  readonly round: number;
+  /** The view to start in: the one after the last this member advertised in, else 0. */
+  readonly view: number;
+}
+
+/** What {@link Endpoint.restore} decided about a restarted member's pending updates. */
+export interface RestorePlan {
+  /** Rounds to resume with their journaled update (`submit(round, input, now, view)`). */
+  readonly resume: readonly Resumption[];
+  /**
+   * Rounds given up: one `round-failed` event (role `participant`) each, naming why, for the
+   * driver to report like any other output; their updates are in no aggregate and never will be.
+   */
+  readonly givenUp: readonly Output[];
+}
 
 /**
  * What an endpoint keeps for one round: this member's participant, or — for a round it took no
@@ -99,6 +122,8 @@ export class Endpoint {
   #queue: Promise<unknown> = Promise.resolve();
   /** Views this member committed to before a restart, by round (see {@link Endpoint.restore}). */
   readonly #committed = new Map<number, number>();
+  /** `round/view/member` of the Outcomes sent (oldest first), see {@link #answer}. */
+  readonly #answered = new Set<string>();
 
   /**
    * An endpoint with no rounds yet.
@@ -180,15 +205,102 @@ export class Endpoint {
   }
 
   /**
-   * Restores what a restarted node's journal knows: the newest round it took part in and the
-   * views it committed to (it will never act in another view of those rounds, nor submit to
-   * them again). Call before anything else.
+   * Restores what a restarted node's journal knows and decides what becomes of its pending
+   * updates. Call before anything else. `newestRound` is the newest round it took part in;
+   * `committed` the views it committed to (it will never act in another view of those rounds,
+   * nor submit to them again); `advertised` the last view it advertised keys in, by round (the
+   * `advertised` events it persisted); `pending` the rounds with an update the trainer was told
+   * was accepted and no aggregate.
+   *
+   * Every pending round is either resumed — in the view after the last one it advertised in
+   * (never twice in one session, so no leader holds two adverts from it), else view 0 — or
+   * given up with a reason: it committed to a view before the restart (its secrets of that view
+   * are gone, and it may act in no other), it is more than {@link ROUND_WINDOW} rounds behind
+   * the newest (no member would lead it), or its views are exhausted (`viewLimit`).
    */
-  restore(state: { newestRound?: number; committed?: ReadonlyMap<number, number> }): void {
+  restore(state: {
+    newestRound?: number;
+    committed?: ReadonlyMap<number, number>;
+    advertised?: ReadonlyMap<number, number>;
+    pending?: readonly number[];
+  }): RestorePlan {
     if (state.newestRound !== undefined) {
       this.#newestRound = Math.max(this.#newestRound, state.newestRound);
     }
     for (const [round, view] of state.committed ?? []) this.#committed.set(round, view);
+    const resume: Resumption[] = [];
+    const givenUp: Output[] = [];
+    const giveUp = (round: number, view: number, reason: string) =>
+      givenUp.push(event({ type: "round-failed", role: "participant", round, view, reason }));
+    const limit = viewLimit(this.#config.roster.members.length);
+    for (const round of [...new Set(state.pending ?? [])].sort((a, b) => a - b)) {
+      const committed = this.#committed.get(round);
+      const advertised = state.advertised?.get(round);
+      const view = advertised === undefined ? 0 : advertised + 1;
+      if (committed !== undefined) {
+        giveUp(
+          round,
+          committed,
+          `this member committed to view ${committed} before a restart: that view's secrets ` +
+            `are gone and it may act in no other view`,
+        );
+      } else if (round < this.#newestRound - ROUND_WINDOW) {
+        giveUp(
+          round,
+          advertised ?? 0,
+          `more than ${ROUND_WINDOW} rounds behind the newest round ${this.#newestRound} at a ` +
+            `restart: no member leads it any more`,
+        );
+      } else if (view >= limit) {
+        giveUp(
+          round,
+          advertised ?? 0,
+          `this member advertised in view ${advertised} before a restart, the last view of a ` +
+            `round (every member led once)`,
+        );
+      } else resume.push({ round, view });
+    }
+    return { resume, givenUp };
+  }
+
+  /**
+   * Takes up again, after a restart, a round whose certificate this member had checked but whose
+   * final certificate it had not recorded: `certificate` is the leader's certificate frame
+   * without its body, `body` the aggregate, both as journaled. Its observer checks the
+   * certificate again (and co-signs it again: the same statement) and asks every other member
+   * for the round's Outcome (an OutcomeRequest); a member holding the final certificate answers
+   * with it, which makes the round final here. Refuses (CallerError `invalid-input`) a
+   * certificate that does not open; a certificate that fails a check comes back as `refused`.
+   */
+  recover(certificate: Uint8Array, body: Uint8Array, now: number): Promise<Output[]> {
+    return this.#serialized(async () => {
+      const { roster, self, signer } = this.#config;
+      let env: Envelope;
+      try {
+        env = openFrame(withBody(openFrame(certificate, roster), body), roster);
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        throw new CallerError("invalid-input", `not a certificate frame: ${err.message}`);
+      }
+      const { round } = env.session;
+      if (this.#participants.has(round)) return [];
+      const observer = new Publication(this.#config, round, this.#committed.get(round));
+      const out = await observer.handle(env, now);
+      if (!observer.decided) return out;
+      this.#addParticipant(round, observer);
+      const request = await sealFrame(
+        "outcomeRequest",
+        env.session,
+        self,
+        outcomeRequestFields(),
+        signer,
+        roster.mode,
+      );
+      for (let to = 0; to < roster.members.length; to++) {
+        if (to !== self) out.push({ kind: "send", to, frame: request });
+      }
+      return await this.#deliverLocal(out, now);
+    });
   }
 
   /** Handles a frame that arrived from roster member `from`. Never throws on bad input. */
@@ -340,8 +452,24 @@ export class Endpoint {
       throw err;
     }
     const { round, view } = env.session;
+    if (env.type === "outcomeRequest") {
+      try {
+        readOutcomeRequest(env);
+      } catch (err) {
+        if (err instanceof ProtocolError) return [refused(err)];
+        throw err;
+      }
+      return await this.#answer(env, from);
+    }
     if (TO_LEADER.has(env.type)) {
       const scheduled = leaderOf(roster, round, view);
+      if (scheduled === self && this.#participants.get(round)?.outcomeFrame() !== undefined) {
+        // The round is final here: a member still working on it learns how it ended (once). A
+        // session this member led still refuses what it no longer takes; no other is created.
+        const answer = await this.#answer(env, from);
+        const leader = this.#leaders.get(`${round}/${view}`);
+        return leader === undefined ? answer : [...await leader.handle(env, now), ...answer];
+      }
       if (scheduled !== self) {
         return [refused(
           new ProtocolError(
@@ -359,7 +487,8 @@ export class Endpoint {
     }
     const participant = this.#participants.get(round);
     if (participant === undefined) {
-      if (env.type !== "certificate" || Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
+      const decision = env.type === "certificate" || env.type === "outcome";
+      if (!decision || Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
         if (env.type === "cosign") return []; // co-signatures of rounds we do not follow
         return [refused(
           new ProtocolError(
@@ -378,6 +507,25 @@ export class Endpoint {
       return out;
     }
     return await participant.handle(env, now);
+  }
+
+  /**
+   * This member's Outcome of the envelope's round for member `from`, when the round is final
+   * here: sent at most once per (round, view, member) — an Outcome carries the aggregate, so a
+   * member cannot make this one send it again and again — else nothing. Nobody is blamed: the
+   * asker may simply have restarted, or missed the end of the round.
+   */
+  async #answer(env: Envelope, from: number): Promise<Output[]> {
+    const seat = this.#participants.get(env.session.round);
+    const outcome = seat?.outcomeFrame();
+    if (outcome === undefined || from === this.#config.self) return [];
+    const key = `${env.session.round}/${env.session.view}/${from}`;
+    if (this.#answered.has(key)) return [];
+    this.#answered.add(key);
+    if (this.#answered.size > MAX_ANSWERED) {
+      this.#answered.delete(this.#answered.values().next().value!);
+    }
+    return [{ kind: "send", to: from, frame: await outcome }];
   }
 
   /**

@@ -27,6 +27,13 @@ export type ProtocolEvent =
     readonly to: number;
   }
   /**
+   * A member is about to advertise keys in (round, view): the AdvertiseKeys follows. A node must
+   * persist this before sending it, and after a restart resume the round no earlier than view
+   * + 1 (`Endpoint.restore`): a member never advertises twice in one session, so its leader never
+   * holds two different adverts from it (`docs/protocol.md` §4).
+   */
+  | { readonly type: "advertised"; readonly round: number; readonly view: number }
+  /**
    * A member is about to approve (round, view): from now on it will never act in another view
    * of this round. A node must persist this before sending the approval that follows.
    */
@@ -64,9 +71,15 @@ export type ProtocolEvent =
    * node keeps running; the machine may be stuck until its timeout. Always worth a loud log.
    */
   | { readonly type: "internal-error"; readonly message: string }
-  /** The round cannot complete for this machine (reason names the missing piece). */
+  /**
+   * The round cannot complete for this machine (reason names the missing piece). For the
+   * `participant` (this member's update), it is the end of the update: it is in no certified
+   * aggregate and never will be, and the node may delete it. A `leader`'s says only that its
+   * session cannot complete; the member's own participant may go on in another view.
+   */
   | {
     readonly type: "round-failed";
+    readonly role: "participant" | "leader";
     readonly round: number;
     readonly view: number;
     readonly reason: string;

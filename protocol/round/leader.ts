@@ -225,7 +225,13 @@ export class Leader {
   #fail(reason: string): Output[] {
     return [
       this.#stop(),
-      event({ type: "round-failed", round: this.session.round, view: this.session.view, reason }),
+      event({
+        type: "round-failed",
+        role: "leader",
+        round: this.session.round,
+        view: this.session.view,
+        reason,
+      }),
     ];
   }
 

@@ -27,7 +27,14 @@
  *
  * **View change.** If the leader makes no progress for `viewTimeoutMs`, a member that has not
  * committed wipes the view's secrets and re-advertises fresh keys to the next leader
- * (`participantTimeout` in `stages.ts`).
+ * (`participantTimeout` in `stages.ts`), up to view n − 1 (`viewLimit`); past that it gives
+ * the round up. Before each advert it reports `advertised`, so a node can persist that this
+ * member spoke in the view and, after a restart, resume in a later one (`docs/protocol.md` §4).
+ *
+ * **The end of the update.** Every participant ends in exactly one of: a certificate whose U3
+ * contains this member (`published`, then `final`), or `round-failed` — a view limit, a stalled
+ * leader after committing, or a certificate or an Outcome of the round that does not contain
+ * this member (`excluded`).
  *
  * Every refusal is reported as a `refused` event naming the peer and the reason; it never
  * throws out of {@link Participant.handle}.
@@ -79,6 +86,7 @@ import {
   participantTimeout,
   type Stage,
   TRANSITIONS,
+  viewLimit,
   type ViewStage,
 } from "./stages.ts";
 
@@ -169,9 +177,17 @@ export class Participant {
     return this.#deadline;
   }
 
-  /** Starts the round in `view` (normally 0): advertises fresh keys to that view's leader. */
+  /**
+   * Starts the round in `view` (normally 0; after a restart, the view after the last one this
+   * member advertised in): advertises fresh keys to that view's leader. A view at or past the
+   * view limit (`viewLimit`) gives the round up at once (`round-failed`).
+   */
   async start(now: number, view = 0): Promise<Output[]> {
     if (this.#input === undefined) return [];
+    if (view >= viewLimit(this.#config.roster.members.length)) {
+      this.#viewNumber = view;
+      return this.#fail(`view ${view} is past the last view of a round (every member led once)`);
+    }
     return await this.#enterView(view, now);
   }
 
@@ -183,7 +199,7 @@ export class Participant {
   async handle(env: Envelope, now: number): Promise<Output[]> {
     try {
       expectRound(env, this.round);
-      if (env.type === "certificate") return await this.#onCertificate(env);
+      if (env.type === "certificate" || env.type === "outcome") return await this.#onDecision(env);
       if (env.type === "cosign") return await this.#publication.cosign(env);
       const stage = awaitedIn(env.type);
       if (stage === undefined) {
@@ -207,6 +223,11 @@ export class Participant {
     const view = this.#viewNumber;
     switch (participantTimeout(this.stage, this.#committedView !== undefined)) {
       case "next-view":
+        if (view + 1 >= viewLimit(this.#config.roster.members.length)) {
+          return this.#fail(
+            `no leader made progress in views 0 to ${view} (every member led once)`,
+          );
+        }
         return [
           event({ type: "view-change", round: this.round, from: view, to: view + 1 }),
           ...await this.#enterView(view + 1, now),
@@ -217,6 +238,14 @@ export class Participant {
         this.#deadline = undefined;
         return [];
     }
+  }
+
+  /**
+   * This member's Outcome frame of the round (its final certificate and aggregate), once the
+   * round is final here; else undefined (see `Publication.outcomeFrame`).
+   */
+  outcomeFrame(): Promise<Uint8Array> | undefined {
+    return this.#publication.outcomeFrame();
   }
 
   /** Zeroes every secret the participant holds and ends its part in the round. */
@@ -252,7 +281,7 @@ export class Participant {
     this.wipe();
     this.#stage = "failed";
     this.#deadline = undefined;
-    return [event({ type: "round-failed", round: this.round, view, reason })];
+    return [event({ type: "round-failed", role: "participant", round: this.round, view, reason })];
   }
 
   /** Commits to the current view for the rest of the round (see the module doc). */
@@ -307,6 +336,8 @@ export class Participant {
     this.#view = { roster, self, session, sessionHash: hash, graph, leader, keys, advertFrame };
     return [
       this.#enter("advertise", now),
+      // Persisted by the node before the advert leaves: never two adverts in one session.
+      event({ type: "advertised", round: this.round, view }),
       { kind: "send", to: leader, frame: advertFrame },
     ];
   }
@@ -447,22 +478,38 @@ export class Participant {
   }
 
   /**
-   * The certificate goes to the publication, with what this member committed to; once it checks
-   * out the round is decided and whatever view this member was in ends here.
+   * A Certificate or an Outcome goes to the publication, with what this member committed to;
+   * once it checks out the round is decided and whatever view this member was in ends here. A
+   * decision whose U3 does not contain this member ends its update: `round-failed` (excluded).
    */
-  async #onCertificate(env: Envelope): Promise<Output[]> {
+  async #onDecision(env: Envelope): Promise<Output[]> {
     const decided = this.#publication.decided;
-    const out = await this.#publication.certificate(env, {
-      view: this.#committedView,
-      approvedU3: this.#view?.u3,
-    });
-    if (!decided && this.#publication.decided) {
-      this.#dropView();
-      wipe(this.#input);
-      this.#input = undefined;
-      this.#viewNumber = env.session.view;
-      this.#deadline = undefined;
-    }
-    return out;
+    const commitment = { view: this.#committedView, approvedU3: this.#view?.u3 };
+    const out = env.type === "certificate"
+      ? await this.#publication.certificate(env, commitment)
+      : await this.#publication.outcome(env, commitment);
+    if (decided || !this.#publication.decided) return out;
+    this.#dropView();
+    wipe(this.#input);
+    this.#input = undefined;
+    this.#viewNumber = env.session.view;
+    this.#deadline = undefined;
+    const published = out.find((o) => o.kind === "event" && o.event.type === "published");
+    const members = published?.kind === "event" && published.event.type === "published"
+      ? published.event.members
+      : [];
+    // A member that already gave the round up reported its end then.
+    if (members.includes(this.#config.self) || this.#stage === "failed") return out;
+    return [
+      ...out,
+      event({
+        type: "round-failed",
+        role: "participant",
+        round: this.round,
+        view: env.session.view,
+        reason: `excluded: the round was decided in view ${env.session.view} without this ` +
+          `member's update`,
+      }),
+    ];
   }
 }

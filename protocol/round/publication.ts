@@ -14,9 +14,18 @@
  *
  * @module
  */
-import { equalBytes } from "../encoding/bytes.ts";
-import { checkCertificate, checkCosignFields } from "../certificate/certificate.ts";
-import { encodeFinalCertificate } from "../certificate/final.ts";
+import { equalBytes, u32Bytes } from "../encoding/bytes.ts";
+import {
+  aggregateHash,
+  certificateHash,
+  checkCertificate,
+  checkCosignFields,
+} from "../certificate/certificate.ts";
+import {
+  encodeFinalCertificate,
+  splitFinalCertificate,
+  verifyFinalCertificate,
+} from "../certificate/final.ts";
 import { ensure, ProtocolError } from "../errors.ts";
 import type { Roster } from "../federation/roster.ts";
 import type { Session } from "../federation/session.ts";
@@ -30,7 +39,7 @@ import {
   verifyEnvelope,
   withoutBody,
 } from "../wire/frame.ts";
-import { cosignFields } from "../wire/messages.ts";
+import { cosignFields, outcomeFields, readOutcome } from "../wire/messages.ts";
 import { event, type Output } from "./events.ts";
 
 /** What a publication needs: the roster, this member's index and its signing keys. */
@@ -71,6 +80,10 @@ export class Publication {
   readonly #verifiedApprovals: Set<string>;
   #taken: Taken | undefined;
   #final = false;
+  /** The encoded final certificate, once final. */
+  #finalCertificate: Uint8Array | undefined;
+  /** This member's Outcome frame of the final certificate, built on first use. */
+  #outcomeFrame: Promise<Uint8Array> | undefined;
   /** Co-signatures of the taken certificate that checked out, by member. */
   readonly #cosigns = new Map<number, Uint8Array>();
   /**
@@ -118,8 +131,8 @@ export class Publication {
   }
 
   /**
-   * An observer's entry point: takes a Certificate or a Cosign of this round (see
-   * {@link certificate} and {@link cosign}); refuses anything else as `wrong-stage` (an observer
+   * An observer's entry point: takes a Certificate, a Cosign or an Outcome of this round (see
+   * {@link certificate}, {@link cosign} and {@link outcome}); refuses anything else as `wrong-stage` (an observer
    * is in no view). Never throws: refusals come back as `refused` events.
    */
   async handle(env: Envelope, _now: number): Promise<Output[]> {
@@ -129,6 +142,7 @@ export class Publication {
         return await this.certificate(env, { view: this.#committedView });
       }
       if (env.type === "cosign") return await this.cosign(env);
+      if (env.type === "outcome") return await this.outcome(env, { view: this.#committedView });
       throw new ProtocolError(
         "wrong-stage",
         `${env.type} but this member is not in a view`,
@@ -238,6 +252,130 @@ export class Publication {
     return this.#taken === undefined ? [] : await this.#tryFinal();
   }
 
+  /** True once this member holds the round's final certificate. */
+  get final(): boolean {
+    return this.#final;
+  }
+
+  /**
+   * Takes an Outcome envelope of this round: a final certificate with the aggregate as the
+   * frame's body, sent by a member that holds it (`docs/protocol.md` §4). It must pass
+   * `verifyFinalCertificate` against that body, be of the envelope's session, of the view this
+   * member committed to and of the U3 it approved there, if any, and — when this member already
+   * took a certificate — be of that certificate. Then the round is final here: the outputs are
+   * (unless taken before) the `publish` stage and `published` event, then the `final` stage and
+   * event. No co-signature is sent: the round is final without it. Ignored once final. Throws a
+   * {@link ProtocolError} naming the sender for an outcome that fails a check (`equivocation`
+   * for a certificate other than the one taken).
+   */
+  async outcome(env: Envelope, commitment: Commitment): Promise<Output[]> {
+    if (this.#final) return [];
+    const { roster } = this.#config;
+    ensure(env.body !== null, "malformed", "outcome without its aggregate", env.sender);
+    const { finalCertificate } = readOutcome(env);
+    ensure(await verifyEnvelope(roster, env), "bad-signature", env.type, env.sender);
+    let verified;
+    try {
+      verified = await verifyFinalCertificate(roster, finalCertificate, env.body);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      throw new ProtocolError(err.code, `outcome: ${err.message}`, env.sender);
+    }
+    ensure(
+      verified.round === this.round && verified.view === env.session.view,
+      "wrong-session",
+      `outcome's final certificate is of round ${verified.round} view ${verified.view}`,
+      env.sender,
+    );
+    ensure(
+      commitment.view === undefined || commitment.view === env.session.view,
+      "wrong-session",
+      `outcome for view ${env.session.view}, this member committed to view ${commitment.view}`,
+      env.sender,
+    );
+    if (commitment.view !== undefined && commitment.approvedU3 !== undefined) {
+      ensure(
+        sameMembers(verified.members, commitment.approvedU3),
+        "inconsistent-lists",
+        "the outcome's U3 differs from the one this member approved",
+        env.sender,
+      );
+    }
+    const certificate = splitFinalCertificate(roster, finalCertificate).certificate;
+    const out: Output[] = [];
+    const taken = this.#taken;
+    if (taken !== undefined) {
+      ensure(
+        taken.session.view === env.session.view && equalBytes(taken.frame, certificate),
+        "equivocation",
+        `an outcome of another certificate than the one taken for round ${this.round}`,
+        env.sender,
+      );
+    } else {
+      const certEnv = openFrame(certificate, roster);
+      this.#taken = {
+        session: certEnv.session,
+        hash: certificateHash(certEnv),
+        frame: certificate,
+        members: verified.members,
+        aggregate: verified.aggregate,
+      };
+      out.push(
+        this.#stageEvent("publish"),
+        event({
+          type: "published",
+          round: this.round,
+          view: env.session.view,
+          certificate,
+          aggregateHash: aggregateHash(certEnv.session, env.body),
+          aggregate: verified.aggregate,
+          members: verified.members,
+        }),
+      );
+    }
+    this.#unverifiedCosigns.clear();
+    return [...out, ...this.#finish(finalCertificate)];
+  }
+
+  /**
+   * This member's Outcome frame for the round — its final certificate with the aggregate as the
+   * body, signed by this member — once final; else undefined. Public data: a driver may send it
+   * to any member that needs to learn how the round ended.
+   */
+  outcomeFrame(): Promise<Uint8Array> | undefined {
+    if (!this.#final) return undefined;
+    const { roster, self, signer } = this.#config;
+    const taken = this.#taken!;
+    return this.#outcomeFrame ??= sealFrame(
+      "outcome",
+      taken.session,
+      self,
+      outcomeFields({ finalCertificate: this.#finalCertificate! }),
+      signer,
+      roster.mode,
+      u32Bytes(taken.aggregate),
+    );
+  }
+
+  /** Marks the round final with `finalCertificate`: the `final` stage and event. */
+  #finish(finalCertificate: Uint8Array): Output[] {
+    const taken = this.#taken!;
+    this.#final = true;
+    this.#finalCertificate = finalCertificate;
+    return [
+      this.#stageEvent("final"),
+      event({
+        type: "final",
+        round: this.round,
+        view: taken.session.view,
+        certificate: finalCertificate,
+        leaderCertificate: taken.frame,
+        aggregate: taken.aggregate,
+        members: taken.members,
+      }),
+    ];
+  }
+
   #stageEvent(stage: "publish" | "final"): Output {
     return event({
       type: "stage",
@@ -280,21 +418,8 @@ export class Publication {
       }
     });
     if (this.#cosigns.size < roster.threshold) return out;
-    this.#final = true;
     const frames = [...this.#cosigns].sort(([a], [b]) => a - b).map(([, f]) => f);
     const certificate = openFrame(taken.frame, roster);
-    return [
-      ...out,
-      this.#stageEvent("final"),
-      event({
-        type: "final",
-        round: this.round,
-        view: taken.session.view,
-        certificate: encodeFinalCertificate(certificate, frames),
-        leaderCertificate: taken.frame,
-        aggregate: taken.aggregate,
-        members: taken.members,
-      }),
-    ];
+    return [...out, ...this.#finish(encodeFinalCertificate(certificate, frames))];
   }
 }

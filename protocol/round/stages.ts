@@ -128,3 +128,14 @@ export function participantTimeout(stage: Stage, committed: boolean): TimeoutMov
       return "none";
   }
 }
+
+/**
+ * How many views of a round a participant runs before it gives the round up (`round-failed`):
+ * the number of members, views 0 … n − 1. The leader of view v is the (v mod n)-th member of
+ * the round's schedule, so by then every member has been the leader once, each for a whole view
+ * timeout; a further view would only go back to a leader that already made no progress. Without
+ * the bound a member whose round ended without it (or can never end) would cycle forever.
+ */
+export function viewLimit(members: number): number {
+  return members;
+}

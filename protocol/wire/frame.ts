@@ -43,7 +43,9 @@ export type MessageType =
   | "unmaskRequest"
   | "unmask"
   | "certificate"
-  | "cosign";
+  | "cosign"
+  | "outcome"
+  | "outcomeRequest";
 
 /** Domain tags, one per message type. */
 export const TAG: Readonly<Record<MessageType, string>> = {
@@ -58,6 +60,8 @@ export const TAG: Readonly<Record<MessageType, string>> = {
   unmask: "fedagg/v1/msg/unmask",
   certificate: "fedagg/v1/msg/certificate",
   cosign: "fedagg/v1/msg/cosign",
+  outcome: "fedagg/v1/msg/outcome",
+  outcomeRequest: "fedagg/v1/msg/outcome-request",
 };
 
 const TYPE_OF_TAG = new Map<string, MessageType>(
@@ -160,6 +164,7 @@ export function frameLimit(roster: Roster, type: MessageType): number {
       return SMALL + sig + 2 * 4 * n;
     case "approval":
     case "cosign":
+    case "outcomeRequest":
       return SMALL + sig;
     case "unmaskRequest":
       return SMALL + sig + 2 * 4 * n + n * (SMALL + sig + 8);
@@ -167,6 +172,10 @@ export function frameLimit(roster: Roster, type: MessageType): number {
       return SMALL + sig + n * (SHARE_LENGTH + 16);
     case "certificate":
       return SMALL + sig + 4 * n + n * (SMALL + sig + 8) + vector;
+    case "outcome":
+      // A final certificate (the certificate without its body, the co-signatures) and the body.
+      return SMALL + sig + frameLimit(roster, "certificate") +
+        n * (frameLimit(roster, "cosign") + 8) + vector;
   }
 }
 
@@ -298,8 +307,11 @@ export function openFrame(frame: Uint8Array, roster: Roster, peer?: number): Env
   };
 }
 
-/** The types whose frames carry a body (a vector): masked inputs and published aggregates. */
-const BODY_TYPES: ReadonlySet<MessageType> = new Set(["maskedInput", "certificate"]);
+/**
+ * The types whose frames carry a body (a vector): masked inputs and published aggregates (in a
+ * certificate, or in an outcome beside its final certificate).
+ */
+const BODY_TYPES: ReadonlySet<MessageType> = new Set(["maskedInput", "certificate", "outcome"]);
 
 /** The ML-DSA-65 part of a frame: present exactly when `type` is hybrid-signed under `roster`. */
 function readMlDsa65(

@@ -290,3 +290,37 @@ export function readCosign(env: Envelope): Cosign {
   const f = new Fields(env.fields, 1, "cosign", env.sender);
   return { certificateHash: f.bytes(0, "certificate hash", 32) };
 }
+
+/**
+ * Outcome: a round's final certificate (`certificate/final.ts`), which the sender holds, sent to
+ * a member that is still working on the round or asked for it (`docs/protocol.md` §4). The
+ * aggregate travels as the frame's body. Its session is the certified one. Everything in it is
+ * public; its authority is the final certificate's, checked by the receiver against the body.
+ */
+export interface Outcome {
+  /** The encoded final certificate. */
+  readonly finalCertificate: Uint8Array;
+}
+
+/** Fields of an Outcome message. */
+export function outcomeFields(o: Outcome): Value[] {
+  return [o.finalCertificate];
+}
+
+/** Parses Outcome fields (the final certificate is checked by the receiver, with the body). */
+export function readOutcome(env: Envelope): Outcome {
+  expectType(env, "outcome");
+  const f = new Fields(env.fields, 1, "outcome", env.sender);
+  return { finalCertificate: f.bytes(0, "final certificate", [1, env.frame.length]) };
+}
+
+/** Fields of an OutcomeRequest message: none (its session names the certificate it asks about). */
+export function outcomeRequestFields(): Value[] {
+  return [];
+}
+
+/** Checks an OutcomeRequest: it has no fields. */
+export function readOutcomeRequest(env: Envelope): void {
+  expectType(env, "outcomeRequest");
+  new Fields(env.fields, 0, "outcome request", env.sender);
+}

@@ -7,8 +7,9 @@
  * and publish the aggregate as an observer; a trainer update for that decided round is then
  * refused with a {@link NodeError} (`decided`, answered 409) and nothing is journaled.
  *
- * Also: a restart on a prepared journal resumes the newest unfinished round (not one this member
- * committed in) and knows the newest final round; a start that fails (the mesh cannot listen,
+ * Also: a restart on a prepared journal resumes every pending round within the round window (in
+ * the view after the last one it advertised in) and gives up the others — too old, or committed
+ * to before the restart — with a log line, a counter and their raw update deleted; a start that fails (the mesh cannot listen,
  * the journal cannot be read) closes the mask workers and frees the mesh's port.
  *
  * @module
@@ -36,7 +37,7 @@ import {
 import { closeUnrefdChannels } from "../../node/shims.ts";
 import { inputsFor, plainSum, rngFor } from "../protocol/_fixtures.ts";
 import { EndpointNet } from "../protocol/_harness.ts";
-import { withTempDir } from "./_helpers.ts";
+import { exists, withTempDir } from "./_helpers.ts";
 import { finalRound } from "./_journal_fixtures.ts";
 
 const DIM = 6;
@@ -304,52 +305,61 @@ Deno.test({
 });
 
 Deno.test({
-  name: "node: a restart resumes the newest unfinished round unless it committed in it",
+  name: "node: a restart resumes every pending round or gives it up, reported and pruned",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
     await withFederation(async ({ dir, file, roster, identityOf }) => {
       const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
       const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
-      // Genuine records: the start-up scan verifies them (a junk certificate is quarantined).
+      const nodeDir = `${dir}/restart`;
+      const journal = new Journal(nodeDir, roster);
+      // Round 1 is final. Rounds 0, 3, 4 and 5 hold acknowledged updates and no aggregate:
+      // 0 is more than ROUND_WINDOW behind the newest (5) and 4 was committed to: both given up;
+      // 3 had advertised in view 0: resumed in view 1; 5 never advertised: resumed in view 0.
+      for (const round of [0, 1, 3, 4, 5]) await journal.recordUpdate(round, update);
+      // A genuine final round: the start-up scan verifies it (a junk certificate is quarantined).
       const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
-      const [final1, final4] = [await finalRound(fed, 1), await finalRound(fed, 4)];
-      for (const committed of [false, true]) {
-        const nodeDir = `${dir}/restart-${committed}`;
-        const journal = new Journal(nodeDir, roster);
-        // Round 1 is final, round 4 only published; rounds 2 and 3 have an update and no
-        // aggregate: 3, the newest, is the one to resume.
-        for (const round of [1, 2, 3, 4]) await journal.recordUpdate(round, update);
-        await journal.recordAggregate(final1);
-        await journal.recordAggregate({ ...final4, final: undefined });
-        if (committed) await journal.recordCommit(3, 0);
-        const logs: { level: string; message: string; fields?: object }[] = [];
-        const self = 0;
-        const node = await FedaggNode.start({
-          dir: nodeDir,
-          identity: identityOf(self),
-          rosterFile: file,
-          roster,
-          index: self,
-          listen: ["/ip4/127.0.0.1/tcp/0"],
-          log: (level, message, fields) => logs.push({ level, message, fields }),
-          expander: inlineExpander,
-        });
-        try {
-          assertEquals(node.status().lastFinalRound, 1);
-          const resumed = logs.filter((l) => l.message.startsWith("resuming"));
-          const lost = logs.filter((l) => l.message.startsWith("round lost"));
-          if (committed) {
-            assertEquals([resumed.length, lost.map((l) => l.fields)], [0, [{ round: 3, view: 0 }]]);
-            assertEquals(node.status().round, null);
-          } else {
-            assertEquals([resumed.map((l) => l.fields), lost.length], [[{ round: 3 }], 0]);
-            assertEquals(node.status().round, 3, "this member takes part in round 3 again");
-          }
-        } finally {
-          await node.stop();
-          closeUnrefdChannels();
+      await journal.recordAggregate(await finalRound(fed, 1));
+      await journal.recordAdvertised(3, 0);
+      await journal.recordCommit(4, 0);
+      const logs: Log[] = [];
+      const self = 0;
+      const node = await FedaggNode.start({
+        dir: nodeDir,
+        identity: identityOf(self),
+        rosterFile: file,
+        roster,
+        index: self,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        log: (level, message, fields) => logs.push({ level, message, fields }),
+        expander: inlineExpander,
+      });
+      try {
+        assertEquals(node.status().lastFinalRound, 1);
+        const resumed = logs.filter((l) => l.message.startsWith("resuming")).map((l) => l.fields);
+        assertEquals(resumed, [{ round: 3, view: 1 }, { round: 5, view: 0 }]);
+        const failed = logs.filter((l) => l.message === "round failed")
+          .map((l) => l.fields as { round: number; role: string; reason: string });
+        assertEquals(failed.map((f) => [f.round, f.role]), [[0, "participant"], [
+          4,
+          "participant",
+        ]]);
+        assert(failed[0].reason.includes("rounds behind"), failed[0].reason);
+        assert(failed[1].reason.includes("committed to view 0"), failed[1].reason);
+        assertEquals(node.metrics.get("fedagg_rounds_failed_total"), 2);
+        // The given-up rounds' raw updates are gone (their weight and layout stay); the
+        // resumed ones keep theirs, and each advertised again in a new view first.
+        for (const [round, kept] of [[0, false], [3, true], [4, false], [5, true]] as const) {
+          assertEquals(await exists(journal.path(round, "update.f32")), kept, `round ${round}`);
+          assertEquals((await journal.updateMeta(round))?.numSamples, 1);
         }
+        assertEquals(await journal.advertisedView(3), 1);
+        assertEquals(await journal.advertisedView(5), 0);
+        assertEquals(node.status().round, 5);
+      } finally {
+        await node.stop();
+        closeUnrefdChannels();
       }
     });
   },

@@ -74,7 +74,10 @@ Deno.test("participant: start advertises to the leader and sets the view timeout
     const out = await p.start(100, view);
     assertEquals(eventsOf(out), [
       { type: "stage", role: "participant", round: ROUND, view, stage: "advertise" },
+      { type: "advertised", round: ROUND, view },
     ]);
+    // The advertised event comes before the advert: a node persists it first.
+    assertEquals(out.at(-1)?.kind, "send");
     const sends = out.filter((o) => o.kind === "send");
     assertEquals(sends.length, 1);
     assertEquals(sends[0].kind === "send" && sends[0].to, leaderOf(roster, ROUND, view));
@@ -106,6 +109,7 @@ Deno.test("participant: changes view after viewTimeout when the leader never ans
   assertEquals(eventsOf(out), [
     { type: "view-change", round: ROUND, from: 0, to: 1 },
     { type: "stage", role: "participant", round: ROUND, view: 1, stage: "advertise" },
+    { type: "advertised", round: ROUND, view: 1 },
   ]);
   const send = out.find((o) => o.kind === "send");
   assert(send?.kind === "send" && send.to === leaderOf(roster, ROUND, 1));

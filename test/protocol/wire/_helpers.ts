@@ -15,6 +15,8 @@ import {
   consistencyRequestFields,
   cosignFields,
   maskedInputFields,
+  outcomeFields,
+  outcomeRequestFields,
   shareDeliveryFields,
   shareKeysFields,
   unmaskFields,
@@ -26,7 +28,8 @@ import {
   SHARE_LENGTH,
   type ShareEntry,
 } from "../../../protocol/wire/share_entry.ts";
-import { type MessageType, sealFrame, TAG } from "../../../protocol/wire/frame.ts";
+import { type MessageType, openFrame, sealFrame, TAG } from "../../../protocol/wire/frame.ts";
+import { encodeFinalCertificate } from "../../../protocol/certificate/final.ts";
 import type { Roster } from "../../../protocol/federation/roster.ts";
 import { RoundKeys } from "../../../protocol/round/keys.ts";
 import {
@@ -48,6 +51,8 @@ export interface Fixture {
   readonly adverts: AdvertiseKeys[];
   readonly advertFrames: Uint8Array[];
   readonly approvalFrames: Uint8Array[];
+  /** The largest final certificate: the largest certificate and every member's co-signature. */
+  readonly finalCertificate: Uint8Array;
   readonly rng: Rng;
 }
 
@@ -84,7 +89,45 @@ export async function fixture(fed: Federation, round = MAX_ROUND - 1, view = MAX
       ),
     );
   }
-  return { fed, roster, session, adverts, advertFrames, approvalFrames, rng } satisfies Fixture;
+  const n = roster.members.length;
+  const all = [...Array(n).keys()];
+  const certificate = await sealFrame(
+    "certificate",
+    session,
+    0,
+    certificateFields({
+      u2Hash: rng(32),
+      u3: all,
+      approvals: approvalFrames,
+      aggregateHash: rng(32),
+      totalWeight: 2 ** 32 - 1,
+    }),
+    signers[0],
+    roster.mode,
+  );
+  const cosigns = await Promise.all(
+    signers.map((signer, i) =>
+      sealFrame(
+        "cosign",
+        session,
+        i,
+        cosignFields({ certificateHash: rng(32) }),
+        signer,
+        roster.mode,
+      )
+    ),
+  );
+  const finalCertificate = encodeFinalCertificate(openFrame(certificate, roster), cosigns);
+  return {
+    fed,
+    roster,
+    session,
+    adverts,
+    advertFrames,
+    approvalFrames,
+    finalCertificate,
+    rng,
+  } satisfies Fixture;
 }
 
 /** A share entry between `sender` and `recipient` with every attachment its direction has. */
@@ -176,6 +219,14 @@ export function largest(
       };
     case "cosign":
       return { sender: last, fields: cosignFields({ certificateHash: f.rng(32) }) };
+    case "outcome":
+      return {
+        sender: last,
+        fields: outcomeFields({ finalCertificate: f.finalCertificate }),
+        body: vector,
+      };
+    case "outcomeRequest":
+      return { sender: last, fields: outcomeRequestFields() };
   }
 }
 

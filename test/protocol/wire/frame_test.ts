@@ -146,7 +146,7 @@ Deno.test("messages: openFrame header refusals", async () => {
 
   // A body on a type without one.
   const body = new Uint8Array(4 * (roster.dim + 1));
-  for (const type of TYPES.filter((t) => t !== "maskedInput" && t !== "certificate")) {
+  for (const type of TYPES.filter((t) => !["maskedInput", "certificate", "outcome"].includes(t))) {
     const e = await refused([...header(type, f.session, 1), ...approval], "malformed", 1, { body });
     assert(e.message.includes("must not carry a body"), `${type}: ${e.message}`);
   }

@@ -24,6 +24,8 @@ import {
   readCosign,
   readKeyList,
   readMaskedInput,
+  readOutcome,
+  readOutcomeRequest,
   readShareDelivery,
   readShareKeys,
   readUnmask,
@@ -70,6 +72,10 @@ function read(env: Envelope, roster: Roster, recipient: number): unknown {
       return readCertificate(env, roster);
     case "cosign":
       return readCosign(env);
+    case "outcome":
+      return readOutcome(env);
+    case "outcomeRequest":
+      return readOutcomeRequest(env);
   }
 }
 
@@ -156,6 +162,10 @@ function expectedRead(type: MessageType, fields: Value[], body?: Uint8Array): un
       return { u2Hash: f[0], u3: f[1], approvals: f[2], aggregateHash: f[3], totalWeight: f[4] };
     case "cosign":
       return { certificateHash: f[0] };
+    case "outcome":
+      return { finalCertificate: f[0] };
+    case "outcomeRequest":
+      return undefined;
   }
 }
 

@@ -1,0 +1,333 @@
+/**
+ * A member that restarts (its endpoint replaced by a fresh one, as after SIGKILL) keeps its
+ * acknowledged update (`docs/protocol.md` §4, restarts): it never advertises twice in one session
+ * — it resumes in the view after the last it advertised in, is not blamed, and its update ends
+ * in exactly one certified aggregate or in an explicit `round-failed`; every pending round is
+ * resumed or given up with a reason; a member whose round ended without it learns that from the
+ * leader of its next view (an Outcome) and stops; views are capped at n; a round published but
+ * not final before the restart is made final by asking the members (OutcomeRequest).
+ *
+ * @module
+ */
+import { assert, assertEquals } from "../../_assert.ts";
+import { Endpoint } from "../../../protocol/round/endpoint.ts";
+import { Participant } from "../../../protocol/round/participant.ts";
+import { viewLimit } from "../../../protocol/round/stages.ts";
+import { leaderOf } from "../../../protocol/federation/schedule.ts";
+import { openFrame, withoutBody } from "../../../protocol/wire/frame.ts";
+import { verifyFinalCertificate } from "../../../protocol/certificate/final.ts";
+import { SimNetwork, type SimNode } from "../../../protocol/sim/mod.ts";
+import {
+  all,
+  eventsOf,
+  type Federation,
+  federation,
+  follower,
+  inputsFor,
+  machineConfig,
+  plainSum,
+  rngFor,
+} from "../_fixtures.ts";
+
+const ROUND = 0;
+
+/** A network of endpoints in which any member can be restarted with a fresh endpoint. */
+class RestartNet extends SimNetwork {
+  readonly endpoints: Endpoint[];
+  readonly fed: Federation;
+  #restarts = 0;
+
+  constructor(fed: Federation) {
+    const endpoints = fed.signers.map((_, i) =>
+      new Endpoint(machineConfig(fed, i, rngFor("rs", i)))
+    );
+    const nodes: SimNode[] = endpoints.map((_, i) => ({
+      receive: (frame, from, now) => this.endpoints[i].receive(frame, from, now),
+      tick: (now) => this.endpoints[i].tick(now),
+      nextTimeout: () => this.endpoints[i].nextTimeout(),
+    }));
+    super(fed.roster, nodes);
+    this.endpoints = endpoints;
+    this.fed = fed;
+  }
+
+  /** Submits every member's input (copies) to `round` in view 0. */
+  async submitAll(inputs: readonly Uint32Array[], members = all(this.fed)): Promise<void> {
+    for (const i of members) {
+      await this.call(i, () => this.endpoints[i].submit(ROUND, inputs[i].slice(), this.now));
+    }
+  }
+
+  /** Member `x` loses everything in memory (its journal is what the test passes to `restore`). */
+  crash(x: number): void {
+    this.endpoints[x].close();
+    this.dead.add(x);
+  }
+
+  /** Member `x` comes back with a fresh endpoint (fresh randomness), restored from `journal`. */
+  restart(x: number, journal: Parameters<Endpoint["restore"]>[0]) {
+    const e = new Endpoint(
+      machineConfig(this.fed, x, rngFor("rs", x, "restart", ++this.#restarts)),
+    );
+    this.endpoints[x] = e;
+    this.dead.delete(x);
+    return e.restore(journal);
+  }
+
+  /** The codes of every refusal reported so far. */
+  refusalCodes(): string[] {
+    return this.events("refused").map((e) => e.error.code);
+  }
+}
+
+Deno.test("restart after the advert, t = n: resumes in view 1, not blamed, its update is in the aggregate", async () => {
+  const fed = await federation({ n: 4, threshold: 4, seed: "restart-tn" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0, 1]);
+  await net.submitAll(inputs);
+  // x's advert is on its way (journaled as advertised in view 0); then x is killed.
+  assertEquals(net.events("advertised", x), [{
+    type: "advertised",
+    round: ROUND,
+    view: 0,
+    member: x,
+  }]);
+  net.crash(x);
+  await net.deliver();
+  assertEquals(net.endpoints[leaderOf(fed.roster, ROUND, 0)].leader(ROUND, 0)?.stage, "share");
+
+  const plan = net.restart(x, {
+    newestRound: ROUND,
+    advertised: new Map([[ROUND, 0]]),
+    pending: [ROUND],
+  });
+  assertEquals(plan, { resume: [{ round: ROUND, view: 1 }], givenUp: [] });
+  await net.call(x, () => net.endpoints[x].submit(ROUND, inputs[x].slice(), net.now, 1));
+  await net.run({ until: () => net.events("final").length === 4, maxTime: 60_000 });
+
+  const finals = net.events("final");
+  assertEquals(finals.length, 4, "final at every member");
+  for (const f of finals) {
+    assertEquals([f.view, f.members], [1, all(fed)], "view 1, with x's update");
+    assertEquals(f.aggregate, plainSum(inputs, all(fed)));
+  }
+  assertEquals(net.events("round-failed", x), []);
+  assert(!net.refusalCodes().includes("equivocation"), net.refusalCodes().join(", "));
+  // x advertised once in view 0 (before the crash) and once in view 1: never twice in a session.
+  assertEquals(net.sent("advertiseKeys", x).map((w) => w.session.view), [0, 1]);
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("restart after the advert, t < n: the round completes without it; it learns that and reports round-failed", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "restart-tlt" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0, 1]);
+  await net.submitAll(inputs);
+  net.crash(x);
+  await net.deliver();
+  const plan = net.restart(x, {
+    newestRound: ROUND,
+    advertised: new Map([[ROUND, 0]]),
+    pending: [ROUND],
+  });
+  assertEquals(plan.resume, [{ round: ROUND, view: 1 }]);
+  await net.call(x, () => net.endpoints[x].submit(ROUND, inputs[x].slice(), net.now, 1));
+  await net.run({ until: () => net.events("final").length === 4, maxTime: 60_000 });
+
+  const others = all(fed, [x]);
+  for (const f of net.events("final")) {
+    assertEquals([f.view, f.members], [0, others]);
+    assertEquals(f.aggregate, plainSum(inputs, others));
+  }
+  // x's acknowledged update is in no aggregate, and x says so, once, with the reason.
+  const failed = net.events("round-failed", x);
+  assertEquals(failed.length, 1);
+  assertEquals([failed[0].role, failed[0].view], ["participant", 0]);
+  assert(failed[0].reason.startsWith("excluded"), failed[0].reason);
+  assert(!net.refusalCodes().includes("equivocation"), net.refusalCodes().join(", "));
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("a member restarted after its round ended elsewhere learns it from its next leader and stops", async (t) => {
+  for (const included of [true, false]) {
+    await t.step(
+      included ? "its update is in the aggregate: final" : "it is not: round-failed",
+      async () => {
+        const fed = await federation({ n: 4, threshold: 3, seed: "restart-ended" });
+        const net = new RestartNet(fed);
+        const inputs = inputsFor(fed.roster, ROUND);
+        const x = follower(fed.roster, ROUND, [0, 1]);
+        // Included: x takes part and crashes once the round is final everywhere (before its
+        // final record was written). Excluded: x crashed right after its advert.
+        await net.submitAll(inputs);
+        if (!included) net.crash(x);
+        await net.run({
+          until: () => net.events("final").length === (included ? 4 : 3),
+          maxTime: 60_000,
+        });
+        if (included) net.crash(x);
+        const before = net.log.length;
+
+        const plan = net.restart(x, {
+          newestRound: ROUND,
+          advertised: new Map([[ROUND, 0]]),
+          pending: [ROUND],
+        });
+        assertEquals(plan.resume, [{ round: ROUND, view: 1 }]);
+        await net.call(x, () => net.endpoints[x].submit(ROUND, inputs[x].slice(), net.now, 1));
+        // The leader of view 1 holds the round final: it answers x's advert with the Outcome.
+        await net.deliver();
+        const outcome = net.sent("outcome");
+        assertEquals(outcome.map((w) => [w.from, w.to]), [[leaderOf(fed.roster, ROUND, 1), x]]);
+        const after = net.log.slice(before).filter((l) => l.member === x).map((l) => l.event);
+        const final = after.find((e) => e.type === "final");
+        assert(final?.type === "final", "x holds the final certificate");
+        const body = new Uint8Array(final.aggregate.buffer);
+        const verified = await verifyFinalCertificate(fed.roster, final.certificate, body);
+        assertEquals(verified.members.includes(x), included);
+        const failed = after.filter((e) => e.type === "round-failed");
+        if (included) assertEquals(failed, []);
+        else {
+          assertEquals(failed.length, 1);
+          assert(failed[0].type === "round-failed" && failed[0].reason.startsWith("excluded"));
+        }
+        // x stopped: no timeout left, no further view.
+        assertEquals(net.endpoints[x].nextTimeout(), undefined);
+        await net.run({ maxTime: net.now + 10 * 60_000 });
+        assertEquals(net.sent("advertiseKeys", x).map((w) => w.session.view), [0, 1]);
+        net.endpoints.forEach((e) => e.close());
+      },
+    );
+  }
+});
+
+Deno.test("participant: gives the round up after n views without progress", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "restart-cap" });
+  const { roster } = fed;
+  const x = 0;
+  const p = new Participant(
+    machineConfig(fed, x, rngFor("cap")),
+    ROUND,
+    inputsFor(roster, ROUND)[x],
+  );
+  const events = eventsOf(await p.start(0));
+  // No leader ever answers: every view times out. Bounded, so the old code's endless cycling
+  // fails the test instead of hanging it.
+  for (let i = 0; i < 4 * roster.members.length && p.nextTimeout() !== undefined; i++) {
+    events.push(...eventsOf(await p.handleTimeout(p.nextTimeout()!)));
+  }
+  assertEquals(viewLimit(roster.members.length), roster.members.length);
+  const changes = events.filter((e) => e.type === "view-change");
+  assertEquals(changes.length, roster.members.length - 1, "views 0 … n − 1");
+  const failed = events.filter((e) => e.type === "round-failed");
+  assertEquals(failed.length, 1);
+  assert(failed[0].type === "round-failed" && failed[0].view === roster.members.length - 1);
+  assertEquals([p.stage, p.nextTimeout()], ["failed", undefined]);
+  // A start past the limit (a restart after the last view) gives up at once.
+  const late = new Participant(
+    machineConfig(fed, x, rngFor("cap2")),
+    ROUND,
+    inputsFor(roster, ROUND)[x],
+  );
+  const out = eventsOf(await late.start(0, roster.members.length));
+  assertEquals(out.map((e) => e.type), ["round-failed"]);
+});
+
+Deno.test("restore: every pending round is resumed or given up with its reason", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "restart-plan" });
+  const e = new Endpoint(machineConfig(fed, 0, rngFor("plan")));
+  const n = fed.roster.members.length;
+  const plan = e.restore({
+    newestRound: 10,
+    committed: new Map([[9, 0]]),
+    advertised: new Map([[8, 0], [10, n - 1]]),
+    pending: [10, 3, 8, 9, 7],
+  });
+  assertEquals(plan.resume, [{ round: 8, view: 1 }]);
+  const given = plan.givenUp.map((o) => (o.kind === "event" ? o.event : undefined));
+  assertEquals(
+    given.map((g) =>
+      g?.type === "round-failed" && [g.round, g.role, g.reason.split(" ").slice(0, 4).join(" ")]
+    ),
+    [
+      [3, "participant", "more than 2 rounds"],
+      [7, "participant", "more than 2 rounds"],
+      [9, "participant", "this member committed to"],
+      [10, "participant", "this member advertised in"],
+    ],
+  );
+  // Nothing journaled: nothing to resume or give up.
+  assertEquals(new Endpoint(machineConfig(fed, 1, rngFor("plan"))).restore({}), {
+    resume: [],
+    givenUp: [],
+  });
+  e.close();
+});
+
+Deno.test("a round published but not final before a restart becomes final by asking the members", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "restart-recover" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  await net.submitAll(inputs);
+  await net.run({ until: () => net.events("final").length === 4, maxTime: 60_000 });
+  const x = follower(fed.roster, ROUND, [0]);
+  const [published] = net.events("published", x);
+  net.crash(x);
+  const before = net.log.length;
+  net.restart(x, { newestRound: ROUND });
+  const body = new Uint8Array(published.aggregate.slice().buffer);
+  await net.call(x, () => net.endpoints[x].recover(published.certificate, body, net.now));
+  // x asked every other member once; each holds the final certificate and answers once.
+  assertEquals(net.sent("outcomeRequest", x).map((w) => w.to), all(fed, [x]));
+  await net.deliver();
+  assertEquals(net.sent("outcome").map((w) => w.to), [x, x, x]);
+  const after = net.log.slice(before).filter((l) => l.member === x).map((l) => l.event);
+  const finals = after.filter((e) => e.type === "final");
+  assertEquals(finals.length, 1, "final once, however many members answered");
+  assert(finals[0].type === "final");
+  await verifyFinalCertificate(fed.roster, finals[0].certificate, body);
+  assertEquals(finals[0].leaderCertificate, published.certificate);
+  // Asking again is not answered again: an Outcome carries the aggregate.
+  const again = await net.endpoints[x === 0 ? 1 : 0].receive(
+    net.sent("outcomeRequest", x)[0].frame,
+    x,
+    net.now,
+  );
+  assertEquals(again, []);
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("an Outcome that does not verify is refused, blaming its sender", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "restart-forged" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0, 1]);
+  net.crash(x);
+  await net.submitAll(inputs, all(fed, [x]));
+  await net.run({ until: () => net.events("final").length === 3, maxTime: 60_000 });
+  net.restart(x, { newestRound: ROUND, pending: [ROUND] });
+  // A genuine Outcome from the leader of view 1, with one bit of its aggregate flipped.
+  const l1 = leaderOf(fed.roster, ROUND, 1);
+  await net.call(x, () => net.endpoints[x].submit(ROUND, inputs[x].slice(), net.now, 1));
+  const [wire] = net.queued().filter((w) => w.type === "advertiseKeys" && w.from === x);
+  const answer = await net.endpoints[l1].receive(wire.frame, x, net.now);
+  assertEquals(answer.length, 1);
+  assert(answer[0].kind === "send");
+  const env = openFrame(answer[0].frame, fed.roster);
+  const forged = env.frame.slice();
+  forged[forged.length - 1] ^= 1; // the body is the frame's last element
+  const out = eventsOf(await net.endpoints[x].receive(forged, l1, net.now));
+  assertEquals(out.map((e) => e.type === "refused" && [e.error.code, e.error.peer]), [[
+    "commitment-mismatch",
+    l1,
+  ]]);
+  assertEquals(net.endpoints[x].participant(ROUND)?.decided, false);
+  // The same Outcome unaltered is taken.
+  const ok = eventsOf(await net.endpoints[x].receive(answer[0].frame, l1, net.now));
+  assert(ok.some((e) => e.type === "final"));
+  assert(ok.some((e) => e.type === "round-failed"), "x's update is not in it");
+  assertEquals(withoutBody(env).length < env.frame.length, true);
+  net.endpoints.forEach((e) => e.close());
+});
