@@ -48,7 +48,8 @@ function log(level: string, message: string, fields: object = {}): void {
  * invalid `node.json` (`node-config-invalid`); a roster this node cannot run; an API or listen
  * address that is taken (`port-in-use`) or cannot be bound (`address-invalid`). After the node
  * started, a failure to start or to bind the API (another process took the port after the
- * probe) stops the node and throws (`port-in-use`, `start-failed`).
+ * probe) stops the node and throws (`port-in-use`, `start-failed`). A SIGINT or SIGTERM that
+ * arrives while the node starts stops it cleanly as soon as it has started.
  */
 export async function run(argv: string[]): Promise<number> {
   const args = parse(argv, "run", {
@@ -72,42 +73,62 @@ export async function run(argv: string[]): Promise<number> {
     const listen = listenOverride ?? config.listen;
     const { file, roster, index } = await loadRunnableRoster(rosterPath, identity.peerId);
     checkFree(apiAddress, listen);
-    const node = await startNode(() =>
-      FedaggNode.start({
-        dir,
-        identity,
-        rosterFile: file,
-        roster,
-        index,
-        listen: listen.map((l) => l.multiaddr),
-        log,
-      })
-    );
-    let api: ApiServer;
+    // Listened for from here on: a SIGTERM while the node starts stops it cleanly once started.
+    const stop = signalled();
     try {
-      api = await serveApi(node, { ...apiAddress, token });
-    } catch (err) {
-      // Taken between the probe and now (or refused for another reason): the node has joined
-      // the mesh already, so it leaves it cleanly before the process reports and exits.
-      await node.stop().catch(() => {});
-      closeUnrefdChannels();
-      throw bindFailure(err, `the trainer API address ${showAddress(apiAddress)} (--api)`);
+      return await serve(dir, token, apiAddress, () =>
+        FedaggNode.start({
+          dir,
+          identity,
+          rosterFile: file,
+          roster,
+          index,
+          listen: listen.map((l) => l.multiaddr),
+          log,
+        }), stop.signal);
+    } finally {
+      stop.dispose();
     }
-    await writeFileAtomic(
-      `${dir}/api.json`,
-      JSON.stringify({ url: api.url, pid: Deno.pid }) + "\n",
-      0o600,
-    );
-    log("info", "trainer API listening", { url: api.url });
-    await signalled();
-    log("info", "stopping");
-    await api.shutdown();
-    await node.stop();
-    closeUnrefdChannels();
-    return 0;
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Starts the node (`start`), then the trainer API on `apiAddress`, writes `DIR/api.json` and
+ * runs until `signal` resolves; resolves to 0 once both have stopped. See {@link run} for what
+ * it throws.
+ */
+async function serve(
+  dir: string,
+  token: string,
+  apiAddress: ListenAddress,
+  start: () => Promise<FedaggNode>,
+  signal: Promise<void>,
+): Promise<number> {
+  const node = await startNode(start);
+  let api: ApiServer;
+  try {
+    api = await serveApi(node, { ...apiAddress, token });
+  } catch (err) {
+    // Taken between the probe and now (or refused for another reason): the node has joined
+    // the mesh already, so it leaves it cleanly before the process reports and exits.
+    await node.stop().catch(() => {});
+    closeUnrefdChannels();
+    throw bindFailure(err, `the trainer API address ${showAddress(apiAddress)} (--api)`);
+  }
+  await writeFileAtomic(
+    `${dir}/api.json`,
+    JSON.stringify({ url: api.url, pid: Deno.pid }) + "\n",
+    0o600,
+  );
+  log("info", "trainer API listening", { url: api.url });
+  await signal;
+  log("info", "stopping");
+  await api.shutdown();
+  await node.stop();
+  closeUnrefdChannels();
+  return 0;
 }
 
 /**
@@ -162,11 +183,20 @@ function bindFailure(err: unknown, what: string): NodeError {
   return new NodeError("start-failed", `the node could not start: ${firstLine(text)}`);
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
-function signalled(): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-  });
+/**
+ * `signal` resolves on the first SIGINT or SIGTERM from now on (which then no longer end the
+ * process by themselves); `dispose` removes the listeners.
+ */
+function signalled(): { signal: Promise<void>; dispose(): void } {
+  let stop = () => {};
+  const signal = new Promise<void>((resolve) => stop = resolve);
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  return {
+    signal,
+    dispose() {
+      Deno.removeSignalListener("SIGINT", stop);
+      Deno.removeSignalListener("SIGTERM", stop);
+    },
+  };
 }
