@@ -67,6 +67,8 @@ export type SubmitErrorCode =
   | "submit-in-progress"
   /** The round is already final here. */
   | "already-final"
+  /** The round's journal was damaged and moved to `journal/quarantine/` at start-up. */
+  | "quarantined"
   /** The protocol core refused the submission (see `CallerErrorCode`). */
   | CallerErrorCode;
 

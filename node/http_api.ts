@@ -25,7 +25,7 @@
  * @module
  */
 import { constantTimeEqual, u32Bytes } from "../protocol/mod.ts";
-import { NodeError, type SubmitErrorCode } from "./errors.ts";
+import { JournalError, NodeError, type SubmitErrorCode } from "./errors.ts";
 import {
   DEFAULT_HTTP_LIMITS,
   HttpBodyError,
@@ -63,7 +63,11 @@ export type RequestErrorCode =
   | "internal";
 
 /** Every code the API answers with an error status. */
-export type ApiErrorCode = RequestErrorCode | FormatErrorCode | SubmitErrorCode;
+export type ApiErrorCode =
+  | RequestErrorCode
+  | FormatErrorCode
+  | SubmitErrorCode
+  | "journal-corrupt";
 
 /** The HTTP status of every refusal, by its code: the one place codes meet statuses. */
 export const STATUS: Readonly<
@@ -105,8 +109,12 @@ export const STATUS: Readonly<
   "submit-in-progress": 409,
   "already-submitted": 409,
   "already-final": 409,
+  "quarantined": 409,
   "decided": 409,
   "committed-before-restart": 409,
+  // A journal record found damaged while running (JournalError): never served; a restart repairs
+  // or quarantines the round.
+  "journal-corrupt": 503,
 };
 
 /** A running API server. */
@@ -126,7 +134,10 @@ function json(status: number, body: unknown, headers: HeadersInit = {}): Respons
   });
 }
 
-function error(code: RequestErrorCode | FormatErrorCode, message: string): Response {
+function error(
+  code: RequestErrorCode | FormatErrorCode | "journal-corrupt",
+  message: string,
+): Response {
   return json(STATUS[code], { error: code, message });
 }
 
@@ -134,6 +145,9 @@ function error(code: RequestErrorCode | FormatErrorCode, message: string): Respo
 function refusal(err: unknown): Response {
   if (err instanceof FormatError) return error(err.code, err.message);
   if (err instanceof HttpBodyError) return error(err.code, err.message);
+  if (err instanceof JournalError && err.code === "journal-corrupt") {
+    return error(err.code, err.message);
+  }
   if (err instanceof NodeError && Object.hasOwn(STATUS, err.code)) {
     const code = err.code as SubmitErrorCode;
     return json(STATUS[code], { error: "rejected", reason: code, message: err.message });

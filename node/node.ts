@@ -197,7 +197,8 @@ export class FedaggNode {
   /**
    * Accepts the trainer's update for `round`: checks it, journals it (durably) and starts this
    * member's part in the round. Refuses with a {@link NodeError}: `invalid-round`, `wrong-dim`,
-   * `invalid-num-samples`, `submit-in-progress`, `already-submitted`, `already-final`, or what
+   * `invalid-num-samples`, `submit-in-progress`, `already-submitted`, `quarantined`,
+   * `already-final`, or what
    * the endpoint refuses (`decided`, `committed-before-restart`), before journaling anything —
    * except when a certificate decides the round while the update is being journaled: then the
    * update stays journaled and the refusal is `decided`.
@@ -237,6 +238,13 @@ export class FedaggNode {
         throw new NodeError(
           "already-submitted",
           `an update for round ${round} was already accepted`,
+        );
+      }
+      if (await this.#journal.quarantined(round)) {
+        throw new NodeError(
+          "quarantined",
+          `round ${round}'s journal was damaged and moved to journal/quarantine/ at start-up: ` +
+            "this member may have committed in it, so it takes no new update for that round",
         );
       }
       const last = this.#sink.lastFinalRound;

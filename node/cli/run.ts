@@ -109,7 +109,7 @@ async function serve(
   const node = await startNode(start);
   let api: ApiServer;
   try {
-    api = await serveApi(node, { ...apiAddress, token });
+    api = await serveApi(node, { ...apiAddress, token, log });
   } catch (err) {
     // Taken between the probe and now (or refused for another reason): the node has joined
     // the mesh already, so it leaves it cleanly before the process reports and exits.

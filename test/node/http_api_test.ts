@@ -478,6 +478,26 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       },
     );
 
+    await t.step("a record damaged while running is answered 503, never served", async () => {
+      const path = f.node.journal.path(40, "aggregate.u32");
+      const good = await Deno.readFile(path);
+      const bad = good.slice();
+      bad[bad.length - 1] ^= 1; // one bit of the aggregate's payload: the checksum no longer holds
+      await Deno.writeFile(path, bad);
+      try {
+        for (const what of ["aggregate?format=sum", "certificate"]) {
+          const res = await call(f, `/v1/rounds/40/${what}`);
+          assertEquals(res.status, 503, what);
+          const body = res.json();
+          assertEquals(body.error, "journal-corrupt");
+          assert(body.message.includes(path), body.message);
+        }
+      } finally {
+        await Deno.writeFile(path, good);
+      }
+      assertEquals((await call(f, "/v1/rounds/40/aggregate?format=sum")).status, 200);
+    });
+
     await t.step("a safetensors download keeps the layout of this member's update", async () => {
       const q = roster.quantization;
       const members = [0, 2];
@@ -599,8 +619,10 @@ Deno.test("http api: every refusal code has its documented status (docs/operator
     "submit-in-progress": 409,
     "already-submitted": 409,
     "already-final": 409,
+    "quarantined": 409,
     "decided": 409,
     "committed-before-restart": 409,
+    "journal-corrupt": 503,
   };
   assertEquals({ ...STATUS }, documented);
 });

@@ -323,6 +323,9 @@ Deno.test({
       await journal.recordAggregate(await finalRound(fed, 1));
       await journal.recordAdvertised(3, 0);
       await journal.recordCommit(4, 0);
+      // Round 2's update record is damaged: the start-up scan quarantines the round.
+      await Deno.mkdir(`${nodeDir}/journal/round-2`, { recursive: true });
+      await Deno.writeTextFile(`${nodeDir}/journal/round-2/update.json`, "{not json");
       const logs: Log[] = [];
       const self = 0;
       const node = await FedaggNode.start({
@@ -357,6 +360,15 @@ Deno.test({
         assertEquals(await journal.advertisedView(3), 1);
         assertEquals(await journal.advertisedView(5), 0);
         assertEquals(node.status().round, 5);
+        // The quarantined round takes no new update (this member may have committed in it).
+        assertEquals(node.metrics.get("fedagg_journal_quarantined_total"), 1);
+        const refused = await assertRejects(
+          () => node.submit(2, update.values, 1, layout),
+          NodeError,
+          "quarantine",
+        );
+        assertEquals((refused as NodeError).code, "quarantined");
+        assertEquals(await journal.updateMeta(2), undefined, "nothing journaled for round 2");
       } finally {
         await node.stop();
         closeUnrefdChannels();
