@@ -6,6 +6,8 @@
  * @module
  */
 
+import { crashPoint, filePoint } from "./crash_point.ts";
+
 /**
  * Writes `data` to `path` atomically and durably, with permission bits `mode` (default 0o600:
  * everything fedagg writes is private to its operator). Creates missing parent directories.
@@ -30,6 +32,7 @@ export async function writeFileAtomic(
     throw err;
   }
   file.close();
+  crashPoint(() => filePoint(path, "before-rename")); // fault injection for tests
   try {
     await Deno.chmod(tmp, mode); // createNew's mode is filtered by the umask
     await Deno.rename(tmp, path);
@@ -38,6 +41,7 @@ export async function writeFileAtomic(
     throw err;
   }
   await syncDirectory(dir);
+  crashPoint(() => filePoint(path, "after-sync")); // fault injection for tests
 }
 
 /** Flushes a directory entry (after a rename or create) to disk. */
