@@ -29,6 +29,7 @@ import {
   type PointResult,
   runCrashPoint,
   samplePoints,
+  stopRunning,
   VIOLATIONS,
 } from "./crash/crash_run.ts";
 
@@ -80,6 +81,12 @@ const settings: CrashSettings = {
   seed: int(args.seed, "seed", 0, DEFAULT_SETTINGS.seed),
   settleMs: int(args.settle, "settle", 1000, DEFAULT_SETTINGS.settleMs),
 };
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    await stopRunning();
+    Deno.exit(130);
+  });
+}
 const OUT = args.out ?? await Deno.makeTempDir({ prefix: "fedagg-crash-" });
 const say = (s: string) => (args.json ? console.error(s) : console.log(s));
 

@@ -63,7 +63,9 @@ export const DEFAULT_SETTINGS: CrashSettings = {
  * - `in-aggregate`: acknowledged and listed once by the final certificate;
  * - `round-failed`: acknowledged, not listed, and its node said `round-failed` for the round;
  * - `SILENT-LOSS`: acknowledged, a final certificate leaves it out, and its node said nothing;
- * - `stall`: acknowledged, no final certificate and no `round-failed` before the deadline;
+ * - `stall`: acknowledged, and its node neither holds the final certificate nor said
+ *   `round-failed` before the deadline (a certificate elsewhere that lists it does not help the
+ *   trainer asking its own node: the note says so);
  * - `COUNTED-AND-FAILED`: listed by the certificate although its node said `round-failed` (a
  *   trainer that resubmits it elsewhere would have it counted twice);
  * - `unacknowledged`: the node never acknowledged it (not part of the invariant).
@@ -141,6 +143,13 @@ export interface PointList {
 
 const ROUND = 0;
 const CRASH_LOG = "crash-points.log";
+/** Federations with processes running (for {@link stopRunning}). */
+const running = new Set<LocalNet>();
+
+/** Stops every process of the runs in progress (for a harness interrupted by a signal). */
+export async function stopRunning(): Promise<void> {
+  await Promise.all([...running].map((net) => net.stopAll()));
+}
 
 function rosterParameters(s: CrashSettings) {
   return {
@@ -237,12 +246,14 @@ export async function readLog(node: LocalNode): Promise<{ failed: string[]; note
 }
 
 async function startAll(net: LocalNet, env: (n: LocalNode) => Record<string, string>) {
+  running.add(net);
   await Promise.all(net.nodes.map((n) => net.start(n, { env: env(n) })));
   await Promise.all(net.nodes.map((n) => net.connected(n)));
 }
 
 async function stopAll(net: LocalNet, notes: string[]): Promise<number[]> {
   await net.stopAll();
+  running.delete(net);
   const strays = await net.strays();
   if (strays.length > 0) notes.push(`processes left behind: ${strays.join(", ")}`);
   return strays;
@@ -477,7 +488,7 @@ export async function runCrashPoint(
       let outcome: UpdateOutcome;
       if (ack === false) outcome = "unacknowledged";
       else if (listed > 0 && failed.length > 0) outcome = "COUNTED-AND-FAILED";
-      else if (listed === 1) outcome = "in-aggregate";
+      else if (listed === 1) outcome = holders.includes(n) ? "in-aggregate" : "stall";
       else if (failed.length > 0) outcome = "round-failed";
       else if (final !== null) outcome = "SILENT-LOSS";
       else outcome = "stall";
@@ -493,8 +504,11 @@ export async function runCrashPoint(
       if ((holders.includes(n) || failed.length > 0) && (await exists(raw))) {
         notes.push(`${n.name} kept its raw update.f32 after the round ended`);
       }
-      if (!holders.includes(n) && final !== null && ack !== false) {
-        notes.push(`${n.name} never learned the final certificate`);
+      if (!holders.includes(n) && final !== null && ack !== false && failed.length === 0) {
+        notes.push(
+          `${n.name} never learned the final certificate` +
+            (listed > 0 ? " (which lists its update)" : ""),
+        );
       }
     }
     const worst = updates.reduce<PointOutcome>(
