@@ -41,7 +41,7 @@ const USAGE = `Usage: deno task crash [options]
   --only P#n,...     only these points (e.g. send:shareKeys#1), for the chosen roles
   --nodes N          members (default 4)
   --dim D            update length (default 64)
-  --stage-timeout MS leader's stage timeout (default 1000; view timeout 2.5×)
+  --stage-timeout MS leader's stage timeout (default 1000; advertise and view timeouts 2.5×)
   --settle MS        how long a round may take to settle after the restart (default 30000)
   --out DIR          where each run's federation and logs go (default: a temp dir)
   --json             print one JSON object as the last line

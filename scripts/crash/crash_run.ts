@@ -41,7 +41,10 @@ export interface CrashSettings {
   /** Members (default 4: t = 3 < n, so a round can finish without one member). */
   readonly nodes: number;
   readonly dim: number;
-  /** The leader's stage timeout; the submission deadline is 1.25× and the view timeout 2.5×. */
+  /**
+   * The leader's stage timeout; the submission (advertise) deadline and the view timeout are
+   * 2.5× this (a generous deadline, so that a node merely slow under load is not late).
+   */
   readonly stageTimeoutMs: number;
   /** Seeds the updates, their weights and which member is armed. */
   readonly seed: number;
@@ -157,7 +160,7 @@ function rosterParameters(s: CrashSettings) {
     maxWeight: 100,
     threshold: defaultThreshold(s.nodes),
     stageTimeoutMs: s.stageTimeoutMs,
-    advertiseTimeoutMs: Math.round(1.25 * s.stageTimeoutMs),
+    advertiseTimeoutMs: Math.round(2.5 * s.stageTimeoutMs),
     viewTimeoutMs: Math.round(2.5 * s.stageTimeoutMs),
   };
 }

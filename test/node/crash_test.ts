@@ -141,7 +141,7 @@ const LEADER = [
   "send:certificate",
   "journal:committed.json:after-sync",
 ];
-const SEED = Number(Deno.env.get("FEDAGG_CRASH_SEED") ?? "3");
+const SEED = Number(Deno.env.get("FEDAGG_CRASH_SEED") ?? "4");
 
 function sample(): CrashPointSpec[] {
   const pick = (role: "member" | "leader", pool: string[], salt: number) =>
