@@ -439,9 +439,14 @@ export async function runCrashPoint(
       notes.push(`${armed.name} never crashed at ${name}`);
       return result("not-hit");
     }
+    // Killed by its own SIGKILL right after logging the point, not by anything else.
+    const st = await died;
     const last = (await readLines(`${armed.dir}/${CRASH_LOG}`)).at(-1);
-    if (last !== name) {
-      notes.push(`${armed.name} died, but its last crash point was ${last ?? "none"}`);
+    if (last !== name || st?.signal !== "SIGKILL") {
+      notes.push(
+        `${armed.name} died (code ${st?.code}, signal ${st?.signal}), but its last crash point ` +
+          `was ${last ?? "none"}`,
+      );
       return result("not-hit");
     }
     await net.start(armed);
