@@ -94,7 +94,10 @@ say(
   `fedagg crash: ${settings.nodes} nodes, d = ${settings.dim}, stage timeout ` +
     `${settings.stageTimeoutMs} ms, seed ${settings.seed}, in ${OUT}`,
 );
-const list = await enumeratePoints(`${OUT}/reference`, settings);
+const list = await enumeratePoints(`${OUT}/reference`, settings).catch((err) => {
+  say(`reference round failed (${err}); once more on a new federation`);
+  return enumeratePoints(`${OUT}/reference-retry`, settings);
+});
 if (list.unhooked.length > 0) {
   say(`journal files written without crash points:\n  ${list.unhooked.join("\n  ")}`);
   Deno.exit(1);

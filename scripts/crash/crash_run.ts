@@ -81,8 +81,18 @@ export type UpdateOutcome =
   | "COUNTED-AND-FAILED"
   | "unacknowledged";
 
-/** The outcome of a point: its worst update, or a failure of the run itself. */
-export type PointOutcome = UpdateOutcome | "not-hit" | "BAD-CERTIFICATE" | "STRAY-PROCESS";
+/**
+ * The outcome of a point: its worst update, or a failure of the run itself (`not-hit`: the armed
+ * node never died at its point; `BAD-CERTIFICATE`: the final certificate does not verify, nodes
+ * disagree on it, or its aggregate is not the mean of its members' inputs; `STRAY-PROCESS`: a
+ * node process outlived the run; `ERROR`: the run could not be carried out, twice).
+ */
+export type PointOutcome =
+  | UpdateOutcome
+  | "not-hit"
+  | "BAD-CERTIFICATE"
+  | "STRAY-PROCESS"
+  | "ERROR";
 
 /** Outcomes that break the invariant (a run reporting one fails). */
 export const VIOLATIONS: ReadonlySet<PointOutcome> = new Set<PointOutcome>([
@@ -92,6 +102,7 @@ export const VIOLATIONS: ReadonlySet<PointOutcome> = new Set<PointOutcome>([
   "not-hit",
   "BAD-CERTIFICATE",
   "STRAY-PROCESS",
+  "ERROR",
 ]);
 
 const SEVERITY: readonly PointOutcome[] = [
@@ -104,6 +115,7 @@ const SEVERITY: readonly PointOutcome[] = [
   "BAD-CERTIFICATE",
   "not-hit",
   "STRAY-PROCESS",
+  "ERROR",
 ];
 
 /** One node's update in a run. */
@@ -380,8 +392,42 @@ async function checkFinal(
   return { view: verified.view, members: verified.members };
 }
 
-/** Runs one crash point on a fresh federation in `dir` (see the module doc). */
+/**
+ * Runs one crash point on a fresh federation in `dir` (see the module doc). A run that throws
+ * (the harness's own trouble, e.g. a node that cannot bind the port it was given because another
+ * process took it meanwhile) is run once more on a new federation in `dir-retry`; a second
+ * failure is the outcome `ERROR`, with the reason in the notes.
+ */
 export async function runCrashPoint(
+  dir: string,
+  spec: CrashPointSpec,
+  s: CrashSettings,
+): Promise<PointResult> {
+  let first: unknown;
+  try {
+    return await runOnce(dir, spec, s);
+  } catch (err) {
+    first = err;
+  }
+  try {
+    const r = await runOnce(`${dir}-retry`, spec, s);
+    return { ...r, notes: [`first attempt failed: ${String(first)}`, ...r.notes] };
+  } catch (err) {
+    return {
+      ...spec,
+      name: `${spec.point}#${spec.nth}`,
+      target: "",
+      outcome: "ERROR",
+      updates: [],
+      latencyMs: 0,
+      final: null,
+      notes: [`both attempts failed: ${String(first)}; ${String(err)}`],
+      dir,
+    };
+  }
+}
+
+async function runOnce(
   dir: string,
   spec: CrashPointSpec,
   s: CrashSettings,
