@@ -8,6 +8,8 @@
  * @module
  */
 
+import { crashPoint, filePoint } from "./crash_point.ts";
+
 /** Flushes a directory's entries to disk (the seam tests replace to watch the order of flushes). */
 export type SyncDirectory = (dir: string) => Promise<void>;
 
@@ -45,6 +47,7 @@ export async function writeFileAtomic(
     throw err;
   }
   file.close();
+  crashPoint(() => filePoint(path, "before-rename")); // fault injection for tests
   try {
     await Deno.chmod(tmp, mode); // createNew's mode is filtered by the umask
     await Deno.rename(tmp, path);
@@ -53,6 +56,7 @@ export async function writeFileAtomic(
     throw err;
   }
   await sync(dir);
+  crashPoint(() => filePoint(path, "after-sync")); // fault injection for tests
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   u32Bytes,
   viewPatienceMs,
 } from "../protocol/mod.ts";
+import { crashPoint, sendPoint } from "./crash_point.ts";
 import type { Log, Mesh } from "./mesh.ts";
 
 /** Frames from one member waiting for the pipeline; beyond this its frames are refused. */
@@ -147,10 +148,12 @@ export class RoundDriver {
       if (o.to !== self) this.#enqueueSend(o.to, o.frame); // to itself: delivered by the endpoint
       return;
     }
+    crashPoint(() => sendPoint(o.frame)); // fault injection for tests
     await sinks.broadcast(o.frame, o.published);
   }
 
   #enqueueSend(to: number, frame: Uint8Array): void {
+    crashPoint(() => sendPoint(frame)); // fault injection for tests
     // Past this the frame's view is over for its recipient: retrying would only waste traffic.
     const deadline = Date.now() + viewPatienceMs(this.#options.roster);
     const previous = this.#sendQueues.get(to) ?? Promise.resolve();

@@ -119,11 +119,18 @@ export class LocalNet {
     return this.roster.indexOf(node.id)!;
   }
 
-  /** Starts a member's `fedagg run` process (its stderr goes to `DIR/node.log`). */
-  async start(node: LocalNode): Promise<void> {
+  /**
+   * Starts a member's `fedagg run` process (its stderr goes to `DIR/node.log`). The child gets
+   * this process's environment without any `FEDAGG_CRASH_*` variable (crash points are armed
+   * only on purpose), plus `options.env`.
+   */
+  async start(node: LocalNode, options: { env?: Record<string, string> } = {}): Promise<void> {
     if (node.child !== undefined) return;
     await Deno.remove(`${node.dir}/api.json`).catch(() => {});
     const log = await Deno.open(`${node.dir}/node.log`, { create: true, append: true });
+    const env = Object.fromEntries(
+      Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("FEDAGG_CRASH_")),
+    );
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         ...nodeCommand(ROOT),
@@ -135,12 +142,61 @@ export class LocalNet {
         "--api",
         `127.0.0.1:${node.apiPort}`,
       ],
+      clearEnv: true,
+      env: { ...env, ...options.env },
       stdin: "null",
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    child.stderr.pipeTo(log.writable).catch(() => {});
+    // Chunk by chunk, so the log can be read while the node runs (a file's writable stream
+    // holds its writes until it closes).
+    (async () => {
+      try {
+        for await (const chunk of child.stderr) {
+          for (let n = 0; n < chunk.length;) n += await log.write(chunk.subarray(n));
+        }
+      } catch {
+        // the node's stderr or the log file closed
+      } finally {
+        log.close();
+      }
+    })();
     node.child = child;
+  }
+
+  /**
+   * Resolves when a member's process exits on its own (or is stopped), with its status; the node
+   * then counts as stopped ({@link start} starts it again). Undefined if it is not running.
+   */
+  async exited(node: LocalNode): Promise<Deno.CommandStatus | undefined> {
+    const child = node.child;
+    if (child === undefined) return undefined;
+    const status = await child.status;
+    if (node.child === child) node.child = undefined;
+    return status;
+  }
+
+  /**
+   * PIDs of processes still running whose command line names this network's directory (a
+   * `fedagg run` left behind), from `/proc`; empty where `/proc` cannot be read.
+   */
+  async strays(): Promise<number[]> {
+    const found: number[] = [];
+    try {
+      for await (const e of Deno.readDir("/proc")) {
+        const pid = Number(e.name);
+        if (!Number.isSafeInteger(pid) || pid === Deno.pid) continue;
+        try {
+          const cmd = await Deno.readTextFile(`/proc/${pid}/cmdline`);
+          if (cmd.includes(`${this.out}/`)) found.push(pid);
+        } catch {
+          // gone, or not ours to read
+        }
+      }
+    } catch {
+      // no /proc
+    }
+    return found;
   }
 
   /** Stops a member's process (SIGTERM: graceful; SIGKILL: a crash). */
@@ -188,6 +244,48 @@ export class LocalNet {
       // not up (yet)
     }
     return undefined;
+  }
+
+  /**
+   * Follows a node's `/v1/events` stream (server-sent events), calling `listener` with each
+   * event's type and JSON data; reconnects whenever the stream ends or the node is down (so a
+   * restarted node is followed again), every 200 ms, until the returned function is called.
+   * Events a node emits while no stream is open (before its API is up) are not seen.
+   */
+  follow(
+    node: LocalNode,
+    listener: (type: string, data: Record<string, unknown>) => void,
+  ): () => void {
+    const abort = new AbortController();
+    const loop = async () => {
+      while (!abort.signal.aborted) {
+        try {
+          const res = await fetch(`${node.url}/v1/events`, {
+            headers: { authorization: `Bearer ${node.token}` },
+            signal: abort.signal,
+          });
+          if (res.ok && res.body !== null) {
+            let buffer = "";
+            for await (const chunk of res.body.pipeThrough(new TextDecoderStream())) {
+              buffer += chunk;
+              let end: number;
+              while ((end = buffer.indexOf("\n\n")) >= 0) {
+                const block = buffer.slice(0, end);
+                buffer = buffer.slice(end + 2);
+                const type = /^event: (.*)$/m.exec(block)?.[1];
+                const data = /^data: (.*)$/m.exec(block)?.[1];
+                if (type !== undefined && data !== undefined) listener(type, JSON.parse(data));
+              }
+            }
+          } else await res.body?.cancel();
+        } catch {
+          // down, restarting, or stopped
+        }
+        if (!abort.signal.aborted) await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    loop();
+    return () => abort.abort();
   }
 
   /** Waits until `node` is up and connected to every other member. */
