@@ -426,14 +426,17 @@ function fmtMutant(m: Mutant): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(Deno.args, {
-    string: ["filter", "sample", "seed", "jobs", "timeout", "json"],
+    string: ["filter", "skip", "tests", "sample", "seed", "jobs", "timeout", "json"],
     boolean: ["list", "quick", "negate", "help"],
-    collect: ["filter"],
+    collect: ["filter", "skip", "tests"],
     default: { seed: "1", jobs: "1", timeout: "900" },
   });
   if (args.help) {
     console.log(`Usage: deno task mutate [options]
   --filter TEXT    only mutants whose "file:line operator" contains TEXT (repeatable: any)
+  --skip TEXT      leave out mutants whose "file:line operator" contains TEXT (repeatable)
+  --tests PATH     run only these test files or folders (repeatable), e.g. to see whether a new
+                   test kills a mutant; the summary then says the suite was not run
   --list           list the mutants and exit
   --quick          leave out the slow randomized tests (${SLOW.join(", ")})
   --sample N       a seeded sample of N mutants (--seed S, default 1)
@@ -455,6 +458,10 @@ async function main(): Promise<void> {
       filters.some((f) => `${m.file}:${m.line} ${m.operator}`.includes(f))
     );
   }
+  const skips = (args.skip ?? []) as string[];
+  mutants = mutants.filter((m) =>
+    !skips.some((f) => `${m.file}:${m.line} ${m.operator}`.includes(f))
+  );
   if (args.sample !== undefined) {
     mutants = shuffled(mutants, Number(args.seed)).slice(0, Number(args.sample));
     mutants.sort((a, b) => a.file.localeCompare(b.file) || a.start - b.start);
@@ -504,17 +511,24 @@ async function main(): Promise<void> {
     const all = (await testFiles(copies[0], "test/protocol")).concat(
       await testFiles(copies[0], "protocol"),
     );
-    const suite = args.quick ? all.filter((f) => !SLOW.includes(f)) : SUITE;
-    console.log(
-      `mutate: ${mutants.length} mutants, ${jobs} job(s), suite ${
-        args.quick ? `test/protocol + protocol/ without ${SLOW.join(", ")}` : SUITE.join(" ")
-      }`,
-    );
+    const only = (args.tests ?? []) as string[];
+    const suite = only.length > 0
+      ? only
+      : args.quick
+      ? all.filter((f) => !SLOW.includes(f))
+      : SUITE;
+    const suiteName = only.length > 0
+      ? `only ${only.join(" ")} (NOT the whole suite)`
+      : args.quick
+      ? `test/protocol + protocol/ without ${SLOW.join(", ")}`
+      : SUITE.join(" ");
+    console.log(`mutate: ${mutants.length} mutants, ${jobs} job(s), suite ${suiteName}`);
     const base = await runTests(copies[0], suite, timeoutMs);
     if (base.outcome !== "survived") {
       console.error(base.log.slice(-4000));
       console.error(`mutate: the unmutated suite does not pass (${base.outcome}); nothing to do`);
-      Deno.exit(1);
+      Deno.exitCode = 1;
+      return; // (through the cleanup below)
     }
 
     const results: Result[] = [];
@@ -537,8 +551,10 @@ async function main(): Promise<void> {
               ...await testFiles(copy, "test/protocol/adversary"),
             ]),
           ].filter((f) => suite === SUITE || suite.includes(f)).filter((f) => !SLOW.includes(f));
-          let r = await runTests(copy, near, timeoutMs);
-          if (r.outcome === "survived") r = await runTests(copy, suite, timeoutMs);
+          let r = await runTests(copy, only.length > 0 ? only : near, timeoutMs);
+          if (r.outcome === "survived" && only.length === 0) {
+            r = await runTests(copy, suite, timeoutMs);
+          }
           const seconds = (performance.now() - t0) / 1000;
           results.push({ mutant: m, outcome: r.outcome, by: r.by, seconds });
           console.log(
@@ -567,7 +583,7 @@ async function main(): Promise<void> {
     console.log(
       `kill rate ${killed}/${killed + survived} = ${
         (100 * killed / Math.max(1, killed + survived)).toFixed(1)
-      }%${args.quick ? ` (quick: without ${SLOW.join(", ")})` : ""}`,
+      }% (suite: ${suiteName})`,
     );
     for (const r of results.filter((r) => r.outcome !== "killed")) {
       console.log(`  ${r.outcome.padEnd(8)} ${fmtMutant(r.mutant)}`);
