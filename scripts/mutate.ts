@@ -458,14 +458,15 @@ async function main(): Promise<void> {
       filters.some((f) => `${m.file}:${m.line} ${m.operator}`.includes(f))
     );
   }
-  const skips = (args.skip ?? []) as string[];
-  mutants = mutants.filter((m) =>
-    !skips.some((f) => `${m.file}:${m.line} ${m.operator}`.includes(f))
-  );
   if (args.sample !== undefined) {
     mutants = shuffled(mutants, Number(args.seed)).slice(0, Number(args.sample));
     mutants.sort((a, b) => a.file.localeCompare(b.file) || a.start - b.start);
   }
+  // After sampling, so that a sample can be resumed with --skip.
+  const skips = (args.skip ?? []) as string[];
+  mutants = mutants.filter((m) =>
+    !skips.some((f) => `${m.file}:${m.line} ${m.operator}`.includes(f))
+  );
   if (args.list) {
     for (const m of mutants) console.log(fmtMutant(m));
     console.log(`${mutants.length} mutants`);
@@ -542,7 +543,7 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         try {
           // Nearest tests first (the mutated file's folder, the round and adversary tests),
-          // then the whole suite for a mutant nothing there killed.
+          // then, for a mutant nothing there killed, every other test file of the suite.
           const folder = m.file.replace(/^protocol\//, "test/protocol/").replace(/\/[^/]*$/, "");
           const near = [
             ...new Set([
@@ -553,7 +554,8 @@ async function main(): Promise<void> {
           ].filter((f) => suite === SUITE || suite.includes(f)).filter((f) => !SLOW.includes(f));
           let r = await runTests(copy, only.length > 0 ? only : near, timeoutMs);
           if (r.outcome === "survived" && only.length === 0) {
-            r = await runTests(copy, suite, timeoutMs);
+            const rest = (suite === SUITE ? all : suite).filter((f) => !near.includes(f));
+            if (rest.length > 0) r = await runTests(copy, rest, timeoutMs);
           }
           const seconds = (performance.now() - t0) / 1000;
           results.push({ mutant: m, outcome: r.outcome, by: r.by, seconds });
