@@ -1,6 +1,7 @@
 /**
- * `deno task mutate [--filter TEXT]... [--list] [--quick] [--sample N] [--seed S] [--jobs N]
- * [--timeout SECONDS] [--negate] [--json FILE]`: a small mutation run over the refusal checks of
+ * `deno task mutate [--filter TEXT]... [--skip TEXT]... [--tests PATH]... [--list] [--quick]
+ * [--sample N] [--seed S] [--jobs N] [--timeout SECONDS] [--negate] [--json FILE]` (`--help`
+ * says what each does): a small mutation run over the refusal checks of
  * `protocol/`. Each mutant disables one check; the protocol suite must then fail (the mutant is
  * "killed"). A mutant that survives is a security check no test pins.
  *
@@ -19,10 +20,14 @@
  * directory per job, each mutant is written into the copy, the suite runs there, and the file is
  * put back in the copy; the copies are removed at the end and on Ctrl-C. Tests run with
  * `--no-check` (the type checker is not a test: a mutant that breaks narrowing still runs as
- * JavaScript) and `--fail-fast`, first the test folders nearest the mutated file, then, for a
- * mutant nothing there killed, the whole protocol suite (`test/protocol` and `protocol/`).
- * `--quick` leaves out the slow randomized exactness test (it never sends hostile input); the
- * summary says so.
+ * JavaScript) and `--fail-fast`, first the test folders nearest the mutated file (its own, the
+ * round and adversary tests), then, for a mutant nothing there killed, every other test file of
+ * the protocol suite (`test/protocol` and `protocol/`): a survivor passed the whole suite.
+ * `--quick` leaves out the slow randomized exactness test (it never sends hostile input) and
+ * `--tests` runs only the given tests (to see whether a new test kills a mutant); the summary
+ * names the suite that ran. Some survivors are equivalent mutants — a check repeated where the
+ * same refusal happens anyway (a reader's own type check after the caller's) — and are listed
+ * all the same: judge each.
  *
  * Outcomes are counted separately: killed (a test failed), survived (every test passed),
  * timeout (the run exceeded `--timeout`; not counted as killed) and error (the mutant did not
