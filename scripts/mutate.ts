@@ -248,13 +248,14 @@ export function findMutants(file: string, src: string, negate = false): Mutant[]
   /** The whole condition → `value`, and each part at top-level `sep` → `value`. */
   const disable = (what: string, cond: [number, number], value: string, sep: string) => {
     add(`${what} → ${value}`, cond, value);
+    if (negate) add(`${what} negated`, cond, `!(${src.slice(...cond)})`);
+    // Parts only where splitting at `sep` is unambiguous (no other operator, no ternary).
     const other = sep === "&&" ? "||" : "&&";
     if (hasTernary(code, ...cond) || topLevel(code, ...cond, other).length > 0) return;
     const ps = parts(code, ...cond, sep);
     if (ps.length > 1) {
       ps.forEach((p, k) => add(`${what} → ${value} (${sep} part ${k + 1}/${ps.length})`, p, value));
     }
-    if (negate) add(`${what} negated`, cond, `!(${src.slice(...cond)})`);
   };
 
   for (const m of code.matchAll(/\bensure\s*\(/g)) {
