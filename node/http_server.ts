@@ -253,11 +253,6 @@ class Connection {
     return this.#closed;
   }
 
-  /** Close subscriptions in place right now (0 between requests: a test checks it). */
-  get closeListeners(): number {
-    return this.#onClose.size;
-  }
-
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

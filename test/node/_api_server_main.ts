@@ -6,7 +6,8 @@
  * JSON line `{"url", "port", "pid"}` on stdout once serving, then answers each stdin line:
  * `mem` → a JSON line of `Deno.memoryUsage()` (after a full garbage collection when the process
  * runs with `--v8-flags=--expose-gc`, as `_api_process.ts` starts it) with the open API
- * connections and uploads (`connections`, `uploads`); `quit` (or the end of stdin) → stops and exits 0.
+ * connections and uploads (`connections`, `uploads`); `quit` (or the end of stdin) → stops and
+ * exits 0.
  * Log lines go to stderr as JSON.
  *
  * @module
