@@ -1,6 +1,8 @@
 /**
  * The local trainer API, on 127.0.0.1 by default. Every request needs
- * `Authorization: Bearer <token>` (the token lives in `DIR/api.token`, mode 0600).
+ * `Authorization: Bearer <token>` (the token lives in `DIR/api.token`, mode 0600; the scheme
+ * name in any case, as RFC 9110 says); a request without it is answered 401 with
+ * `WWW-Authenticate: Bearer`.
  *
  * | method | path | |
  * | --- | --- | --- |
@@ -387,7 +389,8 @@ export function serveApi(node: FedaggNode, options: ApiOptions): Promise<ApiServ
 
   const authorized = (req: Request): boolean => {
     const header = req.headers.get("authorization") ?? "";
-    const m = /^Bearer (.+)$/.exec(header);
+    // The scheme is case-insensitive (RFC 9110, 11.1); the token is compared exactly.
+    const m = /^bearer +(.+)$/i.exec(header);
     return m !== null && constantTimeEqual(encoder.encode(m[1]), token);
   };
 
@@ -409,7 +412,9 @@ export function serveApi(node: FedaggNode, options: ApiOptions): Promise<ApiServ
 
   const handler = async (req: Request): Promise<Response> => {
     if (!authorized(req)) {
-      return error("unauthorized", "missing or wrong bearer token (see DIR/api.token)");
+      const res = error("unauthorized", "missing or wrong bearer token (see DIR/api.token)");
+      res.headers.set("www-authenticate", "Bearer");
+      return res;
     }
     try {
       return await route(req, new URL(req.url));

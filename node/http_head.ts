@@ -47,7 +47,10 @@ export interface RequestHead {
   readonly contentLength: number;
   /** Whether the client lets the connection stay open after the answer. */
   readonly keepAlive: boolean;
-  /** Whether the client sent `Expect: 100-continue` and waits for it before the body. */
+  /**
+   * Whether the client sent `Expect: 100-continue` and waits for it before the body; never for
+   * HTTP/1.0, which has no `100 Continue` (RFC 9110, 10.1.1: the expectation is ignored).
+   */
   readonly expectContinue: boolean;
 }
 
@@ -149,6 +152,6 @@ export function parseHead(bytes: Uint8Array, maxHeaders: number): RequestHead {
     headers,
     contentLength: lengths.length === 1 ? Number(lengths[0]) : 0,
     keepAlive,
-    expectContinue: all("expect").some((v) => v.toLowerCase() === "100-continue"),
+    expectContinue: minor === "1" && all("expect").some((v) => v.toLowerCase() === "100-continue"),
   };
 }

@@ -24,9 +24,16 @@
  *   is reported, evicts as above (freeing a descriptor) and is retried after a backoff of 10 ms
  *   doubling to 1 s.
  *
- * A connection whose request body was not read to its end is closed after the answer (with a
- * short lingering drain, so the client reads the answer instead of a reset). Refusals the
- * server makes itself are built by the caller's `refusal` function (one status table).
+ * A request body the handler left unread (a refusal, e.g. a 401) is discarded to keep the
+ * connection only when at most 64 KiB of it is left and it all arrives within `drainTimeoutMs`
+ * of the answer; meanwhile the connection counts as waiting for a request (so it may be evicted
+ * at the cap). A request sent with `Expect: 100-continue` whose body was never asked for is
+ * answered and closed. Otherwise the connection is closed after the answer (with a short
+ * lingering drain, so the client reads the answer instead of a reset). An event stream is read
+ * in the background while it runs, so a client that goes away ends it at once; its connection is
+ * closed when it ends. An HTTP/1.0 client that asked for keep-alive is answered
+ * `Connection: keep-alive`. Refusals the server makes itself are built by the caller's `refusal`
+ * function (one status table).
  *
  * @module
  */
@@ -52,6 +59,11 @@ export interface HttpLimits {
   readonly bodyTimeoutMs: number;
   /** A write to the client that makes no progress for this long closes the connection. */
   readonly writeTimeoutMs: number;
+  /**
+   * A request body the handler left unread (at most 64 KiB) must arrive within this long after
+   * the answer to be discarded and the connection kept; else the connection is closed.
+   */
+  readonly drainTimeoutMs: number;
   /** On shutdown, requests in progress get this long to finish before their connection closes. */
   readonly shutdownGraceMs: number;
 }
@@ -67,6 +79,7 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   bodyIdleTimeoutMs: 20_000,
   bodyTimeoutMs: 300_000,
   writeTimeoutMs: 30_000,
+  drainTimeoutMs: 2_000,
   shutdownGraceMs: 5_000,
 });
 
@@ -219,17 +232,21 @@ class Connection {
   /** Since when (performance.now()) it waits for a request. */
   idleSince = performance.now();
   #closed = false;
-  /** Resolves when the connection is closed (by anyone). */
-  readonly closedSignal: Promise<void>;
-  #signalClosed!: () => void;
+  /**
+   * Called once when the connection closes; each request or stream chunk subscribes and
+   * unsubscribes, so nothing a finished request made stays reachable from a long-lived
+   * connection.
+   */
+  readonly #onClose = new Set<() => void>();
   /** Bytes of the current request body not yet read from the socket. */
   bodyLeft = 0;
   /** Set when the current request body stream failed (the connection cannot be reused). */
   bodyFailed = false;
+  /** Set while the client waits for a `100 Continue` the handler never asked for. */
+  continuePending = false;
 
   constructor(conn: Deno.Conn) {
     this.conn = conn;
-    this.closedSignal = new Promise((resolve) => this.#signalClosed = resolve);
   }
 
   get closed(): boolean {
@@ -239,12 +256,39 @@ class Connection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#signalClosed();
+    const listeners = [...this.#onClose];
+    this.#onClose.clear();
+    for (const listener of listeners) listener();
     try {
       this.conn.close();
     } catch {
       // already closed
     }
+  }
+
+  /**
+   * What `p` settles to, or null if the connection closes first. The close subscription lasts
+   * only until one of the two happens.
+   */
+  orClosed<T>(p: Promise<T>): Promise<T | null> {
+    if (this.#closed) {
+      p.catch(() => {});
+      return Promise.resolve(null);
+    }
+    return new Promise<T | null>((resolve, reject) => {
+      const listener = () => resolve(null);
+      this.#onClose.add(listener);
+      p.then(
+        (value) => {
+          this.#onClose.delete(listener);
+          resolve(value);
+        },
+        (err) => {
+          this.#onClose.delete(listener);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Reads once into the buffer's free space (growing it up to `cap`); false at end of stream. */
@@ -328,7 +372,7 @@ class Connection {
     this.bodyLeft = head.contentLength;
     this.bodyFailed = false;
     const overall = performance.now() + limits.bodyTimeoutMs;
-    let continued = !head.expectContinue;
+    this.continuePending = head.expectContinue;
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         try {
@@ -341,8 +385,8 @@ class Connection {
             this.bodyLeft -= n;
             return;
           }
-          if (!continued) {
-            continued = true;
+          if (this.continuePending) {
+            this.continuePending = false;
             await writeAll(
               this.conn,
               encoder.encode("HTTP/1.1 100 Continue\r\n\r\n"),
@@ -382,9 +426,13 @@ class Connection {
     }, { highWaterMark: 0 });
   }
 
-  /** Discards up to `DRAIN_LIMIT` unread body bytes within the idle deadline; whether all went. */
+  /**
+   * Discards up to `DRAIN_LIMIT` unread body bytes, all of them within `drainTimeoutMs` (and no
+   * gap longer than `bodyIdleTimeoutMs`); whether all went.
+   */
   async drainBody(limits: HttpLimits): Promise<boolean> {
-    if (this.bodyFailed || this.bodyLeft > DRAIN_LIMIT) return false;
+    if (this.bodyFailed || this.bodyLeft > DRAIN_LIMIT || this.continuePending) return false;
+    const deadline = performance.now() + limits.drainTimeoutMs;
     try {
       while (this.bodyLeft > 0) {
         const buffered = this.#end - this.#start;
@@ -395,7 +443,8 @@ class Connection {
           continue;
         }
         this.#start = this.#end = 0;
-        if (!await this.#fill(performance.now() + limits.bodyIdleTimeoutMs, HEAD_READ)) {
+        const gap = performance.now() + limits.bodyIdleTimeoutMs;
+        if (!await this.#fill(Math.min(deadline, gap), HEAD_READ)) {
           return false;
         }
       }
@@ -433,6 +482,7 @@ function responseHead(
   res: Response,
   framing: { length: number } | "chunked" | "until-close",
   keepAlive: boolean,
+  version: "1.0" | "1.1" = "1.1",
 ): Uint8Array {
   let text = `HTTP/1.1 ${res.status} ${REASONS[res.status] ?? "Status"}\r\n`;
   for (const [name, value] of res.headers) {
@@ -443,13 +493,21 @@ function responseHead(
   }
   if (framing === "chunked") text += "transfer-encoding: chunked\r\n";
   else if (framing !== "until-close") text += `content-length: ${framing.length}\r\n`;
-  text += keepAlive ? "\r\n" : "connection: close\r\n\r\n";
+  // An HTTP/1.0 connection is kept only when the answer says so (RFC 9112, appendix C.2.2).
+  text += !keepAlive
+    ? "connection: close\r\n\r\n"
+    : version === "1.0"
+    ? "connection: keep-alive\r\n\r\n"
+    : "\r\n";
   return encoder.encode(text);
 }
 
 /**
  * Writes `res` to the connection. Returns whether the connection may be kept (the answer was
- * framed and fully written). Streams only `text/event-stream` bodies; buffers the others.
+ * framed and fully written). Streams only `text/event-stream` bodies; buffers the others. While
+ * a stream runs, the connection is read in the background (what the client sends is discarded)
+ * so that its end closes the connection and ends the stream at once; the connection is closed
+ * when the stream ends.
  */
 async function writeResponse(
   c: Connection,
@@ -463,7 +521,7 @@ async function writeResponse(
     (res.headers.get("content-type") ?? "").toLowerCase().startsWith("text/event-stream");
   if (!streaming) {
     const body = res.body === null ? new Uint8Array(0) : new Uint8Array(await res.arrayBuffer());
-    const headBytes = responseHead(res, { length: body.length }, keepAlive);
+    const headBytes = responseHead(res, { length: body.length }, keepAlive, head?.version);
     const out = new Uint8Array(headBytes.length + (noBody ? 0 : body.length));
     out.set(headBytes);
     if (!noBody) out.set(body, headBytes.length);
@@ -471,18 +529,35 @@ async function writeResponse(
     return keepAlive;
   }
   const chunked = head?.version !== "1.0";
-  const keep = keepAlive && chunked;
   const reader = res.body!.getReader();
   try {
+    if (noBody) {
+      const keep = keepAlive && chunked;
+      await writeAll(
+        c.conn,
+        responseHead(res, chunked ? "chunked" : "until-close", keep),
+        limits.writeTimeoutMs,
+      );
+      return keep;
+    }
     await writeAll(
       c.conn,
-      responseHead(res, chunked ? "chunked" : "until-close", keep),
+      responseHead(res, chunked ? "chunked" : "until-close", false),
       limits.writeTimeoutMs,
     );
-    if (noBody) return keep;
+    // The client's end (or reset) closes the connection, which ends the wait below.
+    (async () => {
+      const scratch = new Uint8Array(HEAD_READ);
+      try {
+        while (await c.conn.read(scratch) !== null);
+      } catch {
+        // reset or closed: either way the stream is over
+      }
+      c.close();
+    })();
     while (true) {
       // Waiting here has no timeout: the stream is the handler's (an event stream lives long).
-      const next = await Promise.race([reader.read(), c.closedSignal.then(() => null)]);
+      const next = await c.orClosed(reader.read());
       if (next === null) return false;
       if (next.done) break;
       if (next.value.length === 0) continue;
@@ -498,9 +573,10 @@ async function writeResponse(
       }
     }
     if (chunked) await writeAll(c.conn, encoder.encode("0\r\n\r\n"), limits.writeTimeoutMs);
-    return keep;
+    return false;
   } finally {
     reader.cancel().catch(() => {});
+    if (!noBody) c.close();
   }
 }
 
@@ -612,6 +688,7 @@ export function serveHttp(
         c.idle = false;
         first = false;
         c.bodyLeft = 0;
+        c.continuePending = false;
         let req: Request;
         try {
           const headers = new Headers();
@@ -627,16 +704,23 @@ export function serveHttp(
         }
         let res: Response;
         try {
-          const out = await Promise.race([handler(req), c.closedSignal.then(() => null)]);
+          const out = await c.orClosed(handler(req));
           if (out === null) return;
           res = out;
         } catch (err) {
           report({ type: "refused", code: "internal" });
           res = options.refusal("internal", String((err as Error)?.message ?? err));
         }
-        const keep = head.keepAlive && !closing && !c.bodyFailed && c.bodyLeft <= DRAIN_LIMIT;
+        // A body the client holds back until `100 Continue` is never asked for: close.
+        const keep = head.keepAlive && !closing && !c.bodyFailed && c.bodyLeft <= DRAIN_LIMIT &&
+          !(c.continuePending && c.bodyLeft > 0);
         if (!await writeResponse(c, res, head, keep, limits)) return await c.linger();
-        if (c.bodyLeft > 0 && !await c.drainBody(limits)) return await c.linger();
+        if (c.bodyLeft > 0) {
+          // Answered: while the rest of the body is discarded, the connection may be evicted.
+          c.idle = true;
+          c.idleSince = performance.now();
+          if (!await c.drainBody(limits)) return await c.linger();
+        }
       }
     } catch {
       // a write timed out or the connection broke: close it

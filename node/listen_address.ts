@@ -109,6 +109,68 @@ export function probeListen(address: ListenAddress, what: string): void {
   listener.close();
 }
 
+/**
+ * Returns when every address of `named` (an address and the words naming it) can be listened on
+ * now, alone and all at once: each is probed alone ({@link probeListen}), then all are bound
+ * together, in order, and released. So whether two of them clash is what the system says, not
+ * what their host strings suggest (`localhost` and `127.0.0.1` clash; `0.0.0.0` and `::1` do
+ * not). Port 0 is not probed. Refuses as {@link probeListen} does, and with `address-invalid`
+ * naming both when two of them cannot be bound together.
+ */
+export function probeListenAll(named: readonly (readonly [ListenAddress, string])[]): void {
+  for (const [address, what] of named) probeListen(address, what);
+  const held: Deno.Listener[] = [];
+  const bind = (a: ListenAddress) =>
+    Deno.listen({ hostname: a.hostname, port: a.port, transport: "tcp" });
+  try {
+    for (const [i, [address, what]] of named.entries()) {
+      if (address.port === 0) continue;
+      try {
+        held.push(bind(address));
+      } catch (err) {
+        for (const l of held.splice(0)) l.close();
+        const other = err instanceof Deno.errors.AddrInUse
+          ? named.slice(0, i).find(([earlier]) => clash(earlier, address, bind))
+          : undefined;
+        if (other !== undefined) {
+          throw new NodeError("address-invalid", `${what} uses the same port as ${other[1]}`);
+        }
+        // Taken (or gone) since it was probed alone a moment ago.
+        probeListen(address, what);
+        throw new NodeError(
+          "address-invalid",
+          `cannot listen on ${what}: ${firstLine((err as Error).message)}`,
+        );
+      }
+    }
+  } finally {
+    for (const l of held) l.close();
+  }
+}
+
+/** Whether `b` cannot be bound while `a` is (each bound by `bind`). */
+function clash(
+  a: ListenAddress,
+  b: ListenAddress,
+  bind: (a: ListenAddress) => Deno.Listener,
+): boolean {
+  if (a.port === 0) return false;
+  let first: Deno.Listener;
+  try {
+    first = bind(a);
+  } catch {
+    return false;
+  }
+  try {
+    bind(b).close();
+    return false;
+  } catch (err) {
+    return err instanceof Deno.errors.AddrInUse;
+  } finally {
+    first.close();
+  }
+}
+
 /** `address` as `HOST:PORT` (an IPv6 address in brackets). */
 export function showAddress(address: ListenAddress): string {
   return address.hostname.includes(":")

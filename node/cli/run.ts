@@ -1,9 +1,9 @@
 /**
  * `fedagg run`: the long-running node. Checks everything it needs before it joins the mesh —
  * options, identity, the lock on the node directory, the API token, `node.json`, the roster, and
- * that the API and libp2p ports are free — then starts a {@link FedaggNode} for a member of a
- * roster every member signed, serves the trainer API next to it and stops both on SIGINT or
- * SIGTERM. Every start-up failure is a `NodeError` (or `ConfigError`) that `mod.ts` prints as one
+ * that the API and libp2p ports are free, alone and together — then starts a
+ * {@link FedaggNode} for a member of a roster every member signed, serves the trainer API next to
+ * it and stops both on SIGINT or SIGTERM. Every start-up failure is a `NodeError` (or `ConfigError`) that `mod.ts` prints as one
  * line and maps to exit 2.
  *
  * @module
@@ -20,7 +20,7 @@ import {
   type ListenMultiaddr,
   parseHostPort,
   parseListenMultiaddrs,
-  probeListen,
+  probeListenAll,
   showAddress,
 } from "../listen_address.ts";
 import { FedaggNode } from "../node.ts";
@@ -39,17 +39,19 @@ function log(level: string, message: string, fields: object = {}): void {
 
 /**
  * Runs the node of `--dir` until SIGINT or SIGTERM, writing the API's URL to `DIR/api.json`;
- * resolves to 0 once the API and the node have stopped. Holds `DIR/lock` (see `dir_lock.ts`)
- * from before anything is read that a running node writes until it returns.
+ * resolves to 0 once the API and the node have stopped and `api.json` is removed. Holds
+ * `DIR/lock` (see `dir_lock.ts`) from before anything is read that a running node writes until
+ * it returns.
  *
  * Refuses (throws, before the node starts): missing options or a malformed `--api` or
  * `--listen`; a node directory without a valid identity; a directory another process runs
  * (`dir-locked`, naming its PID); a missing or unusable API token (`no-token`, `api-token`); an
  * invalid `node.json` (`node-config-invalid`); a roster this node cannot run; an API or listen
- * address that is taken (`port-in-use`) or cannot be bound (`address-invalid`). After the node
- * started, a failure to start or to bind the API (another process took the port after the
- * probe) stops the node and throws (`port-in-use`, `start-failed`). A SIGINT or SIGTERM that
- * arrives while the node starts stops it cleanly as soon as it has started.
+ * address that is taken (`port-in-use`) or cannot be bound, alone or next to the others
+ * (`address-invalid`). After the node started, a failure to start or to bind the API (another
+ * process took the port after the probe), or to write `api.json`, stops what was started and
+ * throws (`port-in-use`, `start-failed`). A SIGINT or SIGTERM that arrives while the node
+ * starts stops it cleanly as soon as it has started.
  */
 export async function run(argv: string[]): Promise<number> {
   const args = parse(argv, "run", {
@@ -96,8 +98,9 @@ export async function run(argv: string[]): Promise<number> {
 
 /**
  * Starts the node (`start`), then the trainer API on `apiAddress`, writes `DIR/api.json` and
- * runs until `signal` resolves; resolves to 0 once both have stopped. See {@link run} for what
- * it throws.
+ * runs until `signal` resolves; resolves to 0 once both have stopped and `api.json` is removed.
+ * When `api.json` cannot be written, stops the API and the node, then throws `start-failed`
+ * naming the file. See {@link run} for what else it throws.
  */
 async function serve(
   dir: string,
@@ -117,40 +120,38 @@ async function serve(
     closeUnrefdChannels();
     throw bindFailure(err, `the trainer API address ${showAddress(apiAddress)} (--api)`);
   }
-  await writeFileAtomic(
-    `${dir}/api.json`,
-    JSON.stringify({ url: api.url, pid: Deno.pid }) + "\n",
-    0o600,
-  );
+  const stopBoth = async () => {
+    await api.shutdown().catch(() => {});
+    await node.stop().catch(() => {});
+    closeUnrefdChannels();
+  };
+  const apiJson = `${dir}/api.json`;
+  try {
+    await writeFileAtomic(apiJson, JSON.stringify({ url: api.url, pid: Deno.pid }) + "\n", 0o600);
+  } catch (err) {
+    const text = err instanceof Error ? err.message : String(err);
+    log("error", "cannot write api.json; stopping", { error: firstLine(text) });
+    await stopBoth();
+    throw new NodeError("start-failed", `cannot write ${apiJson}: ${firstLine(text)}`);
+  }
   log("info", "trainer API listening", { url: api.url });
   await signal;
   log("info", "stopping");
-  await api.shutdown();
-  await node.stop();
-  closeUnrefdChannels();
+  await stopBoth();
+  // The URL names a server that is gone: a client reading it must not find it.
+  await Deno.remove(apiJson).catch(() => {});
   return 0;
 }
 
 /**
- * Refuses (see `probeListen`) an API or listen address that cannot be bound now, and two of them
- * that would share a port (the same port on the same host, or on a wildcard address).
+ * Refuses (see `probeListenAll`) a libp2p listen or API address that cannot be bound now, and
+ * two of them that cannot be bound together (in the order the node binds them: libp2p first).
  */
 function checkFree(api: ListenAddress, listen: readonly ListenMultiaddr[]): void {
-  const named: [ListenAddress, string][] = [
-    [api, `the trainer API address ${showAddress(api)} (--api)`],
+  probeListenAll([
     ...listen.map((l): [ListenAddress, string] => [l, `the libp2p listen address ${l.multiaddr}`]),
-  ];
-  const wildcard = (h: string) => h === "0.0.0.0" || h === "::";
-  named.forEach(([a, what], i) => {
-    const clash = named.slice(0, i).find(([b]) =>
-      a.port !== 0 && a.port === b.port &&
-      (a.hostname === b.hostname || wildcard(a.hostname) || wildcard(b.hostname))
-    );
-    if (clash !== undefined) {
-      throw new NodeError("address-invalid", `${what} uses the same port as ${clash[1]}`);
-    }
-  });
-  for (const [address, what] of named) probeListen(address, what);
+    [api, `the trainer API address ${showAddress(api)} (--api)`],
+  ]);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
  * Runs `_api_server_main.ts` (a real node's trainer API) as a child process, optionally under an
- * open-file limit (`prlimit`, else `ulimit` in a shell), and talks to it: its memory figures, its
+ * open-file limit (`prlimit`, else `ulimit` in a shell), and talks to it: its memory figures
+ * (after a full garbage collection), its
  * stderr log so far, whether it is still running.
  *
  * @module
@@ -55,7 +56,15 @@ export async function spawnApiServer(
   config: { dim?: number; limits?: Partial<ApiLimits> },
   nofile?: number,
 ): Promise<ApiProcess> {
-  const deno = [Deno.execPath(), "run", "--allow-all", MAIN, JSON.stringify(config)];
+  // expose-gc: `mem` collects garbage first, so heap figures count what is still reachable.
+  const deno = [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--v8-flags=--expose-gc",
+    MAIN,
+    JSON.stringify(config),
+  ];
   const [cmd, args] = nofile === undefined
     ? [deno[0], deno.slice(1)]
     : await hasPrlimit()

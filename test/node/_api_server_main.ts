@@ -4,8 +4,10 @@
  *
  * `deno run --allow-all test/node/_api_server_main.ts '{"dim": 6, "limits": {...}}'` prints one
  * JSON line `{"url", "port", "pid"}` on stdout once serving, then answers each stdin line:
- * `mem` → a JSON line of `Deno.memoryUsage()` with the open API connections and uploads
- * (`connections`, `uploads`); `quit` (or the end of stdin) → stops and exits 0.
+ * `mem` → a JSON line of `Deno.memoryUsage()` (after a full garbage collection when the process
+ * runs with `--v8-flags=--expose-gc`, as `_api_process.ts` starts it) with the open API
+ * connections and uploads (`connections`, `uploads`); `quit` (or the end of stdin) → stops and
+ * exits 0.
  * Log lines go to stderr as JSON.
  *
  * @module
@@ -26,6 +28,7 @@ read: for await (const text of Deno.stdin.readable.pipeThrough(new TextDecoderSt
     const line = pending.slice(0, nl).trim();
     pending = pending.slice(nl + 1);
     if (line === "mem") {
+      (globalThis as { gc?: () => void }).gc?.();
       console.log(JSON.stringify({
         ...Deno.memoryUsage(),
         connections: f.node.metrics.get("fedagg_api_connections"),

@@ -6,6 +6,10 @@
  * node, never the token), and nothing is written; a second `fedagg run` on a running node's
  * directory (with its ports, or with free ones) exits 2 at once naming the running process's
  * PID, while the first keeps serving; after the first is SIGKILLed the directory runs again.
+ * Ports clash when the system says so, not by their host strings: `--api localhost:P` next to a
+ * libp2p listen on 127.0.0.1:P is refused before the start, the API on 0.0.0.0:P next to libp2p on
+ * [::1]:P starts. A clean stop removes `api.json`; when `api.json` cannot be written, the node
+ * stops what it started, then reports one line and exits 2.
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
@@ -164,6 +168,16 @@ const CASES: readonly Case[] = [
     extra: ({ listen }) => ["--api", `127.0.0.1:${listen}`],
     says: () => /uses the same port as/,
   },
+  {
+    // localhost is 127.0.0.1 here: a clash the host strings do not show.
+    what: "API on localhost at the libp2p port of 127.0.0.1",
+    extra: ({ listen }) => ["--api", `localhost:${listen}`],
+    says: ({ listen }) =>
+      new RegExp(
+        `trainer API address localhost:${listen} \\(--api\\) uses the same port as the libp2p ` +
+          `listen address /ip4/127\\.0\\.0\\.1/tcp/${listen}$`,
+      ),
+  },
 ];
 
 Deno.test({
@@ -200,6 +214,119 @@ Deno.test({
           assert(!await exists(`${node.dir}/api.json`), "a failed start writes no api.json");
         });
       }
+    }),
+});
+
+/** Whether this machine can listen on ::1. */
+function hasIpv6(): boolean {
+  try {
+    Deno.listen({ hostname: "::1", port: 0 }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `fedagg run` for `node` with `extra` options, as a child whose stderr is collected. */
+function spawnRun(net: LocalNet, node: LocalNode, extra: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...nodeCommand(ROOT), "run", "--dir", node.dir, "--roster", net.rosterPath, ...extra],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let exit: number | undefined;
+  const status = child.status.then((s) => exit = s.code);
+  return { child, stderr: new Response(child.stderr).text(), status, exited: () => exit };
+}
+
+Deno.test({
+  name: "run: API on 0.0.0.0 and libp2p on ::1 at the same port start (no clash); a clean stop " +
+    "removes api.json",
+  ignore: !hasIpv6(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withNet(async (net) => {
+      const node = net.nodes[0];
+      const port = node.apiPort;
+      const run = spawnRun(net, node, [
+        "--api",
+        `0.0.0.0:${port}`,
+        "--listen",
+        `/ip6/::1/tcp/${port}`,
+      ]);
+      try {
+        const url = await waitFor("the node to write api.json", async () => {
+          if (run.exited() !== undefined) {
+            throw new Error(`fedagg run exited ${run.exited()}: ${await run.stderr}`);
+          }
+          try {
+            const json = JSON.parse(await Deno.readTextFile(`${node.dir}/api.json`));
+            return json.pid === run.child.pid ? json.url as string : undefined;
+          } catch {
+            return undefined;
+          }
+        }, EXIT_DEADLINE_MS);
+        assertEquals(url, `http://0.0.0.0:${port}`);
+        const res = await fetch(`http://127.0.0.1:${port}/v1/status`, {
+          headers: { authorization: `Bearer ${node.token}` },
+        });
+        assertEquals(res.status, 200);
+        assertEquals((await res.json()).peerId, node.id);
+        run.child.kill("SIGTERM");
+        assertEquals(await run.status, 0, await run.stderr);
+        assert(!await exists(`${node.dir}/api.json`), "a clean stop removes api.json");
+      } finally {
+        if (run.exited() === undefined) {
+          run.child.kill("SIGKILL");
+          await run.status;
+        }
+        await run.stderr;
+      }
+    }),
+});
+
+Deno.test({
+  name: "run: when api.json cannot be written, the API and the node stop, then one line and exit 2",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withNet(async (net) => {
+      const node = net.nodes[0];
+      // A non-empty directory in its place: the atomic rename onto it fails.
+      await Deno.mkdir(`${node.dir}/api.json/occupied`, { recursive: true });
+      const run = spawnRun(net, node, ["--api", `127.0.0.1:${node.apiPort}`]);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const code = await Promise.race([
+        run.status,
+        new Promise<"running">((r) => timer = setTimeout(() => r("running"), EXIT_DEADLINE_MS)),
+      ]);
+      clearTimeout(timer);
+      if (code === "running") {
+        run.child.kill("SIGKILL");
+        await run.status;
+      }
+      const stderr = await run.stderr;
+      assertEquals(code, 2, stderr);
+      const lines = stderr.trimEnd().split("\n");
+      assertMatch(
+        lines.at(-1)!,
+        new RegExp(
+          `^fedagg run: cannot write ${
+            node.dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+          }/api\\.json: `,
+        ),
+        stderr,
+      );
+      assert(!/^\s+at /m.test(stderr), `no stack trace\n${stderr}`);
+      assert(!stderr.includes(node.token), "the token is not printed");
+      // It stopped what it had started before it reported.
+      const stopping = lines.findIndex((l) => l.includes("cannot write api.json; stopping"));
+      assert(stopping >= 0 && stopping < lines.length - 1, stderr);
+      // The API's port is free again and the directory's lock is released (a clean stop).
+      Deno.listen({ hostname: "127.0.0.1", port: node.apiPort }).close();
+      assertEquals(await Deno.readTextFile(`${node.dir}/lock`), "");
     }),
 });
 

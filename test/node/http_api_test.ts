@@ -120,6 +120,11 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
           const r = await call(f, path, { headers });
           assertEquals(r.status, 401, `${path} ${JSON.stringify(headers)}`);
           assertEquals(r.json().error, "unauthorized");
+          assertEquals(
+            r.headers.get("www-authenticate"),
+            "Bearer",
+            "RFC 9110: a 401 names the scheme",
+          );
         }
         const r = await call(f, "/v1/rounds/0/update?num_samples=1", {
           method: "POST",
@@ -129,6 +134,17 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
         assertEquals(r.status, 401);
       }
       assertEquals(await f.node.journal.update(0), undefined, "nothing was journaled");
+    });
+
+    await t.step("the scheme name is case-insensitive (RFC 9110), the token is not", async () => {
+      for (const scheme of ["bearer", "BEARER", "bEaReR"]) {
+        const r = await call(f, "/v1/status", { headers: { authorization: `${scheme} ${TOKEN}` } });
+        assertEquals(r.status, 200, scheme);
+      }
+      const r = await call(f, "/v1/status", {
+        headers: { authorization: `bearer ${TOKEN.toUpperCase()}` },
+      });
+      assertEquals(r.status, 401);
     });
 
     await t.step(

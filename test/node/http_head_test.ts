@@ -46,6 +46,12 @@ Deno.test("http head: keep-alive by version and Connection", () => {
   assertEquals(parseHead(bytes("GET / HTTP/1.0\r\n\r\n"), 64).contentLength, 0);
 });
 
+Deno.test("http head: Expect: 100-continue is ignored from an HTTP/1.0 client (RFC 9110, 10.1.1)", () => {
+  const expects = (s: string) => parseHead(bytes(s), 64).expectContinue;
+  assertEquals(expects("POST / HTTP/1.1\r\nhost: x\r\nexpect: 100-Continue\r\n\r\n"), true);
+  assertEquals(expects("POST / HTTP/1.0\r\nexpect: 100-continue\r\n\r\n"), false);
+});
+
 Deno.test("http head: each rule refuses with its code", () => {
   refused("GET / HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n", "length-required");
   refused("GET / HTTP/1.1\r\nhost: x\r\nTransfer-Encoding: gzip\r\n\r\n", "length-required");

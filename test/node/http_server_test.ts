@@ -481,3 +481,234 @@ Deno.test("http server: strict heads (431, 411, 400); slow but complete heads, k
     await stopApiNode(f);
   }
 });
+
+/** A request without the token declaring a 60,000-byte body, of which it sends one byte. */
+const REFUSED_POST = `POST /v1/rounds/0/update?num_samples=1 HTTP/1.1\r\nhost: x\r\n` +
+  `content-length: 60000\r\n\r\nA`;
+
+Deno.test({
+  name: "http server: after a refusal, an unread body must arrive within drainTimeoutMs",
+  fn: async () => {
+    // The body idle timeout is far beyond the test: only the drain deadline can close them.
+    const f = await startApiNode({
+      dim: DIM,
+      limits: {
+        maxConnections: 8,
+        drainTimeoutMs: 500,
+        bodyIdleTimeoutMs: 600_000,
+        evictAfterMs: 3_600_000,
+      },
+    });
+    const conns: Deno.TcpConn[] = [];
+    try {
+      conns.push(...await openMany(f.port, 4));
+      for (const c of conns) await send(c, REFUSED_POST);
+      const replies = await within(
+        Promise.all(conns.map((c) => readReply(c))),
+        30_000,
+        "the refusals are answered",
+      );
+      for (const r of replies) assertEquals(r.status, 401);
+      // A byte now and then (well within the body idle timeout) does not keep them open.
+      const trickle = setInterval(() => {
+        for (const c of conns) c.write(new Uint8Array([65])).catch(() => {});
+      }, 100);
+      try {
+        const rest = await within(
+          Promise.all(conns.map((c) => untilClosed(c))),
+          30_000,
+          "every refused connection closed by the server",
+        );
+        assertEquals(rest, ["", "", "", ""], "nothing more was answered");
+      } finally {
+        clearInterval(trickle);
+      }
+      await normalCalls(f, 4);
+    } finally {
+      for (const c of conns) c.close();
+      await stopApiNode(f);
+    }
+  },
+});
+
+Deno.test({
+  name: "http server: a refused request's Expect: 100-continue body is not waited for: closed",
+  fn: async () => {
+    const f = await startApiNode({
+      dim: DIM,
+      limits: { drainTimeoutMs: 600_000, bodyIdleTimeoutMs: 600_000 },
+    });
+    const c = await connect(f.port);
+    try {
+      await send(
+        c,
+        `POST /v1/rounds/0/update?num_samples=1 HTTP/1.1\r\nhost: x\r\n` +
+          `content-length: 24\r\nexpect: 100-continue\r\n\r\n`,
+      );
+      const reply = await within(readReply(c), 30_000, "the refusal");
+      assertEquals(reply.status, 401);
+      assertEquals(reply.headers["connection"], "close");
+      assertEquals(await within(untilClosed(c), 30_000, "closed by the server"), "");
+    } finally {
+      c.close();
+      await stopApiNode(f);
+    }
+  },
+});
+
+Deno.test({
+  name: "http server: at the cap, a connection discarding a refused body is evicted for a new one",
+  fn: async () => {
+    const cap = 4;
+    // Neither the drain nor the body idle timeout ends within the test: only eviction makes room.
+    const f = await startApiNode({
+      dim: DIM,
+      limits: {
+        maxConnections: cap,
+        drainTimeoutMs: 600_000,
+        bodyIdleTimeoutMs: 600_000,
+        evictAfterMs: 200,
+      },
+    });
+    const conns: Deno.TcpConn[] = [];
+    try {
+      conns.push(...await openMany(f.port, cap));
+      for (const c of conns) await send(c, REFUSED_POST);
+      for (const c of conns) assertEquals((await readReply(c)).status, 401);
+      await waitFor(
+        () => f.node.metrics.get("fedagg_api_connections") === cap,
+        30_000,
+        "the refused connections fill the cap",
+      );
+      // Older than evictAfterMs (waiting longer only adds to their age).
+      await new Promise((r) => setTimeout(r, 400));
+      await normalCalls(f, 5);
+      assert(f.node.metrics.get("fedagg_api_evictions_total") >= 1, "one made room");
+      assertEquals(
+        f.node.metrics.get("fedagg_api_refusals_total", { code: "too-many-connections" }),
+        0,
+      );
+    } finally {
+      for (const c of conns) c.close();
+      await stopApiNode(f);
+    }
+  },
+});
+
+Deno.test({
+  name: "http server: an event stream ends as soon as its client goes away",
+  fn: async () => {
+    const f = await startApiNode({ dim: DIM });
+    try {
+      const c = await connect(f.port);
+      await send(c, `GET /v1/events HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\n\r\n`);
+      const first = new Uint8Array(4096);
+      const n = await within(c.read(first), 30_000, "the stream's head");
+      assertMatch(new TextDecoder().decode(first.subarray(0, n!)), /^HTTP\/1\.1 200 /);
+      await waitFor(
+        () => f.node.metrics.get("fedagg_api_connections") === 1,
+        30_000,
+        "the stream's connection is held",
+      );
+      c.close();
+      // The stream's first write after the client left would come with the keep-alive comment
+      // (15 s): before that, only reading the connection can notice the client is gone.
+      await waitFor(
+        () => f.node.metrics.get("fedagg_api_connections") === 0,
+        10_000,
+        "the stream's connection released",
+      );
+    } finally {
+      await stopApiNode(f);
+    }
+  },
+});
+
+Deno.test({
+  name: "http server: HTTP/1.0 keep-alive is answered Connection: keep-alive and kept; no " +
+    "100 Continue to HTTP/1.0",
+  fn: async () => {
+    const f = await startApiNode({ dim: DIM });
+    const c = await connect(f.port);
+    try {
+      const get = `GET /v1/status HTTP/1.0\r\nconnection: keep-alive\r\n` +
+        `authorization: Bearer ${TOKEN}\r\n\r\n`;
+      await send(c, get);
+      const first = await within(readReply(c), 30_000, "the first answer");
+      assertEquals(first.status, 200);
+      assertEquals(first.headers["connection"], "keep-alive");
+      await send(c, get);
+      const second = await within(readReply(c), 30_000, "the second answer, same connection");
+      assertEquals(second.status, 200);
+      // An HTTP/1.0 upload with Expect: 100-continue: the body follows a moment later, and the
+      // first thing answered is the final status, not a 100 (which HTTP/1.0 does not know).
+      await send(
+        c,
+        `POST /v1/rounds/6/update?num_samples=1 HTTP/1.0\r\nauthorization: Bearer ${TOKEN}\r\n` +
+          `content-length: ${4 * DIM}\r\nexpect: 100-continue\r\n\r\n`,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await send(c, new Uint8Array(4 * DIM));
+      const up = await within(readReply(c), 30_000, "the upload's answer");
+      assertEquals(up.status, 202, new TextDecoder().decode(up.body));
+      assertEquals(up.headers["connection"], "close");
+    } finally {
+      c.close();
+      await stopApiNode(f);
+    }
+  },
+});
+
+Deno.test({
+  name: "http server: tens of thousands of requests on one kept-alive connection hold no memory",
+  fn: async () => {
+    // Each answered request used to stay reachable from the connection until it closed.
+    const server = await spawnApiServer({ dim: DIM });
+    const c = await connect(server.port);
+    try {
+      const one = new TextEncoder().encode("GET /v1/status HTTP/1.1\r\nhost: x\r\n\r\n");
+      const batch = new Uint8Array(one.length * 200);
+      for (let i = 0; i < 200; i++) batch.set(one, i * one.length);
+      // Answers counted by their status line (a line may straddle two reads).
+      let answered = 0;
+      const reading = (async () => {
+        const scratch = new Uint8Array(1 << 16);
+        let tail = "";
+        for (let n; (n = await c.read(scratch)) !== null;) {
+          const text = tail + new TextDecoder().decode(scratch.subarray(0, n));
+          answered += text.split("HTTP/1.1 401 ").length - 1;
+          tail = text.slice(-12);
+        }
+      })().catch(() => {});
+      let sent = 0;
+      const pipeline = async (requests: number) => {
+        for (let i = 0; i < requests; i += 200) {
+          await send(c, batch);
+          sent += 200;
+          // At most 2,000 answers in flight, so the client's side never stalls the server's.
+          await waitFor(() => answered >= sent - 2_000, 60_000, "the server answers");
+        }
+        await waitFor(() => answered >= sent, 60_000, "every pipelined request answered");
+      };
+      await pipeline(2_000); // warm-up
+      const before = (await server.mem()).heapUsed;
+      await pipeline(40_000);
+      const after = (await server.mem()).heapUsed;
+      assertEquals(answered, 42_000);
+      // Retained answers were ~3 KB each: 40,000 would be over 100 MB.
+      assert(
+        after - before < 20 * 2 ** 20,
+        `heap grew by ${((after - before) / 2 ** 20).toFixed(1)} MiB over 40,000 requests`,
+      );
+      c.close();
+      await reading;
+    } finally {
+      try {
+        c.close();
+      } catch {
+        // closed above
+      }
+      assertEquals(await server.stop(), 0, server.stderr());
+    }
+  },
+});
