@@ -17,6 +17,8 @@ import {
   readCosign,
   readKeyList,
   readMaskedInput,
+  readOutcome,
+  readOutcomeRequest,
   readShareDelivery,
   readShareKeys,
   readUnmask,
@@ -26,7 +28,10 @@ import type { Roster } from "../../../protocol/federation/roster.ts";
 import { federation } from "../_fixtures.ts";
 import { startedNet } from "../_harness.ts";
 
-const READERS: Record<MessageType, (env: Envelope, roster: Roster) => unknown> = {
+/** The messages a normal round sends (Outcome and OutcomeRequest only follow restarts). */
+type RoundMessageType = Exclude<MessageType, "outcome" | "outcomeRequest">;
+
+const READERS: Record<RoundMessageType, (env: Envelope, roster: Roster) => unknown> = {
   advertiseKeys: readAdvertiseKeys,
   keyList: readKeyList,
   shareKeys: readShareKeys,
@@ -44,18 +49,29 @@ Deno.test("readers: each message reader refuses every other type as wrong-type",
   const fed = await federation({ n: 4, dim: 4, seed: "readers" });
   const { roster } = fed;
   const net = await startedNet(fed, 0);
-  const envelopes = new Map<MessageType, Envelope>();
+  const envelopes = new Map<RoundMessageType, Envelope>();
   for (const w of net.emitted) {
-    if (!envelopes.has(w.type)) envelopes.set(w.type, openFrame(w.frame, roster));
+    const type = w.type as RoundMessageType;
+    if (!envelopes.has(type)) envelopes.set(type, openFrame(w.frame, roster));
   }
   assertEquals(envelopes.size, Object.keys(READERS).length, "a round sends every type");
-  for (const [type, read] of Object.entries(READERS) as [MessageType, typeof READERS.cosign][]) {
+  for (
+    const [type, read] of Object.entries(READERS) as [RoundMessageType, typeof READERS.cosign][]
+  ) {
     // Its own type reads.
     const own = envelopes.get(type)!;
     read(own, roster);
     for (const [other, env] of envelopes) {
       if (other === type) continue;
       const e = assertThrows(() => read(env, roster), ProtocolError) as ProtocolError;
+      assertEquals([e.code, e.peer], ["wrong-type", env.sender], `${type} reading ${other}`);
+    }
+  }
+  // The restart messages' readers refuse every round message too.
+  const restartReaders = { outcome: readOutcome, outcomeRequest: readOutcomeRequest };
+  for (const [type, read] of Object.entries(restartReaders)) {
+    for (const [other, env] of envelopes) {
+      const e = assertThrows(() => read(env), ProtocolError) as ProtocolError;
       assertEquals([e.code, e.peer], ["wrong-type", env.sender], `${type} reading ${other}`);
     }
   }
