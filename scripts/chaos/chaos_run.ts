@@ -330,12 +330,17 @@ async function runRound(
       );
     }
     if (res !== undefined && res.status !== 202) {
-      notes.push(`${name(i)} refused its update: ${res.status} ${res.text.slice(0, 200)}`);
+      notes.push(`${name(i)} refused its update: ${res.status} ${res.text.trim().slice(0, 200)}`);
     }
   };
   const started = Date.now();
   await Promise.all(net.roster.members.map((_, i) => lateOnes.has(i) ? undefined : submit(i)));
   const ackedAt = Date.now();
+  const acked = () => net.roster.members.map((_, i) => i).filter((i) => statuses.get(i) === 202);
+  const ended = (i: number) => {
+    const l = logs.round(net.node(i), round);
+    return l.final !== undefined || l.participantFailed.length > 0;
+  };
   // Carry out the faults; each resolves with the time its disturbance ended.
   const carried = faults.map(async (f): Promise<number> => {
     const node = net.node(f.target);
@@ -345,6 +350,10 @@ async function runRound(
       return Date.now();
     }
     await waitMoment(net, f, round, ackedAt, notes);
+    await logs.poll(Date.now());
+    if (acked().every(ended)) {
+      notes.push(`${describeFault(f, name)} struck after every acknowledged update of the round had ended`);
+    }
     if (f.kind === "kill") {
       await net.stop(node, "SIGKILL");
       await sleep(f.durationMs);
@@ -358,11 +367,6 @@ async function runRound(
   });
   let lastDisturbance: number | undefined;
   Promise.all(carried).then((ends) => lastDisturbance = Math.max(ackedAt, ...ends));
-  const acked = () => net.roster.members.map((_, i) => i).filter((i) => statuses.get(i) === 202);
-  const ended = (i: number) => {
-    const l = logs.round(net.node(i), round);
-    return l.final !== undefined || l.participantFailed.length > 0;
-  };
   for (;;) {
     await logs.poll(Date.now());
     if (lastDisturbance !== undefined) {

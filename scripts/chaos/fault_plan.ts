@@ -54,7 +54,8 @@ export type PlanTimeouts = Pick<Roster, "stageTimeoutMs" | "advertiseTimeoutMs" 
  * the round's view-0 leader with probability 1/2, else a member drawn from the others; a late
  * join is a member drawn from the others (the leader of view 0 still submits on time: a round
  * whose first leader is also late is one more draw). Moments are a time offset in
- * [0, 3 × stage timeout) or, with probability 1/2, a stage of the target (fallback at
+ * [0, 1.5 × stage timeout) (a fault-free small round takes about one stage timeout or less, so
+ * most land inside it) or, with probability 1/2, a stage of the target (fallback at
  * 4 × view timeout). Kills and pauses last [0.2, 2) × the view timeout — from shorter than a
  * stage timeout (a blip the round may ride out) to long enough to force a view change; late
  * joins come [0.5, 1.5) × (advertise + view timeout) after the others — typically past the
@@ -90,7 +91,7 @@ export function planFaults(
       continue;
     }
     const moment: FaultMoment = draw() < 0.5
-      ? { kind: "time", afterMs: Math.round(draw() * 3 * t.stageTimeoutMs) }
+      ? { kind: "time", afterMs: Math.round(draw() * 1.5 * t.stageTimeoutMs) }
       : { kind: "stage", stage: pick(TRIGGER_STAGES), fallbackMs: 4 * t.viewTimeoutMs };
     faults.push({
       kind,
