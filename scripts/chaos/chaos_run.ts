@@ -342,17 +342,19 @@ async function runRound(
     return l.final !== undefined || l.participantFailed.length > 0;
   };
   // Carry out the faults; each resolves with the time its disturbance ended.
-  const carried = faults.map(async (f): Promise<number> => {
+  const harnessErrors: string[] = [];
+  const carry = async (f: Fault): Promise<void> => {
     const node = net.node(f.target);
     if (f.kind === "late") {
       await sleep(Math.max(0, ackedAt + f.durationMs - Date.now()));
-      await submit(f.target);
-      return Date.now();
+      return await submit(f.target);
     }
     await waitMoment(net, f, round, ackedAt, notes);
     await logs.poll(Date.now());
     if (acked().every(ended)) {
-      notes.push(`${describeFault(f, name)} struck after every acknowledged update of the round had ended`);
+      notes.push(
+        `${describeFault(f, name)} struck after every acknowledged update of the round had ended`,
+      );
     }
     if (f.kind === "kill") {
       await net.stop(node, "SIGKILL");
@@ -363,8 +365,13 @@ async function runRound(
       await sleep(f.durationMs);
       net.resume(node);
     }
-    return Date.now();
-  });
+  };
+  // Each resolves with the time its disturbance ended (a harness failure ends it too).
+  const carried = faults.map((f) =>
+    carry(f).catch((err) => {
+      harnessErrors.push(`${describeFault(f, name)}: ${String(err)}`);
+    }).then(() => Date.now())
+  );
   let lastDisturbance: number | undefined;
   Promise.all(carried).then((ends) => lastDisturbance = Math.max(ackedAt, ...ends));
   for (;;) {
@@ -434,8 +441,10 @@ async function runRound(
     };
   });
   const fates = updates.map((u) => u.fate);
+  for (const e of harnessErrors) notes.push(`harness error: ${e}`);
   let outcome: RoundOutcome;
   if (wrong || fates.includes("counted-and-failed")) outcome = "WRONG";
+  else if (harnessErrors.length > 0) outcome = "ERROR";
   else if (fates.includes("stalled")) outcome = "STALLED";
   else if (final !== null) outcome = "completed";
   else outcome = "failed";
