@@ -413,8 +413,10 @@ async function runRound(
     let fate: UpdateFate;
     let end: number | undefined;
     if (status !== 202) fate = "unacknowledged";
-    else if (listed && failed.length > 0) fate = "counted-and-failed";
-    else if (listed && holders.includes(node) && l.final !== undefined) {
+    else if (listed && failed.length > 0) {
+      fate = "counted-and-failed";
+      end = Math.min(l.participantFailed[0].at, l.final?.at ?? Infinity); // its first answer
+    } else if (listed && holders.includes(node) && l.final !== undefined) {
       fate = "certified";
       end = l.final.at;
     } else if (!listed && failed.length > 0) {
