@@ -32,6 +32,7 @@ import {
   type LocalNode,
   type SyntheticInputs,
   syntheticInputs,
+  waitFor,
 } from "../testnet/local_net.ts";
 import { describeFault, type Fault, planFaults } from "./fault_plan.ts";
 import { NodeLogs } from "./node_logs.ts";
@@ -360,6 +361,8 @@ async function runRound(
       await net.stop(node, "SIGKILL");
       await sleep(f.durationMs);
       await net.start(node);
+      // Back once its API answers (it has restored its journal by then).
+      await waitFor(`${node.name}'s API after its restart`, () => net.status(node), 60_000);
     } else {
       net.pause(node);
       await sleep(f.durationMs);
@@ -386,7 +389,18 @@ async function runRound(
 
   // Who serves the final certificate, and is it sound?
   const holders: LocalNode[] = [];
-  for (const n of net.nodes) if (await net.holdsFinal(n, round)) holders.push(n);
+  for (const n of net.nodes) {
+    // A node that does not answer (still starting) is asked again, for up to 30 s.
+    const holds = await waitFor(
+      `${n.name}'s certificate of round ${round}`,
+      async () => await net.holdsFinal(n, round),
+      30_000,
+    ).catch(() => {
+      notes.push(`${n.name} did not answer whether it holds the final certificate`);
+      return false;
+    });
+    if (holds) holders.push(n);
+  }
   let final: RoundResult["final"] = null;
   let wrong = false;
   if (holders.length > 0) {

@@ -4,7 +4,9 @@
  * acknowledged update neither certified nor failed within the stall bound), none may be wrong
  * (a certificate that does not verify, nodes that disagree, an inexact aggregate, an update both
  * certified and failed), and no process may be left behind. The long run is `deno task chaos`.
- * FEDAGG_CHAOS_SEED picks other rounds.
+ * Seed 30's two rounds: the leader SIGKILLed 0.26 s in (while it waits in the advertise stage
+ * for a member that submits 6 s late) and restarted; then a member 2.7 s late and the leader
+ * frozen for 2 s once it reaches the masked stage. FEDAGG_CHAOS_SEED picks other rounds.
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { chaosTimeouts, runChaos } from "../../scripts/chaos/chaos_run.ts";
@@ -12,7 +14,7 @@ import { planFaults } from "../../scripts/chaos/fault_plan.ts";
 import { LocalNet } from "../../scripts/testnet/local_net.ts";
 import { withTempDir } from "./_helpers.ts";
 
-const SEED = Number(Deno.env.get("FEDAGG_CHAOS_SEED") ?? "4");
+const SEED = Number(Deno.env.get("FEDAGG_CHAOS_SEED") ?? "30");
 const NODES = 4;
 const ROUNDS = 2;
 const STAGE_TIMEOUT_MS = 1000;
