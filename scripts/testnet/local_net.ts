@@ -16,7 +16,8 @@ import {
   signRoster,
   writeRosterFile,
 } from "../../node/roster_file.ts";
-import { leaderOf, type Roster } from "../../protocol/mod.ts";
+import { labelledRng, leaderOf, type Roster } from "../../protocol/mod.ts";
+import { encodeNpy, parseUpdate } from "../../node/tensor_formats/mod.ts";
 import { nodeCommand } from "../permissions.ts";
 
 /** The repository root (where `mod.ts` is). */
@@ -56,12 +57,48 @@ function freePort(): number {
   return port;
 }
 
+/** Seeded synthetic updates (values in [−1, 1)) and weights (1–100), one per roster index. */
+export interface SyntheticInputs {
+  readonly values: readonly Float32Array[];
+  readonly weights: readonly number[];
+}
+
+/**
+ * The updates and weights of one round, deterministic for (`label`, `seed`, `round`): `count`
+ * vectors of length `dim` with values in [−1, 1) and weights in 1–100.
+ */
+export function syntheticInputs(
+  label: string,
+  seed: number,
+  round: number,
+  count: number,
+  dim: number,
+): SyntheticInputs {
+  const rng = labelledRng(label, seed, round);
+  const values: Float32Array[] = [];
+  const weights: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const raw = new Uint32Array(rng(4 * dim).buffer);
+    values.push(new Float32Array(dim).map((_, j) => raw[j] / 2 ** 32 * 2 - 1));
+    weights.push(1 + (rng(1)[0] % 100));
+  }
+  return { values, weights };
+}
+
+/** A final certificate as checked by {@link LocalNet.checkFinal}: its view and member ids. */
+export interface CheckedFinal {
+  readonly view: number;
+  readonly members: readonly string[];
+}
+
 /** A set of member processes sharing one signed roster. */
 export class LocalNet {
   readonly out: string;
   readonly roster: Roster;
   readonly nodes: readonly LocalNode[];
   readonly rosterPath: string;
+  /** Nodes stopped with SIGSTOP by {@link pause} and not yet continued. */
+  readonly paused: Set<LocalNode> = new Set();
 
   private constructor(out: string, roster: Roster, nodes: LocalNode[]) {
     this.out = out;
@@ -220,6 +257,32 @@ export class LocalNet {
     clearTimeout(force);
   }
 
+  /**
+   * Freezes a member's process with SIGSTOP (it keeps its sockets but answers nothing) until
+   * {@link resume}. Does nothing to a node that is not running.
+   */
+  pause(node: LocalNode): void {
+    if (node.child === undefined) return;
+    node.child.kill("SIGSTOP");
+    this.paused.add(node);
+  }
+
+  /** Continues a process frozen by {@link pause} (SIGCONT); does nothing to any other. */
+  resume(node: LocalNode): void {
+    if (!this.paused.delete(node)) return;
+    try {
+      node.child?.kill("SIGCONT");
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Stops every process (continuing the paused ones first). Safe to call more than once. */
+  async stopEverything(): Promise<void> {
+    for (const n of [...this.paused]) this.resume(n);
+    await this.stopAll();
+  }
+
   /** Stops every process. Safe to call more than once. */
   async stopAll(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.stop(n)));
@@ -330,6 +393,125 @@ export class LocalNet {
     );
     await Promise.all(victims.map((v) => this.stop(this.node(v), "SIGKILL")));
     await submit([late]);
+  }
+
+  /**
+   * Submits an update to `round` through a node's API (as npy, with `weight` samples): the HTTP
+   * status and body, or undefined if the node did not answer (down, frozen past `timeoutMs`, or
+   * killed while answering).
+   */
+  async submitUpdate(
+    node: LocalNode,
+    round: number,
+    values: Float32Array,
+    weight: number,
+    timeoutMs = 60_000,
+  ): Promise<{ status: number; text: string } | undefined> {
+    try {
+      const res = await fetch(`${node.url}/v1/rounds/${round}/update?num_samples=${weight}`, {
+        method: "POST",
+        body: encodeNpy(values),
+        headers: { "content-type": "application/x-npy", authorization: `Bearer ${node.token}` },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      return { status: res.status, text: await res.text() };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Whether a node serves a final certificate for `round` (`GET /v1/rounds/R/certificate` is 200);
+   * undefined if the node does not answer within `timeoutMs`.
+   */
+  async holdsFinal(node: LocalNode, round: number, timeoutMs = 5000): Promise<boolean | undefined> {
+    try {
+      const res = await fetch(`${node.url}/v1/rounds/${round}/certificate`, {
+        headers: { authorization: `Bearer ${node.token}` },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await res.body?.cancel();
+      return res.status === 200;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Checks the final certificate of `round` as every node in `holders` serves it: they all serve
+   * the same view and member list, `fedagg verify` accepts the certificate with the aggregate and
+   * the mean (saved in `dir`), it lists no member twice, and the mean equals the weighted mean of
+   * exactly the listed members' `inputs` within the roster's quantization bound (so no input is
+   * missing or counted twice). Returns the view and members, or why it is bad.
+   */
+  async checkFinal(
+    round: number,
+    holders: readonly LocalNode[],
+    inputs: SyntheticInputs,
+    dir: string,
+  ): Promise<CheckedFinal | { bad: string }> {
+    if (holders.length === 0) return { bad: "no node holds a final certificate" };
+    await Deno.mkdir(dir, { recursive: true });
+    let agreed: CheckedFinal | undefined;
+    for (const n of holders) {
+      const sum = await this.api(n, `/v1/rounds/${round}/aggregate?format=sum`);
+      if (!sum.ok) return { bad: `${n.name} holds a final round but serves ${sum.status}` };
+      const view = Number(sum.headers.get("x-fedagg-view"));
+      const members = (sum.headers.get("x-fedagg-members") ?? "").split(",").filter((m) =>
+        m !== ""
+      );
+      await sum.body?.cancel();
+      if (agreed === undefined) agreed = { view, members };
+      else if (agreed.view !== view || agreed.members.join() !== members.join()) {
+        return { bad: `nodes disagree on the final aggregate (${n.name}: view ${view})` };
+      }
+    }
+    const source = holders[0];
+    const fetchTo = async (path: string, file: string) => {
+      const res = await this.api(source, path);
+      if (!res.ok) throw new Error(`${path} at ${source.name}: ${res.status}`);
+      await Deno.writeFile(`${dir}/${file}`, new Uint8Array(await res.arrayBuffer()));
+    };
+    await fetchTo(`/v1/rounds/${round}/certificate`, "certificate.cbor");
+    await fetchTo(`/v1/rounds/${round}/aggregate?format=sum`, "aggregate.sum");
+    await fetchTo(`/v1/rounds/${round}/aggregate?format=npy`, "aggregate.npy");
+    const verify = await this.cli([
+      "verify",
+      "--certificate",
+      `${dir}/certificate.cbor`,
+      "--aggregate",
+      `${dir}/aggregate.sum`,
+      "--mean",
+      `${dir}/aggregate.npy`,
+      "--roster",
+      this.rosterPath,
+      "--json",
+    ]);
+    if (verify.code !== 0) {
+      return { bad: `fedagg verify: ${verify.stdout}${verify.stderr}`.trim() };
+    }
+    const verified = JSON.parse(verify.stdout) as { view: number; members: string[] };
+    if (verified.members.join() !== agreed!.members.join() || verified.view !== agreed!.view) {
+      return { bad: "the served member list is not the certificate's" };
+    }
+    if (new Set(verified.members).size !== verified.members.length) {
+      return { bad: "the certificate lists a member twice" };
+    }
+    const q = this.roster.quantization;
+    const listed = verified.members.map((id) => this.roster.indexOf(id)!);
+    const mean = parseUpdate(await Deno.readFile(`${dir}/aggregate.npy`), this.roster.dim, "npy")
+      .values;
+    const wsum = listed.reduce((a, m) => a + inputs.weights[m], 0);
+    for (let j = 0; j < this.roster.dim; j++) {
+      let acc = 0;
+      for (const m of listed) {
+        acc += inputs.weights[m] * Math.max(-q.clip, Math.min(q.clip, inputs.values[m][j]));
+      }
+      if (Math.abs(mean[j] - acc / wsum) > q.errorBound) {
+        return { bad: `the aggregate is not the mean of the listed members' inputs (at ${j})` };
+      }
+    }
+    return { view: verified.view, members: verified.members };
   }
 
   /** Runs the entry point's CLI with the binary's permissions; resolves to code and output. */
