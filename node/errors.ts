@@ -55,7 +55,7 @@ export type SetupErrorCode =
   /** The node's API cannot be reached. */
   | "unreachable";
 
-/** Why the node refused a trainer's update (beyond its body's format). */
+/** Why the node refused a trainer's update (beyond its body's format) or its withdrawal. */
 export type SubmitErrorCode =
   /** A round number outside [0, 2^48). */
   | "invalid-round"

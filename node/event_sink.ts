@@ -1,7 +1,7 @@
 /**
  * Where the protocol's events land in the node: the journal (adverts and commitments before the
  * frame they announce, published and final aggregates, the raw update deleted when its round ends
- * for this member), the metrics, the log, the status the API reports,
+ * for this member or the trainer withdraws it), the metrics, the log, the status the API reports,
  * and the subscribers of the API's event stream. Nothing here decides anything about the round.
  *
  * @module
@@ -13,7 +13,7 @@ import type { Metrics } from "./metrics.ts";
 
 /** Events for API subscribers (server-sent events). */
 export interface NodeEvent {
-  readonly type: "published" | "final" | "round-failed";
+  readonly type: "published" | "final" | "round-failed" | "withdrawn";
   readonly round: number;
   readonly view: number;
   readonly members?: readonly string[];
@@ -112,6 +112,8 @@ export class EventSink {
         return await this.#final(e);
       case "round-failed":
         return await this.#roundFailed(e);
+      case "withdrawn":
+        return await this.#withdrawn(e);
     }
   }
 
@@ -192,6 +194,21 @@ export class EventSink {
     }
     log("info", "aggregate final", { round: e.round, view: e.view, members: e.members.length });
     this.#emit({ type: "final", round: e.round, view: e.view, members: this.#ids(e.members) });
+  }
+
+  /**
+   * The trainer withdrew this member's update: the withdrawal (with the view a new update would
+   * start in) is journaled and the update deleted before this resolves, so a restart does not
+   * resume it; counted, logged and reported, and the status shows the round `withdrawn`.
+   */
+  async #withdrawn(e: Extract<ProtocolEvent, { type: "withdrawn" }>): Promise<void> {
+    const { journal, metrics, log } = this.#options;
+    await journal.recordWithdrawn(e.round, e.nextView);
+    this.#submittedAt.delete(e.round);
+    metrics.inc("fedagg_updates_withdrawn_total", "Updates the trainer withdrew");
+    log("info", "update withdrawn", { round: e.round, view: e.view });
+    if (this.current?.round === e.round) this.current = { ...this.current, stage: "withdrawn" };
+    this.#emit({ type: "withdrawn", round: e.round, view: e.view });
   }
 
   /**

@@ -7,10 +7,11 @@
  * | method | path | |
  * | --- | --- | --- |
  * | POST | `/v1/rounds/{r}/update?num_samples=N` | the update: raw little-endian float32, `.npy` or safetensors (by Content-Type or magic) → 202 |
+ * | DELETE | `/v1/rounds/{r}/update` | withdraws the update before its masked input left → 200 |
  * | GET | `/v1/rounds/{r}/aggregate?format=npy\|raw\|safetensors\|sum` | the weighted mean (or `sum`: the exact certified integer aggregate) → 200, 404 until published |
  * | GET | `/v1/rounds/{r}/certificate` | the final certificate (CBOR) → 200, 404 until final |
  * | GET | `/v1/status` | peers, round, view, leader, stage, last error |
- * | GET | `/v1/events` | server-sent events: `published`, `final`, `round-failed` |
+ * | GET | `/v1/events` | server-sent events: `published`, `final`, `round-failed`, `withdrawn` |
  * | GET | `/metrics` | Prometheus text format |
  *
  * The transport is `http_server.ts`: a strict HTTP/1.1 server with a connection cap, head, body,
@@ -21,8 +22,8 @@
  *
  * Errors are JSON `{ "error": code, "message": text }` with the status {@link STATUS} gives the
  * code: a refused update body names its format problem (`wrong-length`, `non-finite`, …); an
- * update the node refused is `"error": "rejected"` with the node's reason as `"reason"`
- * (`already-submitted`, `decided`, `invalid-num-samples`, …).
+ * update (or a withdrawal) the node refused is `"error": "rejected"` with the node's reason as
+ * `"reason"` (`already-submitted`, `decided`, `round-too-far-ahead`, `committed`, …).
  *
  * @module
  */
@@ -114,6 +115,10 @@ export const STATUS: Readonly<
   "quarantined": 409,
   "decided": 409,
   "committed-before-restart": 409,
+  "round-too-far-ahead": 422,
+  // The node's refusal to withdraw an update.
+  "nothing-to-withdraw": 404,
+  "committed": 409,
   // A journal record found damaged while running (JournalError): never served; a restart repairs
   // or quarantines the round.
   "journal-corrupt": 503,
@@ -194,9 +199,20 @@ interface Context {
   readonly limits: ApiLimits;
 }
 
+/**
+ * `DELETE /v1/rounds/{r}/update`: withdraws this member's update → 200 once the withdrawal is
+ * journaled (the node's refusals: `nothing-to-withdraw` 404, `committed` and `decided` 409).
+ */
+async function deleteUpdate(ctx: Context, round: number): Promise<Response> {
+  await ctx.node.withdraw(round);
+  return json(200, { round, withdrawn: true });
+}
+
 /** `POST /v1/rounds/{r}/update`: parses the body and hands the update to the node → 202. */
 async function postUpdate(ctx: Context, req: Request, url: URL, round: number): Promise<Response> {
-  if (req.method !== "POST") return error("method", "use POST to submit an update");
+  if (req.method !== "POST") {
+    return error("method", "use POST to submit an update, DELETE to withdraw it");
+  }
   const samples = url.searchParams.get("num_samples");
   if (samples === null || !/^\d{1,10}$/.test(samples)) {
     return error("num-samples", "query parameter num_samples (a positive integer) is required");
@@ -406,6 +422,7 @@ export function serveApi(node: FedaggNode, options: ApiOptions): Promise<ApiServ
     const round = /^\/v1\/rounds\/(\d{1,15})\/(update|aggregate|certificate)$/.exec(path);
     if (round === null) return error("not-found", `no route ${req.method} ${path}`);
     const r = Number(round[1]);
+    if (round[2] === "update" && req.method === "DELETE") return await deleteUpdate(ctx, r);
     if (round[2] === "update") return await postUpdate(ctx, req, url, r);
     return await getResult(ctx, req, url, r, round[2] as "aggregate" | "certificate");
   };

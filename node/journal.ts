@@ -12,6 +12,10 @@
  *   (so a restarted node never acts in a second view of that round);
  * - `advertised.json`: the last view this member advertised keys in, before the advert is sent
  *   (so a restarted node resumes in a later view and never advertises twice in one session);
+ * - `withdrawn.json`: the trainer withdrew the update (`DELETE /v1/rounds/R/update`), with the
+ *   first view a new update for the round may start in; written before the update's files are
+ *   deleted, and deleted after a new update for the round was written (an update together with
+ *   this marker was never acknowledged, and a restart deletes it);
  * - `aggregate.u32` + `certificate.cbor` + `published.json`: a verified published aggregate;
  * - `final.cbor`: the final certificate (≥ t co-signatures), after the published aggregate.
  *
@@ -82,6 +86,7 @@ const RECORDS = {
   "update.json": 0o600,
   "committed.json": 0o600,
   "advertised.json": 0o600,
+  "withdrawn.json": 0o600,
   "aggregate.u32": 0o644,
   "certificate.cbor": 0o644,
   "final.cbor": 0o644,
@@ -205,6 +210,41 @@ export class Journal {
       "update.json",
       encodeJson({ numSamples: update.numSamples, layout: update.layout }),
     );
+    // A new update after a withdrawal: it counts from here on.
+    await this.#remove(round, "withdrawn.json");
+  }
+
+  /**
+   * Records that the trainer withdrew the update of `round` (`withdrawn.json`, holding
+   * `nextView`, the first view a new update for the round may start in), then deletes the
+   * update's files, values first: the round no longer counts as submitted. Also completes a
+   * withdrawal interrupted by a crash (call it again with the recorded view).
+   */
+  async recordWithdrawn(round: number, nextView: number): Promise<void> {
+    const payload = encodeJson({ view: nextView });
+    refuseInvalid(() => readCommitted(payload));
+    await this.#write(round, "withdrawn.json", payload);
+    await this.#remove(round, "update.f32");
+    await this.#remove(round, "update.json");
+  }
+
+  /**
+   * The first view a new update for `round` may start in, if its update was withdrawn (and no
+   * new one acknowledged since); `journal-corrupt` if the record is damaged.
+   */
+  async withdrawnView(round: number): Promise<number | undefined> {
+    return await this.#read(round, "withdrawn.json", readCommitted);
+  }
+
+  /** Deletes one record of `round`, if it exists, and makes the deletion durable. */
+  async #remove(round: number, name: RecordName): Promise<void> {
+    try {
+      await Deno.remove(`${this.#round(round)}/${name}`);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw err;
+    }
+    await syncDirectory(this.#round(round));
   }
 
   /**
@@ -532,6 +572,7 @@ export class Journal {
       "update.json": (p) => readUpdateMeta(this.#roster, p),
       "committed.json": readCommitted,
       "advertised.json": readCommitted,
+      "withdrawn.json": readCommitted,
       "aggregate.u32": (p) => readAggregate(this.#roster, p),
       "certificate.cbor": (p) => readCertificate(this.#roster, p),
       "final.cbor": (p) => readFinal(this.#roster, p),

@@ -70,6 +70,11 @@ export interface NodeStatus {
     readonly members: number;
     readonly ids: readonly string[];
   };
+  /**
+   * The federation's current round as this member knows it (one past the newest round that
+   * ended here): updates are taken for it and up to `ROUND_WINDOW` rounds ahead.
+   */
+  readonly currentRound: number;
   /** The newest round this node took part in, its view, leader and stage. */
   readonly round: number | null;
   readonly view: number | null;
@@ -198,8 +203,9 @@ export class FedaggNode {
    * Accepts the trainer's update for `round`: checks it, journals it (durably) and starts this
    * member's part in the round. Refuses with a {@link NodeError}: `invalid-round`, `wrong-dim`,
    * `invalid-num-samples`, `submit-in-progress`, `already-submitted`, `quarantined`,
-   * `already-final`, or what
-   * the endpoint refuses (`decided`, `committed-before-restart`), before journaling anything —
+   * `already-final`, or what the endpoint refuses (`decided`, `committed-before-restart`,
+   * `round-too-far-ahead`: more than `ROUND_WINDOW` past the federation's current round), before
+   * journaling anything —
    * except when a certificate decides the round while the update is being journaled: then the
    * update stays journaled and the refusal is `decided`.
    */
@@ -268,6 +274,34 @@ export class FedaggNode {
   }
 
   /**
+   * Withdraws this member's update for `round` (the trainer's `DELETE`): the endpoint wipes the
+   * round's secrets and sends nothing more for it, then the withdrawal is journaled and the
+   * update deleted before this resolves, so a restart does not resume it; a new update for the
+   * round may be submitted afterwards. Refuses with a {@link NodeError}: `invalid-round`,
+   * `submit-in-progress` (an upload or a withdrawal of the round is under way), or what the
+   * endpoint refuses: `nothing-to-withdraw`, `decided`, `committed` (its masked input left).
+   */
+  async withdraw(round: number): Promise<void> {
+    if (!Number.isSafeInteger(round) || round < 0 || round >= MAX_ROUND) {
+      throw new NodeError("invalid-round", `round must be an integer in [0, 2^48), got ${round}`);
+    }
+    if (this.#submitting.has(round)) {
+      throw new NodeError(
+        "submit-in-progress",
+        `an update for round ${round} is being accepted or withdrawn right now`,
+      );
+    }
+    this.#submitting.add(round);
+    try {
+      await this.#driver.input(() => this.#endpoint.withdraw(round)).catch((err) => {
+        throw asNodeError(err);
+      });
+    } finally {
+      this.#submitting.delete(round);
+    }
+  }
+
+  /**
    * The stored aggregate of `round`, if published, with the layout of this member's update for
    * it (if any) and its weighted mean (computed when first read).
    */
@@ -304,6 +338,7 @@ export class FedaggNode {
         members: this.#roster.members.length - 1,
         ids: connected.map((i) => this.#roster.members[i].id),
       },
+      currentRound: this.#endpoint.currentRound,
       round: c?.round ?? null,
       view: c?.view ?? null,
       leader: c === undefined
@@ -373,8 +408,10 @@ export class FedaggNode {
 
   /**
    * Restores after a restart. Reads which rounds the journal holds and, for each, whether it is
-   * final, published, or pending (an accepted update whose values are still journaled and no
-   * aggregate). The endpoint gets the newest round, the views this member committed to and
+   * final, published, withdrawn, failed (its update's values deleted without an aggregate) or
+   * pending (an accepted update whose values are still journaled and no aggregate). The endpoint
+   * gets the newest round, the newest decided round, the failed and withdrawn rounds (from which
+   * it knows the federation's current round), the views this member committed to and
    * advertised in, and the pending rounds, and decides for each pending round whether it is
    * resumed (in which view) or given up; a given-up round is reported like any round that
    * failed for this member (logged, counted, a `round-failed` event, its raw update deleted).
@@ -387,27 +424,51 @@ export class FedaggNode {
     if (newest === undefined) return;
     const committed = new Map<number, number>();
     const advertised = new Map<number, number>();
+    const withdrawn = new Map<number, number>();
     const pending: number[] = [];
+    const failed: number[] = [];
     const unfinished: number[] = [];
+    let decided: number | undefined;
     for (const round of rounds) {
       const recorded = await this.#journal.recorded(round);
       if (recorded.final) {
         this.#sink.lastFinalRound = Math.max(this.#sink.lastFinalRound ?? -1, round);
+        decided = Math.max(decided ?? -1, round);
         continue;
       }
       const view = await this.#journal.committedView(round);
       if (view !== undefined) committed.set(round, view);
       if (recorded.published) {
+        decided = Math.max(decided ?? -1, round);
         if (round >= newest - ROUND_WINDOW) unfinished.push(round);
         continue;
       }
-      // Pending unless its values were deleted (its round ended for it before the restart).
-      if (!recorded.update || await this.#journal.update(round) === undefined) continue;
+      const next = await this.#journal.withdrawnView(round);
+      if (next !== undefined) {
+        // Withdrawn: also completes a withdrawal a crash interrupted (the update goes).
+        withdrawn.set(round, next);
+        await this.#journal.recordWithdrawn(round, next);
+        continue;
+      }
+      if (!recorded.update) continue;
+      // Its values were deleted when its round failed for it before the restart.
+      if (await this.#journal.update(round) === undefined) {
+        failed.push(round);
+        continue;
+      }
       pending.push(round);
       const last = await this.#journal.advertisedView(round);
       if (last !== undefined) advertised.set(round, last);
     }
-    const plan = this.#endpoint.restore({ newestRound: newest, committed, advertised, pending });
+    const plan = this.#endpoint.restore({
+      newestRound: newest,
+      decided,
+      failed,
+      withdrawn,
+      committed,
+      advertised,
+      pending,
+    });
     if (plan.givenUp.length > 0) await this.#driver.input(() => Promise.resolve([...plan.givenUp]));
     for (const round of unfinished) {
       const stored = await this.#journal.aggregate(round);

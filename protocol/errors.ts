@@ -99,7 +99,13 @@ export type CallerErrorCode =
   /** The round is already decided here: its certificate checked out. */
   | "decided"
   /** This member committed to a view of the round before a restart: it can take no more part. */
-  | "committed-before-restart";
+  | "committed-before-restart"
+  /** A round more than `ROUND_WINDOW` ahead of the federation's current round (`Endpoint`). */
+  | "round-too-far-ahead"
+  /** A withdrawal of an update this member does not have in progress in the round. */
+  | "nothing-to-withdraw"
+  /** A withdrawal after this member sent its masked input: the update may be counted. */
+  | "committed";
 
 /**
  * A call its caller got wrong — an argument out of range, or an operation refused in the current

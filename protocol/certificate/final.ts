@@ -90,7 +90,7 @@ export interface VerifiedCertificate {
  * const net = new SimNetwork(roster, endpoints);
  * for (const [i, e] of endpoints.entries()) {
  *   const q = quantize(new Float32Array([0.1, 0.2, 0.3]), 1 + i, roster.quantization, labelledRng("w", i));
- *   await net.call(i, () => e.submit(7, q, net.now));
+ *   await net.call(i, () => e.submit(0, q, net.now));
  * }
  * await net.run({ until: () => net.events("final").length === 4 });
  * const [final] = net.events("final");

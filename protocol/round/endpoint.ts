@@ -8,9 +8,18 @@
  *
  * Calls are serialized internally, so a driver may call it from concurrent callbacks.
  *
+ * **The current round.** The federation's current round, as this member knows it, is one past the
+ * newest round that ended here ({@link Endpoint.currentRound}): decided (a certificate with ≥ t
+ * approvals checked out, or its signatures did for a certificate gossiped for a round beyond
+ * the window) or failed for this member's update. An update is taken only for a round at most
+ * {@link ROUND_WINDOW} ahead of it (`round-too-far-ahead` otherwise), so a mistyped round number
+ * never moves this member out of the window in which it leads the federation's rounds. A
+ * trainer withdraws an update that sent no masked input yet with {@link Endpoint.withdraw}.
+ *
  * Resource limits against a flooding peer: leaders are created only for rounds within
- * {@link ROUND_WINDOW} of the newest round this member submitted to (any round before its first
- * submission or {@link Endpoint.restore}) and views within {@link VIEW_WINDOW} of its own view,
+ * {@link ROUND_WINDOW} of the newest round this member submitted to or saw decided (any round
+ * before its first submission or {@link Endpoint.restore}) and views within {@link VIEW_WINDOW}
+ * of its own view,
  * and at most {@link MAX_LEADERS} exist at once. A leader past its first stage is never evicted
  * while it can still progress; one stalled below t gives up a view timeout after its stage
  * timeout and is then evictable.
@@ -38,7 +47,12 @@ import { leaderOf } from "../federation/schedule.ts";
 import type { Rng } from "../crypto/mod.ts";
 import type { MemberSigner } from "../federation/signer.ts";
 
-/** How far (in rounds) ahead of or behind its newest round an endpoint will lead. */
+/**
+ * How far (in rounds) ahead of or behind its newest round an endpoint will lead; also how far
+ * ahead of the federation's current round ({@link Endpoint.currentRound}) it takes an update, so
+ * that its newest round stays within this window of the current round, which it therefore
+ * still leads.
+ */
 export const ROUND_WINDOW = 2;
 /** Most leader instances alive at once. */
 export const MAX_LEADERS = 8;
@@ -119,6 +133,10 @@ export class Endpoint {
   readonly #participants = new Map<number, Seat>();
   readonly #leaders = new Map<string, Leader>();
   #newestRound = -1;
+  /** The newest round that ended here (decided, or failed for this member's update); -1: none. */
+  #ended = -1;
+  /** Rounds whose update the trainer withdrew: the first view a new update may start in. */
+  readonly #withdrawn = new Map<number, number>();
   #queue: Promise<unknown> = Promise.resolve();
   /** Views this member committed to before a restart, by round (see {@link Endpoint.restore}). */
   readonly #committed = new Map<number, number>();
@@ -136,6 +154,18 @@ export class Endpoint {
   /** This member's roster index. */
   get self(): number {
     return this.#config.self;
+  }
+
+  /**
+   * The federation's current round as this member knows it: one past the newest round that ended
+   * here — decided (its certificate checked out, from the leader, gossip or an Outcome; or, for a
+   * round beyond the window, a gossiped certificate's signatures and ≥ t approvals did) or failed
+   * for this member's update — and 0 for a member that knows of no ended round. A member whose
+   * knowledge is behind learns the federation's progress from the next certificate it receives.
+   * Updates are taken for rounds up to {@link ROUND_WINDOW} ahead of it.
+   */
+  get currentRound(): number {
+    return this.#ended + 1;
   }
 
   /** The participant of `round`, if this member submitted to it (for inspection). */
@@ -161,7 +191,10 @@ export class Endpoint {
    * {@link CallerError}: `invalid-input` for a round or view outside [0, 2^48) or an input of
    * another length; `decided` for a round whose certificate this member already checked;
    * `already-submitted` for a round that has its update; `committed-before-restart` for a round
-   * this member committed to before a restart.
+   * this member committed to before a restart; `round-too-far-ahead` for a round more than
+   * {@link ROUND_WINDOW} ahead of {@link currentRound}. After a withdrawal ({@link withdraw}) the
+   * new update starts no earlier than the view after the last one the withdrawn update
+   * advertised in (a member never advertises twice in one session).
    */
   submit(round: number, input: Uint32Array, now: number, view = 0): Promise<Output[]> {
     return this.#serialized(async () => {
@@ -170,13 +203,15 @@ export class Endpoint {
       const participant = new Participant(this.#config, round, input);
       this.#addParticipant(round, participant);
       this.#newestRound = Math.max(this.#newestRound, round);
-      return await this.#deliverLocal(await participant.start(now, view), now);
+      const start = Math.max(view, this.#withdrawn.get(round) ?? 0);
+      return await this.#deliverLocal(await participant.start(now, start), now);
     });
   }
 
   /**
    * Refuses (CallerError) a submission to `round` exactly as {@link submit} would now —
-   * `invalid-input`, `decided`, `already-submitted` or `committed-before-restart` — without
+   * `invalid-input`, `decided`, `already-submitted`, `committed-before-restart` or
+   * `round-too-far-ahead` — without
    * changing anything; returns when `submit` would take it (given a valid input). A driver asks before it journals an update, so that it never keeps an
    * update the endpoint would refuse (a certificate may still decide the round in between:
    * `submit` checks again).
@@ -202,11 +237,70 @@ export class Endpoint {
           `a restart and cannot take part in it again`,
       );
     }
+    const current = this.currentRound;
+    if (round > current + ROUND_WINDOW) {
+      throw new CallerError(
+        "round-too-far-ahead",
+        `round ${round} is too far ahead: the federation's current round is ${current} (as this ` +
+          `member knows it), and an update is taken for rounds up to ${current + ROUND_WINDOW}`,
+      );
+    }
+  }
+
+  /**
+   * Withdraws this member's update for `round` before it can be in any aggregate: the
+   * participant wipes its secrets and input and sends nothing more for the round (frames already
+   * handed to the driver may still leave; none carries the masked input). Returns one
+   * `withdrawn` event naming the view a new update for the round would start in (the driver
+   * persists it, and deletes the journaled update); this member may submit to the round again.
+   * Refuses with a {@link CallerError}: `invalid-input` for a round outside [0, 2^48);
+   * `nothing-to-withdraw` when this member has no update in progress in the round (none, or its
+   * round already ended for it: failed or withdrawn); `decided` when the round's certificate
+   * checked out here; `committed` once it sent a masked input in any view of the round (a leader
+   * may still include it in an aggregate, so it can no longer be taken back).
+   */
+  withdraw(round: number): Promise<Output[]> {
+    return this.#serialized(() => {
+      checkNumber("round", round);
+      const seat = this.#participants.get(round);
+      if (seat?.decided) {
+        throw new CallerError(
+          "decided",
+          `round ${round} is already decided here (its aggregate was published)`,
+        );
+      }
+      if (!(seat instanceof Participant) || seat.stage === "failed") {
+        throw new CallerError(
+          "nothing-to-withdraw",
+          `this member has no update in progress in round ${round} (none was submitted, it was ` +
+            `withdrawn, or the round already failed for it)`,
+        );
+      }
+      if (seat.sentMaskedInput || seat.committedView !== undefined) {
+        throw new CallerError(
+          "committed",
+          `this member already sent its masked input in round ${round} (view ${seat.view}): a ` +
+            `leader may still count it in the aggregate, so it can no longer be withdrawn`,
+        );
+      }
+      const view = seat.view;
+      seat.wipe();
+      this.#participants.delete(round);
+      const nextView = view + 1;
+      this.#withdrawn.set(round, Math.max(this.#withdrawn.get(round) ?? 0, nextView));
+      return Promise.resolve([event({ type: "withdrawn", round, view, nextView })]);
+    });
   }
 
   /**
    * Restores what a restarted node's journal knows and decides what becomes of its pending
-   * updates. Call before anything else. `newestRound` is the newest round it took part in;
+   * updates. Call before anything else. `decided` is the newest round decided here (final or
+   * published) and `failed` the rounds that failed for this member's update: together they give
+   * {@link currentRound} (a failed round counts only within {@link ROUND_WINDOW} of the current
+   * round then, so a mistyped round given up never moves it). `withdrawn` maps each round whose
+   * update was withdrawn (and not resubmitted) to the view a new update would start in.
+   * `newestRound` is the newest round it took part in (counted no further ahead than
+   * {@link ROUND_WINDOW} past the current round);
    * `committed` the views it committed to (it will never act in another view of those rounds,
    * nor submit to them again); `advertised` the last view it advertised keys in, by round (the
    * `advertised` events it persisted); `pending` the rounds with an update the trainer was told
@@ -215,17 +309,30 @@ export class Endpoint {
    * Every pending round is either resumed — in the view after the last one it advertised in
    * (never twice in one session, so no leader holds two adverts from it), else view 0 — or
    * given up with a reason: it committed to a view before the restart (its secrets of that view
-   * are gone, and it may act in no other), it is more than {@link ROUND_WINDOW} rounds behind
-   * the newest (no member would lead it), or its views are exhausted (`viewLimit`).
+   * are gone, and it may act in no other), it is more than {@link ROUND_WINDOW} rounds ahead of
+   * the current round (accepted before that was refused: no member leads it), more than
+   * {@link ROUND_WINDOW} rounds behind the newest (no member would lead it), or its views are
+   * exhausted (`viewLimit`).
    */
   restore(state: {
     newestRound?: number;
+    decided?: number;
+    failed?: readonly number[];
+    withdrawn?: ReadonlyMap<number, number>;
     committed?: ReadonlyMap<number, number>;
     advertised?: ReadonlyMap<number, number>;
     pending?: readonly number[];
   }): RestorePlan {
+    if (state.decided !== undefined) this.#learnDecided(state.decided);
+    for (const round of [...state.failed ?? []].sort((a, b) => a - b)) {
+      if (round <= this.currentRound + ROUND_WINDOW) this.#ended = Math.max(this.#ended, round);
+    }
+    const ahead = this.currentRound + ROUND_WINDOW;
     if (state.newestRound !== undefined) {
-      this.#newestRound = Math.max(this.#newestRound, state.newestRound);
+      this.#newestRound = Math.max(this.#newestRound, Math.min(state.newestRound, ahead));
+    }
+    for (const [round, view] of state.withdrawn ?? []) {
+      this.#withdrawn.set(round, Math.max(this.#withdrawn.get(round) ?? 0, view));
     }
     for (const [round, view] of state.committed ?? []) this.#committed.set(round, view);
     const resume: Resumption[] = [];
@@ -244,6 +351,13 @@ export class Endpoint {
           `this member committed to view ${committed} before a restart: that view's secrets ` +
             `are gone and it may act in no other view`,
         );
+      } else if (round > ahead) {
+        giveUp(
+          round,
+          advertised ?? 0,
+          `more than ${ROUND_WINDOW} rounds ahead of the federation's current round ` +
+            `${this.currentRound} at a restart (a mistyped round number?): no member leads it`,
+        );
       } else if (round < this.#newestRound - ROUND_WINDOW) {
         giveUp(
           round,
@@ -260,6 +374,7 @@ export class Endpoint {
         );
       } else resume.push({ round, view });
     }
+    this.#learn(givenUp);
     return { resume, givenUp };
   }
 
@@ -320,7 +435,10 @@ export class Endpoint {
    * member fetch anything, however many views of however many rounds it leads. `ignore` for a
    * certificate this member has no use for, `refused` for one that fails a check.
    *
-   * Changes no state and does not wait for earlier calls: its answer is advice, and
+   * A certificate of a round beyond the window ahead that passes the same checks (leader's
+   * signature, ≥ t approvals of its session) is evidence that the round was decided: the member
+   * learns from it that the federation moved on ({@link currentRound}) and ignores it. Changes no
+   * other state and does not wait for earlier calls: its answer is advice, and
    * {@link receive} checks the frame with its body in full. Never throws on bad input.
    */
   async wantsCertificate(frame: Uint8Array, from: number): Promise<CertificateInterest> {
@@ -331,6 +449,14 @@ export class Endpoint {
       const { round, view } = env.session;
       const participant = this.#participants.get(round);
       if (participant === undefined && Math.abs(round - this.#newestRound) > ROUND_WINDOW) {
+        if (round > this.#newestRound && round > this.#ended) {
+          await verifyCertificateSignatures(roster, env, certificate);
+          this.#learnDecided(round);
+          return {
+            kind: "ignore",
+            reason: `round ${round} is beyond this member's window: learnt that it was decided`,
+          };
+        }
         return {
           kind: "ignore",
           reason: `round ${round} is outside this member's window (newest ${this.#newestRound})`,
@@ -402,7 +528,7 @@ export class Endpoint {
   #serialized(fn: () => Promise<Output[]>): Promise<Output[]> {
     const guarded = async (): Promise<Output[]> => {
       try {
-        return await fn();
+        return this.#learn(await fn());
       } catch (err) {
         if (err instanceof CallerError) throw err;
         const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -412,6 +538,34 @@ export class Endpoint {
     const run = this.#queue.then(guarded, guarded);
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Notes the rounds `outputs` end: a decided round (published or final, any role) and a round
+   * failed for this member's update, if within {@link ROUND_WINDOW} of the current round.
+   * Returns `outputs`.
+   */
+  #learn(outputs: Output[]): Output[] {
+    for (const o of outputs) {
+      if (o.kind !== "event") continue;
+      const e = o.event;
+      if (e.type === "published" || e.type === "final") this.#learnDecided(e.round);
+      else if (
+        e.type === "round-failed" && e.role === "participant" &&
+        e.round <= this.currentRound + ROUND_WINDOW
+      ) {
+        // Beyond that only a round accepted before such rounds were refused (given up at a
+        // restart): it must not move the current round.
+        this.#ended = Math.max(this.#ended, e.round);
+      }
+    }
+    return outputs;
+  }
+
+  /** `round` was decided: it ended, and the federation's rounds go on from there. */
+  #learnDecided(round: number): void {
+    this.#ended = Math.max(this.#ended, round);
+    this.#newestRound = Math.max(this.#newestRound, round);
   }
 
   #addParticipant(round: number, p: Seat): void {

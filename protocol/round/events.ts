@@ -38,6 +38,18 @@ export type ProtocolEvent =
    * of this round. A node must persist this before sending the approval that follows.
    */
   | { readonly type: "committed"; readonly round: number; readonly view: number }
+  /**
+   * The trainer withdrew this member's update for `round` (`Endpoint.withdraw`) while it was in
+   * `view`, before any masked input left: the update is in no aggregate and never will be. A
+   * node deletes the journaled update and persists `nextView`, the first view a new update for
+   * the round may start in (a member never advertises twice in one session).
+   */
+  | {
+    readonly type: "withdrawn";
+    readonly round: number;
+    readonly view: number;
+    readonly nextView: number;
+  }
   /** The leader published an aggregate (participants: a verified certificate arrived). */
   | {
     readonly type: "published";

@@ -128,6 +128,7 @@ export class Participant {
   #view: ViewState | undefined;
   #viewNumber = 0;
   #committedView: number | undefined;
+  #maskedSent = false;
   #deadline: number | undefined;
   /** Digests of approval frames whose signatures this member already checked. */
   readonly #verifiedApprovals = new Set<string>();
@@ -170,6 +171,14 @@ export class Participant {
   /** The view this member committed to, if any. */
   get committedView(): number | undefined {
     return this.#committedView;
+  }
+
+  /**
+   * True once this member produced its masked input in any view of the round: from then on a
+   * leader may count the update in an aggregate, so it can no longer be withdrawn.
+   */
+  get sentMaskedInput(): boolean {
+    return this.#maskedSent;
   }
 
   /** When {@link handleTimeout} next needs to run, or undefined. */
@@ -428,6 +437,7 @@ export class Participant {
       maskedInputFields({ u2Hash: v.u2Hash, vectorHash }),
       body,
     );
+    this.#maskedSent = true;
     return [this.#enter(TRANSITIONS.share.next, now), { kind: "send", to: v.leader, frame }];
   }
 

@@ -140,6 +140,8 @@ export async function recordRound(s: GoldenScenario): Promise<RecordedRound> {
   const endpoints = signers.map((signer, self) =>
     new Endpoint({ roster, self, signer, rng: rng(s, "member", self), expander: inlineExpander })
   );
+  // Round ROUND − 1 was decided: ROUND is the federation's current round for every member.
+  for (const e of endpoints) e.restore({ decided: ROUND - 1 });
   const inputs = signers.map((_, i) => {
     const r = rng(s, "input", i);
     const x = new Float32Array(s.dim);

@@ -1,7 +1,9 @@
 /**
  * A real single-process {@link FedaggNode} behind the trainer API, for the API tests and the
  * abuse harness: a three-member roster where only this node runs, so updates are accepted and
- * journaled though no round completes.
+ * journaled though no round completes. With `decidedRound`, the journal starts with that round
+ * genuinely published (not final), so the federation's current round is one past it and every
+ * older round still takes an update.
  *
  * @module
  */
@@ -10,6 +12,8 @@ import { inlineExpander } from "../../protocol/math/masking.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { type ApiLimits, type ApiServer, serveApi } from "../../node/http_api.ts";
 import { FedaggNode } from "../../node/node.ts";
+import { Journal } from "../../node/journal.ts";
+import { finalRound } from "./_journal_fixtures.ts";
 import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
 import { closeUnrefdChannels } from "../../node/shims.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
@@ -33,6 +37,12 @@ export interface ApiNodeOptions {
   readonly dim?: number;
   readonly maxWeight?: number;
   readonly limits?: Partial<ApiLimits>;
+  /**
+   * A round journaled as published (a genuine certificate, not final) before the node starts:
+   * the node's current round is then `decidedRound + 1` (default: a node with no history,
+   * whose current round is 0).
+   */
+  readonly decidedRound?: number;
   /** Also called with every log line (they are kept in `logs` either way). */
   readonly onLog?: (level: string, message: string, fields?: object) => void;
 }
@@ -53,6 +63,11 @@ export async function startApiNode(options: ApiNodeOptions = {}): Promise<ApiNod
   for (const id of ids) file = addMember(file, id.card([]));
   const roster = rosterOf(file);
   const self = ids[0];
+  if (options.decidedRound !== undefined) {
+    const signers = roster.members.map((m) => ids.find((id) => id.peerId === m.id)!.signer);
+    const { final: _, ...published } = await finalRound({ roster, signers }, options.decidedRound);
+    await new Journal(`${dir}/n0`, roster).recordAggregate(published);
+  }
   const logs: ApiNode["logs"] = [];
   const log = (level: string, message: string, fields?: object) => {
     logs.push({ level, message, fields });

@@ -23,6 +23,8 @@ export interface FinalRecord {
 /** Runs `round` of `fed` to its final certificate in memory; fails if it does not finish. */
 export async function finalRound(fed: Federation, round: number): Promise<FinalRecord> {
   const net = new EndpointNet(fed);
+  // The round before was decided: `round` is the federation's current round for every member.
+  for (const e of net.endpoints) e.restore({ decided: round - 1 });
   try {
     await net.submit(round, inputsFor(fed.roster, round));
     await net.deliver();

@@ -42,7 +42,9 @@ function values(seed: number): Float32Array<ArrayBuffer> {
 }
 
 type Fixture = ApiNode;
-const start = () => startApiNode({ dim: DIM, maxWeight: MAX_WEIGHT });
+/** Decided before the start: every round below DECIDED + 4 takes an update (the steps use many). */
+const DECIDED = 50;
+const start = () => startApiNode({ dim: DIM, maxWeight: MAX_WEIGHT, decidedRound: DECIDED });
 const stop = stopApiNode;
 
 function auth(headers: Record<string, string> = {}): Record<string, string> {
@@ -375,10 +377,12 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
 
     await t.step("/v1/status reports the node", async () => {
       // A fresh round this node leads: it is then both in the round and leading it, alone in
-      // the first stage (the other two members never run).
+      // the first stage (the other two members never run). It leads only rounds near the
+      // federation's current round, DECIDED + 1.
       const self = roster.indexOf(f.ids[0].peerId)!;
-      const led = [31, 32, 33, 34, 35, 36, 37, 38, 39].find((r) => leaderOf(roster, r, 0) === self);
-      assert(led !== undefined, "this node leads one of rounds 31..39");
+      const near = [DECIDED + 1, DECIDED + 2, DECIDED + 3];
+      const led = near.find((r) => leaderOf(roster, r, 0) === self);
+      assert(led !== undefined, `this node leads one of rounds ${near}`);
       assertEquals((await upload(f, led, encodeRaw(values(led)), "?num_samples=1")).status, 202);
       const r = await call(f, "/v1/status");
       assertEquals(r.status, 200);
@@ -389,6 +393,7 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       assertEquals(s.federation, "http-test");
       assert(Array.isArray(s.addresses) && s.addresses.length > 0);
       assertEquals(s.peers, { connected: 0, members: 2, ids: [] });
+      assertEquals(s.currentRound, DECIDED + 1);
       for (const k of ["round", "view", "leader", "stage", "lastFinalRound", "lastError"]) {
         assert(k in s, k);
       }
@@ -407,7 +412,8 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       const text = new TextDecoder().decode(r.bytes);
       assert(text.includes("# TYPE fedagg_updates_accepted_total counter\n"), text);
       const accepted = f.node.metrics.get("fedagg_updates_accepted_total");
-      assertEquals(accepted, (await f.node.journal.rounds()).length, "one per journaled update");
+      const updates = (await f.node.journal.rounds()).filter((r) => r !== DECIDED);
+      assertEquals(accepted, updates.length, "one per journaled update");
       assert(text.includes(`\nfedagg_updates_accepted_total ${accepted}\n`), text);
       assert(text.includes("# TYPE fedagg_peers_connected gauge\nfedagg_peers_connected 0\n"));
       assert(text.includes("\nfedagg_refused_peers 0\n"), text);
@@ -583,6 +589,52 @@ Deno.test({
   },
 });
 
+Deno.test("http api: a mistyped round is refused 422 before anything is journaled; DELETE withdraws an update", async () => {
+  // A node with no history: the federation's current round is 0 for it.
+  const f = await startApiNode({ dim: DIM, maxWeight: MAX_WEIGHT });
+  try {
+    const roster = f.node.roster;
+    const r = await upload(f, 1_000_000, encodeRaw(values(1)));
+    assertEquals(r.status, 422);
+    assertEquals([r.json().error, r.json().reason], ["rejected", "round-too-far-ahead"]);
+    assertMatch(r.json().message, /current round is 0/);
+    assertMatch(r.json().message, /up to 2/);
+    assertEquals(await f.node.journal.rounds(), [], "nothing journaled");
+    assertEquals((await call(f, "/v1/status")).json().currentRound, 0);
+    // It still leads the rounds of the federation it is scheduled for (before: it refused its
+    // own advert, "round 0 is outside this member's window (newest round 1000000)").
+    const self = roster.indexOf(f.ids[0].peerId)!;
+    const led = [0, 1, 2].find((round) => leaderOf(roster, round, 0) === self);
+    assert(led !== undefined, "this node leads view 0 of one of rounds 0..2");
+    assertEquals((await upload(f, led, encodeRaw(values(led)))).status, 202);
+    assertEquals((await call(f, "/v1/status")).json().leading, {
+      round: led,
+      view: 0,
+      stage: "advertise",
+    });
+
+    // Withdrawn before its masked input left: 200, the update is gone, a marker stays.
+    const del = () => call(f, `/v1/rounds/${led}/update`, { method: "DELETE", headers: auth() });
+    const w = await del();
+    assertEquals([w.status, w.json()], [200, { round: led, withdrawn: true }]);
+    assertEquals(await f.node.journal.update(led), undefined);
+    assertEquals(await f.node.journal.updateMeta(led), undefined, "no longer submitted");
+    assertEquals(await f.node.journal.withdrawnView(led), 1);
+    assertEquals(f.node.metrics.get("fedagg_updates_withdrawn_total"), 1);
+    assertEquals((await call(f, "/v1/status")).json().stage, "withdrawn");
+    const again = await del();
+    assertEquals([again.status, again.json().reason], [404, "nothing-to-withdraw"]);
+    const none = await call(f, "/v1/rounds/1/update", { method: "DELETE", headers: auth() });
+    assertEquals([none.status, none.json().reason], [404, "nothing-to-withdraw"]);
+    // A new update for the round: accepted, advertised in the next view, the marker gone.
+    assertEquals((await upload(f, led, encodeRaw(values(led + 1)))).status, 202);
+    assertEquals(await f.node.journal.advertisedView(led), 1);
+    assertEquals(await f.node.journal.withdrawnView(led), undefined);
+  } finally {
+    await stop(f);
+  }
+});
+
 Deno.test("http api: refuses to start with a short token", async () => {
   // serveApi checks the token before touching the node (it throws synchronously; the async
   // wrapper turns that into the rejection assertRejects expects).
@@ -638,6 +690,9 @@ Deno.test("http api: every refusal code has its documented status (docs/operator
     "quarantined": 409,
     "decided": 409,
     "committed-before-restart": 409,
+    "round-too-far-ahead": 422,
+    "nothing-to-withdraw": 404,
+    "committed": 409,
     "journal-corrupt": 503,
   };
   assertEquals({ ...STATUS }, documented);

@@ -216,7 +216,7 @@ Deno.test({
       );
       // Older than evictAfterMs (waiting longer only adds to their age).
       await new Promise((r) => setTimeout(r, 400));
-      await normalCalls(f, 3);
+      await normalCalls(f, 2);
       assertEquals(f.node.metrics.get("fedagg_api_evictions_total"), 1, "one made room");
       assertEquals(f.node.metrics.get("fedagg_api_connections"), cap, "still at the cap");
       // The evicted one was closed without an answer; the others are still held.
@@ -289,7 +289,7 @@ Deno.test({
       }
       assertEquals(f.node.metrics.get("fedagg_api_uploads_in_progress"), 0);
       assertEquals(await f.node.journal.update(10), undefined);
-      await normalCalls(f, 12);
+      await normalCalls(f, 2);
     } finally {
       await stopApiNode(f);
     }

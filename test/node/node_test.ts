@@ -314,18 +314,19 @@ Deno.test({
       const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
       const nodeDir = `${dir}/restart`;
       const journal = new Journal(nodeDir, roster);
-      // Round 1 is final. Rounds 0, 3, 4 and 5 hold acknowledged updates and no aggregate:
-      // 0 is more than ROUND_WINDOW behind the newest (5) and 4 was committed to: both given up;
-      // 3 had advertised in view 0: resumed in view 1; 5 never advertised: resumed in view 0.
-      for (const round of [0, 1, 3, 4, 5]) await journal.recordUpdate(round, update);
+      // Round 2 is final (the current round is 3). Rounds 0, 3, 4 and 5 hold acknowledged
+      // updates and no aggregate: 0 is more than ROUND_WINDOW behind the newest (5) and 4 was
+      // committed to: both given up; 3 had advertised in view 0: resumed in view 1; 5 never
+      // advertised: resumed in view 0.
+      for (const round of [0, 2, 3, 4, 5]) await journal.recordUpdate(round, update);
       // A genuine final round: the start-up scan verifies it (a junk certificate is quarantined).
       const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
-      await journal.recordAggregate(await finalRound(fed, 1));
+      await journal.recordAggregate(await finalRound(fed, 2));
       await journal.recordAdvertised(3, 0);
       await journal.recordCommit(4, 0);
-      // Round 2's update record is damaged: the start-up scan quarantines the round.
-      await Deno.mkdir(`${nodeDir}/journal/round-2`, { recursive: true });
-      await Deno.writeTextFile(`${nodeDir}/journal/round-2/update.json`, "{not json");
+      // Round 1's update record is damaged: the start-up scan quarantines the round.
+      await Deno.mkdir(`${nodeDir}/journal/round-1`, { recursive: true });
+      await Deno.writeTextFile(`${nodeDir}/journal/round-1/update.json`, "{not json");
       const logs: Log[] = [];
       const self = 0;
       const node = await FedaggNode.start({
@@ -339,7 +340,9 @@ Deno.test({
         expander: inlineExpander,
       });
       try {
-        assertEquals(node.status().lastFinalRound, 1);
+        assertEquals(node.status().lastFinalRound, 2);
+        // Rounds 0 and 4, given up, ended for this member: the current round is 5.
+        assertEquals(node.status().currentRound, 5);
         const resumed = logs.filter((l) => l.message.startsWith("resuming")).map((l) => l.fields);
         assertEquals(resumed, [{ round: 3, view: 1 }, { round: 5, view: 0 }]);
         const failed = logs.filter((l) => l.message === "round failed")
@@ -363,12 +366,12 @@ Deno.test({
         // The quarantined round takes no new update (this member may have committed in it).
         assertEquals(node.metrics.get("fedagg_journal_quarantined_total"), 1);
         const refused = await assertRejects(
-          () => node.submit(2, update.values, 1, layout),
+          () => node.submit(1, update.values, 1, layout),
           NodeError,
           "quarantine",
         );
         assertEquals((refused as NodeError).code, "quarantined");
-        assertEquals(await journal.updateMeta(2), undefined, "nothing journaled for round 2");
+        assertEquals(await journal.updateMeta(1), undefined, "nothing journaled for round 1");
       } finally {
         await node.stop();
         closeUnrefdChannels();
@@ -411,4 +414,171 @@ Deno.test("node: a failed start stops what it started and closes the mask worker
       closeUnrefdChannels();
     }
   });
+});
+
+Deno.test({
+  name: "node: a mistyped round is refused; one an older version accepted is given up at a " +
+    "restart; the node leads normal rounds across restarts",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withFederation(async ({ dir, file, roster, identityOf }) => {
+      const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
+      const values = new Float32Array(DIM).fill(0.25);
+      const self = leaderOf(roster, 0, 0);
+      const nodeDir = `${dir}/mistyped`;
+      const journal = new Journal(nodeDir, roster);
+      const logs: Log[] = [];
+      const start = () =>
+        FedaggNode.start({
+          dir: nodeDir,
+          identity: identityOf(self),
+          rosterFile: file,
+          roster,
+          index: self,
+          listen: ["/ip4/127.0.0.1/tcp/0"],
+          log: (level, message, fields) => logs.push({ level, message, fields }),
+          expander: inlineExpander,
+        });
+      const outsideWindow = () =>
+        logs.filter((l) => l.message === "refused" && JSON.stringify(l.fields).includes("window"));
+      const far = 1_000_000;
+
+      // A fresh node: refused before anything is journaled, and it leads round 0.
+      let node = await start();
+      try {
+        const err = await assertRejects(
+          () => node.submit(far, values, 1, layout),
+          NodeError,
+          "current round is 0",
+        );
+        assertEquals((err as NodeError).code, "round-too-far-ahead");
+        assertEquals(await journal.rounds(), [], "nothing journaled");
+        await node.submit(0, values, 1, layout);
+        assertEquals(node.status().leading, { round: 0, view: 0, stage: "advertise" });
+        assertEquals(outsideWindow(), []);
+      } finally {
+        await node.stop();
+      }
+
+      // What an older version accepted: an update for round 1 000 000 (it advertised in view
+      // 0), beside a genuine final round k whose next round this node leads.
+      let k = 1;
+      while (leaderOf(roster, k + 1, 0) !== self) k++;
+      const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
+      await journal.recordAggregate(await finalRound(fed, k));
+      await journal.recordUpdate(far, { values, numSamples: 1, layout });
+      await journal.recordAdvertised(far, 0);
+      logs.length = 0;
+      node = await start();
+      try {
+        const failed = logs.filter((l) => l.message === "round failed")
+          .map((l) => l.fields as { round: number; reason: string });
+        const given = failed.find((f) => f.round === far);
+        assert(given?.reason.includes(`ahead of the federation's current round ${k + 1}`));
+        assertEquals(await exists(journal.path(far, "update.f32")), false, "its values deleted");
+        assertEquals(
+          logs.filter((l) => l.message.startsWith("resuming")).map((l) => l.fields),
+          [],
+          "round 1 000 000 is not resumed (nor round 0, more than 2 behind)",
+        );
+        assertEquals(node.status().currentRound, k + 1);
+        await node.submit(k + 1, values, 1, layout);
+        assertEquals(node.status().leading, { round: k + 1, view: 0, stage: "advertise" });
+        assertEquals(outsideWindow(), []);
+      } finally {
+        await node.stop();
+      }
+
+      // Once more: the failed round 1 000 000 does not make the current round 1 000 001.
+      logs.length = 0;
+      node = await start();
+      try {
+        assertEquals(node.status().currentRound, k + 1);
+        assertEquals(
+          logs.filter((l) => l.message.startsWith("resuming")).map((l) => l.fields),
+          [{ round: k + 1, view: 1 }],
+        );
+        assertEquals(logs.filter((l) => l.message === "round failed"), []);
+        assertEquals(outsideWindow(), []);
+      } finally {
+        await node.stop();
+        closeUnrefdChannels();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "node: a withdrawn update is not resumed after a restart; a new one starts a later view",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withFederation(async ({ dir, file, roster, identityOf }) => {
+      const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
+      const values = new Float32Array(DIM).fill(0.5);
+      const self = 1;
+      const nodeDir = `${dir}/withdraw`;
+      const journal = new Journal(nodeDir, roster);
+      const logs: Log[] = [];
+      const events: NodeEvent[] = [];
+      const start = async () => {
+        const n = await FedaggNode.start({
+          dir: nodeDir,
+          identity: identityOf(self),
+          rosterFile: file,
+          roster,
+          index: self,
+          listen: ["/ip4/127.0.0.1/tcp/0"],
+          log: (level, message, fields) => logs.push({ level, message, fields }),
+          expander: inlineExpander,
+        });
+        n.subscribe((e) => events.push(e));
+        return n;
+      };
+      let node = await start();
+      try {
+        await node.submit(1, values, 1, layout);
+        await node.withdraw(1);
+        assertEquals(events.map((e) => [e.type, e.round]), [["withdrawn", 1]]);
+        assertEquals(await exists(journal.path(1, "update.f32")), false);
+        assertEquals(await journal.withdrawnView(1), 1);
+        const again = await assertRejects(() => node.withdraw(1), NodeError);
+        assertEquals((again as NodeError).code, "nothing-to-withdraw");
+      } finally {
+        await node.stop();
+      }
+      logs.length = 0;
+      node = await start();
+      try {
+        assertEquals(logs.filter((l) => l.message.startsWith("resuming")), [], "not resumed");
+        assertEquals(logs.filter((l) => l.message === "round failed"), []);
+        assertEquals(node.status().currentRound, 0, "a withdrawal ends no round");
+        // Submitted again after the restart: in the view after the withdrawn one.
+        await node.submit(1, values, 1, layout);
+        assertEquals(await journal.advertisedView(1), 1);
+        assertEquals(await journal.withdrawnView(1), undefined);
+      } finally {
+        await node.stop();
+      }
+      // A withdrawal a crash interrupted (marker written, update not yet deleted) is completed.
+      await journal.recordWithdrawn(1, 2);
+      const marker = await Deno.readFile(journal.path(1, "withdrawn.json"));
+      await journal.recordUpdate(1, { values, numSamples: 1, layout }); // removes the marker
+      await Deno.writeFile(journal.path(1, "withdrawn.json"), marker);
+      await journal.recordUpdate(2, { values, numSamples: 1, layout });
+      logs.length = 0;
+      node = await start();
+      try {
+        assertEquals(
+          logs.filter((l) => l.message.startsWith("resuming")).map((l) => l.fields),
+          [{ round: 2, view: 0 }],
+        );
+        assertEquals(await exists(journal.path(1, "update.f32")), false);
+      } finally {
+        await node.stop();
+        closeUnrefdChannels();
+      }
+    });
+  },
 });

@@ -44,6 +44,8 @@ async function runRound(
   hold?: (m: Wire) => boolean,
 ): Promise<EndpointNet> {
   const net = new EndpointNet(fed, undefined, `cert/${round}`);
+  // The round before was decided: `round` is the federation's current round for every member.
+  for (const e of net.endpoints) e.restore({ decided: round - 1 });
   net.hold = hold;
   await net.submit(round, inputsFor(fed.roster, round));
   await net.deliver();

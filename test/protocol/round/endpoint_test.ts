@@ -251,6 +251,8 @@ Deno.test("endpoint: leaders and observers only for rounds within ROUND_WINDOW",
   const self = 2;
   const newest = 10;
   const e = endpoint(fed, self);
+  // The federation's current round is `newest` (round newest − 1 was decided).
+  e.restore({ decided: newest - 1 });
   await e.submit(newest, inputsFor(roster, newest)[self], 0);
   const sender = 4;
   for (
@@ -364,6 +366,7 @@ Deno.test("endpoint: submit refuses a second update and inputs of the wrong leng
   const fed = await fedPromise;
   const { roster } = fed;
   const e = endpoint(fed, 1);
+  e.restore({ decided: 3 }); // rounds up to 3 + 1 + ROUND_WINDOW are taken
   await e.submit(4, inputsFor(roster, 4)[1], 0);
   await assertRejects(() => e.submit(4, inputsFor(roster, 4)[1], 0), CallerError, "already");
   await assertRejects(() => e.submit(5, new Uint32Array(roster.dim), 0), CallerError, "d + 1");
@@ -450,6 +453,9 @@ Deno.test("endpoint: a member without input observes the round and co-signs", as
 Deno.test("endpoint: keeps a bounded number of participants, wiping the oldest", async () => {
   const fed = await fedPromise;
   const e = endpoint(fed, 3);
+  // Round 3 was decided: rounds up to 3 + 1 + ROUND_WINDOW are taken, and older ones that are
+  // still running (nothing here says they ended).
+  e.restore({ decided: 3 });
   const owned: Uint32Array[] = [];
   for (let round = 0; round < 6; round++) {
     const input = inputsFor(fed.roster, round)[3];
@@ -523,7 +529,7 @@ Deno.test("endpoint: after restore, a committed round cannot be submitted to aga
   const fed = await fedPromise;
   const { roster } = fed;
   const e = endpoint(fed, 0);
-  e.restore({ newestRound: 7, committed: new Map([[7, 1]]) });
+  e.restore({ newestRound: 7, decided: 6, committed: new Map([[7, 1]]) });
   await assertRejects(() => e.submit(7, inputsFor(roster, 7)[0], 0), RangeError, "committed");
   // Other rounds are unaffected, and the round window follows the restored newest round.
   assert((await e.submit(8, inputsFor(roster, 8)[0], 0)).some((o) => o.kind === "send"));
@@ -589,7 +595,7 @@ Deno.test("endpoint: wantsCertificate asks for a body only where a certificate w
   const fresh = endpoint(fed, x, "fresh");
   assertEquals(interest(await fresh.wantsCertificate(gossiped, l)), "fetch");
   const behind = endpoint(fed, x, "behind");
-  behind.restore({ newestRound: round + ROUND_WINDOW + 1 });
+  behind.restore({ decided: round + ROUND_WINDOW + 1 });
   assertEquals(interest(await behind.wantsCertificate(gossiped, l)), "ignore");
   // Committed to another view of the round before a restart: this view's body is of no use.
   const committed = endpoint(fed, x, "committed");

@@ -241,6 +241,7 @@ Deno.test("restore: every pending round is resumed or given up with its reason",
   const n = fed.roster.members.length;
   const plan = e.restore({
     newestRound: 10,
+    decided: 8,
     committed: new Map([[9, 0]]),
     advertised: new Map([[8, 0], [10, n - 1]]),
     pending: [10, 3, 8, 9, 7],
