@@ -27,7 +27,14 @@ import {
   verifyCertificateSignatures,
 } from "../certificate/certificate.ts";
 import { equalBytes } from "../encoding/bytes.ts";
-import { type Envelope, openFrame, sealFrame, TO_LEADER, withBody } from "../wire/frame.ts";
+import {
+  type Envelope,
+  openFrame,
+  sealFrame,
+  TO_LEADER,
+  verifyEnvelope,
+  withBody,
+} from "../wire/frame.ts";
 import { outcomeRequestFields, readOutcomeRequest } from "../wire/messages.ts";
 import { Participant } from "./participant.ts";
 import { viewLimit } from "./stages.ts";
@@ -46,8 +53,6 @@ export const MAX_LEADERS = 8;
 export const VIEW_WINDOW = 3;
 /** Most rounds whose participants and observers are kept (older ones are dropped). */
 const MAX_PARTICIPANTS = 4;
-/** Outcomes sent that are remembered, so each (round, view, member) gets at most one. */
-const MAX_ANSWERED = 256;
 
 /** A journaled round a restarted member takes up again, and in which view (see `restore`). */
 export interface Resumption {
@@ -122,8 +127,11 @@ export class Endpoint {
   #queue: Promise<unknown> = Promise.resolve();
   /** Views this member committed to before a restart, by round (see {@link Endpoint.restore}). */
   readonly #committed = new Map<number, number>();
-  /** `round/view/member` of the Outcomes sent (oldest first), see {@link #answer}. */
-  readonly #answered = new Set<string>();
+  /**
+   * The members sent this member's Outcome, by round: kept only for rounds whose seat it holds
+   * (at most {@link MAX_PARTICIPANTS} rounds of at most n members), see {@link #answer}.
+   */
+  readonly #answered = new Map<number, Set<number>>();
 
   /**
    * An endpoint with no rounds yet.
@@ -390,6 +398,7 @@ export class Endpoint {
     for (const l of this.#leaders.values()) l.wipe();
     this.#participants.clear();
     this.#leaders.clear();
+    this.#answered.clear();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -420,6 +429,7 @@ export class Endpoint {
       const oldest = Math.min(...this.#participants.keys());
       this.#participants.get(oldest)!.wipe();
       this.#participants.delete(oldest);
+      this.#answered.delete(oldest);
     }
   }
 
@@ -511,20 +521,35 @@ export class Endpoint {
 
   /**
    * This member's Outcome of the envelope's round for member `from`, when the round is final
-   * here: sent at most once per (round, view, member) — an Outcome carries the aggregate, so a
-   * member cannot make this one send it again and again — else nothing. Nobody is blamed: the
-   * asker may simply have restarted, or missed the end of the round.
+   * here: sent at most once per (round, asker), whatever the view the asker names — an Outcome
+   * carries the whole aggregate, so a member cannot make this one send it again and again by
+   * naming other views — else nothing. Refuses (naming `from`) a view at or past the view limit
+   * (no member ever works in one) and, before an Outcome is sent, a frame whose signature does not
+   * verify. Nobody is blamed otherwise: the asker may simply have restarted, or missed the end of
+   * the round. What was answered is kept only while this member holds the round.
    */
   async #answer(env: Envelope, from: number): Promise<Output[]> {
-    const seat = this.#participants.get(env.session.round);
-    const outcome = seat?.outcomeFrame();
-    if (outcome === undefined || from === this.#config.self) return [];
-    const key = `${env.session.round}/${env.session.view}/${from}`;
-    if (this.#answered.has(key)) return [];
-    this.#answered.add(key);
-    if (this.#answered.size > MAX_ANSWERED) {
-      this.#answered.delete(this.#answered.values().next().value!);
+    const { roster, self } = this.#config;
+    const { round, view } = env.session;
+    const outcome = this.#participants.get(round)?.outcomeFrame();
+    if (outcome === undefined || from === self) return [];
+    const limit = viewLimit(roster.members.length);
+    if (view >= limit) {
+      return [refused(
+        new ProtocolError(
+          "wrong-session",
+          `${env.type} for view ${view} of round ${round}: past the last view ${limit - 1}`,
+          from,
+        ),
+      )];
     }
+    const answered = this.#answered.get(round) ?? new Set<number>();
+    if (answered.has(from)) return [];
+    if (!await verifyEnvelope(roster, env)) {
+      return [refused(new ProtocolError("bad-signature", env.type, from))];
+    }
+    answered.add(from);
+    this.#answered.set(round, answered);
     return [{ kind: "send", to: from, frame: await outcome }];
   }
 
