@@ -32,9 +32,10 @@
  * member spoke in the view and, after a restart, resume in a later one (`docs/protocol.md` §4).
  *
  * **The end of the update.** Every participant ends in exactly one of: a certificate whose U3
- * contains this member (`published`, then `final`), or `round-failed` — a view limit, a stalled
- * leader after committing, or a certificate or an Outcome of the round that does not contain
- * this member (`excluded`).
+ * contains this member (`published`, then `final`), or `round-failed` — a view limit before it
+ * committed, or a certificate or an Outcome of the round that does not contain this member
+ * (`excluded`). A committed member whose leader stalls is `outcome-unknown` until one of those
+ * reaches it: it asks the other members (`outcome_inquiry.ts`) and never guesses a failure.
  *
  * Every refusal is reported as a `refused` event naming the peer and the reason; it never
  * throws out of {@link Participant.handle}.
@@ -72,6 +73,7 @@ import {
 import { SHARE_LENGTH } from "../wire/share_entry.ts";
 import { event, type Output } from "./events.ts";
 import { RoundKeys } from "./keys.ts";
+import { OutcomeInquiry } from "./outcome_inquiry.ts";
 import { Publication } from "./publication.ts";
 import {
   checkConsistencyRequest,
@@ -131,6 +133,8 @@ export class Participant {
   #deadline: number | undefined;
   /** Digests of approval frames whose signatures this member already checked. */
   readonly #verifiedApprovals = new Set<string>();
+  /** Asking the other members how the round ended, once committed and the leader went quiet. */
+  #inquiry: OutcomeInquiry | undefined;
   /** The round's certificate and co-signatures (survives the view that produced them). */
   readonly #publication: Publication;
 
@@ -217,9 +221,19 @@ export class Participant {
     }
   }
 
-  /** Handles the passage of time: a view change if the leader stalled before we committed. */
+  /**
+   * Handles the passage of time: a view change if the leader stalled before this member
+   * committed; once committed, an inquiry (`outcome-unknown`, OutcomeRequests with backoff) —
+   * never a `round-failed` on a timeout, since the round may have been certified with this
+   * member's update.
+   */
   async handleTimeout(now: number): Promise<Output[]> {
     if (this.#deadline === undefined || now < this.#deadline) return [];
+    if (this.#inquiry !== undefined) {
+      const out = await this.#inquiry.handleTimeout(now);
+      this.#deadline = this.#inquiry.nextTimeout();
+      return out;
+    }
     const view = this.#viewNumber;
     switch (participantTimeout(this.stage, this.#committedView !== undefined)) {
       case "next-view":
@@ -232,8 +246,21 @@ export class Participant {
           event({ type: "view-change", round: this.round, from: view, to: view + 1 }),
           ...await this.#enterView(view + 1, now),
         ];
-      case "fail":
-        return this.#fail(`the leader of view ${view} stalled after this member committed to it`);
+      case "ask": {
+        // Committed: the round may have been certified with this update, so it is not failed
+        // on a guess. The view stays (a slow leader's certificate, or on a sparse graph its
+        // UnmaskRequest, is still taken); the other members are asked for the Outcome.
+        wipe(this.#input);
+        this.#input = undefined;
+        this.#inquiry = new OutcomeInquiry(this.#config, this.round, view);
+        const out = await this.#inquiry.start(
+          now,
+          `the leader of view ${view} made no progress for a view timeout after this member ` +
+            `committed to it`,
+        );
+        this.#deadline = this.#inquiry.nextTimeout();
+        return out;
+      }
       case "none":
         this.#deadline = undefined;
         return [];
@@ -494,6 +521,7 @@ export class Participant {
     this.#input = undefined;
     this.#viewNumber = env.session.view;
     this.#deadline = undefined;
+    this.#inquiry?.stop();
     const published = out.find((o) => o.kind === "event" && o.event.type === "published");
     const members = published?.kind === "event" && published.event.type === "published"
       ? published.event.members

@@ -357,6 +357,7 @@ Deno.test({
           assertEquals(await exists(journal.path(round, "update.f32")), kept, `round ${round}`);
           assertEquals((await journal.updateMeta(round))?.numSamples, 1);
         }
+        assertEquals(await exists(journal.path(1, "update.f32")), false, "REVIEW: final round 1 raw update still on disk");
         assertEquals(await journal.advertisedView(3), 1);
         assertEquals(await journal.advertisedView(5), 0);
         assertEquals(node.status().round, 5);

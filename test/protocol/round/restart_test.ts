@@ -344,3 +344,70 @@ Deno.test("an Outcome that does not verify is refused, blaming its sender", asyn
   assertEquals(withoutBody(env).length < env.frame.length, true);
   net.endpoints.forEach((e) => e.close());
 });
+
+Deno.test("review: committed member crashes, round certified WITH its update, restart says round-failed", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "review-commit" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0]);
+  await net.submitAll(inputs);
+  await net.run({ until: () => net.events("committed", x).length === 1, maxTime: 60_000 });
+  const [c] = net.events("committed", x);
+  net.crash(x); // approval already queued
+  await net.run({ until: () => net.events("final").length === 3, maxTime: 60_000 });
+  const finals = net.events("final");
+  console.log("finals members", finals.map((f) => f.members));
+  const plan = net.restart(x, {
+    newestRound: ROUND,
+    committed: new Map([[ROUND, c.view]]),
+    pending: [ROUND],
+  });
+  console.log("plan", JSON.stringify(plan.givenUp.map((o) => o.kind === "event" ? o.event : o)));
+  assert(finals.every((f) => f.members.includes(x)), "x is in the certified aggregate");
+  assertEquals(plan.givenUp, [], "x's update was certified, yet it is given up as round-failed");
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("review: a slow leader after unmask: round-failed, then a final that contains the member", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "review-slow" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0]);
+  net.hold = (w) => w.type === "certificate";
+  await net.submitAll(inputs);
+  await net.run({ until: () => net.events("round-failed", x).length > 0, maxTime: 600_000 });
+  console.log("x round-failed:", net.events("round-failed", x).map((e) => e.reason));
+  net.hold = undefined;
+  net.release();
+  await net.run({ until: () => net.events("final", x).length > 0, maxTime: 900_000 });
+  const fin = net.events("final", x);
+  console.log("x final members:", fin.map((f) => f.members));
+  assert(
+    !(net.events("round-failed", x).length > 0 && fin.some((f) => f.members.includes(x))),
+    "both round-failed and final with x",
+  );
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("review: a fifth pending round evicts the oldest participant silently", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "review-evict" });
+  const net = new RestartNet(fed);
+  const x = 0;
+  for (const i of all(fed, [x])) net.crash(i);
+  for (let r = 0; r < 5; r++) {
+    const input = inputsFor(fed.roster, r)[x].slice();
+    await net.call(x, () => net.endpoints[x].submit(r, input, net.now));
+  }
+  await net.run({ maxTime: 10_000_000 });
+  const failed = net.events("round-failed", x).filter((e) => e.role === "participant").map((e) =>
+    e.round
+  );
+  console.log(
+    "participant round-failed rounds:",
+    failed,
+    "participant(0):",
+    net.endpoints[x].participant(0),
+  );
+  assertEquals(failed.sort(), [0, 1, 2, 3, 4]);
+  net.endpoints.forEach((e) => e.close());
+});
