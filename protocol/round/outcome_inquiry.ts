@@ -32,8 +32,11 @@ export function inquiryBackoffMs(roster: Pick<Roster, "viewTimeoutMs">, attempt:
 
 /** What an inquiry needs: the roster, this member's index and its signing keys. */
 export interface InquiryConfig {
+  /** The validated roster. */
   readonly roster: Roster;
+  /** This member's roster index (it asks everyone else). */
   readonly self: number;
+  /** This member's long-term keys, which sign its OutcomeRequests. */
   readonly signer: MemberSigner;
 }
 

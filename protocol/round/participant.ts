@@ -171,6 +171,14 @@ export class Participant {
     return this.#publication.decided;
   }
 
+  /**
+   * True while this member's update has not ended here: the round is neither decided (a
+   * certificate or Outcome reported it `published` or `excluded`) nor given up (`round-failed`).
+   */
+  get open(): boolean {
+    return this.#stage !== "failed" && !this.decided;
+  }
+
   /** The view this member committed to, if any. */
   get committedView(): number | undefined {
     return this.#committedView;
