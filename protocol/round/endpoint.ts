@@ -458,8 +458,10 @@ export class Endpoint {
   /**
    * Keeps `p` as the seat of `round`. Past {@link MAX_PARTICIPANTS} seats one is dropped: an
    * observer of the oldest round first, else the oldest participant — and a participant (or an
-   * observer of this member's own update) whose update has not ended yet is reported
-   * `round-failed` (this member can no longer follow that round), never dropped silently.
+   * observer of this member's own update) whose update has not ended yet is reported, never
+   * dropped silently: `round-failed` (this member can no longer follow that round), or, when it
+   * committed (the round may be certified with its update), `outcome-unknown` — never a failure
+   * on a guess.
    */
   #addParticipant(round: number, p: Seat): Output[] {
     this.#participants.set(round, p);
@@ -472,6 +474,18 @@ export class Endpoint {
     this.#participants.delete(victim);
     this.#answered.delete(victim);
     if (!open) return [];
+    const committed = seat.committedView;
+    if (committed !== undefined) {
+      // Committed: the round may be certified with this update; failing it would be a guess.
+      return [event({
+        type: "outcome-unknown",
+        round: victim,
+        view: committed,
+        reason: `evicted while its outcome was unknown: this member follows at most ` +
+          `${MAX_PARTICIPANTS} rounds at once and round ${round} took the seat of round ${victim}`,
+        asking: false,
+      })];
+    }
     return [event({
       type: "round-failed",
       role: "participant",
