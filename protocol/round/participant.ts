@@ -519,6 +519,21 @@ export class Participant {
    */
   async #onDecision(env: Envelope): Promise<Output[]> {
     const decided = this.#publication.decided;
+    const committed = this.#committedView;
+    if (
+      env.type === "outcome" && committed !== undefined && env.session.view !== committed &&
+      this.#stage !== "failed" && !decided
+    ) {
+      // Signed evidence that the round was certified in another view than the one this member
+      // committed to: its update is in no aggregate of the round and never will be.
+      const { verified } = await this.#publication.checkOutcome(env);
+      if (verified.members.includes(this.#config.self)) return [];
+      this.#inquiry?.stop();
+      return this.#fail(
+        `excluded: the round was certified in view ${env.session.view} (final certificate) ` +
+          `while this member committed to view ${committed}`,
+      );
+    }
     const commitment = { view: this.#committedView, approvedU3: this.#view?.u3 };
     const out = env.type === "certificate"
       ? await this.#publication.certificate(env, commitment)
