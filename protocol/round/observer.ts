@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { ProtocolError } from "../errors.ts";
 import { event, type Output } from "./events.ts";
 import type { Envelope } from "../wire/frame.ts";
 import { OutcomeInquiry } from "./outcome_inquiry.ts";
@@ -89,6 +90,30 @@ export class Observer {
    * the round is final. Never throws: refusals come back as `refused` events.
    */
   async handle(env: Envelope, now: number): Promise<Output[]> {
+    const committed = this.committedView;
+    if (
+      env.type === "outcome" && this.#ownUpdate && !this.#excluded && !this.decided &&
+      committed !== undefined && env.session.view !== committed
+    ) {
+      // Signed evidence that the round was certified in another view than the committed one.
+      try {
+        const { verified } = await this.#publication.checkOutcome(env);
+        if (verified.members.includes(this.#config.self)) return [];
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        return [event({ type: "refused", error: err })];
+      }
+      this.#excluded = true;
+      this.#inquiry?.stop();
+      return [event({
+        type: "round-failed",
+        role: "participant",
+        round: this.round,
+        view: env.session.view,
+        reason: `excluded: the round was certified in view ${env.session.view} (final ` +
+          `certificate) while this member committed to view ${committed}`,
+      })];
+    }
     const out = await this.#publication.handle(env, now);
     if (this.#publication.final) this.#inquiry?.stop();
     return [...out, ...this.#exclusion(out, env)];

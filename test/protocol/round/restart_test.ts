@@ -507,3 +507,28 @@ Deno.test("recover: a published round without this member's update reports exclu
   assertEquals(net.events("round-failed", z), [], "included: not failed");
   net.endpoints.forEach((e) => e.close());
 });
+
+Deno.test("a restarted committed member takes an Outcome of another view as evidence it is excluded", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "restart-other-view" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0]);
+  net.crash(x);
+  await net.submitAll(inputs, all(fed, [x]));
+  await net.run({ until: () => net.events("final").length === 3, maxTime: 60_000 });
+  // x's journal says it committed to view 2; the round was certified in view 0 without it.
+  const plan = net.restart(x, {
+    newestRound: ROUND,
+    committed: new Map([[ROUND, 2]]),
+    pending: [ROUND],
+  });
+  assertEquals(plan.ask, [ROUND]);
+  await net.call(x, () => net.endpoints[x].ask(ROUND, net.now));
+  await net.run({ maxTime: net.now + 100 * fed.roster.viewTimeoutMs });
+  const failed = net.events("round-failed", x);
+  assertEquals(failed.length, 1, "once, however many answered");
+  assert(failed[0].reason.startsWith("excluded"), failed[0].reason);
+  assertEquals(net.events("final", x), [], "it never takes another view's certificate");
+  assertEquals(net.endpoints[x].nextTimeout(), undefined, "it stopped asking");
+  net.endpoints.forEach((e) => e.close());
+});
