@@ -114,6 +114,40 @@ export class EventSink {
         return await this.#roundFailed(e);
       case "withdrawn":
         return await this.#withdrawn(e);
+      case "outcome-unknown":
+        return await this.#outcomeUnknown(e);
+    }
+  }
+
+  /**
+   * A committed round whose end this member does not know yet (it asks its peers): logged, counted
+   * when it starts, shown in the status (`outcome-unknown`), and its raw update deleted — a
+   * committed member never acts in another view, so the values are never needed again. Not a
+   * failure: the update may be in a certified aggregate, so no `round-failed` is reported.
+   */
+  async #outcomeUnknown(e: Extract<ProtocolEvent, { type: "outcome-unknown" }>): Promise<void> {
+    const { journal, metrics, log } = this.#options;
+    log("warn", e.asking ? "round outcome unknown: asking the members" : "round outcome unknown", {
+      round: e.round,
+      view: e.view,
+      reason: e.reason,
+    });
+    if (e.asking) {
+      metrics.inc(
+        "fedagg_rounds_outcome_unknown_total",
+        "Committed rounds whose outcome this node had to ask its peers for",
+      );
+    }
+    if (this.current === undefined || this.current.round <= e.round) {
+      this.current = { round: e.round, view: e.view, stage: "outcome-unknown" };
+    }
+    try {
+      await journal.pruneUpdate(e.round);
+    } catch (err) {
+      log("error", "could not delete the update of a committed round", {
+        round: e.round,
+        error: String(err),
+      });
     }
   }
 

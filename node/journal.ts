@@ -117,6 +117,8 @@ export interface JournalScan {
     readonly path: string;
     readonly movedTo: string;
     readonly reason: string;
+    /** The round, when the entry was a round directory holding an update record (valid or not). */
+    readonly updateRound?: number;
   }[];
 }
 
@@ -256,15 +258,21 @@ export class Journal {
   }
 
   /**
-   * Deletes the raw values of `round`'s update (its metadata stays). Call once the round is
-   * final: they are no longer needed to resume it.
+   * Deletes the raw values of `round`'s update (its metadata stays) and flushes the round's
+   * directory, so the deletion survives a power loss. Call once the update can never be needed
+   * again (the round ended for this member, or it committed). Resolves to whether a file was
+   * deleted.
    */
-  async pruneUpdate(round: number): Promise<void> {
+  async pruneUpdate(round: number): Promise<boolean> {
     try {
       await Deno.remove(`${this.#round(round)}/update.f32`);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
+      return false;
     }
+    // The deletion is durable before anything relies on it (the plaintext must not come back).
+    await syncDirectory(this.#round(round));
+    return true;
   }
 
   /**
@@ -506,7 +514,12 @@ export class Journal {
    */
   async open(options: JournalOpenOptions): Promise<JournalScan> {
     const repaired: { path: string; action: string }[] = [];
-    const quarantined: { path: string; movedTo: string; reason: string }[] = [];
+    const quarantined: {
+      path: string;
+      movedTo: string;
+      reason: string;
+      updateRound?: number;
+    }[] = [];
     const rounds: number[] = [];
     const entries: Deno.DirEntry[] = [];
     try {
@@ -517,8 +530,9 @@ export class Journal {
       if (err instanceof Deno.errors.NotFound) return { rounds, repaired, quarantined };
       throw this.#unusable(err);
     }
-    const moveAside = async (path: string, reason: string) => {
-      quarantined.push({ path, movedTo: await this.#quarantine(path, reason, options), reason });
+    const moveAside = async (path: string, reason: string, updateRound?: number) => {
+      const movedTo = await this.#quarantine(path, reason, options);
+      quarantined.push({ path, movedTo, reason, updateRound });
     };
     for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
       const path = `${this.#dir}/${entry.name}`;
@@ -530,8 +544,10 @@ export class Journal {
         await moveAside(path, "not a directory");
       } else {
         const problems = await this.#scanRound(round, repaired, options);
-        if (problems.length > 0) await moveAside(path, problems.join("; "));
-        else rounds.push(round);
+        if (problems.length > 0) {
+          const updated = await exists(`${path}/update.json`);
+          await moveAside(path, problems.join("; "), updated ? round : undefined);
+        } else rounds.push(round);
       }
     }
     return { rounds: rounds.sort((a, b) => a - b), repaired, quarantined };
@@ -563,6 +579,17 @@ export class Journal {
       await Deno.remove(`${dir}/${name}`, { recursive: true });
       names.delete(name);
       repair(`${dir}/${name}`, "removed the temporary of an interrupted write");
+    }
+    // Values without their update.json: a crash in the middle of an acknowledgement (the
+    // metadata is written after the values, and the trainer told only after both): never
+    // acknowledged, and plaintext nothing will ever read or delete. Removed.
+    if (names.has("update.f32") && !names.has("update.json")) {
+      await this.pruneUpdate(round);
+      names.delete("update.f32");
+      repair(
+        `${dir}/update.f32`,
+        "deleted: values of an update never acknowledged (no update.json)",
+      );
     }
     // Each record alone: checksum, then content.
     const problems = new Map<RecordName, string>();

@@ -106,6 +106,8 @@ export class FedaggNode {
   #peakRss = 0;
   #rssTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
+  /** Rounds with an update that the start-up scan moved aside, for {@link #restore}. */
+  #damaged: { round: number; reason: string }[] = [];
 
   private constructor(options: NodeOptions) {
     this.#options = options;
@@ -155,7 +157,12 @@ export class FedaggNode {
     const node = new FedaggNode(options);
     try {
       // Before anything reads the journal or joins the mesh: repairs, quarantines or refuses.
-      await node.#journal.open({ log: options.log, metrics: node.metrics });
+      const scan = await node.#journal.open({ log: options.log, metrics: node.metrics });
+      node.#damaged = scan.quarantined.flatMap((q) =>
+        q.updateRound === undefined
+          ? []
+          : [{ round: q.updateRound, reason: `${q.path} moved to ${q.movedTo}: ${q.reason}` }]
+      );
       node.#mesh = await Mesh.start({
         identity: options.identity,
         roster: options.roster,
@@ -415,22 +422,31 @@ export class FedaggNode {
    * advertised in, and the pending rounds, and decides for each pending round whether it is
    * resumed (in which view) or given up; a given-up round is reported like any round that
    * failed for this member (logged, counted, a `round-failed` event, its raw update deleted).
-   * A round published but not final within the round window is recovered: the endpoint checks
-   * the journaled certificate again and asks the other members for the final certificate.
+   * A pending round this member committed to is asked about (`Endpoint.ask`), never given up on
+   * a guess. A round published but not final (at any distance: its certificate would otherwise
+   * stay unfinished) is recovered: the endpoint checks the journaled certificate again, applies
+   * the exclusion rule to this member's update, and asks the other members for the final
+   * certificate. The raw update of every published or final round is deleted (a crash may have
+   * come between the record and the deletion).
    */
   async #restore(): Promise<void> {
     const rounds = await this.#journal.rounds();
     const newest = rounds.at(-1);
-    if (newest === undefined) return;
+    if (newest === undefined && this.#damaged.length === 0) return;
     const committed = new Map<number, number>();
     const advertised = new Map<number, number>();
     const withdrawn = new Map<number, number>();
     const pending: number[] = [];
     const failed: number[] = [];
-    const unfinished: number[] = [];
+    const unfinished: { round: number; ownUpdate: boolean }[] = [];
     let decided: number | undefined;
     for (const round of rounds) {
       const recorded = await this.#journal.recorded(round);
+      if (recorded.final || recorded.published) {
+        // Certified: the raw values are never needed again (a crash may have come between the
+        // final record and the deletion).
+        await this.#prune(round);
+      }
       if (recorded.final) {
         this.#sink.lastFinalRound = Math.max(this.#sink.lastFinalRound ?? -1, round);
         decided = Math.max(decided ?? -1, round);
@@ -440,7 +456,7 @@ export class FedaggNode {
       if (view !== undefined) committed.set(round, view);
       if (recorded.published) {
         decided = Math.max(decided ?? -1, round);
-        if (round >= newest - ROUND_WINDOW) unfinished.push(round);
+        unfinished.push({ round, ownUpdate: recorded.update });
         continue;
       }
       const next = await this.#journal.withdrawnView(round);
@@ -451,7 +467,12 @@ export class FedaggNode {
         continue;
       }
       if (!recorded.update) continue;
-      // Its values were deleted when its round failed for it before the restart.
+      // Committed: its outcome is asked for, with or without its values (deleted once committed).
+      if (view !== undefined) {
+        pending.push(round);
+        continue;
+      }
+      // Not committed and its values deleted: its round failed for it before the restart.
       if (await this.#journal.update(round) === undefined) {
         failed.push(round);
         continue;
@@ -468,16 +489,23 @@ export class FedaggNode {
       committed,
       advertised,
       pending,
+      damaged: this.#damaged,
     });
     if (plan.givenUp.length > 0) await this.#driver.input(() => Promise.resolve([...plan.givenUp]));
-    for (const round of unfinished) {
+    for (const round of plan.ask) {
+      this.#options.log("info", "asking the members how a committed round ended after a restart", {
+        round,
+      });
+      await this.#driver.input(() => this.#endpoint.ask(round, now()));
+    }
+    for (const { round, ownUpdate } of unfinished) {
       const stored = await this.#journal.aggregate(round);
       if (stored === undefined) continue;
       this.#options.log("info", "asking the members for the final certificate after a restart", {
         round,
       });
       await this.#driver.input(() =>
-        this.#endpoint.recover(stored.certificate, u32Bytes(stored.aggregate), now())
+        this.#endpoint.recover(stored.certificate, u32Bytes(stored.aggregate), now(), ownUpdate)
       ).catch((err) => {
         this.#options.log("error", "could not take up the published round again", {
           round,
@@ -490,6 +518,22 @@ export class FedaggNode {
       if (update === undefined) continue;
       this.#options.log("info", "resuming the journaled update after a restart", { round, view });
       await this.#start(round, update.values, update.numSamples, view);
+    }
+  }
+
+  /** Deletes the raw values of a round whose update is certified (logged if that fails). */
+  async #prune(round: number): Promise<void> {
+    try {
+      if (await this.#journal.pruneUpdate(round)) {
+        this.#options.log("info", "deleted the raw update of a certified round at start-up", {
+          round,
+        });
+      }
+    } catch (err) {
+      this.#options.log("error", "could not delete the raw update of a certified round", {
+        round,
+        error: String(err),
+      });
     }
   }
 }

@@ -76,6 +76,13 @@ export type { Output, ProtocolEvent, PublishedBody } from "./round/events.ts";
 export type { Leader } from "./round/leader.ts";
 export type { Participant } from "./round/participant.ts";
 export type { Commitment, Publication, PublicationConfig } from "./round/publication.ts";
+export type { Observer, ObserverOptions } from "./round/observer.ts";
+export {
+  INQUIRY_ATTEMPTS,
+  inquiryBackoffMs,
+  type InquiryConfig,
+  OutcomeInquiry,
+} from "./round/outcome_inquiry.ts";
 export {
   type ExchangeStage,
   type LeaderStage,

@@ -36,11 +36,11 @@ import {
   verifyCertificateSignatures,
 } from "../certificate/certificate.ts";
 import { equalBytes } from "../encoding/bytes.ts";
-import { type Envelope, openFrame, sealFrame, TO_LEADER, withBody } from "../wire/frame.ts";
-import { outcomeRequestFields, readOutcomeRequest } from "../wire/messages.ts";
+import { type Envelope, openFrame, TO_LEADER, verifyEnvelope, withBody } from "../wire/frame.ts";
+import { readOutcomeRequest } from "../wire/messages.ts";
 import { Participant } from "./participant.ts";
 import { viewLimit } from "./stages.ts";
-import { Publication } from "./publication.ts";
+import { Observer } from "./observer.ts";
 import type { Roster } from "../federation/roster.ts";
 import { MAX_ROUND } from "../federation/session.ts";
 import { leaderOf } from "../federation/schedule.ts";
@@ -60,8 +60,6 @@ export const MAX_LEADERS = 8;
 export const VIEW_WINDOW = 3;
 /** Most rounds whose participants and observers are kept (older ones are dropped). */
 const MAX_PARTICIPANTS = 4;
-/** Outcomes sent that are remembered, so each (round, view, member) gets at most one. */
-const MAX_ANSWERED = 256;
 
 /** A journaled round a restarted member takes up again, and in which view (see `restore`). */
 export interface Resumption {
@@ -80,13 +78,19 @@ export interface RestorePlan {
    * driver to report like any other output; their updates are in no aggregate and never will be.
    */
   readonly givenUp: readonly Output[];
+  /**
+   * Rounds this member committed to before the restart: never given up on a guess (the round may
+   * have been certified with this update) nor resumed (it may act in no other view); their
+   * observer asks the other members how the round ended (`ask(round, now)`).
+   */
+  readonly ask: readonly number[];
 }
 
 /**
  * What an endpoint keeps for one round: this member's participant, or — for a round it took no
  * part in — an observer, a publication alone, that checks and co-signs the round's certificate.
  */
-type Seat = Participant | Publication;
+type Seat = Participant | Observer;
 
 /** What an endpoint needs. */
 export interface EndpointConfig {
@@ -140,8 +144,11 @@ export class Endpoint {
   #queue: Promise<unknown> = Promise.resolve();
   /** Views this member committed to before a restart, by round (see {@link Endpoint.restore}). */
   readonly #committed = new Map<number, number>();
-  /** `round/view/member` of the Outcomes sent (oldest first), see {@link #answer}. */
-  readonly #answered = new Set<string>();
+  /**
+   * The members sent this member's Outcome, by round: kept only for rounds whose seat it holds
+   * (at most {@link MAX_PARTICIPANTS} rounds of at most n members), see {@link #answer}.
+   */
+  readonly #answered = new Map<number, Set<number>>();
 
   /**
    * An endpoint with no rounds yet.
@@ -175,9 +182,9 @@ export class Endpoint {
   }
 
   /** The observer of `round`, if this member follows it without an update (for inspection). */
-  observer(round: number): Publication | undefined {
+  observer(round: number): Observer | undefined {
     const seat = this.#participants.get(round);
-    return seat instanceof Publication ? seat : undefined;
+    return seat instanceof Observer ? seat : undefined;
   }
 
   /** The leader of (`round`, `view`), if this endpoint runs it (for inspection). */
@@ -201,10 +208,10 @@ export class Endpoint {
       this.checkSubmit(round);
       checkNumber("view", view);
       const participant = new Participant(this.#config, round, input);
-      this.#addParticipant(round, participant);
+      const evicted = this.#addParticipant(round, participant);
       this.#newestRound = Math.max(this.#newestRound, round);
       const start = Math.max(view, this.#withdrawn.get(round) ?? 0);
-      return await this.#deliverLocal(await participant.start(now, start), now);
+      return await this.#deliverLocal([...evicted, ...await participant.start(now, start)], now);
     });
   }
 
@@ -304,15 +311,20 @@ export class Endpoint {
    * `committed` the views it committed to (it will never act in another view of those rounds,
    * nor submit to them again); `advertised` the last view it advertised keys in, by round (the
    * `advertised` events it persisted); `pending` the rounds with an update the trainer was told
-   * was accepted and no aggregate.
+   * was accepted and no aggregate; `damaged` the rounds with an update whose journal could not be
+   * trusted (moved aside), each given up with `round-failed` naming why — an explicit end, so the
+   * update is never silently lost. (Such a round's update may have been committed and certified
+   * elsewhere; the journal no longer says, see `docs/protocol.md` §4.)
    *
-   * Every pending round is either resumed — in the view after the last one it advertised in
-   * (never twice in one session, so no leader holds two adverts from it), else view 0 — or
-   * given up with a reason: it committed to a view before the restart (its secrets of that view
-   * are gone, and it may act in no other), it is more than {@link ROUND_WINDOW} rounds ahead of
-   * the current round (accepted before that was refused: no member leads it), more than
-   * {@link ROUND_WINDOW} rounds behind the newest (no member would lead it), or its views are
-   * exhausted (`viewLimit`).
+   * A pending round this member committed to before the restart is neither resumed (it may act
+   * in no other view) nor given up on a guess (the round may have been certified with its
+   * update): it is observed in the committed view and its outcome asked for (`ask`). Every other
+   * pending round is either resumed — in the view after the last one it advertised in (never
+   * twice in one session, so no leader holds two adverts from it), else view 0 — or given up
+   * with a reason: it is more than {@link ROUND_WINDOW} rounds ahead of the current round
+   * (accepted before that was refused: no member leads it), more than {@link ROUND_WINDOW}
+   * rounds behind the newest (no member would lead it), or its views are exhausted
+   * (`viewLimit`).
    */
   restore(state: {
     newestRound?: number;
@@ -322,6 +334,7 @@ export class Endpoint {
     committed?: ReadonlyMap<number, number>;
     advertised?: ReadonlyMap<number, number>;
     pending?: readonly number[];
+    damaged?: readonly { readonly round: number; readonly reason: string }[];
   }): RestorePlan {
     if (state.decided !== undefined) this.#learnDecided(state.decided);
     for (const round of [...state.failed ?? []].sort((a, b) => a - b)) {
@@ -337,20 +350,24 @@ export class Endpoint {
     for (const [round, view] of state.committed ?? []) this.#committed.set(round, view);
     const resume: Resumption[] = [];
     const givenUp: Output[] = [];
+    const ask: number[] = [];
     const giveUp = (round: number, view: number, reason: string) =>
       givenUp.push(event({ type: "round-failed", role: "participant", round, view, reason }));
     const limit = viewLimit(this.#config.roster.members.length);
+    for (const { round, reason } of state.damaged ?? []) {
+      giveUp(round, 0, `journal damaged: ${reason}`);
+    }
     for (const round of [...new Set(state.pending ?? [])].sort((a, b) => a - b)) {
       const committed = this.#committed.get(round);
       const advertised = state.advertised?.get(round);
       const view = advertised === undefined ? 0 : advertised + 1;
       if (committed !== undefined) {
-        giveUp(
-          round,
-          committed,
-          `this member committed to view ${committed} before a restart: that view's secrets ` +
-            `are gone and it may act in no other view`,
-        );
+        const observer = new Observer(this.#config, round, {
+          committedView: committed,
+          ownUpdate: true,
+        });
+        givenUp.push(...this.#addParticipant(round, observer));
+        ask.push(round);
       } else if (round > ahead) {
         giveUp(
           round,
@@ -375,7 +392,7 @@ export class Endpoint {
       } else resume.push({ round, view });
     }
     this.#learn(givenUp);
-    return { resume, givenUp };
+    return { resume, givenUp, ask };
   }
 
   /**
@@ -387,9 +404,14 @@ export class Endpoint {
    * with it, which makes the round final here. Refuses (CallerError `invalid-input`) a
    * certificate that does not open; a certificate that fails a check comes back as `refused`.
    */
-  recover(certificate: Uint8Array, body: Uint8Array, now: number): Promise<Output[]> {
+  recover(
+    certificate: Uint8Array,
+    body: Uint8Array,
+    now: number,
+    ownUpdate = false,
+  ): Promise<Output[]> {
     return this.#serialized(async () => {
-      const { roster, self, signer } = this.#config;
+      const { roster } = this.#config;
       let env: Envelope;
       try {
         env = openFrame(withBody(openFrame(certificate, roster), body), roster);
@@ -399,22 +421,40 @@ export class Endpoint {
       }
       const { round } = env.session;
       if (this.#participants.has(round)) return [];
-      const observer = new Publication(this.#config, round, this.#committed.get(round));
+      const observer = new Observer(this.#config, round, {
+        committedView: this.#committed.get(round),
+        ownUpdate,
+      });
       const out = await observer.handle(env, now);
       if (!observer.decided) return out;
-      this.#addParticipant(round, observer);
-      const request = await sealFrame(
-        "outcomeRequest",
-        env.session,
-        self,
-        outcomeRequestFields(),
-        signer,
-        roster.mode,
-      );
-      for (let to = 0; to < roster.members.length; to++) {
-        if (to !== self) out.push({ kind: "send", to, frame: request });
-      }
+      out.push(...this.#addParticipant(round, observer));
+      out.push(...await observer.ask(now, env.session.view));
       return await this.#deliverLocal(out, now);
+    });
+  }
+
+  /**
+   * After a restart, asks the other members how `round` ended — a round this member committed
+   * to before the restart ({@link RestorePlan.ask}): its observer reports `outcome-unknown` and
+   * sends OutcomeRequests of the committed session with backoff until the round is final here or
+   * the attempts run out. A certificate or Outcome that contains this member ends the update as
+   * `final`; one that does not, as `round-failed` (`excluded`). Without an answer the round stays
+   * open: never a `round-failed` on a guess. Does nothing for a round restore did not plan so.
+   */
+  ask(round: number, now: number): Promise<Output[]> {
+    return this.#serialized(async () => {
+      const seat = this.#participants.get(round);
+      const view = this.#committed.get(round);
+      if (!(seat instanceof Observer) || seat.decided || view === undefined) return [];
+      return await this.#deliverLocal(
+        await seat.ask(
+          now,
+          view,
+          `this member committed to view ${view} before a restart: it asks the members how ` +
+            `the round ended`,
+        ),
+        now,
+      );
     });
   }
 
@@ -516,6 +556,7 @@ export class Endpoint {
     for (const l of this.#leaders.values()) l.wipe();
     this.#participants.clear();
     this.#leaders.clear();
+    this.#answered.clear();
   }
 
   // ------------------------------------------------------------------------------------------
@@ -568,13 +609,45 @@ export class Endpoint {
     this.#newestRound = Math.max(this.#newestRound, round);
   }
 
-  #addParticipant(round: number, p: Seat): void {
+  /**
+   * Keeps `p` as the seat of `round`. Past {@link MAX_PARTICIPANTS} seats one is dropped: an
+   * observer of the oldest round first, else the oldest participant — and a participant (or an
+   * observer of this member's own update) whose update has not ended yet is reported, never
+   * dropped silently: `round-failed` (this member can no longer follow that round), or, when it
+   * committed (the round may be certified with its update), `outcome-unknown` — never a failure
+   * on a guess.
+   */
+  #addParticipant(round: number, p: Seat): Output[] {
     this.#participants.set(round, p);
-    if (this.#participants.size > MAX_PARTICIPANTS) {
-      const oldest = Math.min(...this.#participants.keys());
-      this.#participants.get(oldest)!.wipe();
-      this.#participants.delete(oldest);
+    if (this.#participants.size <= MAX_PARTICIPANTS) return [];
+    const seats = [...this.#participants].filter(([r]) => r !== round).sort(([a], [b]) => a - b);
+    const [victim, seat] = seats.find(([, s]) => s instanceof Observer && !s.ownUpdate) ??
+      seats.find(([, s]) => s instanceof Observer) ?? seats[0];
+    const open = seat instanceof Participant ? seat.open : seat.ownUpdate && !seat.decided;
+    seat.wipe();
+    this.#participants.delete(victim);
+    this.#answered.delete(victim);
+    if (!open) return [];
+    const committed = seat.committedView;
+    if (committed !== undefined) {
+      // Committed: the round may be certified with this update; failing it would be a guess.
+      return [event({
+        type: "outcome-unknown",
+        round: victim,
+        view: committed,
+        reason: `evicted while its outcome was unknown: this member follows at most ` +
+          `${MAX_PARTICIPANTS} rounds at once and round ${round} took the seat of round ${victim}`,
+        asking: false,
+      })];
     }
+    return [event({
+      type: "round-failed",
+      role: "participant",
+      round: victim,
+      view: seat.view,
+      reason: `evicted: this member follows at most ${MAX_PARTICIPANTS} rounds at once and round ` +
+        `${round} took the seat of round ${victim}, the oldest`,
+    })];
   }
 
   /** Feeds frames addressed to this member back in until only external sends remain. */
@@ -654,9 +727,11 @@ export class Endpoint {
       }
       // Not a participant of this round: follow it as an observer that checks and co-signs,
       // kept only once a certificate checked out (so junk cannot occupy the round).
-      const observer = new Publication(this.#config, round, this.#committed.get(round));
+      const observer = new Observer(this.#config, round, {
+        committedView: this.#committed.get(round),
+      });
       const out = await observer.handle(env, now);
-      if (observer.decided) this.#addParticipant(round, observer);
+      if (observer.decided) out.push(...this.#addParticipant(round, observer));
       else observer.wipe();
       return out;
     }
@@ -665,20 +740,35 @@ export class Endpoint {
 
   /**
    * This member's Outcome of the envelope's round for member `from`, when the round is final
-   * here: sent at most once per (round, view, member) — an Outcome carries the aggregate, so a
-   * member cannot make this one send it again and again — else nothing. Nobody is blamed: the
-   * asker may simply have restarted, or missed the end of the round.
+   * here: sent at most once per (round, asker), whatever the view the asker names — an Outcome
+   * carries the whole aggregate, so a member cannot make this one send it again and again by
+   * naming other views — else nothing. Refuses (naming `from`) a view at or past the view limit
+   * (no member ever works in one) and, before an Outcome is sent, a frame whose signature does not
+   * verify. Nobody is blamed otherwise: the asker may simply have restarted, or missed the end of
+   * the round. What was answered is kept only while this member holds the round.
    */
   async #answer(env: Envelope, from: number): Promise<Output[]> {
-    const seat = this.#participants.get(env.session.round);
-    const outcome = seat?.outcomeFrame();
-    if (outcome === undefined || from === this.#config.self) return [];
-    const key = `${env.session.round}/${env.session.view}/${from}`;
-    if (this.#answered.has(key)) return [];
-    this.#answered.add(key);
-    if (this.#answered.size > MAX_ANSWERED) {
-      this.#answered.delete(this.#answered.values().next().value!);
+    const { roster, self } = this.#config;
+    const { round, view } = env.session;
+    const outcome = this.#participants.get(round)?.outcomeFrame();
+    if (outcome === undefined || from === self) return [];
+    const limit = viewLimit(roster.members.length);
+    if (view >= limit) {
+      return [refused(
+        new ProtocolError(
+          "wrong-session",
+          `${env.type} for view ${view} of round ${round}: past the last view ${limit - 1}`,
+          from,
+        ),
+      )];
     }
+    const answered = this.#answered.get(round) ?? new Set<number>();
+    if (answered.has(from)) return [];
+    if (!await verifyEnvelope(roster, env)) {
+      return [refused(new ProtocolError("bad-signature", env.type, from))];
+    }
+    answered.add(from);
+    this.#answered.set(round, answered);
     return [{ kind: "send", to: from, frame: await outcome }];
   }
 

@@ -84,6 +84,22 @@ export type ProtocolEvent =
    */
   | { readonly type: "internal-error"; readonly message: string }
   /**
+   * This member committed to `view` and cannot tell how the round ended (its leader went quiet
+   * after it committed, or it restarted after committing): it asks the other members
+   * (OutcomeRequests, `asking`; false once it stopped asking). Not an end of the update: the
+   * update may be in a certified aggregate, so it must not be reported failed (the trainer could
+   * submit it again and have it counted twice); a later `final` (with or without this member) or
+   * `round-failed` (`excluded`) ends it. Its raw values are no longer needed: a committed member
+   * never acts in another view, so a node may delete them.
+   */
+  | {
+    readonly type: "outcome-unknown";
+    readonly round: number;
+    readonly view: number;
+    readonly reason: string;
+    readonly asking: boolean;
+  }
+  /**
    * The round cannot complete for this machine (reason names the missing piece). For the
    * `participant` (this member's update), it is the end of the update: it is in no certified
    * aggregate and never will be, and the node may delete it. A `leader`'s says only that its

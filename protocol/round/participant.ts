@@ -32,9 +32,10 @@
  * member spoke in the view and, after a restart, resume in a later one (`docs/protocol.md` §4).
  *
  * **The end of the update.** Every participant ends in exactly one of: a certificate whose U3
- * contains this member (`published`, then `final`), or `round-failed` — a view limit, a stalled
- * leader after committing, or a certificate or an Outcome of the round that does not contain
- * this member (`excluded`).
+ * contains this member (`published`, then `final`), or `round-failed` — a view limit before it
+ * committed, or a certificate or an Outcome of the round that does not contain this member
+ * (`excluded`). A committed member whose leader stalls is `outcome-unknown` until one of those
+ * reaches it: it asks the other members (`outcome_inquiry.ts`) and never guesses a failure.
  *
  * Every refusal is reported as a `refused` event naming the peer and the reason; it never
  * throws out of {@link Participant.handle}.
@@ -72,6 +73,7 @@ import {
 import { SHARE_LENGTH } from "../wire/share_entry.ts";
 import { event, type Output } from "./events.ts";
 import { RoundKeys } from "./keys.ts";
+import { OutcomeInquiry } from "./outcome_inquiry.ts";
 import { Publication } from "./publication.ts";
 import {
   checkConsistencyRequest,
@@ -132,6 +134,8 @@ export class Participant {
   #deadline: number | undefined;
   /** Digests of approval frames whose signatures this member already checked. */
   readonly #verifiedApprovals = new Set<string>();
+  /** Asking the other members how the round ended, once committed and the leader went quiet. */
+  #inquiry: OutcomeInquiry | undefined;
   /** The round's certificate and co-signatures (survives the view that produced them). */
   readonly #publication: Publication;
 
@@ -166,6 +170,14 @@ export class Participant {
   /** True once a certificate of this round checked out here (the round is decided). */
   get decided(): boolean {
     return this.#publication.decided;
+  }
+
+  /**
+   * True while this member's update has not ended here: the round is neither decided (a
+   * certificate or Outcome reported it `published` or `excluded`) nor given up (`round-failed`).
+   */
+  get open(): boolean {
+    return this.#stage !== "failed" && !this.decided;
   }
 
   /** The view this member committed to, if any. */
@@ -226,9 +238,19 @@ export class Participant {
     }
   }
 
-  /** Handles the passage of time: a view change if the leader stalled before we committed. */
+  /**
+   * Handles the passage of time: a view change if the leader stalled before this member
+   * committed; once committed, an inquiry (`outcome-unknown`, OutcomeRequests with backoff) —
+   * never a `round-failed` on a timeout, since the round may have been certified with this
+   * member's update.
+   */
   async handleTimeout(now: number): Promise<Output[]> {
     if (this.#deadline === undefined || now < this.#deadline) return [];
+    if (this.#inquiry !== undefined) {
+      const out = await this.#inquiry.handleTimeout(now);
+      this.#deadline = this.#inquiry.nextTimeout();
+      return out;
+    }
     const view = this.#viewNumber;
     switch (participantTimeout(this.stage, this.#committedView !== undefined)) {
       case "next-view":
@@ -241,8 +263,21 @@ export class Participant {
           event({ type: "view-change", round: this.round, from: view, to: view + 1 }),
           ...await this.#enterView(view + 1, now),
         ];
-      case "fail":
-        return this.#fail(`the leader of view ${view} stalled after this member committed to it`);
+      case "ask": {
+        // Committed: the round may have been certified with this update, so it is not failed
+        // on a guess. The view stays (a slow leader's certificate, or on a sparse graph its
+        // UnmaskRequest, is still taken); the other members are asked for the Outcome.
+        wipe(this.#input);
+        this.#input = undefined;
+        this.#inquiry = new OutcomeInquiry(this.#config, this.round, view);
+        const out = await this.#inquiry.start(
+          now,
+          `the leader of view ${view} made no progress for a view timeout after this member ` +
+            `committed to it`,
+        );
+        this.#deadline = this.#inquiry.nextTimeout();
+        return out;
+      }
       case "none":
         this.#deadline = undefined;
         return [];
@@ -494,6 +529,21 @@ export class Participant {
    */
   async #onDecision(env: Envelope): Promise<Output[]> {
     const decided = this.#publication.decided;
+    const committed = this.#committedView;
+    if (
+      env.type === "outcome" && committed !== undefined && env.session.view !== committed &&
+      this.#stage !== "failed" && !decided
+    ) {
+      // Signed evidence that the round was certified in another view than the one this member
+      // committed to: its update is in no aggregate of the round and never will be.
+      const { verified } = await this.#publication.checkOutcome(env);
+      if (verified.members.includes(this.#config.self)) return [];
+      this.#inquiry?.stop();
+      return this.#fail(
+        `excluded: the round was certified in view ${env.session.view} (final certificate) ` +
+          `while this member committed to view ${committed}`,
+      );
+    }
     const commitment = { view: this.#committedView, approvedU3: this.#view?.u3 };
     const out = env.type === "certificate"
       ? await this.#publication.certificate(env, commitment)
@@ -504,6 +554,7 @@ export class Participant {
     this.#input = undefined;
     this.#viewNumber = env.session.view;
     this.#deadline = undefined;
+    this.#inquiry?.stop();
     const published = out.find((o) => o.kind === "event" && o.event.type === "published");
     const members = published?.kind === "event" && published.event.type === "published"
       ? published.event.members

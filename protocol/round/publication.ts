@@ -271,22 +271,7 @@ export class Publication {
   async outcome(env: Envelope, commitment: Commitment): Promise<Output[]> {
     if (this.#final) return [];
     const { roster } = this.#config;
-    ensure(env.body !== null, "malformed", "outcome without its aggregate", env.sender);
-    const { finalCertificate } = readOutcome(env);
-    ensure(await verifyEnvelope(roster, env), "bad-signature", env.type, env.sender);
-    let verified;
-    try {
-      verified = await verifyFinalCertificate(roster, finalCertificate, env.body);
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      throw new ProtocolError(err.code, `outcome: ${err.message}`, env.sender);
-    }
-    ensure(
-      verified.round === this.round && verified.view === env.session.view,
-      "wrong-session",
-      `outcome's final certificate is of round ${verified.round} view ${verified.view}`,
-      env.sender,
-    );
+    const { verified, finalCertificate } = await this.checkOutcome(env);
     ensure(
       commitment.view === undefined || commitment.view === env.session.view,
       "wrong-session",
@@ -327,7 +312,7 @@ export class Publication {
           round: this.round,
           view: env.session.view,
           certificate,
-          aggregateHash: aggregateHash(certEnv.session, env.body),
+          aggregateHash: aggregateHash(certEnv.session, env.body!),
           aggregate: verified.aggregate,
           members: verified.members,
         }),
@@ -335,6 +320,38 @@ export class Publication {
     }
     this.#unverifiedCosigns.clear();
     return [...out, ...this.#finish(finalCertificate)];
+  }
+
+  /**
+   * Checks an Outcome envelope of this round on its own — signed by its sender, a final
+   * certificate of this round and of the envelope's view that `verifyFinalCertificate` accepts
+   * against the body — and resolves to what it certifies, without taking it. Throws a
+   * {@link ProtocolError} naming the sender otherwise. A member committed to another view uses it
+   * as signed evidence that the round was decided without it.
+   */
+  async checkOutcome(
+    env: Envelope,
+  ): Promise<
+    { verified: Awaited<ReturnType<typeof verifyFinalCertificate>>; finalCertificate: Uint8Array }
+  > {
+    const { roster } = this.#config;
+    ensure(env.body !== null, "malformed", "outcome without its aggregate", env.sender);
+    const { finalCertificate } = readOutcome(env);
+    ensure(await verifyEnvelope(roster, env), "bad-signature", env.type, env.sender);
+    let verified;
+    try {
+      verified = await verifyFinalCertificate(roster, finalCertificate, env.body);
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      throw new ProtocolError(err.code, `outcome: ${err.message}`, env.sender);
+    }
+    ensure(
+      verified.round === this.round && verified.view === env.session.view,
+      "wrong-session",
+      `outcome's final certificate is of round ${verified.round} view ${verified.view}`,
+      env.sender,
+    );
+    return { verified, finalCertificate };
   }
 
   /**

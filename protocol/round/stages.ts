@@ -18,7 +18,8 @@
  * A leader collects each stage's member message ({@link collectedIn}) and, once the stage closes,
  * sends its answer and enters the next stage; a participant takes the answer it waits for
  * ({@link awaitedIn}) and enters the next stage. Beside these moves a member's view can change
- * and a round can end in `failed`: {@link participantTimeout} says when for a participant; a
+ * and a round can end in `failed`: {@link participantTimeout} says what a participant's view
+ * timeout does (a committed one asks how the round ended, and never fails on a timeout); a
  * leader whose stage stays short of t answers gives up (`failed`) a view timeout after the
  * stage's own timeout, and one whose unmasking fails ends there at once.
  *
@@ -104,15 +105,20 @@ export function awaitedIn(type: MessageType): ViewStage | undefined {
 
 const VIEW_STAGES: readonly ViewStage[] = ["advertise", "share", "masked", "consistency"];
 
-/** What a participant's view timeout does: nothing, move to the next view, or give the round up. */
-export type TimeoutMove = "none" | "next-view" | "fail";
+/**
+ * What a participant's view timeout does: nothing, move to the next view, or — committed — ask
+ * the other members how the round ended (`outcome-inquiry.ts`).
+ */
+export type TimeoutMove = "none" | "next-view" | "ask";
 
 /**
  * What a participant's view timeout does in `stage` (see `docs/protocol.md` §4). A member that has
  * not committed to its view moves to the next view when its leader stalls in any stage up to
  * `consistency`; a committed member (sparse graphs commit on approving) whose leader stalls in
  * `consistency`, and any member whose leader stalls in `unmask` (it has revealed: it committed),
- * gives the round up; in the other cases, and from `publish` on, nothing happens.
+ * asks the other members for the round's Outcome and keeps waiting for the certificate — it never
+ * reports the round failed on a timeout, since the round may have been certified with its update;
+ * in the other cases, and from `publish` on, nothing happens.
  */
 export function participantTimeout(stage: Stage, committed: boolean): TimeoutMove {
   switch (stage) {
@@ -121,9 +127,9 @@ export function participantTimeout(stage: Stage, committed: boolean): TimeoutMov
     case "masked":
       return committed ? "none" : "next-view";
     case "consistency":
-      return committed ? "fail" : "next-view";
+      return committed ? "ask" : "next-view";
     case "unmask":
-      return "fail";
+      return "ask";
     default:
       return "none";
   }

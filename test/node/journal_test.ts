@@ -701,3 +701,27 @@ Deno.test("journal damage: a damaged round that cannot be moved aside refuses th
     assert(await exists(journal.path(5, "committed.json")), "nothing was lost");
   });
 });
+
+Deno.test("journal damage: values without update.json (a crash mid-acknowledgement) are deleted at open, logged", async () => {
+  await withJournal(async (journal, dir) => {
+    await journal.recordUpdate(6, anUpdate());
+    await Deno.remove(`${dir}/journal/round-6/update.json`); // the crash came before it
+    const r = reporter();
+    const scan = await new Journal(dir, ROSTER).open(r.options);
+    assertEquals(await exists(journal.path(6, "update.f32")), false, "no plaintext left behind");
+    assertEquals(scan.repaired.map((x) => x.path), [journal.path(6, "update.f32")]);
+    assert(scan.repaired[0].action.includes("never acknowledged"), scan.repaired[0].action);
+    assert(r.logs.some((l) => l.message === "journal repaired"));
+    assertEquals(scan.quarantined, []);
+    assertEquals((await journal.recorded(6)).update, false);
+  });
+});
+
+Deno.test("journal damage: a quarantined round with an update record says so (for its round-failed)", async () => {
+  await withJournal(async (journal, dir) => {
+    await journal.recordUpdate(4, anUpdate());
+    await Deno.writeTextFile(`${dir}/journal/round-4/update.json`, "{not json");
+    const scan = await new Journal(dir, ROSTER).open(reporter().options);
+    assertEquals(scan.quarantined.map((q) => q.updateRound), [4]);
+  });
+});

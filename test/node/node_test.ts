@@ -314,10 +314,11 @@ Deno.test({
       const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
       const nodeDir = `${dir}/restart`;
       const journal = new Journal(nodeDir, roster);
-      // Round 2 is final (the current round is 3). Rounds 0, 3, 4 and 5 hold acknowledged
-      // updates and no aggregate: 0 is more than ROUND_WINDOW behind the newest (5) and 4 was
-      // committed to: both given up; 3 had advertised in view 0: resumed in view 1; 5 never
-      // advertised: resumed in view 0.
+      // Round 2 is final (the current round is 3), its raw update still there (a crash before
+      // the deletion). Rounds 0, 3, 4 and 5 hold acknowledged updates and no aggregate: 0 is
+      // more than ROUND_WINDOW behind the newest (5): given up; 4 was committed to: its outcome
+      // is asked for; 3 had advertised in view 0: resumed in view 1; 5 never advertised:
+      // resumed in view 0.
       for (const round of [0, 2, 3, 4, 5]) await journal.recordUpdate(round, update);
       // A genuine final round: the start-up scan verifies it (a junk certificate is quarantined).
       const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
@@ -341,25 +342,36 @@ Deno.test({
       });
       try {
         assertEquals(node.status().lastFinalRound, 2);
-        // Rounds 0 and 4, given up, ended for this member: the current round is 5.
-        assertEquals(node.status().currentRound, 5);
+        // Rounds 0 and 1 (below) failed for this member and round 4 is open: the current round
+        // stays one past the final round 2.
+        assertEquals(node.status().currentRound, 3);
         const resumed = logs.filter((l) => l.message.startsWith("resuming")).map((l) => l.fields);
         assertEquals(resumed, [{ round: 3, view: 1 }, { round: 5, view: 0 }]);
         const failed = logs.filter((l) => l.message === "round failed")
           .map((l) => l.fields as { round: number; role: string; reason: string });
-        assertEquals(failed.map((f) => [f.round, f.role]), [[0, "participant"], [
-          4,
+        // Round 1's acknowledged update went to quarantine with its damaged journal: reported.
+        assertEquals(failed.map((f) => [f.round, f.role]), [[1, "participant"], [
+          0,
           "participant",
         ]]);
-        assert(failed[0].reason.includes("rounds behind"), failed[0].reason);
-        assert(failed[1].reason.includes("committed to view 0"), failed[1].reason);
+        assert(failed[0].reason.startsWith("journal damaged"), failed[0].reason);
+        assert(failed[0].reason.includes("round-1"), failed[0].reason);
+        assert(failed[1].reason.includes("rounds behind"), failed[1].reason);
         assertEquals(node.metrics.get("fedagg_rounds_failed_total"), 2);
-        // The given-up rounds' raw updates are gone (their weight and layout stay); the
-        // resumed ones keep theirs, and each advertised again in a new view first.
+        // Round 4 was committed to: never failed on a guess, its outcome is asked for.
+        const unknown = logs.filter((l) => l.message.startsWith("round outcome unknown"))
+          .map((l) => (l.fields as { round: number }).round);
+        assertEquals(unknown, [4]);
+        assertEquals(node.metrics.get("fedagg_rounds_outcome_unknown_total"), 1);
+        // The given-up and committed rounds' raw updates are gone (their weight and layout
+        // stay); the resumed ones keep theirs, and each advertised again in a new view first.
         for (const [round, kept] of [[0, false], [3, true], [4, false], [5, true]] as const) {
           assertEquals(await exists(journal.path(round, "update.f32")), kept, `round ${round}`);
           assertEquals((await journal.updateMeta(round))?.numSamples, 1);
         }
+        // The final round's raw update (a crash between the final record and the deletion) is
+        // deleted at start-up.
+        assertEquals(await exists(journal.path(2, "update.f32")), false, "final round 2");
         assertEquals(await journal.advertisedView(3), 1);
         assertEquals(await journal.advertisedView(5), 0);
         assertEquals(node.status().round, 5);

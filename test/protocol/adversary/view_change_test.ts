@@ -87,7 +87,14 @@ Deno.test(
       assertEquals(fed.endpoints[a].participant(0)!.committedView, 0);
       assertEquals(fed.sent("advertiseKeys", a, 1).length, 0);
       assertEquals(fed.sent("cosign", a).length, 0);
-      assert(fed.eventsOf(a).some((e) => e.type === "round-failed"), "a gives the round up");
+      // a's leader went quiet after it committed: no guessed failure, it asks the members; the
+      // Outcome of view 1 (signed evidence that the round was certified without it) ends its
+      // update as round-failed, once.
+      await fed.run({ until: () => fed.eventsOf(a).some((e) => e.type === "round-failed") });
+      assert(fed.eventsOf(a).some((e) => e.type === "outcome-unknown"), "a asked how it ended");
+      const failed = fed.eventsOf(a).filter((e) => e.type === "round-failed");
+      assertEquals(failed.length, 1, "a's update ends, once");
+      assert(failed[0].type === "round-failed" && failed[0].reason.startsWith("excluded"));
       assert(!fed.eventsOf(a).some((e) => e.type === "view-change"), "a never changes view");
       assert(
         refusalTriples(fed, a).some(([, code, peer]) => code === "wrong-session" && peer === L1),

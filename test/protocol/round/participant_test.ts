@@ -25,6 +25,8 @@ import {
 } from "../_fixtures.ts";
 import { MachineNet, startedNet } from "../_harness.ts";
 
+import { INQUIRY_ATTEMPTS } from "../../../protocol/round/outcome_inquiry.ts";
+
 const ROUND = 0;
 /** The stages a round passes through when nothing goes wrong. */
 const STAGES: Stage[] = ALL_STAGES.filter((s) => s !== "failed");
@@ -193,33 +195,73 @@ Deno.test("participant: sparse graph commits just before the approval", async ()
   assertEquals(net.events("final", x).length, 1);
 });
 
-Deno.test("participant: a committed member gives the round up when its leader stalls", async () => {
+Deno.test("participant: a committed member whose leader stalls asks how the round ended, never fails on a guess", async () => {
   const cases = [
-    // Complete graph: committed at the unmask stage, the certificate never comes.
+    // Complete graph: committed at the unmask stage, the certificate is late.
     { fed: await complete, withheld: "certificate", stage: "unmask" },
-    // Sparse graph: committed at approval, the unmask request never comes.
+    // Sparse graph: committed at approval, the unmask request is late.
     { fed: await sparse, withheld: "unmaskRequest", stage: "consistency" },
   ] as const;
   for (const { fed, withheld, stage } of cases) {
     const { roster } = fed;
-    const net = await startedNet(fed, ROUND, (m) => m.type === withheld);
+    const n = roster.members.length;
+    const net = await startedNet(
+      fed,
+      ROUND,
+      (m) => m.type === withheld || m.type === "outcomeRequest",
+    );
     for (const [i, p] of net.participants.entries()) {
       assertEquals([p.stage, p.committedView], [stage, 0], `member ${i}`);
       assertEquals(p.nextTimeout(), roster.viewTimeoutMs);
     }
     net.now = roster.viewTimeoutMs - 1;
     await net.tick();
-    assertEquals(net.events("round-failed", undefined, "participant"), []);
+    assertEquals(net.events("outcome-unknown"), []);
     net.now = roster.viewTimeoutMs;
     await net.tick();
     for (const [i, p] of net.participants.entries()) {
-      const failed = net.events("round-failed", i, "participant");
-      assertEquals(failed.length, 1, `member ${i}`);
-      assertEquals([failed[0].round, failed[0].view], [ROUND, 0]);
-      assert(failed[0].reason.includes("stalled"), failed[0].reason);
+      assertEquals(net.events("round-failed", i, "participant"), [], `member ${i}: no guess`);
+      const unknown = net.events("outcome-unknown", i);
+      assertEquals(unknown.map((e) => [e.round, e.view, e.asking]), [[ROUND, 0, true]]);
+      assert(unknown[0].reason.includes("no progress"), unknown[0].reason);
       assertEquals(net.events("view-change", i), [], "a committed member never changes view");
-      assertEquals([p.stage, p.nextTimeout()], ["failed", undefined]);
-      assert(net.inputs[i]!.every((w) => w === 0), "a failed round wipes the input");
+      assertEquals(p.stage, stage, "still waiting for its leader");
+      assert(net.inputs[i]!.every((w) => w === 0), "the raw input is no longer needed");
+      const asked = net.held.filter((w) => w.type === "outcomeRequest" && w.from === i);
+      assertEquals(
+        asked.map((w) => [w.to, w.session.view]).sort(),
+        all(fed, [i]).map((to) => [to, 0]),
+      );
+    }
+    // It asks again with a growing backoff, a bounded number of times, then says it stopped.
+    for (let k = 1; k < 2 * INQUIRY_ATTEMPTS; k++) {
+      const next = net.participants[0].nextTimeout();
+      if (next === undefined) break;
+      net.now = next;
+      await net.tick();
+    }
+    for (const [i, p] of net.participants.entries()) {
+      const asked = net.held.filter((w) => w.type === "outcomeRequest" && w.from === i);
+      assertEquals(asked.length, INQUIRY_ATTEMPTS * (n - 1), `member ${i}`);
+      assertEquals(net.events("outcome-unknown", i).map((e) => e.asking), [true, false]);
+      assertEquals(p.nextTimeout(), undefined);
+      assertEquals(net.events("round-failed", i, "participant"), []);
+    }
+    // The slow leader's answer is still taken (the view was kept): on a sparse graph every
+    // member reveals its shares; on the complete graph the certificate ends the round with every
+    // member's update.
+    net.hold = undefined;
+    net.release((w) => w.type === withheld);
+    await net.deliver();
+    if (withheld === "unmaskRequest") {
+      assertEquals(net.sent("unmask").map((w) => w.from).sort(), all(fed));
+      continue;
+    }
+    for (const i of all(fed)) {
+      const finals = net.events("final", i);
+      assertEquals(finals.length, 1, `member ${i}`);
+      assertEquals(finals[0].members, all(fed));
+      assertEquals(net.events("round-failed", i, "participant"), []);
     }
   }
 });

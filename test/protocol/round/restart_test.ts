@@ -13,8 +13,11 @@ import { assert, assertEquals } from "../../_assert.ts";
 import { Endpoint } from "../../../protocol/round/endpoint.ts";
 import { Participant } from "../../../protocol/round/participant.ts";
 import { viewLimit } from "../../../protocol/round/stages.ts";
+import { INQUIRY_ATTEMPTS } from "../../../protocol/round/outcome_inquiry.ts";
 import { leaderOf } from "../../../protocol/federation/schedule.ts";
-import { openFrame, withoutBody } from "../../../protocol/wire/frame.ts";
+import { openFrame, sealFrame, withoutBody } from "../../../protocol/wire/frame.ts";
+import { outcomeRequestFields } from "../../../protocol/wire/messages.ts";
+import { sessionOf } from "../../../protocol/federation/session.ts";
 import { verifyFinalCertificate } from "../../../protocol/certificate/final.ts";
 import { SimNetwork, type SimNode } from "../../../protocol/sim/mod.ts";
 import {
@@ -102,7 +105,7 @@ Deno.test("restart after the advert, t = n: resumes in view 1, not blamed, its u
     advertised: new Map([[ROUND, 0]]),
     pending: [ROUND],
   });
-  assertEquals(plan, { resume: [{ round: ROUND, view: 1 }], givenUp: [] });
+  assertEquals(plan, { resume: [{ round: ROUND, view: 1 }], givenUp: [], ask: [] });
   await net.call(x, () => net.endpoints[x].submit(ROUND, inputs[x].slice(), net.now, 1));
   await net.run({ until: () => net.events("final").length === 4, maxTime: 60_000 });
 
@@ -247,6 +250,8 @@ Deno.test("restore: every pending round is resumed or given up with its reason",
     pending: [10, 3, 8, 9, 7],
   });
   assertEquals(plan.resume, [{ round: 8, view: 1 }]);
+  // Committed before the restart: asked about, never given up on a guess.
+  assertEquals(plan.ask, [9]);
   const given = plan.givenUp.map((o) => (o.kind === "event" ? o.event : undefined));
   assertEquals(
     given.map((g) =>
@@ -255,7 +260,6 @@ Deno.test("restore: every pending round is resumed or given up with its reason",
     [
       [3, "participant", "more than 2 rounds"],
       [7, "participant", "more than 2 rounds"],
-      [9, "participant", "this member committed to"],
       [10, "participant", "this member advertised in"],
     ],
   );
@@ -263,6 +267,7 @@ Deno.test("restore: every pending round is resumed or given up with its reason",
   assertEquals(new Endpoint(machineConfig(fed, 1, rngFor("plan"))).restore({}), {
     resume: [],
     givenUp: [],
+    ask: [],
   });
   e.close();
 });
@@ -290,13 +295,24 @@ Deno.test("a round published but not final before a restart becomes final by ask
   assert(finals[0].type === "final");
   await verifyFinalCertificate(fed.roster, finals[0].certificate, body);
   assertEquals(finals[0].leaderCertificate, published.certificate);
-  // Asking again is not answered again: an Outcome carries the aggregate.
-  const again = await net.endpoints[x === 0 ? 1 : 0].receive(
-    net.sent("outcomeRequest", x)[0].frame,
-    x,
-    net.now,
+  // Asking again is not answered again, in the same view or naming any other view below the
+  // limit: an Outcome carries the aggregate.
+  const y = x === 0 ? 1 : 0;
+  assertEquals(
+    await net.endpoints[y].receive(net.sent("outcomeRequest", x)[0].frame, x, net.now),
+    [],
   );
-  assertEquals(again, []);
+  for (let view = 0; view < viewLimit(fed.roster.members.length); view++) {
+    const request = await sealFrame(
+      "outcomeRequest",
+      sessionOf(fed.roster, ROUND, view),
+      x,
+      outcomeRequestFields(),
+      fed.signers[x],
+      fed.roster.mode,
+    );
+    assertEquals(await net.endpoints[y].receive(request, x, net.now), [], `view ${view}`);
+  }
   net.endpoints.forEach((e) => e.close());
 });
 
@@ -330,5 +346,190 @@ Deno.test("an Outcome that does not verify is refused, blaming its sender", asyn
   assert(ok.some((e) => e.type === "final"));
   assert(ok.some((e) => e.type === "round-failed"), "x's update is not in it");
   assertEquals(withoutBody(env).length < env.frame.length, true);
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("a member that committed and crashed is not given up at restart: it asks, and the Outcome makes it final with its update", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "review-commit" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0]);
+  await net.submitAll(inputs);
+  await net.run({ until: () => net.events("committed", x).length === 1, maxTime: 60_000 });
+  const [c] = net.events("committed", x);
+  net.crash(x); // its unmask shares are already queued
+  await net.run({ until: () => net.events("final").length === 3, maxTime: 60_000 });
+  const finals = net.events("final");
+  assertEquals(finals.length, 3);
+  assert(finals.every((f) => f.members.includes(x)), "x's update is certified");
+  const before = net.log.length;
+  const plan = net.restart(x, {
+    newestRound: ROUND,
+    committed: new Map([[ROUND, c.view]]),
+    pending: [ROUND],
+  });
+  assertEquals(plan, { resume: [], givenUp: [], ask: [ROUND] }, "no round-failed by guess");
+  await net.call(x, () => net.endpoints[x].ask(ROUND, net.now));
+  assertEquals(
+    net.sent("outcomeRequest", x).map((w) => [w.to, w.session.view]),
+    all(fed, [x]).map((to) => [to, c.view]),
+  );
+  await net.run({ until: () => net.events("final", x).length > 0, maxTime: net.now + 60_000 });
+  const after = net.log.slice(before).filter((l) => l.member === x).map((l) => l.event);
+  assertEquals(after.filter((e) => e.type === "outcome-unknown").length, 1);
+  const final = after.filter((e) => e.type === "final");
+  assertEquals(final.length, 1, "final once, however many answered");
+  assert(final[0].type === "final" && final[0].members.includes(x));
+  assertEquals(after.filter((e) => e.type === "round-failed"), []);
+  assertEquals(net.endpoints[x].nextTimeout(), undefined, "it stopped asking");
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("a restarted committed member nobody answers stays outcome-unknown: it asks a bounded number of times, never fails", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "review-commit-alone" });
+  const net = new RestartNet(fed);
+  const x = 1;
+  for (const i of all(fed, [x])) net.crash(i);
+  const plan = net.restart(x, {
+    newestRound: ROUND,
+    committed: new Map([[ROUND, 0]]),
+    pending: [ROUND],
+  });
+  assertEquals(plan.ask, [ROUND]);
+  await net.call(x, () => net.endpoints[x].ask(ROUND, net.now));
+  await net.run({ maxTime: 1_000 * fed.roster.viewTimeoutMs });
+  assertEquals(
+    net.sent("outcomeRequest", x).length,
+    INQUIRY_ATTEMPTS * (fed.roster.members.length - 1),
+  );
+  assertEquals(net.events("outcome-unknown", x).map((e) => e.asking), [true, false]);
+  assertEquals(net.events("round-failed", x), []);
+  assertEquals(net.endpoints[x].nextTimeout(), undefined);
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("a committed member whose leader is slow is outcome-unknown, then final with its update, never round-failed", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "review-slow" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0]);
+  net.hold = (w) => w.type === "certificate";
+  await net.submitAll(inputs);
+  await net.run({ until: () => net.events("outcome-unknown", x).length > 0, maxTime: 600_000 });
+  assertEquals(net.events("outcome-unknown", x).map((e) => e.asking), [true]);
+  assertEquals(net.events("round-failed", x), [], "no round-failed on a timeout");
+  assert(net.sent("outcomeRequest", x).length >= all(fed, [x]).length, "it asks its peers");
+  net.hold = undefined;
+  net.release();
+  await net.run({ until: () => net.events("final", x).length > 0, maxTime: 900_000 });
+  const finals = net.events("final", x);
+  assertEquals(finals.length, 1);
+  assertEquals(finals[0].members, all(fed), "certified with x's update");
+  assertEquals(net.events("round-failed", x), [], "and never reported failed");
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("a fifth open round evicts the oldest participant with a round-failed, observers first", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "review-evict" });
+  const net = new RestartNet(fed);
+  const x = 0;
+  for (const i of all(fed, [x])) net.crash(i);
+  for (let r = 0; r < 5; r++) {
+    const input = inputsFor(fed.roster, r)[x].slice();
+    await net.call(x, () => net.endpoints[x].submit(r, input, net.now));
+  }
+  // Round 0's participant lost its seat: its update is reported ended, with the reason.
+  const evicted = net.events("round-failed", x).filter((e) => e.role === "participant");
+  assertEquals(evicted.map((e) => e.round), [0]);
+  assert(evicted[0].reason.startsWith("evicted"), evicted[0].reason);
+  assertEquals(net.endpoints[x].participant(0), undefined);
+  await net.run({ maxTime: 10_000_000 });
+  const failed = net.events("round-failed", x).filter((e) => e.role === "participant");
+  assertEquals(failed.map((e) => e.round).sort(), [0, 1, 2, 3, 4], "each once");
+  net.endpoints.forEach((e) => e.close());
+
+  // An observer is dropped before any participant, even the observer of a newer round.
+  const e = new Endpoint(machineConfig(fed, x, rngFor("evict2")));
+  const plan = e.restore({ newestRound: 9, committed: new Map([[9, 0]]), pending: [9] });
+  assertEquals(plan.ask, [9], "round 9 (the newest): an observer of a committed update");
+  const out: string[] = [];
+  for (let r = 1; r < 5; r++) {
+    for (const o of await e.submit(r, inputsFor(fed.roster, r)[x].slice(), 0)) {
+      if (o.kind !== "event") continue;
+      if (o.event.type === "round-failed" || o.event.type === "outcome-unknown") {
+        out.push(`${o.event.type} ${o.event.round}: ${o.event.reason}`);
+      }
+    }
+  }
+  // Committed before the restart: dropped as outcome-unknown, not failed on a guess.
+  assertEquals(out.length, 1, "the observer goes first though newer, and says so");
+  assert(out[0].startsWith("outcome-unknown 9: evicted"), out[0]);
+  assertEquals([1, 2, 3, 4].map((r) => e.participant(r) !== undefined), [true, true, true, true]);
+  e.close();
+});
+
+Deno.test("recover: a published round without this member's update reports excluded; unanswered requests are retried, bounded", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "recover-excluded" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0]);
+  net.crash(x);
+  await net.submitAll(inputs, all(fed, [x]));
+  await net.run({ until: () => net.events("final").length === 3, maxTime: 60_000 });
+  const y = all(fed, [x])[0];
+  const [published] = net.events("published", y);
+  assert(!published.members.includes(x));
+  const body = new Uint8Array(published.aggregate.slice().buffer);
+  // x had an acknowledged update and journaled this certificate before a crash.
+  net.restart(x, { newestRound: ROUND });
+  const out = eventsOf(
+    await net.call(x, () => net.endpoints[x].recover(published.certificate, body, net.now, true)),
+  );
+  const failed = out.filter((e) => e.type === "round-failed");
+  assertEquals(failed.length, 1);
+  assert(failed[0].type === "round-failed" && failed[0].reason.startsWith("excluded"));
+  await net.run({ until: () => net.events("final", x).length > 0, maxTime: net.now + 60_000 });
+  assertEquals(net.events("final", x).length, 1);
+  assertEquals(net.events("round-failed", x).length, 1, "excluded once");
+
+  // Nobody answers: the OutcomeRequests are sent again with backoff, a bounded number of times.
+  const z = all(fed, [x])[1];
+  for (const i of all(fed, [z])) net.crash(i);
+  const [zPublished] = net.events("published", z);
+  net.restart(z, { newestRound: ROUND });
+  const zBody = new Uint8Array(zPublished.aggregate.slice().buffer);
+  await net.call(z, () => net.endpoints[z].recover(zPublished.certificate, zBody, net.now, true));
+  await net.run({ maxTime: net.now + 1_000 * fed.roster.viewTimeoutMs });
+  assertEquals(
+    net.sent("outcomeRequest", z).length,
+    INQUIRY_ATTEMPTS * (fed.roster.members.length - 1),
+  );
+  assertEquals(net.endpoints[z].nextTimeout(), undefined, "then it stops asking");
+  assertEquals(net.events("round-failed", z), [], "included: not failed");
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("a restarted committed member takes an Outcome of another view as evidence it is excluded", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "restart-other-view" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0]);
+  net.crash(x);
+  await net.submitAll(inputs, all(fed, [x]));
+  await net.run({ until: () => net.events("final").length === 3, maxTime: 60_000 });
+  // x's journal says it committed to view 2; the round was certified in view 0 without it.
+  const plan = net.restart(x, {
+    newestRound: ROUND,
+    committed: new Map([[ROUND, 2]]),
+    pending: [ROUND],
+  });
+  assertEquals(plan.ask, [ROUND]);
+  await net.call(x, () => net.endpoints[x].ask(ROUND, net.now));
+  await net.run({ maxTime: net.now + 100 * fed.roster.viewTimeoutMs });
+  const failed = net.events("round-failed", x);
+  assertEquals(failed.length, 1, "once, however many answered");
+  assert(failed[0].reason.startsWith("excluded"), failed[0].reason);
+  assertEquals(net.events("final", x), [], "it never takes another view's certificate");
+  assertEquals(net.endpoints[x].nextTimeout(), undefined, "it stopped asking");
   net.endpoints.forEach((e) => e.close());
 });

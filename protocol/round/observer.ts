@@ -1,0 +1,159 @@
+/**
+ * An observer: one member's seat in a round it follows without a participant — a round it took no
+ * part in (it checks and co-signs the certificate like everyone else), or, after a restart, a
+ * round it had an update in but can no longer act in: it committed before the restart, or the
+ * round was published and not yet final. It wraps the round's {@link Publication} and adds:
+ *
+ * - the exclusion rule for a member with an update (`ownUpdate`): a certificate or Outcome whose
+ *   U3 does not contain it ends its update with `round-failed` (`excluded`); one that contains
+ *   it ends it with `published` / `final`;
+ * - an optional {@link OutcomeInquiry}: OutcomeRequests to the other members, with backoff,
+ *   until the round is final here or the attempts run out.
+ *
+ * @module
+ */
+import { ProtocolError } from "../errors.ts";
+import { event, type Output } from "./events.ts";
+import type { Envelope } from "../wire/frame.ts";
+import { OutcomeInquiry } from "./outcome_inquiry.ts";
+import { Publication, type PublicationConfig } from "./publication.ts";
+
+/** How an observer follows its round. */
+export interface ObserverOptions {
+  /** The view this member committed to before a restart, if any (only its certificate counts). */
+  readonly committedView?: number;
+  /** This member has an acknowledged update in the round: the exclusion rule applies. */
+  readonly ownUpdate?: boolean;
+}
+
+/** One member's observer of one round. */
+export class Observer {
+  readonly #config: PublicationConfig;
+  /** The round observed. */
+  readonly round: number;
+  readonly #publication: Publication;
+  readonly #ownUpdate: boolean;
+  #inquiry: OutcomeInquiry | undefined;
+  #excluded = false;
+
+  /** An observer of `round` (see {@link ObserverOptions}). */
+  constructor(config: PublicationConfig, round: number, options: ObserverOptions = {}) {
+    this.#config = config;
+    this.round = round;
+    this.#ownUpdate = options.ownUpdate ?? false;
+    this.#publication = new Publication(config, round, options.committedView);
+  }
+
+  /** True once a certificate of this round checked out here. */
+  get decided(): boolean {
+    return this.#publication.decided;
+  }
+
+  /** `publish` once decided, `final` with the final certificate, else undefined. */
+  get stage(): "publish" | "final" | undefined {
+    return this.#publication.stage;
+  }
+
+  /** The view of the certificate taken, else the committed view, else 0. */
+  get view(): number {
+    return this.#publication.view;
+  }
+
+  /** True when this member has an acknowledged update in the round (see {@link ObserverOptions}). */
+  get ownUpdate(): boolean {
+    return this.#ownUpdate;
+  }
+
+  /** The view this member committed to before a restart, if any. */
+  get committedView(): number | undefined {
+    return this.#publication.committedView;
+  }
+
+  /**
+   * Starts asking the other members for the round's Outcome (in the session of the committed
+   * view, else of `view`), until it is final here or the attempts run out. With `reason`, reports
+   * `outcome-unknown` first (the update's fate is not known); without, asks quietly.
+   */
+  async ask(now: number, view: number, reason?: string): Promise<Output[]> {
+    if (this.#publication.final) return [];
+    const inquiry = new OutcomeInquiry(this.#config, this.round, this.committedView ?? view);
+    this.#inquiry = inquiry;
+    const out = await inquiry.start(now, reason ?? "");
+    return reason === undefined
+      ? out.filter((o) => o.kind !== "event" || o.event.type !== "outcome-unknown")
+      : out;
+  }
+
+  /**
+   * Takes a Certificate, Cosign or Outcome of this round (see {@link Publication.handle}); once
+   * one decides the round, applies the exclusion rule for an own update, and stops asking once
+   * the round is final. Never throws: refusals come back as `refused` events.
+   */
+  async handle(env: Envelope, now: number): Promise<Output[]> {
+    const committed = this.committedView;
+    if (
+      env.type === "outcome" && this.#ownUpdate && !this.#excluded && !this.decided &&
+      committed !== undefined && env.session.view !== committed
+    ) {
+      // Signed evidence that the round was certified in another view than the committed one.
+      try {
+        const { verified } = await this.#publication.checkOutcome(env);
+        if (verified.members.includes(this.#config.self)) return [];
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        return [event({ type: "refused", error: err })];
+      }
+      this.#excluded = true;
+      this.#inquiry?.stop();
+      return [event({
+        type: "round-failed",
+        role: "participant",
+        round: this.round,
+        view: env.session.view,
+        reason: `excluded: the round was certified in view ${env.session.view} (final ` +
+          `certificate) while this member committed to view ${committed}`,
+      })];
+    }
+    const out = await this.#publication.handle(env, now);
+    if (this.#publication.final) this.#inquiry?.stop();
+    return [...out, ...this.#exclusion(out, env)];
+  }
+
+  /** Re-asks when the inquiry's backoff has passed. */
+  async handleTimeout(now: number): Promise<Output[]> {
+    return await this.#inquiry?.handleTimeout(now) ?? [];
+  }
+
+  /** When {@link handleTimeout} next needs to run, or undefined. */
+  nextTimeout(): number | undefined {
+    return this.#inquiry?.nextTimeout();
+  }
+
+  /** This member's Outcome frame of the round, once final here. */
+  outcomeFrame(): Promise<Uint8Array> | undefined {
+    return this.#publication.outcomeFrame();
+  }
+
+  /** Stops asking and forgets the unchecked co-signatures (nothing secret is held). */
+  wipe(): void {
+    this.#inquiry?.stop();
+    this.#publication.wipe();
+  }
+
+  /** `round-failed` (`excluded`) once, when a decision without this member's update arrived. */
+  #exclusion(out: readonly Output[], env: Envelope): Output[] {
+    if (!this.#ownUpdate || this.#excluded) return [];
+    const published = out.find((o) => o.kind === "event" && o.event.type === "published");
+    if (published?.kind !== "event" || published.event.type !== "published") return [];
+    if (published.event.members.includes(this.#config.self)) return [];
+    this.#excluded = true;
+    return [event({
+      type: "round-failed",
+      role: "participant",
+      round: this.round,
+      view: env.session.view,
+      reason: `excluded: the round was decided in view ${env.session.view} without this ` +
+        `member's update`,
+    })];
+  }
+}

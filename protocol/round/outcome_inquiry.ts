@@ -1,0 +1,130 @@
+/**
+ * Asking the other members how a round ended (`docs/protocol.md` §4, "Outcome unknown"): a member
+ * that committed to a view and then cannot tell how the round ended — its leader went quiet after
+ * it committed, or it restarted after committing — must neither guess `round-failed` (its update
+ * may well be in a certified aggregate: reporting it failed could make the trainer submit it again
+ * and count it twice) nor act in another view. It sends every other member an OutcomeRequest of
+ * the committed session, again after a backoff, up to {@link INQUIRY_ATTEMPTS} times; a member
+ * holding the final certificate answers with an Outcome (once per asker and round), which ends the
+ * inquiry. Until then the round is `outcome-unknown` for this member.
+ *
+ * Sans-IO: `now` in, sends and events out.
+ *
+ * @module
+ */
+import type { Roster } from "../federation/roster.ts";
+import { sessionOf } from "../federation/session.ts";
+import type { MemberSigner } from "../federation/signer.ts";
+import { sealFrame } from "../wire/frame.ts";
+import { outcomeRequestFields } from "../wire/messages.ts";
+import { event, type Output } from "./events.ts";
+
+/** How many times an inquiry sends its OutcomeRequests before it stops asking. */
+export const INQUIRY_ATTEMPTS = 6;
+
+/**
+ * How long an inquiry waits after its `attempt`-th round of requests (0-based) before the next:
+ * one view timeout, doubling each time (so six attempts span 63 view timeouts).
+ */
+export function inquiryBackoffMs(roster: Pick<Roster, "viewTimeoutMs">, attempt: number): number {
+  return roster.viewTimeoutMs * 2 ** attempt;
+}
+
+/** What an inquiry needs: the roster, this member's index and its signing keys. */
+export interface InquiryConfig {
+  /** The validated roster. */
+  readonly roster: Roster;
+  /** This member's roster index (it asks everyone else). */
+  readonly self: number;
+  /** This member's long-term keys, which sign its OutcomeRequests. */
+  readonly signer: MemberSigner;
+}
+
+/**
+ * One member's inquiry into how (`round`, `view`) ended. It never decides anything: its owner
+ * ends it ({@link stop}) when an Outcome or a certificate decides the round.
+ */
+export class OutcomeInquiry {
+  readonly #config: InquiryConfig;
+  /** The round asked about. */
+  readonly round: number;
+  /** The view this member committed to (the session its requests name). */
+  readonly view: number;
+  #attempt = 0;
+  #deadline: number | undefined;
+
+  /** An inquiry into `round`, asking in the session of `view`; it starts with {@link start}. */
+  constructor(config: InquiryConfig, round: number, view: number) {
+    this.#config = config;
+    this.round = round;
+    this.view = view;
+  }
+
+  /**
+   * Starts asking: an `outcome-unknown` event naming `reason` (once), and an OutcomeRequest to
+   * every other member.
+   */
+  async start(now: number, reason: string): Promise<Output[]> {
+    return [
+      event({
+        type: "outcome-unknown",
+        round: this.round,
+        view: this.view,
+        reason,
+        asking: true,
+      }),
+      ...await this.#ask(now),
+    ];
+  }
+
+  /** When {@link handleTimeout} next needs to run, or undefined once stopped or exhausted. */
+  nextTimeout(): number | undefined {
+    return this.#deadline;
+  }
+
+  /**
+   * Asks again once the backoff has passed; after the last attempt stops asking and says so (an
+   * `outcome-unknown` event with `asking: false`): the round stays open for this member, and a
+   * certificate or Outcome that reaches it later still ends it.
+   */
+  async handleTimeout(now: number): Promise<Output[]> {
+    if (this.#deadline === undefined || now < this.#deadline) return [];
+    if (this.#attempt >= INQUIRY_ATTEMPTS) {
+      this.#deadline = undefined;
+      return [event({
+        type: "outcome-unknown",
+        round: this.round,
+        view: this.view,
+        reason: `no member answered ${INQUIRY_ATTEMPTS} OutcomeRequests: the round stays open ` +
+          `(a certificate or an Outcome that arrives later still ends it)`,
+        asking: false,
+      })];
+    }
+    return await this.#ask(now);
+  }
+
+  /** Stops asking (the round was decided). */
+  stop(): void {
+    this.#deadline = undefined;
+    this.#attempt = INQUIRY_ATTEMPTS;
+  }
+
+  async #ask(now: number): Promise<Output[]> {
+    const { roster, self, signer } = this.#config;
+    const request = await sealFrame(
+      "outcomeRequest",
+      sessionOf(roster, this.round, this.view),
+      self,
+      outcomeRequestFields(),
+      signer,
+      roster.mode,
+    );
+    this.#deadline = now + inquiryBackoffMs(roster, this.#attempt);
+    this.#attempt++;
+    const out: Output[] = [];
+    for (let to = 0; to < roster.members.length; to++) {
+      if (to !== self) out.push({ kind: "send", to, frame: request });
+    }
+    return out;
+  }
+}
