@@ -276,6 +276,15 @@ export class Endpoint {
           `round ${round} is already decided here (its aggregate was published)`,
         );
       }
+      const ownObserved = seat instanceof Observer && seat.ownUpdate;
+      if (ownObserved || (seat === undefined && this.#committed.has(round))) {
+        throw new CallerError(
+          "committed",
+          `this member committed to view ${this.#committed.get(round) ?? seat?.committedView} of ` +
+            `round ${round}: a leader may count its update in the aggregate, so it can no ` +
+            `longer be withdrawn`,
+        );
+      }
       if (!(seat instanceof Participant) || seat.stage === "failed") {
         throw new CallerError(
           "nothing-to-withdraw",
@@ -391,7 +400,9 @@ export class Endpoint {
         );
       } else resume.push({ round, view });
     }
-    this.#learn(givenUp);
+    // Against the window as it stood before these rounds: a round given up as too far ahead
+    // never moves the current round, whatever the others given up did to it.
+    this.#learn(givenUp, ahead);
     return { resume, givenUp, ask };
   }
 
@@ -583,17 +594,18 @@ export class Endpoint {
 
   /**
    * Notes the rounds `outputs` end: a decided round (published or final, any role) and a round
-   * failed for this member's update, if within {@link ROUND_WINDOW} of the current round.
+   * failed for this member's update, if within {@link ROUND_WINDOW} of the current round (or at
+   * most `ahead`, when given: the window before a batch of rounds given up at a restart).
    * Returns `outputs`.
    */
-  #learn(outputs: Output[]): Output[] {
+  #learn(outputs: Output[], ahead?: number): Output[] {
     for (const o of outputs) {
       if (o.kind !== "event") continue;
       const e = o.event;
       if (e.type === "published" || e.type === "final") this.#learnDecided(e.round);
       else if (
         e.type === "round-failed" && e.role === "participant" &&
-        e.round <= this.currentRound + ROUND_WINDOW
+        e.round <= (ahead ?? this.currentRound + ROUND_WINDOW)
       ) {
         // Beyond that only a round accepted before such rounds were refused (given up at a
         // restart): it must not move the current round.
@@ -630,6 +642,9 @@ export class Endpoint {
     if (!open) return [];
     const committed = seat.committedView;
     if (committed !== undefined) {
+      // Remembered: a later certificate or Outcome of the round is judged against this view,
+      // and the update can no longer be withdrawn.
+      this.#committed.set(victim, committed);
       // Committed: the round may be certified with this update; failing it would be a guess.
       return [event({
         type: "outcome-unknown",

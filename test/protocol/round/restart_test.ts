@@ -434,7 +434,9 @@ Deno.test("a fifth open round evicts the oldest participant with a round-failed,
   const net = new RestartNet(fed);
   const x = 0;
   for (const i of all(fed, [x])) net.crash(i);
-  for (let r = 0; r < 5; r++) {
+  // Round 2 is decided (current round 3): five open rounds fit below and within the window.
+  net.endpoints[x].restore({ decided: 2 });
+  for (const r of [0, 1, 3, 4, 5]) {
     const input = inputsFor(fed.roster, r)[x].slice();
     await net.call(x, () => net.endpoints[x].submit(r, input, net.now));
   }
@@ -445,15 +447,20 @@ Deno.test("a fifth open round evicts the oldest participant with a round-failed,
   assertEquals(net.endpoints[x].participant(0), undefined);
   await net.run({ maxTime: 10_000_000 });
   const failed = net.events("round-failed", x).filter((e) => e.role === "participant");
-  assertEquals(failed.map((e) => e.round).sort(), [0, 1, 2, 3, 4], "each once");
+  assertEquals(failed.map((e) => e.round).sort(), [0, 1, 3, 4, 5], "each once");
   net.endpoints.forEach((e) => e.close());
 
   // An observer is dropped before any participant, even the observer of a newer round.
   const e = new Endpoint(machineConfig(fed, x, rngFor("evict2")));
-  const plan = e.restore({ newestRound: 9, committed: new Map([[9, 0]]), pending: [9] });
+  const plan = e.restore({
+    decided: 2,
+    newestRound: 9,
+    committed: new Map([[9, 0]]),
+    pending: [9],
+  });
   assertEquals(plan.ask, [9], "round 9 (the newest): an observer of a committed update");
   const out: string[] = [];
-  for (let r = 1; r < 5; r++) {
+  for (const r of [1, 3, 4, 5]) {
     for (const o of await e.submit(r, inputsFor(fed.roster, r)[x].slice(), 0)) {
       if (o.kind !== "event") continue;
       if (o.event.type === "round-failed" || o.event.type === "outcome-unknown") {
@@ -464,7 +471,7 @@ Deno.test("a fifth open round evicts the oldest participant with a round-failed,
   // Committed before the restart: dropped as outcome-unknown, not failed on a guess.
   assertEquals(out.length, 1, "the observer goes first though newer, and says so");
   assert(out[0].startsWith("outcome-unknown 9: evicted"), out[0]);
-  assertEquals([1, 2, 3, 4].map((r) => e.participant(r) !== undefined), [true, true, true, true]);
+  assertEquals([1, 3, 4, 5].map((r) => e.participant(r) !== undefined), [true, true, true, true]);
   e.close();
 });
 
@@ -532,4 +539,41 @@ Deno.test("a restarted committed member takes an Outcome of another view as evid
   assertEquals(net.events("final", x), [], "it never takes another view's certificate");
   assertEquals(net.endpoints[x].nextTimeout(), undefined, "it stopped asking");
   net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("restore: a round given up as too far ahead never moves the current round", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "review-ahead" });
+  const e = new Endpoint(machineConfig(fed, 0, rngFor("ahead")));
+  const n = fed.roster.members.length;
+  // Round 2 decided (current 3, updates taken up to 5). Round 3 advertised in the last view:
+  // given up (views exhausted), so the current round becomes 4. Round 6, accepted before such
+  // rounds were refused, is given up as too far ahead and must not move it to 7.
+  const plan = e.restore({
+    decided: 2,
+    advertised: new Map([[3, viewLimit(n) - 1]]),
+    pending: [3, 6],
+  });
+  const given = plan.givenUp.flatMap((o) =>
+    o.kind === "event" && o.event.type === "round-failed" ? [o.event] : []
+  );
+  assertEquals(given.map((g) => g.round), [3, 6]);
+  assert(given[1].reason.includes("ahead"), given[1].reason);
+  assertEquals(e.currentRound, 4);
+  e.close();
+});
+
+Deno.test("withdraw: a round this member committed to before a restart is refused as committed", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "review-withdraw" });
+  const e = new Endpoint(machineConfig(fed, 0, rngFor("withdraw")));
+  const plan = e.restore({ committed: new Map([[1, 0]]), pending: [1] });
+  assertEquals(plan.ask, [1]);
+  let code: string | undefined;
+  try {
+    await e.withdraw(1);
+  } catch (err) {
+    code = (err as { code?: string }).code;
+  }
+  // Not "nothing-to-withdraw": the update may be in a certified aggregate.
+  assertEquals(code, "committed");
+  e.close();
 });
