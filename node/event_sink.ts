@@ -13,7 +13,7 @@ import type { Metrics } from "./metrics.ts";
 
 /** Events for API subscribers (server-sent events). */
 export interface NodeEvent {
-  readonly type: "published" | "final" | "round-failed" | "withdrawn";
+  readonly type: "published" | "final" | "round-failed" | "withdrawn" | "outcome-unknown";
   readonly round: number;
   readonly view: number;
   readonly members?: readonly string[];
@@ -121,7 +121,8 @@ export class EventSink {
 
   /**
    * A committed round whose end this member does not know yet (it asks its peers): logged, counted
-   * when it starts, shown in the status (`outcome-unknown`), and its raw update deleted — a
+   * when it starts, shown in the status and reported to subscribers (`outcome-unknown`), and its
+   * raw update deleted — a
    * committed member never acts in another view, so the values are never needed again. Not a
    * failure: the update may be in a certified aggregate, so no `round-failed` is reported.
    */
@@ -141,6 +142,8 @@ export class EventSink {
     if (this.current === undefined || this.current.round <= e.round) {
       this.current = { round: e.round, view: e.view, stage: "outcome-unknown" };
     }
+    // The trainer learns it too: not a failure (never resubmit it), not final yet.
+    this.#emit({ type: "outcome-unknown", round: e.round, view: e.view, reason: e.reason });
     try {
       await journal.pruneUpdate(e.round);
     } catch (err) {
@@ -246,9 +249,10 @@ export class EventSink {
   }
 
   /**
-   * A round that failed: counted, logged and reported. When it failed for this member's update
-   * (the participant's, or given up at a restart), that update is in no aggregate and never will
-   * be: its raw values are deleted, and the status shows the round `failed`.
+   * A round that failed: counted and logged. When it failed for this member's update (the
+   * participant's, or given up at a restart), that update is in no aggregate and never will be:
+   * its raw values are deleted, the status shows the round `failed` and subscribers get a
+   * `round-failed` event (a leader session's failure is not reported to them).
    */
   async #roundFailed(e: Extract<ProtocolEvent, { type: "round-failed" }>): Promise<void> {
     const { journal, metrics, log } = this.#options;
@@ -265,7 +269,9 @@ export class EventSink {
           error: String(err),
         });
       }
+      // Subscribers (the trainer) hear of their update's end only: a leader session of this
+      // node that cannot complete is the operator's matter (logged and counted above).
+      this.#emit({ type: "round-failed", round: e.round, view: e.view, reason: e.reason });
     }
-    this.#emit({ type: "round-failed", round: e.round, view: e.view, reason: e.reason });
   }
 }

@@ -65,6 +65,9 @@ export const DEFAULT_SETTINGS: CrashSettings = {
  * What became of one node's update:
  * - `in-aggregate`: acknowledged and listed once by the final certificate;
  * - `round-failed`: acknowledged, not listed, and its node said `round-failed` for the round;
+ * - `outcome-unknown`: acknowledged and committed, no final certificate anywhere, and its node
+ *   said `outcome-unknown` (it cannot know whether the dead view was certified; signed abandon
+ *   votes, issue 8, would end it): explicit, not silent, but unresolved — reported apart;
  * - `SILENT-LOSS`: acknowledged, a final certificate leaves it out, and its node said nothing;
  * - `stall`: acknowledged, and its node neither holds the final certificate nor said
  *   `round-failed` before the deadline (a certificate elsewhere that lists it does not help the
@@ -76,6 +79,7 @@ export const DEFAULT_SETTINGS: CrashSettings = {
 export type UpdateOutcome =
   | "in-aggregate"
   | "round-failed"
+  | "outcome-unknown"
   | "SILENT-LOSS"
   | "stall"
   | "COUNTED-AND-FAILED"
@@ -109,6 +113,7 @@ const SEVERITY: readonly PointOutcome[] = [
   "unacknowledged",
   "in-aggregate",
   "round-failed",
+  "outcome-unknown",
   "stall",
   "SILENT-LOSS",
   "COUNTED-AND-FAILED",
@@ -230,8 +235,11 @@ async function readLines(path: string): Promise<string[]> {
 }
 
 /** What a node's log says: `round failed` reasons for the round, refusals, errors. */
-export async function readLog(node: LocalNode): Promise<{ failed: string[]; notes: string[] }> {
+export async function readLog(
+  node: LocalNode,
+): Promise<{ failed: string[]; unknown: string[]; notes: string[] }> {
   const failed: string[] = [];
+  const unknown: string[] = [];
   const refusals = new Map<string, number>();
   const notes: string[] = [];
   for (const line of await readLines(`${node.dir}/node.log`)) {
@@ -242,7 +250,14 @@ export async function readLog(node: LocalNode): Promise<{ failed: string[]; note
       if (/error|uncaught/i.test(line)) notes.push(`${node.name}: ${line.slice(0, 160)}`);
       continue;
     }
-    if (entry.msg === "round failed" && entry.round === ROUND) failed.push(String(entry.reason));
+    if (entry.msg === "round failed" && entry.round === ROUND) {
+      // A leader session's failure is not the end of this node's own update.
+      if (entry.role === undefined || entry.role === "participant") {
+        failed.push(String(entry.reason));
+      }
+    } else if (
+      String(entry.msg).startsWith("round outcome unknown") && entry.round === ROUND
+    ) unknown.push(String(entry.reason));
     else if (entry.msg === "refused") {
       const key = String(entry.code);
       refusals.set(key, (refusals.get(key) ?? 0) + 1);
@@ -257,7 +272,7 @@ export async function readLog(node: LocalNode): Promise<{ failed: string[]; note
       `${node.name} refused ${[...refusals].map(([code, n]) => `${code}×${n}`).join(", ")}`,
     );
   }
-  return { failed, notes };
+  return { failed, unknown, notes };
 }
 
 async function startAll(net: LocalNet, env: (n: LocalNode) => Record<string, string>) {
@@ -544,6 +559,7 @@ async function runOnce(
       else if (listed > 0 && failed.length > 0) outcome = "COUNTED-AND-FAILED";
       else if (listed === 1) outcome = holders.includes(n) ? "in-aggregate" : "stall";
       else if (failed.length > 0) outcome = "round-failed";
+      else if (final === null && log.unknown.length > 0) outcome = "outcome-unknown";
       else if (final !== null) outcome = "SILENT-LOSS";
       else outcome = "stall";
       updates.push({
