@@ -262,6 +262,8 @@ export class EventSink {
     if (e.role === "participant") {
       if (this.current?.round === e.round) this.current = { ...this.current, stage: "failed" };
       try {
+        // Before the values go: a restart then counts the round as ended for this member.
+        await journal.recordFailed(e.round, e.view);
         await journal.pruneUpdate(e.round);
       } catch (err) {
         log("error", "could not delete the update of a failed round", {

@@ -16,6 +16,9 @@
  *   first view a new update for the round may start in; written before the update's files are
  *   deleted, and deleted after a new update for the round was written (an update together with
  *   this marker was never acknowledged, and a restart deletes it);
+ * - `failed.json`: this member's update ended without being certified (`round-failed`), with the
+ *   view; written before its values are deleted, so a restart counts the round as ended for it
+ *   and neither asks about it again nor reports it twice;
  * - `aggregate.u32` + `certificate.cbor` + `published.json`: a verified published aggregate;
  * - `final.cbor`: the final certificate (≥ t co-signatures), after the published aggregate.
  *
@@ -87,6 +90,7 @@ const RECORDS = {
   "committed.json": 0o600,
   "advertised.json": 0o600,
   "withdrawn.json": 0o600,
+  "failed.json": 0o600,
   "aggregate.u32": 0o644,
   "certificate.cbor": 0o644,
   "final.cbor": 0o644,
@@ -236,6 +240,21 @@ export class Journal {
    */
   async withdrawnView(round: number): Promise<number | undefined> {
     return await this.#read(round, "withdrawn.json", readCommitted);
+  }
+
+  /**
+   * Records that this member's update of `round` failed in `view` (`failed.json`): it is in no
+   * certified aggregate and never will be. Written before its values are deleted.
+   */
+  async recordFailed(round: number, view: number): Promise<void> {
+    const payload = encodeJson({ view });
+    refuseInvalid(() => readCommitted(payload));
+    await this.#write(round, "failed.json", payload);
+  }
+
+  /** The view this member's update of `round` failed in, if it did; `journal-corrupt` if damaged. */
+  async failedView(round: number): Promise<number | undefined> {
+    return await this.#read(round, "failed.json", readCommitted);
   }
 
   /** Deletes one record of `round`, if it exists, and makes the deletion durable. */
@@ -600,6 +619,7 @@ export class Journal {
       "committed.json": readCommitted,
       "advertised.json": readCommitted,
       "withdrawn.json": readCommitted,
+      "failed.json": readCommitted,
       "aggregate.u32": (p) => readAggregate(this.#roster, p),
       "certificate.cbor": (p) => readCertificate(this.#roster, p),
       "final.cbor": (p) => readFinal(this.#roster, p),

@@ -467,6 +467,12 @@ export class FedaggNode {
         continue;
       }
       if (!recorded.update) continue;
+      // Ended for this member before the restart (reported then): neither asked about nor
+      // reported again.
+      if (await this.#journal.failedView(round) !== undefined) {
+        failed.push(round);
+        continue;
+      }
       // Committed: its outcome is asked for, with or without its values (deleted once committed).
       if (view !== undefined) {
         pending.push(round);

@@ -41,16 +41,12 @@ Deno.test("event sink: outcome-unknown is reported to subscribers, counted and s
   });
 });
 
-Deno.test("event sink: round-failed reaches subscribers for this member's update only", async () => {
+Deno.test("event sink: round-failed reaches subscribers for this member's update only, journaled", async () => {
   const fed = await federation({ n: 4, threshold: 3, seed: "sink2" });
   await withTempDir("fedagg-sink-", async (dir) => {
     const metrics = new Metrics();
-    const sink = new EventSink({
-      roster: fed.roster,
-      journal: new Journal(dir, fed.roster),
-      metrics,
-      log: () => {},
-    });
+    const journal = new Journal(dir, fed.roster);
+    const sink = new EventSink({ roster: fed.roster, journal, metrics, log: () => {} });
     const seen: NodeEvent[] = [];
     sink.subscribe((e) => seen.push(e));
     const failed = { type: "round-failed", round: 2, view: 0, reason: "r" } as const;
@@ -60,5 +56,7 @@ Deno.test("event sink: round-failed reaches subscribers for this member's update
     await sink.handle({ ...failed, role: "participant" });
     assertEquals(seen, [{ type: "round-failed", round: 2, view: 0, reason: "r" }]);
     assertEquals(metrics.get("fedagg_rounds_failed_total"), 2, "both counted");
+    // Journaled for the update's round: a restart neither asks about it nor reports it again.
+    assertEquals(await journal.failedView(2), 0);
   });
 });

@@ -392,6 +392,48 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "node: a round that failed for this member before a restart is neither asked about " +
+    "nor reported again, and counts as ended",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withFederation(async ({ dir, file, roster, identityOf }) => {
+      const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
+      const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
+      const nodeDir = `${dir}/failed-before`;
+      const journal = new Journal(nodeDir, roster);
+      const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
+      await journal.recordAggregate(await finalRound(fed, 2));
+      // Round 3: committed in view 0, then excluded (round-failed) before the crash.
+      await journal.recordUpdate(3, update);
+      await journal.recordCommit(3, 0);
+      await journal.recordFailed(3, 0);
+      await journal.pruneUpdate(3);
+      const logs: Log[] = [];
+      const node = await FedaggNode.start({
+        dir: nodeDir,
+        identity: identityOf(0),
+        rosterFile: file,
+        roster,
+        index: 0,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        log: (level, message, fields) => logs.push({ level, message, fields }),
+        expander: inlineExpander,
+      });
+      try {
+        const about3 = logs.filter((l) => (l.fields as { round?: number })?.round === 3);
+        assertEquals(about3.map((l) => l.message), [], "nothing asked or reported again");
+        assertEquals(node.metrics.get("fedagg_rounds_outcome_unknown_total"), 0);
+        assertEquals(node.status().currentRound, 4, "round 3 ended for this member");
+      } finally {
+        await node.stop();
+        closeUnrefdChannels();
+      }
+    });
+  },
+});
+
 Deno.test("node: a failed start stops what it started and closes the mask workers", async () => {
   await withFederation(async ({ dir, file, roster, identityOf }) => {
     let closed = 0;
