@@ -23,8 +23,13 @@
  * @module
  */
 import { defaultThreshold, labelledRng, leaderOf } from "../../protocol/mod.ts";
-import { encodeNpy, parseUpdate } from "../../node/tensor_formats/mod.ts";
-import { LocalNet, type LocalNode, waitFor } from "../testnet/local_net.ts";
+import {
+  LocalNet,
+  type LocalNode,
+  type SyntheticInputs,
+  syntheticInputs,
+  waitFor,
+} from "../testnet/local_net.ts";
 
 /** Which node is armed: the leader of round 0's view 0, or a member that does not lead it. */
 export type Role = "member" | "leader";
@@ -183,16 +188,8 @@ function rosterParameters(s: CrashSettings) {
 }
 
 /** The seeded updates and weights of the run, one per roster index. */
-function inputs(s: CrashSettings): { values: Float32Array[]; weights: number[] } {
-  const rng = labelledRng("crash", s.seed, ROUND);
-  const values: Float32Array[] = [];
-  const weights: number[] = [];
-  for (let i = 0; i < s.nodes; i++) {
-    const raw = new Uint32Array(rng(4 * s.dim).buffer);
-    values.push(new Float32Array(s.dim).map((_, j) => raw[j] / 2 ** 32 * 2 - 1));
-    weights.push(1 + (rng(1)[0] % 100));
-  }
-  return { values, weights };
+function inputs(s: CrashSettings): SyntheticInputs {
+  return syntheticInputs("crash", s.seed, ROUND, s.nodes, s.dim);
 }
 
 /** The roster index armed for `role`: the leader of view 0, or a seeded other member. */
@@ -211,19 +208,10 @@ async function submit(
   values: Float32Array,
   weight: number,
 ): Promise<Submission> {
-  try {
-    const res = await net.api(net.node(index), `/v1/rounds/${ROUND}/update?num_samples=${weight}`, {
-      method: "POST",
-      body: encodeNpy(values),
-      headers: { "content-type": "application/x-npy" },
-    });
-    const text = await res.text();
-    if (res.status === 202) return "202";
-    if (res.status === 409 && text.includes("already-submitted")) return "409";
-    return false;
-  } catch {
-    return false; // the node died before answering
-  }
+  const answer = await net.submitUpdate(net.node(index), ROUND, values, weight);
+  if (answer?.status === 202) return "202";
+  if (answer?.status === 409 && answer.text.includes("already-submitted")) return "409";
+  return false; // refused otherwise, or the node died before answering
 }
 
 async function readLines(path: string): Promise<string[]> {
@@ -341,70 +329,6 @@ function finalAt(net: LocalNet, node: LocalNode, ms: number): Promise<true> {
     const st = await net.status(node);
     return st?.lastFinalRound != null && st.lastFinalRound >= ROUND ? true : undefined;
   }, ms);
-}
-
-/** The certified aggregate as every node holding it serves it, checked; or why it is bad. */
-async function checkFinal(
-  net: LocalNet,
-  holders: readonly LocalNode[],
-  s: CrashSettings,
-  dir: string,
-): Promise<{ view: number; members: string[] } | { bad: string }> {
-  const { values, weights } = inputs(s);
-  let agreed: { view: number; members: string[] } | undefined;
-  for (const n of holders) {
-    const sum = await net.api(n, `/v1/rounds/${ROUND}/aggregate?format=sum`);
-    if (!sum.ok) return { bad: `${n.name} holds a final round but serves ${sum.status}` };
-    const view = Number(sum.headers.get("x-fedagg-view"));
-    const members = (sum.headers.get("x-fedagg-members") ?? "").split(",").filter((m) => m !== "");
-    await sum.body?.cancel();
-    if (agreed === undefined) agreed = { view, members };
-    else if (agreed.view !== view || agreed.members.join() !== members.join()) {
-      return { bad: `nodes disagree on the final aggregate (${n.name}: view ${view})` };
-    }
-  }
-  const source = holders[0];
-  const fetchTo = async (path: string, file: string) => {
-    const res = await net.api(source, path);
-    if (!res.ok) throw new Error(`${path} at ${source.name}: ${res.status}`);
-    await Deno.writeFile(`${dir}/${file}`, new Uint8Array(await res.arrayBuffer()));
-  };
-  await fetchTo(`/v1/rounds/${ROUND}/certificate`, "certificate.cbor");
-  await fetchTo(`/v1/rounds/${ROUND}/aggregate?format=sum`, "aggregate.sum");
-  await fetchTo(`/v1/rounds/${ROUND}/aggregate?format=npy`, "aggregate.npy");
-  const verify = await net.cli([
-    "verify",
-    "--certificate",
-    `${dir}/certificate.cbor`,
-    "--aggregate",
-    `${dir}/aggregate.sum`,
-    "--mean",
-    `${dir}/aggregate.npy`,
-    "--roster",
-    net.rosterPath,
-    "--json",
-  ]);
-  if (verify.code !== 0) return { bad: `fedagg verify: ${verify.stdout}${verify.stderr}`.trim() };
-  const verified = JSON.parse(verify.stdout) as { view: number; members: string[] };
-  if (verified.members.join() !== agreed!.members.join() || verified.view !== agreed!.view) {
-    return { bad: "the served member list is not the certificate's" };
-  }
-  if (new Set(verified.members).size !== verified.members.length) {
-    return { bad: "the certificate lists a member twice" };
-  }
-  // The aggregate is the weighted mean of exactly the listed members' inputs (nothing twice).
-  const q = net.roster.quantization;
-  const listed = verified.members.map((id) => net.roster.indexOf(id)!);
-  const mean = parseUpdate(await Deno.readFile(`${dir}/aggregate.npy`), s.dim, "npy").values;
-  const wsum = listed.reduce((a, m) => a + weights[m], 0);
-  for (let j = 0; j < s.dim; j++) {
-    let acc = 0;
-    for (const m of listed) acc += weights[m] * Math.max(-q.clip, Math.min(q.clip, values[m][j]));
-    if (Math.abs(mean[j] - acc / wsum) > q.errorBound) {
-      return { bad: `the aggregate is not the mean of the listed members' inputs (at ${j})` };
-    }
-  }
-  return { view: verified.view, members: verified.members };
 }
 
 /**
@@ -540,7 +464,7 @@ async function runOnce(
     }
     let final: PointResult["final"] = null;
     if (holders.length > 0) {
-      const checked = await checkFinal(net, holders, s, dir);
+      const checked = await net.checkFinal(ROUND, holders, inputs(s), dir);
       if ("bad" in checked) {
         notes.push(checked.bad);
         return result("BAD-CERTIFICATE");
