@@ -266,7 +266,7 @@ export class EventSink {
         await journal.recordFailed(e.round, e.view);
         await journal.pruneUpdate(e.round);
       } catch (err) {
-        log("error", "could not delete the update of a failed round", {
+        log("error", "could not record the failure or delete the update of a failed round", {
           round: e.round,
           error: String(err),
         });
