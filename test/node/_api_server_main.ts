@@ -15,6 +15,12 @@
 import { startApiNode, stopApiNode } from "./_api_node.ts";
 
 const config = JSON.parse(Deno.args[0] ?? "{}");
+// As `fedagg run` does before its node starts, SIGINT and SIGTERM are bound at once. Without
+// this, something in the process binds a signal stream later, and at the open-file limit Deno
+// 2.9.6 panics doing so (ext/signals/lib.rs:58, unwrap on EMFILE): 2 of 3 runs of the
+// out-of-descriptors test died that way. The process is stopped by `quit` or SIGKILL, never by a
+// signal, so the listeners do nothing.
+for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => {});
 const f = await startApiNode({
   dim: config.dim,
   limits: config.limits,
