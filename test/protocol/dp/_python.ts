@@ -1,23 +1,25 @@
 /**
- * Runs the independent reference computations of `reference.py` (NumPy and SciPy from the
- * system's python3) for the tests of protocol/dp/. When python3 with SciPy is absent the tests
- * that need it are skipped (`ignore`), and {@link SCIPY} says why once on stderr.
+ * Runs the independent reference computations of `reference.py` (NumPy and SciPy from Debian's
+ * /usr/bin/python3) for the tests of protocol/dp/. When python3 with SciPy is absent the tests
+ * that need it are skipped (`ignore`), with one line on stderr saying why.
  *
  * @module
  */
 
 const SCRIPT = new URL("./reference.py", import.meta.url).pathname;
+/** Debian's interpreter, whose python3-numpy and python3-scipy packages the reference uses. */
+const PYTHON = "/usr/bin/python3";
 
 async function probe(): Promise<string | undefined> {
   try {
-    const out = await new Deno.Command("python3", {
+    const out = await new Deno.Command(PYTHON, {
       args: ["-c", "import numpy, scipy"],
       stdout: "null",
       stderr: "null",
     }).output();
-    return out.success ? undefined : "python3 cannot import numpy and scipy";
+    return out.success ? undefined : `${PYTHON} cannot import numpy and scipy`;
   } catch {
-    return "python3 is not installed";
+    return `${PYTHON} is not installed`;
   }
 }
 
@@ -25,7 +27,7 @@ const missing = await probe();
 if (missing !== undefined) {
   console.error(
     `SKIPPING the SciPy reference tests of protocol/dp: ${missing} ` +
-      `(install python3-scipy, e.g. apt-get install python3-scipy)`,
+      `(install Debian's python3-scipy: apt-get install python3-scipy)`,
   );
 }
 
@@ -36,7 +38,7 @@ export const SCIPY = { available: missing === undefined } as const;
 export async function reference<T = Record<string, unknown>>(
   request: Record<string, unknown>,
 ): Promise<T> {
-  const child = new Deno.Command("python3", {
+  const child = new Deno.Command(PYTHON, {
     args: [SCRIPT],
     stdin: "piped",
     stdout: "piped",
