@@ -11,7 +11,8 @@
  *    variance σ²/(t − c) and the sum of any t survivors carries at least σ² (the guarantee), at
  *    most n·σ²/(t − c) (everyone noised; the modular range must hold that);
  * 3. for a central σ: the per-member std σ_ℓ = σ/√(t − c), the granularity γ of
- *    {@link granularity} (n members, padded dimension D, b bits, modular-clipping probability p),
+ *    {@link granularity} (n members, padded dimension D, b bits, modular-clipping probability p;
+ *    at least clip/{@link MAX_CLIP_STEPS}),
  *    the rounded norm bound Δ₂ = {@link inflatedNormBound}(c/γ, D, β), and the round's
  *    ρ = {@link ddgaussRho}(Δ₂, σ_ℓ/γ, t − c, D);
  * 4. the smallest σ (bisection) whose ρ fits the round's share. The reported plan is always one
@@ -61,6 +62,19 @@ export interface DpPlanSettings {
   readonly modclipProb: number;
 }
 
+/**
+ * Defaults for the settings a federation rarely changes: no withholding members, the issue's
+ * d = 100k, the protocol's 32-bit words, β = e^−½ (DDGauss's suggestion) and TFF's default
+ * wrap probability 10^−4.
+ */
+export const DP_PLAN_DEFAULTS = {
+  corrupt: 0,
+  dim: 100000,
+  bits: 32,
+  beta: Math.exp(-0.5),
+  modclipProb: 1e-4,
+} as const;
+
 /** A plan: the noise, the discretization, the privacy it buys and the error it costs. */
 export interface DpPlan {
   /** The settings the plan was made for. */
@@ -99,12 +113,20 @@ export interface DpPlan {
     readonly log2Members: number;
     /** k = √2·erfc⁻¹(p). */
     readonly stddevs: number;
-    /** The per-coordinate wrap probability at γ (≈ p by construction). */
+    /** The per-coordinate wrap probability at γ (p by construction, less if γ was capped). */
     readonly modclipPerCoordinate: number;
     /** Union bound on any coordinate wrapping in one round: min(1, D·p). */
     readonly modclipAnyCoordinate: number;
   };
 }
+
+/**
+ * The most steps the clip may span (γ ≥ clip/2^24): keeps a member's rounded norm (≤ clip/γ +
+ * √D) far enough below 2^26.5 that its square, the conditional rounding's check, is exact in
+ * float64, and every coordinate inside int32. TFF caps its scale at 10^6 for the same kind of
+ * reason. A coarser γ than the heuristic's only lowers the wrap probability.
+ */
+export const MAX_CLIP_STEPS = 2 ** 24;
 
 function refuse(setting: string, detail: string): never {
   throw new ConfigError(setting, detail);
@@ -170,12 +192,12 @@ export function planDistributedDp(settings: DpPlanSettings): DpPlan {
   const noisy = s.threshold - s.corrupt;
   const k = stddevsForProbability(s.modclipProb);
   if (2 ** s.bits < s.members) {
-    refuse("bits", `${s.bits} bits are fewer than log2 of ${s.members} members: the sum overflows`);
+    refuse("bits", `${s.bits} is below log2 of the ${s.members} members: the sum would overflow`);
   }
   if (4 ** s.bits <= s.members * k * k) {
     refuse(
       "bits",
-      `${s.bits} bits cannot hold ${k.toFixed(2)} standard deviations of the rounding noise of ` +
+      `${s.bits} cannot hold ${k.toFixed(2)} standard deviations of the rounding noise of ` +
         `${s.members} members (needs 4^bits > n·k² = ${(s.members * k * k).toFixed(1)}): raise ` +
         `the bits or the modular-clipping probability`,
     );
@@ -193,7 +215,7 @@ export function planDistributedDp(settings: DpPlanSettings): DpPlan {
   });
   const evaluate = (sigma: number): Evaluation | undefined => {
     const localStd = sigma / Math.sqrt(noisy);
-    const gamma = granularity(word(localStd));
+    const gamma = Math.max(granularity(word(localStd)), s.clip / MAX_CLIP_STEPS);
     if (!(gamma > 0) || localStd / gamma < 0.5) return undefined; // outside Proposition 14
     const l2Bound = inflatedNormBound(s.clip / gamma, D, s.beta);
     const { rho, tau } = ddgaussRho({
@@ -216,9 +238,9 @@ export function planDistributedDp(settings: DpPlanSettings): DpPlan {
   if (!fits(found)) {
     refuse(
       "bits",
-      `no noise level meets ρ = ${target.toExponential(3)} per round with ${s.bits} bits ` +
-        `(the rounding to a ${s.bits}-bit word alone costs more): raise the bits, the budget, ` +
-        `or lower the rounds`,
+      `${s.bits} cannot meet ρ = ${target.toExponential(3)} per round at any noise level (the ` +
+        `rounding to a ${s.bits}-bit word alone costs more): raise the bits or the budget, or ` +
+        `lower the rounds`,
     );
   }
   let best: Evaluation = found;

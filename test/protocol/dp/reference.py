@@ -220,7 +220,8 @@ def op_plan_check(req):
     while dim < s["dim"]:
         dim *= 2
     local_std = plan["sigma"] / math.sqrt(t - c)
-    gamma = granularity(s["bits"], s["modclipProb"], s["clip"], n, dim, local_std)
+    # The plan's cap: at most 2^24 steps per clip.
+    gamma = max(granularity(s["bits"], s["modclipProb"], s["clip"], n, dim, local_std), s["clip"] / 2 ** 24)
     l2 = norm_bound(s["clip"] / gamma, dim, s["beta"])
     r = ddgauss_rho(l2, local_std / gamma, t - c, dim)
     rho_total = r["rho"] * s["rounds"]
