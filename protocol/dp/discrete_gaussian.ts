@@ -76,6 +76,22 @@ export function rationalFromNumber(x: number): Rational {
 }
 
 /**
+ * The smallest multiple of 2^−`bits` that is ≥ x, as a rational: a variance planned in float64
+ * rounded up to a short fraction, so sampling stays fast and the noise is never below plan.
+ * Exact (x·2^bits is exact in float64). Refuses (RangeError) negative or non-finite x and bits
+ * outside [0, 52].
+ */
+export function rationalAtLeast(x: number, bits = 10): Rational {
+  if (!Number.isFinite(x) || x < 0) throw new RangeError(`rationalAtLeast: ${x} is not ≥ 0`);
+  if (!Number.isInteger(bits) || bits < 0 || bits > 52) {
+    throw new RangeError(`rationalAtLeast: bits must be an integer in [0, 52], got ${bits}`);
+  }
+  const scaled = Math.ceil(x * 2 ** bits);
+  if (!Number.isSafeInteger(scaled)) return rational(BigInt(scaled), 1n << BigInt(bits));
+  return rational(scaled, 2 ** bits);
+}
+
+/**
  * A source of uniform integers drawn from an {@link Rng}, buffered (the generator is called for
  * 256 bytes at a time, not for every draw). Not safe to share between two users that must not
  * see each other's randomness: give each its own.
