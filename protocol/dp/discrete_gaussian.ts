@@ -100,6 +100,8 @@ export class UniformSource {
   readonly #rng: Rng;
   #buf: Uint8Array = new Uint8Array(0);
   #pos = 0;
+  #bits = 0;
+  #bitCount = 0;
 
   /** A source reading the bytes of `rng`. */
   constructor(rng: Rng) {
@@ -113,6 +115,18 @@ export class UniformSource {
       this.#pos = 0;
     }
     return this.#buf[this.#pos++];
+  }
+
+  /** One uniform bit (eight per byte of the generator). */
+  bit(): number {
+    if (this.#bitCount === 0) {
+      this.#bits = this.#byte();
+      this.#bitCount = 8;
+    }
+    this.#bitCount--;
+    const b = this.#bits & 1;
+    this.#bits >>= 1;
+    return b;
   }
 
   /**
@@ -143,9 +157,35 @@ export class UniformSource {
   }
 }
 
-/** Bernoulli(num/den) for 0 ≤ num ≤ den: true with probability exactly num/den. */
-function bernoulli(src: UniformSource, num: bigint, den: bigint): boolean {
-  return src.below(den) < num;
+/**
+ * Bernoulli(num/den) for 0 ≤ num ≤ den: true with probability exactly num/den. It compares the
+ * binary expansion of a uniform U ∈ [0, 1), drawn bit by bit, with that of p = num/den, computed
+ * by long division, and answers U < p at the first bit where they differ (2 bits expected,
+ * whatever the size of den; U = p has probability 0, and a finite expansion of p that ends with
+ * U's prefix equal means U ≥ p).
+ */
+export function bernoulli(src: UniformSource, num: bigint, den: bigint): boolean {
+  if (num <= 0n) return false;
+  if (num >= den) return true;
+  if (den <= 2n ** 52n) {
+    const d = Number(den);
+    let r = Number(num);
+    for (;;) {
+      r *= 2; // r < d ≤ 2^52: exact
+      const pBit = r >= d ? 1 : 0;
+      if (pBit) r -= d;
+      if (src.bit() !== pBit) return pBit === 1;
+      if (r === 0) return false;
+    }
+  }
+  let r = num;
+  for (;;) {
+    r <<= 1n;
+    const pBit = r >= den ? 1 : 0;
+    if (pBit) r -= den;
+    if (src.bit() !== pBit) return pBit === 1;
+    if (r === 0n) return false;
+  }
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import {
   addDiscreteGaussianNoise,
+  bernoulli,
   bernoulliExp,
   discreteGaussian,
   discreteLaplace,
@@ -139,6 +140,39 @@ Deno.test({
       if (num === 0) assertEquals(successes, trials); // exp(0) = 1 exactly
       const r = await batch.result<{ p: number; prob: number }>(index);
       assert(r.p > P_MIN, `γ = ${num}/${den}: ${successes}/${trials} vs ${r.prob}: p = ${r.p}`);
+    }
+  },
+});
+
+// Bernoulli(num/den) by lazy bit comparison, on the number path and on the BigInt path (a
+// denominator beyond 2^52), against exact binomial tests.
+const BIG = 2n ** 100n;
+const bernoulliCases: [bigint, bigint][] = [[1n, 3n], [2n, 7n], [BIG + 1n, 3n * BIG], [
+  5n * BIG,
+  7n * BIG + 3n,
+]];
+const plainRuns = bernoulliCases.map(([num, den], i) => {
+  const src = new UniformSource(labelledRng("dp-test", "bernoulli", i));
+  const trials = 20000;
+  let successes = 0;
+  for (let t = 0; t < trials; t++) if (bernoulli(src, num, den)) successes++;
+  // The reference gets the ratio as two floats: exact enough for a binomial test.
+  const index = batch.add({ op: "binomial", p: [Number(num), Number(den)], successes, trials });
+  return { num, den, successes, trials, index };
+});
+
+Deno.test({
+  name: "Bernoulli(num/den) by lazy bits: exact binomial tests, small and BigInt denominators",
+  ignore: !SCIPY.available,
+  fn: async () => {
+    for (const { num, den, successes, trials, index } of plainRuns) {
+      const r = await batch.result<{ p: number; prob: number }>(index);
+      assert(r.p > P_MIN, `${num}/${den}: ${successes}/${trials} vs ${r.prob}: p = ${r.p}`);
+    }
+    const src = new UniformSource(labelledRng("dp-test", "bernoulli-edges"));
+    for (let i = 0; i < 100; i++) {
+      assertEquals(bernoulli(src, 0n, 5n), false);
+      assertEquals(bernoulli(src, 5n, 5n), true);
     }
   },
 });

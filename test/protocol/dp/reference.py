@@ -87,6 +87,12 @@ def op_bernoulli_exp(req):
     return {"p": float(res.pvalue), "prob": p}
 
 
+def op_binomial(req):
+    num, den = req["p"]
+    prob = num / den
+    return {"p": float(stats.binomtest(req["successes"], req["trials"], prob).pvalue), "prob": prob}
+
+
 def op_hadamard(req):
     x = np.array(req["x"], dtype=float)
     signs = np.array(req["signs"], dtype=float)
