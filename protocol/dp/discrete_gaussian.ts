@@ -7,9 +7,10 @@
  * - Algorithm 3: the discrete Gaussian `N_Z(0, σ²)`, P[x] ∝ exp(−x²/(2σ²)), by rejection from
  *   `Lap_Z(⌊σ⌋ + 1)` ({@link discreteGaussian}).
  *
- * Every accept/reject step is exact: parameters are rationals of BigInts ({@link Rational}), the
- * only primitive is a uniform integer below a bound, drawn by rejection from the bytes of an
- * {@link Rng} (the operating system's CSPRNG in a node, a seeded ChaCha20 stream in tests). No
+ * Every accept/reject step is exact: parameters are rationals of BigInts ({@link Rational}); the
+ * primitives are uniform bits and uniform integers below a bound (by rejection), from the bytes
+ * of an {@link Rng} (the operating system's CSPRNG in a node, a seeded ChaCha20 stream in tests),
+ * and a Bernoulli(num/den) compares uniform bits with the expansion of num/den ({@link bernoulli}). No
  * floating-point number enters a decision, so the output distribution is exactly the stated one
  * (given uniform bytes). Memory is constant: a few BigInts whose size is that of the parameters
  * (the loops keep no history). Running time is random (expected O(1) draws per sample for a
