@@ -10,7 +10,8 @@
  * - `federation/`: the roster, sessions, the leader schedule, member signatures;
  * - `wire/`: the frame envelope and every message's fields;
  * - `certificate/`: approvals, the leader's certificate, final certificates;
- * - `round/`: the stages, the participant, the leader, the publication and the endpoint.
+ * - `round/`: the stages, the participant, the leader, the publication and the endpoint;
+ * - `dp/`: distributed differential privacy (sampler, rotation, rounding, accountant, planner).
  *
  * A driver runs one {@link Endpoint} per member: it hands it frames, local input and time, and
  * performs the {@link Output}s it returns (sends, broadcasts, events) in order.
@@ -48,6 +49,14 @@ export {
   secAggPlusParameters,
   type SecAggPlusSettings,
 } from "./graph/secagg_plus.ts";
+
+// Distributed differential privacy (planning only; not wired into rounds yet).
+export {
+  DP_PLAN_DEFAULTS,
+  type DpPlan,
+  type DpPlanSettings,
+  planDistributedDp,
+} from "./dp/plan.ts";
 
 // Numbers.
 export {

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { defaultHararyThreshold } from "../../protocol/mod.ts";
+import { defaultHararyThreshold, DP_PLAN_DEFAULTS } from "../../protocol/mod.ts";
 import { DEFAULT_LISTEN } from "../node_dir.ts";
 import { DEFAULT_PARAMETERS, DEFAULT_SECAGG_PLUS } from "../roster_file.ts";
 
@@ -34,6 +34,7 @@ Commands:
   aggregate  download a round's aggregate from the local node
   status     show the local node's status
   verify     check a published aggregate and its final certificate offline
+  dp plan    the noise and error a differential-privacy budget implies
 `,
   init: `Usage: fedagg init --dir DIR [--listen MULTIADDR]... [--announce MULTIADDR]... [--json]
 
@@ -99,5 +100,21 @@ leader's signature, at least t approvals of
 one survivor set, at least t co-signatures, and that FILE (the exact integer aggregate, as
 downloaded with --format sum) is the certified one. With --mean, also checks that the float32
 weighted mean in FILE.npy is exactly the one the aggregate determines. Exits 0 only if all hold.
+`,
+  dp:
+    `Usage: fedagg dp plan --epsilon E --delta D --rounds R --clip C --members N [options] [--json]
+
+Plans distributed differential privacy with the distributed discrete Gaussian (each member adds
+discrete Gaussian noise inside secure aggregation): the central noise σ that spends ε at δ over R
+rounds (zCDP, composed over rounds), each member's share σ/√(t − c), the discretization, the
+expected error per coordinate, and whether the word is wide enough. Not yet applied to rounds.
+
+options:
+  --threshold T       round threshold t (default ⌊2n/3⌋ + 1)
+  --corrupt C         members (< t) that may withhold their noise (default ${DP_PLAN_DEFAULTS.corrupt})
+  --dim D             update dimension (default ${DP_PLAN_DEFAULTS.dim})
+  --bits B            bits of the modular sum, 1..32 (default ${DP_PLAN_DEFAULTS.bits})
+  --beta B            conditional rounding β in [0, 1) (default e^-1/2)
+  --modclip-prob P    target wrap probability per coordinate (default ${DP_PLAN_DEFAULTS.modclipProb})
 `,
 };

@@ -19,6 +19,7 @@
  * - `api.ts`: `fedagg submit|aggregate|status`, the commands that call a running node's
  *   trainer API (named for what they talk to), and the helpers that find and call it;
  * - `verify.ts`: `fedagg verify`, the offline check of a final certificate;
+ * - `dp.ts`: `fedagg dp plan`, the noise a differential-privacy budget implies;
  * - `_args.ts`: option parsing, usage errors and printing, shared by the commands.
  *
  * @module
@@ -28,6 +29,7 @@ import { ConfigError } from "../../protocol/mod.ts";
 import { NodeError } from "../errors.ts";
 import { usageError } from "./_args.ts";
 import { aggregate, status, submit } from "./api.ts";
+import { dp } from "./dp.ts";
 import { HELP } from "./help.ts";
 import { init } from "./init.ts";
 import { roster } from "./roster.ts";
@@ -42,6 +44,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   aggregate,
   status,
   verify,
+  dp,
 };
 
 /**

@@ -1,0 +1,119 @@
+/**
+ * `fedagg dp plan` (node/cli/dp.ts), run in-process through `main` with console output captured:
+ * the issue's example in text and `--json` (the same plan the protocol core computes, with the
+ * defaults the help states), explicit options, `--help`, and refusals naming the option (exit 2).
+ */
+import "../../node/shims.ts";
+import { main } from "../../node/cli/mod.ts";
+import { defaultThreshold, DP_PLAN_DEFAULTS, planDistributedDp } from "../../protocol/mod.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
+
+interface Run {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+async function cli(...args: string[]): Promise<Run> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
+  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
+  try {
+    const code = await main(args);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+const EXAMPLE = [
+  "dp",
+  "plan",
+  "--epsilon",
+  "3",
+  "--delta",
+  "1e-6",
+  "--rounds",
+  "100",
+  "--clip",
+  "1",
+  "--members",
+  "10",
+];
+
+Deno.test("dp plan: the issue's example, as JSON, is the core's plan with the stated defaults", async () => {
+  const run = await cli(...EXAMPLE, "--json");
+  assertEquals(run.code, 0, run.err);
+  const plan = JSON.parse(run.out);
+  const expected = planDistributedDp({
+    epsilon: 3,
+    delta: 1e-6,
+    rounds: 100,
+    clip: 1,
+    members: 10,
+    threshold: defaultThreshold(10),
+    ...DP_PLAN_DEFAULTS,
+  });
+  assertEquals(plan, JSON.parse(JSON.stringify(expected)));
+  assertEquals(plan.settings.threshold, 7);
+  assertEquals(plan.settings.bits, 32);
+  assert(plan.epsilonSpent <= 3 && plan.epsilonSpent > 2.999);
+  assert(plan.sigma > 10 && plan.sigma < 30, `σ = ${plan.sigma}`);
+});
+
+Deno.test("dp plan: the text names the noise, the error and the word checks", async () => {
+  const run = await cli(...EXAMPLE, "--bits", "16", "--threshold", "8", "--corrupt", "1");
+  assertEquals(run.code, 0, run.err);
+  const plan = planDistributedDp({
+    ...DP_PLAN_DEFAULTS,
+    epsilon: 3,
+    delta: 1e-6,
+    rounds: 100,
+    clip: 1,
+    members: 10,
+    threshold: 8,
+    corrupt: 1,
+    bits: 16,
+  });
+  assertMatch(run.out, new RegExp(`central σ = ${Number(plan.sigma.toPrecision(4))}`));
+  assertMatch(run.out, /per member σ\/√\(t − c\) = /);
+  assertMatch(run.out, /threshold t = 8, up to c = 1/);
+  assertMatch(run.out, /error +per coordinate of the sum/);
+  assertMatch(run.out, /b = 16: b ≥ log2 n = 3\.32 ok/);
+  assertMatch(run.out, /wraps +1\.00e-4 per coordinate/);
+});
+
+Deno.test("dp plan: --help, and bad input refused naming the option (exit 2)", async () => {
+  const help = await cli("dp", "plan", "--help");
+  assertEquals(help.code, 0);
+  assertMatch(help.out, /--corrupt C/);
+  const refused = async (args: string[], message: RegExp) => {
+    const run = await cli(...args);
+    assertEquals(run.code, 2, `${args.join(" ")}: ${run.out}`);
+    assertMatch(run.err, message);
+  };
+  await refused(["dp"], /Usage: fedagg dp plan/);
+  await refused(["dp", "budget"], /unknown dp subcommand budget/);
+  await refused(["dp", "plan", "--epsilon", "3"], /--members is required/);
+  await refused([...EXAMPLE, "--frob", "1"], /unknown option --frob/);
+  await refused(
+    ["dp", "plan", ...EXAMPLE.slice(2).map((a) => a === "3" ? "x" : a)],
+    /--epsilon must be a number/,
+  );
+  await refused([...EXAMPLE, "--delta", "2"], /^--delta must be in \(0, 1\), got 2/);
+  await refused(
+    [...EXAMPLE, "--corrupt", "7"],
+    /^--corrupt must be an integer in \[0, threshold − 1\]/,
+  );
+  await refused([...EXAMPLE, "--threshold", "11"], /^--threshold must be an integer in \[1, 10\]/);
+  await refused([...EXAMPLE, "--bits", "3"], /^--bits 3 is below log2 of the 10 members/);
+  await refused([...EXAMPLE, "--modclip-prob", "1"], /^--modclip-prob must be in \(0, 1\)/);
+  await refused([...EXAMPLE, "--rounds", "1.5"], /--rounds must be an integer ≥ 1/);
+  await refused(
+    [...EXAMPLE, "--epsilon", "0.01", "--rounds", "10000", "--bits", "8"],
+    /^--bits 8 cannot meet ρ = .* per round at any noise level/,
+  );
+});
