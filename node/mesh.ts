@@ -58,8 +58,11 @@ export const MAX_LARGE_IN_FLIGHT = 2;
 /** Largest gossip message accepted (gossipsub itself caps messages near 4 MiB). */
 export const MAX_GOSSIP = 3 << 20;
 
+/** The levels of a log line, least severe first (`log_level.ts` filters by them). */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
 /** A structured log line. */
-export type Log = (level: "info" | "warn" | "error", message: string, fields?: object) => void;
+export type Log = (level: LogLevel, message: string, fields?: object) => void;
 
 /** What the mesh needs. */
 export interface MeshOptions {

@@ -22,7 +22,7 @@ Deno.test("event sink: outcome-unknown is reported to subscribers, counted and s
       log: () => {},
     });
     const seen: NodeEvent[] = [];
-    sink.subscribe((e) => seen.push(e));
+    sink.subscribe((e) => seen.push(e.event));
     await sink.handle({
       type: "outcome-unknown",
       round: 3,
@@ -48,7 +48,7 @@ Deno.test("event sink: round-failed reaches subscribers for this member's update
     const journal = new Journal(dir, fed.roster);
     const sink = new EventSink({ roster: fed.roster, journal, metrics, log: () => {} });
     const seen: NodeEvent[] = [];
-    sink.subscribe((e) => seen.push(e));
+    sink.subscribe((e) => seen.push(e.event));
     const failed = { type: "round-failed", round: 2, view: 0, reason: "r" } as const;
     // This node's leader session of view 0 gave up: its own update may still complete in view 1.
     await sink.handle({ ...failed, role: "leader" });
