@@ -39,7 +39,7 @@ import {
 } from "./http_server.ts";
 import type { Log } from "./mesh.ts";
 import { METRICS_CONTENT_TYPE } from "./metrics_listener.ts";
-import { DEFAULT_EVENT_CAPACITY, type LoggedEvent } from "./event_log.ts";
+import type { LoggedEvent } from "./event_log.ts";
 import type { FedaggNode, NodeEvent } from "./node.ts";
 import {
   CONTENT_TYPES,
@@ -471,7 +471,7 @@ export function serveApi(node: FedaggNode, options: ApiOptions): Promise<ApiServ
 /**
  * The event stream: each event as `id:`, `event:` and `data:` (JSON) lines. With a
  * `Last-Event-ID`, the kept events after that id come first (the node keeps the newest
- * {@link DEFAULT_EVENT_CAPACITY} in memory); when some may be missing (the id is older than that,
+ * `DEFAULT_EVENT_CAPACITY` (1024) in memory, `event_log.ts`); when some may be missing (the id is older than that,
  * from before a restart, or unknown) a `gap` event comes first, with the reason and the oldest id
  * kept, then every kept event.
  */
