@@ -107,3 +107,59 @@ Deno.test("metric catalog: the open exposition holds exactly the families marked
   const all = await parseWithPrometheusClient(m.render());
   assert(all.some((f) => f.name === "fedagg_values_clipped"), "served behind the token");
 });
+
+Deno.test("metric catalog: the Grafana dashboard queries open series only, in valid PromQL", async () => {
+  const dashboard = JSON.parse(
+    await Deno.readTextFile(new URL("../../docs/grafana-dashboard.json", import.meta.url)),
+  );
+  const fed = await federation({ n: 4, threshold: 3, seed: "catalog4" });
+  const specs = nodeMetricSpecs({ version: FEDAGG_VERSION, roster: fed.roster });
+  const open = new Map(specs.filter((s) => s.exposure === "open").map((s) => [s.name, s.type]));
+  const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) =>
+    p.targets.map((t) => t.expr)
+  );
+  assert(exprs.length >= 20, `${exprs.length} queries`);
+  const used = new Set<string>();
+  for (const expr of exprs) {
+    for (const [name] of expr.matchAll(/\bfedagg_[a-z_]+\b/g)) {
+      const base = name.replace(/_(bucket|sum|count)$/, "");
+      const family = open.has(name) ? name : base;
+      assert(open.has(family), `${name} in "${expr}" is not an open series`);
+      if (name !== family) assertEquals(open.get(family), "histogram", name);
+      if (/\b(rate|increase)\(/.test(expr) && open.get(family) === "counter") {
+        assert(name.endsWith("_total"));
+      }
+      used.add(family);
+    }
+  }
+  for (
+    const needed of [
+      "fedagg_build_info",
+      "fedagg_roster_info",
+      "fedagg_round_latency_seconds",
+      "fedagg_stage_duration_seconds",
+      "fedagg_bytes_sent_total",
+      "fedagg_journal_bytes",
+    ]
+  ) assert(used.has(needed), `the dashboard shows ${needed}`);
+  // Every query is PromQL promtool accepts (as recording rules; Grafana's variables filled in).
+  const dir = await Deno.makeTempDir({ prefix: "fedagg-dashboard-" });
+  try {
+    const rules = exprs.map((e, i) =>
+      `      - record: fedagg:panel_${i}\n        expr: ${
+        JSON.stringify(e.replaceAll("$__rate_interval", "5m").replaceAll("$instance", ".*"))
+      }`
+    );
+    await Deno.writeTextFile(
+      `${dir}/rules.yml`,
+      `groups:\n  - name: dashboard\n    rules:\n${rules.join("\n")}\n`,
+    );
+    const out = await new Deno.Command("promtool", { args: ["check", "rules", `${dir}/rules.yml`] })
+      .output();
+    const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert(out.success, said);
+    assert(said.includes(`SUCCESS: ${exprs.length} rules found`), said);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
