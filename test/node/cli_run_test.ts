@@ -447,6 +447,14 @@ Deno.test({
         const info = families.find((f) => f.name === "fedagg_roster_info")!;
         assertEquals(info.samples[0].labels.members, "3");
         assert(families.some((f) => f.name === "fedagg_bytes_sent" && f.type === "counter"));
+        // The status shows the journal and its limits.
+        const status = await net.cli(["status", "--dir", node.dir]);
+        assertEquals(status.code, 0, status.stderr);
+        assertMatch(
+          status.stdout,
+          /^journal +\d+\.\d MB in \d+ rounds \(keeps 100 rounds, 1074 MB\)$/m,
+        );
+        assertMatch(status.stdout, /^roster +[0-9a-f]{16} \(fedagg \d+\.\d+\.\d+\)$/m);
         // The API's own /metrics still wants the token.
         const api = await fetch(`http://127.0.0.1:${node.apiPort}/metrics`);
         assertEquals(api.status, 401);
