@@ -14,7 +14,7 @@ import type { Metrics } from "./metrics.ts";
 
 /**
  * Events for API subscribers (server-sent events): `accepted` (an update journaled and
- * acknowledged), `stage` (a machine of this node entered a stage; `role` says which),
+ * acknowledged; its `view` is always 0, the view it runs in is the next `stage` event's), `stage` (a machine of this node entered a stage; `role` says which),
  * `view-change` (this member moved on from a stalled leader), `published`, `final`,
  * `round-failed` (this member's update is in no aggregate), `withdrawn`, `outcome-unknown`.
  */
