@@ -322,7 +322,7 @@ export class FedaggNode {
         if (err instanceof JournalError && err.code === "disk-full") {
           this.metrics.inc(
             "fedagg_journal_disk_full_total",
-            "Journal writes the full disk refused",
+            "Updates refused (507) because the journal's disk (or quota) was full",
           );
           this.#options.log("error", "journal disk full: update refused", {
             round,
@@ -450,7 +450,10 @@ export class FedaggNode {
             this.#endpoint.currentRound,
           );
           for (const { round, to } of result.retired) {
-            this.metrics.inc("fedagg_journal_pruned_rounds_total", "Ended rounds retired");
+            this.metrics.inc(
+              "fedagg_journal_pruned_rounds_total",
+              "Ended rounds the retention policy removed or archived",
+            );
             this.#options.log(
               "info",
               to === undefined ? "journal round deleted" : "journal round archived",
@@ -475,7 +478,10 @@ export class FedaggNode {
     return this.metrics.render({ exposure });
   }
 
-  /** Reads the values kept elsewhere (mesh counters, memory, rounds) into the metrics. */
+  /**
+   * Reads the values kept elsewhere (mesh counters, memory, rounds) into the metrics (declared
+   * in `metric_catalog.ts`, so no HELP text is repeated here).
+   */
   #collectMetrics(): void {
     const m = this.metrics;
     const c = this.#mesh?.counters;
