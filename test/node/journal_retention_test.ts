@@ -3,9 +3,18 @@
  * deleted or archived until the round and byte limits hold; rounds not ended here (pending,
  * committed without an outcome, published but not final), the rounds within reach of the current
  * round and the newest final round are never taken out, even when the journal then stays above
- * the limits; sizes parse with binary suffixes.
+ * the limits; sizes parse with binary suffixes. A node retires at start-up, reports it (log,
+ * metric, status), refuses updates for a retired round, and after a restart on the pruned journal
+ * still knows its current round and resumes its pending update.
  */
-import { assert, assertEquals, assertThrows } from "../_assert.ts";
+import "../../node/shims.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts";
+import { inlineExpander } from "../../protocol/math/masking.ts";
+import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import { FedaggNode } from "../../node/node.ts";
+import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
+import { closeUnrefdChannels } from "../../node/shims.ts";
+import { rngFor } from "../protocol/_fixtures.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import { NodeError } from "../../node/errors.ts";
 import { Journal } from "../../node/journal.ts";
@@ -140,4 +149,90 @@ Deno.test("retention: byte sizes parse with binary suffixes; anything else is a 
     assertEquals((err as NodeError).code, "usage");
     assert(err.message.includes("--keep-bytes"), err.message);
   }
+});
+
+Deno.test({
+  name: "retention: a node retires at start-up and a restart on the pruned journal keeps its place",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await withTempDir("fedagg-retain-node-", async (dir) => {
+      const ids: NodeIdentity[] = [];
+      for (let i = 0; i < 3; i++) {
+        ids.push(await createIdentity(`${dir}/n${i}`, rngFor("retain", "id", i)));
+      }
+      let file = newRosterFile({
+        ...DEFAULT_PARAMETERS,
+        federation: "retain",
+        dim: 6,
+        threshold: 2,
+      });
+      for (const id of ids) file = addMember(file, id.card([]));
+      const roster = rosterOf(file);
+      const identityOf = (i: number) => ids.find((id) => id.peerId === roster.members[i].id)!;
+      const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
+      const self = 1;
+      const nodeDir = `${dir}/node`;
+      const journal = new Journal(nodeDir, roster);
+      // Rounds 0…9 final, round 10 holds an accepted update: the current round is 10.
+      for (let r = 0; r < 10; r++) await journal.recordAggregate(await finalRound(fed, r));
+      const layout = { tensors: [{ name: "aggregate", shape: [6] }] };
+      await journal.recordUpdate(10, {
+        values: new Float32Array(6).fill(0.5),
+        numSamples: 1,
+        layout,
+      });
+      const logs: { message: string; fields?: object }[] = [];
+      const start = () =>
+        FedaggNode.start({
+          dir: nodeDir,
+          identity: identityOf(self),
+          rosterFile: file,
+          roster,
+          index: self,
+          listen: ["/ip4/127.0.0.1/tcp/0"],
+          log: (_level, message, fields) => logs.push({ message, fields }),
+          expander: inlineExpander,
+          retention: { keepRounds: 2, keepBytes: 1e12 },
+        });
+      let node = await start();
+      try {
+        // 7, 8, 9 are within reach of round 10; 10 has not ended.
+        assertEquals(await journal.rounds(), [7, 8, 9, 10]);
+        assertEquals(
+          logs.filter((l) => l.message === "journal round deleted").map((l) => l.fields),
+          [0, 1, 2, 3, 4, 5, 6].map((round) => ({ round })),
+        );
+        assertEquals(node.metrics.get("fedagg_journal_pruned_rounds_total"), 7);
+        const status = node.status();
+        assertEquals(status.currentRound, 10);
+        assertEquals(status.journal.rounds, 4);
+        assertEquals(status.journal.keepRounds, 2);
+        assertEquals(status.journal.bytes, (await journal.usage()).bytes);
+        assertEquals(node.metrics.get("fedagg_journal_bytes"), status.journal.bytes);
+        // A retired round takes no update.
+        const err = await assertRejects(
+          () => node.submit(3, new Float32Array(6).fill(0.1), 1, layout),
+          NodeError,
+        );
+        assertEquals((err as NodeError).code, "already-final");
+      } finally {
+        await node.stop();
+      }
+      logs.length = 0;
+      node = await start();
+      try {
+        assertEquals(node.status().currentRound, 10, "the current round survives the pruning");
+        assertEquals(node.status().lastFinalRound, 9);
+        assertEquals(
+          logs.filter((l) => l.message.startsWith("resuming")).map((l) => l.fields),
+          [{ round: 10, view: 1 }],
+        );
+        assertEquals(logs.filter((l) => l.message === "round failed"), []);
+      } finally {
+        await node.stop();
+        closeUnrefdChannels();
+      }
+    });
+  },
 });
