@@ -115,7 +115,14 @@ export type JournalErrorCode =
    * The journal as a whole cannot be used (`journal/` is not a directory, cannot be read, or a
    * corrupt round cannot be moved aside): the node refuses to start.
    */
-  | "journal-unusable";
+  | "journal-unusable"
+  /**
+   * A journal write failed because the disk (or the user's quota) is full (ENOSPC, EDQUOT).
+   * Nothing of it is kept: an update not journaled is not acknowledged (the API answers 507),
+   * and what was acknowledged before stays. Free space (or lower `--keep-rounds` /
+   * `--keep-bytes`) and retry.
+   */
+  | "disk-full";
 
 /** Every code a {@link NodeError} carries. */
 export type NodeErrorCode =

@@ -7,17 +7,38 @@
  * @module
  */
 import type { ProtocolError, ProtocolEvent, Roster } from "../protocol/mod.ts";
+import { EventLog, type LoggedEvent, type Replay } from "./event_log.ts";
 import type { Journal } from "./journal.ts";
 import type { Log } from "./mesh.ts";
 import type { Metrics } from "./metrics.ts";
 
-/** Events for API subscribers (server-sent events). */
+/**
+ * Events for API subscribers (server-sent events): `accepted` (an update journaled and
+ * acknowledged; its `view` is always 0, the view it runs in is the next `stage` event's), `stage` (a machine of this node entered a stage; `role` says which),
+ * `view-change` (this member moved on from a stalled leader), `published`, `final`,
+ * `round-failed` (this member's update is in no aggregate), `withdrawn`, `outcome-unknown`.
+ */
 export interface NodeEvent {
-  readonly type: "published" | "final" | "round-failed" | "withdrawn" | "outcome-unknown";
+  readonly type:
+    | "accepted"
+    | "stage"
+    | "view-change"
+    | "published"
+    | "final"
+    | "round-failed"
+    | "withdrawn"
+    | "outcome-unknown";
   readonly round: number;
   readonly view: number;
   readonly members?: readonly string[];
   readonly reason?: string;
+  /** `stage`: the machine's role and the stage it entered. */
+  readonly role?: "participant" | "leader";
+  readonly stage?: string;
+  /** `view-change`: the view left (`view` is the one entered). */
+  readonly from?: number;
+  /** `accepted`: the update's sample count. */
+  readonly numSamples?: number;
 }
 
 /** The stage a machine of this node is in, as the status reports it. */
@@ -33,12 +54,17 @@ export interface EventSinkOptions {
   readonly journal: Journal;
   readonly metrics: Metrics;
   readonly log: Log;
+  /** Events kept for replay to reconnecting subscribers (default: the event log's default). */
+  readonly replayCapacity?: number;
 }
 
 /** The node's handling of protocol events, and what it remembers of them for the status. */
 export class EventSink {
   readonly #options: EventSinkOptions;
-  readonly #listeners = new Set<(e: NodeEvent) => void>();
+  readonly #listeners = new Set<(e: LoggedEvent<NodeEvent>) => void>();
+  readonly #events: EventLog<NodeEvent>;
+  /** When each machine entered its current stage, by `role/round`. */
+  readonly #stageSince = new Map<string, { stage: string; at: number }>();
   /** When this member submitted to each recent round (for the latency metric). */
   readonly #submittedAt = new Map<number, number>();
   /** The participant's stage in the newest round it reported. */
@@ -53,12 +79,27 @@ export class EventSink {
   /** A sink writing to `options.journal`, `options.metrics` and `options.log`. */
   constructor(options: EventSinkOptions) {
     this.#options = options;
+    this.#events = new EventLog(options.replayCapacity);
   }
 
-  /** Subscribes to node events; returns the unsubscribe function. */
-  subscribe(listener: (e: NodeEvent) => void): () => void {
+  /**
+   * Subscribes to node events, each with its id; returns the unsubscribe function and what
+   * is replayed first: the kept events after `lastEventId` (see {@link EventLog.since}: with a
+   * `gap` when some may be missing). The replay and the subscription are taken at one instant:
+   * no event falls between them.
+   */
+  subscribe(
+    listener: (e: LoggedEvent<NodeEvent>) => void,
+    lastEventId?: string,
+  ): { unsubscribe: () => void; replay: Replay<NodeEvent> } {
+    const replay = this.#events.since(lastEventId);
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return { unsubscribe: () => this.#listeners.delete(listener), replay };
+  }
+
+  /** Reports an update the node journaled and acknowledged (an `accepted` event). */
+  accepted(round: number, numSamples: number): void {
+    this.#emit({ type: "accepted", round, view: 0, numSamples });
   }
 
   /**
@@ -96,10 +137,24 @@ export class EventSink {
         if (e.role === "participant") {
           this.current = { round: e.round, view: e.view, stage: e.stage };
         } else this.leading = { round: e.round, view: e.view, stage: e.stage };
-        return;
+        this.#timeStage(e.role, e.round, e.stage);
+        this.#options.log("debug", "stage", {
+          role: e.role,
+          round: e.round,
+          view: e.view,
+          stage: e.stage,
+        });
+        return this.#emit({
+          type: "stage",
+          round: e.round,
+          view: e.view,
+          role: e.role,
+          stage: e.stage,
+        });
       case "view-change":
         this.#options.metrics.inc("fedagg_view_changes_total", "View changes (a leader stalled)");
-        return this.#options.log("warn", "view change", { round: e.round, from: e.from, to: e.to });
+        this.#options.log("warn", "view change", { round: e.round, from: e.from, to: e.to });
+        return this.#emit({ type: "view-change", round: e.round, view: e.to, from: e.from });
       case "advertised":
         // Durable before the advert (the next output) leaves: never two adverts in one session.
         return await this.#options.journal.recordAdvertised(e.round, e.view);
@@ -167,10 +222,37 @@ export class EventSink {
     return members.map((i) => this.#options.roster.members[i].id);
   }
 
+  /**
+   * Observes how long the `role` machine of `round` spent in the stage it leaves for `stage`
+   * (`fedagg_stage_duration_seconds`); a terminal stage (`final`, `failed`) ends the timing.
+   * At most 64 machines are timed at once (the oldest entry goes first).
+   */
+  #timeStage(role: "participant" | "leader", round: number, stage: string): void {
+    const key = `${role}/${round}`;
+    const at = performance.now();
+    const previous = this.#stageSince.get(key);
+    if (previous !== undefined && previous.stage !== stage) {
+      this.#options.metrics.observe(
+        "fedagg_stage_duration_seconds",
+        "Time a machine of this node spent in a stage, by role and stage",
+        (at - previous.at) / 1000,
+        { role, stage: previous.stage },
+      );
+    }
+    this.#stageSince.delete(key);
+    if (stage === "final" || stage === "failed") return;
+    if (previous?.stage === stage) this.#stageSince.set(key, previous);
+    else this.#stageSince.set(key, { stage, at });
+    if (this.#stageSince.size > 64) {
+      this.#stageSince.delete(this.#stageSince.keys().next().value!);
+    }
+  }
+
   #emit(e: NodeEvent): void {
+    const logged = this.#events.append(e);
     for (const l of this.#listeners) {
       try {
-        l(e);
+        l(logged);
       } catch {
         // a subscriber's failure is its own
       }
@@ -223,9 +305,10 @@ export class EventSink {
     metrics.inc("fedagg_rounds_final_total", "Rounds with a final certificate");
     const started = this.#submittedAt.get(e.round);
     if (started !== undefined) {
-      metrics.set(
+      this.#submittedAt.delete(e.round);
+      metrics.observe(
         "fedagg_round_latency_seconds",
-        "Submission to final certificate, last round",
+        "Time from this member's submission to the round's final certificate",
         (performance.now() - started) / 1000,
       );
     }

@@ -11,8 +11,8 @@
  * | GET | `/v1/rounds/{r}/aggregate?format=npy\|raw\|safetensors\|sum` | the weighted mean (or `sum`: the exact certified integer aggregate) → 200, 404 until published |
  * | GET | `/v1/rounds/{r}/certificate` | the final certificate (CBOR) → 200, 404 until final |
  * | GET | `/v1/status` | peers, round, view, leader, stage, last error |
- * | GET | `/v1/events` | server-sent events: `published`, `final`, `round-failed`, `withdrawn`, `outcome-unknown` |
- * | GET | `/metrics` | Prometheus text format |
+ * | GET | `/v1/events` | server-sent events with ids (`Last-Event-ID` resumes): `accepted`, `stage`, `view-change`, `published`, `final`, `round-failed`, `withdrawn`, `outcome-unknown` (and `gap`) |
+ * | GET | `/metrics` | Prometheus text format, every series (the `--metrics` listener serves the open ones without a token: `metrics_listener.ts`) |
  *
  * The transport is `http_server.ts`: a strict HTTP/1.1 server with a connection cap, head, body,
  * idle and write timeouts, bodies only with `Content-Length` and an accept loop that survives
@@ -38,7 +38,9 @@ import {
   serveHttp,
 } from "./http_server.ts";
 import type { Log } from "./mesh.ts";
-import type { FedaggNode } from "./node.ts";
+import { METRICS_CONTENT_TYPE } from "./metrics_listener.ts";
+import type { LoggedEvent } from "./event_log.ts";
+import type { FedaggNode, NodeEvent } from "./node.ts";
 import {
   CONTENT_TYPES,
   encodeNpy,
@@ -70,11 +72,15 @@ export type ApiErrorCode =
   | RequestErrorCode
   | FormatErrorCode
   | SubmitErrorCode
-  | "journal-corrupt";
+  | "journal-corrupt"
+  | "disk-full";
 
 /** The HTTP status of every refusal, by its code: the one place codes meet statuses. */
 export const STATUS: Readonly<
-  Record<ApiErrorCode, 400 | 401 | 404 | 405 | 408 | 409 | 411 | 413 | 415 | 422 | 431 | 500 | 503>
+  Record<
+    ApiErrorCode,
+    400 | 401 | 404 | 405 | 408 | 409 | 411 | 413 | 415 | 422 | 431 | 500 | 503 | 507
+  >
 > = {
   // The transport (http_server.ts): limits and strict HTTP/1.1.
   "too-many-connections": 503,
@@ -122,6 +128,9 @@ export const STATUS: Readonly<
   // A journal record found damaged while running (JournalError): never served; a restart repairs
   // or quarantines the round.
   "journal-corrupt": 503,
+  // The journal's disk is full (JournalError): the update was not journaled, so it is not
+  // acknowledged; free space and send it again.
+  "disk-full": 507,
 };
 
 /** A running API server. */
@@ -142,7 +151,7 @@ function json(status: number, body: unknown, headers: HeadersInit = {}): Respons
 }
 
 function error(
-  code: RequestErrorCode | FormatErrorCode | "journal-corrupt",
+  code: RequestErrorCode | FormatErrorCode | "journal-corrupt" | "disk-full",
   message: string,
 ): Response {
   return json(STATUS[code], { error: code, message });
@@ -152,7 +161,7 @@ function error(
 function refusal(err: unknown): Response {
   if (err instanceof FormatError) return error(err.code, err.message);
   if (err instanceof HttpBodyError) return error(err.code, err.message);
-  if (err instanceof JournalError && err.code === "journal-corrupt") {
+  if (err instanceof JournalError && (err.code === "journal-corrupt" || err.code === "disk-full")) {
     return error(err.code, err.message);
   }
   if (err instanceof NodeError && Object.hasOwn(STATUS, err.code)) {
@@ -415,10 +424,12 @@ export function serveApi(node: FedaggNode, options: ApiOptions): Promise<ApiServ
     if (req.method === "GET" && path === "/v1/status") return json(200, node.status());
     if (req.method === "GET" && path === "/metrics") {
       return new Response(node.renderMetrics(), {
-        headers: { "content-type": "text/plain; version=0.0.4" },
+        headers: { "content-type": METRICS_CONTENT_TYPE },
       });
     }
-    if (req.method === "GET" && path === "/v1/events") return events(node, streams);
+    if (req.method === "GET" && path === "/v1/events") {
+      return events(node, streams, req.headers.get("last-event-id") ?? undefined);
+    }
     const round = /^\/v1\/rounds\/(\d{1,15})\/(update|aggregate|certificate)$/.exec(path);
     if (round === null) return error("not-found", `no route ${req.method} ${path}`);
     const r = Number(round[1]);
@@ -457,7 +468,18 @@ export function serveApi(node: FedaggNode, options: ApiOptions): Promise<ApiServ
   });
 }
 
-function events(node: FedaggNode, streams: Set<() => void>): Response {
+/**
+ * The event stream: each event as `id:`, `event:` and `data:` (JSON) lines. With a
+ * `Last-Event-ID`, the kept events after that id come first (the node keeps the newest
+ * `DEFAULT_EVENT_CAPACITY` (1024) in memory, `event_log.ts`); when some may be missing (the id is older than that,
+ * from before a restart, or unknown) a `gap` event comes first, with the reason and the oldest id
+ * kept, then every kept event.
+ */
+function events(
+  node: FedaggNode,
+  streams: Set<() => void>,
+  lastEventId: string | undefined,
+): Response {
   let cleanup = () => {};
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
@@ -468,9 +490,15 @@ function events(node: FedaggNode, streams: Set<() => void>): Response {
           cleanup(); // the stream closed under us
         }
       };
-      const unsubscribe = node.subscribe((e) =>
-        send(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`)
-      );
+      const frame = (e: LoggedEvent<NodeEvent>) =>
+        `id: ${e.id}\nevent: ${e.event.type}\ndata: ${JSON.stringify(e.event)}\n\n`;
+      const { unsubscribe, replay } = node.subscribe((e) => send(frame(e)), lastEventId);
+      send(": fedagg events\n\n");
+      if (replay.gap !== undefined) {
+        const data = { reason: replay.gap, lastEventId, oldest: replay.oldest ?? null };
+        send(`event: gap\ndata: ${JSON.stringify(data)}\n\n`);
+      }
+      for (const e of replay.events) send(frame(e));
       const keepAlive = setInterval(() => send(": keep-alive\n\n"), 15_000);
       cleanup = () => {
         clearInterval(keepAlive);
@@ -486,7 +514,6 @@ function events(node: FedaggNode, streams: Set<() => void>): Response {
         }
       };
       streams.add(close);
-      send(": fedagg events\n\n");
     },
     cancel() {
       cleanup();

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
-import type { PrivateKey } from "@libp2p/interface";
-import { peerIdFromPrivateKey } from "@libp2p/peer-id";
+import { generateKeyPairFromSeed } from "npm:@libp2p/crypto@5.1.23/keys";
+import type { PrivateKey } from "npm:@libp2p/interface@3.3.0";
+import { peerIdFromPrivateKey } from "npm:@libp2p/peer-id@6.0.15";
 import { fromBase64, MemberSigner, type Rng, systemRng, toBase64, wipe } from "../protocol/mod.ts";
 import { readFileIfExists, syncDirectory, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";

@@ -156,9 +156,18 @@ export class Journal {
     );
   }
 
+  /**
+   * Writes one record atomically and durably. A full disk (ENOSPC, EDQUOT) is a
+   * {@link JournalError} `disk-full` naming the file (the atomic write left nothing behind).
+   */
   async #write(round: number, name: RecordName, payload: Uint8Array): Promise<void> {
     const header = await recordHeader(name, round, payload);
-    await writeFileAtomic(`${this.#round(round)}/${name}`, [header, payload], RECORDS[name]);
+    const path = `${this.#round(round)}/${name}`;
+    try {
+      await writeFileAtomic(path, [header, payload], RECORDS[name]);
+    } catch (err) {
+      throw diskFull(err, path) ?? err;
+    }
   }
 
   /** The checked payload of a record, or undefined if the file does not exist. */
@@ -210,12 +219,21 @@ export class Journal {
       update.values.byteOffset,
       update.values.byteLength,
     );
-    await this.#write(round, "update.f32", bytes);
-    await this.#write(
-      round,
-      "update.json",
-      encodeJson({ numSamples: update.numSamples, layout: update.layout }),
-    );
+    const fresh = !(await exists(this.#round(round)));
+    try {
+      await this.#write(round, "update.f32", bytes);
+      await this.#write(
+        round,
+        "update.json",
+        encodeJson({ numSamples: update.numSamples, layout: update.layout }),
+      );
+    } catch (err) {
+      // Not acknowledged: nothing of it stays (no values without metadata, no empty round
+      // directory that would count as a round at the next start).
+      await this.#remove(round, "update.f32").catch(() => {});
+      if (fresh) await Deno.remove(this.#round(round)).catch(() => {});
+      throw err;
+    }
     // A new update after a withdrawal: it counts from here on.
     await this.#remove(round, "withdrawn.json");
   }
@@ -452,6 +470,67 @@ export class Journal {
     const meta = { view: verified.view, members: [...verified.members] };
     this.#verified.set(round, { final: final.slice(), meta });
     return meta;
+  }
+
+  /**
+   * Whether `round` ended for this node, from its records: final, or (with no aggregate
+   * published) failed for this member's update or withdrawn without a new update. A round that
+   * is pending, committed without a known outcome or published but not final has not ended.
+   */
+  async ended(round: number): Promise<boolean> {
+    const recorded = await this.recorded(round);
+    if (recorded.final) return true;
+    if (recorded.published) return false;
+    if (await exists(this.path(round, "failed.json"))) return true;
+    return !recorded.update && await exists(this.path(round, "withdrawn.json"));
+  }
+
+  /**
+   * The bytes under `journal/` (every file, quarantine included) and the round directories; a
+   * journal that does not exist yet is empty.
+   */
+  async usage(): Promise<{ bytes: number; rounds: number }> {
+    return { bytes: await treeBytes(this.#dir), rounds: (await this.rounds()).length };
+  }
+
+  /** The bytes of `round`'s directory. */
+  async roundBytes(round: number): Promise<number> {
+    return await treeBytes(this.#round(round));
+  }
+
+  /**
+   * Takes `round`'s directory out of the journal: moved to `archiveDir/round-R` (a suffix
+   * `.N` when that exists) when given, else deleted; the journal directory is flushed so the
+   * removal is durable. The caller decides that the round may go (`journal_retention.ts`);
+   * this refuses nothing. Resolves to where it went (undefined: deleted).
+   */
+  async retire(round: number, archiveDir?: string): Promise<string | undefined> {
+    const from = this.#round(round);
+    this.#verified.delete(round);
+    if (archiveDir === undefined) {
+      await Deno.remove(from, { recursive: true });
+      await syncDirectory(this.#dir);
+      return undefined;
+    }
+    await ensureDirectory(archiveDir);
+    let to = `${archiveDir}/round-${round}`;
+    for (let k = 1; await exists(to); k++) to = `${archiveDir}/round-${round}.${k}`;
+    try {
+      await Deno.rename(from, to);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "EXDEV") throw diskFull(err, to) ?? err;
+      // Another file system: copy, flush, then delete the original.
+      try {
+        await copyTree(from, to);
+      } catch (copyErr) {
+        await Deno.remove(to, { recursive: true }).catch(() => {});
+        throw diskFull(copyErr, to) ?? copyErr;
+      }
+      await Deno.remove(from, { recursive: true });
+    }
+    await syncDirectory(archiveDir);
+    await syncDirectory(this.#dir);
+    return to;
   }
 
   /**
@@ -738,6 +817,51 @@ function refuseInvalid(check: () => void): void {
       throw new NodeError("invalid-input", `refused to journal: ${err.message}`);
     }
     throw err;
+  }
+}
+
+/** A {@link JournalError} `disk-full` for a write of `path` the disk had no room for. */
+function diskFull(err: unknown, path: string): JournalError | undefined {
+  const code = (err as { code?: string } | undefined)?.code;
+  if (code !== "ENOSPC" && code !== "EDQUOT") return undefined;
+  return new JournalError(
+    "disk-full",
+    path,
+    `cannot write ${path}: the disk is full (${code}); nothing of this write was kept. Free ` +
+      `space, or keep fewer rounds (--keep-rounds, --keep-bytes), and retry`,
+  );
+}
+
+/** The bytes of the files under `path` (0 when it does not exist); links are not followed. */
+async function treeBytes(path: string): Promise<number> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return 0;
+    throw err;
+  }
+  if (!info.isDirectory) return info.size;
+  let total = 0;
+  try {
+    for await (const entry of Deno.readDir(path)) total += await treeBytes(`${path}/${entry.name}`);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return total;
+}
+
+/** Copies the directory `from` to `to` (files and subdirectories), each file flushed. */
+async function copyTree(from: string, to: string): Promise<void> {
+  await ensureDirectory(to);
+  for await (const entry of Deno.readDir(from)) {
+    const src = `${from}/${entry.name}`;
+    const dst = `${to}/${entry.name}`;
+    if (entry.isDirectory) {
+      await copyTree(src, dst);
+    } else if (entry.isFile) {
+      await writeFileAtomic(dst, await Deno.readFile(src), (await Deno.stat(src)).mode! & 0o777);
+    }
   }
 }
 

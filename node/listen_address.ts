@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { multiaddr } from "@multiformats/multiaddr";
+import { multiaddr } from "npm:@multiformats/multiaddr@13.0.3";
 import { NodeError, type SetupErrorCode } from "./errors.ts";
 
 /** A TCP address to listen on. Port 0 asks the system for a free port. */

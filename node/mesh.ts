@@ -21,16 +21,16 @@
  *
  * @module
  */
-import { noise } from "@chainsafe/libp2p-noise";
-import { yamux } from "@chainsafe/libp2p-yamux";
-import { gossipsub } from "@libp2p/gossipsub";
-import { identify } from "@libp2p/identify";
-import type { PeerId, Stream } from "@libp2p/interface";
-import { peerIdFromString } from "@libp2p/peer-id";
-import { ping } from "@libp2p/ping";
-import { tcp } from "@libp2p/tcp";
-import { multiaddr } from "@multiformats/multiaddr";
-import { createLibp2p, type Libp2p } from "libp2p";
+import { noise } from "npm:@chainsafe/libp2p-noise@17.0.0";
+import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
+import { gossipsub } from "npm:@libp2p/gossipsub@17.1.1";
+import { identify } from "npm:@libp2p/identify@4.1.14";
+import type { PeerId, Stream } from "npm:@libp2p/interface@3.3.0";
+import { peerIdFromString } from "npm:@libp2p/peer-id@6.0.15";
+import { ping } from "npm:@libp2p/ping@3.1.13";
+import { tcp } from "npm:@libp2p/tcp@11.0.28";
+import { multiaddr } from "npm:@multiformats/multiaddr@13.0.3";
+import { createLibp2p, type Libp2p } from "npm:libp2p@3.3.11";
 import { type Roster, toHex } from "../protocol/mod.ts";
 import { NodeError } from "./errors.ts";
 import type { NodeIdentity } from "./identity.ts";
@@ -58,8 +58,11 @@ export const MAX_LARGE_IN_FLIGHT = 2;
 /** Largest gossip message accepted (gossipsub itself caps messages near 4 MiB). */
 export const MAX_GOSSIP = 3 << 20;
 
+/** The levels of a log line, least severe first (`log_level.ts` filters by them). */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
 /** A structured log line. */
-export type Log = (level: "info" | "warn" | "error", message: string, fields?: object) => void;
+export type Log = (level: LogLevel, message: string, fields?: object) => void;
 
 /** What the mesh needs. */
 export interface MeshOptions {

@@ -33,12 +33,15 @@ import {
   u32Bytes,
 } from "../protocol/mod.ts";
 import { CertificateExchange } from "./certificate_exchange.ts";
-import { NodeError } from "./errors.ts";
+import { JournalError, NodeError } from "./errors.ts";
+import { DEFAULT_RETENTION, retainJournal, type RetentionPolicy } from "./journal_retention.ts";
+import type { LoggedEvent, Replay } from "./event_log.ts";
 import { EventSink, type NodeEvent } from "./event_sink.ts";
 import type { NodeIdentity } from "./identity.ts";
 import { Journal, type StoredAggregate } from "./journal.ts";
 import { type Log, Mesh } from "./mesh.ts";
-import { Metrics } from "./metrics.ts";
+import { FEDAGG_VERSION, nodeMetrics, rosterHashPrefix } from "./metric_catalog.ts";
+import type { Exposure, Metrics } from "./metrics.ts";
 import { now, RoundDriver } from "./round_driver.ts";
 import { addressesOf, type RosterFile } from "./roster_file.ts";
 import type { TensorLayout } from "./tensor_formats/mod.ts";
@@ -57,6 +60,10 @@ export interface NodeOptions {
   readonly log: Log;
   /** Mask expander (default: Worker threads, one per core). */
   readonly expander?: MaskExpander & { close?(): void };
+  /** How much of the journal to keep (default {@link DEFAULT_RETENTION}). */
+  readonly retention?: RetentionPolicy;
+  /** Events kept for `Last-Event-ID` replay (default `DEFAULT_EVENT_CAPACITY`). */
+  readonly eventReplayCapacity?: number;
 }
 
 /** What `status` reports. */
@@ -88,6 +95,20 @@ export interface NodeStatus {
     | null;
   readonly traffic: { readonly bytesSent: number; readonly bytesReceived: number };
   readonly peakRssBytes: number;
+  /** The fedagg version and the roster's hash prefix (as `fedagg_roster_info` shows it). */
+  readonly version: string;
+  readonly rosterHash: string;
+  /**
+   * The journal's size as last measured (after start-up and after each update, end of round
+   * and retention pass) and the retention policy it is kept to.
+   */
+  readonly journal: {
+    readonly bytes: number;
+    readonly rounds: number;
+    readonly keepRounds: number;
+    readonly keepBytes: number;
+    readonly archiveDir: string | null;
+  };
 }
 
 /** A running node. */
@@ -100,18 +121,27 @@ export class FedaggNode {
   readonly #sink: EventSink;
   readonly #driver: RoundDriver;
   readonly #exchange: CertificateExchange;
-  readonly metrics = new Metrics();
+  /** The node's metrics (every documented series from the start: `metric_catalog.ts`). */
+  readonly metrics: Metrics;
   #mesh!: Mesh;
   readonly #submitting = new Set<number>();
   #peakRss = 0;
   #rssTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
+  readonly #retention: RetentionPolicy;
+  #journalUsage = { bytes: 0, rounds: 0 };
+  /** The retention pass running now, and whether another one was asked for meanwhile. */
+  #retaining: Promise<void> | undefined;
+  #retainAgain = false;
   /** Rounds with an update that the start-up scan moved aside, for {@link #restore}. */
   #damaged: { round: number; reason: string }[] = [];
 
   private constructor(options: NodeOptions) {
     this.#options = options;
     this.#roster = options.roster;
+    this.#retention = options.retention ?? DEFAULT_RETENTION;
+    this.metrics = nodeMetrics(options.roster);
+    this.metrics.collect(() => this.#collectMetrics());
     this.#journal = new Journal(options.dir, options.roster);
     this.#expander = options.expander ?? new WorkerExpander();
     this.#endpoint = new Endpoint({
@@ -127,6 +157,7 @@ export class FedaggNode {
       journal: this.#journal,
       metrics: this.metrics,
       log,
+      replayCapacity: options.eventReplayCapacity,
     });
     this.#driver = new RoundDriver({
       roster: options.roster,
@@ -179,6 +210,13 @@ export class FedaggNode {
       node.#rssTimer = setInterval(() => node.#sampleMemory(), 250);
       node.#sampleMemory();
       await node.#restore();
+      node.#sink.subscribe(({ event }) => {
+        if (["accepted", "final", "round-failed", "withdrawn"].includes(event.type)) {
+          node.#retain();
+        }
+      });
+      node.#retain();
+      await node.#retaining;
     } catch (err) {
       await node.stop().catch(() => {});
       throw err;
@@ -201,9 +239,15 @@ export class FedaggNode {
     return this.#journal;
   }
 
-  /** Subscribes to node events; returns the unsubscribe function. */
-  subscribe(listener: (e: NodeEvent) => void): () => void {
-    return this.#sink.subscribe(listener);
+  /**
+   * Subscribes to node events (each with its id); returns the unsubscribe function and the kept
+   * events after `lastEventId` to send first (`EventSink.subscribe`).
+   */
+  subscribe(
+    listener: (e: LoggedEvent<NodeEvent>) => void,
+    lastEventId?: string,
+  ): { unsubscribe: () => void; replay: Replay<NodeEvent> } {
+    return this.#sink.subscribe(listener, lastEventId);
   }
 
   /**
@@ -272,9 +316,24 @@ export class FedaggNode {
       } catch (err) {
         throw asNodeError(err);
       }
-      await this.#journal.recordUpdate(round, { values, numSamples, layout });
+      try {
+        await this.#journal.recordUpdate(round, { values, numSamples, layout });
+      } catch (err) {
+        if (err instanceof JournalError && err.code === "disk-full") {
+          this.metrics.inc(
+            "fedagg_journal_disk_full_total",
+            "Updates refused (507) because the journal's disk (or quota) was full",
+          );
+          this.#options.log("error", "journal disk full: update refused", {
+            round,
+            path: err.path,
+          });
+        }
+        throw err;
+      }
       this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
       await this.#start(round, values, numSamples);
+      this.#sink.accepted(round, numSamples);
     } finally {
       this.#submitting.delete(round);
     }
@@ -360,29 +419,92 @@ export class FedaggNode {
         bytesReceived: this.#mesh.counters.bytesReceived,
       },
       peakRssBytes: this.#peakRss,
+      version: FEDAGG_VERSION,
+      rosterHash: rosterHashPrefix(this.#roster),
+      journal: {
+        ...this.#journalUsage,
+        keepRounds: this.#retention.keepRounds,
+        keepBytes: this.#retention.keepBytes,
+        archiveDir: this.#retention.archiveDir ?? null,
+      },
     };
   }
 
-  /** Prometheus text of the node's metrics. */
-  renderMetrics(): string {
-    const c = this.#mesh.counters;
+  /**
+   * Runs a retention pass (`journal_retention.ts`) and measures the journal, one pass at a
+   * time (a pass asked for while one runs runs after it). Failures are logged, never thrown.
+   */
+  #retain(): void {
+    if (this.#retaining !== undefined) {
+      this.#retainAgain = true;
+      return;
+    }
+    this.#retaining = (async () => {
+      do {
+        this.#retainAgain = false;
+        if (this.#stopped) break;
+        try {
+          const result = await retainJournal(
+            this.#journal,
+            this.#retention,
+            this.#endpoint.currentRound,
+          );
+          for (const { round, to } of result.retired) {
+            this.metrics.inc(
+              "fedagg_journal_pruned_rounds_total",
+              "Ended rounds the retention policy removed or archived",
+            );
+            this.#options.log(
+              "info",
+              to === undefined ? "journal round deleted" : "journal round archived",
+              { round, ...(to === undefined ? {} : { to }) },
+            );
+          }
+          this.#journalUsage = await this.#journal.usage();
+          this.metrics.set("fedagg_journal_bytes", "", this.#journalUsage.bytes);
+          this.metrics.set("fedagg_journal_rounds", "", this.#journalUsage.rounds);
+        } catch (err) {
+          this.#options.log("error", "journal retention failed", { error: String(err) });
+        }
+      } while (this.#retainAgain);
+    })().finally(() => this.#retaining = undefined);
+  }
+
+  /**
+   * Prometheus text of the node's metrics: all of them (the token-protected API), or with
+   * `exposure: "open"` only those the token-free scrape listener may serve.
+   */
+  renderMetrics(exposure?: Exposure): string {
+    return this.metrics.render({ exposure });
+  }
+
+  /**
+   * Reads the values kept elsewhere (mesh counters, memory, rounds) into the metrics (declared
+   * in `metric_catalog.ts`, so no HELP text is repeated here).
+   */
+  #collectMetrics(): void {
     const m = this.metrics;
-    m.set("fedagg_frames_sent", "Frames delivered to other members", c.framesSent);
-    m.set("fedagg_frames_received", "Frames received from other members", c.framesReceived);
-    m.set("fedagg_bytes_sent", "Bytes sent (frames, gossip, bodies)", c.bytesSent);
-    m.set("fedagg_bytes_received", "Bytes received (frames, gossip, bodies)", c.bytesReceived);
-    m.set("fedagg_send_failures", "Failed frame delivery attempts", c.sendFailures);
-    m.set("fedagg_refused_peers", "Connections refused to non-members", c.refusedPeers);
-    m.set("fedagg_peers_connected", "Roster members connected", this.#mesh.connected().length);
-    m.set("fedagg_process_peak_rss_bytes", "Peak resident memory of the process", this.#peakRss);
-    m.set("fedagg_process_rss_bytes", "Resident memory of the process", Deno.memoryUsage().rss);
-    return m.render();
+    const c = this.#mesh?.counters;
+    if (c !== undefined) {
+      m.setTotal("fedagg_frames_sent_total", "", c.framesSent);
+      m.setTotal("fedagg_frames_received_total", "", c.framesReceived);
+      m.setTotal("fedagg_bytes_sent_total", "", c.bytesSent);
+      m.setTotal("fedagg_bytes_received_total", "", c.bytesReceived);
+      m.setTotal("fedagg_send_failures_total", "", c.sendFailures);
+      m.setTotal("fedagg_refused_peers_total", "", c.refusedPeers);
+      m.set("fedagg_peers_connected", "", this.#mesh.connected().length);
+    }
+    m.set("fedagg_current_round", "", this.#endpoint.currentRound);
+    m.set("fedagg_last_final_round", "", this.#sink.lastFinalRound ?? -1);
+    m.set("fedagg_process_peak_rss_bytes", "", this.#peakRss);
+    m.set("fedagg_process_rss_bytes", "", Deno.memoryUsage().rss);
   }
 
   /** Stops the node: timers, mesh, workers; wipes the protocol's secrets. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    await this.#retaining;
     if (this.#rssTimer !== undefined) clearInterval(this.#rssTimer);
     this.#exchange.stop();
     await this.#driver.stop();

@@ -22,8 +22,8 @@
  *
  * @module
  */
-import { publicKeyFromRaw } from "@libp2p/crypto/keys";
-import { peerIdFromPublicKey } from "@libp2p/peer-id";
+import { publicKeyFromRaw } from "npm:@libp2p/crypto@5.1.23/keys";
+import { peerIdFromPublicKey } from "npm:@libp2p/peer-id@6.0.15";
 import {
   approveRoster,
   ConfigError,

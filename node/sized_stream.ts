@@ -10,8 +10,8 @@
  *
  * @module
  */
-import type { Stream } from "@libp2p/interface";
-import { type LengthPrefixedStream, lpStream } from "@libp2p/utils";
+import type { Stream } from "npm:@libp2p/interface@3.3.0";
+import { type LengthPrefixedStream, lpStream } from "npm:@libp2p/utils@7.4.1";
 
 /** Chunk size on streams (well under the 4 MiB stream and yamux buffers). */
 export const CHUNK = 1 << 20;

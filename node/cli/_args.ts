@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parseArgs } from "@std/cli/parse-args";
+import { parseArgs } from "npm:deno-std@1.4.0/cli/parse_args.js";
 import { NodeError } from "../errors.ts";
 import { HELP } from "./help.ts";
 

@@ -157,6 +157,13 @@ export async function status(argv: string[]): Promise<number> {
         s.leader ?? "-"
       }`,
       `final      last final round ${s.lastFinalRound ?? "-"}`,
+      ...(s.journal === undefined ? [] : [
+        `journal    ${(s.journal.bytes / 1e6).toFixed(1)} MB in ${s.journal.rounds} rounds ` +
+        `(keeps ${s.journal.keepRounds} rounds, ${(s.journal.keepBytes / 1e6).toFixed(0)} MB${
+          s.journal.archiveDir === null ? "" : `; archive ${s.journal.archiveDir}`
+        })`,
+      ]),
+      `roster     ${s.rosterHash ?? "-"} (fedagg ${s.version ?? "-"})`,
       `last error ${s.lastError ?? "-"}`,
     ].join("\n"),
   );

@@ -10,6 +10,8 @@
  * @module
  */
 import { defaultHararyThreshold, DP_PLAN_DEFAULTS } from "../../protocol/mod.ts";
+import { DEFAULT_LOG_LEVEL } from "../json_log.ts";
+import { DEFAULT_RETENTION } from "../journal_retention.ts";
 import { DEFAULT_LISTEN } from "../node_dir.ts";
 import { DEFAULT_PARAMETERS, DEFAULT_SECAGG_PLUS } from "../roster_file.ts";
 
@@ -71,6 +73,8 @@ create options:
 verify exits 0 only when the roster is valid and every member signed it.
 `,
   run: `Usage: fedagg run --dir DIR --roster FILE [--api HOST:PORT] [--listen MULTIADDR]...
+                  [--metrics HOST:PORT] [--log-level LEVEL]
+                  [--keep-rounds N] [--keep-bytes SIZE] [--archive DIR]
 
 Joins the mesh with DIR's identity (listening on the addresses given at init unless --listen
 is given) and serves the trainer API (default 127.0.0.1:8421; port 0 picks a free one; the URL
@@ -78,6 +82,17 @@ is written to DIR/api.json). The roster must be signed by every member. Checks t
 node.json, the roster and that the ports are free before joining; holds DIR/lock while it runs,
 so a second run on DIR exits 2 naming the PID that holds it. Logs JSON lines to stderr. Stops
 cleanly on SIGINT or SIGTERM.
+
+  --metrics HOST:PORT   also serve GET /metrics there, without a token, for a central
+                        Prometheus (off unless given; only the metrics that reveal nothing of
+                        an update; the API's /metrics, behind the token, has them all)
+  --log-level LEVEL     error, warn, info or debug (default ${DEFAULT_LOG_LEVEL})
+  --keep-rounds N       journal retention: round directories kept (default ${DEFAULT_RETENTION.keepRounds})
+  --keep-bytes SIZE     journal retention: bytes of round directories kept, e.g. 500M, 2G
+                        (default ${DEFAULT_RETENTION.keepBytes / 1024 ** 3}G)
+  --archive DIR         move retired rounds to DIR instead of deleting them
+  Rounds not yet ended here, the newest final round and the rounds within reach of the current
+  round are never retired, so the journal may stay above the limits.
 `,
   submit: `Usage: fedagg submit --dir DIR --round R --file FILE --num-samples N [--api URL] [--json]
 

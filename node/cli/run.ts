@@ -27,14 +27,21 @@ import { FedaggNode } from "../node.ts";
 import { readApiToken, readNodeConfig } from "../node_dir.ts";
 import { loadRunnableRoster } from "../roster_file.ts";
 import { closeUnrefdChannels } from "../shims.ts";
-import { list, parse, required, usage } from "./_args.ts";
+import { DEFAULT_LOG_LEVEL, jsonLog, parseLogLevel } from "../json_log.ts";
+import { DEFAULT_RETENTION, parseByteSize, type RetentionPolicy } from "../journal_retention.ts";
+import type { Log } from "../mesh.ts";
+import { type MetricsListener, serveMetrics } from "../metrics_listener.ts";
+import { integer, list, parse, required, usage } from "./_args.ts";
 
 /** The trainer API's address unless `--api` names one. */
 const DEFAULT_API = "127.0.0.1:8421";
 
-/** One JSON log line on stderr. */
-function log(level: string, message: string, fields: object = {}): void {
-  console.error(JSON.stringify({ t: new Date().toISOString(), level, msg: message, ...fields }));
+/** What `fedagg run` serves and how it logs and keeps its journal, from its options. */
+interface RunSettings {
+  readonly log: Log;
+  /** The token-free scrape listener's address, when `--metrics` asks for one. */
+  readonly metrics: ListenAddress | undefined;
+  readonly retention: RetentionPolicy;
 }
 
 /**
@@ -55,13 +62,37 @@ function log(level: string, message: string, fields: object = {}): void {
  */
 export async function run(argv: string[]): Promise<number> {
   const args = parse(argv, "run", {
-    string: ["dir", "roster", "api", "listen"],
+    string: [
+      "dir",
+      "roster",
+      "api",
+      "listen",
+      "metrics",
+      "log-level",
+      "keep-rounds",
+      "keep-bytes",
+      "archive",
+    ],
     collect: ["listen"],
   });
   if (args.help) usage("run");
   const dir = required(args, "dir", "run");
   const rosterPath = required(args, "roster", "run");
   const apiAddress = parseHostPort(args.api ?? DEFAULT_API, "--api");
+  const settings: RunSettings = {
+    log: jsonLog(parseLogLevel(args["log-level"] ?? DEFAULT_LOG_LEVEL)),
+    metrics: args.metrics === undefined ? undefined : parseHostPort(args.metrics, "--metrics"),
+    retention: {
+      keepRounds: args["keep-rounds"] === undefined
+        ? DEFAULT_RETENTION.keepRounds
+        : integer(args["keep-rounds"], "keep-rounds", 1),
+      keepBytes: args["keep-bytes"] === undefined
+        ? DEFAULT_RETENTION.keepBytes
+        : parseByteSize(args["keep-bytes"], "--keep-bytes"),
+      archiveDir: args.archive === "" ? undefined : args.archive,
+    },
+  };
+  const { log } = settings;
   const listenOption = list(args.listen);
   const listenOverride = listenOption.length > 0
     ? parseListenMultiaddrs(listenOption, "--listen", "address-invalid")
@@ -74,11 +105,11 @@ export async function run(argv: string[]): Promise<number> {
     const config = await readNodeConfig(dir);
     const listen = listenOverride ?? config.listen;
     const { file, roster, index } = await loadRunnableRoster(rosterPath, identity.peerId);
-    checkFree(apiAddress, listen);
+    checkFree(apiAddress, listen, settings.metrics);
     // Listened for from here on: a SIGTERM while the node starts stops it cleanly once started.
     const stop = signalled();
     try {
-      return await serve(dir, token, apiAddress, () =>
+      return await serve(dir, token, apiAddress, settings, () =>
         FedaggNode.start({
           dir,
           identity,
@@ -87,6 +118,7 @@ export async function run(argv: string[]): Promise<number> {
           index,
           listen: listen.map((l) => l.multiaddr),
           log,
+          retention: settings.retention,
         }), stop.signal);
     } finally {
       stop.dispose();
@@ -106,11 +138,14 @@ async function serve(
   dir: string,
   token: string,
   apiAddress: ListenAddress,
+  settings: RunSettings,
   start: () => Promise<FedaggNode>,
   signal: Promise<void>,
 ): Promise<number> {
+  const { log } = settings;
   const node = await startNode(start);
   let api: ApiServer;
+  let scrape: MetricsListener | undefined;
   try {
     api = await serveApi(node, { ...apiAddress, token, log });
   } catch (err) {
@@ -120,7 +155,24 @@ async function serve(
     closeUnrefdChannels();
     throw bindFailure(err, `the trainer API address ${showAddress(apiAddress)} (--api)`);
   }
+  if (settings.metrics !== undefined) {
+    try {
+      scrape = serveMetrics(node, settings.metrics);
+    } catch (err) {
+      await api.shutdown().catch(() => {});
+      await node.stop().catch(() => {});
+      closeUnrefdChannels();
+      throw bindFailure(
+        err,
+        `the metrics address ${showAddress(settings.metrics)} (--metrics)`,
+      );
+    }
+    log("info", "metrics listening (no token, GET /metrics only)", {
+      url: `${scrape.url}/metrics`,
+    });
+  }
   const stopBoth = async () => {
+    await scrape?.shutdown().catch(() => {});
     await api.shutdown().catch(() => {});
     await node.stop().catch(() => {});
     closeUnrefdChannels();
@@ -147,10 +199,20 @@ async function serve(
  * Refuses (see `probeListenAll`) a libp2p listen or API address that cannot be bound now, and
  * two of them that cannot be bound together (in the order the node binds them: libp2p first).
  */
-function checkFree(api: ListenAddress, listen: readonly ListenMultiaddr[]): void {
+function checkFree(
+  api: ListenAddress,
+  listen: readonly ListenMultiaddr[],
+  metrics: ListenAddress | undefined,
+): void {
   probeListenAll([
     ...listen.map((l): [ListenAddress, string] => [l, `the libp2p listen address ${l.multiaddr}`]),
     [api, `the trainer API address ${showAddress(api)} (--api)`],
+    ...(metrics === undefined
+      ? []
+      : [[metrics, `the metrics address ${showAddress(metrics)} (--metrics)`] as [
+        ListenAddress,
+        string,
+      ]]),
   ]);
 }
 

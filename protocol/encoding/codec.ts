@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { decode as cborDecode, encode as cborEncode, Tokenizer, Type } from "cborg";
+import { decode as cborDecode, encode as cborEncode, Tokenizer, Type } from "npm:cborg@6.1.5";
 import { ensure, ProtocolError } from "../errors.ts";
 
 /** A value the canonical encoding can carry. */

@@ -176,7 +176,7 @@ export class SimNetwork {
   /** The virtual clock (ms). */
   now = 0;
   /** Members that neither receive nor send any more. */
-  readonly dead = new Set<number>();
+  readonly dead: Set<number> = new Set<number>();
   /** Frames this matches are set aside in {@link held} instead of being delivered. */
   hold: ((wire: Wire) => boolean) | undefined;
   /** Every frame a node sends passes through this (see {@link Interceptor}). */

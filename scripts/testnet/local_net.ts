@@ -159,9 +159,12 @@ export class LocalNet {
   /**
    * Starts a member's `fedagg run` process (its stderr goes to `DIR/node.log`). The child gets
    * this process's environment without any `FEDAGG_CRASH_*` variable (crash points are armed
-   * only on purpose), plus `options.env`.
+   * only on purpose), plus `options.env`; `options.args` are more options of `fedagg run`.
    */
-  async start(node: LocalNode, options: { env?: Record<string, string> } = {}): Promise<void> {
+  async start(
+    node: LocalNode,
+    options: { env?: Record<string, string>; args?: readonly string[] } = {},
+  ): Promise<void> {
     if (node.child !== undefined) return;
     await Deno.remove(`${node.dir}/api.json`).catch(() => {});
     const log = await Deno.open(`${node.dir}/node.log`, { create: true, append: true });
@@ -178,6 +181,7 @@ export class LocalNet {
         this.rosterPath,
         "--api",
         `127.0.0.1:${node.apiPort}`,
+        ...options.args ?? [],
       ],
       clearEnv: true,
       env: { ...env, ...options.env },

@@ -12,6 +12,7 @@ import { inlineExpander } from "../../protocol/math/masking.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { type ApiLimits, type ApiServer, serveApi } from "../../node/http_api.ts";
 import { FedaggNode } from "../../node/node.ts";
+import type { RetentionPolicy } from "../../node/journal_retention.ts";
 import { Journal } from "../../node/journal.ts";
 import { finalRound } from "./_journal_fixtures.ts";
 import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
@@ -43,6 +44,10 @@ export interface ApiNodeOptions {
    * whose current round is 0).
    */
   readonly decidedRound?: number;
+  /** The journal retention policy (default: the node's). */
+  readonly retention?: RetentionPolicy;
+  /** Events kept for `Last-Event-ID` replay (default: the node's). */
+  readonly eventReplayCapacity?: number;
   /** Also called with every log line (they are kept in `logs` either way). */
   readonly onLog?: (level: string, message: string, fields?: object) => void;
 }
@@ -82,6 +87,8 @@ export async function startApiNode(options: ApiNodeOptions = {}): Promise<ApiNod
     listen: ["/ip4/127.0.0.1/tcp/0"],
     log,
     expander: inlineExpander,
+    retention: options.retention,
+    eventReplayCapacity: options.eventReplayCapacity,
   });
   const api = await serveApi(node, {
     hostname: "127.0.0.1",

@@ -16,6 +16,7 @@ import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { LocalNet, type LocalNode, ROOT, waitFor } from "../../scripts/testnet/local_net.ts";
 import { nodeCommand } from "../../scripts/permissions.ts";
 import { exists } from "./_helpers.ts";
+import { parseWithPrometheusClient } from "./_prometheus.ts";
 
 /** How long a start-up failure may take to exit (deno start-up under a loaded machine). */
 const EXIT_DEADLINE_MS = 90_000;
@@ -63,7 +64,7 @@ function assertRefused(outcome: Outcome, pattern: RegExp, token: string, what: s
   assertEquals(outcome.code, 2, `${what}: exit code\n${outcome.stderr}`);
   assertEquals(text.split("\n").length, 1, `${what}: one line on stderr\n${outcome.stderr}`);
   assert(!/^\s+at /m.test(outcome.stderr), `${what}: no stack trace\n${outcome.stderr}`);
-  assertMatch(text, /^fedagg run: |^--api /, what);
+  assertMatch(text, /^fedagg run: |^--(api|metrics|log-level|keep-rounds|keep-bytes) /, what);
   assertMatch(text, pattern, what);
   assert(!outcome.stderr.includes(token), `${what}: the token is not printed`);
   return text;
@@ -167,6 +168,31 @@ const CASES: readonly Case[] = [
     what: "API on the libp2p port",
     extra: ({ listen }) => ["--api", `127.0.0.1:${listen}`],
     says: () => /uses the same port as/,
+  },
+  {
+    what: "a log level that is none of the four",
+    extra: () => ["--log-level", "verbose"],
+    says: () => /^--log-level must be one of debug, info, warn, error, got "verbose"$/,
+  },
+  {
+    what: "the metrics listener on the API's port",
+    extra: ({ api }) => ["--metrics", `127.0.0.1:${api}`],
+    says: () => /metrics address 127\.0\.0\.1:\d+ \(--metrics\) uses the same port as/,
+  },
+  {
+    what: "a malformed --metrics",
+    extra: () => ["--metrics", "9464"],
+    says: () => /--metrics must be HOST:PORT/,
+  },
+  {
+    what: "a --keep-bytes that is no size",
+    extra: () => ["--keep-bytes", "lots"],
+    says: () => /--keep-bytes must be a size like 500M/,
+  },
+  {
+    what: "--keep-rounds 0",
+    extra: () => ["--keep-rounds", "0"],
+    says: () => /--keep-rounds must be an integer ≥ 1, got 0/,
   },
   {
     // localhost is 127.0.0.1 here: a clash the host strings do not show.
@@ -378,5 +404,72 @@ Deno.test({
       child.kill("SIGTERM");
       assertEquals((await child.status).code, 0, "a clean stop");
       assertEquals(await Deno.readTextFile(`${node.dir}/lock`), "");
+    }),
+});
+
+/** A port of 127.0.0.1 free right now. */
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+Deno.test({
+  name: "run: --metrics serves the open metrics without a token; --log-level warn drops info lines",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withNet(async (net) => {
+      const node = net.nodes[0];
+      const port = freePort();
+      const run = spawnRun(net, node, [
+        "--api",
+        `127.0.0.1:${node.apiPort}`,
+        "--metrics",
+        `127.0.0.1:${port}`,
+        "--log-level",
+        "warn",
+      ]);
+      try {
+        const text = await waitFor("the metrics listener", async () => {
+          if (run.exited() !== undefined) {
+            throw new Error(`fedagg run exited ${run.exited()}: ${await run.stderr}`);
+          }
+          try {
+            const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+            return res.status === 200 ? await res.text() : undefined;
+          } catch {
+            return undefined;
+          }
+        }, EXIT_DEADLINE_MS);
+        const families = await parseWithPrometheusClient(text);
+        const info = families.find((f) => f.name === "fedagg_roster_info")!;
+        assertEquals(info.samples[0].labels.members, "3");
+        assert(families.some((f) => f.name === "fedagg_bytes_sent" && f.type === "counter"));
+        // The status shows the journal and its limits.
+        const status = await net.cli(["status", "--dir", node.dir]);
+        assertEquals(status.code, 0, status.stderr);
+        assertMatch(
+          status.stdout,
+          /^journal +\d+\.\d MB in \d+ rounds \(keeps 100 rounds, 1074 MB\)$/m,
+        );
+        assertMatch(status.stdout, /^roster +[0-9a-f]{16} \(fedagg \d+\.\d+\.\d+\)$/m);
+        // The API's own /metrics still wants the token.
+        const api = await fetch(`http://127.0.0.1:${node.apiPort}/metrics`);
+        assertEquals(api.status, 401);
+        await api.body?.cancel();
+        run.child.kill("SIGTERM");
+        assertEquals(await run.status, 0);
+        const lines = (await run.stderr).trimEnd().split("\n").filter((l) => l !== "");
+        const levels = lines.map((l) => JSON.parse(l).level);
+        assert(!levels.includes("info") && !levels.includes("debug"), lines.join("\n"));
+      } finally {
+        if (run.exited() === undefined) {
+          run.child.kill("SIGKILL");
+          await run.status;
+        }
+        await run.stderr;
+      }
     }),
 });

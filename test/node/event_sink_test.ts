@@ -8,6 +8,7 @@ import { assertEquals } from "../_assert.ts";
 import { EventSink, type NodeEvent } from "../../node/event_sink.ts";
 import { Journal } from "../../node/journal.ts";
 import { Metrics } from "../../node/metrics.ts";
+import type { Stage } from "../../protocol/round/stages.ts";
 import { federation } from "../protocol/_fixtures.ts";
 import { withTempDir } from "./_helpers.ts";
 
@@ -22,7 +23,7 @@ Deno.test("event sink: outcome-unknown is reported to subscribers, counted and s
       log: () => {},
     });
     const seen: NodeEvent[] = [];
-    sink.subscribe((e) => seen.push(e));
+    sink.subscribe((e) => seen.push(e.event));
     await sink.handle({
       type: "outcome-unknown",
       round: 3,
@@ -48,7 +49,7 @@ Deno.test("event sink: round-failed reaches subscribers for this member's update
     const journal = new Journal(dir, fed.roster);
     const sink = new EventSink({ roster: fed.roster, journal, metrics, log: () => {} });
     const seen: NodeEvent[] = [];
-    sink.subscribe((e) => seen.push(e));
+    sink.subscribe((e) => seen.push(e.event));
     const failed = { type: "round-failed", round: 2, view: 0, reason: "r" } as const;
     // This node's leader session of view 0 gave up: its own update may still complete in view 1.
     await sink.handle({ ...failed, role: "leader" });
@@ -58,5 +59,47 @@ Deno.test("event sink: round-failed reaches subscribers for this member's update
     assertEquals(metrics.get("fedagg_rounds_failed_total"), 2, "both counted");
     // Journaled for the update's round: a restart neither asks about it nor reports it again.
     assertEquals(await journal.failedView(2), 0);
+  });
+});
+
+Deno.test("event sink: stage changes are timed per role and stage, and reach subscribers", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "sink3" });
+  await withTempDir("fedagg-sink-", async (dir) => {
+    const metrics = new Metrics();
+    const sink = new EventSink({
+      roster: fed.roster,
+      journal: new Journal(dir, fed.roster),
+      metrics,
+      log: () => {},
+    });
+    const seen: NodeEvent[] = [];
+    sink.subscribe((e) => seen.push(e.event));
+    const stage = (role: "participant" | "leader", round: number, s: Stage) =>
+      sink.handle({ type: "stage", role, round, view: 0, stage: s });
+    await stage("participant", 1, "advertise");
+    await stage("leader", 1, "advertise");
+    await stage("participant", 2, "advertise");
+    await stage("participant", 1, "share");
+    await stage("participant", 1, "masked");
+    await stage("participant", 1, "failed");
+    await stage("leader", 1, "share");
+    const count = (role: string, s: string) =>
+      metrics.get("fedagg_stage_duration_seconds", { role, stage: s });
+    assertEquals(count("participant", "advertise"), 1, "round 2's advert is still open");
+    assertEquals(count("participant", "share"), 1);
+    assertEquals(count("participant", "masked"), 1, "closed by the terminal stage");
+    assertEquals(count("leader", "advertise"), 1);
+    assertEquals(count("leader", "share"), 0, "still in it");
+    assertEquals(seen.filter((e) => e.type === "stage").length, 7);
+    assertEquals(seen[0], {
+      type: "stage",
+      round: 1,
+      view: 0,
+      role: "participant",
+      stage: "advertise",
+    });
+    await sink.handle({ type: "view-change", round: 2, from: 0, to: 1 });
+    assertEquals(seen.at(-1), { type: "view-change", round: 2, view: 1, from: 0 });
+    assertEquals(metrics.get("fedagg_view_changes_total"), 1);
   });
 });

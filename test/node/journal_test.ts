@@ -76,7 +76,7 @@ function reporter() {
     logs,
     metrics,
     options: {
-      log: (level: "info" | "warn" | "error", message: string, fields?: object) =>
+      log: (level: string, message: string, fields?: object) =>
         logs.push({ level, message, fields: fields as Record<string, unknown> }),
       metrics,
       now: () => new Date("2026-12-03T15:04:05.678Z"),

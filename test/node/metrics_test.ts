@@ -7,6 +7,7 @@
  */
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { Metrics } from "../../node/metrics.ts";
+import { parseWithPrometheusClient, promtoolProblems } from "./_prometheus.ts";
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
@@ -57,7 +58,7 @@ function parseExposition(text: string): {
     if (line.startsWith("# TYPE ")) {
       const [, , n, type] = line.split(" ");
       assertEquals(n, family, "TYPE follows its HELP");
-      assert(type === "counter" || type === "gauge", `type ${type}`);
+      assert(type === "counter" || type === "gauge" || type === "histogram", `type ${type}`);
       assert(!types.has(n), `one TYPE for ${n}`);
       types.set(n, type);
       continue;
@@ -210,4 +211,83 @@ Deno.test("metrics: a counter used as a gauge, or a gauge as a counter, throws",
   assertEquals(types.get("fedagg_events_total"), "counter");
   assertEquals(types.get("fedagg_level"), "gauge");
   assertEquals(samples.length, 2);
+});
+
+Deno.test("metrics: a counter's name ends in _total, and only a counter's", () => {
+  const m = new Metrics();
+  assertThrows(() => m.inc("fedagg_bytes_sent", "Bytes"), Error, "must end in _total");
+  assertThrows(() => m.set("fedagg_peers_total", "Peers", 1), Error, "must not end in _total");
+  assertThrows(() => m.observe("fedagg_x_total", "X", 1), Error, "must not end in _total");
+  assertThrows(() => m.inc("fedagg_x_total", "X", {}, -1), Error, "cannot be increased by -1");
+  assertThrows(() => m.inc("fedagg-bad_total", "X"), Error, "invalid");
+  // A counter fed from a running total never goes down.
+  m.setTotal("fedagg_bytes_sent_total", "Bytes", 10);
+  m.setTotal("fedagg_bytes_sent_total", "Bytes", 7);
+  assertEquals(m.get("fedagg_bytes_sent_total"), 10);
+});
+
+Deno.test("metrics: histograms render cumulative buckets, +Inf, sum and count (real parsers)", async () => {
+  const m = new Metrics([{
+    name: "fedagg_stage_duration_seconds",
+    type: "histogram",
+    help: "Stage time",
+    buckets: [0.5, 1, 5],
+    series: [{ stage: "share" }, { stage: "masked" }],
+  }]);
+  for (const v of [0.2, 0.7, 0.7, 3, 9]) {
+    m.observe("fedagg_stage_duration_seconds", "Stage time", v, { stage: "share" });
+  }
+  const text = m.render();
+  assertEquals(await promtoolProblems(text), []);
+  const [family] = await parseWithPrometheusClient(text);
+  assertEquals(family.type, "histogram");
+  const of = (stage: string) =>
+    family.samples.filter((s) => s.labels.stage === stage).map((s) => [
+      s.name.replace("fedagg_stage_duration_seconds", ""),
+      s.labels.le ?? "",
+      s.value,
+    ]);
+  assertEquals(of("share"), [
+    ["_bucket", "0.5", 1],
+    ["_bucket", "1", 3],
+    ["_bucket", "5", 4],
+    ["_bucket", "+Inf", 5],
+    ["_sum", "", 13.6],
+    ["_count", "", 5],
+  ]);
+  // Declared: present at zero before any observation.
+  assertEquals(of("masked"), [
+    ["_bucket", "0.5", 0],
+    ["_bucket", "1", 0],
+    ["_bucket", "5", 0],
+    ["_bucket", "+Inf", 0],
+    ["_sum", "", 0],
+    ["_count", "", 0],
+  ]);
+  assertEquals(m.get("fedagg_stage_duration_seconds", { stage: "share" }), 5, "get: the count");
+});
+
+Deno.test("metrics: declared families exist at zero; undeclared ones are token-only", async () => {
+  const m = new Metrics([
+    { name: "fedagg_a_total", type: "counter", help: "A", exposure: "open" },
+    {
+      name: "fedagg_b_total",
+      type: "counter",
+      help: "B",
+      series: [{ code: "x" }, { code: "y" }],
+      exposure: "open",
+    },
+    { name: "fedagg_secret_total", type: "counter", help: "Token only (declared)" },
+  ]);
+  m.inc("fedagg_clipped_values_total", "Derived from a private update");
+  const all = await parseWithPrometheusClient(m.render());
+  assertEquals(all.map((f) => f.name), [
+    "fedagg_a",
+    "fedagg_b",
+    "fedagg_clipped_values",
+    "fedagg_secret",
+  ]);
+  assertEquals(all[1].samples.map((s) => [s.labels.code, s.value]), [["x", 0], ["y", 0]]);
+  const open = await parseWithPrometheusClient(m.render({ exposure: "open" }));
+  assertEquals(open.map((f) => f.name), ["fedagg_a", "fedagg_b"]);
 });

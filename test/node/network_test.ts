@@ -241,7 +241,7 @@ Deno.test({
           await net.connected(node);
           const refusedPeers = async () => {
             const metrics = await (await net.api(node, "/metrics")).text();
-            const match = /^fedagg_refused_peers (\d+)$/m.exec(metrics);
+            const match = /^fedagg_refused_peers_total (\d+)$/m.exec(metrics);
             assert(match !== null, "the refused peers metric is exported");
             return Number(match[1]);
           };

@@ -143,7 +143,7 @@ async function withObservedRound(
       expander: inlineExpander,
     });
     const events: NodeEvent[] = [];
-    node.subscribe((e) => events.push(e));
+    node.subscribe((e) => events.push(e.event));
     const meshes: Mesh[] = [];
     const gossip: { data: Uint8Array; from: number }[] = [];
     try {
@@ -587,14 +587,19 @@ Deno.test({
           log: (level, message, fields) => logs.push({ level, message, fields }),
           expander: inlineExpander,
         });
-        n.subscribe((e) => events.push(e));
+        n.subscribe((e) => events.push(e.event));
         return n;
       };
       let node = await start();
       try {
         await node.submit(1, values, 1, layout);
         await node.withdraw(1);
-        assertEquals(events.map((e) => [e.type, e.round]), [["withdrawn", 1]]);
+        // The trainer heard of its update (accepted, its stage) and of the withdrawal.
+        assertEquals(
+          events.filter((e) => e.type !== "stage").map((e) => [e.type, e.round]),
+          [["accepted", 1], ["withdrawn", 1]],
+        );
+        assert(events.some((e) => e.type === "stage" && e.stage === "advertise"), "stage events");
         assertEquals(await exists(journal.path(1, "update.f32")), false);
         assertEquals(await journal.withdrawnView(1), 1);
         const again = await assertRejects(() => node.withdraw(1), NodeError);
