@@ -20,6 +20,7 @@
  */
 import {
   CallerError,
+  countClipped,
   dequantizeMean,
   Endpoint,
   leaderOf,
@@ -101,6 +102,12 @@ export class FedaggNode {
   readonly #driver: RoundDriver;
   readonly #exchange: CertificateExchange;
   readonly metrics = new Metrics();
+  /**
+   * Metrics that are functions of this member's private update (how many of its values were
+   * clipped): rendered by {@link renderPrivateMetrics} for the token-protected API only, never on
+   * an open scrape listener.
+   */
+  readonly privateMetrics = new Metrics();
   #mesh!: Mesh;
   readonly #submitting = new Set<number>();
   #peakRss = 0;
@@ -214,14 +221,16 @@ export class FedaggNode {
    * `round-too-far-ahead`: more than `ROUND_WINDOW` past the federation's current round), before
    * journaling anything —
    * except when a certificate decides the round while the update is being journaled: then the
-   * update stays journaled and the refusal is `decided`.
+   * update stays journaled and the refusal is `decided`. Resolves to how many of the values
+   * quantization clips to the roster's `[-clip, clip]` (also counted in
+   * {@link privateMetrics}).
    */
   async submit(
     round: number,
     values: Float32Array,
     numSamples: number,
     layout: TensorLayout,
-  ): Promise<void> {
+  ): Promise<{ readonly clipped: number }> {
     const q = this.#roster.quantization;
     if (!Number.isSafeInteger(round) || round < 0 || round >= MAX_ROUND) {
       throw new NodeError("invalid-round", `round must be an integer in [0, 2^48), got ${round}`);
@@ -274,7 +283,15 @@ export class FedaggNode {
       }
       await this.#journal.recordUpdate(round, { values, numSamples, layout });
       this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
+      const clipped = countClipped(values, q.clip);
       await this.#start(round, values, numSamples);
+      this.privateMetrics.inc(
+        "fedagg_update_values_clipped_total",
+        "Values of this member's accepted updates that quantization clipped to [-clip, clip]",
+        {},
+        clipped,
+      );
+      return { clipped };
     } finally {
       this.#submitting.delete(round);
     }
@@ -309,17 +326,15 @@ export class FedaggNode {
   }
 
   /**
-   * The stored aggregate of `round`, if published, with the layout of this member's update for
-   * it (if any) and its weighted mean (computed when first read).
+   * The stored aggregate of `round`, if published, with the roster's layout (the same at every
+   * member, whatever format each uploaded in) and its weighted mean (computed when first read).
    */
   async aggregate(
     round: number,
-  ): Promise<
-    { stored: StoredAggregate; mean: Float32Array; layout: TensorLayout | undefined } | undefined
-  > {
+  ): Promise<{ stored: StoredAggregate; mean: Float32Array; layout: TensorLayout } | undefined> {
     const stored = await this.#journal.aggregate(round);
     if (stored === undefined) return undefined;
-    const layout = (await this.#journal.updateMeta(round))?.layout;
+    const layout = this.#roster.layout;
     const q = this.#roster.quantization;
     let mean: Float32Array | undefined;
     return {
@@ -377,6 +392,20 @@ export class FedaggNode {
     m.set("fedagg_process_peak_rss_bytes", "Peak resident memory of the process", this.#peakRss);
     m.set("fedagg_process_rss_bytes", "Resident memory of the process", Deno.memoryUsage().rss);
     return m.render();
+  }
+
+  /**
+   * Prometheus text of {@link privateMetrics} (functions of this member's private update): for
+   * the token-protected API's `/metrics` only. The counter is there from start-up.
+   */
+  renderPrivateMetrics(): string {
+    this.privateMetrics.inc(
+      "fedagg_update_values_clipped_total",
+      "Values of this member's accepted updates that quantization clipped to [-clip, clip]",
+      {},
+      0,
+    );
+    return this.privateMetrics.render();
   }
 
   /** Stops the node: timers, mesh, workers; wipes the protocol's secrets. */
