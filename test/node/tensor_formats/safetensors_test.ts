@@ -3,7 +3,7 @@
  * parsed, `encodeSafetensors` compared byte for byte with it, the canonical name order, and
  * every refusal with its HTTP status and a message that names the problem.
  */
-import { assertEquals, assertThrows } from "../../_assert.ts";
+import { assertEquals } from "../../_assert.ts";
 import { toHex } from "../../../protocol/encoding/bytes.ts";
 import {
   encodeSafetensors,
