@@ -65,11 +65,6 @@ export async function verify(argv: string[]): Promise<number> {
   });
   if (args.help) usage("verify");
   const rosterPath = required(args, "roster", "verify");
-  const certificatePath = required(args, "certificate", "verify");
-  const paths = [...list(args.aggregate), ...list(args.mean)].filter((p) => p !== "");
-  if (list(args.aggregate).length === 0) {
-    throw usageError(`--aggregate is required\n\n${HELP.verify}`);
-  }
   // The roster is the trust anchor: only one that every member signed is used.
   const check = await checkRosterFile(await readRosterFile(rosterPath));
   if (!check.complete) {
@@ -79,6 +74,11 @@ export async function verify(argv: string[]): Promise<number> {
     return 1;
   }
   const roster = check.roster;
+  const certificatePath = required(args, "certificate", "verify");
+  const paths = [...list(args.aggregate), ...list(args.mean)].filter((p) => p !== "");
+  if (list(args.aggregate).length === 0) {
+    throw usageError(`--aggregate is required\n\n${HELP.verify}`);
+  }
   const certificate = await Deno.readFile(certificatePath);
   const files = await Promise.all(paths.map(async (path) => {
     const bytes = await Deno.readFile(path);
