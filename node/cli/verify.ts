@@ -205,7 +205,12 @@ function meanDifference(
   const d = roster.dim;
   let given: Float32Array;
   try {
-    given = parseUpdate(bytes, d, { format, layout: roster.layout }).values;
+    // A raw or .npy download is the flat vector in the layout's order; safetensors name theirs.
+    given = parseUpdate(bytes, d, {
+      format,
+      layout: roster.layout,
+      flat: format !== "safetensors",
+    }).values;
   } catch (err) {
     if (!(err instanceof FormatError)) throw err;
     return `${path} is a ${FORMAT_NAME[format]} file but not a mean of the roster's d = ${d} ` +
