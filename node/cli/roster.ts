@@ -152,16 +152,21 @@ function quantizationOf(file: RosterParameters, n: number): QuantizationParamete
 
 /** One line: scale, levels, clipping range and the proven error bound (absolute, of the clip). */
 export function quantizationText(q: QuantizationParameters): string {
-  return `quantization: scale ${q.scale.toPrecision(6)} (${q.levels} levels), clipping range ` +
-    `[-${q.clip}, ${q.clip}], proven error bound of the mean ${q.errorBound.toPrecision(3)} ` +
-    `(${(q.errorBound / q.clip).toPrecision(3)} × the clip; the limit is ${MAX_RELATIVE_ERROR})`;
+  return `quantization: scale ${round(q.scale, 6)} (${q.levels} levels), clipping range ` +
+    `[-${q.clip}, ${q.clip}], proven error bound of the mean ${round(q.errorBound, 3)} ` +
+    `(${round(q.errorBound / q.clip, 3)} × the clip; the limit is ${MAX_RELATIVE_ERROR})`;
+}
+
+/** `x` to `digits` significant digits, without trailing zeros. */
+function round(x: number, digits: number): string {
+  return String(Number(x.toPrecision(digits)));
 }
 
 /** The refusal of imprecise parameters (`imprecise`), saying what to change. */
 function imprecise(q: QuantizationParameters, what: string): NodeError {
   return new NodeError(
     "imprecise",
-    `roster ${what}: the proven error bound of the mean, ${q.errorBound.toPrecision(3)}, exceeds ` +
+    `roster ${what}: the proven error bound of the mean, ${round(q.errorBound, 3)}, exceeds ` +
       `${MAX_RELATIVE_ERROR} × the clip (${MAX_RELATIVE_ERROR * q.clip}) for ${q.members} ` +
       `members with maxWeight ${q.maxWeight}: only ${q.levels} quantization levels remain. ` +
       "Lower --max-weight (weights are relative: scale every member's num_samples down alike), " +
