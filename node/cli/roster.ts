@@ -117,8 +117,10 @@ async function create(argv: string[]): Promise<number> {
   if (source !== undefined) {
     const t = source.layout.tensors;
     console.log(
-      `layout (${source.kind === "json" ? "layout.json" : "safetensors header"} ${args.layout}):` +
-        ` ${t.length} float32 tensor(s), d = ${file.dim}, in this order: ` +
+      `layout from ${args.layout} (${
+        source.kind === "json" ? "layout.json" : "safetensors header"
+      }` +
+        `): ${t.length} float32 tensor(s), d = ${file.dim}, in this order: ` +
         t.slice(0, 4).map((x) => `${x.name} [${x.shape.join(", ")}]`).join(", ") +
         (t.length > 4 ? `, … ${t.at(-1)!.name} [${t.at(-1)!.shape.join(", ")}]` : ""),
     );
@@ -129,7 +131,7 @@ async function create(argv: string[]): Promise<number> {
       ? `the error bound stays within ${MAX_RELATIVE_ERROR} × the clip for up to ${most} members`
       : `the error bound exceeds ${MAX_RELATIVE_ERROR} × the clip already for n = ${smallest}`,
   );
-  if (most < smallest && !args.force) throw imprecise(q, "create");
+  if (most < smallest && !args.force) throw imprecise(q);
   await writeRosterFile(out, file);
   console.log(
     `wrote ${out}: add members with \`fedagg roster add --roster ${out} --card CARD.json\``,
@@ -163,10 +165,10 @@ function round(x: number, digits: number): string {
 }
 
 /** The refusal of imprecise parameters (`imprecise`), saying what to change. */
-function imprecise(q: QuantizationParameters, what: string): NodeError {
+function imprecise(q: QuantizationParameters): NodeError {
   return new NodeError(
     "imprecise",
-    `roster ${what}: the proven error bound of the mean, ${round(q.errorBound, 3)}, exceeds ` +
+    `the proven error bound of the mean, ${round(q.errorBound, 3)}, exceeds ` +
       `${MAX_RELATIVE_ERROR} × the clip (${MAX_RELATIVE_ERROR * q.clip}) for ${q.members} ` +
       `members with maxWeight ${q.maxWeight}: only ${q.levels} quantization levels remain. ` +
       "Lower --max-weight (weights are relative: scale every member's num_samples down alike), " +
@@ -280,7 +282,7 @@ async function add(argv: string[]): Promise<number> {
   checkRosterParameters(file);
   const q = quantizationOf(file, Math.max(3, file.members.length));
   console.log(`${quantizationText(q)} (for n = ${q.members} members)`);
-  if (!withinPrecision(q) && !args.force) throw imprecise(q, "add");
+  if (!withinPrecision(q) && !args.force) throw imprecise(q);
   await writeRosterFile(path, file);
   console.log(
     `${path}: ${file.members.length} members (signatures reset: every member signs again)`,
@@ -362,7 +364,7 @@ async function verify(argv: string[]): Promise<number> {
   if (!precise) {
     lines.push(
       `${args.force ? "accepted with --force" : "NOT precise enough"}: ` +
-        imprecise(q, "verify").message.slice("roster verify: ".length),
+        imprecise(q).message,
     );
   }
   print(args.json, result, lines.join("\n"));
