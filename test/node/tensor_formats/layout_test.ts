@@ -12,6 +12,8 @@ import {
   encodeNpy,
   encodeRaw,
   encodeSafetensors,
+  HEADER_ALLOWANCE,
+  headerAllowanceFor,
   parseUpdate,
 } from "../../../node/tensor_formats/mod.ts";
 import { readLayoutFile } from "../../../node/tensor_formats/layout_file.ts";
@@ -167,4 +169,23 @@ Deno.test("layout files: a safetensors header or a layout.json, and their refusa
       assert((err as Error).message.includes(name), (err as Error).message);
     }
   });
+});
+
+Deno.test("layout: the header allowance grows with a layout of many long names", () => {
+  const tensors = Array.from({ length: 20_000 }, (_, i) => ({
+    name: `encoder.layers.${String(i).padStart(5, "0")}.attention.output.dense.weight`,
+    shape: [1],
+  }));
+  const layout: ModelLayout = { tensors };
+  const allowance = headerAllowanceFor(layout);
+  assert(allowance > HEADER_ALLOWANCE, `${allowance}`);
+  const body = encodeSafetensors(new Float32Array(20_000), layout);
+  assert(body.length - 4 * 20_000 > HEADER_ALLOWANCE, "the header alone is over 1 MiB");
+  refusal(() => parseUpdate(body, 20_000, { layout }), "too-large");
+  assertEquals(
+    parseUpdate(body, 20_000, { layout, headerAllowance: allowance }).values.length,
+    20_000,
+  );
+  // A small layout keeps the default.
+  assertEquals(headerAllowanceFor(TORCH), HEADER_ALLOWANCE);
 });
