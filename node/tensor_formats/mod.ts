@@ -144,8 +144,10 @@ export interface ParseOptions {
   readonly layout?: ModelLayout;
   /**
    * The caller's explicit word that the body is the layout's vector flattened in its order (the
-   * API's `?layout=flat`): raw and `.npy` bodies are then taken for any layout, and safetensors
-   * are flattened in canonical name order whatever their names.
+   * API's `?layout=flat`): raw and `.npy` bodies are then taken for any layout. For a layout of
+   * one tensor (a `--dim` roster's), safetensors are then flattened in canonical name order
+   * whatever their names (as before layouts); for a layout of several tensors, safetensors are
+   * matched by name all the same (their names say where each value goes).
    */
   readonly flat?: boolean;
 }
@@ -198,8 +200,8 @@ export function parseUpdate(
       `a ${format === "raw" ? "raw" : ".npy"} body is one flat vector, but the federation's ` +
         `layout has ${layout.tensors.length} tensors (the first ${
           quote(layout.tensors[0].name)
-        }): send safetensors with its tensor names, or add ?layout=flat to say the vector ` +
-        "is in the layout's order",
+        }): send safetensors with its tensor names, or add ?layout=flat (fedagg submit --flat) ` +
+        "to say the vector is in the layout's order",
     );
   }
   switch (format) {
@@ -208,7 +210,11 @@ export function parseUpdate(
     case "npy":
       return parseNpy(bytes, dim);
     case "safetensors":
-      return parseSafetensors(bytes, dim, opts.flat ? undefined : layout);
+      return parseSafetensors(
+        bytes,
+        dim,
+        opts.flat && layout !== undefined && layout.tensors.length === 1 ? undefined : layout,
+      );
     default:
       throw new RangeError(`unknown tensor format: ${String(format)}`);
   }

@@ -117,6 +117,11 @@ Deno.test("layout: a flat body is refused for several tensors unless the caller 
     assert(e.message.includes(body[0] === 0x93 ? ".npy" : "raw"), e.message);
     assertEquals([...parseUpdate(body, 8, { layout: TORCH, flat: true }).values], VECTOR);
   }
+  // Named tensors are matched by name for a layout of several, flat or not (never name order).
+  assertEquals(
+    [...parseUpdate(torchSafetensors(), 8, { layout: TORCH, flat: true }).values],
+    VECTOR,
+  );
   // One tensor: a flat body is unambiguous (any .npy shape of its size).
   const one = { tensors: [{ name: "w", shape: [2, 4] }] };
   assertEquals([
