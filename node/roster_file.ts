@@ -18,8 +18,8 @@
  * `layout` (optional; absent or `null` is the flat layout of `dim`) is the model's tensors in the
  * federation's order (`protocol/federation/layout.ts`); `dim` is then its size.
  *
- * Every member signs the roster hash (which covers the parameters, the layout and every member's keys, not
- * the addresses, which are only dialing hints: connections are authenticated by PeerId). A node
+ * Every member signs the roster hash (which covers the parameters, the layout and every member's
+ * keys, not the addresses, which are only dialing hints: connections are authenticated by PeerId). A node
  * runs only a roster that every member has signed, so nobody can be enrolled, dropped or have
  * its key swapped without all members agreeing. In post-quantum mode the signatures are hybrid.
  * The signed bytes and their checks are the protocol's (`protocol/federation/roster_approval.ts`).
