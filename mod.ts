@@ -17,6 +17,7 @@
 // The federation: members, parameters, signatures.
 export {
   createRoster,
+  DEFAULT_CLIP,
   DEFAULT_STAGE_TIMEOUT_MS,
   defaultTimeouts,
   type Member,
@@ -24,6 +25,24 @@ export {
   type Roster,
   type RosterSettings,
 } from "./protocol/federation/roster.ts";
+export {
+  checkedLayout,
+  describe as describeTensor,
+  encodeLayout,
+  firstDifference,
+  FLAT_TENSOR_NAME,
+  flatLayout,
+  isFlatLayout,
+  type LayoutDifference,
+  layoutHash,
+  layoutSize,
+  MAX_LAYOUT_TENSORS,
+  MAX_TENSOR_NAME,
+  MAX_TENSOR_RANK,
+  type ModelLayout,
+  type TensorShape,
+  tensorSize,
+} from "./protocol/federation/layout.ts";
 export { approveRoster, verifyRosterApproval } from "./protocol/federation/roster_approval.ts";
 export { leaderOf } from "./protocol/federation/schedule.ts";
 export type { Session } from "./protocol/federation/session.ts";
@@ -43,12 +62,16 @@ export {
 
 // Numbers.
 export {
+  countClipped,
   dequantizeMean,
   dequantizeSum,
+  MAX_RELATIVE_ERROR,
+  maxMembersWithinPrecision,
   type QuantizationParameters,
   quantizationParameters,
   type QuantizationSettings,
   quantize,
+  withinPrecision,
 } from "./protocol/math/quantize.ts";
 export { inlineExpander, type MaskExpander } from "./protocol/math/masking.ts";
 export type { MemberSet } from "./protocol/math/member_set.ts";

@@ -36,6 +36,13 @@ export type SetupErrorCode =
   | "roster-invalid"
   /** A roster some member has not signed yet (it cannot run). */
   | "roster-unsigned"
+  /** A `--layout` file that is neither a valid safetensors header nor a valid layout.json. */
+  | "layout-invalid"
+  /**
+   * Quantization whose proven error bound exceeds the stated fraction of the clip
+   * (`MAX_RELATIVE_ERROR`); `--force` accepts it.
+   */
+  | "imprecise"
   /** A member card that does not parse or whose PeerId does not match its key. */
   | "card-invalid"
   /** `DIR/node.json` does not parse, or its `listen` is not a non-empty list of TCP multiaddrs. */
@@ -98,7 +105,11 @@ export type FormatErrorCode =
   /** A well-formed body whose element count is not `d`. */
   | "wrong-length"
   /** A NaN or ±Infinity value. */
-  | "non-finite";
+  | "non-finite"
+  /** Safetensors whose tensor names or shapes are not the federation's layout (names the first). */
+  | "layout-mismatch"
+  /** A flat body (raw, `.npy`) for a layout of several tensors, without `?layout=flat`. */
+  | "flat-upload";
 
 /**
  * Problems with the journal's files (`journal.ts`), always carried by a {@link JournalError}

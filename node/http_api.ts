@@ -6,13 +6,13 @@
  *
  * | method | path | |
  * | --- | --- | --- |
- * | POST | `/v1/rounds/{r}/update?num_samples=N` | the update: raw little-endian float32, `.npy` or safetensors (by Content-Type or magic) → 202 |
+ * | POST | `/v1/rounds/{r}/update?num_samples=N[&layout=flat]` | the update: safetensors with the roster's tensors, or raw little-endian float32 or `.npy` (by Content-Type or magic; flat bodies for a layout of several tensors only with `layout=flat`) → 202 with the count of clipped values |
  * | DELETE | `/v1/rounds/{r}/update` | withdraws the update before its masked input left → 200 |
- * | GET | `/v1/rounds/{r}/aggregate?format=npy\|raw\|safetensors\|sum` | the weighted mean (or `sum`: the exact certified integer aggregate) → 200, 404 until published |
+ * | GET | `/v1/rounds/{r}/aggregate?format=npy\|raw\|safetensors\|sum` | the weighted mean (safetensors in the roster's layout and order; or `sum`: the exact certified integer aggregate) → 200, 404 until published |
  * | GET | `/v1/rounds/{r}/certificate` | the final certificate (CBOR) → 200, 404 until final |
  * | GET | `/v1/status` | peers, round, view, leader, stage, last error |
  * | GET | `/v1/events` | server-sent events with ids (`Last-Event-ID` resumes): `accepted`, `stage`, `view-change`, `published`, `final`, `round-failed`, `withdrawn`, `outcome-unknown` (and `gap`) |
- * | GET | `/metrics` | Prometheus text format, every series (the `--metrics` listener serves the open ones without a token: `metrics_listener.ts`) |
+ * | GET | `/metrics` | Prometheus text format, every series, including the token-only `fedagg_update_values_clipped_total` (the `--metrics` listener serves the open ones without a token: `metrics_listener.ts`) |
  *
  * The transport is `http_server.ts`: a strict HTTP/1.1 server with a connection cap, head, body,
  * idle and write timeouts, bodies only with `Content-Length` and an accept loop that survives
@@ -48,6 +48,7 @@ import {
   encodeSafetensors,
   FormatError,
   type FormatErrorCode,
+  headerAllowanceFor,
   maxUpdateBytes,
   parseUpdate,
 } from "./tensor_formats/mod.ts";
@@ -61,6 +62,7 @@ export type RequestErrorCode =
   | "not-found"
   | "method"
   | "num-samples"
+  | "layout-query"
   | "too-big"
   | "not-yet"
   | "not-final"
@@ -95,6 +97,7 @@ export const STATUS: Readonly<
   "not-found": 404,
   "method": 405,
   "num-samples": 400,
+  "layout-query": 400,
   "too-big": 413,
   "not-yet": 404,
   "not-final": 404,
@@ -110,6 +113,8 @@ export const STATUS: Readonly<
   "unsupported-order": 415,
   "wrong-length": 422,
   "non-finite": 422,
+  "layout-mismatch": 422,
+  "flat-upload": 422,
   // The node's refusal of an update (NodeError).
   "invalid-round": 400,
   "wrong-dim": 422,
@@ -203,6 +208,8 @@ interface Context {
   readonly node: FedaggNode;
   readonly dim: number;
   readonly maxBody: number;
+  /** Bytes a body may have beyond its float32 data (headers), for the roster's layout. */
+  readonly headerAllowance: number;
   /** Free upload slots (a request reading an update body holds one). */
   uploadSlots: number;
   readonly limits: ApiLimits;
@@ -226,6 +233,14 @@ async function postUpdate(ctx: Context, req: Request, url: URL, round: number): 
   if (samples === null || !/^\d{1,10}$/.test(samples)) {
     return error("num-samples", "query parameter num_samples (a positive integer) is required");
   }
+  const layoutQuery = url.searchParams.get("layout");
+  if (layoutQuery !== null && layoutQuery !== "flat") {
+    return error(
+      "layout-query",
+      `query parameter layout may only be flat (the body is the roster's vector in its ` +
+        `layout's order), got ${JSON.stringify(layoutQuery.slice(0, 32))}`,
+    );
+  }
   if (ctx.uploadSlots === 0) {
     countRefusal(ctx.node, "busy");
     return json(STATUS["busy"], {
@@ -248,9 +263,24 @@ async function postUpdate(ctx: Context, req: Request, url: URL, round: number): 
     }
     const parsed = parseUpdate(body, ctx.dim, {
       contentType: req.headers.get("content-type") ?? undefined,
+      headerAllowance: ctx.headerAllowance,
+      layout: ctx.node.roster.layout,
+      flat: layoutQuery === "flat",
     });
-    await ctx.node.submit(round, parsed.values, Number(samples), parsed.layout);
-    return json(202, { round, accepted: true, format: parsed.format, values: ctx.dim });
+    const { clipped } = await ctx.node.submit(
+      round,
+      parsed.values,
+      Number(samples),
+      parsed.layout,
+    );
+    return json(202, {
+      round,
+      accepted: true,
+      format: parsed.format,
+      values: ctx.dim,
+      clipped,
+      clip: ctx.node.roster.quantization.clip,
+    });
   } finally {
     ctx.uploadSlots++;
     inProgress();
@@ -263,8 +293,12 @@ function encodeAggregate(
   format: string,
 ): { bytes: Uint8Array<ArrayBuffer>; type: string } | undefined {
   switch (format) {
-    case "npy":
-      return { bytes: encodeNpy(result.mean), type: CONTENT_TYPES.npy };
+    case "npy": {
+      // One tensor: its shape; several: the flat vector in the layout's order.
+      const tensors = result.layout.tensors;
+      const shape = tensors.length === 1 ? tensors[0].shape : undefined;
+      return { bytes: encodeNpy(result.mean, shape), type: CONTENT_TYPES.npy };
+    }
     case "raw":
       return { bytes: encodeRaw(result.mean), type: CONTENT_TYPES.raw };
     case "safetensors":
@@ -405,7 +439,8 @@ export function serveApi(node: FedaggNode, options: ApiOptions): Promise<ApiServ
   const ctx: Context = {
     node,
     dim: node.roster.dim,
-    maxBody: maxUpdateBytes(node.roster.dim),
+    maxBody: maxUpdateBytes(node.roster.dim, headerAllowanceFor(node.roster.layout)),
+    headerAllowance: headerAllowanceFor(node.roster.layout),
     uploadSlots: limits.maxUploads,
     limits,
   };

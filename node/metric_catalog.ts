@@ -116,6 +116,13 @@ export function nodeMetricSpecs(info: CatalogInfo): MetricSpec[] {
     },
     counter("fedagg_updates_accepted_total", "Updates accepted from the trainer"),
     counter("fedagg_updates_withdrawn_total", "Updates the trainer withdrew"),
+    {
+      name: "fedagg_update_values_clipped_total",
+      type: "counter",
+      help: "Values of this member's accepted updates that quantization clipped to [-clip, clip]",
+      // A function of the private update: never on the token-free listener.
+      exposure: "token",
+    },
     counter("fedagg_rounds_published_total", "Rounds whose aggregate this node verified"),
     counter("fedagg_rounds_final_total", "Rounds with a final certificate"),
     counter("fedagg_rounds_failed_total", "Rounds that failed for this node"),

@@ -20,6 +20,7 @@
  */
 import {
   CallerError,
+  countClipped,
   dequantizeMean,
   Endpoint,
   leaderOf,
@@ -258,14 +259,16 @@ export class FedaggNode {
    * `round-too-far-ahead`: more than `ROUND_WINDOW` past the federation's current round), before
    * journaling anything —
    * except when a certificate decides the round while the update is being journaled: then the
-   * update stays journaled and the refusal is `decided`.
+   * update stays journaled and the refusal is `decided`. Resolves to how many of the values
+   * quantization clips to the roster's `[-clip, clip]` (also counted in
+   * `fedagg_update_values_clipped_total`, a token-only series).
    */
   async submit(
     round: number,
     values: Float32Array,
     numSamples: number,
     layout: TensorLayout,
-  ): Promise<void> {
+  ): Promise<{ readonly clipped: number }> {
     const q = this.#roster.quantization;
     if (!Number.isSafeInteger(round) || round < 0 || round >= MAX_ROUND) {
       throw new NodeError("invalid-round", `round must be an integer in [0, 2^48), got ${round}`);
@@ -332,8 +335,12 @@ export class FedaggNode {
         throw err;
       }
       this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
+      const clipped = countClipped(values, q.clip);
       await this.#start(round, values, numSamples);
       this.#sink.accepted(round, numSamples);
+      // A function of this member's private update: a token-only series (metric_catalog.ts).
+      this.metrics.inc("fedagg_update_values_clipped_total", "", {}, clipped);
+      return { clipped };
     } finally {
       this.#submitting.delete(round);
     }
@@ -368,17 +375,15 @@ export class FedaggNode {
   }
 
   /**
-   * The stored aggregate of `round`, if published, with the layout of this member's update for
-   * it (if any) and its weighted mean (computed when first read).
+   * The stored aggregate of `round`, if published, with the roster's layout (the same at every
+   * member, whatever format each uploaded in) and its weighted mean (computed when first read).
    */
   async aggregate(
     round: number,
-  ): Promise<
-    { stored: StoredAggregate; mean: Float32Array; layout: TensorLayout | undefined } | undefined
-  > {
+  ): Promise<{ stored: StoredAggregate; mean: Float32Array; layout: TensorLayout } | undefined> {
     const stored = await this.#journal.aggregate(round);
     if (stored === undefined) return undefined;
-    const layout = (await this.#journal.updateMeta(round))?.layout;
+    const layout = this.#roster.layout;
     const q = this.#roster.quantization;
     let mean: Float32Array | undefined;
     return {

@@ -6,7 +6,8 @@
  *   "fedagg": "fedagg/roster/v1",
  *   "federation": "hospitals-2026",
  *   "mode": "classical",
- *   "dim": 100000, "clip": 1, "maxWeight": 1000, "scale": null, "threshold": null,
+ *   "dim": 100000, "clip": 8, "maxWeight": 1000, "scale": null, "threshold": null,
+ *   "layout": { "tensors": [{ "name": "fc.weight", "shape": [1000, 99] }, …] },
  *   "graph": { "kind": "complete" },
  *   "stageTimeoutMs": 10000, "advertiseTimeoutMs": 60000, "viewTimeoutMs": 30000,
  *   "members": [{ "id": "12D3Koo…", "signingKey": "…", "pqSigningKey": "…", "addresses": ["…"] }],
@@ -14,8 +15,11 @@
  * }
  * ```
  *
- * Every member signs the roster hash (which covers the parameters and every member's keys, not
- * the addresses, which are only dialing hints: connections are authenticated by PeerId). A node
+ * `layout` (optional; absent or `null` is the flat layout of `dim`) is the model's tensors in the
+ * federation's order (`protocol/federation/layout.ts`); `dim` is then its size.
+ *
+ * Every member signs the roster hash (which covers the parameters, the layout and every member's
+ * keys, not the addresses, which are only dialing hints: connections are authenticated by PeerId). A node
  * runs only a roster that every member has signed, so nobody can be enrolled, dropped or have
  * its key swapped without all members agreeing. In post-quantum mode the signatures are hybrid.
  * The signed bytes and their checks are the protocol's (`protocol/federation/roster_approval.ts`).
@@ -28,6 +32,7 @@ import {
   approveRoster,
   ConfigError,
   createRoster,
+  DEFAULT_CLIP,
   defaultTimeouts,
   fromBase64,
   type GraphSettings,
@@ -35,6 +40,7 @@ import {
   type Member,
   ML_DSA65_PUBLIC_KEY_LENGTH,
   type Mode,
+  type ModelLayout,
   type Roster,
   secAggPlusGraph,
   type Signature,
@@ -74,6 +80,8 @@ export interface RosterFile {
   readonly federation: string;
   readonly mode: Mode;
   readonly dim: number;
+  /** The model's tensor layout; absent or null: the flat layout of `dim`. */
+  readonly layout?: ModelLayout | null;
   readonly clip: number;
   readonly maxWeight: number;
   readonly scale: number | null;
@@ -92,7 +100,7 @@ export type RosterParameters = Omit<RosterFile, "fedagg" | "members" | "signatur
 /** Default parameters (the CLI overrides what the operator gives). */
 export const DEFAULT_PARAMETERS: Omit<RosterParameters, "federation" | "dim"> = {
   mode: "classical",
-  clip: 1,
+  clip: DEFAULT_CLIP,
   maxWeight: 1,
   scale: null,
   threshold: null,
@@ -176,6 +184,7 @@ function rosterWith(file: RosterFile, members: Member[]): Roster {
     members,
     mode: file.mode,
     dim: file.dim,
+    layout: file.layout ?? undefined,
     clip: file.clip,
     maxWeight: file.maxWeight,
     scale: file.scale ?? undefined,

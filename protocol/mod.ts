@@ -22,6 +22,7 @@
 // The federation.
 export {
   createRoster,
+  DEFAULT_CLIP,
   DEFAULT_STAGE_TIMEOUT_MS,
   defaultTimeouts,
   MAX_DIM,
@@ -33,6 +34,24 @@ export {
   shareThreshold,
   viewPatienceMs,
 } from "./federation/roster.ts";
+export {
+  checkedLayout,
+  describe as describeTensor,
+  encodeLayout,
+  firstDifference,
+  FLAT_TENSOR_NAME,
+  flatLayout,
+  isFlatLayout,
+  type LayoutDifference,
+  layoutHash,
+  layoutSize,
+  MAX_LAYOUT_TENSORS,
+  MAX_TENSOR_NAME,
+  MAX_TENSOR_RANK,
+  type ModelLayout,
+  type TensorShape,
+  tensorSize,
+} from "./federation/layout.ts";
 export { approveRoster, verifyRosterApproval } from "./federation/roster_approval.ts";
 export { leaderOf, leaderOrder } from "./federation/schedule.ts";
 export { MAX_ROUND, type Session, sessionOf } from "./federation/session.ts";
@@ -60,12 +79,16 @@ export {
 
 // Numbers.
 export {
+  countClipped,
   dequantizeMean,
   dequantizeSum,
+  MAX_RELATIVE_ERROR,
+  maxMembersWithinPrecision,
   type QuantizationParameters,
   quantizationParameters,
   type QuantizationSettings,
   quantize,
+  withinPrecision,
 } from "./math/quantize.ts";
 export { inlineExpander, type MaskExpander, type MaskTerm } from "./math/masking.ts";
 export type { MemberSet } from "./math/member_set.ts";

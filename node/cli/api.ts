@@ -80,7 +80,10 @@ async function reasonOf(res: Response): Promise<string> {
  * node to talk to.
  */
 export async function submit(argv: string[]): Promise<number> {
-  const args = parse(argv, "submit", { string: ["dir", "round", "file", "num-samples", "api"] });
+  const args = parse(argv, "submit", {
+    string: ["dir", "round", "file", "num-samples", "api"],
+    boolean: ["flat"],
+  });
   if (args.help) usage("submit");
   const round = integer(required(args, "round", "submit"), "round");
   const samples = integer(required(args, "num-samples", "submit"), "num-samples", 1);
@@ -89,7 +92,8 @@ export async function submit(argv: string[]): Promise<number> {
     throw new NodeError("no-file", `cannot read ${file}`);
   });
   const call = await apiOf(args, "submit");
-  const res = await call(`/v1/rounds/${round}/update?num_samples=${samples}`, {
+  const flat = args.flat ? "&layout=flat" : "";
+  const res = await call(`/v1/rounds/${round}/update?num_samples=${samples}${flat}`, {
     method: "POST",
     body,
   });
@@ -98,7 +102,10 @@ export async function submit(argv: string[]): Promise<number> {
   print(
     args.json,
     result,
-    `round ${round}: update accepted (${result.format}, ${result.values} values)`,
+    `round ${round}: update accepted (${result.format}, ${result.values} values` +
+      (result.clipped > 0
+        ? `; ${result.clipped} clipped to [-${result.clip}, ${result.clip}])`
+        : `, none clipped)`),
   );
   return 0;
 }

@@ -9,7 +9,11 @@
  *
  * @module
  */
-import { defaultHararyThreshold, DP_PLAN_DEFAULTS } from "../../protocol/mod.ts";
+import {
+  defaultHararyThreshold,
+  DP_PLAN_DEFAULTS,
+  MAX_RELATIVE_ERROR,
+} from "../../protocol/mod.ts";
 import { DEFAULT_LOG_LEVEL } from "../json_log.ts";
 import { DEFAULT_RETENTION } from "../journal_retention.ts";
 import { DEFAULT_LISTEN } from "../node_dir.ts";
@@ -46,10 +50,19 @@ roster. --listen defaults to ${DEFAULT_LISTEN.join(" ")}; --announce (the addres
 defaults to the listen addresses.
 `,
   roster: `Usage:
-  fedagg roster create --out FILE --federation NAME --dim D [options]
-  fedagg roster add    --roster FILE --card CARD.json [--card ...]
+  fedagg roster create --out FILE --federation NAME (--dim D | --layout FILE) [options]
+  fedagg roster add    --roster FILE --card CARD.json [--card ...] [--force]
   fedagg roster sign   --roster FILE --dir DIR
-  fedagg roster verify --roster FILE [--json]
+  fedagg roster verify --roster FILE [--force] [--json]
+
+--layout FILE is the model's tensor layout: a safetensors model (its tensors in the order of
+their data, which the Python library writes in name order) or a layout.json
+{"tensors": [{"name": "fc.weight", "shape": [10, 784]}, ...]} in the order to keep (PyTorch's
+state_dict order). D is then the layout's size. --dim D alone is one flat tensor of D values.
+
+create, add and verify print the quantization: scale, clipping range and the proven error bound
+of the mean. They refuse parameters whose error bound exceeds ${MAX_RELATIVE_ERROR} × the clip (for
+create: already for 3 members) unless --force is given.
 
 create options:
   --mode classical|post-quantum   (default ${defaults.mode})
@@ -70,7 +83,8 @@ create options:
                                   stage timeout unless given (default ${defaults.advertiseTimeoutMs})
   --view-timeout MS               3 × the stage timeout unless given (default ${defaults.viewTimeoutMs})
 
-verify exits 0 only when the roster is valid and every member signed it.
+verify exits 0 only when the roster is valid, every member signed it and its error bound is
+within ${MAX_RELATIVE_ERROR} × the clip (or --force).
 `,
   run: `Usage: fedagg run --dir DIR --roster FILE [--api HOST:PORT] [--listen MULTIADDR]...
                   [--metrics HOST:PORT] [--log-level LEVEL]
@@ -94,9 +108,13 @@ cleanly on SIGINT or SIGTERM.
   Rounds not yet ended here, the newest final round and the rounds within reach of the current
   round are never retired, so the journal may stay above the limits.
 `,
-  submit: `Usage: fedagg submit --dir DIR --round R --file FILE --num-samples N [--api URL] [--json]
+  submit:
+    `Usage: fedagg submit --dir DIR --round R --file FILE --num-samples N [--flat] [--api URL] [--json]
 
-Sends FILE (raw little-endian float32, .npy or safetensors) as this member's update for round R.
+Sends FILE (safetensors with the roster's tensor names and shapes, or raw little-endian float32
+or .npy) as this member's update for round R, and says how many values were clipped. A raw or
+.npy file for a roster whose layout has several tensors is refused unless --flat says it is the
+vector in the layout's order.
 `,
   aggregate:
     `Usage: fedagg aggregate --dir DIR --round R --out FILE [--format npy|raw|safetensors|sum]
@@ -108,13 +126,16 @@ aggregate the certificate covers) and, with --certificate, its final certificate
   status: `Usage: fedagg status --dir DIR [--api URL] [--json]
 `,
   verify:
-    `Usage: fedagg verify --certificate FILE --aggregate FILE --roster FILE [--mean FILE.npy] [--json]
+    `Usage: fedagg verify --certificate FILE --roster FILE --aggregate FILE [--aggregate FILE]...
+                     [--mean FILE]... [--json]
 
 Checks a final certificate offline against a roster every member signed: the scheduled
-leader's signature, at least t approvals of
-one survivor set, at least t co-signatures, and that FILE (the exact integer aggregate, as
-downloaded with --format sum) is the certified one. With --mean, also checks that the float32
-weighted mean in FILE.npy is exactly the one the aggregate determines. Exits 0 only if all hold.
+leader's signature, at least t approvals of one survivor set, at least t co-signatures, and
+that the certified sum (the exact integer aggregate, downloaded with --format sum) is the one
+the certificate names. Every other file (--aggregate or --mean: a mean downloaded as npy, raw
+or safetensors) must be exactly the float32 weighted mean that sum determines, and safetensors
+must be in the roster's layout. The certified sum must be among the files: a mean alone cannot
+be checked against a certificate. Exits 0 only if all hold.
 `,
   dp:
     `Usage: fedagg dp plan --epsilon E --delta D --rounds R --clip C --members N [options] [--json]

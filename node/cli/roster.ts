@@ -5,7 +5,19 @@
  *
  * @module
  */
-import { defaultHararyThreshold, defaultTimeouts, type Mode } from "../../protocol/mod.ts";
+import {
+  defaultHararyThreshold,
+  defaultTimeouts,
+  layoutSize,
+  MAX_MEMBERS,
+  MAX_RELATIVE_ERROR,
+  maxMembersWithinPrecision,
+  type Mode,
+  type ModelLayout,
+  type QuantizationParameters,
+  quantizationParameters,
+  withinPrecision,
+} from "../../protocol/mod.ts";
 import { NodeError } from "../errors.ts";
 import { loadIdentity, type MemberCard } from "../identity.ts";
 import {
@@ -21,6 +33,7 @@ import {
   signRoster,
   writeRosterFile,
 } from "../roster_file.ts";
+import { readLayoutFile } from "../tensor_formats/layout_file.ts";
 import { HELP } from "./help.ts";
 import {
   type Args,
@@ -62,6 +75,7 @@ const CREATE_OPTIONS = [
   "out",
   "federation",
   "dim",
+  "layout",
   "mode",
   "clip",
   "max-weight",
@@ -81,15 +95,43 @@ const CREATE_OPTIONS = [
  * `roster create`: writes a new roster file with no members to `--out`; resolves to 0. Refuses
  * (usage error) missing or malformed options, the first one found in a fixed order: `--out`,
  * the mode, the stage timeout, the graph, then the others in the order of {@link parametersOf};
- * then (ConfigError, nothing written) parameters no member list could run with, such as a
- * threshold of 1 or a view timeout not above the stage timeout (`checkRosterParameters`).
+ * a `--layout` file that is not a layout (`layout-invalid`); then (ConfigError, nothing written)
+ * parameters no member list could run with, such as a threshold of 1, a view timeout not above
+ * the stage timeout or a `--dim` other than the layout's size (`checkRosterParameters`); then,
+ * unless `--force`, quantization whose error bound exceeds {@link MAX_RELATIVE_ERROR} × the clip
+ * already for the smallest roster (`imprecise`). Prints the layout and the quantization.
  */
 async function create(argv: string[]): Promise<number> {
-  const args = parse(argv, "roster", { string: CREATE_OPTIONS });
+  const args = parse(argv, "roster", { string: CREATE_OPTIONS, boolean: ["force"] });
   if (args.help) usage("roster");
   const out = required(args, "out", "roster");
-  const file = newRosterFile(parametersOf(args));
+  const source = args.layout === undefined ? undefined : await readLayoutFile(args.layout);
+  const file = newRosterFile(parametersOf(args, source?.layout));
   checkRosterParameters(file);
+  const smallest = Math.max(3, file.threshold ?? 0);
+  const q = quantizationOf(file, smallest);
+  const most = maxMembersWithinPrecision(
+    { clip: file.clip, maxWeight: file.maxWeight, scale: file.scale ?? undefined },
+    MAX_MEMBERS,
+  );
+  if (source !== undefined) {
+    const t = source.layout.tensors;
+    console.log(
+      `layout from ${args.layout} (${
+        source.kind === "json" ? "layout.json" : "safetensors header"
+      }` +
+        `): ${t.length} float32 tensor(s), d = ${file.dim}, in this order: ` +
+        t.slice(0, 4).map((x) => `${x.name} [${x.shape.join(", ")}]`).join(", ") +
+        (t.length > 4 ? `, … ${t.at(-1)!.name} [${t.at(-1)!.shape.join(", ")}]` : ""),
+    );
+  }
+  console.log(`${quantizationText(q)} (for n = ${smallest} members)`);
+  console.log(
+    most >= smallest
+      ? `the error bound stays within ${MAX_RELATIVE_ERROR} × the clip for up to ${most} members`
+      : `the error bound exceeds ${MAX_RELATIVE_ERROR} × the clip already for n = ${smallest}`,
+  );
+  if (most < smallest && !args.force) throw imprecise(q);
   await writeRosterFile(out, file);
   console.log(
     `wrote ${out}: add members with \`fedagg roster add --roster ${out} --card CARD.json\``,
@@ -97,14 +139,60 @@ async function create(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** The roster's parameters: the options given, the defaults the help states for the others. */
-function parametersOf(args: Args): RosterParameters {
+/**
+ * The quantization of the roster file's parameters for `n` members (the file is checked). Refuses
+ * what `quantizationParameters` refuses.
+ */
+function quantizationOf(file: RosterParameters, n: number): QuantizationParameters {
+  return quantizationParameters({
+    members: n,
+    clip: file.clip,
+    maxWeight: file.maxWeight,
+    scale: file.scale ?? undefined,
+  });
+}
+
+/** One line: scale, levels, clipping range and the proven error bound (absolute, of the clip). */
+export function quantizationText(q: QuantizationParameters): string {
+  return `quantization: scale ${round(q.scale, 6)} (${q.levels} levels), clipping range ` +
+    `[-${q.clip}, ${q.clip}], proven error bound of the mean ${round(q.errorBound, 3)} ` +
+    `(${round(q.errorBound / q.clip, 3)} × the clip; the limit is ${MAX_RELATIVE_ERROR})`;
+}
+
+/** `x` to `digits` significant digits, without trailing zeros. */
+function round(x: number, digits: number): string {
+  return String(Number(x.toPrecision(digits)));
+}
+
+/** The refusal of imprecise parameters (`imprecise`), saying what to change. */
+function imprecise(q: QuantizationParameters): NodeError {
+  return new NodeError(
+    "imprecise",
+    `the proven error bound of the mean, ${round(q.errorBound, 3)}, exceeds ` +
+      `${MAX_RELATIVE_ERROR} × the clip (${MAX_RELATIVE_ERROR * q.clip}) for ${q.members} ` +
+      `members with maxWeight ${q.maxWeight}: only ${q.levels} quantization levels remain. ` +
+      "Lower --max-weight (weights are relative: scale every member's num_samples down alike), " +
+      "or pass --force to accept the coarse mean",
+  );
+}
+
+/**
+ * The roster's parameters: the options given, the defaults the help states for the others. With
+ * a layout, `--dim` is optional (d is the layout's size; a `--dim` that differs is refused by
+ * `checkRosterParameters`).
+ */
+function parametersOf(args: Args, layout?: ModelLayout): RosterParameters {
   const mode = modeOf(args);
   const timeouts = defaultTimeouts(optional(args, "stage-timeout", positive, undefined));
   const graph = graphOf(args);
+  const federation = required(args, "federation", "roster");
+  const dim = layout !== undefined && args.dim === undefined
+    ? layoutSize(layout)
+    : integer(required(args, "dim", "roster"), "dim", 1);
   return {
-    federation: required(args, "federation", "roster"),
-    dim: integer(required(args, "dim", "roster"), "dim", 1),
+    federation,
+    dim,
+    ...(layout === undefined ? {} : { layout }),
     mode,
     clip: optional(args, "clip", number, DEFAULT_PARAMETERS.clip),
     maxWeight: optional(args, "max-weight", positive, DEFAULT_PARAMETERS.maxWeight),
@@ -174,11 +262,17 @@ function positive(value: string, name: string): number {
  * `roster add`: adds each `--card` to the roster file (which resets its signatures); resolves
  * to 0. Refuses a missing roster file, no `--card`, a card that is not readable JSON or not a
  * valid member card, and a roster whose parameters cannot run with its new member list, such as
- * an explicit threshold above the member count or at most half of it (`checkRosterParameters`);
- * nothing is written then.
+ * an explicit threshold above the member count or at most half of it (`checkRosterParameters`),
+ * and, unless `--force`, quantization whose error bound for the new member count exceeds
+ * {@link MAX_RELATIVE_ERROR} × the clip (`imprecise`); nothing is written then. Prints the
+ * quantization.
  */
 async function add(argv: string[]): Promise<number> {
-  const args = parse(argv, "roster", { string: ["roster", "card"], collect: ["card"] });
+  const args = parse(argv, "roster", {
+    string: ["roster", "card"],
+    collect: ["card"],
+    boolean: ["force"],
+  });
   if (args.help) usage("roster");
   const path = required(args, "roster", "roster");
   let file = await readRosterFile(path);
@@ -186,6 +280,9 @@ async function add(argv: string[]): Promise<number> {
   if (cards.length === 0) throw usageError("--card CARD.json is required (repeatable)");
   for (const c of cards) file = addMember(file, await readCard(c));
   checkRosterParameters(file);
+  const q = quantizationOf(file, Math.max(3, file.members.length));
+  console.log(`${quantizationText(q)} (for n = ${q.members} members)`);
+  if (!withinPrecision(q) && !args.force) throw imprecise(q);
   await writeRosterFile(path, file);
   console.log(
     `${path}: ${file.members.length} members (signatures reset: every member signs again)`,
@@ -218,33 +315,58 @@ async function sign(argv: string[]): Promise<number> {
 }
 
 /**
- * `roster verify`: checks the roster file and its signatures; resolves to 0 only when it is valid
- * and every member signed it, else 1 (saying who is missing or signed invalidly). Refuses (throws)
- * a file that is missing or not a valid roster.
+ * `roster verify`: checks the roster file and its signatures and prints its layout and
+ * quantization; resolves to 0 only when it is valid, every member signed it and its error bound
+ * is within {@link MAX_RELATIVE_ERROR} × the clip (or `--force`), else 1 (saying who is missing
+ * or signed invalidly, or how imprecise the mean is). Refuses (throws) a file that is missing or
+ * not a valid roster.
  */
 async function verify(argv: string[]): Promise<number> {
-  const args = parse(argv, "roster", { string: ["roster"] });
+  const args = parse(argv, "roster", { string: ["roster"], boolean: ["force"] });
   if (args.help) usage("roster");
   const path = required(args, "roster", "roster");
   const check = await checkRosterFile(await readRosterFile(path));
+  const r = check.roster;
+  const q = r.quantization;
+  const precise = withinPrecision(q);
   const result = {
     roster: path,
-    federation: check.roster.federation,
-    members: check.roster.members.length,
-    threshold: check.roster.threshold,
-    mode: check.roster.mode,
+    federation: r.federation,
+    members: r.members.length,
+    threshold: r.threshold,
+    mode: r.mode,
+    dim: r.dim,
+    tensors: r.layout.tensors.length,
+    quantization: {
+      scale: q.scale,
+      levels: q.levels,
+      clip: q.clip,
+      maxWeight: q.maxWeight,
+      errorBound: q.errorBound,
+      relativeError: q.errorBound / q.clip,
+      maxRelativeError: MAX_RELATIVE_ERROR,
+      withinPrecision: precise,
+    },
     signed: check.signed,
     missing: check.missing,
     invalid: check.invalid,
     complete: check.complete,
   };
-  print(
-    args.json,
-    result,
+  const ok = check.complete && (precise || args.force);
+  const lines = [
     check.complete
       ? `${path}: valid, signed by all ${result.members} members (t = ${result.threshold})`
       : `${path}: NOT complete — missing: ${check.missing.join(", ") || "none"}; ` +
         `invalid: ${check.invalid.join(", ") || "none"}`,
-  );
-  return check.complete ? 0 : 1;
+    `layout: ${result.tensors} float32 tensor(s), d = ${r.dim}`,
+    quantizationText(q),
+  ];
+  if (!precise) {
+    lines.push(
+      `${args.force ? "accepted with --force" : "NOT precise enough"}: ` +
+        imprecise(q).message,
+    );
+  }
+  print(args.json, result, lines.join("\n"));
+  return ok ? 0 : 1;
 }

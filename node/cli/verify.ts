@@ -1,30 +1,68 @@
 /**
  * `fedagg verify`: checks a published aggregate and its final certificate offline, against a
- * roster every member signed (the trust anchor), and optionally the weighted mean a trainer
- * downloaded. Needs no node: only the three (or four) files.
+ * roster every member signed (the trust anchor), and every file a trainer downloaded of it.
+ * Needs no node: only the files.
+ *
+ * The certificate certifies the exact integer sum (the API's `format=sum`: d + 1 little-endian
+ * uint32 words, the last the total weight). Every other download is a float32 weighted mean (raw,
+ * `.npy` or safetensors): it is checked bit for bit against the mean recomputed from the
+ * certified sum (`dequantizeMean`, deterministic float64 then float32), and safetensors must hold
+ * the roster's layout. Each file is recognised by its bytes, so the options do not have to say
+ * which is which; a mean alone cannot be checked (it does not determine the sum).
  *
  * @module
  */
 import {
   dequantizeMean,
-  equalBytes,
+  FLAT_TENSOR_NAME,
   ProtocolError,
   type Roster,
+  tensorSize,
   type VerifiedCertificate,
   verifyFinalCertificate,
 } from "../../protocol/mod.ts";
 import { checkRosterFile, readRosterFile } from "../roster_file.ts";
-import { detectFormat, FormatError, parseUpdate } from "../tensor_formats/mod.ts";
-import { parse, print, required, usage } from "./_args.ts";
+import { FormatError, parseUpdate, type TensorFormat } from "../tensor_formats/mod.ts";
+import { hasNpyMagic } from "../tensor_formats/npy.ts";
+import { looksLikeSafetensors } from "../tensor_formats/safetensors.ts";
+import { HELP } from "./help.ts";
+import { list, parse, print, required, usage, usageError } from "./_args.ts";
+
+/** A file given to `verify`, as its bytes say it is. */
+type Kind =
+  | { readonly kind: "sum" }
+  | { readonly kind: "mean"; readonly format: TensorFormat }
+  | { readonly kind: "unknown" };
+
+/** What `verify` found of one file (the `files` of its JSON result). */
+interface FileVerdict {
+  readonly path: string;
+  /** `"sum"` (the certified sum) or `"mean"`. */
+  readonly kind: "sum" | "mean";
+  /** The mean's format (`raw`, `npy`, `safetensors`); absent for the sum. */
+  readonly format?: TensorFormat;
+  /** Whether it is exactly what the certificate determines. */
+  readonly matches: boolean;
+  /** What is wrong with it, when it does not match. */
+  readonly reason?: string;
+}
+
+/** A refusal that names the file and says what it is and what was expected. */
+class Invalid extends Error {}
 
 /**
- * Verifies `--certificate` and `--aggregate` (and `--mean`) against `--roster`; resolves to 0
- * only if all hold, else 1 with the reason (`{valid: false, reason}` with `--json`): a roster not
- * every member signed, a certificate or aggregate the protocol refuses, a mean that is not the
- * one the aggregate determines. Refuses (throws) missing options and unreadable files.
+ * Verifies `--certificate` against `--roster` with the files of `--aggregate` and `--mean` (each
+ * repeatable; see the module doc); resolves to 0 only if the roster is signed by every member,
+ * the certificate is valid for the certified sum among the files, and every mean file is exactly
+ * the mean it determines (and safetensors in the roster's layout); else 1 with the reason
+ * (`{valid: false, reason}` with `--json`), which names the file, what it is and what was
+ * expected. Refuses (throws) missing options and unreadable files.
  */
 export async function verify(argv: string[]): Promise<number> {
-  const args = parse(argv, "verify", { string: ["certificate", "aggregate", "roster", "mean"] });
+  const args = parse(argv, "verify", {
+    string: ["certificate", "aggregate", "roster", "mean"],
+    collect: ["aggregate", "mean"],
+  });
   if (args.help) usage("verify");
   const rosterPath = required(args, "roster", "verify");
   // The roster is the trust anchor: only one that every member signed is used.
@@ -36,14 +74,43 @@ export async function verify(argv: string[]): Promise<number> {
     return 1;
   }
   const roster = check.roster;
-  const certificate = await Deno.readFile(required(args, "certificate", "verify"));
-  const body = await Deno.readFile(required(args, "aggregate", "verify"));
+  const certificatePath = required(args, "certificate", "verify");
+  const paths = [...list(args.aggregate), ...list(args.mean)].filter((p) => p !== "");
+  if (list(args.aggregate).length === 0) {
+    throw usageError(`--aggregate is required\n\n${HELP.verify}`);
+  }
+  const certificate = await Deno.readFile(certificatePath);
+  const files = await Promise.all(paths.map(async (path) => {
+    const bytes = await Deno.readFile(path);
+    return { path, bytes, kind: kindOf(bytes, roster) };
+  }));
   try {
-    const v = await verifyFinalCertificate(roster, certificate, body);
-    const meanOk = args.mean !== undefined ? await meanMatches(args.mean, roster, v) : undefined;
-    return printVerdict(args.json, args.mean, roster, v, meanOk);
+    const unknown = files.find((f) => f.kind.kind === "unknown");
+    if (unknown !== undefined) throw new Invalid(unrecognised(unknown.path, unknown.bytes, roster));
+    const sums = files.filter((f) => f.kind.kind === "sum");
+    if (sums.length === 0) throw new Invalid(noSum(files[0].path, files[0].bytes, roster));
+    let v: VerifiedCertificate | undefined;
+    for (const sum of sums) v = await verifySum(roster, certificatePath, certificate, sum);
+    const expected = dequantizeMean(v!.aggregate, roster.quantization, v!.members.length);
+    const verdicts: FileVerdict[] = [];
+    for (const f of files) {
+      if (f.kind.kind === "sum") {
+        verdicts.push({ path: f.path, kind: "sum", matches: true });
+        continue;
+      }
+      const format = (f.kind as { format: TensorFormat }).format;
+      const reason = meanDifference(f.path, f.bytes, format, roster, expected);
+      verdicts.push({
+        path: f.path,
+        kind: "mean",
+        format,
+        matches: reason === undefined,
+        ...(reason === undefined ? {} : { reason }),
+      });
+    }
+    return printVerdict(args.json, roster, v!, verdicts);
   } catch (err) {
-    if (err instanceof ProtocolError || err instanceof FormatError) {
+    if (err instanceof Invalid) {
       print(args.json, { valid: false, reason: err.message }, `INVALID: ${err.message}`);
       return 1;
     }
@@ -52,47 +119,161 @@ export async function verify(argv: string[]): Promise<number> {
 }
 
 /**
- * Whether the float32 weighted mean in file `path` is bit for bit the one the verified aggregate
- * determines. Refuses (`FormatError`) a file that is no update of the roster's length.
+ * What `bytes` is for `roster`: the certified sum (exactly 4·(d + 1) bytes), an `.npy` or
+ * safetensors mean (by their magic and header), a raw mean (exactly 4·d bytes), or unknown. The
+ * lengths cannot collide: an `.npy` file is 4·d plus a multiple of 64 bytes, safetensors 4·d plus
+ * 8 plus a multiple of 8.
  */
-async function meanMatches(path: string, roster: Roster, v: VerifiedCertificate): Promise<boolean> {
-  const bytes = await Deno.readFile(path);
-  const given = parseUpdate(bytes, roster.dim, detectFormat(bytes)).values;
-  const expected = dequantizeMean(v.aggregate, roster.quantization, v.members.length);
-  // Bit for bit (a float compare would call -0 and 0 equal, and NaN unequal to itself).
-  return equalBytes(
-    new Uint8Array(given.buffer, given.byteOffset, given.byteLength),
-    new Uint8Array(expected.buffer, expected.byteOffset, expected.byteLength),
-  );
+function kindOf(bytes: Uint8Array, roster: Roster): Kind {
+  const d = roster.dim;
+  if (bytes.length === 4 * (d + 1)) return { kind: "sum" };
+  if (hasNpyMagic(bytes)) return { kind: "mean", format: "npy" };
+  if (looksLikeSafetensors(bytes)) return { kind: "mean", format: "safetensors" };
+  if (bytes.length === 4 * d) return { kind: "mean", format: "raw" };
+  return { kind: "unknown" };
 }
 
-/** Prints the verdict on a verified certificate (and mean); returns its exit code, 0 or 1. */
+const FORMAT_NAME: Readonly<Record<TensorFormat, string>> = {
+  raw: "raw float32",
+  npy: "float32 .npy",
+  safetensors: "safetensors",
+};
+
+/** Where the certified sum comes from and how long it is, for refusals. */
+function sumHint(roster: Roster): string {
+  const d = roster.dim;
+  return `the certified sum is downloaded with format=sum (\`fedagg aggregate --format sum\`, ` +
+    `GET /v1/rounds/R/aggregate?format=sum): ${d + 1} uint32 words, ${4 * (d + 1)} bytes`;
+}
+
+function unrecognised(path: string, bytes: Uint8Array, roster: Roster): string {
+  const d = roster.dim;
+  return `${path} has ${bytes.length} bytes: it is neither the certified sum of d + 1 = ${d + 1} ` +
+    `uint32 words (${4 * (d + 1)} bytes) nor a float32 mean of d = ${d} values (raw: ${4 * d} ` +
+    `bytes, or .npy, or safetensors) for the roster's d = ${d}`;
+}
+
+function noSum(path: string, bytes: Uint8Array, roster: Roster): string {
+  const kind = kindOf(bytes, roster) as { format: TensorFormat };
+  return `${path} is a ${FORMAT_NAME[kind.format]} mean, and no file given is the certified ` +
+    `sum: a mean cannot be checked against the certificate alone (it does not determine the ` +
+    `sum). Pass the sum with --aggregate as well; ${sumHint(roster)}`;
+}
+
+/**
+ * The certificate verified with the sum in `sum`; refuses (Invalid) naming the file to blame:
+ * the sum when it is not the certified one, else the certificate.
+ */
+async function verifySum(
+  roster: Roster,
+  certificatePath: string,
+  certificate: Uint8Array,
+  sum: { path: string; bytes: Uint8Array },
+): Promise<VerifiedCertificate> {
+  try {
+    return await verifyFinalCertificate(roster, certificate, sum.bytes);
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err;
+    // The detail without "from member N" (the protocol's blame of a peer), with the member's id.
+    const detail = err.message.replace(
+      /^(\S+) from member (\d+):/,
+      (_, code: string, index: string) =>
+        `${code} (signed by member ${roster.members[Number(index)]?.id ?? index}):`,
+    );
+    if (err.code === "commitment-mismatch" && /aggregate/.test(err.message)) {
+      throw new Invalid(
+        `${sum.path} is a sum of ${roster.dim + 1} uint32 words, but not the one the ` +
+          `certificate ${certificatePath} certifies (${detail.replace(/^[^:]*: /, "")})`,
+      );
+    }
+    throw new Invalid(`the certificate ${certificatePath} is not valid: ${detail}`);
+  }
+}
+
+/**
+ * Why the mean in `bytes` (of `format`) is not exactly `expected`, or undefined when it is bit for
+ * bit. Names what the file is, and the first differing index (with the tensor and element for a
+ * layout of several tensors).
+ */
+function meanDifference(
+  path: string,
+  bytes: Uint8Array,
+  format: TensorFormat,
+  roster: Roster,
+  expected: Float32Array,
+): string | undefined {
+  const d = roster.dim;
+  let given: Float32Array;
+  try {
+    // A raw or .npy download is the flat vector in the layout's order; safetensors name theirs.
+    given = parseUpdate(bytes, d, {
+      format,
+      layout: roster.layout,
+      flat: format !== "safetensors",
+    }).values;
+  } catch (err) {
+    if (!(err instanceof FormatError)) throw err;
+    return `${path} is a ${FORMAT_NAME[format]} file but not a mean of the roster's d = ${d} ` +
+      `values in its layout: ${err.message}`;
+  }
+  const a = new Uint32Array(given.buffer, given.byteOffset, given.length);
+  const b = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  // Bit for bit (a float compare would call -0 and 0 equal, and NaN unequal to itself).
+  let i = 0;
+  while (i < d && a[i] === b[i]) i++;
+  if (i === d) return undefined;
+  return `${path} is a ${FORMAT_NAME[format]} mean of ${d} values; it differs from the ` +
+    `certified mean at index ${i}${where(roster, i)} (${given[i]} in the file, ${
+      expected[i]
+    } certified)`;
+}
+
+/** ` (tensor 'name', element k)` for index `i` of a layout of several tensors or a named one. */
+function where(roster: Roster, i: number): string {
+  const tensors = roster.layout.tensors;
+  if (tensors.length === 1 && tensors[0].name === FLAT_TENSOR_NAME) return "";
+  let start = 0;
+  for (const t of tensors) {
+    const size = tensorSize(t.shape);
+    if (i < start + size) return ` (tensor ${JSON.stringify(t.name)}, element ${i - start})`;
+    start += size;
+  }
+  return "";
+}
+
+/** Prints the verdict on a verified certificate and its files; returns its exit code, 0 or 1. */
 function printVerdict(
   json: boolean,
-  mean: string | undefined,
   roster: Roster,
   v: VerifiedCertificate,
-  meanOk: boolean | undefined,
+  files: readonly FileVerdict[],
 ): number {
-  const ok = meanOk !== false;
+  const means = files.filter((f) => f.kind === "mean");
+  const bad = files.find((f) => !f.matches);
   const result = {
-    valid: ok,
+    valid: bad === undefined,
     round: v.round,
     view: v.view,
     leader: roster.members[v.leader].id,
     members: v.members.map((i) => roster.members[i].id),
     cosigners: v.cosigners.length,
     threshold: roster.threshold,
-    meanMatches: meanOk,
+    meanMatches: means.length === 0 ? undefined : means.every((f) => f.matches),
+    files,
+    ...(bad === undefined ? {} : { reason: bad.reason }),
   };
   print(
     json,
     result,
-    ok
+    bad === undefined
       ? `valid: round ${v.round} view ${v.view}, leader ${result.leader}, ` +
         `${v.members.length} members, ${v.cosigners.length} co-signatures (t = ${roster.threshold})` +
-        (meanOk ? ", mean matches" : "")
-      : `INVALID: the mean in ${mean} is not the one the certified aggregate determines`,
+        (means.length > 0
+          ? `, ${means.length === 1 ? "the mean matches" : `all ${means.length} means match`} (${
+            means.map((f) => f.format).join(", ")
+          })`
+          : "")
+      : `INVALID: ${bad.reason}`,
   );
-  return ok ? 0 : 1;
+  return bad === undefined ? 0 : 1;
 }

@@ -2,11 +2,15 @@
  * The wire formats of a model update between a trainer and its local node: raw little-endian
  * float32, NumPy `.npy` (versions 1.0, 2.0 and 3.0) and Hugging Face safetensors.
  *
- * An update is a float32 vector of length `d`, possibly made of several named tensors. The
- * canonical flattening of named tensors sorts them by name in Unicode code point order (the
- * order of Python's `sorted()` and of Rust's `str` comparison; it differs from JavaScript's
- * default UTF-16 sort only for names that mix astral characters with U+E000–U+FFFF) and
- * concatenates their C-order data.
+ * An update is a float32 vector of length `d`, possibly made of several named tensors. With the
+ * federation's layout (`ParseOptions.layout`, the roster's), a safetensors body is matched to
+ * it by name and shape and its tensors' C-order data concatenated in the layout's order; a flat
+ * body (raw, `.npy`) is taken as the layout's vector only when the layout is one tensor or the
+ * caller says so (`ParseOptions.flat`). Without a layout (or with `flat`), the canonical
+ * flattening of named tensors sorts them by name in Unicode code point order (the order of
+ * Python's `sorted()` and of Rust's `str` comparison; it differs from JavaScript's default UTF-16
+ * sort only for names that mix astral characters with U+E000–U+FFFF) and concatenates their
+ * C-order data.
  *
  * Parsing is pure, copies the values into a fresh aligned `Float32Array` in one pass and scans
  * them for NaN and ±Infinity in a second one; nothing is allocated per element. Every refusal
@@ -27,12 +31,13 @@
  *
  * @module
  */
+import type { ModelLayout } from "../../protocol/mod.ts";
 import { FormatError } from "./errors.ts";
 import { quote } from "./_helpers.ts";
 import { hasNpyMagic, parseNpy } from "./npy.ts";
 import { parseRaw } from "./raw.ts";
 import { looksLikeSafetensors, parseSafetensors } from "./safetensors.ts";
-import type { ParsedUpdate, TensorFormat } from "./types.ts";
+import type { ParsedUpdate, TensorFormat, TensorLayout } from "./types.ts";
 
 export { FormatError, type FormatErrorCode } from "./errors.ts";
 export { encodeNpy } from "./npy.ts";
@@ -52,6 +57,20 @@ export {
  * safetensors header of about ten thousand tensors.
  */
 export const HEADER_ALLOWANCE = 1 << 20;
+
+/**
+ * The header allowance for uploads of `layout`: {@link HEADER_ALLOWANCE}, or twice the compact
+ * safetensors header of the layout when that is larger (a model of many tensors with long names),
+ * so that any reasonably written header of the layout fits.
+ */
+export function headerAllowanceFor(layout: TensorLayout): number {
+  let bytes = 2;
+  for (const t of layout.tensors) {
+    // '"name":{"dtype":"F32","shape":[…],"data_offsets":[b,e]},' with every character escaped.
+    bytes += 6 * t.name.length + 64 + 17 * t.shape.length + 2 * 17;
+  }
+  return Math.max(HEADER_ALLOWANCE, 2 * bytes);
+}
 
 /** The `Content-Type` to send each format with. */
 export const CONTENT_TYPES: Readonly<Record<TensorFormat, string>> = {
@@ -117,6 +136,20 @@ export interface ParseOptions {
   readonly contentType?: string;
   /** Bytes allowed beyond `4·d` for headers (default {@link HEADER_ALLOWANCE}). */
   readonly headerAllowance?: number;
+  /**
+   * The federation's layout (the roster's; its size must be `dim`). Safetensors must then have
+   * exactly its tensor names and shapes (their values come in its order); raw and `.npy` bodies
+   * are refused when it has more than one tensor, unless `flat`.
+   */
+  readonly layout?: ModelLayout;
+  /**
+   * The caller's explicit word that the body is the layout's vector flattened in its order (the
+   * API's `?layout=flat`): raw and `.npy` bodies are then taken for any layout. For a layout of
+   * one tensor (a `--dim` roster's), safetensors are then flattened in canonical name order
+   * whatever their names (as before layouts); for a layout of several tensors, safetensors are
+   * matched by name all the same (their names say where each value goes).
+   */
+  readonly flat?: boolean;
 }
 
 /**
@@ -124,13 +157,16 @@ export interface ParseOptions {
  * {@link ParseOptions} (format, content type for detection, header allowance).
  *
  * Guarantees on success: `values` is a fresh, aligned `Float32Array` of exactly `dim` finite
- * values (the input may be any unaligned view; it is only read), in canonical order, and
- * `layout` names the tensors they came from.
+ * values (the input may be any unaligned view; it is only read), in the order of
+ * `options.layout` (see {@link ParseOptions}) or else canonical, and `layout` names the body's
+ * tensors in canonical order.
  *
  * Refuses with a {@link FormatError}: a body longer than {@link maxUpdateBytes} (413, checked
  * first); a malformed or truncated header or data (400); a safetensors header above 100 MB
- * (413); an unsupported content type, `.npy` version, dtype or Fortran layout (415); an element
- * count other than `dim` (422, naming both); a NaN or ±Infinity (422, naming the first index,
+ * (413); an unsupported content type, `.npy` version, dtype or Fortran layout (415); safetensors
+ * whose names or shapes differ from `options.layout` (422 `layout-mismatch`, naming the first
+ * difference); a raw or `.npy` body for a layout of several tensors without `options.flat` (422
+ * `flat-upload`); an element count other than `dim` (422, naming both); a NaN or ±Infinity (422, naming the first index,
  * and for safetensors the tensor and the index within it; for a multi-dimensional `.npy` also
  * the multi-index). Throws `RangeError` if `dim` or the allowance is not a non-negative integer.
  *
@@ -157,13 +193,28 @@ export function parseUpdate(
     );
   }
   const format = opts.format ?? detectFormat(bytes, opts.contentType, dim);
+  const layout = opts.layout;
+  if (layout !== undefined && !opts.flat && format !== "safetensors" && layout.tensors.length > 1) {
+    throw new FormatError(
+      "flat-upload",
+      `a ${format === "raw" ? "raw" : ".npy"} body is one flat vector, but the federation's ` +
+        `layout has ${layout.tensors.length} tensors (the first ${
+          quote(layout.tensors[0].name)
+        }): send safetensors with its tensor names, or add ?layout=flat (fedagg submit --flat) ` +
+        "to say the vector is in the layout's order",
+    );
+  }
   switch (format) {
     case "raw":
       return parseRaw(bytes, dim);
     case "npy":
       return parseNpy(bytes, dim);
     case "safetensors":
-      return parseSafetensors(bytes, dim);
+      return parseSafetensors(
+        bytes,
+        dim,
+        opts.flat && layout !== undefined && layout.tensors.length === 1 ? undefined : layout,
+      );
     default:
       throw new RangeError(`unknown tensor format: ${String(format)}`);
   }

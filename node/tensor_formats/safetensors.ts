@@ -1,9 +1,10 @@
 /**
  * Hugging Face safetensors updates: an 8-byte little-endian header length, a JSON header that
  * maps tensor names to dtype, shape and byte offsets (plus an optional `__metadata__`), then
- * the data buffer. Only `F32` tensors are read; their values are concatenated in canonical
- * order (names sorted by code point, see {@link compareNames}), whatever the order of the
- * header or of the data. {@link encodeSafetensors} writes what the Python library writes.
+ * the data buffer. Only `F32` tensors are read; their values are concatenated in the order of
+ * the federation's layout when one is given (matched by name and shape), else in canonical order
+ * (names sorted by code point, see {@link compareNames}), whatever the order of the header or of
+ * the data. {@link encodeSafetensors} writes the tensors in the order it is given.
  *
  * The canonical name order lives here rather than in `_helpers.ts` because safetensors is the
  * only format with more than one tensor, hence its only user.
@@ -18,6 +19,7 @@ import {
   nonFinite,
   quote,
 } from "./_helpers.ts";
+import { firstDifference, type ModelLayout } from "../../protocol/mod.ts";
 import { FormatError } from "./errors.ts";
 import { DEFAULT_TENSOR_NAME, type ParsedUpdate, type TensorLayout } from "./types.ts";
 
@@ -48,8 +50,11 @@ export function looksLikeSafetensors(bytes: Uint8Array): boolean {
 }
 
 /**
- * Parses a safetensors body of `dim` float32 values into a fresh, aligned copy, in canonical
- * order, with the tensors' names and shapes as the layout. Refuses with a {@link FormatError}:
+ * Parses a safetensors body of `dim` float32 values into a fresh, aligned copy, with the tensors'
+ * names and shapes in canonical order as the parsed layout. The values are in the order of
+ * `layout` (the federation's) when it is given, else in canonical order. Refuses with a
+ * {@link FormatError}: tensors whose names or shapes are not `layout`'s (422 `layout-mismatch`,
+ * naming the first difference, after the structural checks below);
  * a header length above 100 MB (413); a body that ends inside the header (400); a header that
  * is not UTF-8, not a JSON object, or has a key twice at any depth (400); a `__metadata__` that is
  * not an object of strings (400); a tensor entry with an invalid name, an unknown field, no
@@ -58,12 +63,29 @@ export function looksLikeSafetensors(bytes: Uint8Array): boolean {
  * a total other than `dim` (422); a NaN or ±Infinity (422, naming the index, the tensor and the
  * index within it). The body size limit is checked by the caller (`parseUpdate`).
  */
-export function parseSafetensors(bytes: Uint8Array, dim: number): ParsedUpdate {
+export function parseSafetensors(
+  bytes: Uint8Array,
+  dim: number,
+  layout?: ModelLayout,
+): ParsedUpdate {
   const { text, dataStart } = readHeaderText(bytes);
   const entries = readEntries(parseHeaderJson(text));
   let total = 0;
   for (const entry of entries) total += (entry.end - entry.begin) / 4;
   checkTiling(entries, bytes.length - dataStart);
+  let ordered = entries;
+  if (layout !== undefined) {
+    const difference = firstDifference(layout, entries);
+    if (difference !== undefined) {
+      throw new FormatError(
+        "layout-mismatch",
+        `${difference.message}. Upload the tensors of the roster's layout (names and shapes), or ` +
+          "a flat vector in its order with ?layout=flat",
+      );
+    }
+    const byName = new Map(entries.map((e) => [e.name, e]));
+    ordered = layout.tensors.map((t) => byName.get(t.name)!);
+  }
   if (total !== dim) {
     throw new FormatError(
       "wrong-length",
@@ -72,7 +94,7 @@ export function parseSafetensors(bytes: Uint8Array, dim: number): ParsedUpdate {
     );
   }
   return {
-    values: gatherValues(bytes, dataStart, entries, dim),
+    values: gatherValues(bytes, dataStart, ordered, dim),
     format: "safetensors",
     layout: { tensors: entries.map(({ name, shape }) => ({ name, shape })) },
   };
@@ -80,13 +102,13 @@ export function parseSafetensors(bytes: Uint8Array, dim: number): ParsedUpdate {
 
 /**
  * A safetensors file of `values` split into the tensors of `layout` (default: one tensor
- * `"aggregate"` of shape `[d]`), all `F32`, laid out in canonical order so that
- * `parseUpdate` returns `values` unchanged. The header is compact JSON in that order, no
- * `__metadata__`, padded with spaces to a multiple of 8 bytes as the reference library does.
- * Values are written as they are. Throws `RangeError` if the layout is not in canonical order
- * (names strictly increasing in code point order, hence unique), uses the reserved name
- * `__metadata__` or a name with a lone surrogate, has an invalid shape, or holds a total other
- * than `values.length`.
+ * `"aggregate"` of shape `[d]`) in the layout's order, all `F32`: the header lists them in that
+ * order and their data follows in it, so `parseUpdate` with the same layout returns `values`
+ * unchanged (and without a layout, when the names are in canonical order). The header is compact
+ * JSON, no `__metadata__`, padded with spaces to a multiple of 8 bytes as the reference library
+ * does. Values are written as they are. Throws `RangeError` if a name repeats, is the reserved
+ * `__metadata__` or has a lone surrogate, a shape is invalid, or the total is not
+ * `values.length`.
  */
 export function encodeSafetensors(
   values: Float32Array,
@@ -94,18 +116,15 @@ export function encodeSafetensors(
 ): Uint8Array<ArrayBuffer> {
   const tensors = layout?.tensors ?? [{ name: DEFAULT_TENSOR_NAME, shape: [values.length] }];
   const entries: string[] = [];
+  const seen = new Set<string>();
   let offset = 0;
   for (let t = 0; t < tensors.length; t++) {
     const { name, shape } = tensors[t];
     if (typeof name !== "string" || !name.isWellFormed() || name === "__metadata__") {
       throw new RangeError(`tensor name ${quote(String(name))} cannot be written`);
     }
-    if (t > 0 && compareNames(tensors[t - 1].name, name) >= 0) {
-      throw new RangeError(
-        `layout names must strictly increase in code point order: ` +
-          `${quote(tensors[t - 1].name)} then ${quote(name)}`,
-      );
-    }
+    if (seen.has(name)) throw new RangeError(`tensor name ${quote(name)} appears twice`);
+    seen.add(name);
     checkShape(shape, `shape of ${quote(name)}`);
     const size = 4 * elementCount(shape);
     entries.push(
@@ -126,6 +145,36 @@ export function encodeSafetensors(
   out.fill(0x20, 8 + json.length, 8 + n);
   out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), 8 + n);
   return out;
+}
+
+/**
+ * The tensors of a safetensors file in the order of their data (`data_offsets`), from `head`: the
+ * file's first `8 + n` bytes (the length prefix and the header; the data need not be read) and
+ * the length of its data buffer. Files written by the Python library store an all-F32 model in
+ * name order; this reads whatever order the file has. Refuses with a {@link FormatError} what
+ * {@link parseSafetensors} refuses of a header (a non-`F32` tensor: 415 `unsupported-dtype`,
+ * naming it) and tensors that do not tile `dataLength` bytes.
+ */
+export function safetensorsTensors(
+  head: Uint8Array,
+  dataLength: number,
+): { name: string; shape: number[] }[] {
+  const { text } = readHeaderText(head);
+  const entries = readEntries(parseHeaderJson(text));
+  checkTiling(entries, dataLength);
+  return [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end).map((e) => ({
+    name: e.name,
+    shape: e.shape,
+  }));
+}
+
+/** The length of the header a safetensors file declares in its first 8 bytes (little-endian). */
+export function safetensorsHeaderLength(prefix: Uint8Array): number {
+  if (prefix.length < 8) {
+    throw new FormatError("truncated", `safetensors body of ${prefix.length} bytes has no header`);
+  }
+  const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
+  return view.getUint32(4, true) * 2 ** 32 + view.getUint32(0, true);
 }
 
 /**

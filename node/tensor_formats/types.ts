@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { FLAT_TENSOR_NAME } from "../../protocol/mod.ts";
 
 /** The three accepted encodings of an update. */
 export type TensorFormat = "raw" | "npy" | "safetensors";
@@ -19,11 +20,13 @@ export interface TensorSpec {
 }
 
 /**
- * How a flat update splits into named tensors: `tensors` in canonical order (names strictly
- * increasing in code point order), each taking the next `prod(shape)` values of the vector.
+ * How a flat update splits into named tensors: `tensors` in order, each taking the next
+ * `prod(shape)` values of the vector. A parsed body's layout is in canonical order (names
+ * strictly increasing in code point order); the federation's (the roster's `ModelLayout`, which
+ * has this shape) is in the order its roster states.
  */
 export interface TensorLayout {
-  /** The tensors, in canonical order. */
+  /** The tensors, in order. */
   readonly tensors: readonly TensorSpec[];
 }
 
@@ -37,5 +40,8 @@ export interface ParsedUpdate {
   readonly layout: TensorLayout;
 }
 
-/** The name of the single tensor of raw and `.npy` bodies, and of the default safetensors one. */
-export const DEFAULT_TENSOR_NAME = "aggregate";
+/**
+ * The name of the single tensor of raw and `.npy` bodies, and of the default safetensors one: the
+ * protocol's flat-layout tensor name.
+ */
+export const DEFAULT_TENSOR_NAME: typeof FLAT_TENSOR_NAME = FLAT_TENSOR_NAME;

@@ -11,6 +11,7 @@
 /** Labels for `taggedHash`. */
 export const HASH = {
   roster: "fedagg/v1/hash/roster",
+  layout: "fedagg/v1/hash/layout",
   schedule: "fedagg/v1/hash/schedule",
   session: "fedagg/v1/hash/session",
   graphSeed: "fedagg/v1/hash/graph-seed",

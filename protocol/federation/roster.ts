@@ -13,6 +13,14 @@ import { HASH, ML_DSA65_PUBLIC_KEY_LENGTH, taggedHash } from "../crypto/mod.ts";
 import type { GraphSettings } from "../graph/graphs.ts";
 import { defaultThreshold } from "../graph/secagg_plus.ts";
 import { type QuantizationParameters, quantizationParameters } from "../math/quantize.ts";
+import {
+  checkedLayout,
+  flatLayout,
+  isFlatLayout,
+  layoutHash,
+  layoutSize,
+  type ModelLayout,
+} from "./layout.ts";
 
 /** Classical (X25519 + Ed25519) or post-quantum (X-Wing + ML-DSA-65 alongside Ed25519). */
 export type Mode = "classical" | "post-quantum";
@@ -35,9 +43,17 @@ export interface RosterSettings {
   readonly members: readonly Member[];
   /** Defaults to `"classical"`. */
   readonly mode?: Mode;
-  /** Update length d (number of float32 parameters), 1..2^26. */
-  readonly dim: number;
-  /** Clipping radius; defaults to 1. */
+  /**
+   * Update length d (number of float32 parameters), 1..2^26. Optional when `layout` is given (d
+   * is then its size; a `dim` that differs is refused).
+   */
+  readonly dim?: number;
+  /**
+   * The model's tensor layout (names, shapes, order; see `layout.ts`); defaults to the flat
+   * layout of `dim`.
+   */
+  readonly layout?: ModelLayout;
+  /** Clipping radius; defaults to {@link DEFAULT_CLIP}. */
   readonly clip?: number;
   /** Largest weight (num_samples) a member may claim; defaults to 1 (plain mean). */
   readonly maxWeight?: number;
@@ -70,8 +86,13 @@ export interface Roster {
   readonly members: readonly Member[];
   /** Classical, or post-quantum (X-Wing confidentiality, hybrid signatures where it matters). */
   readonly mode: Mode;
-  /** The update length d. */
+  /** The update length d: the size of `layout`. */
   readonly dim: number;
+  /**
+   * The model's tensor layout: uploads are matched to it and aggregates served in it. The flat
+   * layout of d (one tensor `aggregate` of shape `[d]`) when the settings named none.
+   */
+  readonly layout: ModelLayout;
   /** The global threshold t (> n/2): members a round needs at every stage. */
   readonly threshold: number;
   /** The neighbour graph (complete, or Harary with its per-neighbourhood threshold). */
@@ -94,6 +115,14 @@ export interface Roster {
 export const MAX_DIM = 2 ** 26;
 /** Largest accepted roster. */
 export const MAX_MEMBERS = 65535;
+
+/**
+ * The clipping radius a roster takes when its settings name none: 8, the clipping range of
+ * Flower's SecAgg+. It covers whole-model weights (which rarely leave [-8, 8]) as well as
+ * updates (deltas, gradients); the price is resolution, which the error bound states (see
+ * `quantize.ts`). Deltas of a known small range get 8× finer steps with `clip` 1.
+ */
+export const DEFAULT_CLIP = 8;
 
 /** The stage timeout a roster takes when its settings name none (ms). */
 export const DEFAULT_STAGE_TIMEOUT_MS = 10_000;
@@ -161,10 +190,7 @@ export function createRoster(settings: RosterSettings): Roster {
   }
   const members = checkedMembers(settings.members, mode);
   const n = members.length;
-  const dim = settings.dim;
-  if (!Number.isSafeInteger(dim) || dim < 1 || dim > MAX_DIM) {
-    throw new ConfigError("dim", `must be an integer in [1, ${MAX_DIM}], got ${dim}`);
-  }
+  const { dim, layout } = checkedDimAndLayout(settings);
   const threshold = settings.threshold ?? defaultThreshold(n);
   if (!Number.isSafeInteger(threshold) || threshold <= n / 2 || threshold > n) {
     throw new ConfigError(
@@ -176,7 +202,7 @@ export function createRoster(settings: RosterSettings): Roster {
   const graph = checkedGraph(settings.graph ?? { kind: "complete" }, n);
   const quantization = quantizationParameters({
     members: n,
-    clip: settings.clip ?? 1,
+    clip: settings.clip ?? DEFAULT_CLIP,
     maxWeight: settings.maxWeight ?? 1,
     scale: settings.scale,
   });
@@ -186,6 +212,7 @@ export function createRoster(settings: RosterSettings): Roster {
     mode,
     members,
     dim,
+    layout,
     threshold,
     graph,
     quantization,
@@ -197,6 +224,7 @@ export function createRoster(settings: RosterSettings): Roster {
     members: Object.freeze(members),
     mode,
     dim,
+    layout,
     threshold,
     graph,
     quantization,
@@ -204,6 +232,31 @@ export function createRoster(settings: RosterSettings): Roster {
     hash,
     indexOf: (id: string) => index.get(id),
   });
+}
+
+/**
+ * The update length and the layout: the layout given (checked), its size as d, or the flat layout
+ * of the `dim` given. Refuses (ConfigError) a `dim` outside [1, 2^26], a layout that is invalid or
+ * holds more than 2^26 values, and a `dim` other than the layout's size.
+ */
+function checkedDimAndLayout(settings: RosterSettings): { dim: number; layout: ModelLayout } {
+  const given = settings.dim;
+  if (given !== undefined && (!Number.isSafeInteger(given) || given < 1 || given > MAX_DIM)) {
+    throw new ConfigError("dim", `must be an integer in [1, ${MAX_DIM}], got ${given}`);
+  }
+  if (settings.layout === undefined) {
+    if (given === undefined) throw new ConfigError("dim", "a roster needs dim or a layout");
+    return { dim: given, layout: flatLayout(given) };
+  }
+  const layout = checkedLayout(settings.layout, MAX_DIM);
+  const dim = layoutSize(layout);
+  if (given !== undefined && given !== dim) {
+    throw new ConfigError(
+      "dim",
+      `is ${given} but the layout holds ${dim} values (d follows from the layout)`,
+    );
+  }
+  return { dim, layout };
 }
 
 /** The members sorted by id, each checked (see {@link createRoster}). */
@@ -301,10 +354,13 @@ function checkedTimeouts(
 /**
  * The roster hash: the domain-separated SHA-256 of the canonical CBOR array
  * `["fedagg/v1/roster", federation, mode, [[id, key, pqKey | null]…], d, t, graph, clip, scale,
- * maxWeight, stageTimeoutMs, viewTimeoutMs, advertiseTimeoutMs]`, floats as IEEE-754 bytes.
+ * maxWeight, stageTimeoutMs, viewTimeoutMs, advertiseTimeoutMs]`, floats as IEEE-754 bytes,
+ * followed by the layout hash (`layout.ts`) unless the layout is the flat layout of d: a roster
+ * without a layout keeps the hash (and the signatures) it always had, and any other layout
+ * changes it.
  */
 function rosterHash(r: Omit<Roster, "hash" | "indexOf">): Uint8Array<ArrayBuffer> {
-  const canonical: Value = [
+  const canonical: Value[] = [
     "fedagg/v1/roster",
     r.federation,
     r.mode,
@@ -319,6 +375,7 @@ function rosterHash(r: Omit<Roster, "hash" | "indexOf">): Uint8Array<ArrayBuffer
     r.viewTimeoutMs,
     r.advertiseTimeoutMs,
   ];
+  if (!isFlatLayout(r.layout)) canonical.push(layoutHash(r.layout));
   return taggedHash(HASH.roster, encode(canonical));
 }
 

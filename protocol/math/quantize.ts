@@ -146,6 +146,60 @@ export function quantizationParameters(settings: QuantizationSettings): Quantiza
 }
 
 /**
+ * The largest error bound, as a fraction of the clipping radius, that `fedagg roster` accepts
+ * without `--force`: 1/1000. At the default clip of 8 that is 0.008, about what float16 keeps of a
+ * weight near 8 (and 60 times its float32 resolution at 1). Parameters beyond it (many members
+ * times a large `maxWeight` leave few quantization levels) average to a visibly coarse mean.
+ */
+export const MAX_RELATIVE_ERROR = 0.001;
+
+/** Whether `params.errorBound ≤ MAX_RELATIVE_ERROR · params.clip` (see {@link MAX_RELATIVE_ERROR}). */
+export function withinPrecision(params: QuantizationParameters): boolean {
+  return params.errorBound <= MAX_RELATIVE_ERROR * params.clip;
+}
+
+/**
+ * The most members (1..`limit`) a federation with `clip`, `maxWeight` and `scale` (omit for the
+ * largest safe one) may have while its parameters are valid and {@link withinPrecision}: the error
+ * bound grows with n when the scale is derived, and a given scale overflows past some n. 0 when
+ * not even one member is. Refuses nothing: invalid settings give 0.
+ */
+export function maxMembersWithinPrecision(
+  settings: Omit<QuantizationSettings, "members">,
+  limit: number,
+): number {
+  const ok = (members: number): boolean => {
+    try {
+      return withinPrecision(quantizationParameters({ ...settings, members }));
+    } catch {
+      return false;
+    }
+  };
+  if (!ok(1)) return 0;
+  let lo = 1, hi = limit; // ok(lo); the answer is in [lo, hi]
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (ok(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * How many coordinates of `x` quantization clips: those with `|x_i| > clip` (a value of exactly
+ * ±clip is kept as is). NaN counts as not clipped (quantization refuses it). Reads `x` once;
+ * allocates nothing. The count is a function of a private update: report it to its owner only.
+ */
+export function countClipped(x: Float32Array, clip: number): number {
+  let n = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v > clip || v < -clip) n++;
+  }
+  return n;
+}
+
+/**
  * Quantizes `x` with weight `weight` into `out` (length `x.length + 1`): `out[i] = weight·q_i`
  * for `i < d` and `out[d] = weight`, where `q_i` is the stochastic rounding of
  * `(clip(x_i) + clip)·scale` (see the module doc). Draws exactly one `rng(4·d)` call (none when

@@ -9,6 +9,7 @@
  */
 import "../../node/shims.ts";
 import { inlineExpander } from "../../protocol/math/masking.ts";
+import type { ModelLayout } from "../../protocol/federation/layout.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { type ApiLimits, type ApiServer, serveApi } from "../../node/http_api.ts";
 import { FedaggNode } from "../../node/node.ts";
@@ -37,6 +38,8 @@ export interface ApiNode {
 export interface ApiNodeOptions {
   readonly dim?: number;
   readonly maxWeight?: number;
+  /** The roster's tensor layout (its size must be `dim`; default: the flat layout). */
+  readonly layout?: ModelLayout;
   readonly limits?: Partial<ApiLimits>;
   /**
    * A round journaled as published (a genuine certificate, not final) before the node starts:
@@ -64,6 +67,9 @@ export async function startApiNode(options: ApiNodeOptions = {}): Promise<ApiNod
     federation: "http-test",
     dim: options.dim ?? 6,
     maxWeight: options.maxWeight ?? 10,
+    // Pinned (not the default): the roster hash, hence the leader schedule tests rely on.
+    clip: 1,
+    ...(options.layout === undefined ? {} : { layout: options.layout }),
   });
   for (const id of ids) file = addMember(file, id.card([]));
   const roster = rosterOf(file);

@@ -161,10 +161,17 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
           body: Uint8Array<ArrayBuffer>;
           type?: string;
           format: string;
+          query?: string;
         }[] = [
           { round: 0, body: encodeRaw(values(0)), type: "application/octet-stream", format: "raw" },
           { round: 1, body: encodeNpy(values(1)), type: "application/x-npy", format: "npy" },
-          { round: 2, body: encodeSafetensors(values(2), layout), format: "safetensors" },
+          // Named tensors for the flat roster: only with the caller's explicit layout=flat.
+          {
+            round: 2,
+            body: encodeSafetensors(values(2), layout),
+            format: "safetensors",
+            query: "&layout=flat",
+          },
           { round: 3, body: encodeNpy(values(3), [2, 3]), format: "npy" }, // detected by magic
         ];
         for (const u of uploads) {
@@ -172,11 +179,18 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
             f,
             u.round,
             u.body,
-            `?num_samples=${u.round + 1}`,
+            `?num_samples=${u.round + 1}${u.query ?? ""}`,
             u.type ? { "content-type": u.type } : {},
           );
           assertEquals(r.status, 202, new TextDecoder().decode(r.bytes));
-          assertEquals(r.json(), { round: u.round, accepted: true, format: u.format, values: DIM });
+          assertEquals(r.json(), {
+            round: u.round,
+            accepted: true,
+            format: u.format,
+            values: DIM,
+            clipped: 0,
+            clip: 1,
+          });
           const stored = await f.node.journal.update(u.round);
           assert(stored !== undefined, `round ${u.round} journaled`);
           assert(equalBytes(f32Bytes(stored.values), f32Bytes(values(u.round))));
@@ -316,7 +330,9 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
         // A safetensors body whose header is padded with spaces (as the format allows) to well
         // over the 64 KiB the server first allocates, written in 1..7-byte pieces on a raw
         // connection: the buffer grows several times and every byte lands in place.
-        const plain = encodeSafetensors(values(28), { tensors: [{ name: "w", shape: [DIM] }] });
+        const plain = encodeSafetensors(values(28), {
+          tensors: [{ name: "aggregate", shape: [DIM] }],
+        });
         const headerLength = Number(new DataView(plain.buffer).getBigUint64(0, true));
         const padded = headerLength + 200_000;
         const body = new Uint8Array(8 + padded + 4 * DIM).fill(0x20);
@@ -344,7 +360,7 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
         const stored = await f.node.journal.update(28);
         assert(stored !== undefined, "round 28 journaled");
         assert(equalBytes(f32Bytes(stored.values), f32Bytes(values(28))));
-        assertEquals(stored.layout, { tensors: [{ name: "w", shape: [DIM] }] });
+        assertEquals(stored.layout, { tensors: [{ name: "aggregate", shape: [DIM] }] });
       },
     );
 
@@ -523,33 +539,37 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       assertEquals((await call(f, "/v1/rounds/40/aggregate?format=sum")).status, 200);
     });
 
-    await t.step("a safetensors download keeps the layout of this member's update", async () => {
-      const q = roster.quantization;
-      const members = [0, 2];
-      const aggregate = new Uint32Array(DIM + 1);
-      for (const i of members) {
-        const x = quantize(values(50 + i), 2, q, rngFor("http", "q2", i));
-        for (let j = 0; j < x.length; j++) aggregate[j] += x[j];
-      }
-      await f.node.journal.recordAggregate({
-        round: 2,
-        view: 0,
-        members,
-        aggregate,
-        certificate: Uint8Array.of(1),
-      });
-      const st = await call(f, "/v1/rounds/2/aggregate?format=safetensors");
-      assertEquals(st.status, 200);
-      const parsed = parseUpdate(st.bytes, DIM, "safetensors");
-      // The layout is the update's metadata (kept once its raw values are deleted).
-      assertEquals(parsed.layout, (await f.node.journal.updateMeta(2))!.layout);
-      const mean = dequantizeMean(aggregate, q, members.length);
-      assert(equalBytes(f32Bytes(parsed.values), f32Bytes(mean)));
-      assertEquals(
-        st.headers.get("x-fedagg-members"),
-        members.map((i) => roster.members[i].id).join(","),
-      );
-    });
+    await t.step(
+      "a safetensors download is in the roster's layout, whatever was uploaded",
+      async () => {
+        const q = roster.quantization;
+        const members = [0, 2];
+        const aggregate = new Uint32Array(DIM + 1);
+        for (const i of members) {
+          const x = quantize(values(50 + i), 2, q, rngFor("http", "q2", i));
+          for (let j = 0; j < x.length; j++) aggregate[j] += x[j];
+        }
+        await f.node.journal.recordAggregate({
+          round: 2,
+          view: 0,
+          members,
+          aggregate,
+          certificate: Uint8Array.of(1),
+        });
+        const st = await call(f, "/v1/rounds/2/aggregate?format=safetensors");
+        assertEquals(st.status, 200);
+        const parsed = parseUpdate(st.bytes, DIM, "safetensors");
+        // The roster's (flat) layout, not the names this member uploaded in round 2.
+        assertEquals(parsed.layout, { tensors: [{ name: "aggregate", shape: [DIM] }] });
+        assertEquals((await f.node.journal.updateMeta(2))!.layout.tensors.length, 2);
+        const mean = dequantizeMean(aggregate, q, members.length);
+        assert(equalBytes(f32Bytes(parsed.values), f32Bytes(mean)));
+        assertEquals(
+          st.headers.get("x-fedagg-members"),
+          members.map((i) => roster.members[i].id).join(","),
+        );
+      },
+    );
 
     assertEquals(f.logs.filter((l) => l.level === "error"), [], "no pipeline errors");
   } finally {
@@ -670,6 +690,7 @@ Deno.test("http api: every refusal code has its documented status (docs/operator
     "not-found": 404,
     "method": 405,
     "num-samples": 400,
+    "layout-query": 400,
     "too-big": 413,
     "not-yet": 404,
     "not-final": 404,
@@ -684,6 +705,8 @@ Deno.test("http api: every refusal code has its documented status (docs/operator
     "unsupported-order": 415,
     "wrong-length": 422,
     "non-finite": 422,
+    "layout-mismatch": 422,
+    "flat-upload": 422,
     "invalid-round": 400,
     "wrong-dim": 422,
     "invalid-num-samples": 422,

@@ -23,6 +23,8 @@ const CODES: Record<FormatErrorCode, true> = {
   "unsupported-order": true,
   "wrong-length": true,
   "non-finite": true,
+  "layout-mismatch": true,
+  "flat-upload": true,
 };
 
 Deno.test("FormatError: a NodeError carrying its code, name and message", () => {

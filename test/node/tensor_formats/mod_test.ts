@@ -89,8 +89,7 @@ Deno.test("encoders refuse layouts and shapes that do not fit the values", () =>
   assertThrows(() => encodeNpy(v, [6.5]), RangeError);
   const bad: [TensorLayout, string][] = [
     [{ tensors: [{ name: "a", shape: [5] }] }, "5 values"],
-    [{ tensors: [{ name: "a", shape: [3] }, { name: "a", shape: [3] }] }, "strictly increase"],
-    [{ tensors: [{ name: "b", shape: [3] }, { name: "a", shape: [3] }] }, "strictly increase"],
+    [{ tensors: [{ name: "a", shape: [3] }, { name: "a", shape: [3] }] }, "appears twice"],
     [{ tensors: [{ name: "__metadata__", shape: [6] }] }, "__metadata__"],
     [{ tensors: [{ name: "\ud800", shape: [6] }] }, "cannot be written"],
     [{ tensors: [{ name: "a", shape: [-6] }] }, "non-negative"],

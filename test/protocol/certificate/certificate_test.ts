@@ -113,6 +113,7 @@ Deno.test("certificate: a genuine final certificate verifies offline", async () 
     federation: fed.roster.federation,
     members: [...fed.roster.members].reverse(),
     dim: fed.roster.dim,
+    clip: fed.roster.quantization.clip,
     maxWeight: fed.roster.quantization.maxWeight,
     stageTimeoutMs: fed.roster.stageTimeoutMs,
     advertiseTimeoutMs: fed.roster.advertiseTimeoutMs,

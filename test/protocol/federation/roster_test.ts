@@ -9,6 +9,7 @@ import { ML_DSA65_PUBLIC_KEY_LENGTH } from "../../../protocol/crypto/mod.ts";
 import { ConfigError } from "../../../protocol/errors.ts";
 import {
   createRoster,
+  DEFAULT_CLIP,
   defaultTimeouts,
   MAX_DIM,
   MAX_MEMBERS,
@@ -54,7 +55,8 @@ Deno.test("roster: defaults", () => {
     assertEquals(r.stageTimeoutMs, 10_000);
     assertEquals(r.advertiseTimeoutMs, 60_000);
     assertEquals(r.viewTimeoutMs, 30_000);
-    assertEquals(r.quantization.clip, 1);
+    assertEquals(r.quantization.clip, DEFAULT_CLIP);
+    assertEquals(r.quantization.clip, 8);
     assertEquals(r.quantization.maxWeight, 1);
     assertEquals(r.quantization.members, n);
     assertEquals(r.hash.length, 32);
@@ -206,7 +208,7 @@ Deno.test("roster: the hash changes when any setting changes", () => {
       mode: "classical",
       threshold: 5,
       graph: { kind: "complete" },
-      clip: 1,
+      clip: 8,
       maxWeight: 1,
       stageTimeoutMs: 10_000,
       viewTimeoutMs: 30_000,

@@ -8,12 +8,16 @@ import {
 import { ConfigError } from "../../../protocol/errors.ts";
 import { type Rng, seededRng } from "../../../protocol/crypto/random.ts";
 import {
+  countClipped,
   dequantizeMean,
   dequantizeSum,
+  MAX_RELATIVE_ERROR,
+  maxMembersWithinPrecision,
   type QuantizationParameters,
   quantizationParameters,
   quantize,
   quantizeInto,
+  withinPrecision,
 } from "../../../protocol/math/quantize.ts";
 
 const TWO_POW_32 = 4294967296;
@@ -377,4 +381,44 @@ Deno.test("quantize: refusals of settings", () => {
     quantizationParameters({ members: 100, clip: 1, maxWeight: 1000, scale: 21474.5 }).levels,
     42950,
   );
+});
+
+Deno.test("quantize: countClipped counts the values quantization clips, not ±clip itself", () => {
+  const x = new Float32Array([3, -3, 1, -1, 0.5, 1.0000001, -8, 8, 9]);
+  assertEquals(countClipped(x, 1), 6); // 3, -3, 1.0000001, -8, 8 and 9: |x| > 1 ...
+  assertEquals(countClipped(x, 8), 1); // ... only 9 beyond 8
+  assertEquals(countClipped(new Float32Array(0), 1), 0);
+  // It is what quantization does: a clipped value quantizes like ±clip.
+  const p = quantizationParameters({ members: 3, clip: 1, maxWeight: 1 });
+  const rng = () => new Uint8Array(4 * 2);
+  assertEquals(
+    quantize(new Float32Array([3, -3]), 1, p, rng).slice(0, 2),
+    quantize(
+      new Float32Array([1, -1]),
+      1,
+      p,
+      rng,
+    ).slice(0, 2),
+  );
+});
+
+Deno.test("quantize: the precision limit refuses what the issue found (n = 3, maxWeight 1e8)", () => {
+  assertEquals(MAX_RELATIVE_ERROR, 0.001);
+  const coarse = quantizationParameters({ members: 3, clip: 1, maxWeight: 100_000_000 });
+  assertGreaterOrEqual(coarse.errorBound, 0.14);
+  assert(!withinPrecision(coarse));
+  const fine = quantizationParameters({ members: 3, clip: 8, maxWeight: 1000 });
+  assert(withinPrecision(fine));
+  assertLessOrEqual(fine.errorBound, 0.001 * 8);
+  // The most members within the limit: the bound grows with n, n + 1 is beyond it.
+  const settings = { clip: 8, maxWeight: 1000 };
+  const most = maxMembersWithinPrecision(settings, 65535);
+  assert(most > 3 && most < 65535, `${most}`);
+  assert(withinPrecision(quantizationParameters({ ...settings, members: most })));
+  assert(!withinPrecision(quantizationParameters({ ...settings, members: most + 1 })));
+  // Defaults (clip 8, maxWeight 1): the largest roster is well within it.
+  assertEquals(maxMembersWithinPrecision({ clip: 8, maxWeight: 1 }, 65535), 65535);
+  // Not even one member: 0. A given scale too small for the limit.
+  assertEquals(maxMembersWithinPrecision({ clip: 1, maxWeight: 1, scale: 10 }, 100), 0);
+  assertEquals(maxMembersWithinPrecision({ clip: 1, maxWeight: 2 ** 31 }, 100), 0);
 });
