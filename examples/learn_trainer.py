@@ -15,11 +15,13 @@ per line, and answers each with one JSON line on stdout:
                                     → {members, view, accuracy}
     {"cmd": "sync", "round": r, "path": P}   a member whose node was down for r applies the
                                     aggregate another node served (safetensors file P)
+    {"cmd": "save", "round": r, "path": P}   saves the global model (.npz)
 
 A refusal is {"ok": false, "error": code, "message": …}. `baseline` replays the same training
 (same recipe, seeds, transforms and, per round, the members the certificates listed: PLAN.json
 is {"rounds": [[member indices], …]}) with plain float64 FedAvg in one process and prints
-{"accuracies": [...]}. Transforms (attacks, privacy) come as --transforms '{"I": ["name:arg"]}'.
+{"accuracies": [...]} (and with --compare P.npz, the largest difference of any parameter from
+the saved federated model: maxParamDiff). Transforms (attacks, privacy) come as --transforms '{"I": ["name:arg"]}'.
 """
 import argparse
 import json
@@ -64,7 +66,13 @@ def baseline(args):
         mean = digits.fedavg(deltas, [r.num_samples(m) for m in members])
         params = {k: params[k] + mean[k] for k in params}
         accuracies.append(r.accuracy(params))
-    print(json.dumps({"accuracies": accuracies}))
+    out = {"accuracies": accuracies}
+    if args.compare:
+        import numpy as np
+
+        with np.load(args.compare) as federated:
+            out["maxParamDiff"] = max(float(np.max(np.abs(federated[k] - params[k]))) for k in params)
+    print(json.dumps(out))
 
 
 def member(args):
@@ -110,6 +118,9 @@ def member(args):
                                                {k: v.astype(np.float32) for k, v in params.items()})[0]
                     apply(layout.from_wire(f.read(), structure))
                 answer({"ok": True, "round": round_, "accuracy": r.accuracy(params)})
+            elif cmd["cmd"] == "save":
+                np.savez(cmd["path"], **params)
+                answer({"ok": True, "round": round_})
             else:
                 answer({"ok": False, "error": "unknown-command", "message": cmd["cmd"]})
             pending = {k: v for k, v in pending.items() if k >= round_ - 2}
@@ -131,6 +142,7 @@ def main():
     parser.add_argument("--clip", type=float, default=1.0)
     parser.add_argument("--transforms", default="{}")
     parser.add_argument("--plan")
+    parser.add_argument("--compare")
     args = parser.parse_args()
     {"describe": describe, "member": member, "baseline": baseline}[args.what](args)
 

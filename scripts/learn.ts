@@ -20,7 +20,9 @@
  * Reported per round: the global model's test accuracy, the baseline's, the latency from the
  * first submission to the round being final at every survivor (training excluded), and who
  * dropped. `--json` prints one JSON object as the last line: `rounds: [{round, accuracy,
- * baselineAccuracy, latencyMs, members, dropped, view}]`, `finalAccuracy`, `baselineAccuracy`.
+ * baselineAccuracy, latencyMs, members, dropped, view}]`, `finalAccuracy`, `baselineAccuracy`
+ * and `maxParamDiff`, the largest difference of any parameter between the final federated model
+ * and the baseline's.
  * Exits 1 when a round fails or `finalAccuracy` is more than 1 percentage point below
  * `baselineAccuracy`; no process is left behind.
  *
@@ -242,6 +244,7 @@ const reports: RoundReport[] = [];
 let failure: string | undefined;
 let finalAccuracy = NaN;
 let baselineAccuracy = NaN;
+let maxParamDiff = NaN;
 const described = await python<{ dim: number; maxWeight: number; clip: number; samples: number[] }>(
   "describe",
 ).catch((err) => fail((err as Error).message));
@@ -336,8 +339,17 @@ try {
   }
   const planPath = `${OUT}/plan.json`;
   await Deno.writeTextFile(planPath, JSON.stringify({ rounds: plan }) + "\n");
-  const base = await python<{ accuracies: number[] }>("baseline", ["--plan", planPath]);
+  // Every trainer holds the global model now (the killed ones took it up): one saves it.
+  const modelPath = `${OUT}/federated-model.npz`;
+  await trainers[0].send({ cmd: "save", round: ROUNDS - 1, path: modelPath });
+  const base = await python<{ accuracies: number[]; maxParamDiff: number }>("baseline", [
+    "--plan",
+    planPath,
+    "--compare",
+    modelPath,
+  ]);
   base.accuracies.forEach((a, i) => (reports[i].baselineAccuracy = a));
+  maxParamDiff = base.maxParamDiff;
   finalAccuracy = accuracies.at(-1)!;
   baselineAccuracy = base.accuracies.at(-1)!;
 } catch (err) {
@@ -364,7 +376,8 @@ if (!args.json) {
     console.log(
       `\nfinal accuracy ${(100 * finalAccuracy).toFixed(2)} %, baseline (float64 FedAvg, same ` +
         `seeds and dropouts) ${(100 * baselineAccuracy).toFixed(2)} %: ` +
-        (withinTarget ? "within 1 point" : "MORE THAN 1 POINT BELOW"),
+        (withinTarget ? "within 1 point" : "MORE THAN 1 POINT BELOW") +
+        `; largest parameter difference ${maxParamDiff.toExponential(2)}`,
     );
   }
 } else {
@@ -381,6 +394,7 @@ if (!args.json) {
     rounds: reports,
     finalAccuracy,
     baselineAccuracy,
+    maxParamDiff,
     ...(failure === undefined ? {} : { failure }),
     out: OUT,
   }));

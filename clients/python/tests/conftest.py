@@ -10,7 +10,10 @@ import threading
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "clients", "python"))  # the package, installed or not
+try:
+    import fedagg  # noqa: F401  (the installed package, e.g. in .ci/run's virtual environment)
+except ImportError:
+    sys.path.insert(0, os.path.join(ROOT, "clients", "python"))  # the source tree
 
 
 class Federation:
