@@ -106,9 +106,9 @@ class NumpyModel:
 
 
 class Recipe:
-    """Everything both runs share: the data split, the model, E local epochs, the clip of an
-    update (the roster's ``clip``: each coordinate of a member's delta is clipped to it before
-    it is sent, in both runs) and the transforms of each member's update."""
+    """Everything both runs share: the data split, the model, E local epochs, the transforms of
+    each member's update and its clip (the roster's ``clip``: each coordinate of a member's
+    delta is clipped to it before it is sent, in both runs)."""
 
     def __init__(self, members, seed, model="logreg", epochs=1, clip=1.0, transforms=None):
         self.members, self.seed, self.epochs, self.clip = members, seed, epochs, clip
@@ -135,14 +135,16 @@ class Recipe:
 
     def update(self, params, member, round_):
         """Member ``member``'s update for ``round_`` from the global ``params``: E local epochs
-        (seeded by seed, member, round), the change clipped to ±clip, then its transforms."""
+        (seeded by seed, member, round), the change passed through the member's transforms,
+        then clipped to ±clip."""
         X, y = self.parts[member]
         new = self.model.fit(params, X, y, self.epochs, _rng(self.seed, member, round_, 0x7A1))
-        delta = {k: np.clip(new[k] - params[k], -self.clip, self.clip) for k in params}
+        delta = {k: new[k] - params[k] for k in params}
         for spec in self.transforms.get(member, []):
             name, _, arg = spec.partition(":")
             delta = transform(name, delta, _rng(self.seed, member, round_, 0xA77), arg)
-        return delta
+        # Last, as the node clips every coordinate to the roster's clip.
+        return {k: np.clip(v, -self.clip, self.clip) for k, v in delta.items()}
 
     def accuracy(self, params):
         return self.model.accuracy(params, self.X_test, self.y_test)

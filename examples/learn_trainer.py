@@ -54,8 +54,6 @@ def describe(args):
 
 
 def baseline(args):
-    import numpy as np  # noqa: F401
-
     r = recipe(args)
     with open(args.plan) as f:
         plan = json.load(f)

@@ -7,7 +7,6 @@ import collections
 import http.client
 import json
 import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +14,9 @@ import urllib.request
 from . import layout
 from .errors import Busy, NodeUnreachable, NotYet, RoundFailed, UpdateRefused, from_response
 from .events import CONNECTED, EventStream
+
+# The node's API is local: never route it through an HTTP proxy named in the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class Final:
@@ -86,7 +88,7 @@ class Node:
             if content_type:
                 req.add_header("Content-Type", content_type)
             try:
-                with urllib.request.urlopen(req, timeout=timeout or self.timeout) as res:
+                with _OPENER.open(req, timeout=timeout or self.timeout) as res:
                     return res.status, dict(res.headers), res.read()
             except urllib.error.HTTPError as err:
                 retry_after = err.headers.get("Retry-After") if err.headers else None

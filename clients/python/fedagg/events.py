@@ -14,7 +14,7 @@ import socket
 import threading
 import urllib.parse
 
-from .errors import NodeUnreachable, from_response
+from .errors import Busy, NodeUnreachable, from_response
 
 #: A marker yielded (with ``markers=True``) each time the stream (re)connects.
 CONNECTED = "connected"
@@ -41,8 +41,9 @@ class Event:
 
 class EventStream:
     """Iterator over a node's events; reconnects until :meth:`close` (also a context manager).
-    ``get(timeout)`` returns the next item or None after ``timeout`` seconds. A wrong token is
-    not retried: it is raised (:class:`~fedagg.errors.Unauthorized`) from the iterator."""
+    ``get(timeout)`` returns the next item or None after ``timeout`` seconds. A node that is down
+    or at its connection cap is retried; any other refusal (a wrong token:
+    :class:`~fedagg.errors.Unauthorized`) is not: it is raised from the iterator."""
 
     def __init__(self, node, *, markers=False, read_timeout=60.0):
         self._node = node
@@ -101,7 +102,7 @@ class EventStream:
             try:
                 self._follow()
                 backoff = 0.2
-            except NodeUnreachable:
+            except (NodeUnreachable, Busy):
                 pass
             except (OSError, http.client.HTTPException):
                 pass

@@ -17,8 +17,6 @@ import time
 
 import torch
 
-from .client import Node  # noqa: F401  (re-exported for the docs' examples)
-
 
 def float_state(model):
     """The model's floating tensors (parameters and float buffers) as an ``OrderedDict`` of
