@@ -110,3 +110,35 @@ def test_federated_loop_matches_fedavg_in_one_process(federation):
         assert int(m[1].num_batches_tracked) == 2
     assert not torch.equal(ft.float_state(start)["0.weight"], ref["0.weight"])
     assert len(lines) == 2 * n and lines[0].startswith("round 0: 3 members")
+
+
+def test_pytorch_digits_example_trains_across_three_nodes():
+    pytest.importorskip("sklearn")
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    fed = start_federation(nodes=3, dim=4810, max_weight=600, stage_timeout=5000)
+    try:
+        env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "clients", "python")}
+        procs = [
+            subprocess.Popen(
+                [sys.executable, os.path.join(ROOT, "examples", "pytorch_digits.py"), "--dir",
+                 n["dir"], "--member", str(i), "--members", "3", "--rounds", "2", "--json"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            )
+            for i, n in enumerate(fed.nodes)
+        ]
+        outs = [p.communicate(timeout=600) for p in procs]
+    finally:
+        stop_federation(fed)
+    assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
+    runs = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
+    for k in range(2):
+        rounds = [r["rounds"][k] for r in runs]
+        assert all(r["members"] == 3 for r in rounds)
+        assert len({r["accuracy"] for r in rounds}) == 1  # one certified model everywhere
+    assert runs[0]["rounds"][1]["accuracy"] > runs[0]["rounds"][0]["accuracy"]
