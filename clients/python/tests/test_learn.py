@@ -11,10 +11,10 @@ pytest.importorskip("sklearn")
 from conftest import ROOT  # noqa: E402
 
 
-def test_learn_matches_the_baseline_with_a_member_killed():
+def test_learn_matches_the_baseline_with_a_member_killed(tmp_path):
     out = subprocess.run(
         [shutil.which("deno"), "task", "learn", "--nodes", "3", "--rounds", "2", "--drop", "1",
-         "--json"],
+         "--out", str(tmp_path), "--json"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     run = json.loads(out.stdout.strip().splitlines()[-1])

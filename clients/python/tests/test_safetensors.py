@@ -53,3 +53,21 @@ def test_refusals_before_sending():
     with pytest.raises(UpdateRefused) as err:
         layout.to_wire({"x": "text"})
     assert err.value.code == "unsupported-type"
+
+
+def test_the_core_needs_no_numpy():
+    """Without NumPy, flat lists and dicts of lists go out and come back as lists."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numpy'] = None\n"
+        "from fedagg import layout\n"
+        "s, b = layout.to_wire({'b': [0.5, -1.0], 'a': [2.0]})\n"
+        "print(layout.from_wire(b, s), layout.from_wire(layout.to_wire([0.25] * 3)[1]))\n"
+    )
+    path = os.path.dirname(os.path.dirname(os.path.abspath(layout.__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": path}, check=True)
+    assert out.stdout.strip() == "{'b': [0.5, -1.0], 'a': [2.0]} [0.25, 0.25, 0.25]"
