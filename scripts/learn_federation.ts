@@ -8,7 +8,7 @@
  * ```
  *
  * Creates the identities and a roster every member signed in DIR (a temporary directory by
- * default, removed at the end), starts one process per member, waits until all are connected and prints one JSON
+ * default, removed at the end unless the start failed), starts one process per member, waits until all are connected and prints one JSON
  * line: `{"out", "roster", "threshold", "nodes": [{"name", "id", "dir", "url"}]}` (roster
  * order). It then reads commands from stdin, one per line, and answers each with one JSON line:
  * `stop NAME` (SIGTERM), `kill NAME` (SIGKILL), `start NAME` (and wait until it is connected
@@ -68,7 +68,8 @@ try {
   await Promise.all(net.nodes.map((n) => net.connected(n)));
 } catch (err) {
   console.error(`learn_federation: ${(err as Error).message} (logs in ${out}/node-*/node.log)`);
-  await stop(1);
+  await net.stopAll();
+  Deno.exit(1); // the directory is kept for its logs
 }
 const ordered = net.roster.members.map((_, i) => net.node(i));
 console.log(JSON.stringify({

@@ -43,20 +43,29 @@ class Federation:
         return answer
 
 
-def start_federation(nodes, dim, max_weight=1000, stage_timeout=2000):
+def start_federation(nodes, dim, max_weight=1000, stage_timeout=2000, attempts=2):
+    """Starts a federation; a start that fails (on a loaded machine: a port taken between its
+    probe and the node's bind, or nodes that take over a minute to connect) is tried once more
+    with fresh ports, and a second failure raises with the script's message."""
     deno = shutil.which("deno")
     if deno is None:
         raise RuntimeError("the Python client's tests need Deno on PATH (npm install -g deno)")
-    proc = subprocess.Popen(
-        [deno, "run", "--allow-all", "scripts/learn_federation.ts", "--nodes", str(nodes),
-         "--dim", str(dim), "--max-weight", str(max_weight), "--stage-timeout", str(stage_timeout)],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    line = proc.stdout.readline()
-    if not line:
-        proc.wait(timeout=30)
-        raise RuntimeError(f"the local federation did not start (exit {proc.returncode})")
-    return Federation(proc, json.loads(line))
+    for attempt in range(attempts):
+        proc = subprocess.Popen(
+            [deno, "run", "--allow-all", "scripts/learn_federation.ts", "--nodes", str(nodes),
+             "--dim", str(dim), "--max-weight", str(max_weight), "--stage-timeout",
+             str(stage_timeout)],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = proc.stdout.readline()
+        if line:
+            # Pass the script's stderr on (so that a full pipe never blocks it).
+            threading.Thread(target=lambda: sys.stderr.writelines(proc.stderr), daemon=True).start()
+            return Federation(proc, json.loads(line))
+        _, err = proc.communicate(timeout=60)
+        print(f"local federation start {attempt + 1} failed: {err.strip()}", file=sys.stderr)
+    raise RuntimeError(f"the local federation did not start (exit {proc.returncode}): {err.strip()}")
 
 
 def stop_federation(fed):
