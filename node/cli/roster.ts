@@ -75,6 +75,7 @@ const CREATE_OPTIONS = [
   "stage-timeout",
   "advertise-timeout",
   "view-timeout",
+  "round-deadline",
 ];
 
 /**
@@ -114,6 +115,7 @@ function parametersOf(args: Args): RosterParameters {
     stageTimeoutMs: timeouts.stageTimeoutMs,
     advertiseTimeoutMs: optional(args, "advertise-timeout", positive, timeouts.advertiseTimeoutMs),
     viewTimeoutMs: optional(args, "view-timeout", positive, timeouts.viewTimeoutMs),
+    roundDeadlineMs: optional(args, "round-deadline", positive, null),
   };
 }
 

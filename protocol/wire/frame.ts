@@ -45,7 +45,8 @@ export type MessageType =
   | "certificate"
   | "cosign"
   | "outcome"
-  | "outcomeRequest";
+  | "outcomeRequest"
+  | "leave";
 
 /** Domain tags, one per message type. */
 export const TAG: Readonly<Record<MessageType, string>> = {
@@ -62,6 +63,7 @@ export const TAG: Readonly<Record<MessageType, string>> = {
   cosign: "fedagg/v1/msg/cosign",
   outcome: "fedagg/v1/msg/outcome",
   outcomeRequest: "fedagg/v1/msg/outcome-request",
+  leave: "fedagg/v1/msg/leave",
 };
 
 const TYPE_OF_TAG = new Map<string, MessageType>(
@@ -165,6 +167,7 @@ export function frameLimit(roster: Roster, type: MessageType): number {
     case "approval":
     case "cosign":
     case "outcomeRequest":
+    case "leave":
       return SMALL + sig;
     case "unmaskRequest":
       return SMALL + sig + 2 * 4 * n + n * (SMALL + sig + 8);

@@ -17,6 +17,7 @@ import {
   maskedInputFields,
   outcomeFields,
   outcomeRequestFields,
+  leaveFields,
   shareDeliveryFields,
   shareKeysFields,
   unmaskFields,
@@ -227,6 +228,8 @@ export function largest(
       };
     case "outcomeRequest":
       return { sender: last, fields: outcomeRequestFields() };
+    case "leave":
+      return { sender: last, fields: leaveFields() };
   }
 }
 
