@@ -10,7 +10,7 @@
  * | DELETE | `/v1/rounds/{r}/update` | withdraws the update before its masked input left → 200 |
  * | GET | `/v1/rounds/{r}/aggregate?format=npy\|raw\|safetensors\|sum` | the weighted mean (or `sum`: the exact certified integer aggregate) → 200, 404 until published |
  * | GET | `/v1/rounds/{r}/certificate` | the final certificate (CBOR) → 200, 404 until final |
- * | GET | `/v1/status` | peers, round, view, leader, stage, last error |
+ * | GET | `/v1/status` | peers, current round, round, view, leader, stage, deadline, missing members, last error |
  * | GET | `/v1/events` | server-sent events: `published`, `final`, `round-failed`, `withdrawn`, `outcome-unknown` |
  * | GET | `/metrics` | Prometheus text format |
  *

@@ -328,8 +328,9 @@ export class Endpoint {
    * `newestRound` is the newest round it took part in (counted no further ahead than
    * {@link ROUND_WINDOW} past the current round);
    * `committed` the views it committed to (it will never act in another view of those rounds,
-   * nor submit to them again); `advertised` the last view it advertised keys in, by round (the
-   * `advertised` events it persisted); `pending` the rounds with an update the trainer was told
+   * nor submit to them again); `advertised` the last view it advertised keys in or signed a
+   * Leave for, by round (the `advertised` and `left` events it persisted: it resumes after it,
+   * so it never commits in a view it promised to leave); `pending` the rounds with an update the trainer was told
    * was accepted and no aggregate; `damaged` the rounds with an update whose journal could not be
    * trusted (moved aside), each given up with `round-failed` naming why — an explicit end, so the
    * update is never silently lost. (Such a round's update may have been committed and certified
@@ -405,7 +406,8 @@ export class Endpoint {
         giveUp(
           round,
           advertised ?? 0,
-          `this member advertised in view ${advertised} before a restart, the last view of a ` +
+          `this member advertised in or left view ${advertised} before a restart, the last ` +
+            `view of a ` +
             `round (every member led once)`,
         );
       } else resume.push({ round, view });

@@ -254,6 +254,19 @@ export class Participant {
     return this.#leaveFrame;
   }
 
+  /**
+   * The members that have not contributed to the current view as far as this member knows: those
+   * missing from the newest list its leader sent (U1, U2 or U3); undefined before the first list
+   * (or out of a view).
+   */
+  get missing(): readonly number[] | undefined {
+    const v = this.#view;
+    const known = v?.u3 ?? v?.u2 ?? (v?.u1 === undefined ? undefined : [...v.u1.keys()]);
+    if (known === undefined) return undefined;
+    const n = this.#config.roster.members.length;
+    return [...Array(n).keys()].filter((i) => !known.includes(i));
+  }
+
   /** When the round deadline passes here, until it did (or the round ended). */
   get roundDeadline(): number | undefined {
     return this.#roundDeadline;
@@ -452,17 +465,14 @@ export class Participant {
    * round's later views.
    */
   #whereAndWho(): string {
-    const n = this.#config.roster.members.length;
     const v = this.#view;
     const stage = this.#stage;
     const where = `stage ${stage} of view ${this.#viewNumber}` +
       (v === undefined ? "" : ` (leader ${v.leader})`);
-    const known = v?.u3 ?? v?.u2 ?? (v?.u1 === undefined ? undefined : [...v.u1.keys()]);
-    const missing = known === undefined
+    const absent = this.missing;
+    const missing = absent === undefined
       ? `no key list from the leader yet`
-      : `members missing from the leader's list: ${
-        [...Array(n).keys()].filter((i) => !known.includes(i)).join(", ") || "none"
-      }`;
+      : `members missing from the leader's list: ${absent.join(", ") || "none"}`;
     const left = this.#leaves.signersFrom(this.#viewNumber, this.#config.self);
     return `${where}: ${missing}` +
       (left.length === 0 ? "" : `; members that left view ${this.#viewNumber}: ${left.join(", ")}`);

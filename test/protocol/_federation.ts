@@ -85,6 +85,7 @@ export async function federationRoster(options: FederationOptions): Promise<Memb
     stageTimeoutMs: r.stageTimeoutMs,
     advertiseTimeoutMs: r.advertiseTimeoutMs,
     viewTimeoutMs: r.viewTimeoutMs,
+    roundDeadlineMs: r.roundDeadlineMs,
   });
   return { roster, signers: base.signers };
 }
