@@ -18,6 +18,7 @@
 export {
   createRoster,
   DEFAULT_STAGE_TIMEOUT_MS,
+  defaultRoundDeadlineMs,
   defaultTimeouts,
   type Member,
   type Mode,
