@@ -191,3 +191,32 @@ Deno.test("a committed member never signs a Leave at or past its view, whatever 
     fed.close();
   }
 });
+
+Deno.test("a member leads the views its Leave evidence justifies, beyond its own view + VIEW_WINDOW", async () => {
+  // n = 7, t = 5: c = 2, e = 3.
+  const fed = await Federation.create({ n: 7, dim: 8, seed: 10 });
+  try {
+    assertEquals(syncThreshold(fed.roster), 3);
+    const x = fed.leader(0, 5);
+    const y = fed.others([x])[0];
+    // y (resumed, say) advertises in view 5; x, with no update, is at view 0.
+    fed.hold = (w) => w.type === "advertiseKeys";
+    await fed.submitAll(0, [y], 5);
+    const [advert] = fed.held.filter((w) => w.to === x);
+    assert(advert !== undefined);
+    const refused = (await fed.inject(x, advert.frame)).filter((e) => e.type === "refused");
+    assertEquals(refused.length, 1);
+    assert(refused[0].type === "refused" && refused[0].error.code === "wrong-session");
+    assertEquals(fed.endpoints[x].leader(0, 5), undefined);
+    // Three other members left views up to 4: x's synchronised view is 5, and it leads view 5.
+    for (const i of fed.others([x, y]).slice(0, 3)) {
+      await fed.inject(x, await leave(fed, i, 0, 4));
+    }
+    assertEquals(fed.endpoints[x].syncedView(0), 5);
+    const taken = (await fed.inject(x, advert.frame)).filter((e) => e.type === "refused");
+    assertEquals(taken, []);
+    assertEquals(fed.endpoints[x].leader(0, 5)?.advertCount, 1);
+  } finally {
+    fed.close();
+  }
+});
