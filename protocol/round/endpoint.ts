@@ -896,8 +896,9 @@ export class Endpoint {
   /**
    * This member's newest Leave of the envelope's round, for a member `from` that is behind it —
    * it sent a frame of a view this member has left (for a Leave: it is in the view after) — so
-   * that a member that missed the broadcasts catches up; at most once per (round, member, w),
-   * and never for decisions (certificates, co-signatures, Outcomes and their requests).
+   * that a member that missed the broadcasts catches up (a restarted committed member asking how
+   * its view ended learns the Leaves that may prove it abandoned); at most once per (round,
+   * member, w), and never for decisions (certificates, co-signatures, Outcomes).
    */
   #answerBehind(env: Envelope, from: number): Output[] {
     const { round, view } = env.session;
@@ -993,13 +994,11 @@ function checkNumber(name: string, value: number): void {
   }
 }
 
-/** The types that carry or ask for a round's decision: never answered with a Leave. */
-const DECISION_TYPES: ReadonlySet<string> = new Set([
-  "certificate",
-  "cosign",
-  "outcome",
-  "outcomeRequest",
-]);
+/**
+ * The types that carry a round's decision: never answered with a Leave. (An OutcomeRequest is: a
+ * member asking how a view ended that this member left learns that it did not end here.)
+ */
+const DECISION_TYPES: ReadonlySet<string> = new Set(["certificate", "cosign", "outcome"]);
 
 function refused(error: ProtocolError): Output {
   return event({ type: "refused", error } satisfies ProtocolEvent);
