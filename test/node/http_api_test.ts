@@ -43,7 +43,7 @@ function values(seed: number): Float32Array<ArrayBuffer> {
 
 type Fixture = ApiNode;
 /** Decided before the start: every round below DECIDED + 4 takes an update (the steps use many). */
-const DECIDED = 50;
+const DECIDED = 51;
 const start = () => startApiNode({ dim: DIM, maxWeight: MAX_WEIGHT, decidedRound: DECIDED });
 const stop = stopApiNode;
 
