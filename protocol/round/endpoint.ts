@@ -312,6 +312,7 @@ export class Endpoint {
       const view = seat.view;
       seat.wipe();
       this.#participants.delete(round);
+      this.#leaveAnswered.delete(round);
       const nextView = view + 1;
       this.#withdrawn.set(round, Math.max(this.#withdrawn.get(round) ?? 0, nextView));
       return Promise.resolve([event({ type: "withdrawn", round, view, nextView })]);

@@ -220,3 +220,22 @@ Deno.test("a member leads the views its Leave evidence justifies, beyond its own
     fed.close();
   }
 });
+
+Deno.test("post-quantum: a Leave must carry both signatures, and a forged ML-DSA-65 part is refused", async () => {
+  const fed = await Federation.create({ n: 3, dim: 4, pq: true, seed: 11 });
+  try {
+    const x = fed.others([fed.leader(0, 0)])[0];
+    const a = fed.others([x])[0];
+    await fed.submitAll(0, [x]);
+    const genuine = await leave(fed, a, 0, 0);
+    const codes = async (frame: Uint8Array) =>
+      (await fed.inject(x, frame)).flatMap((e) => e.type === "refused" ? [e.error.code] : []);
+    assertEquals(await codes(forgeSignature(genuine, "mlDsa65")), ["bad-signature"]);
+    assertEquals(fed.endpoints[x].participant(0)!.view, 0);
+    // e = 1 here (n = 3, t = 3): the genuine hybrid Leave moves x on.
+    assertEquals(await codes(genuine), []);
+    assertEquals(fed.endpoints[x].participant(0)!.view, 1);
+  } finally {
+    fed.close();
+  }
+});
