@@ -19,6 +19,7 @@ export {
   createRoster,
   DEFAULT_CLIP,
   DEFAULT_STAGE_TIMEOUT_MS,
+  defaultRoundDeadlineMs,
   defaultTimeouts,
   type Member,
   type Mode,

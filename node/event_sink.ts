@@ -1,6 +1,6 @@
 /**
- * Where the protocol's events land in the node: the journal (adverts and commitments before the
- * frame they announce, published and final aggregates, the raw update deleted when its round ends
+ * Where the protocol's events land in the node: the journal (adverts, Leaves and commitments before
+ * the frame they announce, published and final aggregates, the raw update deleted when its round ends
  * for this member or the trainer withdraws it), the metrics, the log, the status the API reports,
  * and the subscribers of the API's event stream. Nothing here decides anything about the round.
  *
@@ -157,6 +157,12 @@ export class EventSink {
         return this.#emit({ type: "view-change", round: e.round, view: e.to, from: e.from });
       case "advertised":
         // Durable before the advert (the next output) leaves: never two adverts in one session.
+        return await this.#options.journal.recordAdvertised(e.round, e.view);
+      case "left":
+        // Durable before the Leave (the next outputs) leaves: after a restart this member
+        // resumes no earlier than the view after it, so it never commits in a view it promised
+        // to leave. A Leave's view is never below the last advertised one, so the advertised
+        // record holds it (resume in the view after the later of the two).
         return await this.#options.journal.recordAdvertised(e.round, e.view);
       case "committed":
         // Durable before the frame that commits (the next output) leaves.

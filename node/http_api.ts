@@ -10,7 +10,7 @@
  * | DELETE | `/v1/rounds/{r}/update` | withdraws the update before its masked input left → 200 |
  * | GET | `/v1/rounds/{r}/aggregate?format=npy\|raw\|safetensors\|sum` | the weighted mean (safetensors in the roster's layout and order; or `sum`: the exact certified integer aggregate) → 200, 404 until published |
  * | GET | `/v1/rounds/{r}/certificate` | the final certificate (CBOR) → 200, 404 until final |
- * | GET | `/v1/status` | peers, round, view, leader, stage, last error |
+ * | GET | `/v1/status` | peers, current round, round, view, leader, stage, deadline, missing members, last error |
  * | GET | `/v1/events` | server-sent events with ids (`Last-Event-ID` resumes): `accepted`, `stage`, `view-change`, `published`, `final`, `round-failed`, `withdrawn`, `outcome-unknown` (and `gap`) |
  * | GET | `/metrics` | Prometheus text format, every series, including the token-only `fedagg_update_values_clipped_total` (the `--metrics` listener serves the open ones without a token: `metrics_listener.ts`) |
  *

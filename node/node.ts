@@ -88,6 +88,13 @@ export interface NodeStatus {
   readonly view: number | null;
   readonly leader: string | null;
   readonly stage: string | null;
+  /**
+   * For that round while this member still works on it: milliseconds until its round deadline
+   * (≤ 0: passed), and the members that have not contributed to its view as far as it knows
+   * (missing from the newest list its leader sent; null before the first list).
+   */
+  readonly deadlineInMs: number | null;
+  readonly missing: readonly string[] | null;
   readonly lastFinalRound: number | null;
   readonly lastError: string | null;
   /** The session this node last led and its leader stage. */
@@ -399,6 +406,9 @@ export class FedaggNode {
   status(): NodeStatus {
     const c = this.#sink.current;
     const connected = this.#mesh.connected();
+    const p = c === undefined ? undefined : this.#endpoint.participant(c.round);
+    const deadline = p?.open ? p.roundDeadline : undefined;
+    const missing = p?.open ? p.missing : undefined;
     return {
       peerId: this.#options.identity.peerId,
       index: this.#options.index,
@@ -416,6 +426,8 @@ export class FedaggNode {
         ? null
         : this.#roster.members[leaderOf(this.#roster, c.round, c.view)].id,
       stage: c?.stage ?? null,
+      deadlineInMs: deadline === undefined ? null : Math.round(deadline - now()),
+      missing: missing === undefined ? null : missing.map((i) => this.#roster.members[i].id),
       lastFinalRound: this.#sink.lastFinalRound ?? null,
       lastError: this.#sink.lastError ?? null,
       leading: this.#sink.leading ?? null,

@@ -10,6 +10,7 @@
  *   "layout": { "tensors": [{ "name": "fc.weight", "shape": [1000, 99] }, …] },
  *   "graph": { "kind": "complete" },
  *   "stageTimeoutMs": 10000, "advertiseTimeoutMs": 60000, "viewTimeoutMs": 30000,
+ *   "roundDeadlineMs": null,
  *   "members": [{ "id": "12D3Koo…", "signingKey": "…", "pqSigningKey": "…", "addresses": ["…"] }],
  *   "signatures": { "12D3Koo…": { "ed25519": "…", "mlDsa65": null } }
  * }
@@ -90,6 +91,11 @@ export interface RosterFile {
   readonly stageTimeoutMs: number;
   readonly advertiseTimeoutMs: number;
   readonly viewTimeoutMs: number;
+  /**
+   * The round deadline (ms); null or absent: `defaultRoundDeadlineMs` of the member count (a
+   * file written before the deadline existed has none, and takes the default).
+   */
+  readonly roundDeadlineMs?: number | null;
   readonly members: readonly RosterMemberEntry[];
   readonly signatures: Readonly<Record<string, { ed25519: string; mlDsa65: string | null }>>;
 }
@@ -106,6 +112,7 @@ export const DEFAULT_PARAMETERS: Omit<RosterParameters, "federation" | "dim"> = 
   threshold: null,
   graph: { kind: "complete" },
   ...defaultTimeouts(),
+  roundDeadlineMs: null,
 };
 
 /**
@@ -193,6 +200,7 @@ function rosterWith(file: RosterFile, members: Member[]): Roster {
     stageTimeoutMs: file.stageTimeoutMs,
     advertiseTimeoutMs: file.advertiseTimeoutMs,
     viewTimeoutMs: file.viewTimeoutMs,
+    roundDeadlineMs: file.roundDeadlineMs ?? undefined,
   });
 }
 

@@ -24,6 +24,7 @@ export {
   createRoster,
   DEFAULT_CLIP,
   DEFAULT_STAGE_TIMEOUT_MS,
+  defaultRoundDeadlineMs,
   defaultTimeouts,
   MAX_DIM,
   MAX_MEMBERS,
@@ -109,6 +110,13 @@ export type { Leader } from "./round/leader.ts";
 export type { Participant } from "./round/participant.ts";
 export type { Commitment, Publication, PublicationConfig } from "./round/publication.ts";
 export type { Observer, ObserverOptions } from "./round/observer.ts";
+export {
+  abandonQuorum,
+  abandonSigners,
+  corruptTolerance,
+  RoundLeaves,
+  syncThreshold,
+} from "./round/leave_evidence.ts";
 export {
   INQUIRY_ATTEMPTS,
   inquiryBackoffMs,

@@ -82,6 +82,8 @@ create options:
   --advertise-timeout MS          submission deadline after the first update: 6 × the
                                   stage timeout unless given (default ${defaults.advertiseTimeoutMs})
   --view-timeout MS               3 × the stage timeout unless given (default ${defaults.viewTimeoutMs})
+  --round-deadline MS             how long a member works on a round before it gives it up;
+                                  unless given (n + 1) × (advertise + view timeout), n members
 
 verify exits 0 only when the roster is valid, every member signed it and its error bound is
 within ${MAX_RELATIVE_ERROR} × the clip (or --force).

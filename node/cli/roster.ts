@@ -89,6 +89,7 @@ const CREATE_OPTIONS = [
   "stage-timeout",
   "advertise-timeout",
   "view-timeout",
+  "round-deadline",
 ];
 
 /**
@@ -202,6 +203,7 @@ function parametersOf(args: Args, layout?: ModelLayout): RosterParameters {
     stageTimeoutMs: timeouts.stageTimeoutMs,
     advertiseTimeoutMs: optional(args, "advertise-timeout", positive, timeouts.advertiseTimeoutMs),
     viewTimeoutMs: optional(args, "view-timeout", positive, timeouts.viewTimeoutMs),
+    roundDeadlineMs: optional(args, "round-deadline", positive, null),
   };
 }
 

@@ -76,6 +76,12 @@ export interface RosterSettings {
    * {@link defaultTimeouts}.
    */
   readonly viewTimeoutMs?: number;
+  /**
+   * How long a member works on one round, from when the round started for it (its submission,
+   * or its resumption after a restart), before it gives the round up (ms). See
+   * {@link defaultRoundDeadlineMs}.
+   */
+  readonly roundDeadlineMs?: number;
 }
 
 /** A validated roster. Immutable. */
@@ -105,6 +111,11 @@ export interface Roster {
   readonly advertiseTimeoutMs: number;
   /** How long a member waits for its leader to make progress before a view change (ms). */
   readonly viewTimeoutMs: number;
+  /**
+   * How long a member works on one round, from when it started for it, before it gives the
+   * round up: `round-failed`, or `outcome-unknown` if its masked input left (ms).
+   */
+  readonly roundDeadlineMs: number;
   /** SHA-256 (domain "roster") of the canonical encoding. */
   readonly hash: Uint8Array;
   /** Roster index of `id`, or undefined. */
@@ -145,6 +156,22 @@ export function defaultTimeouts(stageTimeoutMs: number = DEFAULT_STAGE_TIMEOUT_M
     advertiseTimeoutMs: 6 * stageTimeoutMs,
     viewTimeoutMs: 3 * stageTimeoutMs,
   };
+}
+
+/**
+ * The round deadline a roster of `members` members takes where its settings name none: every
+ * view a round may run (`viewLimit` = n views) at the longest a member waits in one
+ * ({@link viewPatienceMs}: the view timeout plus the advertise timeout), plus one more such span
+ * for the last view's stages and the publication — so a round that ends by view changes alone
+ * ends by the view limit before the deadline, and the deadline catches only what the views
+ * cannot (a member whose views keep restarting, a member that never hears the others). With the
+ * default timeouts and 5 members: 6 × 90 s = 9 minutes.
+ */
+export function defaultRoundDeadlineMs(
+  members: number,
+  timeouts: Pick<Roster, "viewTimeoutMs" | "advertiseTimeoutMs">,
+): number {
+  return (members + 1) * viewPatienceMs(timeouts);
 }
 
 function float64Bytes(x: number): Uint8Array {
@@ -206,7 +233,7 @@ export function createRoster(settings: RosterSettings): Roster {
     maxWeight: settings.maxWeight ?? 1,
     scale: settings.scale,
   });
-  const timeouts = checkedTimeouts(settings);
+  const timeouts = checkedTimeouts(settings, n);
   const hash = rosterHash({
     federation,
     mode,
@@ -322,19 +349,26 @@ function checkedGraph(graph: GraphSettings, n: number): GraphSettings {
   return graph;
 }
 
-/** The three timeouts, defaulted ({@link defaultTimeouts}) and checked. */
+/**
+ * The timeouts and the round deadline, defaulted ({@link defaultTimeouts},
+ * {@link defaultRoundDeadlineMs}) and checked.
+ */
 function checkedTimeouts(
   settings: RosterSettings,
-): Pick<Roster, "stageTimeoutMs" | "advertiseTimeoutMs" | "viewTimeoutMs"> {
+  members: number,
+): Pick<Roster, "stageTimeoutMs" | "advertiseTimeoutMs" | "viewTimeoutMs" | "roundDeadlineMs"> {
   const stageTimeoutMs = settings.stageTimeoutMs ?? DEFAULT_STAGE_TIMEOUT_MS;
   const defaults = defaultTimeouts(stageTimeoutMs);
   const advertiseTimeoutMs = settings.advertiseTimeoutMs ?? defaults.advertiseTimeoutMs;
   const viewTimeoutMs = settings.viewTimeoutMs ?? defaults.viewTimeoutMs;
+  const roundDeadlineMs = settings.roundDeadlineMs ??
+    defaultRoundDeadlineMs(members, { viewTimeoutMs, advertiseTimeoutMs });
   for (
     const [name, v] of [
       ["stageTimeoutMs", stageTimeoutMs],
       ["advertiseTimeoutMs", advertiseTimeoutMs],
       ["viewTimeoutMs", viewTimeoutMs],
+      ["roundDeadlineMs", roundDeadlineMs],
     ] as const
   ) {
     if (!Number.isSafeInteger(v) || v < 1) {
@@ -348,16 +382,22 @@ function checkedTimeouts(
         `still waiting for stragglers`,
     );
   }
-  return { stageTimeoutMs, advertiseTimeoutMs, viewTimeoutMs };
+  if (roundDeadlineMs <= viewTimeoutMs) {
+    throw new ConfigError(
+      "roundDeadlineMs",
+      `must exceed viewTimeoutMs (${viewTimeoutMs}): a round needs at least one view`,
+    );
+  }
+  return { stageTimeoutMs, advertiseTimeoutMs, viewTimeoutMs, roundDeadlineMs };
 }
 
 /**
  * The roster hash: the domain-separated SHA-256 of the canonical CBOR array
  * `["fedagg/v1/roster", federation, mode, [[id, key, pqKey | null]…], d, t, graph, clip, scale,
- * maxWeight, stageTimeoutMs, viewTimeoutMs, advertiseTimeoutMs]`, floats as IEEE-754 bytes,
- * followed by the layout hash (`layout.ts`) unless the layout is the flat layout of d: a roster
- * without a layout keeps the hash (and the signatures) it always had, and any other layout
- * changes it.
+ * maxWeight, stageTimeoutMs, viewTimeoutMs, advertiseTimeoutMs, roundDeadlineMs]`, floats as
+ * IEEE-754 bytes, followed by the layout hash (`layout.ts`) unless the layout is the flat layout of
+ * d: a roster without a layout keeps the hash it had before layouts, and any other layout changes
+ * it.
  */
 function rosterHash(r: Omit<Roster, "hash" | "indexOf">): Uint8Array<ArrayBuffer> {
   const canonical: Value[] = [
@@ -374,6 +414,7 @@ function rosterHash(r: Omit<Roster, "hash" | "indexOf">): Uint8Array<ArrayBuffer
     r.stageTimeoutMs,
     r.viewTimeoutMs,
     r.advertiseTimeoutMs,
+    r.roundDeadlineMs,
   ];
   if (!isFlatLayout(r.layout)) canonical.push(layoutHash(r.layout));
   return taggedHash(HASH.roster, encode(canonical));

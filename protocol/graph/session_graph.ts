@@ -1,35 +1,54 @@
 /**
- * The neighbour graph of a session.
+ * The neighbour graph of a round.
  *
- * The graph is public and derived from the session alone (never from who showed up), so a
- * leader cannot shape anyone's neighbourhood by choosing U1: for a Harary roster the random
- * relabelling is the ChaCha20 stream of a key derived from the session hash.
+ * The graph is public and derived from the roster and the round alone (never from who showed
+ * up, nor from the view), so a leader cannot shape anyone's neighbourhood by choosing U1, and a
+ * forced view change draws no new graph: for a Harary roster the random relabelling is the
+ * ChaCha20 stream of a key derived from the round's graph seed (`docs/protocol.md` §6).
  *
  * @module
  */
-import { deriveKey, KDF, seededRng } from "../crypto/mod.ts";
+import { u64be, utf8 } from "../encoding/bytes.ts";
+import { deriveKey, HASH, KDF, seededRng, taggedHash } from "../crypto/mod.ts";
 import { completeGraph, type GraphSettings, hararyGraph, type NeighbourGraph } from "./graphs.ts";
 
 const cache = new Map<string, NeighbourGraph>();
 const CACHE_LIMIT = 16;
 
+/** What names a round's graph: the roster (federation and hash) and the round; the view is ignored. */
+export interface GraphRound {
+  readonly federation: string;
+  readonly rosterHash: Uint8Array;
+  readonly round: number;
+}
+
 /**
- * The neighbour graph of the session with hash `sessionHash` under a roster (its member count
- * and graph settings): the complete graph, or the Harary graph relabelled by the permutation
- * drawn from `HKDF(sessionHash, "graph-prg")` (see `hararyGraph`). Refuses (ConfigError) what
+ * The round's graph seed: `taggedHash("graph-seed", federation, rosterHash, round)` — the same
+ * in every view of the round.
+ */
+export function graphSeed(round: GraphRound): Uint8Array<ArrayBuffer> {
+  return taggedHash(HASH.graphSeed, utf8(round.federation), round.rosterHash, u64be(round.round));
+}
+
+/**
+ * The neighbour graph of the round a session belongs to, under a roster (its member count and
+ * graph settings): the complete graph, or the Harary graph relabelled by the permutation drawn
+ * from `HKDF(graphSeed(round), "graph-prg")` (see `hararyGraph`). Every view of a round has the
+ * same graph, so view changes add no draws to the privacy bound. Refuses (ConfigError) what
  * `hararyGraph` refuses.
  */
 export function sessionGraph(
   roster: { readonly members: readonly unknown[]; readonly graph: GraphSettings },
-  sessionHash: Uint8Array,
+  session: GraphRound,
 ): NeighbourGraph {
   const n = roster.members.length;
   const graph = roster.graph;
   if (graph.kind === "complete") return completeGraph(n);
-  const id = `${n}/${graph.degree}/${Array.from(sessionHash).join(".")}`;
+  const seed = graphSeed(session);
+  const id = `${n}/${graph.degree}/${Array.from(seed).join(".")}`;
   let g = cache.get(id);
   if (g === undefined) {
-    const key = deriveKey(sessionHash, KDF.graphPrg);
+    const key = deriveKey(seed, KDF.graphPrg);
     g = hararyGraph(n, graph.degree, seededRng(key));
     key.fill(0);
     if (cache.size >= CACHE_LIMIT) cache.clear();

@@ -37,7 +37,8 @@ import {
 } from "../certificate/certificate.ts";
 import { equalBytes } from "../encoding/bytes.ts";
 import { type Envelope, openFrame, TO_LEADER, verifyEnvelope, withBody } from "../wire/frame.ts";
-import { readOutcomeRequest } from "../wire/messages.ts";
+import { readLeave, readOutcomeRequest } from "../wire/messages.ts";
+import { RoundLeaves, syncThreshold } from "./leave_evidence.ts";
 import { Participant } from "./participant.ts";
 import { viewLimit } from "./stages.ts";
 import { Observer } from "./observer.ts";
@@ -60,6 +61,8 @@ export const MAX_LEADERS = 8;
 export const VIEW_WINDOW = 3;
 /** Most rounds whose participants and observers are kept (older ones are dropped). */
 const MAX_PARTICIPANTS = 4;
+/** Most rounds whose Leave evidence is kept (n numbers each) beside those with a seat. */
+const MAX_LEAVE_ROUNDS = 2 * ROUND_WINDOW + 1;
 
 /** A journaled round a restarted member takes up again, and in which view (see `restore`). */
 export interface Resumption {
@@ -149,6 +152,13 @@ export class Endpoint {
    * (at most {@link MAX_PARTICIPANTS} rounds of at most n members), see {@link #answer}.
    */
   readonly #answered = new Map<number, Set<number>>();
+  /** The Leave evidence of recent rounds (see `leave_evidence.ts`), by round. */
+  readonly #leaves = new Map<number, RoundLeaves>();
+  /**
+   * The w of the last Leave of this member's sent to each member behind it, by round (kept only
+   * for rounds whose seat it holds): at most one answer per (round, member, w).
+   */
+  readonly #leaveAnswered = new Map<number, Map<number, number>>();
 
   /**
    * An endpoint with no rounds yet.
@@ -207,7 +217,7 @@ export class Endpoint {
     return this.#serialized(async () => {
       this.checkSubmit(round);
       checkNumber("view", view);
-      const participant = new Participant(this.#config, round, input);
+      const participant = new Participant(this.#config, round, input, this.#leavesOf(round));
       const evicted = this.#addParticipant(round, participant);
       this.#newestRound = Math.max(this.#newestRound, round);
       const start = Math.max(view, this.#withdrawn.get(round) ?? 0);
@@ -302,6 +312,7 @@ export class Endpoint {
       const view = seat.view;
       seat.wipe();
       this.#participants.delete(round);
+      this.#leaveAnswered.delete(round);
       const nextView = view + 1;
       this.#withdrawn.set(round, Math.max(this.#withdrawn.get(round) ?? 0, nextView));
       return Promise.resolve([event({ type: "withdrawn", round, view, nextView })]);
@@ -318,8 +329,9 @@ export class Endpoint {
    * `newestRound` is the newest round it took part in (counted no further ahead than
    * {@link ROUND_WINDOW} past the current round);
    * `committed` the views it committed to (it will never act in another view of those rounds,
-   * nor submit to them again); `advertised` the last view it advertised keys in, by round (the
-   * `advertised` events it persisted); `pending` the rounds with an update the trainer was told
+   * nor submit to them again); `advertised` the last view it advertised keys in or signed a
+   * Leave for, by round (the `advertised` and `left` events it persisted: it resumes after it,
+   * so it never commits in a view it promised to leave); `pending` the rounds with an update the trainer was told
    * was accepted and no aggregate; `damaged` the rounds with an update whose journal could not be
    * trusted (moved aside), each given up with `round-failed` naming why — an explicit end, so the
    * update is never silently lost. (Such a round's update may have been committed and certified
@@ -395,7 +407,8 @@ export class Endpoint {
         giveUp(
           round,
           advertised ?? 0,
-          `this member advertised in view ${advertised} before a restart, the last view of a ` +
+          `this member advertised in or left view ${advertised} before a restart, the last ` +
+            `view of a ` +
             `round (every member led once)`,
         );
       } else resume.push({ round, view });
@@ -568,6 +581,24 @@ export class Endpoint {
     this.#participants.clear();
     this.#leaders.clear();
     this.#answered.clear();
+    this.#leaves.clear();
+    this.#leaveAnswered.clear();
+  }
+
+  /**
+   * The view this member is at in `round` after view synchronisation: its participant's view (0
+   * without one), or the later view the round's Leave evidence justifies (for inspection, and
+   * for how far ahead it leads).
+   */
+  syncedView(round: number): number {
+    const seat = this.#participants.get(round);
+    const own = seat?.view ?? 0;
+    const justified = this.#leaves.get(round)?.justifiedView(
+      own,
+      this.#config.self,
+      syncThreshold(this.#config.roster),
+    );
+    return Math.max(own, justified ?? own);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -639,8 +670,9 @@ export class Endpoint {
     seat.wipe();
     this.#participants.delete(victim);
     this.#answered.delete(victim);
+    this.#leaveAnswered.delete(victim);
     if (!open) return [];
-    const committed = seat.committedView;
+    const committed = seat instanceof Participant ? seat.outcomeView : seat.committedView;
     if (committed !== undefined) {
       // Remembered: a later certificate or Outcome of the round is judged against this view,
       // and the update can no longer be withdrawn.
@@ -685,14 +717,24 @@ export class Endpoint {
   }
 
   async #route(frame: Uint8Array, from: number, now: number): Promise<Output[]> {
-    const { roster, self } = this.#config;
     let env: Envelope;
     try {
-      env = openFrame(frame, roster, from);
+      env = openFrame(frame, this.#config.roster, from);
     } catch (err) {
       if (err instanceof ProtocolError) return [refused(err)];
       throw err;
     }
+    // A member behind this one learns where the round went; then the frame goes its way.
+    const behind = this.#answerBehind(env, from);
+    const out = env.type === "leave"
+      ? await this.#onLeave(env, from, now)
+      : await this.#routeOpened(env, from, now);
+    return behind.length === 0 ? out : [...behind, ...out];
+  }
+
+  /** Routes an opened frame other than a Leave (see the module doc). */
+  async #routeOpened(env: Envelope, from: number, now: number): Promise<Output[]> {
+    const { roster, self } = this.#config;
     const { round, view } = env.session;
     if (env.type === "outcomeRequest") {
       try {
@@ -788,6 +830,94 @@ export class Endpoint {
   }
 
   /**
+   * The Leave evidence of `round`, created if missing. At most {@link MAX_LEAVE_ROUNDS} rounds
+   * without a seat are kept: creating one drops those no longer near the rounds this member
+   * works on, then the oldest.
+   */
+  #leavesOf(round: number): RoundLeaves {
+    let leaves = this.#leaves.get(round);
+    if (leaves !== undefined) return leaves;
+    leaves = new RoundLeaves(round);
+    this.#leaves.set(round, leaves);
+    const seatless = () => [...this.#leaves.keys()].filter((r) => !this.#participants.has(r));
+    for (const r of seatless()) {
+      if (r !== round && !nearRound(r, this.#newestRound, this.currentRound)) {
+        this.#leaves.delete(r);
+      }
+    }
+    const rest = seatless().sort((a, b) => a - b);
+    while (rest.length > MAX_LEAVE_ROUNDS) {
+      const r = rest.shift()!;
+      if (r !== round) this.#leaves.delete(r);
+    }
+    return leaves;
+  }
+
+  /**
+   * A Leave(round, w) from member `from`: refused when w is at or past the view limit or its
+   * signature does not verify; ignored (nobody blamed) for a round this member neither holds a
+   * seat in nor works near, and when it does not raise the w held from `from` (a replay, or
+   * overtaken). Kept otherwise, and acted on: this member's participant of the round synchronises
+   * (`Participant.sync`), and an observer of its own committed update checks for abandonment.
+   */
+  async #onLeave(env: Envelope, from: number, now: number): Promise<Output[]> {
+    const { roster, self } = this.#config;
+    const { round, view: w } = env.session;
+    try {
+      readLeave(env);
+    } catch (err) {
+      if (err instanceof ProtocolError) return [refused(err)];
+      throw err;
+    }
+    const limit = viewLimit(roster.members.length);
+    if (w >= limit) {
+      return [refused(
+        new ProtocolError(
+          "wrong-session",
+          `leave for view ${w} of round ${round}: past the last view ${limit - 1}`,
+          from,
+        ),
+      )];
+    }
+    const seat = this.#participants.get(round);
+    if (from === self || seat?.decided) return [];
+    if (seat === undefined && !nearRound(round, this.#newestRound, this.currentRound)) return [];
+    const leaves = this.#leaves.get(round);
+    if (leaves !== undefined && !leaves.raises(from, w)) return [];
+    if (!await verifyEnvelope(roster, env)) {
+      return [refused(new ProtocolError("bad-signature", env.type, from))];
+    }
+    const kept = leaves ?? this.#leavesOf(round);
+    kept.record(from, w);
+    if (seat instanceof Participant) return await seat.sync(now);
+    if (seat instanceof Observer) return seat.abandon(kept);
+    return [];
+  }
+
+  /**
+   * This member's newest Leave of the envelope's round, for a member `from` that is behind it —
+   * it sent a frame of a view this member has left (for a Leave: it is in the view after) — so
+   * that a member that missed the broadcasts catches up (a restarted committed member asking how
+   * its view ended learns the Leaves that may prove it abandoned); at most once per (round,
+   * member, w), and never for decisions (certificates, co-signatures, Outcomes).
+   */
+  #answerBehind(env: Envelope, from: number): Output[] {
+    const { round, view } = env.session;
+    if (from === this.#config.self || DECISION_TYPES.has(env.type)) return [];
+    const p = this.participant(round);
+    const w = p?.leftView;
+    const frame = p?.leaveFrame;
+    if (w === undefined || frame === undefined) return [];
+    const senderView = env.type === "leave" ? view + 1 : view;
+    if (senderView > w) return [];
+    const answered = this.#leaveAnswered.get(round) ?? new Map<number, number>();
+    if (answered.get(from) === w) return [];
+    answered.set(from, w);
+    this.#leaveAnswered.set(round, answered);
+    return [{ kind: "send", to: from, frame }];
+  }
+
+  /**
    * The leader for the envelope's session, creating it for an AdvertiseKeys within the windows;
    * otherwise the refusal saying why there is none. A flooding member cannot push out a leader
    * that is past its first stage: eviction takes finished leaders first, then the collecting
@@ -813,7 +943,7 @@ export class Endpoint {
           `round ${round} is outside this member's window (newest round ${this.#newestRound})`,
       };
     }
-    const ownView = this.#participants.get(round)?.view ?? 0;
+    const ownView = this.syncedView(round);
     if (view > ownView + VIEW_WINDOW) {
       return {
         code: "wrong-session",
@@ -850,12 +980,26 @@ export class Endpoint {
   }
 }
 
+/**
+ * True when `round` is near enough the rounds this member works on for its Leave evidence to be
+ * kept: within {@link ROUND_WINDOW} of the newer of its newest and its current round.
+ */
+function nearRound(round: number, newest: number, current: number): boolean {
+  return Math.abs(round - Math.max(newest, current)) <= ROUND_WINDOW;
+}
+
 /** Refuses (CallerError `invalid-input`) a round or view number outside [0, 2^48). */
 function checkNumber(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0 || value >= MAX_ROUND) {
     throw new CallerError("invalid-input", `${name} must be an integer in [0, 2^48), got ${value}`);
   }
 }
+
+/**
+ * The types that carry a round's decision: never answered with a Leave. (An OutcomeRequest is: a
+ * member asking how a view ended that this member left learns that it did not end here.)
+ */
+const DECISION_TYPES: ReadonlySet<string> = new Set(["certificate", "cosign", "outcome"]);
 
 function refused(error: ProtocolError): Output {
   return event({ type: "refused", error } satisfies ProtocolEvent);

@@ -34,8 +34,18 @@ export type ProtocolEvent =
    */
   | { readonly type: "advertised"; readonly round: number; readonly view: number }
   /**
+   * A member is about to sign Leave(round, view) — it has not committed in any view ≤ `view` of
+   * the round and never will — and send it to every other member. A node must persist this
+   * before sending it, and after a restart resume the round no earlier than view + 1 (it may keep
+   * it as the advertised view: a Leave's view is never below the last advertised one), so a
+   * restarted member never commits in a view it promised to leave (`docs/protocol.md` §4).
+   */
+  | { readonly type: "left"; readonly round: number; readonly view: number }
+  /**
    * A member is about to approve (round, view): from now on it will never act in another view
-   * of this round. A node must persist this before sending the approval that follows.
+   * of this round. A node must persist this before sending the approval that follows. Also
+   * reported when a member gives a round up (round deadline, view limit) after its masked input
+   * left in `view`: it never acts again, and after a restart its outcome is asked for in `view`.
    */
   | { readonly type: "committed"; readonly round: number; readonly view: number }
   /**

@@ -112,7 +112,7 @@ export class Leader {
     this.#config = config;
     this.session = session;
     this.#hash = sessionHash(session);
-    this.#graph = sessionGraph(config.roster, this.#hash);
+    this.#graph = sessionGraph(config.roster, session);
   }
 
   /** The current stage. */

@@ -17,6 +17,7 @@ import { event, type Output } from "./events.ts";
 import type { Envelope } from "../wire/frame.ts";
 import { OutcomeInquiry } from "./outcome_inquiry.ts";
 import { Publication, type PublicationConfig } from "./publication.ts";
+import { abandonSigners, type RoundLeaves } from "./leave_evidence.ts";
 
 /** How an observer follows its round. */
 export interface ObserverOptions {
@@ -117,6 +118,31 @@ export class Observer {
     const out = await this.#publication.handle(env, now);
     if (this.#publication.final) this.#inquiry?.stop();
     return [...out, ...this.#exclusion(out, env)];
+  }
+
+  /**
+   * For this member's own update committed to a view before a restart: `round-failed`
+   * (`abandoned`) once `leaves` holds Leave(round, w ≥ committed view) from `abandonQuorum` other
+   * members — no view with the update can gather t commitments (`leave_evidence.ts`). Nothing
+   * otherwise, once decided, or once the update ended here.
+   */
+  abandon(leaves: RoundLeaves): Output[] {
+    const m = this.committedView;
+    if (!this.#ownUpdate || this.#excluded || this.decided || m === undefined) return [];
+    const { roster, self } = this.#config;
+    const signers = abandonSigners(roster, leaves, m, self, false);
+    if (signers === undefined) return [];
+    this.#excluded = true;
+    this.#inquiry?.stop();
+    return [event({
+      type: "round-failed",
+      role: "participant",
+      round: this.round,
+      view: m,
+      reason: `abandoned: members ${signers.join(", ")} signed that they never commit in any ` +
+        `view up to ${m}, the view this member committed to, so it cannot gather t = ` +
+        `${roster.threshold} commitments`,
+    })];
   }
 
   /** Re-asks when the inquiry's backoff has passed. */

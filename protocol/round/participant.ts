@@ -26,10 +26,23 @@
  * approves: approvals are global, and t of them can only exist for one view.
  *
  * **View change.** If the leader makes no progress for `viewTimeoutMs`, a member that has not
- * committed wipes the view's secrets and re-advertises fresh keys to the next leader
- * (`participantTimeout` in `stages.ts`), up to view n − 1 (`viewLimit`); past that it gives
- * the round up. Before each advert it reports `advertised`, so a node can persist that this
- * member spoke in the view and, after a restart, resume in a later one (`docs/protocol.md` §4).
+ * committed leaves the view (`participantTimeout` in `stages.ts`): it signs Leave(r, v) and sends
+ * it to every other member, wipes the view's secrets and re-advertises fresh keys to the next
+ * leader, up to view n − 1 (`viewLimit`); past that it gives the round up. Leaving has one code
+ * path whatever the cause — a view timeout, or Leave evidence from enough other members
+ * ({@link Participant.sync}: it then moves straight to the view the evidence justifies,
+ * `leave_evidence.ts`). Before each Leave it reports `left` and before each advert `advertised`,
+ * so a node can persist that this member spoke in or promised away the view and, after a
+ * restart, resume in a later one (`docs/protocol.md` §4).
+ *
+ * **Round deadline.** `roundDeadlineMs` after the round started here (`start`'s `now`) a member
+ * that has not committed gives the round up: it signs Leave(r, n − 1), wipes the view's secrets,
+ * and reports `round-failed` naming the stage and the members missing — or, if its masked input
+ * left in some view m (that view may still complete with it), `outcome-unknown`: it never
+ * approves or reveals again and asks how the round ended. A member in `outcome-unknown` whose
+ * evidence holds Leave(r, w ≥ m) from `abandonQuorum` members (itself included when it did not
+ * commit) reports `round-failed` (`abandoned`): no view containing its update can gather t
+ * commitments.
  *
  * **The end of the update.** Every participant ends in exactly one of: a certificate whose U3
  * contains this member (`published`, then `final`), or `round-failed` — a view limit before it
@@ -63,6 +76,7 @@ import {
   type AdvertiseKeys,
   advertiseKeysFields,
   approvalFields,
+  leaveFields,
   maskedInputFields,
   readConsistencyRequest,
   readShareDelivery,
@@ -74,6 +88,7 @@ import { SHARE_LENGTH } from "../wire/share_entry.ts";
 import { event, type Output } from "./events.ts";
 import { RoundKeys } from "./keys.ts";
 import { OutcomeInquiry } from "./outcome_inquiry.ts";
+import { abandonSigners, RoundLeaves, syncThreshold } from "./leave_evidence.ts";
 import { Publication } from "./publication.ts";
 import {
   checkConsistencyRequest,
@@ -131,7 +146,19 @@ export class Participant {
   #viewNumber = 0;
   #committedView: number | undefined;
   #maskedSent = false;
+  /** The highest view this member sent its masked input in. */
+  #maskedView: number | undefined;
   #deadline: number | undefined;
+  /** When the round deadline passes (set by `start`), until it did or the round ended. */
+  #roundDeadline: number | undefined;
+  /** The Leave evidence of this round (shared with the endpoint, which records it). */
+  readonly #leaves: RoundLeaves;
+  /** The highest w this member signed Leave(round, w) for; -1 for none. */
+  #leftView = -1;
+  /** This member's newest Leave frame of the round. */
+  #leaveFrame: Uint8Array | undefined;
+  /** Gave the round up after its masked input left: outcome-unknown, never acts again. */
+  #gaveUp = false;
   /** Digests of approval frames whose signatures this member already checked. */
   readonly #verifiedApprovals = new Set<string>();
   /** Asking the other members how the round ended, once committed and the leader went quiet. */
@@ -140,11 +167,17 @@ export class Participant {
   readonly #publication: Publication;
 
   /**
-   * A participant for `round` with its quantized input (length d + 1, see `quantize.ts`). The
+   * A participant for `round` with its quantized input (length d + 1, see `quantize.ts`) and the
+   * round's Leave evidence (kept up to date by its endpoint; by default its own, empty). The
    * participant takes ownership of `input` and wipes it when the round ends. Refuses
    * (CallerError `invalid-input`) an input of another length.
    */
-  constructor(config: ParticipantConfig, round: number, input: Uint32Array) {
+  constructor(
+    config: ParticipantConfig,
+    round: number,
+    input: Uint32Array,
+    leaves: RoundLeaves = new RoundLeaves(round),
+  ) {
     if (input.length !== config.roster.dim + 1) {
       throw new CallerError(
         "invalid-input",
@@ -154,6 +187,7 @@ export class Participant {
     this.#config = config;
     this.round = round;
     this.#input = input;
+    this.#leaves = leaves;
     this.#publication = new Publication(config, round, undefined, this.#verifiedApprovals);
   }
 
@@ -193,23 +227,96 @@ export class Participant {
     return this.#maskedSent;
   }
 
+  /**
+   * The highest view this member sent its masked input in, if any: the highest view that may
+   * complete with its update.
+   */
+  get maskedView(): number | undefined {
+    return this.#maskedView;
+  }
+
+  /**
+   * The view whose outcome decides this member's update when it can no longer act: the view it
+   * committed to, or — once it gave the round up after its masked input left — the highest view
+   * it sent one in. Undefined while it can still act, or never sent a masked input.
+   */
+  get outcomeView(): number | undefined {
+    return this.#committedView ?? (this.#gaveUp ? this.#maskedView : undefined);
+  }
+
+  /** The highest w this member signed Leave(round, w) for, if any. */
+  get leftView(): number | undefined {
+    return this.#leftView < 0 ? undefined : this.#leftView;
+  }
+
+  /** This member's newest Leave frame of the round (public), if it signed one. */
+  get leaveFrame(): Uint8Array | undefined {
+    return this.#leaveFrame;
+  }
+
+  /**
+   * The members that have not contributed to the current view as far as this member knows: those
+   * missing from the newest list its leader sent (U1, U2 or U3); undefined before the first list
+   * (or out of a view).
+   */
+  get missing(): readonly number[] | undefined {
+    const v = this.#view;
+    const known = v?.u3 ?? v?.u2 ?? (v?.u1 === undefined ? undefined : [...v.u1.keys()]);
+    if (known === undefined) return undefined;
+    const n = this.#config.roster.members.length;
+    return [...Array(n).keys()].filter((i) => !known.includes(i));
+  }
+
+  /** When the round deadline passes here, until it did (or the round ended). */
+  get roundDeadline(): number | undefined {
+    return this.#roundDeadline;
+  }
+
   /** When {@link handleTimeout} next needs to run, or undefined. */
   nextTimeout(): number | undefined {
-    return this.#deadline;
+    const d = this.#deadline;
+    const r = this.#roundDeadline;
+    return d === undefined ? r : r === undefined ? d : Math.min(d, r);
   }
 
   /**
    * Starts the round in `view` (normally 0; after a restart, the view after the last one this
-   * member advertised in): advertises fresh keys to that view's leader. A view at or past the
-   * view limit (`viewLimit`) gives the round up at once (`round-failed`).
+   * member advertised in or left) and its round deadline (`now` + `roundDeadlineMs`):
+   * advertises fresh keys to that view's leader — or, when the round's Leave evidence already
+   * justifies a later view (a late submitter), leaves straight for that view. A view at or past
+   * the view limit (`viewLimit`) gives the round up at once (`round-failed`).
    */
   async start(now: number, view = 0): Promise<Output[]> {
     if (this.#input === undefined) return [];
+    this.#roundDeadline = now + this.#config.roster.roundDeadlineMs;
     if (view >= viewLimit(this.#config.roster.members.length)) {
       this.#viewNumber = view;
+      this.#roundDeadline = undefined;
       return this.#fail(`view ${view} is past the last view of a round (every member led once)`);
     }
+    this.#viewNumber = view;
+    const justified = this.#justifiedView();
+    if (justified !== undefined) {
+      return await this.#leaveView(now, justified, this.#evidenceReason(justified));
+    }
     return await this.#enterView(view, now);
+  }
+
+  /**
+   * Acts on the round's Leave evidence, after the endpoint recorded a new Leave: a member that
+   * can still act and has not committed moves at once to the view the evidence justifies
+   * (`RoundLeaves.justifiedView`), leaving its own view like a view timeout does (or gives the
+   * round up when that view is past the view limit); a member in `outcome-unknown` ends its
+   * update as `round-failed` (`abandoned`) once the evidence proves no view with its update can
+   * complete. Anything else: nothing.
+   */
+  async sync(now: number): Promise<Output[]> {
+    if (!this.open) return [];
+    if (this.#inquiry !== undefined || this.#gaveUp) return this.#checkAbandon();
+    if (this.#committedView !== undefined || this.#view === undefined) return [];
+    const justified = this.#justifiedView();
+    if (justified === undefined) return [];
+    return await this.#leaveView(now, justified, this.#evidenceReason(justified));
   }
 
   /**
@@ -245,6 +352,19 @@ export class Participant {
    * member's update.
    */
   async handleTimeout(now: number): Promise<Output[]> {
+    if (this.#roundDeadline !== undefined && now >= this.#roundDeadline) {
+      this.#roundDeadline = undefined;
+      if (
+        this.open && this.#committedView === undefined && !this.#gaveUp &&
+        this.#inquiry === undefined && this.#input !== undefined
+      ) {
+        return await this.#giveUp(
+          now,
+          `round deadline: ${this.#config.roster.roundDeadlineMs} ms after the round started ` +
+            `here it was still in ${this.#whereAndWho()}`,
+        );
+      }
+    }
     if (this.#deadline === undefined || now < this.#deadline) return [];
     if (this.#inquiry !== undefined) {
       const out = await this.#inquiry.handleTimeout(now);
@@ -254,15 +374,12 @@ export class Participant {
     const view = this.#viewNumber;
     switch (participantTimeout(this.stage, this.#committedView !== undefined)) {
       case "next-view":
-        if (view + 1 >= viewLimit(this.#config.roster.members.length)) {
-          return this.#fail(
-            `no leader made progress in views 0 to ${view} (every member led once)`,
-          );
-        }
-        return [
-          event({ type: "view-change", round: this.round, from: view, to: view + 1 }),
-          ...await this.#enterView(view + 1, now),
-        ];
+        return await this.#leaveView(
+          now,
+          view + 1,
+          `no leader made progress in views 0 to ${view} (every member led once); last in ` +
+            this.#whereAndWho(),
+        );
       case "ask": {
         // Committed: the round may have been certified with this update, so it is not failed
         // on a guess. The view stays (a slow leader's certificate, or on a sparse graph its
@@ -276,7 +393,8 @@ export class Participant {
             `committed to it`,
         );
         this.#deadline = this.#inquiry.nextTimeout();
-        return out;
+        this.#roundDeadline = undefined;
+        return [...out, ...this.#checkAbandon()];
       }
       case "none":
         this.#deadline = undefined;
@@ -325,7 +443,140 @@ export class Participant {
     this.wipe();
     this.#stage = "failed";
     this.#deadline = undefined;
+    this.#roundDeadline = undefined;
     return [event({ type: "round-failed", role: "participant", round: this.round, view, reason })];
+  }
+
+  /** The view the round's Leave evidence moves this member to from its view, if any. */
+  #justifiedView(): number | undefined {
+    const { roster, self } = this.#config;
+    return this.#leaves.justifiedView(this.#viewNumber, self, syncThreshold(roster));
+  }
+
+  #evidenceReason(to: number): string {
+    const e = syncThreshold(this.#config.roster);
+    return `${e} other member(s) signed Leave for view ${to - 1} or later; no leader made ` +
+      `progress in views 0 to ${to - 1} (every member led once)`;
+  }
+
+  /**
+   * Where this member is and who is missing, as far as it knows: the stage, view and leader, the
+   * members not in the newest list its leader sent (U1, U2 or U3), and those that left the
+   * round's later views.
+   */
+  #whereAndWho(): string {
+    const v = this.#view;
+    const stage = this.#stage;
+    const where = `stage ${stage} of view ${this.#viewNumber}` +
+      (v === undefined ? "" : ` (leader ${v.leader})`);
+    const absent = this.missing;
+    const missing = absent === undefined
+      ? `no key list from the leader yet`
+      : `members missing from the leader's list: ${absent.join(", ") || "none"}`;
+    const left = this.#leaves.signersFrom(this.#viewNumber, this.#config.self);
+    return `${where}: ${missing}` +
+      (left.length === 0 ? "" : `; members that left view ${this.#viewNumber}: ${left.join(", ")}`);
+  }
+
+  /**
+   * Signs Leave(round, w) — "this member has not committed in any view ≤ w and never will" —
+   * and sends it to every other member, after a `left` event the node persists first (a
+   * restarted member then resumes no earlier than w + 1). Nothing when it already signed one
+   * with a w at least as high. Never for a w at or past a view it committed to (a bug: throws).
+   */
+  async #sayLeave(w: number): Promise<Output[]> {
+    const { roster, self, signer } = this.#config;
+    if (this.#committedView !== undefined && w >= this.#committedView) {
+      throw new Error(
+        `refusing to sign Leave(${this.round}, ${w}): committed to view ${this.#committedView}`,
+      );
+    }
+    if (w <= this.#leftView) return [];
+    const frame = await sealFrame(
+      "leave",
+      sessionOf(roster, this.round, w),
+      self,
+      leaveFields(),
+      signer,
+      roster.mode,
+    );
+    this.#leftView = w;
+    this.#leaveFrame = frame;
+    const out: Output[] = [event({ type: "left", round: this.round, view: w })];
+    for (let to = 0; to < roster.members.length; to++) {
+      if (to !== self) out.push({ kind: "send", to, frame });
+    }
+    return out;
+  }
+
+  /**
+   * Leaves the current view for view `to` — the one path for every cause (a view timeout,
+   * Leave evidence, and a lost leader): signs Leave(round, to − 1), wipes the view's secrets and
+   * advertises in `to`; when `to` is past the view limit, gives the round up instead (`reason`
+   * says why).
+   */
+  async #leaveView(now: number, to: number, reason: string): Promise<Output[]> {
+    if (to >= viewLimit(this.#config.roster.members.length)) return await this.#giveUp(now, reason);
+    const from = this.#viewNumber;
+    return [
+      ...await this.#sayLeave(to - 1),
+      event({ type: "view-change", round: this.round, from, to }),
+      ...await this.#enterView(to, now),
+    ];
+  }
+
+  /**
+   * Gives the round up (deadline, view limit) before committing: signs Leave(round, n − 1),
+   * wipes the view's secrets and input. Without a masked input sent the update is in no
+   * aggregate: `round-failed`. With one sent in view m (which may still complete with it) the
+   * outcome is unknown: `committed` (view m, for the journal: it never acts in another view),
+   * then `outcome-unknown` and OutcomeRequests; it never approves or reveals again.
+   */
+  async #giveUp(now: number, reason: string): Promise<Output[]> {
+    const limit = viewLimit(this.#config.roster.members.length);
+    const m = this.#maskedView;
+    const out: Output[] = m === undefined
+      ? []
+      : [event({ type: "committed", round: this.round, view: m })];
+    out.push(...await this.#sayLeave(limit - 1));
+    if (m === undefined) return [...out, ...this.#fail(reason)];
+    this.#dropView();
+    wipe(this.#input);
+    this.#input = undefined;
+    this.#gaveUp = true;
+    this.#roundDeadline = undefined;
+    this.#inquiry = new OutcomeInquiry(this.#config, this.round, m);
+    out.push(
+      ...await this.#inquiry.start(
+        now,
+        `gave the round up (${reason}) after its masked input left in view ${m}: that view ` +
+          `may still complete with it`,
+      ),
+    );
+    this.#deadline = this.#inquiry.nextTimeout();
+    return [...out, ...this.#checkAbandon()];
+  }
+
+  /**
+   * In `outcome-unknown`: `round-failed` (`abandoned`) once the evidence holds Leave(round,
+   * w ≥ m) from `abandonQuorum` members — m the view it committed to or, if it did not commit,
+   * the highest it sent a masked input in (then it counts itself: it signed Leave(round, n − 1)).
+   */
+  #checkAbandon(): Output[] {
+    const { roster, self } = this.#config;
+    if (!this.open || (this.#inquiry === undefined && !this.#gaveUp)) return [];
+    const committed = this.#committedView !== undefined;
+    const m = this.#committedView ?? this.#maskedView;
+    if (m === undefined) return [];
+    const signers = abandonSigners(roster, this.#leaves, m, self, !committed);
+    if (signers === undefined) return [];
+    this.#inquiry?.stop();
+    this.#viewNumber = m;
+    return this.#fail(
+      `abandoned: members ${signers.join(", ")} signed that they never commit in any view up ` +
+        `to ${m}, the last view with this member's masked input, so no view with it can ` +
+        `gather t = ${roster.threshold} commitments`,
+    );
   }
 
   /** Commits to the current view for the rest of the round (see the module doc). */
@@ -376,7 +627,7 @@ export class Participant {
       signer,
       roster.mode,
     );
-    const graph = sessionGraph(roster, hash);
+    const graph = sessionGraph(roster, session);
     this.#view = { roster, self, session, sessionHash: hash, graph, leader, keys, advertFrame };
     return [
       this.#enter("advertise", now),
@@ -473,6 +724,7 @@ export class Participant {
       body,
     );
     this.#maskedSent = true;
+    this.#maskedView = Math.max(this.#maskedView ?? 0, this.#viewNumber);
     return [this.#enter(TRANSITIONS.share.next, now), { kind: "send", to: v.leader, frame }];
   }
 
@@ -554,6 +806,7 @@ export class Participant {
     this.#input = undefined;
     this.#viewNumber = env.session.view;
     this.#deadline = undefined;
+    this.#roundDeadline = undefined;
     this.#inquiry?.stop();
     const published = out.find((o) => o.kind === "event" && o.event.type === "published");
     const members = published?.kind === "event" && published.event.type === "published"

@@ -244,6 +244,8 @@ class RoundLog {
   readonly internalErrors: string[] = [];
   final: Extract<ProtocolEvent, { type: "final" }> | undefined;
   failure: string | undefined;
+  /** The first `outcome-unknown` (a member that cannot tell how the round ended). */
+  unknown: string | undefined;
 
   constructor(readonly n: number) {
     this.bytes = new Array<number>(n).fill(0);
@@ -253,7 +255,9 @@ class RoundLog {
     if (e.type === "refused") this.refusals.push(`member ${member}: ${e.error.message}`);
     else if (e.type === "final" && this.final === undefined) this.final = e;
     else if (e.type === "round-failed") this.failure ??= `member ${member}: ${e.reason}`;
-    else if (e.type === "internal-error") {
+    else if (e.type === "outcome-unknown") {
+      this.unknown ??= `member ${member}: outcome unknown: ${e.reason}`;
+    } else if (e.type === "internal-error") {
       this.internalErrors.push(`member ${member}: ${e.message}`);
     }
   }
@@ -392,7 +396,7 @@ async function report(
       verified: false,
       maxAbsError: Infinity,
       failure: final === undefined
-        ? [log.failure ?? "no final certificate", ...log.internalErrors].join("; ")
+        ? [log.failure ?? log.unknown ?? "no final certificate", ...log.internalErrors].join("; ")
         : `internal errors: ${log.internalErrors.join("; ")}`,
     };
   }

@@ -45,7 +45,8 @@ export type MessageType =
   | "certificate"
   | "cosign"
   | "outcome"
-  | "outcomeRequest";
+  | "outcomeRequest"
+  | "leave";
 
 /** Domain tags, one per message type. */
 export const TAG: Readonly<Record<MessageType, string>> = {
@@ -62,6 +63,7 @@ export const TAG: Readonly<Record<MessageType, string>> = {
   cosign: "fedagg/v1/msg/cosign",
   outcome: "fedagg/v1/msg/outcome",
   outcomeRequest: "fedagg/v1/msg/outcome-request",
+  leave: "fedagg/v1/msg/leave",
 };
 
 const TYPE_OF_TAG = new Map<string, MessageType>(
@@ -87,7 +89,10 @@ const TYPE_OF_TAG = new Map<string, MessageType>(
  * the member's self-mask seed (reconstructed for U3) the leader would learn its input.
  *
  * Every member statement a leader relays to other members is thus post-quantum authenticated
- * (adverts, approvals, share entries). The rest is Ed25519-signed in both modes, so an attacker
+ * (adverts, approvals, share entries). Leaves are hybrid-signed too: t of them end a committed
+ * member's update as failed (`docs/protocol.md` §4, abandonment), so a forged quorum could have a
+ * trainer resubmit an update that is in a certified aggregate. The rest is Ed25519-signed in both
+ * modes, so an attacker
  * with a quantum computer during the round can forge it; that costs the round, not privacy:
  * a forged masked input falsifies the aggregate (or fails the round on its weight); forged
  * unmask shares fail the leader's checks against the commitments and advertised keys (at worst
@@ -102,6 +107,7 @@ const HYBRID_TYPES: ReadonlySet<MessageType> = new Set([
   "approval",
   "certificate",
   "cosign",
+  "leave",
 ]);
 
 /** True when frames of `type` carry a hybrid signature under `roster`. */
@@ -165,6 +171,7 @@ export function frameLimit(roster: Roster, type: MessageType): number {
     case "approval":
     case "cosign":
     case "outcomeRequest":
+    case "leave":
       return SMALL + sig;
     case "unmaskRequest":
       return SMALL + sig + 2 * 4 * n + n * (SMALL + sig + 8);

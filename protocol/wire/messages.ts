@@ -324,3 +324,22 @@ export function readOutcomeRequest(env: Envelope): void {
   expectType(env, "outcomeRequest");
   new Fields(env.fields, 0, "outcome request", env.sender);
 }
+
+/**
+ * Leave: "the signer has not committed in any view ≤ w of this round and never will", where w is
+ * the frame's view (its session names the round and w; `docs/protocol.md` §4). No fields: the
+ * header binds it to the federation, the roster hash, the round, w and the signer, and its tag
+ * separates it from every other signed statement. Hybrid-signed in post-quantum mode (see
+ * `frame.ts`): a quorum of Leaves ends an update as failed. A member sends it to every other member when
+ * it leaves a view (w = that view, or the view the evidence moved it past) and when it gives the
+ * round up (w = the last view); signatures are checked by the receiver.
+ */
+export function leaveFields(): Value[] {
+  return [];
+}
+
+/** Checks a Leave: it has no fields. */
+export function readLeave(env: Envelope): void {
+  expectType(env, "leave");
+  new Fields(env.fields, 0, "leave", env.sender);
+}

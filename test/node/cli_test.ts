@@ -275,7 +275,7 @@ Deno.test("cli: roster create, add, sign and verify with three members", async (
       "create",
       ...["--out", path, "--federation", "hospitals", "--dim", "100"],
       ...["--max-weight", "50", "--clip", "2.5", "--stage-timeout", "2000"],
-      ...["--advertise-timeout", "5000", "--view-timeout", "7000"],
+      ...["--advertise-timeout", "5000", "--view-timeout", "7000", "--round-deadline", "90000"],
     );
     expectCode(created, 0, "create");
     assertEquals(await modeOf(path), 0o644);
@@ -291,9 +291,12 @@ Deno.test("cli: roster create, add, sign and verify with three members", async (
       5000,
       7000,
     ]);
+    assertEquals(fresh.roundDeadlineMs, 90_000);
 
     const cards = dirs.flatMap((d) => ["--card", `${d}/card.json`]);
     expectCode(await cli("roster", "add", "--roster", path, ...cards), 0, "add");
+    const added = JSON.parse(await Deno.readTextFile(path)) as RosterFile;
+    assertEquals(rosterOf(added).roundDeadlineMs, 90_000, "the roster runs the given deadline");
     // Adding the same card again is refused (exit 2) and leaves the file as it was.
     const dup = await cli("roster", "add", "--roster", path, "--card", `${dirs[0]}/card.json`);
     expectCode(dup, 2, "duplicate add");
@@ -378,6 +381,7 @@ Deno.test("cli: roster create and add refuse an impossible threshold at once, wr
       const [extra, pattern] of [
         [["--threshold", "1"], /^fedagg roster: threshold: .*got 1 \(checked for .* n = 3\)$/],
         [["--stage-timeout", "1000", "--view-timeout", "500"], /viewTimeoutMs: must exceed/],
+        [["--view-timeout", "30000", "--round-deadline", "20000"], /roundDeadlineMs: must exceed/],
         [
           ["--graph", "sparse", "--degree", "6", "--graph-threshold", "5", "--threshold", "3"],
           /threshold: .*n = 8\)$/,
@@ -502,6 +506,8 @@ Deno.test("cli: roster create --help states the defaults the command applies", a
     assertEquals(plain.stageTimeoutMs, Number(stated("stage-timeout")));
     assertEquals(plain.advertiseTimeoutMs, Number(stated("advertise-timeout")));
     assertEquals(plain.viewTimeoutMs, Number(stated("view-timeout")));
+    // No round deadline in the file: the roster takes (n + 1) × (advertise + view timeout).
+    assertEquals(plain.roundDeadlineMs, null);
     // The advertise and view timeouts follow a stage timeout that is given (the protocol's rule).
     const slow = await create("slow.json", "--stage-timeout", "5000");
     assertEquals(

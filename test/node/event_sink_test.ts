@@ -8,8 +8,9 @@ import { assertEquals } from "../_assert.ts";
 import { EventSink, type NodeEvent } from "../../node/event_sink.ts";
 import { Journal } from "../../node/journal.ts";
 import { Metrics } from "../../node/metrics.ts";
+import { Endpoint } from "../../protocol/mod.ts";
 import type { Stage } from "../../protocol/round/stages.ts";
-import { federation } from "../protocol/_fixtures.ts";
+import { federation, machineConfig, rngFor } from "../protocol/_fixtures.ts";
 import { withTempDir } from "./_helpers.ts";
 
 Deno.test("event sink: outcome-unknown is reported to subscribers, counted and shown", async () => {
@@ -101,5 +102,36 @@ Deno.test("event sink: stage changes are timed per role and stage, and reach sub
     await sink.handle({ type: "view-change", round: 2, from: 0, to: 1 });
     assertEquals(seen.at(-1), { type: "view-change", round: 2, view: 1, from: 0 });
     assertEquals(metrics.get("fedagg_view_changes_total"), 1);
+  });
+});
+
+Deno.test("event sink: a Leave is journaled before it leaves, and a restart resumes after its view", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "sink3" });
+  await withTempDir("fedagg-sink-", async (dir) => {
+    const journal = new Journal(dir, fed.roster);
+    const sink = new EventSink({
+      roster: fed.roster,
+      journal,
+      metrics: new Metrics(),
+      log: () => {},
+    });
+    await sink.handle({ type: "advertised", round: 1, view: 0 });
+    // The evidence moved the member past view 2: it promised never to commit in views 0 to 2.
+    await sink.handle({ type: "left", round: 1, view: 2 });
+    assertEquals(await journal.advertisedView(1), 2);
+    const endpoint = new Endpoint(machineConfig(fed, 0, rngFor("sink3")));
+    const plan = endpoint.restore({
+      advertised: new Map([[1, (await journal.advertisedView(1))!]]),
+      pending: [1],
+    });
+    assertEquals(plan.resume, [{ round: 1, view: 3 }], "never back into a view it left");
+    // A Leave of the last view (a round given up): no view is left to resume in.
+    await sink.handle({ type: "left", round: 1, view: fed.roster.members.length - 1 });
+    const again = new Endpoint(machineConfig(fed, 0, rngFor("sink3b"))).restore({
+      advertised: new Map([[1, (await journal.advertisedView(1))!]]),
+      pending: [1],
+    });
+    assertEquals(again.resume, []);
+    assertEquals(again.givenUp.length, 1);
   });
 });

@@ -44,7 +44,7 @@ function values(seed: number): Float32Array<ArrayBuffer> {
 
 type Fixture = ApiNode;
 /** Decided before the start: every round below DECIDED + 4 takes an update (the steps use many). */
-const DECIDED = 50;
+const DECIDED = 51;
 const start = () => startApiNode({ dim: DIM, maxWeight: MAX_WEIGHT, decidedRound: DECIDED });
 const stop = stopApiNode;
 
@@ -417,6 +417,14 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       assertEquals(s.lastFinalRound, null);
       assertEquals([s.round, s.view, s.stage, s.leader], [led, 0, "advertise", f.ids[0].peerId]);
       assertEquals(s.leading, { round: led, view: 0, stage: "advertise" });
+      // The round's deadline counts down from the submission; no key list yet: nobody known
+      // to be missing.
+      assert(
+        typeof s.deadlineInMs === "number" && s.deadlineInMs > 0 &&
+          s.deadlineInMs <= roster.roundDeadlineMs,
+        String(s.deadlineInMs),
+      );
+      assertEquals(s.missing, null);
       assertEquals(typeof s.traffic.bytesSent, "number");
       assertEquals(typeof s.traffic.bytesReceived, "number");
       assert(s.peakRssBytes > 0);

@@ -49,6 +49,8 @@ export interface FederationOptions {
   readonly federation?: string;
   /** A Harary graph of this degree (SecAgg+), with threshold ⌊(k + 1)/2⌋ + 1. */
   readonly degree?: number;
+  /** Overrides the default round deadline. */
+  readonly roundDeadlineMs?: number;
 }
 
 /**
@@ -71,7 +73,10 @@ export async function federationRoster(options: FederationOptions): Promise<Memb
     degree: options.degree,
     dropout: 0,
   });
-  if (options.threshold === undefined && options.federation === undefined) return base;
+  if (
+    options.threshold === undefined && options.federation === undefined &&
+    options.roundDeadlineMs === undefined
+  ) return base;
   const r = base.roster;
   const roster = createRoster({
     federation: options.federation ?? r.federation,
@@ -85,6 +90,7 @@ export async function federationRoster(options: FederationOptions): Promise<Memb
     stageTimeoutMs: r.stageTimeoutMs,
     advertiseTimeoutMs: r.advertiseTimeoutMs,
     viewTimeoutMs: r.viewTimeoutMs,
+    roundDeadlineMs: options.roundDeadlineMs ?? r.roundDeadlineMs,
   });
   return { roster, signers: base.signers };
 }

@@ -9,7 +9,6 @@
  */
 import { assert, assertEquals } from "../../_assert.ts";
 import { shareThreshold } from "../../../protocol/federation/roster.ts";
-import { sessionHash } from "../../../protocol/federation/session.ts";
 import { sessionGraph } from "../../../protocol/graph/session_graph.ts";
 import { all } from "../_fixtures.ts";
 import { peekSender, wireOf } from "../_frames.ts";
@@ -23,7 +22,7 @@ Deno.test(
       assertEquals(fed.roster.graph.kind, "harary");
       const L = fed.leader(0);
       const x = fed.others([L, fed.leader(0, 1)])[0];
-      const graph = sessionGraph(fed.roster, sessionHash(fed.session(0)));
+      const graph = sessionGraph(fed.roster, fed.session(0));
       const tk = shareThreshold(fed.roster);
       const neighbours = graph.neighbours(x).filter((u) => u !== L);
       // Keep tk − 2 neighbours (counting the leader, whose advert stays): with x, tk − 1 holders.

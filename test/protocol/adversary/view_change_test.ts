@@ -88,13 +88,19 @@ Deno.test(
       assertEquals(fed.sent("advertiseKeys", a, 1).length, 0);
       assertEquals(fed.sent("cosign", a).length, 0);
       // a's leader went quiet after it committed: no guessed failure, it asks the members; the
-      // Outcome of view 1 (signed evidence that the round was certified without it) ends its
-      // update as round-failed, once.
+      // five others' Leave(0, 0) (t = 5 signers that never commit in view 0: signed evidence
+      // that view 0 cannot complete) end its update as round-failed (abandoned), once — the
+      // Outcome of view 1 that follows changes nothing.
       await fed.run({ until: () => fed.eventsOf(a).some((e) => e.type === "round-failed") });
       assert(fed.eventsOf(a).some((e) => e.type === "outcome-unknown"), "a asked how it ended");
+      await fed.run();
       const failed = fed.eventsOf(a).filter((e) => e.type === "round-failed");
       assertEquals(failed.length, 1, "a's update ends, once");
-      assert(failed[0].type === "round-failed" && failed[0].reason.startsWith("excluded"));
+      assert(
+        failed[0].type === "round-failed" && failed[0].reason.startsWith("abandoned: members ") &&
+          failed[0].reason.includes(rest.join(", ")),
+        JSON.stringify(failed[0]),
+      );
       assert(!fed.eventsOf(a).some((e) => e.type === "view-change"), "a never changes view");
       assert(
         refusalTriples(fed, a).some(([, code, peer]) => code === "wrong-session" && peer === L1),

@@ -577,3 +577,52 @@ Deno.test("withdraw: a round this member committed to before a restart is refuse
   assertEquals(code, "committed");
   e.close();
 });
+
+Deno.test("a member restarted after committing learns the others' Leaves by asking, and ends abandoned", async () => {
+  // n = 6, t = 4: c = 1, the abandon quorum is n − t + c + 1 = 4.
+  const fed = await federation({ n: 6, threshold: 4, roundDeadlineMs: 3500, seed: "abandon" });
+  const net = new RestartNet(fed);
+  const x = leaderOf(fed.roster, ROUND, 0);
+  const L1 = leaderOf(fed.roster, ROUND, 1);
+  // Only x's own participant gets the UnmaskRequest of view 0: x alone commits (reveals).
+  net.intercept = (w) => w.from === x && w.type === "unmaskRequest" ? [] : undefined;
+  await net.submitAll(inputsFor(fed.roster, ROUND));
+  await net.run({ maxTime: 1000 });
+  assertEquals(net.endpoints[x].participant(ROUND)!.committedView, 0);
+  // x crashes (journaled: committed to view 0); the leader of view 1 dies.
+  net.crash(x);
+  net.dead.add(L1);
+  // The four others leave view 0 (3 s), then give up at their deadline (3.5 s): their masked
+  // inputs left in view 0, so outcome-unknown, each signing Leave(0, 5); four signers abandon it.
+  await net.run({ maxTime: 5000 });
+  const others = all(fed, [x, L1]);
+  for (const i of others) {
+    const failed = net.log.filter((l) =>
+      l.member === i && l.event.type === "round-failed" && l.event.role === "participant"
+    );
+    assertEquals(failed.length, 1, `member ${i}`);
+    assert(
+      failed[0].event.type === "round-failed" && failed[0].event.reason.startsWith("abandoned"),
+    );
+  }
+  // x comes back: committed, so asked about; the members answer its OutcomeRequests with their
+  // Leaves, which prove view 0 can never gather t commitments.
+  const plan = net.restart(x, {
+    committed: new Map([[ROUND, 0]]),
+    advertised: new Map([[ROUND, 0]]),
+    pending: [ROUND],
+  });
+  assertEquals(plan.ask, [ROUND]);
+  await net.call(x, () => net.endpoints[x].ask(ROUND, net.now));
+  await net.run({ maxTime: net.now + 1000 });
+  const ended = net.log.filter((l) =>
+    l.member === x && l.event.type === "round-failed" && l.event.role === "participant"
+  );
+  assertEquals(ended.length, 1);
+  assert(
+    ended[0].event.type === "round-failed" &&
+      ended[0].event.reason.startsWith(`abandoned: members ${others.join(", ")} `),
+    JSON.stringify(ended[0].event),
+  );
+  assertEquals(net.endpoints[x].currentRound, ROUND + 1);
+});

@@ -14,6 +14,7 @@ import {
   certificateFields,
   consistencyRequestFields,
   cosignFields,
+  leaveFields,
   maskedInputFields,
   outcomeFields,
   outcomeRequestFields,
@@ -227,6 +228,8 @@ export function largest(
       };
     case "outcomeRequest":
       return { sender: last, fields: outcomeRequestFields() };
+    case "leave":
+      return { sender: last, fields: leaveFields() };
   }
 }
 

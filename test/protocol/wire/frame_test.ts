@@ -28,8 +28,8 @@ import { assertThrowsRefusal, federation } from "../_fixtures.ts";
 import { craftFrame, header } from "../_frames.ts";
 import { classical, type Fixture, fixture, postQuantum, seal, TYPES } from "./_helpers.ts";
 
-Deno.test("messages: hybrid signatures on adverts, approvals, certificates, cosigns", async () => {
-  const hybrid = new Set(["advertiseKeys", "approval", "certificate", "cosign"]);
+Deno.test("messages: hybrid signatures on adverts, approvals, certificates, cosigns, leaves", async () => {
+  const hybrid = new Set(["advertiseKeys", "approval", "certificate", "cosign", "leave"]);
   const c = (await classical).roster;
   const p = (await postQuantum).roster;
   for (const type of TYPES) {

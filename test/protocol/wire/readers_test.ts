@@ -16,6 +16,7 @@ import {
   readConsistencyRequest,
   readCosign,
   readKeyList,
+  readLeave,
   readMaskedInput,
   readOutcome,
   readOutcomeRequest,
@@ -28,8 +29,11 @@ import type { Roster } from "../../../protocol/federation/roster.ts";
 import { federation } from "../_fixtures.ts";
 import { startedNet } from "../_harness.ts";
 
-/** The messages a normal round sends (Outcome and OutcomeRequest only follow restarts). */
-type RoundMessageType = Exclude<MessageType, "outcome" | "outcomeRequest">;
+/**
+ * The messages a normal round sends (Outcome and OutcomeRequest only follow restarts, Leave only
+ * view changes).
+ */
+type RoundMessageType = Exclude<MessageType, "outcome" | "outcomeRequest" | "leave">;
 
 const READERS: Record<RoundMessageType, (env: Envelope, roster: Roster) => unknown> = {
   advertiseKeys: readAdvertiseKeys,
@@ -67,8 +71,12 @@ Deno.test("readers: each message reader refuses every other type as wrong-type",
       assertEquals([e.code, e.peer], ["wrong-type", env.sender], `${type} reading ${other}`);
     }
   }
-  // The restart messages' readers refuse every round message too.
-  const restartReaders = { outcome: readOutcome, outcomeRequest: readOutcomeRequest };
+  // The restart and view-change messages' readers refuse every round message too.
+  const restartReaders = {
+    outcome: readOutcome,
+    outcomeRequest: readOutcomeRequest,
+    leave: readLeave,
+  };
   for (const [type, read] of Object.entries(restartReaders)) {
     for (const [other, env] of envelopes) {
       const e = assertThrows(() => read(env), ProtocolError) as ProtocolError;
