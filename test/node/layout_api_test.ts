@@ -155,8 +155,9 @@ Deno.test("layout api: the 202 and the token-protected metrics count the clipped
     assertEquals(res.status, 202, JSON.stringify(json));
     assertEquals([json.clipped, json.clip], [2, 1]);
     assertMatch(await scrape(), /^fedagg_update_values_clipped_total 2$/m);
-    // Not among the node's shared metrics (the ones an open scrape listener may serve).
-    assert(!f.node.renderMetrics().includes("clipped"));
+    // Not among the series the token-free scrape listener may serve.
+    assert(!f.node.renderMetrics("open").includes("clipped"));
+    assert(f.node.renderMetrics().includes("fedagg_update_values_clipped_total 2"));
     // Without the token, nothing.
     assertEquals(
       await fetch(`${f.api.url}/metrics`).then(async (r) => (await r.body?.cancel(), r.status)),
