@@ -40,6 +40,7 @@ import { Journal, type StoredAggregate } from "./journal.ts";
 import { type Log, Mesh } from "./mesh.ts";
 import { Metrics } from "./metrics.ts";
 import { now, RoundDriver } from "./round_driver.ts";
+import { PEER_LOSS_GRACE_MS, PeerWatch } from "./peer_watch.ts";
 import { addressesOf, type RosterFile } from "./roster_file.ts";
 import type { TensorLayout } from "./tensor_formats/mod.ts";
 import { WorkerExpander } from "./worker_expander.ts";
@@ -57,6 +58,11 @@ export interface NodeOptions {
   readonly log: Log;
   /** Mask expander (default: Worker threads, one per core). */
   readonly expander?: MaskExpander & { close?(): void };
+  /**
+   * How long (ms) a member's connection may be down before the protocol is told the member is
+   * lost (default {@link PEER_LOSS_GRACE_MS}; see `peer_watch.ts`).
+   */
+  readonly peerLossGraceMs?: number;
 }
 
 /** What `status` reports. */
@@ -100,6 +106,7 @@ export class FedaggNode {
   readonly #sink: EventSink;
   readonly #driver: RoundDriver;
   readonly #exchange: CertificateExchange;
+  readonly #watch: PeerWatch;
   readonly metrics = new Metrics();
   #mesh!: Mesh;
   readonly #submitting = new Set<number>();
@@ -140,6 +147,11 @@ export class FedaggNode {
         body: (round, view, hash, body) => this.#exchange.remember(round, view, hash, body),
       },
     });
+    this.#watch = new PeerWatch({
+      graceMs: options.peerLossGraceMs ?? PEER_LOSS_GRACE_MS,
+      lost: (member) => void this.#driver.memberReport(member, true),
+      back: (member) => void this.#driver.memberReport(member, false),
+    });
     this.#exchange = new CertificateExchange({
       endpoint: this.#endpoint,
       driver: this.#driver,
@@ -172,6 +184,8 @@ export class FedaggNode {
         onFrame: (frame, from) => node.#driver.fromPeer(frame, from),
         onGossip: (data, from) => node.#exchange.onGossip(data, from),
         aggregateBody: (round, view, hash) => node.#exchange.body(round, view, hash),
+        onConnected: (member) => node.#watch.up(member),
+        onDisconnected: (member) => node.#watch.down(member),
         log: options.log,
       });
       node.#driver.attach(node.#mesh);
@@ -384,6 +398,7 @@ export class FedaggNode {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#rssTimer !== undefined) clearInterval(this.#rssTimer);
+    this.#watch.stop();
     this.#exchange.stop();
     await this.#driver.stop();
     this.#endpoint.close();

@@ -70,13 +70,15 @@ create options:
 verify exits 0 only when the roster is valid and every member signed it.
 `,
   run: `Usage: fedagg run --dir DIR --roster FILE [--api HOST:PORT] [--listen MULTIADDR]...
+                  [--peer-loss-grace MS]
 
 Joins the mesh with DIR's identity (listening on the addresses given at init unless --listen
 is given) and serves the trainer API (default 127.0.0.1:8421; port 0 picks a free one; the URL
 is written to DIR/api.json). The roster must be signed by every member. Checks the token,
 node.json, the roster and that the ports are free before joining; holds DIR/lock while it runs,
 so a second run on DIR exits 2 naming the PID that holds it. Logs JSON lines to stderr. Stops
-cleanly on SIGINT or SIGTERM.
+cleanly on SIGINT or SIGTERM. --peer-loss-grace: how long a member's connection may be down
+before the protocol treats it as lost (default 1000 ms).
 `,
   submit: `Usage: fedagg submit --dir DIR --round R --file FILE --num-samples N [--api URL] [--json]
 

@@ -27,7 +27,7 @@ import { FedaggNode } from "../node.ts";
 import { readApiToken, readNodeConfig } from "../node_dir.ts";
 import { loadRunnableRoster } from "../roster_file.ts";
 import { closeUnrefdChannels } from "../shims.ts";
-import { list, parse, required, usage } from "./_args.ts";
+import { integer, list, parse, required, usage } from "./_args.ts";
 
 /** The trainer API's address unless `--api` names one. */
 const DEFAULT_API = "127.0.0.1:8421";
@@ -55,10 +55,13 @@ function log(level: string, message: string, fields: object = {}): void {
  */
 export async function run(argv: string[]): Promise<number> {
   const args = parse(argv, "run", {
-    string: ["dir", "roster", "api", "listen"],
+    string: ["dir", "roster", "api", "listen", "peer-loss-grace"],
     collect: ["listen"],
   });
   if (args.help) usage("run");
+  const peerLossGraceMs = args["peer-loss-grace"] === undefined
+    ? undefined
+    : integer(args["peer-loss-grace"], "peer-loss-grace");
   const dir = required(args, "dir", "run");
   const rosterPath = required(args, "roster", "run");
   const apiAddress = parseHostPort(args.api ?? DEFAULT_API, "--api");
@@ -87,6 +90,7 @@ export async function run(argv: string[]): Promise<number> {
           index,
           listen: listen.map((l) => l.multiaddr),
           log,
+          peerLossGraceMs,
         }), stop.signal);
     } finally {
       stop.dispose();
