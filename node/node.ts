@@ -149,7 +149,13 @@ export class FedaggNode {
     });
     this.#watch = new PeerWatch({
       graceMs: options.peerLossGraceMs ?? PEER_LOSS_GRACE_MS,
-      lost: (member) => void this.#driver.memberReport(member, true),
+      lost: (member) => {
+        this.metrics.inc(
+          "fedagg_members_lost_total",
+          "Members reported lost to the protocol (connection down past the grace)",
+        );
+        void this.#driver.memberReport(member, true);
+      },
       back: (member) => void this.#driver.memberReport(member, false),
     });
     this.#exchange = new CertificateExchange({

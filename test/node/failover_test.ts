@@ -91,6 +91,8 @@ Deno.test({
         assert(lost >= 0, `${net.node(i).name} never reported the leader lost`);
         assert(change > lost, `${net.node(i).name} changed view (line ${change}) before ${lost}`);
         assertEquals(lines[change].to, 1);
+        const metrics = await (await net.api(net.node(i), "/metrics")).text();
+        assert(/^fedagg_members_lost_total [1-9]/m.test(metrics), "the loss is counted");
       }
     } finally {
       await net.stopAll();
