@@ -11,7 +11,9 @@
  * are waiting in its buffers would time its stage out as if they never came. So a timer that
  * fires more than {@link LATE_TIMER_MS} after its deadline waits {@link PAUSE_YIELD_MS} more
  * before firing; the frames read in that window enter the pipeline ahead of the tick, which is
- * FIFO, and the protocol sees them first.
+ * FIFO, and the protocol sees them first. Lateness is counted from the deadline, so a deadline
+ * that passed while the process was busy (a long call, a starved CPU) is treated the same way:
+ * frames may have queued meanwhile too.
  *
  * Why that is safe: a protocol timeout only ever gives up waiting (a stage closes with what it
  * has, a view is left); running it a little later than due is what a slower clock would do, and
