@@ -17,7 +17,10 @@
  *   it.
  *
  * Connections to every member are dialed at start and kept warm: a member that is not
- * connected is redialed with exponential backoff (1 s up to 30 s).
+ * connected is redialed with exponential backoff (1 s up to 30 s), the first time right after
+ * its last connection closed. The mesh reports each member's connectivity as it changes
+ * (`onConnected` / `onDisconnected`): facts only, which the node's failure detector
+ * (`peer_watch.ts`) turns into the protocol's lost-member input.
  *
  * @module
  */
@@ -86,6 +89,10 @@ export interface MeshOptions {
   readonly onGossip: (data: Uint8Array, from: number) => void;
   /** Serves an aggregate body by (round, view, hash), or undefined if unknown here. */
   readonly aggregateBody: (round: number, view: number, hash: Uint8Array) => Uint8Array | undefined;
+  /** A roster member this node had no connection to is connected now (libp2p `peer:connect`). */
+  readonly onConnected?: (member: number) => void;
+  /** The last connection to roster member `member` closed (libp2p `peer:disconnect`). */
+  readonly onDisconnected?: (member: number) => void;
   readonly log: Log;
 }
 
@@ -181,6 +188,7 @@ export class Mesh {
     const topic = `fedagg/1/${roster.federation}/${toHex(roster.hash).slice(0, 16)}`;
     const mesh = new Mesh(node as unknown as Libp2p, options, peers, topic, counters);
     await mesh.#register();
+    mesh.#watchConnections();
     await node.start();
     mesh.#pubsub().subscribe(topic); // gossipsub refuses subscriptions before it starts
     for (const [i, list] of options.addresses.entries()) {
@@ -356,6 +364,25 @@ export class Mesh {
         this.#options.onGossip(e.detail.data, from);
       },
     );
+  }
+
+  /**
+   * Hands each roster member's connectivity changes to `onConnected` / `onDisconnected`, and
+   * redials a member at once when its last connection closed (a dropped connection to a live
+   * member is back well within the failure detector's grace).
+   */
+  #watchConnections(): void {
+    const { onConnected, onDisconnected } = this.#options;
+    this.#node.addEventListener("peer:connect", (e: CustomEvent<PeerId>) => {
+      const member = this.#index.get(e.detail.toString());
+      if (member !== undefined && !this.#stopping) onConnected?.(member);
+    });
+    this.#node.addEventListener("peer:disconnect", (e: CustomEvent<PeerId>) => {
+      const member = this.#index.get(e.detail.toString());
+      if (member === undefined || this.#stopping) return;
+      onDisconnected?.(member);
+      this.#maintain();
+    });
   }
 
   /**

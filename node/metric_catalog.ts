@@ -116,6 +116,10 @@ export function nodeMetricSpecs(info: CatalogInfo): MetricSpec[] {
     },
     counter("fedagg_updates_accepted_total", "Updates accepted from the trainer"),
     counter("fedagg_updates_withdrawn_total", "Updates the trainer withdrew"),
+    counter(
+      "fedagg_members_lost_total",
+      "Members whose connection stayed down past the peer-loss grace (reported to the protocol)",
+    ),
     {
       name: "fedagg_update_values_clipped_total",
       type: "counter",

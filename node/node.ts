@@ -44,6 +44,7 @@ import { type Log, Mesh } from "./mesh.ts";
 import { FEDAGG_VERSION, nodeMetrics, rosterHashPrefix } from "./metric_catalog.ts";
 import type { Exposure, Metrics } from "./metrics.ts";
 import { now, RoundDriver } from "./round_driver.ts";
+import { PEER_LOSS_GRACE_MS, PeerWatch } from "./peer_watch.ts";
 import { addressesOf, type RosterFile } from "./roster_file.ts";
 import type { TensorLayout } from "./tensor_formats/mod.ts";
 import { WorkerExpander } from "./worker_expander.ts";
@@ -65,6 +66,11 @@ export interface NodeOptions {
   readonly retention?: RetentionPolicy;
   /** Events kept for `Last-Event-ID` replay (default `DEFAULT_EVENT_CAPACITY`). */
   readonly eventReplayCapacity?: number;
+  /**
+   * How long (ms) a member's connection may be down before the protocol is told the member is
+   * lost (default {@link PEER_LOSS_GRACE_MS}; see `peer_watch.ts`).
+   */
+  readonly peerLossGraceMs?: number;
 }
 
 /** What `status` reports. */
@@ -129,6 +135,7 @@ export class FedaggNode {
   readonly #sink: EventSink;
   readonly #driver: RoundDriver;
   readonly #exchange: CertificateExchange;
+  readonly #watch: PeerWatch;
   /** The node's metrics (every documented series from the start: `metric_catalog.ts`). */
   readonly metrics: Metrics;
   #mesh!: Mesh;
@@ -179,6 +186,14 @@ export class FedaggNode {
         body: (round, view, hash, body) => this.#exchange.remember(round, view, hash, body),
       },
     });
+    this.#watch = new PeerWatch({
+      graceMs: options.peerLossGraceMs ?? PEER_LOSS_GRACE_MS,
+      lost: (member) => {
+        this.metrics.inc("fedagg_members_lost_total", "");
+        void this.#driver.memberReport(member, true);
+      },
+      back: (member) => void this.#driver.memberReport(member, false),
+    });
     this.#exchange = new CertificateExchange({
       endpoint: this.#endpoint,
       driver: this.#driver,
@@ -211,6 +226,8 @@ export class FedaggNode {
         onFrame: (frame, from) => node.#driver.fromPeer(frame, from),
         onGossip: (data, from) => node.#exchange.onGossip(data, from),
         aggregateBody: (round, view, hash) => node.#exchange.body(round, view, hash),
+        onConnected: (member) => node.#watch.up(member),
+        onDisconnected: (member) => node.#watch.down(member),
         log: options.log,
       });
       node.#driver.attach(node.#mesh);
@@ -523,6 +540,7 @@ export class FedaggNode {
     this.#stopped = true;
     await this.#retaining;
     if (this.#rssTimer !== undefined) clearInterval(this.#rssTimer);
+    this.#watch.stop();
     this.#exchange.stop();
     await this.#driver.stop();
     this.#endpoint.close();

@@ -1,11 +1,13 @@
 /**
  * The round driver: runs this member's protocol {@link Endpoint} in real time. Every endpoint
  * call and the handling of its outputs run one at a time, in order; the endpoint's next timeout
- * is a timer; frames to one member leave in the order the protocol produced them, each retried
+ * is a timer (`protocol_timer.ts`: a timer that fires late after a pause first lets the frames
+ * that arrived meanwhile in); frames to one member leave in the order the protocol produced them, each retried
  * until its view is over; a `committed` event is written to the journal (by the event sink)
  * before the frame that commits is sent; and frames from one member are capped while they wait.
  *
- * Broadcasts go to the certificate exchange (gossip), events to the event sink. Nothing here
+ * Broadcasts go to the certificate exchange (gossip), events to the event sink; the failure
+ * detector's reports (`peer_watch.ts`) go to the endpoint as lost and back members. Nothing here
  * decides a protocol question.
  *
  * @module
@@ -23,6 +25,7 @@ import {
 } from "../protocol/mod.ts";
 import { crashPoint, sendPoint } from "./crash_point.ts";
 import type { Log, Mesh } from "./mesh.ts";
+import { ProtocolTimer } from "./protocol_timer.ts";
 
 /** Frames from one member waiting for the pipeline; beyond this its frames are refused. */
 export const MAX_QUEUED_PER_PEER = 16;
@@ -59,8 +62,7 @@ export class RoundDriver {
   readonly #options: RoundDriverOptions;
   #mesh: Mesh | undefined;
   #pipeline: Promise<unknown> = Promise.resolve();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #timerAt: number | undefined;
+  readonly #timer: ProtocolTimer;
   readonly #sendQueues = new Map<number, Promise<unknown>>();
   /** Frames each member has waiting in the pipeline. */
   readonly #queued = new Map<number, number>();
@@ -69,6 +71,9 @@ export class RoundDriver {
   /** A driver of `options.endpoint`; frames leave once {@link attach} gave it the mesh. */
   constructor(options: RoundDriverOptions) {
     this.#options = options;
+    this.#timer = new ProtocolTimer({
+      fire: () => void this.input(() => options.endpoint.tick(now())).catch(() => {}),
+    });
   }
 
   /** The mesh frames are sent on. */
@@ -114,25 +119,27 @@ export class RoundDriver {
       .finally(() => this.#queued.set(from, (this.#queued.get(from) ?? 1) - 1));
   }
 
+  /**
+   * The failure detector reports member `member` lost (`lost` true) or back: handed to the
+   * endpoint in order with everything else, which decides what it means.
+   */
+  memberReport(member: number, lost: boolean): Promise<void> {
+    const { endpoint, log } = this.#options;
+    log("info", lost ? "member unreachable past the grace" : "member reachable again", { member });
+    return this.input(() =>
+      lost ? endpoint.memberLost(member, now()) : endpoint.memberBack(member, now())
+    ).catch(() => {});
+  }
+
   /** Stops the timer and waits for the call in progress; later calls do nothing. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer.stop();
     await this.#pipeline.catch(() => {});
   }
 
   #reschedule(): void {
-    const at = this.#options.endpoint.nextTimeout();
-    if (at === this.#timerAt) return;
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = at;
-    if (at === undefined || this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = undefined;
-      this.input(() => this.#options.endpoint.tick(now())).catch(() => {});
-    }, Math.max(0, at - now()));
+    if (!this.#stopped) this.#timer.set(this.#options.endpoint.nextTimeout());
   }
 
   async #output(o: Output): Promise<void> {

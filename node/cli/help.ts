@@ -91,6 +91,7 @@ within ${MAX_RELATIVE_ERROR} × the clip (or --force).
   run: `Usage: fedagg run --dir DIR --roster FILE [--api HOST:PORT] [--listen MULTIADDR]...
                   [--metrics HOST:PORT] [--log-level LEVEL]
                   [--keep-rounds N] [--keep-bytes SIZE] [--archive DIR]
+                  [--peer-loss-grace MS]
 
 Joins the mesh with DIR's identity (listening on the addresses given at init unless --listen
 is given) and serves the trainer API (default 127.0.0.1:8421; port 0 picks a free one; the URL
@@ -107,6 +108,8 @@ cleanly on SIGINT or SIGTERM.
   --keep-bytes SIZE     journal retention: bytes of round directories kept, e.g. 500M, 2G
                         (default ${DEFAULT_RETENTION.keepBytes / 1024 ** 3}G)
   --archive DIR         move retired rounds to DIR instead of deleting them
+  --peer-loss-grace MS  how long a member's connection may be down before the protocol treats
+                        it as lost (default 1000)
   Rounds not yet ended here, the newest final round and the rounds within reach of the current
   round are never retired, so the journal may stay above the limits.
 `,

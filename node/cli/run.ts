@@ -72,10 +72,14 @@ export async function run(argv: string[]): Promise<number> {
       "keep-rounds",
       "keep-bytes",
       "archive",
+      "peer-loss-grace",
     ],
     collect: ["listen"],
   });
   if (args.help) usage("run");
+  const peerLossGraceMs = args["peer-loss-grace"] === undefined
+    ? undefined
+    : integer(args["peer-loss-grace"], "peer-loss-grace");
   const dir = required(args, "dir", "run");
   const rosterPath = required(args, "roster", "run");
   const apiAddress = parseHostPort(args.api ?? DEFAULT_API, "--api");
@@ -119,6 +123,7 @@ export async function run(argv: string[]): Promise<number> {
           listen: listen.map((l) => l.multiaddr),
           log,
           retention: settings.retention,
+          peerLossGraceMs,
         }), stop.signal);
     } finally {
       stop.dispose();

@@ -16,6 +16,14 @@
  * never moves this member out of the window in which it leads the federation's rounds. A
  * trainer withdraws an update that sent no masked input yet with {@link Endpoint.withdraw}.
  *
+ * **Lost members.** The driver may report a member whose connection was lost and not
+ * re-established within its grace ({@link Endpoint.memberLost}), and its return
+ * ({@link Endpoint.memberBack}). That is a fact about a connection, not proof of a crash, so it
+ * only lets the endpoint do sooner what its timers would do: a participant whose view's leader
+ * is lost leaves the view by its view-timeout path, and a leader closes a stage with ≥ t answers
+ * once only lost members are missing. It never fails a round, never moves a committed member and
+ * never refuses a lost member's frames; a hung but connected member is still caught by the timers.
+ *
  * Resource limits against a flooding peer: leaders are created only for rounds within
  * {@link ROUND_WINDOW} of the newest round this member submitted to or saw decided (any round
  * before its first submission or {@link Endpoint.restore}) and views within {@link VIEW_WINDOW}
@@ -159,6 +167,8 @@ export class Endpoint {
    * for rounds whose seat it holds): at most one answer per (round, member, w).
    */
   readonly #leaveAnswered = new Map<number, Map<number, number>>();
+  /** Members the driver reports lost and not back since (never this member). */
+  readonly #lost = new Set<number>();
 
   /**
    * An endpoint with no rounds yet.
@@ -553,6 +563,46 @@ export class Endpoint {
     }
   }
 
+  /**
+   * The driver's failure detector reports that the connection to member `member` was lost and
+   * not re-established within its grace. From now until {@link memberBack}: a participant of this
+   * member whose current view is led by a lost member leaves that view at once, by the same path
+   * as its view timeout (not when it committed, not from a round's last view, and only while at
+   * least t members, this one included, are not lost: when this member is the one cut off,
+   * hurrying through views would only burn them); and every leader here closes its stage with
+   * ≥ t answers once the members still missing are all lost. Refuses (CallerError
+   * `invalid-input`) a member outside the roster or this member itself. Reporting a member
+   * already lost changes nothing.
+   */
+  memberLost(member: number, now: number): Promise<Output[]> {
+    return this.#serialized(async () => {
+      this.#checkPeer(member);
+      if (this.#lost.has(member)) return [];
+      this.#lost.add(member);
+      const out: Output[] = [];
+      for (const l of this.#leaders.values()) out.push(...await l.recheck(now));
+      return await this.#deliverLocal(out, now);
+    });
+  }
+
+  /**
+   * The driver reports that member `member`, reported lost before, is connected again: it is no
+   * longer treated as absent. Nothing already decided is undone (a view left stays left, a stage
+   * closed stays closed). Refuses like {@link memberLost}.
+   */
+  memberBack(member: number, _now: number): Promise<Output[]> {
+    return this.#serialized(() => {
+      this.#checkPeer(member);
+      this.#lost.delete(member);
+      return Promise.resolve([]);
+    });
+  }
+
+  /** The members currently reported lost, ascending (for inspection). */
+  get lostMembers(): number[] {
+    return [...this.#lost].sort((a, b) => a - b);
+  }
+
   /** Runs every machine whose timeout has passed. */
   tick(now: number): Promise<Output[]> {
     return this.#serialized(async () => {
@@ -697,23 +747,60 @@ export class Endpoint {
     })];
   }
 
-  /** Feeds frames addressed to this member back in until only external sends remain. */
+  /**
+   * Feeds frames addressed to this member back in until only external sends remain; then lets
+   * every participant whose view is led by a lost member leave it ({@link #leaveLostViews}),
+   * whichever call moved it there.
+   */
   async #deliverLocal(outputs: Output[], now: number): Promise<Output[]> {
     const self = this.#config.self;
     const result: Output[] = [];
     const pending = [...outputs];
-    while (pending.length > 0) {
-      const o = pending.shift()!;
-      if (o.kind === "send" && o.to === self) {
-        pending.push(...await this.#route(o.frame, self, now));
-      } else if (o.kind === "broadcast") {
-        result.push(o);
-        pending.push(...await this.#route(o.frame, self, now));
-      } else {
-        result.push(o);
+    for (;;) {
+      while (pending.length > 0) {
+        const o = pending.shift()!;
+        if (o.kind === "send" && o.to === self) {
+          pending.push(...await this.#route(o.frame, self, now));
+        } else if (o.kind === "broadcast") {
+          result.push(o);
+          pending.push(...await this.#route(o.frame, self, now));
+        } else {
+          result.push(o);
+        }
       }
+      // Each pass moves a participant one view on (bounded by the view limit), or ends the loop.
+      pending.push(...await this.#leaveLostViews(now));
+      if (pending.length === 0) return result;
     }
-    return result;
+  }
+
+  /**
+   * The view changes a lost leader justifies now (see {@link memberLost}): one per participant
+   * whose current view's leader is lost, while at least t members are not lost.
+   */
+  async #leaveLostViews(now: number): Promise<Output[]> {
+    const { roster } = this.#config;
+    if (this.#lost.size === 0 || roster.members.length - this.#lost.size < roster.threshold) {
+      return [];
+    }
+    const out: Output[] = [];
+    for (const [round, seat] of this.#participants) {
+      if (!(seat instanceof Participant) || !seat.open) continue;
+      if (!this.#lost.has(leaderOf(roster, round, seat.view))) continue;
+      out.push(...await seat.leaderLost(now));
+    }
+    return out;
+  }
+
+  /** Refuses (CallerError `invalid-input`) a member that is not another roster member. */
+  #checkPeer(member: number): void {
+    const { roster, self } = this.#config;
+    if (!Number.isSafeInteger(member) || member < 0 || member >= roster.members.length) {
+      throw new CallerError("invalid-input", `no roster member ${member}`);
+    }
+    if (member === self) {
+      throw new CallerError("invalid-input", `member ${member} is this member itself`);
+    }
   }
 
   async #route(frame: Uint8Array, from: number, now: number): Promise<Output[]> {
@@ -962,7 +1049,7 @@ export class Endpoint {
       this.#leaders.get(victim)!.wipe();
       this.#leaders.delete(victim);
     }
-    const leader = new Leader(this.#config, env.session);
+    const leader = new Leader(this.#config, env.session, this.#lost);
     this.#leaders.set(key, leader);
     return leader;
   }

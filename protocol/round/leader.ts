@@ -12,7 +12,9 @@
  * removes every mask from its running sum.
  *
  * A stage closes as soon as every expected member has answered, or when `stageTimeoutMs` has
- * passed with at least t answers (`advertiseTimeoutMs`, from the first advert, for the first).
+ * passed with at least t answers (`advertiseTimeoutMs`, from the first advert, for the first),
+ * or — with at least t answers — as soon as every expected member that has not answered is one
+ * the driver reports lost (the `lost` set the endpoint shares; see {@link Leader.recheck}).
  * With fewer than t the leader keeps waiting; the members' view timeout then moves the round to
  * the next leader, and this leader gives up a view timeout later.
  *
@@ -79,6 +81,8 @@ export class Leader {
   #stageOpened: number | undefined;
   #deadline: number | undefined;
   #timedOut = false;
+  /** Members the driver reports lost (owned and updated by the endpoint; read only here). */
+  readonly #lost: ReadonlySet<number>;
 
   /** Digest of each accepted message, by type and sender: a second, different one is equivocation. */
   readonly #digests = new Map<string, Map<number, Uint8Array>>();
@@ -100,9 +104,10 @@ export class Leader {
 
   /**
    * A leader for `session`. Refuses (RangeError) to lead a session whose scheduled leader is
-   * another member.
+   * another member. `lost` is the live set of members the driver reports lost (default: none):
+   * the leader reads it, never changes it, and after a change is told to {@link recheck}.
    */
-  constructor(config: LeaderConfig, session: Session) {
+  constructor(config: LeaderConfig, session: Session, lost: ReadonlySet<number> = new Set()) {
     const scheduled = leaderOf(config.roster, session.round, session.view);
     if (scheduled !== config.self) {
       throw new RangeError(
@@ -111,6 +116,7 @@ export class Leader {
     }
     this.#config = config;
     this.session = session;
+    this.#lost = lost;
     this.#hash = sessionHash(session);
     this.#graph = sessionGraph(config.roster, session);
   }
@@ -175,6 +181,17 @@ export class Leader {
       this.#deadline = now + this.#config.roster.viewTimeoutMs;
     }
     return out;
+  }
+
+  /**
+   * Closes the current stage now if it has at least t answers and every expected member still
+   * missing is lost (called after the lost set changed). A lost member is only treated as
+   * absent: its later answer to a stage still open is taken as usual, and nothing is decided
+   * that a stage timeout would not decide with the same answers.
+   */
+  async recheck(now: number): Promise<Output[]> {
+    if (this.#stageOpened === undefined || this.#stage === "failed") return [];
+    return await this.#tryClose(now);
   }
 
   /**
@@ -355,26 +372,26 @@ export class Leader {
     return await this.#tryClose(now);
   }
 
-  /** Closes the stage when everyone expected answered, or after the timeout with ≥ t. */
+  /**
+   * Closes the stage when everyone expected answered, after the timeout with ≥ t, or with ≥ t
+   * when every expected member that has not answered is lost.
+   */
   async #tryClose(now: number): Promise<Output[]> {
     const t = this.#config.roster.threshold;
-    const ready = (have: number, expected: number) =>
-      have === expected || (this.#timedOut && have >= t);
+    const ready = (answered: { has(m: number): boolean; size: number }, expected: MemberSet) =>
+      answered.size === expected.length || (this.#timedOut && answered.size >= t) ||
+      (answered.size >= t && expected.every((m) => answered.has(m) || this.#lost.has(m)));
     switch (this.#stage) {
       case "advertise":
-        return ready(this.#adverts.size, this.#config.roster.members.length)
-          ? await this.#closeAdvertiseKeys(now)
-          : [];
+        return ready(this.#adverts, this.#all()) ? await this.#closeAdvertiseKeys(now) : [];
       case "share":
-        return ready(this.#shares.size, this.#u1.length) ? await this.#closeShareKeys(now) : [];
+        return ready(this.#shares, this.#u1) ? await this.#closeShareKeys(now) : [];
       case "masked":
-        return ready(this.#masked.size, this.#u2.length) ? await this.#closeMasked(now) : [];
+        return ready(this.#masked, this.#u2) ? await this.#closeMasked(now) : [];
       case "consistency":
-        return ready(this.#approvals.size, this.#u3.length) ? await this.#closeApprovals(now) : [];
+        return ready(this.#approvals, this.#u3) ? await this.#closeApprovals(now) : [];
       case "unmask":
-        return this.#unmasked.size === this.#approvers.length || this.#timedOut
-          ? await this.#finish()
-          : [];
+        return ready(this.#unmasked, this.#approvers) || this.#timedOut ? await this.#finish() : [];
       default:
         return [];
     }

@@ -403,6 +403,26 @@ export class Participant {
   }
 
   /**
+   * The driver reports the current view's leader lost (its connection gone past the driver's
+   * grace): the member leaves the view now, by the same path as its view timeout
+   * ({@link handleTimeout}, whose deadline this moves to `now`) — but only where that timeout
+   * would move to the next view. A member that committed keeps its view (its timeout asks, as
+   * before), and the last view is left to the timer (a lost leader alone never gives the round
+   * up). The caller decides that the leader is the lost member; nothing else is inferred here.
+   */
+  async leaderLost(now: number): Promise<Output[]> {
+    if (this.#view === undefined || this.#inquiry !== undefined || this.#deadline === undefined) {
+      return [];
+    }
+    if (participantTimeout(this.stage, this.#committedView !== undefined) !== "next-view") {
+      return [];
+    }
+    if (this.#viewNumber + 1 >= viewLimit(this.#config.roster.members.length)) return [];
+    this.#deadline = now;
+    return await this.handleTimeout(now);
+  }
+
+  /**
    * This member's Outcome frame of the round (its final certificate and aggregate), once the
    * round is final here; else undefined (see `Publication.outcomeFrame`).
    */

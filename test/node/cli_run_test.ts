@@ -64,7 +64,11 @@ function assertRefused(outcome: Outcome, pattern: RegExp, token: string, what: s
   assertEquals(outcome.code, 2, `${what}: exit code\n${outcome.stderr}`);
   assertEquals(text.split("\n").length, 1, `${what}: one line on stderr\n${outcome.stderr}`);
   assert(!/^\s+at /m.test(outcome.stderr), `${what}: no stack trace\n${outcome.stderr}`);
-  assertMatch(text, /^fedagg run: |^--(api|metrics|log-level|keep-rounds|keep-bytes) /, what);
+  assertMatch(
+    text,
+    /^fedagg run: |^--(api|metrics|log-level|keep-rounds|keep-bytes|peer-loss-grace) /,
+    what,
+  );
   assertMatch(text, pattern, what);
   assert(!outcome.stderr.includes(token), `${what}: the token is not printed`);
   return text;
@@ -99,6 +103,11 @@ const SHORT_TOKEN = "Sh0rtSecret15ch"; // 15 characters
 const SPACED_TOKEN = "Secret with spaces inside";
 
 const CASES: readonly Case[] = [
+  {
+    what: "peer-loss grace not a number of ms",
+    extra: () => ["--peer-loss-grace", "1s"],
+    says: () => /--peer-loss-grace must be an integer ≥ 0, got 1s/,
+  },
   {
     what: "garbage node.json",
     files: { "node.json": "garbage {" },

@@ -62,6 +62,8 @@ interface Peer {
   readonly gossip: { data: Uint8Array; from: number }[];
   readonly logs: { level: string; message: string; fields?: object }[];
   readonly bodies: Map<string, Uint8Array>;
+  /** Connectivity reports in order: `up M` / `down M` for roster member M. */
+  readonly links: string[];
 }
 
 function bodyKey(round: number, view: number, hash: Uint8Array): string {
@@ -81,6 +83,7 @@ async function startPeer(
   const gossip: Peer["gossip"] = [];
   const logs: Peer["logs"] = [];
   const bodies = new Map<string, Uint8Array>();
+  const links: string[] = [];
   const mesh = await Mesh.start({
     identity,
     roster,
@@ -95,9 +98,11 @@ async function startPeer(
       gossip.push({ data, from });
     },
     aggregateBody: (round, view, hash) => bodies.get(bodyKey(round, view, hash)),
+    onConnected: (member) => links.push(`up ${member}`),
+    onDisconnected: (member) => links.push(`down ${member}`),
     log: (level, message, fields) => logs.push({ level, message, fields }),
   });
-  return { mesh, index: roster.indexOf(identity.peerId)!, frames, gossip, logs, bodies };
+  return { mesh, index: roster.indexOf(identity.peerId)!, frames, gossip, logs, bodies, links };
 }
 
 async function waitFor(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -354,6 +359,34 @@ Deno.test("mesh: two running members of a three-member roster", async () => {
       JSON.stringify(b.logs),
     );
     assertEquals(b.mesh.counters.framesSent, 0);
+  } finally {
+    await stopAll(peers);
+  }
+});
+
+Deno.test("mesh: reports a member's connection closing and coming back", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-links"); // the third never runs
+  const peers: (Peer | undefined)[] = [];
+  try {
+    const a = await startPeer(ids[0], roster, new Map(), 64 * 1024);
+    peers.push(a);
+    let b = await startPeer(ids[1], roster, new Map([[a.index, a.mesh.addresses]]), 64 * 1024);
+    peers.push(b);
+    await waitFor("A to see B connect", () => a.links.includes(`up ${b.index}`));
+    // B's process goes away: A's last connection to it closes.
+    await b.mesh.stop();
+    peers[1] = undefined;
+    await waitFor("A to see B's connection close", () => a.links.includes(`down ${b.index}`));
+    assertEquals(a.mesh.connected(), []);
+    // B comes back (same identity) and dials A: reported connected again.
+    b = await startPeer(ids[1], roster, new Map([[a.index, a.mesh.addresses]]), 64 * 1024);
+    peers[1] = b;
+    await waitFor(
+      "A to see B again",
+      () => a.links.filter((l) => l === `up ${b.index}`).length === 2,
+    );
+    assertEquals(a.links, [`up ${b.index}`, `down ${b.index}`, `up ${b.index}`]);
   } finally {
     await stopAll(peers);
   }
