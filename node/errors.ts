@@ -36,6 +36,10 @@ export type SetupErrorCode =
   | "roster-invalid"
   /** A roster some member has not signed yet (it cannot run). */
   | "roster-unsigned"
+  /** Files that should describe one roster (or one amendment) describe different ones. */
+  | "roster-mismatch"
+  /** A file a command would write exists already (`--force` overwrites it). */
+  | "file-exists"
   /** A member card that does not parse or whose PeerId does not match its key. */
   | "card-invalid"
   /** `DIR/node.json` does not parse, or its `listen` is not a non-empty list of TCP multiaddrs. */

@@ -30,13 +30,14 @@ export interface InitializedNode {
 /**
  * Creates the node directory `dir`: a new identity (from `rng`), a random API token of 32
  * alphanumeric characters, `node.json` with `listen` (default {@link DEFAULT_LISTEN}) and the
- * card announcing `announce` (default: the listen addresses). Refuses, before writing anything,
+ * card announcing `announce` (default: the listen addresses) and the display name `name`, if
+ * given. Refuses, before writing anything,
  * listen addresses the node could not listen on (NodeError `address-invalid`, see
  * `parseListenMultiaddrs`) and a directory that already has an identity (`identity-exists`).
  */
 export async function initNodeDir(
   dir: string,
-  options: { listen?: readonly string[]; announce?: readonly string[] } = {},
+  options: { listen?: readonly string[]; announce?: readonly string[]; name?: string } = {},
   rng: Rng = systemRng,
 ): Promise<InitializedNode> {
   const listen = options.listen !== undefined && options.listen.length > 0
@@ -52,7 +53,7 @@ export async function initNodeDir(
   const token = toBase64(rng(24)).replace(/[+/=]/g, "x");
   await writeFileAtomic(`${dir}/api.token`, token + "\n", 0o600);
   await writeFileAtomic(`${dir}/node.json`, JSON.stringify({ listen }, null, 2) + "\n", 0o600);
-  const card = identity.card(announce);
+  const card = identity.card(announce, options.name);
   await writeFileAtomic(`${dir}/card.json`, JSON.stringify(card, null, 2) + "\n", 0o644);
   return { identity, token, card };
 }

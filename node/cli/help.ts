@@ -35,17 +35,21 @@ Commands:
   status     show the local node's status
   verify     check a published aggregate and its final certificate offline
 `,
-  init: `Usage: fedagg init --dir DIR [--listen MULTIADDR]... [--announce MULTIADDR]... [--json]
+  init:
+    `Usage: fedagg init --dir DIR [--name NAME] [--listen MULTIADDR]... [--announce MULTIADDR]...
+                   [--json]
 
 Creates DIR (mode 0700) with a new identity (identity.json, mode 0600) and an API token
 (api.token, mode 0600), and prints this member's card (also written to DIR/card.json) for the
 roster. --listen defaults to ${DEFAULT_LISTEN.join(" ")}; --announce (the addresses others dial)
-defaults to the listen addresses.
+defaults to the listen addresses. --name is the display name (the organisation, at most 64
+characters) the card and the roster carry; members approve it with the keys and addresses.
 `,
   roster: `Usage:
-  fedagg roster create --out FILE --federation NAME --dim D [options]
+  fedagg roster create --out FILE [--force] --federation NAME --dim D [options]
   fedagg roster add    --roster FILE --card CARD.json [--card ...]
   fedagg roster sign   --roster FILE --dir DIR
+  fedagg roster merge  FILE FILE... --out FILE [--force] [--json]
   fedagg roster verify --roster FILE [--json]
 
 create options:
@@ -66,6 +70,13 @@ create options:
   --advertise-timeout MS          submission deadline after the first update: 6 × the
                                   stage timeout unless given (default ${defaults.advertiseTimeoutMs})
   --view-timeout MS               3 × the stage timeout unless given (default ${defaults.viewTimeoutMs})
+
+create refuses to replace an existing --out unless --force is given. Roster files are read
+strictly: an unknown key or a value of the wrong type is refused with the key's name. The roster
+hash every member signs covers the parameters and every member's keys, name and addresses.
+
+merge combines copies of one roster that members signed in parallel (each signature checked);
+it refuses copies of different rosters.
 
 verify exits 0 only when the roster is valid and every member signed it.
 `,

@@ -14,6 +14,7 @@ import {
   checkRosterParameters,
   DEFAULT_PARAMETERS,
   DEFAULT_SECAGG_PLUS,
+  mergeRosterFiles,
   newRosterFile,
   readRosterFile,
   type RosterGraph,
@@ -53,6 +54,7 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   add,
   sign,
   verify,
+  merge,
 };
 
 // ---- create -------------------------------------------------------------------------------------
@@ -82,14 +84,17 @@ const CREATE_OPTIONS = [
  * (usage error) missing or malformed options, the first one found in a fixed order: `--out`,
  * the mode, the stage timeout, the graph, then the others in the order of {@link parametersOf};
  * then (ConfigError, nothing written) parameters no member list could run with, such as a
- * threshold of 1 or a view timeout not above the stage timeout (`checkRosterParameters`).
+ * threshold of 1 or a view timeout not above the stage timeout (`checkRosterParameters`); then
+ * (`file-exists`) an existing `--out` without `--force`: a signed roster is never lost to a
+ * repeated command.
  */
 async function create(argv: string[]): Promise<number> {
-  const args = parse(argv, "roster", { string: CREATE_OPTIONS });
+  const args = parse(argv, "roster", { string: CREATE_OPTIONS, boolean: ["force"] });
   if (args.help) usage("roster");
   const out = required(args, "out", "roster");
   const file = newRosterFile(parametersOf(args));
   checkRosterParameters(file);
+  await refuseOverwrite(out, args.force);
   await writeRosterFile(out, file);
   console.log(
     `wrote ${out}: add members with \`fedagg roster add --roster ${out} --card CARD.json\``,
@@ -247,4 +252,50 @@ async function verify(argv: string[]): Promise<number> {
         `invalid: ${check.invalid.join(", ") || "none"}`,
   );
   return check.complete ? 0 : 1;
+}
+
+/**
+ * Refuses (NodeError `file-exists`) to write `path` when it exists, unless `force`. The check
+ * and the later atomic write are separate steps: two commands racing for one path are not
+ * guarded against, a repeated command is.
+ */
+export async function refuseOverwrite(path: string, force: boolean): Promise<void> {
+  if (force) return;
+  try {
+    await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  throw new NodeError(
+    "file-exists",
+    `${path} exists already: choose another --out, or add --force to replace it`,
+  );
+}
+
+/**
+ * `roster merge A B … --out FILE [--force]`: one file with the signatures of files signed in
+ * parallel; resolves to 0. Refuses (throws, nothing written) fewer than two files, files of
+ * different rosters (`roster-mismatch`), a signature that does not verify, and an existing
+ * `--out` without `--force`.
+ */
+async function merge(argv: string[]): Promise<number> {
+  const args = parse(argv, "roster", { string: ["out"], boolean: ["force"], positional: true });
+  if (args.help) usage("roster");
+  const out = required(args, "out", "roster");
+  const paths = args._.map(String);
+  if (paths.length < 2) throw usageError(`roster merge needs at least two files\n\n${HELP.roster}`);
+  const files = [];
+  for (const path of paths) files.push({ path, file: await readRosterFile(path) });
+  const merged = await mergeRosterFiles(files);
+  await refuseOverwrite(out, args.force);
+  await writeRosterFile(out, merged);
+  const check = await checkRosterFile(merged);
+  print(
+    args.json,
+    { out, signed: check.signed, missing: check.missing, complete: check.complete },
+    `wrote ${out}: signed by ${check.signed.length} of ${check.roster.members.length} members` +
+      (check.complete ? " (complete)" : ` (missing: ${check.missing.join(", ")})`),
+  );
+  return 0;
 }
