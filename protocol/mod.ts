@@ -23,8 +23,10 @@ export {
   createRoster,
   DEFAULT_STAGE_TIMEOUT_MS,
   defaultTimeouts,
+  MAX_ADDRESSES,
   MAX_DIM,
   MAX_MEMBERS,
+  MAX_NAME_LENGTH,
   type Member,
   type Mode,
   type Roster,
@@ -33,6 +35,37 @@ export {
   viewPatienceMs,
 } from "./federation/roster.ts";
 export { approveRoster, verifyRosterApproval } from "./federation/roster_approval.ts";
+export {
+  AMENDABLE_PARAMETERS,
+  type AmendableParameter,
+  type Amendment,
+  amendmentPayload,
+  type AmendmentTally,
+  applyAmendment,
+  type Change,
+  genesisVersion,
+  joiningMembers,
+  MAX_CHANGES,
+  type ProposedVersion,
+  proposeVersion,
+  type RosterVersion,
+  settingsOf,
+  signAmendment,
+  type SignedAmendment,
+  successorDecision,
+  tallyAmendment,
+  type VerifiedAmendment,
+  verifyAmendment,
+  versionHash,
+} from "./federation/amendment.ts";
+export {
+  type CandidateVersion,
+  type ForkEvidence,
+  type RefusedAmendment,
+  type RosterChain,
+  versionAt,
+  walkChain,
+} from "./federation/roster_chain.ts";
 export { leaderOf, leaderOrder } from "./federation/schedule.ts";
 export { MAX_ROUND, type Session, sessionOf } from "./federation/session.ts";
 export { MemberSigner, type Signature } from "./federation/signer.ts";
