@@ -143,19 +143,22 @@ function bytes(value: string | null, what: string, length: number): Uint8Array {
   return out;
 }
 
-/** Refuses (ConfigError) a card whose PeerId does not derive from its Ed25519 key. */
-function checkMemberEntry(entry: RosterMemberEntry, i: number): Member {
-  if (typeof entry?.id !== "string") throw new ConfigError(`members[${i}].id`, "must be a string");
-  const signingKey = bytes(entry.signingKey, `members[${i}].signingKey`, 32);
+/**
+ * The protocol member of a file's member entry (`at` names it in errors, e.g. `members[2]`).
+ * Refuses (ConfigError) malformed keys and an id that is not the PeerId of its Ed25519 key.
+ */
+export function memberOfEntry(entry: RosterMemberEntry, at: string): Member {
+  if (typeof entry?.id !== "string") throw new ConfigError(`${at}.id`, "must be a string");
+  const signingKey = bytes(entry.signingKey, `${at}.signingKey`, 32);
   const derived = peerIdFromPublicKey(publicKeyFromRaw(signingKey)).toString();
   if (derived !== entry.id) {
     throw new ConfigError(
-      `members[${i}].id`,
+      `${at}.id`,
       `${entry.id} does not match its signing key (which is ${derived})`,
     );
   }
   if (!Array.isArray(entry.addresses) || !entry.addresses.every((a) => typeof a === "string")) {
-    throw new ConfigError(`members[${i}].addresses`, "must be a list of multiaddr strings");
+    throw new ConfigError(`${at}.addresses`, "must be a list of multiaddr strings");
   }
   return {
     id: entry.id,
@@ -164,7 +167,7 @@ function checkMemberEntry(entry: RosterMemberEntry, i: number): Member {
     addresses: entry.addresses,
     pqSigningKey: entry.pqSigningKey === null
       ? undefined
-      : bytes(entry.pqSigningKey, `members[${i}].pqSigningKey`, ML_DSA65_PUBLIC_KEY_LENGTH),
+      : bytes(entry.pqSigningKey, `${at}.pqSigningKey`, ML_DSA65_PUBLIC_KEY_LENGTH),
   };
 }
 
@@ -176,11 +179,11 @@ export function rosterOf(file: RosterFile): Roster {
   return rosterWith(file, checkedMembers(file));
 }
 
-/** The file's member entries as protocol members (see {@link checkMemberEntry}). */
+/** The file's member entries as protocol members (see {@link memberOfEntry}). */
 function checkedMembers(file: RosterFile): Member[] {
   if (file.fedagg !== FORMAT) throw new ConfigError("fedagg", `must be "${FORMAT}"`);
   if (!Array.isArray(file.members)) throw new ConfigError("members", "must be a list");
-  return file.members.map(checkMemberEntry);
+  return file.members.map((m, i) => memberOfEntry(m, `members[${i}]`));
 }
 
 /** The protocol roster of the file's parameters with `members` (`createRoster`'s checks). */
@@ -297,19 +300,31 @@ export function addMember(file: RosterFile, card: MemberCard): RosterFile {
   if (card?.fedagg !== "fedagg/member/v1") {
     throw new ConfigError("card", 'not a fedagg member card (expected "fedagg/member/v1")');
   }
-  CARD(card, "card");
   if (file.members.some((m) => m.id === card.id)) {
     throw new ConfigError("card", `member ${card.id} is already in the roster`);
   }
-  const entry: RosterMemberEntry = {
+  const entry = entryOfCard(card);
+  memberOfEntry(entry, `members[${file.members.length}]`);
+  return { ...file, members: [...file.members, entry], signatures: {} };
+}
+
+/**
+ * The member entry of a card (as printed by `fedagg init`), read strictly. Refuses
+ * (ConfigError) what is not a member card, unknown keys and values of the wrong type; the keys
+ * themselves are checked when the entry is used ({@link memberOfEntry}).
+ */
+export function entryOfCard(card: MemberCard): RosterMemberEntry {
+  if (card?.fedagg !== "fedagg/member/v1") {
+    throw new ConfigError("card", 'not a fedagg member card (expected "fedagg/member/v1")');
+  }
+  CARD(card, "card");
+  return {
     id: card.id,
     ...(card.name === undefined ? {} : { name: card.name }),
     signingKey: card.signingKey,
     pqSigningKey: card.pqSigningKey ?? null,
     addresses: card.addresses,
   };
-  checkMemberEntry(entry, file.members.length);
-  return { ...file, members: [...file.members, entry], signatures: {} };
 }
 
 /**
@@ -379,14 +394,45 @@ export async function checkRosterFile(file: RosterFile): Promise<RosterCheck> {
   };
 }
 
-const MEMBER_ENTRY = object({
+/** A member entry's keys and their types (roster files and amendments). */
+export const MEMBER_ENTRY: Shape<RosterMemberEntry> = object({
   id: string,
   signingKey: string,
   pqSigningKey: nullable(string),
   addresses: listOf(string),
 }, { name: string });
 
-const SIGNATURE = object({ ed25519: string, mlDsa65: nullable(string) });
+/** A signature's keys and their types. */
+export const SIGNATURE: Shape<SignatureEntry> = object({
+  ed25519: string,
+  mlDsa65: nullable(string),
+});
+
+/** A signature as files hold it (base64). */
+export interface SignatureEntry {
+  readonly ed25519: string;
+  readonly mlDsa65: string | null;
+}
+
+/** The signature of a file's entry. Refuses (ConfigError at `at`) bytes that are not base64. */
+export function signatureOfEntry(entry: SignatureEntry, at: string): Signature {
+  try {
+    return {
+      ed25519: fromBase64(entry.ed25519),
+      mlDsa65: entry.mlDsa65 === null ? null : fromBase64(entry.mlDsa65),
+    };
+  } catch {
+    throw new ConfigError(at, "is not base64");
+  }
+}
+
+/** A signature as files hold it. */
+export function signatureEntry(signature: Signature): SignatureEntry {
+  return {
+    ed25519: toBase64(signature.ed25519),
+    mlDsa65: signature.mlDsa65 === null ? null : toBase64(signature.mlDsa65),
+  };
+}
 
 /** The graph: its `kind` decides which other keys it has. */
 const GRAPH: Shape<RosterGraph> = (v, path) => {

@@ -76,6 +76,25 @@ export function parse(
   });
 }
 
+/**
+ * Refuses (NodeError `file-exists`) to write `path` when it exists, unless `force`. The check
+ * and the later atomic write are separate steps: two commands racing for one path are not
+ * guarded against, a repeated command is.
+ */
+export async function refuseOverwrite(path: string, force: boolean): Promise<void> {
+  if (force) return;
+  try {
+    await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  throw new NodeError(
+    "file-exists",
+    `${path} exists already: choose another --out, or add --force to replace it`,
+  );
+}
+
 /** Parsed options, as {@link parse} returns them. */
 export type Args = ReturnType<typeof parse>;
 

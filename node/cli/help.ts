@@ -52,6 +52,13 @@ characters) the card and the roster carry; members approve it with the keys and 
   fedagg roster merge  FILE FILE... --out FILE [--force] [--json]
   fedagg roster verify --roster FILE [--json]
 
+Amendments (a change made by t members of the current version, no restart of the roster):
+  fedagg roster propose --roster FILE [--amendment FILE]... --out FILE [--force]
+                        --first-round R [--add CARD.json]... [--remove ID]...
+                        [--rotate ID=CARD.json]... [--set NAME=VALUE]... [--json]
+  fedagg roster sign    --roster FILE [--amendment FILE]... --proposal FILE --dir DIR [--json]
+  fedagg roster status  --roster FILE [--amendment FILE]... [--json]
+
 create options:
   --mode classical|post-quantum   (default ${defaults.mode})
   --clip C                        clipping radius (default ${defaults.clip})
@@ -75,8 +82,19 @@ create refuses to replace an existing --out unless --force is given. Roster file
 strictly: an unknown key or a value of the wrong type is refused with the key's name. The roster
 hash every member signs covers the parameters and every member's keys, name and addresses.
 
-merge combines copies of one roster that members signed in parallel (each signature checked);
-it refuses copies of different rosters.
+merge combines copies of one roster (or one amendment) that members signed in parallel (a
+roster's signatures are checked); it refuses copies of different rosters or amendments.
+
+An amendment chain starts at --roster (signed by every member) and goes through the
+--amendment files given (any order). propose writes version k+1 of the newest version k:
+removals, rotations (ID's entry becomes the card's: new keys, or new addresses or name),
+additions, then settings (--set threshold=3, scale=default, clip=2, dim=..., maxWeight=...,
+stageTimeoutMs=..., advertiseTimeoutMs=..., viewTimeoutMs=..., graph=complete|harary:K:TK), in
+effect from round R (after version k's first round). A threshold or scale at its default keeps
+following the member count. It is valid once t members of version k approved it (roster sign
+--proposal) and each joining member (or rotated key) signed it itself. A member approves at
+most one successor of each version (recorded in DIR/roster-approvals/ before it signs). status
+shows the versions, pending proposals, refused amendments and forks (exit 1 on a fork).
 
 verify exits 0 only when the roster is valid and every member signed it.
 `,

@@ -1,7 +1,8 @@
 /**
- * `fedagg roster create|add|sign|verify`: the federation's roster file, from its parameters to
- * every member's signature. {@link roster} dispatches to one function per subcommand; the four
- * share one help text (`HELP.roster`).
+ * `fedagg roster create|add|sign|verify|merge|propose|status`: the federation's roster file, from
+ * its parameters to every member's signature, and its amendments (`roster_amend.ts`).
+ * {@link roster} dispatches to one function per subcommand; they share one help text
+ * (`HELP.roster`).
  *
  * @module
  */
@@ -23,6 +24,8 @@ import {
   writeRosterFile,
 } from "../roster_file.ts";
 import { HELP } from "./help.ts";
+import { mergeAmendments, propose, signProposal, status } from "./roster_amend.ts";
+import { writeAmendmentFile } from "../amendment_file.ts";
 import {
   type Args,
   integer,
@@ -30,6 +33,7 @@ import {
   number,
   parse,
   print,
+  refuseOverwrite,
   required,
   usage,
   usageError,
@@ -55,6 +59,8 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   sign,
   verify,
   merge,
+  propose,
+  status,
 };
 
 // ---- create -------------------------------------------------------------------------------------
@@ -209,9 +215,13 @@ async function readCard(path: string): Promise<MemberCard> {
 
 /**
  * `roster sign`: adds the signature of the member of `--dir` to the roster file; resolves to 0.
- * Refuses a missing roster file or identity, and a signer that is not a member.
+ * Refuses a missing roster file or identity, and a signer that is not a member. With
+ * `--proposal FILE`, signs that amendment instead (`signProposal`).
  */
 async function sign(argv: string[]): Promise<number> {
+  if (argv.some((a) => a === "--proposal" || a.startsWith("--proposal="))) {
+    return await signProposal(argv);
+  }
   const args = parse(argv, "roster", { string: ["roster", "dir"] });
   if (args.help) usage("roster");
   const path = required(args, "roster", "roster");
@@ -255,27 +265,8 @@ async function verify(argv: string[]): Promise<number> {
 }
 
 /**
- * Refuses (NodeError `file-exists`) to write `path` when it exists, unless `force`. The check
- * and the later atomic write are separate steps: two commands racing for one path are not
- * guarded against, a repeated command is.
- */
-export async function refuseOverwrite(path: string, force: boolean): Promise<void> {
-  if (force) return;
-  try {
-    await Deno.lstat(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return;
-    throw err;
-  }
-  throw new NodeError(
-    "file-exists",
-    `${path} exists already: choose another --out, or add --force to replace it`,
-  );
-}
-
-/**
  * `roster merge A B … --out FILE [--force]`: one file with the signatures of files signed in
- * parallel; resolves to 0. Refuses (throws, nothing written) fewer than two files, files of
+ * parallel (roster files, or amendment files: `mergeAmendments`); resolves to 0. Refuses (throws, nothing written) fewer than two files, files of
  * different rosters (`roster-mismatch`), a signature that does not verify, and an existing
  * `--out` without `--force`.
  */
@@ -285,6 +276,19 @@ async function merge(argv: string[]): Promise<number> {
   const out = required(args, "out", "roster");
   const paths = args._.map(String);
   if (paths.length < 2) throw usageError(`roster merge needs at least two files\n\n${HELP.roster}`);
+  if (await isAmendment(paths[0])) {
+    const merged = await mergeAmendments(paths);
+    await refuseOverwrite(out, args.force);
+    await writeAmendmentFile(out, merged);
+    const signers = Object.keys(merged.signatures);
+    print(
+      args.json,
+      { out, signed: signers, joinersSigned: Object.keys(merged.joinerSignatures) },
+      `wrote ${out}: approvals of ${signers.join(", ") || "nobody"} (\`fedagg roster status\` ` +
+        `counts them)`,
+    );
+    return 0;
+  }
   const files = [];
   for (const path of paths) files.push({ path, file: await readRosterFile(path) });
   const merged = await mergeRosterFiles(files);
@@ -298,4 +302,13 @@ async function merge(argv: string[]): Promise<number> {
       (check.complete ? " (complete)" : ` (missing: ${check.missing.join(", ")})`),
   );
   return 0;
+}
+
+/** Whether the JSON file `path` says it is an amendment (else it is read as a roster). */
+async function isAmendment(path: string): Promise<boolean> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path))?.fedagg === "fedagg/amendment/v1";
+  } catch {
+    return false;
+  }
 }

@@ -65,6 +65,8 @@ export interface RefusedAmendment {
 export interface RosterChain {
   /** Valid versions, version 0 first; each amends the one before. */
   readonly versions: readonly RosterVersion[];
+  /** How each version after 0 was approved: `steps[k - 1]` made version k. */
+  readonly steps: readonly CandidateVersion[];
   /** The newest valid version (the last of `versions`). */
   readonly tip: RosterVersion;
   /** Amendments of the tip that are not valid yet (no fork), as counted. */
@@ -85,6 +87,7 @@ export async function walkChain(
   amendments: readonly SignedAmendment[],
 ): Promise<RosterChain> {
   const versions: RosterVersion[] = [genesisVersion(genesis)];
+  const steps: CandidateVersion[] = [];
   const refused: RefusedAmendment[] = [];
   let remaining = [...amendments];
   for (;;) {
@@ -98,6 +101,7 @@ export async function walkChain(
       const equivocators = a.approvedBy.filter((id) => b.approvedBy.includes(id));
       return {
         versions,
+        steps,
         tip,
         pending: [],
         refused: [...refused, ...stale(remaining, versions)],
@@ -107,6 +111,7 @@ export async function walkChain(
     if (valid.length === 0) {
       return {
         versions,
+        steps,
         tip,
         pending: candidates,
         refused: [...refused, ...stale(remaining, versions)],
@@ -126,6 +131,7 @@ export async function walkChain(
       }
     }
     versions.push(valid[0].next);
+    steps.push(valid[0]);
   }
 }
 
