@@ -132,6 +132,10 @@ export {
   type VerifiedCertificate,
   verifyFinalCertificate,
 } from "./certificate/final.ts";
+export {
+  verifyFinalCertificateInChain,
+  type VersionedCertificate,
+} from "./certificate/chain_verification.ts";
 
 // Errors.
 export {

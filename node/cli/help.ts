@@ -121,12 +121,15 @@ aggregate the certificate covers) and, with --certificate, its final certificate
   status: `Usage: fedagg status --dir DIR [--api URL] [--json]
 `,
   verify:
-    `Usage: fedagg verify --certificate FILE --aggregate FILE --roster FILE [--mean FILE.npy] [--json]
+    `Usage: fedagg verify --certificate FILE --aggregate FILE --roster FILE [--amendment FILE]...
+                     [--mean FILE.npy] [--json]
 
 Checks a final certificate offline against a roster every member signed: the scheduled
 leader's signature, at least t approvals of
 one survivor set, at least t co-signatures, and that FILE (the exact integer aggregate, as
 downloaded with --format sum) is the certified one. With --mean, also checks that the float32
-weighted mean in FILE.npy is exactly the one the aggregate determines. Exits 0 only if all hold.
+weighted mean in FILE.npy is exactly the one the aggregate determines. With --amendment (the
+roster's amendments, any order), walks the chain from --roster and checks the certificate under
+the roster version in effect at its round. Exits 0 only if all hold.
 `,
 };

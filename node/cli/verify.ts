@@ -11,20 +11,28 @@ import {
   ProtocolError,
   type Roster,
   type VerifiedCertificate,
-  verifyFinalCertificate,
+  verifyFinalCertificateInChain,
+  type VersionedCertificate,
 } from "../../protocol/mod.ts";
+import { loadChain } from "../amendment_file.ts";
 import { checkRosterFile, readRosterFile } from "../roster_file.ts";
 import { detectFormat, FormatError, parseUpdate } from "../tensor_formats/mod.ts";
-import { parse, print, required, usage } from "./_args.ts";
+import { list, parse, print, required, usage } from "./_args.ts";
 
 /**
- * Verifies `--certificate` and `--aggregate` (and `--mean`) against `--roster`; resolves to 0
- * only if all hold, else 1 with the reason (`{valid: false, reason}` with `--json`): a roster not
- * every member signed, a certificate or aggregate the protocol refuses, a mean that is not the
- * one the aggregate determines. Refuses (throws) missing options and unreadable files.
+ * Verifies `--certificate` and `--aggregate` (and `--mean`) against `--roster` and the
+ * `--amendment`s made since (the certificate must verify under the roster version in effect at
+ * its round); resolves to 0 only if all hold, else 1 with the reason (`{valid: false, reason}`
+ * with `--json`): a roster not every member signed, a roster chain that forks, a certificate or
+ * aggregate the protocol refuses (or made under another version than its round's), a mean that
+ * is not the one the aggregate determines. Refuses (throws) missing options, unreadable files
+ * and amendment files that do not parse.
  */
 export async function verify(argv: string[]): Promise<number> {
-  const args = parse(argv, "verify", { string: ["certificate", "aggregate", "roster", "mean"] });
+  const args = parse(argv, "verify", {
+    string: ["certificate", "aggregate", "roster", "mean", "amendment"],
+    collect: ["amendment"],
+  });
   if (args.help) usage("verify");
   const rosterPath = required(args, "roster", "verify");
   // The roster is the trust anchor: only one that every member signed is used.
@@ -35,11 +43,19 @@ export async function verify(argv: string[]): Promise<number> {
     print(args.json, { valid: false, reason }, `INVALID: ${reason}`);
     return 1;
   }
-  const roster = check.roster;
+  const amendments = list(args.amendment);
+  const { chain } = await loadChain(rosterPath, amendments);
+  if (chain.fork !== undefined) {
+    const reason = `the roster chain forks at version ${chain.fork.amended.version} ` +
+      `(\`fedagg roster status\` shows the two successors)`;
+    print(args.json, { valid: false, reason }, `INVALID: ${reason}`);
+    return 1;
+  }
   const certificate = await Deno.readFile(required(args, "certificate", "verify"));
   const body = await Deno.readFile(required(args, "aggregate", "verify"));
   try {
-    const v = await verifyFinalCertificate(roster, certificate, body);
+    const v = await verifyFinalCertificateInChain(chain.versions, certificate, body);
+    const roster = v.version.roster;
     const meanOk = args.mean !== undefined ? await meanMatches(args.mean, roster, v) : undefined;
     return printVerdict(args.json, args.mean, roster, v, meanOk);
   } catch (err) {
@@ -71,12 +87,13 @@ function printVerdict(
   json: boolean,
   mean: string | undefined,
   roster: Roster,
-  v: VerifiedCertificate,
+  v: VersionedCertificate,
   meanOk: boolean | undefined,
 ): number {
   const ok = meanOk !== false;
   const result = {
     valid: ok,
+    rosterVersion: v.version.version,
     round: v.round,
     view: v.view,
     leader: roster.members[v.leader].id,
@@ -89,7 +106,8 @@ function printVerdict(
     json,
     result,
     ok
-      ? `valid: round ${v.round} view ${v.view}, leader ${result.leader}, ` +
+      ? `valid: round ${v.round} view ${v.view} (roster version ${v.version.version}), ` +
+        `leader ${result.leader}, ` +
         `${v.members.length} members, ${v.cosigners.length} co-signatures (t = ${roster.threshold})` +
         (meanOk ? ", mean matches" : "")
       : `INVALID: the mean in ${mean} is not the one the certified aggregate determines`,

@@ -6,12 +6,18 @@
  * `--json`); the no-fork rule (a member's second approval of another successor refused, its
  * record in the node directory); a removed member refused as a signer; a fork made by members
  * who erased their records, reported with both amendments and the equivocators (exit 1);
- * strict amendment files; usage errors.
+ * strict amendment files; usage errors; `fedagg verify --amendment` checking certificates of
+ * rounds before and after a join under their own version (a stale version's refused).
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { main } from "../../node/cli/mod.ts";
 import { loadIdentity } from "../../node/identity.ts";
+import { loadChain } from "../../node/amendment_file.ts";
+import { u32Bytes } from "../../protocol/encoding/bytes.ts";
+import type { Roster } from "../../protocol/federation/roster.ts";
+import { EndpointNet } from "../protocol/_harness.ts";
+import { inputsFor } from "../protocol/_fixtures.ts";
 import { exists, withTempDir } from "./_helpers.ts";
 
 interface Run {
@@ -454,5 +460,71 @@ Deno.test("cli amend: amendments of another chain, stale or malformed are refuse
       assertEquals(help.code, 0);
       assertMatch(help.out, /fedagg roster propose --roster FILE/);
     }
+  });
+});
+
+Deno.test("cli amend: fedagg verify walks the chain and checks a certificate under its round's version", async () => {
+  await withTempDir("fedagg-amend-", async (root) => {
+    const { dirs, roster } = await federation(root);
+    const chain = ["--roster", roster];
+    const a1 = `${root}/a1.json`;
+    await ok(
+      "roster",
+      "propose",
+      ...chain,
+      "--out",
+      a1,
+      "--first-round",
+      "2",
+      "--add",
+      `${dirs[4]}/card.json`,
+    );
+    for (const i of [0, 1, 2, 4]) {
+      await ok("roster", "sign", ...chain, "--proposal", a1, "--dir", dirs[i]);
+    }
+    const { chain: loaded } = await loadChain(roster, [a1]);
+    assertEquals(loaded.tip.version, 1);
+    const identities = await Promise.all(dirs.map((d) => loadIdentity(d)));
+    const certify = async (r: Roster, round: number, label: string) => {
+      const signers = r.members.map((m) => identities.find((i) => i.peerId === m.id)!.signer);
+      const net = new EndpointNet({ roster: r, signers }, undefined, `cli-amend/${label}`);
+      try {
+        await net.submit(round, inputsFor(r, round));
+        await net.deliver();
+        const final = net.events("final").find((f) => f.member === 0)!;
+        const cert = `${root}/${label}.cbor`;
+        const body = `${root}/${label}.u32`;
+        await Deno.writeFile(cert, final.certificate);
+        await Deno.writeFile(body, u32Bytes(final.aggregate));
+        return ["--certificate", cert, "--aggregate", body];
+      } finally {
+        net.close();
+      }
+    };
+    const [v0, v1] = loaded.versions;
+    const before = await certify(v0.roster, 1, "before");
+    const after = await certify(v1.roster, 2, "after");
+    const stale = await certify(v0.roster, 2, "stale");
+    const withChain = [...chain, "--amendment", a1];
+    assertMatch(
+      (await ok("verify", ...before, ...withChain)).out,
+      /^valid: round 1 view 0 \(roster version 0\)/,
+    );
+    const json = JSON.parse((await ok("verify", ...after, ...withChain, "--json")).out);
+    assertEquals([json.valid, json.round, json.rosterVersion, json.members.length], [
+      true,
+      2,
+      1,
+      5,
+    ]);
+    await fails(
+      1,
+      /INVALID: wrong-session: round 2 runs under roster version 1/,
+      "verify",
+      ...stale,
+      ...withChain,
+    );
+    // Without the amendment the verifier knows only version 0.
+    await fails(1, /INVALID/, "verify", ...after, ...chain);
   });
 });
