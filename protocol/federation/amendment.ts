@@ -147,7 +147,8 @@ function sameKeys(a: Member, b: Member): boolean {
  * `previous`'s member count follows the default for the new count (neither is recorded as
  * "default" in a roster, so equality is the rule) — then every check of `createRoster` (≥ 3 members, threshold,
  * graph, quantization, unique ids and keys, names and addresses). Refuses (ConfigError naming
- * the change, e.g. `changes[1]`) an empty or too long change list, adding an id already there,
+ * the change, e.g. `changes[1]`) an empty or too long change list, a change of no known kind or
+ * an add or rotate without a member, adding an id already there,
  * removing or rotating an id not there, a parameter that cannot be amended, and a result
  * `createRoster` refuses. Does not look at signatures or the chain fields.
  */
@@ -175,6 +176,9 @@ export function applyAmendment(previous: Roster, amendment: Pick<Amendment, "cha
       if (k < 0) throw new ConfigError(at, `${id} is not a member of the roster being amended`);
       return k;
     };
+    if ((change?.kind === "add" || change?.kind === "rotate") && !isMember(change.member)) {
+      throw new ConfigError(at, `${change.kind} needs a member (an id and a signing key)`);
+    }
     switch (change?.kind) {
       case "add":
         if (members.some((m) => m.id === change.member?.id)) {
@@ -217,6 +221,11 @@ export function applyAmendment(previous: Roster, amendment: Pick<Amendment, "cha
     }
   });
   return createRoster({ ...settings, members } as unknown as RosterSettings);
+}
+
+function isMember(m: unknown): m is Member {
+  return typeof m === "object" && m !== null && typeof (m as Member).id === "string" &&
+    (m as Member).signingKey instanceof Uint8Array;
 }
 
 /** The members of `next` whose id and keys `previous` does not have: they sign themselves. */

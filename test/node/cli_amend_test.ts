@@ -528,3 +528,28 @@ Deno.test("cli amend: fedagg verify walks the chain and checks a certificate und
     await fails(1, /INVALID/, "verify", ...after, ...chain);
   });
 });
+
+Deno.test("cli amend: init refuses a display name the roster would refuse, writing nothing", async () => {
+  await withTempDir("fedagg-amend-", async (root) => {
+    await fails(
+      2,
+      /^fedagg init: name: must be at most 64 characters/,
+      "init",
+      "--dir",
+      `${root}/a`,
+      "--name",
+      "x".repeat(65),
+    );
+    await fails(
+      2,
+      /name: must be at most 64 characters without control characters/,
+      "init",
+      "--dir",
+      `${root}/b`,
+      "--name",
+      "a\tb",
+    );
+    assert(!await exists(`${root}/a`) && !await exists(`${root}/b`));
+    await ok("init", "--dir", `${root}/c`, "--name", "x".repeat(64));
+  });
+});

@@ -408,3 +408,22 @@ Deno.test("roster chain: two valid successors of one version are a fork: both re
   assertEquals(chain2.refused.map((r) => r.signed), [weak]);
   assertEquals(chain2.refused[0].error.code, "wrong-chain");
 });
+
+Deno.test("amendment: a change of no known kind, or without a member, is refused by name", async () => {
+  const p = await parties();
+  const r = rosterOf(p, ["a", "b", "c", "d"]);
+  for (
+    const [change, pattern] of [
+      [{ kind: "add" }, /changes\[0\]: add needs a member/],
+      [{ kind: "rotate", id: "a", member: { id: "x" } }, /changes\[0\]: rotate needs a member/],
+      [{ kind: "grow" }, /changes\[0\]: a change is add, remove, rotate or set/],
+      [null, /changes\[0\]: a change is/],
+    ] as const
+  ) {
+    const err = assertThrows(
+      () => applyAmendment(r, { changes: [change as unknown as Change] }),
+      ConfigError,
+    );
+    assert(pattern.test(err.message), err.message);
+  }
+});
