@@ -43,12 +43,11 @@ export const count: Shape<number> = (v, path) =>
 /** One of the given strings. */
 export function oneOf<const T extends string>(...values: T[]): Shape<T> {
   const expected = values.map((x) => JSON.stringify(x)).join(" or ");
-  return (v, path) =>
-    (values as unknown[]).includes(v) ? v as T : typeof v === "string"
-      ? (() => {
-        throw new ConfigError(path, `must be ${expected}, got ${JSON.stringify(v.slice(0, 64))}`);
-      })()
-      : refuse(path, expected, v);
+  return (v, path) => {
+    if ((values as unknown[]).includes(v)) return v as T;
+    if (typeof v !== "string") refuse(path, expected, v);
+    throw new ConfigError(path, `must be ${expected}, got ${JSON.stringify(v.slice(0, 64))}`);
+  };
 }
 
 /** `shape`, or null. */

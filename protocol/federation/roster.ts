@@ -146,7 +146,9 @@ function float64Bytes(x: number): Uint8Array {
  * completing while fewer than 2t − n members are corrupt: the default ⌊2n/3⌋ + 1 tolerates
  * ⌈n/3⌉ − 1 lost members and, for n = 9, up to 4 corrupt ones), a graph whose degree is odd or
  * ≥ n or whose threshold is not a strict majority of a closed neighbourhood, quantization that
- * could overflow 2^32, and non-positive timeouts.
+ * could overflow 2^32, non-positive timeouts, a numeric setting of another type (named as a type
+ * error: `"2"` is not a threshold), and a member name or address list outside the limits of
+ * {@link Member}.
  *
  * @example Make a roster: every member's long-term keys, the parameters, and its hash
  * ```ts
