@@ -1,5 +1,5 @@
 /**
- * The help texts of the `fedagg` command line, one per command (`HELP.roster` covers the four
+ * The help texts of the `fedagg` command line, one per command (`HELP.roster` covers all the
  * roster subcommands) and the overview under the empty key. The defaults they state are
  * interpolated from the values the commands apply (`roster_file.ts`, `node_dir.ts` and the
  * protocol's threshold rule), so a text cannot promise a default the command does not use.
@@ -28,7 +28,7 @@ Usage: fedagg <command> [options]      (fedagg <command> --help for details)
 
 Commands:
   init       create this node's identity and API token
-  roster     create, extend, sign and verify the federation's roster
+  roster     create, sign, merge, verify and amend the federation's roster
   run        join the mesh and serve the local trainer API
   submit     hand the trainer's update for a round to the local node
   aggregate  download a round's aggregate from the local node
@@ -52,7 +52,8 @@ characters) the card and the roster carry; members approve it with the keys and 
   fedagg roster merge  FILE FILE... --out FILE [--force] [--json]
   fedagg roster verify --roster FILE [--json]
 
-Amendments (a change made by t members of the current version, no restart of the roster):
+Amendments (decided by t members of the current version instead of everyone re-signing;
+running nodes do not adopt them yet, see the operator guide):
   fedagg roster propose --roster FILE [--amendment FILE]... --out FILE [--force]
                         --first-round R [--add CARD.json]... [--remove ID]...
                         [--rotate ID=CARD.json]... [--set NAME=VALUE]... [--json]
