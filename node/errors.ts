@@ -43,6 +43,14 @@ export type SetupErrorCode =
    * (`MAX_RELATIVE_ERROR`); `--force` accepts it.
    */
   | "imprecise"
+  /** Files that should describe one roster (or one amendment) describe different ones. */
+  | "roster-mismatch"
+  /** A file a command would write exists already (`--force` overwrites it). */
+  | "file-exists"
+  /** An amendment file that does not parse, or that does not amend the chain it is used with. */
+  | "amendment-invalid"
+  /** This member already approved another successor of the roster version (no forks). */
+  | "would-fork"
   /** A member card that does not parse or whose PeerId does not match its key. */
   | "card-invalid"
   /** `DIR/node.json` does not parse, or its `listen` is not a non-empty list of TCP multiaddrs. */

@@ -26,6 +26,8 @@ export interface MemberCard {
   readonly pqSigningKey: string;
   /** Multiaddrs the node listens on. */
   readonly addresses: readonly string[];
+  /** The member's display name (its organisation), when `fedagg init --name` gave one. */
+  readonly name?: string;
 }
 
 /** A loaded identity. Holds secrets: never log it. */
@@ -33,8 +35,8 @@ export interface NodeIdentity {
   readonly peerId: string;
   readonly libp2pKey: PrivateKey;
   readonly signer: MemberSigner;
-  /** This member's public card with the given addresses. */
-  card(addresses: readonly string[]): MemberCard;
+  /** This member's public card with the given addresses (and display name, if any). */
+  card(addresses: readonly string[], name?: string): MemberCard;
 }
 
 /** Path of the identity file in a node directory. */
@@ -61,12 +63,13 @@ async function fromSeeds(edSeed: Uint8Array, pqSeed: Uint8Array): Promise<NodeId
     peerId,
     libp2pKey,
     signer,
-    card: (addresses) => ({
+    card: (addresses, name) => ({
       fedagg: "fedagg/member/v1",
       id: peerId,
       signingKey: toBase64(signer.signingKey),
       pqSigningKey: toBase64(signer.pqSigningKey!),
       addresses: [...addresses],
+      ...(name === undefined ? {} : { name }),
     }),
   };
 }

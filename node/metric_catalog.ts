@@ -31,6 +31,8 @@ const REFUSAL_CODES: Record<RefusalCode, true> = {
   "tampered-ciphertext": true,
   "wrong-length": true,
   "commitment-mismatch": true,
+  "wrong-chain": true,
+  "fork": true,
 };
 
 /** The API's limit refusals (`fedagg_api_refusals_total{code}`). */

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type Rng, systemRng, toBase64 } from "../protocol/mod.ts";
+import { ConfigError, MAX_NAME_LENGTH, type Rng, systemRng, toBase64 } from "../protocol/mod.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError } from "./errors.ts";
 import { createIdentity, type MemberCard, type NodeIdentity } from "./identity.ts";
@@ -17,6 +17,9 @@ import { type ListenMultiaddr, parseListenMultiaddrs } from "./listen_address.ts
 
 /** Where a node listens when neither `init` nor `run` is given an address. */
 export const DEFAULT_LISTEN: readonly string[] = ["/ip4/127.0.0.1/tcp/4001"];
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** What {@link initNodeDir} created. Holds secrets (the identity and the token): never log it. */
 export interface InitializedNode {
@@ -30,19 +33,29 @@ export interface InitializedNode {
 /**
  * Creates the node directory `dir`: a new identity (from `rng`), a random API token of 32
  * alphanumeric characters, `node.json` with `listen` (default {@link DEFAULT_LISTEN}) and the
- * card announcing `announce` (default: the listen addresses). Refuses, before writing anything,
+ * card announcing `announce` (default: the listen addresses) and the display name `name`, if
+ * given. Refuses, before writing anything,
  * listen addresses the node could not listen on (NodeError `address-invalid`, see
- * `parseListenMultiaddrs`) and a directory that already has an identity (`identity-exists`).
+ * `parseListenMultiaddrs`), a name the roster would refuse (ConfigError `name`) and a directory that already has an identity (`identity-exists`).
  */
 export async function initNodeDir(
   dir: string,
-  options: { listen?: readonly string[]; announce?: readonly string[] } = {},
+  options: { listen?: readonly string[]; announce?: readonly string[]; name?: string } = {},
   rng: Rng = systemRng,
 ): Promise<InitializedNode> {
   const listen = options.listen !== undefined && options.listen.length > 0
     ? [...options.listen]
     : [...DEFAULT_LISTEN];
   parseListenMultiaddrs(listen, "--listen", "address-invalid");
+  if (
+    options.name !== undefined &&
+    (options.name.length > MAX_NAME_LENGTH || CONTROL.test(options.name))
+  ) {
+    throw new ConfigError(
+      "name",
+      `must be at most ${MAX_NAME_LENGTH} characters without control characters`,
+    );
+  }
   const announce = options.announce !== undefined && options.announce.length > 0
     ? options.announce
     : listen;
@@ -52,7 +65,7 @@ export async function initNodeDir(
   const token = toBase64(rng(24)).replace(/[+/=]/g, "x");
   await writeFileAtomic(`${dir}/api.token`, token + "\n", 0o600);
   await writeFileAtomic(`${dir}/node.json`, JSON.stringify({ listen }, null, 2) + "\n", 0o600);
-  const card = identity.card(announce);
+  const card = identity.card(announce, options.name);
   await writeFileAtomic(`${dir}/card.json`, JSON.stringify(card, null, 2) + "\n", 0o644);
   return { identity, token, card };
 }

@@ -3,7 +3,7 @@
  *
  * ```json
  * {
- *   "fedagg": "fedagg/roster/v1",
+ *   "fedagg": "fedagg/roster/v2",
  *   "federation": "hospitals-2026",
  *   "mode": "classical",
  *   "dim": 100000, "clip": 8, "maxWeight": 1000, "scale": null, "threshold": null,
@@ -11,7 +11,8 @@
  *   "graph": { "kind": "complete" },
  *   "stageTimeoutMs": 10000, "advertiseTimeoutMs": 60000, "viewTimeoutMs": 30000,
  *   "roundDeadlineMs": null,
- *   "members": [{ "id": "12D3Koo…", "signingKey": "…", "pqSigningKey": "…", "addresses": ["…"] }],
+ *   "members": [{ "id": "12D3Koo…", "name": "Hospital A", "signingKey": "…", "pqSigningKey": "…",
+ *                 "addresses": ["…"] }],
  *   "signatures": { "12D3Koo…": { "ed25519": "…", "mlDsa65": null } }
  * }
  * ```
@@ -19,8 +20,10 @@
  * `layout` (optional; absent or `null` is the flat layout of `dim`) is the model's tensors in the
  * federation's order (`protocol/federation/layout.ts`); `dim` is then its size.
  *
- * Every member signs the roster hash (which covers the parameters, the layout and every member's
- * keys, not the addresses, which are only dialing hints: connections are authenticated by PeerId). A node
+ * Every member signs the roster hash, which covers the parameters and every member's keys,
+ * display name and addresses (a mistyped address is caught when the roster is signed, not as a
+ * missing peer later). The file is read strictly ({@link parseRosterFile}): an unknown key or a
+ * value of the wrong type is refused with the key's name. A node
  * runs only a roster that every member has signed, so nobody can be enrolled, dropped or have
  * its key swapped without all members agreeing. In post-quantum mode the signatures are hybrid.
  * The signed bytes and their checks are the protocol's (`protocol/federation/roster_approval.ts`).
@@ -35,6 +38,7 @@ import {
   createRoster,
   DEFAULT_CLIP,
   defaultTimeouts,
+  equalBytes,
   fromBase64,
   type GraphSettings,
   MAX_MEMBERS,
@@ -46,13 +50,26 @@ import {
   secAggPlusGraph,
   type Signature,
   toBase64,
+  toHex,
   verifyRosterApproval,
 } from "../protocol/mod.ts";
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
-import { NodeError } from "./errors.ts";
+import { NodeError, type NodeErrorCode } from "./errors.ts";
+import {
+  listOf,
+  mapOf,
+  nullable,
+  number,
+  object,
+  oneOf,
+  type Shape,
+  string,
+} from "./json_shape.ts";
 import type { MemberCard, NodeIdentity } from "./identity.ts";
 
-const FORMAT = "fedagg/roster/v1";
+const FORMAT = "fedagg/roster/v2";
+/** The format before names and addresses were signed: refused with how to move on. */
+const OLD_FORMAT = "fedagg/roster/v1";
 
 /**
  * The graph as the file states it: a protocol graph, or `secagg+` with the corrupt and dropout
@@ -70,6 +87,8 @@ export type RosterGraph =
 /** One member entry of the file. */
 export interface RosterMemberEntry {
   readonly id: string;
+  /** Display name (organisation); absent or "" for none. */
+  readonly name?: string;
   readonly signingKey: string;
   readonly pqSigningKey: string | null;
   readonly addresses: readonly string[];
@@ -139,26 +158,31 @@ function bytes(value: string | null, what: string, length: number): Uint8Array {
   return out;
 }
 
-/** Refuses (ConfigError) a card whose PeerId does not derive from its Ed25519 key. */
-function checkMemberEntry(entry: RosterMemberEntry, i: number): Member {
-  if (typeof entry?.id !== "string") throw new ConfigError(`members[${i}].id`, "must be a string");
-  const signingKey = bytes(entry.signingKey, `members[${i}].signingKey`, 32);
+/**
+ * The protocol member of a file's member entry (`at` names it in errors, e.g. `members[2]`).
+ * Refuses (ConfigError) malformed keys and an id that is not the PeerId of its Ed25519 key.
+ */
+export function memberOfEntry(entry: RosterMemberEntry, at: string): Member {
+  if (typeof entry?.id !== "string") throw new ConfigError(`${at}.id`, "must be a string");
+  const signingKey = bytes(entry.signingKey, `${at}.signingKey`, 32);
   const derived = peerIdFromPublicKey(publicKeyFromRaw(signingKey)).toString();
   if (derived !== entry.id) {
     throw new ConfigError(
-      `members[${i}].id`,
+      `${at}.id`,
       `${entry.id} does not match its signing key (which is ${derived})`,
     );
   }
   if (!Array.isArray(entry.addresses) || !entry.addresses.every((a) => typeof a === "string")) {
-    throw new ConfigError(`members[${i}].addresses`, "must be a list of multiaddr strings");
+    throw new ConfigError(`${at}.addresses`, "must be a list of multiaddr strings");
   }
   return {
     id: entry.id,
     signingKey,
+    name: entry.name ?? "",
+    addresses: entry.addresses,
     pqSigningKey: entry.pqSigningKey === null
       ? undefined
-      : bytes(entry.pqSigningKey, `members[${i}].pqSigningKey`, ML_DSA65_PUBLIC_KEY_LENGTH),
+      : bytes(entry.pqSigningKey, `${at}.pqSigningKey`, ML_DSA65_PUBLIC_KEY_LENGTH),
   };
 }
 
@@ -170,11 +194,11 @@ export function rosterOf(file: RosterFile): Roster {
   return rosterWith(file, checkedMembers(file));
 }
 
-/** The file's member entries as protocol members (see {@link checkMemberEntry}). */
+/** The file's member entries as protocol members (see {@link memberOfEntry}). */
 function checkedMembers(file: RosterFile): Member[] {
   if (file.fedagg !== FORMAT) throw new ConfigError("fedagg", `must be "${FORMAT}"`);
   if (!Array.isArray(file.members)) throw new ConfigError("members", "must be a list");
-  return file.members.map(checkMemberEntry);
+  return file.members.map((m, i) => memberOfEntry(m, `members[${i}]`));
 }
 
 /** The protocol roster of the file's parameters with `members` (`createRoster`'s checks). */
@@ -274,8 +298,18 @@ export function addressesOf(file: RosterFile, roster: Roster): readonly (readonl
   return roster.members.map((m) => byId.get(m.id) ?? []);
 }
 
+/** A member card's keys and their types (`identity.ts`). */
+const CARD = object({
+  fedagg: string,
+  id: string,
+  signingKey: string,
+  pqSigningKey: string,
+  addresses: listOf(string),
+}, { name: string });
+
 /**
- * Adds a member from its card (as printed by `fedagg init`). Refuses a duplicate id or a card
+ * Adds a member from its card (as printed by `fedagg init`), read strictly (an unknown key or a
+ * value of the wrong type is refused with its name). Refuses a duplicate id or a card
  * whose PeerId does not match its key. Existing signatures are dropped: they covered the old
  * member list.
  */
@@ -286,14 +320,28 @@ export function addMember(file: RosterFile, card: MemberCard): RosterFile {
   if (file.members.some((m) => m.id === card.id)) {
     throw new ConfigError("card", `member ${card.id} is already in the roster`);
   }
-  const entry: RosterMemberEntry = {
+  const entry = entryOfCard(card);
+  memberOfEntry(entry, `members[${file.members.length}]`);
+  return { ...file, members: [...file.members, entry], signatures: {} };
+}
+
+/**
+ * The member entry of a card (as printed by `fedagg init`), read strictly. Refuses
+ * (ConfigError) what is not a member card, unknown keys and values of the wrong type; the keys
+ * themselves are checked when the entry is used ({@link memberOfEntry}).
+ */
+export function entryOfCard(card: MemberCard): RosterMemberEntry {
+  if (card?.fedagg !== "fedagg/member/v1") {
+    throw new ConfigError("card", 'not a fedagg member card (expected "fedagg/member/v1")');
+  }
+  CARD(card, "card");
+  return {
     id: card.id,
+    ...(card.name === undefined ? {} : { name: card.name }),
     signingKey: card.signingKey,
     pqSigningKey: card.pqSigningKey ?? null,
     addresses: card.addresses,
   };
-  checkMemberEntry(entry, file.members.length);
-  return { ...file, members: [...file.members, entry], signatures: {} };
 }
 
 /**
@@ -363,20 +411,146 @@ export async function checkRosterFile(file: RosterFile): Promise<RosterCheck> {
   };
 }
 
-/** Reads and parses a roster file. Refuses (NodeError) a missing or non-JSON file. */
-export async function readRosterFile(path: string): Promise<RosterFile> {
-  const raw = await readFileIfExists(path);
-  if (raw === undefined) throw new NodeError("no-roster", `roster file ${path} not found`);
-  let parsed: unknown;
+/** A member entry's keys and their types (roster files and amendments). */
+export const MEMBER_ENTRY: Shape<RosterMemberEntry> = object({
+  id: string,
+  signingKey: string,
+  pqSigningKey: nullable(string),
+  addresses: listOf(string),
+}, { name: string });
+
+/** A signature's keys and their types. */
+export const SIGNATURE: Shape<SignatureEntry> = object({
+  ed25519: string,
+  mlDsa65: nullable(string),
+});
+
+/** A signature as files hold it (base64). */
+export interface SignatureEntry {
+  readonly ed25519: string;
+  readonly mlDsa65: string | null;
+}
+
+/** The signature of a file's entry. Refuses (ConfigError at `at`) bytes that are not base64. */
+export function signatureOfEntry(entry: SignatureEntry, at: string): Signature {
   try {
-    parsed = JSON.parse(new TextDecoder().decode(raw));
+    return {
+      ed25519: fromBase64(entry.ed25519),
+      mlDsa65: entry.mlDsa65 === null ? null : fromBase64(entry.mlDsa65),
+    };
   } catch {
-    throw new NodeError("roster-invalid", `${path} is not valid JSON`);
+    throw new ConfigError(at, "is not base64");
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new NodeError("roster-invalid", `${path} is not a ${FORMAT} object`);
+}
+
+/** A signature as files hold it. */
+export function signatureEntry(signature: Signature): SignatureEntry {
+  return {
+    ed25519: toBase64(signature.ed25519),
+    mlDsa65: signature.mlDsa65 === null ? null : toBase64(signature.mlDsa65),
+  };
+}
+
+/** The graph: its `kind` decides which other keys it has. */
+const GRAPH: Shape<RosterGraph> = (v, path) => {
+  const kind = object({ kind: string }, {
+    degree: number,
+    threshold: number,
+    corruptFraction: number,
+    dropoutFraction: number,
+  })(v, path).kind;
+  switch (oneOf("complete", "harary", "secagg+")(kind, `${path}.kind`)) {
+    case "complete":
+      return object({ kind: oneOf("complete") })(v, path);
+    case "harary":
+      return object({ kind: oneOf("harary"), degree: number, threshold: number })(v, path);
+    case "secagg+":
+      return object({
+        kind: oneOf("secagg+"),
+        corruptFraction: number,
+        dropoutFraction: number,
+      })(v, path);
   }
-  return parsed as RosterFile;
+};
+
+/** The file's keys and the type of each (see {@link parseRosterFile}). */
+const ROSTER_FILE = object({
+  fedagg: oneOf(FORMAT),
+  federation: string,
+  mode: oneOf("classical", "post-quantum"),
+  dim: number,
+  clip: number,
+  maxWeight: number,
+  scale: nullable(number),
+  threshold: nullable(number),
+  graph: GRAPH,
+  stageTimeoutMs: number,
+  advertiseTimeoutMs: number,
+  viewTimeoutMs: number,
+  members: listOf(MEMBER_ENTRY, MAX_MEMBERS),
+  signatures: mapOf(SIGNATURE),
+}, {
+  // Optional: absent or null is the flat layout of dim / the default deadline.
+  layout: nullable(
+    object({ tensors: listOf(object({ name: string, shape: listOf(number) })) }),
+  ) as Shape<ModelLayout | null>,
+  roundDeadlineMs: nullable(number),
+});
+
+/**
+ * The roster file of a parsed JSON value, checked strictly: every key of {@link RosterFile}
+ * present with a value of its type, and no other key. Refuses (ConfigError whose `setting` is
+ * the key's path, e.g. `treshold` or `members[1].name`) an unknown key (naming the key it most
+ * likely misspells), a missing one, a value of the wrong type (`"threshold": "2"`), and a file
+ * of the earlier format (whose signatures did not cover names and addresses). Ranges are
+ * checked later, by `createRoster` ({@link rosterOf}).
+ */
+export function parseRosterFile(value: unknown): RosterFile {
+  const format = (value as { fedagg?: unknown } | null)?.fedagg;
+  if (format === OLD_FORMAT) {
+    throw new ConfigError(
+      "fedagg",
+      `${OLD_FORMAT} is the format of an earlier fedagg, whose signatures did not cover member ` +
+        `names and addresses: create the roster again (\`fedagg roster create\`, \`add\`, ` +
+        `\`sign\`)`,
+    );
+  }
+  return ROSTER_FILE(value, "") as RosterFile;
+}
+
+/** The parsed JSON of file `path`. Refuses (NodeError `missing`/`invalid`) otherwise. */
+export async function readJsonFile(
+  path: string,
+  what: string,
+  codes: { missing: NodeErrorCode; invalid: NodeErrorCode },
+): Promise<unknown> {
+  const raw = await readFileIfExists(path);
+  if (raw === undefined) throw new NodeError(codes.missing, `${what} ${path} not found`);
+  try {
+    return JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    throw new NodeError(codes.invalid, `${path} is not valid JSON`);
+  }
+}
+
+/**
+ * Reads and strictly parses a roster file ({@link parseRosterFile}). Refuses (NodeError) a
+ * missing file (`no-roster`), one that is not JSON or not a roster file (`roster-invalid`,
+ * naming the path and the key at fault).
+ */
+export async function readRosterFile(path: string): Promise<RosterFile> {
+  const parsed = await readJsonFile(path, "roster file", {
+    missing: "no-roster",
+    invalid: "roster-invalid",
+  });
+  try {
+    return parseRosterFile(parsed);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      throw new NodeError("roster-invalid", `${path}: ${err.message}`);
+    }
+    throw err;
+  }
 }
 
 /** Writes a roster file atomically (mode 0644: rosters are public). */
@@ -417,4 +591,54 @@ export async function loadRunnableRoster(
     throw new NodeError("not-a-member", `this node (${self}) is not in the roster ${path}`);
   }
   return { file, roster: check.roster, index };
+}
+
+/** A roster file and where it was read from (for error messages). */
+export interface NamedRosterFile {
+  readonly path: string;
+  readonly file: RosterFile;
+}
+
+/**
+ * One roster file carrying every signature of `files`, which members signed in parallel: the
+ * first file with the union of the signatures. Refuses (NodeError) fewer than two files,
+ * files that describe different rosters (`roster-mismatch`, naming both files and their hashes),
+ * and a signature that does not verify (`roster-invalid`, naming the file and the signer): a
+ * merge never launders a bad signature into a good file.
+ */
+export async function mergeRosterFiles(files: readonly NamedRosterFile[]): Promise<RosterFile> {
+  if (files.length < 2) throw new NodeError("usage", "roster merge needs at least two files");
+  const checks: RosterCheck[] = [];
+  for (const { path, file } of files) {
+    try {
+      checks.push(await checkRosterFile(file));
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        throw new NodeError("roster-invalid", `${path}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+  const first = checks[0].roster.hash;
+  const signatures: Record<string, RosterFile["signatures"][string]> = {};
+  for (const [i, { path, file }] of files.entries()) {
+    const hash = checks[i].roster.hash;
+    if (!equalBytes(hash, first)) {
+      throw new NodeError(
+        "roster-mismatch",
+        `${path} is not the same roster as ${files[0].path} (hash ${toHex(hash).slice(0, 16)}… ` +
+          `vs ${toHex(first).slice(0, 16)}…): only signatures of one roster can be merged; ` +
+          `compare the two files (a member, a parameter, an address differs)`,
+      );
+    }
+    if (checks[i].invalid.length > 0) {
+      throw new NodeError(
+        "roster-invalid",
+        `${path}: the signatures of ${checks[i].invalid.join(", ")} do not verify (or are not ` +
+          `members'); remove them or ask for a new one before merging`,
+      );
+    }
+    for (const id of checks[i].signed) signatures[id] ??= file.signatures[id];
+  }
+  return { ...files[0].file, signatures };
 }

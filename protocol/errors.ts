@@ -44,7 +44,15 @@ export type RefusalCode =
   /** A vector or key of the wrong length. */
   | "wrong-length"
   /** A message whose content contradicts what the sender committed to earlier. */
-  | "commitment-mismatch";
+  | "commitment-mismatch"
+  /**
+   * A roster amendment that does not extend the version it is checked against: another previous
+   * version (another federation's chain, or a stale one), a version number out of sequence, or
+   * a first round not after the previous version's.
+   */
+  | "wrong-chain"
+  /** Two different amendments of one roster version, each approved by ≥ t of its members. */
+  | "fork";
 
 /**
  * A refused input. Thrown inside the core, caught at the state machine's boundary and reported

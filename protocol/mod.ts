@@ -26,8 +26,10 @@ export {
   DEFAULT_STAGE_TIMEOUT_MS,
   defaultRoundDeadlineMs,
   defaultTimeouts,
+  MAX_ADDRESSES,
   MAX_DIM,
   MAX_MEMBERS,
+  MAX_NAME_LENGTH,
   type Member,
   type Mode,
   type Roster,
@@ -54,6 +56,37 @@ export {
   tensorSize,
 } from "./federation/layout.ts";
 export { approveRoster, verifyRosterApproval } from "./federation/roster_approval.ts";
+export {
+  AMENDABLE_PARAMETERS,
+  type AmendableParameter,
+  type Amendment,
+  amendmentPayload,
+  type AmendmentTally,
+  applyAmendment,
+  type Change,
+  genesisVersion,
+  joiningMembers,
+  MAX_CHANGES,
+  type ProposedVersion,
+  proposeVersion,
+  type RosterVersion,
+  settingsOf,
+  signAmendment,
+  type SignedAmendment,
+  successorDecision,
+  tallyAmendment,
+  type VerifiedAmendment,
+  verifyAmendment,
+  versionHash,
+} from "./federation/amendment.ts";
+export {
+  type CandidateVersion,
+  type ForkEvidence,
+  type RefusedAmendment,
+  type RosterChain,
+  versionAt,
+  walkChain,
+} from "./federation/roster_chain.ts";
 export { leaderOf, leaderOrder } from "./federation/schedule.ts";
 export { MAX_ROUND, type Session, sessionOf } from "./federation/session.ts";
 export { MemberSigner, type Signature } from "./federation/signer.ts";
@@ -139,6 +172,10 @@ export {
   type VerifiedCertificate,
   verifyFinalCertificate,
 } from "./certificate/final.ts";
+export {
+  verifyFinalCertificateInChain,
+  type VersionedCertificate,
+} from "./certificate/chain_verification.ts";
 
 // Errors.
 export {

@@ -57,21 +57,42 @@ export function list(v: unknown): string[] {
 
 /**
  * Parses `argv` for `command`: the options of `spec`, plus `--help` and `--json` (booleans) that
- * every command accepts. Refuses (usage error, followed by `command`'s help) an unknown option.
+ * every command accepts. Refuses (usage error, followed by `command`'s help) an unknown option,
+ * and any argument that is not an option unless `spec.positional` (then they are in `_`).
  */
 export function parse(
   argv: string[],
   command: string,
-  spec: { string?: string[]; boolean?: string[]; collect?: string[] },
+  spec: { string?: string[]; boolean?: string[]; collect?: string[]; positional?: boolean },
 ) {
   return parseArgs(argv, {
     string: spec.string ?? [],
     boolean: ["help", "json", ...(spec.boolean ?? [])],
     collect: spec.collect ?? [],
-    unknown: (flag: string) => {
+    unknown: (flag: string, key?: string) => {
+      if (spec.positional && key === undefined && !flag.startsWith("-")) return true;
       throw usageError(`unknown option ${flag}\n\n${HELP[command] ?? HELP[""]}`);
     },
   });
+}
+
+/**
+ * Refuses (NodeError `file-exists`) to write `path` when it exists, unless `force`. The check
+ * and the later atomic write are separate steps: two commands racing for one path are not
+ * guarded against, a repeated command is.
+ */
+export async function refuseOverwrite(path: string, force: boolean): Promise<void> {
+  if (force) return;
+  try {
+    await Deno.lstat(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  throw new NodeError(
+    "file-exists",
+    `${path} exists already: choose another --out, or add --force to replace it`,
+  );
 }
 
 /** Parsed options, as {@link parse} returns them. */

@@ -1,5 +1,5 @@
 /**
- * The help texts of the `fedagg` command line, one per command (`HELP.roster` covers the four
+ * The help texts of the `fedagg` command line, one per command (`HELP.roster` covers all the
  * roster subcommands) and the overview under the empty key. The defaults they state are
  * interpolated from the values the commands apply (`roster_file.ts`, `node_dir.ts` and the
  * protocol's threshold rule), so a text cannot promise a default the command does not use.
@@ -34,7 +34,7 @@ Usage: fedagg <command> [options]      (fedagg <command> --help for details)
 
 Commands:
   init       create this node's identity and API token
-  roster     create, extend, sign and verify the federation's roster
+  roster     create, sign, merge, verify and amend the federation's roster
   run        join the mesh and serve the local trainer API
   submit     hand the trainer's update for a round to the local node
   aggregate  download a round's aggregate from the local node
@@ -42,17 +42,21 @@ Commands:
   verify     check a published aggregate and its final certificate offline
   dp plan    the noise and error a differential-privacy budget implies
 `,
-  init: `Usage: fedagg init --dir DIR [--listen MULTIADDR]... [--announce MULTIADDR]... [--json]
+  init:
+    `Usage: fedagg init --dir DIR [--name NAME] [--listen MULTIADDR]... [--announce MULTIADDR]...
+                   [--json]
 
 Creates DIR (mode 0700) with a new identity (identity.json, mode 0600) and an API token
 (api.token, mode 0600), and prints this member's card (also written to DIR/card.json) for the
 roster. --listen defaults to ${DEFAULT_LISTEN.join(" ")}; --announce (the addresses others dial)
-defaults to the listen addresses.
+defaults to the listen addresses. --name is the display name (the organisation, at most 64
+characters) the card and the roster carry; members approve it with the keys and addresses.
 `,
   roster: `Usage:
-  fedagg roster create --out FILE --federation NAME (--dim D | --layout FILE) [options]
+  fedagg roster create --out FILE [--force] --federation NAME (--dim D | --layout FILE) [options]
   fedagg roster add    --roster FILE --card CARD.json [--card ...] [--force]
   fedagg roster sign   --roster FILE --dir DIR
+  fedagg roster merge  FILE FILE... --out FILE [--force] [--json]
   fedagg roster verify --roster FILE [--force] [--json]
 
 --layout FILE is the model's tensor layout: a safetensors model (its tensors in the order of
@@ -63,6 +67,14 @@ state_dict order). D is then the layout's size. --dim D alone is one flat tensor
 create, add and verify print the quantization: scale, clipping range and the proven error bound
 of the mean. They refuse parameters whose error bound exceeds ${MAX_RELATIVE_ERROR} × the clip (for
 create: already for 3 members) unless --force is given.
+
+Amendments (decided by t members of the current version instead of everyone re-signing;
+running nodes do not adopt them yet, see the operator guide):
+  fedagg roster propose --roster FILE [--amendment FILE]... --out FILE [--force]
+                        --first-round R [--add CARD.json]... [--remove ID]...
+                        [--rotate ID=CARD.json]... [--set NAME=VALUE]... [--json]
+  fedagg roster sign    --roster FILE [--amendment FILE]... --proposal FILE --dir DIR [--json]
+  fedagg roster status  --roster FILE [--amendment FILE]... [--json]
 
 create options:
   --mode classical|post-quantum   (default ${defaults.mode})
@@ -84,6 +96,24 @@ create options:
   --view-timeout MS               3 × the stage timeout unless given (default ${defaults.viewTimeoutMs})
   --round-deadline MS             how long a member works on a round before it gives it up;
                                   unless given (n + 1) × (advertise + view timeout), n members
+
+create refuses to replace an existing --out unless --force is given. Roster files are read
+strictly: an unknown key or a value of the wrong type is refused with the key's name. The roster
+hash every member signs covers the parameters and every member's keys, name and addresses.
+
+merge combines copies of one roster (or one amendment) that members signed in parallel (a
+roster's signatures are checked); it refuses copies of different rosters or amendments.
+
+An amendment chain starts at --roster (signed by every member) and goes through the
+--amendment files given (any order). propose writes version k+1 of the newest version k:
+removals, rotations (ID's entry becomes the card's: new keys, or new addresses or name),
+additions, then settings (--set threshold=3, scale=default, clip=2, dim=..., maxWeight=...,
+stageTimeoutMs=..., advertiseTimeoutMs=..., viewTimeoutMs=..., graph=complete|harary:K:TK), in
+effect from round R (after version k's first round). A threshold or scale at its default keeps
+following the member count. It is valid once t members of version k approved it (roster sign
+--proposal) and each joining member (or rotated key) signed it itself. A member approves at
+most one successor of each version (recorded in DIR/roster-approvals/ before it signs). status
+shows the versions, pending proposals, refused amendments and forks (exit 1 on a fork).
 
 verify exits 0 only when the roster is valid, every member signed it and its error bound is
 within ${MAX_RELATIVE_ERROR} × the clip (or --force).
@@ -132,7 +162,7 @@ aggregate the certificate covers) and, with --certificate, its final certificate
 `,
   verify:
     `Usage: fedagg verify --certificate FILE --roster FILE --aggregate FILE [--aggregate FILE]...
-                     [--mean FILE]... [--json]
+                     [--mean FILE]... [--amendment FILE]... [--json]
 
 Checks a final certificate offline against a roster every member signed: the scheduled
 leader's signature, at least t approvals of one survivor set, at least t co-signatures, and
@@ -140,7 +170,9 @@ that the certified sum (the exact integer aggregate, downloaded with --format su
 the certificate names. Every other file (--aggregate or --mean: a mean downloaded as npy, raw
 or safetensors) must be exactly the float32 weighted mean that sum determines, and safetensors
 must be in the roster's layout. The certified sum must be among the files: a mean alone cannot
-be checked against a certificate. Exits 0 only if all hold.
+be checked against a certificate. With --amendment (the roster's amendments, any order), walks
+the chain from --roster and checks the certificate under the roster version in effect at its
+round. Exits 0 only if all hold.
 `,
   dp:
     `Usage: fedagg dp plan --epsilon E --delta D --rounds R --clip C --members N [options] [--json]

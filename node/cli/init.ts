@@ -12,7 +12,7 @@ import { list, parse, print, required, usage } from "./_args.ts";
  */
 export async function init(argv: string[]): Promise<number> {
   const args = parse(argv, "init", {
-    string: ["dir", "listen", "announce"],
+    string: ["dir", "listen", "announce", "name"],
     collect: ["listen", "announce"],
   });
   if (args.help) usage("init");
@@ -20,6 +20,7 @@ export async function init(argv: string[]): Promise<number> {
   const { identity, card } = await initNodeDir(dir, {
     listen: list(args.listen),
     announce: list(args.announce),
+    name: args.name,
   });
   print(
     args.json,

@@ -1,7 +1,8 @@
 /**
- * `fedagg roster create|add|sign|verify`: the federation's roster file, from its parameters to
- * every member's signature. {@link roster} dispatches to one function per subcommand; the four
- * share one help text (`HELP.roster`).
+ * `fedagg roster create|add|sign|verify|merge|propose|status`: the federation's roster file, from
+ * its parameters to every member's signature, and its amendments (`roster_amend.ts`).
+ * {@link roster} dispatches to one function per subcommand; they share one help text
+ * (`HELP.roster`).
  *
  * @module
  */
@@ -26,6 +27,7 @@ import {
   checkRosterParameters,
   DEFAULT_PARAMETERS,
   DEFAULT_SECAGG_PLUS,
+  mergeRosterFiles,
   newRosterFile,
   readRosterFile,
   type RosterGraph,
@@ -35,6 +37,8 @@ import {
 } from "../roster_file.ts";
 import { readLayoutFile } from "../tensor_formats/layout_file.ts";
 import { HELP } from "./help.ts";
+import { mergeAmendments, propose, signProposal, status } from "./roster_amend.ts";
+import { writeAmendmentFile } from "../amendment_file.ts";
 import {
   type Args,
   integer,
@@ -42,6 +46,7 @@ import {
   number,
   parse,
   print,
+  refuseOverwrite,
   required,
   usage,
   usageError,
@@ -66,6 +71,9 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   add,
   sign,
   verify,
+  merge,
+  propose,
+  status,
 };
 
 // ---- create -------------------------------------------------------------------------------------
@@ -100,7 +108,9 @@ const CREATE_OPTIONS = [
  * parameters no member list could run with, such as a threshold of 1, a view timeout not above
  * the stage timeout or a `--dim` other than the layout's size (`checkRosterParameters`); then,
  * unless `--force`, quantization whose error bound exceeds {@link MAX_RELATIVE_ERROR} × the clip
- * already for the smallest roster (`imprecise`). Prints the layout and the quantization.
+ * already for the smallest roster (`imprecise`); then (`file-exists`) an existing `--out`
+ * without `--force`: a signed roster is never lost to a repeated command. Prints the layout and
+ * the quantization.
  */
 async function create(argv: string[]): Promise<number> {
   const args = parse(argv, "roster", { string: CREATE_OPTIONS, boolean: ["force"] });
@@ -133,6 +143,7 @@ async function create(argv: string[]): Promise<number> {
       : `the error bound exceeds ${MAX_RELATIVE_ERROR} × the clip already for n = ${smallest}`,
   );
   if (most < smallest && !args.force) throw imprecise(q);
+  await refuseOverwrite(out, args.force);
   await writeRosterFile(out, file);
   console.log(
     `wrote ${out}: add members with \`fedagg roster add --roster ${out} --card CARD.json\``,
@@ -303,9 +314,13 @@ async function readCard(path: string): Promise<MemberCard> {
 
 /**
  * `roster sign`: adds the signature of the member of `--dir` to the roster file; resolves to 0.
- * Refuses a missing roster file or identity, and a signer that is not a member.
+ * Refuses a missing roster file or identity, and a signer that is not a member. With
+ * `--proposal FILE`, signs that amendment instead (`signProposal`).
  */
 async function sign(argv: string[]): Promise<number> {
+  if (argv.some((a) => a === "--proposal" || a.startsWith("--proposal="))) {
+    return await signProposal(argv);
+  }
   const args = parse(argv, "roster", { string: ["roster", "dir"] });
   if (args.help) usage("roster");
   const path = required(args, "roster", "roster");
@@ -371,4 +386,53 @@ async function verify(argv: string[]): Promise<number> {
   }
   print(args.json, result, lines.join("\n"));
   return ok ? 0 : 1;
+}
+
+/**
+ * `roster merge A B … --out FILE [--force]`: one file with the signatures of files signed in
+ * parallel (roster files, or amendment files: `mergeAmendments`); resolves to 0. Refuses (throws, nothing written) fewer than two files, files of
+ * different rosters (`roster-mismatch`), a signature that does not verify, and an existing
+ * `--out` without `--force`.
+ */
+async function merge(argv: string[]): Promise<number> {
+  const args = parse(argv, "roster", { string: ["out"], boolean: ["force"], positional: true });
+  if (args.help) usage("roster");
+  const out = required(args, "out", "roster");
+  const paths = args._.map(String);
+  if (paths.length < 2) throw usageError(`roster merge needs at least two files\n\n${HELP.roster}`);
+  if (await isAmendment(paths[0])) {
+    const merged = await mergeAmendments(paths);
+    await refuseOverwrite(out, args.force);
+    await writeAmendmentFile(out, merged);
+    const signers = Object.keys(merged.signatures);
+    print(
+      args.json,
+      { out, signed: signers, joinersSigned: Object.keys(merged.joinerSignatures) },
+      `wrote ${out}: approvals of ${signers.join(", ") || "nobody"} (\`fedagg roster status\` ` +
+        `counts them)`,
+    );
+    return 0;
+  }
+  const files = [];
+  for (const path of paths) files.push({ path, file: await readRosterFile(path) });
+  const merged = await mergeRosterFiles(files);
+  await refuseOverwrite(out, args.force);
+  await writeRosterFile(out, merged);
+  const check = await checkRosterFile(merged);
+  print(
+    args.json,
+    { out, signed: check.signed, missing: check.missing, complete: check.complete },
+    `wrote ${out}: signed by ${check.signed.length} of ${check.roster.members.length} members` +
+      (check.complete ? " (complete)" : ` (missing: ${check.missing.join(", ")})`),
+  );
+  return 0;
+}
+
+/** Whether the JSON file `path` says it is an amendment (else it is read as a roster). */
+async function isAmendment(path: string): Promise<boolean> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path))?.fedagg === "fedagg/amendment/v1";
+  } catch {
+    return false;
+  }
 }

@@ -8,7 +8,9 @@
  * `.npy` or safetensors): it is checked bit for bit against the mean recomputed from the
  * certified sum (`dequantizeMean`, deterministic float64 then float32), and safetensors must hold
  * the roster's layout. Each file is recognised by its bytes, so the options do not have to say
- * which is which; a mean alone cannot be checked (it does not determine the sum).
+ * which is which; a mean alone cannot be checked (it does not determine the sum). With
+ * `--amendment` files (the roster's hash-chained amendments since), the certificate must verify
+ * under the roster version in effect at its round.
  *
  * @module
  */
@@ -17,10 +19,12 @@ import {
   FLAT_TENSOR_NAME,
   ProtocolError,
   type Roster,
+  type RosterVersion,
   tensorSize,
-  type VerifiedCertificate,
-  verifyFinalCertificate,
+  verifyFinalCertificateInChain,
+  type VersionedCertificate,
 } from "../../protocol/mod.ts";
+import { loadChain } from "../amendment_file.ts";
 import { checkRosterFile, readRosterFile } from "../roster_file.ts";
 import { FormatError, parseUpdate, type TensorFormat } from "../tensor_formats/mod.ts";
 import { hasNpyMagic } from "../tensor_formats/npy.ts";
@@ -60,8 +64,8 @@ class Invalid extends Error {}
  */
 export async function verify(argv: string[]): Promise<number> {
   const args = parse(argv, "verify", {
-    string: ["certificate", "aggregate", "roster", "mean"],
-    collect: ["aggregate", "mean"],
+    string: ["certificate", "aggregate", "roster", "mean", "amendment"],
+    collect: ["aggregate", "mean", "amendment"],
   });
   if (args.help) usage("verify");
   const rosterPath = required(args, "roster", "verify");
@@ -73,7 +77,17 @@ export async function verify(argv: string[]): Promise<number> {
     print(args.json, { valid: false, reason }, `INVALID: ${reason}`);
     return 1;
   }
-  const roster = check.roster;
+  const { chain } = await loadChain(rosterPath, list(args.amendment));
+  if (chain.fork !== undefined) {
+    const reason = `the roster chain forks at version ${chain.fork.amended.version} ` +
+      `(\`fedagg roster status\` shows the two successors)`;
+    print(args.json, { valid: false, reason }, `INVALID: ${reason}`);
+    return 1;
+  }
+  const versions = chain.versions;
+  // The files are recognised against the newest version's roster; the certificate then names
+  // the version in effect at its round, whose roster judges the means.
+  let roster = versions.at(-1)?.roster ?? check.roster;
   const certificatePath = required(args, "certificate", "verify");
   const paths = [...list(args.aggregate), ...list(args.mean)].filter((p) => p !== "");
   if (list(args.aggregate).length === 0) {
@@ -89,8 +103,11 @@ export async function verify(argv: string[]): Promise<number> {
     if (unknown !== undefined) throw new Invalid(unrecognised(unknown.path, unknown.bytes, roster));
     const sums = files.filter((f) => f.kind.kind === "sum");
     if (sums.length === 0) throw new Invalid(noSum(files[0].path, files[0].bytes, roster));
-    let v: VerifiedCertificate | undefined;
-    for (const sum of sums) v = await verifySum(roster, certificatePath, certificate, sum);
+    let v: VersionedCertificate | undefined;
+    for (const sum of sums) {
+      v = await verifySum(versions, roster, certificatePath, certificate, sum);
+    }
+    roster = v!.version.roster;
     const expected = dequantizeMean(v!.aggregate, roster.quantization, v!.members.length);
     const verdicts: FileVerdict[] = [];
     for (const f of files) {
@@ -165,13 +182,14 @@ function noSum(path: string, bytes: Uint8Array, roster: Roster): string {
  * the sum when it is not the certified one, else the certificate.
  */
 async function verifySum(
+  versions: readonly RosterVersion[],
   roster: Roster,
   certificatePath: string,
   certificate: Uint8Array,
   sum: { path: string; bytes: Uint8Array },
-): Promise<VerifiedCertificate> {
+): Promise<VersionedCertificate> {
   try {
-    return await verifyFinalCertificate(roster, certificate, sum.bytes);
+    return await verifyFinalCertificateInChain(versions, certificate, sum.bytes);
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;
     // The detail without "from member N" (the protocol's blame of a peer), with the member's id.
@@ -245,13 +263,14 @@ function where(roster: Roster, i: number): string {
 function printVerdict(
   json: boolean,
   roster: Roster,
-  v: VerifiedCertificate,
+  v: VersionedCertificate,
   files: readonly FileVerdict[],
 ): number {
   const means = files.filter((f) => f.kind === "mean");
   const bad = files.find((f) => !f.matches);
   const result = {
     valid: bad === undefined,
+    rosterVersion: v.version.version,
     round: v.round,
     view: v.view,
     leader: roster.members[v.leader].id,
@@ -266,7 +285,7 @@ function printVerdict(
     json,
     result,
     bad === undefined
-      ? `valid: round ${v.round} view ${v.view}, leader ${result.leader}, ` +
+      ? `valid: round ${v.round} view ${v.view} (roster version ${v.version.version}), leader ${result.leader}, ` +
         `${v.members.length} members, ${v.cosigners.length} co-signatures (t = ${roster.threshold})` +
         (means.length > 0
           ? `, ${means.length === 1 ? "the mean matches" : `all ${means.length} means match`} (${

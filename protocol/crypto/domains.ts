@@ -12,6 +12,8 @@
 export const HASH = {
   roster: "fedagg/v1/hash/roster",
   layout: "fedagg/v1/hash/layout",
+  /** A roster version after the first: its place in the chain and its roster (`amendment.ts`). */
+  rosterVersion: "fedagg/v1/hash/roster-version",
   schedule: "fedagg/v1/hash/schedule",
   session: "fedagg/v1/hash/session",
   graphSeed: "fedagg/v1/hash/graph-seed",
@@ -54,6 +56,11 @@ export const KDF = {
 export const SIGN = {
   /** A member's approval of a roster: the signed bytes are `[rosterApproval, rosterHash]`. */
   rosterApproval: "fedagg/v1/sig/roster",
+  /**
+   * A member's approval of a roster amendment: the signed bytes are `[rosterAmendment,
+   * previousVersionHash, version, firstRound, nextRosterHash]`.
+   */
+  rosterAmendment: "fedagg/v1/sig/roster-amendment",
   /**
    * A member's share entry for one holder (post-quantum mode, ML-DSA-65): the signed bytes are
    * `[shareEntry, sessionHash, sender, recipient, sealed, shareKemCt, maskKemCt]`.

@@ -33,6 +33,16 @@ export interface Member {
   readonly signingKey: Uint8Array;
   /** Long-term ML-DSA-65 public key (1952 bytes); required in post-quantum mode. */
   readonly pqSigningKey?: Uint8Array;
+  /**
+   * Display name (the organisation), 0..{@link MAX_NAME_LENGTH} characters without control
+   * characters; part of the roster hash, so every member approves it. Absent means "".
+   */
+  readonly name?: string;
+  /**
+   * Where the member is reached (multiaddrs in a deployment), at most {@link MAX_ADDRESSES}
+   * distinct strings of 1..256 characters; part of the roster hash. Absent means none.
+   */
+  readonly addresses?: readonly string[];
 }
 
 /** What a federation chooses; omitted fields take the documented defaults. */
@@ -126,6 +136,10 @@ export interface Roster {
 export const MAX_DIM = 2 ** 26;
 /** Largest accepted roster. */
 export const MAX_MEMBERS = 65535;
+/** Longest member display name (characters). */
+export const MAX_NAME_LENGTH = 64;
+/** Most addresses one member may list. */
+export const MAX_ADDRESSES = 16;
 
 /**
  * The clipping radius a roster takes when its settings name none: 8, the clipping range of
@@ -188,7 +202,9 @@ function float64Bytes(x: number): Uint8Array {
  * completing while fewer than 2t − n members are corrupt: the default ⌊2n/3⌋ + 1 tolerates
  * ⌈n/3⌉ − 1 lost members and, for n = 9, up to 4 corrupt ones), a graph whose degree is odd or
  * ≥ n or whose threshold is not a strict majority of a closed neighbourhood, quantization that
- * could overflow 2^32, and non-positive timeouts.
+ * could overflow 2^32, non-positive timeouts, a numeric setting of another type (named as a type
+ * error: `"2"` is not a threshold), and a member name or address list outside the limits of
+ * {@link Member}.
  *
  * @example Make a roster: every member's long-term keys, the parameters, and its hash
  * ```ts
@@ -207,6 +223,7 @@ function float64Bytes(x: number): Uint8Array {
  * ```
  */
 export function createRoster(settings: RosterSettings): Roster {
+  checkNumberTypes(settings);
   const federation = settings.federation;
   if (typeof federation !== "string" || federation.length < 1 || federation.length > 64) {
     throw new ConfigError("federation", "must be a name of 1 to 64 characters");
@@ -286,6 +303,71 @@ function checkedDimAndLayout(settings: RosterSettings): { dim: number; layout: M
   return { dim, layout };
 }
 
+/** The settings that are numbers, each refused by name when present with another type. */
+const NUMBER_SETTINGS = [
+  "dim",
+  "clip",
+  "maxWeight",
+  "scale",
+  "threshold",
+  "stageTimeoutMs",
+  "advertiseTimeoutMs",
+  "viewTimeoutMs",
+  "roundDeadlineMs",
+] as const;
+
+/** Refuses (ConfigError naming the setting) a numeric setting of another type, e.g. `"2"`. */
+function checkNumberTypes(settings: RosterSettings): void {
+  for (const name of NUMBER_SETTINGS) {
+    const v: unknown = settings[name];
+    if (v !== undefined && typeof v !== "number") {
+      throw new ConfigError(name, `must be a number, got ${describe(v)}`);
+    }
+  }
+}
+
+/** A short description of an unexpected value's type, for error messages (never its bytes). */
+function describe(v: unknown): string {
+  return v === null
+    ? "null"
+    : Array.isArray(v)
+    ? "a list"
+    : typeof v === "string"
+    ? `the string ${JSON.stringify(v.slice(0, 32))}`
+    : `a ${typeof v}`;
+}
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Refuses (ConfigError) a member's name or addresses outside the limits {@link Member} states. */
+function checkDescription(m: Member): void {
+  if (m.name !== undefined) {
+    if (
+      typeof m.name !== "string" || m.name.length > MAX_NAME_LENGTH ||
+      CONTROL.test(m.name)
+    ) {
+      throw new ConfigError(
+        "members",
+        `member ${m.id}: name must be at most ${MAX_NAME_LENGTH} characters without control characters`,
+      );
+    }
+  }
+  if (m.addresses !== undefined) {
+    const a = m.addresses;
+    if (
+      !Array.isArray(a) || a.length > MAX_ADDRESSES ||
+      !a.every((x) => typeof x === "string" && x.length >= 1 && x.length <= 256) ||
+      new Set(a).size !== a.length
+    ) {
+      throw new ConfigError(
+        "members",
+        `member ${m.id}: addresses must be at most ${MAX_ADDRESSES} distinct strings of 1..256 characters`,
+      );
+    }
+  }
+}
+
 /** The members sorted by id, each checked (see {@link createRoster}). */
 function checkedMembers(list: readonly Member[], mode: Mode): Member[] {
   const members = [...list].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -307,6 +389,7 @@ function checkedMembers(list: readonly Member[], mode: Mode): Member[] {
     const key = Array.from(m.signingKey).join(",");
     if (seenKeys.has(key)) throw new ConfigError("members", `member ${m.id} reuses a signing key`);
     seenKeys.add(key);
+    checkDescription(m);
     if (
       mode === "post-quantum" &&
       (!(m.pqSigningKey instanceof Uint8Array) ||
@@ -393,18 +476,24 @@ function checkedTimeouts(
 
 /**
  * The roster hash: the domain-separated SHA-256 of the canonical CBOR array
- * `["fedagg/v1/roster", federation, mode, [[id, key, pqKey | null]…], d, t, graph, clip, scale,
- * maxWeight, stageTimeoutMs, viewTimeoutMs, advertiseTimeoutMs, roundDeadlineMs]`, floats as
- * IEEE-754 bytes, followed by the layout hash (`layout.ts`) unless the layout is the flat layout of
- * d: a roster without a layout keeps the hash it had before layouts, and any other layout changes
- * it.
+ * `["fedagg/v1/roster", federation, mode, [member…], d, t, graph, clip, scale, maxWeight,
+ * stageTimeoutMs, viewTimeoutMs, advertiseTimeoutMs, roundDeadlineMs]`, floats as IEEE-754 bytes,
+ * followed by the layout hash (`layout.ts`) unless the layout is the flat layout of d (a roster
+ * without a layout keeps the hash it had before layouts; any other layout changes it). A member
+ * is `[id, key, pqKey | null]`, or `[id, key, pqKey | null, name, [address…]]` when it has a
+ * non-empty name or addresses (so a roster without them hashes as before they existed).
  */
 function rosterHash(r: Omit<Roster, "hash" | "indexOf">): Uint8Array<ArrayBuffer> {
   const canonical: Value[] = [
     "fedagg/v1/roster",
     r.federation,
     r.mode,
-    r.members.map((m) => [m.id, m.signingKey, m.pqSigningKey ?? null]),
+    r.members.map((m): Value => {
+      const base = [m.id, m.signingKey, m.pqSigningKey ?? null];
+      const name = m.name ?? "";
+      const addresses = m.addresses ?? [];
+      return name === "" && addresses.length === 0 ? base : [...base, name, [...addresses]];
+    }),
     r.dim,
     r.threshold,
     r.graph.kind === "complete" ? ["complete"] : ["harary", r.graph.degree, r.graph.threshold],

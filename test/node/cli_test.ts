@@ -6,8 +6,10 @@
  * init); `roster create/add/sign/verify` end to end with three
  * members (verify exits 1 until all three signed, then 0; `--json` parses); `roster create` and
  * `roster add` refusing an impossible threshold (and other parameters no member list can run
- * with) at once, as one line, writing nothing; an unexpected failure printed as one line, exit 2
- * (`fedagg run`'s start-up, in real processes, is `cli_run_test.ts`); a sparse roster
+ * with) at once, as one line, writing nothing; a roster file with an unknown key or a wrong type
+ * refused naming the key; `roster create` refusing to overwrite without `--force`; `roster
+ * merge` of copies signed in parallel (and its refusals) (`fedagg run`'s start-up, in real
+ * processes, is `cli_run_test.ts`); a sparse roster
  * (`secagg+` graph, or Harary with `--degree`); `submit`/`status`/`aggregate` without a running
  * node (exit 2, pointing at `fedagg run`); and `verify` of a genuine final certificate and
  * aggregate produced by an in-process round between Endpoints signed with real identities
@@ -401,7 +403,11 @@ Deno.test("cli: roster create and add refuse an impossible threshold at once, wr
     assertEquals(await Deno.readTextFile(path), before, "nothing written");
 
     // add: t = 2 is fine for three members; a fourth makes t ≤ n/2, refused.
-    expectCode(await cli(...base, "--out", path, "--threshold", "2", "--dim", "4"), 0, "t = 2");
+    expectCode(
+      await cli(...base, "--out", path, "--threshold", "2", "--dim", "4", "--force"),
+      0,
+      "t = 2",
+    );
     expectCode(await cli("roster", "add", "--roster", path, ...cards), 0, "add three");
     const three = await Deno.readTextFile(path);
     expectCode(await cli("init", "--dir", `${root}/m3`), 0, "init a fourth");
@@ -411,20 +417,36 @@ Deno.test("cli: roster create and add refuse an impossible threshold at once, wr
   });
 });
 
-Deno.test("cli: an unexpected failure is one line and exit 2, not a stack trace", async () => {
+Deno.test("cli: a roster file with a wrong type or an unknown key is refused naming the key", async () => {
   await withTempDir("fedagg-cli-", async (root) => {
     expectCode(await cli("init", "--dir", `${root}/m`), 0, "init");
-    // A roster file whose members are not a list: nothing checks that before addMember uses it.
-    await Deno.writeTextFile(`${root}/r.json`, '{"fedagg": "fedagg/roster/v1", "members": 5}');
-    const run = await cli(
-      "roster",
-      "add",
-      "--roster",
-      `${root}/r.json`,
-      "--card",
-      `${root}/m/card.json`,
+    const path = `${root}/r.json`;
+    expectCode(
+      await cli("roster", "create", "--out", path, "--federation", "f", "--dim", "4"),
+      0,
+      "",
     );
-    expectOneLine(run, /^fedagg roster: unexpected error: TypeError: .*FEDAGG_DEBUG=1/, "bad file");
+    const good = JSON.parse(await Deno.readTextFile(path));
+    const add = () => cli("roster", "add", "--roster", path, "--card", `${root}/m/card.json`);
+    for (
+      const [edit, pattern] of [
+        // Members that are not a list used to reach addMember and fail as a TypeError.
+        [{ members: 5 }, /r\.json: members: must be a list, got a number$/],
+        [{ threshold: "2" }, /r\.json: threshold: must be a number, got a string$/],
+        [{ treshold: 2 }, /r\.json: treshold: unknown key \(did you mean "threshold"\?\)/],
+        [{ graph: { kind: "complete", degree: 4 } }, /graph\.degree: unknown key/],
+        [{ graph: { kind: "ring" } }, /graph\.kind: must be "complete" or "harary" or "secagg\+"/],
+        [{ fedagg: "fedagg/roster/v1" }, /earlier fedagg, whose signatures did not cover/],
+      ] as const
+    ) {
+      await Deno.writeTextFile(path, JSON.stringify({ ...good, ...edit }));
+      expectOneLine(await add(), pattern, JSON.stringify(edit));
+    }
+    const { scale: _, ...missing } = good;
+    await Deno.writeTextFile(path, JSON.stringify(missing));
+    expectOneLine(await add(), /r\.json: scale: is missing$/, "missing scale");
+    await Deno.writeTextFile(path, JSON.stringify(good));
+    expectCode(await add(), 0, "the genuine file");
   });
 });
 
@@ -713,5 +735,93 @@ Deno.test("cli: verify accepts a genuine final certificate and refuses tampered 
       ...["--certificate", `${root}/none`, "--aggregate", body, "--roster", rosterPath],
     );
     expectCode(missing, 2, "missing certificate file");
+  });
+});
+
+Deno.test("cli: roster create refuses to overwrite --out unless --force", async () => {
+  await withTempDir("fedagg-cli-", async (root) => {
+    const path = `${root}/roster.json`;
+    const create = (...extra: string[]) =>
+      cli("roster", "create", "--out", path, "--federation", "f", "--dim", "4", ...extra);
+    expectCode(await create(), 0, "first create");
+    // Stands for a roster already signed: the bytes must survive a repeated create.
+    await Deno.writeTextFile(path, '{"signed": "precious"}\n');
+    expectOneLine(await create(), /roster\.json exists already: .*--force/, "second create");
+    assertEquals(await Deno.readTextFile(path), '{"signed": "precious"}\n');
+    expectCode(await create("--force"), 0, "create --force");
+    assertEquals(JSON.parse(await Deno.readTextFile(path)).federation, "f");
+  });
+});
+
+Deno.test("cli: roster merge combines signatures made in parallel and refuses different rosters", async () => {
+  await withTempDir("fedagg-cli-", async (root) => {
+    const dirs = [0, 1, 2].map((i) => `${root}/m${i}`);
+    for (const [i, d] of dirs.entries()) {
+      expectCode(await cli("init", "--dir", d, "--name", `Hospital ${i}`), 0, "init");
+    }
+    const path = `${root}/roster.json`;
+    const base = ["--federation", "f", "--dim", "4"];
+    expectCode(await cli("roster", "create", "--out", path, ...base), 0, "create");
+    const cards = dirs.flatMap((d) => ["--card", `${d}/card.json`]);
+    expectCode(await cli("roster", "add", "--roster", path, ...cards), 0, "add");
+    const file = JSON.parse(await Deno.readTextFile(path)) as RosterFile;
+    assertEquals(file.members.map((m) => m.name), ["Hospital 0", "Hospital 1", "Hospital 2"]);
+    // Each member signs its own copy.
+    const copies = dirs.map((_, i) => `${root}/copy${i}.json`);
+    for (const [i, copy] of copies.entries()) {
+      await Deno.copyFile(path, copy);
+      expectCode(await cli("roster", "sign", "--roster", copy, "--dir", dirs[i]), 0, "sign");
+      expectCode(await cli("roster", "verify", "--roster", copy), 1, "one signature");
+    }
+    const out = `${root}/merged.json`;
+    const two = await cli("roster", "merge", copies[0], copies[1], "--out", out, "--json");
+    expectCode(two, 0, "merge two");
+    assertEquals(JSON.parse(two.out).signed.length, 2);
+    assertEquals(JSON.parse(two.out).complete, false);
+    expectOneLine(
+      await cli("roster", "merge", out, copies[2], "--out", out),
+      /merged\.json exists already/,
+      "no overwrite",
+    );
+    expectCode(await cli("roster", "merge", out, copies[2], "--out", out, "--force"), 0, "merge");
+    expectCode(await cli("roster", "verify", "--roster", out), 0, "complete after merge");
+    // A copy of another roster (one address differs) is refused, naming both files.
+    const other = JSON.parse(await Deno.readTextFile(copies[2])) as RosterFile;
+    const moved = {
+      ...other,
+      members: other.members.map((m, i) =>
+        i === 0 ? { ...m, addresses: ["/ip4/10.9.9.9/tcp/1"] } : m
+      ),
+    };
+    await Deno.writeTextFile(`${root}/moved.json`, JSON.stringify(moved));
+    expectOneLine(
+      await cli("roster", "merge", copies[0], `${root}/moved.json`, "--out", `${root}/x.json`),
+      /moved\.json is not the same roster as .*copy0\.json \(hash [0-9a-f]{16}… vs [0-9a-f]{16}…\)/,
+      "different rosters",
+    );
+    // A copy carrying a signature that does not verify is refused, naming the signer.
+    const sig = other.signatures[Object.keys(other.signatures)[0]];
+    const forged = {
+      ...other,
+      signatures: { [other.members[0].id]: { ...sig } },
+    };
+    await Deno.writeTextFile(`${root}/forged.json`, JSON.stringify(forged));
+    const refused = await cli(
+      "roster",
+      "merge",
+      copies[0],
+      `${root}/forged.json`,
+      "--out",
+      `${root}/x.json`,
+    );
+    expectOneLine(
+      refused,
+      new RegExp(`forged\\.json: the signatures of ${other.members[0].id}`),
+      "bad sig",
+    );
+    assert(!await exists(`${root}/x.json`), "nothing written");
+    const one = await cli("roster", "merge", copies[0], "--out", `${root}/x.json`);
+    expectCode(one, 2, "one file");
+    assertMatch(one.err, /roster merge needs at least two files/);
   });
 });

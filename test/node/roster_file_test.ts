@@ -5,8 +5,8 @@
  * incomplete (a missing, tampered, foreign or non-hybrid signature, a parameter changed after
  * signing) and how `loadRunnableRoster` reports it (`roster-unsigned` naming the ids,
  * `not-a-member`, `no-roster`, `roster-invalid`), post-quantum rosters with hybrid signatures,
- * the `secagg+` graph resolved from n, `addressesOf` by roster index, and a roster hash that
- * ignores addresses.
+ * the `secagg+` graph resolved from n, `addressesOf` by roster index, a roster hash that covers
+ * addresses and names, and strict parsing (unknown keys and wrong types refused by path).
  */
 import { publicKeyFromRaw } from "@libp2p/crypto/keys";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
@@ -26,6 +26,7 @@ import {
   DEFAULT_PARAMETERS,
   loadRunnableRoster,
   newRosterFile,
+  parseRosterFile,
   readRosterFile,
   type RosterFile,
   rosterOf,
@@ -85,7 +86,7 @@ function withRosterPath(fn: (path: string) => Promise<void>): Promise<void> {
 Deno.test("roster file: new, add, sign by every member → complete and runnable", async () => {
   const { members } = await fixture;
   const empty = newRosterFile(parameters());
-  assertEquals(empty.fedagg, "fedagg/roster/v1");
+  assertEquals(empty.fedagg, "fedagg/roster/v2");
   assertEquals(empty.members, []);
   assertEquals(empty.signatures, {});
   const file = build(members);
@@ -530,25 +531,34 @@ Deno.test("roster file: addressesOf maps addresses to roster indices (members so
   }
 });
 
-Deno.test("roster file: the roster hash ignores addresses; signatures survive address edits", async () => {
+Deno.test("roster file: addresses and names are signed: editing one invalidates every signature", async () => {
   const { members } = await fixture;
   const signed = await signAll(build(members), members);
-  const moved: RosterFile = {
-    ...signed,
-    members: signed.members.map((m, i) => ({
-      ...m,
-      addresses: [`/dns4/moved-${i}.example/tcp/9000`, "/ip4/192.0.2.1/tcp/1"],
-    })),
-  };
-  const a = rosterOf(signed);
-  const b = rosterOf(moved);
-  assert(equalBytes(a.hash, b.hash));
-  const check = await checkRosterFile(moved);
-  assertEquals(check.complete, true);
-  assertEquals(addressesOf(moved, b)[b.indexOf(members[0].peerId)!], [
-    "/dns4/moved-0.example/tcp/9000",
-    "/ip4/192.0.2.1/tcp/1",
-  ]);
+  assertEquals((await checkRosterFile(signed)).complete, true);
+  const edits: RosterFile[] = [
+    {
+      ...signed,
+      members: signed.members.map((m, i) =>
+        i === 1 ? { ...m, addresses: ["/ip4/127.0.0.2/tcp/4003"] } : m
+      ),
+    },
+    { ...signed, members: signed.members.map((m, i) => i === 1 ? { ...m, addresses: [] } : m) },
+    { ...signed, members: signed.members.map((m, i) => i === 2 ? { ...m, name: "Lab C" } : m) },
+  ];
+  for (const edited of edits) {
+    const check = await checkRosterFile(edited);
+    assertEquals(check.complete, false);
+    assertEquals([...check.invalid].sort(), members.map((m) => m.peerId).sort());
+    assert(!equalBytes(check.roster.hash, rosterOf(signed).hash));
+  }
+  // The name travels from the card into the roster the members sign.
+  const named = addMember(
+    build(members.slice(0, 2)),
+    members[2].card(["/ip4/127.0.0.3/tcp/4003"], "Lab C"),
+  );
+  const roster = rosterOf(named);
+  assertEquals(roster.members[roster.indexOf(members[2].peerId)!].name, "Lab C");
+  assertEquals(named.members[2].name, "Lab C");
 });
 
 Deno.test("roster file: checkRosterParameters refuses what no member list can run, at create and add", async () => {
@@ -600,4 +610,39 @@ Deno.test("roster file: checkRosterParameters refuses what no member list can ru
   checkRosterParameters(build(members));
   // Placeholders fill post-quantum rosters with keys of the right length.
   checkRosterParameters(build(members.slice(0, 1), parameters({ mode: "post-quantum" })));
+});
+
+Deno.test("roster file: parseRosterFile and cards refuse unknown keys and wrong types by path", async () => {
+  const { members } = await fixture;
+  const good = JSON.parse(JSON.stringify(build(members)));
+  assertEquals(parseRosterFile(good), good);
+  const refused = (value: unknown, setting: string, message: RegExp) => {
+    const err = assertThrows(() => parseRosterFile(value), ConfigError) as ConfigError;
+    assertEquals(err.setting, setting, err.message);
+    assert(message.test(err.message), err.message);
+  };
+  const member = (change: Record<string, unknown>) => ({
+    ...good,
+    members: good.members.map((m: object, i: number) => (i === 1 ? { ...m, ...change } : m)),
+  });
+  refused({ ...good, treshold: 2 }, "treshold", /did you mean "threshold"/);
+  refused({ ...good, threshold: "2" }, "threshold", /must be a number, got a string/);
+  refused({ ...good, dim: null }, "dim", /must be a number, got null/);
+  refused(member({ name: 5 }), "members[1].name", /must be a string, got a number/);
+  refused(member({ adresses: [] }), "members[1].adresses", /did you mean "addresses"/);
+  refused(member({ addresses: [1] }), "members[1].addresses[0]", /must be a string/);
+  refused({ ...good, signatures: { x: { ed25519: "" } } }, "signatures.x.mlDsa65", /is missing/);
+  refused([], "the file", /must be an object, got a list/);
+  // Cards are read as strictly.
+  const card = cardOf(members[0]);
+  assertThrows(
+    () => addMember(newRosterFile(parameters()), { ...card, nmae: "A" } as unknown as MemberCard),
+    ConfigError,
+    'card.nmae: unknown key (did you mean "name"?)',
+  );
+  await withRosterPath(async (path) => {
+    await Deno.writeTextFile(path, JSON.stringify({ ...good, treshold: 2 }));
+    const message = await assertNodeError(() => readRosterFile(path), "roster-invalid");
+    assert(message.startsWith(`${path}: treshold: unknown key`), message);
+  });
 });

@@ -365,3 +365,84 @@ Deno.test("roster: timeout refusals", () => {
     1001,
   );
 });
+
+Deno.test("roster: a numeric setting of another type is refused as a type error naming it", () => {
+  for (
+    const name of [
+      "dim",
+      "clip",
+      "maxWeight",
+      "scale",
+      "threshold",
+      "stageTimeoutMs",
+      "advertiseTimeoutMs",
+      "viewTimeoutMs",
+    ] as const
+  ) {
+    const err = assertThrows(
+      () => createRoster({ ...base(), [name]: "2" } as unknown as RosterSettings),
+      ConfigError,
+    ) as ConfigError;
+    assertEquals(err.setting, name);
+    assert(err.message.includes('must be a number, got the string "2"'), err.message);
+  }
+  // null where a number is due (an explicit threshold of null is the file's "default", not here).
+  assertEquals(
+    setting(() => createRoster({ ...base(), threshold: null } as unknown as RosterSettings)),
+    "threshold",
+  );
+});
+
+Deno.test("roster: names and addresses are part of the hash; without them the hash is as before", () => {
+  const plain = base();
+  const before = hashOf(plain);
+  // Empty names and address lists are the same roster as none (the hash of existing rosters).
+  const empty = {
+    ...plain,
+    members: plain.members.map((m) => ({ ...m, name: "", addresses: [] })),
+  };
+  assertEquals(hashOf(empty), before);
+  const named = (i: number, change: Partial<Member>) => ({
+    ...plain,
+    members: plain.members.map((m, j) => (j === i ? { ...m, ...change } : m)),
+  });
+  const hashes = [
+    before,
+    hashOf(named(0, { name: "Hospital A" })),
+    hashOf(named(0, { name: "Hospital B" })),
+    hashOf(named(1, { name: "Hospital A" })),
+    hashOf(named(0, { addresses: ["/ip4/10.0.0.1/tcp/4001"] })),
+    hashOf(named(0, { addresses: ["/ip4/10.0.0.1/tcp/4002"] })),
+    hashOf(named(0, { addresses: ["/ip4/10.0.0.1/tcp/4001", "/dns4/a.example/tcp/1"] })),
+    hashOf(named(0, { addresses: ["/dns4/a.example/tcp/1", "/ip4/10.0.0.1/tcp/4001"] })),
+  ];
+  assertEquals(new Set(hashes).size, hashes.length, "every change moves the hash");
+  const roster = createRoster(named(2, { name: "Lab C", addresses: ["/ip4/10.0.0.3/tcp/1"] }));
+  assertEquals(roster.members[2].name, "Lab C");
+  assertEquals(roster.members[2].addresses, ["/ip4/10.0.0.3/tcp/1"]);
+});
+
+Deno.test("roster: names and addresses outside their limits are refused", () => {
+  const plain = base();
+  const withFirst = (change: Record<string, unknown>) => () =>
+    createRoster({
+      ...plain,
+      members: plain.members.map((m, j) => (j === 0 ? { ...m, ...change } : m)),
+    } as RosterSettings);
+  for (
+    const [change, pattern] of [
+      [{ name: "x".repeat(65) }, /name must be at most 64/],
+      [{ name: "a\nb" }, /without control characters/],
+      [{ name: 7 }, /name must be/],
+      [{ addresses: "/ip4/1.2.3.4/tcp/1" }, /addresses must be/],
+      [{ addresses: [""] }, /addresses must be/],
+      [{ addresses: ["/a", "/a"] }, /distinct/],
+      [{ addresses: Array.from({ length: 17 }, (_, i) => `/a/${i}`) }, /at most 16/],
+    ] as const
+  ) {
+    const err = assertThrows(withFirst(change), ConfigError) as ConfigError;
+    assertEquals(err.setting, "members");
+    assert(pattern.test(err.message), `${JSON.stringify(change)}: ${err.message}`);
+  }
+  createRoster({ ...plain, members: plain.members.map((m) => ({ ...m, name: "x".repeat(64) })) });
+});
