@@ -125,7 +125,7 @@ export async function verify(argv: string[]): Promise<number> {
         ...(reason === undefined ? {} : { reason }),
       });
     }
-    return printVerdict(args.json, roster, v!, verdicts);
+    return printVerdict(args.json, roster, v!, verdicts, list(args.amendment).length > 0);
   } catch (err) {
     if (err instanceof Invalid) {
       print(args.json, { valid: false, reason: err.message }, `INVALID: ${err.message}`);
@@ -265,6 +265,7 @@ function printVerdict(
   roster: Roster,
   v: VersionedCertificate,
   files: readonly FileVerdict[],
+  chained: boolean,
 ): number {
   const means = files.filter((f) => f.kind === "mean");
   const bad = files.find((f) => !f.matches);
@@ -285,7 +286,9 @@ function printVerdict(
     json,
     result,
     bad === undefined
-      ? `valid: round ${v.round} view ${v.view} (roster version ${v.version.version}), leader ${result.leader}, ` +
+      ? `valid: round ${v.round} view ${v.view}${
+        !chained ? "" : ` (roster version ${v.version.version})`
+      }, leader ${result.leader}, ` +
         `${v.members.length} members, ${v.cosigners.length} co-signatures (t = ${roster.threshold})` +
         (means.length > 0
           ? `, ${means.length === 1 ? "the mean matches" : `all ${means.length} means match`} (${

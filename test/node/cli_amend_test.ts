@@ -519,7 +519,7 @@ Deno.test("cli amend: fedagg verify walks the chain and checks a certificate und
     ]);
     await fails(
       1,
-      /INVALID: wrong-session: round 2 runs under roster version 1/,
+      /INVALID: the certificate \S+ is not valid: wrong-session: round 2 runs under roster version 1/,
       "verify",
       ...stale,
       ...withChain,
