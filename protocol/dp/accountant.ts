@@ -15,9 +15,24 @@
  * {@link ddgaussRho} returns the smallest ρ with D_α ≤ ρα for every α ≥ 1 that this implies:
  * min{ Δ₂²/(2nσ²) + τD, ½(Δ₂²/(nσ²) + 2Δ₁τ/(√nσ) + τ²D), ½(Δ₂/(√nσ) + τ√D)² } (the α-free
  * τD of the first term counted as ατD, which costs nothing when τD is negligible, as it is for
- * σ ≳ 1). Δ₁ ≤ min(√D·Δ₂, Δ₂²) for integer vectors. Neighbouring inputs differ by one member's
- * vector (add or remove one member, the paper's model); τ → 0 recovers the continuous Gaussian's
+ * σ ≳ 1). Δ₁ ≤ min(√D·Δ₂, Δ₂²) for integer vectors. τ → 0 recovers the continuous Gaussian's
  * ρ = Δ₂²/(2nσ²).
+ *
+ * **Neighbouring relation: zero-out.** Two inputs are neighbours when one member's vector is
+ * replaced by 0 while that member stays in the round and still adds its noise: the sum then moves
+ * by that member's rounded vector (‖Δ‖₂ ≤ Δ₂), and the noise is the same n shares either way. This
+ * is what the ρ above bounds. It is not add/remove (a removed member would also take its noise
+ * share away). For replace-one (one member's vector swapped for another) the change is the
+ * difference of two rounded vectors (‖Δ‖₂ ≤ 2Δ₂, ‖Δ‖₁ ≤ 2Δ₁), so every term is at most 4 times
+ * the one above: ρ × 4.
+ *
+ * **n is the least number of honest noisers.** The planner passes n = t − c (the published sum
+ * has at least t members, at most c of whom withhold or subtract their noise). More honest noisers
+ * only help, but not through this formula: τ grows with n, so ρ(n) is not monotone. The argument
+ * is post-processing: the noise of any honest noisers beyond the first t − c is independent of
+ * every member's data, so the published sum with them is a randomized function of the sum with
+ * t − c shares, and Rényi divergence cannot grow under post-processing. The bound at t − c
+ * therefore covers every larger set of noisers.
  *
  * **Rounds** compose additively in ρ-zCDP (Bun and Steinke, TCC 2016, Lemma 2.3):
  * {@link composeRho}.
