@@ -136,7 +136,7 @@ export function zcdpToEpsilon(rho: number, delta: number): number {
   if (!(rho >= 0) || !Number.isFinite(rho)) throw new RangeError(`ρ must be ≥ 0, got ${rho}`);
   checkDelta(delta);
   if (rho === 0) return 0;
-  const L = Math.log(1 / delta);
+  const L = -Math.log(delta); // not ln(1/δ): 1/δ overflows for a subnormal δ
   const f = (u: number) => epsilonAt(u, rho, L);
   const steps = 3000;
   let best = -30, bestValue = f(best);
@@ -185,7 +185,7 @@ export function epsilonToRho(epsilon: number, delta: number): number {
     hi *= 2;
   }
   for (let i = 0; i < 200; i++) {
-    const mid = (lo + hi) / 2;
+    const mid = lo + (hi - lo) / 2; // (lo + hi)/2 overflows near the float64 maximum
     if (mid === lo || mid === hi) break;
     if (zcdpToEpsilon(mid, delta) <= epsilon) lo = mid;
     else hi = mid;

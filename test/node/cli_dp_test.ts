@@ -117,3 +117,23 @@ Deno.test("dp plan: --help, and bad input refused naming the option (exit 2)", a
     /^--bits 8 cannot meet ρ = .* per round at any noise level/,
   );
 });
+
+Deno.test("dp plan: extreme clips and budgets get a plan or a usage error, never a crash", async () => {
+  // Huge clips are planned in units of the clip (σ scales with it).
+  for (const clip of ["1e160", "1e300"]) {
+    const run = await cli(...EXAMPLE, "--clip", clip, "--json");
+    assertEquals(run.code, 0, `--clip ${clip}: ${run.err}`);
+    assert(JSON.parse(run.out).sigma > Number(clip));
+  }
+  const epsilon = await cli(...EXAMPLE, "--epsilon", "1e308");
+  assertEquals(epsilon.code, 0, epsilon.err);
+  const delta = await cli(...EXAMPLE, "--delta", "1e-320");
+  assertEquals(delta.code, 0, delta.err);
+  const refused = async (args: string[], message: RegExp) => {
+    const run = await cli(...EXAMPLE, ...args);
+    assertEquals(run.code, 2, `${args.join(" ")}: ${run.out}`);
+    assertMatch(run.err, message);
+  };
+  await refused(["--clip", "1e308"], /^--clip 1e\+308 needs a noise std .* beyond float64's range/);
+  await refused(["--epsilon", "1e-300", "--delta", "1e-300"], /^--epsilon 1e-300 .* underflows/);
+});

@@ -19,7 +19,7 @@ import {
   planDistributedDp,
 } from "../../../protocol/dp/plan.ts";
 import { ConfigError } from "../../../protocol/errors.ts";
-import { assert, assertEquals, assertThrows } from "../../_assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../../_assert.ts";
 import { Batch, SCIPY } from "./_python.ts";
 
 const REL = 1e-6;
@@ -248,4 +248,38 @@ Deno.test("plan refuses bad settings and budgets the bits cannot meet, naming th
   refused({ modclipProb: 1 }, "modclipProb");
   // A tiny budget over many rounds at 8 bits: the rounding alone costs more than allowed.
   refused({ epsilon: 0.01, rounds: 10000, bits: 8, dim: 1 << 20 }, "bits");
+});
+
+Deno.test("plan: extreme clips and budgets are planned or refused naming the real cause", () => {
+  const base = { ...PLANS[0], bits: 32 };
+  const refusal = (patch: Partial<DpPlanSettings>) => {
+    const err = assertThrows(() => planDistributedDp({ ...base, ...patch }), ConfigError);
+    return err as ConfigError;
+  };
+  // The plan is homogeneous in the clip: σ and γ scale with it, the steps and ρ do not, even
+  // where c² or c·n would overflow (1e160) and where σ nearly does (1e300).
+  const unit = planDistributedDp(base);
+  for (const clip of [1e-300, 1e-20, 1e160, 1e300]) {
+    const p = planDistributedDp({ ...base, clip });
+    relClose(p.sigma, unit.sigma * clip, `σ at clip ${clip}`, 1e-12);
+    relClose(p.gamma, unit.gamma * clip, `γ at clip ${clip}`, 1e-12);
+    assertEquals(p.rhoPerRound, unit.rhoPerRound);
+    assert(Number.isFinite(p.errorStd), `error std at clip ${clip}`);
+  }
+  // The noise itself would overflow: refused naming the clip, not the bits.
+  assertEquals(refusal({ clip: 1e308 }).setting, "clip");
+  // γ would underflow to 0.
+  assertEquals(refusal({ clip: 1e-320 }).setting, "clip");
+  // ε near the float64 maximum: the bisection's midpoint must not overflow.
+  const loose = planDistributedDp({ ...base, epsilon: 1e308 });
+  assert(loose.epsilonSpent <= 1e308 && loose.localStdSteps >= 0.5);
+  relClose(epsilonToRho(1.7e308, 0.9), 1.7e308, "ρ(ε = 1.7e308)", 1e-9);
+  // δ below 1/MAX_VALUE: ln(1/δ) must not overflow into a zero budget.
+  const tiny = planDistributedDp({ ...base, delta: 1e-320 });
+  assert(tiny.rhoBudget > 0 && tiny.epsilonSpent <= 3);
+  assert(epsilonToRho(3, 5e-324) > 0);
+  // A budget whose ρ per round underflows: refused naming ε, not the bits.
+  const zero = refusal({ epsilon: 1e-300, delta: 1e-300 });
+  assertEquals(zero.setting, "epsilon");
+  assertMatch(zero.message, /underflows/);
 });
