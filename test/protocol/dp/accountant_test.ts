@@ -40,6 +40,10 @@ const ROUNDS: DdgaussRound[] = [
   { l2Bound: 30, localStd: 0.8, noisyMembers: 10, dim: 1000 },
   { l2Bound: 1, localStd: 1, noisyMembers: 1, dim: 1 }, // one member: τ = 0, plain dgauss
   { l2Bound: 5, localStd: 0.55, noisyMembers: 1000, dim: 2 },
+  // Many members at small σ: τ's tail is bounded in closed form past 2^16 terms.
+  { l2Bound: 5, localStd: 0.5, noisyMembers: 3_000_000, dim: 4 },
+  { l2Bound: 40, localStd: 1.1, noisyMembers: 200_000, dim: 64 },
+  { l2Bound: 40, localStd: 2.3, noisyMembers: 70_000, dim: 1 << 17 },
 ];
 const rhoIndex = batch.add({
   op: "ddgauss_rho",
@@ -80,6 +84,44 @@ Deno.test("ddgaussRho: the continuous Gaussian's ρ when τ vanishes, more when 
   assertThrows(() => ddgaussRho({ l2Bound: 1, localStd: 1, noisyMembers: 0, dim: 1 }), RangeError);
   assertEquals(composeRho(0.25, 8), 2);
   assertThrows(() => composeRho(0.1, 1.5), RangeError);
+});
+
+Deno.test("sumTau stops early and bounds its tail: bounded work, never below the full sum", () => {
+  // The full sum, term by term (the definition), for comparison.
+  const full = (v: number, n: number) => {
+    let s = 0;
+    for (let k = 1; k < n; k++) s += Math.exp(-2 * Math.PI * Math.PI * v * (k / (k + 1)));
+    return 10 * s;
+  };
+  const exp = Math.exp;
+  let calls = 0;
+  const counted = (v: number, n: number) => {
+    calls = 0;
+    Math.exp = (x: number) => {
+      calls++;
+      return exp(x);
+    };
+    try {
+      return sumTau(v, n);
+    } finally {
+      Math.exp = exp;
+    }
+  };
+  // Large σ (a plan's σ in steps): the terms underflow at once, whatever n.
+  assertEquals(counted(16000, 10_000_000), 0);
+  assert(calls <= 4, `${calls} exp calls for σ² = 16000`);
+  relClose(counted(9, 10_000_000), full(9, 10_000_000), "τ at σ = 3", 1e-12);
+  assert(calls <= 100, `${calls} exp calls for σ = 3`);
+  // Small σ: the terms tend to exp(−2π²σ²) > 0; at most 2^16 of them are summed one by one.
+  for (const [v, n] of [[0.25, 1_000_000], [1, 3_000_000], [2, 500_000], [4, 200_000]]) {
+    const ours = counted(v, n);
+    assert(calls <= 2 * 65536 + 4, `${calls} exp calls for σ² = ${v}, n = ${n}`);
+    const exact = full(v, n);
+    assert(ours >= exact * (1 - 1e-12), `σ² = ${v}, n = ${n}: ${ours} under-counts ${exact}`);
+    relClose(ours, exact, `τ(σ² = ${v}, n = ${n})`, 2e-7);
+  }
+  // Small n: the plain sum.
+  assertEquals(sumTau(0.25, 3), full(0.25, 3));
 });
 
 const CONVERSIONS: [number, number][] = [
