@@ -17,7 +17,7 @@ import {
   rationalFromNumber,
   UniformSource,
 } from "../../../protocol/dp/discrete_gaussian.ts";
-import { labelledRng } from "../../../protocol/crypto/random.ts";
+import { labelledRng, type Rng } from "../../../protocol/crypto/random.ts";
 import { assert, assertEquals, assertThrows } from "../../_assert.ts";
 import { Batch, SCIPY } from "./_python.ts";
 
@@ -202,6 +202,43 @@ Deno.test("UniformSource.below is uniform on small and on BigInt-sized ranges", 
   assert(Math.abs(high - 1000) < 200, `upper half drawn ${high}/2000 times`);
   assertEquals(src.below(1n), 0n);
   assertThrows(() => src.below(0n), RangeError);
+});
+
+/**
+ * An Rng whose bytes run through a fixed cycle: every `width`-byte big-endian counter value
+ * 0, 1, …, 256^width − 1 in turn, then again. Over one full cycle every byte pattern occurs
+ * exactly once, so an exact sampler gives exactly equal counts: a test with no sampling error.
+ */
+function countingRng(width: number): Rng {
+  let counter = 0;
+  let pending: number[] = [];
+  const period = 256 ** width;
+  return (length: number) => {
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) {
+      if (pending.length === 0) {
+        for (let b = width - 1; b >= 0; b--) pending.push(Math.floor(counter / 256 ** b) % 256);
+        counter = (counter + 1) % period;
+      }
+      out[i] = pending.shift()!;
+    }
+    return out;
+  };
+}
+
+Deno.test("UniformSource.below is exactly uniform over a full cycle of byte patterns", () => {
+  // m = 171: one byte, 171 of the 256 values accepted. `byte % 171` would draw 0..84 twice as
+  // often as 85..170; rejection draws each exactly once per cycle of 256 bytes.
+  const one = new UniformSource(countingRng(1));
+  const small = new Array(171).fill(0);
+  for (let i = 0; i < 171 * 4; i++) small[Number(one.below(171n))]++;
+  assertEquals(small, new Array(171).fill(4));
+  // m = 1000: two bytes, the top one masked to 2 bits; each of the 1024 masked values occurs 64
+  // times per cycle of 65536 pairs, and the 1000 below m are accepted.
+  const two = new UniformSource(countingRng(2));
+  const wide = new Array(1000).fill(0);
+  for (let i = 0; i < 1000 * 64; i++) wide[Number(two.below(1000n))]++;
+  assertEquals(wide, new Array(1000).fill(64));
 });
 
 Deno.test("rationals: lowest terms, exact float64 values, refusals", () => {
