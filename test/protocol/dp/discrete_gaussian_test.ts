@@ -14,6 +14,7 @@ import {
   isqrt,
   type Rational,
   rational,
+  rationalAtLeast,
   rationalFromNumber,
   UniformSource,
 } from "../../../protocol/dp/discrete_gaussian.ts";
@@ -240,6 +241,38 @@ Deno.test("UniformSource.below is exactly uniform over a full cycle of byte patt
   for (let i = 0; i < 1000 * 64; i++) wide[Number(two.below(1000n))]++;
   assertEquals(wide, new Array(1000).fill(64));
 });
+
+// The operating range: a 32-bit plan's member noise is σ ≈ 10^8 steps (the chi-square tests
+// above stop at σ = 20, all on the sampler's small-number paths). Here the rationals are far
+// beyond 2^53, so every Bernoulli runs on the BigInt path. Moments of N fixed-seed samples: the
+// sample variance has relative sd √(2/N) ≈ 0.55 %, the excess kurtosis sd √(24/N) ≈ 0.02, the
+// mean sd σ/√N; the bounds are 5 sd. The Laplace proposal alone (variance 2σ², excess kurtosis
+// 3) or a σ² wrong by 3 % fails them.
+const MOMENT_SAMPLES = 65536;
+const OPERATING: [string, Rational][] = [
+  // σ² = a/1024 with a odd: the fraction rationalAtLeast produces below 2^43, at σ ≈ 0.99·10^8.
+  ["(10^19 + 1)/1024", rational(10n ** 19n + 1n, 1024n)],
+  // What rationalAtLeast makes of a 32-bit plan's σ² ≈ 1.08·10^16 (an integer at that size).
+  ["rationalAtLeast(1.0816e16)", rationalAtLeast(1.0816e16)],
+];
+for (const [name, sigma2] of OPERATING) {
+  Deno.test(`discrete Gaussian σ² = ${name}: mean, variance and kurtosis at σ ≈ 10^8`, () => {
+    const src = new UniformSource(labelledRng("dp-test", "moments", name));
+    const variance = Number(sigma2.num) / Number(sigma2.den);
+    let m1 = 0, m2 = 0, m4 = 0;
+    for (let i = 0; i < MOMENT_SAMPLES; i++) {
+      const x = Number(discreteGaussian(src, sigma2)) / Math.sqrt(variance);
+      m1 += x;
+      m2 += x * x;
+      m4 += x ** 4;
+    }
+    const n = MOMENT_SAMPLES;
+    const mean = m1 / n, v = m2 / n, kurtosis = m4 / n / (v * v) - 3;
+    assert(Math.abs(mean) < 5 / Math.sqrt(n), `mean ${mean} σ`);
+    assert(Math.abs(v - 1) < 5 * Math.sqrt(2 / n), `variance ${v} σ²`);
+    assert(Math.abs(kurtosis) < 5 * Math.sqrt(24 / n), `excess kurtosis ${kurtosis}`);
+  });
+}
 
 Deno.test("rationals: lowest terms, exact float64 values, refusals", () => {
   assertEquals(rational(6, 4), { num: 3n, den: 2n });
