@@ -15,7 +15,7 @@ import {
   type DpPlanSettings,
   planDistributedDp,
 } from "../../protocol/mod.ts";
-import { integer, number, parse, print, required, usage, usageError } from "./_args.ts";
+import { integer, number, optional, parse, print, required, usage, usageError } from "./_args.ts";
 import { HELP } from "./help.ts";
 
 /**
@@ -44,12 +44,8 @@ export function dp(argv: string[]): Promise<number> {
   });
   if (args.help) usage("dp");
   const members = integer(required(args, "members", "dp"), "members", 1);
-  const optional = (name: string) => {
-    const v = args[name];
-    return typeof v === "string" && v !== "" ? v : undefined;
-  };
   const orDefault = (name: string, fallback: number, read: (v: string) => number) => {
-    const v = optional(name);
+    const v = optional(args, name);
     return v === undefined ? fallback : read(v);
   };
   const plan = planOrExplain({

@@ -101,7 +101,7 @@ Deno.test("dp plan: --help, and bad input refused naming the option (exit 2)", a
   await refused([...EXAMPLE, "--frob", "1"], /unknown option --frob/);
   await refused(
     ["dp", "plan", ...EXAMPLE.slice(2).map((a) => a === "3" ? "x" : a)],
-    /--epsilon must be a number/,
+    /--epsilon must be a decimal number/,
   );
   await refused([...EXAMPLE, "--delta", "2"], /^--delta must be in \(0, 1\), got 2/);
   await refused(
@@ -136,4 +136,32 @@ Deno.test("dp plan: extreme clips and budgets get a plan or a usage error, never
   };
   await refused(["--clip", "1e308"], /^--clip 1e\+308 needs a noise std .* beyond float64's range/);
   await refused(["--epsilon", "1e-300", "--delta", "1e-300"], /^--epsilon 1e-300 .* underflows/);
+});
+
+Deno.test("dp plan: option values are strict (empty, hex, blank refused; negatives are values)", async () => {
+  const refused = async (args: string[], message: RegExp) => {
+    const run = await cli(...EXAMPLE, ...args);
+    assertEquals(run.code, 2, `${args.join(" ")}: ${run.out}`);
+    assertMatch(run.err, message);
+  };
+  // An empty value is not the default.
+  await refused(["--beta="], /^--beta needs a value$/);
+  await refused(["--beta", ""], /^--beta needs a value$/);
+  await refused(["--dim="], /^--dim needs a value$/);
+  await refused(["--epsilon="], /^--epsilon needs a value$/);
+  // A negative number is the option's value, refused by the planner naming the option.
+  await refused(["--beta", "-0.1"], /^--beta must be in \[0, 1\), got -0\.1/);
+  await refused(["--modclip-prob", "-1e-3"], /^--modclip-prob must be in \(0, 1\)/);
+  // Only decimal numbers: what Number() would read as 16, 0 or 1 is refused.
+  await refused(["--epsilon", "0x10"], /^--epsilon must be a decimal number, got "0x10"/);
+  await refused(["--epsilon", " "], /^--epsilon must be a decimal number, got " "/);
+  await refused(["--clip", "0b1"], /^--clip must be a decimal number/);
+  await refused(["--delta", "1e999"], /^--delta must be a decimal number/);
+  await refused(["--epsilon", "Infinity"], /^--epsilon must be a decimal number/);
+  // Ordinary decimals still work.
+  for (const beta of ["0.5", ".5", "5e-1", "+0.5"]) {
+    const run = await cli(...EXAMPLE, "--beta", beta, "--json");
+    assertEquals(run.code, 0, `--beta ${beta}: ${run.err}`);
+    assertEquals(JSON.parse(run.out).settings.beta, 0.5);
+  }
 });
