@@ -14,6 +14,7 @@ import {
   type DpPlan,
   type DpPlanSettings,
   planDistributedDp,
+  WRAP_WARNING_LEVEL,
 } from "../../protocol/mod.ts";
 import { integer, number, optional, parse, print, required, usage, usageError } from "./_args.ts";
 import { HELP } from "./help.ts";
@@ -118,5 +119,9 @@ function describe(p: DpPlan): string {
     `4^b > n·k² = ${g(s.members * k * k)} ok (k = ${g(k, 3)} std for p = ${g(s.modclipProb)})`,
     `  wraps      ${g(p.bitsCheck.modclipPerCoordinate)} per coordinate; any of the ` +
     `${p.paddedDim} in one round: ≤ ${g(p.bitsCheck.modclipAnyCoordinate)} (union bound)`,
+    ...p.warnings.map((w) =>
+      `  WARNING    ${w.message}; --${FLAGS[w.setting] ?? w.setting} ` +
+      `${w.suggested.toExponential(1)} keeps it below ${WRAP_WARNING_LEVEL}`
+    ),
   ].join("\n");
 }

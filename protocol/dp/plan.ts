@@ -118,7 +118,30 @@ export interface DpPlan {
     /** Union bound on any coordinate wrapping in one round: min(1, D·p). */
     readonly modclipAnyCoordinate: number;
   };
+  /**
+   * What the plan allows but a federation should know. Today one kind: some coordinate of a
+   * round's sum may wrap with probability above {@link WRAP_WARNING_LEVEL} (when γ is not
+   * capped the per-coordinate p binds: with D ≈ 10^5 and p = 10^−4, about 13 coordinates of
+   * every round wrap, each off by 2^b steps).
+   */
+  readonly warnings: readonly DpPlanWarning[];
 }
+
+/** A setting the plan accepts but advises changing. */
+export interface DpPlanWarning {
+  /** The setting to change. */
+  readonly setting: "modclipProb";
+  /** A value of it that removes the warning (two significant digits). */
+  readonly suggested: number;
+  /** What is wrong, one sentence, without the suggestion. */
+  readonly message: string;
+}
+
+/**
+ * The any-coordinate wrap probability per round above which a plan warns (1 %): a wrapped
+ * coordinate of the sum is off by 2^b steps, which no mean can absorb.
+ */
+export const WRAP_WARNING_LEVEL = 0.01;
 
 /**
  * The most steps the clip may span (γ ≥ clip/2^24): keeps a member's rounded norm (≤ clip/γ +
@@ -130,6 +153,12 @@ export const MAX_CLIP_STEPS = 2 ** 24;
 
 /** The smallest positive normal float64 (2^−1022): a γ below it has lost precision. */
 const MIN_NORMAL = 2 ** -1022;
+
+/** x rounded down to two significant digits (a suggestion that, as printed, still holds). */
+function floorTwoDigits(x: number): number {
+  const unit = 10 ** (Math.floor(Math.log10(x)) - 1);
+  return Math.floor(x / unit) * unit;
+}
 
 function refuse(setting: string, detail: string): never {
   throw new ConfigError(setting, detail);
@@ -301,6 +330,18 @@ export function planDistributedDp(settings: DpPlanSettings): DpPlan {
         `least ${MIN_NORMAL}): express the updates in larger units`,
     );
   }
+  const anyCoordinate = Math.min(1, D * perCoordinate);
+  const warnings: DpPlanWarning[] = [];
+  if (anyCoordinate > WRAP_WARNING_LEVEL) {
+    warnings.push({
+      setting: "modclipProb",
+      suggested: floorTwoDigits(WRAP_WARNING_LEVEL / D),
+      message: `some coordinate of a round's sum wraps modulo 2^${s.bits} with probability up ` +
+        `to ${anyCoordinate.toPrecision(3)} (about ${(D * perCoordinate).toPrecision(3)} ` +
+        `coordinates per round, each then off by 2^${s.bits} steps): the wrap probability ` +
+        `${s.modclipProb} is per coordinate, and there are ${D}`,
+    });
+  }
   return {
     settings: s,
     sigma,
@@ -321,7 +362,8 @@ export function planDistributedDp(settings: DpPlanSettings): DpPlan {
       log2Members: Math.log2(s.members),
       stddevs: k,
       modclipPerCoordinate: perCoordinate,
-      modclipAnyCoordinate: Math.min(1, D * perCoordinate),
+      modclipAnyCoordinate: anyCoordinate,
     },
+    warnings,
   };
 }

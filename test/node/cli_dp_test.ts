@@ -84,6 +84,13 @@ Deno.test("dp plan: the text names the noise, the error and the word checks", as
   assertMatch(run.out, /error +per coordinate of the sum/);
   assertMatch(run.out, /b = 16: b ≥ log2 n = 3\.32 ok/);
   assertMatch(run.out, /wraps +1\.00e-4 per coordinate/);
+  // At 16 bits the per-coordinate p binds: some coordinate of every round wraps.
+  assertMatch(
+    run.out,
+    /WARNING +some coordinate of a round's sum wraps .* --modclip-prob 7\.6e-8 keeps it below 0\.01/,
+  );
+  const capped = await cli(...EXAMPLE);
+  assert(!capped.out.includes("WARNING"), capped.out);
 });
 
 Deno.test("dp plan: --help, and bad input refused naming the option (exit 2)", async () => {
@@ -101,7 +108,7 @@ Deno.test("dp plan: --help, and bad input refused naming the option (exit 2)", a
   await refused([...EXAMPLE, "--frob", "1"], /unknown option --frob/);
   await refused(
     ["dp", "plan", ...EXAMPLE.slice(2).map((a) => a === "3" ? "x" : a)],
-    /--epsilon must be a decimal number/,
+    /--epsilon must be a number in decimal notation/,
   );
   await refused([...EXAMPLE, "--delta", "2"], /^--delta must be in \(0, 1\), got 2/);
   await refused(
@@ -153,11 +160,11 @@ Deno.test("dp plan: option values are strict (empty, hex, blank refused; negativ
   await refused(["--beta", "-0.1"], /^--beta must be in \[0, 1\), got -0\.1/);
   await refused(["--modclip-prob", "-1e-3"], /^--modclip-prob must be in \(0, 1\)/);
   // Only decimal numbers: what Number() would read as 16, 0 or 1 is refused.
-  await refused(["--epsilon", "0x10"], /^--epsilon must be a decimal number, got "0x10"/);
-  await refused(["--epsilon", " "], /^--epsilon must be a decimal number, got " "/);
-  await refused(["--clip", "0b1"], /^--clip must be a decimal number/);
-  await refused(["--delta", "1e999"], /^--delta must be a decimal number/);
-  await refused(["--epsilon", "Infinity"], /^--epsilon must be a decimal number/);
+  await refused(["--epsilon", "0x10"], /^--epsilon must be a number in decimal notation, got "0x10"/);
+  await refused(["--epsilon", " "], /^--epsilon must be a number in decimal notation, got " "/);
+  await refused(["--clip", "0b1"], /^--clip must be a number in decimal notation/);
+  await refused(["--delta", "1e999"], /^--delta must be a number in decimal notation/);
+  await refused(["--epsilon", "Infinity"], /^--epsilon must be a number in decimal notation/);
   // Ordinary decimals still work.
   for (const beta of ["0.5", ".5", "5e-1", "+0.5"]) {
     const run = await cli(...EXAMPLE, "--beta", beta, "--json");

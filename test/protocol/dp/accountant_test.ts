@@ -17,6 +17,7 @@ import {
   type DpPlanSettings,
   MAX_CLIP_STEPS,
   planDistributedDp,
+  WRAP_WARNING_LEVEL,
 } from "../../../protocol/dp/plan.ts";
 import { ConfigError } from "../../../protocol/errors.ts";
 import { assert, assertEquals, assertMatch, assertThrows } from "../../_assert.ts";
@@ -324,4 +325,24 @@ Deno.test("plan: extreme clips and budgets are planned or refused naming the rea
   const zero = refusal({ epsilon: 1e-300, delta: 1e-300 });
   assertEquals(zero.setting, "epsilon");
   assertMatch(zero.message, /underflows/);
+});
+
+Deno.test("plan: warns when some coordinate of a round's sum is likely to wrap", () => {
+  const settings: DpPlanSettings = { ...PLANS[0], bits: 32, epsilon: 1 };
+  // γ is not capped here (more noise than the issue's example), so each of the D = 131072
+  // coordinates wraps with probability p = 10^−4: about 13 per round.
+  const plan = planDistributedDp(settings);
+  assert(plan.gamma > settings.clip / MAX_CLIP_STEPS);
+  relClose(plan.bitsCheck.modclipPerCoordinate, 1e-4, "per coordinate", 1e-9);
+  assertEquals(plan.bitsCheck.modclipAnyCoordinate, 1);
+  assertEquals(plan.warnings.length, 1);
+  const [w] = plan.warnings;
+  assertEquals(w.setting, "modclipProb");
+  assert(w.suggested <= WRAP_WARNING_LEVEL / plan.paddedDim && w.suggested > 0.9e-2 / 131072);
+  assertMatch(w.message, /about 13\.1 coordinates per round/);
+  // The suggestion removes it; the issue's example (γ capped, wraps far below p) has none.
+  const fixed = planDistributedDp({ ...settings, modclipProb: w.suggested });
+  assert(fixed.bitsCheck.modclipAnyCoordinate <= WRAP_WARNING_LEVEL);
+  assertEquals(fixed.warnings, []);
+  assertEquals(planDistributedDp({ ...settings, epsilon: 3 }).warnings, []);
 });
