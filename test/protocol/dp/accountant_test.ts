@@ -125,6 +125,22 @@ Deno.test("sumTau stops early and bounds its tail: bounded work, never below the
   assertEquals(sumTau(0.25, 3), full(0.25, 3));
 });
 
+// A second, independent opinion on ρ: Google's per-order RDP bound for the distributed discrete
+// Gaussian (google-research/federated, distributed_dp/accounting_utils.py, compute_rdp_dgaussian),
+// re-typed in reference.py. ρ-zCDP claims D_α ≤ αρ; Google's eps(α) bounds D_α at integer orders,
+// so αρ ≥ eps(α) for α = 2..256 must hold for every round we would report (and with τ = 0 the two
+// coincide: ratio 1).
+const googleCases = () => [
+  ...ROUNDS.map((r) => [r.l2Bound, r.localStd, r.noisyMembers, r.dim, ddgaussRho(r).rho]),
+  ...planIndexes.map(({ plan, settings }) => [
+    plan.l2Bound,
+    plan.localStdSteps,
+    settings.threshold - settings.corrupt,
+    plan.paddedDim,
+    plan.rhoPerRound,
+  ]),
+];
+
 const CONVERSIONS: [number, number][] = [
   [0.1, 1e-6],
   [1, 1e-5],
@@ -224,6 +240,26 @@ const PLANS: DpPlanSettings[] = [
 const planIndexes = PLANS.map((settings) => {
   const plan = planDistributedDp(settings);
   return { settings, plan, index: batch.add({ op: "plan_check", settings, plan }) };
+});
+
+const googleIndex = batch.add({ op: "google_rdp_check", cases: googleCases() });
+
+Deno.test({
+  name: "αρ covers Google's per-order RDP of the distributed discrete Gaussian, α = 2..256",
+  ignore: !SCIPY.available,
+  fn: async () => {
+    const cases = googleCases();
+    const r = await batch.result<{ ratio: number; order: number; tau: number }[]>(googleIndex);
+    assertEquals(r.length, cases.length);
+    r.forEach(({ ratio, order, tau }, i) => {
+      const what = `case ${JSON.stringify(cases[i])}`;
+      assert(ratio >= 1 - 1e-12, `${what}: αρ/eps(α) = ${ratio} at α = ${order}`);
+      // Where τ vanishes the bounds coincide: ρ is not looser than Google's either.
+      if (tau === 0) relClose(ratio, 1, `${what}: ratio with τ = 0`, 1e-12);
+    });
+    // Both kinds of case are present: τ > 0 (small σ) and τ = 0 (a plan's σ).
+    assert(r.some((x) => x.tau > 0) && r.some((x) => x.tau === 0));
+  },
 });
 
 Deno.test({
