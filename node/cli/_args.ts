@@ -67,7 +67,9 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 export function number(value: string, name: string): number {
   const n = Number(value);
   if (!DECIMAL.test(value) || !Number.isFinite(n)) {
-    throw usageError(`--${name} must be a number in decimal notation, got ${JSON.stringify(value)}`);
+    throw usageError(
+      `--${name} must be a number in decimal notation, got ${JSON.stringify(value)}`,
+    );
   }
   return n;
 }

@@ -94,6 +94,12 @@ function g(x: number, digits = 4): string {
   return abs >= 1e-3 && abs < 1e7 ? String(Number(x.toPrecision(digits))) : x.toExponential(2);
 }
 
+/** x² as {@link g} prints it, or as `x²` when the square leaves float64's range (huge clips). */
+function squared(x: number): string {
+  const v = x * x;
+  return Number.isFinite(v) && v > 0 ? g(v) : `${g(x)}²`;
+}
+
 /** The plan as text, one fact per line. */
 function describe(p: DpPlan): string {
   const s = p.settings;
@@ -107,7 +113,7 @@ function describe(p: DpPlan): string {
     `withholding their noise; L2 clip ${g(s.clip)}`,
     `  vector     d = ${s.dim}, padded to D = ${p.paddedDim} for the Hadamard rotation`,
     `  noise      central σ = ${g(p.sigma)} (any ${s.threshold} survivors' sum carries at ` +
-    `least this); per member σ/√(t − c) = ${g(p.localStd)} (variance ${g(p.localStd ** 2)})`,
+    `least this); per member σ/√(t − c) = ${g(p.localStd)} (variance ${squared(p.localStd)})`,
     `  rounding   γ = ${g(p.gamma)} per step (scale ${g(1 / p.gamma)}), β = ${g(s.beta)}, ` +
     `norm bound Δ₂ = ${g(p.l2Bound)} steps; member noise ${g(p.localStdSteps)} steps`,
     `  privacy    ${g(p.rhoPerRound, 6)} ρ per round (τ = ${g(p.tau)}), ` +

@@ -132,6 +132,11 @@ Deno.test("dp plan: extreme clips and budgets get a plan or a usage error, never
     assertEquals(run.code, 0, `--clip ${clip}: ${run.err}`);
     assert(JSON.parse(run.out).sigma > Number(clip));
   }
+  for (const clip of ["1e300", "1e-300"]) {
+    const text = await cli(...EXAMPLE, "--clip", clip);
+    assertEquals(text.code, 0, text.err);
+    assert(!/Infinity|NaN|variance 0\)/.test(text.out), text.out);
+  }
   const epsilon = await cli(...EXAMPLE, "--epsilon", "1e308");
   assertEquals(epsilon.code, 0, epsilon.err);
   const delta = await cli(...EXAMPLE, "--delta", "1e-320");
@@ -160,7 +165,10 @@ Deno.test("dp plan: option values are strict (empty, hex, blank refused; negativ
   await refused(["--beta", "-0.1"], /^--beta must be in \[0, 1\), got -0\.1/);
   await refused(["--modclip-prob", "-1e-3"], /^--modclip-prob must be in \(0, 1\)/);
   // Only decimal numbers: what Number() would read as 16, 0 or 1 is refused.
-  await refused(["--epsilon", "0x10"], /^--epsilon must be a number in decimal notation, got "0x10"/);
+  await refused(
+    ["--epsilon", "0x10"],
+    /^--epsilon must be a number in decimal notation, got "0x10"/,
+  );
   await refused(["--epsilon", " "], /^--epsilon must be a number in decimal notation, got " "/);
   await refused(["--clip", "0b1"], /^--clip must be a number in decimal notation/);
   await refused(["--delta", "1e999"], /^--delta must be a number in decimal notation/);
