@@ -212,7 +212,7 @@ Deno.test("UniformSource.below is uniform on small and on BigInt-sized ranges", 
  */
 function countingRng(width: number): Rng {
   let counter = 0;
-  let pending: number[] = [];
+  const pending: number[] = [];
   const period = 256 ** width;
   return (length: number) => {
     const out = new Uint8Array(length);
