@@ -108,7 +108,9 @@ export {
   DP_PLAN_DEFAULTS,
   type DpPlan,
   type DpPlanSettings,
+  type DpPlanWarning,
   planDistributedDp,
+  WRAP_WARNING_LEVEL,
 } from "./dp/plan.ts";
 
 // Numbers.

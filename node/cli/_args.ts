@@ -25,9 +25,22 @@ export function usage(command: string): never {
  */
 export function required(args: Record<string, unknown>, name: string, command: string): string {
   const v = args[name];
-  if (typeof v !== "string" || v === "") {
+  if (v === "") throw usageError(`--${name} needs a value`);
+  if (typeof v !== "string") {
     throw usageError(`--${name} is required\n\n${HELP[command] ?? ""}`);
   }
+  return v;
+}
+
+/**
+ * The value of an optional `--name`: undefined when the option is absent. Refuses (usage error)
+ * an option given with an empty value (`--name=` or `--name ""`), which must not silently mean
+ * the default.
+ */
+export function optional(args: Record<string, unknown>, name: string): string | undefined {
+  const v = args[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v === "") throw usageError(`--${name} needs a value`);
   return v;
 }
 
@@ -43,10 +56,21 @@ export function integer(value: string, name: string, min = 0): number {
   return n;
 }
 
-/** `value` (of `--name`) as a number. Refuses (usage error) values that are not finite. */
+/** A decimal number as written on a command line: `3`, `-0.5`, `.5`, `1e-6`, `2.5E+3`. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * `value` (of `--name`) as a finite number written in decimal. Refuses (usage error) anything
+ * else, including what `Number()` would quietly accept: `0x10`, `0b1`, `1_0`, blanks (which it
+ * reads as 0), `Infinity`, and values that overflow (`1e999`).
+ */
 export function number(value: string, name: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n)) throw usageError(`--${name} must be a number, got ${value}`);
+  if (!DECIMAL.test(value) || !Number.isFinite(n)) {
+    throw usageError(
+      `--${name} must be a number in decimal notation, got ${JSON.stringify(value)}`,
+    );
+  }
   return n;
 }
 
@@ -57,15 +81,33 @@ export function list(v: unknown): string[] {
 
 /**
  * Parses `argv` for `command`: the options of `spec`, plus `--help` and `--json` (booleans) that
- * every command accepts. Refuses (usage error, followed by `command`'s help) an unknown option,
- * and any argument that is not an option unless `spec.positional` (then they are in `_`).
+ * every command accepts; a negative number after an option that takes a value is its value
+ * (`--beta -0.1`). Refuses (usage error, followed by `command`'s help) an unknown option, and
+ * any argument that is not an option unless `spec.positional` (then they are in `_`).
  */
 export function parse(
   argv: string[],
   command: string,
   spec: { string?: string[]; boolean?: string[]; collect?: string[]; positional?: boolean },
 ) {
-  return parseArgs(argv, {
+  // `--beta -0.1`: the parser would take `-0.1` for a flag (and `--beta ""` leaves a stray empty
+  // argument); a negative number or an empty string after an option that takes a value is that
+  // option's value.
+  const strings = new Set([...(spec.string ?? []), ...(spec.collect ?? [])]);
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (
+      argv[i].startsWith("--") && strings.has(argv[i].slice(2)) && next !== undefined &&
+      (next === "" || /^-(\d|\.\d)/.test(next))
+    ) {
+      joined.push(`${argv[i]}=${next}`);
+      i++;
+    } else {
+      joined.push(argv[i]);
+    }
+  }
+  return parseArgs(joined, {
     string: spec.string ?? [],
     boolean: ["help", "json", ...(spec.boolean ?? [])],
     collect: spec.collect ?? [],

@@ -14,8 +14,9 @@ import {
   type DpPlan,
   type DpPlanSettings,
   planDistributedDp,
+  WRAP_WARNING_LEVEL,
 } from "../../protocol/mod.ts";
-import { integer, number, parse, print, required, usage, usageError } from "./_args.ts";
+import { integer, number, optional, parse, print, required, usage, usageError } from "./_args.ts";
 import { HELP } from "./help.ts";
 
 /**
@@ -44,12 +45,8 @@ export function dp(argv: string[]): Promise<number> {
   });
   if (args.help) usage("dp");
   const members = integer(required(args, "members", "dp"), "members", 1);
-  const optional = (name: string) => {
-    const v = args[name];
-    return typeof v === "string" && v !== "" ? v : undefined;
-  };
   const orDefault = (name: string, fallback: number, read: (v: string) => number) => {
-    const v = optional(name);
+    const v = optional(args, name);
     return v === undefined ? fallback : read(v);
   };
   const plan = planOrExplain({
@@ -97,6 +94,12 @@ function g(x: number, digits = 4): string {
   return abs >= 1e-3 && abs < 1e7 ? String(Number(x.toPrecision(digits))) : x.toExponential(2);
 }
 
+/** x² as {@link g} prints it, or as `x²` when the square leaves float64's range (huge clips). */
+function squared(x: number): string {
+  const v = x * x;
+  return Number.isFinite(v) && v > 0 ? g(v) : `${g(x)}²`;
+}
+
 /** The plan as text, one fact per line. */
 function describe(p: DpPlan): string {
   const s = p.settings;
@@ -110,7 +113,7 @@ function describe(p: DpPlan): string {
     `withholding their noise; L2 clip ${g(s.clip)}`,
     `  vector     d = ${s.dim}, padded to D = ${p.paddedDim} for the Hadamard rotation`,
     `  noise      central σ = ${g(p.sigma)} (any ${s.threshold} survivors' sum carries at ` +
-    `least this); per member σ/√(t − c) = ${g(p.localStd)} (variance ${g(p.localStd ** 2)})`,
+    `least this); per member σ/√(t − c) = ${g(p.localStd)} (variance ${squared(p.localStd)})`,
     `  rounding   γ = ${g(p.gamma)} per step (scale ${g(1 / p.gamma)}), β = ${g(s.beta)}, ` +
     `norm bound Δ₂ = ${g(p.l2Bound)} steps; member noise ${g(p.localStdSteps)} steps`,
     `  privacy    ${g(p.rhoPerRound, 6)} ρ per round (τ = ${g(p.tau)}), ` +
@@ -122,5 +125,9 @@ function describe(p: DpPlan): string {
     `4^b > n·k² = ${g(s.members * k * k)} ok (k = ${g(k, 3)} std for p = ${g(s.modclipProb)})`,
     `  wraps      ${g(p.bitsCheck.modclipPerCoordinate)} per coordinate; any of the ` +
     `${p.paddedDim} in one round: ≤ ${g(p.bitsCheck.modclipAnyCoordinate)} (union bound)`,
+    ...p.warnings.map((w) =>
+      `  WARNING    ${w.message}; --${FLAGS[w.setting] ?? w.setting} ` +
+      `${w.suggested.toExponential(1)} keeps it below ${WRAP_WARNING_LEVEL}`
+    ),
   ].join("\n");
 }

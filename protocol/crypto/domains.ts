@@ -46,6 +46,8 @@ export const KDF = {
   shareX25519: "fedagg/v1/kdf/share-x25519",
   /** Share-encryption seed → its X-Wing seed (post-quantum mode). */
   shareXWing: "fedagg/v1/kdf/share-xwing",
+  /** DP rotation key → PRG key for the Hadamard rotation's signs. */
+  dpRotation: "fedagg/v1/kdf/dp/rotation",
 } as const;
 
 /**

@@ -15,9 +15,24 @@
  * {@link ddgaussRho} returns the smallest ρ with D_α ≤ ρα for every α ≥ 1 that this implies:
  * min{ Δ₂²/(2nσ²) + τD, ½(Δ₂²/(nσ²) + 2Δ₁τ/(√nσ) + τ²D), ½(Δ₂/(√nσ) + τ√D)² } (the α-free
  * τD of the first term counted as ατD, which costs nothing when τD is negligible, as it is for
- * σ ≳ 1). Δ₁ ≤ min(√D·Δ₂, Δ₂²) for integer vectors. Neighbouring inputs differ by one member's
- * vector (add or remove one member, the paper's model); τ → 0 recovers the continuous Gaussian's
+ * σ ≳ 1). Δ₁ ≤ min(√D·Δ₂, Δ₂²) for integer vectors. τ → 0 recovers the continuous Gaussian's
  * ρ = Δ₂²/(2nσ²).
+ *
+ * **Neighbouring relation: zero-out.** Two inputs are neighbours when one member's vector is
+ * replaced by 0 while that member stays in the round and still adds its noise: the sum then moves
+ * by that member's rounded vector (‖Δ‖₂ ≤ Δ₂), and the noise is the same n shares either way. This
+ * is what the ρ above bounds. It is not add/remove (a removed member would also take its noise
+ * share away). For replace-one (one member's vector swapped for another) the change is the
+ * difference of two rounded vectors (‖Δ‖₂ ≤ 2Δ₂, ‖Δ‖₁ ≤ 2Δ₁), so every term is at most 4 times
+ * the one above: ρ × 4.
+ *
+ * **n is the least number of honest noisers.** The planner passes n = t − c (the published sum
+ * has at least t members, at most c of whom withhold or subtract their noise). More honest noisers
+ * only help, but not through this formula: τ grows with n, so ρ(n) is not monotone. The argument
+ * is post-processing: the noise of any honest noisers beyond the first t − c is independent of
+ * every member's data, so the published sum with them is a randomized function of the sum with
+ * t − c shares, and Rényi divergence cannot grow under post-processing. The bound at t − c
+ * therefore covers every larger set of noisers.
  *
  * **Rounds** compose additively in ρ-zCDP (Bun and Steinke, TCC 2016, Lemma 2.3):
  * {@link composeRho}.
@@ -38,7 +53,29 @@
  * @module
  */
 
-/** τ = 10·Σ_{k=1}^{n−1} exp(−2π²σ²k/(k+1)) for per-member variance σ² (steps²) and n members. */
+/**
+ * Terms of τ summed one by one before {@link sumTau} bounds the rest in closed form. The closed
+ * form over-counts the rest by at most e^−a·(a + a²e/2)/(K + 1) (a = 2π²σ²); τ/10 is at least
+ * max(e^−a/2, K·e^−a), so that is at most 2·10^−7 of τ for any σ and n.
+ */
+const TAU_DIRECT_TERMS = 65536;
+
+/**
+ * τ = 10·Σ_{k=1}^{n−1} exp(−2π²σ²k/(k+1)) for per-member variance σ² (steps²) and n members,
+ * in O(min(n, 2^16)) time and never under-counted (an upper bound within 2·10^−7 relative).
+ *
+ * With a = 2π²σ², the terms e^−a·e^(a/(k+1)) decrease with k. Summing term by term, after term
+ * k the rest is at most (n − 1 − k)·term_k (computed as exp(ln(n − 1 − k) − ak/(k+1)), which does
+ * not underflow before the product does); once that bound is at most 2^−53 of the sum (or 0:
+ * below float64's smallest subnormal) it is added and the sum stops. For a plan's σ (≳ 3 steps)
+ * that happens within a few terms. Otherwise, after K = 2^16 terms, the rest (j = k + 1 from
+ * K + 2 to n) is bounded with e^x ≤ 1 + x + (x²/2)·e^x (x = a/j ≥ 0), Σ 1/j ≤ ln(n/(K + 1)) and
+ * Σ 1/j² ≤ 1/(K + 1):
+ *
+ *     rest ≤ e^−a·((n − 1 − K) + a·ln(n/(K + 1)) + (a²/2)·e^(a/(K + 2))/(K + 1)),
+ *
+ * enlarged by 10^−12 against the rounding of its own evaluation.
+ */
 export function sumTau(localVariance: number, members: number): number {
   if (!(localVariance > 0) || !Number.isFinite(localVariance)) {
     throw new RangeError(`sumTau: the variance must be > 0, got ${localVariance}`);
@@ -46,11 +83,23 @@ export function sumTau(localVariance: number, members: number): number {
   if (!Number.isSafeInteger(members) || members < 1) {
     throw new RangeError(`sumTau: members must be an integer ≥ 1, got ${members}`);
   }
+  const a = 2 * Math.PI * Math.PI * localVariance;
+  const n = members;
+  const direct = Math.min(n - 1, TAU_DIRECT_TERMS);
   let sum = 0;
-  for (let k = 1; k < members; k++) {
-    sum += Math.exp(-2 * Math.PI * Math.PI * localVariance * (k / (k + 1)));
+  for (let k = 1; k <= direct; k++) {
+    const exponent = -a * (k / (k + 1));
+    const rest = n - 1 - k; // terms after this one
+    const restBound = rest === 0 ? 0 : Math.exp(exponent + Math.log(rest));
+    sum += Math.exp(exponent);
+    if (restBound <= sum * 2 ** -53) return 10 * (sum + restBound);
   }
-  return 10 * sum;
+  if (direct === n - 1) return 10 * sum;
+  const K = direct;
+  const inner = (n - 1 - K) + a * Math.log(n / (K + 1)) +
+    ((a * a) / 2) * Math.exp(a / (K + 2)) / (K + 1);
+  const rest = Math.exp(Math.log(inner) - a) * (1 + 1e-12);
+  return 10 * (sum + rest);
 }
 
 /** One round of the distributed discrete Gaussian, in integer steps. */
@@ -121,7 +170,7 @@ export function zcdpToEpsilon(rho: number, delta: number): number {
   if (!(rho >= 0) || !Number.isFinite(rho)) throw new RangeError(`ρ must be ≥ 0, got ${rho}`);
   checkDelta(delta);
   if (rho === 0) return 0;
-  const L = Math.log(1 / delta);
+  const L = -Math.log(delta); // not ln(1/δ): 1/δ overflows for a subnormal δ
   const f = (u: number) => epsilonAt(u, rho, L);
   const steps = 3000;
   let best = -30, bestValue = f(best);
@@ -170,7 +219,7 @@ export function epsilonToRho(epsilon: number, delta: number): number {
     hi *= 2;
   }
   for (let i = 0; i < 200; i++) {
-    const mid = (lo + hi) / 2;
+    const mid = lo + (hi - lo) / 2; // (lo + hi)/2 overflows near the float64 maximum
     if (mid === lo || mid === hi) break;
     if (zcdpToEpsilon(mid, delta) <= epsilon) lo = mid;
     else hi = mid;

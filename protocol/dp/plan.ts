@@ -118,7 +118,30 @@ export interface DpPlan {
     /** Union bound on any coordinate wrapping in one round: min(1, D·p). */
     readonly modclipAnyCoordinate: number;
   };
+  /**
+   * What the plan allows but a federation should know. Today one kind: some coordinate of a
+   * round's sum may wrap with probability above {@link WRAP_WARNING_LEVEL} (when γ is not
+   * capped the per-coordinate p binds: with D ≈ 10^5 and p = 10^−4, about 13 coordinates of
+   * every round wrap, each off by 2^b steps).
+   */
+  readonly warnings: readonly DpPlanWarning[];
 }
+
+/** A setting the plan accepts but advises changing. */
+export interface DpPlanWarning {
+  /** The setting to change. */
+  readonly setting: "modclipProb";
+  /** A value of it that removes the warning (two significant digits). */
+  readonly suggested: number;
+  /** What is wrong, one sentence, without the suggestion. */
+  readonly message: string;
+}
+
+/**
+ * The any-coordinate wrap probability per round above which a plan warns (1 %): a wrapped
+ * coordinate of the sum is off by 2^b steps, which no mean can absorb.
+ */
+export const WRAP_WARNING_LEVEL = 0.01;
 
 /**
  * The most steps the clip may span (γ ≥ clip/2^24): keeps a member's rounded norm (≤ clip/γ +
@@ -127,6 +150,15 @@ export interface DpPlan {
  * reason. A coarser γ than the heuristic's only lowers the wrap probability.
  */
 export const MAX_CLIP_STEPS = 2 ** 24;
+
+/** The smallest positive normal float64 (2^−1022): a γ below it has lost precision. */
+const MIN_NORMAL = 2 ** -1022;
+
+/** x rounded down to two significant digits (a suggestion that, as printed, still holds). */
+function floorTwoDigits(x: number): number {
+  const unit = 10 ** (Math.floor(Math.log10(x)) - 1);
+  return Math.floor(x / unit) * unit;
+}
 
 function refuse(setting: string, detail: string): never {
   throw new ConfigError(setting, detail);
@@ -182,8 +214,10 @@ interface Evaluation {
 /**
  * The plan for `settings` (module doc). Refuses (ConfigError naming the setting) out-of-range
  * settings, bits too narrow for n members (2^b < n, or 4^b ≤ n·k² at the wrap probability: the
- * checks of TFF's `DistributedDpSumFactory`), and budgets no
- * noise level meets at these bits.
+ * checks of TFF's `DistributedDpSumFactory`), budgets no noise level meets at these bits,
+ * budgets whose ρ per round underflows to 0 (`epsilon`), and clips so large or small that the
+ * noise or the granularity leave float64's range (`clip`). Works in units of the clip, so any
+ * clip whose results are representable is planned (the plan is homogeneous in the clip).
  */
 export function planDistributedDp(settings: DpPlanSettings): DpPlan {
   const s = settings;
@@ -204,20 +238,31 @@ export function planDistributedDp(settings: DpPlanSettings): DpPlan {
   }
   const rhoBudget = epsilonToRho(s.epsilon, s.delta);
   const target = rhoBudget / s.rounds;
+  if (!(target > 0)) {
+    refuse(
+      "epsilon",
+      `${s.epsilon} at δ = ${s.delta} over ${s.rounds} rounds allows a zCDP budget ρ of ` +
+        `${target} per round (it underflows float64): no noise level meets it; raise ε or δ, ` +
+        `or lower the rounds`,
+    );
+  }
 
+  // Everything below is in units of the clip (c = 1): the plan is homogeneous in c (γ, σ and the
+  // errors scale with it, the steps do not), and unit clip keeps c², c·n and σ² far from float64's
+  // overflow and underflow; the results are scaled back at the end.
   const word = (localStd: number): GranularitySettings => ({
     bits: s.bits,
     modclipProb: s.modclipProb,
-    clip: s.clip,
+    clip: 1,
     members: s.members,
     dim: D,
     localStd,
   });
   const evaluate = (sigma: number): Evaluation | undefined => {
     const localStd = sigma / Math.sqrt(noisy);
-    const gamma = Math.max(granularity(word(localStd)), s.clip / MAX_CLIP_STEPS);
+    const gamma = Math.max(granularity(word(localStd)), 1 / MAX_CLIP_STEPS);
     if (!(gamma > 0) || localStd / gamma < 0.5) return undefined; // outside Proposition 14
-    const l2Bound = inflatedNormBound(s.clip / gamma, D, s.beta);
+    const l2Bound = inflatedNormBound(1 / gamma, D, s.beta);
     const { rho, tau } = ddgaussRho({
       l2Bound,
       localStd: localStd / gamma,
@@ -228,8 +273,8 @@ export function planDistributedDp(settings: DpPlanSettings): DpPlan {
   };
   const fits = (e: Evaluation | undefined): e is Evaluation => e !== undefined && e.rho <= target;
 
-  // Bracket: hi fits, lo does not (σ scales with the clip).
-  let hi = s.clip;
+  // Bracket: hi fits, lo does not (in units of the clip; 2^200 is far below overflow).
+  let hi = 1;
   let found = evaluate(hi);
   for (let i = 0; i < 200 && !fits(found); i++) {
     hi *= 2;
@@ -245,13 +290,13 @@ export function planDistributedDp(settings: DpPlanSettings): DpPlan {
   }
   let best: Evaluation = found;
   let lo = hi / 2;
-  for (let e = evaluate(lo); fits(e) && lo > s.clip * 1e-12; e = evaluate(lo)) {
+  for (let e = evaluate(lo); fits(e) && lo > 1e-12; e = evaluate(lo)) {
     hi = lo;
     best = e;
     lo /= 2;
   }
   for (let i = 0; i < 200; i++) {
-    const mid = (lo + hi) / 2;
+    const mid = lo + (hi - lo) / 2;
     if (mid === lo || mid === hi || (hi - lo) / hi < 1e-12) break;
     const e = evaluate(mid);
     if (fits(e)) {
@@ -261,17 +306,47 @@ export function planDistributedDp(settings: DpPlanSettings): DpPlan {
       lo = mid;
     }
   }
-  const sigma = hi;
-  const { gamma, l2Bound, localStd, rho, tau } = best;
+  const { gamma: unitGamma, l2Bound, localStd: unitLocalStd, rho, tau } = best;
+  const perCoordinate = modularClipProbability(word(unitLocalStd), unitGamma);
+  // Back to original units.
+  const sigma = hi * s.clip;
+  const localStd = unitLocalStd * s.clip;
+  const gamma = unitGamma * s.clip;
   const noiseMax = sigma * Math.sqrt(s.members / noisy);
   const roundingStd = (gamma * Math.sqrt(s.members)) / 2;
-  const errorStd = Math.sqrt(noiseMax * noiseMax + roundingStd * roundingStd);
-  const perCoordinate = modularClipProbability(word(localStd), gamma);
+  const errorStd = Math.hypot(noiseMax, roundingStd);
+  if (!Number.isFinite(noiseMax) || !Number.isFinite(errorStd)) {
+    refuse(
+      "clip",
+      `${s.clip} needs a noise std (${hi.toPrecision(4)} × the clip, up to ` +
+        `${Math.sqrt(s.members / noisy).toPrecision(4)} times that in the sum) beyond float64's ` +
+        `range: express the updates in smaller units`,
+    );
+  }
+  if (!(gamma >= MIN_NORMAL)) {
+    refuse(
+      "clip",
+      `${s.clip} makes the granularity γ = ${gamma} too small for float64 (a step must be at ` +
+        `least ${MIN_NORMAL}): express the updates in larger units`,
+    );
+  }
+  const anyCoordinate = Math.min(1, D * perCoordinate);
+  const warnings: DpPlanWarning[] = [];
+  if (anyCoordinate > WRAP_WARNING_LEVEL) {
+    warnings.push({
+      setting: "modclipProb",
+      suggested: floorTwoDigits(WRAP_WARNING_LEVEL / D),
+      message: `some coordinate of a round's sum wraps modulo 2^${s.bits} with probability up ` +
+        `to ${anyCoordinate.toPrecision(3)} (about ${(D * perCoordinate).toPrecision(3)} ` +
+        `coordinates per round, each then off by 2^${s.bits} steps): the wrap probability ` +
+        `${s.modclipProb} is per coordinate, and there are ${D}`,
+    });
+  }
   return {
     settings: s,
     sigma,
     localStd,
-    localStdSteps: localStd / gamma,
+    localStdSteps: unitLocalStd / unitGamma,
     gamma,
     paddedDim: D,
     l2Bound,
@@ -287,7 +362,8 @@ export function planDistributedDp(settings: DpPlanSettings): DpPlan {
       log2Members: Math.log2(s.members),
       stddevs: k,
       modclipPerCoordinate: perCoordinate,
-      modclipAnyCoordinate: Math.min(1, D * perCoordinate),
+      modclipAnyCoordinate: anyCoordinate,
     },
+    warnings,
   };
 }

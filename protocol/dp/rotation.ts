@@ -9,14 +9,18 @@
  * After the rotation every coordinate of a vector of norm c is, with high probability, of order
  * c/√D, which is what lets rounding and a narrow modulus work.
  *
- * The signs are the bits of the masking PRG's keystream ({@link prgExpand}) of a 32-byte key:
- * bit i (bit i mod 32 of word ⌊i/32⌋, little-endian words) set means −1. Everyone who knows the
- * key (the session's members and the leader) applies the same rotation. The key must come from
- * its own derivation (a dedicated domain label), never reuse a masking key. The transform is the
- * in-place fast Walsh–Hadamard butterfly in float64: O(D log D) operations, no matrix.
+ * The signs are the bits of the PRG keystream ({@link prgExpand}) of a key derived from the
+ * 32-byte rotation key with its own domain label (`deriveKey(key, KDF.dpRotation)`): bit i (bit
+ * i mod 32 of word ⌊i/32⌋, little-endian words) set means −1. Everyone who knows the key (the
+ * session's members and the leader) applies the same rotation. The derivation keeps the signs
+ * independent of any other stream keyed by the same bytes (a masking PRG stream in particular),
+ * even if a caller passed a key that is also used elsewhere. The transform is the in-place fast
+ * Walsh–Hadamard butterfly in float64: O(D log D) operations, no matrix.
  *
  * @module
  */
+import { KDF } from "../crypto/domains.ts";
+import { deriveKey } from "../crypto/hkdf.ts";
 import { prgExpand } from "../crypto/prg.ts";
 
 /** The padded length D = 2^⌈log2 d⌉ (1 for d ≤ 1). Refuses (RangeError) d beyond 2^30. */
@@ -30,12 +34,16 @@ export function paddedLength(d: number): number {
 }
 
 /**
- * The D = {@link paddedLength}(d) signs of the rotation keyed by `key`, as ±1. Refuses
+ * The D = {@link paddedLength}(d) signs of the rotation keyed by `key`, as ±1: the bits of the
+ * PRG keystream of `deriveKey(key, KDF.dpRotation)`, never of `key` itself. Refuses
  * (RangeError) a key that is not 32 bytes.
  */
 export function rotationSigns(key: Uint8Array, d: number): Int8Array {
+  if (key.length !== 32) {
+    throw new RangeError(`rotation: the key must be 32 bytes, got ${key.length}`);
+  }
   const n = paddedLength(d);
-  const words = prgExpand(key, Math.ceil(n / 32));
+  const words = prgExpand(deriveKey(key, KDF.dpRotation), Math.ceil(n / 32));
   const signs = new Int8Array(n);
   for (let i = 0; i < n; i++) signs[i] = (words[i >>> 5] >>> (i & 31)) & 1 ? -1 : 1;
   return signs;

@@ -14,10 +14,11 @@ import {
   isqrt,
   type Rational,
   rational,
+  rationalAtLeast,
   rationalFromNumber,
   UniformSource,
 } from "../../../protocol/dp/discrete_gaussian.ts";
-import { labelledRng } from "../../../protocol/crypto/random.ts";
+import { labelledRng, type Rng } from "../../../protocol/crypto/random.ts";
 import { assert, assertEquals, assertThrows } from "../../_assert.ts";
 import { Batch, SCIPY } from "./_python.ts";
 
@@ -203,6 +204,75 @@ Deno.test("UniformSource.below is uniform on small and on BigInt-sized ranges", 
   assertEquals(src.below(1n), 0n);
   assertThrows(() => src.below(0n), RangeError);
 });
+
+/**
+ * An Rng whose bytes run through a fixed cycle: every `width`-byte big-endian counter value
+ * 0, 1, …, 256^width − 1 in turn, then again. Over one full cycle every byte pattern occurs
+ * exactly once, so an exact sampler gives exactly equal counts: a test with no sampling error.
+ */
+function countingRng(width: number): Rng {
+  let counter = 0;
+  const pending: number[] = [];
+  const period = 256 ** width;
+  return (length: number) => {
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) {
+      if (pending.length === 0) {
+        for (let b = width - 1; b >= 0; b--) pending.push(Math.floor(counter / 256 ** b) % 256);
+        counter = (counter + 1) % period;
+      }
+      out[i] = pending.shift()!;
+    }
+    return out;
+  };
+}
+
+Deno.test("UniformSource.below is exactly uniform over a full cycle of byte patterns", () => {
+  // m = 171: one byte, 171 of the 256 values accepted. `byte % 171` would draw 0..84 twice as
+  // often as 85..170; rejection draws each exactly once per cycle of 256 bytes.
+  const one = new UniformSource(countingRng(1));
+  const small = new Array(171).fill(0);
+  for (let i = 0; i < 171 * 4; i++) small[Number(one.below(171n))]++;
+  assertEquals(small, new Array(171).fill(4));
+  // m = 1000: two bytes, the top one masked to 2 bits; each of the 1024 masked values occurs 64
+  // times per cycle of 65536 pairs, and the 1000 below m are accepted.
+  const two = new UniformSource(countingRng(2));
+  const wide = new Array(1000).fill(0);
+  for (let i = 0; i < 1000 * 64; i++) wide[Number(two.below(1000n))]++;
+  assertEquals(wide, new Array(1000).fill(64));
+});
+
+// The operating range: a 32-bit plan's member noise is σ ≈ 10^8 steps (the chi-square tests
+// above stop at σ = 20, all on the sampler's small-number paths). Here the rationals are far
+// beyond 2^53, so every Bernoulli runs on the BigInt path. Moments of N fixed-seed samples: the
+// sample variance has relative sd √(2/N) ≈ 0.55 %, the excess kurtosis sd √(24/N) ≈ 0.02, the
+// mean sd σ/√N; the bounds are 5 sd. The Laplace proposal alone (variance 2σ², excess kurtosis
+// 3) or a σ² wrong by 3 % fails them.
+const MOMENT_SAMPLES = 65536;
+const OPERATING: [string, Rational][] = [
+  // σ² = a/1024 with a odd: the fraction rationalAtLeast produces below 2^43, at σ ≈ 0.99·10^8.
+  ["(10^19 + 1)/1024", rational(10n ** 19n + 1n, 1024n)],
+  // What rationalAtLeast makes of a 32-bit plan's σ² ≈ 1.08·10^16 (an integer at that size).
+  ["rationalAtLeast(1.0816e16)", rationalAtLeast(1.0816e16)],
+];
+for (const [name, sigma2] of OPERATING) {
+  Deno.test(`discrete Gaussian σ² = ${name}: mean, variance and kurtosis at σ ≈ 10^8`, () => {
+    const src = new UniformSource(labelledRng("dp-test", "moments", name));
+    const variance = Number(sigma2.num) / Number(sigma2.den);
+    let m1 = 0, m2 = 0, m4 = 0;
+    for (let i = 0; i < MOMENT_SAMPLES; i++) {
+      const x = Number(discreteGaussian(src, sigma2)) / Math.sqrt(variance);
+      m1 += x;
+      m2 += x * x;
+      m4 += x ** 4;
+    }
+    const n = MOMENT_SAMPLES;
+    const mean = m1 / n, v = m2 / n, kurtosis = m4 / n / (v * v) - 3;
+    assert(Math.abs(mean) < 5 / Math.sqrt(n), `mean ${mean} σ`);
+    assert(Math.abs(v - 1) < 5 * Math.sqrt(2 / n), `variance ${v} σ²`);
+    assert(Math.abs(kurtosis) < 5 * Math.sqrt(24 / n), `excess kurtosis ${kurtosis}`);
+  });
+}
 
 Deno.test("rationals: lowest terms, exact float64 values, refusals", () => {
   assertEquals(rational(6, 4), { num: 3n, den: 2n });

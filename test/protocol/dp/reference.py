@@ -244,6 +244,42 @@ def op_plan_check(req):
     }
 
 
+# ---- Google's per-order RDP of the distributed discrete Gaussian, as a second opinion ----
+# google-research/federated, distributed_dp/accounting_utils.py: compute_rdp_dgaussian's eps(order)
+# and ddgauss_epsilon's tau, re-typed here in its terms (scales = sensitivity / (sqrt(n) * sigma),
+# all in integer steps). It bounds the Renyi divergence at each integer order alpha > 1; a zCDP
+# rho is sound for it when alpha * rho >= eps(alpha) at every order.
+
+GOOGLE_ORDERS = range(2, 257)
+
+
+def google_tau(local_std_steps, n):
+    k = np.arange(1, n, dtype=float)
+    return 10.0 * float(np.sum(np.exp(-2.0 * (math.pi * local_std_steps) ** 2 * (k / (k + 1)))))
+
+
+def google_rdp(order, l1_scale, l2_scale, tau_value, dim):
+    first = (order / 2.0) * l2_scale ** 2 + tau_value * dim
+    second = (order / 2.0) * (l2_scale ** 2 + 2 * l1_scale * tau_value + tau_value ** 2 * dim)
+    third = (order / 2.0) * (l2_scale + math.sqrt(dim) * tau_value) ** 2
+    return min(first, second, third)
+
+
+def op_google_rdp_check(req):
+    """For each case [l2, local_std_steps, n, dim, rho]: the least alpha * rho / eps(alpha) over
+    alpha = 2..256 and where it is reached (>= 1 means rho covers Google's bound)."""
+    out = []
+    for l2, local_std, n, dim, rho in req["cases"]:
+        l1 = l2 * min(math.sqrt(dim), l2)  # rounded_l1_norm_bound
+        root = math.sqrt(n) * local_std
+        t = google_tau(local_std, n)
+        ratios = [(order * rho / google_rdp(order, l1 / root, l2 / root, t, dim), order)
+                  for order in GOOGLE_ORDERS]
+        worst, at = min(ratios)
+        out.append({"ratio": worst, "order": at, "tau": t})
+    return out
+
+
 def op_batch(req):
     """Several requests in one process (SciPy takes a second to import)."""
     return [run(r) for r in req["requests"]]
