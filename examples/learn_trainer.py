@@ -2,11 +2,13 @@
 """The Python side of `deno task learn` (scripts/learn.ts): one member's trainer, the baseline,
 and the recipe's figures. Not meant to be run by hand.
 
-    learn_trainer.py describe --members N --seed S --model M [--epochs E]
+    learn_trainer.py describe --members N --seed S --model M [--epochs E] [--write-layout P]
     learn_trainer.py member   --dir NODE_DIR --member I --members N --seed S --model M --epochs E
     learn_trainer.py baseline --members N --seed S --model M --epochs E --plan PLAN.json
 
-`describe` prints {dim, maxWeight, clip, samples, testSize}. `member` reads JSON commands, one
+`describe` prints {dim, maxWeight, clip, samples, testSize} and with --write-layout writes the
+model's layout.json (its tensors' names and shapes in the model's order: state_dict() order for
+the PyTorch model) for the roster. `member` reads JSON commands, one
 per line, and answers each with one JSON line on stdout:
 
     {"cmd": "train", "round": r}    local epochs from the current global model (not yet sent)
@@ -44,6 +46,10 @@ def describe(args):
     r = recipe(args)
     params = r.init()
     samples = [r.num_samples(i) for i in range(args.members)]
+    if args.write_layout:
+        # As docs/operator-guide.md writes one from a model: names and shapes, in the model's order.
+        with open(args.write_layout, "w") as f:
+            json.dump({"tensors": [{"name": k, "shape": list(v.shape)} for k, v in params.items()]}, f)
     print(json.dumps({
         "dim": sum(v.size for v in params.values()),
         "maxWeight": max(samples),
@@ -141,6 +147,7 @@ def main():
     parser.add_argument("--transforms", default="{}")
     parser.add_argument("--plan")
     parser.add_argument("--compare")
+    parser.add_argument("--write-layout")
     args = parser.parse_args()
     {"describe": describe, "member": member, "baseline": baseline}[args.what](args)
 

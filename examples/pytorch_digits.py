@@ -9,9 +9,10 @@ round's certified average and loads it. Every member starts from the same seeded
     python3 examples/pytorch_digits.py --dir NODE_DIR --member 0 --members 3 --rounds 10
 
 NODE_DIR is the member's node directory (the API token and URL are read from it). --member is
-this member's index in 0..members-1 (which share of the data it trains on); the roster's d must
-be the model's size (4810; `--print-dim` prints it) and its maxWeight at least the member's
-sample count (`--print-dim` prints the largest). Needs python3-torch, python3-sklearn and the
+this member's index in 0..members-1 (which share of the data it trains on); the roster must carry
+the model's layout (`--write-layout layout.json` writes it from the model's state_dict(), for
+`fedagg roster create --layout layout.json`; d = 4810) and its maxWeight must be at least the
+member's sample count (`--print-dim` prints d and the sample counts). Needs python3-torch, python3-sklearn and the
 fedagg package (`pip install ./clients/python`, or PYTHONPATH=clients/python).
 """
 import argparse
@@ -95,15 +96,26 @@ def main():
     parser.add_argument("--epochs", type=int, default=2, help="local epochs per round")
     parser.add_argument("--seed", type=int, default=1, help="data split and initial model")
     parser.add_argument("--print-dim", action="store_true", help="print d and the sample counts")
+    parser.add_argument("--write-layout", metavar="PATH",
+                        help="write the model's layout.json (for fedagg roster create --layout)")
     parser.add_argument("--json", action="store_true", help="print the rounds as one JSON line")
     args = parser.parse_args()
 
     parts, (X_test, y_test) = digits.split(args.members, args.seed)
     torch.manual_seed(args.seed)
     model = DigitsMLP()  # the same initial weights at every member
+    if args.write_layout:
+        # As docs/operator-guide.md shows: the float32 tensors of state_dict(), in its order.
+        sd = model.state_dict()
+        with open(args.write_layout, "w") as f:
+            json.dump({"tensors": [{"name": k, "shape": list(v.shape)} for k, v in sd.items()
+                                   if v.dtype == torch.float32]}, f)
+        print(f"wrote {args.write_layout}: {', '.join(sd)}", file=sys.stderr)
     if args.print_dim:
         dim = sum(p.numel() for p in model.parameters())
         print(json.dumps({"dim": dim, "samples": [len(y) for _, y in parts]}))
+        return
+    if args.write_layout:
         return
     if args.dir is None:
         parser.error("--dir is required")

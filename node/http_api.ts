@@ -11,6 +11,7 @@
  * | GET | `/v1/rounds/{r}/aggregate?format=npy\|raw\|safetensors\|sum` | the weighted mean (safetensors in the roster's layout and order; or `sum`: the exact certified integer aggregate) → 200, 404 until published |
  * | GET | `/v1/rounds/{r}/certificate` | the final certificate (CBOR) → 200, 404 until final |
  * | GET | `/v1/status` | peers, current round, round, view, leader, stage, deadline, missing members, last error |
+ * | GET | `/v1/layout` | the roster's tensor layout, for trainers to check and order their updates: {@link LayoutDoc} |
  * | GET | `/v1/events` | server-sent events with ids (`Last-Event-ID` resumes): `accepted`, `stage`, `view-change`, `published`, `final`, `round-failed`, `withdrawn`, `outcome-unknown` (and `gap`) |
  * | GET | `/metrics` | Prometheus text format, every series, including the token-only `fedagg_update_values_clipped_total` (the `--metrics` listener serves the open ones without a token: `metrics_listener.ts`) |
  *
@@ -27,7 +28,14 @@
  *
  * @module
  */
-import { constantTimeEqual, u32Bytes } from "../protocol/mod.ts";
+import {
+  constantTimeEqual,
+  isFlatLayout,
+  layoutHash,
+  type ModelLayout,
+  toHex,
+  u32Bytes,
+} from "../protocol/mod.ts";
 import { JournalError, NodeError, type SubmitErrorCode } from "./errors.ts";
 import {
   DEFAULT_HTTP_LIMITS,
@@ -160,6 +168,38 @@ function error(
   message: string,
 ): Response {
   return json(STATUS[code], { error: code, message });
+}
+
+/**
+ * The body of `GET /v1/layout`: the roster's layout as a trainer needs it to send an update the
+ * node takes (names and shapes in the federation's order; every tensor float32 little-endian).
+ * `flat` says it is the flat layout of a `--dim` roster (one tensor `aggregate` of shape `[dim]`),
+ * `hash` is the hex SHA-256 the roster hash covers (`layoutHash`), so a client can tell that a
+ * node it cached the layout of now runs another one. Its size grows with the number of tensors
+ * (one entry each), which is why `GET /v1/status` does not carry it.
+ */
+export interface LayoutDoc {
+  /** Always `"F32"`: the only dtype aggregated. */
+  readonly dtype: "F32";
+  /** d: the number of float32 values, the sum of the tensors' element counts. */
+  readonly dim: number;
+  /** Whether this is the flat layout of d. */
+  readonly flat: boolean;
+  /** Hex of the layout's hash (domain `layout`). */
+  readonly hash: string;
+  /** The tensors in the federation's order (the order of the vector and of the aggregate). */
+  readonly tensors: readonly { readonly name: string; readonly shape: readonly number[] }[];
+}
+
+/** The {@link LayoutDoc} of `layout` (of `dim` values). */
+export function layoutDoc(layout: ModelLayout, dim: number): LayoutDoc {
+  return {
+    dtype: "F32",
+    dim,
+    flat: isFlatLayout(layout),
+    hash: toHex(layoutHash(layout)),
+    tensors: layout.tensors.map((t) => ({ name: t.name, shape: [...t.shape] })),
+  };
 }
 
 /** The answer to an exception out of a route: the refusal it carries, else a 500. */
@@ -444,6 +484,8 @@ export function serveApi(node: FedaggNode, options: ApiOptions): Promise<ApiServ
     uploadSlots: limits.maxUploads,
     limits,
   };
+  // The roster (and so its layout) is fixed for the life of the process: encode it once.
+  const layoutBody = layoutDoc(node.roster.layout, node.roster.dim);
   /** Closers of the open event streams (each clears its timer and subscription). */
   const streams = new Set<() => void>();
 
@@ -457,6 +499,7 @@ export function serveApi(node: FedaggNode, options: ApiOptions): Promise<ApiServ
   const route = async (req: Request, url: URL): Promise<Response> => {
     const path = url.pathname;
     if (req.method === "GET" && path === "/v1/status") return json(200, node.status());
+    if (req.method === "GET" && path === "/v1/layout") return json(200, layoutBody);
     if (req.method === "GET" && path === "/metrics") {
       return new Response(node.renderMetrics(), {
         headers: { "content-type": METRICS_CONTENT_TYPE },

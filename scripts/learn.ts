@@ -11,7 +11,9 @@
  * one Python trainer per member (`examples/learn_trainer.py`, through the `fedagg` Python client):
  * each holds a non-IID share of scikit-learn's digits (Dirichlet α = 0.5, seeded), trains E local
  * epochs per round from the global model, submits the change to its node and applies the
- * certified average. Every round `--drop` members and, with `--kill-leader`, the round's leader
+ * certified average. The roster carries the model's tensor layout (`OUT/layout.json`, which the
+ * trainer writes from the model's tensor names and shapes in its order, read as `fedagg roster
+ * create --layout` reads it), so updates are matched by name and aggregates served in it. Every round `--drop` members and, with `--kill-leader`, the round's leader
  * are SIGKILLed mid-round (as `deno task testnet` does); they restart after the round and take up
  * the global model from another member's node (their own missed the round's certificate).
  *
@@ -35,6 +37,7 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { defaultThreshold, labelledRng, leaderOf } from "../protocol/mod.ts";
 import { LocalNet, ROOT } from "./testnet/local_net.ts";
+import { readLayoutFile } from "../node/tensor_formats/layout_file.ts";
 
 const USAGE = `Usage: deno task learn [options]
 
@@ -245,16 +248,26 @@ let failure: string | undefined;
 let finalAccuracy = NaN;
 let baselineAccuracy = NaN;
 let maxParamDiff = NaN;
+// The roster carries the model's layout, from a layout.json the trainer writes from the model
+// (its tensors' names and shapes in the model's order), read as `fedagg roster create --layout`
+// reads it: uploads are matched to it by name and the aggregate comes back in it.
+const LAYOUT_FILE = `${OUT}/layout.json`;
 const described = await python<{ dim: number; maxWeight: number; clip: number; samples: number[] }>(
   "describe",
+  ["--write-layout", LAYOUT_FILE],
 ).catch((err) => fail((err as Error).message));
+const layout = await readLayoutFile(LAYOUT_FILE).then((s) => s.layout).catch((err) =>
+  fail((err as Error).message)
+);
 try {
   say(
-    `fedagg learn: ${N} nodes, model ${MODEL} (d = ${described.dim}), ${ROUNDS} rounds, ` +
+    `fedagg learn: ${N} nodes, model ${MODEL} (d = ${described.dim} in ${layout.tensors.length} ` +
+      `tensors: ${layout.tensors.map((t) => t.name).join(", ")}), ${ROUNDS} rounds, ` +
       `${EPOCHS} local epoch(s), samples per member ${described.samples.join("/")}, in ${OUT}`,
   );
   net = await LocalNet.create(OUT, N, {
     dim: described.dim,
+    layout,
     maxWeight: described.maxWeight,
     clip: described.clip,
     threshold: THRESHOLD,
@@ -386,6 +399,7 @@ if (!args.json) {
     nodes: N,
     model: MODEL,
     dim: described.dim,
+    layout: layout.tensors.map((t) => ({ name: t.name, shape: [...t.shape] })),
     epochs: EPOCHS,
     seed: SEED,
     drop: DROP,

@@ -3,9 +3,13 @@
  * Python client's tests, `examples/pytorch_digits.py`):
  *
  * ```
- * deno run --allow-all scripts/learn_federation.ts --nodes 3 --dim 650 [--max-weight W]
- *   [--clip C] [--stage-timeout MS] [--threshold T] [--out DIR]
+ * deno run --allow-all scripts/learn_federation.ts --nodes 3 (--dim 650 | --layout FILE)
+ *   [--max-weight W] [--clip C] [--stage-timeout MS] [--threshold T] [--out DIR]
  * ```
+ *
+ * `--layout FILE` gives the roster the model's tensor layout, read as `fedagg roster create
+ * --layout` reads it (a `layout.json` in the model's order, or a safetensors model); d is its size.
+ * Without it the roster has the flat layout of `--dim`.
  *
  * Creates the identities and a roster every member signed in DIR (a temporary directory by
  * default, removed at the end unless the start failed), starts one process per member, waits until all are connected and prints one JSON
@@ -18,12 +22,15 @@
  */
 import { parseArgs } from "@std/cli/parse-args";
 import { LocalNet, type LocalNode } from "./testnet/local_net.ts";
+import { readLayoutFile } from "../node/tensor_formats/layout_file.ts";
+import { layoutSize, type ModelLayout } from "../protocol/mod.ts";
 
-const USAGE = `Usage: deno run --allow-all scripts/learn_federation.ts --nodes N --dim D
+const USAGE =
+  `Usage: deno run --allow-all scripts/learn_federation.ts --nodes N (--dim D | --layout FILE)
   [--max-weight W] [--clip C] [--stage-timeout MS] [--threshold T] [--out DIR]`;
 
 const args = parseArgs(Deno.args, {
-  string: ["nodes", "dim", "max-weight", "clip", "stage-timeout", "threshold", "out"],
+  string: ["nodes", "dim", "layout", "max-weight", "clip", "stage-timeout", "threshold", "out"],
   default: { nodes: "3", "max-weight": "1000", clip: "1", "stage-timeout": "2000" },
   unknown: (flag: string) => {
     console.error(`learn_federation: unknown option ${flag}\n${USAGE}`);
@@ -40,11 +47,26 @@ const num = (v: string | undefined, name: string, min: number, integer = true): 
 };
 const nodes = num(args.nodes, "nodes", 2);
 const stageTimeout = num(args["stage-timeout"], "stage-timeout", 100);
+let layout: ModelLayout | undefined;
+if (args.layout !== undefined) {
+  try {
+    layout = (await readLayoutFile(args.layout)).layout;
+  } catch (err) {
+    console.error(`learn_federation: ${(err as Error).message}`);
+    Deno.exit(2);
+  }
+  if (args.dim !== undefined && Number(args.dim) !== layoutSize(layout)) {
+    console.error(`learn_federation: --dim ${args.dim} but the layout holds ${layoutSize(layout)}`);
+    Deno.exit(2);
+  }
+}
 const out = args.out ?? await Deno.makeTempDir({ prefix: "fedagg-learn-" });
 const temporary = args.out === undefined;
 
 const net = await LocalNet.create(out, nodes, {
-  dim: num(args.dim, "dim", 1),
+  ...(layout === undefined
+    ? { dim: num(args.dim, "dim", 1) }
+    : { dim: layoutSize(layout), layout }),
   maxWeight: num(args["max-weight"], "max-weight", 1),
   clip: num(args.clip, "clip", 0, false),
   ...(args.threshold === undefined ? {} : { threshold: num(args.threshold, "threshold", 2) }),

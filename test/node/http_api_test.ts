@@ -13,7 +13,8 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch, assertRejects } from "../_assert.ts";
-import { equalBytes, u32Bytes } from "../../protocol/encoding/bytes.ts";
+import { equalBytes, toHex, u32Bytes } from "../../protocol/encoding/bytes.ts";
+import { flatLayout, layoutHash } from "../../protocol/federation/layout.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { finalRound } from "./_journal_fixtures.ts";
@@ -390,6 +391,21 @@ Deno.test("http api: a single-process node behind the trainer API", async (t) =>
       const post = await call(f, "/v1/rounds/0/aggregate", { method: "POST", headers: auth() });
       assertEquals(post.status, 405);
       assertEquals((await call(f, "/v1/status", { method: "POST", headers: auth() })).status, 404);
+    });
+
+    await t.step("/v1/layout serves the flat layout of a --dim roster", async () => {
+      const r = await call(f, "/v1/layout");
+      assertEquals(r.status, 200);
+      assertMatch(r.headers.get("content-type")!, /^application\/json/);
+      assertEquals(r.json(), {
+        dtype: "F32",
+        dim: DIM,
+        flat: true,
+        hash: toHex(layoutHash(flatLayout(DIM))),
+        tensors: [{ name: "aggregate", shape: [DIM] }],
+      });
+      assertEquals((await call(f, "/v1/layout", { method: "POST", headers: auth() })).status, 404);
+      assertEquals((await call(f, "/v1/layout", { headers: {} })).status, 401);
     });
 
     await t.step("/v1/status reports the node", async () => {

@@ -9,7 +9,8 @@
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
 import { equalBytes } from "../../protocol/encoding/bytes.ts";
-import type { ModelLayout } from "../../protocol/federation/layout.ts";
+import { layoutHash, type ModelLayout } from "../../protocol/federation/layout.ts";
+import { toHex } from "../../protocol/encoding/bytes.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import {
   encodeNpy,
@@ -67,6 +68,16 @@ Deno.test("layout api: uploads are checked against the roster's layout; download
     call(`/v1/rounds/${round}/update?num_samples=2${query}`, { method: "POST", body });
   try {
     assertEquals(f.node.roster.layout, TORCH);
+    // GET /v1/layout: the roster's tensors in its order (weight before bias), for trainers.
+    const served = await call("/v1/layout");
+    assertEquals(served.status, 200, served.text);
+    assertEquals(JSON.parse(served.text), {
+      dtype: "F32",
+      dim: DIM,
+      flat: false,
+      hash: toHex(layoutHash(TORCH)),
+      tensors: TORCH.tensors,
+    });
     // Safetensors in name order (bias first): journaled in the roster's order.
     const ok = await post(10, librarySafetensors(vector(10)));
     assertEquals(ok.status, 202, ok.text);

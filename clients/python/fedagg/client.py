@@ -12,11 +12,23 @@ import urllib.error
 import urllib.request
 
 from . import layout
-from .errors import Busy, NodeUnreachable, NotYet, RoundFailed, UpdateRefused, from_response
+from .errors import (
+    ApiError,
+    Busy,
+    LayoutRefused,
+    NodeUnreachable,
+    NotYet,
+    RoundFailed,
+    UpdateRefused,
+    from_response,
+)
 from .events import CONNECTED, EventStream
 
 # The node's API is local: never route it through an HTTP proxy named in the environment.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+_UNKNOWN = object()
 
 
 class Final:
@@ -43,7 +55,8 @@ class Node:
 
     ``timeout`` bounds each request (seconds); a ``busy`` answer is retried ``retries`` times
     after the node's ``Retry-After``. Structures submitted are remembered per round (the newest
-    32 rounds) so that :meth:`aggregate` returns the same names, shapes and types.
+    32 rounds) so that :meth:`aggregate` returns the same names, shapes and types. The
+    federation's layout is read once (:meth:`layout`) and every update is checked against it.
     """
 
     def __init__(self, url, token, *, timeout=60.0, retries=5, node_dir=None):
@@ -53,6 +66,7 @@ class Node:
         self.retries = retries
         self._node_dir = node_dir
         self._structures = collections.OrderedDict()
+        self._layout = _UNKNOWN
 
     @classmethod
     def from_dir(cls, node_dir, **kwargs):
@@ -112,6 +126,23 @@ class Node:
         ``stage``, ``lastFinalRound``, ``peers``, ``lastError``…"""
         return json.loads(self._request("GET", "/v1/status")[2])
 
+    def layout(self):
+        """The federation's tensor layout (``GET /v1/layout``) as a
+        :class:`~fedagg.layout.FederationLayout`: names and shapes in the federation's order.
+        Read once and kept (a node's roster does not change while it runs); read again after the
+        node refused an update for its layout (it may have restarted with another roster). None
+        for a node that serves no layout (older than layouts: updates then go in name order)."""
+        if self._layout is _UNKNOWN:
+            try:
+                doc = json.loads(self._request("GET", "/v1/layout")[2])
+            except ApiError as err:
+                if err.status != 404 or err.code != "not-found":
+                    raise
+                self._layout = None
+            else:
+                self._layout = layout.FederationLayout.from_json(doc)
+        return self._layout
+
     def submit(self, round_, update, num_samples):
         """Hands this member's ``update`` for ``round_`` to the node, weighted by
         ``num_samples`` (an integer in [1, the roster's maxWeight]). ``update`` is a flat float
@@ -120,18 +151,27 @@ class Node:
 
         Raises :class:`UpdateRefused` with the node's code (``wrong-length``, ``non-finite``,
         ``already-submitted``, ``invalid-num-samples``, ``round-too-far-ahead``, …) or, before
-        sending, ``unsupported-dtype`` for integer tensors and ``num-samples`` for a count that is
-        not a positive integer."""
+        sending, ``num-samples`` for a count that is not a positive integer. An update that does not
+        fit the federation's layout (:meth:`layout`) raises :class:`~fedagg.errors.LayoutRefused`
+        (an ``UpdateRefused``) naming the first difference, before sending (``status`` None) or,
+        should the node see one the client did not, with the node's 422 code
+        (``layout-mismatch``, ``flat-upload``, ``wrong-length``)."""
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
             raise UpdateRefused("num-samples", f"num_samples must be a positive int, got {num_samples!r}")
-        structure, body = layout.to_wire(update)
-        answer = self._request(
-            "POST",
-            f"/v1/rounds/{int(round_)}/update?num_samples={num_samples}",
-            body,
-            "application/x-safetensors",
-            route="update",
-        )[2]
+        upload = layout.encode(update, self.layout())
+        flat = "&layout=flat" if upload.flat else ""
+        try:
+            answer = self._request(
+                "POST",
+                f"/v1/rounds/{int(round_)}/update?num_samples={num_samples}{flat}",
+                upload.body,
+                upload.content_type,
+                route="update",
+            )[2]
+        except LayoutRefused:
+            self._layout = _UNKNOWN  # read it again next time: the node may run another roster
+            raise
+        structure = upload.structure
         self._structures[int(round_)] = structure
         while len(self._structures) > 32:
             self._structures.popitem(last=False)
@@ -158,7 +198,10 @@ class Node:
         if wait:
             self.wait_final(round_, timeout=timeout)
         _, headers, body = self._request("GET", f"/v1/rounds/{int(round_)}/aggregate?format=safetensors")
-        structure = layout.to_wire(like)[0] if like is not None else self._structures.get(int(round_))
+        if like is not None:
+            structure = layout.encode(like, self.layout()).structure
+        else:
+            structure = self._structures.get(int(round_))
         final = _final_of(int(round_), headers)
         is_final = {k.lower(): v for k, v in headers.items()}.get("x-fedagg-final") == "true"
         return layout.from_wire(body, structure), (final if is_final else None)

@@ -66,11 +66,28 @@ class RoundFailed(FedaggError):
 
 
 class LayoutError(FedaggError):
-    """An aggregate that does not fit the structure it should be restored into (names, shapes
-    or total length differ), or a malformed safetensors body. ``code`` is ``"layout"``."""
+    """Something does not fit a tensor layout: an aggregate that does not fit the structure it
+    should be restored into, a malformed safetensors body or layout (``code`` ``"layout"``), or an
+    update that does not fit the federation's layout (:class:`LayoutRefused`)."""
 
-    def __init__(self, message):
-        super().__init__("layout", message, None)
+    def __init__(self, message, code="layout", status=None):
+        super().__init__(code, message, status)
+
+
+class LayoutRefused(LayoutError, UpdateRefused):
+    """An update that does not fit the federation's layout (``GET /v1/layout``), refused by the
+    client before sending (``status`` None) or by the node (``status`` 422), with the node's
+    code: ``layout-mismatch`` (names or shapes differ: the message names the first difference),
+    ``flat-upload``, ``wrong-length`` (the total differs from d) or ``unsupported-dtype`` (a tensor
+    that is not floating: the layout is float32). Both a :class:`LayoutError` and an
+    :class:`UpdateRefused`."""
+
+    def __init__(self, code, message, status=None):
+        FedaggError.__init__(self, code, message, status)
+
+
+#: The node's update refusals that are about the layout (raised as :class:`LayoutRefused`).
+LAYOUT_CODES = ("layout-mismatch", "flat-upload", "wrong-length", "unsupported-dtype")
 
 
 class ApiError(FedaggError):
@@ -95,6 +112,8 @@ def from_response(status, body, *, route, retry_after=None):
     if status == 503 and code in ("busy", "too-many-connections"):
         return Busy(code, message, status, retry_after)
     if route == "update" and 400 <= status < 500:
+        if code in LAYOUT_CODES:
+            return LayoutRefused(code, message, status)
         return UpdateRefused(code, message, status)
     if route == "withdraw" and status in (404, 409):
         return WithdrawRefused(code, message, status)

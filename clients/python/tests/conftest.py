@@ -43,8 +43,9 @@ class Federation:
         return answer
 
 
-def start_federation(nodes, dim, max_weight=1000, stage_timeout=2000, attempts=2):
-    """Starts a federation; a start that fails (on a loaded machine: a port taken between its
+def start_federation(nodes, dim=None, max_weight=1000, stage_timeout=2000, attempts=2, layout=None):
+    """Starts a federation (a roster of ``dim`` values, or of the tensor ``layout``: a path to a
+    layout.json or safetensors model); a start that fails (on a loaded machine: a port taken between its
     probe and the node's bind, or nodes that take over a minute to connect) is tried once more
     with fresh ports, and a second failure raises with the script's message."""
     deno = shutil.which("deno")
@@ -53,8 +54,8 @@ def start_federation(nodes, dim, max_weight=1000, stage_timeout=2000, attempts=2
     for attempt in range(attempts):
         proc = subprocess.Popen(
             [deno, "run", "--allow-all", "scripts/learn_federation.ts", "--nodes", str(nodes),
-             "--dim", str(dim), "--max-weight", str(max_weight), "--stage-timeout",
-             str(stage_timeout)],
+             *(["--layout", str(layout)] if layout is not None else ["--dim", str(dim)]),
+             "--max-weight", str(max_weight), "--stage-timeout", str(stage_timeout)],
             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True,
         )

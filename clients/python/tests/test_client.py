@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import fedagg
+import fedagg.layout
 from fedagg import Node
 
 TOL = 1e-4  # far above the roster's quantization bound (about 2e-6 here)
@@ -120,12 +121,16 @@ def test_wrong_token_is_unauthorized(federation):
         next(iter(bad.events()))
 
 
-def test_bad_updates_are_refused_with_the_nodes_code(federation):
+def test_bad_updates_are_refused_with_the_nodes_code(federation, monkeypatch):
     c = Node.from_dir(federation.nodes[0]["dir"])
     r = c.status()["currentRound"]
+    # The total is checked against the roster's d before sending (a flat roster has no shapes).
+    for update in (np.zeros(11, np.float32), {"a": np.zeros(6, np.float32), "b": np.zeros(7, np.float32)}):
+        with pytest.raises(fedagg.LayoutRefused) as err:
+            c.submit(r, update, 1)
+        assert (err.value.code, err.value.status) == ("wrong-length", None), err.value
+        assert "d = 12" in err.value.message
     cases = [
-        (np.zeros(11, np.float32), 1, "wrong-length", 422),
-        ({"a": np.zeros(6, np.float32), "b": np.zeros(7, np.float32)}, 1, "wrong-length", 422),
         (np.array([0.0] * 5 + [float("nan")] + [0.0] * 6, np.float32), 1, "non-finite", 422),
         (np.zeros(12, np.float32), 10**6, "invalid-num-samples", 422),
     ]
@@ -136,6 +141,13 @@ def test_bad_updates_are_refused_with_the_nodes_code(federation):
     with pytest.raises(fedagg.UpdateRefused) as err:
         c.submit(r + 50, np.zeros(12, np.float32), 1)
     assert err.value.code == "round-too-far-ahead"
+    # A client with a wrong idea of d (its check bypassed) gets the node's 422 as LayoutRefused.
+    monkeypatch.setattr(c, "_layout", fedagg.layout.FederationLayout([("aggregate", (11,))]))
+    with pytest.raises(fedagg.LayoutRefused) as err:
+        c.submit(r, np.zeros(11, np.float32), 1)
+    assert (err.value.code, err.value.status) == ("layout-mismatch", 422), err.value
+    assert "'aggregate' has shape [11] in the upload" in err.value.message
+    assert c.layout().dim == 12  # read again after the node's refusal
 
 
 def test_integer_tensors_are_refused_before_sending(federation):
@@ -159,9 +171,11 @@ def test_unpublished_and_mismatched_aggregates(federation):
         c.certificate(10**9)
     with pytest.raises(TimeoutError):
         c.wait_final(10**9, timeout=1)
-    # Round 0 was a dict {w: [2, 5], b: [2]}: another structure does not fit it.
-    with pytest.raises(fedagg.LayoutError):
-        c.aggregate(0, wait=False, like={"w": np.zeros((5, 2), np.float32), "b": np.zeros(2, np.float32)})
+    # A flat (--dim) roster has no names or shapes: any structure of 12 values is cut from the
+    # vector in name order (as dicts are sent to it), another total does not fit.
+    flat = c.aggregate(0, wait=False)
+    other = c.aggregate(0, wait=False, like={"w": np.zeros((5, 2), np.float32), "b": np.zeros(2, np.float32)})
+    assert np.array_equal(other["b"], flat[:2]) and np.array_equal(other["w"].ravel(), flat[2:])
     with pytest.raises(fedagg.LayoutError):
         c.aggregate(0, wait=False, like=np.zeros(13, np.float32))
 

@@ -112,7 +112,7 @@ def test_federated_loop_matches_fedavg_in_one_process(federation):
     assert len(lines) == 2 * n and lines[0].startswith("round 0: 3 members")
 
 
-def test_pytorch_digits_example_trains_across_three_nodes():
+def test_pytorch_digits_example_trains_across_three_nodes(tmp_path):
     pytest.importorskip("sklearn")
     import json
     import os
@@ -121,9 +121,17 @@ def test_pytorch_digits_example_trains_across_three_nodes():
 
     from conftest import ROOT
 
-    fed = start_federation(nodes=3, dim=4810, max_weight=600, stage_timeout=5000)
+    # The roster carries the model's layout, written by the example from its state_dict().
+    env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "clients", "python")}
+    layout_json = tmp_path / "layout.json"
+    subprocess.run([sys.executable, os.path.join(ROOT, "examples", "pytorch_digits.py"),
+                    "--write-layout", str(layout_json)], check=True, env=env, timeout=300)
+    written = json.loads(layout_json.read_text())["tensors"]
+    assert [(t["name"], t["shape"]) for t in written] == [
+        ("0.weight", [64, 64]), ("0.bias", [64]), ("2.weight", [10, 64]), ("2.bias", [10])]
+    fed = start_federation(nodes=3, layout=layout_json, max_weight=600, stage_timeout=5000)
     try:
-        env = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "clients", "python")}
+        assert Node.from_dir(fed.nodes[0]["dir"]).layout().tensors[0] == ("0.weight", (64, 64))
         procs = [
             subprocess.Popen(
                 [sys.executable, os.path.join(ROOT, "examples", "pytorch_digits.py"), "--dir",
