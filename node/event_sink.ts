@@ -170,6 +170,11 @@ export class EventSink {
       case "published":
         return await this.#published(e);
       case "final":
+        // A leader machine ends in `publish` (the co-signatures that make a certificate final
+        // are the publication's, not a stage of its own): the final certificate closes it.
+        if (this.#stageSince.get(`leader/${e.round}`)?.stage === "publish") {
+          this.#timeStage("leader", e.round, "final");
+        }
         return await this.#final(e);
       case "round-failed":
         return await this.#roundFailed(e);

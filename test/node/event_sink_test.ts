@@ -4,13 +4,15 @@
  *
  * @module
  */
-import { assertEquals } from "../_assert.ts";
+import { assert, assertEquals } from "../_assert.ts";
 import { EventSink, type NodeEvent } from "../../node/event_sink.ts";
 import { Journal } from "../../node/journal.ts";
 import { Metrics } from "../../node/metrics.ts";
 import { Endpoint } from "../../protocol/mod.ts";
 import type { Stage } from "../../protocol/round/stages.ts";
-import { federation, machineConfig, rngFor } from "../protocol/_fixtures.ts";
+import { inlineExpander } from "../../protocol/math/masking.ts";
+import { federation, inputsFor, machineConfig, rngFor } from "../protocol/_fixtures.ts";
+import { EndpointNet } from "../protocol/_harness.ts";
 import { withTempDir } from "./_helpers.ts";
 
 Deno.test("event sink: outcome-unknown is reported to subscribers, counted and shown", async () => {
@@ -133,5 +135,37 @@ Deno.test("event sink: a Leave is journaled before it leaves, and a restart resu
     });
     assertEquals(again.resume, []);
     assertEquals(again.givenUp.length, 1);
+  });
+});
+
+Deno.test("event sink: the final certificate closes a leader machine's publish stage", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "sink4" });
+  // A real final certificate of round 2 (the journal checks what it records).
+  const net = new EndpointNet(fed, inlineExpander, "sink4/endpoint");
+  let final;
+  try {
+    await net.submit(2, inputsFor(fed.roster, 2));
+    await net.deliver();
+    final = net.events("final")[0];
+  } finally {
+    net.close();
+  }
+  assert(final !== undefined, "the round is final");
+  await withTempDir("fedagg-sink-", async (dir) => {
+    const metrics = new Metrics();
+    const sink = new EventSink({
+      roster: fed.roster,
+      journal: new Journal(dir, fed.roster),
+      metrics,
+      log: () => {},
+    });
+    const publish = () =>
+      metrics.get("fedagg_stage_duration_seconds", { role: "leader", stage: "publish" });
+    await sink.handle({ type: "stage", role: "leader", round: 2, view: 0, stage: "unmask" });
+    await sink.handle({ type: "stage", role: "leader", round: 2, view: 0, stage: "publish" });
+    assertEquals(publish(), 0, "still publishing");
+    const { member: _, ...event } = final;
+    await sink.handle(event);
+    assertEquals(publish(), 1, "the leader's publish stage is timed once the round is final");
   });
 });
