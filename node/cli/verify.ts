@@ -150,6 +150,13 @@ function kindOf(bytes: Uint8Array, roster: Roster): Kind {
   return { kind: "unknown" };
 }
 
+/** What a file looks like by its bytes, before its contents are checked. */
+const FILE_KIND: Readonly<Record<TensorFormat, string>> = {
+  raw: "a raw file",
+  npy: "a .npy file",
+  safetensors: "a safetensors file",
+};
+
 const FORMAT_NAME: Readonly<Record<TensorFormat, string>> = {
   raw: "raw float32",
   npy: "float32 .npy",
@@ -231,8 +238,10 @@ function meanDifference(
     }).values;
   } catch (err) {
     if (!(err instanceof FormatError)) throw err;
-    return `${path} is a ${FORMAT_NAME[format]} file but not a mean of the roster's d = ${d} ` +
-      `values in its layout: ${err.message}`;
+    // The parser's advice is for uploads ("upload the tensors …"); a download is judged only.
+    const detail = err.message.replace(/\. Upload the tensors .*$/s, "");
+    return `${path} looks like ${FILE_KIND[format]} but is not a float32 mean of the roster's ` +
+      `d = ${d} values in its layout: ${detail}`;
   }
   const a = new Uint32Array(given.buffer, given.byteOffset, given.length);
   const b = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);

@@ -215,16 +215,28 @@ Deno.test("cli verify: every format the API serves is accepted; every refusal na
     );
     await refused(
       ["sum", "renamed.safetensors"],
-      /renamed\.safetensors is a safetensors file but not a mean of the roster's d = 36 values in its layout/,
+      /renamed\.safetensors looks like a safetensors file but is not a float32 mean of the roster's d = 36 values in its layout/,
       /layout-mismatch: the federation's tensor 0 'layer1\.weight' \[4, 6\] is missing/,
     );
     // An .npy of another length.
     await Deno.writeFile(`${root}/short.npy`, encodeNpy(mean.subarray(0, 35)));
     await refused(
       ["sum", "short.npy"],
-      /short\.npy is a float32 \.npy file but not a mean/,
+      /short\.npy looks like a \.npy file but is not a float32 mean/,
       /wrong-length/,
     );
+    // A float64 .npy: named as what it is, never called float32.
+    const f64 = encodeNpy(mean).slice();
+    const descr = f64.findIndex((_, i) =>
+      f64[i] === 0x3c && f64[i + 1] === 0x66 && f64[i + 2] === 0x34
+    );
+    f64[descr + 2] = 0x38; // '<f4' → '<f8' in the header (the data stays 144 bytes: 18 doubles)
+    await Deno.writeFile(`${root}/f64.npy`, f64);
+    const f64Refusal = await refused(["sum", "f64.npy"], /f64\.npy looks like a \.npy file/);
+    assert(!/float32 \.npy file/.test(f64Refusal), f64Refusal);
+    // No upload advice for a download.
+    const renamed = await refused(["sum", "renamed.safetensors"], /renamed\.safetensors/);
+    assert(!/Upload the tensors|\?layout=flat/.test(renamed), renamed);
     // A sum that is not the certified one (one bit), and a tampered certificate.
     const tampered = u32Bytes(final.aggregate).slice();
     tampered[5] ^= 1;
