@@ -680,7 +680,21 @@ export class FedaggNode {
       const update = await this.#journal.update(round);
       if (update === undefined) continue;
       this.#options.log("info", "resuming the journaled update after a restart", { round, view });
-      await this.#start(round, update.values, update.numSamples, view);
+      try {
+        await this.#start(round, update.values, update.numSamples, view);
+      } catch (err) {
+        // A certificate of the round may arrive between the plan and the resumption (the mesh
+        // runs meanwhile): the round ended without this member's resumed session. Not a reason to
+        // stop the node; the round's certificate says whether the update counted (the aggregate's
+        // x-fedagg-members), and the raw values are never needed again (a decided round takes no
+        // update).
+        if (!(err instanceof NodeError && err.code === "decided")) throw err;
+        this.#options.log("warn", "round decided while this node was down: update not resumed", {
+          round,
+          view,
+        });
+        await this.#prune(round);
+      }
     }
   }
 
