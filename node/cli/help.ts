@@ -169,7 +169,7 @@ leader's signature, at least t approvals of one survivor set, at least t co-sign
 that the certified sum (the exact integer aggregate, downloaded with --format sum) is the one
 the certificate names. Every other file (--aggregate or --mean: a mean downloaded as npy, raw
 or safetensors) must be exactly the float32 weighted mean that sum determines, and safetensors
-must be in the roster's layout. The certified sum must be among the files: a mean alone cannot
+must hold the roster's tensors (by name and shape). The certified sum must be among the files: a mean alone cannot
 be checked against a certificate. With --amendment (the roster's amendments, any order), walks
 the chain from --roster and checks the certificate under the roster version in effect at its
 round. Exits 0 only if all hold.
