@@ -168,15 +168,19 @@ export class Participant {
 
   /**
    * A participant for `round` with its quantized input (length d + 1, see `quantize.ts`) and the
-   * round's Leave evidence (kept up to date by its endpoint; by default its own, empty). The
-   * participant takes ownership of `input` and wipes it when the round ends. Refuses
-   * (CallerError `invalid-input`) an input of another length.
+   * round's Leave evidence (kept up to date by its endpoint; by default its own, empty), and —
+   * for a round resumed after a restart — `maskedView`, the highest view a journaled `masked`
+   * event says this member already sent its masked input in: the update then counts as sent
+   * (never withdrawn; a give-up is `outcome-unknown` for that view). The participant takes
+   * ownership of `input` and wipes it when the round ends. Refuses (CallerError
+   * `invalid-input`) an input of another length.
    */
   constructor(
     config: ParticipantConfig,
     round: number,
     input: Uint32Array,
     leaves: RoundLeaves = new RoundLeaves(round),
+    maskedView?: number,
   ) {
     if (input.length !== config.roster.dim + 1) {
       throw new CallerError(
@@ -188,6 +192,10 @@ export class Participant {
     this.round = round;
     this.#input = input;
     this.#leaves = leaves;
+    if (maskedView !== undefined) {
+      this.#maskedSent = true;
+      this.#maskedView = maskedView;
+    }
     this.#publication = new Publication(config, round, undefined, this.#verifiedApprovals);
   }
 
@@ -745,7 +753,12 @@ export class Participant {
     );
     this.#maskedSent = true;
     this.#maskedView = Math.max(this.#maskedView ?? 0, this.#viewNumber);
-    return [this.#enter(TRANSITIONS.share.next, now), { kind: "send", to: v.leader, frame }];
+    return [
+      this.#enter(TRANSITIONS.share.next, now),
+      // Persisted by the node before the masked input leaves: a restart never forgets it.
+      event({ type: "masked", round: this.round, view: this.#viewNumber }),
+      { kind: "send", to: v.leader, frame },
+    ];
   }
 
   async #onConsistencyRequest(env: Envelope, v: ViewState, now: number): Promise<Output[]> {
