@@ -56,6 +56,7 @@
  * @module
  */
 import { u32Bytes, wipe } from "../encoding/bytes.ts";
+import { checkCertificate } from "../certificate/certificate.ts";
 import { HASH, type Rng, taggedHash } from "../crypto/mod.ts";
 import { CallerError, ensure, ProtocolError } from "../errors.ts";
 import { type Roster, shareThreshold, viewPatienceMs } from "../federation/roster.ts";
@@ -808,6 +809,28 @@ export class Participant {
   }
 
   /**
+   * After this member reported `round-failed`: a certificate that checks out and contains its
+   * update contradicts that report. Never taken (no `published`, no `final`); reported as an
+   * `internal-error` naming the round, the view and the sender. Undefined for anything else.
+   */
+  async #conflict(env: Envelope): Promise<Output[] | undefined> {
+    ensure(env.body !== null, "malformed", "certificate without its aggregate", env.sender);
+    const { roster, self } = this.#config;
+    const checked = await checkCertificate(roster, env, env.body, this.#verifiedApprovals);
+    if (!checked.certificate.u3.includes(self)) return undefined;
+    return [this.#conflictEvent(env.session.view, env.sender, "certificate")];
+  }
+
+  #conflictEvent(view: number, sender: number, what: string): Output {
+    return event({
+      type: "internal-error",
+      message: `conflict: this member reported round ${this.round} round-failed, but a ` +
+        `${what} of view ${view} containing its update checked out (from member ${sender}); ` +
+        `not taken: it is not reported published or final here`,
+    });
+  }
+
+  /**
    * A Certificate or an Outcome goes to the publication, with what this member committed to;
    * once it checks out the round is decided and whatever view this member was in ends here. A
    * decision whose U3 does not contain this member ends its update: `round-failed` (excluded).
@@ -815,6 +838,14 @@ export class Participant {
   async #onDecision(env: Envelope): Promise<Output[]> {
     const decided = this.#publication.decided;
     const committed = this.#committedView;
+    if (
+      env.type === "outcome" && this.#stage === "failed" && !decided
+    ) {
+      const { verified } = await this.#publication.checkOutcome(env);
+      if (verified.members.includes(this.#config.self)) {
+        return [this.#conflictEvent(env.session.view, env.sender, "final certificate")];
+      }
+    }
     if (
       env.type === "outcome" && committed !== undefined && env.session.view !== committed &&
       this.#stage !== "failed" && !decided
@@ -829,7 +860,15 @@ export class Participant {
           `while this member committed to view ${committed}`,
       );
     }
-    const commitment = { view: this.#committedView, approvedU3: this.#view?.u3 };
+    if (this.#stage === "failed" && !decided && env.type === "certificate") {
+      const conflict = await this.#conflict(env);
+      if (conflict !== undefined) return conflict;
+    }
+    const commitment = {
+      view: this.#committedView,
+      approvedU3: this.#view?.u3,
+      left: this.leftView,
+    };
     const out = env.type === "certificate"
       ? await this.#publication.certificate(env, commitment)
       : await this.#publication.outcome(env, commitment);
