@@ -331,13 +331,20 @@ export class Participant {
   /**
    * Handles one envelope from the network. Never throws: refusals come back as `refused`
    * events and leave the state unchanged (or, where continuing would be unsafe, abandon the
-   * view, which is reported too).
+   * view, which is reported too). The round deadline is checked first, as by
+   * {@link handleTimeout}: a member that was paused past it gives the round up before it reads
+   * the frame, and then answers no leader (it never approves or reveals after its deadline);
+   * certificates, Outcomes and co-signatures are still taken.
    */
   async handle(env: Envelope, now: number): Promise<Output[]> {
+    const late = await this.#roundDeadlinePassed(now);
     try {
       expectRound(env, this.round);
-      if (env.type === "certificate" || env.type === "outcome") return await this.#onDecision(env);
-      if (env.type === "cosign") return await this.#publication.cosign(env);
+      if (env.type === "certificate" || env.type === "outcome") {
+        return [...late, ...await this.#onDecision(env)];
+      }
+      if (env.type === "cosign") return [...late, ...await this.#publication.cosign(env)];
+      if (late.length > 0) return late;
       const stage = awaitedIn(env.type);
       if (stage === undefined) {
         throw new ProtocolError(
@@ -350,7 +357,7 @@ export class Participant {
       return await this.#onAnswer[stage](env, v, now);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
-      return [event({ type: "refused", error: err })];
+      return [...late, event({ type: "refused", error: err })];
     }
   }
 
@@ -361,19 +368,8 @@ export class Participant {
    * member's update.
    */
   async handleTimeout(now: number): Promise<Output[]> {
-    if (this.#roundDeadline !== undefined && now >= this.#roundDeadline) {
-      this.#roundDeadline = undefined;
-      if (
-        this.open && this.#committedView === undefined && !this.#gaveUp &&
-        this.#inquiry === undefined && this.#input !== undefined
-      ) {
-        return await this.#giveUp(
-          now,
-          `round deadline: ${this.#config.roster.roundDeadlineMs} ms after the round started ` +
-            `here it was still in ${this.#whereAndWho()}`,
-        );
-      }
-    }
+    const late = await this.#roundDeadlinePassed(now);
+    if (late.length > 0) return late;
     if (this.#deadline === undefined || now < this.#deadline) return [];
     if (this.#inquiry !== undefined) {
       const out = await this.#inquiry.handleTimeout(now);
@@ -409,6 +405,24 @@ export class Participant {
         this.#deadline = undefined;
         return [];
     }
+  }
+
+  /**
+   * Once the round deadline passed (`now` at or after it): gives the round up, if this member
+   * can still act and has not committed (see the module doc); its outputs, else nothing.
+   */
+  async #roundDeadlinePassed(now: number): Promise<Output[]> {
+    if (this.#roundDeadline === undefined || now < this.#roundDeadline) return [];
+    this.#roundDeadline = undefined;
+    if (
+      !this.open || this.#committedView !== undefined || this.#gaveUp ||
+      this.#inquiry !== undefined || this.#input === undefined
+    ) return [];
+    return await this.#giveUp(
+      now,
+      `round deadline: ${this.#config.roster.roundDeadlineMs} ms after the round started ` +
+        `here it was still in ${this.#whereAndWho()}`,
+    );
   }
 
   /**
