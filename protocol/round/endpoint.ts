@@ -725,8 +725,8 @@ export class Endpoint {
    * observer of the oldest round first, else the oldest participant — and a participant (or an
    * observer of this member's own update) whose update has not ended yet is reported, never
    * dropped silently: `round-failed` (this member can no longer follow that round), or, when it
-   * committed (the round may be certified with its update), `outcome-unknown` — never a failure
-   * on a guess.
+   * committed or its masked input left in some view (the round may be certified with its
+   * update), `outcome-unknown` — never a failure on a guess.
    */
   #addParticipant(round: number, p: Seat): Output[] {
     this.#participants.set(round, p);
@@ -740,7 +740,11 @@ export class Endpoint {
     this.#answered.delete(victim);
     this.#leaveAnswered.delete(victim);
     if (!open) return [];
-    const committed = seat instanceof Participant ? seat.outcomeView : seat.committedView;
+    // A participant still acting may have sent its masked input in an earlier view: that view
+    // may complete with its update, so its outcome is unknown, not failed.
+    const committed = seat instanceof Participant
+      ? seat.committedView ?? seat.maskedView
+      : seat.committedView;
     if (committed !== undefined) {
       // Remembered: a later certificate or Outcome of the round is judged against this view,
       // and the update can no longer be withdrawn.

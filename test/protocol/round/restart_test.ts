@@ -705,3 +705,32 @@ Deno.test("restore: a masked input sent with no view left is asked about, never 
   assertEquals(plan, { resume: [], givenUp: [], ask: [1] });
   e.close();
 });
+
+Deno.test("eviction: an active participant whose masked input left in an earlier view is outcome-unknown, never round-failed", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "evict-masked" });
+  const x = 0;
+  const e = new Endpoint(machineConfig(fed, x, rngFor("evict-masked")));
+  // Round 0 resumed in view 1 after its masked input left in view 0 (view 0 may complete with it).
+  const plan = e.restore({
+    decided: 2,
+    advertised: new Map([[0, 0]]),
+    masked: new Map([[0, 0]]),
+    pending: [0],
+  });
+  assertEquals(plan.resume, [{ round: 0, view: 1 }]);
+  const ended: string[] = [];
+  for (const [r, view] of [[0, 1], [1, 0], [3, 0], [4, 0], [5, 0]]) {
+    for (const o of await e.submit(r, inputsFor(fed.roster, r)[x].slice(), 0, view)) {
+      if (o.kind !== "event") continue;
+      if (o.event.type === "round-failed" || o.event.type === "outcome-unknown") {
+        ended.push(`${o.event.type} ${o.event.round} view ${o.event.view}: ${o.event.reason}`);
+      }
+    }
+  }
+  assertEquals(ended.length, 1, ended.join("\n"));
+  assert(ended[0].startsWith("outcome-unknown 0 view 0: evicted"), ended[0]);
+  // Its update may be counted: it can neither be withdrawn nor submitted again.
+  const code = await e.withdraw(0).then(() => undefined, (err) => (err as { code?: string }).code);
+  assertEquals(code, "committed");
+  e.close();
+});
