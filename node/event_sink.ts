@@ -164,6 +164,10 @@ export class EventSink {
         // to leave. A Leave's view is never below the last advertised one, so the advertised
         // record holds it (resume in the view after the later of the two).
         return await this.#options.journal.recordAdvertised(e.round, e.view);
+      case "masked":
+        // Durable before the masked input (the next output) leaves: a restarted member never
+        // withdraws an update a leader may count, nor fails it on a guess.
+        return await this.#options.journal.recordMasked(e.round, e.view);
       case "committed":
         // Durable before the frame that commits (the next output) leaves.
         return await this.#options.journal.recordCommit(e.round, e.view);

@@ -12,6 +12,9 @@
  *   (so a restarted node never acts in a second view of that round);
  * - `advertised.json`: the last view this member advertised keys in, before the advert is sent
  *   (so a restarted node resumes in a later view and never advertises twice in one session);
+ * - `masked.json`: the last view this member sent its masked input in, before it is sent (so a
+ *   restarted node never withdraws an update a leader may count, and a give-up asks how that
+ *   view ended instead of reporting `round-failed`);
  * - `withdrawn.json`: the trainer withdrew the update (`DELETE /v1/rounds/R/update`), with the
  *   first view a new update for the round may start in; written before the update's files are
  *   deleted, and deleted after a new update for the round was written (an update together with
@@ -89,6 +92,7 @@ const RECORDS = {
   "update.json": 0o600,
   "committed.json": 0o600,
   "advertised.json": 0o600,
+  "masked.json": 0o600,
   "withdrawn.json": 0o600,
   "failed.json": 0o600,
   "aggregate.u32": 0o644,
@@ -338,6 +342,24 @@ export class Journal {
   /** The last view this member advertised keys in for `round`, if any; `journal-corrupt` if damaged. */
   async advertisedView(round: number): Promise<number | undefined> {
     return await this.#read(round, "advertised.json", readCommitted);
+  }
+
+  /**
+   * Records (`masked.json`) that this member sends its masked input in `view` of `round`, before
+   * it is sent: a restarted node knows the update may be counted in that view.
+   */
+  async recordMasked(round: number, view: number): Promise<void> {
+    const payload = encodeJson({ view });
+    refuseInvalid(() => readCommitted(payload));
+    await this.#write(round, "masked.json", payload);
+  }
+
+  /**
+   * The last view this member sent its masked input in for `round`, if any; `journal-corrupt`
+   * if damaged.
+   */
+  async maskedView(round: number): Promise<number | undefined> {
+    return await this.#read(round, "masked.json", readCommitted);
   }
 
   /** Records that this member committed to `view` of `round` (before the committing frame). */
@@ -697,6 +719,7 @@ export class Journal {
       "update.json": (p) => readUpdateMeta(this.#roster, p),
       "committed.json": readCommitted,
       "advertised.json": readCommitted,
+      "masked.json": readCommitted,
       "withdrawn.json": readCommitted,
       "failed.json": readCommitted,
       "aggregate.u32": (p) => readAggregate(this.#roster, p),

@@ -157,7 +157,7 @@ export function readUpdateMeta(roster: Roster, payload: Uint8Array): UpdateMeta 
   };
 }
 
-/** `committed.json` and `advertised.json`: `{ view }`. */
+/** `committed.json`, `advertised.json` and `masked.json`: `{ view }`. */
 export function readCommitted(payload: Uint8Array): number {
   return viewNumber(json(payload, ["view"]).view);
 }

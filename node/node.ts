@@ -10,9 +10,9 @@
  * - the {@link EventSink} journals, counts, logs and reports the protocol's events.
  *
  * Ordering guarantees: an update is journaled before `submit` resolves (before the API answers);
- * an `advertised` event is written to the journal before the advert it announces is sent, and a
- * `committed` event before the frame that commits; frames to one member leave in the order the
- * protocol produced them. After a restart every journaled update without an aggregate is resumed
+ * an `advertised` event is written to the journal before the advert it announces is sent, a
+ * `masked` event before the masked input, and a `committed` event before the frame that commits;
+ * frames to one member leave in the order the protocol produced them. After a restart every journaled update without an aggregate is resumed
  * or given up as the endpoint decides (`#restore`), and its raw values are deleted whenever its
  * round ends for this member (final or `round-failed`).
  *
@@ -592,6 +592,7 @@ export class FedaggNode {
     if (newest === undefined && this.#damaged.length === 0) return;
     const committed = new Map<number, number>();
     const advertised = new Map<number, number>();
+    const masked = new Map<number, number>();
     const withdrawn = new Map<number, number>();
     const pending: number[] = [];
     const failed: number[] = [];
@@ -643,6 +644,8 @@ export class FedaggNode {
       pending.push(round);
       const last = await this.#journal.advertisedView(round);
       if (last !== undefined) advertised.set(round, last);
+      const sent = await this.#journal.maskedView(round);
+      if (sent !== undefined) masked.set(round, sent);
     }
     const plan = this.#endpoint.restore({
       newestRound: newest,
@@ -651,6 +654,7 @@ export class FedaggNode {
       withdrawn,
       committed,
       advertised,
+      masked,
       pending,
       damaged: this.#damaged,
     });

@@ -17,7 +17,10 @@
  *
  * Why that is safe: a protocol timeout only ever gives up waiting (a stage closes with what it
  * has, a view is left); running it a little later than due is what a slower clock would do, and
- * no protocol guarantee depends on a timeout firing on time. The delay is bounded (one yield per
+ * no protocol guarantee depends on a timeout firing on time. The one rule stated against the
+ * clock — a member never approves or reveals after its round deadline — does not rest on this
+ * timer: the participant checks its deadline on every frame it reads first, so frames read ahead
+ * of a late tick are judged with the deadline already applied. The delay is bounded (one yield per
  * late firing) and only taken when the process demonstrably did not run for a while. A hung
  * process is unaffected: its timers do not fire at all until it runs again.
  *

@@ -156,6 +156,11 @@ export class Endpoint {
   /** Views this member committed to before a restart, by round (see {@link Endpoint.restore}). */
   readonly #committed = new Map<number, number>();
   /**
+   * The highest view this member sent its masked input in, by round, as journaled before a
+   * restart (`restore`): the resumed participant starts with it (never withdrawn).
+   */
+  readonly #masked = new Map<number, number>();
+  /**
    * The members sent this member's Outcome, by round: kept only for rounds whose seat it holds
    * (at most {@link MAX_PARTICIPANTS} rounds of at most n members), see {@link #answer}.
    */
@@ -227,7 +232,13 @@ export class Endpoint {
     return this.#serialized(async () => {
       this.checkSubmit(round);
       checkNumber("view", view);
-      const participant = new Participant(this.#config, round, input, this.#leavesOf(round));
+      const participant = new Participant(
+        this.#config,
+        round,
+        input,
+        this.#leavesOf(round),
+        this.#masked.get(round),
+      );
       const evicted = this.#addParticipant(round, participant);
       this.#newestRound = Math.max(this.#newestRound, round);
       const start = Math.max(view, this.#withdrawn.get(round) ?? 0);
@@ -341,7 +352,9 @@ export class Endpoint {
    * `committed` the views it committed to (it will never act in another view of those rounds,
    * nor submit to them again); `advertised` the last view it advertised keys in or signed a
    * Leave for, by round (the `advertised` and `left` events it persisted: it resumes after it,
-   * so it never commits in a view it promised to leave); `pending` the rounds with an update the trainer was told
+   * so it never commits in a view it promised to leave); `masked` the highest view it sent its
+   * masked input in, by round (the `masked` events it persisted: a resumed round keeps it, so
+   * its update is never withdrawn and a give-up asks how that view ended); `pending` the rounds with an update the trainer was told
    * was accepted and no aggregate; `damaged` the rounds with an update whose journal could not be
    * trusted (moved aside), each given up with `round-failed` naming why — an explicit end, so the
    * update is never silently lost. (Such a round's update may have been committed and certified
@@ -364,6 +377,7 @@ export class Endpoint {
     withdrawn?: ReadonlyMap<number, number>;
     committed?: ReadonlyMap<number, number>;
     advertised?: ReadonlyMap<number, number>;
+    masked?: ReadonlyMap<number, number>;
     pending?: readonly number[];
     damaged?: readonly { readonly round: number; readonly reason: string }[];
   }): RestorePlan {
@@ -379,6 +393,7 @@ export class Endpoint {
       this.#withdrawn.set(round, Math.max(this.#withdrawn.get(round) ?? 0, view));
     }
     for (const [round, view] of state.committed ?? []) this.#committed.set(round, view);
+    for (const [round, view] of state.masked ?? []) this.#masked.set(round, view);
     const resume: Resumption[] = [];
     const givenUp: Output[] = [];
     const ask: number[] = [];
@@ -389,9 +404,12 @@ export class Endpoint {
       giveUp(round, 0, `journal damaged: ${reason}`);
     }
     for (const round of [...new Set(state.pending ?? [])].sort((a, b) => a - b)) {
-      const committed = this.#committed.get(round);
       const advertised = state.advertised?.get(round);
       const view = advertised === undefined ? 0 : advertised + 1;
+      // A masked input already sent with no view left to act in: given up after it left, so
+      // its outcome is unknown (that view may complete with it), as for a committed round.
+      const masked = view >= limit ? this.#masked.get(round) : undefined;
+      const committed = this.#committed.get(round) ?? masked;
       if (committed !== undefined) {
         const observer = new Observer(this.#config, round, {
           committedView: committed,
@@ -707,8 +725,8 @@ export class Endpoint {
    * observer of the oldest round first, else the oldest participant — and a participant (or an
    * observer of this member's own update) whose update has not ended yet is reported, never
    * dropped silently: `round-failed` (this member can no longer follow that round), or, when it
-   * committed (the round may be certified with its update), `outcome-unknown` — never a failure
-   * on a guess.
+   * committed or its masked input left in some view (the round may be certified with its
+   * update), `outcome-unknown` — never a failure on a guess.
    */
   #addParticipant(round: number, p: Seat): Output[] {
     this.#participants.set(round, p);
@@ -722,7 +740,11 @@ export class Endpoint {
     this.#answered.delete(victim);
     this.#leaveAnswered.delete(victim);
     if (!open) return [];
-    const committed = seat instanceof Participant ? seat.outcomeView : seat.committedView;
+    // A participant still acting may have sent its masked input in an earlier view: that view
+    // may complete with its update, so its outcome is unknown, not failed.
+    const committed = seat instanceof Participant
+      ? seat.committedView ?? seat.maskedView
+      : seat.committedView;
     if (committed !== undefined) {
       // Remembered: a later certificate or Outcome of the round is judged against this view,
       // and the update can no longer be withdrawn.

@@ -49,6 +49,14 @@ export type ProtocolEvent =
    */
   | { readonly type: "committed"; readonly round: number; readonly view: number }
   /**
+   * A member is about to send its masked input in (round, view): from then on a leader may count
+   * its update in an aggregate of that view. A node must persist this before sending the
+   * MaskedInput that follows, and give it back after a restart (`Endpoint.restore`, `masked`): a
+   * restarted member then never withdraws the update, and a give-up of the round ends in
+   * `outcome-unknown` (asking how view `view` ended), never `round-failed` on a guess.
+   */
+  | { readonly type: "masked"; readonly round: number; readonly view: number }
+  /**
    * The trainer withdrew this member's update for `round` (`Endpoint.withdraw`) while it was in
    * `view`, before any masked input left: the update is in no aggregate and never will be. A
    * node deletes the journaled update and persists `nextView`, the first view a new update for

@@ -26,14 +26,15 @@ export function corruptTolerance(roster: Pick<Roster, "threshold" | "members">):
 }
 
 /**
- * e = min(c + 1, n − t + 1): how many other members' Leaves move a member to a later view. c + 1
- * signers include an honest one; and any n − t + 1 members can already stall every view by
- * withholding their messages, so letting that many drag the others forward gives them no power
- * they did not have.
+ * e = n − t + 1: how many other members' Leaves move a member to a later view. n − t + 1 members
+ * that will never commit in a view prove that view cannot gather t commitments, so moving on
+ * loses nothing; and any n − t + 1 members can already stall every view by withholding their
+ * messages, so letting that many drag the others forward gives them no power they did not have.
+ * Fewer never move anyone: one honest member with a flapping link (whose lost leader makes it
+ * leave) cannot drag the others out of a view that is still live.
  */
 export function syncThreshold(roster: Pick<Roster, "threshold" | "members">): number {
-  const n = roster.members.length;
-  return Math.min(corruptTolerance(roster) + 1, n - roster.threshold + 1);
+  return roster.members.length - roster.threshold + 1;
 }
 
 /**

@@ -56,6 +56,7 @@
  * @module
  */
 import { u32Bytes, wipe } from "../encoding/bytes.ts";
+import { checkCertificate } from "../certificate/certificate.ts";
 import { HASH, type Rng, taggedHash } from "../crypto/mod.ts";
 import { CallerError, ensure, ProtocolError } from "../errors.ts";
 import { type Roster, shareThreshold, viewPatienceMs } from "../federation/roster.ts";
@@ -168,15 +169,19 @@ export class Participant {
 
   /**
    * A participant for `round` with its quantized input (length d + 1, see `quantize.ts`) and the
-   * round's Leave evidence (kept up to date by its endpoint; by default its own, empty). The
-   * participant takes ownership of `input` and wipes it when the round ends. Refuses
-   * (CallerError `invalid-input`) an input of another length.
+   * round's Leave evidence (kept up to date by its endpoint; by default its own, empty), and —
+   * for a round resumed after a restart — `maskedView`, the highest view a journaled `masked`
+   * event says this member already sent its masked input in: the update then counts as sent
+   * (never withdrawn; a give-up is `outcome-unknown` for that view). The participant takes
+   * ownership of `input` and wipes it when the round ends. Refuses (CallerError
+   * `invalid-input`) an input of another length.
    */
   constructor(
     config: ParticipantConfig,
     round: number,
     input: Uint32Array,
     leaves: RoundLeaves = new RoundLeaves(round),
+    maskedView?: number,
   ) {
     if (input.length !== config.roster.dim + 1) {
       throw new CallerError(
@@ -188,6 +193,10 @@ export class Participant {
     this.round = round;
     this.#input = input;
     this.#leaves = leaves;
+    if (maskedView !== undefined) {
+      this.#maskedSent = true;
+      this.#maskedView = maskedView;
+    }
     this.#publication = new Publication(config, round, undefined, this.#verifiedApprovals);
   }
 
@@ -322,13 +331,20 @@ export class Participant {
   /**
    * Handles one envelope from the network. Never throws: refusals come back as `refused`
    * events and leave the state unchanged (or, where continuing would be unsafe, abandon the
-   * view, which is reported too).
+   * view, which is reported too). The round deadline is checked first, as by
+   * {@link handleTimeout}: a member that was paused past it gives the round up before it reads
+   * the frame, and then answers no leader (it never approves or reveals after its deadline);
+   * certificates, Outcomes and co-signatures are still taken.
    */
   async handle(env: Envelope, now: number): Promise<Output[]> {
+    const late = await this.#roundDeadlinePassed(now);
     try {
       expectRound(env, this.round);
-      if (env.type === "certificate" || env.type === "outcome") return await this.#onDecision(env);
-      if (env.type === "cosign") return await this.#publication.cosign(env);
+      if (env.type === "certificate" || env.type === "outcome") {
+        return [...late, ...await this.#onDecision(env)];
+      }
+      if (env.type === "cosign") return [...late, ...await this.#publication.cosign(env)];
+      if (late.length > 0) return late;
       const stage = awaitedIn(env.type);
       if (stage === undefined) {
         throw new ProtocolError(
@@ -341,7 +357,7 @@ export class Participant {
       return await this.#onAnswer[stage](env, v, now);
     } catch (err) {
       if (!(err instanceof ProtocolError)) throw err;
-      return [event({ type: "refused", error: err })];
+      return [...late, event({ type: "refused", error: err })];
     }
   }
 
@@ -352,19 +368,8 @@ export class Participant {
    * member's update.
    */
   async handleTimeout(now: number): Promise<Output[]> {
-    if (this.#roundDeadline !== undefined && now >= this.#roundDeadline) {
-      this.#roundDeadline = undefined;
-      if (
-        this.open && this.#committedView === undefined && !this.#gaveUp &&
-        this.#inquiry === undefined && this.#input !== undefined
-      ) {
-        return await this.#giveUp(
-          now,
-          `round deadline: ${this.#config.roster.roundDeadlineMs} ms after the round started ` +
-            `here it was still in ${this.#whereAndWho()}`,
-        );
-      }
-    }
+    const late = await this.#roundDeadlinePassed(now);
+    if (late.length > 0) return late;
     if (this.#deadline === undefined || now < this.#deadline) return [];
     if (this.#inquiry !== undefined) {
       const out = await this.#inquiry.handleTimeout(now);
@@ -400,6 +405,24 @@ export class Participant {
         this.#deadline = undefined;
         return [];
     }
+  }
+
+  /**
+   * Once the round deadline passed (`now` at or after it): gives the round up, if this member
+   * can still act and has not committed (see the module doc); its outputs, else nothing.
+   */
+  async #roundDeadlinePassed(now: number): Promise<Output[]> {
+    if (this.#roundDeadline === undefined || now < this.#roundDeadline) return [];
+    this.#roundDeadline = undefined;
+    if (
+      !this.open || this.#committedView !== undefined || this.#gaveUp ||
+      this.#inquiry !== undefined || this.#input === undefined
+    ) return [];
+    return await this.#giveUp(
+      now,
+      `round deadline: ${this.#config.roster.roundDeadlineMs} ms after the round started ` +
+        `here it was still in ${this.#whereAndWho()}`,
+    );
   }
 
   /**
@@ -745,7 +768,12 @@ export class Participant {
     );
     this.#maskedSent = true;
     this.#maskedView = Math.max(this.#maskedView ?? 0, this.#viewNumber);
-    return [this.#enter(TRANSITIONS.share.next, now), { kind: "send", to: v.leader, frame }];
+    return [
+      this.#enter(TRANSITIONS.share.next, now),
+      // Persisted by the node before the masked input leaves: a restart never forgets it.
+      event({ type: "masked", round: this.round, view: this.#viewNumber }),
+      { kind: "send", to: v.leader, frame },
+    ];
   }
 
   async #onConsistencyRequest(env: Envelope, v: ViewState, now: number): Promise<Output[]> {
@@ -795,6 +823,28 @@ export class Participant {
   }
 
   /**
+   * After this member reported `round-failed`: a certificate that checks out and contains its
+   * update contradicts that report. Never taken (no `published`, no `final`); reported as an
+   * `internal-error` naming the round, the view and the sender. Undefined for anything else.
+   */
+  async #conflict(env: Envelope): Promise<Output[] | undefined> {
+    ensure(env.body !== null, "malformed", "certificate without its aggregate", env.sender);
+    const { roster, self } = this.#config;
+    const checked = await checkCertificate(roster, env, env.body, this.#verifiedApprovals);
+    if (!checked.certificate.u3.includes(self)) return undefined;
+    return [this.#conflictEvent(env.session.view, env.sender, "certificate")];
+  }
+
+  #conflictEvent(view: number, sender: number, what: string): Output {
+    return event({
+      type: "internal-error",
+      message: `conflict: this member reported round ${this.round} round-failed, but a ` +
+        `${what} of view ${view} containing its update checked out (from member ${sender}); ` +
+        `not taken: it is not reported published or final here`,
+    });
+  }
+
+  /**
    * A Certificate or an Outcome goes to the publication, with what this member committed to;
    * once it checks out the round is decided and whatever view this member was in ends here. A
    * decision whose U3 does not contain this member ends its update: `round-failed` (excluded).
@@ -802,6 +852,14 @@ export class Participant {
   async #onDecision(env: Envelope): Promise<Output[]> {
     const decided = this.#publication.decided;
     const committed = this.#committedView;
+    if (
+      env.type === "outcome" && this.#stage === "failed" && !decided
+    ) {
+      const { verified } = await this.#publication.checkOutcome(env);
+      if (verified.members.includes(this.#config.self)) {
+        return [this.#conflictEvent(env.session.view, env.sender, "final certificate")];
+      }
+    }
     if (
       env.type === "outcome" && committed !== undefined && env.session.view !== committed &&
       this.#stage !== "failed" && !decided
@@ -816,7 +874,15 @@ export class Participant {
           `while this member committed to view ${committed}`,
       );
     }
-    const commitment = { view: this.#committedView, approvedU3: this.#view?.u3 };
+    if (this.#stage === "failed" && !decided && env.type === "certificate") {
+      const conflict = await this.#conflict(env);
+      if (conflict !== undefined) return conflict;
+    }
+    const commitment = {
+      view: this.#committedView,
+      approvedU3: this.#view?.u3,
+      left: this.leftView,
+    };
     const out = env.type === "certificate"
       ? await this.#publication.certificate(env, commitment)
       : await this.#publication.outcome(env, commitment);

@@ -58,6 +58,13 @@ export interface Commitment {
   readonly view: number | undefined;
   /** The U3 this member approved in that view, if any: a certificate of another U3 is refused. */
   readonly approvedU3?: MemberSet;
+  /**
+   * The highest w this member signed Leave(round, w) for, if any: it never co-signs a
+   * certificate of a view ≤ w (it promised never to commit there). So once members that left a
+   * view outnumber n − t, no certificate of that view gathers t co-signatures, whatever its
+   * leader does: the abandon quorum's `round-failed` is never contradicted by a `final`.
+   */
+  readonly left?: number;
 }
 
 /** The certificate this member checked and co-signed. */
@@ -175,6 +182,7 @@ export class Publication {
    * `checkCertificate`), and that it is of the view this member committed to and of the U3 it
    * approved there, if any. Then co-signs it: the outputs are the refusals of individual
    * approvals, the `publish` stage event, the `published` event, this member's Cosign broadcast
+   * (none for a view ≤ `commitment.left`, a view it left: it is taken, never co-signed)
    * and, when the co-signatures already gathered reach t, the `final` stage and event. An exact
    * repeat of the certificate taken is ignored. Throws a {@link ProtocolError} for a certificate
    * that fails a check, and (`equivocation`) for a second, different one.
@@ -207,7 +215,10 @@ export class Publication {
         env.sender,
       );
     }
-    const cosign = await sealFrame(
+    // A view this member left: it promised never to commit there, so it lends the certificate
+    // no co-signature (see `Commitment.left`).
+    const left = commitment.left !== undefined && env.session.view <= commitment.left;
+    const cosign = left ? undefined : await sealFrame(
       "cosign",
       env.session,
       self,
@@ -235,7 +246,7 @@ export class Publication {
         aggregate: checked.aggregate,
         members: checked.certificate.u3,
       }),
-      { kind: "broadcast", frame: cosign },
+      ...(cosign === undefined ? [] : [{ kind: "broadcast", frame: cosign } as const]),
       ...await this.#tryFinal(),
     ];
   }

@@ -138,6 +138,37 @@ Deno.test("event sink: a Leave is journaled before it leaves, and a restart resu
   });
 });
 
+Deno.test("event sink: a masked input is journaled before it leaves; after a restart the update is never withdrawn", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "sink-masked" });
+  await withTempDir("fedagg-sink-", async (dir) => {
+    const journal = new Journal(dir, fed.roster);
+    const sink = new EventSink({
+      roster: fed.roster,
+      journal,
+      metrics: new Metrics(),
+      log: () => {},
+    });
+    await sink.handle({ type: "advertised", round: 1, view: 0 });
+    await sink.handle({ type: "masked", round: 1, view: 0 });
+    assertEquals(await journal.maskedView(1), 0);
+    const endpoint = new Endpoint(machineConfig(fed, 0, rngFor("sink-masked")));
+    const plan = endpoint.restore({
+      advertised: new Map([[1, (await journal.advertisedView(1))!]]),
+      masked: new Map([[1, (await journal.maskedView(1))!]]),
+      pending: [1],
+    });
+    assertEquals(plan.resume, [{ round: 1, view: 1 }]);
+    const input = inputsFor(fed.roster, 1)[0];
+    await endpoint.submit(1, input, 0, 1);
+    const code = await endpoint.withdraw(1).then(
+      () => undefined,
+      (err) => (err as { code?: string }).code,
+    );
+    assertEquals(code, "committed");
+    endpoint.close();
+  });
+});
+
 Deno.test("event sink: the final certificate closes a leader machine's publish stage", async () => {
   const fed = await federation({ n: 4, threshold: 3, seed: "sink4" });
   // A real final certificate of round 2 (the journal checks what it records).

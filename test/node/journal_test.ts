@@ -150,6 +150,23 @@ Deno.test("journal: the committed view is recorded and read back", async () => {
   });
 });
 
+Deno.test("journal: the view a masked input left in is recorded, read back and survives open()", async () => {
+  await withJournal(async (journal, dir) => {
+    assertEquals(await journal.maskedView(5), undefined);
+    await journal.recordMasked(5, 0);
+    await journal.recordMasked(5, 2);
+    const restarted = new Journal(dir, ROSTER);
+    const scan = await restarted.open(reporter().options);
+    assertEquals([scan.quarantined, scan.repaired], [[], []]);
+    assertEquals(await restarted.maskedView(5), 2);
+    assertEquals(await modeOf(`${dir}/journal/round-5/masked.json`), 0o600);
+    // Damaged: a typed error naming the file, never a silently forgotten masked input.
+    const path = journal.path(5, "masked.json");
+    await Deno.writeFile(path, new TextEncoder().encode("{}"));
+    await assertCorrupt(() => restarted.maskedView(5), path);
+  });
+});
+
 Deno.test("journal: a genuine aggregate is recorded as published, then as final", async () => {
   await withJournal(async (journal, dir) => {
     const r = FINALS.get(9)!;

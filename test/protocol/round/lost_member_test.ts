@@ -189,3 +189,31 @@ Deno.test("lost member: refuses a member outside the roster or the endpoint itse
   }
   net.close();
 });
+
+Deno.test("lost member: one false loss report (n = 5, t = 3) moves only its reporter, never the others", async () => {
+  // c = 0: with e = c + 1 = 1 the reporter's Leave alone would drag every member out of view 0.
+  const fed = await federation({ n: 5, threshold: 3, dim: 16, seed: "lost-flap" });
+  const { roster } = fed;
+  const l = leaderOf(roster, 0, 0);
+  const y = all(fed).find((i) => i !== l)!;
+  const net = new EndpointNet(fed);
+  const inputs = inputsFor(roster, 0);
+  await net.submit(0, inputs);
+  // y's connection to the live leader flapped: its driver reports the leader lost.
+  net.now = 10;
+  await net.call(y, () => net.endpoints[y].memberLost(l, net.now));
+  assertEquals(net.endpoints[y].participant(0)?.view, 1, "the reporter leaves view 0");
+  const others = all(fed, [y]);
+  await net.run({ until: () => finalAt(net, others) !== undefined, maxTime: 60_000 });
+  assertEquals(
+    net.events("view-change").filter((e) => e.member !== y),
+    [],
+    "nobody else left view 0",
+  );
+  for (const m of others) {
+    const [f] = net.events("final", m);
+    assertEquals([f?.view, f?.members], [0, others], `member ${m}`);
+    assertEquals(f.aggregate, plainSum(inputs, others));
+  }
+  net.close();
+});

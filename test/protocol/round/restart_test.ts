@@ -626,3 +626,111 @@ Deno.test("a member restarted after committing learns the others' Leaves by aski
   );
   assertEquals(net.endpoints[x].currentRound, ROUND + 1);
 });
+
+/**
+ * x (n = 4, t = 3) is killed right after its MaskedInput of view 0 left; the others finish view
+ * 0 with x's update. Returns the net, x, the inputs and the journal x kept (`masked` view 0).
+ */
+async function killedAfterMaskedInput(seed: string) {
+  const fed = await federation({ n: 4, threshold: 3, seed });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0, 1]);
+  await net.submitAll(inputs);
+  await net.run({ until: () => net.events("masked", x).length === 1, maxTime: 60_000 });
+  assertEquals(net.events("masked", x).map((e) => e.view), [0]);
+  net.crash(x); // its MaskedInput is already queued
+  await net.run({ until: () => net.events("final").length === 3, maxTime: 60_000 });
+  const finals = net.events("final");
+  assertEquals(finals.length, 3);
+  assert(finals.every((f) => f.view === 0 && f.members.includes(x)), "x's update is certified");
+  const journal = {
+    newestRound: ROUND,
+    advertised: new Map([[ROUND, 0]]),
+    masked: new Map([[ROUND, 0]]),
+    pending: [ROUND],
+  };
+  return { fed, net, x, inputs, journal };
+}
+
+Deno.test("a member restarted after its masked input left never withdraws that update", async () => {
+  const { net, x, inputs, journal } = await killedAfterMaskedInput("masked-withdraw");
+  const plan = net.restart(x, journal);
+  assertEquals(plan.resume, [{ round: ROUND, view: 1 }]);
+  await net.call(x, () => net.endpoints[x].submit(ROUND, inputs[x].slice(), net.now, 1));
+  let code: string | undefined;
+  try {
+    await net.endpoints[x].withdraw(ROUND);
+  } catch (err) {
+    code = (err as { code?: string }).code;
+  }
+  // Accepting it would let the trainer submit the same update again: counted twice.
+  assertEquals(code, "committed");
+  assert(net.endpoints[x].participant(ROUND)!.sentMaskedInput);
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("a member restarted after its masked input left is outcome-unknown at the view limit, never round-failed", async () => {
+  const { fed, net, x, inputs, journal } = await killedAfterMaskedInput("masked-limit");
+  // Nobody answers it: it goes through the views alone and gives up at the view limit.
+  for (const i of all(fed, [x])) net.crash(i);
+  const before = net.log.length;
+  net.restart(x, journal);
+  await net.call(x, () => net.endpoints[x].submit(ROUND, inputs[x].slice(), net.now, 1));
+  await net.run({
+    until: () => net.log.slice(before).some((l) => l.member === x && l.event.type !== "stage"),
+    maxTime: net.now + 1_000 * fed.roster.viewTimeoutMs,
+  });
+  await net.run({ maxTime: net.now + 100 * fed.roster.viewTimeoutMs });
+  const after = net.log.slice(before).filter((l) => l.member === x).map((l) => l.event);
+  assertEquals(after.filter((e) => e.type === "round-failed"), [], "view 0 holds its update");
+  const unknown = after.filter((e) => e.type === "outcome-unknown");
+  assert(unknown.length > 0, after.map((e) => e.type).join(", "));
+  assertEquals(
+    after.filter((e) => e.type === "committed").map((e) => e.type === "committed" && e.view),
+    [0],
+  );
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("restore: a masked input sent with no view left is asked about, never given up", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "masked-restore" });
+  const e = new Endpoint(machineConfig(fed, 0, rngFor("masked-restore")));
+  const limit = viewLimit(fed.roster.members.length);
+  const plan = e.restore({
+    advertised: new Map([[1, limit - 1]]),
+    masked: new Map([[1, 2]]),
+    pending: [1],
+  });
+  assertEquals(plan, { resume: [], givenUp: [], ask: [1] });
+  e.close();
+});
+
+Deno.test("eviction: an active participant whose masked input left in an earlier view is outcome-unknown, never round-failed", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "evict-masked" });
+  const x = 0;
+  const e = new Endpoint(machineConfig(fed, x, rngFor("evict-masked")));
+  // Round 0 resumed in view 1 after its masked input left in view 0 (view 0 may complete with it).
+  const plan = e.restore({
+    decided: 2,
+    advertised: new Map([[0, 0]]),
+    masked: new Map([[0, 0]]),
+    pending: [0],
+  });
+  assertEquals(plan.resume, [{ round: 0, view: 1 }]);
+  const ended: string[] = [];
+  for (const [r, view] of [[0, 1], [1, 0], [3, 0], [4, 0], [5, 0]]) {
+    for (const o of await e.submit(r, inputsFor(fed.roster, r)[x].slice(), 0, view)) {
+      if (o.kind !== "event") continue;
+      if (o.event.type === "round-failed" || o.event.type === "outcome-unknown") {
+        ended.push(`${o.event.type} ${o.event.round} view ${o.event.view}: ${o.event.reason}`);
+      }
+    }
+  }
+  assertEquals(ended.length, 1, ended.join("\n"));
+  assert(ended[0].startsWith("outcome-unknown 0 view 0: evicted"), ended[0]);
+  // Its update may be counted: it can neither be withdrawn nor submitted again.
+  const code = await e.withdraw(0).then(() => undefined, (err) => (err as { code?: string }).code);
+  assertEquals(code, "committed");
+  e.close();
+});

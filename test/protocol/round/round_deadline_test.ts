@@ -9,7 +9,9 @@
 import { assert, assertEquals } from "../../_assert.ts";
 import { viewLimit } from "../../../protocol/round/stages.ts";
 import { Federation } from "../_federation.ts";
-import { all } from "../_fixtures.ts";
+import { leaderOf } from "../../../protocol/federation/schedule.ts";
+import { all, federation, inputsFor } from "../_fixtures.ts";
+import { EndpointNet } from "../_harness.ts";
 
 Deno.test("round deadline: without a masked input sent, round-failed naming the stage and the missing", async () => {
   const fed = await Federation.create({ n: 4, dim: 8, roundDeadlineMs: 5000 });
@@ -102,4 +104,27 @@ Deno.test("round deadline: outcome-unknown stays while the abandon quorum is out
   } finally {
     fed.close();
   }
+});
+
+Deno.test("round deadline: a member paused past it gives the round up before reading the next frame, never approving", async () => {
+  const fed = await federation({ n: 4, threshold: 3, roundDeadlineMs: 3500, seed: "paused" });
+  const net = new EndpointNet(fed, undefined, "paused");
+  const l = leaderOf(fed.roster, 0, 0);
+  net.hold = (w) => w.type === "consistencyRequest";
+  await net.submit(0, inputsFor(fed.roster, 0));
+  await net.deliver();
+  const others = all(fed, [l]);
+  assertEquals(net.held.map((w) => w.to).sort(), others);
+  // The members were paused (no timer ran) until past their deadline; then the requests arrive.
+  net.now = 4000;
+  net.hold = undefined;
+  net.release();
+  await net.deliver();
+  assertEquals(net.sent("approval").filter((w) => w.from !== l), [], "no approval after it");
+  for (const m of others) {
+    const unknown = net.events("outcome-unknown", m);
+    assertEquals(unknown.length, 1, `member ${m}`);
+    assert(unknown[0].reason.includes("round deadline"), unknown[0].reason);
+  }
+  net.close();
 });

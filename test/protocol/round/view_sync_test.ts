@@ -51,16 +51,19 @@ Deno.test("leave evidence: thresholds follow n and t", () => {
     1,
     3,
   ]);
-  // n = 5, t = 4: c = 2, e = min(3, 2) = 2; abandon needs t = 4 signers.
+  // n = 5, t = 4: c = 2, e = n − t + 1 = 2; abandon needs t = 4 signers.
   assertEquals([corruptTolerance(r(5, 4)), syncThreshold(r(5, 4)), abandonQuorum(r(5, 4))], [
     2,
     2,
     4,
   ]);
-  // n = 12, t = 9: c = 5, e = min(6, 4) = 4.
+  // n = 12, t = 9: c = 5, e = n − t + 1 = 4.
   assertEquals([syncThreshold(r(12, 9)), abandonQuorum(r(12, 9))], [4, 9]);
-  // n = 10, t = 6: c = 1, e = min(2, 5) = 2: corrupt members alone never drag anyone.
-  assertEquals([corruptTolerance(r(10, 6)), syncThreshold(r(10, 6))], [1, 2]);
+  // n = 10, t = 6: c = 1, e = n − t + 1 = 5 (not c + 1 = 2): fewer than 5 Leaves do not prove
+  // view w cannot gather t commitments, so they move nobody.
+  assertEquals([corruptTolerance(r(10, 6)), syncThreshold(r(10, 6))], [1, 5]);
+  // n = 5, t = 3: c = 0, e = 3 (c + 1 would let one member's Leave move everyone).
+  assertEquals([corruptTolerance(r(5, 3)), syncThreshold(r(5, 3))], [0, 3]);
 });
 
 // The issue's scenario: three members, one submits after the others' advertise + view timeouts.
