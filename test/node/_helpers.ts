@@ -8,6 +8,7 @@
  */
 import { assertEquals, assertRejects } from "../_assert.ts";
 import { NodeError } from "../../node/errors.ts";
+import { main } from "../../node/cli/mod.ts";
 
 /**
  * Runs `fn` with a new temporary directory whose name starts with `prefix`, then removes the
@@ -50,4 +51,27 @@ export async function assertNodeError(fn: () => Promise<unknown>, code: string):
 /** A byte view (no copy) of `v`'s memory, so float32 values compare bit for bit (NaN, −0). */
 export function f32Bytes(v: Float32Array): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** What a CLI run printed and returned (see {@link cli}). */
+export interface CliRun {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** Runs the `fedagg` CLI in-process with `args`, capturing console.log and console.error. */
+export async function cli(...args: string[]): Promise<CliRun> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
+  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
+  try {
+    const code = await main(args);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
 }

@@ -11,43 +11,21 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { main } from "../../node/cli/mod.ts";
 import { loadIdentity } from "../../node/identity.ts";
 import { loadChain } from "../../node/amendment_file.ts";
 import { u32Bytes } from "../../protocol/encoding/bytes.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import { EndpointNet } from "../protocol/_harness.ts";
 import { inputsFor } from "../protocol/_fixtures.ts";
-import { exists, withTempDir } from "./_helpers.ts";
+import { cli, type CliRun, exists, withTempDir } from "./_helpers.ts";
 
-interface Run {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-async function cli(...args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
-async function ok(...args: string[]): Promise<Run> {
+async function ok(...args: string[]): Promise<CliRun> {
   const run = await cli(...args);
   assertEquals(run.code, 0, `${args.join(" ")}\nstdout: ${run.out}\nstderr: ${run.err}`);
   return run;
 }
 
-async function fails(code: number, pattern: RegExp, ...args: string[]): Promise<Run> {
+async function fails(code: number, pattern: RegExp, ...args: string[]): Promise<CliRun> {
   const run = await cli(...args);
   assertEquals(run.code, code, `${args.join(" ")}\nstdout: ${run.out}\nstderr: ${run.err}`);
   assertMatch(run.err + run.out, pattern);

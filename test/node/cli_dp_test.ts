@@ -4,30 +4,9 @@
  * defaults the help states), explicit options, `--help`, and refusals naming the option (exit 2).
  */
 import "../../node/shims.ts";
-import { main } from "../../node/cli/mod.ts";
 import { defaultThreshold, DP_PLAN_DEFAULTS, planDistributedDp } from "../../protocol/mod.ts";
+import { cli } from "./_helpers.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-
-interface Run {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-async function cli(...args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 const EXAMPLE = [
   "dp",

@@ -8,24 +8,9 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { main } from "../../node/cli/mod.ts";
 import type { RosterFile } from "../../node/roster_file.ts";
 import { encodeSafetensors } from "../../node/tensor_formats/mod.ts";
-import { exists, withTempDir } from "./_helpers.ts";
-
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
-  try {
-    return { code: await main(args), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+import { cli, exists, withTempDir } from "./_helpers.ts";
 
 const STATE_DICT = {
   tensors: [

@@ -24,7 +24,6 @@ import { inlineExpander } from "../../protocol/math/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import type { MemberSigner } from "../../protocol/federation/signer.ts";
-import { main } from "../../node/cli/mod.ts";
 import {
   createIdentity,
   loadIdentity,
@@ -44,31 +43,9 @@ import {
 import { encodeNpy } from "../../node/tensor_formats/mod.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
 import { EndpointNet } from "../protocol/_harness.ts";
-import { exists, modeOf, withTempDir } from "./_helpers.ts";
+import { cli, type CliRun, exists, modeOf, withTempDir } from "./_helpers.ts";
 
-interface Run {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-/** Runs the CLI with `args`, capturing console.log and console.error. */
-async function cli(...args: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
-  try {
-    const code = await main(args);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
-function expectCode(run: Run, code: number, what: string): void {
+function expectCode(run: CliRun, code: number, what: string): void {
   assertEquals(run.code, code, `${what}\nstdout: ${run.out}\nstderr: ${run.err}`);
 }
 
@@ -362,7 +339,7 @@ Deno.test("cli: roster create, add, sign and verify with three members", async (
 });
 
 /** Asserts a refusal printed as one line naming the command (no stack trace), exit 2. */
-function expectOneLine(run: Run, pattern: RegExp, what: string): void {
+function expectOneLine(run: CliRun, pattern: RegExp, what: string): void {
   expectCode(run, 2, what);
   assertEquals(run.err.trimEnd().split("\n").length, 1, `${what}: one line\n${run.err}`);
   assert(!/^\s+at /m.test(run.err), `${what}: no stack trace\n${run.err}`);

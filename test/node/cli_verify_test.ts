@@ -13,7 +13,6 @@ import { u32Bytes } from "../../protocol/encoding/bytes.ts";
 import { inlineExpander } from "../../protocol/math/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import type { ModelLayout } from "../../protocol/federation/layout.ts";
-import { main } from "../../node/cli/mod.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import {
   addMember,
@@ -26,7 +25,7 @@ import {
 import { encodeNpy, encodeRaw, encodeSafetensors } from "../../node/tensor_formats/mod.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
 import { EndpointNet } from "../protocol/_harness.ts";
-import { withTempDir } from "./_helpers.ts";
+import { cli, withTempDir } from "./_helpers.ts";
 
 /** state_dict order; d = 24 + 4 + 8 = 36, so index 17 lies in the first tensor, 30 in the last. */
 const TORCH: ModelLayout = {
@@ -36,21 +35,6 @@ const TORCH: ModelLayout = {
     { name: "layer2.weight", shape: [2, 4] },
   ],
 };
-
-/** Runs the CLI in-process with console output captured. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.map(String).join(" "));
-  console.error = (...a: unknown[]) => err.push(a.map(String).join(" "));
-  try {
-    return { code: await main(args), out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 Deno.test("cli verify: every format the API serves is accepted; every refusal names the file", async () => {
   await withTempDir("fedagg-verify-", async (root) => {
