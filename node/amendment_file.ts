@@ -67,14 +67,15 @@ import {
   checkRosterFile,
   MEMBER_ENTRY,
   memberOfEntry,
-  readJsonFile,
   readRosterFile,
+  readStrictJsonFile,
   type RosterFile,
   type RosterMemberEntry,
   SIGNATURE,
   type SignatureEntry,
   signatureEntry,
   signatureOfEntry,
+  writePublicJsonFile,
 } from "./roster_file.ts";
 
 const FORMAT = "fedagg/amendment/v1";
@@ -151,23 +152,15 @@ export function parseAmendmentFile(value: unknown): AmendmentFile {
 
 /** Reads and strictly parses an amendment file. Refuses (NodeError `amendment-invalid`). */
 export async function readAmendmentFile(path: string): Promise<AmendmentFile> {
-  const parsed = await readJsonFile(path, "amendment file", {
+  return await readStrictJsonFile(path, "amendment file", {
     missing: "no-file",
     invalid: "amendment-invalid",
-  });
-  try {
-    return parseAmendmentFile(parsed);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      throw new NodeError("amendment-invalid", `${path}: ${err.message}`);
-    }
-    throw err;
-  }
+  }, parseAmendmentFile);
 }
 
 /** Writes an amendment file atomically (0644: amendments are public). */
 export async function writeAmendmentFile(path: string, file: AmendmentFile): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(file, null, 2) + "\n", 0o644);
+  await writePublicJsonFile(path, file);
 }
 
 /** The protocol change of a file's change (`at` names it in errors). */

@@ -539,23 +539,40 @@ export async function readJsonFile(
  * naming the path and the key at fault).
  */
 export async function readRosterFile(path: string): Promise<RosterFile> {
-  const parsed = await readJsonFile(path, "roster file", {
+  return await readStrictJsonFile(path, "roster file", {
     missing: "no-roster",
     invalid: "roster-invalid",
-  });
-  try {
-    return parseRosterFile(parsed);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      throw new NodeError("roster-invalid", `${path}: ${err.message}`);
-    }
-    throw err;
-  }
+  }, parseRosterFile);
 }
 
 /** Writes a roster file atomically (mode 0644: rosters are public). */
 export async function writeRosterFile(path: string, file: RosterFile): Promise<void> {
-  await writeFileAtomic(path, JSON.stringify(file, null, 2) + "\n", 0o644);
+  await writePublicJsonFile(path, file);
+}
+
+/**
+ * The file `path` read as JSON and checked by `parse` (which throws ConfigError naming the key
+ * at fault). Refuses (NodeError) a missing file (`codes.missing`) and one that is not JSON or
+ * that `parse` refuses (`codes.invalid`, naming the path and the key).
+ */
+export async function readStrictJsonFile<T>(
+  path: string,
+  what: string,
+  codes: { missing: NodeErrorCode; invalid: NodeErrorCode },
+  parse: (value: unknown) => T,
+): Promise<T> {
+  const parsed = await readJsonFile(path, what, codes);
+  try {
+    return parse(parsed);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new NodeError(codes.invalid, `${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Writes `value` as indented JSON to `path` atomically, mode 0644 (public files). */
+export async function writePublicJsonFile(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n", 0o644);
 }
 
 /**
