@@ -50,11 +50,45 @@ export interface NodeStatusJson {
   peakRssBytes: number;
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+/** Ports this process handed out already (never handed out twice). */
+const handedOut = new Set<number>();
+
+/** The lowest port of the kernel's ephemeral range (outgoing connections take theirs from it). */
+function ephemeralLow(): number {
+  try {
+    const low = Number(
+      Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").split(/\s+/)[0],
+    );
+    if (Number.isSafeInteger(low) && low > 12_000) return low;
+  } catch {
+    // no /proc: the Linux default
+  }
+  return 32_768;
+}
+
+/**
+ * A TCP port of 127.0.0.1 free right now, chosen at random *below* the kernel's ephemeral range.
+ * A port the system picks for `port: 0` comes from the ephemeral range, the same range outgoing
+ * connections take their source ports from: between handing such a port out and the node binding
+ * it, a dial of another node can take it, and that node then never listens (the flake that
+ * stalled a CI run at "waiting for node-0 to connect to every member"). Ports below the range are
+ * never taken by outgoing connections. Never returns the same port twice in one process.
+ */
+export function freePort(): number {
+  const low = 10_000;
+  const high = ephemeralLow();
+  for (let attempt = 0; attempt < 1000; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (handedOut.has(port)) continue;
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      continue; // held by someone else
+    }
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port found in ${low}–${high - 1}`);
 }
 
 /** Seeded synthetic updates (values in [−1, 1)) and weights (1–100), one per roster index. */
@@ -357,10 +391,23 @@ export class LocalNet {
 
   /** Waits until `node` is up and connected to every other member. */
   async connected(node: LocalNode, timeoutMs = 60_000): Promise<void> {
-    await waitFor(`${node.name} to connect to every member`, async () => {
-      const s = await this.status(node);
-      return s?.peers.connected === this.nodes.length - 1 ? true : undefined;
-    }, timeoutMs);
+    let last: NodeStatusJson | undefined;
+    try {
+      await waitFor(`${node.name} to connect to every member`, async () => {
+        last = await this.status(node);
+        return last?.peers.connected === this.nodes.length - 1 ? true : undefined;
+      }, timeoutMs);
+    } catch (e) {
+      // Say what was seen: the node's last status and the tail of every node's log.
+      const logs: string[] = [];
+      for (const n of this.nodes) {
+        const text = await Deno.readTextFile(`${n.dir}/node.log`).catch(() => "(no log)");
+        const running = n.child === undefined ? "not running" : "running";
+        logs.push(`--- ${n.name} (${running}):\n${text.split("\n").slice(-15).join("\n")}`);
+      }
+      const seen = last === undefined ? "no status" : `peers ${JSON.stringify(last.peers)}`;
+      throw new Error(`${(e as Error).message} (${seen})\n${logs.join("\n")}`);
+    }
   }
 
   /**

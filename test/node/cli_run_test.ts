@@ -13,7 +13,13 @@
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertMatch } from "../_assert.ts";
-import { LocalNet, type LocalNode, ROOT, waitFor } from "../../scripts/testnet/local_net.ts";
+import {
+  freePort,
+  LocalNet,
+  type LocalNode,
+  ROOT,
+  waitFor,
+} from "../../scripts/testnet/local_net.ts";
 import { nodeCommand } from "../../scripts/permissions.ts";
 import { exists } from "./_helpers.ts";
 import { parseWithPrometheusClient } from "./_prometheus.ts";
@@ -415,14 +421,6 @@ Deno.test({
       assertEquals(await Deno.readTextFile(`${node.dir}/lock`), "");
     }),
 });
-
-/** A port of 127.0.0.1 free right now. */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 Deno.test({
   name: "run: --metrics serves the open metrics without a token; --log-level warn drops info lines",

@@ -7,14 +7,7 @@
 import { assertEquals, assertMatch, assertThrows } from "../_assert.ts";
 import { NodeError } from "../../node/errors.ts";
 import { type ListenAddress, probeListenAll } from "../../node/listen_address.ts";
-
-/** A port free right now on 127.0.0.1 (and, for the system's choice, most likely elsewhere). */
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+import { freePort } from "../../scripts/testnet/local_net.ts";
 
 function hasIpv6(): boolean {
   try {
