@@ -82,7 +82,7 @@ def test_flat_arrays_and_lists_and_parameter_lists(federation):
     assert np.max(np.abs(got - expected)) < TOL
     # A member that did not keep its structure (a new process) passes one with `like`:
     fresh = Node.from_dir(federation.nodes[1]["dir"])
-    as_list = fresh.aggregate(r, wait=False, like=[np.zeros(4, np.float32), np.zeros((2, 4), np.float32)])
+    as_list = fresh.aggregate(r, timeout=300, like=[np.zeros(4, np.float32), np.zeros((2, 4), np.float32)])
     assert [a.shape for a in as_list] == [(4,), (2, 4)]
     assert np.max(np.abs(np.concatenate([as_list[0], as_list[1].ravel()]) - expected)) < TOL
     # ...and without one gets the flat vector.

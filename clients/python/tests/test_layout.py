@@ -92,13 +92,13 @@ def test_every_structure_round_trips_in_the_rosters_order(federation):
     assert list(got) == [n for n, _ in TORCH]
     assert all(got[n].shape == s for n, s in TORCH)
     assert np.max(np.abs(in_roster_order(got) - expected)) < TOL
-    got = clients[1].aggregate(r, wait=False)
+    got = clients[1].aggregate(r, timeout=300)  # another node: it may publish later
     assert list(got) == sorted(n for n, _ in TORCH)  # the member's own order
     assert np.max(np.abs(in_roster_order(got) - expected)) < TOL
-    got = clients[2].aggregate(r, wait=False)
+    got = clients[2].aggregate(r, timeout=300)  # another node: it may publish later
     assert [a.shape for a in got] == [s for _, s in TORCH]
     assert np.max(np.abs(np.concatenate([a.ravel() for a in got]) - expected)) < TOL
-    got = clients[3].aggregate(r, wait=False)
+    got = clients[3].aggregate(r, timeout=300)  # another node: it may publish later
     assert got.shape == (DIM,) and np.max(np.abs(got - expected)) < TOL
     # A new process without the structure gets the roster's names, shapes and order.
     fresh = Node.from_dir(federation.nodes[0]["dir"]).aggregate(r, wait=False)
