@@ -15,7 +15,7 @@
  * @module
  */
 import { krumOrder, krumScores, pairwiseSquaredDistances } from "./multi_krum.ts";
-import { medianOfSorted, type RuleOutput, sharesOf, sortByValueThenIndex } from "./order.ts";
+import { medianOfSorted, type RuleOutput, sharesOf, sortPairs } from "./order.ts";
 
 /** The θ = g − 2f means Bulyan's recursive Krum selects, in the order it selects them. */
 export function bulyanSelection(means: readonly Float64Array[], f: number): number[] {
@@ -43,31 +43,31 @@ export function bulyan(means: readonly Float64Array[], f: number): RuleOutput {
   const theta = g - 2 * f;
   const beta = theta - 2 * f;
   const selected = bulyanSelection(means, f);
-  // positions into `selected`; values and deviations indexed by position, ties by group index
-  const values = new Float64Array(g);
-  const deviation = new Float64Array(g);
-  const byValue = new Int32Array(theta);
+  const sorted = new Float64Array(theta);
+  const sortedIndex = new Int32Array(theta);
+  const deviation = new Float64Array(theta);
   const byDeviation = new Int32Array(theta);
+  const value = new Float64Array(g); // the coordinate's value, by group
   const result = new Float64Array(d);
   const count = new Float64Array(g);
   for (let j = 0; j < d; j++) {
     for (let a = 0; a < theta; a++) {
       const i = selected[a];
-      values[i] = means[i][j];
-      byValue[a] = i;
+      value[i] = sorted[a] = means[i][j];
+      sortedIndex[a] = i;
     }
-    sortByValueThenIndex(values, byValue, theta);
-    const mu = medianOfSorted(values, byValue, theta);
+    sortPairs(sorted, sortedIndex, theta);
+    const mu = medianOfSorted(sorted, theta);
     for (let a = 0; a < theta; a++) {
       const i = selected[a];
-      deviation[i] = Math.abs(values[i] - mu);
+      deviation[a] = Math.abs(value[i] - mu);
       byDeviation[a] = i;
     }
-    sortByValueThenIndex(deviation, byDeviation, theta);
+    sortPairs(deviation, byDeviation, theta);
     let sum = 0;
     for (let b = 0; b < beta; b++) {
       const i = byDeviation[b];
-      sum += values[i];
+      sum += value[i];
       count[i]++;
     }
     result[j] = sum / beta;

@@ -10,13 +10,7 @@
  *
  * @module
  */
-import {
-  identity,
-  medianOfSorted,
-  type RuleOutput,
-  sharesOf,
-  sortByValueThenIndex,
-} from "./order.ts";
+import { medianOfSorted, type RuleOutput, sharesOf, sortPairs } from "./order.ts";
 
 /** The coordinate-wise median of `means` (≥ 1, all of one length d); pure and deterministic. */
 export function coordinateMedian(means: readonly Float64Array[]): RuleOutput {
@@ -25,17 +19,17 @@ export function coordinateMedian(means: readonly Float64Array[]): RuleOutput {
   const result = new Float64Array(d);
   const count = new Float64Array(g);
   const values = new Float64Array(g);
-  const order = new Int32Array(g);
+  const index = new Int32Array(g);
   const mid = g >> 1;
   for (let j = 0; j < d; j++) {
     for (let i = 0; i < g; i++) {
       values[i] = means[i][j];
-      order[i] = i;
+      index[i] = i;
     }
-    sortByValueThenIndex(values, order, g);
-    result[j] = medianOfSorted(values, order, g);
-    count[order[mid]]++;
-    if (g % 2 === 0) count[order[mid - 1]]++;
+    sortPairs(values, index, g);
+    result[j] = medianOfSorted(values, g);
+    count[index[mid]]++;
+    if (g % 2 === 0) count[index[mid - 1]]++;
   }
   return { result, weights: sharesOf(count, g % 2 === 1 ? 1 : 2, d) };
 }
@@ -46,14 +40,14 @@ export function medianVector(means: readonly Float64Array[]): Float64Array {
   const d = means[0].length;
   const result = new Float64Array(d);
   const values = new Float64Array(g);
-  const order = identity(g);
+  const index = new Int32Array(g);
   for (let j = 0; j < d; j++) {
     for (let i = 0; i < g; i++) {
       values[i] = means[i][j];
-      order[i] = i;
+      index[i] = i;
     }
-    sortByValueThenIndex(values, order, g);
-    result[j] = medianOfSorted(values, order, g);
+    sortPairs(values, index, g);
+    result[j] = medianOfSorted(values, g);
   }
   return result;
 }

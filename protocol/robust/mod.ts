@@ -24,6 +24,7 @@ export {
   validateRobustRule,
 } from "./rule.ts";
 export type { RuleOutput } from "./order.ts";
+export type { Value } from "../encoding/codec.ts";
 export { coordinateMedian } from "./median.ts";
 export { trimmedMean } from "./trimmed_mean.ts";
 export { multiKrum } from "./multi_krum.ts";

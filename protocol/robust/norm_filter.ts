@@ -18,7 +18,7 @@
  * @module
  */
 import { medianVector } from "./median.ts";
-import { identity, medianOfSorted, sortByValueThenIndex, squaredDistance } from "./order.ts";
+import { medianOfSorted, sortPairs, squaredDistance } from "./order.ts";
 
 /** What the filter decided. */
 export interface NormFilterOutput {
@@ -40,9 +40,10 @@ export function normFilter(
   const center = medianVector(means);
   const distances = new Float64Array(g);
   for (let i = 0; i < g; i++) distances[i] = Math.sqrt(squaredDistance(means[i], center));
-  const order = identity(g);
-  sortByValueThenIndex(distances, order, g);
-  const threshold = tau * medianOfSorted(distances, order, g);
+  const sorted = distances.slice();
+  const order = Int32Array.from({ length: g }, (_, i) => i);
+  sortPairs(sorted, order, g);
+  const threshold = tau * medianOfSorted(sorted, g);
   let kept: number[] = [];
   for (let i = 0; i < g; i++) if (distances[i] <= threshold) kept.push(i);
   if (kept.length < keepAtLeast) {

@@ -21,51 +21,51 @@ export interface RuleOutput {
 }
 
 /**
- * Sorts `order[0..count)` (indices into `values`) ascending by (values[i], i): by value, ties
- * (equal values, −0 equal to +0) by the lower index. The order is total, so every correct sort
- * gives the same permutation; insertion sort for short lists, the built-in sort otherwise.
+ * Sorts the pairs (values[r], index[r]), r < count, in place, ascending by value and equal
+ * values (−0 equal to +0) by the lower index: `values` and `index` move together, so afterwards
+ * values[r] is the r-th value and index[r] the group it came from. The order is total, so every
+ * correct sort gives the same result; insertion sort for short lists, the built-in sort
+ * otherwise.
  */
-export function sortByValueThenIndex(
-  values: Float64Array,
-  order: Int32Array | number[],
-  count: number = order.length,
-): void {
+export function sortPairs(values: Float64Array, index: Int32Array, count: number): void {
   if (count <= 32) {
     for (let a = 1; a < count; a++) {
-      const key = order[a];
-      const kv = values[key];
+      const v = values[a];
+      const k = index[a];
       let b = a - 1;
       while (b >= 0) {
-        const o = order[b];
-        const ov = values[o];
-        if (ov > kv || (ov === kv && o > key)) {
-          order[b + 1] = o;
+        const w = values[b];
+        if (w > v || (w === v && index[b] > k)) {
+          values[b + 1] = w;
+          index[b + 1] = index[b];
           b--;
         } else break;
       }
-      order[b + 1] = key;
+      values[b + 1] = v;
+      index[b + 1] = k;
     }
     return;
   }
-  const sorted = Array.from(order.slice(0, count)).sort((a, b) =>
-    values[a] < values[b] ? -1 : values[a] > values[b] ? 1 : a - b
+  const order = Array.from({ length: count }, (_, r) => r).sort((a, b) =>
+    values[a] < values[b] ? -1 : values[a] > values[b] ? 1 : index[a] - index[b]
   );
-  for (let i = 0; i < count; i++) order[i] = sorted[i];
+  const v = order.map((r) => values[r]);
+  const k = order.map((r) => index[r]);
+  for (let r = 0; r < count; r++) {
+    values[r] = v[r];
+    index[r] = k[r];
+  }
 }
 
 /**
- * The median of `count` values taken in the sorted order `order`: the middle value for an odd
+ * The median of the first `count` values of an ascending array: the middle value for an odd
  * count, (a + b) / 2 of the two middle values a ≤ b for an even count (one addition, one
  * division by 2, in float64). Refuses (RangeError) an empty list.
  */
-export function medianOfSorted(
-  values: Float64Array,
-  order: Int32Array | number[],
-  count: number = order.length,
-): number {
+export function medianOfSorted(sorted: Float64Array, count: number): number {
   if (count < 1) throw new RangeError("median of no values");
   const mid = count >> 1;
-  return count % 2 === 1 ? values[order[mid]] : (values[order[mid - 1]] + values[order[mid]]) / 2;
+  return count % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**
@@ -79,13 +79,6 @@ export function squaredDistance(a: Float64Array, b: Float64Array): number {
     s += t * t;
   }
   return s;
-}
-
-/** The identity permutation 0..n−1 as an Int32Array. */
-export function identity(n: number): Int32Array {
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i;
-  return out;
 }
 
 /** Shares count[i] / (perCoordinate · d): the weights of a rule that averages s values. */

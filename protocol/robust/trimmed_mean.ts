@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type RuleOutput, sharesOf, sortByValueThenIndex } from "./order.ts";
+import { type RuleOutput, sharesOf, sortPairs } from "./order.ts";
 
 /** The number of values trimmed from each end: ⌊β·g⌋ in float64. */
 export function trimCount(beta: number, g: number): number {
@@ -32,17 +32,17 @@ export function trimmedMean(means: readonly Float64Array[], beta: number): RuleO
   const result = new Float64Array(d);
   const count = new Float64Array(g);
   const values = new Float64Array(g);
-  const order = new Int32Array(g);
+  const index = new Int32Array(g);
   for (let j = 0; j < d; j++) {
     for (let i = 0; i < g; i++) {
       values[i] = means[i][j];
-      order[i] = i;
+      index[i] = i;
     }
-    sortByValueThenIndex(values, order, g);
+    sortPairs(values, index, g);
     let sum = 0;
     for (let r = k; r < g - k; r++) {
-      sum += values[order[r]];
-      count[order[r]]++;
+      sum += values[r];
+      count[index[r]]++;
     }
     result[j] = sum / s;
   }
