@@ -10,9 +10,10 @@
  * distance from the honest members' mean h: ‖a − h‖ / ‖h‖ (without an attack, everyone's mean).
  *
  *   deno run scripts/robust_plaintext.ts [--groups 15] [--group-size 1] [--byzantine 3]
- *     [--dim 200] [--spread 0.5] [--seed 1] [--json]
+ *     [--dim 200] [--spread 0.5] [--seed 1] [--json] [--sweep "scale ×1000"]
  *
- * prints one markdown table (rows: rules, columns: attacks) or the JSON of {@link experiment}.
+ * prints one markdown table (rows: rules, columns: attacks) or the JSON of {@link experiment};
+ * `--sweep ATTACK` prints {@link sweep}'s table over group sizes instead.
  *
  * @module
  */
@@ -27,7 +28,7 @@ export interface ExperimentSettings {
   readonly groups: number;
   /** Members per group m. */
   readonly groupSize: number;
-  /** Attacking members f (one per group, in groups 0..f−1), f < g/2. */
+  /** Attacking members f (one per group, in groups 0..f−1), f ≤ g; rules configured for f < g/2. */
   readonly byzantine: number;
   /** Dimension d. */
   readonly dim: number;
@@ -102,12 +103,11 @@ function mean(vectors: readonly Float64Array[], d: number): Float64Array {
 /** Runs every rule under every attack; the first row is plain averaging over all members. */
 export function experiment(s: ExperimentSettings): ExperimentRow[] {
   const { groups: g, groupSize: m, byzantine: f, dim: d } = s;
-  if (!(2 * f < g)) throw new RangeError(`need f < g/2, got f = ${f}, g = ${g}`);
-  const n = g * m;
+  if (!(f >= 0 && f <= g)) throw new RangeError(`need 0 ≤ f ≤ g, got f = ${f}, g = ${g}`);
   const gauss = new GaussianSource(labelledRng("robust-plaintext", s.seed, "honest"));
   const direction = Float64Array.from({ length: d }, () => gauss.next());
   const updates = Array.from(
-    { length: n },
+    { length: g * m },
     () => direction.map((x) => x + s.spread * gauss.next()),
   );
   // member k·m is group k's attacker, for k < f
@@ -115,14 +115,24 @@ export function experiment(s: ExperimentSettings): ExperimentRow[] {
   const isAttacker = new Set(attackers);
   const honest = updates.filter((_, i) => !isAttacker.has(i));
   const honestMean = mean(honest, d);
-  const rules = experimentRules(g, f);
+  // the rules are configured for the most they can tolerate at or below f
+  const rules = experimentRules(g, Math.min(f, Math.floor((g - 1) / 2)));
   const rows: ExperimentRow[] = [
     { rule: "plain mean", errors: {}, discarded: {} },
     ...rules.map(
       (r) => ({ rule: describeRobustRule(r), errors: {}, discarded: {} }),
     ),
   ];
+  const n = g * m;
   for (const { name, attack } of experimentAttacks()) {
+    if (attack?.kind === "alie" && attack.z === undefined && !(2 * f < n)) {
+      // ALIE's z is defined for an attacking minority only (s = ⌊n/2 + 1⌋ − f ≥ 1)
+      for (const row of rows) {
+        row.errors[name] = NaN;
+        row.discarded[name] = [];
+      }
+      continue;
+    }
     const submitted: Float64Array[] = updates.slice();
     if (attack !== null && f > 0) {
       const bad = attackUpdates(
@@ -148,22 +158,52 @@ export function experiment(s: ExperimentSettings): ExperimentRow[] {
   return rows;
 }
 
+function show(error: number): string {
+  return Number.isNaN(error) ? "—" : error.toPrecision(3);
+}
+
 /** The rows as a markdown table of errors (3 significant digits). */
 export function markdownTable(rows: ExperimentRow[]): string {
   const names = experimentAttacks().map((a) => a.name);
   const lines = [
     `| rule | ${names.join(" | ")} |`,
     `| --- | ${names.map(() => "---:").join(" | ")} |`,
-    ...rows.map((row) =>
-      `| ${row.rule} | ${names.map((a) => row.errors[a].toPrecision(3)).join(" | ")} |`
-    ),
+    ...rows.map((row) => `| ${row.rule} | ${names.map((a) => show(row.errors[a])).join(" | ")} |`),
   ];
+  return lines.join("\n");
+}
+
+/**
+ * Where robustness ends: for groups of m ∈ {1, 2, 4, 8}, the error of plain averaging and of each
+ * rule under `attack` with f = ⌊(g − 1)/2⌋ attackers (the most the median tolerates: a fraction
+ * just under 1/(2m)) and with one more (f ≥ g/2: a majority of poisoned groups), the rules
+ * configured for ⌊(g − 1)/2⌋.
+ */
+export function sweep(
+  base: Omit<ExperimentSettings, "groupSize" | "byzantine">,
+  attack: string,
+): string {
+  const limit = Math.floor((base.groups - 1) / 2);
+  const lines: string[] = [];
+  for (const groupSize of [1, 2, 4, 8]) {
+    for (const byzantine of [limit, limit + 1]) {
+      const rows = experiment({ ...base, groupSize, byzantine });
+      if (lines.length === 0) {
+        lines.push(`| m | attackers | ${rows.map((r) => r.rule).join(" | ")} |`);
+        lines.push(`| ---: | ---: | ${rows.map(() => "---:").join(" | ")} |`);
+      }
+      const fraction = `${byzantine} of ${base.groups * groupSize}`;
+      lines.push(
+        `| ${groupSize} | ${fraction} | ${rows.map((r) => show(r.errors[attack])).join(" | ")} |`,
+      );
+    }
+  }
   return lines.join("\n");
 }
 
 if (import.meta.main) {
   const args = parseArgs(Deno.args, {
-    string: ["groups", "group-size", "byzantine", "dim", "spread", "seed"],
+    string: ["groups", "group-size", "byzantine", "dim", "spread", "seed", "sweep"],
     boolean: ["json"],
     default: {
       groups: "15",
@@ -187,6 +227,19 @@ if (import.meta.main) {
       console.error(`--${k}: not a non-negative number`);
       Deno.exit(2);
     }
+  }
+  if (args.sweep !== undefined) {
+    const names = experimentAttacks().map((a) => a.name);
+    if (!names.includes(args.sweep)) {
+      console.error(`--sweep: one of ${names.map((n) => JSON.stringify(n)).join(", ")}`);
+      Deno.exit(2);
+    }
+    console.log(
+      `g = ${settings.groups}, d = ${settings.dim}, σ_h = ${settings.spread}, ` +
+        `seed ${settings.seed}, attack ${args.sweep}: relative error\n`,
+    );
+    console.log(sweep(settings, args.sweep));
+    Deno.exit(0);
   }
   const rows = experiment(settings);
   if (args.json) console.log(JSON.stringify({ settings, rows }, null, 1));

@@ -54,3 +54,16 @@ for (const groupSize of [1, 4]) {
     }
   });
 }
+
+Deno.test("robust plaintext: the median holds at ⌊(g − 1)/2⌋ attackers and breaks one beyond", () => {
+  // g = 15: 7 poisoned groups of 15 (just under 1/(2m) of the members) against 8 (a majority of
+  // poisoned groups), for groups of m = 1, 2, 4, 8: the table in docs/threat-model.md
+  for (const groupSize of [1, 2, 4, 8]) {
+    const settings = { groups: 15, groupSize, dim: 200, spread: 0.5, seed: 1 };
+    const error = (byzantine: number, rule: string) =>
+      experiment({ ...settings, byzantine }).find((r) => r.rule === rule)!.errors["scale ×1000"];
+    const plain7 = error(7, "plain mean");
+    assert(error(7, "median") <= plain7 / 10, `m = ${groupSize}, f = 7`);
+    assert(error(8, "median") >= error(8, "plain mean") / 2, `m = ${groupSize}, f = 8`);
+  }
+});
