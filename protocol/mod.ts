@@ -11,7 +11,9 @@
  * - `wire/`: the frame envelope and every message's fields;
  * - `certificate/`: approvals, the leader's certificate, final certificates;
  * - `round/`: the stages, the participant, the leader, the publication and the endpoint;
- * - `dp/`: distributed differential privacy (sampler, rotation, rounding, accountant, planner).
+ * - `dp/`: distributed differential privacy (sampler, rotation, rounding, accountant, planner);
+ * - `robust/`: robust rules over group means (median, trimmed mean, multi-Krum, Bulyan, geometric
+ *   median, norm filter).
  *
  * A driver runs one {@link Endpoint} per member: it hands it frames, local input and time, and
  * performs the {@link Output}s it returns (sends, broadcasts, events) in order.
@@ -112,6 +114,21 @@ export {
   planDistributedDp,
   WRAP_WARNING_LEVEL,
 } from "./dp/plan.ts";
+
+// Robust rules over group means (pure functions; the group-wise rounds that use them are apart).
+export {
+  combine,
+  type CombineResult,
+  decodeRobustRule,
+  describeRobustRule,
+  minimumGroups,
+  type NormFilter,
+  parseRobustRule,
+  type RobustRule,
+  type RobustRuleKind,
+  robustRuleValue,
+  tolerates,
+} from "./robust/mod.ts";
 
 // Numbers.
 export {

@@ -1,7 +1,7 @@
 /**
  * Simulation: an in-memory network of protocol nodes on a virtual clock ({@link SimNetwork}),
  * seeded federations ({@link simulatedFederation}) and whole simulated rounds with dropouts and
- * killed leaders ({@link simulate}). Sans-IO like the rest of the core; the simulator script, the
+ * killed leaders ({@link simulate}), and Byzantine updates ({@link attackUpdates}). Sans-IO like the rest of the core; the simulator script, the
  * tests and the examples all run on it.
  *
  * @module
@@ -38,3 +38,14 @@ export {
   simulate,
   type StageTimings,
 } from "./simulation.ts";
+export {
+  alieZ,
+  type Attack,
+  ATTACK_KINDS,
+  type AttackInput,
+  type AttackKind,
+  attackUpdates,
+  defaultAttack,
+  GaussianSource,
+  normalQuantile,
+} from "./attacks.ts";
