@@ -17,6 +17,8 @@ export const HASH = {
   schedule: "fedagg/v1/hash/schedule",
   session: "fedagg/v1/hash/session",
   graphSeed: "fedagg/v1/hash/graph-seed",
+  /** A round's partition into groups (`graph/groups.ts`). */
+  groupSeed: "fedagg/v1/hash/group-seed",
   selfMaskCommitment: "fedagg/v1/hash/self-mask-commitment",
   memberList: "fedagg/v1/hash/member-list",
   maskedVector: "fedagg/v1/hash/masked-vector",
@@ -34,6 +36,8 @@ export const KDF = {
   roundingPrg: "fedagg/v1/kdf/rounding-prg",
   /** Session → PRG key for the neighbour graph. */
   graphPrg: "fedagg/v1/kdf/graph-prg",
+  /** A round's partition seed → PRG key for the group permutation. */
+  groupPrg: "fedagg/v1/kdf/group-prg",
   /** Share-encryption agreement → AEAD key, per (sender, recipient). */
   shareEncryption: "fedagg/v1/kdf/share-encryption",
   /** Mask-agreement seed → its X25519 private key. */
