@@ -7,11 +7,12 @@
  *
  * @module
  */
-import { equalBytes } from "../encoding/bytes.ts";
+import { equalBytes, u64be } from "../encoding/bytes.ts";
+import { HASH, taggedHash } from "../crypto/mod.ts";
 import { ensure } from "../errors.ts";
 import type { Roster } from "../federation/roster.ts";
 import { roundGroups } from "../federation/round_groups.ts";
-import type { Session } from "../federation/session.ts";
+import { type Session, sessionHash } from "../federation/session.ts";
 import { type MemberSet, toMemberSet } from "../math/member_set.ts";
 import type { Certificate } from "../wire/messages.ts";
 
@@ -25,6 +26,8 @@ export interface GroupSum {
   readonly weight: number;
   /** The group's d + 1 words (a view into the body). */
   readonly sum: Uint32Array;
+  /** `taggedHash("group-sum", session, group, the sum's little-endian words)`. */
+  readonly hash: Uint8Array;
 }
 
 /** What the group part of a certificate certifies (see {@link checkGroupSums}). */
@@ -130,7 +133,9 @@ export function checkGroupSums(
       }] for its ${members.length} inputs`,
       leader,
     );
-    return { group, members, weight, sum };
+    const bytes = new Uint8Array(sum.buffer, sum.byteOffset, sum.byteLength);
+    const hash = taggedHash(HASH.groupSum, sessionHash(session), u64be(group), bytes);
+    return { group, members, weight, sum, hash };
   });
   ensure(
     equalBytes(

@@ -23,6 +23,8 @@ export const HASH = {
   memberList: "fedagg/v1/hash/member-list",
   maskedVector: "fedagg/v1/hash/masked-vector",
   aggregate: "fedagg/v1/hash/aggregate",
+  /** One group's certified sum, for display and comparison (`certificate/group_sums.ts`). */
+  groupSum: "fedagg/v1/hash/group-sum",
   certificate: "fedagg/v1/hash/certificate",
 } as const;
 

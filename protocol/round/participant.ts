@@ -64,6 +64,7 @@ import { leaderOf } from "../federation/schedule.ts";
 import { sessionHash, sessionOf } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
 import { sessionGraph } from "../graph/session_graph.ts";
+import { GroupGraph } from "../graph/groups.ts";
 import type { MaskExpander, MaskTerm } from "../math/masking.ts";
 import { type MemberSet, memberSetHash, toMemberSet } from "../math/member_set.ts";
 import {
@@ -714,7 +715,11 @@ export class Participant {
     const { roster, self, rng, signer } = this.#config;
     const u1 = await checkKeyList(v, env);
     const neighbours = v.graph.neighbours(self).filter((u) => u1.has(u));
-    const tk = ownerShareThreshold(roster, v.graph, self);
+    let tk = ownerShareThreshold(roster, v.graph, self);
+    // A group with fewer members in U1 than its threshold can never reach its need in U3 ⊆ U1,
+    // so it is never unmasked (no member reveals for it): its members still take part, with
+    // every holder needed, and are left out of the round's sums (`round_groups.ts`).
+    if (v.graph instanceof GroupGraph) tk = Math.min(tk, neighbours.length + 1);
     ensure(
       neighbours.length + 1 >= tk,
       "inconsistent-lists",
