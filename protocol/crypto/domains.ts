@@ -40,6 +40,8 @@ export const KDF = {
   graphPrg: "fedagg/v1/kdf/graph-prg",
   /** A round's partition seed → PRG key for the group permutation. */
   groupPrg: "fedagg/v1/kdf/group-prg",
+  /** A round's partition seed and a group → PRG key for that group's SecAgg+ relabelling. */
+  groupGraphPrg: "fedagg/v1/kdf/group-graph-prg",
   /** Share-encryption agreement → AEAD key, per (sender, recipient). */
   shareEncryption: "fedagg/v1/kdf/share-encryption",
   /** Mask-agreement seed → its X25519 private key. */

@@ -82,7 +82,8 @@ export interface RosterSettings {
   /**
    * Group-wise secure aggregation (`graph/groups.ts`): the members of each round are partitioned
    * into g groups, and the leader unmasks each group's sum. Absent (the default): one sum over
-   * everyone. Needs the complete graph (groups are disjoint cliques).
+   * everyone. With a Harary `graph`, groups larger than its degree + 1 use it inside (SecAgg+);
+   * smaller groups are cliques.
    */
   readonly groups?: GroupSettings | GroupPlan;
   /**
@@ -428,9 +429,9 @@ function checkedMembers(list: readonly Member[], mode: Mode): Member[] {
 }
 
 /**
- * The group plan, checked for a roster of `n` (`checkedGroupPlan`), or undefined without groups.
- * Refuses (ConfigError) groups with a Harary graph (groups are disjoint cliques; SecAgg+ graphs
- * within groups are not implemented) and any `robust` rule (no rules module in this build).
+ * The group plan, checked for a roster of `n` (`checkedGroupPlan`), or undefined without groups
+ * (a Harary graph then applies inside every group larger than its degree + 1, `groups.ts`).
+ * Refuses (ConfigError) any `robust` rule (no rules module in this build).
  */
 function checkedGroups(
   settings: RosterSettings,
@@ -445,14 +446,7 @@ function checkedGroups(
     );
   }
   if (settings.groups === undefined) return undefined;
-  if (graph.kind !== "complete") {
-    throw new ConfigError(
-      "groups",
-      "groups need the complete graph (each group is a clique); SecAgg+ graphs within groups " +
-        "are not supported",
-    );
-  }
-  return checkedGroupPlan(settings.groups, n);
+  return checkedGroupPlan(settings.groups, n, graph);
 }
 
 /** The graph, checked for a roster of `n` (see {@link createRoster}). */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { groupThreshold, type Partition, roundPartition } from "../graph/groups.ts";
+import { groupShareThreshold, type Partition, roundPartition } from "../graph/groups.ts";
 import { intersection, type MemberSet } from "../math/member_set.ts";
 import type { Roster } from "./roster.ts";
 
@@ -21,7 +21,8 @@ export interface RoundGroups {
   readonly minGroups: number;
   /**
    * The fewest inputs (members of U3) group `j`'s sum needs: its Shamir threshold (fewer
-   * revealers cannot unmask it) and at least the roster's `minGroupSize`.
+   * revealers cannot unmask it; t_k for a SecAgg+ group) and at least the roster's
+   * `minGroupSize`.
    */
   need(j: number): number;
   /** The members of `set` in group `j`, ascending. */
@@ -35,7 +36,7 @@ export interface RoundGroups {
  * partition is the round's (`roundPartition`): the same in every view.
  */
 export function roundGroups(
-  roster: Pick<Roster, "groups" | "members" | "federation" | "hash">,
+  roster: Pick<Roster, "groups" | "graph" | "members" | "federation" | "hash">,
   round: number,
 ): RoundGroups | undefined {
   const plan = roster.groups;
@@ -46,7 +47,7 @@ export function roundGroups(
     round,
   });
   const need = (j: number) =>
-    Math.max(groupThreshold(partition.groups[j].length), plan.minGroupSize);
+    Math.max(groupShareThreshold(partition.groups[j].length, roster.graph), plan.minGroupSize);
   const members = (j: number, set: MemberSet) => intersection(partition.groups[j], set);
   return {
     partition,

@@ -13,7 +13,7 @@
 import { u64be, utf8 } from "../encoding/bytes.ts";
 import { deriveKey, HASH, KDF, seededRng, taggedHash } from "../crypto/mod.ts";
 import { ConfigError } from "../errors.ts";
-import type { NeighbourGraph } from "./graphs.ts";
+import { type GraphSettings, hararyGraph, type NeighbourGraph } from "./graphs.ts";
 import { randomPermutation } from "./sampling.ts";
 
 /**
@@ -27,7 +27,7 @@ export interface GroupSettings {
   readonly size?: number;
   /**
    * The fewest inputs a group sum may hold in a round (counted in U3, the inputs actually in
-   * the sum). Defaults to the group threshold of the smallest group, and at least
+   * the sum). Defaults to the share threshold of the smallest group, and at least
    * {@link SAFE_GROUP_SIZE} unless small groups are allowed.
    */
   readonly minGroupSize?: number;
@@ -75,6 +75,17 @@ export function groupThreshold(size: number): number {
   return Math.min(size, Math.floor((2 * size) / 3) + 1);
 }
 
+/**
+ * The Shamir threshold of a group of `size` members under the roster's graph `within`: the
+ * Harary graph's t_k when the group is larger than its degree + 1 (SecAgg+ inside the group),
+ * else {@link groupThreshold} (a clique).
+ */
+export function groupShareThreshold(size: number, within: GraphSettings): number {
+  return within.kind === "harary" && size > within.degree + 1
+    ? within.threshold
+    : groupThreshold(size);
+}
+
 /** The sizes of the g groups of n members: the first n mod g groups have one more. */
 export function groupSizes(n: number, g: number): number[] {
   const base = Math.floor(n / g);
@@ -82,13 +93,18 @@ export function groupSizes(n: number, g: number): number[] {
 }
 
 /**
- * Checks group settings for a roster of `n` members and resolves their defaults. Refuses
+ * Checks group settings for a roster of `n` members whose graph is `within` and resolves their
+ * defaults (the default `minGroupSize` is the smallest group's `groupShareThreshold`). Refuses
  * (ConfigError naming the setting): neither or both of count and size, a count or size outside
  * [1, n], a smallest group below {@link SAFE_GROUP_SIZE} without `allowSmallGroups`, a
  * `minGroupSize` outside [1, smallest group] (or below the safe size without the override), a
  * `minGroups` outside [1, g].
  */
-export function checkedGroupPlan(settings: GroupSettings | GroupPlan, n: number): GroupPlan {
+export function checkedGroupPlan(
+  settings: GroupSettings | GroupPlan,
+  n: number,
+  within: GraphSettings = { kind: "complete" },
+): GroupPlan {
   // A plan (an existing roster's, when an amendment rebuilds it) is re-resolved for this n.
   const s: GroupSettings = "by" in settings
     ? {
@@ -121,7 +137,7 @@ export function checkedGroupPlan(settings: GroupSettings | GroupPlan, n: number)
     );
   }
   const minGroupSize = s.minGroupSize ??
-    Math.max(groupThreshold(smallest), allowSmallGroups ? 1 : SAFE_GROUP_SIZE);
+    Math.max(groupShareThreshold(smallest, within), allowSmallGroups ? 1 : SAFE_GROUP_SIZE);
   if (!isInt(minGroupSize) || minGroupSize < 1 || minGroupSize > smallest) {
     throw new ConfigError(
       "groups.minGroupSize",
@@ -204,6 +220,7 @@ export function partition(n: number, g: number, seed: Uint8Array): Partition {
 }
 
 const cache = new Map<string, Partition>();
+const graphs = new Map<string, GroupGraph>();
 const CACHE_LIMIT = 16;
 
 /** {@link partition} of the round's seed, cached (the same for every view of a round). */
@@ -220,9 +237,12 @@ export function roundPartition(n: number, g: number, round: PartitionRound): Par
 }
 
 /**
- * The graph of disjoint cliques of a partition: `u` and `v` are neighbours iff they are in the
- * same group. Unlike the other graphs it is not regular: groups differ in size by at most one,
- * and `degree` is the largest group's size − 1. A group of one has no neighbours.
+ * The graph of a partition: no edge between groups; within a group a clique, or — with a Harary
+ * `within` graph of degree k, in every group of more than k + 1 members — the SecAgg+ graph
+ * H(m_j, k) on the group's members (ascending = local indices 0..m_j − 1), relabelled by
+ * `hararyGraph(m_j, k, seededRng(HKDF(seed, "group-graph-prg", u64be(j))))` (normative). Unlike
+ * the other graphs it is not regular: `degree` is the largest degree of any member. A group of
+ * one has no neighbours.
  */
 export class GroupGraph implements NeighbourGraph {
   readonly n: number;
@@ -230,27 +250,83 @@ export class GroupGraph implements NeighbourGraph {
   readonly complete = false;
   /** The partition it is built from. */
   readonly partition: Partition;
+  /** Each group's graph on its local indices (undefined: a clique). */
+  readonly #within: (NeighbourGraph | undefined)[];
+  /** Each group's Shamir threshold. */
+  readonly #thresholds: number[];
+  /** Member → its local index in its group. */
+  readonly #local: Uint32Array;
 
-  /** The graph of `partition`'s groups over `n` members. */
-  constructor(n: number, partition: Partition) {
+  /**
+   * The graph of `partition`'s groups over `n` members; `within` the roster's graph (complete,
+   * or Harary: SecAgg+ inside the groups larger than its degree + 1).
+   */
+  constructor(n: number, partition: Partition, within: GraphSettings = { kind: "complete" }) {
     this.n = n;
     this.partition = partition;
-    this.degree = Math.max(...partition.groups.map((g) => g.length)) - 1;
+    this.#local = new Uint32Array(n);
+    for (const g of partition.groups) g.forEach((u, i) => this.#local[u] = i);
+    this.#within = partition.groups.map((g, j) => {
+      if (within.kind !== "harary" || g.length <= within.degree + 1) return undefined;
+      const key = deriveKey(partition.seed, KDF.groupGraphPrg, u64be(j));
+      const graph = hararyGraph(g.length, within.degree, seededRng(key));
+      key.fill(0);
+      return graph;
+    });
+    this.#thresholds = partition.groups.map((g) => groupShareThreshold(g.length, within));
+    this.degree = Math.max(
+      ...partition.groups.map((g, j) => this.#within[j]?.degree ?? g.length - 1),
+    );
   }
 
-  /** The members of `u`'s group other than `u`, ascending. */
+  /** The neighbours of `u` (in its group only), ascending. */
   neighbours(u: number): readonly number[] {
-    const group = this.partition.groups[this.partition.groupOf(u)];
-    return Object.freeze(group.filter((v) => v !== u));
+    const j = this.partition.groupOf(u);
+    const group = this.partition.groups[j];
+    const within = this.#within[j];
+    if (within === undefined) return Object.freeze(group.filter((v) => v !== u));
+    // Local indices are the group's ascending order, so mapping keeps the list ascending.
+    return Object.freeze(within.neighbours(this.#local[u]).map((i) => group[i]));
   }
 
-  /** Whether `u` and `v` are distinct members of one group. */
+  /** Whether `u` and `v` are neighbours: distinct members of one group, adjacent within it. */
   isNeighbour(u: number, v: number): boolean {
-    return u !== v && this.partition.groupOf(u) === this.partition.groupOf(v);
+    const j = this.partition.groupOf(u);
+    if (u === v || this.partition.groupOf(v) !== j) return false;
+    return this.#within[j]?.isNeighbour(this.#local[u], this.#local[v]) ?? true;
   }
 
-  /** The Shamir threshold of `u`'s group ({@link groupThreshold} of its size). */
+  /**
+   * The Shamir threshold of `u`'s group: {@link groupThreshold} of its size for a clique, the
+   * Harary graph's own threshold t_k for a SecAgg+ group.
+   */
   thresholdOf(u: number): number {
-    return groupThreshold(this.partition.groups[this.partition.groupOf(u)].length);
+    return this.#thresholds[this.partition.groupOf(u)];
   }
+
+  /** The Shamir threshold of group `j` (see {@link thresholdOf}). */
+  groupThreshold(j: number): number {
+    return this.#thresholds[j];
+  }
+}
+
+/**
+ * The {@link GroupGraph} of the round's partition ({@link roundPartition}) under the roster's
+ * graph settings, cached like the partition (the same for every view of a round).
+ */
+export function groupGraph(
+  n: number,
+  g: number,
+  within: GraphSettings,
+  round: PartitionRound,
+): GroupGraph {
+  const p = roundPartition(n, g, round);
+  const id = `${n}/${g}/${JSON.stringify(within)}/${Array.from(p.seed).join(".")}`;
+  let graph = graphs.get(id);
+  if (graph === undefined) {
+    graph = new GroupGraph(n, p, within);
+    if (graphs.size >= CACHE_LIMIT) graphs.clear();
+    graphs.set(id, graph);
+  }
+  return graph;
 }

@@ -11,7 +11,7 @@
 import { u64be, utf8 } from "../encoding/bytes.ts";
 import { deriveKey, HASH, KDF, seededRng, taggedHash } from "../crypto/mod.ts";
 import { completeGraph, type GraphSettings, hararyGraph, type NeighbourGraph } from "./graphs.ts";
-import { GroupGraph, type GroupPlan, roundPartition } from "./groups.ts";
+import { groupGraph, type GroupPlan } from "./groups.ts";
 
 const cache = new Map<string, NeighbourGraph>();
 const CACHE_LIMIT = 16;
@@ -36,7 +36,8 @@ export function graphSeed(round: GraphRound): Uint8Array<ArrayBuffer> {
  * graph settings): the complete graph, or the Harary graph relabelled by the permutation drawn
  * from `HKDF(graphSeed(round), "graph-prg")` (see `hararyGraph`). Every view of a round has the
  * same graph, so view changes add no draws to the privacy bound. A roster with groups gets the
- * {@link GroupGraph} of the round's partition instead (disjoint cliques, `groups.ts`). Refuses
+ * `GroupGraph` of the round's partition instead (`groups.ts`: no edge between groups; cliques,
+ * or the roster's Harary graph inside groups larger than its degree + 1). Refuses
  * (ConfigError) what `hararyGraph` and `partition` refuse.
  */
 export function sessionGraph(
@@ -50,7 +51,7 @@ export function sessionGraph(
   const n = roster.members.length;
   const graph = roster.graph;
   if (roster.groups !== undefined) {
-    return new GroupGraph(n, roundPartition(n, roster.groups.count, session));
+    return groupGraph(n, roster.groups.count, graph, session);
   }
   if (graph.kind === "complete") return completeGraph(n);
   const seed = graphSeed(session);

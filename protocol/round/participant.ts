@@ -64,7 +64,7 @@ import { leaderOf } from "../federation/schedule.ts";
 import { sessionHash, sessionOf } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
 import { sessionGraph } from "../graph/session_graph.ts";
-import { GroupGraph } from "../graph/groups.ts";
+import { roundGroups } from "../federation/round_groups.ts";
 import type { MaskExpander, MaskTerm } from "../math/masking.ts";
 import { type MemberSet, memberSetHash, toMemberSet } from "../math/member_set.ts";
 import {
@@ -716,10 +716,15 @@ export class Participant {
     const u1 = await checkKeyList(v, env);
     const neighbours = v.graph.neighbours(self).filter((u) => u1.has(u));
     let tk = ownerShareThreshold(roster, v.graph, self);
-    // A group with fewer members in U1 than its threshold can never reach its need in U3 ⊆ U1,
-    // so it is never unmasked (no member reveals for it): its members still take part, with
-    // every holder needed, and are left out of the round's sums (`round_groups.ts`).
-    if (v.graph instanceof GroupGraph) tk = Math.min(tk, neighbours.length + 1);
+    // A group with fewer members in U1 than its need can never reach it in U3 ⊆ U1, so it is
+    // never unmasked (no member reveals for it): its members still take part, dealing to the
+    // holders they have, and are left out of the round's sums (`round_groups.ts`).
+    const rg = roundGroups(roster, this.round);
+    if (rg !== undefined) {
+      const j = rg.partition.groupOf(self);
+      const inU1 = rg.members(j, toMemberSet(u1.keys())).length;
+      if (inU1 < rg.need(j)) tk = Math.min(tk, neighbours.length + 1);
+    }
     ensure(
       neighbours.length + 1 >= tk,
       "inconsistent-lists",

@@ -18,6 +18,7 @@ import type { Value } from "../../../protocol/encoding/codec.ts";
 import { aggregateHash } from "../../../protocol/certificate/certificate.ts";
 import { roundGroups } from "../../../protocol/federation/round_groups.ts";
 import { partitionSeed } from "../../../protocol/graph/groups.ts";
+import { sessionGraph } from "../../../protocol/graph/session_graph.ts";
 import { openFrame } from "../../../protocol/wire/frame.ts";
 import { readUnmask } from "../../../protocol/wire/messages.ts";
 import type { Federation, FederationOptions } from "../_federation.ts";
@@ -372,5 +373,40 @@ Deno.test(
       assertEquals(fed.sent("approval", victim, 0).length, 0);
       const text = fed.refusals(victim)[0].error.message;
       assert(text.includes("the round needs 3"), text);
+    }),
+);
+
+Deno.test(
+  "20i. groups: SecAgg+ graphs inside large groups give exact group sums; shares stay in " +
+    "each holder's neighbourhood within its group, also with members dropped after sharing",
+  () =>
+    scenario({ n: 24, dim: 8, degree: 4, groups: { count: 2 } }, async (fed) => {
+      const rg = groupsOf(fed);
+      const L = fed.leader(0);
+      const graph = sessionGraph(fed.roster, fed.session(0));
+      // Two members of one group drop after sharing: their pair masks are recovered.
+      const gone = rg.partition.groups[otherGroup(fed)].slice(0, 2);
+      fed.intercept = (w) => {
+        if (w.type === "maskedInput" && gone.includes(w.from)) {
+          fed.dead.add(w.from);
+          return [];
+        }
+        return undefined;
+      };
+      await fed.submitAll(0);
+      await fed.runToFinal(0);
+      const final = fed.final(0, L)!;
+      assertEquals(final.members.length, 22);
+      const groups = await assertGroupsExact(fed, final);
+      assertEquals(groups.included.map((g) => g.group), [0, 1]);
+      for (const h of fed.others([L, ...gone])) {
+        const owners = revealedOwners(fed, h);
+        assertEquals(owners.length, 5, `holder ${h}: itself and its 4 neighbours`);
+        for (const o of owners) {
+          assertEquals(rg.partition.groupOf(o), rg.partition.groupOf(h));
+          assert(o === h || graph.isNeighbour(o, h));
+        }
+      }
+      assertEquals(refusalTriples(fed), []);
     }),
 );

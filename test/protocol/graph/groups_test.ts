@@ -90,6 +90,31 @@ Deno.test("groups: the group graph is disjoint cliques with per-group thresholds
   assertEquals([1, 2, 3, 4, 5, 6, 9].map(groupThreshold), [1, 2, 3, 3, 4, 5, 7]);
 });
 
+Deno.test("groups: a Harary graph applies inside groups larger than its degree + 1", () => {
+  const p = partition(30, 3, seed(9)); // groups of 10
+  const harary = { kind: "harary", degree: 4, threshold: 3 } as const;
+  const graph = new GroupGraph(30, p, harary);
+  assertEquals(graph.degree, 4);
+  for (let u = 0; u < 30; u++) {
+    const group = p.groups[p.groupOf(u)];
+    const nb = graph.neighbours(u);
+    assertEquals(nb.length, 4);
+    assertEquals([...nb], [...nb].sort((a, b) => a - b));
+    for (const v of nb) {
+      assert(group.includes(v) && v !== u);
+      assert(graph.isNeighbour(v, u) && graph.neighbours(v).includes(u));
+    }
+    assertEquals(graph.thresholdOf(u), 3);
+  }
+  // Same seed, same graph; groups of at most k + 1 stay cliques with their own threshold.
+  assertEquals(new GroupGraph(30, p, harary).neighbours(7), graph.neighbours(7));
+  const small = new GroupGraph(15, partition(15, 3, seed(9)), harary); // groups of 5 = k + 1
+  for (let u = 0; u < 15; u++) {
+    assertEquals(small.neighbours(u).length, 4);
+    assertEquals(small.thresholdOf(u), groupThreshold(5));
+  }
+});
+
 Deno.test("groups: settings resolve their defaults and refuse by name", () => {
   const plan = checkedGroupPlan({ count: 3 }, 12);
   assertEquals(plan, {
@@ -133,15 +158,12 @@ Deno.test("groups: the roster's groups, its hash, the robust slot and amendments
     toHex(createRoster(settings(12, { count: 3, minGroups: 3 })).hash),
     toHex(grouped.hash),
   );
-  assertEquals(
-    setting(() =>
-      createRoster({
-        ...settings(12, { count: 3 }),
-        graph: { kind: "harary", degree: 4, threshold: 3 },
-      })
-    ),
-    "groups",
-  );
+  // A Harary graph is used inside the groups (SecAgg+ within large groups).
+  const sparse = createRoster({
+    ...settings(12, { count: 1 }),
+    graph: { kind: "harary", degree: 4, threshold: 3 },
+  });
+  assertEquals(roundGroups(sparse, 0)!.need(0), 4); // max(t_k = 3, the safe size 4)
   assertEquals(
     setting(() => createRoster({ ...settings(12), robust: { rule: "median" } })),
     "robust",
