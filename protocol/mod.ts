@@ -99,6 +99,7 @@ export {
   type GroupSettings,
   groupThreshold,
   type Partition,
+  type PartitionRound,
   partitionSeed,
   SAFE_GROUP_SIZE,
 } from "./graph/groups.ts";

@@ -410,3 +410,28 @@ Deno.test(
       assertEquals(refusalTriples(fed), []);
     }),
 );
+
+Deno.test(
+  "20j. groups: an honest leader short of enough groups keeps waiting instead of sending a " +
+    "consistency request the members would refuse",
+  () =>
+    scenario({ ...GROUPED, groups: { ...GROUPED.groups!, minGroups: 3 } }, async (fed) => {
+      const L = fed.leader(0);
+      const [d1, d2] = groupsOf(fed).partition.groups[otherGroup(fed)];
+      fed.intercept = (w) => {
+        if (w.type === "maskedInput" && (w.from === d1 || w.from === d2)) {
+          fed.dead.add(w.from);
+          return [];
+        }
+        return undefined;
+      };
+      await fed.submitAll(0);
+      // Past the masked stage's timeout (≥ t inputs arrived), still inside view 0.
+      const limit = fed.roster.advertiseTimeoutMs + 2 * fed.roster.stageTimeoutMs + 500;
+      await fed.run({ maxTime: limit });
+      // The masked stage opened at once (every advert and share arrived) and its timeout passed.
+      assert(fed.now >= fed.roster.advertiseTimeoutMs + fed.roster.stageTimeoutMs, `${fed.now}`);
+      assertEquals(fed.sent("consistencyRequest", L, 0).length, 0);
+      assertEquals(refusalTriples(fed), []);
+    }),
+);
