@@ -162,8 +162,11 @@ export function checkedGroupPlan(
 
 /** What names a round's partition: the roster (federation and hash) and the round. */
 export interface PartitionRound {
+  /** The federation's name. */
   readonly federation: string;
+  /** The hash of the roster version in effect at the round. */
   readonly rosterHash: Uint8Array;
+  /** The round. */
   readonly round: number;
 }
 
