@@ -185,15 +185,22 @@ export function readPublished(roster: Roster, payload: Uint8Array): PublishedMet
 /**
  * `aggregate.u32`: d sums then the total weight, little-endian u32 (a view into `payload` when
  * it is 4-aligned), the weight within [k, k · maxWeight] for the `k` members it sums (without
- * `k`: within [1, n · maxWeight]).
+ * `k`: within [1, n · maxWeight]). With groups the whole certified body: the total, then 1..g
+ * group sums of d + 1 words each (the certificate, checked on recovery, says how many).
  */
 export function readAggregate(roster: Roster, payload: Uint8Array, k?: number): Uint32Array {
+  const w = 4 * (roster.dim + 1);
+  const g = roster.groups?.count;
   problem(
-    payload.length === 4 * (roster.dim + 1),
-    `${payload.length} bytes, expected ${4 * (roster.dim + 1)} (4 · (d + 1))`,
+    g === undefined
+      ? payload.length === w
+      : payload.length % w === 0 && payload.length / w >= 2 && payload.length / w <= g + 1,
+    g === undefined
+      ? `${payload.length} bytes, expected ${w} (4 · (d + 1))`
+      : `${payload.length} bytes, expected 4 · (d + 1) · (1 + groups) for 1 to ${g} groups`,
   );
   const a = aligned(payload);
-  const words = new Uint32Array(a.buffer, a.byteOffset, roster.dim + 1);
+  const words = new Uint32Array(a.buffer, a.byteOffset, payload.length / 4);
   const weight = words[roster.dim];
   const [min, max] = k === undefined
     ? [1, roster.members.length * roster.quantization.maxWeight]

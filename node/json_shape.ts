@@ -40,6 +40,19 @@ export const count: Shape<number> = (v, path) =>
     ? v
     : refuse(path, "an integer ≥ 0", v);
 
+/** true or false. */
+export const boolean: Shape<boolean> = (v, path) =>
+  typeof v === "boolean" ? v : refuse(path, "true or false", v);
+
+/**
+ * A JSON object whose keys and values are left to whoever interprets it (checked there), e.g.
+ * the roster's `robust` rule.
+ */
+export const opaqueObject: Shape<Readonly<Record<string, unknown>>> = (v, path) =>
+  typeof v === "object" && v !== null && !Array.isArray(v)
+    ? v as Record<string, unknown>
+    : refuse(path, "an object", v);
+
 /** One of the given strings. */
 export function oneOf<const T extends string>(...values: T[]): Shape<T> {
   const expected = values.map((x) => JSON.stringify(x)).join(" or ");

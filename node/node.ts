@@ -409,12 +409,15 @@ export class FedaggNode {
     if (stored === undefined) return undefined;
     const layout = this.#roster.layout;
     const q = this.#roster.quantization;
+    const dim = this.#roster.dim;
     let mean: Float32Array | undefined;
     return {
       stored,
       layout,
       get mean() {
-        return mean ??= dequantizeMean(stored.aggregate, q, stored.members.length);
+        // With groups the group sums follow the total (d + 1 words): the mean is the total's.
+        const total = stored.aggregate.subarray(0, dim + 1);
+        return mean ??= dequantizeMean(total, q, stored.members.length);
       },
     };
   }

@@ -41,12 +41,14 @@ import {
   equalBytes,
   fromBase64,
   type GraphSettings,
+  type GroupSettings,
   MAX_MEMBERS,
   type Member,
   ML_DSA65_PUBLIC_KEY_LENGTH,
   type Mode,
   type ModelLayout,
   type Roster,
+  SAFE_GROUP_SIZE,
   secAggPlusGraph,
   type Signature,
   toBase64,
@@ -56,12 +58,14 @@ import {
 import { readFileIfExists, writeFileAtomic } from "./atomic_file.ts";
 import { NodeError, type NodeErrorCode } from "./errors.ts";
 import {
+  boolean,
   listOf,
   mapOf,
   nullable,
   number,
   object,
   oneOf,
+  opaqueObject,
   type Shape,
   string,
 } from "./json_shape.ts";
@@ -115,8 +119,31 @@ export interface RosterFile {
    * file written before the deadline existed has none, and takes the default).
    */
   readonly roundDeadlineMs?: number | null;
+  /**
+   * Group-wise aggregation (`protocol/graph/groups.ts`); absent or null: one sum over everyone
+   * (the default, plain weighted FedAvg).
+   */
+  readonly groups?: RosterGroups | null;
+  /**
+   * The robust rule over the group means, an object the rules module checks; absent or null:
+   * the group sums are published with their plain weighted mean (no rules module exists yet, so
+   * any rule is refused).
+   */
+  readonly robust?: Readonly<Record<string, unknown>> | null;
   readonly members: readonly RosterMemberEntry[];
   readonly signatures: Readonly<Record<string, { ed25519: string; mlDsa65: string | null }>>;
+}
+
+/**
+ * The file's `groups`: exactly one of `count` and `size`; null or absent minimums take their
+ * defaults (`checkedGroupPlan`).
+ */
+export interface RosterGroups {
+  readonly count?: number;
+  readonly size?: number;
+  readonly minGroupSize?: number | null;
+  readonly minGroups?: number | null;
+  readonly allowSmallGroups?: boolean;
 }
 
 /** The parameters `fedagg roster create` takes. */
@@ -225,7 +252,20 @@ function rosterWith(file: RosterFile, members: Member[]): Roster {
     advertiseTimeoutMs: file.advertiseTimeoutMs,
     viewTimeoutMs: file.viewTimeoutMs,
     roundDeadlineMs: file.roundDeadlineMs ?? undefined,
+    ...(file.groups == null ? {} : { groups: groupSettingsOf(file.groups) }),
+    ...(file.robust == null ? {} : { robust: file.robust }),
   });
+}
+
+/** The protocol's group settings of the file's `groups` (null minimums: the defaults). */
+function groupSettingsOf(g: RosterGroups): GroupSettings {
+  return {
+    ...(g.count === undefined ? {} : { count: g.count }),
+    ...(g.size === undefined ? {} : { size: g.size }),
+    ...(g.minGroupSize == null ? {} : { minGroupSize: g.minGroupSize }),
+    ...(g.minGroups == null ? {} : { minGroups: g.minGroups }),
+    ...(g.allowSmallGroups === undefined ? {} : { allowSmallGroups: g.allowSmallGroups }),
+  };
 }
 
 /**
@@ -237,7 +277,8 @@ function rosterWith(file: RosterFile, members: Member[]): Roster {
  *   member count, before anyone signs);
  * - everything `createRoster` refuses (a threshold ≤ n/2, graph, quantization, timeouts, …),
  *   checked on the file's members — completed, while there are fewer, with placeholder members
- *   up to the smallest count the parameters allow (3, the threshold, a Harary degree + 2), so
+ *   up to the smallest count the parameters allow (3, the threshold, a Harary degree + 2, g
+ *   groups of their minimum size), so
  *   `roster create` already refuses what no member list could fix.
  *
  * Accepts a file that only lacks members (fewer than 3, with no explicit threshold above them):
@@ -258,7 +299,13 @@ export function checkRosterParameters(file: RosterFile): void {
   const degree = file.graph?.kind === "harary" ? file.graph.degree : 0;
   const minimum = Math.min(
     MAX_MEMBERS,
-    Math.max(3, n, Number.isSafeInteger(t) ? t! : 0, Number.isSafeInteger(degree) ? degree + 2 : 0),
+    Math.max(
+      3,
+      n,
+      Number.isSafeInteger(t) ? t! : 0,
+      Number.isSafeInteger(degree) ? degree + 2 : 0,
+      groupsMinimum(file.groups),
+    ),
   );
   if (minimum === n) {
     rosterWith(file, members);
@@ -275,6 +322,21 @@ export function checkRosterParameters(file: RosterFile): void {
         `parameters allow: n = ${minimum})`,
     );
   }
+}
+
+/**
+ * The fewest members the file's groups allow: g groups (or one group of M) of the larger of the
+ * minimum group size and, without the override, the safe size.
+ */
+function groupsMinimum(groups: RosterGroups | null | undefined): number {
+  if (groups == null) return 0;
+  const each = Math.max(
+    Number.isSafeInteger(groups.minGroupSize) ? groups.minGroupSize! : 1,
+    groups.allowSmallGroups === true ? 1 : SAFE_GROUP_SIZE,
+    Number.isSafeInteger(groups.size) ? groups.size! : 1,
+  );
+  const count = Number.isSafeInteger(groups.count) ? groups.count! : 1;
+  return Math.min(MAX_MEMBERS, count * each);
 }
 
 /**
@@ -495,6 +557,14 @@ const ROSTER_FILE = object({
     object({ tensors: listOf(object({ name: string, shape: listOf(number) })) }),
   ) as Shape<ModelLayout | null>,
   roundDeadlineMs: nullable(number),
+  groups: nullable(object({}, {
+    count: number,
+    size: number,
+    minGroupSize: nullable(number),
+    minGroups: nullable(number),
+    allowSmallGroups: boolean,
+  })),
+  robust: nullable(opaqueObject),
 });
 
 /**

@@ -96,6 +96,22 @@ export { MemberSigner, type Signature } from "./federation/signer.ts";
 // Neighbour graphs.
 export type { GraphSettings, NeighbourGraph } from "./graph/graphs.ts";
 export {
+  checkedGroupPlan,
+  type GroupPlan,
+  type GroupSettings,
+  groupThreshold,
+  type Partition,
+  type PartitionRound,
+  partitionSeed,
+  SAFE_GROUP_SIZE,
+} from "./graph/groups.ts";
+export { type RoundGroups, roundGroups } from "./federation/round_groups.ts";
+export {
+  type CertifiedGroupSums,
+  groupBodyLength,
+  type GroupSum,
+} from "./certificate/group_sums.ts";
+export {
   defaultHararyThreshold,
   defaultThreshold,
   type SecAggPlusBounds,

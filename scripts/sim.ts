@@ -13,7 +13,7 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { ConfigError } from "../protocol/mod.ts";
+import { ConfigError, type GroupSettings } from "../protocol/mod.ts";
 import { WorkerExpander } from "../node/worker_expander.ts";
 import { STAGES } from "../protocol/mod.ts";
 import {
@@ -44,6 +44,11 @@ Options:
                      (share | masked | consistency | unmask): forces a view change
   --workers N        Worker threads for mask expansion (default 0: inline)
   --max-weight W     largest per-member weight (default 100)
+  --groups G         group-wise aggregation: G groups per round, each group's sum certified
+  --group-size M     (instead of --groups) groups of at least M members
+  --min-group-size K fewest inputs a group sum may hold (default: the group threshold, ≥ 4)
+  --min-groups K     fewest groups a round needs (default ⌈2G/3⌉)
+  --allow-small-groups  allow groups (or a minimum) below 4 members
   --json             print one JSON object as the last line
   --help             this text
 `;
@@ -65,7 +70,7 @@ function integer(value: unknown, name: string, min: number): number {
 }
 
 const args = parseArgs(Deno.args, {
-  boolean: ["pq", "json", "help"],
+  boolean: ["pq", "json", "help", "allow-small-groups"],
   string: [
     "nodes",
     "dim",
@@ -78,6 +83,10 @@ const args = parseArgs(Deno.args, {
     "kill-leader",
     "workers",
     "max-weight",
+    "groups",
+    "group-size",
+    "min-group-size",
+    "min-groups",
   ],
   default: {
     nodes: "20",
@@ -110,6 +119,7 @@ if (args.graph !== "complete" && args.graph !== "sparse") {
 if (args["kill-leader"] !== undefined && !KILL.includes(args["kill-leader"])) {
   fail(`--kill-leader must be one of ${KILL.join(", ")}`);
 }
+const groups = groupsOf();
 const workers = integer(args.workers, "workers", 0);
 const expander = workers > 0 ? new WorkerExpander(workers) : undefined;
 
@@ -127,6 +137,7 @@ try {
     rounds: integer(args.rounds, "rounds", 1),
     killLeaderAt: args["kill-leader"] as KillStage | undefined,
     maxWeight: integer(args["max-weight"], "max-weight", 1),
+    ...(groups === undefined ? {} : { groups }),
     expander,
     clock: () => performance.now(),
   });
@@ -161,6 +172,7 @@ function toJson(r: SimReport) {
     bytes: x.bytes,
     refusals: x.refusals,
     failure: x.failure,
+    ...(x.groups === undefined ? {} : { groups: x.groups, bodyBytes: x.bodyBytes }),
   }));
   const first = rounds[0];
   // Top-level fields describe the first round (the issue's single-round interface); every
@@ -179,6 +191,32 @@ function toJson(r: SimReport) {
     timings: first.timings,
     bytes: first.bytes,
     rounds,
+  };
+}
+
+/** The group settings of `--groups` / `--group-size` and their minimums, or undefined. */
+function groupsOf(): GroupSettings | undefined {
+  const count = args.groups === undefined ? undefined : integer(args.groups, "groups", 1);
+  const size = args["group-size"] === undefined
+    ? undefined
+    : integer(args["group-size"], "group-size", 1);
+  if (count !== undefined && size !== undefined) fail("give --groups or --group-size, not both");
+  if (count === undefined && size === undefined) {
+    if (args["min-group-size"] ?? args["min-groups"] ?? args["allow-small-groups"] === true) {
+      fail("--min-group-size, --min-groups and --allow-small-groups need --groups or --group-size");
+    }
+    return undefined;
+  }
+  return {
+    ...(count === undefined ? {} : { count }),
+    ...(size === undefined ? {} : { size }),
+    ...(args["min-group-size"] === undefined
+      ? {}
+      : { minGroupSize: integer(args["min-group-size"], "min-group-size", 1) }),
+    ...(args["min-groups"] === undefined
+      ? {}
+      : { minGroups: integer(args["min-groups"], "min-groups", 1) }),
+    allowSmallGroups: args["allow-small-groups"],
   };
 }
 
@@ -217,6 +255,21 @@ function printRound(x: RoundReport, dim: number): void {
       (x.bytes.memberAvg / (4 * dim)).toFixed(2)
     } × 4d), leader ${kib(x.bytes.leader)}`,
   );
+  for (const g of x.groups ?? []) {
+    console.log(
+      g.included
+        ? `  group ${String(g.group).padEnd(7)} ${g.members.length} inputs, weight ${g.weight}, ` +
+          `${g.exact ? "exact" : "NOT EXACT"}`
+        : `  group ${String(g.group).padEnd(7)} left out`,
+    );
+  }
+  if (x.bodyBytes !== undefined) {
+    console.log(
+      `  certified body ${kib(x.bodyBytes)} per member (${
+        (x.bodyBytes / (4 * (dim + 1))).toFixed(0)
+      } × 4(d + 1): the total and the included group sums)`,
+    );
+  }
   console.log(`  virtual time   ${x.virtualLatencyMs} ms (network latency and timeouts only)`);
   console.log("  CPU time (ms)  stage         leader   members total   slowest member");
   for (const s of [...STAGES.filter((s) => s !== "failed"), "timeout"]) {

@@ -96,6 +96,14 @@ create options:
   --view-timeout MS               3 × the stage timeout unless given (default ${defaults.viewTimeoutMs})
   --round-deadline MS             how long a member works on a round before it gives it up;
                                   unless given (n + 1) × (advertise + view timeout), n members
+  --groups G | --group-size M     group-wise aggregation: each round's members are split into G
+                                  groups (or groups of at least M) by a permutation nobody
+                                  chooses, and each group's sum is revealed (default: one sum
+                                  over everyone). Groups below 4 members are refused unless
+  --allow-small-groups            is given (--group-size 1: signed plaintext, no privacy)
+  --min-group-size K              fewest inputs a group sum may hold (default: the group's
+                                  threshold, at least 4)
+  --min-groups K                  fewest groups a round needs (default ⌈2G/3⌉)
 
 create refuses to replace an existing --out unless --force is given. Roster files are read
 strictly: an unknown key or a value of the wrong type is refused with the key's name. The roster

@@ -31,6 +31,7 @@ import {
   newRosterFile,
   readRosterFile,
   type RosterGraph,
+  type RosterGroups,
   type RosterParameters,
   signRoster,
   writeRosterFile,
@@ -98,6 +99,10 @@ const CREATE_OPTIONS = [
   "advertise-timeout",
   "view-timeout",
   "round-deadline",
+  "groups",
+  "group-size",
+  "min-group-size",
+  "min-groups",
 ];
 
 /**
@@ -113,7 +118,10 @@ const CREATE_OPTIONS = [
  * the quantization.
  */
 async function create(argv: string[]): Promise<number> {
-  const args = parse(argv, "roster", { string: CREATE_OPTIONS, boolean: ["force"] });
+  const args = parse(argv, "roster", {
+    string: CREATE_OPTIONS,
+    boolean: ["force", "allow-small-groups"],
+  });
   if (args.help) usage("roster");
   const out = required(args, "out", "roster");
   const source = args.layout === undefined ? undefined : await readLayoutFile(args.layout);
@@ -145,6 +153,7 @@ async function create(argv: string[]): Promise<number> {
   if (most < smallest && !args.force) throw imprecise(q);
   await refuseOverwrite(out, args.force);
   await writeRosterFile(out, file);
+  if (file.groups != null) console.log(groupsText(file.groups));
   console.log(
     `wrote ${out}: add members with \`fedagg roster add --roster ${out} --card CARD.json\``,
   );
@@ -215,7 +224,48 @@ function parametersOf(args: Args, layout?: ModelLayout): RosterParameters {
     advertiseTimeoutMs: optional(args, "advertise-timeout", positive, timeouts.advertiseTimeoutMs),
     viewTimeoutMs: optional(args, "view-timeout", positive, timeouts.viewTimeoutMs),
     roundDeadlineMs: optional(args, "round-deadline", positive, null),
+    ...groupsOf(args),
   };
+}
+
+/**
+ * `--groups G` or `--group-size M` (not both), with `--min-group-size`, `--min-groups` and
+ * `--allow-small-groups`; nothing without either (one sum over everyone, the default). Refuses
+ * (usage error) both, the minimums or the override without a group option, and non-integers.
+ */
+function groupsOf(args: Args): Pick<RosterParameters, "groups"> {
+  const count = optional(args, "groups", positive, undefined);
+  const size = optional(args, "group-size", positive, undefined);
+  if (count !== undefined && size !== undefined) {
+    throw usageError("give --groups G or --group-size M, not both");
+  }
+  const extras = ["min-group-size", "min-groups"].filter((k) => args[k] !== undefined);
+  if (count === undefined && size === undefined) {
+    if (extras.length > 0 || args["allow-small-groups"]) {
+      throw usageError(
+        `--${extras[0] ?? "allow-small-groups"} needs --groups G or --group-size M`,
+      );
+    }
+    return {};
+  }
+  return {
+    groups: {
+      ...(count === undefined ? {} : { count }),
+      ...(size === undefined ? {} : { size }),
+      minGroupSize: optional(args, "min-group-size", positive, null),
+      minGroups: optional(args, "min-groups", positive, null),
+      allowSmallGroups: args["allow-small-groups"] === true,
+    },
+  };
+}
+
+/** What a roster's groups reveal and tolerate, in one line for the operator. */
+function groupsText(g: RosterGroups): string {
+  const how = g.count !== undefined ? `${g.count} groups` : `groups of at least ${g.size}`;
+  return `groups: ${how} per round; each group's sum is revealed to the leader and the members ` +
+    `(an input is hidden only among its group's), a group sum needs at least ` +
+    `${g.minGroupSize ?? "its threshold of"} inputs, a round ${g.minGroups ?? "⌈2g/3⌉"} groups` +
+    (g.allowSmallGroups ? "; small groups explicitly allowed" : "");
 }
 
 /** `--mode`, classical unless given. Refuses any other mode. */

@@ -15,12 +15,14 @@
  * @module
  */
 import {
+  type CertifiedGroupSums,
   dequantizeMean,
   FLAT_TENSOR_NAME,
   ProtocolError,
   type Roster,
   type RosterVersion,
   tensorSize,
+  toHex,
   verifyFinalCertificateInChain,
   type VersionedCertificate,
 } from "../../protocol/mod.ts";
@@ -108,7 +110,9 @@ export async function verify(argv: string[]): Promise<number> {
       v = await verifySum(versions, roster, certificatePath, certificate, sum);
     }
     roster = v!.version.roster;
-    const expected = dequantizeMean(v!.aggregate, roster.quantization, v!.members.length);
+    // With groups the certified sum is followed by the group sums: the mean is of the total.
+    const total = v!.aggregate.subarray(0, roster.dim + 1);
+    const expected = dequantizeMean(total, roster.quantization, v!.members.length);
     const verdicts: FileVerdict[] = [];
     for (const f of files) {
       if (f.kind.kind === "sum") {
@@ -144,10 +148,22 @@ export async function verify(argv: string[]): Promise<number> {
 function kindOf(bytes: Uint8Array, roster: Roster): Kind {
   const d = roster.dim;
   if (bytes.length === 4 * (d + 1)) return { kind: "sum" };
+  if (isGroupSum(bytes.length, roster)) return { kind: "sum" };
   if (hasNpyMagic(bytes)) return { kind: "mean", format: "npy" };
   if (looksLikeSafetensors(bytes)) return { kind: "mean", format: "safetensors" };
   if (bytes.length === 4 * d) return { kind: "mean", format: "raw" };
   return { kind: "unknown" };
+}
+
+/**
+ * Whether `length` bytes is a grouped roster's certified body: the total and 1..g group sums,
+ * 4·(d + 1) bytes each (`group_sums.ts`). Cannot collide with a mean: .npy and safetensors are
+ * recognised by their magic first, and a raw mean of 4·d bytes is no multiple of 4·(d + 1).
+ */
+function isGroupSum(length: number, roster: Roster): boolean {
+  const g = roster.groups?.count ?? 0;
+  const w = 4 * (roster.dim + 1);
+  return g > 0 && length % w === 0 && length / w >= 2 && length / w <= g + 1;
 }
 
 /** What a file looks like by its bytes, before its contents are checked. */
@@ -288,6 +304,7 @@ function printVerdict(
     cosigners: v.cosigners.length,
     threshold: roster.threshold,
     meanMatches: means.length === 0 ? undefined : means.every((f) => f.matches),
+    ...(v.groups === undefined ? {} : { groups: groupsResult(roster, v.groups) }),
     files,
     ...(bad === undefined ? {} : { reason: bad.reason }),
   };
@@ -303,8 +320,35 @@ function printVerdict(
           ? `, ${means.length === 1 ? "the mean matches" : `all ${means.length} means match`} (${
             means.map((f) => f.format).join(", ")
           })`
-          : "")
+          : "") +
+        (result.groups === undefined ? "" : `\n${groupsLines(result.groups)}`)
       : `INVALID: ${bad.reason}`,
   );
   return bad === undefined ? 0 : 1;
+}
+
+/** The certified groups for the JSON result: each included group's members, weight and hash. */
+function groupsResult(roster: Roster, groups: CertifiedGroupSums) {
+  return {
+    partitionSeed: toHex(groups.seed),
+    included: groups.included.map((g) => ({
+      group: g.group,
+      members: g.members.map((i) => roster.members[i].id),
+      weight: g.weight,
+      // The group sum's tagged hash (`group_sums.ts`), to compare group sums at a glance.
+      sumHash: toHex(g.hash),
+    })),
+    excluded: groups.excluded,
+  };
+}
+
+/** One line per included group and one for the groups left out. */
+function groupsLines(groups: ReturnType<typeof groupsResult>): string {
+  return [
+    ...groups.included.map((g) =>
+      `group ${g.group}: ${g.members.length} inputs, weight ${g.weight}, sum hash ` +
+      `${g.sumHash.slice(0, 16)}…`
+    ),
+    `groups left out: ${groups.excluded.length === 0 ? "none" : groups.excluded.join(", ")}`,
+  ].join("\n");
 }

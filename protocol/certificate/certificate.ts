@@ -29,6 +29,7 @@ import {
   readCosign,
 } from "../wire/messages.ts";
 import { checkApprovals } from "./approvals.ts";
+import { type CertifiedGroupSums, checkGroupSums, groupBodyLength } from "./group_sums.ts";
 
 /** Hash of an aggregate body within a session. */
 export function aggregateHash(session: Session, body: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -47,8 +48,15 @@ export interface CheckedCertificate {
   readonly certificate: Certificate;
   /** Members whose approvals are valid. */
   readonly approvers: MemberSet;
-  /** The exact integer aggregate (d sums, then the total weight). */
+  /**
+   * The whole certified body: the exact integer aggregate (d sums, then the total weight), and
+   * with groups each included group's sum after it (see `group_sums.ts`).
+   */
   readonly aggregate: Uint32Array;
+  /** Members whose inputs the aggregate holds: U3, or with groups U3 ∩ the included groups. */
+  readonly members: MemberSet;
+  /** With groups: the certified group sums and the groups left out. */
+  readonly groups?: CertifiedGroupSums;
   /** The hash co-signers sign. */
   readonly hash: Uint8Array;
   /** Refusals of individual approvals that did not count. */
@@ -104,7 +112,8 @@ export async function verifyCertificateSignatures(
  * Checks a Certificate envelope and its aggregate body: signed by the scheduled leader of its
  * session, ≥ t valid approvals of its U3 and U2 hash, body of length 4·(d + 1) hashing to the
  * certified hash, and a total weight that equals the body's last word and lies in
- * [|U3|, |U3| · maxWeight]. Refuses with a {@link ProtocolError} naming the failed check.
+ * [k, k · maxWeight] for its k inputs (|U3|; with groups, the members of the included groups,
+ * after the group checks of `checkGroupSums`). Refuses with a {@link ProtocolError} naming the failed check.
  * `verifiedApprovals` is the optional cache of `checkApprovals`.
  */
 export async function checkCertificate(
@@ -115,10 +124,11 @@ export async function checkCertificate(
 ): Promise<CheckedCertificate> {
   const { leader, certificate } = readLeaderCertificate(roster, env);
   // The cheap check first: a body of the wrong length costs no signature verification.
+  const length = certificateBodyLength(roster, certificate);
   ensure(
-    body.length === 4 * (roster.dim + 1),
+    body.length === length,
     "wrong-length",
-    `aggregate is ${body.length} bytes, expected ${4 * (roster.dim + 1)}`,
+    `aggregate is ${body.length} bytes, expected ${length}`,
     env.sender,
   );
   const { approvers, refused } = await verifyCertificateSignatures(
@@ -134,7 +144,11 @@ export async function checkCertificate(
     env.sender,
   );
   const aggregate = bytesToU32(body);
-  const k = certificate.u3.length;
+  const grouped = roster.groups === undefined
+    ? undefined
+    : checkGroupSums(roster, env.session, certificate, aggregate, env.sender);
+  const members = grouped?.members ?? certificate.u3;
+  const k = members.length;
   ensure(
     aggregate[roster.dim] === certificate.totalWeight &&
       certificate.totalWeight >= k &&
@@ -150,9 +164,24 @@ export async function checkCertificate(
     certificate,
     approvers,
     aggregate,
+    members,
+    ...(grouped === undefined ? {} : { groups: grouped.groups }),
     hash: certificateHash(env),
     refused,
   };
+}
+
+/**
+ * The length in bytes of a certificate's body: 4 · (d + 1), and with groups 4 · (d + 1) more
+ * per included group. Reads only the certificate's fields (no signature is checked).
+ */
+export function certificateBodyLength(
+  roster: Roster,
+  certificate: Pick<Certificate, "groups">,
+): number {
+  return roster.groups === undefined
+    ? 4 * (roster.dim + 1)
+    : groupBodyLength(roster.dim, certificate.groups?.included.length ?? 0);
 }
 
 /**
@@ -181,7 +210,7 @@ export async function sealCertificate(
   session: Session,
   leader: number,
   signer: MemberSigner,
-  parts: Pick<Certificate, "u2Hash" | "u3" | "approvals" | "totalWeight">,
+  parts: Pick<Certificate, "u2Hash" | "u3" | "approvals" | "totalWeight" | "groups">,
   body: Uint8Array,
 ): Promise<{ frame: Uint8Array; withoutBody: Uint8Array; aggregateHash: Uint8Array }> {
   const hash = aggregateHash(session, body);

@@ -18,6 +18,7 @@ import {
   withoutBody,
 } from "../wire/frame.ts";
 import { checkCertificate, checkCosignFields } from "./certificate.ts";
+import type { CertifiedGroupSums } from "./group_sums.ts";
 
 const FINAL_TAG = "fedagg/v1/final-certificate";
 
@@ -56,11 +57,18 @@ export interface VerifiedCertificate {
   readonly view: number;
   /** That leader's roster index. */
   readonly leader: number;
-  /** Members whose inputs the aggregate contains (U3). */
+  /** Members whose inputs the aggregate contains (U3; with groups, U3 ∩ the included groups). */
   readonly members: MemberSet;
+  /** The U3 the approvals signed (equal to `members` without groups). */
+  readonly u3: MemberSet;
+  /** With groups: the certified group sums and the groups left out (`group_sums.ts`). */
+  readonly groups?: CertifiedGroupSums;
   /** Members whose co-signatures are valid. */
   readonly cosigners: MemberSet;
-  /** The exact integer aggregate: d sums mod 2^32, then the total weight. */
+  /**
+   * The exact integer aggregate: d sums mod 2^32, then the total weight; with groups the
+   * included groups' sums follow (the whole body).
+   */
   readonly aggregate: Uint32Array;
 }
 
@@ -133,7 +141,9 @@ export async function verifyFinalCertificate(
     round: checked.session.round,
     view: checked.session.view,
     leader: checked.leader,
-    members: checked.certificate.u3,
+    members: checked.members,
+    u3: checked.certificate.u3,
+    ...(checked.groups === undefined ? {} : { groups: checked.groups }),
     cosigners: [...cosigners].sort((a, b) => a - b),
     aggregate: checked.aggregate,
   };

@@ -17,10 +17,14 @@ export const HASH = {
   schedule: "fedagg/v1/hash/schedule",
   session: "fedagg/v1/hash/session",
   graphSeed: "fedagg/v1/hash/graph-seed",
+  /** A round's partition into groups (`graph/groups.ts`). */
+  groupSeed: "fedagg/v1/hash/group-seed",
   selfMaskCommitment: "fedagg/v1/hash/self-mask-commitment",
   memberList: "fedagg/v1/hash/member-list",
   maskedVector: "fedagg/v1/hash/masked-vector",
   aggregate: "fedagg/v1/hash/aggregate",
+  /** One group's certified sum, for display and comparison (`certificate/group_sums.ts`). */
+  groupSum: "fedagg/v1/hash/group-sum",
   certificate: "fedagg/v1/hash/certificate",
 } as const;
 
@@ -34,6 +38,10 @@ export const KDF = {
   roundingPrg: "fedagg/v1/kdf/rounding-prg",
   /** Session → PRG key for the neighbour graph. */
   graphPrg: "fedagg/v1/kdf/graph-prg",
+  /** A round's partition seed → PRG key for the group permutation. */
+  groupPrg: "fedagg/v1/kdf/group-prg",
+  /** A round's partition seed and a group → PRG key for that group's SecAgg+ relabelling. */
+  groupGraphPrg: "fedagg/v1/kdf/group-graph-prg",
   /** Share-encryption agreement → AEAD key, per (sender, recipient). */
   shareEncryption: "fedagg/v1/kdf/share-encryption",
   /** Mask-agreement seed → its X25519 private key. */

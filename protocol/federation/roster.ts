@@ -10,7 +10,13 @@
 import { encode, type Value } from "../encoding/codec.ts";
 import { ConfigError } from "../errors.ts";
 import { HASH, ML_DSA65_PUBLIC_KEY_LENGTH, taggedHash } from "../crypto/mod.ts";
-import type { GraphSettings } from "../graph/graphs.ts";
+import type { GraphSettings, NeighbourGraph } from "../graph/graphs.ts";
+import {
+  checkedGroupPlan,
+  GroupGraph,
+  type GroupPlan,
+  type GroupSettings,
+} from "../graph/groups.ts";
 import { defaultThreshold } from "../graph/secagg_plus.ts";
 import { type QuantizationParameters, quantizationParameters } from "../math/quantize.ts";
 import {
@@ -73,6 +79,19 @@ export interface RosterSettings {
   readonly threshold?: number;
   /** Defaults to the complete graph. */
   readonly graph?: GraphSettings;
+  /**
+   * Group-wise secure aggregation (`graph/groups.ts`): the members of each round are partitioned
+   * into g groups, and the leader unmasks each group's sum. Absent (the default): one sum over
+   * everyone. With a Harary `graph`, groups larger than its degree + 1 use it inside (SecAgg+);
+   * smaller groups are cliques.
+   */
+  readonly groups?: GroupSettings | GroupPlan;
+  /**
+   * The robust rule over the group means: an opaque JSON object checked by the rules module.
+   * Until that module exists only its absence is accepted: the group sums are published with
+   * their plain weighted mean.
+   */
+  readonly robust?: unknown;
   /** How long the leader waits in a stage for stragglers (ms); see {@link defaultTimeouts}. */
   readonly stageTimeoutMs?: number;
   /**
@@ -113,6 +132,8 @@ export interface Roster {
   readonly threshold: number;
   /** The neighbour graph (complete, or Harary with its per-neighbourhood threshold). */
   readonly graph: GraphSettings;
+  /** The groups of group-wise aggregation, or undefined for one sum over everyone. */
+  readonly groups: GroupPlan | undefined;
   /** Fixed-point encoding of updates and weights, checked not to overflow 2^32. */
   readonly quantization: QuantizationParameters;
   /** How long the leader waits past t answers for the rest, at each later stage (ms). */
@@ -244,6 +265,7 @@ export function createRoster(settings: RosterSettings): Roster {
     );
   }
   const graph = checkedGraph(settings.graph ?? { kind: "complete" }, n);
+  const groups = checkedGroups(settings, graph, n);
   const quantization = quantizationParameters({
     members: n,
     clip: settings.clip ?? DEFAULT_CLIP,
@@ -259,6 +281,7 @@ export function createRoster(settings: RosterSettings): Roster {
     layout,
     threshold,
     graph,
+    groups,
     quantization,
     ...timeouts,
   });
@@ -271,6 +294,7 @@ export function createRoster(settings: RosterSettings): Roster {
     layout,
     threshold,
     graph,
+    groups,
     quantization,
     ...timeouts,
     hash,
@@ -404,6 +428,27 @@ function checkedMembers(list: readonly Member[], mode: Mode): Member[] {
   return members;
 }
 
+/**
+ * The group plan, checked for a roster of `n` (`checkedGroupPlan`), or undefined without groups
+ * (a Harary graph then applies inside every group larger than its degree + 1, `groups.ts`).
+ * Refuses (ConfigError) any `robust` rule (no rules module in this build).
+ */
+function checkedGroups(
+  settings: RosterSettings,
+  graph: GraphSettings,
+  n: number,
+): GroupPlan | undefined {
+  if (settings.robust !== undefined) {
+    throw new ConfigError(
+      "robust",
+      "no robust rules are available in this build: leave it out (the group sums are " +
+        "published with their plain weighted mean)",
+    );
+  }
+  if (settings.groups === undefined) return undefined;
+  return checkedGroupPlan(settings.groups, n, graph);
+}
+
 /** The graph, checked for a roster of `n` (see {@link createRoster}). */
 function checkedGraph(graph: GraphSettings, n: number): GraphSettings {
   if (graph.kind === "complete") return graph;
@@ -478,7 +523,8 @@ function checkedTimeouts(
  * The roster hash: the domain-separated SHA-256 of the canonical CBOR array
  * `["fedagg/v1/roster", federation, mode, [member…], d, t, graph, clip, scale, maxWeight,
  * stageTimeoutMs, viewTimeoutMs, advertiseTimeoutMs, roundDeadlineMs]`, floats as IEEE-754 bytes,
- * followed by the layout hash (`layout.ts`) unless the layout is the flat layout of d (a roster
+ * then `["groups", by, value, minGroupSize, minGroups, allowSmallGroups]` when the roster has
+ * groups (a roster without them hashes as before groups existed), followed by the layout hash (`layout.ts`) unless the layout is the flat layout of d (a roster
  * without a layout keeps the hash it had before layouts; any other layout changes it). A member
  * is `[id, key, pqKey | null]`, or `[id, key, pqKey | null, name, [address…]]` when it has a
  * non-empty name or addresses (so a roster without them hashes as before they existed).
@@ -505,6 +551,10 @@ function rosterHash(r: Omit<Roster, "hash" | "indexOf">): Uint8Array<ArrayBuffer
     r.advertiseTimeoutMs,
     r.roundDeadlineMs,
   ];
+  if (r.groups !== undefined) {
+    const g = r.groups;
+    canonical.push(["groups", g.by, g.value, g.minGroupSize, g.minGroups, g.allowSmallGroups]);
+  }
   if (!isFlatLayout(r.layout)) canonical.push(layoutHash(r.layout));
   return taggedHash(HASH.roster, encode(canonical));
 }
@@ -527,4 +577,16 @@ export function viewPatienceMs(
  */
 export function shareThreshold(roster: Pick<Roster, "graph" | "threshold">): number {
   return roster.graph.kind === "complete" ? roster.threshold : roster.graph.threshold;
+}
+
+/**
+ * How many shares of `owner`'s secrets reconstruct them in a session with `graph`: its group's
+ * threshold on a group graph, else {@link shareThreshold}.
+ */
+export function ownerShareThreshold(
+  roster: Pick<Roster, "graph" | "threshold">,
+  graph: NeighbourGraph,
+  owner: number,
+): number {
+  return graph instanceof GroupGraph ? graph.thresholdOf(owner) : shareThreshold(roster);
 }

@@ -11,6 +11,7 @@
 import { u64be, utf8 } from "../encoding/bytes.ts";
 import { deriveKey, HASH, KDF, seededRng, taggedHash } from "../crypto/mod.ts";
 import { completeGraph, type GraphSettings, hararyGraph, type NeighbourGraph } from "./graphs.ts";
+import { groupGraph, type GroupPlan } from "./groups.ts";
 
 const cache = new Map<string, NeighbourGraph>();
 const CACHE_LIMIT = 16;
@@ -34,15 +35,24 @@ export function graphSeed(round: GraphRound): Uint8Array<ArrayBuffer> {
  * The neighbour graph of the round a session belongs to, under a roster (its member count and
  * graph settings): the complete graph, or the Harary graph relabelled by the permutation drawn
  * from `HKDF(graphSeed(round), "graph-prg")` (see `hararyGraph`). Every view of a round has the
- * same graph, so view changes add no draws to the privacy bound. Refuses (ConfigError) what
- * `hararyGraph` refuses.
+ * same graph, so view changes add no draws to the privacy bound. A roster with groups gets the
+ * `GroupGraph` of the round's partition instead (`groups.ts`: no edge between groups; cliques,
+ * or the roster's Harary graph inside groups larger than its degree + 1). Refuses
+ * (ConfigError) what `hararyGraph` and `partition` refuse.
  */
 export function sessionGraph(
-  roster: { readonly members: readonly unknown[]; readonly graph: GraphSettings },
+  roster: {
+    readonly members: readonly unknown[];
+    readonly graph: GraphSettings;
+    readonly groups?: GroupPlan;
+  },
   session: GraphRound,
 ): NeighbourGraph {
   const n = roster.members.length;
   const graph = roster.graph;
+  if (roster.groups !== undefined) {
+    return groupGraph(n, roster.groups.count, graph, session);
+  }
   if (graph.kind === "complete") return completeGraph(n);
   const seed = graphSeed(session);
   const id = `${n}/${graph.degree}/${Array.from(seed).join(".")}`;

@@ -40,6 +40,7 @@ import { Leader } from "./leader.ts";
 import type { MaskExpander } from "../math/masking.ts";
 import {
   aggregateHash,
+  certificateBodyLength,
   readLeaderCertificate,
   verifyCertificateSignatures,
 } from "../certificate/certificate.ts";
@@ -571,7 +572,7 @@ export class Endpoint {
         round,
         view,
         aggregateHash: hash,
-        bodyLength: 4 * (roster.dim + 1),
+        bodyLength: certificateBodyLength(roster, certificate),
         isBody: (body) => equalBytes(aggregateHash(env.session, body), hash),
         withBody: (body) => withBody(env, body),
       };

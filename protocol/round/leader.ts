@@ -22,17 +22,25 @@
  */
 import { equalBytes, u32Bytes, u32View, wipe } from "../encoding/bytes.ts";
 import { sealCertificate } from "../certificate/certificate.ts";
+import { groupBody } from "../certificate/group_sums.ts";
 import type { Value } from "../encoding/codec.ts";
 import { type Rng, sha256 } from "../crypto/mod.ts";
 import { ensure, ProtocolError } from "../errors.ts";
 import type { Roster } from "../federation/roster.ts";
+import { type RoundGroups, roundGroups } from "../federation/round_groups.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import { type Session, sessionHash } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
 import type { NeighbourGraph } from "../graph/graphs.ts";
 import { sessionGraph } from "../graph/session_graph.ts";
 import { addInto, type MaskExpander } from "../math/masking.ts";
-import { difference, type MemberSet, memberSetHash, toMemberSet } from "../math/member_set.ts";
+import {
+  difference,
+  intersection,
+  type MemberSet,
+  memberSetHash,
+  toMemberSet,
+} from "../math/member_set.ts";
 import type { Share } from "../math/shamir.ts";
 import {
   type Envelope,
@@ -43,6 +51,7 @@ import {
 } from "../wire/frame.ts";
 import {
   type AdvertiseKeys,
+  type Certificate,
   consistencyRequestFields,
   readAdvertiseKeys,
   readApproval,
@@ -77,6 +86,8 @@ export class Leader {
   readonly session: Session;
   readonly #hash: Uint8Array;
   readonly #graph: NeighbourGraph;
+  /** The round's groups (group-wise aggregation), or undefined for one sum over everyone. */
+  readonly #groups: RoundGroups | undefined;
   #stage: LeaderStage = "advertise";
   #stageOpened: number | undefined;
   #deadline: number | undefined;
@@ -94,6 +105,10 @@ export class Leader {
   /** Post-quantum pair attachments from the lower to the higher index: "lo,hi" → ct, wrap. */
   readonly #pairs = new Map<string, PairAttachment>();
   #sum: Uint32Array | undefined;
+  /** With groups: each group's running sum of masked inputs (allocated on its first input). */
+  readonly #groupSums = new Map<number, Uint32Array>();
+  /** With groups: the groups eligible under U3 (enough inputs), fixed when U3 is. */
+  #eligible: ReadonlySet<number> = new Set();
   readonly #masked = new Set<number>();
   #u3: MemberSet = [];
   readonly #approvals = new Map<number, Uint8Array>();
@@ -119,6 +134,7 @@ export class Leader {
     this.#lost = lost;
     this.#hash = sessionHash(session);
     this.#graph = sessionGraph(config.roster, session);
+    this.#groups = roundGroups(config.roster, session.round);
   }
 
   /** The current stage. */
@@ -202,8 +218,9 @@ export class Leader {
   wipe(): void {
     this.#deadline = undefined;
     if (this.#stage !== "publish") this.#stage = "failed";
-    wipe(this.#sum);
+    wipe(this.#sum, ...this.#groupSums.values());
     this.#sum = undefined;
+    this.#groupSums.clear();
     this.#wipeShares();
   }
 
@@ -343,8 +360,7 @@ export class Leader {
     const input = readMaskedInput(env, this.#config.roster);
     checkMaskedInput(this.#hash, this.#u2Hash, env.sender, input);
     await this.#verified(env);
-    this.#sum ??= new Uint32Array(this.#config.roster.dim + 1);
-    addInto(this.#sum, u32View(input.body)); // read-only: a view of the decoded body
+    addInto(this.#sumOf(env.sender), u32View(input.body)); // read-only: a view of the body
     this.#accept(env);
     this.#masked.add(env.sender);
     return await this.#tryClose(now);
@@ -363,7 +379,9 @@ export class Leader {
     if (!await this.#firstTime(env, "unmask", this.#approvers)) return [];
     const unmask = readUnmask(env, this.#config.roster);
     const holder = env.sender;
-    checkUnmask(this.#graph, this.#u2, this.#u3, holder, unmask);
+    const reveals = this.#groups === undefined ||
+      this.#eligible.has(this.#groups.partition.groupOf(holder));
+    checkUnmask(this.#graph, this.#u2, this.#u3, holder, unmask, reveals);
     await this.#verified(env);
     this.#accept(env);
     this.#unmasked.add(holder);
@@ -387,7 +405,9 @@ export class Leader {
       case "share":
         return ready(this.#shares, this.#u1) ? await this.#closeShareKeys(now) : [];
       case "masked":
-        return ready(this.#masked, this.#u2) ? await this.#closeMasked(now) : [];
+        return ready(this.#masked, this.#u2) && this.#enoughGroups(this.#masked)
+          ? await this.#closeMasked(now)
+          : [];
       case "consistency":
         return ready(this.#approvals, this.#u3) ? await this.#closeApprovals(now) : [];
       case "unmask":
@@ -429,8 +449,29 @@ export class Leader {
     return out;
   }
 
+  /** The running sum a masked input of `member` goes into: its group's, or the one sum. */
+  #sumOf(member: number): Uint32Array {
+    const w = this.#config.roster.dim + 1;
+    if (this.#groups === undefined) return this.#sum ??= new Uint32Array(w);
+    const j = this.#groups.partition.groupOf(member);
+    let sum = this.#groupSums.get(j);
+    if (sum === undefined) this.#groupSums.set(j, sum = new Uint32Array(w));
+    return sum;
+  }
+
+  /**
+   * Whether the masked inputs received leave at least `minGroups` groups with enough inputs
+   * (always, without groups). Below it the leader waits: members refuse a consistency request
+   * that could not complete (`member_checks.ts`), and the view timeout moves on.
+   */
+  #enoughGroups(masked: ReadonlySet<number>): boolean {
+    const rg = this.#groups;
+    return rg === undefined || rg.eligible(toMemberSet(masked)).length >= rg.minGroups;
+  }
+
   async #closeMasked(now: number): Promise<Output[]> {
     this.#u3 = toMemberSet(this.#masked.keys());
+    if (this.#groups !== undefined) this.#eligible = new Set(this.#groups.eligible(this.#u3));
     const frame = await this.#seal(
       "consistencyRequest",
       consistencyRequestFields({ u2: this.#u2, u3: this.#u3 }),
@@ -458,6 +499,7 @@ export class Leader {
    * rather than leaving a sum that a second attempt could publish wrong.
    */
   async #finish(): Promise<Output[]> {
+    if (this.#groups !== undefined) return await this.#finishGroups(this.#groups);
     let unmasked;
     try {
       unmasked = await removeMasks({
@@ -486,6 +528,80 @@ export class Leader {
   }
 
   /**
+   * With groups: unmasks each eligible group's sum on its own (its members' secrets, from its
+   * members' shares: pair masks never cross groups). A group whose secrets cannot be recovered
+   * (too few revealers, inconsistent shares) or whose weight is out of range is left out while
+   * the others complete (the certificate lists the groups included, so every member names the
+   * others); with fewer than `minGroups` left the session fails, naming each group's reason. Like
+   * {@link #finish}, runs once and wipes the revealed shares whatever happens.
+   */
+  async #finishGroups(rg: RoundGroups): Promise<Output[]> {
+    const { roster } = this.#config;
+    const out: Output[] = [];
+    const included: number[] = [];
+    const sums: Uint32Array[] = [];
+    const leftOut: string[] = [];
+    try {
+      for (const j of [...this.#eligible].sort((a, b) => a - b)) {
+        const sum = this.#groupSums.get(j)!;
+        const u3 = rg.members(j, this.#u3);
+        const unmasked = await removeMasks({
+          roster,
+          expander: this.#config.expander,
+          sessionHash: this.#hash,
+          graph: this.#graph,
+          u2: rg.members(j, this.#u2),
+          u3,
+          shares: { self: this.#selfShares, mask: this.#maskShares },
+          advertOf: (m) => this.#adverts.get(m)!.keys,
+          attachment: (lo, hi) => this.#pairs.get(`${lo},${hi}`)!,
+        }, sum);
+        out.push(...unmasked.refused.map((error) => event({ type: "refused", error })));
+        const weight = sum[roster.dim];
+        const maxWeight = roster.quantization.maxWeight;
+        if (unmasked.failure !== undefined) {
+          leftOut.push(`group ${j}: ${unmasked.failure}`);
+        } else if (weight < u3.length || weight > u3.length * maxWeight) {
+          leftOut.push(
+            `group ${j}: its weight ${weight} is outside [${u3.length}, ` +
+              `${u3.length * maxWeight}]: a member submitted an out-of-range weight`,
+          );
+        } else {
+          included.push(j);
+          sums.push(sum);
+        }
+      }
+    } catch (err) {
+      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      return [
+        event({ type: "internal-error", message }),
+        ...this.#fail("cannot remove the masks: an internal error left the sums unusable"),
+      ];
+    } finally {
+      this.#wipeShares();
+    }
+    if (included.length < rg.minGroups) {
+      return [
+        ...out,
+        ...this.#fail(
+          `only ${included.length} groups could be unmasked, the round needs ${rg.minGroups}` +
+            (leftOut.length > 0 ? ` (${leftOut.join("; ")})` : ""),
+        ),
+      ];
+    }
+    const body = groupBody(roster.dim, sums);
+    for (const s of this.#groupSums.values()) wipe(s);
+    this.#groupSums.clear();
+    return [
+      ...out,
+      ...await this.#publishBody(body, intersectionOfGroups(rg, included, this.#u3), {
+        seed: rg.partition.seed,
+        included,
+      }),
+    ];
+  }
+
+  /**
    * Publishes the unmasked sum: refuses (round-failed) a total weight outside
    * [|U3|, |U3| · maxWeight], else signs the Certificate and broadcasts it with the aggregate.
    */
@@ -500,14 +616,40 @@ export class Leader {
           `${k * roster.quantization.maxWeight}]: a member submitted an out-of-range weight`,
       );
     }
-    const body = u32Bytes(sum);
+    return await this.#publishBody(sum, this.#u3, undefined);
+  }
+
+  /**
+   * Signs the Certificate over `words` (the total, then with groups the included group sums)
+   * and broadcasts it. `inputs` are the members whose inputs it holds (its total weight was
+   * checked against them).
+   */
+  async #publishBody(
+    words: Uint32Array,
+    inputs: MemberSet,
+    groups: Certificate["groups"],
+  ): Promise<Output[]> {
+    const { roster } = this.#config;
+    const totalWeight = words[roster.dim];
+    if (
+      totalWeight < inputs.length || totalWeight > inputs.length * roster.quantization.maxWeight
+    ) {
+      return this.#fail(`the unmasked total weight ${totalWeight} is out of range`);
+    }
+    const body = u32Bytes(words);
     const approvals = this.#approvers.map((a) => this.#approvals.get(a)!);
     const { frame, withoutBody, aggregateHash } = await sealCertificate(
       roster,
       this.session,
       this.#config.self,
       this.#config.signer,
-      { u2Hash: this.#u2Hash, u3: this.#u3, approvals, totalWeight },
+      {
+        u2Hash: this.#u2Hash,
+        u3: this.#u3,
+        approvals,
+        totalWeight,
+        ...(groups === undefined ? {} : { groups }),
+      },
       body,
     );
     this.#stage = "publish";
@@ -517,6 +659,11 @@ export class Leader {
     const published = { round, view, certificate: withoutBody, aggregateHash, body };
     return [this.#stageEvent("publish"), { kind: "broadcast", frame, published }];
   }
+}
+
+/** The members of `u3` in the `included` groups. */
+function intersectionOfGroups(rg: RoundGroups, included: readonly number[], u3: MemberSet) {
+  return toMemberSet(included.flatMap((j) => intersection(rg.partition.groups[j], u3)));
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {

@@ -94,7 +94,8 @@ export function checkApproval(
 /**
  * `holder`'s Unmask reveals, for every owner in its closed neighbourhood, the share of its
  * self-mask seed if the owner is in U3, of its mask seed if it is in U2 \ U3 — exactly those, and
- * never both for one owner.
+ * never both for one owner. With `reveals` false (a holder whose group is too small to be
+ * unmasked, `round_groups.ts`) it must reveal nothing.
  */
 export function checkUnmask(
   graph: NeighbourGraph,
@@ -102,8 +103,9 @@ export function checkUnmask(
   u3: MemberSet,
   holder: number,
   unmask: Unmask,
+  reveals = true,
 ): void {
-  const closed = toMemberSet([holder, ...graph.neighbours(holder)]);
+  const closed = reveals ? toMemberSet([holder, ...graph.neighbours(holder)]) : [];
   const expectedSelf = intersection(closed, u3);
   const expectedMask = intersection(closed, difference(u2, u3));
   const selfOwners = unmask.selfShares.map(([o]) => o);

@@ -15,6 +15,7 @@ import { equalBytes } from "../encoding/bytes.ts";
 import { checkApprovals } from "../certificate/approvals.ts";
 import { ensure, ProtocolError, relayedBy } from "../errors.ts";
 import type { Roster } from "../federation/roster.ts";
+import { roundGroups } from "../federation/round_groups.ts";
 import type { Session } from "../federation/session.ts";
 import type { NeighbourGraph } from "../graph/graphs.ts";
 import {
@@ -135,7 +136,8 @@ export function checkDelivery(
 
 /**
  * The lists of a ConsistencyRequest from `leader`: the U2 this member was delivered, and U3
- * within it, with this member, at least t.
+ * within it, with this member, at least t; with groups, leaving at least `minGroups` groups
+ * with enough inputs.
  */
 export function checkConsistencyRequest(
   view: MemberView,
@@ -163,6 +165,29 @@ export function checkConsistencyRequest(
     `|U3| = ${request.u3.length} < t = ${roster.threshold}`,
     leader,
   );
+  const rg = roundGroups(roster, view.session.round);
+  if (rg !== undefined) {
+    // An honest leader waits for enough groups: a U3 that leaves fewer could never complete.
+    const eligible = rg.eligible(request.u3).length;
+    ensure(
+      eligible >= rg.minGroups,
+      "inconsistent-lists",
+      `U3 leaves ${eligible} groups with enough inputs, the round needs ${rg.minGroups}`,
+      leader,
+    );
+  }
+}
+
+/**
+ * Whether this member reveals its shares in the unmask stage for the approved `u3`: always
+ * without groups; with groups only when its group's inputs in U3 reach the group's need (its
+ * threshold and the roster's `minGroupSize`), so a leader that declares a group's members
+ * dropped never gets a sum of fewer inputs (`round_groups.ts`).
+ */
+export function revealsShares(view: MemberView, u3: MemberSet): boolean {
+  const rg = roundGroups(view.roster, view.session.round);
+  if (rg === undefined) return true;
+  return rg.eligible(u3).includes(rg.partition.groupOf(view.self));
 }
 
 /**

@@ -59,11 +59,12 @@ import { u32Bytes, wipe } from "../encoding/bytes.ts";
 import { checkCertificate } from "../certificate/certificate.ts";
 import { HASH, type Rng, taggedHash } from "../crypto/mod.ts";
 import { CallerError, ensure, ProtocolError } from "../errors.ts";
-import { type Roster, shareThreshold, viewPatienceMs } from "../federation/roster.ts";
+import { ownerShareThreshold, type Roster, viewPatienceMs } from "../federation/roster.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import { sessionHash, sessionOf } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
 import { sessionGraph } from "../graph/session_graph.ts";
+import { roundGroups } from "../federation/round_groups.ts";
 import type { MaskExpander, MaskTerm } from "../math/masking.ts";
 import { type MemberSet, memberSetHash, toMemberSet } from "../math/member_set.ts";
 import {
@@ -97,6 +98,7 @@ import {
   checkKeyList,
   checkUnmaskRequest,
   type MemberView,
+  revealsShares,
 } from "./member_checks.ts";
 import { dealShares, discardOpened, openDelivery, type SealingContext } from "./share_sealing.ts";
 import {
@@ -713,7 +715,16 @@ export class Participant {
     const { roster, self, rng, signer } = this.#config;
     const u1 = await checkKeyList(v, env);
     const neighbours = v.graph.neighbours(self).filter((u) => u1.has(u));
-    const tk = shareThreshold(roster);
+    let tk = ownerShareThreshold(roster, v.graph, self);
+    // A group with fewer members in U1 than its need can never reach it in U3 ⊆ U1, so it is
+    // never unmasked (no member reveals for it): its members still take part, dealing to the
+    // holders they have, and are left out of the round's sums (`round_groups.ts`).
+    const rg = roundGroups(roster, this.round);
+    if (rg !== undefined) {
+      const j = rg.partition.groupOf(self);
+      const inU1 = rg.members(j, toMemberSet(u1.keys())).length;
+      if (inU1 < rg.need(j)) tk = Math.min(tk, neighbours.length + 1);
+    }
     ensure(
       neighbours.length + 1 >= tk,
       "inconsistent-lists",
@@ -783,7 +794,10 @@ export class Participant {
     const u3Hash = memberSetHash(v.sessionHash, request.u3);
     const frame = await this.#seal(v, "approval", approvalFields({ u2Hash: v.u2Hash!, u3Hash }));
     v.u3 = request.u3;
-    const out = roster.graph.kind === "complete" ? [] : [this.#commit()];
+    // Sparse and group graphs complete a view with fewer revealers than t: commit on approving.
+    const out = roster.graph.kind === "complete" && roster.groups === undefined
+      ? []
+      : [this.#commit()];
     return [
       ...out,
       this.#enter(TRANSITIONS.masked.next, now),
@@ -804,7 +818,9 @@ export class Participant {
     const alive = new Set(v.u3!);
     const selfShares: [number, Uint8Array][] = [];
     const maskShares: [number, Uint8Array][] = [];
-    for (const owner of [...v.held!.keys()].sort((a, b) => a - b)) {
+    // A group with too few inputs is never unmasked: its members reveal nothing.
+    const owners = revealsShares(v, v.u3!) ? [...v.held!.keys()] : [];
+    for (const owner of owners.sort((a, b) => a - b)) {
       const pair = v.held!.get(owner)!;
       if (alive.has(owner)) selfShares.push([owner, pair.slice(0, SHARE_LENGTH)]);
       else maskShares.push([owner, pair.slice(SHARE_LENGTH)]);
@@ -831,7 +847,7 @@ export class Participant {
     ensure(env.body !== null, "malformed", "certificate without its aggregate", env.sender);
     const { roster, self } = this.#config;
     const checked = await checkCertificate(roster, env, env.body, this.#verifiedApprovals);
-    if (!checked.certificate.u3.includes(self)) return undefined;
+    if (!checked.members.includes(self)) return undefined;
     return [this.#conflictEvent(env.session.view, env.sender, "certificate")];
   }
 

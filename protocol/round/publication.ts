@@ -231,7 +231,7 @@ export class Publication {
       session: env.session,
       hash: checked.hash,
       frame: withoutBody(env),
-      members: checked.certificate.u3,
+      members: checked.members,
       aggregate: checked.aggregate,
     };
     return [
@@ -244,7 +244,7 @@ export class Publication {
         certificate: this.#taken.frame,
         aggregateHash: checked.certificate.aggregateHash,
         aggregate: checked.aggregate,
-        members: checked.certificate.u3,
+        members: checked.members,
       }),
       ...(cosign === undefined ? [] : [{ kind: "broadcast", frame: cosign } as const]),
       ...await this.#tryFinal(),
@@ -291,7 +291,7 @@ export class Publication {
     );
     if (commitment.view !== undefined && commitment.approvedU3 !== undefined) {
       ensure(
-        sameMembers(verified.members, commitment.approvedU3),
+        sameMembers(verified.u3, commitment.approvedU3),
         "inconsistent-lists",
         "the outcome's U3 differs from the one this member approved",
         env.sender,

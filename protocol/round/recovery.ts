@@ -27,7 +27,8 @@
 import { wipe } from "../encoding/bytes.ts";
 import { constantTimeEqual } from "../crypto/mod.ts";
 import { ProtocolError } from "../errors.ts";
-import { type Roster, shareThreshold } from "../federation/roster.ts";
+import { ownerShareThreshold, type Roster, shareThreshold } from "../federation/roster.ts";
+import type { NeighbourGraph } from "../graph/graphs.ts";
 import type { MemberSet } from "../math/member_set.ts";
 import { combine, lagrangeAtZero, reconstruct, type Share } from "../math/shamir.ts";
 import type { AdvertiseKeys } from "../wire/messages.ts";
@@ -56,7 +57,9 @@ export interface RecoveredSecrets {
 /**
  * Recovers and checks the self-mask seed of every member of `alive` and the mask seed of every
  * member of `dropped` from `shares`, given each member's verified advertised keys (`advertOf`)
- * in the session of `sessionHash`. The caller owns (and must wipe) the seeds returned.
+ * in the session of `sessionHash`. The caller owns (and must wipe) the seeds returned. With the
+ * session's `graph`, each owner's threshold is its own (`ownerShareThreshold`: its group's on a
+ * group graph); without it, the roster's `shareThreshold`.
  */
 export function recoverSecrets(
   roster: Roster,
@@ -65,8 +68,9 @@ export function recoverSecrets(
   dropped: MemberSet,
   shares: RevealedShares,
   advertOf: (member: number) => AdvertiseKeys,
+  graph?: NeighbourGraph,
 ): RecoveredSecrets {
-  const recovery = new Recovery(roster);
+  const recovery = new Recovery(roster, graph);
   const selfSeeds = new Map<number, Uint8Array>();
   const maskSeeds = new Map<number, Uint8Array>();
   const missing: number[] = [];
@@ -101,17 +105,25 @@ export function recoverSecrets(
 /** One session's reconstructions: the Lagrange coefficient cache and the refusals made. */
 class Recovery {
   readonly refused: ProtocolError[] = [];
-  readonly #threshold: number;
-  /** The most corrupt holders one owner's shares can have (the framing rule of the module doc). */
-  readonly #framers: number;
+  readonly #roster: Roster;
+  readonly #graph: NeighbourGraph | undefined;
   readonly #coefficients = new Map<string, Uint16Array>();
 
-  constructor(roster: Roster) {
-    this.#threshold = shareThreshold(roster);
-    this.#framers = Math.min(
-      2 * roster.threshold - roster.members.length - 1,
-      this.#threshold - 1,
-    );
+  constructor(roster: Roster, graph: NeighbourGraph | undefined) {
+    this.#roster = roster;
+    this.#graph = graph;
+  }
+
+  /** The owner's Shamir threshold. */
+  #threshold(owner: number): number {
+    return this.#graph === undefined
+      ? shareThreshold(this.#roster)
+      : ownerShareThreshold(this.#roster, this.#graph, owner);
+  }
+
+  /** The most corrupt holders one owner's shares can have (the framing rule of the module doc). */
+  #framers(tk: number): number {
+    return Math.min(2 * this.#roster.threshold - this.#roster.members.length - 1, tk - 1);
   }
 
   /** The owner's checked secret from `shares`, or undefined (refusals recorded). */
@@ -120,7 +132,7 @@ class Recovery {
     owner: number,
     check: (secret: Uint8Array) => boolean,
   ): Uint8Array | undefined {
-    const tk = this.#threshold;
+    const tk = this.#threshold(owner);
     if (shares === undefined || shares.length < tk) return undefined;
     shares.sort((a, b) => a.x - b.x);
     const first = shares.slice(0, tk);
@@ -132,7 +144,7 @@ class Recovery {
     fast.fill(0);
     const result = reconstruct(shares, tk, check);
     if (result.secret === undefined) {
-      if (result.consistent && shares.length - tk >= this.#framers) {
+      if (result.consistent && shares.length - tk >= this.#framers(tk)) {
         this.refused.push(
           new ProtocolError(
             "commitment-mismatch",

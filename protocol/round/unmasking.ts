@@ -51,6 +51,7 @@ export async function removeMasks(ctx: UnmaskingContext, sum: Uint32Array): Prom
     dropped,
     ctx.shares,
     ctx.advertOf,
+    ctx.graph,
   );
   const refused = [...recovered.refused];
   if (recovered.missing.length > 0) {

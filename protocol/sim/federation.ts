@@ -9,6 +9,7 @@ import { labelledRng } from "../crypto/mod.ts";
 import { createRoster, type Member, type Roster } from "../federation/roster.ts";
 import { MemberSigner } from "../federation/signer.ts";
 import type { GraphSettings } from "../graph/graphs.ts";
+import type { GroupSettings } from "../graph/groups.ts";
 import { defaultHararyThreshold, secAggPlusGraph } from "../graph/secagg_plus.ts";
 
 /** What a simulated federation is made of; omitted fields take the documented defaults. */
@@ -31,6 +32,8 @@ export interface SimulatedFederationSettings {
   readonly clip?: number;
   /** Largest weight (default 100). */
   readonly maxWeight?: number;
+  /** Group-wise aggregation (`graph/groups.ts`); default none. */
+  readonly groups?: GroupSettings;
 }
 
 /** A federation's signers (index = roster index) and its roster. */
@@ -85,6 +88,7 @@ export async function simulatedFederation(
     clip: settings.clip ?? 1,
     maxWeight: settings.maxWeight ?? 100,
     graph,
+    ...(settings.groups === undefined ? {} : { groups: settings.groups }),
     stageTimeoutMs: 1000,
     advertiseTimeoutMs: 1000,
     viewTimeoutMs: 3000,

@@ -29,6 +29,7 @@ export {
 } from "./federation.ts";
 export {
   type DropStage,
+  type GroupReport,
   type KillStage,
   MEMBER_STAGES,
   type MemberStage,

@@ -13,6 +13,8 @@
  * @module
  */
 import { verifyFinalCertificate } from "../certificate/final.ts";
+import type { CertifiedGroupSums } from "../certificate/group_sums.ts";
+import type { GroupSettings } from "../graph/groups.ts";
 import { labelledRng } from "../crypto/mod.ts";
 import { equalBytes, u32Bytes } from "../encoding/bytes.ts";
 import type { Roster } from "../federation/roster.ts";
@@ -76,6 +78,27 @@ export interface SimOptions {
   readonly expander?: MaskExpander;
   /** A clock (ms) to measure CPU time by; without one, timings are not measured. */
   readonly clock?: () => number;
+  /** Group-wise aggregation (`graph/groups.ts`); default none (one sum over everyone). */
+  readonly groups?: GroupSettings;
+  /**
+   * Called with each round's verified group sums (group-wise aggregation only), before the
+   * report is made: the hook for combining the group means (a robust rule) outside the core.
+   */
+  readonly onGroups?: (round: number, groups: CertifiedGroupSums) => void;
+}
+
+/** One group of a simulated round (group-wise aggregation), JSON-friendly. */
+export interface GroupReport {
+  /** The group's index in the round's partition. */
+  readonly group: number;
+  /** The ids of the members whose inputs its sum holds (none for a group left out). */
+  readonly members: readonly string[];
+  /** Its certified total weight (0 for a group left out). */
+  readonly weight: number;
+  /** Whether the round's certificate included it. */
+  readonly included: boolean;
+  /** Its sum is, bit for bit, the plaintext sum of its members' quantized inputs. */
+  readonly exact: boolean;
 }
 
 /** CPU time per stage. */
@@ -122,6 +145,13 @@ export interface RoundReport {
   readonly refusals: readonly string[];
   /** Why the round did not finish exactly, if it did not. */
   readonly failure?: string;
+  /** With groups: every group of the round's partition, included or left out. */
+  readonly groups?: readonly GroupReport[];
+  /**
+   * With groups: the certified body's bytes (the total and each included group's sum), what
+   * every member downloads with the certificate; without groups it is 4 · (d + 1).
+   */
+  readonly bodyBytes?: number;
 }
 
 /** The whole run. */
@@ -132,7 +162,7 @@ export interface SimReport {
   readonly dim: number;
   /** The roster's mode. */
   readonly mode: "classical" | "post-quantum";
-  /** The neighbour graph, e.g. `complete` or `harary(k=4, t=3)`. */
+  /** The neighbour graph, e.g. `complete`, `harary(k=4, t=3)` or `groups(g=3)`. */
   readonly graph: string;
   /** The global threshold t. */
   readonly threshold: number;
@@ -162,7 +192,10 @@ export async function simulate(options: SimOptions): Promise<SimReport> {
     nodes: roster.members.length,
     dim: roster.dim,
     mode: roster.mode,
-    graph: roster.graph.kind === "complete"
+    graph: roster.groups !== undefined
+      ? `groups(g=${roster.groups.count}, minGroupSize=${roster.groups.minGroupSize}, ` +
+        `minGroups=${roster.groups.minGroups})`
+      : roster.graph.kind === "complete"
       ? "complete"
       : `harary(k=${roster.graph.degree}, t=${roster.graph.threshold})`,
     threshold: roster.threshold,
@@ -400,14 +433,19 @@ async function report(
         : `internal errors: ${log.internalErrors.join("; ")}`,
     };
   }
-  const exact = equalBytes(
-    u32Bytes(plainSum(inputs, final.members, roster.dim)),
-    u32Bytes(final.aggregate),
-  );
+  // With groups the body is the total, then each included group's sum.
+  const total = final.aggregate.subarray(0, roster.dim + 1);
+  let exact = equalBytes(u32Bytes(plainSum(inputs, final.members, roster.dim)), u32Bytes(total));
   let verified = false;
+  let groups: GroupReport[] | undefined;
   try {
-    await verifyFinalCertificate(roster, final.certificate, u32Bytes(final.aggregate));
+    const v = await verifyFinalCertificate(roster, final.certificate, u32Bytes(final.aggregate));
     verified = true;
+    if (v.groups !== undefined) {
+      options.onGroups?.(round, v.groups);
+      groups = groupReports(roster, inputs, v.groups);
+      exact &&= groups.every((g) => g.exact);
+    }
   } catch (err) {
     log.refusals.push(`offline verification: ${(err as Error).message}`);
   }
@@ -417,8 +455,31 @@ async function report(
     members: final.members.map((i) => roster.members[i].id),
     exact,
     verified,
-    maxAbsError: maxAbsError(roster, inputs, final),
+    maxAbsError: maxAbsError(roster, inputs, final.members, total),
+    ...(groups === undefined ? {} : { groups, bodyBytes: final.aggregate.byteLength }),
   };
+}
+
+/** Each group of the round: its certified members and weight, and whether its sum is exact. */
+function groupReports(
+  roster: Roster,
+  inputs: RoundInputs,
+  groups: CertifiedGroupSums,
+): GroupReport[] {
+  return groups.partition.map((_, j): GroupReport => {
+    const g = groups.included.find((x) => x.group === j);
+    if (g === undefined) {
+      return { group: j, members: [], weight: 0, included: false, exact: true };
+    }
+    const exact = equalBytes(u32Bytes(plainSum(inputs, g.members, roster.dim)), u32Bytes(g.sum));
+    return {
+      group: j,
+      members: g.members.map((i) => roster.members[i].id),
+      weight: g.weight,
+      included: true,
+      exact,
+    };
+  });
 }
 
 /** The plaintext sum (mod 2^32) of `members`' quantized inputs: what the aggregate must be. */
@@ -435,16 +496,17 @@ function plainSum(inputs: RoundInputs, members: readonly number[], dim: number):
 function maxAbsError(
   roster: Roster,
   inputs: RoundInputs,
-  final: Extract<ProtocolEvent, { type: "final" }>,
+  members: readonly number[],
+  total: Uint32Array,
 ): number {
   const q = roster.quantization;
-  const mean = dequantizeMean(final.aggregate, q, final.members.length);
+  const mean = dequantizeMean(total, q, members.length);
   let wsum = 0;
-  for (const m of final.members) wsum += inputs.weights[m];
+  for (const m of members) wsum += inputs.weights[m];
   let worst = 0;
   for (let j = 0; j < roster.dim; j++) {
     let acc = 0;
-    for (const m of final.members) {
+    for (const m of members) {
       acc += inputs.weights[m] * Math.max(-q.clip, Math.min(q.clip, inputs.floats[m][j]));
     }
     worst = Math.max(worst, Math.abs(mean[j] - acc / wsum));

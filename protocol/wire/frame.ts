@@ -154,6 +154,9 @@ export function frameLimit(roster: Roster, type: MessageType): number {
   const sig = ED25519_SIGNATURE_LENGTH + (pq ? ML_DSA65_SIGNATURE_LENGTH : 0);
   const advert = SMALL + sig + (pq ? 2 * XWING_PUBLIC_KEY_LENGTH : 0);
   const vector = 4 * (roster.dim + 1);
+  // A certificate's body: the total, then with groups up to g group sums (and g group indices).
+  const groups = roster.groups?.count ?? 0;
+  const body = vector * (1 + groups) + 8 * groups;
   const entry = 16 + SEALED_SHARES_LENGTH +
     (pq ? 2 * XWING_CIPHERTEXT_LENGTH + WRAP_LENGTH + ML_DSA65_SIGNATURE_LENGTH : 0);
   switch (type) {
@@ -178,11 +181,11 @@ export function frameLimit(roster: Roster, type: MessageType): number {
     case "unmask":
       return SMALL + sig + n * (SHARE_LENGTH + 16);
     case "certificate":
-      return SMALL + sig + 4 * n + n * (SMALL + sig + 8) + vector;
+      return SMALL + sig + 4 * n + n * (SMALL + sig + 8) + body;
     case "outcome":
       // A final certificate (the certificate without its body, the co-signatures) and the body.
       return SMALL + sig + frameLimit(roster, "certificate") +
-        n * (frameLimit(roster, "cosign") + 8) + vector;
+        n * (frameLimit(roster, "cosign") + 8) + body;
   }
 }
 

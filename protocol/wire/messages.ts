@@ -253,24 +253,53 @@ export interface Certificate {
   readonly approvals: readonly Uint8Array[];
   readonly aggregateHash: Uint8Array;
   readonly totalWeight: number;
+  /**
+   * With group-wise aggregation only (a roster with groups): the round's partition seed and the
+   * groups whose sums the body holds after the total, ascending. Absent otherwise.
+   */
+  readonly groups?: CertifiedGroups;
 }
 
-/** Fields of a Certificate message. */
+/** The group part of a Certificate (`federation/round_groups.ts`). */
+export interface CertifiedGroups {
+  /** The round's partition seed (`graph/groups.ts`'s `partitionSeed`). */
+  readonly seed: Uint8Array;
+  /** The groups whose sums follow the total in the body, strictly ascending. */
+  readonly included: readonly number[];
+}
+
+/**
+ * Fields of a Certificate message: `[u2Hash, u3, approvals, aggregateHash, totalWeight]`, and
+ * with groups a sixth, `[seed, [included group…]]`.
+ */
 export function certificateFields(c: Certificate): Value[] {
-  return [c.u2Hash, c.u3, c.approvals, c.aggregateHash, c.totalWeight];
+  const fields: Value[] = [c.u2Hash, c.u3, c.approvals, c.aggregateHash, c.totalWeight];
+  if (c.groups !== undefined) fields.push([c.groups.seed, [...c.groups.included]]);
+  return fields;
 }
 
 /** Parses Certificate fields (the body, if present, is checked by the receiver). */
 export function readCertificate(env: Envelope, roster: Roster): Certificate {
   expectType(env, "certificate");
   const n = roster.members.length;
-  const f = new Fields(env.fields, 5, "certificate", env.sender);
-  return {
+  const grouped = roster.groups !== undefined;
+  const f = new Fields(env.fields, grouped ? 6 : 5, "certificate", env.sender);
+  const certificate = {
     u2Hash: f.bytes(0, "U2 hash", 32),
     u3: f.members(1, "U3", n),
     approvals: readFrameList(f, 2, "approvals", n, env.sender),
     aggregateHash: f.bytes(3, "aggregate hash", 32),
     totalWeight: f.uint(4, "total weight", 2 ** 32 - 1),
+  };
+  if (!grouped) return certificate;
+  const g = new Fields(f.list(5, "groups", 2), 2, "certificate groups", env.sender);
+  return {
+    ...certificate,
+    groups: {
+      seed: g.bytes(0, "partition seed", 32),
+      // Group indices are read like member indices: strictly increasing, each below g.
+      included: g.members(1, "included groups", roster.groups!.count),
+    },
   };
 }
 

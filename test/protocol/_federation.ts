@@ -19,6 +19,7 @@ import type { ProtocolEvent } from "../../protocol/round/events.ts";
 import { openFrame } from "../../protocol/wire/frame.ts";
 import { readAdvertiseKeys, readUnmask } from "../../protocol/wire/messages.ts";
 import { createRoster, type Roster } from "../../protocol/federation/roster.ts";
+import type { GroupSettings } from "../../protocol/graph/groups.ts";
 import { RoundKeys } from "../../protocol/round/keys.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { type Session, sessionHash, sessionOf } from "../../protocol/federation/session.ts";
@@ -51,6 +52,8 @@ export interface FederationOptions {
   readonly degree?: number;
   /** Overrides the default round deadline. */
   readonly roundDeadlineMs?: number;
+  /** Group-wise aggregation (`protocol/graph/groups.ts`). */
+  readonly groups?: GroupSettings;
 }
 
 /**
@@ -72,6 +75,7 @@ export async function federationRoster(options: FederationOptions): Promise<Memb
     graph: options.degree === undefined ? "complete" : "sparse",
     degree: options.degree,
     dropout: 0,
+    ...(options.groups === undefined ? {} : { groups: options.groups }),
   });
   if (
     options.threshold === undefined && options.federation === undefined &&
@@ -87,6 +91,7 @@ export async function federationRoster(options: FederationOptions): Promise<Memb
     maxWeight: r.quantization.maxWeight,
     threshold: options.threshold ?? r.threshold,
     graph: r.graph,
+    ...(r.groups === undefined ? {} : { groups: r.groups }),
     stageTimeoutMs: r.stageTimeoutMs,
     advertiseTimeoutMs: r.advertiseTimeoutMs,
     viewTimeoutMs: r.viewTimeoutMs,

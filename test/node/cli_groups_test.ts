@@ -1,0 +1,178 @@
+/**
+ * Group-wise aggregation at the node's edges: `fedagg roster create --groups G | --group-size M`
+ * writes the roster's `groups` (and refuses contradictory or orphaned options, and groups below
+ * the safe size without `--allow-small-groups`); the roster file's strict reader names a
+ * misspelt group key and refuses a `robust` rule (no rules module yet); `fedagg verify` checks a
+ * grouped round's certified body (the total and each group's sum), prints each group's inputs,
+ * weight and sum hash, matches the mean against the total, and refuses a body whose group sum was
+ * changed.
+ */
+import "../../node/shims.ts";
+import { assert, assertEquals, assertMatch } from "../_assert.ts";
+import { u32Bytes } from "../../protocol/encoding/bytes.ts";
+import { inlineExpander } from "../../protocol/math/masking.ts";
+import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
+import { ConfigError } from "../../protocol/errors.ts";
+import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
+import {
+  addMember,
+  checkRosterParameters,
+  DEFAULT_PARAMETERS,
+  newRosterFile,
+  parseRosterFile,
+  readRosterFile,
+  rosterOf,
+  signRoster,
+  writeRosterFile,
+} from "../../node/roster_file.ts";
+import { encodeRaw } from "../../node/tensor_formats/mod.ts";
+import { rngFor } from "../protocol/_fixtures.ts";
+import { EndpointNet } from "../protocol/_harness.ts";
+import { cli, withTempDir } from "./_helpers.ts";
+
+Deno.test("cli roster create: --groups and --group-size, their minimums and refusals", async () => {
+  await withTempDir("fedagg-groups-", async (root) => {
+    const create = (...args: string[]) =>
+      cli(
+        "roster",
+        "create",
+        "--out",
+        `${root}/r.json`,
+        "--force",
+        "--federation",
+        "g",
+        "--dim",
+        "4",
+        ...args,
+      );
+    const ok = await create("--groups", "3", "--min-groups", "3");
+    assertEquals(ok.code, 0, ok.err);
+    assertMatch(ok.out, /groups: 3 groups per round; each group's sum is revealed/);
+    const file = await readRosterFile(`${root}/r.json`);
+    assertEquals(file.groups, {
+      count: 3,
+      minGroupSize: null,
+      minGroups: 3,
+      allowSmallGroups: false,
+    });
+    const bySize = await create("--group-size", "1", "--allow-small-groups");
+    assertEquals(bySize.code, 0, bySize.err);
+    assertEquals((await readRosterFile(`${root}/r.json`)).groups?.size, 1);
+    // Without groups the file has none (plain FedAvg over everyone).
+    assertEquals((await create()).code, 0);
+    assertEquals((await readRosterFile(`${root}/r.json`)).groups, undefined);
+
+    const refused = async (pattern: RegExp, ...args: string[]) => {
+      const r = await create(...args).catch((e) => e);
+      const text = r instanceof Error ? r.message : `${r.code} ${r.out} ${r.err}`;
+      assertMatch(text, pattern);
+    };
+    await refused(/not both/, "--groups", "3", "--group-size", "4");
+    await refused(/--min-groups needs --groups/, "--min-groups", "2");
+    await refused(/--allow-small-groups needs --groups/, "--allow-small-groups");
+    await refused(/below the safe size 4/, "--group-size", "2");
+    await refused(/groups.minGroups/, "--groups", "3", "--min-groups", "4");
+  });
+});
+
+Deno.test("roster file: groups are read strictly; a robust rule is refused until rules exist", () => {
+  const base = {
+    ...newRosterFile({ ...DEFAULT_PARAMETERS, federation: "g", dim: 4 }),
+  };
+  const parsed = parseRosterFile({ ...base, groups: { count: 2, minGroups: null } });
+  assertEquals(parsed.groups, { count: 2, minGroups: null });
+  const key = (value: unknown) => {
+    try {
+      parseRosterFile(value);
+    } catch (err) {
+      assert(err instanceof ConfigError);
+      return err.setting;
+    }
+    throw new Error("accepted");
+  };
+  assertEquals(key({ ...base, groups: { cuont: 2 } }), "groups.cuont");
+  assertEquals(key({ ...base, groups: { count: "2" } }), "groups.count");
+  assertEquals(
+    key({ ...base, groups: { count: 2, allowSmallGroups: "yes" } }),
+    "groups.allowSmallGroups",
+  );
+  assertEquals(key({ ...base, robust: "median" }), "robust");
+  // Parsed (an object), then refused where rosters are built.
+  const withRule = parseRosterFile({ ...base, robust: { rule: "median" } });
+  let setting = "";
+  try {
+    checkRosterParameters(withRule);
+  } catch (err) {
+    if (err instanceof ConfigError) setting = err.setting;
+  }
+  assertEquals(setting, "robust");
+});
+
+Deno.test("cli verify: a grouped round's body, its per-group report, and a changed group sum", async () => {
+  await withTempDir("fedagg-verify-groups-", async (root) => {
+    const identities: NodeIdentity[] = [];
+    for (let i = 0; i < 8; i++) {
+      identities.push(await createIdentity(`${root}/m${i}`, rngFor("cli-groups", i)));
+    }
+    let file = newRosterFile({
+      ...DEFAULT_PARAMETERS,
+      federation: "verify-groups",
+      dim: 6,
+      maxWeight: 10,
+      groups: { count: 2 },
+    });
+    for (const id of identities) file = addMember(file, id.card(["/ip4/127.0.0.1/tcp/1"]));
+    for (const id of identities) file = await signRoster(file, id);
+    const rosterPath = `${root}/roster.json`;
+    await writeRosterFile(rosterPath, file);
+    const roster = rosterOf(file);
+    assertEquals(roster.groups?.count, 2);
+    const signers = roster.members.map((m) => identities.find((i) => i.peerId === m.id)!.signer);
+    const net = new EndpointNet({ roster, signers }, inlineExpander, "cli-groups/endpoint");
+    let final;
+    try {
+      const inputs = signers.map((_, i) => {
+        const r = rngFor("cli-groups", "input", i);
+        const x = new Float32Array(roster.dim).map(() => r(1)[0] / 64 - 2);
+        return quantize(x, 1 + i, roster.quantization, r);
+      });
+      await net.submit(0, inputs);
+      await net.deliver();
+      final = net.events("final").find((e) => e.member === 0)!;
+    } finally {
+      net.close();
+    }
+    assert(final !== undefined, "the round is final");
+    const w = roster.dim + 1;
+    assertEquals(final.aggregate.length, 3 * w, "the total and two group sums");
+    const mean = dequantizeMean(final.aggregate.subarray(0, w), roster.quantization, 8);
+    await Deno.writeFile(`${root}/certificate.cbor`, final.certificate);
+    await Deno.writeFile(`${root}/sum`, u32Bytes(final.aggregate));
+    await Deno.writeFile(`${root}/mean.raw`, encodeRaw(mean));
+    const verify = (json: boolean, ...files: string[]) =>
+      cli(
+        "verify",
+        ...["--certificate", `${root}/certificate.cbor`, "--roster", rosterPath],
+        ...(json ? ["--json"] : []),
+        ...files.flatMap((f) => ["--aggregate", `${root}/${f}`]),
+      );
+    const v = await verify(true, "sum", "mean.raw");
+    assertEquals(v.code, 0, v.out);
+    const json = JSON.parse(v.out);
+    assertEquals(json.meanMatches, true);
+    assertEquals(json.groups.included.map((g: { group: number }) => g.group), [0, 1]);
+    assertEquals(json.groups.included.map((g: { members: string[] }) => g.members.length), [4, 4]);
+    assertEquals(json.groups.excluded, []);
+    const text = await verify(false, "sum");
+    assertEquals(text.code, 0, text.out);
+    assertMatch(text.out, /\ngroup 0: 4 inputs, weight \d+, sum hash [0-9a-f]{16}…\ngroup 1: /);
+    assertMatch(text.out, /groups left out: none$/);
+    // One group's word changed (the total kept): not the certified body.
+    const changed = final.aggregate.slice();
+    changed[w] += 1;
+    await Deno.writeFile(`${root}/changed`, u32Bytes(changed));
+    const bad = await verify(true, "changed");
+    assertEquals(bad.code, 1, bad.out);
+    assertMatch(JSON.parse(bad.out).reason, /changed .*not the one the certificate/);
+  });
+});
