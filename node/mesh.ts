@@ -73,7 +73,10 @@ export interface MeshOptions {
   readonly roster: Roster;
   /** Dial addresses of each member, by roster index. */
   readonly addresses: readonly (readonly string[])[];
-  /** Multiaddrs to listen on. */
+  /**
+   * Multiaddrs to listen on. The node announces its own entry of {@link addresses} instead,
+   * when that is not empty (the roster says where members reach it).
+   */
   readonly listen: readonly string[];
   /** Largest frame accepted (the protocol's `maxFrameSize`). */
   readonly maxFrame: number;
@@ -146,6 +149,7 @@ export class Mesh {
     const { roster, identity, log } = options;
     const peers = roster.members.map((m) => peerIdFromString(m.id));
     const members = new Set(roster.members.map((m) => m.id));
+    const own = options.addresses[roster.indexOf(identity.peerId) ?? -1] ?? [];
     // Created before the node: its connection gater counts refusals.
     const counters: MeshCounters = {
       framesSent: 0,
@@ -165,7 +169,14 @@ export class Mesh {
       // libp2p 3 starts the node inside createLibp2p unless told not to.
       start: false,
       privateKey: identity.libp2pKey,
-      addresses: { listen: [...options.listen] },
+      // Peers learn this node's addresses from the roster and, through identify, from what the
+      // node announces: announce the roster's addresses for it (when it lists any), not the
+      // listen addresses, so a member reached through a proxy, a NAT or a forwarded port is
+      // never dialed behind it.
+      addresses: {
+        listen: [...options.listen],
+        ...(own.length > 0 ? { announce: [...own] } : {}),
+      },
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
