@@ -48,6 +48,7 @@ const USAGE = `Usage: deno task testnet [options]
                    time (a shaping proxy in this process sits between the members)
   --bandwidth MBIT each link's bandwidth each way in Mbit/s (default with --rtt: unlimited)
   --jitter MS      each chunk's one-way delay varies by up to ± this (seeded by --seed)
+  --log-level L    the nodes' log level (default info; debug logs every stage a node enters)
   --json           print one JSON object as the last line
   --keep           keep the processes running at the end (for inspection; Ctrl-C stops them)
 `;
@@ -64,6 +65,7 @@ const args = parseArgs(Deno.args, {
     "rtt",
     "bandwidth",
     "jitter",
+    "log-level",
   ],
   boolean: ["kill-leader", "pq", "json", "help", "keep"],
   default: {
@@ -107,6 +109,7 @@ const num = (v: string | undefined, name: string, fallback: number) => {
   }
   return n;
 };
+const NODE_ARGS = args["log-level"] === undefined ? [] : ["--log-level", args["log-level"]];
 const WAN = args.rtt !== undefined || args.bandwidth !== undefined || args.jitter !== undefined;
 const SHAPE: LinkShape = {
   oneWayDelayMs: num(args.rtt, "rtt", 0) / 2,
@@ -338,7 +341,7 @@ async function runRound(net: LocalNet, round: number): Promise<RoundResult> {
   if (!verified) result.failure = (verify.stdout + verify.stderr).trim();
 
   // Bring the killed nodes back: they rejoin from their journal for the next round.
-  await Promise.all(victims.map((v) => net.start(nodeOf(v))));
+  await Promise.all(victims.map((v) => net.start(nodeOf(v), { args: NODE_ARGS })));
   return result;
 }
 
@@ -371,7 +374,7 @@ try {
   }, { proxied: WAN });
   if (WAN) proxy = WanProxy.start(net.routes(), SHAPE);
   const roster = net.roster;
-  await Promise.all(net.nodes.map((n) => net!.start(n)));
+  await Promise.all(net.nodes.map((n) => net!.start(n, { args: NODE_ARGS })));
   await Promise.all(net.nodes.map((n) => net!.connected(n)));
   say(`all ${N} nodes up and connected; roster t = ${roster.threshold}`);
   if (roster.threshold < defaultThreshold(N)) {
