@@ -169,6 +169,9 @@ interface RoundResult {
   bytesMoved: number;
   bytesPerMemberOver4d: number;
   leaderPeakRssBytes: number | null;
+  /** The leader's peak JavaScript heap and off-heap (ArrayBuffer) memory since it started. */
+  leaderPeakHeapUsedBytes: number | null;
+  leaderPeakExternalBytes: number | null;
   /** With an emulated WAN: the most bytes one link carried one way during the round. */
   maxLinkBytes: number | null;
   aggregatePath: string;
@@ -333,6 +336,8 @@ async function runRound(net: LocalNet, round: number): Promise<RoundResult> {
     bytesMoved,
     bytesPerMemberOver4d: memberMax / (4 * DIM),
     leaderPeakRssBytes: leaderStatus?.peakRssBytes ?? null,
+    leaderPeakHeapUsedBytes: leaderStatus?.peakHeapUsedBytes ?? null,
+    leaderPeakExternalBytes: leaderStatus?.peakExternalBytes ?? null,
     maxLinkBytes,
     aggregatePath,
     sumPath,

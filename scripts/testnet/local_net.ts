@@ -55,6 +55,8 @@ export interface NodeStatusJson {
   leading: { round: number; view: number; stage: string } | null;
   traffic: { bytesSent: number; bytesReceived: number };
   peakRssBytes: number;
+  peakHeapUsedBytes: number;
+  peakExternalBytes: number;
 }
 
 /** Ports this process handed out already (never handed out twice). */
