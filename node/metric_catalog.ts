@@ -242,6 +242,10 @@ export function nodeMetricSpecs(info: CatalogInfo): MetricSpec[] {
       "Time spent inside the protocol core's calls (its own work, mask expansion included)",
     ),
     counter(
+      "fedagg_protocol_cpu_seconds_total",
+      "Process CPU time (all threads) that passed during the protocol core's calls",
+    ),
+    counter(
       "fedagg_protocol_outputs_seconds_total",
       "Time spent handling the protocol core's outputs (journal writes, events, gossip)",
     ),

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import process from "node:process";
 import {
   CallerError,
   countClipped,
@@ -198,8 +199,13 @@ export class FedaggNode {
         broadcast: (frame, published) => this.#exchange.broadcast(frame, published),
         body: (round, view, hash, body) => this.#exchange.remember(round, view, hash, body),
       },
-      timed: (what, protocolMs, outputsMs) => {
+      cpuMs: () => {
+        const { user, system } = process.cpuUsage();
+        return (user + system) / 1000;
+      },
+      timed: (what, protocolMs, outputsMs, protocolCpuMs) => {
         this.metrics.inc("fedagg_protocol_seconds_total", "", {}, protocolMs / 1000);
+        this.metrics.inc("fedagg_protocol_cpu_seconds_total", "", {}, protocolCpuMs / 1000);
         this.metrics.inc("fedagg_protocol_outputs_seconds_total", "", {}, outputsMs / 1000);
         // Per input at debug level: the round breakdown (scripts/round_breakdown.ts) places
         // each in the stage it fell in by its time.
@@ -207,6 +213,7 @@ export class FedaggNode {
           log("debug", "protocol input", {
             what,
             protocolMs: Math.round(protocolMs * 10) / 10,
+            cpuMs: Math.round(protocolCpuMs * 10) / 10,
             outputsMs: Math.round(outputsMs * 10) / 10,
           });
         }

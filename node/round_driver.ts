@@ -54,9 +54,18 @@ export interface RoundDriverOptions {
    * Told after each input how long (ms) the endpoint call took (`protocolMs`: the protocol's
    * own work, including mask expansion on worker threads it awaits) and how long handling its
    * outputs took (`outputsMs`: journaling, events, gossip, queueing sends). `what` names the
-   * input (`receive`, `tick`, `submit`, …).
+   * input (`receive`, `tick`, `submit`, …). `protocolCpuMs` is the process CPU time (all
+   * threads, so mask workers count) that passed during the call, by {@link cpuMs}; NaN without
+   * it. While the call awaits workers, whatever else the process runs meanwhile counts too.
    */
-  readonly timed?: (what: string, protocolMs: number, outputsMs: number) => void;
+  readonly timed?: (
+    what: string,
+    protocolMs: number,
+    outputsMs: number,
+    protocolCpuMs: number,
+  ) => void;
+  /** The process's CPU time so far in ms (user + system, all threads), for {@link timed}. */
+  readonly cpuMs?: () => number;
 }
 
 /** The monotonic clock the endpoint runs on (ms). */
@@ -97,11 +106,14 @@ export class RoundDriver {
   input(call: () => Promise<Output[]>, what = "other"): Promise<void> {
     const run = this.#pipeline.then(async () => {
       if (this.#stopped) return;
+      const { timed, cpuMs } = this.#options;
+      const c0 = timed === undefined || cpuMs === undefined ? NaN : cpuMs();
       const t0 = now();
       const outputs = await call();
       const t1 = now();
+      const c1 = Number.isNaN(c0) ? NaN : cpuMs!();
       for (const o of outputs) await this.#output(o);
-      this.#options.timed?.(what, t1 - t0, now() - t1);
+      timed?.(what, t1 - t0, now() - t1, c1 - c0);
       this.#reschedule();
     });
     this.#pipeline = run.catch((err) => {

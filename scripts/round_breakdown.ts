@@ -12,14 +12,15 @@
  * - **phases** from the leader's `stage` log lines: from the first submission to the leader's
  *   first advert (`submit`: uploads, journaling, quantizing, the adverts' way), then each leader
  *   stage, then from the certificate (`publish`) to the last member's final certificate;
- * - **protocol time** from each node's `protocol input` log lines (the time inside the protocol
- *   core's calls, mask expansion on workers included, and the time handling their outputs:
- *   journal writes, events, gossip), each placed in the phase it started in;
+ * - **protocol time** from each node's `protocol input` log lines: the wall time inside the
+ *   protocol core's calls (mask expansion on workers included), the process CPU time during
+ *   them, and the time handling their outputs (journal writes, events, gossip), each placed in
+ *   the phase it started in;
  * - **process CPU** from `/proc/PID/stat` (user + system, all threads) before and after;
  * - **memory**: the leader's peak RSS, JavaScript heap and off-heap (ArrayBuffer) bytes.
  *
- * The floor is what the round needs at the least on this machine: the protocol time summed over
- * every process divided by the two cores, plus the bytes the members sent through libp2p at the
+ * The floor is what the round needs at the least on this machine: the protocol's CPU time summed
+ * over every process divided by the cores, plus the bytes the members sent through libp2p at the
  * loopback throughput of one mesh stream, measured first in the same run
  * (`testnet/mesh_throughput.ts`). The machine is shared: run it more than once and compare
  * medians.
@@ -70,6 +71,7 @@ interface LogLine {
   stage?: string;
   what?: string;
   protocolMs?: number;
+  cpuMs?: number;
   outputsMs?: number;
 }
 
@@ -92,6 +94,7 @@ interface Phase {
   name: string;
   wallMs: number;
   leaderProtocolMs: number;
+  leaderCpuMs: number;
   leaderOutputsMs: number;
   membersProtocolMs: number;
   maxMemberProtocolMs: number;
@@ -102,6 +105,7 @@ interface ProcessRow {
   leader: boolean;
   cpuS: number;
   protocolS: number;
+  protocolCpuS: number;
   outputsS: number;
   sentBytes: number;
 }
@@ -115,6 +119,8 @@ interface RoundRow {
   processes: ProcessRow[];
   cpuS: number;
   protocolS: number;
+  protocolCpuS: number;
+  outputsS: number;
   bytesSent: number;
   floorS: number;
   floorCpuS: number;
@@ -146,7 +152,7 @@ const windows: { round: number; start: number; end: number; cpu: number[][] }[] 
 let idleRss: number[] = [];
 try {
   await Promise.all(net.nodes.map((n) => net.start(n, { args: ["--log-level", "debug"] })));
-  await Promise.all(net.nodes.map((n) => net.connected(n)));
+  await Promise.all(net.nodes.map((n) => net.connected(n, 180_000)));
   idleRss = (await Promise.all(net.nodes.map((n) => net.status(n)))).map((s) =>
     s?.peakRssBytes ?? NaN
   );
@@ -193,11 +199,14 @@ try {
         leader: n === leader,
         cpuS: cpu1[k] - cpu0[k],
         protocolS: 0,
+        protocolCpuS: 0,
         outputsS: 0,
         sentBytes: (after[k]?.traffic.bytesSent ?? 0) - (before[k]?.traffic.bytesSent ?? 0),
       })),
       cpuS: 0,
       protocolS: 0,
+      protocolCpuS: 0,
+      outputsS: 0,
       bytesSent: 0,
       floorS: 0,
       floorCpuS: 0,
@@ -242,6 +251,7 @@ for (const [w, row] of windows.map((w, i) => [w, rows[i]] as const)) {
     name: b.name === "publish" ? "publish → all final" : b.name,
     wallMs: (i + 1 < bounds.length ? bounds[i + 1].from : stop) - b.from,
     leaderProtocolMs: 0,
+    leaderCpuMs: 0,
     leaderOutputsMs: 0,
     membersProtocolMs: 0,
     maxMemberProtocolMs: 0,
@@ -259,13 +269,15 @@ for (const [w, row] of windows.map((w, i) => [w, rows[i]] as const)) {
       const began = l.t - took;
       if (began < w.start - 5 || l.t > w.end + 5) continue;
       row.processes[k].protocolS += (l.protocolMs ?? 0) / 1000;
+      row.processes[k].protocolCpuS += (l.cpuMs ?? 0) / 1000;
       row.processes[k].outputsS += (l.outputsMs ?? 0) / 1000;
       const p = phaseOf(began);
       if (p < 0) continue;
       if (k === leaderK) {
         phases[p].leaderProtocolMs += l.protocolMs ?? 0;
+        phases[p].leaderCpuMs += l.cpuMs ?? 0;
         phases[p].leaderOutputsMs += l.outputsMs ?? 0;
-      } else perPhase[p] += (l.protocolMs ?? 0) + (l.outputsMs ?? 0);
+      } else perPhase[p] += l.cpuMs ?? 0;
     }
     if (k !== leaderK) {
       perPhase.forEach((ms, p) => {
@@ -276,9 +288,11 @@ for (const [w, row] of windows.map((w, i) => [w, rows[i]] as const)) {
   });
   row.phases = phases;
   row.cpuS = row.processes.reduce((a, p) => a + p.cpuS, 0);
-  row.protocolS = row.processes.reduce((a, p) => a + p.protocolS + p.outputsS, 0);
+  row.protocolS = row.processes.reduce((a, p) => a + p.protocolS, 0);
+  row.protocolCpuS = row.processes.reduce((a, p) => a + p.protocolCpuS, 0);
+  row.outputsS = row.processes.reduce((a, p) => a + p.outputsS, 0);
   row.bytesSent = row.processes.reduce((a, p) => a + p.sentBytes, 0);
-  row.floorCpuS = row.protocolS / CORES;
+  row.floorCpuS = row.protocolCpuS / CORES;
   row.floorBytesS = row.bytesSent / loopback.bytesPerSec;
   row.floorS = row.floorCpuS + row.floorBytesS;
 }
@@ -291,32 +305,40 @@ for (const r of rows) {
     `\nround ${r.round} (leader ${r.leader}): ${r.latencyS.toFixed(2)} s; all uploads answered ` +
       `after ${r.submitS.toFixed(2)} s`,
   );
-  say("  phase                  wall ms   leader protocol+outputs ms   members Σ / max ms");
+  say(
+    "  phase                  wall ms   leader: protocol wall / CPU / outputs ms   members' " +
+      "protocol CPU Σ / max ms",
+  );
   for (const p of r.phases) {
     say(
-      `  ${p.name.padEnd(21)} ${ms(p.wallMs)}   ${ms(p.leaderProtocolMs)} + ${
-        ms(p.leaderOutputsMs)
-      }              ${ms(p.membersProtocolMs)} / ${ms(p.maxMemberProtocolMs)}`,
+      `  ${p.name.padEnd(21)} ${ms(p.wallMs)}   ${ms(p.leaderProtocolMs)} / ${
+        ms(p.leaderCpuMs)
+      } / ${ms(p.leaderOutputsMs)}              ${ms(p.membersProtocolMs)} / ${
+        ms(p.maxMemberProtocolMs)
+      }`,
     );
   }
-  say("  process    CPU s  protocol s  outputs s  sent MB");
+  say("  process    CPU s  protocol wall s  protocol CPU s  outputs s  sent MB");
   for (const p of r.processes) {
     say(
       `  ${(p.node + (p.leader ? "*" : "")).padEnd(9)} ${p.cpuS.toFixed(2).padStart(6)} ${
-        p.protocolS.toFixed(2).padStart(11)
-      } ${p.outputsS.toFixed(2).padStart(10)} ${(p.sentBytes / 1e6).toFixed(1).padStart(8)}`,
+        p.protocolS.toFixed(2).padStart(16)
+      } ${p.protocolCpuS.toFixed(2).padStart(15)} ${p.outputsS.toFixed(2).padStart(10)} ${
+        (p.sentBytes / 1e6).toFixed(1).padStart(8)
+      }`,
     );
   }
   say(
-    `  Σ CPU ${r.cpuS.toFixed(2)} s, Σ protocol ${r.protocolS.toFixed(2)} s, ${
-      (r.bytesSent / 1e6).toFixed(1)
-    } MB sent; floor ${r.floorS.toFixed(2)} s = protocol / ${CORES} cores ${
-      r.floorCpuS.toFixed(2)
-    } s + bytes at ${(loopback.bytesPerSec / 1e6).toFixed(0)} MB/s ${
-      r.floorBytesS.toFixed(2)
-    } s; round / floor ${(r.latencyS / r.floorS).toFixed(1)}×; all-process CPU / ${CORES} cores ${
-      (r.cpuS / CORES).toFixed(2)
-    } s`,
+    `  Σ process CPU ${r.cpuS.toFixed(2)} s, Σ protocol CPU ${r.protocolCpuS.toFixed(2)} s ` +
+      `(wall ${r.protocolS.toFixed(2)} s, outputs ${r.outputsS.toFixed(2)} s), ${
+        (r.bytesSent / 1e6).toFixed(1)
+      } MB sent; floor ${r.floorS.toFixed(2)} s = protocol CPU / ${CORES} cores ${
+        r.floorCpuS.toFixed(2)
+      } s + bytes at ${(loopback.bytesPerSec / 1e6).toFixed(0)} MB/s ${
+        r.floorBytesS.toFixed(2)
+      } s; round / floor ${(r.latencyS / r.floorS).toFixed(1)}×; all-process CPU / ${CORES} cores ${
+        (r.cpuS / CORES).toFixed(2)
+      } s`,
   );
   say(
     `  leader peak RSS ${(r.leaderPeakRssBytes / 1e6).toFixed(0)} MB (idle ${
