@@ -19,7 +19,8 @@
  *    {@link ROUND_TRIPS} round trips (five leader exchanges, then the certificate's gossip, the
  *    body fetched by hash and the co-signatures' gossip: ½ + 1 + ½). The share of the round
  *    spent on round trips is measured, not modelled: (T(rtt) − T(0)) / T(rtt) at the same
- *    bandwidth.
+ *    bandwidth, and (T(rtt) − T(0)) / rtt is how many round trips the round effectively waited
+ *    (against the {@link ROUND_TRIPS} it needs).
  *
  * The machine is shared and has two cores: the emulator, every member and this script compete
  * for them, so figures vary between runs; run it more than once and compare medians.
@@ -94,6 +95,7 @@ interface Row {
   overFloor: number;
   maxLinkBytes: number;
   roundTripShare: number | null;
+  effectiveRoundTrips: number | null;
 }
 const rows: Row[] = [];
 const root = new URL("..", import.meta.url).pathname;
@@ -145,6 +147,7 @@ for (const bw of BANDWIDTHS) {
       overFloor: medianS / floorS,
       maxLinkBytes: Math.max(...measured.map((r) => r.maxLinkBytes)),
       roundTripShare: base === undefined || rtt === 0 ? null : (medianS - base) / medianS,
+      effectiveRoundTrips: base === undefined || rtt === 0 ? null : (medianS - base) / (rtt / 1000),
     };
     rows.push(row);
     say(
@@ -155,7 +158,9 @@ for (const bw of BANDWIDTHS) {
       }× floor${
         row.roundTripShare === null
           ? ""
-          : `, ${(100 * row.roundTripShare).toFixed(0)} % of it lost to round trips`
+          : `, ${(100 * row.roundTripShare).toFixed(0)} % of it lost to round trips (≈ ${
+            row.effectiveRoundTrips!.toFixed(0)
+          } RTT)`
       }`,
     );
   }
