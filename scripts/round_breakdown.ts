@@ -98,6 +98,8 @@ interface Phase {
   leaderOutputsMs: number;
   membersProtocolMs: number;
   maxMemberProtocolMs: number;
+  /** The most any member spent handling outputs (journal writes, gossip) in the phase. */
+  maxMemberOutputsMs: number;
 }
 
 interface ProcessRow {
@@ -255,6 +257,7 @@ for (const [w, row] of windows.map((w, i) => [w, rows[i]] as const)) {
     leaderOutputsMs: 0,
     membersProtocolMs: 0,
     maxMemberProtocolMs: 0,
+    maxMemberOutputsMs: 0,
   }));
   const phaseOf = (t: number) => {
     let k = -1;
@@ -263,6 +266,7 @@ for (const [w, row] of windows.map((w, i) => [w, rows[i]] as const)) {
   };
   logs.forEach((ls, k) => {
     const perPhase = new Array(phases.length).fill(0);
+    const perPhaseOut = new Array(phases.length).fill(0);
     for (const l of ls) {
       if (l.msg !== "protocol input") continue;
       const took = (l.protocolMs ?? 0) + (l.outputsMs ?? 0);
@@ -277,12 +281,16 @@ for (const [w, row] of windows.map((w, i) => [w, rows[i]] as const)) {
         phases[p].leaderProtocolMs += l.protocolMs ?? 0;
         phases[p].leaderCpuMs += l.cpuMs ?? 0;
         phases[p].leaderOutputsMs += l.outputsMs ?? 0;
-      } else perPhase[p] += l.cpuMs ?? 0;
+      } else {
+        perPhase[p] += l.cpuMs ?? 0;
+        perPhaseOut[p] += l.outputsMs ?? 0;
+      }
     }
     if (k !== leaderK) {
       perPhase.forEach((ms, p) => {
         phases[p].membersProtocolMs += ms;
         phases[p].maxMemberProtocolMs = Math.max(phases[p].maxMemberProtocolMs, ms);
+        phases[p].maxMemberOutputsMs = Math.max(phases[p].maxMemberOutputsMs, perPhaseOut[p]);
       });
     }
   });
@@ -307,7 +315,7 @@ for (const r of rows) {
   );
   say(
     "  phase                  wall ms   leader: protocol wall / CPU / outputs ms   members' " +
-      "protocol CPU Σ / max ms",
+      "protocol CPU Σ / max ms, outputs max ms",
   );
   for (const p of r.phases) {
     say(
@@ -315,7 +323,7 @@ for (const r of rows) {
         ms(p.leaderCpuMs)
       } / ${ms(p.leaderOutputsMs)}              ${ms(p.membersProtocolMs)} / ${
         ms(p.maxMemberProtocolMs)
-      }`,
+      }, ${ms(p.maxMemberOutputsMs)}`,
     );
   }
   say("  process    CPU s  protocol wall s  protocol CPU s  outputs s  sent MB");
