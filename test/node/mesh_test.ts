@@ -13,7 +13,8 @@
  * Another holds the receiver's large-frame slot for the sender: a second large frame is answered
  * "busy", retried, and delivered once the slot frees (not given up as a permanent refusal).
  * Members connect under the fedagg muxer (`MUXER_PROTOCOL`, a larger stream window), and a
- * member whose libp2p offers only the standard yamux still connects and delivers frames.
+ * member whose libp2p offers only the standard yamux still connects and delivers frames. A
+ * member announces the address the roster lists for it, not its listen address.
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertGreaterOrEqual } from "../_assert.ts";
@@ -478,5 +479,28 @@ Deno.test("mesh: members negotiate the fedagg muxer; a member with standard yamu
   } finally {
     await plain?.stop();
     await stopAll(peers);
+  }
+});
+
+Deno.test("mesh: a member announces the roster's address for it, not the one it listens on", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-announce");
+  const a = await Mesh.start({
+    identity: ids[0],
+    roster,
+    // The roster reaches A at port 1 (say, a forwarded port); A listens elsewhere.
+    addresses: roster.members.map((m) => m.id === ids[0].peerId ? ["/ip4/127.0.0.1/tcp/1"] : []),
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    maxFrame: 1024,
+    onFrame: () => {},
+    onGossip: () => {},
+    aggregateBody: () => undefined,
+    log: () => {},
+  });
+  try {
+    // What identify hands to peers: only the roster's address.
+    assertEquals(a.addresses.map((x) => x.split("/p2p/")[0]), ["/ip4/127.0.0.1/tcp/1"]);
+  } finally {
+    await stopAll([{ mesh: a } as Peer]);
   }
 });
