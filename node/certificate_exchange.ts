@@ -212,6 +212,9 @@ export class CertificateExchange {
       return;
     }
     const full = interest.withBody(body);
-    await this.#options.driver.input(() => this.#options.endpoint.receive(full, from, now()));
+    await this.#options.driver.input(
+      () => this.#options.endpoint.receive(full, from, now()),
+      "certificate",
+    );
   }
 }

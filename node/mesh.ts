@@ -1,6 +1,8 @@
 /**
  * The libp2p mesh of a federation: TCP, noise, yamux, identify, ping and gossipsub, admitting
- * only roster members, with three ways to move bytes:
+ * only roster members. Members multiplex under {@link MUXER_PROTOCOL} (yamux with a 4 MiB
+ * initial stream window, so a vector crosses a long link in about one round trip) and fall back
+ * to the standard `/yamux/1.0.0` with anyone else. Three ways to move bytes:
  *
  * - **frames** (`/fedagg/1/frame`): one protocol frame to one member, length-prefixed and sent
  *   in 1 MiB chunks (`sized_stream.ts`; vectors of millions of parameters stay under the 4 MiB
@@ -50,6 +52,24 @@ import {
 export const FRAME_PROTOCOL = "/fedagg/1/frame";
 /** Protocol of aggregate bodies fetched by hash. */
 export const AGGREGATE_PROTOCOL = "/fedagg/1/aggregate";
+/**
+ * The stream muxer members prefer: yamux under a protocol id of its own, with a larger initial
+ * stream window ({@link STREAM_WINDOW}). js-yamux assumes the peer's initial window equals its
+ * own setting without announcing it, so a different initial window needs a different protocol
+ * id: two members that both speak this one use it, anything else negotiates the standard
+ * `/yamux/1.0.0` with the default 256 KiB window (listed second).
+ */
+export const MUXER_PROTOCOL = "/fedagg/yamux/1";
+/**
+ * Initial (and smallest) receive window of a stream under {@link MUXER_PROTOCOL}: one vector
+ * of a million parameters fits, so a masked input crosses a long link in one round trip instead
+ * of the ≈ 4 the default 256 KiB window needs while js-yamux grows it (it doubles the window
+ * while data keeps arriving, up to {@link MAX_STREAM_WINDOW}). It stays below the 4 MiB a
+ * stream may buffer unread (`maxReadBufferLength`).
+ */
+export const STREAM_WINDOW = 4 << 20;
+/** Largest window js-yamux grows a stream's to (16 MiB: 128 MB/s at 100 ms). */
+export const MAX_STREAM_WINDOW = 16 << 20;
 /** Frames from this size up count as large (vectors). */
 const LARGE = 1 << 20;
 /**
@@ -73,7 +93,10 @@ export interface MeshOptions {
   readonly roster: Roster;
   /** Dial addresses of each member, by roster index. */
   readonly addresses: readonly (readonly string[])[];
-  /** Multiaddrs to listen on. */
+  /**
+   * Multiaddrs to listen on. The node announces its own entry of {@link addresses} instead,
+   * when that is not empty (the roster says where members reach it).
+   */
   readonly listen: readonly string[];
   /** Largest frame accepted (the protocol's `maxFrameSize`). */
   readonly maxFrame: number;
@@ -146,6 +169,7 @@ export class Mesh {
     const { roster, identity, log } = options;
     const peers = roster.members.map((m) => peerIdFromString(m.id));
     const members = new Set(roster.members.map((m) => m.id));
+    const own = options.addresses[roster.indexOf(identity.peerId) ?? -1] ?? [];
     // Created before the node: its connection gater counts refusals.
     const counters: MeshCounters = {
       framesSent: 0,
@@ -165,10 +189,17 @@ export class Mesh {
       // libp2p 3 starts the node inside createLibp2p unless told not to.
       start: false,
       privateKey: identity.libp2pKey,
-      addresses: { listen: [...options.listen] },
+      // Peers learn this node's addresses from the roster and, through identify, from what the
+      // node announces: announce the roster's addresses for it (when it lists any), not the
+      // listen addresses, so a member reached through a proxy, a NAT or a forwarded port is
+      // never dialed behind it.
+      addresses: {
+        listen: [...options.listen],
+        ...(own.length > 0 ? { announce: [...own] } : {}),
+      },
       transports: [tcp()],
       connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+      streamMuxers: [fedaggYamux(), yamux()],
       connectionGater: {
         denyDialPeer: (peer: PeerId) => refuse(peer, "dial"),
         denyInboundEncryptedConnection: (peer: PeerId) => refuse(peer, "inbound"),
@@ -217,6 +248,16 @@ export class Mesh {
       if (i !== undefined) out.add(i);
     }
     return [...out].sort((a, b) => a - b);
+  }
+
+  /**
+   * The stream muxer protocol of each open connection to member `member` ({@link MUXER_PROTOCOL}
+   * when both sides speak it), in libp2p's order; empty when not connected.
+   */
+  muxers(member: number): string[] {
+    const peer = this.#peers[member]?.toString();
+    return this.#node.getConnections().filter((c) => c.remotePeer.toString() === peer)
+      .map((c) => c.multiplexer ?? "none");
   }
 
   /**
@@ -481,6 +522,29 @@ export class Mesh {
       this.#node.dial(peer, { signal: AbortSignal.timeout(10_000) }).catch(() => {});
     });
   }
+}
+
+/**
+ * The {@link MUXER_PROTOCOL} muxer: js-yamux with the initial window {@link STREAM_WINDOW}
+ * under its own protocol id (the factory's `protocol` is what libp2p negotiates; the muxers it
+ * creates carry it too, which is what a connection reports as its `multiplexer`).
+ */
+function fedaggYamux(): ReturnType<typeof yamux> {
+  const make = yamux({
+    streamOptions: {
+      initialStreamWindowSize: STREAM_WINDOW,
+      maxStreamWindowSize: MAX_STREAM_WINDOW,
+    },
+  });
+  return (...a: Parameters<typeof make>) => {
+    const factory = make(...a);
+    const create = factory.createStreamMuxer.bind(factory);
+    return Object.assign(factory, {
+      protocol: MUXER_PROTOCOL,
+      createStreamMuxer: (...b: Parameters<typeof create>) =>
+        Object.assign(create(...b), { protocol: MUXER_PROTOCOL }),
+    });
+  };
 }
 
 /** First byte of the receiver's answer to a frame. */

@@ -218,6 +218,37 @@ export function nodeMetricSpecs(info: CatalogInfo): MetricSpec[] {
       help: "Peak resident memory of the process",
       exposure: open,
     },
+    {
+      name: "fedagg_process_heap_used_bytes",
+      type: "gauge",
+      help: "JavaScript heap in use (live objects and uncollected garbage)",
+      exposure: open,
+    },
+    {
+      name: "fedagg_process_peak_heap_used_bytes",
+      type: "gauge",
+      help: "Peak JavaScript heap in use, sampled every 250 ms",
+      exposure: open,
+    },
+    {
+      name: "fedagg_process_peak_external_bytes",
+      type: "gauge",
+      help: "Peak memory held outside the JavaScript heap (ArrayBuffers: vectors, frames), " +
+        "sampled every 250 ms",
+      exposure: open,
+    },
+    counter(
+      "fedagg_protocol_seconds_total",
+      "Time spent inside the protocol core's calls (its own work, mask expansion included)",
+    ),
+    counter(
+      "fedagg_protocol_cpu_seconds_total",
+      "Process CPU time (all threads) that passed during the protocol core's calls",
+    ),
+    counter(
+      "fedagg_protocol_outputs_seconds_total",
+      "Time spent handling the protocol core's outputs (journal writes, events, gossip)",
+    ),
     // The trainer API.
     {
       name: "fedagg_api_connections",

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import process from "node:process";
 import {
   CallerError,
   countClipped,
@@ -109,6 +110,17 @@ export interface NodeStatus {
     | null;
   readonly traffic: { readonly bytesSent: number; readonly bytesReceived: number };
   readonly peakRssBytes: number;
+  /**
+   * Peak of the JavaScript heap in use (`Deno.memoryUsage().heapUsed`), sampled like
+   * `peakRssBytes` every 250 ms: live objects and garbage not yet collected, without the
+   * off-heap buffers that back typed arrays (those count in RSS).
+   */
+  readonly peakHeapUsedBytes: number;
+  /**
+   * Peak of the memory V8 holds outside its heap (`Deno.memoryUsage().external`), sampled the
+   * same way: the ArrayBuffers behind vectors, frames and keystream chunks live here.
+   */
+  readonly peakExternalBytes: number;
   /** The fedagg version and the roster's hash prefix (as `fedagg_roster_info` shows it). */
   readonly version: string;
   readonly rosterHash: string;
@@ -141,6 +153,8 @@ export class FedaggNode {
   #mesh!: Mesh;
   readonly #submitting = new Set<number>();
   #peakRss = 0;
+  #peakHeap = 0;
+  #peakExternal = 0;
   #rssTimer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
   readonly #retention: RetentionPolicy;
@@ -184,6 +198,25 @@ export class FedaggNode {
         refused: (err) => this.#sink.refused(err),
         broadcast: (frame, published) => this.#exchange.broadcast(frame, published),
         body: (round, view, hash, body) => this.#exchange.remember(round, view, hash, body),
+      },
+      cpuMs: () => {
+        const { user, system } = process.cpuUsage();
+        return (user + system) / 1000;
+      },
+      timed: (what, protocolMs, outputsMs, protocolCpuMs) => {
+        this.metrics.inc("fedagg_protocol_seconds_total", "", {}, protocolMs / 1000);
+        this.metrics.inc("fedagg_protocol_cpu_seconds_total", "", {}, protocolCpuMs / 1000);
+        this.metrics.inc("fedagg_protocol_outputs_seconds_total", "", {}, outputsMs / 1000);
+        // Per input at debug level: the round breakdown (scripts/round_breakdown.ts) places
+        // each in the stage it fell in by its time.
+        if (protocolMs + outputsMs >= 1) {
+          log("debug", "protocol input", {
+            what,
+            protocolMs: Math.round(protocolMs * 10) / 10,
+            cpuMs: Math.round(protocolCpuMs * 10) / 10,
+            outputsMs: Math.round(outputsMs * 10) / 10,
+          });
+        }
       },
     });
     this.#watch = new PeerWatch({
@@ -456,6 +489,8 @@ export class FedaggNode {
         bytesReceived: this.#mesh.counters.bytesReceived,
       },
       peakRssBytes: this.#peakRss,
+      peakHeapUsedBytes: this.#peakHeap,
+      peakExternalBytes: this.#peakExternal,
       version: FEDAGG_VERSION,
       rosterHash: rosterHashPrefix(this.#roster),
       journal: {
@@ -534,7 +569,11 @@ export class FedaggNode {
     m.set("fedagg_current_round", "", this.#endpoint.currentRound);
     m.set("fedagg_last_final_round", "", this.#sink.lastFinalRound ?? -1);
     m.set("fedagg_process_peak_rss_bytes", "", this.#peakRss);
-    m.set("fedagg_process_rss_bytes", "", Deno.memoryUsage().rss);
+    const usage = Deno.memoryUsage();
+    m.set("fedagg_process_rss_bytes", "", usage.rss);
+    m.set("fedagg_process_heap_used_bytes", "", usage.heapUsed);
+    m.set("fedagg_process_peak_heap_used_bytes", "", this.#peakHeap);
+    m.set("fedagg_process_peak_external_bytes", "", this.#peakExternal);
   }
 
   /** Stops the node: timers, mesh, workers; wipes the protocol's secrets. */
@@ -558,19 +597,22 @@ export class FedaggNode {
   // ------------------------------------------------------------------------------------------
 
   #sampleMemory(): void {
-    const rss = Deno.memoryUsage().rss;
+    const { rss, heapUsed, external } = Deno.memoryUsage();
     if (rss > this.#peakRss) this.#peakRss = rss;
+    if (heapUsed > this.#peakHeap) this.#peakHeap = heapUsed;
+    if (external > this.#peakExternal) this.#peakExternal = external;
   }
 
   async #start(round: number, values: Float32Array, numSamples: number, view = 0): Promise<void> {
     const input = quantize(values, numSamples, this.#roster.quantization, systemRng);
     this.#sink.submitted(round, performance.now(), ROUND_WINDOW);
     // The endpoint checks again: a certificate handled since the first check may have decided it.
-    await this.#driver.input(() => this.#endpoint.submit(round, input, now(), view)).catch(
-      (err) => {
-        throw asNodeError(err);
-      },
-    );
+    await this.#driver.input(() => this.#endpoint.submit(round, input, now(), view), "submit")
+      .catch(
+        (err) => {
+          throw asNodeError(err);
+        },
+      );
   }
 
   /**

@@ -50,6 +50,22 @@ export interface RoundDriverOptions {
   readonly endpoint: Endpoint;
   readonly sinks: DriverSinks;
   readonly log: Log;
+  /**
+   * Told after each input how long (ms) the endpoint call took (`protocolMs`: the protocol's
+   * own work, including mask expansion on worker threads it awaits) and how long handling its
+   * outputs took (`outputsMs`: journaling, events, gossip, queueing sends). `what` names the
+   * input (`receive`, `tick`, `submit`, …). `protocolCpuMs` is the process CPU time (all
+   * threads, so mask workers count) that passed during the call, by {@link cpuMs}; NaN without
+   * it. While the call awaits workers, whatever else the process runs meanwhile counts too.
+   */
+  readonly timed?: (
+    what: string,
+    protocolMs: number,
+    outputsMs: number,
+    protocolCpuMs: number,
+  ) => void;
+  /** The process's CPU time so far in ms (user + system, all threads), for {@link timed}. */
+  readonly cpuMs?: () => number;
 }
 
 /** The monotonic clock the endpoint runs on (ms). */
@@ -72,7 +88,7 @@ export class RoundDriver {
   constructor(options: RoundDriverOptions) {
     this.#options = options;
     this.#timer = new ProtocolTimer({
-      fire: () => void this.input(() => options.endpoint.tick(now())).catch(() => {}),
+      fire: () => void this.input(() => options.endpoint.tick(now()), "tick").catch(() => {}),
     });
   }
 
@@ -84,13 +100,20 @@ export class RoundDriver {
   /**
    * Runs an endpoint call and handles its outputs, after every earlier one, in order. Resolves
    * when they are handled; rejects with what the call threw (a `CallerError` is the caller's to
-   * answer; anything else is also logged).
+   * answer; anything else is also logged). `what` names the input for {@link
+   * RoundDriverOptions.timed}.
    */
-  input(call: () => Promise<Output[]>): Promise<void> {
+  input(call: () => Promise<Output[]>, what = "other"): Promise<void> {
     const run = this.#pipeline.then(async () => {
       if (this.#stopped) return;
+      const { timed, cpuMs } = this.#options;
+      const c0 = timed === undefined || cpuMs === undefined ? NaN : cpuMs();
+      const t0 = now();
       const outputs = await call();
+      const t1 = now();
+      const c1 = Number.isNaN(c0) ? NaN : cpuMs!();
       for (const o of outputs) await this.#output(o);
+      timed?.(what, t1 - t0, now() - t1, c1 - c0);
       this.#reschedule();
     });
     this.#pipeline = run.catch((err) => {
@@ -114,7 +137,7 @@ export class RoundDriver {
       return Promise.resolve();
     }
     this.#queued.set(from, queued + 1);
-    return this.input(() => this.#options.endpoint.receive(frame, from, now()))
+    return this.input(() => this.#options.endpoint.receive(frame, from, now()), "receive")
       .catch(() => {})
       .finally(() => this.#queued.set(from, (this.#queued.get(from) ?? 1) - 1));
   }
@@ -126,8 +149,9 @@ export class RoundDriver {
   memberReport(member: number, lost: boolean): Promise<void> {
     const { endpoint, log } = this.#options;
     log("info", lost ? "member unreachable past the grace" : "member reachable again", { member });
-    return this.input(() =>
-      lost ? endpoint.memberLost(member, now()) : endpoint.memberBack(member, now())
+    return this.input(
+      () => lost ? endpoint.memberLost(member, now()) : endpoint.memberBack(member, now()),
+      "member-report",
     ).catch(() => {});
   }
 

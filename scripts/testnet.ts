@@ -3,6 +3,7 @@
  *
  * ```
  * deno task testnet --nodes 5 --rounds 3 --dim 100000 --drop 1 --kill-leader --out DIR [--pq] [--json]
+ *   [--rtt MS --bandwidth MBIT [--jitter MS]]
  * ```
  *
  * Creates identities and a roster signed by every member in DIR, starts one process per member
@@ -15,6 +16,11 @@
  * quantization bound the roster guarantees), and runs `fedagg verify` on it. Killed nodes are
  * restarted after the round (they rejoin from their journal).
  *
+ * With `--rtt` or `--bandwidth`, the roster lists for each member the port of a shaping proxy
+ * (`testnet/wan_proxy.ts`, in this process) that forwards to the member's own port, so every
+ * connection between members crosses an emulated wide-area link: `--rtt` ms round trip (half each
+ * way), `--bandwidth` Mbit/s each way per link, `--jitter` ms of seeded jitter (from `--seed`).
+ *
  * Prints a table; with `--json` the last line is one JSON object. Exits non-zero if any round
  * is wrong or unverified, and leaves no process behind.
  *
@@ -24,6 +30,7 @@ import { parseArgs } from "@std/cli/parse-args";
 import { defaultThreshold, labelledRng, leaderOf } from "../protocol/mod.ts";
 import { encodeNpy, parseUpdate } from "../node/tensor_formats/mod.ts";
 import { LocalNet, type LocalNode, waitFor } from "./testnet/local_net.ts";
+import { type LinkShape, WanProxy } from "./testnet/wan_proxy.ts";
 
 const USAGE = `Usage: deno task testnet [options]
 
@@ -37,12 +44,29 @@ const USAGE = `Usage: deno task testnet [options]
   --seed S         seed of the synthetic updates and of who is killed (default 1)
   --stage-timeout MS  how long a leader waits for stragglers per stage (default 2000; the
                    submission deadline is 1.25× and the view timeout 2.5× this)
+  --rtt MS         emulate a wide-area network: every link between members gets this round-trip
+                   time (a shaping proxy in this process sits between the members)
+  --bandwidth MBIT each link's bandwidth each way in Mbit/s (default with --rtt: unlimited)
+  --jitter MS      each chunk's one-way delay varies by up to ± this (seeded by --seed)
+  --log-level L    the nodes' log level (default info; debug logs every stage a node enters)
   --json           print one JSON object as the last line
   --keep           keep the processes running at the end (for inspection; Ctrl-C stops them)
 `;
 
 const args = parseArgs(Deno.args, {
-  string: ["nodes", "rounds", "dim", "drop", "out", "seed", "stage-timeout"],
+  string: [
+    "nodes",
+    "rounds",
+    "dim",
+    "drop",
+    "out",
+    "seed",
+    "stage-timeout",
+    "rtt",
+    "bandwidth",
+    "jitter",
+    "log-level",
+  ],
   boolean: ["kill-leader", "pq", "json", "help", "keep"],
   default: {
     nodes: "5",
@@ -76,6 +100,23 @@ const DROP = int(args.drop, "drop", 0);
 const SEED = int(args.seed, "seed", 0);
 const STAGE_TIMEOUT = int(args["stage-timeout"], "stage-timeout", 100);
 const KILLS = DROP + (args["kill-leader"] ? 1 : 0);
+const num = (v: string | undefined, name: string, fallback: number) => {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || (name === "bandwidth" && n === 0)) {
+    console.error(`testnet: --${name} must be a number ${name === "bandwidth" ? ">" : "≥"} 0`);
+    Deno.exit(2);
+  }
+  return n;
+};
+const NODE_ARGS = args["log-level"] === undefined ? [] : ["--log-level", args["log-level"]];
+const WAN = args.rtt !== undefined || args.bandwidth !== undefined || args.jitter !== undefined;
+const SHAPE: LinkShape = {
+  oneWayDelayMs: num(args.rtt, "rtt", 0) / 2,
+  bandwidthBytesPerSec: num(args.bandwidth, "bandwidth", Infinity) * 1e6 / 8,
+  jitterMs: num(args.jitter, "jitter", 0),
+  seed: SEED,
+};
 /**
  * The default threshold ⌊2n/3⌋ + 1 tolerates ⌈n/3⌉ − 1 lost members; when more are killed per
  * round, the testnet lowers t to n − kills (the protocol refuses t ≤ n/2), which also lowers
@@ -95,12 +136,14 @@ const OUT = args.out ?? await Deno.makeTempDir({ prefix: "fedagg-testnet-" });
 const say = (s: string) => (args.json ? console.error(s) : console.log(s));
 
 let net: LocalNet | undefined;
+let proxy: WanProxy | undefined;
 let cleaned = false;
 
 async function cleanup(): Promise<void> {
   if (cleaned) return;
   cleaned = true;
   await net?.stopAll();
+  await proxy?.stop();
 }
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, async () => {
@@ -126,6 +169,11 @@ interface RoundResult {
   bytesMoved: number;
   bytesPerMemberOver4d: number;
   leaderPeakRssBytes: number | null;
+  /** The leader's peak JavaScript heap and off-heap (ArrayBuffer) memory since it started. */
+  leaderPeakHeapUsedBytes: number | null;
+  leaderPeakExternalBytes: number | null;
+  /** With an emulated WAN: the most bytes one link carried one way during the round. */
+  maxLinkBytes: number | null;
   aggregatePath: string;
   sumPath: string;
   certificatePath: string;
@@ -177,6 +225,7 @@ async function runRound(net: LocalNet, round: number): Promise<RoundResult> {
 
   const before = new Map<number, number>();
   for (let i = 0; i < N; i++) before.set(i, (await status(nodeOf(i)))?.traffic.bytesSent ?? 0);
+  const linkBefore = proxy?.links.map((l) => l.bytes) ?? [];
   const started = performance.now();
   const submit = (members: readonly number[]) =>
     Promise.all(members.map(async (i) => {
@@ -208,6 +257,9 @@ async function runRound(net: LocalNet, round: number): Promise<RoundResult> {
     ),
   );
   const latencyMs = performance.now() - started;
+  const maxLinkBytes = proxy === undefined
+    ? null
+    : proxy.links.reduce((m, l, i) => Math.max(m, l.bytes - (linkBefore[i] ?? 0)), 0);
   const source = nodeOf(alive[0]);
   const results = `${OUT}/results/round-${round}`;
   await Deno.mkdir(results, { recursive: true });
@@ -284,6 +336,9 @@ async function runRound(net: LocalNet, round: number): Promise<RoundResult> {
     bytesMoved,
     bytesPerMemberOver4d: memberMax / (4 * DIM),
     leaderPeakRssBytes: leaderStatus?.peakRssBytes ?? null,
+    leaderPeakHeapUsedBytes: leaderStatus?.peakHeapUsedBytes ?? null,
+    leaderPeakExternalBytes: leaderStatus?.peakExternalBytes ?? null,
+    maxLinkBytes,
     aggregatePath,
     sumPath,
     certificatePath,
@@ -291,7 +346,7 @@ async function runRound(net: LocalNet, round: number): Promise<RoundResult> {
   if (!verified) result.failure = (verify.stdout + verify.stderr).trim();
 
   // Bring the killed nodes back: they rejoin from their journal for the next round.
-  await Promise.all(victims.map((v) => net.start(nodeOf(v))));
+  await Promise.all(victims.map((v) => net.start(nodeOf(v), { args: NODE_ARGS })));
   return result;
 }
 
@@ -303,6 +358,15 @@ try {
   say(
     `fedagg testnet: ${N} nodes, d = ${DIM}, ${args.pq ? "post-quantum" : "classical"}, in ${OUT}`,
   );
+  if (WAN) {
+    say(
+      `emulated WAN: RTT ${2 * SHAPE.oneWayDelayMs} ms, ${
+        Number.isFinite(SHAPE.bandwidthBytesPerSec)
+          ? `${(SHAPE.bandwidthBytesPerSec * 8 / 1e6).toFixed(0)} Mbit/s`
+          : "unlimited bandwidth"
+      } per link each way, jitter ±${SHAPE.jitterMs} ms`,
+    );
+  }
   net = await LocalNet.create(OUT, N, {
     dim: DIM,
     mode: args.pq ? "post-quantum" : "classical",
@@ -312,9 +376,10 @@ try {
     stageTimeoutMs: STAGE_TIMEOUT,
     advertiseTimeoutMs: Math.round(1.25 * STAGE_TIMEOUT),
     viewTimeoutMs: Math.round(2.5 * STAGE_TIMEOUT),
-  });
+  }, { proxied: WAN });
+  if (WAN) proxy = WanProxy.start(net.routes(), SHAPE);
   const roster = net.roster;
-  await Promise.all(net.nodes.map((n) => net!.start(n)));
+  await Promise.all(net.nodes.map((n) => net!.start(n, { args: NODE_ARGS })));
   await Promise.all(net.nodes.map((n) => net!.connected(n)));
   say(`all ${N} nodes up and connected; roster t = ${roster.threshold}`);
   if (roster.threshold < defaultThreshold(N)) {
@@ -365,7 +430,23 @@ if (!args.json) {
   console.log(ok ? "\nall rounds exact and verified" : "\nTESTNET FAILED");
 } else {
   console.log(
-    JSON.stringify({ ok, nodes: N, dim: DIM, roster: `${OUT}/roster.json`, out: OUT, rounds }),
+    JSON.stringify({
+      ok,
+      nodes: N,
+      dim: DIM,
+      roster: `${OUT}/roster.json`,
+      out: OUT,
+      wan: WAN
+        ? {
+          rttMs: 2 * SHAPE.oneWayDelayMs,
+          bandwidthBytesPerSec: Number.isFinite(SHAPE.bandwidthBytesPerSec)
+            ? SHAPE.bandwidthBytesPerSec
+            : null,
+          jitterMs: SHAPE.jitterMs,
+        }
+        : null,
+      rounds,
+    }),
   );
 }
 Deno.exit(ok ? 0 : 1);

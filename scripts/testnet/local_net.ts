@@ -31,6 +31,13 @@ export interface LocalNode {
   readonly name: string;
   readonly dir: string;
   readonly apiPort: number;
+  /** The TCP port its process listens on for members (its `node.json`). */
+  readonly listenPort: number;
+  /**
+   * The TCP port the roster lists for it (its card): {@link listenPort}, or a proxy's port
+   * that forwards there when the network was created with `proxied`.
+   */
+  readonly rosterPort: number;
   readonly token: string;
   readonly url: string;
   child: Deno.ChildProcess | undefined;
@@ -48,6 +55,8 @@ export interface NodeStatusJson {
   leading: { round: number; view: number; stage: string } | null;
   traffic: { bytesSent: number; bytesReceived: number };
   peakRssBytes: number;
+  peakHeapUsedBytes: number;
+  peakExternalBytes: number;
 }
 
 /** Ports this process handed out already (never handed out twice). */
@@ -143,12 +152,15 @@ export class LocalNet {
 
   /**
    * Creates `count` node directories (through `initNodeDir`, as `fedagg init` does) and a roster
-   * signed by every member in `out` (as `fedagg roster` would), without starting anything.
+   * signed by every member in `out` (as `fedagg roster` would), without starting anything. With
+   * `proxied`, each member's card (and so the roster) announces a port of its own other than the
+   * one the member listens on, for a proxy to forward (see {@link routes}).
    */
   static async create(
     out: string,
     count: number,
     parameters: Partial<RosterParameters> & Pick<RosterParameters, "dim">,
+    options: { proxied?: boolean } = {},
   ): Promise<LocalNet> {
     await Deno.mkdir(out, { recursive: true });
     const identities: NodeIdentity[] = [];
@@ -157,8 +169,12 @@ export class LocalNet {
     for (let i = 0; i < count; i++) {
       const name = `node-${i}`;
       const dir = `${out}/${name}`;
-      const listen = [`/ip4/127.0.0.1/tcp/${freePort()}`];
-      const { identity, token, card } = await initNodeDir(dir, { listen });
+      const listenPort = freePort();
+      const rosterPort = options.proxied ? freePort() : listenPort;
+      const { identity, token, card } = await initNodeDir(dir, {
+        listen: [`/ip4/127.0.0.1/tcp/${listenPort}`],
+        announce: [`/ip4/127.0.0.1/tcp/${rosterPort}`],
+      });
       file = addMember(file, card);
       identities.push(identity);
       const apiPort = freePort();
@@ -167,6 +183,8 @@ export class LocalNet {
         name,
         dir,
         apiPort,
+        listenPort,
+        rosterPort,
         token,
         url: `http://127.0.0.1:${apiPort}`,
         child: undefined,
@@ -177,6 +195,17 @@ export class LocalNet {
     const check = await checkRosterFile(file);
     if (!check.complete) throw new Error("the roster is not signed by every member");
     return new LocalNet(out, check.roster, nodes);
+  }
+
+  /**
+   * Where a proxy must forward for the roster's addresses to reach the members: one route per
+   * node whose roster port differs from its listen port (all of them when created `proxied`).
+   */
+  routes(): { listenPort: number; targetPort: number }[] {
+    return this.nodes.filter((n) => n.rosterPort !== n.listenPort).map((n) => ({
+      listenPort: n.rosterPort,
+      targetPort: n.listenPort,
+    }));
   }
 
   /** The process of roster member `index`. */

@@ -12,6 +12,9 @@
  * A separate test runs two meshes only (the third member is in the roster but never started).
  * Another holds the receiver's large-frame slot for the sender: a second large frame is answered
  * "busy", retried, and delivered once the slot frees (not given up as a permanent refusal).
+ * Members connect under the fedagg muxer (`MUXER_PROTOCOL`, a larger stream window), and a
+ * member whose libp2p offers only the standard yamux still connects and delivers frames. A
+ * member announces the address the roster lists for it, not its listen address.
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertGreaterOrEqual } from "../_assert.ts";
@@ -19,7 +22,13 @@ import { equalBytes, utf8 } from "../../protocol/encoding/bytes.ts";
 import { sha256 } from "../../protocol/crypto/mod.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
-import { Mesh } from "../../node/mesh.ts";
+import { FRAME_PROTOCOL, Mesh, MUXER_PROTOCOL } from "../../node/mesh.ts";
+import { sizedStream, writeSized } from "../../node/sized_stream.ts";
+import { noise } from "npm:@chainsafe/libp2p-noise@17.0.0";
+import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
+import { tcp } from "npm:@libp2p/tcp@11.0.28";
+import { multiaddr } from "npm:@multiformats/multiaddr@13.0.3";
+import { createLibp2p } from "npm:libp2p@3.3.11";
 import { addMember, DEFAULT_PARAMETERS, newRosterFile, rosterOf } from "../../node/roster_file.ts";
 import { closeUnrefdChannels } from "../../node/shims.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
@@ -426,5 +435,72 @@ Deno.test("mesh: a busy receiver's refusal is retried until the frame gets throu
   } finally {
     release();
     await stopAll(peers);
+  }
+});
+
+Deno.test("mesh: members negotiate the fedagg muxer; a member with standard yamux only still gets through", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-muxer");
+  const peers: Peer[] = [];
+  let plain: Awaited<ReturnType<typeof createLibp2p>> | undefined;
+  try {
+    const a = await startPeer(ids[0], roster, new Map(), 8 * MiB);
+    peers.push(a);
+    const b = await startPeer(ids[1], roster, new Map([[a.index, a.mesh.addresses]]), 8 * MiB);
+    peers.push(b);
+    await waitFor("A and B connected", () => b.mesh.connected().includes(a.index));
+    assertEquals([...new Set(b.mesh.muxers(a.index))], [MUXER_PROTOCOL]);
+    // A 5 MiB frame (more than the larger window) arrives intact under the fedagg muxer.
+    const big = pattern(5 * MiB, 9);
+    assert(await b.mesh.send(a.index, big, Date.now() + 30_000));
+    await waitFor("A to hand over the big frame", () => a.frames.length === 1, 30_000);
+    assert(equalBytes(a.frames[0].frame, big));
+
+    // The third member runs an older build: libp2p with the standard yamux only. It connects
+    // to A under /yamux/1.0.0 and delivers a frame on the frame protocol.
+    plain = await createLibp2p({
+      privateKey: ids[2].libp2pKey,
+      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    });
+    const third = roster.indexOf(ids[2].peerId)!;
+    const stream = await plain.dialProtocol(multiaddr(a.mesh.addresses[0]), FRAME_PROTOCOL);
+    const lp = sizedStream(stream);
+    const frame = pattern(3 * MiB, 10);
+    await writeSized(lp, frame, AbortSignal.timeout(30_000));
+    assertEquals((await lp.read()).subarray()[0], 0); // received
+    await stream.close();
+    await waitFor("A to hand over the older member's frame", () => a.frames.length === 2, 30_000);
+    assertEquals(a.frames[1].from, third);
+    assert(equalBytes(a.frames[1].frame, frame));
+    assertEquals([...new Set(a.mesh.muxers(third))], ["/yamux/1.0.0"]);
+  } finally {
+    await plain?.stop();
+    await stopAll(peers);
+  }
+});
+
+Deno.test("mesh: a member announces the roster's address for it, not the one it listens on", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-announce");
+  const a = await Mesh.start({
+    identity: ids[0],
+    roster,
+    // The roster reaches A at port 1 (say, a forwarded port); A listens elsewhere.
+    addresses: roster.members.map((m) => m.id === ids[0].peerId ? ["/ip4/127.0.0.1/tcp/1"] : []),
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    maxFrame: 1024,
+    onFrame: () => {},
+    onGossip: () => {},
+    aggregateBody: () => undefined,
+    log: () => {},
+  });
+  try {
+    // What identify hands to peers: only the roster's address.
+    assertEquals(a.addresses.map((x) => x.split("/p2p/")[0]), ["/ip4/127.0.0.1/tcp/1"]);
+  } finally {
+    await stopAll([{ mesh: a } as Peer]);
   }
 });

@@ -217,3 +217,35 @@ Deno.test("log level: lines below the level are dropped; a bad level is a usage 
   assertEquals((err as NodeError).code, "usage");
   assert(err.message.includes("error, warn, info") || err.message.includes("debug, info"));
 });
+
+Deno.test({
+  name:
+    "protocol time and memory: counted after a submission, heap and off-heap peaks in the status",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const f = await startApiNode({ dim: DIM });
+    try {
+      assertEquals(f.node.metrics.get("fedagg_protocol_seconds_total"), 0);
+      await submit(f, 0);
+      assert(f.node.metrics.get("fedagg_protocol_seconds_total") > 0, "the submit call counted");
+      const res = await fetch(`${f.api.url}/v1/status`, { headers: auth });
+      const status = await res.json();
+      assert(status.peakHeapUsedBytes > 0, JSON.stringify(status));
+      assert(status.peakExternalBytes > 0, JSON.stringify(status));
+      const api = await fetch(`${f.api.url}/metrics`, { headers: auth });
+      const names = (await parseWithPrometheusClient(await api.text())).map((fam) => fam.name);
+      for (
+        const name of [
+          "fedagg_protocol_seconds",
+          "fedagg_protocol_outputs_seconds",
+          "fedagg_process_heap_used_bytes",
+          "fedagg_process_peak_heap_used_bytes",
+          "fedagg_process_peak_external_bytes",
+        ]
+      ) assert(names.includes(name), `${name} in ${names.join()}`);
+    } finally {
+      await stopApiNode(f);
+    }
+  },
+});
