@@ -11,6 +11,8 @@
  *   "graph": { "kind": "complete" },
  *   "stageTimeoutMs": 10000, "advertiseTimeoutMs": 60000, "viewTimeoutMs": 30000,
  *   "roundDeadlineMs": null,
+ *   "dp": { "mechanism": "ddgauss", "epsilon": 3, "delta": 1e-6, "rounds": 100, "clip": 1,
+ *           "bits": 32, "corrupt": 0, "beta": null, "modclipProb": null },
  *   "members": [{ "id": "12D3Koo…", "name": "Hospital A", "signingKey": "…", "pqSigningKey": "…",
  *                 "addresses": ["…"] }],
  *   "signatures": { "12D3Koo…": { "ed25519": "…", "mlDsa65": null } }
@@ -18,7 +20,9 @@
  * ```
  *
  * `layout` (optional; absent or `null` is the flat layout of `dim`) is the model's tensors in the
- * federation's order (`protocol/federation/layout.ts`); `dim` is then its size.
+ * federation's order (`protocol/federation/layout.ts`); `dim` is then its size. `dp` (optional;
+ * absent or `null`: no DP) is the federation's distributed-DP budget and mechanism settings
+ * (`protocol/dp/parameters.ts`); it requires `maxWeight` 1.
  *
  * Every member signs the roster hash, which covers the parameters and every member's keys,
  * display name and addresses (a mistyped address is caught when the roster is signed, not as a
@@ -115,8 +119,26 @@ export interface RosterFile {
    * file written before the deadline existed has none, and takes the default).
    */
   readonly roundDeadlineMs?: number | null;
+  /**
+   * Distributed differential privacy (`protocol/dp/parameters.ts`): absent or null for none.
+   * `beta` and `modclipProb` may be null (their defaults); `corrupt` is required.
+   */
+  readonly dp?: RosterDpEntry | null;
   readonly members: readonly RosterMemberEntry[];
   readonly signatures: Readonly<Record<string, { ed25519: string; mlDsa65: string | null }>>;
+}
+
+/** A roster file's `dp` section (see `DpSettings`; null `beta`/`modclipProb`: their defaults). */
+export interface RosterDpEntry {
+  readonly mechanism: "ddgauss";
+  readonly epsilon: number;
+  readonly delta: number;
+  readonly rounds: number;
+  readonly clip: number;
+  readonly bits: number;
+  readonly corrupt: number;
+  readonly beta: number | null;
+  readonly modclipProb: number | null;
 }
 
 /** The parameters `fedagg roster create` takes. */
@@ -225,6 +247,16 @@ function rosterWith(file: RosterFile, members: Member[]): Roster {
     advertiseTimeoutMs: file.advertiseTimeoutMs,
     viewTimeoutMs: file.viewTimeoutMs,
     roundDeadlineMs: file.roundDeadlineMs ?? undefined,
+    dp: file.dp == null ? undefined : {
+      epsilon: file.dp.epsilon,
+      delta: file.dp.delta,
+      rounds: file.dp.rounds,
+      clip: file.dp.clip,
+      bits: file.dp.bits,
+      corrupt: file.dp.corrupt,
+      beta: file.dp.beta ?? undefined,
+      modclipProb: file.dp.modclipProb ?? undefined,
+    },
   });
 }
 
@@ -495,6 +527,18 @@ const ROSTER_FILE = object({
     object({ tensors: listOf(object({ name: string, shape: listOf(number) })) }),
   ) as Shape<ModelLayout | null>,
   roundDeadlineMs: nullable(number),
+  // Optional: absent or null is no DP.
+  dp: nullable(object({
+    mechanism: oneOf("ddgauss"),
+    epsilon: number,
+    delta: number,
+    rounds: number,
+    clip: number,
+    bits: number,
+    corrupt: number,
+    beta: nullable(number),
+    modclipProb: nullable(number),
+  })),
 });
 
 /**

@@ -103,7 +103,15 @@ export {
   type SecAggPlusSettings,
 } from "./graph/secagg_plus.ts";
 
-// Distributed differential privacy (planning only; not wired into rounds yet).
+// Distributed differential privacy: planning, a roster's parameters, the mechanism in a round.
+export type { Rational } from "./dp/discrete_gaussian.ts";
+export {
+  type DpMechanism,
+  type DpParameters,
+  dpParameters,
+  type DpSettings,
+  localVarianceSteps,
+} from "./dp/parameters.ts";
 export {
   DP_PLAN_DEFAULTS,
   type DpPlan,
