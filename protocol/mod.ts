@@ -35,6 +35,7 @@ export {
   type Roster,
   type RosterSettings,
   shareThreshold,
+  vectorLength,
   viewPatienceMs,
 } from "./federation/roster.ts";
 export {
@@ -112,6 +113,20 @@ export {
   type DpSettings,
   localVarianceSteps,
 } from "./dp/parameters.ts";
+export {
+  decodeDpSum,
+  type DpAggregate,
+  dpMemberSeed,
+  dpRotationKey,
+  type DpUpdate,
+  encodeDpUpdate,
+  signedSteps,
+  type WrapEvidence,
+  wrapEvidence,
+} from "./dp/mechanism.ts";
+export { zcdpToEpsilon } from "./dp/accountant.ts";
+export { budgetRefusal, type DpSpend, dpSpend } from "./dp/budget.ts";
+export { aggregateMean, type DpGuarantee, dpGuarantee, dpRoundUpdate } from "./round/dp_round.ts";
 export {
   DP_PLAN_DEFAULTS,
   type DpPlan,

@@ -11,7 +11,7 @@ import { bytesToU32, equalBytes } from "../encoding/bytes.ts";
 import { HASH, taggedHash } from "../crypto/mod.ts";
 import { ensure, type ProtocolError } from "../errors.ts";
 import type { MemberSet } from "../math/member_set.ts";
-import type { Roster } from "../federation/roster.ts";
+import { type Roster, vectorLength } from "../federation/roster.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import { type Session, sessionHash } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
@@ -116,9 +116,9 @@ export async function checkCertificate(
   const { leader, certificate } = readLeaderCertificate(roster, env);
   // The cheap check first: a body of the wrong length costs no signature verification.
   ensure(
-    body.length === 4 * (roster.dim + 1),
+    body.length === 4 * vectorLength(roster),
     "wrong-length",
-    `aggregate is ${body.length} bytes, expected ${4 * (roster.dim + 1)}`,
+    `aggregate is ${body.length} bytes, expected ${4 * vectorLength(roster)}`,
     env.sender,
   );
   const { approvers, refused } = await verifyCertificateSignatures(
@@ -136,11 +136,13 @@ export async function checkCertificate(
   const aggregate = bytesToU32(body);
   const k = certificate.u3.length;
   ensure(
-    aggregate[roster.dim] === certificate.totalWeight &&
+    aggregate[vectorLength(roster) - 1] === certificate.totalWeight &&
       certificate.totalWeight >= k &&
       certificate.totalWeight <= k * roster.quantization.maxWeight,
     "commitment-mismatch",
-    `total weight ${certificate.totalWeight} is not the aggregate's (${aggregate[roster.dim]}) ` +
+    `total weight ${certificate.totalWeight} is not the aggregate's (${
+      aggregate[vectorLength(roster) - 1]
+    }) ` +
       `or outside [${k}, ${k * roster.quantization.maxWeight}]`,
     env.sender,
   );

@@ -22,6 +22,8 @@ export const HASH = {
   maskedVector: "fedagg/v1/hash/masked-vector",
   aggregate: "fedagg/v1/hash/aggregate",
   certificate: "fedagg/v1/hash/certificate",
+  /** A DP round's public rotation key: roster hash and round (`dp/mechanism.ts`). */
+  dpRotationKey: "fedagg/v1/hash/dp/rotation-key",
 } as const;
 
 /** Labels for `deriveKey` (HKDF-SHA256 info). */
@@ -48,6 +50,12 @@ export const KDF = {
   shareXWing: "fedagg/v1/kdf/share-xwing",
   /** DP rotation key → PRG key for the Hadamard rotation's signs. */
   dpRotation: "fedagg/v1/kdf/dp/rotation",
+  /** A DP member's long-term noise key → its seed for one round (roster hash, round). */
+  dpMemberSeed: "fedagg/v1/kdf/dp/member-seed",
+  /** A DP member's round seed → PRG key for its conditional rounding. */
+  dpRounding: "fedagg/v1/kdf/dp/rounding",
+  /** A DP member's round seed → PRG key for its discrete Gaussian noise. */
+  dpNoise: "fedagg/v1/kdf/dp/noise",
 } as const;
 
 /**

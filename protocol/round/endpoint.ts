@@ -50,7 +50,7 @@ import { RoundLeaves, syncThreshold } from "./leave_evidence.ts";
 import { Participant } from "./participant.ts";
 import { viewLimit } from "./stages.ts";
 import { Observer } from "./observer.ts";
-import type { Roster } from "../federation/roster.ts";
+import { type Roster, vectorLength } from "../federation/roster.ts";
 import { MAX_ROUND } from "../federation/session.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import type { Rng } from "../crypto/mod.ts";
@@ -571,7 +571,7 @@ export class Endpoint {
         round,
         view,
         aggregateHash: hash,
-        bodyLength: 4 * (roster.dim + 1),
+        bodyLength: 4 * vectorLength(roster),
         isBody: (body) => equalBytes(aggregateHash(env.session, body), hash),
         withBody: (body) => withBody(env, body),
       };

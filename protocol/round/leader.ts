@@ -25,7 +25,7 @@ import { sealCertificate } from "../certificate/certificate.ts";
 import type { Value } from "../encoding/codec.ts";
 import { type Rng, sha256 } from "../crypto/mod.ts";
 import { ensure, ProtocolError } from "../errors.ts";
-import type { Roster } from "../federation/roster.ts";
+import { type Roster, vectorLength } from "../federation/roster.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import { type Session, sessionHash } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
@@ -343,7 +343,7 @@ export class Leader {
     const input = readMaskedInput(env, this.#config.roster);
     checkMaskedInput(this.#hash, this.#u2Hash, env.sender, input);
     await this.#verified(env);
-    this.#sum ??= new Uint32Array(this.#config.roster.dim + 1);
+    this.#sum ??= new Uint32Array(vectorLength(this.#config.roster));
     addInto(this.#sum, u32View(input.body)); // read-only: a view of the decoded body
     this.#accept(env);
     this.#masked.add(env.sender);
@@ -493,7 +493,7 @@ export class Leader {
     const { roster } = this.#config;
     const sum = this.#sum!;
     const k = this.#u3.length;
-    const totalWeight = sum[roster.dim];
+    const totalWeight = sum[vectorLength(roster) - 1];
     if (totalWeight < k || totalWeight > k * roster.quantization.maxWeight) {
       return this.#fail(
         `the unmasked total weight ${totalWeight} is outside [${k}, ` +

@@ -38,3 +38,4 @@ export {
   simulate,
   type StageTimings,
 } from "./simulation.ts";
+export type { DpRoundReport, SimDpOptions } from "./dp_report.ts";
