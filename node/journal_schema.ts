@@ -13,6 +13,7 @@ import {
   maxFrameSize,
   type Roster,
   splitFinalCertificate,
+  vectorLength,
 } from "../protocol/mod.ts";
 import { compareNames } from "./tensor_formats/safetensors.ts";
 import type { TensorLayout } from "./tensor_formats/mod.ts";
@@ -188,13 +189,14 @@ export function readPublished(roster: Roster, payload: Uint8Array): PublishedMet
  * `k`: within [1, n · maxWeight]).
  */
 export function readAggregate(roster: Roster, payload: Uint8Array, k?: number): Uint32Array {
+  const length = vectorLength(roster); // d + 1, or D + 1 in DP mode
   problem(
-    payload.length === 4 * (roster.dim + 1),
-    `${payload.length} bytes, expected ${4 * (roster.dim + 1)} (4 · (d + 1))`,
+    payload.length === 4 * length,
+    `${payload.length} bytes, expected ${4 * length} (4 · ${length} words)`,
   );
   const a = aligned(payload);
-  const words = new Uint32Array(a.buffer, a.byteOffset, roster.dim + 1);
-  const weight = words[roster.dim];
+  const words = new Uint32Array(a.buffer, a.byteOffset, length);
+  const weight = words[length - 1];
   const [min, max] = k === undefined
     ? [1, roster.members.length * roster.quantization.maxWeight]
     : [k, k * roster.quantization.maxWeight];

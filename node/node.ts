@@ -19,9 +19,12 @@
  * @module
  */
 import {
+  aggregateMean,
   CallerError,
   countClipped,
-  dequantizeMean,
+  dpMemberSeed,
+  dpRoundUpdate,
+  type DpSpend,
   Endpoint,
   leaderOf,
   type MaskExpander,
@@ -46,6 +49,8 @@ import type { Exposure, Metrics } from "./metrics.ts";
 import { now, RoundDriver } from "./round_driver.ts";
 import { PEER_LOSS_GRACE_MS, PeerWatch } from "./peer_watch.ts";
 import { addressesOf, type RosterFile } from "./roster_file.ts";
+import { loadDpNoiseKey } from "./dp_noise_key.ts";
+import { DpLedger } from "./dp_ledger.ts";
 import type { TensorLayout } from "./tensor_formats/mod.ts";
 import { WorkerExpander } from "./worker_expander.ts";
 
@@ -123,6 +128,11 @@ export interface NodeStatus {
     readonly keepBytes: number;
     readonly archiveDir: string | null;
   };
+  /**
+   * DP rosters only: this member's privacy spend (rounds charged at commit, ε spent at the
+   * roster's δ, the budget, the whole rounds left).
+   */
+  readonly dp?: DpSpend;
 }
 
 /** A running node. */
@@ -150,6 +160,12 @@ export class FedaggNode {
   #retainAgain = false;
   /** Rounds with an update that the start-up scan moved aside, for {@link #restore}. */
   #damaged: { round: number; reason: string }[] = [];
+  /** DP rosters: the key this member's per-round noise seeds derive from (`dp_noise_key.ts`). */
+  #dpKey: Uint8Array | undefined;
+  /** DP rosters: the spend, charged at commit (`dp_ledger.ts`). */
+  #dpLedger: DpLedger | undefined;
+  /** DP rosters: rounds with an update accepted here, not charged and not ended yet. */
+  readonly #dpInFlight = new Set<number>();
 
   private constructor(options: NodeOptions) {
     this.#options = options;
@@ -180,7 +196,16 @@ export class FedaggNode {
       endpoint: this.#endpoint,
       log,
       sinks: {
-        event: (e) => this.#sink.handle(e),
+        event: async (e) => {
+          if ((e.type === "masked" || e.type === "committed") && this.#dpLedger !== undefined) {
+            // Charged before the masked input (the next output) leaves — a leader may count it
+            // without this member's approval — so before any approval or reveal, whatever the
+            // round's outcome; once per round (every view sends the same noisy vector).
+            await this.#dpLedger.charge(e.round);
+            this.#dpInFlight.delete(e.round);
+          }
+          await this.#sink.handle(e);
+        },
         refused: (err) => this.#sink.refused(err),
         broadcast: (frame, published) => this.#exchange.broadcast(frame, published),
         body: (round, view, hash, body) => this.#exchange.remember(round, view, hash, body),
@@ -234,6 +259,19 @@ export class FedaggNode {
       node.#exchange.attach(node.#mesh);
       node.#rssTimer = setInterval(() => node.#sampleMemory(), 250);
       node.#sampleMemory();
+      if (options.roster.dp !== undefined) {
+        node.#dpKey = await loadDpNoiseKey(options.dir);
+        node.#dpLedger = await DpLedger.open(
+          options.dir,
+          options.roster.dp,
+          options.roster.federation,
+        );
+        node.#sink.subscribe(({ event }) => {
+          if (["final", "round-failed", "withdrawn"].includes(event.type)) {
+            node.#dpInFlight.delete(event.round);
+          }
+        });
+      }
       await node.#restore();
       node.#sink.subscribe(({ event }) => {
         if (["accepted", "final", "round-failed", "withdrawn"].includes(event.type)) {
@@ -306,7 +344,10 @@ export class FedaggNode {
     if (!Number.isSafeInteger(numSamples) || numSamples < 1 || numSamples > q.maxWeight) {
       throw new NodeError(
         "invalid-num-samples",
-        `num_samples must be an integer in [1, ${q.maxWeight}] (the roster's maxWeight), got ${numSamples}`,
+        this.#roster.dp === undefined
+          ? `num_samples must be an integer in [1, ${q.maxWeight}] (the roster's maxWeight), got ${numSamples}`
+          : `num_samples must be 1 on a DP roster (every weight is 1: a weight would change the ` +
+            `sensitivity the noise is calibrated to), got ${numSamples}`,
       );
     }
     // Claimed before the first await, so concurrent uploads for one round cannot both pass.
@@ -343,6 +384,15 @@ export class FedaggNode {
       } catch (err) {
         throw asNodeError(err);
       }
+      if (this.#dpLedger !== undefined) {
+        const others = [...this.#dpInFlight].filter((r) => r !== round).length;
+        try {
+          this.#dpLedger.check(round, others);
+        } catch (err) {
+          this.metrics.inc("fedagg_dp_budget_refusals_total", "");
+          throw err;
+        }
+      }
       try {
         await this.#journal.recordUpdate(round, { values, numSamples, layout });
       } catch (err) {
@@ -359,7 +409,11 @@ export class FedaggNode {
         throw err;
       }
       this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
-      const clipped = countClipped(values, q.clip);
+      const clipped = this.#roster.dp === undefined
+        ? countClipped(values, q.clip)
+        : l2Norm(values) > this.#roster.dp.clip
+        ? values.length // the L2 clip scales every value
+        : 0;
       await this.#start(round, values, numSamples);
       this.#sink.accepted(round, numSamples);
       // A function of this member's private update: a token-only series (metric_catalog.ts).
@@ -408,13 +462,13 @@ export class FedaggNode {
     const stored = await this.#journal.aggregate(round);
     if (stored === undefined) return undefined;
     const layout = this.#roster.layout;
-    const q = this.#roster.quantization;
+    const roster = this.#roster;
     let mean: Float32Array | undefined;
     return {
       stored,
       layout,
       get mean() {
-        return mean ??= dequantizeMean(stored.aggregate, q, stored.members.length);
+        return mean ??= aggregateMean(roster, round, stored.aggregate, stored.members.length);
       },
     };
   }
@@ -461,6 +515,7 @@ export class FedaggNode {
         keepBytes: this.#retention.keepBytes,
         archiveDir: this.#retention.archiveDir ?? null,
       },
+      ...(this.#dpLedger === undefined ? {} : { dp: this.#dpLedger.spend() }),
     };
   }
 
@@ -530,6 +585,12 @@ export class FedaggNode {
     }
     m.set("fedagg_current_round", "", this.#endpoint.currentRound);
     m.set("fedagg_last_final_round", "", this.#sink.lastFinalRound ?? -1);
+    if (this.#dpLedger !== undefined) {
+      const spend = this.#dpLedger.spend();
+      m.set("fedagg_dp_rounds_charged", "", spend.roundsCharged);
+      m.set("fedagg_dp_epsilon_spent", "", spend.epsilonSpent);
+      m.set("fedagg_dp_epsilon_budget", "", spend.epsilonBudget);
+    }
     m.set("fedagg_process_peak_rss_bytes", "", this.#peakRss);
     m.set("fedagg_process_rss_bytes", "", Deno.memoryUsage().rss);
   }
@@ -560,7 +621,16 @@ export class FedaggNode {
   }
 
   async #start(round: number, values: Float32Array, numSamples: number, view = 0): Promise<void> {
-    const input = quantize(values, numSamples, this.#roster.quantization, systemRng);
+    if (this.#dpLedger !== undefined && !this.#dpLedger.has(round)) this.#dpInFlight.add(round);
+    // DP: the round's seed is re-derived, so a restart sends the same noisy vector again.
+    const input = this.#roster.dp === undefined
+      ? quantize(values, numSamples, this.#roster.quantization, systemRng)
+      : dpRoundUpdate(
+        this.#roster,
+        round,
+        values,
+        dpMemberSeed(this.#dpKey!, this.#roster.hash, round),
+      ).words;
     this.#sink.submitted(round, performance.now(), ROUND_WINDOW);
     // The endpoint checks again: a certificate handled since the first check may have decided it.
     await this.#driver.input(() => this.#endpoint.submit(round, input, now(), view)).catch(
@@ -722,4 +792,11 @@ export class FedaggNode {
 /** The node error of the same code for the endpoint's refusal of a call; anything else as is. */
 function asNodeError(err: unknown): unknown {
   return err instanceof CallerError ? new NodeError(err.code, err.message) : err;
+}
+
+/** The L2 norm of `x` in float64 (DP mode's clip is on the whole update's norm). */
+function l2Norm(x: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+  return Math.sqrt(s);
 }
