@@ -6,18 +6,23 @@
  * rounds — with dropouts, a withholding member, a killed leader (view change) and post-quantum
  * mode — publish the exact modular sum of the members' words, verify offline, and carry noise
  * whose measured std is the expected one within 5 % (8192 coordinates: the estimate's own error
- * is ≈ 0.8 %); wraps beyond the honest bound are counted.
+ * is ≈ 0.8 %); wraps beyond the honest bound are counted; the decoding matches an independent
+ * NumPy/SciPy computation (reference.py `dp_decode`); a member's seed is the same for a round
+ * and another for another round.
  */
 import { assert, assertEquals, assertNotEquals, assertThrows } from "../../_assert.ts";
 import { labelledRng } from "../../../protocol/crypto/random.ts";
 import { createRoster, type Member, vectorLength } from "../../../protocol/federation/roster.ts";
 import {
   decodeDpSum,
+  dpMemberSeed,
   dpRotationKey,
   encodeDpUpdate,
   wrapEvidence,
 } from "../../../protocol/dp/mechanism.ts";
 import { clipL2 } from "../../../protocol/dp/rounding.ts";
+import { rotationSigns } from "../../../protocol/dp/rotation.ts";
+import { reference, SCIPY } from "./_python.ts";
 import { aggregateMean, dpRoundUpdate } from "../../../protocol/round/dp_round.ts";
 import { CallerError } from "../../../protocol/errors.ts";
 import { simulate } from "../../../protocol/sim/mod.ts";
@@ -141,3 +146,48 @@ for (
     assert(dp.epsilonSpent > 0 && dp.epsilonSpent <= 3);
   });
 }
+
+Deno.test({
+  name: "dp decode: signed wrap, rescale and inverse rotation match NumPy/SciPy (reference.py)",
+  ignore: !SCIPY.available,
+  fn: async () => {
+    for (const bits of [16, 32]) {
+      const roster = dpRoster(bits, 200);
+      const dp = roster.dp!;
+      const key = dpRotationKey(roster.hash, 9);
+      const words = new Uint32Array(labelledRng("dp-round-test", "sum", bits)(4 * 257).buffer);
+      words[0] = 2 ** (bits - 1); // the most negative value
+      words[1] = 2 ** (bits - 1) - 1; // the most positive
+      words[256] = 5; // the weight word
+      const expected = await reference<{ signed: number[]; x: number[] }>({
+        op: "dp_decode",
+        words: Array.from(words.subarray(0, 256)),
+        bits,
+        gamma: dp.gamma,
+        signs: Array.from(rotationSigns(key, 200)),
+        d: 200,
+      });
+      const decoded = decodeDpSum(words, dp, key, 200);
+      assertEquals(Array.from(decoded.steps), expected.signed);
+      assertEquals(decoded.members, 5);
+      const scale = Math.max(...expected.x.map(Math.abs));
+      for (let i = 0; i < 200; i++) {
+        assert(Math.abs(decoded.sum[i] - expected.x[i]) <= 1e-12 * scale, `${bits} bits, ${i}`);
+      }
+    }
+  },
+});
+
+Deno.test("dp member seed: the same for a round (views, restarts), another for another round or key", () => {
+  const roster = dpRoster(16);
+  const key = labelledRng("dp-round-test", "noise-key")(32);
+  const x = update("seed", 1000);
+  const a = dpRoundUpdate(roster, 3, x, dpMemberSeed(key, roster.hash, 3)).words;
+  assertEquals(dpRoundUpdate(roster, 3, x, dpMemberSeed(key, roster.hash, 3)).words, a);
+  assertNotEquals(dpMemberSeed(key, roster.hash, 4), dpMemberSeed(key, roster.hash, 3));
+  assertNotEquals(
+    dpMemberSeed(key.map((b) => b ^ 1), roster.hash, 3),
+    dpMemberSeed(key, roster.hash, 3),
+  );
+  assertThrows(() => dpMemberSeed(key.subarray(1), roster.hash, 3), RangeError);
+});
