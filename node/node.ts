@@ -358,6 +358,8 @@ export class FedaggNode {
       );
     }
     this.#submitting.add(round);
+    let reserved: number | undefined;
+    let accepted = false;
     try {
       if ((await this.#journal.recorded(round)).update) {
         throw new NodeError(
@@ -384,13 +386,18 @@ export class FedaggNode {
       } catch (err) {
         throw asNodeError(err);
       }
-      if (this.#dpLedger !== undefined) {
-        const others = [...this.#dpInFlight].filter((r) => r !== round).length;
+      if (this.#dpLedger !== undefined && !this.#dpInFlight.has(round)) {
         try {
-          this.#dpLedger.check(round, others);
+          this.#dpLedger.check(round, this.#dpInFlight.size);
         } catch (err) {
           this.metrics.inc("fedagg_dp_budget_refusals_total", "");
           throw err;
+        }
+        // Reserved now (before the next await), so concurrent uploads for other rounds cannot
+        // both take the budget's last round; released below if this one is not accepted.
+        if (!this.#dpLedger.has(round)) {
+          reserved = round;
+          this.#dpInFlight.add(round);
         }
       }
       try {
@@ -418,9 +425,11 @@ export class FedaggNode {
       this.#sink.accepted(round, numSamples);
       // A function of this member's private update: a token-only series (metric_catalog.ts).
       this.metrics.inc("fedagg_update_values_clipped_total", "", {}, clipped);
+      accepted = true;
       return { clipped };
     } finally {
       this.#submitting.delete(round);
+      if (!accepted && reserved !== undefined) this.#dpInFlight.delete(reserved);
     }
   }
 

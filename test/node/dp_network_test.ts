@@ -120,6 +120,12 @@ Deno.test({
         assertEquals(status.dp.roundsLeft, 0);
         assert(Math.abs(status.dp.epsilonSpent - 8) < 1e-6, `ε spent ${status.dp.epsilonSpent}`);
       }
+      const statusCli = await net.cli(["status", "--dir", net.node(2).dir]);
+      assertEquals(statusCli.code, 0, statusCli.stderr);
+      assertMatch(
+        statusCli.stdout,
+        /privacy {4}ε 8 of 8 spent at δ 0.00001 \(1 rounds charged, 0 left\)/,
+      );
       const metrics = await (await net.api(net.node(2), "/metrics")).text();
       assertMatch(metrics, /\nfedagg_dp_rounds_charged 1\n/);
       const refuseRound1 = async () => {
