@@ -120,7 +120,7 @@ export function nodeMetricSpecs(info: CatalogInfo): MetricSpec[] {
     {
       name: "fedagg_dp_rounds_charged",
       type: "gauge",
-      help: "DP rounds this member was charged for (at commit, once per round)",
+      help: "DP rounds this member was charged for (before its masked input left; once per round)",
       exposure: open,
     },
     {
