@@ -41,6 +41,7 @@ import {
   ConfigError,
   createRoster,
   DEFAULT_CLIP,
+  defaultThreshold,
   defaultTimeouts,
   equalBytes,
   fromBase64,
@@ -267,6 +268,8 @@ function rosterWith(file: RosterFile, members: Member[]): Roster {
  * - an explicit threshold above the member count, once there are members: a round needs t
  *   members at every stage (t > n is the protocol's own refusal; it is reported here with the
  *   member count, before anyone signs);
+ * - on a DP roster without an explicit threshold, checked with at least as many members as the
+ *   withholding setting c needs (a default threshold above c);
  * - everything `createRoster` refuses (a threshold ≤ n/2, graph, quantization, timeouts, …),
  *   checked on the file's members — completed, while there are fewer, with placeholder members
  *   up to the smallest count the parameters allow (3, the threshold, a Harary degree + 2), so
@@ -290,7 +293,13 @@ export function checkRosterParameters(file: RosterFile): void {
   const degree = file.graph?.kind === "harary" ? file.graph.degree : 0;
   const minimum = Math.min(
     MAX_MEMBERS,
-    Math.max(3, n, Number.isSafeInteger(t) ? t! : 0, Number.isSafeInteger(degree) ? degree + 2 : 0),
+    Math.max(
+      3,
+      n,
+      Number.isSafeInteger(t) ? t! : 0,
+      Number.isSafeInteger(degree) ? degree + 2 : 0,
+      withholdingMinimum(file),
+    ),
   );
   if (minimum === n) {
     rosterWith(file, members);
@@ -307,6 +316,19 @@ export function checkRosterParameters(file: RosterFile): void {
         `parameters allow: n = ${minimum})`,
     );
   }
+}
+
+/**
+ * The fewest members whose default threshold exceeds a DP roster's withholding members c (a
+ * round must keep t − c ≥ 1 noisers), so `roster create --dp-corrupt c` is checked on a roster
+ * that could have it; 0 without DP or with an explicit threshold (which must then exceed c).
+ */
+function withholdingMinimum(file: RosterFile): number {
+  const c = file.dp?.corrupt;
+  if (typeof c !== "number" || !Number.isSafeInteger(c) || file.threshold !== null) return 0;
+  let n = 3;
+  while (n < MAX_MEMBERS && defaultThreshold(n) <= c) n++;
+  return n;
 }
 
 /**

@@ -66,10 +66,19 @@ Deno.test("roster create --dp-*: refusals name what was wrong and write nothing"
     const badDelta = await create(out, ...DP_ARGS.map((a) => a === "1e-6" ? "2" : a));
     assert(badDelta.code !== 0);
     assertMatch(badDelta.err, /dp\.delta: must be in \(0, 1\)/);
-    const tooMany = await create(out, ...DP_ARGS.map((a, i) => i === 9 ? "3" : a));
+    const tooMany = await create(
+      out,
+      ...DP_ARGS.map((a, i) => i === 9 ? "3" : a),
+      "--threshold",
+      "3",
+    );
     assert(tooMany.code !== 0);
-    assertMatch(tooMany.err, /dp\.corrupt/); // c ≥ t for the smallest roster (t = 3)
+    assertMatch(tooMany.err, /dp\.corrupt/); // c ≥ t
     await assertMissing(out);
+    // Without an explicit threshold, c = 3 is checked on the smallest roster whose default
+    // threshold exceeds it (n = 5, t = 4), not refused for the 3-member placeholder roster.
+    const five = await create(out, ...DP_ARGS.map((a, i) => i === 9 ? "3" : a));
+    assertEquals(five.code, 0, five.err);
   });
 });
 
