@@ -75,6 +75,17 @@ export {
   withinPrecision,
 } from "./protocol/math/quantize.ts";
 export { inlineExpander, type MaskExpander } from "./protocol/math/masking.ts";
+
+// Distributed differential privacy (a roster's `dp` section).
+export type { Rational } from "./protocol/dp/discrete_gaussian.ts";
+export type { DpMechanism, DpParameters, DpSettings } from "./protocol/dp/parameters.ts";
+export {
+  aggregateMean,
+  type DpGuarantee,
+  dpGuarantee,
+  dpRoundUpdate,
+} from "./protocol/round/dp_round.ts";
+export type { DpUpdate } from "./protocol/dp/mechanism.ts";
 export type { MemberSet } from "./protocol/math/member_set.ts";
 
 // The round.

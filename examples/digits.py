@@ -172,6 +172,14 @@ def transform(name, delta, rng, arg):
     return TRANSFORMS[name](delta, rng, arg)
 
 
+def clip_l2(delta, clip):
+    """``delta`` (tensors by name) scaled to L2 norm at most ``clip`` over all its values, as a
+    DP roster's node clips a member's whole flattened update."""
+    norm = float(np.sqrt(sum(float(np.sum(np.square(v, dtype=np.float64))) for v in delta.values())))
+    factor = min(1.0, clip / norm) if norm > 0 else 1.0
+    return {k: v * factor for k, v in delta.items()}
+
+
 def fedavg(deltas, weights):
     """Plain FedAvg in float64: the weighted mean of the members' deltas."""
     total = float(sum(weights))

@@ -67,7 +67,18 @@ def baseline(args):
     accuracies = []
     for round_, members in enumerate(plan["rounds"]):
         deltas = [r.update(params, m, round_) for m in members]
-        mean = digits.fedavg(deltas, [r.num_samples(m) for m in members])
+        if args.l2_clip is not None:
+            # Central DP at the federation's epsilon: every update L2-clipped, equal weights, and
+            # one Gaussian draw of std --central-sigma added to the sum by a trusted party.
+            import numpy as np
+
+            deltas = [digits.clip_l2(d, args.l2_clip) for d in deltas]
+            total = {k: sum(d[k] for d in deltas) for k in deltas[0]}
+            noise_rng = np.random.default_rng([args.seed, round_, 0xD9])
+            mean = {k: (v + noise_rng.normal(0.0, args.central_sigma, v.shape)) / len(members)
+                    for k, v in total.items()}
+        else:
+            mean = digits.fedavg(deltas, [r.num_samples(m) for m in members])
         params = {k: params[k] + mean[k] for k in params}
         accuracies.append(r.accuracy(params))
     out = {"accuracies": accuracies}
@@ -109,8 +120,10 @@ def member(args):
                 pending[round_] = {k: v.astype(np.float32) for k, v in delta.items()}
                 answer({"ok": True, "round": round_})
             elif cmd["cmd"] == "submit":
-                node.submit(round_, pending[round_], r.num_samples(args.member))
-                answer({"ok": True, "round": round_, "numSamples": r.num_samples(args.member)})
+                # A DP roster fixes every weight at 1.
+                weight = 1 if args.l2_clip is not None else r.num_samples(args.member)
+                node.submit(round_, pending[round_], weight)
+                answer({"ok": True, "round": round_, "numSamples": weight})
             elif cmd["cmd"] == "apply":
                 mean, final = node.result(round_, timeout=cmd.get("timeout", 600))
                 apply(mean)
@@ -145,6 +158,10 @@ def main():
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--clip", type=float, default=1.0)
     parser.add_argument("--transforms", default="{}")
+    parser.add_argument("--l2-clip", type=float, default=None,
+                        help="DP: weights 1 (the node L2-clips); the baseline is central DP")
+    parser.add_argument("--central-sigma", type=float, default=0.0,
+                        help="DP baseline: std of the Gaussian a trusted party adds to each sum")
     parser.add_argument("--plan")
     parser.add_argument("--compare")
     parser.add_argument("--write-layout")

@@ -22,6 +22,10 @@ export type SetupErrorCode =
   | "identity-invalid"
   /** A file the command needs does not exist. */
   | "no-file"
+  /** The DP noise key (`dp-noise.key`) is not a 32-byte key. */
+  | "dp-key-invalid"
+  /** The DP spend record (`dp-budget.json`) is damaged or another federation's. */
+  | "dp-ledger-invalid"
   /** A private file (identity, token) readable by others than its owner. */
   | "identity-permissions"
   /** No roster was given or found. */
@@ -84,6 +88,8 @@ export type SubmitErrorCode =
   | "already-final"
   /** The round's journal was damaged and moved to `journal/quarantine/` at start-up. */
   | "quarantined"
+  /** One more round would exceed the DP roster's privacy budget (the message says what is left). */
+  | "dp-budget-exhausted"
   /** The protocol core refused the submission (see `CallerErrorCode`). */
   | CallerErrorCode;
 

@@ -132,6 +132,7 @@ export const STATUS: Readonly<
   "already-submitted": 409,
   "already-final": 409,
   "quarantined": 409,
+  "dp-budget-exhausted": 409,
   "decided": 409,
   "committed-before-restart": 409,
   "round-too-far-ahead": 422,

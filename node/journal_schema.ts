@@ -13,6 +13,7 @@ import {
   maxFrameSize,
   type Roster,
   splitFinalCertificate,
+  vectorLength,
 } from "../protocol/mod.ts";
 import { compareNames } from "./tensor_formats/safetensors.ts";
 import type { TensorLayout } from "./tensor_formats/mod.ts";
@@ -189,19 +190,19 @@ export function readPublished(roster: Roster, payload: Uint8Array): PublishedMet
  * group sums of d + 1 words each (the certificate, checked on recovery, says how many).
  */
 export function readAggregate(roster: Roster, payload: Uint8Array, k?: number): Uint32Array {
-  const w = 4 * (roster.dim + 1);
+  const w = 4 * vectorLength(roster); // d + 1 words, or D + 1 in DP mode
   const g = roster.groups?.count;
   problem(
     g === undefined
       ? payload.length === w
       : payload.length % w === 0 && payload.length / w >= 2 && payload.length / w <= g + 1,
     g === undefined
-      ? `${payload.length} bytes, expected ${w} (4 · (d + 1))`
-      : `${payload.length} bytes, expected 4 · (d + 1) · (1 + groups) for 1 to ${g} groups`,
+      ? `${payload.length} bytes, expected ${w} (4 Â· ${w / 4} words)`
+      : `${payload.length} bytes, expected 4 Â· (d + 1) Â· (1 + groups) for 1 to ${g} groups`,
   );
   const a = aligned(payload);
   const words = new Uint32Array(a.buffer, a.byteOffset, payload.length / 4);
-  const weight = words[roster.dim];
+  const weight = words[w / 4 - 1];
   const [min, max] = k === undefined
     ? [1, roster.members.length * roster.quantization.maxWeight]
     : [k, k * roster.quantization.maxWeight];

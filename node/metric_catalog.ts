@@ -116,6 +116,29 @@ export function nodeMetricSpecs(info: CatalogInfo): MetricSpec[] {
       help: "The newest round with a final certificate here (-1: none yet)",
       exposure: open,
     },
+    // Distributed DP (0 unless the roster has a dp section).
+    {
+      name: "fedagg_dp_rounds_charged",
+      type: "gauge",
+      help: "DP rounds this member was charged for (before its masked input left; once per round)",
+      exposure: open,
+    },
+    {
+      name: "fedagg_dp_epsilon_spent",
+      type: "gauge",
+      help: "Privacy spent by this member: epsilon at the roster's delta",
+      exposure: open,
+    },
+    {
+      name: "fedagg_dp_epsilon_budget",
+      type: "gauge",
+      help: "The DP roster's total epsilon budget",
+      exposure: open,
+    },
+    counter(
+      "fedagg_dp_budget_refusals_total",
+      "Updates refused because one more round would exceed the DP budget",
+    ),
     counter("fedagg_updates_accepted_total", "Updates accepted from the trainer"),
     counter("fedagg_updates_withdrawn_total", "Updates the trainer withdrew"),
     counter(

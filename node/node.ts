@@ -20,9 +20,12 @@
  */
 import process from "node:process";
 import {
+  aggregateMean,
   CallerError,
   countClipped,
-  dequantizeMean,
+  dpMemberSeed,
+  dpRoundUpdate,
+  type DpSpend,
   Endpoint,
   leaderOf,
   type MaskExpander,
@@ -47,6 +50,8 @@ import type { Exposure, Metrics } from "./metrics.ts";
 import { now, RoundDriver } from "./round_driver.ts";
 import { PEER_LOSS_GRACE_MS, PeerWatch } from "./peer_watch.ts";
 import { addressesOf, type RosterFile } from "./roster_file.ts";
+import { loadDpNoiseKey } from "./dp_noise_key.ts";
+import { DpLedger } from "./dp_ledger.ts";
 import type { TensorLayout } from "./tensor_formats/mod.ts";
 import { WorkerExpander } from "./worker_expander.ts";
 
@@ -135,6 +140,11 @@ export interface NodeStatus {
     readonly keepBytes: number;
     readonly archiveDir: string | null;
   };
+  /**
+   * DP rosters only: this member's privacy spend (rounds charged at commit, ε spent at the
+   * roster's δ, the budget, the whole rounds left).
+   */
+  readonly dp?: DpSpend;
 }
 
 /** A running node. */
@@ -164,6 +174,12 @@ export class FedaggNode {
   #retainAgain = false;
   /** Rounds with an update that the start-up scan moved aside, for {@link #restore}. */
   #damaged: { round: number; reason: string }[] = [];
+  /** DP rosters: the key this member's per-round noise seeds derive from (`dp_noise_key.ts`). */
+  #dpKey: Uint8Array | undefined;
+  /** DP rosters: the spend, charged at commit (`dp_ledger.ts`). */
+  #dpLedger: DpLedger | undefined;
+  /** DP rosters: rounds with an update accepted here, not charged and not ended yet. */
+  readonly #dpInFlight = new Set<number>();
 
   private constructor(options: NodeOptions) {
     this.#options = options;
@@ -194,7 +210,16 @@ export class FedaggNode {
       endpoint: this.#endpoint,
       log,
       sinks: {
-        event: (e) => this.#sink.handle(e),
+        event: async (e) => {
+          if ((e.type === "masked" || e.type === "committed") && this.#dpLedger !== undefined) {
+            // Charged before the masked input (the next output) leaves — a leader may count it
+            // without this member's approval — so before any approval or reveal, whatever the
+            // round's outcome; once per round (every view sends the same noisy vector).
+            await this.#dpLedger.charge(e.round);
+            this.#dpInFlight.delete(e.round);
+          }
+          await this.#sink.handle(e);
+        },
         refused: (err) => this.#sink.refused(err),
         broadcast: (frame, published) => this.#exchange.broadcast(frame, published),
         body: (round, view, hash, body) => this.#exchange.remember(round, view, hash, body),
@@ -267,6 +292,19 @@ export class FedaggNode {
       node.#exchange.attach(node.#mesh);
       node.#rssTimer = setInterval(() => node.#sampleMemory(), 250);
       node.#sampleMemory();
+      if (options.roster.dp !== undefined) {
+        node.#dpKey = await loadDpNoiseKey(options.dir);
+        node.#dpLedger = await DpLedger.open(
+          options.dir,
+          options.roster.dp,
+          options.roster.federation,
+        );
+        node.#sink.subscribe(({ event }) => {
+          if (["final", "round-failed", "withdrawn"].includes(event.type)) {
+            node.#dpInFlight.delete(event.round);
+          }
+        });
+      }
       await node.#restore();
       node.#sink.subscribe(({ event }) => {
         if (["accepted", "final", "round-failed", "withdrawn"].includes(event.type)) {
@@ -339,7 +377,10 @@ export class FedaggNode {
     if (!Number.isSafeInteger(numSamples) || numSamples < 1 || numSamples > q.maxWeight) {
       throw new NodeError(
         "invalid-num-samples",
-        `num_samples must be an integer in [1, ${q.maxWeight}] (the roster's maxWeight), got ${numSamples}`,
+        this.#roster.dp === undefined
+          ? `num_samples must be an integer in [1, ${q.maxWeight}] (the roster's maxWeight), got ${numSamples}`
+          : `num_samples must be 1 on a DP roster (every weight is 1: a weight would change the ` +
+            `sensitivity the noise is calibrated to), got ${numSamples}`,
       );
     }
     // Claimed before the first await, so concurrent uploads for one round cannot both pass.
@@ -350,6 +391,8 @@ export class FedaggNode {
       );
     }
     this.#submitting.add(round);
+    let reserved: number | undefined;
+    let accepted = false;
     try {
       if ((await this.#journal.recorded(round)).update) {
         throw new NodeError(
@@ -376,6 +419,20 @@ export class FedaggNode {
       } catch (err) {
         throw asNodeError(err);
       }
+      if (this.#dpLedger !== undefined && !this.#dpInFlight.has(round)) {
+        try {
+          this.#dpLedger.check(round, this.#dpInFlight.size);
+        } catch (err) {
+          this.metrics.inc("fedagg_dp_budget_refusals_total", "");
+          throw err;
+        }
+        // Reserved now (before the next await), so concurrent uploads for other rounds cannot
+        // both take the budget's last round; released below if this one is not accepted.
+        if (!this.#dpLedger.has(round)) {
+          reserved = round;
+          this.#dpInFlight.add(round);
+        }
+      }
       try {
         await this.#journal.recordUpdate(round, { values, numSamples, layout });
       } catch (err) {
@@ -392,14 +449,20 @@ export class FedaggNode {
         throw err;
       }
       this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
-      const clipped = countClipped(values, q.clip);
+      const clipped = this.#roster.dp === undefined
+        ? countClipped(values, q.clip)
+        : l2Norm(values) > this.#roster.dp.clip
+        ? values.length // the L2 clip scales every value
+        : 0;
       await this.#start(round, values, numSamples);
       this.#sink.accepted(round, numSamples);
       // A function of this member's private update: a token-only series (metric_catalog.ts).
       this.metrics.inc("fedagg_update_values_clipped_total", "", {}, clipped);
+      accepted = true;
       return { clipped };
     } finally {
       this.#submitting.delete(round);
+      if (!accepted && reserved !== undefined) this.#dpInFlight.delete(reserved);
     }
   }
 
@@ -441,16 +504,13 @@ export class FedaggNode {
     const stored = await this.#journal.aggregate(round);
     if (stored === undefined) return undefined;
     const layout = this.#roster.layout;
-    const q = this.#roster.quantization;
-    const dim = this.#roster.dim;
+    const roster = this.#roster;
     let mean: Float32Array | undefined;
     return {
       stored,
       layout,
       get mean() {
-        // With groups the group sums follow the total (d + 1 words): the mean is the total's.
-        const total = stored.aggregate.subarray(0, dim + 1);
-        return mean ??= dequantizeMean(total, q, stored.members.length);
+        return mean ??= aggregateMean(roster, round, stored.aggregate, stored.members.length);
       },
     };
   }
@@ -499,6 +559,7 @@ export class FedaggNode {
         keepBytes: this.#retention.keepBytes,
         archiveDir: this.#retention.archiveDir ?? null,
       },
+      ...(this.#dpLedger === undefined ? {} : { dp: this.#dpLedger.spend() }),
     };
   }
 
@@ -568,6 +629,12 @@ export class FedaggNode {
     }
     m.set("fedagg_current_round", "", this.#endpoint.currentRound);
     m.set("fedagg_last_final_round", "", this.#sink.lastFinalRound ?? -1);
+    if (this.#dpLedger !== undefined) {
+      const spend = this.#dpLedger.spend();
+      m.set("fedagg_dp_rounds_charged", "", spend.roundsCharged);
+      m.set("fedagg_dp_epsilon_spent", "", spend.epsilonSpent);
+      m.set("fedagg_dp_epsilon_budget", "", spend.epsilonBudget);
+    }
     m.set("fedagg_process_peak_rss_bytes", "", this.#peakRss);
     const usage = Deno.memoryUsage();
     m.set("fedagg_process_rss_bytes", "", usage.rss);
@@ -604,7 +671,16 @@ export class FedaggNode {
   }
 
   async #start(round: number, values: Float32Array, numSamples: number, view = 0): Promise<void> {
-    const input = quantize(values, numSamples, this.#roster.quantization, systemRng);
+    if (this.#dpLedger !== undefined && !this.#dpLedger.has(round)) this.#dpInFlight.add(round);
+    // DP: the round's seed is re-derived, so a restart sends the same noisy vector again.
+    const input = this.#roster.dp === undefined
+      ? quantize(values, numSamples, this.#roster.quantization, systemRng)
+      : dpRoundUpdate(
+        this.#roster,
+        round,
+        values,
+        dpMemberSeed(this.#dpKey!, this.#roster.hash, round),
+      ).words;
     this.#sink.submitted(round, performance.now(), ROUND_WINDOW);
     // The endpoint checks again: a certificate handled since the first check may have decided it.
     await this.#driver.input(() => this.#endpoint.submit(round, input, now(), view), "submit")
@@ -767,4 +843,11 @@ export class FedaggNode {
 /** The node error of the same code for the endpoint's refusal of a call; anything else as is. */
 function asNodeError(err: unknown): unknown {
   return err instanceof CallerError ? new NodeError(err.code, err.message) : err;
+}
+
+/** The L2 norm of `x` in float64 (DP mode's clip is on the whole update's norm). */
+function l2Norm(x: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+  return Math.sqrt(s);
 }

@@ -11,6 +11,8 @@
  *   "graph": { "kind": "complete" },
  *   "stageTimeoutMs": 10000, "advertiseTimeoutMs": 60000, "viewTimeoutMs": 30000,
  *   "roundDeadlineMs": null,
+ *   "dp": { "mechanism": "ddgauss", "epsilon": 3, "delta": 1e-6, "rounds": 100, "clip": 1,
+ *           "bits": 32, "corrupt": 0, "beta": null, "modclipProb": null },
  *   "members": [{ "id": "12D3Koo…", "name": "Hospital A", "signingKey": "…", "pqSigningKey": "…",
  *                 "addresses": ["…"] }],
  *   "signatures": { "12D3Koo…": { "ed25519": "…", "mlDsa65": null } }
@@ -18,7 +20,9 @@
  * ```
  *
  * `layout` (optional; absent or `null` is the flat layout of `dim`) is the model's tensors in the
- * federation's order (`protocol/federation/layout.ts`); `dim` is then its size.
+ * federation's order (`protocol/federation/layout.ts`); `dim` is then its size. `dp` (optional;
+ * absent or `null`: no DP) is the federation's distributed-DP budget and mechanism settings
+ * (`protocol/dp/parameters.ts`); it requires `maxWeight` 1.
  *
  * Every member signs the roster hash, which covers the parameters and every member's keys,
  * display name and addresses (a mistyped address is caught when the roster is signed, not as a
@@ -37,6 +41,7 @@ import {
   ConfigError,
   createRoster,
   DEFAULT_CLIP,
+  defaultThreshold,
   defaultTimeouts,
   equalBytes,
   fromBase64,
@@ -130,6 +135,11 @@ export interface RosterFile {
    * any rule is refused).
    */
   readonly robust?: Readonly<Record<string, unknown>> | null;
+  /**
+   * Distributed differential privacy (`protocol/dp/parameters.ts`): absent or null for none.
+   * `beta` and `modclipProb` may be null (their defaults); `corrupt` is required.
+   */
+  readonly dp?: RosterDpEntry | null;
   readonly members: readonly RosterMemberEntry[];
   readonly signatures: Readonly<Record<string, { ed25519: string; mlDsa65: string | null }>>;
 }
@@ -144,6 +154,19 @@ export interface RosterGroups {
   readonly minGroupSize?: number | null;
   readonly minGroups?: number | null;
   readonly allowSmallGroups?: boolean;
+}
+
+/** A roster file's `dp` section (see `DpSettings`; null `beta`/`modclipProb`: their defaults). */
+export interface RosterDpEntry {
+  readonly mechanism: "ddgauss";
+  readonly epsilon: number;
+  readonly delta: number;
+  readonly rounds: number;
+  readonly clip: number;
+  readonly bits: number;
+  readonly corrupt: number;
+  readonly beta: number | null;
+  readonly modclipProb: number | null;
 }
 
 /** The parameters `fedagg roster create` takes. */
@@ -254,6 +277,16 @@ function rosterWith(file: RosterFile, members: Member[]): Roster {
     roundDeadlineMs: file.roundDeadlineMs ?? undefined,
     ...(file.groups == null ? {} : { groups: groupSettingsOf(file.groups) }),
     ...(file.robust == null ? {} : { robust: file.robust }),
+    dp: file.dp == null ? undefined : {
+      epsilon: file.dp.epsilon,
+      delta: file.dp.delta,
+      rounds: file.dp.rounds,
+      clip: file.dp.clip,
+      bits: file.dp.bits,
+      corrupt: file.dp.corrupt,
+      beta: file.dp.beta ?? undefined,
+      modclipProb: file.dp.modclipProb ?? undefined,
+    },
   });
 }
 
@@ -275,6 +308,8 @@ function groupSettingsOf(g: RosterGroups): GroupSettings {
  * - an explicit threshold above the member count, once there are members: a round needs t
  *   members at every stage (t > n is the protocol's own refusal; it is reported here with the
  *   member count, before anyone signs);
+ * - on a DP roster without an explicit threshold, checked with at least as many members as the
+ *   withholding setting c needs (a default threshold above c);
  * - everything `createRoster` refuses (a threshold ≤ n/2, graph, quantization, timeouts, …),
  *   checked on the file's members — completed, while there are fewer, with placeholder members
  *   up to the smallest count the parameters allow (3, the threshold, a Harary degree + 2, g
@@ -305,6 +340,7 @@ export function checkRosterParameters(file: RosterFile): void {
       Number.isSafeInteger(t) ? t! : 0,
       Number.isSafeInteger(degree) ? degree + 2 : 0,
       groupsMinimum(file.groups),
+      withholdingMinimum(file),
     ),
   );
   if (minimum === n) {
@@ -337,6 +373,19 @@ function groupsMinimum(groups: RosterGroups | null | undefined): number {
   );
   const count = Number.isSafeInteger(groups.count) ? groups.count! : 1;
   return Math.min(MAX_MEMBERS, count * each);
+}
+
+/**
+ * The fewest members whose default threshold exceeds a DP roster's withholding members c (a
+ * round must keep t − c ≥ 1 noisers), so `roster create --dp-corrupt c` is checked on a roster
+ * that could have it; 0 without DP or with an explicit threshold (which must then exceed c).
+ */
+function withholdingMinimum(file: RosterFile): number {
+  const c = file.dp?.corrupt;
+  if (typeof c !== "number" || !Number.isSafeInteger(c) || file.threshold !== null) return 0;
+  let n = 3;
+  while (n < MAX_MEMBERS && defaultThreshold(n) <= c) n++;
+  return n;
 }
 
 /**
@@ -565,6 +614,18 @@ const ROSTER_FILE = object({
     allowSmallGroups: boolean,
   })),
   robust: nullable(opaqueObject),
+  // Optional: absent or null is no DP.
+  dp: nullable(object({
+    mechanism: oneOf("ddgauss"),
+    epsilon: number,
+    delta: number,
+    rounds: number,
+    clip: number,
+    bits: number,
+    corrupt: number,
+    beta: nullable(number),
+    modclipProb: nullable(number),
+  })),
 });
 
 /**

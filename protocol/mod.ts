@@ -37,6 +37,7 @@ export {
   type Roster,
   type RosterSettings,
   shareThreshold,
+  vectorLength,
   viewPatienceMs,
 } from "./federation/roster.ts";
 export {
@@ -121,7 +122,29 @@ export {
   type SecAggPlusSettings,
 } from "./graph/secagg_plus.ts";
 
-// Distributed differential privacy (planning only; not wired into rounds yet).
+// Distributed differential privacy: planning, a roster's parameters, the mechanism in a round.
+export type { Rational } from "./dp/discrete_gaussian.ts";
+export {
+  type DpMechanism,
+  type DpParameters,
+  dpParameters,
+  type DpSettings,
+  localVarianceSteps,
+} from "./dp/parameters.ts";
+export {
+  decodeDpSum,
+  type DpAggregate,
+  dpMemberSeed,
+  dpRotationKey,
+  type DpUpdate,
+  encodeDpUpdate,
+  signedSteps,
+  type WrapEvidence,
+  wrapEvidence,
+} from "./dp/mechanism.ts";
+export { zcdpToEpsilon } from "./dp/accountant.ts";
+export { budgetRefusal, type DpSpend, dpSpend } from "./dp/budget.ts";
+export { aggregateMean, type DpGuarantee, dpGuarantee, dpRoundUpdate } from "./round/dp_round.ts";
 export {
   DP_PLAN_DEFAULTS,
   type DpPlan,

@@ -5,7 +5,15 @@
  * ```
  * deno task learn [--nodes 5] [--rounds 20] [--drop 1] [--kill-leader] [--seed 1] [--torch]
  *   [--model logreg|mlp] [--epochs 1] [--attack I=NAME[:ARG]]... [--noise SIGMA] [--json]
+ *   [--dp-epsilon E [--dp-delta D] [--dp-clip C] [--dp-bits B]]
  * ```
+ *
+ * With `--dp-epsilon` the roster is a DP roster (DDGauss, `docs/differential-privacy.md`: the
+ * budget ε at δ lasts the run's rounds, L2 clip C, no withholding members assumed): members
+ * submit with weight 1, their nodes clip, rotate, round and noise the updates, and the baseline is
+ * central DP at the same ε — the same clipped updates, equal weights, and one Gaussian draw of
+ * std C/√(2ρ) per round (ρ the roster's ρ per round) added to the sum by a trusted party. A DP
+ * run is not held to the 1-point target (the noise draws differ); both accuracies are reported.
  *
  * Starts a local federation of real `fedagg run` processes (`scripts/testnet/local_net.ts`) and
  * one Python trainer per member (`examples/learn_trainer.py`, through the `fedagg` Python client):
@@ -52,6 +60,10 @@ const USAGE = `Usage: deno task learn [options]
   --attack I=NAME[:ARG]  member I transforms its update (examples/digits.py TRANSFORMS:
                     sign-flip[:k], gaussian:sigma); repeatable
   --noise SIGMA     every member adds Gaussian noise of standard deviation SIGMA
+  --dp-epsilon E    a DP roster with total budget ε = E over the rounds (baseline: central DP)
+  --dp-delta D      its δ (default 1e-6)
+  --dp-clip C       the L2 clip of each member's update (default 1)
+  --dp-bits B       bits of the modular sum (default 32)
   --stage-timeout MS  the roster's stage timeout (default 2000; view timeout 2.5×)
   --python PATH     the Python interpreter (default: $FEDAGG_PYTHON, else /usr/bin/python3)
   --out DIR         where the federation and results go (default: a temporary directory)
@@ -71,6 +83,10 @@ const args = parseArgs(Deno.args, {
     "stage-timeout",
     "python",
     "out",
+    "dp-epsilon",
+    "dp-delta",
+    "dp-clip",
+    "dp-bits",
   ],
   boolean: ["kill-leader", "torch", "json", "help"],
   collect: ["attack"],
@@ -142,6 +158,22 @@ const recipeArgs = [
   JSON.stringify(TRANSFORMS),
 ];
 const say = (s: string) => (args.json ? console.error(s) : console.log(s));
+
+/** The DP settings (`--dp-epsilon`), or undefined. */
+const DP = args["dp-epsilon"] === undefined ? undefined : (() => {
+  const positive = (v: string, name: string) => {
+    const x = Number(v);
+    if (!(x > 0) || !Number.isFinite(x)) fail(`--${name} must be a number > 0, got ${v}`);
+    return x;
+  };
+  return {
+    epsilon: positive(args["dp-epsilon"], "dp-epsilon"),
+    delta: positive(args["dp-delta"] ?? "1e-6", "dp-delta"),
+    clip: positive(args["dp-clip"] ?? "1", "dp-clip"),
+    bits: int(args["dp-bits"] ?? "32", "dp-bits", 1),
+  };
+})();
+if (DP !== undefined) recipeArgs.push("--l2-clip", String(DP.clip));
 
 /** Runs the trainer script once and parses the JSON line it prints. */
 async function python<T>(what: string, extra: string[] = []): Promise<T> {
@@ -248,6 +280,8 @@ let failure: string | undefined;
 let finalAccuracy = NaN;
 let baselineAccuracy = NaN;
 let maxParamDiff = NaN;
+let centralSigma: number | undefined;
+let dpReport: Record<string, number> | undefined;
 // The roster carries the model's layout, from a layout.json the trainer writes from the model
 // (its tensors' names and shapes in the model's order), read as `fedagg roster create --layout`
 // reads it: uploads are matched to it by name and the aggregate comes back in it.
@@ -268,7 +302,20 @@ try {
   net = await LocalNet.create(OUT, N, {
     dim: described.dim,
     layout,
-    maxWeight: described.maxWeight,
+    maxWeight: DP === undefined ? described.maxWeight : 1,
+    ...(DP === undefined ? {} : {
+      dp: {
+        mechanism: "ddgauss" as const,
+        epsilon: DP.epsilon,
+        delta: DP.delta,
+        rounds: ROUNDS,
+        clip: DP.clip,
+        bits: DP.bits,
+        corrupt: 0,
+        beta: null,
+        modclipProb: null,
+      },
+    }),
     clip: described.clip,
     threshold: THRESHOLD,
     stageTimeoutMs: STAGE_TIMEOUT,
@@ -355,11 +402,29 @@ try {
   // Every trainer holds the global model now (the killed ones took it up): one saves it.
   const modelPath = `${OUT}/federated-model.npz`;
   await trainers[0].send({ cmd: "save", round: ROUNDS - 1, path: modelPath });
+  const dp = local.roster.dp;
+  if (dp !== undefined) {
+    centralSigma = dp.clip / Math.sqrt(2 * dp.rhoPerRound);
+    dpReport = {
+      epsilon: dp.epsilon,
+      delta: dp.delta,
+      clip: dp.clip,
+      bits: dp.bits,
+      sigma: dp.sigma,
+      centralSigma,
+    };
+    say(
+      `DP: ε = ${dp.epsilon} at δ = ${dp.delta} over ${ROUNDS} rounds, L2 clip ${dp.clip}: ` +
+        `distributed σ ≥ ${dp.sigma.toPrecision(4)} per sum; central DP's σ = ` +
+        `${centralSigma.toPrecision(4)}`,
+    );
+  }
   const base = await python<{ accuracies: number[]; maxParamDiff: number }>("baseline", [
     "--plan",
     planPath,
     "--compare",
     modelPath,
+    ...(centralSigma === undefined ? [] : ["--central-sigma", String(centralSigma)]),
   ]);
   base.accuracies.forEach((a, i) => (reports[i].baselineAccuracy = a));
   maxParamDiff = base.maxParamDiff;
@@ -373,7 +438,7 @@ try {
 }
 
 const withinTarget = finalAccuracy >= baselineAccuracy - 0.01;
-const ok = failure === undefined && withinTarget;
+const ok = failure === undefined && (withinTarget || DP !== undefined);
 if (!args.json) {
   console.log("\nround  accuracy  baseline  latency    view  members  dropped");
   for (const r of reports) {
@@ -387,7 +452,9 @@ if (!args.json) {
   }
   if (failure === undefined) {
     console.log(
-      `\nfinal accuracy ${(100 * finalAccuracy).toFixed(2)} %, baseline (float64 FedAvg, same ` +
+      `\nfinal accuracy ${(100 * finalAccuracy).toFixed(2)} %, baseline (float64 FedAvg${
+        DP === undefined ? "" : " with central DP at the same ε"
+      }, same ` +
         `seeds and dropouts) ${(100 * baselineAccuracy).toFixed(2)} %: ` +
         (withinTarget ? "within 1 point" : "MORE THAN 1 POINT BELOW") +
         `; largest parameter difference ${maxParamDiff.toExponential(2)}`,
@@ -409,6 +476,7 @@ if (!args.json) {
     finalAccuracy,
     baselineAccuracy,
     maxParamDiff,
+    ...(dpReport === undefined ? {} : { dp: dpReport }),
     ...(failure === undefined ? {} : { failure }),
     out: OUT,
   }));

@@ -4,7 +4,8 @@
  *
  * ```
  * deno task sim --nodes 100 --dim 100000 --dropout 0.2 --drop-stage masked --graph complete \
- *   --seed 7 [--pq] [--rounds 3] [--kill-leader STAGE] [--workers N] [--json]
+ *   --seed 7 [--pq] [--rounds 3] [--kill-leader STAGE] [--workers N] [--json] \
+ *   [--dp-epsilon E --dp-delta D [--dp-bits B] [--dp-withhold W] [--dp-corrupt C] [--dp-rounds R]]
  * ```
  *
  * Exits 0 when every round is exact and its final certificate verifies, 1 otherwise, 2 on a
@@ -17,10 +18,12 @@ import { ConfigError, type GroupSettings } from "../protocol/mod.ts";
 import { WorkerExpander } from "../node/worker_expander.ts";
 import { STAGES } from "../protocol/mod.ts";
 import {
+  type DpRoundReport,
   type DropStage,
   type KillStage,
   MEMBER_STAGES,
   type RoundReport,
+  type SimDpOptions,
   type SimReport,
   simulate,
 } from "../protocol/sim/mod.ts";
@@ -43,12 +46,20 @@ Options:
   --kill-leader S    kill the first leader before it relays stage S
                      (share | masked | consistency | unmask): forces a view change
   --workers N        Worker threads for mask expansion (default 0: inline)
-  --max-weight W     largest per-member weight (default 100)
+  --max-weight W     largest per-member weight (default 100; 1 with DP)
   --groups G         group-wise aggregation: G groups per round, each group's sum certified
   --group-size M     (instead of --groups) groups of at least M members
-  --min-group-size K fewest inputs a group sum may hold (default: the group threshold, ≥ 4)
-  --min-groups K     fewest groups a round needs (default ⌈2G/3⌉)
+  --min-group-size K fewest inputs a group sum may hold (default: the group threshold, â¥ 4)
+  --min-groups K     fewest groups a round needs (default â2G/3â)
   --allow-small-groups  allow groups (or a minimum) below 4 members
+  --dp-epsilon E     distributed DP (DDGauss) with total budget Îµ = E, with
+  --dp-delta D       its Î´; the JSON then has dp: {sigma, expectedStd, noiseStd, epsilonSpent,
+                     delta, clip} (all runs pooled; each round's under rounds[i].dp)
+  --dp-bits B        bits of the modular sum (default 32)
+  --dp-clip C        L2 clip of each update (default 1)
+  --dp-rounds R      rounds the budget must last (default: --rounds)
+  --dp-withhold W    members (the lowest indices) that add no noise (default 0)
+  --dp-corrupt C     withholding members the noise is planned for (default: --dp-withhold)
   --json             print one JSON object as the last line
   --help             this text
 `;
@@ -87,6 +98,13 @@ const args = parseArgs(Deno.args, {
     "group-size",
     "min-group-size",
     "min-groups",
+    "dp-epsilon",
+    "dp-delta",
+    "dp-bits",
+    "dp-clip",
+    "dp-rounds",
+    "dp-withhold",
+    "dp-corrupt",
   ],
   default: {
     nodes: "20",
@@ -121,6 +139,32 @@ if (args["kill-leader"] !== undefined && !KILL.includes(args["kill-leader"])) {
 }
 const groups = groupsOf();
 const workers = integer(args.workers, "workers", 0);
+const dp = dpOptions();
+
+/** The DP settings, when --dp-epsilon or --dp-delta is given (both are then required). */
+function dpOptions(): SimDpOptions | undefined {
+  const given = Object.keys(args).filter((k) => k.startsWith("dp-") && args[k as "dp-bits"]);
+  if (given.length === 0) return undefined;
+  if (args["dp-epsilon"] === undefined || args["dp-delta"] === undefined) {
+    fail("--dp-epsilon and --dp-delta go together");
+  }
+  const positive = (name: "dp-epsilon" | "dp-delta" | "dp-clip"): number => {
+    const v = Number(args[name]);
+    if (!(v > 0) || !Number.isFinite(v)) fail(`--${name} must be a number > 0, got ${args[name]}`);
+    return v;
+  };
+  const optional = (name: "dp-bits" | "dp-rounds" | "dp-withhold" | "dp-corrupt", min: number) =>
+    args[name] === undefined ? undefined : integer(args[name], name, min);
+  return {
+    epsilon: positive("dp-epsilon"),
+    delta: positive("dp-delta"),
+    clip: args["dp-clip"] === undefined ? undefined : positive("dp-clip"),
+    bits: optional("dp-bits", 1),
+    rounds: optional("dp-rounds", 1),
+    withhold: optional("dp-withhold", 0),
+    corrupt: optional("dp-corrupt", 0),
+  };
+}
 const expander = workers > 0 ? new WorkerExpander(workers) : undefined;
 
 let report: SimReport;
@@ -138,6 +182,7 @@ try {
     killLeaderAt: args["kill-leader"] as KillStage | undefined,
     maxWeight: integer(args["max-weight"], "max-weight", 1),
     ...(groups === undefined ? {} : { groups }),
+    dp,
     expander,
     clock: () => performance.now(),
   });
@@ -173,6 +218,7 @@ function toJson(r: SimReport) {
     refusals: x.refusals,
     failure: x.failure,
     ...(x.groups === undefined ? {} : { groups: x.groups, bodyBytes: x.bodyBytes }),
+    ...(x.dp === undefined ? {} : { dp: x.dp }),
   }));
   const first = rounds[0];
   // Top-level fields describe the first round (the issue's single-round interface); every
@@ -190,6 +236,7 @@ function toJson(r: SimReport) {
     maxAbsError: Math.max(...r.rounds.map((x) => x.maxAbsError)),
     timings: first.timings,
     bytes: first.bytes,
+    ...(dp === undefined ? {} : { dp: pooledDp(r.rounds.flatMap((x) => x.dp ? [x.dp] : [])) }),
     rounds,
   };
 }
@@ -217,6 +264,31 @@ function groupsOf(): GroupSettings | undefined {
       ? {}
       : { minGroups: integer(args["min-groups"], "min-groups", 1) }),
     allowSmallGroups: args["allow-small-groups"],
+  };
+}
+
+/**
+ * The issue's `dp` object over every round that finished: σ, the expected and the measured noise
+ * std pooled over the rounds (root mean of the variances; each round has D coordinates), ε spent
+ * after the last, δ and the clip.
+ */
+function pooledDp(rounds: readonly DpRoundReport[]) {
+  if (rounds.length === 0) return null;
+  const rms = (f: (x: DpRoundReport) => number) =>
+    Math.sqrt(rounds.reduce((a, x) => a + f(x) ** 2, 0) / rounds.length);
+  const last = rounds[rounds.length - 1];
+  return {
+    sigma: last.sigma,
+    expectedStd: rms((x) => x.expectedStd),
+    noiseStd: rms((x) => x.noiseStd),
+    epsilonSpent: last.epsilonSpent,
+    delta: last.delta,
+    clip: last.clip,
+    bits: last.bits,
+    gamma: last.gamma,
+    wrapSuspects: rounds.some((x) => x.wrapSuspects === null)
+      ? null
+      : rounds.reduce((a, x) => a + x.wrapSuspects!, 0),
   };
 }
 
@@ -250,6 +322,16 @@ function printRound(x: RoundReport, dim: number): void {
   console.log(
     `  max |error|    ${x.maxAbsError.toExponential(3)} (bound ${x.errorBound.toExponential(3)})`,
   );
+  if (x.dp !== undefined) {
+    console.log(
+      `  dp             σ ${x.dp.sigma.toPrecision(4)}, expected noise std ` +
+        `${x.dp.expectedStd.toPrecision(4)} (${x.dp.noisers} noising), measured ` +
+        `${x.dp.noiseStd.toPrecision(4)} (ratio ${
+          (x.dp.noiseStd / x.dp.expectedStd).toFixed(4)
+        }), ` +
+        `ε spent ${x.dp.epsilonSpent.toPrecision(4)} at δ ${x.dp.delta}`,
+    );
+  }
   console.log(
     `  bytes sent     member avg ${kib(x.bytes.memberAvg)} (${
       (x.bytes.memberAvg / (4 * dim)).toFixed(2)

@@ -170,6 +170,10 @@ export async function status(argv: string[]): Promise<number> {
           s.journal.archiveDir === null ? "" : `; archive ${s.journal.archiveDir}`
         })`,
       ]),
+      ...(s.dp === undefined ? [] : [
+        `privacy    ε ${Number(s.dp.epsilonSpent.toPrecision(4))} of ${s.dp.epsilonBudget} ` +
+        `spent at δ ${s.dp.delta} (${s.dp.roundsCharged} rounds charged, ${s.dp.roundsLeft} left)`,
+      ]),
       `roster     ${s.rosterHash ?? "-"} (fedagg ${s.version ?? "-"})`,
       `last error ${s.lastError ?? "-"}`,
     ].join("\n"),

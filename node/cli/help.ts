@@ -104,6 +104,15 @@ create options:
   --min-group-size K              fewest inputs a group sum may hold (default: the group's
                                   threshold, at least 4)
   --min-groups K                  fewest groups a round needs (default ⌈2G/3⌉)
+  distributed differential privacy (any --dp-* option turns it on; see \`fedagg dp plan\`):
+  --dp-epsilon E --dp-delta D     the federation's total budget (ε, δ)
+  --dp-rounds R                   rounds the budget must last
+  --dp-clip C                     L2 clipping radius of each whole update
+  --dp-corrupt c                  members of a published sum that may withhold their noise
+                                  (required: 0 trusts every survivor to add it)
+  --dp-bits B                     bits of the modular sum (default 32)
+  --dp-beta B, --dp-modclip-prob P  as in \`fedagg dp plan\`
+                                  DP mode needs --max-weight 1: every weight is 1
 
 create refuses to replace an existing --out unless --force is given. Roster files are read
 strictly: an unknown key or a value of the wrong type is refused with the key's name. The roster

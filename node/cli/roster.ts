@@ -30,6 +30,7 @@ import {
   mergeRosterFiles,
   newRosterFile,
   readRosterFile,
+  type RosterDpEntry,
   type RosterGraph,
   type RosterGroups,
   type RosterParameters,
@@ -79,6 +80,18 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
 
 // ---- create -------------------------------------------------------------------------------------
 
+/** The DP options of `roster create`: `fedagg dp plan`'s names with a `dp-` prefix. */
+const DP_OPTIONS = [
+  "dp-epsilon",
+  "dp-delta",
+  "dp-rounds",
+  "dp-clip",
+  "dp-bits",
+  "dp-corrupt",
+  "dp-beta",
+  "dp-modclip-prob",
+];
+
 /** The options of `roster create`, all strings (each step that reads a number checks it). */
 const CREATE_OPTIONS = [
   "out",
@@ -103,6 +116,7 @@ const CREATE_OPTIONS = [
   "group-size",
   "min-group-size",
   "min-groups",
+  ...DP_OPTIONS,
 ];
 
 /**
@@ -225,6 +239,31 @@ function parametersOf(args: Args, layout?: ModelLayout): RosterParameters {
     viewTimeoutMs: optional(args, "view-timeout", positive, timeouts.viewTimeoutMs),
     roundDeadlineMs: optional(args, "round-deadline", positive, null),
     ...groupsOf(args),
+    ...dpOf(args),
+  };
+}
+
+/**
+ * The `dp` section when any `--dp-*` option is given: `--dp-epsilon`, `--dp-delta`,
+ * `--dp-rounds`, `--dp-clip` and `--dp-corrupt` are then required (`--dp-bits` defaults to 32,
+ * β and the wrap probability to the planner's defaults). Refuses (usage error) a missing or
+ * malformed one; ranges are checked with the roster (`createRoster`).
+ */
+function dpOf(args: Args): { dp?: RosterDpEntry } {
+  if (!DP_OPTIONS.some((name) => args[name] !== undefined)) return {};
+  const need = (name: string) => required(args, name, "roster");
+  return {
+    dp: {
+      mechanism: "ddgauss",
+      epsilon: number(need("dp-epsilon"), "dp-epsilon"),
+      delta: number(need("dp-delta"), "dp-delta"),
+      rounds: integer(need("dp-rounds"), "dp-rounds", 1),
+      clip: number(need("dp-clip"), "dp-clip"),
+      bits: optional(args, "dp-bits", (v, n) => integer(v, n, 1), 32),
+      corrupt: integer(need("dp-corrupt"), "dp-corrupt"),
+      beta: optional(args, "dp-beta", number, null),
+      modclipProb: optional(args, "dp-modclip-prob", number, null),
+    },
   };
 }
 

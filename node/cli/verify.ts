@@ -6,7 +6,7 @@
  * The certificate certifies the exact integer sum (the API's `format=sum`: d + 1 little-endian
  * uint32 words, the last the total weight). Every other download is a float32 weighted mean (raw,
  * `.npy` or safetensors): it is checked bit for bit against the mean recomputed from the
- * certified sum (`dequantizeMean`, deterministic float64 then float32), and safetensors must hold
+ * certified sum (`aggregateMean`, deterministic float64 then float32), and safetensors must hold
  * the roster's layout. Each file is recognised by its bytes, so the options do not have to say
  * which is which; a mean alone cannot be checked (it does not determine the sum). With
  * `--amendment` files (the roster's hash-chained amendments since), the certificate must verify
@@ -15,14 +15,18 @@
  * @module
  */
 import {
+  aggregateMean,
   type CertifiedGroupSums,
   dequantizeMean,
+  type DpGuarantee,
+  dpGuarantee,
   FLAT_TENSOR_NAME,
   ProtocolError,
   type Roster,
   type RosterVersion,
   tensorSize,
   toHex,
+  vectorLength,
   verifyFinalCertificateInChain,
   type VersionedCertificate,
 } from "../../protocol/mod.ts";
@@ -110,9 +114,7 @@ export async function verify(argv: string[]): Promise<number> {
       v = await verifySum(versions, roster, certificatePath, certificate, sum);
     }
     roster = v!.version.roster;
-    // With groups the certified sum is followed by the group sums: the mean is of the total.
-    const total = v!.aggregate.subarray(0, roster.dim + 1);
-    const expected = dequantizeMean(total, roster.quantization, v!.members.length);
+    const expected = aggregateMean(roster, v!.round, v!.aggregate, v!.members.length);
     const verdicts: FileVerdict[] = [];
     for (const f of files) {
       if (f.kind.kind === "sum") {
@@ -147,7 +149,7 @@ export async function verify(argv: string[]): Promise<number> {
  */
 function kindOf(bytes: Uint8Array, roster: Roster): Kind {
   const d = roster.dim;
-  if (bytes.length === 4 * (d + 1)) return { kind: "sum" };
+  if (bytes.length === 4 * vectorLength(roster)) return { kind: "sum" };
   if (isGroupSum(bytes.length, roster)) return { kind: "sum" };
   if (hasNpyMagic(bytes)) return { kind: "mean", format: "npy" };
   if (looksLikeSafetensors(bytes)) return { kind: "mean", format: "safetensors" };
@@ -181,15 +183,17 @@ const FORMAT_NAME: Readonly<Record<TensorFormat, string>> = {
 
 /** Where the certified sum comes from and how long it is, for refusals. */
 function sumHint(roster: Roster): string {
-  const d = roster.dim;
+  const words = vectorLength(roster);
   return `the certified sum is downloaded with format=sum (\`fedagg aggregate --format sum\`, ` +
-    `GET /v1/rounds/R/aggregate?format=sum): ${d + 1} uint32 words, ${4 * (d + 1)} bytes`;
+    `GET /v1/rounds/R/aggregate?format=sum): ${words} uint32 words, ${4 * words} bytes`;
 }
 
 function unrecognised(path: string, bytes: Uint8Array, roster: Roster): string {
   const d = roster.dim;
-  return `${path} has ${bytes.length} bytes: it is neither the certified sum of d + 1 = ${d + 1} ` +
-    `uint32 words (${4 * (d + 1)} bytes) nor a float32 mean of d = ${d} values (raw: ${4 * d} ` +
+  const words = vectorLength(roster);
+  const of = roster.dp === undefined ? "d + 1" : "D + 1 (DP: the padded dimension)";
+  return `${path} has ${bytes.length} bytes: it is neither the certified sum of ${of} = ${words} ` +
+    `uint32 words (${4 * words} bytes) nor a float32 mean of d = ${d} values (raw: ${4 * d} ` +
     `bytes, or .npy, or safetensors) for the roster's d = ${d}`;
 }
 
@@ -223,7 +227,7 @@ async function verifySum(
     );
     if (err.code === "commitment-mismatch" && /aggregate/.test(err.message)) {
       throw new Invalid(
-        `${sum.path} is a sum of ${roster.dim + 1} uint32 words, but not the one the ` +
+        `${sum.path} is a sum of ${vectorLength(roster)} uint32 words, but not the one the ` +
           `certificate ${certificatePath} certifies (${detail.replace(/^[^:]*: /, "")})`,
       );
     }
@@ -294,6 +298,7 @@ function printVerdict(
 ): number {
   const means = files.filter((f) => f.kind === "mean");
   const bad = files.find((f) => !f.matches);
+  const guarantee = dpGuarantee(roster, v.round, v.members.length);
   const result = {
     valid: bad === undefined,
     rosterVersion: v.version.version,
@@ -305,6 +310,7 @@ function printVerdict(
     threshold: roster.threshold,
     meanMatches: means.length === 0 ? undefined : means.every((f) => f.matches),
     ...(v.groups === undefined ? {} : { groups: groupsResult(roster, v.groups) }),
+    ...(guarantee === undefined ? {} : { dp: guarantee }),
     files,
     ...(bad === undefined ? {} : { reason: bad.reason }),
   };
@@ -321,7 +327,8 @@ function printVerdict(
             means.map((f) => f.format).join(", ")
           })`
           : "") +
-        (result.groups === undefined ? "" : `\n${groupsLines(result.groups)}`)
+        (result.groups === undefined ? "" : `\n${groupsLines(result.groups)}`) +
+        (guarantee === undefined ? "" : `\n${dpGuaranteeText(guarantee)}`)
       : `INVALID: ${bad.reason}`,
   );
   return bad === undefined ? 0 : 1;
@@ -350,5 +357,21 @@ function groupsLines(groups: ReturnType<typeof groupsResult>): string {
       `${g.sumHash.slice(0, 16)}…`
     ),
     `groups left out: ${groups.excluded.length === 0 ? "none" : groups.excluded.join(", ")}`,
+  ].join("\n");
+}
+
+/** The DP guarantee of a verified aggregate, in lines (see `dpGuarantee`). */
+function dpGuaranteeText(g: DpGuarantee): string {
+  const p = (x: number) => Number(x.toPrecision(4));
+  return [
+    `differential privacy: ${g.mechanism} (distributed discrete Gaussian), L2 clip C = ${g.clip}, ` +
+    `${g.bits}-bit sum, ${g.rotation} rotation`,
+    `  noise: central σ = ${p(g.sigma)} assumed from ${g.noisersAssumed} noising members ` +
+    `(t = ${g.threshold}, up to c = ${g.corrupt} withholding); this aggregate sums ` +
+    `${g.members}, whose noise std is ${p(g.noiseStdMin)} to ${p(g.noiseStdMax)} (σ_ℓ = ` +
+    `${p(g.localStd)} each, γ = ${g.gamma.toPrecision(4)})`,
+    `  privacy: ρ = ${g.rhoPerRound.toPrecision(4)} zCDP per round (zero-out neighbours); ` +
+    `after ${g.round + 1} rounds: ε = ${p(g.epsilonSpent)} at δ = ${g.delta} (budget ε = ` +
+    `${g.epsilonBudget} over ${g.roundsBudget} rounds)`,
   ].join("\n");
 }

@@ -11,7 +11,7 @@ import { bytesToU32, equalBytes } from "../encoding/bytes.ts";
 import { HASH, taggedHash } from "../crypto/mod.ts";
 import { ensure, type ProtocolError } from "../errors.ts";
 import type { MemberSet } from "../math/member_set.ts";
-import type { Roster } from "../federation/roster.ts";
+import { type Roster, vectorLength } from "../federation/roster.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import { type Session, sessionHash } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
@@ -110,7 +110,7 @@ export async function verifyCertificateSignatures(
 
 /**
  * Checks a Certificate envelope and its aggregate body: signed by the scheduled leader of its
- * session, ≥ t valid approvals of its U3 and U2 hash, body of length 4·(d + 1) hashing to the
+ * session, ≥ t valid approvals of its U3 and U2 hash, body of length 4·(d + 1) (4·(D + 1) in DP mode; more with groups) hashing to the
  * certified hash, and a total weight that equals the body's last word and lies in
  * [k, k · maxWeight] for its k inputs (|U3|; with groups, the members of the included groups,
  * after the group checks of `checkGroupSums`). Refuses with a {@link ProtocolError} naming the failed check.
@@ -150,11 +150,13 @@ export async function checkCertificate(
   const members = grouped?.members ?? certificate.u3;
   const k = members.length;
   ensure(
-    aggregate[roster.dim] === certificate.totalWeight &&
+    aggregate[vectorLength(roster) - 1] === certificate.totalWeight &&
       certificate.totalWeight >= k &&
       certificate.totalWeight <= k * roster.quantization.maxWeight,
     "commitment-mismatch",
-    `total weight ${certificate.totalWeight} is not the aggregate's (${aggregate[roster.dim]}) ` +
+    `total weight ${certificate.totalWeight} is not the aggregate's (${
+      aggregate[vectorLength(roster) - 1]
+    }) ` +
       `or outside [${k}, ${k * roster.quantization.maxWeight}]`,
     env.sender,
   );
@@ -180,7 +182,7 @@ export function certificateBodyLength(
   certificate: Pick<Certificate, "groups">,
 ): number {
   return roster.groups === undefined
-    ? 4 * (roster.dim + 1)
+    ? 4 * vectorLength(roster)
     : groupBodyLength(roster.dim, certificate.groups?.included.length ?? 0);
 }
 

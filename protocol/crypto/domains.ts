@@ -26,6 +26,8 @@ export const HASH = {
   /** One group's certified sum, for display and comparison (`certificate/group_sums.ts`). */
   groupSum: "fedagg/v1/hash/group-sum",
   certificate: "fedagg/v1/hash/certificate",
+  /** A DP round's public rotation key: roster hash and round (`dp/mechanism.ts`). */
+  dpRotationKey: "fedagg/v1/hash/dp/rotation-key",
 } as const;
 
 /** Labels for `deriveKey` (HKDF-SHA256 info). */
@@ -56,6 +58,12 @@ export const KDF = {
   shareXWing: "fedagg/v1/kdf/share-xwing",
   /** DP rotation key → PRG key for the Hadamard rotation's signs. */
   dpRotation: "fedagg/v1/kdf/dp/rotation",
+  /** A DP member's long-term noise key → its seed for one round (roster hash, round). */
+  dpMemberSeed: "fedagg/v1/kdf/dp/member-seed",
+  /** A DP member's round seed → PRG key for its conditional rounding. */
+  dpRounding: "fedagg/v1/kdf/dp/rounding",
+  /** A DP member's round seed → PRG key for its discrete Gaussian noise. */
+  dpNoise: "fedagg/v1/kdf/dp/noise",
 } as const;
 
 /**

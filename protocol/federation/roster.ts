@@ -19,6 +19,7 @@ import {
 } from "../graph/groups.ts";
 import { defaultThreshold } from "../graph/secagg_plus.ts";
 import { type QuantizationParameters, quantizationParameters } from "../math/quantize.ts";
+import { type DpParameters, dpParameters, type DpSettings } from "../dp/parameters.ts";
 import {
   checkedLayout,
   flatLayout,
@@ -111,6 +112,12 @@ export interface RosterSettings {
    * {@link defaultRoundDeadlineMs}.
    */
   readonly roundDeadlineMs?: number;
+  /**
+   * Distributed differential privacy (`protocol/dp/parameters.ts`); absent: none. In DP mode
+   * every weight is 1 (`maxWeight` must be 1) and members send D + 1 words
+   * ({@link vectorLength}).
+   */
+  readonly dp?: DpSettings;
 }
 
 /** A validated roster. Immutable. */
@@ -147,6 +154,8 @@ export interface Roster {
    * round up: `round-failed`, or `outcome-unknown` if its masked input left (ms).
    */
   readonly roundDeadlineMs: number;
+  /** The DP parameters every member derives from the roster's `dp` settings; absent: no DP. */
+  readonly dp?: DpParameters;
   /** SHA-256 (domain "roster") of the canonical encoding. */
   readonly hash: Uint8Array;
   /** Roster index of `id`, or undefined. */
@@ -273,6 +282,17 @@ export function createRoster(settings: RosterSettings): Roster {
     scale: settings.scale,
   });
   const timeouts = checkedTimeouts(settings, n);
+  if (settings.dp !== undefined && groups !== undefined) {
+    // Each revealed group sum would need the full noise on its own (σ²/(t_g − c) per member of
+    // its group), and the DP vector (D + 1 words) is not the group body's d + 1: not built yet.
+    throw new ConfigError(
+      "dp",
+      "distributed DP together with group-wise aggregation is not supported yet: use one or the other",
+    );
+  }
+  const dp = settings.dp === undefined
+    ? undefined
+    : checkedDp(settings.dp, { members: n, threshold, dim, maxWeight: quantization.maxWeight });
   const hash = rosterHash({
     federation,
     mode,
@@ -284,6 +304,7 @@ export function createRoster(settings: RosterSettings): Roster {
     groups,
     quantization,
     ...timeouts,
+    ...(dp === undefined ? {} : { dp }),
   });
   const index = new Map(members.map((m, i) => [m.id, i]));
   return Object.freeze({
@@ -297,9 +318,36 @@ export function createRoster(settings: RosterSettings): Roster {
     groups,
     quantization,
     ...timeouts,
+    ...(dp === undefined ? {} : { dp }),
     hash,
     indexOf: (id: string) => index.get(id),
   });
+}
+
+/**
+ * The DP parameters of a roster of `members` members (see `dpParameters`), refusing
+ * (ConfigError `maxWeight`) a largest weight other than 1: in DP mode every member's weight is 1.
+ */
+function checkedDp(
+  settings: DpSettings,
+  r: { members: number; threshold: number; dim: number; maxWeight: number },
+): DpParameters {
+  if (r.maxWeight !== 1) {
+    throw new ConfigError(
+      "maxWeight",
+      `must be 1 in DP mode, got ${r.maxWeight}: a self-reported weight would change the ` +
+        "sensitivity the noise is calibrated to, and the weight sum is published exactly",
+    );
+  }
+  return dpParameters(settings, r);
+}
+
+/**
+ * The number of 32-bit words a member's input and a round's aggregate have: d + 1 (the values
+ * and the weight), or D + 1 in DP mode (the rotation's padded length, then the weight word).
+ */
+export function vectorLength(roster: Pick<Roster, "dim" | "dp">): number {
+  return (roster.dp === undefined ? roster.dim : roster.dp.paddedDim) + 1;
 }
 
 /**
@@ -524,8 +572,10 @@ function checkedTimeouts(
  * `["fedagg/v1/roster", federation, mode, [member…], d, t, graph, clip, scale, maxWeight,
  * stageTimeoutMs, viewTimeoutMs, advertiseTimeoutMs, roundDeadlineMs]`, floats as IEEE-754 bytes,
  * then `["groups", by, value, minGroupSize, minGroups, allowSmallGroups]` when the roster has
- * groups (a roster without them hashes as before groups existed), followed by the layout hash (`layout.ts`) unless the layout is the flat layout of d (a roster
- * without a layout keeps the hash it had before layouts; any other layout changes it). A member
+ * groups (a roster without them hashes as before groups existed), followed by the layout hash
+ * (`layout.ts`) unless the layout is the flat layout of d (a roster without a layout keeps the hash
+ * it had before layouts; any other layout changes it), then the DP parameters ({@link dpCanonical})
+ * in DP mode (a roster without DP keeps its hash). A member
  * is `[id, key, pqKey | null]`, or `[id, key, pqKey | null, name, [address…]]` when it has a
  * non-empty name or addresses (so a roster without them hashes as before they existed).
  */
@@ -556,7 +606,31 @@ function rosterHash(r: Omit<Roster, "hash" | "indexOf">): Uint8Array<ArrayBuffer
     canonical.push(["groups", g.by, g.value, g.minGroupSize, g.minGroups, g.allowSmallGroups]);
   }
   if (!isFlatLayout(r.layout)) canonical.push(layoutHash(r.layout));
+  if (r.dp !== undefined) canonical.push(dpCanonical(r.dp));
   return taggedHash(HASH.roster, encode(canonical));
+}
+
+/**
+ * A DP roster's parameters as the roster hash binds them: `["ddgauss", ε, δ, rounds, C, bits, c,
+ * β, p, γ, σ_ℓ²num, σ_ℓ²den]`, floats as IEEE-754 bytes and the variance's rational as decimal
+ * strings. The derived γ and variance are bound too: members whose arithmetic differed get
+ * different hashes and never run a round together with noise of different scales.
+ */
+function dpCanonical(dp: DpParameters): Value {
+  return [
+    dp.mechanism,
+    float64Bytes(dp.epsilon),
+    float64Bytes(dp.delta),
+    dp.rounds,
+    float64Bytes(dp.clip),
+    dp.bits,
+    dp.corrupt,
+    float64Bytes(dp.beta),
+    float64Bytes(dp.modclipProb),
+    float64Bytes(dp.gamma),
+    dp.localVariance.num.toString(),
+    dp.localVariance.den.toString(),
+  ];
 }
 
 /**

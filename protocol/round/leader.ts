@@ -26,7 +26,7 @@ import { groupBody } from "../certificate/group_sums.ts";
 import type { Value } from "../encoding/codec.ts";
 import { type Rng, sha256 } from "../crypto/mod.ts";
 import { ensure, ProtocolError } from "../errors.ts";
-import type { Roster } from "../federation/roster.ts";
+import { type Roster, vectorLength } from "../federation/roster.ts";
 import { type RoundGroups, roundGroups } from "../federation/round_groups.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import { type Session, sessionHash } from "../federation/session.ts";
@@ -451,7 +451,7 @@ export class Leader {
 
   /** The running sum a masked input of `member` goes into: its group's, or the one sum. */
   #sumOf(member: number): Uint32Array {
-    const w = this.#config.roster.dim + 1;
+    const w = vectorLength(this.#config.roster);
     if (this.#groups === undefined) return this.#sum ??= new Uint32Array(w);
     const j = this.#groups.partition.groupOf(member);
     let sum = this.#groupSums.get(j);
@@ -609,7 +609,7 @@ export class Leader {
     const { roster } = this.#config;
     const sum = this.#sum!;
     const k = this.#u3.length;
-    const totalWeight = sum[roster.dim];
+    const totalWeight = sum[vectorLength(roster) - 1];
     if (totalWeight < k || totalWeight > k * roster.quantization.maxWeight) {
       return this.#fail(
         `the unmasked total weight ${totalWeight} is outside [${k}, ` +

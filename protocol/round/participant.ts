@@ -59,7 +59,13 @@ import { u32Bytes, wipe } from "../encoding/bytes.ts";
 import { checkCertificate } from "../certificate/certificate.ts";
 import { HASH, type Rng, taggedHash } from "../crypto/mod.ts";
 import { CallerError, ensure, ProtocolError } from "../errors.ts";
-import { ownerShareThreshold, type Roster, viewPatienceMs } from "../federation/roster.ts";
+import {
+  ownerShareThreshold,
+  type Roster,
+  shareThreshold,
+  vectorLength,
+  viewPatienceMs,
+} from "../federation/roster.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import { sessionHash, sessionOf } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
@@ -170,7 +176,8 @@ export class Participant {
   readonly #publication: Publication;
 
   /**
-   * A participant for `round` with its quantized input (length d + 1, see `quantize.ts`) and the
+   * A participant for `round` with its quantized input (`vectorLength` words: d + 1, see `quantize.ts`, or D + 1 in DP
+   * mode, see `dp/mechanism.ts`) and the
    * round's Leave evidence (kept up to date by its endpoint; by default its own, empty), and —
    * for a round resumed after a restart — `maskedView`, the highest view a journaled `masked`
    * event says this member already sent its masked input in: the update then counts as sent
@@ -185,10 +192,12 @@ export class Participant {
     leaves: RoundLeaves = new RoundLeaves(round),
     maskedView?: number,
   ) {
-    if (input.length !== config.roster.dim + 1) {
+    if (input.length !== vectorLength(config.roster)) {
       throw new CallerError(
         "invalid-input",
-        `input has length ${input.length}, expected d + 1 = ${config.roster.dim + 1}`,
+        `input has length ${input.length}, expected ${
+          config.roster.dp === undefined ? "d + 1" : "D + 1 (DP: the padded dimension)"
+        } = ${vectorLength(config.roster)}`,
       );
     }
     this.#config = config;

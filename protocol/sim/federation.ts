@@ -8,6 +8,7 @@
 import { labelledRng } from "../crypto/mod.ts";
 import { createRoster, type Member, type Roster } from "../federation/roster.ts";
 import { MemberSigner } from "../federation/signer.ts";
+import type { DpSettings } from "../dp/parameters.ts";
 import type { GraphSettings } from "../graph/graphs.ts";
 import type { GroupSettings } from "../graph/groups.ts";
 import { defaultHararyThreshold, secAggPlusGraph } from "../graph/secagg_plus.ts";
@@ -34,6 +35,8 @@ export interface SimulatedFederationSettings {
   readonly maxWeight?: number;
   /** Group-wise aggregation (`graph/groups.ts`); default none. */
   readonly groups?: GroupSettings;
+  /** Distributed DP settings for the roster (needs `maxWeight` 1). */
+  readonly rosterDp?: DpSettings;
 }
 
 /** A federation's signers (index = roster index) and its roster. */
@@ -92,6 +95,7 @@ export async function simulatedFederation(
     stageTimeoutMs: 1000,
     advertiseTimeoutMs: 1000,
     viewTimeoutMs: 3000,
+    ...(settings.rosterDp === undefined ? {} : { dp: settings.rosterDp }),
   });
   return { roster, signers };
 }

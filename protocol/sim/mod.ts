@@ -50,3 +50,4 @@ export {
   GaussianSource,
   normalQuantile,
 } from "./attacks.ts";
+export type { DpRoundReport, SimDpOptions } from "./dp_report.ts";

@@ -17,7 +17,7 @@ import type { CertifiedGroupSums } from "../certificate/group_sums.ts";
 import type { GroupSettings } from "../graph/groups.ts";
 import { labelledRng } from "../crypto/mod.ts";
 import { equalBytes, u32Bytes } from "../encoding/bytes.ts";
-import type { Roster } from "../federation/roster.ts";
+import { type Roster, vectorLength } from "../federation/roster.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import { inlineExpander, type MaskExpander } from "../math/masking.ts";
 import { dequantizeMean, quantize } from "../math/quantize.ts";
@@ -27,6 +27,13 @@ import { type ExchangeStage, type Stage, TRANSITIONS } from "../round/stages.ts"
 import { type MessageType, openFrame } from "../wire/frame.ts";
 import { simulatedFederation } from "./federation.ts";
 import { SimNetwork, type SimNode, type Wire } from "./network.ts";
+import {
+  type DpInputs,
+  dpInputs,
+  type DpRoundReport,
+  dpRoundReport,
+  type SimDpOptions,
+} from "./dp_report.ts";
 
 /** A stage at which members can drop out: they vanish instead of sending its message. */
 export type MemberStage = Exclude<ExchangeStage, "publish">;
@@ -85,6 +92,8 @@ export interface SimOptions {
    * report is made: the hook for combining the group means (a robust rule) outside the core.
    */
   readonly onGroups?: (round: number, groups: CertifiedGroupSums) => void;
+  /** Distributed DP (`dp_report.ts`): the roster gets a `dp` section, weights are 1. */
+  readonly dp?: SimDpOptions;
 }
 
 /** One group of a simulated round (group-wise aggregation), JSON-friendly. */
@@ -152,6 +161,8 @@ export interface RoundReport {
    * every member downloads with the certificate; without groups it is 4 · (d + 1).
    */
   readonly bodyBytes?: number;
+  /** The DP figures (DP rosters only; `dp_report.ts`). */
+  readonly dp?: DpRoundReport;
 }
 
 /** The whole run. */
@@ -172,7 +183,21 @@ export interface SimReport {
 
 /** Runs the simulation: `options.rounds` rounds on one federation of endpoints. */
 export async function simulate(options: SimOptions): Promise<SimReport> {
-  const { roster, signers } = await simulatedFederation(options);
+  const { dp: _dp, ...settings } = options;
+  const { roster, signers } = await simulatedFederation({
+    ...settings,
+    ...(options.dp === undefined ? {} : {
+      maxWeight: 1,
+      rosterDp: {
+        epsilon: options.dp.epsilon,
+        delta: options.dp.delta,
+        rounds: options.dp.rounds ?? options.rounds,
+        clip: options.dp.clip ?? 1,
+        bits: options.dp.bits ?? 32,
+        corrupt: options.dp.corrupt ?? options.dp.withhold ?? 0,
+      },
+    }),
+  });
   const expander = options.expander ?? inlineExpander;
   const endpoints = signers.map((signer, self) =>
     new Endpoint({
@@ -218,9 +243,16 @@ interface RoundInputs {
   readonly floats: Float32Array[];
   readonly weights: number[];
   readonly quantized: Uint32Array[];
+  /** DP rosters: the members' DP inputs (`quantized` holds their words). */
+  readonly dp?: DpInputs;
 }
 
-function roundInputs(roster: Roster, round: number, seed: number): RoundInputs {
+function roundInputs(
+  roster: Roster,
+  round: number,
+  seed: number,
+  withhold = 0,
+): RoundInputs {
   const q = roster.quantization;
   const inputRng = labelledRng("fedagg-sim", seed, "input", round);
   const inputs: RoundInputs = { floats: [], weights: [], quantized: [] };
@@ -231,11 +263,15 @@ function roundInputs(roster: Roster, round: number, seed: number): RoundInputs {
     const w = 1 + (new DataView(inputRng(4).buffer).getUint32(0) % q.maxWeight);
     inputs.floats.push(x);
     inputs.weights.push(w);
-    inputs.quantized.push(
-      quantize(x, w, q, labelledRng("fedagg-sim", seed, "rounding", round, i)),
-    );
+    if (roster.dp === undefined) {
+      inputs.quantized.push(
+        quantize(x, w, q, labelledRng("fedagg-sim", seed, "rounding", round, i)),
+      );
+    }
   }
-  return inputs;
+  if (roster.dp === undefined) return inputs;
+  const dp = dpInputs(roster, round, seed, inputs.floats, withhold);
+  return { ...inputs, quantized: dp.words, dp };
 }
 
 /**
@@ -358,7 +394,7 @@ async function simulateRound(
 ): Promise<RoundReport> {
   const n = roster.members.length;
   const log = new RoundLog(n);
-  const inputs = roundInputs(roster, round, options.seed);
+  const inputs = roundInputs(roster, round, options.seed, options.dp?.withhold);
   const dropAt = dropouts(roster, round, options);
   const leader0 = leaderOf(roster, round, 0);
   const killAt = options.killLeaderAt === undefined ? undefined : answerInto(options.killLeaderAt);
@@ -434,8 +470,11 @@ async function report(
     };
   }
   // With groups the body is the total, then each included group's sum.
-  const total = final.aggregate.subarray(0, roster.dim + 1);
-  let exact = equalBytes(u32Bytes(plainSum(inputs, final.members, roster.dim)), u32Bytes(total));
+  const total = final.aggregate.subarray(0, vectorLength(roster));
+  let exact = equalBytes(
+    u32Bytes(plainSum(inputs, final.members, vectorLength(roster))),
+    u32Bytes(total),
+  );
   let verified = false;
   let groups: GroupReport[] | undefined;
   try {
@@ -448,6 +487,27 @@ async function report(
     }
   } catch (err) {
     log.refusals.push(`offline verification: ${(err as Error).message}`);
+  }
+  if (inputs.dp !== undefined) {
+    const dp = dpRoundReport(
+      roster,
+      round,
+      inputs.dp,
+      inputs.floats,
+      final.members,
+      final.aggregate,
+      options.dp?.withhold ?? 0,
+    );
+    return {
+      ...base,
+      survivors: final.members.length,
+      members: final.members.map((i) => roster.members[i].id),
+      exact,
+      verified,
+      maxAbsError: dp.maxAbsError,
+      errorBound: Infinity, // noise: no proven bound (the `dp` figures say how much there is)
+      dp,
+    };
   }
   return {
     ...base,
@@ -471,7 +531,10 @@ function groupReports(
     if (g === undefined) {
       return { group: j, members: [], weight: 0, included: false, exact: true };
     }
-    const exact = equalBytes(u32Bytes(plainSum(inputs, g.members, roster.dim)), u32Bytes(g.sum));
+    const exact = equalBytes(
+      u32Bytes(plainSum(inputs, g.members, vectorLength(roster))),
+      u32Bytes(g.sum),
+    );
     return {
       group: j,
       members: g.members.map((i) => roster.members[i].id),
@@ -483,8 +546,8 @@ function groupReports(
 }
 
 /** The plaintext sum (mod 2^32) of `members`' quantized inputs: what the aggregate must be. */
-function plainSum(inputs: RoundInputs, members: readonly number[], dim: number): Uint32Array {
-  const sum = new Uint32Array(dim + 1);
+function plainSum(inputs: RoundInputs, members: readonly number[], words: number): Uint32Array {
+  const sum = new Uint32Array(words);
   for (const m of members) {
     const v = inputs.quantized[m];
     for (let j = 0; j < sum.length; j++) sum[j] = sum[j] + v[j];

@@ -26,7 +26,7 @@ import {
   XWING_PUBLIC_KEY_LENGTH,
 } from "../crypto/mod.ts";
 import { ensure } from "../errors.ts";
-import type { Roster } from "../federation/roster.ts";
+import { type Roster, vectorLength } from "../federation/roster.ts";
 import { MAX_ROUND, sameSession, type Session } from "../federation/session.ts";
 import { type MemberSigner, type Signature, verifyMemberSignature } from "../federation/signer.ts";
 import { SEALED_SHARES_LENGTH, SHARE_LENGTH, WRAP_LENGTH } from "./share_entry.ts";
@@ -153,7 +153,7 @@ export function frameLimit(roster: Roster, type: MessageType): number {
   const pq = roster.mode === "post-quantum";
   const sig = ED25519_SIGNATURE_LENGTH + (pq ? ML_DSA65_SIGNATURE_LENGTH : 0);
   const advert = SMALL + sig + (pq ? 2 * XWING_PUBLIC_KEY_LENGTH : 0);
-  const vector = 4 * (roster.dim + 1);
+  const vector = 4 * vectorLength(roster);
   // A certificate's body: the total, then with groups up to g group sums (and g group indices).
   const groups = roster.groups?.count ?? 0;
   const body = vector * (1 + groups) + 8 * groups;

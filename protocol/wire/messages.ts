@@ -8,7 +8,7 @@
 import { Fields, type Value } from "../encoding/codec.ts";
 import { X25519_LENGTH, XWING_PUBLIC_KEY_LENGTH } from "../crypto/mod.ts";
 import { ensure } from "../errors.ts";
-import type { Roster } from "../federation/roster.ts";
+import { type Roster, vectorLength } from "../federation/roster.ts";
 import { type Envelope, expectType } from "./frame.ts";
 import { entryFields, readEntries, SHARE_LENGTH, type ShareEntry } from "./share_entry.ts";
 
@@ -132,11 +132,9 @@ export function readMaskedInput(env: Envelope, roster: Roster): MaskedInput & { 
   const body = env.body;
   ensure(body !== null, "malformed", "masked-input carries no vector", env.sender);
   ensure(
-    body.length === 4 * (roster.dim + 1),
+    body.length === 4 * vectorLength(roster),
     "wrong-length",
-    `masked vector is ${body.length} bytes, expected ${
-      4 * (roster.dim + 1)
-    } (d = ${roster.dim} + 1)`,
+    `masked vector is ${body.length} bytes, expected ${4 * vectorLength(roster)}`,
     env.sender,
   );
   return { u2Hash: f.bytes(0, "U2 hash", 32), vectorHash: f.bytes(1, "vector hash", 32), body };

@@ -739,6 +739,7 @@ Deno.test("http api: every refusal code has its documented status (docs/operator
     "already-submitted": 409,
     "already-final": 409,
     "quarantined": 409,
+    "dp-budget-exhausted": 409,
     "decided": 409,
     "committed-before-restart": 409,
     "round-too-far-ahead": 422,

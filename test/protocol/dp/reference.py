@@ -105,6 +105,19 @@ def op_hadamard(req):
     return {"y": y.tolist(), "back": back[: len(x)].tolist()}
 
 
+def op_dp_decode(req):
+    """The leader's side of DDGauss: the sum's words mod 2^bits read as signed integers (Python
+    integers: no wrap), times gamma, rotated back with scipy's Hadamard matrix, truncated to d."""
+    bits = req["bits"]
+    words = [int(w) % (1 << bits) for w in req["words"]]
+    signed = np.array([w - (1 << bits) if w >= (1 << (bits - 1)) else w for w in words], dtype=float)
+    signs = np.array(req["signs"], dtype=float)
+    n = len(signs)
+    h = linalg.hadamard(n).astype(float)
+    x = signs * (h @ (signed * req["gamma"])) / math.sqrt(n)
+    return {"signed": signed.tolist(), "x": x[: req["d"]].tolist()}
+
+
 # ---- DDGauss (Kairouz, Liu, Steinke, ICML 2021, arXiv:2102.06387), re-typed from the paper ----
 
 
