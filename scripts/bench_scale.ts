@@ -38,7 +38,9 @@ if (args.help) {
 function list(value: string, name: string): number[] {
   const out = value.split(",").map(Number);
   if (out.some((x) => !Number.isSafeInteger(x) || x < 3)) {
-    console.error(`bench:scale: --${name} must be a comma-separated list of integers ≥ 3\n${USAGE}`);
+    console.error(
+      `bench:scale: --${name} must be a comma-separated list of integers ≥ 3\n${USAGE}`,
+    );
     Deno.exit(2);
   }
   return out;
@@ -102,7 +104,11 @@ async function runOne(n: number, d: number): Promise<Row> {
     ...(args.pq ? ["--pq"] : []),
   ];
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), { args: simArgs, stdout: "piped", stderr: "piped" })
+  const child = new Deno.Command(Deno.execPath(), {
+    args: simArgs,
+    stdout: "piped",
+    stderr: "piped",
+  })
     .spawn();
   let peak: number | undefined;
   const poll = setInterval(() => {
