@@ -44,6 +44,7 @@ import {
 import {
   type AdvertiseKeys,
   consistencyRequestFields,
+  keyListFields,
   readAdvertiseKeys,
   readApproval,
   readMaskedInput,
@@ -407,9 +408,26 @@ export class Leader {
   }
 
   async #closeAdvertiseKeys(now: number): Promise<Output[]> {
+    const { roster } = this.#config;
     this.#u1 = toMemberSet(this.#adverts.keys());
-    const frame = await this.#seal("keyList", [this.#u1.map((i) => this.#adverts.get(i)!.frame)]);
-    return [this.#enter("advertise", now), ...this.#sendAll(this.#u1, frame)];
+    const advert = (i: number) => this.#adverts.get(i)!.frame;
+    if (this.#graph.complete) {
+      const frame = await this.#seal(
+        "keyList",
+        keyListFields({ adverts: this.#u1.map(advert) }, roster),
+      );
+      return [this.#enter("advertise", now), ...this.#sendAll(this.#u1, frame)];
+    }
+    // Sparse: each member gets U1 and its closed neighbourhood's adverts only (linear in n).
+    const out: Output[] = [this.#enter("advertise", now)];
+    for (const v of this.#u1) {
+      const closed = toMemberSet(
+        [v, ...this.#graph.neighbours(v)].filter((u) => this.#adverts.has(u)),
+      );
+      const fields = keyListFields({ u1: this.#u1, adverts: closed.map(advert) }, roster);
+      out.push({ kind: "send", to: v, frame: await this.#seal("keyList", fields) });
+    }
+    return out;
   }
 
   async #closeShareKeys(now: number): Promise<Output[]> {

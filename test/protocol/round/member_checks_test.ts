@@ -148,8 +148,9 @@ Deno.test("member checks: the key list, rule by rule", async () => {
     assert(e.message.includes(says), `"${e.message}" says "${says}"`);
   };
 
-  const u1 = await checkKeyList(view, await keyList(adverts));
-  assertEquals([...u1.keys()], [0, 1, 2, 3, 4, 5, 6]);
+  const { u1, keys } = await checkKeyList(view, await keyList(adverts));
+  assertEquals([...u1], [0, 1, 2, 3, 4, 5, 6]);
+  assertEquals([...keys.keys()], [0, 1, 2, 3, 4, 5, 6]);
   await checkKeyList(view, await keyList(adverts.slice(0, 5)));
   // Entries: another session's advert, another message in an advert's place, a member twice.
   await refusedList(
