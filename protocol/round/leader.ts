@@ -97,6 +97,7 @@ export class Leader {
   #sum: Uint32Array | undefined;
   readonly #masked = new Set<number>();
   #u3: MemberSet = [];
+  #u3Hash: Uint8Array = new Uint8Array(0);
   readonly #approvals = new Map<number, Uint8Array>();
   #approvers: MemberSet = [];
   readonly #unmasked = new Set<number>();
@@ -353,7 +354,7 @@ export class Leader {
 
   async #onApproval(env: Envelope, now: number): Promise<Output[]> {
     if (!await this.#firstTime(env, "consistency", this.#u3)) return [];
-    checkApproval(this.#hash, this.#u2Hash, this.#u3, env.sender, readApproval(env));
+    checkApproval(this.#u2Hash, this.#u3Hash, env.sender, readApproval(env));
     await this.#verified(env);
     this.#accept(env);
     this.#approvals.set(env.sender, env.frame);
@@ -449,6 +450,7 @@ export class Leader {
 
   async #closeMasked(now: number): Promise<Output[]> {
     this.#u3 = toMemberSet(this.#masked.keys());
+    this.#u3Hash = memberSetHash(this.#hash, this.#u3);
     const frame = await this.#seal(
       "consistencyRequest",
       consistencyRequestFields({ u2: this.#u2, u3: this.#u3 }),
