@@ -53,6 +53,7 @@ import {
   type AdvertiseKeys,
   type Certificate,
   consistencyRequestFields,
+  keyListFields,
   readAdvertiseKeys,
   readApproval,
   readMaskedInput,
@@ -111,6 +112,7 @@ export class Leader {
   #eligible: ReadonlySet<number> = new Set();
   readonly #masked = new Set<number>();
   #u3: MemberSet = [];
+  #u3Hash: Uint8Array = new Uint8Array(0);
   readonly #approvals = new Map<number, Uint8Array>();
   #approvers: MemberSet = [];
   readonly #unmasked = new Set<number>();
@@ -368,7 +370,7 @@ export class Leader {
 
   async #onApproval(env: Envelope, now: number): Promise<Output[]> {
     if (!await this.#firstTime(env, "consistency", this.#u3)) return [];
-    checkApproval(this.#hash, this.#u2Hash, this.#u3, env.sender, readApproval(env));
+    checkApproval(this.#u2Hash, this.#u3Hash, env.sender, readApproval(env));
     await this.#verified(env);
     this.#accept(env);
     this.#approvals.set(env.sender, env.frame);
@@ -427,9 +429,26 @@ export class Leader {
   }
 
   async #closeAdvertiseKeys(now: number): Promise<Output[]> {
+    const { roster } = this.#config;
     this.#u1 = toMemberSet(this.#adverts.keys());
-    const frame = await this.#seal("keyList", [this.#u1.map((i) => this.#adverts.get(i)!.frame)]);
-    return [this.#enter("advertise", now), ...this.#sendAll(this.#u1, frame)];
+    const advert = (i: number) => this.#adverts.get(i)!.frame;
+    if (this.#graph.complete) {
+      const frame = await this.#seal(
+        "keyList",
+        keyListFields({ adverts: this.#u1.map(advert) }, roster),
+      );
+      return [this.#enter("advertise", now), ...this.#sendAll(this.#u1, frame)];
+    }
+    // Sparse: each member gets U1 and its closed neighbourhood's adverts only (linear in n).
+    const out: Output[] = [this.#enter("advertise", now)];
+    for (const v of this.#u1) {
+      const closed = toMemberSet(
+        [v, ...this.#graph.neighbours(v)].filter((u) => this.#adverts.has(u)),
+      );
+      const fields = keyListFields({ u1: this.#u1, adverts: closed.map(advert) }, roster);
+      out.push({ kind: "send", to: v, frame: await this.#seal("keyList", fields) });
+    }
+    return out;
   }
 
   async #closeShareKeys(now: number): Promise<Output[]> {
@@ -472,6 +491,7 @@ export class Leader {
   async #closeMasked(now: number): Promise<Output[]> {
     this.#u3 = toMemberSet(this.#masked.keys());
     if (this.#groups !== undefined) this.#eligible = new Set(this.#groups.eligible(this.#u3));
+    this.#u3Hash = memberSetHash(this.#hash, this.#u3);
     const frame = await this.#seal(
       "consistencyRequest",
       consistencyRequestFields({ u2: this.#u2, u3: this.#u3 }),

@@ -10,13 +10,7 @@ import { equalBytes } from "../encoding/bytes.ts";
 import { HASH, taggedHash } from "../crypto/mod.ts";
 import { ensure } from "../errors.ts";
 import type { NeighbourGraph } from "../graph/graphs.ts";
-import {
-  difference,
-  intersection,
-  type MemberSet,
-  memberSetHash,
-  toMemberSet,
-} from "../math/member_set.ts";
+import { difference, intersection, type MemberSet, toMemberSet } from "../math/member_set.ts";
 import type { Approval, MaskedInput, Unmask } from "../wire/messages.ts";
 import type { ShareEntry } from "../wire/share_entry.ts";
 import { checkX25519Point } from "./keys.ts";
@@ -74,17 +68,18 @@ export function checkMaskedInput(
   );
 }
 
-/** `sender`'s Approval approves the U2 of hash `u2Hash` and `u3`, in the session of `sessionHash`. */
+/**
+ * `sender`'s Approval approves the lists of hashes `u2Hash` and `u3Hash` (the caller hashes U3
+ * once per stage, not once per approval: that was O(n) per approval, O(n²) per round).
+ */
 export function checkApproval(
-  sessionHash: Uint8Array,
   u2Hash: Uint8Array,
-  u3: MemberSet,
+  u3Hash: Uint8Array,
   sender: number,
   approval: Approval,
 ): void {
   ensure(
-    equalBytes(approval.u2Hash, u2Hash) &&
-      equalBytes(approval.u3Hash, memberSetHash(sessionHash, u3)),
+    equalBytes(approval.u2Hash, u2Hash) && equalBytes(approval.u3Hash, u3Hash),
     "inconsistent-lists",
     "approval of other survivor lists",
     sender,

@@ -24,6 +24,7 @@ import {
   isSubset,
   type MemberSet,
   sameMembers,
+  toMemberSet,
 } from "../math/member_set.ts";
 import {
   type Envelope,
@@ -53,19 +54,31 @@ export interface MemberView {
   readonly advertFrame: Uint8Array;
 }
 
+/** What a checked KeyList gives a member. */
+export interface CheckedKeyList {
+  /** U1, as a member set. */
+  readonly u1: MemberSet;
+  /**
+   * The advertised keys this member received, by member: all of U1 on the complete graph, this
+   * member's closed neighbourhood in U1 on a sparse graph (every neighbour's signature checked).
+   */
+  readonly keys: Map<number, AdvertiseKeys>;
+}
+
 /**
  * The KeyList `env` (U1): every advert of this session, from a distinct member, this member's own
- * byte-identical, at least t of them, and its neighbours' signatures valid (checked at once). The
- * keys' usability (no low-order X25519 point, a valid ML-KEM part) is checked where they are first
- * used, which costs nothing extra. Returns the advertised keys of U1, by member.
+ * byte-identical, at least t members, and its neighbours' signatures valid (checked at once). On
+ * a sparse graph U1 is its own field and the list holds exactly the adverts of this member's
+ * closed neighbourhood in U1: a missing neighbour's advert or any other member's advert is
+ * refused (`inconsistent-lists`), so a leader can neither hide a neighbour the list names nor
+ * make a member handle keys it has no use for. The keys' usability (no low-order X25519 point, a
+ * valid ML-KEM part) is checked where they are first used, which costs nothing extra.
  */
-export async function checkKeyList(
-  view: MemberView,
-  env: Envelope,
-): Promise<Map<number, AdvertiseKeys>> {
+export async function checkKeyList(view: MemberView, env: Envelope): Promise<CheckedKeyList> {
   const { roster, self } = view;
+  const list = readKeyList(env, roster);
   const adverts = new Map<number, { env: Envelope; keys: AdvertiseKeys }>();
-  for (const frame of readKeyList(env, roster).adverts) {
+  for (const frame of list.adverts) {
     // The leader signed the list: a bad entry is its fault, whoever the entry claims to be.
     try {
       const a = openFrame(frame, roster);
@@ -78,6 +91,25 @@ export async function checkKeyList(
       throw relayedBy(err, "key list entry", env.sender);
     }
   }
+  const u1 = list.u1 ?? toMemberSet(adverts.keys());
+  if (list.u1 !== undefined) {
+    const inU1 = new Set(u1);
+    const expected = [self, ...view.graph.neighbours(self)].filter((u) => inU1.has(u));
+    const stray = [...adverts.keys()].find((u) => !expected.includes(u));
+    ensure(
+      stray === undefined,
+      "inconsistent-lists",
+      `the key list forwards the advert of member ${stray}, not a neighbour in U1`,
+      env.sender,
+    );
+    const missing = expected.find((u) => !adverts.has(u));
+    ensure(
+      missing === undefined || missing === self,
+      "inconsistent-lists",
+      `the key list names member ${missing} in U1 without its advert`,
+      env.sender,
+    );
+  }
   const own = adverts.get(self);
   ensure(
     own !== undefined && equalBytes(own.env.frame, view.advertFrame),
@@ -86,9 +118,9 @@ export async function checkKeyList(
     env.sender,
   );
   ensure(
-    adverts.size >= roster.threshold,
+    u1.length >= roster.threshold,
     "inconsistent-lists",
-    `key list has ${adverts.size} members, threshold ${roster.threshold}`,
+    `key list has ${u1.length} members, threshold ${roster.threshold}`,
     env.sender,
   );
   const neighbours = view.graph.neighbours(self).filter((u) => adverts.has(u));
@@ -103,7 +135,7 @@ export async function checkKeyList(
     `forged advertisement of member ${forged}`,
     env.sender,
   );
-  return new Map([...adverts].map(([i, a]) => [i, a.keys]));
+  return { u1, keys: new Map([...adverts].map(([i, a]) => [i, a.keys])) };
 }
 
 /**

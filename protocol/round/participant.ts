@@ -72,7 +72,7 @@ import type { MemberSigner } from "../federation/signer.ts";
 import { sessionGraph } from "../graph/session_graph.ts";
 import { roundGroups } from "../federation/round_groups.ts";
 import type { MaskExpander, MaskTerm } from "../math/masking.ts";
-import { type MemberSet, memberSetHash, toMemberSet } from "../math/member_set.ts";
+import { type MemberSet, memberSetHash } from "../math/member_set.ts";
 import {
   type Envelope,
   expectRound,
@@ -130,8 +130,10 @@ export interface ParticipantConfig {
 /** State of the current view. */
 interface ViewState extends SealingContext, MemberView {
   readonly leader: number;
-  /** The verified advertised keys of the members in U1. */
-  u1?: Map<number, AdvertiseKeys>;
+  /** U1 as the leader's key list states it. */
+  u1?: MemberSet;
+  /** The verified advertised keys this member received (its neighbours' in U1 on a sparse graph). */
+  keys1?: Map<number, AdvertiseKeys>;
   u2?: MemberSet;
   u2Hash?: Uint8Array;
   u3?: MemberSet;
@@ -281,7 +283,7 @@ export class Participant {
    */
   get missing(): readonly number[] | undefined {
     const v = this.#view;
-    const known = v?.u3 ?? v?.u2 ?? (v?.u1 === undefined ? undefined : [...v.u1.keys()]);
+    const known = v?.u3 ?? v?.u2 ?? v?.u1;
     if (known === undefined) return undefined;
     const n = this.#config.roster.members.length;
     return [...Array(n).keys()].filter((i) => !known.includes(i));
@@ -722,16 +724,16 @@ export class Participant {
 
   async #onKeyList(env: Envelope, v: ViewState, now: number): Promise<Output[]> {
     const { roster, self, rng, signer } = this.#config;
-    const u1 = await checkKeyList(v, env);
-    const neighbours = v.graph.neighbours(self).filter((u) => u1.has(u));
+    const { u1, keys } = await checkKeyList(v, env);
+    const neighbours = v.graph.neighbours(self).filter((u) => keys.has(u));
     let tk = ownerShareThreshold(roster, v.graph, self);
-    // A group with fewer members in U1 than its need can never reach it in U3 ⊆ U1, so it is
+    // A group with fewer members in U1 than its need can never reach it in U3 â U1, so it is
     // never unmasked (no member reveals for it): its members still take part, dealing to the
     // holders they have, and are left out of the round's sums (`round_groups.ts`).
     const rg = roundGroups(roster, this.round);
     if (rg !== undefined) {
       const j = rg.partition.groupOf(self);
-      const inU1 = rg.members(j, toMemberSet(u1.keys())).length;
+      const inU1 = rg.members(j, u1).length;
       if (inU1 < rg.need(j)) tk = Math.min(tk, neighbours.length + 1);
     }
     ensure(
@@ -740,8 +742,9 @@ export class Participant {
       `only ${neighbours.length + 1} of this member's share holders are in U1, threshold ${tk}`,
       env.sender,
     );
-    const dealt = await dealShares(v, signer, rng, neighbours, (u) => u1.get(u)!, tk);
+    const dealt = await dealShares(v, signer, rng, neighbours, (u) => keys.get(u)!, tk);
     v.u1 = u1;
+    v.keys1 = keys;
     v.held = new Map([[self, dealt.own]]);
     v.pairKeys = dealt.pairKeys;
     const frame = await this.#seal(v, "shareKeys", shareKeysFields(dealt, roster.mode));
@@ -751,13 +754,13 @@ export class Participant {
   async #onShareDelivery(env: Envelope, v: ViewState, now: number): Promise<Output[]> {
     const { roster, self, expander } = this.#config;
     const delivery = readShareDelivery(env, roster, self);
-    const u1 = v.u1!;
-    checkDelivery(v, delivery, toMemberSet(u1.keys()), env.sender);
+    const keys = v.keys1!;
+    checkDelivery(v, delivery, v.u1!, env.sender);
     const u2 = delivery.u2;
     const opened = await openDelivery(
       v,
       delivery.entries,
-      (u) => u1.get(u)!,
+      (u) => keys.get(u)!,
       v.pairKeys!,
       env.sender,
     );

@@ -195,6 +195,15 @@ export class SimNetwork {
   readonly #latency: (wire: Wire) => number;
   readonly #queue: Queued[] = [];
   #seq = 0;
+  /**
+   * Each node's next timeout as last read (after every call the network makes to it), and a
+   * lazy min-heap of (time, node) over those readings: finding the next timer costs O(log n)
+   * instead of asking all n nodes after every frame. A node called from outside the network is
+   * read again at the start of every {@link run} and {@link tick}.
+   */
+  readonly #timeouts: (number | undefined)[] = []; // NaN: unknown, read again
+
+  readonly #timerHeap: { at: number; node: number }[] = [];
 
   /** A network between `nodes` (index = roster index) running `roster`. */
   constructor(roster: Roster, nodes: readonly SimNode[], options: SimNetworkOptions = {}) {
@@ -221,7 +230,12 @@ export class SimNetwork {
    */
   async call(member: number, fn: () => Promise<Output[]>, role?: Role): Promise<Output[]> {
     if (this.dead.has(member)) return [];
-    const out = await this.#checked(member, fn);
+    let out: Output[];
+    try {
+      out = await this.#checked(member, fn);
+    } finally {
+      this.#readTimeout(member);
+    }
     await this.emit(member, out, role);
     return out;
   }
@@ -279,6 +293,7 @@ export class SimNetwork {
 
   /** Runs every living node's timeouts at the current time (in roster order), then delivers. */
   async tick(): Promise<void> {
+    this.#rereadTimeouts();
     for (let i = 0; i < this.n; i++) {
       await this.call(i, () => this.nodes[i].tick(this.now));
     }
@@ -291,6 +306,7 @@ export class SimNetwork {
    */
   async run(options: RunOptions = {}): Promise<void> {
     const maxTime = options.maxTime ?? this.now + 12 * this.roster.viewTimeoutMs;
+    this.#rereadTimeouts();
     for (;;) {
       if (options.until?.()) return;
       const frameAt = this.#peek()?.at;
@@ -368,21 +384,47 @@ export class SimNetwork {
   }
 
   async #tickDue(): Promise<void> {
-    for (let i = 0; i < this.n; i++) {
+    // The due nodes, in roster order (a node whose timeout a call moves is read again then).
+    const due = new Set<number>();
+    const h = this.#timerHeap;
+    while (h.length > 0 && h[0].at <= this.now) {
+      const top = heapPop(h)!;
+      if (this.#timeouts[top.node] === top.at) due.add(top.node);
+    }
+    for (const i of [...due].sort((a, b) => a - b)) {
+      this.#timeouts[i] = NaN; // its heap entry is gone: the next reading goes back in
       if (this.dead.has(i)) continue;
       const t = this.nodes[i].nextTimeout();
       if (t !== undefined && t <= this.now) await this.call(i, () => this.nodes[i].tick(this.now));
+      else this.#readTimeout(i);
     }
   }
 
   #nextTimeout(): number | undefined {
-    let next: number | undefined;
-    for (let i = 0; i < this.n; i++) {
-      if (this.dead.has(i)) continue;
-      const t = this.nodes[i].nextTimeout();
-      if (t !== undefined && (next === undefined || t < next)) next = t;
+    const h = this.#timerHeap;
+    // Drop readings a later one replaced, and dead nodes'.
+    while (h.length > 0 && (this.#timeouts[h[0].node] !== h[0].at || this.dead.has(h[0].node))) {
+      heapPop(h);
     }
-    return next;
+    return h[0]?.at;
+  }
+
+  /** Reads node `i`'s next timeout into the cache (and the heap when it changed). */
+  #readTimeout(i: number): void {
+    const t = this.nodes[i].nextTimeout();
+    if (t === this.#timeouts[i]) return;
+    this.#timeouts[i] = t;
+    if (t !== undefined) heapPush(this.#timerHeap, { at: t, node: i });
+  }
+
+  /** Reads every node's next timeout again (nodes may have been called from outside). */
+  #rereadTimeouts(): void {
+    for (let i = 0; i < this.n; i++) {
+      const t = this.nodes[i].nextTimeout();
+      if (t === this.#timeouts[i]) continue;
+      this.#timeouts[i] = t;
+      if (t !== undefined) heapPush(this.#timerHeap, { at: t, node: i });
+    }
   }
 
   #enqueue(wire: Wire, at: number): void {
@@ -423,6 +465,40 @@ export class SimNetwork {
     }
     return top;
   }
+}
+
+/** Pushes onto a min-heap ordered by (at, node). */
+function heapPush(h: { at: number; node: number }[], item: { at: number; node: number }): void {
+  h.push(item);
+  for (let i = h.length - 1; i > 0;) {
+    const p = (i - 1) >> 1;
+    if (earlier(h[p], h[i])) break;
+    [h[p], h[i]] = [h[i], h[p]];
+    i = p;
+  }
+}
+
+/** Pops the least element of a min-heap ordered by (at, node). */
+function heapPop(h: { at: number; node: number }[]): { at: number; node: number } | undefined {
+  const top = h[0];
+  const last = h.pop();
+  if (h.length > 0 && last !== undefined) {
+    h[0] = last;
+    for (let i = 0;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < h.length && earlier(h[l], h[m])) m = l;
+      if (r < h.length && earlier(h[r], h[m])) m = r;
+      if (m === i) break;
+      [h[m], h[i]] = [h[i], h[m]];
+      i = m;
+    }
+  }
+  return top;
+}
+
+function earlier(a: { at: number; node: number }, b: { at: number; node: number }): boolean {
+  return a.at < b.at || (a.at === b.at && a.node <= b.node);
 }
 
 function before(a: Queued, b: Queued): number {

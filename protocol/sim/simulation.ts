@@ -144,11 +144,15 @@ export interface RoundReport {
   readonly virtualLatencyMs: number;
   /** CPU time per stage (zeros without a clock). */
   readonly timings: StageTimings;
-  /** Bytes sent: a member's average and maximum (leader role aside), and the leader's. */
+  /**
+   * Bytes sent: a member's average and maximum (leader role aside), the leader's, and the
+   * leader's by message type.
+   */
   readonly bytes: {
     readonly memberAvg: number;
     readonly memberMax: number;
     readonly leader: number;
+    readonly leaderByType: Readonly<Record<string, number>>;
   };
   /** Every refusal a member reported (`member i: …`). */
   readonly refusals: readonly string[];
@@ -305,6 +309,8 @@ function answerInto(stage: KillStage): MessageType {
 class RoundLog {
   readonly bytes: number[];
   readonly leaderBytes = new Map<number, number>();
+  /** Answer bytes by sender, then by message type. */
+  readonly leaderByType = new Map<number, Record<string, number>>();
   readonly timings: { leader: Record<string, number>; members: Map<string, number[]> } = {
     leader: {},
     members: new Map(),
@@ -413,6 +419,9 @@ async function simulateRound(
     log.bytes[w.from] += w.frame.length;
     if (isAnswer(w.type)) {
       log.leaderBytes.set(w.from, (log.leaderBytes.get(w.from) ?? 0) + w.frame.length);
+      const byType = log.leaderByType.get(w.from) ?? {};
+      byType[w.type] = (byType[w.type] ?? 0) + w.frame.length;
+      log.leaderByType.set(w.from, byType);
     }
     return undefined;
   };
@@ -453,6 +462,7 @@ async function report(
       memberAvg: log.bytes.reduce((a, b) => a + b, 0) / n - leaderBytes(leaderIndex) / n,
       memberMax: Math.max(...log.bytes.map((b, i) => b - leaderBytes(i))),
       leader: leaderBytes(leaderIndex),
+      leaderByType: log.leaderByType.get(leaderIndex) ?? {},
     },
     refusals: log.refusals,
   };

@@ -162,8 +162,8 @@ export function frameLimit(roster: Roster, type: MessageType): number {
   switch (type) {
     case "advertiseKeys":
       return advert;
-    case "keyList":
-      return SMALL + sig + n * (advert + 8);
+    case "keyList": // a sparse graph's list adds U1 (≤ 5 bytes a member)
+      return SMALL + sig + n * (advert + 8) + (roster.graph.kind === "complete" ? 0 : 5 * n);
     case "shareKeys":
     case "shareDelivery":
       return SMALL + sig + n * (entry + 4);

@@ -43,21 +43,37 @@ export function readAdvertiseKeys(env: Envelope, roster: Roster): AdvertiseKeys 
   };
 }
 
-/** KeyList: the signed AdvertiseKeys frames the leader collected (U1). */
+/**
+ * KeyList: the signed AdvertiseKeys frames the leader collected (U1). On the complete graph it is
+ * `[adverts]`, every member's advert. On a sparse graph it is `[U1, adverts]`: U1 as a member set
+ * and only the adverts of the recipient's closed neighbourhood in U1 (the only keys it uses and
+ * the only signatures it checks), so the leader's traffic is linear in n (`docs/protocol.md` §3).
+ */
 export interface KeyList {
+  /** U1 as the leader states it: on a sparse graph its own field, else the adverts' senders. */
+  readonly u1?: readonly number[];
   readonly adverts: readonly Uint8Array[];
+}
+
+/** Fields of a KeyList under the roster's graph (`u1` only on a sparse graph). */
+export function keyListFields(k: KeyList, roster: Roster): Value[] {
+  if (roster.graph.kind === "complete") return [[...k.adverts]];
+  return [[...(k.u1 ?? [])], [...k.adverts]];
 }
 
 /** Parses KeyList fields (the inner frames are checked by the receiver). */
 export function readKeyList(env: Envelope, roster: Roster): KeyList {
   expectType(env, "keyList");
-  const f = new Fields(env.fields, 1, "key-list", env.sender);
-  const list = f.list(0, "adverts", roster.members.length);
+  const n = roster.members.length;
+  const sparse = roster.graph.kind !== "complete";
+  const f = new Fields(env.fields, sparse ? 2 : 1, "key-list", env.sender);
+  const u1 = sparse ? f.members(0, "U1", n) : undefined;
+  const list = f.list(sparse ? 1 : 0, "adverts", n);
   const adverts = list.map((a, i) => {
     ensure(a instanceof Uint8Array, "malformed", `key-list advert ${i} is not bytes`, env.sender);
     return a;
   });
-  return { adverts };
+  return u1 === undefined ? { adverts } : { u1, adverts };
 }
 
 /** ShareKeys: the sender's encrypted shares, one entry per recipient. */

@@ -89,9 +89,10 @@ export function swapAdvert(
   member: number,
   replacement: Uint8Array,
 ): Promise<Uint8Array> {
-  return resealBy(fed, leader, keyList, ([adverts]) => [
-    (adverts as Uint8Array[]).map((a) => (peekSender(a) === member ? replacement : a)),
-  ]);
+  const swap = (adverts: Value) =>
+    (adverts as Uint8Array[]).map((a) => (peekSender(a) === member ? replacement : a));
+  // A sparse graph's key list is [U1, adverts]; the complete graph's [adverts].
+  return resealBy(fed, leader, keyList, (f) => f.length === 2 ? [f[0], swap(f[1])] : [swap(f[0])]);
 }
 
 /**

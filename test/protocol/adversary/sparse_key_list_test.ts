@@ -32,7 +32,9 @@ Deno.test(
       assert(omitted.length > 0 && fed.n - omitted.length >= fed.roster.threshold);
       fed.intercept = async (w) => {
         if (w.from !== L || w.to !== x || w.type !== "keyList") return undefined;
-        const frame = await resealBy(fed, L, w.frame, ([adverts]) => [
+        // U1 without them (and their adverts, which the sparse list must match).
+        const frame = await resealBy(fed, L, w.frame, ([u1, adverts]) => [
+          (u1 as number[]).filter((u) => !omitted.includes(u)),
           (adverts as Uint8Array[]).filter((a) => !omitted.includes(peekSender(a))),
         ]);
         return [wireOf(L, x, frame)];

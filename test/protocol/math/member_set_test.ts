@@ -3,7 +3,8 @@
  * and the hash approvals sign.
  */
 import { assert, assertEquals, assertNotEquals } from "../../_assert.ts";
-import { toHex } from "../../../protocol/encoding/bytes.ts";
+import { toHex, u64be } from "../../../protocol/encoding/bytes.ts";
+import { HASH, taggedHash } from "../../../protocol/crypto/mod.ts";
 import {
   difference,
   intersection,
@@ -63,4 +64,14 @@ Deno.test("member set: the hash depends on the session and on the exact set", ()
   const sets = [[], [0], [1], [0, 1], [1, 2], [12], [1, 2, 3], [258], [1, 2 ** 32 + 2], [2 ** 40]];
   const hashes = sets.map((s) => toHex(memberSetHash(s1, s)));
   assertEquals(new Set(hashes).size, sets.length, "fixed-width indices: no two sets collide");
+});
+
+Deno.test("member sets: memberSetHash is taggedHash of the members as u64be parts", () => {
+  const session = new Uint8Array(32).fill(3);
+  for (const set of [[], [0], [1, 5, 2 ** 32 + 7], [...Array(300).keys()]]) {
+    assertEquals(
+      memberSetHash(session, set),
+      taggedHash(HASH.memberList, session, ...set.map((i) => u64be(i))),
+    );
+  }
 });

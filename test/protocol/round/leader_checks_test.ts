@@ -69,7 +69,7 @@ Deno.test("leader checks: an Approval must approve this U2 and this U3", () => {
   const session = rngFor("leader-checks", "session")(32);
   const u2Hash = rngFor("leader-checks", "u2")(32);
   const u3Hash = memberSetHash(session, U3);
-  checkApproval(session, u2Hash, U3, 2, { u2Hash, u3Hash });
+  checkApproval(u2Hash, u3Hash, 2, { u2Hash, u3Hash });
   const other = rngFor("leader-checks", "other-u2")(32);
   for (
     const approval of [
@@ -79,7 +79,7 @@ Deno.test("leader checks: an Approval must approve this U2 and this U3", () => {
     ]
   ) {
     refusal(
-      () => checkApproval(session, u2Hash, U3, 2, approval),
+      () => checkApproval(u2Hash, u3Hash, 2, approval),
       "inconsistent-lists",
       "approval of other survivor lists",
       2,

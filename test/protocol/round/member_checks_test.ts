@@ -11,6 +11,7 @@ import { assert, assertEquals, assertRejects, assertThrows } from "../../_assert
 import { ProtocolError, type RefusalCode } from "../../../protocol/errors.ts";
 import { sessionOf } from "../../../protocol/federation/session.ts";
 import { completeGraph } from "../../../protocol/graph/graphs.ts";
+import { sessionGraph } from "../../../protocol/graph/session_graph.ts";
 import {
   checkConsistencyRequest,
   checkDelivery,
@@ -148,8 +149,9 @@ Deno.test("member checks: the key list, rule by rule", async () => {
     assert(e.message.includes(says), `"${e.message}" says "${says}"`);
   };
 
-  const u1 = await checkKeyList(view, await keyList(adverts));
-  assertEquals([...u1.keys()], [0, 1, 2, 3, 4, 5, 6]);
+  const { u1, keys } = await checkKeyList(view, await keyList(adverts));
+  assertEquals([...u1], [0, 1, 2, 3, 4, 5, 6]);
+  assertEquals([...keys.keys()], [0, 1, 2, 3, 4, 5, 6]);
   await checkKeyList(view, await keyList(adverts.slice(0, 5)));
   // Entries: another session's advert, another message in an advert's place, a member twice.
   await refusedList(
@@ -187,4 +189,77 @@ Deno.test("member checks: the key list, rule by rule", async () => {
   const forged = [...adverts];
   forged[4] = forgeSignature(adverts[4]);
   await refusedList(forged, "bad-signature", "forged advertisement of member 4");
+});
+
+Deno.test("member checks: a sparse key list, rule by rule", async () => {
+  const fed = await federation({
+    n: 9,
+    seed: "member-checks-sparse",
+    graph: { kind: "harary", degree: 4, threshold: 3 },
+    threshold: 5,
+  });
+  const { roster, signers } = fed;
+  const session = sessionOf(roster, 0, 0);
+  const graph = sessionGraph(roster, session);
+  const all = [...Array(9).keys()];
+  const adverts = await Promise.all(all.map((i) => genuineAdvert(fed, i, 0, 0)));
+  const view: MemberView = { roster, self: SELF, session, graph, advertFrame: adverts[SELF] };
+  const closed = [SELF, ...graph.neighbours(SELF)].sort((a, b) => a - b);
+  const stranger = all.find((u) => !closed.includes(u))!;
+  const keyList = async (u1: number[], members: number[]) =>
+    openFrame(
+      await sealFrame(
+        "keyList",
+        session,
+        LEADER,
+        [u1, members.map((i) => adverts[i])],
+        signers[LEADER],
+        roster.mode,
+      ),
+      roster,
+    );
+  const refused = async (u1: number[], members: number[], code: RefusalCode, says: string) => {
+    const env = await keyList(u1, members);
+    const e = await assertRejects(() => checkKeyList(view, env), ProtocolError) as ProtocolError;
+    assertEquals([e.code, e.peer], [code, LEADER], e.message);
+    assert(e.message.includes(says), `"${e.message}" says "${says}"`);
+  };
+
+  // Exactly the closed neighbourhood's adverts: U1 is the list's own field, the keys its part.
+  const { u1, keys } = await checkKeyList(view, await keyList(all, closed));
+  assertEquals([...u1], all);
+  assertEquals([...keys.keys()].sort((a, b) => a - b), closed);
+  // A neighbour outside U1 brings no advert, and none is expected.
+  const outside = closed.find((u) => u !== SELF)!;
+  const smaller = all.filter((u) => u !== outside);
+  const checked = await checkKeyList(
+    view,
+    await keyList(smaller, closed.filter((u) => u !== outside)),
+  );
+  assertEquals([...checked.u1], smaller);
+  // A non-neighbour's advert, a neighbour in U1 without one, this member's own missing.
+  await refused(
+    all,
+    [...closed, stranger],
+    "inconsistent-lists",
+    `member ${stranger}, not a neighbour`,
+  );
+  await refused(smaller, closed, "inconsistent-lists", `member ${outside}, not a neighbour in U1`);
+  await refused(
+    all,
+    closed.filter((u) => u !== outside),
+    "inconsistent-lists",
+    `names member ${outside} in U1 without its advert`,
+  );
+  await refused(
+    all,
+    closed.filter((u) => u !== SELF),
+    "inconsistent-lists",
+    "omits or alters this member's own keys",
+  );
+  // U1 below t.
+  const few = closed.filter((u) => u !== outside);
+  await refused(few, few, "inconsistent-lists", `key list has ${few.length} members, threshold 5`);
+  // U1 not a canonical member set.
+  await refused([...all].reverse(), closed, "malformed", "U1");
 });
