@@ -60,6 +60,7 @@ import {
   readShareKeys,
   readUnmask,
   shareDeliveryFields,
+  sparseKeyList,
   unmaskRequestFields,
 } from "../wire/messages.ts";
 import type { ShareEntry } from "../wire/share_entry.ts";
@@ -432,7 +433,7 @@ export class Leader {
     const { roster } = this.#config;
     this.#u1 = toMemberSet(this.#adverts.keys());
     const advert = (i: number) => this.#adverts.get(i)!.frame;
-    if (this.#graph.complete) {
+    if (!sparseKeyList(roster)) {
       const frame = await this.#seal(
         "keyList",
         keyListFields({ adverts: this.#u1.map(advert) }, roster),

@@ -55,9 +55,17 @@ export interface KeyList {
   readonly adverts: readonly Uint8Array[];
 }
 
-/** Fields of a KeyList under the roster's graph (`u1` only on a sparse graph). */
+/**
+ * Whether a roster's KeyLists take the sparse form `[U1, adverts]`: a sparse graph, or groups (a
+ * round's graph is then its groups' cliques or SecAgg+ graphs, never the complete graph).
+ */
+export function sparseKeyList(roster: Pick<Roster, "graph" | "groups">): boolean {
+  return roster.graph.kind !== "complete" || roster.groups !== undefined;
+}
+
+/** Fields of a KeyList under the roster's graph (`u1` only in the sparse form). */
 export function keyListFields(k: KeyList, roster: Roster): Value[] {
-  if (roster.graph.kind === "complete") return [[...k.adverts]];
+  if (!sparseKeyList(roster)) return [[...k.adverts]];
   return [[...(k.u1 ?? [])], [...k.adverts]];
 }
 
@@ -65,7 +73,7 @@ export function keyListFields(k: KeyList, roster: Roster): Value[] {
 export function readKeyList(env: Envelope, roster: Roster): KeyList {
   expectType(env, "keyList");
   const n = roster.members.length;
-  const sparse = roster.graph.kind !== "complete";
+  const sparse = sparseKeyList(roster);
   const f = new Fields(env.fields, sparse ? 2 : 1, "key-list", env.sender);
   const u1 = sparse ? f.members(0, "U1", n) : undefined;
   const list = f.list(sparse ? 1 : 0, "adverts", n);
