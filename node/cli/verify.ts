@@ -17,7 +17,6 @@
 import {
   aggregateMean,
   type CertifiedGroupSums,
-  dequantizeMean,
   type DpGuarantee,
   dpGuarantee,
   FLAT_TENSOR_NAME,

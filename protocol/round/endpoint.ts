@@ -51,7 +51,7 @@ import { RoundLeaves, syncThreshold } from "./leave_evidence.ts";
 import { Participant } from "./participant.ts";
 import { viewLimit } from "./stages.ts";
 import { Observer } from "./observer.ts";
-import { type Roster, vectorLength } from "../federation/roster.ts";
+import type { Roster } from "../federation/roster.ts";
 import { MAX_ROUND } from "../federation/session.ts";
 import { leaderOf } from "../federation/schedule.ts";
 import type { Rng } from "../crypto/mod.ts";

@@ -62,7 +62,6 @@ import { CallerError, ensure, ProtocolError } from "../errors.ts";
 import {
   ownerShareThreshold,
   type Roster,
-  shareThreshold,
   vectorLength,
   viewPatienceMs,
 } from "../federation/roster.ts";

@@ -32,10 +32,16 @@ Deno.test("dp ledger: charged once, durably; the budget's last round taken, the 
     assert(again.has(5));
     assertEquals(again.spend().rhoSpent, dp.rhoPerRound);
     again.check(6, 0);
-    const inFlight = await assertNodeError(async () => again.check(6, 1), "dp-budget-exhausted");
+    const inFlight = await assertNodeError(
+      () => Promise.resolve().then(() => again.check(6, 1)),
+      "dp-budget-exhausted",
+    );
     assertMatch(inFlight, /1 round\(s\) left, 1 of them taken by updates in flight/);
     await again.charge(6);
-    const spent = await assertNodeError(async () => again.check(7, 0), "dp-budget-exhausted");
+    const spent = await assertNodeError(
+      () => Promise.resolve().then(() => again.check(7, 0)),
+      "dp-budget-exhausted",
+    );
     assertMatch(spent, /no update for round 7: .*has 0 round\(s\) left.*2 round\(s\) charged/);
     again.check(6, 0); // a charged round costs nothing more
   });
