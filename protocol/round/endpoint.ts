@@ -852,7 +852,9 @@ export class Endpoint {
         if (err instanceof ProtocolError) return [refused(err)];
         throw err;
       }
-      return await this.#answer(env, from);
+      // A member bound to a view may let this one rescue it (`Participant.peerBound`).
+      const rescue = await this.participant(round)?.peerBound(env, now) ?? [];
+      return [...rescue, ...await this.#answer(env, from)];
     }
     if (TO_LEADER.has(env.type)) {
       const scheduled = leaderOf(roster, round, view);
@@ -972,8 +974,9 @@ export class Endpoint {
   async #onLeave(env: Envelope, from: number, now: number): Promise<Output[]> {
     const { roster, self } = this.#config;
     const { round, view: w } = env.session;
+    let promised: number;
     try {
-      readLeave(env);
+      ({ promised } = readLeave(env));
     } catch (err) {
       if (err instanceof ProtocolError) return [refused(err)];
       throw err;
@@ -992,12 +995,12 @@ export class Endpoint {
     if (from === self || seat?.decided) return [];
     if (seat === undefined && !nearRound(round, this.#newestRound, this.currentRound)) return [];
     const leaves = this.#leaves.get(round);
-    if (leaves !== undefined && !leaves.raises(from, w)) return [];
+    if (leaves !== undefined && !leaves.raises(from, w, promised)) return [];
     if (!await verifyEnvelope(roster, env)) {
       return [refused(new ProtocolError("bad-signature", env.type, from))];
     }
     const kept = leaves ?? this.#leavesOf(round);
-    kept.record(from, w);
+    kept.record(from, w, promised);
     if (seat instanceof Participant) return await seat.sync(now);
     if (seat instanceof Observer) return seat.abandon(kept);
     return [];

@@ -168,11 +168,16 @@ export class Leader {
    * Closes the current stage if its timeout passed and enough members answered. A stage still
    * short of t answers `viewTimeoutMs` later is given up (stage `failed`): by then the members
    * have moved to the next view, and a leader waiting forever would only hold resources. That
-   * is not a `round-failed`: the round goes on in the next view.
+   * is not a `round-failed`: the round goes on in the next view — except in `unmask`, where the
+   * revealers committed to this view: it then unmasks what it has, which reports why it cannot
+   * (`round-failed`, as before this wait; the wait lets a member that approved and left come back
+   * to reveal, a rescue).
    */
   async handleTimeout(now: number): Promise<Output[]> {
     if (this.#deadline === undefined || now < this.#deadline) return [];
-    if (this.#timedOut) return [this.#stop()];
+    // Short of t reveals a view timeout after the unmask stage's own: members committed here, so
+    // the session ends with the reason (what could not be reconstructed), not silently.
+    if (this.#timedOut) return this.#stage === "unmask" ? await this.#finish() : [this.#stop()];
     this.#timedOut = true;
     this.#deadline = undefined;
     const stage = this.#stage;
@@ -391,7 +396,9 @@ export class Leader {
       case "consistency":
         return ready(this.#approvals, this.#u3) ? await this.#closeApprovals(now) : [];
       case "unmask":
-        return ready(this.#unmasked, this.#approvers) || this.#timedOut ? await this.#finish() : [];
+        // Short of t reveals at the timeout it keeps waiting: a member that left the view after
+        // approving may still come back to reveal (a rescue, `docs/protocol.md` §4).
+        return ready(this.#unmasked, this.#approvers) ? await this.#finish() : [];
       default:
         return [];
     }

@@ -136,6 +136,15 @@ interface ViewState extends SealingContext, MemberView {
   held?: Map<number, Uint8Array>;
 }
 
+/** A view this member approved and left without committing, kept for a rescue. */
+interface Retained {
+  readonly v: ViewState;
+  /** Its leader's UnmaskRequest, once one checked out (held until a member is seen bound there). */
+  request?: { readonly env: Envelope; readonly refused: readonly ProtocolError[] };
+  /** True once another member's signed OutcomeRequest of the view showed it bound there. */
+  bound?: boolean;
+}
+
 /** One member's side of one round. */
 export class Participant {
   readonly #config: ParticipantConfig;
@@ -166,6 +175,13 @@ export class Participant {
   #inquiry: OutcomeInquiry | undefined;
   /** The round's certificate and co-signatures (survives the view that produced them). */
   readonly #publication: Publication;
+  /**
+   * Views this member approved and left without committing (complete graph only: a sparse graph
+   * commits on approving), by view: their lists and the shares held there, kept in memory only
+   * (never journaled, never logged) so that the member can still reveal there (a rescue);
+   * ephemeral keys wiped. Zeroed once the member commits, gives the round up, or the round ends.
+   */
+  readonly #retained = new Map<number, Retained>();
 
   /**
    * A participant for `round` with its quantized input (length d + 1, see `quantize.ts`) and the
@@ -353,6 +369,10 @@ export class Participant {
           env.sender,
         );
       }
+      if (env.type === "unmaskRequest" && env.session.view !== this.#viewNumber) {
+        const rescued = await this.#earlierUnmaskRequest(env, now);
+        if (rescued !== undefined) return rescued;
+      }
       const v = await this.#fromLeader(env, stage);
       return await this.#onAnswer[stage](env, v, now);
     } catch (err) {
@@ -456,6 +476,7 @@ export class Participant {
   /** Zeroes every secret the participant holds and ends its part in the round. */
   wipe(): void {
     this.#dropView();
+    this.#dropRetained();
     wipe(this.#input);
     this.#input = undefined;
   }
@@ -472,13 +493,36 @@ export class Participant {
     consistency: (env, v, now) => this.#onUnmaskRequest(env, v, now),
   };
 
-  #dropView(): void {
+  /**
+   * Leaves the current view's state: its ephemeral keys and pair keys are wiped; its held shares
+   * too — unless `retain` and this member approved the view without committing to it (complete
+   * graph), in which case they are kept for a rescue (see `#retained`).
+   */
+  #dropView(retain = false): void {
     const v = this.#view;
     if (v === undefined) return;
-    v.keys.wipe();
-    for (const s of v.held?.values() ?? []) s.fill(0);
-    for (const k of v.pairKeys?.values() ?? []) k.fill(0);
     this.#view = undefined;
+    v.keys.wipe();
+    for (const k of v.pairKeys?.values() ?? []) k.fill(0);
+    v.pairKeys?.clear();
+    if (
+      retain && this.#committedView === undefined && v.u3 !== undefined && v.held !== undefined &&
+      v.held.size > 0
+    ) {
+      this.#retained.set(this.#viewNumber, { v });
+      return;
+    }
+    for (const s of v.held?.values() ?? []) s.fill(0);
+    v.held?.clear();
+  }
+
+  /** Zeroes the shares of every retained view (see `#retained`) and forgets them. */
+  #dropRetained(): void {
+    for (const { v } of this.#retained.values()) {
+      for (const s of v.held?.values() ?? []) s.fill(0);
+      v.held?.clear();
+    }
+    this.#retained.clear();
   }
 
   #fail(reason: string): Output[] {
@@ -535,11 +579,13 @@ export class Participant {
       );
     }
     if (w <= this.#leftView) return [];
+    // It never commits in a view ≤ w except, by a rescue, one it kept.
+    const promised = Math.min(w + 1, ...this.#retained.keys());
     const frame = await sealFrame(
       "leave",
       sessionOf(roster, this.round, w),
       self,
-      leaveFields(),
+      leaveFields(promised),
       signer,
       roster.mode,
     );
@@ -561,8 +607,11 @@ export class Participant {
   async #leaveView(now: number, to: number, reason: string): Promise<Output[]> {
     if (to >= viewLimit(this.#config.roster.members.length)) return await this.#giveUp(now, reason);
     const from = this.#viewNumber;
+    // Kept for a rescue first, so the Leave's promise leaves that view out.
+    this.#dropView(true);
+    const out = await this.#sayLeave(to - 1);
     return [
-      ...await this.#sayLeave(to - 1),
+      ...out,
       event({ type: "view-change", round: this.round, from, to }),
       ...await this.#enterView(to, now),
     ];
@@ -578,6 +627,8 @@ export class Participant {
   async #giveUp(now: number, reason: string): Promise<Output[]> {
     const limit = viewLimit(this.#config.roster.members.length);
     const m = this.#maskedView;
+    // It will never reveal anywhere: what a rescue would need goes before the promise.
+    this.#dropRetained();
     const out: Output[] = m === undefined
       ? []
       : [event({ type: "committed", round: this.round, view: m })];
@@ -601,9 +652,10 @@ export class Participant {
   }
 
   /**
-   * In `outcome-unknown`: `round-failed` (`abandoned`) once the evidence holds Leave(round,
-   * w ≥ m) from `abandonQuorum` members — m the view it committed to or, if it did not commit,
-   * the highest it sent a masked input in (then it counts itself: it signed Leave(round, n − 1)).
+   * In `outcome-unknown`: `round-failed` (`abandoned`) once the evidence proves no view ≤ m can
+   * complete (`abandonSigners`: t give-ups on a complete graph, t Leave(round, w ≥ m) on a sparse
+   * one), m being the view it committed to or, if it did not commit, the highest it sent a masked
+   * input in (then it counts itself: it signed Leave(round, n − 1)).
    */
   #checkAbandon(): Output[] {
     const { roster, self } = this.#config;
@@ -625,6 +677,8 @@ export class Participant {
   /** Commits to the current view for the rest of the round (see the module doc). */
   #commit(): Output {
     this.#committedView = this.#viewNumber;
+    // Committed here, it never reveals in another view: the shares kept for a rescue are spent.
+    this.#dropRetained();
     return event({ type: "committed", round: this.round, view: this.#viewNumber });
   }
 
@@ -792,8 +846,15 @@ export class Participant {
   }
 
   async #onUnmaskRequest(env: Envelope, v: ViewState, now: number): Promise<Output[]> {
-    const { roster } = this.#config;
-    const request = readUnmaskRequest(env, roster);
+    return this.#reveal(v, await this.#checkedUnmaskRequest(env, v), now);
+  }
+
+  /**
+   * The UnmaskRequest `env` for view state `v`, checked against the lists this member approved
+   * there (throws a ProtocolError otherwise); the refusals of individual approvals it carries.
+   */
+  async #checkedUnmaskRequest(env: Envelope, v: ViewState) {
+    const request = readUnmaskRequest(env, this.#config.roster);
     const refused = await checkUnmaskRequest(
       v,
       request,
@@ -801,6 +862,19 @@ export class Participant {
       env.sender,
       this.#verifiedApprovals,
     );
+    return { v, refused };
+  }
+
+  /**
+   * Commits to the current view (`v`, whose UnmaskRequest checked out) and reveals to its leader,
+   * for each owner it holds shares of, the self-mask seed share if the owner is in U3, else the
+   * mask-seed share — never both; the held shares are then zeroed.
+   */
+  async #reveal(
+    v: ViewState,
+    checked: { refused: readonly ProtocolError[] },
+    now: number,
+  ): Promise<Output[]> {
     const alive = new Set(v.u3!);
     const selfShares: [number, Uint8Array][] = [];
     const maskShares: [number, Uint8Array][] = [];
@@ -815,10 +889,83 @@ export class Participant {
     for (const s of v.held!.values()) s.fill(0);
     v.held!.clear();
     return [
-      ...refused.map((error) => event({ type: "refused", error })),
+      ...checked.refused.map((error) => event({ type: "refused", error })),
       ...commit,
       this.#enter(TRANSITIONS.consistency.next, now),
       { kind: "send", to: v.leader, frame },
+    ];
+  }
+
+  /** True while a rescue may still happen: committed nowhere, acting, not given up. */
+  #canRescue(): boolean {
+    return this.#committedView === undefined && !this.#gaveUp && this.#inquiry === undefined &&
+      this.open && this.#input !== undefined;
+  }
+
+  /**
+   * The UnmaskRequest `env` of an earlier view this member approved and left without committing
+   * (`#retained`): when it is that view's leader's, authentic and for the lists approved there,
+   * it is kept, and the member rescues the view (`#rescue`) once another member is seen bound
+   * there. Undefined when it is not rescued now (the frame then goes the usual way and is
+   * refused: this member is not in that view); throws the ProtocolError of a request that does
+   * not check out, changing nothing.
+   */
+  async #earlierUnmaskRequest(env: Envelope, now: number): Promise<Output[] | undefined> {
+    const r = this.#retained.get(env.session.view);
+    if (r === undefined || !this.#canRescue()) return undefined;
+    if (r.request === undefined) {
+      const { v } = r;
+      expectSession(env, v.session);
+      ensure(
+        env.sender === v.leader,
+        "not-leader",
+        `${env.type} from a member that is not the leader (${v.leader}) of round ${this.round} ` +
+          `view ${env.session.view}`,
+        env.sender,
+      );
+      ensure(await verifyEnvelope(this.#config.roster, env), "bad-signature", env.type, env.sender);
+      const { refused } = await this.#checkedUnmaskRequest(env, v);
+      r.request = { env, refused };
+    }
+    return r.bound === true ? await this.#rescue(env.session.view, now) : undefined;
+  }
+
+  /**
+   * Another member's OutcomeRequest `env` of this round (opened by the endpoint): signed evidence
+   * that its sender is bound to that view — it committed there, or gave the round up after its
+   * masked input left there — so it will never help another view. If this member approved that
+   * view and left it without committing, it rescues it (reveals there) as soon as it holds the
+   * view's UnmaskRequest (`docs/protocol.md` §4, "Rescue"). Nothing otherwise; a request whose
+   * signature does not verify is ignored here (the endpoint answers or refuses it).
+   */
+  async peerBound(env: Envelope, now: number): Promise<Output[]> {
+    const view = env.session.view;
+    const r = this.#retained.get(view);
+    if (
+      env.session.round !== this.round || env.sender === this.#config.self || r === undefined ||
+      r.bound === true || !this.#canRescue()
+    ) return [];
+    if (!await verifyEnvelope(this.#config.roster, env)) return [];
+    r.bound = true;
+    return r.request === undefined ? [] : await this.#rescue(view, now);
+  }
+
+  /**
+   * A rescue (`docs/protocol.md` §4): goes back to retained view `view`, whose UnmaskRequest
+   * checked out and in which another member is bound — leaving its current view, whose keys it
+   * wipes — commits there and reveals. It commits in that view only, so it still reveals in at
+   * most one view of the round.
+   */
+  async #rescue(view: number, now: number): Promise<Output[]> {
+    const r = this.#retained.get(view)!;
+    const from = this.#viewNumber;
+    this.#dropView();
+    this.#retained.delete(view);
+    this.#view = r.v;
+    this.#viewNumber = view;
+    return [
+      event({ type: "view-change", round: this.round, from, to: view }),
+      ...await this.#reveal(r.v, r.request!, now),
     ];
   }
 
@@ -888,6 +1035,7 @@ export class Participant {
       : await this.#publication.outcome(env, commitment);
     if (decided || !this.#publication.decided) return out;
     this.#dropView();
+    this.#dropRetained();
     wipe(this.#input);
     this.#input = undefined;
     this.#viewNumber = env.session.view;
