@@ -19,7 +19,7 @@ import { openFrame, sealFrame, withoutBody } from "../../../protocol/wire/frame.
 import { outcomeRequestFields } from "../../../protocol/wire/messages.ts";
 import { sessionOf } from "../../../protocol/federation/session.ts";
 import { verifyFinalCertificate } from "../../../protocol/certificate/final.ts";
-import { SimNetwork, type SimNode } from "../../../protocol/sim/mod.ts";
+import { type EventOf, SimNetwork, type SimNode } from "../../../protocol/sim/mod.ts";
 import {
   all,
   eventsOf,
@@ -733,4 +733,48 @@ Deno.test("eviction: an active participant whose masked input left in an earlier
   const code = await e.withdraw(0).then(() => undefined, (err) => (err as { code?: string }).code);
   assertEquals(code, "committed");
   e.close();
+});
+
+Deno.test("a leader killed as its certificate leaves journals it first and, restarted, sends it again: the round becomes final with every update", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "restart-publisher" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const L = leaderOf(fed.roster, ROUND, 0);
+  // L is killed as its certificate goes out: no member receives it. What L journaled by then
+  // (its `published` record) is all it keeps.
+  let journaled: EventOf<"published"> | undefined;
+  net.intercept = (w, n) => {
+    if (w.from !== L || w.type !== "certificate") return undefined;
+    journaled ??= n.events("published", L)[0];
+    if (!n.dead.has(L)) net.crash(L);
+    return [];
+  };
+  await net.submitAll(inputs);
+  await net.run({ until: () => net.dead.has(L), maxTime: 60_000 });
+  assert(journaled !== undefined, "published journaled before the certificate left");
+  const others = all(fed, [L]);
+  for (const i of others) {
+    assertEquals(net.endpoints[i].participant(ROUND)?.committedView, 0, `member ${i}`);
+  }
+  // The members wait, committed, asking; nobody has the certificate.
+  await net.run({ maxTime: net.now + 2 * fed.roster.viewTimeoutMs });
+  assertEquals(net.events("final"), []);
+  net.intercept = undefined;
+  // L restarts: published (not final) and committed to view 0, as its journal says.
+  net.restart(L, {
+    newestRound: ROUND,
+    decided: ROUND,
+    committed: new Map([[ROUND, 0]]),
+  });
+  const body = new Uint8Array(journaled.aggregate.slice().buffer);
+  await net.call(L, () => net.endpoints[L].recover(journaled!.certificate, body, net.now, true));
+  await net.run({ until: () => net.events("final").length === 4, maxTime: net.now + 60_000 });
+  const finals = net.events("final");
+  assertEquals(finals.length, 4, "every member final");
+  const sum = plainSum(inputs, all(fed));
+  for (const f of finals) {
+    assertEquals([...f.members], all(fed));
+    assertEquals([...f.aggregate], [...sum]);
+  }
+  assertEquals(net.events("round-failed"), []);
 });
