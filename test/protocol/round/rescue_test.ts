@@ -3,13 +3,17 @@
  * keeps that view's shares (in memory) and, committed nowhere, reveals there on the view's
  * UnmaskRequest — so a view split between members that committed (revealed) and members that
  * left completes instead of stalling every member that committed; the shares kept go once the
- * member commits or gives up, and a give-up is the only Leave that counts towards abandonment on
- * a complete graph.
+ * member commits or gives up, and a Leave that keeps a view for a rescue is no promise for that
+ * view, so it never counts towards its abandonment.
  *
  * @module
  */
 import { assert, assertEquals } from "../../_assert.ts";
 import { leaderOf } from "../../../protocol/federation/schedule.ts";
+import { sessionOf } from "../../../protocol/federation/session.ts";
+import { RoundLeaves } from "../../../protocol/round/leave_evidence.ts";
+import { sealFrame } from "../../../protocol/wire/frame.ts";
+import { leaveFields } from "../../../protocol/wire/messages.ts";
 import { all, federation, follower, inputsFor } from "../_fixtures.ts";
 import { EndpointNet } from "../_harness.ts";
 
@@ -92,7 +96,7 @@ Deno.test("rescue: a member that gave the round up has wiped what a rescue needs
   net.close();
 });
 
-Deno.test("abandon, complete graph: view changes are not give-ups — a committed member is not failed while the leavers can still rescue its view", async () => {
+Deno.test("abandon: Leaves that keep view 0 for a rescue prove nothing — a committed member is not failed while the leavers can still rescue its view", async () => {
   // n = 6, t = 4 (c = 1): the abandon quorum is 4. x, the leader of view 0, commits alone: its
   // UnmaskRequest reaches the others only after they left view 0 (five Leave(0, 0)).
   const fed = await federation({ n: 6, threshold: 4, seed: "rescue-abandon" });
@@ -107,7 +111,7 @@ Deno.test("abandon, complete graph: view changes are not give-ups — a committe
   });
   assertEquals(net.endpoints[x].participant(ROUND)?.committedView, 0);
   net.hold = undefined;
-  // x asks how view 0 ended; the five Leave(0, 0) it holds prove nothing (they may rescue).
+  // x asks how view 0 ended; the five Leave(0, 0; 0) it holds prove nothing (they may rescue).
   await net.run({ until: () => net.events("outcome-unknown", x).length > 0, maxTime: 60_000 });
   assertEquals(net.events("round-failed", x), [], "x is not failed on view changes");
   // The UnmaskRequest arrives: the leavers rescue view 0, which completes with x's update.
@@ -118,5 +122,38 @@ Deno.test("abandon, complete graph: view changes are not give-ups — a committe
     assertEquals([...f.members], all(fed));
   }
   assertEquals(net.events("round-failed"), [], "nobody failed, so nothing is counted twice");
+  net.close();
+});
+
+Deno.test("leave evidence: a promise past w + 1 is refused; a Leave that keeps a view is no promise for it", async () => {
+  const fed = await federation({ n: 5, seed: "rescue-promise" });
+  const net = new EndpointNet(fed, undefined, "rescue-promise");
+  const x = leaderOf(fed.roster, ROUND, 0);
+  const [a, b] = all(fed, [x]);
+  await net.submit(ROUND, inputsFor(fed.roster, ROUND), [x]);
+  const leave = (sender: number, w: number, promised: number) =>
+    sealFrame(
+      "leave",
+      sessionOf(fed.roster, ROUND, w),
+      sender,
+      leaveFields(promised),
+      fed.signers[sender],
+      fed.roster.mode,
+    );
+  const codes = async (frame: Uint8Array) =>
+    (await net.inject(x, frame)).flatMap((e) => e.type === "refused" ? [e.error.code] : []);
+  assertEquals(await codes(await leave(a, 2, 4)), ["malformed"]);
+  // a left views ≤ 2 but kept view 1 (promise 1); b promised every view ≤ 2.
+  assertEquals(await codes(await leave(a, 2, 1)), []);
+  assertEquals(await codes(await leave(b, 2, 3)), []);
+  const leaves = new RoundLeaves(ROUND);
+  leaves.record(a, 2, 1);
+  leaves.record(b, 2, 3);
+  assertEquals(leaves.signersFrom(1, x), [a, b], "both left view 1 (view synchronisation)");
+  assertEquals(leaves.promisedBeyond(1, x), [b], "only b promised never to commit in view 1");
+  assertEquals(leaves.promisedBeyond(0, x), [a, b]);
+  // A later Leave raising only the promise is worth keeping; an overtaken one is not.
+  assert(leaves.raises(a, 2, 3));
+  assert(!leaves.raises(a, 1, 1));
   net.close();
 });
