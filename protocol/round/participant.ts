@@ -26,9 +26,14 @@
  * approves: approvals are global, and t of them can only exist for one view.
  *
  * **View change.** If the leader makes no progress for `viewTimeoutMs`, a member that has not
- * committed leaves the view (`participantTimeout` in `stages.ts`): it signs Leave(r, v) and sends
- * it to every other member, wipes the view's secrets and re-advertises fresh keys to the next
- * leader, up to view n − 1 (`viewLimit`); past that it gives the round up. Leaving has one code
+ * committed leaves the view (`participantTimeout` in `stages.ts`): it signs Leave(r, v; p) and
+ * sends it to every other member, wipes the view's secrets and re-advertises fresh keys to the
+ * next leader, up to view n − 1 (`viewLimit`); past that it gives the round up. In a view it
+ * approved without committing (complete graph) it keeps the shares it holds, in memory only, and
+ * p (the views it promises never to commit in are those < p) leaves that view out: **rescue** —
+ * once it holds that view's valid UnmaskRequest and another member's signed OutcomeRequest of
+ * the view (that member is bound there), a member committed nowhere goes back and reveals there,
+ * committing to it ({@link Participant.peerBound}, `docs/protocol.md` §4). Leaving has one code
  * path whatever the cause — a view timeout, or Leave evidence from enough other members
  * ({@link Participant.sync}: it then moves straight to the view the evidence justifies,
  * `leave_evidence.ts`). Before each Leave it reports `left` and before each advert `advertised`,
@@ -566,8 +571,9 @@ export class Participant {
   }
 
   /**
-   * Signs Leave(round, w) — "this member has not committed in any view ≤ w and never will" —
-   * and sends it to every other member, after a `left` event the node persists first (a
+   * Signs Leave(round, w; p) — "this member has left every view ≤ w without committing, and never
+   * commits in a view < p", p being the lowest view it keeps for a rescue, or w + 1 — and sends
+   * it to every other member, after a `left` event the node persists first (a
    * restarted member then resumes no earlier than w + 1). Nothing when it already signed one
    * with a w at least as high. Never for a w at or past a view it committed to (a bug: throws).
    */
@@ -600,8 +606,8 @@ export class Participant {
 
   /**
    * Leaves the current view for view `to` — the one path for every cause (a view timeout,
-   * Leave evidence, and a lost leader): signs Leave(round, to − 1), wipes the view's secrets and
-   * advertises in `to`; when `to` is past the view limit, gives the round up instead (`reason`
+   * Leave evidence, and a lost leader): keeps the view's shares for a rescue if it approved it
+   * (else wipes them), signs Leave(round, to − 1; p), wipes the view's keys and advertises in `to`; when `to` is past the view limit, gives the round up instead (`reason`
    * says why).
    */
   async #leaveView(now: number, to: number, reason: string): Promise<Output[]> {
