@@ -139,6 +139,8 @@ interface ViewState extends SealingContext, MemberView {
   pairKeys?: Map<number, Uint8Array>;
   /** Share pairs this member holds for each owner (including itself): b-share ‖ mask-share. */
   held?: Map<number, Uint8Array>;
+  /** The Unmask frame this member sent in the view (public to its leader; sent again on asking). */
+  unmask?: Uint8Array;
 }
 
 /** A view this member approved and left without committing, kept for a rescue. */
@@ -399,7 +401,7 @@ export class Participant {
     if (this.#inquiry !== undefined) {
       const out = await this.#inquiry.handleTimeout(now);
       this.#deadline = this.#inquiry.nextTimeout();
-      return out;
+      return out.length === 0 ? out : [...out, ...this.#revealAgain()];
     }
     const view = this.#viewNumber;
     switch (participantTimeout(this.stage, this.#committedView !== undefined)) {
@@ -424,7 +426,7 @@ export class Participant {
         );
         this.#deadline = this.#inquiry.nextTimeout();
         this.#roundDeadline = undefined;
-        return [...out, ...this.#checkAbandon()];
+        return [...out, ...this.#revealAgain(), ...this.#checkAbandon()];
       }
       case "none":
         this.#deadline = undefined;
@@ -890,6 +892,7 @@ export class Participant {
       else maskShares.push([owner, pair.slice(SHARE_LENGTH)]);
     }
     const frame = await this.#seal(v, "unmask", unmaskFields({ selfShares, maskShares }));
+    v.unmask = frame;
     const commit = this.#committedView === undefined ? [this.#commit()] : [];
     for (const [, s] of [...selfShares, ...maskShares]) s.fill(0);
     for (const s of v.held!.values()) s.fill(0);
@@ -900,6 +903,18 @@ export class Participant {
       this.#enter(TRANSITIONS.consistency.next, now),
       { kind: "send", to: v.leader, frame },
     ];
+  }
+
+  /**
+   * This member's Unmask frame again, to its view's leader, when it revealed and asks how the
+   * round ended: the same frame (the leader ignores an exact repeat), for a leader that was paused
+   * or cut off while the first copy was on its way and still waits for reveals (`leader.ts` waits
+   * a view timeout past its unmask stage timeout).
+   */
+  #revealAgain(): Output[] {
+    const v = this.#view;
+    if (v?.unmask === undefined || this.decided) return [];
+    return [{ kind: "send", to: v.leader, frame: v.unmask }];
   }
 
   /** True while a rescue may still happen: committed nowhere, acting, not given up. */

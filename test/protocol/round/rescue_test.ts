@@ -157,3 +157,27 @@ Deno.test("leave evidence: a promise past w + 1 is refused; a Leave that keeps a
   assert(!leaves.raises(a, 1, 1));
   net.close();
 });
+
+Deno.test("a leader whose reveals were lost while it was paused still completes: members send their Unmask again when they ask", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "reveal-again" });
+  const net = new EndpointNet(fed, undefined, "reveal-again");
+  const x = leaderOf(fed.roster, ROUND, 0);
+  // Every first Unmask to x is lost (x was paused and the sends gave up); later copies arrive.
+  const lost = new Set<number>();
+  net.intercept = (w) => {
+    if (w.type !== "unmask" || w.to !== x || w.from === x || lost.has(w.from)) return undefined;
+    lost.add(w.from);
+    return [];
+  };
+  await net.submit(ROUND, inputsFor(fed.roster, ROUND));
+  await net.run({ until: () => net.events("final").length === 4, maxTime: 60_000 });
+  assertEquals(lost.size, 3, "every other member's first Unmask was lost");
+  const finals = net.events("final");
+  assertEquals(finals.length, 4);
+  for (const f of finals) {
+    assertEquals(f.view, 0);
+    assertEquals([...f.members], all(fed));
+  }
+  assertEquals(net.events("round-failed"), []);
+  net.close();
+});
