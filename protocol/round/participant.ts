@@ -327,6 +327,10 @@ export class Participant {
       return this.#fail(`view ${view} is past the last view of a round (every member led once)`);
     }
     this.#viewNumber = view;
+    // Resumed after the views it advertised in or left (journaled): it never commits in them, so
+    // its Leave of them is signed again (not broadcast: they were left before; it answers members
+    // that are behind, `Endpoint`), so a restart does not erase its promise.
+    if (view > 0) await this.#signLeave(view - 1);
     const justified = this.#justifiedView();
     if (justified !== undefined) {
       return await this.#leaveView(now, justified, this.#evidenceReason(justified));
@@ -580,13 +584,27 @@ export class Participant {
    * with a w at least as high. Never for a w at or past a view it committed to (a bug: throws).
    */
   async #sayLeave(w: number): Promise<Output[]> {
-    const { roster, self, signer } = this.#config;
+    const { roster, self } = this.#config;
     if (this.#committedView !== undefined && w >= this.#committedView) {
       throw new Error(
         `refusing to sign Leave(${this.round}, ${w}): committed to view ${this.#committedView}`,
       );
     }
     if (w <= this.#leftView) return [];
+    const frame = await this.#signLeave(w);
+    const out: Output[] = [event({ type: "left", round: this.round, view: w })];
+    for (let to = 0; to < roster.members.length; to++) {
+      if (to !== self) out.push({ kind: "send", to, frame });
+    }
+    return out;
+  }
+
+  /**
+   * Signs Leave(round, w; p) — p the lowest view kept for a rescue, or w + 1 — and keeps it as
+   * this member's newest Leave (sent by the caller, if at all).
+   */
+  async #signLeave(w: number): Promise<Uint8Array> {
+    const { roster, self, signer } = this.#config;
     // It never commits in a view ≤ w except, by a rescue, one it kept.
     const promised = Math.min(w + 1, ...this.#retained.keys());
     const frame = await sealFrame(
@@ -599,11 +617,7 @@ export class Participant {
     );
     this.#leftView = w;
     this.#leaveFrame = frame;
-    const out: Output[] = [event({ type: "left", round: this.round, view: w })];
-    for (let to = 0; to < roster.members.length; to++) {
-      if (to !== self) out.push({ kind: "send", to, frame });
-    }
-    return out;
+    return frame;
   }
 
   /**

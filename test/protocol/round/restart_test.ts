@@ -16,7 +16,7 @@ import { viewLimit } from "../../../protocol/round/stages.ts";
 import { INQUIRY_ATTEMPTS, inquiryBackoffMs } from "../../../protocol/round/outcome_inquiry.ts";
 import { leaderOf } from "../../../protocol/federation/schedule.ts";
 import { openFrame, sealFrame, withoutBody } from "../../../protocol/wire/frame.ts";
-import { outcomeRequestFields } from "../../../protocol/wire/messages.ts";
+import { outcomeRequestFields, readLeave } from "../../../protocol/wire/messages.ts";
 import { sessionOf } from "../../../protocol/federation/session.ts";
 import { verifyFinalCertificate } from "../../../protocol/certificate/final.ts";
 import { type EventOf, SimNetwork, type SimNode } from "../../../protocol/sim/mod.ts";
@@ -801,4 +801,39 @@ Deno.test("a leader killed as its certificate leaves journals it first and, rest
     assertEquals([...f.aggregate], [...sum]);
   }
   assertEquals(net.events("round-failed"), []);
+});
+
+Deno.test("a member resumed after a restart signs its Leave of the views it left again, and answers a member asking about them with it", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "restart-resign" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0, 1]);
+  const z = all(fed, [x])[0];
+  await net.submitAll(inputs, [x]);
+  assertEquals(net.events("advertised", x).map((e) => e.view), [0]);
+  net.crash(x);
+  const plan = net.restart(x, {
+    newestRound: ROUND,
+    advertised: new Map([[ROUND, 0]]),
+    pending: [ROUND],
+  });
+  assertEquals(plan.resume, [{ round: ROUND, view: 1 }]);
+  await net.call(x, () => net.endpoints[x].submit(ROUND, inputs[x].slice(), net.now, 1));
+  assertEquals(net.endpoints[x].participant(ROUND)?.leftView, 0, "Leave(0, 0) signed again");
+  assertEquals(net.sent("leave", x), [], "not broadcast again");
+  // z, asking how view 0 ended, gets x's promise never to commit there.
+  const request = await sealFrame(
+    "outcomeRequest",
+    sessionOf(fed.roster, ROUND, 0),
+    z,
+    outcomeRequestFields(),
+    fed.signers[z],
+    fed.roster.mode,
+  );
+  const out = await net.endpoints[x].receive(request, z, net.now);
+  const sent = out.flatMap((o) => o.kind === "send" && o.to === z ? [o.frame] : []);
+  assertEquals(sent.length, 1);
+  const env = openFrame(sent[0], fed.roster);
+  assertEquals([env.type, env.session.view, readLeave(env).promised], ["leave", 0, 1]);
+  net.endpoints.forEach((e) => e.close());
 });
