@@ -141,6 +141,9 @@ export class Leader {
     const out: Output[] = [];
     try {
       expectSession(env, this.session);
+      // A revealer sends its Unmask again while it waits for the outcome (`participant.ts`): once
+      // taken, a copy is not news, whatever the stage now (and nothing to blame it for).
+      if (env.type === "unmask" && this.#unmasked.has(env.sender)) return out;
       if (this.#stage === "failed") {
         throw new ProtocolError("wrong-stage", "this session's leader has stopped", env.sender);
       }
@@ -522,7 +525,9 @@ export class Leader {
     this.#sum = undefined;
     const { round, view } = this.session;
     const published = { round, view, certificate: withoutBody, aggregateHash, body };
-    return [this.#stageEvent("publish"), { kind: "broadcast", frame, published }];
+    // The stage is reported once the certificate is on its way: an endpoint takes (and journals)
+    // its own certificate before it leaves (`Endpoint`), so `publish` means recorded.
+    return [{ kind: "broadcast", frame, published }, this.#stageEvent("publish")];
   }
 }
 
