@@ -770,6 +770,11 @@ Deno.test("a leader killed as its certificate leaves journals it first and, rest
   net.intercept = (w, n) => {
     if (w.from !== L || w.type !== "certificate") return undefined;
     journaled ??= n.events("published", L)[0];
+    // Its status says `publish` only once the certificate is recorded and on its way.
+    assertEquals(
+      n.events("stage", L).filter((e) => e.role === "leader" && e.stage === "publish"),
+      [],
+    );
     if (!n.dead.has(L)) net.crash(L);
     return [];
   };
