@@ -844,6 +844,8 @@ export class Participant {
     );
     this.#maskedSent = true;
     this.#maskedView = Math.max(this.#maskedView ?? 0, this.#viewNumber);
+    // Its masked input is in this later view now: no earlier view may be rescued (`#canRescue`).
+    this.#dropRetained();
     return [
       this.#enter(TRANSITIONS.share.next, now),
       // Persisted by the node before the masked input leaves: a restart never forgets it.
@@ -931,10 +933,16 @@ export class Participant {
     return [{ kind: "send", to: v.leader, frame: v.unmask }];
   }
 
-  /** True while a rescue may still happen: committed nowhere, acting, not given up. */
-  #canRescue(): boolean {
+  /**
+   * True while a rescue of `view` may still happen: committed nowhere, acting, not given up, and
+   * no masked input sent in a later view. (The last keeps the committed view the highest view
+   * that may hold this member's update, which the abandon check and a certificate's judgement rely
+   * on: a later view, left with its masked input, could still complete with it by the others'
+   * reveals.)
+   */
+  #canRescue(view: number): boolean {
     return this.#committedView === undefined && !this.#gaveUp && this.#inquiry === undefined &&
-      this.open && this.#input !== undefined;
+      this.open && this.#input !== undefined && this.#maskedView === view;
   }
 
   /**
@@ -947,7 +955,7 @@ export class Participant {
    */
   async #earlierUnmaskRequest(env: Envelope, now: number): Promise<Output[] | undefined> {
     const r = this.#retained.get(env.session.view);
-    if (r === undefined || !this.#canRescue()) return undefined;
+    if (r === undefined || !this.#canRescue(env.session.view)) return undefined;
     if (r.request === undefined) {
       const { v } = r;
       expectSession(env, v.session);
@@ -978,7 +986,7 @@ export class Participant {
     const r = this.#retained.get(view);
     if (
       env.session.round !== this.round || env.sender === this.#config.self || r === undefined ||
-      r.bound === true || !this.#canRescue()
+      r.bound === true || !this.#canRescue(view)
     ) return [];
     if (!await verifyEnvelope(this.#config.roster, env)) return [];
     r.bound = true;

@@ -181,3 +181,43 @@ Deno.test("a leader whose reveals were lost while it was paused still completes:
   assertEquals(net.events("round-failed"), []);
   net.close();
 });
+
+Deno.test("rescue: a member whose masked input left in a later view never goes back to an earlier one", async () => {
+  // n = 6, t = 5. x, the leader of view 0, commits alone there; the five others left view 0
+  // after approving it and run view 1, where they send their masked inputs.
+  const fed = await federation({ n: 6, seed: "rescue-later" });
+  const net = new EndpointNet(fed, undefined, "rescue-later");
+  const x = leaderOf(fed.roster, ROUND, 0);
+  const others = all(fed, [x]);
+  net.hold = (w) => w.from === x && w.type === "unmaskRequest";
+  await net.submit(ROUND, inputsFor(fed.roster, ROUND));
+  await net.run({
+    until: () => others.every((i) => net.events("masked", i).some((e) => e.view === 1)),
+    maxTime: 60_000,
+  });
+  assertEquals(net.endpoints[x].participant(ROUND)?.committedView, 0);
+  net.hold = undefined;
+  // x asks (it is bound to view 0) and its UnmaskRequest of view 0 arrives: nobody goes back.
+  net.release();
+  await net.run({
+    until: () =>
+      net.events("final").length === 5 &&
+      net.events("round-failed", x).some((e) => e.role === "participant"),
+    maxTime: net.now + 120_000,
+  });
+  const l1 = leaderOf(fed.roster, ROUND, 1);
+  for (const i of others) {
+    // (The leader of view 1 hands its own Unmask to itself, off the wire.)
+    const onWire = i === l1 ? [] : [1];
+    assertEquals(net.sent("unmask", i).map((w) => w.session.view), onWire, `member ${i}`);
+    assertEquals(net.events("committed", i).map((e) => e.view), [1], `member ${i}`);
+  }
+  const finals = net.events("final");
+  assertEquals(finals.map((f) => f.member).sort(), others);
+  for (const f of finals) assertEquals([f.view, [...f.members]], [1, others]);
+  // x's update is in no aggregate: it learns that from the certificate of view 1.
+  const failed = net.events("round-failed", x).filter((e) => e.role === "participant");
+  assertEquals(failed.length, 1);
+  assert(failed[0].reason.startsWith("excluded"), failed[0].reason);
+  net.close();
+});
