@@ -136,7 +136,8 @@ export class CertificateExchange {
 
   /**
    * A gossiped certificate (without its body). Only if the endpoint wants it is a fetch of its
-   * body queued: at most one per session, at most {@link MAX_PENDING_FETCHES} waiting or running
+   * body queued: at most one per session at a time (a session whose fetch failed is fetched
+   * again on its next gossip), at most {@link MAX_PENDING_FETCHES} waiting or running
    * (beyond that it is dropped, logged and counted), one at a time.
    */
   async #onCertificate(frame: Uint8Array, from: number): Promise<void> {
@@ -209,6 +210,9 @@ export class CertificateExchange {
     }
     if (body === undefined) {
       this.#options.log("warn", "could not fetch a certified aggregate", { round, view, from });
+      // Its publisher may be down and gossip it again once back (`Endpoint.recover`): the next
+      // gossip of this session's certificate is fetched again.
+      this.#fetching.delete(`${round}/${view}`);
       return;
     }
     const full = interest.withBody(body);

@@ -452,7 +452,9 @@ export class Endpoint {
    * Takes up again, after a restart, a round whose certificate this member had checked but whose
    * final certificate it had not recorded: `certificate` is the leader's certificate frame
    * without its body, `body` the aggregate, both as journaled. Its observer checks the
-   * certificate again (and co-signs it again: the same statement) and asks every other member
+   * certificate again (and co-signs it again: the same statement); a certificate this member
+   * sealed itself (it led the view) is broadcast again, since it may have been killed before any
+   * member fetched the aggregate from it; and it asks every other member
    * for the round's Outcome (an OutcomeRequest); a member holding the final certificate answers
    * with it, which makes the round final here. Refuses (CallerError `invalid-input`) a
    * certificate that does not open; a certificate that fails a check comes back as `refused`.
@@ -481,6 +483,26 @@ export class Endpoint {
       const out = await observer.handle(env, now);
       if (!observer.decided) return out;
       out.push(...this.#addParticipant(round, observer));
+      if (env.sender === this.#config.self) {
+        // Its own certificate: it may have been killed as the certificate went out, before any
+        // member could fetch the aggregate from it. It goes out again (the same signed frame;
+        // a member that has it ignores the repeat).
+        const published = out.find((o) => o.kind === "event" && o.event.type === "published");
+        if (published?.kind === "event" && published.event.type === "published") {
+          const e = published.event;
+          out.push({
+            kind: "broadcast",
+            frame: withBody(env, body),
+            published: {
+              round,
+              view: env.session.view,
+              certificate,
+              aggregateHash: e.aggregateHash,
+              body,
+            },
+          });
+        }
+      }
       out.push(...await observer.ask(now, env.session.view));
       return await this.#deliverLocal(out, now);
     });
@@ -779,14 +801,21 @@ export class Endpoint {
     const self = this.#config.self;
     const result: Output[] = [];
     const pending = [...outputs];
+    const taken = new Set<Output>();
     for (;;) {
       while (pending.length > 0) {
         const o = pending.shift()!;
         if (o.kind === "send" && o.to === self) {
           pending.push(...await this.#route(o.frame, self, now));
+        } else if (o.kind === "broadcast" && o.published !== undefined && !taken.has(o)) {
+          // This member's own certificate is taken here first, so that its `published` record
+          // (certificate and aggregate) is journaled before the certificate leaves: a leader
+          // killed as it goes out can serve it again after a restart (`recover`).
+          taken.add(o);
+          pending.unshift(...await this.#route(o.frame, self, now), o);
         } else if (o.kind === "broadcast") {
           result.push(o);
-          pending.push(...await this.#route(o.frame, self, now));
+          if (!taken.has(o)) pending.push(...await this.#route(o.frame, self, now));
         } else {
           result.push(o);
         }
@@ -853,7 +882,9 @@ export class Endpoint {
         if (err instanceof ProtocolError) return [refused(err)];
         throw err;
       }
-      return await this.#answer(env, from);
+      // A member bound to a view may let this one rescue it (`Participant.peerBound`).
+      const rescue = await this.participant(round)?.peerBound(env, now) ?? [];
+      return [...rescue, ...await this.#answer(env, from)];
     }
     if (TO_LEADER.has(env.type)) {
       const scheduled = leaderOf(roster, round, view);
@@ -973,8 +1004,9 @@ export class Endpoint {
   async #onLeave(env: Envelope, from: number, now: number): Promise<Output[]> {
     const { roster, self } = this.#config;
     const { round, view: w } = env.session;
+    let promised: number;
     try {
-      readLeave(env);
+      ({ promised } = readLeave(env));
     } catch (err) {
       if (err instanceof ProtocolError) return [refused(err)];
       throw err;
@@ -993,12 +1025,12 @@ export class Endpoint {
     if (from === self || seat?.decided) return [];
     if (seat === undefined && !nearRound(round, this.#newestRound, this.currentRound)) return [];
     const leaves = this.#leaves.get(round);
-    if (leaves !== undefined && !leaves.raises(from, w)) return [];
+    if (leaves !== undefined && !leaves.raises(from, w, promised)) return [];
     if (!await verifyEnvelope(roster, env)) {
       return [refused(new ProtocolError("bad-signature", env.type, from))];
     }
     const kept = leaves ?? this.#leavesOf(round);
-    kept.record(from, w);
+    kept.record(from, w, promised);
     if (seat instanceof Participant) return await seat.sync(now);
     if (seat instanceof Observer) return seat.abandon(kept);
     return [];

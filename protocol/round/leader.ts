@@ -160,6 +160,9 @@ export class Leader {
     const out: Output[] = [];
     try {
       expectSession(env, this.session);
+      // A revealer sends its Unmask again while it waits for the outcome (`participant.ts`): once
+      // taken, a copy is not news, whatever the stage now (and nothing to blame it for).
+      if (env.type === "unmask" && this.#unmasked.has(env.sender)) return out;
       if (this.#stage === "failed") {
         throw new ProtocolError("wrong-stage", "this session's leader has stopped", env.sender);
       }
@@ -187,11 +190,16 @@ export class Leader {
    * Closes the current stage if its timeout passed and enough members answered. A stage still
    * short of t answers `viewTimeoutMs` later is given up (stage `failed`): by then the members
    * have moved to the next view, and a leader waiting forever would only hold resources. That
-   * is not a `round-failed`: the round goes on in the next view.
+   * is not a `round-failed`: the round goes on in the next view — except in `unmask`, where the
+   * revealers committed to this view: it then unmasks what it has, which reports why it cannot
+   * (`round-failed`, as before this wait; the wait lets a member that approved and left come back
+   * to reveal, a rescue).
    */
   async handleTimeout(now: number): Promise<Output[]> {
     if (this.#deadline === undefined || now < this.#deadline) return [];
-    if (this.#timedOut) return [this.#stop()];
+    // Short of t reveals a view timeout after the unmask stage's own: members committed here, so
+    // the session ends with the reason (what could not be reconstructed), not silently.
+    if (this.#timedOut) return this.#stage === "unmask" ? await this.#finish() : [this.#stop()];
     this.#timedOut = true;
     this.#deadline = undefined;
     const stage = this.#stage;
@@ -414,7 +422,9 @@ export class Leader {
       case "consistency":
         return ready(this.#approvals, this.#u3) ? await this.#closeApprovals(now) : [];
       case "unmask":
-        return ready(this.#unmasked, this.#approvers) || this.#timedOut ? await this.#finish() : [];
+        // Short of t reveals at the timeout it keeps waiting: a member that left the view after
+        // approving may still come back to reveal (a rescue, `docs/protocol.md` §4).
+        return ready(this.#unmasked, this.#approvers) ? await this.#finish() : [];
       default:
         return [];
     }
@@ -678,7 +688,9 @@ export class Leader {
     this.#sum = undefined;
     const { round, view } = this.session;
     const published = { round, view, certificate: withoutBody, aggregateHash, body };
-    return [this.#stageEvent("publish"), { kind: "broadcast", frame, published }];
+    // The stage is reported once the certificate is on its way: an endpoint takes (and journals)
+    // its own certificate before it leaves (`Endpoint`), so `publish` means recorded.
+    return [{ kind: "broadcast", frame, published }, this.#stageEvent("publish")];
   }
 }
 

@@ -1,16 +1,17 @@
 /**
  * Leave evidence (`docs/protocol.md` §4, "View synchronisation" and "Round deadline"): the
- * signed Leave(r, w) statements a member holds for one round — "the signer has not committed in
- * any view ≤ w of round r and never will" — and the two rules that read them:
+ * signed Leave(r, w; promised) statements a member holds for one round — "the signer has left
+ * every view ≤ w of round r without committing, and will never commit in a view < promised" —
+ * and the two rules that read them:
  *
  * - **sync**: a member at view v that holds Leave(r, w ≥ v) from at least
  *   {@link syncThreshold} other members moves to view w* + 1, w* being the
  *   {@link syncThreshold}-th largest w held ({@link justifiedView});
  * - **abandon**: a member whose update may be in view m or below (the highest view it sent a
- *   masked input in) and that holds Leave(r, w ≥ m) from {@link abandonQuorum} members knows no
- *   view containing its update can gather t commitments ({@link abandonSigners}).
+ *   masked input in) and that holds Leaves with promised > m from {@link abandonQuorum} members
+ *   knows no view containing its update can gather t commitments ({@link abandonSigners}).
  *
- * Only the highest valid w per signer is kept, so one round's evidence is at most n numbers.
+ * Only the highest valid w and promise per signer are kept: at most 2n numbers per round.
  * Signatures are checked by whoever records a statement (the endpoint), never here.
  *
  * @module
@@ -46,11 +47,15 @@ export function abandonQuorum(roster: Pick<Roster, "threshold" | "members">): nu
   return roster.members.length - roster.threshold + corruptTolerance(roster) + 1;
 }
 
-/** One round's Leave evidence: the highest valid w held per signer. */
+/**
+ * One round's Leave evidence: per signer, the highest valid w held and the highest `promised`
+ * (each Leave's promise is permanent, so the highest one held stands).
+ */
 export class RoundLeaves {
   /** The round. */
   readonly round: number;
   readonly #highest = new Map<number, number>();
+  readonly #promised = new Map<number, number>();
 
   /** No evidence yet for `round`. */
   constructor(round: number) {
@@ -62,15 +67,22 @@ export class RoundLeaves {
     return this.#highest.get(signer);
   }
 
-  /** True when Leave(round, w) from `signer` would raise what is held (worth verifying). */
-  raises(signer: number, w: number): boolean {
-    return w > (this.#highest.get(signer) ?? -1);
+  /**
+   * True when Leave(round, w; promised) from `signer` would raise what is held — its w or its
+   * promise (worth verifying).
+   */
+  raises(signer: number, w: number, promised = w + 1): boolean {
+    return w > (this.#highest.get(signer) ?? -1) || promised > (this.#promised.get(signer) ?? 0);
   }
 
-  /** Keeps Leave(round, w) from `signer` (already verified); returns whether it raised the held w. */
-  record(signer: number, w: number): boolean {
-    if (!this.raises(signer, w)) return false;
-    this.#highest.set(signer, w);
+  /**
+   * Keeps Leave(round, w; promised) from `signer` (already verified; `promised` defaults to
+   * w + 1, every view ≤ w); returns whether it raised what was held.
+   */
+  record(signer: number, w: number, promised = w + 1): boolean {
+    if (!this.raises(signer, w, promised)) return false;
+    this.#highest.set(signer, Math.max(w, this.#highest.get(signer) ?? -1));
+    this.#promised.set(signer, Math.max(promised, this.#promised.get(signer) ?? 0));
     return true;
   }
 
@@ -91,12 +103,20 @@ export class RoundLeaves {
     return [...this.#highest].filter(([s, w]) => s !== self && w >= m).map(([s]) => s)
       .sort((a, b) => a - b);
   }
+
+  /** The members (sorted) that promised never to commit in any view ≤ `m`, `self` excluded. */
+  promisedBeyond(m: number, self: number): number[] {
+    return [...this.#promised].filter(([s, p]) => s !== self && p > m).map(([s]) => s)
+      .sort((a, b) => a - b);
+  }
 }
 
 /**
- * The signers that prove no view ≤ `m` can gather t commitments, when there are
- * {@link abandonQuorum} of them: the other members whose Leave has w ≥ m, and `self` when
- * `countSelf` (it did not commit, and has itself promised never to) — else undefined.
+ * The signers that prove no view ≤ `m` can gather t commitments any more, when there are
+ * {@link abandonQuorum} of them: the other members whose Leaves promise never to commit in any
+ * view ≤ m (`promised` > m; a view a signer approved and left without committing is not
+ * promised: it may still come back to reveal there, a rescue), and `self` when `countSelf` (it
+ * did not commit, and gave the round up itself); else undefined.
  */
 export function abandonSigners(
   roster: Pick<Roster, "threshold" | "members">,
@@ -105,7 +125,7 @@ export function abandonSigners(
   self: number,
   countSelf: boolean,
 ): number[] | undefined {
-  const signers = leaves.signersFrom(m, self);
+  const signers = leaves.promisedBeyond(m, self);
   if (countSelf) signers.push(self);
   signers.sort((a, b) => a - b);
   return signers.length >= abandonQuorum(roster) ? signers : undefined;

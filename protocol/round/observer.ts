@@ -122,8 +122,8 @@ export class Observer {
 
   /**
    * For this member's own update committed to a view before a restart: `round-failed`
-   * (`abandoned`) once `leaves` holds Leave(round, w ≥ committed view) from `abandonQuorum` other
-   * members — no view with the update can gather t commitments (`leave_evidence.ts`). Nothing
+   * (`abandoned`) once `leaves` proves (`abandonSigners`, without this member) that no view
+   * with the update can gather t commitments (`leave_evidence.ts`). Nothing
    * otherwise, once decided, or once the update ended here.
    */
   abandon(leaves: RoundLeaves): Output[] {

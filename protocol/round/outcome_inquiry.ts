@@ -4,9 +4,11 @@
  * it committed, or it restarted after committing — must neither guess `round-failed` (its update
  * may well be in a certified aggregate: reporting it failed could make the trainer submit it again
  * and count it twice) nor act in another view. It sends every other member an OutcomeRequest of
- * the committed session, again after a backoff, up to {@link INQUIRY_ATTEMPTS} times; a member
- * holding the final certificate answers with an Outcome (once per asker and round), which ends the
- * inquiry. Until then the round is `outcome-unknown` for this member.
+ * the committed session, again after a backoff that doubles {@link INQUIRY_ATTEMPTS} times and then
+ * stays at its longest (it never stops: a member that restarts, or a Leave signed later, may be
+ * what ends the round, and the requests are what brings their answers); a member holding the final
+ * certificate answers with an Outcome (once per asker and round), which ends the inquiry. Until
+ * then the round is `outcome-unknown` for this member.
  *
  * Sans-IO: `now` in, sends and events out.
  *
@@ -19,15 +21,19 @@ import { sealFrame } from "../wire/frame.ts";
 import { outcomeRequestFields } from "../wire/messages.ts";
 import { event, type Output } from "./events.ts";
 
-/** How many times an inquiry sends its OutcomeRequests before it stops asking. */
+/**
+ * How many rounds of requests an inquiry sends with a growing backoff; from then on it asks at the
+ * longest backoff, until its owner stops it.
+ */
 export const INQUIRY_ATTEMPTS = 6;
 
 /**
  * How long an inquiry waits after its `attempt`-th round of requests (0-based) before the next:
- * one view timeout, doubling each time (so six attempts span 63 view timeouts).
+ * one view timeout, doubling each time up to 2^(INQUIRY_ATTEMPTS − 1) view timeouts (so the first
+ * six rounds span 63 view timeouts, and later ones come every 32).
  */
 export function inquiryBackoffMs(roster: Pick<Roster, "viewTimeoutMs">, attempt: number): number {
-  return roster.viewTimeoutMs * 2 ** attempt;
+  return roster.viewTimeoutMs * 2 ** Math.min(attempt, INQUIRY_ATTEMPTS - 1);
 }
 
 /** What an inquiry needs: the roster, this member's index and its signing keys. */
@@ -52,6 +58,7 @@ export class OutcomeInquiry {
   readonly view: number;
   #attempt = 0;
   #deadline: number | undefined;
+  #stopped = false;
 
   /** An inquiry into `round`, asking in the session of `view`; it starts with {@link start}. */
   constructor(config: InquiryConfig, round: number, view: number) {
@@ -77,39 +84,29 @@ export class OutcomeInquiry {
     ];
   }
 
-  /** When {@link handleTimeout} next needs to run, or undefined once stopped or exhausted. */
+  /** When {@link handleTimeout} next needs to run, or undefined once stopped. */
   nextTimeout(): number | undefined {
     return this.#deadline;
   }
 
   /**
-   * Asks again once the backoff has passed; after the last attempt stops asking and says so (an
-   * `outcome-unknown` event with `asking: false`): the round stays open for this member, and a
-   * certificate or Outcome that reaches it later still ends it.
+   * Asks again once the backoff has passed (at most every 2^(INQUIRY_ATTEMPTS − 1) view timeouts
+   * after the first {@link INQUIRY_ATTEMPTS} rounds): the round stays open for this member, and a
+   * certificate or Outcome that reaches it still ends it.
    */
   async handleTimeout(now: number): Promise<Output[]> {
     if (this.#deadline === undefined || now < this.#deadline) return [];
-    if (this.#attempt >= INQUIRY_ATTEMPTS) {
-      this.#deadline = undefined;
-      return [event({
-        type: "outcome-unknown",
-        round: this.round,
-        view: this.view,
-        reason: `no member answered ${INQUIRY_ATTEMPTS} OutcomeRequests: the round stays open ` +
-          `(a certificate or an Outcome that arrives later still ends it)`,
-        asking: false,
-      })];
-    }
     return await this.#ask(now);
   }
 
   /** Stops asking (the round was decided). */
   stop(): void {
     this.#deadline = undefined;
-    this.#attempt = INQUIRY_ATTEMPTS;
+    this.#stopped = true;
   }
 
   async #ask(now: number): Promise<Output[]> {
+    if (this.#stopped) return [];
     const { roster, self, signer } = this.#config;
     const request = await sealFrame(
       "outcomeRequest",

@@ -26,9 +26,14 @@
  * approves: approvals are global, and t of them can only exist for one view.
  *
  * **View change.** If the leader makes no progress for `viewTimeoutMs`, a member that has not
- * committed leaves the view (`participantTimeout` in `stages.ts`): it signs Leave(r, v) and sends
- * it to every other member, wipes the view's secrets and re-advertises fresh keys to the next
- * leader, up to view n − 1 (`viewLimit`); past that it gives the round up. Leaving has one code
+ * committed leaves the view (`participantTimeout` in `stages.ts`): it signs Leave(r, v; p) and
+ * sends it to every other member, wipes the view's secrets and re-advertises fresh keys to the
+ * next leader, up to view n − 1 (`viewLimit`); past that it gives the round up. In a view it
+ * approved without committing (complete graph) it keeps the shares it holds, in memory only, and
+ * p (the views it promises never to commit in are those < p) leaves that view out: **rescue** —
+ * once it holds that view's valid UnmaskRequest and another member's signed OutcomeRequest of
+ * the view (that member is bound there), a member committed nowhere goes back and reveals there,
+ * committing to it ({@link Participant.peerBound}, `docs/protocol.md` §4). Leaving has one code
  * path whatever the cause — a view timeout, or Leave evidence from enough other members
  * ({@link Participant.sync}: it then moves straight to the view the evidence justifies,
  * `leave_evidence.ts`). Before each Leave it reports `left` and before each advert `advertised`,
@@ -143,6 +148,17 @@ interface ViewState extends SealingContext, MemberView {
   pairKeys?: Map<number, Uint8Array>;
   /** Share pairs this member holds for each owner (including itself): b-share ‖ mask-share. */
   held?: Map<number, Uint8Array>;
+  /** The Unmask frame this member sent in the view (public to its leader; sent again on asking). */
+  unmask?: Uint8Array;
+}
+
+/** A view this member approved and left without committing, kept for a rescue. */
+interface Retained {
+  readonly v: ViewState;
+  /** Its leader's UnmaskRequest, once one checked out (held until a member is seen bound there). */
+  request?: { readonly env: Envelope; readonly refused: readonly ProtocolError[] };
+  /** True once another member's signed OutcomeRequest of the view showed it bound there. */
+  bound?: boolean;
 }
 
 /** One member's side of one round. */
@@ -175,6 +191,13 @@ export class Participant {
   #inquiry: OutcomeInquiry | undefined;
   /** The round's certificate and co-signatures (survives the view that produced them). */
   readonly #publication: Publication;
+  /**
+   * Views this member approved and left without committing (complete graph only: a sparse graph
+   * commits on approving), by view: their lists and the shares held there, kept in memory only
+   * (never journaled, never logged) so that the member can still reveal there (a rescue);
+   * ephemeral keys wiped. Zeroed once the member commits, gives the round up, or the round ends.
+   */
+  readonly #retained = new Map<number, Retained>();
 
   /**
    * A participant for `round` with its quantized input (`vectorLength` words: d + 1, see `quantize.ts`, or D + 1 in DP
@@ -316,6 +339,10 @@ export class Participant {
       return this.#fail(`view ${view} is past the last view of a round (every member led once)`);
     }
     this.#viewNumber = view;
+    // Resumed after the views it advertised in or left (journaled): it never commits in them, so
+    // its Leave of them is signed again (not broadcast: they were left before; it answers members
+    // that are behind, `Endpoint`), so a restart does not erase its promise.
+    if (view > 0) await this.#signLeave(view - 1);
     const justified = this.#justifiedView();
     if (justified !== undefined) {
       return await this.#leaveView(now, justified, this.#evidenceReason(justified));
@@ -365,6 +392,10 @@ export class Participant {
           env.sender,
         );
       }
+      if (env.type === "unmaskRequest" && env.session.view !== this.#viewNumber) {
+        const rescued = await this.#earlierUnmaskRequest(env, now);
+        if (rescued !== undefined) return rescued;
+      }
       const v = await this.#fromLeader(env, stage);
       return await this.#onAnswer[stage](env, v, now);
     } catch (err) {
@@ -386,7 +417,7 @@ export class Participant {
     if (this.#inquiry !== undefined) {
       const out = await this.#inquiry.handleTimeout(now);
       this.#deadline = this.#inquiry.nextTimeout();
-      return out;
+      return out.length === 0 ? out : [...out, ...this.#revealAgain()];
     }
     const view = this.#viewNumber;
     switch (participantTimeout(this.stage, this.#committedView !== undefined)) {
@@ -411,7 +442,7 @@ export class Participant {
         );
         this.#deadline = this.#inquiry.nextTimeout();
         this.#roundDeadline = undefined;
-        return [...out, ...this.#checkAbandon()];
+        return [...out, ...this.#revealAgain(), ...this.#checkAbandon()];
       }
       case "none":
         this.#deadline = undefined;
@@ -468,6 +499,7 @@ export class Participant {
   /** Zeroes every secret the participant holds and ends its part in the round. */
   wipe(): void {
     this.#dropView();
+    this.#dropRetained();
     wipe(this.#input);
     this.#input = undefined;
   }
@@ -484,13 +516,36 @@ export class Participant {
     consistency: (env, v, now) => this.#onUnmaskRequest(env, v, now),
   };
 
-  #dropView(): void {
+  /**
+   * Leaves the current view's state: its ephemeral keys and pair keys are wiped; its held shares
+   * too — unless `retain` and this member approved the view without committing to it (complete
+   * graph), in which case they are kept for a rescue (see `#retained`).
+   */
+  #dropView(retain = false): void {
     const v = this.#view;
     if (v === undefined) return;
-    v.keys.wipe();
-    for (const s of v.held?.values() ?? []) s.fill(0);
-    for (const k of v.pairKeys?.values() ?? []) k.fill(0);
     this.#view = undefined;
+    v.keys.wipe();
+    for (const k of v.pairKeys?.values() ?? []) k.fill(0);
+    v.pairKeys?.clear();
+    if (
+      retain && this.#committedView === undefined && v.u3 !== undefined && v.held !== undefined &&
+      v.held.size > 0
+    ) {
+      this.#retained.set(this.#viewNumber, { v });
+      return;
+    }
+    for (const s of v.held?.values() ?? []) s.fill(0);
+    v.held?.clear();
+  }
+
+  /** Zeroes the shares of every retained view (see `#retained`) and forgets them. */
+  #dropRetained(): void {
+    for (const { v } of this.#retained.values()) {
+      for (const s of v.held?.values() ?? []) s.fill(0);
+      v.held?.clear();
+    }
+    this.#retained.clear();
   }
 
   #fail(reason: string): Output[] {
@@ -534,29 +589,21 @@ export class Participant {
   }
 
   /**
-   * Signs Leave(round, w) — "this member has not committed in any view ≤ w and never will" —
-   * and sends it to every other member, after a `left` event the node persists first (a
+   * Signs Leave(round, w; p) — "this member has left every view ≤ w without committing, and never
+   * commits in a view < p", p being the lowest view it keeps for a rescue, or w + 1 — and sends
+   * it to every other member, after a `left` event the node persists first (a
    * restarted member then resumes no earlier than w + 1). Nothing when it already signed one
    * with a w at least as high. Never for a w at or past a view it committed to (a bug: throws).
    */
   async #sayLeave(w: number): Promise<Output[]> {
-    const { roster, self, signer } = this.#config;
+    const { roster, self } = this.#config;
     if (this.#committedView !== undefined && w >= this.#committedView) {
       throw new Error(
         `refusing to sign Leave(${this.round}, ${w}): committed to view ${this.#committedView}`,
       );
     }
     if (w <= this.#leftView) return [];
-    const frame = await sealFrame(
-      "leave",
-      sessionOf(roster, this.round, w),
-      self,
-      leaveFields(),
-      signer,
-      roster.mode,
-    );
-    this.#leftView = w;
-    this.#leaveFrame = frame;
+    const frame = await this.#signLeave(w);
     const out: Output[] = [event({ type: "left", round: this.round, view: w })];
     for (let to = 0; to < roster.members.length; to++) {
       if (to !== self) out.push({ kind: "send", to, frame });
@@ -565,16 +612,40 @@ export class Participant {
   }
 
   /**
+   * Signs Leave(round, w; p) — p the lowest view kept for a rescue, or w + 1 — and keeps it as
+   * this member's newest Leave (sent by the caller, if at all).
+   */
+  async #signLeave(w: number): Promise<Uint8Array> {
+    const { roster, self, signer } = this.#config;
+    // It never commits in a view ≤ w except, by a rescue, one it kept.
+    const promised = Math.min(w + 1, ...this.#retained.keys());
+    const frame = await sealFrame(
+      "leave",
+      sessionOf(roster, this.round, w),
+      self,
+      leaveFields(promised),
+      signer,
+      roster.mode,
+    );
+    this.#leftView = w;
+    this.#leaveFrame = frame;
+    return frame;
+  }
+
+  /**
    * Leaves the current view for view `to` — the one path for every cause (a view timeout,
-   * Leave evidence, and a lost leader): signs Leave(round, to − 1), wipes the view's secrets and
-   * advertises in `to`; when `to` is past the view limit, gives the round up instead (`reason`
+   * Leave evidence, and a lost leader): keeps the view's shares for a rescue if it approved it
+   * (else wipes them), signs Leave(round, to − 1; p), wipes the view's keys and advertises in `to`; when `to` is past the view limit, gives the round up instead (`reason`
    * says why).
    */
   async #leaveView(now: number, to: number, reason: string): Promise<Output[]> {
     if (to >= viewLimit(this.#config.roster.members.length)) return await this.#giveUp(now, reason);
     const from = this.#viewNumber;
+    // Kept for a rescue first, so the Leave's promise leaves that view out.
+    this.#dropView(true);
+    const out = await this.#sayLeave(to - 1);
     return [
-      ...await this.#sayLeave(to - 1),
+      ...out,
       event({ type: "view-change", round: this.round, from, to }),
       ...await this.#enterView(to, now),
     ];
@@ -590,6 +661,8 @@ export class Participant {
   async #giveUp(now: number, reason: string): Promise<Output[]> {
     const limit = viewLimit(this.#config.roster.members.length);
     const m = this.#maskedView;
+    // It will never reveal anywhere: what a rescue would need goes before the promise.
+    this.#dropRetained();
     const out: Output[] = m === undefined
       ? []
       : [event({ type: "committed", round: this.round, view: m })];
@@ -613,9 +686,10 @@ export class Participant {
   }
 
   /**
-   * In `outcome-unknown`: `round-failed` (`abandoned`) once the evidence holds Leave(round,
-   * w ≥ m) from `abandonQuorum` members — m the view it committed to or, if it did not commit,
-   * the highest it sent a masked input in (then it counts itself: it signed Leave(round, n − 1)).
+   * In `outcome-unknown`: `round-failed` (`abandoned`) once the evidence proves no view ≤ m can
+   * complete (`abandonSigners`: t give-ups on a complete graph, t Leave(round, w ≥ m) on a sparse
+   * one), m being the view it committed to or, if it did not commit, the highest it sent a masked
+   * input in (then it counts itself: it signed Leave(round, n − 1)).
    */
   #checkAbandon(): Output[] {
     const { roster, self } = this.#config;
@@ -637,6 +711,8 @@ export class Participant {
   /** Commits to the current view for the rest of the round (see the module doc). */
   #commit(): Output {
     this.#committedView = this.#viewNumber;
+    // Committed here, it never reveals in another view: the shares kept for a rescue are spent.
+    this.#dropRetained();
     return event({ type: "committed", round: this.round, view: this.#viewNumber });
   }
 
@@ -790,6 +866,8 @@ export class Participant {
     );
     this.#maskedSent = true;
     this.#maskedView = Math.max(this.#maskedView ?? 0, this.#viewNumber);
+    // Its masked input is in this later view now: no earlier view may be rescued (`#canRescue`).
+    this.#dropRetained();
     return [
       this.#enter(TRANSITIONS.share.next, now),
       // Persisted by the node before the masked input leaves: a restart never forgets it.
@@ -817,8 +895,15 @@ export class Participant {
   }
 
   async #onUnmaskRequest(env: Envelope, v: ViewState, now: number): Promise<Output[]> {
-    const { roster } = this.#config;
-    const request = readUnmaskRequest(env, roster);
+    return this.#reveal(v, await this.#checkedUnmaskRequest(env, v), now);
+  }
+
+  /**
+   * The UnmaskRequest `env` for view state `v`, checked against the lists this member approved
+   * there (throws a ProtocolError otherwise); the refusals of individual approvals it carries.
+   */
+  async #checkedUnmaskRequest(env: Envelope, v: ViewState) {
+    const request = readUnmaskRequest(env, this.#config.roster);
     const refused = await checkUnmaskRequest(
       v,
       request,
@@ -826,6 +911,19 @@ export class Participant {
       env.sender,
       this.#verifiedApprovals,
     );
+    return { v, refused };
+  }
+
+  /**
+   * Commits to the current view (`v`, whose UnmaskRequest checked out) and reveals to its leader,
+   * for each owner it holds shares of, the self-mask seed share if the owner is in U3, else the
+   * mask-seed share — never both; the held shares are then zeroed.
+   */
+  async #reveal(
+    v: ViewState,
+    checked: { refused: readonly ProtocolError[] },
+    now: number,
+  ): Promise<Output[]> {
     const alive = new Set(v.u3!);
     const selfShares: [number, Uint8Array][] = [];
     const maskShares: [number, Uint8Array][] = [];
@@ -837,15 +935,107 @@ export class Participant {
       else maskShares.push([owner, pair.slice(SHARE_LENGTH)]);
     }
     const frame = await this.#seal(v, "unmask", unmaskFields({ selfShares, maskShares }));
+    v.unmask = frame;
     const commit = this.#committedView === undefined ? [this.#commit()] : [];
     for (const [, s] of [...selfShares, ...maskShares]) s.fill(0);
     for (const s of v.held!.values()) s.fill(0);
     v.held!.clear();
     return [
-      ...refused.map((error) => event({ type: "refused", error })),
+      ...checked.refused.map((error) => event({ type: "refused", error })),
       ...commit,
       this.#enter(TRANSITIONS.consistency.next, now),
       { kind: "send", to: v.leader, frame },
+    ];
+  }
+
+  /**
+   * This member's Unmask frame again, to its view's leader, when it revealed and asks how the
+   * round ended: the same frame (the leader ignores an exact repeat), for a leader that was paused
+   * or cut off while the first copy was on its way and still waits for reveals (`leader.ts` waits
+   * a view timeout past its unmask stage timeout).
+   */
+  #revealAgain(): Output[] {
+    const v = this.#view;
+    if (v?.unmask === undefined || this.decided) return [];
+    return [{ kind: "send", to: v.leader, frame: v.unmask }];
+  }
+
+  /**
+   * True while a rescue of `view` may still happen: committed nowhere, acting, not given up, and
+   * no masked input sent in a later view. (The last keeps the committed view the highest view
+   * that may hold this member's update, which the abandon check and a certificate's judgement rely
+   * on: a later view, left with its masked input, could still complete with it by the others'
+   * reveals.)
+   */
+  #canRescue(view: number): boolean {
+    return this.#committedView === undefined && !this.#gaveUp && this.#inquiry === undefined &&
+      this.open && this.#input !== undefined && this.#maskedView === view;
+  }
+
+  /**
+   * The UnmaskRequest `env` of an earlier view this member approved and left without committing
+   * (`#retained`): when it is that view's leader's, authentic and for the lists approved there,
+   * it is kept, and the member rescues the view (`#rescue`) once another member is seen bound
+   * there. Undefined when it is not rescued now (the frame then goes the usual way and is
+   * refused: this member is not in that view); throws the ProtocolError of a request that does
+   * not check out, changing nothing.
+   */
+  async #earlierUnmaskRequest(env: Envelope, now: number): Promise<Output[] | undefined> {
+    const r = this.#retained.get(env.session.view);
+    if (r === undefined || !this.#canRescue(env.session.view)) return undefined;
+    if (r.request === undefined) {
+      const { v } = r;
+      expectSession(env, v.session);
+      ensure(
+        env.sender === v.leader,
+        "not-leader",
+        `${env.type} from a member that is not the leader (${v.leader}) of round ${this.round} ` +
+          `view ${env.session.view}`,
+        env.sender,
+      );
+      ensure(await verifyEnvelope(this.#config.roster, env), "bad-signature", env.type, env.sender);
+      const { refused } = await this.#checkedUnmaskRequest(env, v);
+      r.request = { env, refused };
+    }
+    return r.bound === true ? await this.#rescue(env.session.view, now) : undefined;
+  }
+
+  /**
+   * Another member's OutcomeRequest `env` of this round (opened by the endpoint): signed evidence
+   * that its sender is bound to that view — it committed there, or gave the round up after its
+   * masked input left there — so it will never help another view. If this member approved that
+   * view and left it without committing, it rescues it (reveals there) as soon as it holds the
+   * view's UnmaskRequest (`docs/protocol.md` §4, "Rescue"). Nothing otherwise; a request whose
+   * signature does not verify is ignored here (the endpoint answers or refuses it).
+   */
+  async peerBound(env: Envelope, now: number): Promise<Output[]> {
+    const view = env.session.view;
+    const r = this.#retained.get(view);
+    if (
+      env.session.round !== this.round || env.sender === this.#config.self || r === undefined ||
+      r.bound === true || !this.#canRescue(view)
+    ) return [];
+    if (!await verifyEnvelope(this.#config.roster, env)) return [];
+    r.bound = true;
+    return r.request === undefined ? [] : await this.#rescue(view, now);
+  }
+
+  /**
+   * A rescue (`docs/protocol.md` §4): goes back to retained view `view`, whose UnmaskRequest
+   * checked out and in which another member is bound — leaving its current view, whose keys it
+   * wipes — commits there and reveals. It commits in that view only, so it still reveals in at
+   * most one view of the round.
+   */
+  async #rescue(view: number, now: number): Promise<Output[]> {
+    const r = this.#retained.get(view)!;
+    const from = this.#viewNumber;
+    this.#dropView();
+    this.#retained.delete(view);
+    this.#view = r.v;
+    this.#viewNumber = view;
+    return [
+      event({ type: "view-change", round: this.round, from, to: view }),
+      ...await this.#reveal(r.v, r.request!, now),
     ];
   }
 
@@ -915,6 +1105,7 @@ export class Participant {
       : await this.#publication.outcome(env, commitment);
     if (decided || !this.#publication.decided) return out;
     this.#dropView();
+    this.#dropRetained();
     wipe(this.#input);
     this.#input = undefined;
     this.#viewNumber = env.session.view;

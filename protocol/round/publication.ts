@@ -60,9 +60,11 @@ export interface Commitment {
   readonly approvedU3?: MemberSet;
   /**
    * The highest w this member signed Leave(round, w) for, if any: it never co-signs a
-   * certificate of a view ≤ w (it promised never to commit there). So once members that left a
-   * view outnumber n − t, no certificate of that view gathers t co-signatures, whatever its
-   * leader does: the abandon quorum's `round-failed` is never contradicted by a `final`.
+   * certificate of a view ≤ w other than the one it committed to (it left those views; it may
+   * have come back to one only to reveal there, a rescue, which commits it). A member that gave
+   * the round up signed w = n − 1 and committed nowhere, so it co-signs nothing: once the abandon
+   * quorum's t give-ups hold, no certificate gathers t co-signatures, whatever its leader does,
+   * and the quorum's `round-failed` is never contradicted by a `final`.
    */
   readonly left?: number;
 }
@@ -182,7 +184,8 @@ export class Publication {
    * `checkCertificate`), and that it is of the view this member committed to and of the U3 it
    * approved there, if any. Then co-signs it: the outputs are the refusals of individual
    * approvals, the `publish` stage event, the `published` event, this member's Cosign broadcast
-   * (none for a view ≤ `commitment.left`, a view it left: it is taken, never co-signed)
+   * (none for a view ≤ `commitment.left` other than `commitment.view`, a view it left: it is
+   * taken, never co-signed)
    * and, when the co-signatures already gathered reach t, the `final` stage and event. An exact
    * repeat of the certificate taken is ignored. Throws a {@link ProtocolError} for a certificate
    * that fails a check, and (`equivocation`) for a second, different one.
@@ -215,9 +218,10 @@ export class Publication {
         env.sender,
       );
     }
-    // A view this member left: it promised never to commit there, so it lends the certificate
-    // no co-signature (see `Commitment.left`).
-    const left = commitment.left !== undefined && env.session.view <= commitment.left;
+    // A view this member left and did not come back to: it lends the certificate no
+    // co-signature (see `Commitment.left`).
+    const left = commitment.left !== undefined && env.session.view <= commitment.left &&
+      env.session.view !== commitment.view;
     const cosign = left ? undefined : await sealFrame(
       "cosign",
       env.session,

@@ -377,20 +377,25 @@ export function readOutcomeRequest(env: Envelope): void {
 }
 
 /**
- * Leave: "the signer has not committed in any view ≤ w of this round and never will", where w is
- * the frame's view (its session names the round and w; `docs/protocol.md` §4). No fields: the
- * header binds it to the federation, the roster hash, the round, w and the signer, and its tag
- * separates it from every other signed statement. Hybrid-signed in post-quantum mode (see
- * `frame.ts`): a quorum of Leaves ends an update as failed. A member sends it to every other member when
- * it leaves a view (w = that view, or the view the evidence moved it past) and when it gives the
- * round up (w = the last view); signatures are checked by the receiver.
+ * Leave(r, w; promised): "the signer has left every view ≤ w of this round without committing
+ * there, and will never commit in a view < `promised`" (`docs/protocol.md` §4), where w is the
+ * frame's view (its session names the round and w) and `promised` ≤ w + 1 its one field. The
+ * views in [promised, w] are views the signer approved and left without committing: it may still
+ * go back to one of them, only to reveal there (a rescue). A give-up (w = the last view) promises
+ * every view: `promised` = w + 1. The header binds it to the federation, the roster hash, the
+ * round, w and the signer, and its tag separates it from every other signed statement.
+ * Hybrid-signed in post-quantum mode (see `frame.ts`): a quorum of promises ends an update as
+ * failed. A member sends it to every other member when it leaves a view (w = that view, or the
+ * view the evidence moved it past) and when it gives the round up; signatures are checked by the
+ * receiver.
  */
-export function leaveFields(): Value[] {
-  return [];
+export function leaveFields(promised: number): Value[] {
+  return [promised];
 }
 
-/** Checks a Leave: it has no fields. */
-export function readLeave(env: Envelope): void {
+/** Parses a Leave: its one field, `promised`, at most w + 1 (w the frame's view). */
+export function readLeave(env: Envelope): { readonly promised: number } {
   expectType(env, "leave");
-  new Fields(env.fields, 0, "leave", env.sender);
+  const f = new Fields(env.fields, 1, "leave", env.sender);
+  return { promised: f.uint(0, "promised", env.session.view + 1) };
 }

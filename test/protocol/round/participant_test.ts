@@ -25,7 +25,7 @@ import {
 } from "../_fixtures.ts";
 import { MachineNet, startedNet } from "../_harness.ts";
 
-import { INQUIRY_ATTEMPTS } from "../../../protocol/round/outcome_inquiry.ts";
+import { INQUIRY_ATTEMPTS, inquiryBackoffMs } from "../../../protocol/round/outcome_inquiry.ts";
 
 const ROUND = 0;
 /** The stages a round passes through when nothing goes wrong. */
@@ -237,18 +237,24 @@ Deno.test("participant: a committed member whose leader stalls asks how the roun
         all(fed, [i]).map((to) => [to, 0]),
       );
     }
-    // It asks again with a growing backoff, a bounded number of times, then says it stopped.
+    // It asks again with a growing backoff, then keeps asking at the longest one.
+    const asking = net.now;
     for (let k = 1; k < 2 * INQUIRY_ATTEMPTS; k++) {
-      const next = net.participants[0].nextTimeout();
-      if (next === undefined) break;
+      const next = net.participants[0].nextTimeout()!;
+      assertEquals(next - net.now, inquiryBackoffMs(roster, k - 1), `gap ${k}`);
       net.now = next;
       await net.tick();
     }
+    assertEquals(
+      net.now - asking,
+      inquiryBackoffMs(roster, 0) * (2 ** INQUIRY_ATTEMPTS - 1) +
+        inquiryBackoffMs(roster, INQUIRY_ATTEMPTS) * (INQUIRY_ATTEMPTS - 1),
+    );
     for (const [i, p] of net.participants.entries()) {
       const asked = net.held.filter((w) => w.type === "outcomeRequest" && w.from === i);
-      assertEquals(asked.length, INQUIRY_ATTEMPTS * (n - 1), `member ${i}`);
-      assertEquals(net.events("outcome-unknown", i).map((e) => e.asking), [true, false]);
-      assertEquals(p.nextTimeout(), undefined);
+      assertEquals(asked.length, 2 * INQUIRY_ATTEMPTS * (n - 1), `member ${i}`);
+      assertEquals(net.events("outcome-unknown", i).map((e) => e.asking), [true]);
+      assert(p.nextTimeout() !== undefined, "it keeps asking");
       assertEquals(net.events("round-failed", i, "participant"), []);
     }
     // The slow leader's answer is still taken (the view was kept): on a sparse graph every

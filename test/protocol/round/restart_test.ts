@@ -13,13 +13,13 @@ import { assert, assertEquals } from "../../_assert.ts";
 import { Endpoint } from "../../../protocol/round/endpoint.ts";
 import { Participant } from "../../../protocol/round/participant.ts";
 import { viewLimit } from "../../../protocol/round/stages.ts";
-import { INQUIRY_ATTEMPTS } from "../../../protocol/round/outcome_inquiry.ts";
+import { INQUIRY_ATTEMPTS, inquiryBackoffMs } from "../../../protocol/round/outcome_inquiry.ts";
 import { leaderOf } from "../../../protocol/federation/schedule.ts";
 import { openFrame, sealFrame, withoutBody } from "../../../protocol/wire/frame.ts";
-import { outcomeRequestFields } from "../../../protocol/wire/messages.ts";
+import { outcomeRequestFields, readLeave } from "../../../protocol/wire/messages.ts";
 import { sessionOf } from "../../../protocol/federation/session.ts";
 import { verifyFinalCertificate } from "../../../protocol/certificate/final.ts";
-import { SimNetwork, type SimNode } from "../../../protocol/sim/mod.ts";
+import { type EventOf, SimNetwork, type SimNode } from "../../../protocol/sim/mod.ts";
 import {
   all,
   eventsOf,
@@ -385,7 +385,21 @@ Deno.test("a member that committed and crashed is not given up at restart: it as
   net.endpoints.forEach((e) => e.close());
 });
 
-Deno.test("a restarted committed member nobody answers stays outcome-unknown: it asks a bounded number of times, never fails", async () => {
+/**
+ * How many rounds of OutcomeRequests an inquiry started at 0 has sent by `until` (view timeouts
+ * 1, 2, 4 … 32 apart, then every 32).
+ */
+function requestRounds(viewTimeoutMs: number, until: number): number {
+  let at = 0;
+  let rounds = 0;
+  while (at <= until) {
+    at += inquiryBackoffMs({ viewTimeoutMs }, rounds);
+    rounds++;
+  }
+  return rounds;
+}
+
+Deno.test("a restarted committed member nobody answers stays outcome-unknown: it keeps asking at a capped backoff, never fails", async () => {
   const fed = await federation({ n: 4, threshold: 3, seed: "review-commit-alone" });
   const net = new RestartNet(fed);
   const x = 1;
@@ -396,15 +410,23 @@ Deno.test("a restarted committed member nobody answers stays outcome-unknown: it
     pending: [ROUND],
   });
   assertEquals(plan.ask, [ROUND]);
+  const start = net.now;
   await net.call(x, () => net.endpoints[x].ask(ROUND, net.now));
-  await net.run({ maxTime: 1_000 * fed.roster.viewTimeoutMs });
-  assertEquals(
-    net.sent("outcomeRequest", x).length,
-    INQUIRY_ATTEMPTS * (fed.roster.members.length - 1),
-  );
-  assertEquals(net.events("outcome-unknown", x).map((e) => e.asking), [true, false]);
+  const horizon = 1_000 * fed.roster.viewTimeoutMs;
+  await net.run({ maxTime: start + horizon });
+  const rounds = requestRounds(fed.roster.viewTimeoutMs, horizon);
+  // Six rounds in the first 63 view timeouts, then one every 32: it never stops asking.
+  assert(rounds > INQUIRY_ATTEMPTS + 20, `${rounds}`);
+  assertEquals(net.sent("outcomeRequest", x).length, rounds * (fed.roster.members.length - 1));
+  assertEquals(net.events("outcome-unknown", x).map((e) => e.asking), [true]);
   assertEquals(net.events("round-failed", x), []);
-  assertEquals(net.endpoints[x].nextTimeout(), undefined);
+  assertEquals(
+    net.endpoints[x].nextTimeout(),
+    start + [...Array(rounds).keys()].reduce(
+      (sum, k) => sum + inquiryBackoffMs(fed.roster, k),
+      0,
+    ),
+  );
   net.endpoints.forEach((e) => e.close());
 });
 
@@ -475,7 +497,7 @@ Deno.test("a fifth open round evicts the oldest participant with a round-failed,
   e.close();
 });
 
-Deno.test("recover: a published round without this member's update reports excluded; unanswered requests are retried, bounded", async () => {
+Deno.test("recover: a published round without this member's update reports excluded; unanswered requests are retried at a capped backoff", async () => {
   const fed = await federation({ n: 4, threshold: 3, seed: "recover-excluded" });
   const net = new RestartNet(fed);
   const inputs = inputsFor(fed.roster, ROUND);
@@ -499,19 +521,21 @@ Deno.test("recover: a published round without this member's update reports exclu
   assertEquals(net.events("final", x).length, 1);
   assertEquals(net.events("round-failed", x).length, 1, "excluded once");
 
-  // Nobody answers: the OutcomeRequests are sent again with backoff, a bounded number of times.
+  // Nobody answers: the OutcomeRequests are sent again with backoff, capped, until an answer.
   const z = all(fed, [x])[1];
   for (const i of all(fed, [z])) net.crash(i);
   const [zPublished] = net.events("published", z);
   net.restart(z, { newestRound: ROUND });
   const zBody = new Uint8Array(zPublished.aggregate.slice().buffer);
+  const start = net.now;
   await net.call(z, () => net.endpoints[z].recover(zPublished.certificate, zBody, net.now, true));
-  await net.run({ maxTime: net.now + 1_000 * fed.roster.viewTimeoutMs });
+  const horizon = 1_000 * fed.roster.viewTimeoutMs;
+  await net.run({ maxTime: start + horizon });
   assertEquals(
     net.sent("outcomeRequest", z).length,
-    INQUIRY_ATTEMPTS * (fed.roster.members.length - 1),
+    requestRounds(fed.roster.viewTimeoutMs, horizon) * (fed.roster.members.length - 1),
   );
-  assertEquals(net.endpoints[z].nextTimeout(), undefined, "then it stops asking");
+  assert(net.endpoints[z].nextTimeout() !== undefined, "it keeps asking");
   assertEquals(net.events("round-failed", z), [], "included: not failed");
   net.endpoints.forEach((e) => e.close());
 });
@@ -733,4 +757,88 @@ Deno.test("eviction: an active participant whose masked input left in an earlier
   const code = await e.withdraw(0).then(() => undefined, (err) => (err as { code?: string }).code);
   assertEquals(code, "committed");
   e.close();
+});
+
+Deno.test("a leader killed as its certificate leaves journals it first and, restarted, sends it again: the round becomes final with every update", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "restart-publisher" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const L = leaderOf(fed.roster, ROUND, 0);
+  // L is killed as its certificate goes out: no member receives it. What L journaled by then
+  // (its `published` record) is all it keeps.
+  let journaled: EventOf<"published"> | undefined;
+  net.intercept = (w, n) => {
+    if (w.from !== L || w.type !== "certificate") return undefined;
+    journaled ??= n.events("published", L)[0];
+    // Its status says `publish` only once the certificate is recorded and on its way.
+    assertEquals(
+      n.events("stage", L).filter((e) => e.role === "leader" && e.stage === "publish"),
+      [],
+    );
+    if (!n.dead.has(L)) net.crash(L);
+    return [];
+  };
+  await net.submitAll(inputs);
+  await net.run({ until: () => net.dead.has(L), maxTime: 60_000 });
+  assert(journaled !== undefined, "published journaled before the certificate left");
+  const others = all(fed, [L]);
+  for (const i of others) {
+    assertEquals(net.endpoints[i].participant(ROUND)?.committedView, 0, `member ${i}`);
+  }
+  // The members wait, committed, asking; nobody has the certificate.
+  await net.run({ maxTime: net.now + 2 * fed.roster.viewTimeoutMs });
+  assertEquals(net.events("final"), []);
+  net.intercept = undefined;
+  // L restarts: published (not final) and committed to view 0, as its journal says.
+  net.restart(L, {
+    newestRound: ROUND,
+    decided: ROUND,
+    committed: new Map([[ROUND, 0]]),
+  });
+  const body = new Uint8Array(journaled.aggregate.slice().buffer);
+  await net.call(L, () => net.endpoints[L].recover(journaled!.certificate, body, net.now, true));
+  await net.run({ until: () => net.events("final").length === 4, maxTime: net.now + 60_000 });
+  const finals = net.events("final");
+  assertEquals(finals.length, 4, "every member final");
+  const sum = plainSum(inputs, all(fed));
+  for (const f of finals) {
+    assertEquals([...f.members], all(fed));
+    assertEquals([...f.aggregate], [...sum]);
+  }
+  assertEquals(net.events("round-failed"), []);
+});
+
+Deno.test("a member resumed after a restart signs its Leave of the views it left again, and answers a member asking about them with it", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "restart-resign" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0, 1]);
+  const z = all(fed, [x])[0];
+  await net.submitAll(inputs, [x]);
+  assertEquals(net.events("advertised", x).map((e) => e.view), [0]);
+  net.crash(x);
+  const plan = net.restart(x, {
+    newestRound: ROUND,
+    advertised: new Map([[ROUND, 0]]),
+    pending: [ROUND],
+  });
+  assertEquals(plan.resume, [{ round: ROUND, view: 1 }]);
+  await net.call(x, () => net.endpoints[x].submit(ROUND, inputs[x].slice(), net.now, 1));
+  assertEquals(net.endpoints[x].participant(ROUND)?.leftView, 0, "Leave(0, 0) signed again");
+  assertEquals(net.sent("leave", x), [], "not broadcast again");
+  // z, asking how view 0 ended, gets x's promise never to commit there.
+  const request = await sealFrame(
+    "outcomeRequest",
+    sessionOf(fed.roster, ROUND, 0),
+    z,
+    outcomeRequestFields(),
+    fed.signers[z],
+    fed.roster.mode,
+  );
+  const out = await net.endpoints[x].receive(request, z, net.now);
+  const sent = out.flatMap((o) => o.kind === "send" && o.to === z ? [o.frame] : []);
+  assertEquals(sent.length, 1);
+  const env = openFrame(sent[0], fed.roster);
+  assertEquals([env.type, env.session.view, readLeave(env).promised], ["leave", 0, 1]);
+  net.endpoints.forEach((e) => e.close());
 });

@@ -28,7 +28,7 @@ function leave(fed: Federation, sender: number, round: number, w: number): Promi
     "leave",
     sessionOf(fed.roster, round, w),
     sender,
-    leaveFields(),
+    leaveFields(w + 1),
     fed.signers[sender],
     fed.roster.mode,
   );
@@ -126,7 +126,7 @@ Deno.test("leave evidence: bad, foreign, replayed, past-limit and too few Leaves
       "leave",
       sessionOf(fed.roster, 0, 2),
       a,
-      leaveFields(),
+      leaveFields(3),
       outsider,
       fed.roster.mode,
     );

@@ -229,7 +229,7 @@ export function largest(
     case "outcomeRequest":
       return { sender: last, fields: outcomeRequestFields() };
     case "leave":
-      return { sender: last, fields: leaveFields() };
+      return { sender: last, fields: leaveFields(0) };
   }
 }
 
