@@ -588,7 +588,7 @@ export class Leader {
           attachment: (lo, hi) => this.#pairs.get(`${lo},${hi}`)!,
         }, sum);
         out.push(...unmasked.refused.map((error) => event({ type: "refused", error })));
-        const weight = sum[roster.dim];
+        const weight = sum[vectorLength(roster) - 1];
         const maxWeight = roster.quantization.maxWeight;
         if (unmasked.failure !== undefined) {
           leftOut.push(`group ${j}: ${unmasked.failure}`);
@@ -661,7 +661,7 @@ export class Leader {
     groups: Certificate["groups"],
   ): Promise<Output[]> {
     const { roster } = this.#config;
-    const totalWeight = words[roster.dim];
+    const totalWeight = words[vectorLength(roster) - 1]; // the weight is the last word
     if (
       totalWeight < inputs.length || totalWeight > inputs.length * roster.quantization.maxWeight
     ) {
