@@ -28,6 +28,15 @@ export const HASH = {
   certificate: "fedagg/v1/hash/certificate",
   /** A DP round's public rotation key: roster hash and round (`dp/mechanism.ts`). */
   dpRotationKey: "fedagg/v1/hash/dp/rotation-key",
+  /**
+   * A leaf of a sender's share tree (post-quantum mode): one entry, with the session, the sender
+   * and the recipient (`wire/share_tree.ts`).
+   */
+  shareLeaf: "fedagg/v1/hash/share-leaf",
+  /** An inner node of a share tree: its left and right children. */
+  shareNode: "fedagg/v1/hash/share-node",
+  /** The padding leaf that fills a share tree to a power of two. */
+  sharePad: "fedagg/v1/hash/share-pad",
 } as const;
 
 /** Labels for `deriveKey` (HKDF-SHA256 info). */
@@ -80,8 +89,8 @@ export const SIGN = {
    */
   rosterAmendment: "fedagg/v1/sig/roster-amendment",
   /**
-   * A member's share entry for one holder (post-quantum mode, ML-DSA-65): the signed bytes are
-   * `[shareEntry, sessionHash, sender, recipient, sealed, shareKemCt, maskKemCt]`.
+   * The root of a member's share tree, over all its share entries of a session (post-quantum
+   * mode, ML-DSA-65): the signed bytes are `[shareRoot, sessionHash, sender, root]`.
    */
-  shareEntry: "fedagg/v1/sig/share-entry",
+  shareRoot: "fedagg/v1/sig/share-root",
 } as const;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { toHex } from "../encoding/bytes.ts";
+import { equalBytes, toHex } from "../encoding/bytes.ts";
 
 /** Byte length of an ML-DSA-65 public key. */
 export const ML_DSA65_PUBLIC_KEY_LENGTH = 1952;
@@ -49,7 +49,24 @@ export class MlDsa65Signer {
 const verifyKeyCache = new Map<string, Promise<CryptoKey>>();
 const VERIFY_KEY_CACHE_LIMIT = 4096;
 
+/**
+ * The imported key of each public-key array seen, by identity, with a copy of its bytes: callers
+ * pass the same roster key array for every signature of a member, and a 1952-byte key's hex (the
+ * content cache's id) costs about as much as the verification itself. The copy is compared before
+ * use, so an array whose bytes changed is looked up again by content.
+ */
+const verifyKeyByArray = new WeakMap<Uint8Array, { bytes: Uint8Array; key: Promise<CryptoKey> }>();
+
 function verifyKey(publicKey: Uint8Array): Promise<CryptoKey> {
+  const seen = verifyKeyByArray.get(publicKey);
+  if (seen !== undefined && equalBytes(seen.bytes, publicKey)) return seen.key;
+  const key = verifyKeyByContent(publicKey);
+  verifyKeyByArray.set(publicKey, { bytes: publicKey.slice(), key });
+  key.catch(() => verifyKeyByArray.delete(publicKey));
+  return key;
+}
+
+function verifyKeyByContent(publicKey: Uint8Array): Promise<CryptoKey> {
   const id = toHex(publicKey);
   let key = verifyKeyCache.get(id);
   if (key === undefined) {

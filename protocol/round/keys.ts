@@ -12,7 +12,8 @@
  * - `shareSeed`: its share-encryption secret (never shared). Classical: an X25519 key;
  *   post-quantum: an X25519 key (classical authentication) plus an X-Wing key (confidentiality).
  *   Against a quantum computer during the round the shares' sender is authenticated by its
- *   ML-DSA-65 signature on the entry (`shareEntryPayload` in `wire/share_entry.ts`), not by these keys.
+ *   ML-DSA-65 signature on the root of its share tree, which the entry's path leads to
+ *   (`wire/share_tree.ts`), not by these keys.
  *
  * @module
  */

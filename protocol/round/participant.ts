@@ -759,7 +759,17 @@ export class Participant {
       roster.mode,
     );
     const graph = sessionGraph(roster, session);
-    this.#view = { roster, self, session, sessionHash: hash, graph, leader, keys, advertFrame };
+    this.#view = {
+      roster,
+      self,
+      session,
+      sessionHash: hash,
+      graph,
+      leader,
+      keys,
+      advertFrame,
+      verifiedRoots: new Map(),
+    };
     return [
       this.#enter("advertise", now),
       // Persisted by the node before the advert leaves: never two adverts in one session.

@@ -6,9 +6,10 @@
  * Dealing Shamir-shares the member's self-mask seed `b` and mask seed `m` among its closed
  * neighbourhood, seals each holder's share pair under the pair's share-encryption key (in
  * post-quantum mode with an X-Wing secret encapsulated to the holder, a mask ciphertext and a
- * leader-only wrap to higher indices, and the member's ML-DSA-65 signature on the entry), and
- * derives the pair-mask keys it can already. Opening checks each delivered entry's signature
- * (post-quantum mode), opens it and derives the remaining pair keys.
+ * leader-only wrap to higher indices, each entry with its path in the member's share tree, whose
+ * root the member signs once with ML-DSA-65), and derives the pair-mask keys it can already.
+ * Opening checks each delivered entry's path and its sender's root signature (post-quantum
+ * mode), opens it and derives the remaining pair keys.
  *
  * Both are all-or-nothing: every per-entry task settles before any decision, and on a failure
  * everything computed for the message is wiped before the first failure is rethrown.
@@ -22,7 +23,8 @@ import type { Roster } from "../federation/roster.ts";
 import type { MemberSigner } from "../federation/signer.ts";
 import { split } from "../math/shamir.ts";
 import type { AdvertiseKeys } from "../wire/messages.ts";
-import { type ShareEntry, shareEntryPayload, verifyShareEntry } from "../wire/share_entry.ts";
+import { type ShareEntry, type VerifiedRoots, verifyShareEntry } from "../wire/share_entry.ts";
+import { shareLeaf, shareRootPayload, shareTree } from "../wire/share_tree.ts";
 import { pairMaskKey, type RoundKeys, wrapPairSecret } from "./keys.ts";
 
 /** What dealing and opening need: the member, its view's keys and the session. */
@@ -33,12 +35,19 @@ export interface SealingContext {
   readonly sessionHash: Uint8Array;
   /** This member's ephemeral keys of the view. */
   readonly keys: RoundKeys;
+  /**
+   * Post-quantum mode: the senders' share-tree roots this member verified in this session, so a
+   * root is checked once per sender even when deliveries are refused and sent again.
+   */
+  readonly verifiedRoots?: VerifiedRoots;
 }
 
 /** What a member deals in ShareKeys. */
 export interface DealtShares {
-  /** One entry per neighbour, in the neighbours' order. */
+  /** One entry per neighbour, in the neighbours' order (post-quantum: each with its path). */
   readonly entries: readonly ShareEntry[];
+  /** Post-quantum mode: the signature of the share tree's root (else empty). */
+  readonly signature: Uint8Array;
   /** This member's own share pair (share of b ‖ share of m), which it holds itself. */
   readonly own: Uint8Array;
   /**
@@ -97,22 +106,31 @@ export async function dealShares(
     } finally {
       plaintext.fill(0);
     }
-    if (!pq) return entry;
-    // The leader relays the entry in its own frame: only this signature vouches for us there.
-    const payload = shareEntryPayload(sessionHash, self, u, entry);
-    return { ...entry, signature: await signer.signPostQuantum(payload) };
+    return entry;
   }));
   const failure = settled.find((r) => r.status === "rejected");
   if (failure !== undefined) {
     wipe(...ephemerals, ...bShares, ...mShares, ...pairKeys.values());
     throw failure.reason;
   }
-  const entries = settled.map((r) => (r as PromiseFulfilledResult<ShareEntry>).value);
+  let entries = settled.map((r) => (r as PromiseFulfilledResult<ShareEntry>).value);
   wipe(...ephemerals);
   const j = holders.indexOf(self);
   const own = concat(bShares[j], mShares[j]);
   wipe(...bShares, ...mShares);
-  return { entries, own, pairKeys };
+  if (!pq) return { entries, own, pairKeys, signature: new Uint8Array(0) };
+  // The leader relays the entries in its own frame: only this signature vouches for us there.
+  // One signature for all of them: the root of a tree whose leaves bind each entry.
+  const tree = shareTree(entries.map((e) => shareLeaf(sessionHash, self, e.peer, e)));
+  let signature: Uint8Array;
+  try {
+    signature = await signer.signPostQuantum(shareRootPayload(sessionHash, self, tree.root));
+  } catch (err) {
+    wipe(own, ...pairKeys.values());
+    throw err;
+  }
+  entries = entries.map((e, i) => ({ ...e, leaf: i, path: tree.paths[i], signature }));
+  return { entries, own, pairKeys, signature };
 }
 
 /**
@@ -154,6 +172,8 @@ async function sealEntry(
       shareKemCt: shareKem?.cipherText ?? new Uint8Array(0),
       maskKemCt,
       wrap,
+      leaf: 0,
+      path: [],
       signature: new Uint8Array(0),
     };
   } catch (err) {
@@ -175,7 +195,8 @@ export interface OpenedEntry {
 
 /**
  * Opens the `entries` a ShareDelivery from `leader` holds for this member, in order. Each entry
- * is trusted only with its sender's signature (post-quantum mode; checked concurrently, each
+ * is trusted only with a path to a share-tree root its sender signed (post-quantum mode; the
+ * roots' signatures checked concurrently, once per sender and session (`verifiedRoots`), each
  * before its entry is opened) and once it opens; either failure is `tampered-ciphertext` naming
  * the leader, which chose to relay it (the sender may never have sent it). The pair key with
  * each sender is the view's own (`knownPairKeys`, used as is) or, for a lower-indexed sender in
@@ -213,10 +234,10 @@ async function openEntry(
   leader: number,
 ): Promise<OpenedEntry> {
   const { roster, self, keys, sessionHash } = ctx;
-  if (!await verifyShareEntry(roster, sessionHash, e.peer, self, e)) {
+  if (!await verifyShareEntry(roster, sessionHash, e.peer, self, e, ctx.verifiedRoots)) {
     throw new ProtocolError(
       "tampered-ciphertext",
-      `the share pair from member ${e.peer} lacks its valid signature`,
+      `the share pair from member ${e.peer} lacks its valid signature (no path to a root it signed)`,
       leader,
     );
   }

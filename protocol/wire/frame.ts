@@ -30,6 +30,7 @@ import { type Roster, vectorLength } from "../federation/roster.ts";
 import { MAX_ROUND, sameSession, type Session } from "../federation/session.ts";
 import { type MemberSigner, type Signature, verifyMemberSignature } from "../federation/signer.ts";
 import { SEALED_SHARES_LENGTH, SHARE_LENGTH, WRAP_LENGTH } from "./share_entry.ts";
+import { maxPathLength, SHARE_NODE_LENGTH } from "./share_tree.ts";
 
 /** The message types. */
 export type MessageType =
@@ -78,8 +79,9 @@ const TYPE_OF_TAG = new Map<string, MessageType>(
  * Confidentiality is post-quantum for everything (X-Wing), see `round/keys.ts`: recorded
  * traffic stays secret from a later quantum computer.
  *
- * The share entries inside ShareKeys and ShareDelivery carry, in post-quantum mode, their own
- * ML-DSA-65 signature by their sender ({@link shareEntryPayload}), which each holder checks. An
+ * The share entries inside ShareKeys and ShareDelivery are, in post-quantum mode, signed by their
+ * sender: one ML-DSA-65 signature over the root of a Merkle tree of its entries, each entry with
+ * its path (`share_tree.ts`), which each holder checks. An
  * entry's AEAD key derives from the members' X25519 agreement and an X-Wing secret the sender
  * chooses, so it authenticates the sender only through X25519. Without that signature an
  * attacker with a quantum computer during the round — notably the leader, which relays the
@@ -157,8 +159,11 @@ export function frameLimit(roster: Roster, type: MessageType): number {
   // A certificate's body: the total, then with groups up to g group sums (and g group indices).
   const groups = roster.groups?.count ?? 0;
   const body = vector * (1 + groups) + 8 * groups;
+  // Post-quantum: a ShareDelivery entry carries its sender's root signature, a leaf index and a
+  // path (a ShareKeys one signature for all its entries, within the same bound).
+  const path = 16 + (SHARE_NODE_LENGTH + 2) * maxPathLength(n);
   const entry = 16 + SEALED_SHARES_LENGTH +
-    (pq ? 2 * XWING_CIPHERTEXT_LENGTH + WRAP_LENGTH + ML_DSA65_SIGNATURE_LENGTH : 0);
+    (pq ? 2 * XWING_CIPHERTEXT_LENGTH + WRAP_LENGTH + ML_DSA65_SIGNATURE_LENGTH + path : 0);
   switch (type) {
     case "advertiseKeys":
       return advert;

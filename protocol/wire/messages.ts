@@ -6,7 +6,11 @@
  * @module
  */
 import { Fields, type Value } from "../encoding/codec.ts";
-import { X25519_LENGTH, XWING_PUBLIC_KEY_LENGTH } from "../crypto/mod.ts";
+import {
+  ML_DSA65_SIGNATURE_LENGTH,
+  X25519_LENGTH,
+  XWING_PUBLIC_KEY_LENGTH,
+} from "../crypto/mod.ts";
 import { ensure } from "../errors.ts";
 import { type Roster, vectorLength } from "../federation/roster.ts";
 import { type Envelope, expectType } from "./frame.ts";
@@ -84,24 +88,51 @@ export function readKeyList(env: Envelope, roster: Roster): KeyList {
   return u1 === undefined ? { adverts } : { u1, adverts };
 }
 
-/** ShareKeys: the sender's encrypted shares, one entry per recipient. */
+/**
+ * ShareKeys: the sender's encrypted shares, one entry per recipient, and in post-quantum mode the
+ * sender's ML-DSA-65 signature of its share tree's root (`signature`; empty in classical mode).
+ */
 export interface ShareKeys {
   readonly entries: readonly ShareEntry[];
+  readonly signature: Uint8Array;
 }
 
-/** Fields of a ShareKeys message under the roster's mode. */
+/**
+ * Fields of a ShareKeys message under the roster's mode: classical `[entries]`, post-quantum
+ * `[entries, rootSignature]`.
+ */
 export function shareKeysFields(s: ShareKeys, mode: Roster["mode"]): Value[] {
-  return [s.entries.map((e) => entryFields(e, mode, true))];
+  const entries = s.entries.map((e) => entryFields(e, mode, true));
+  return mode === "classical" ? [entries] : [entries, s.signature];
 }
 
-/** Parses ShareKeys fields: entries in increasing recipient order, lengths per the mode. */
+/**
+ * Parses ShareKeys fields: entries in increasing recipient order, lengths per the mode; in
+ * post-quantum mode each entry's leaf index is its position and its `signature` the message's
+ * root signature (checked by the holders, not here).
+ */
 export function readShareKeys(env: Envelope, roster: Roster): ShareKeys {
   expectType(env, "shareKeys");
   const n = roster.members.length;
-  const f = new Fields(env.fields, 1, "share-keys", env.sender);
+  const pq = roster.mode === "post-quantum";
+  const f = new Fields(env.fields, pq ? 2 : 1, "share-keys", env.sender);
   const list = f.list(0, "entries", n);
+  const signature = pq
+    ? f.bytes(1, "root signature", ML_DSA65_SIGNATURE_LENGTH)
+    : new Uint8Array(0);
   return {
-    entries: readEntries(list, roster.mode, n, env.sender, true, true, "share-keys", env.sender),
+    entries: readEntries(
+      list,
+      roster.mode,
+      n,
+      env.sender,
+      true,
+      true,
+      "share-keys",
+      env.sender,
+      signature,
+    ),
+    signature,
   };
 }
 

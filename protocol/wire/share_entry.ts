@@ -2,23 +2,34 @@
  * Share entries: one member's sealed share pair for one holder, the unit ShareKeys (sender to
  * leader, one entry per holder) and ShareDelivery (leader to holder, one entry per sender) carry.
  *
- * An entry is `[peer, sealed, shareKemCt, maskKemCt, wrap?, signature?]`: `peer` is the recipient
- * in a ShareKeys and the sender in a ShareDelivery; the leader-only `wrap` is in ShareKeys only;
- * the `signature` element exists in post-quantum mode only (classical entries are unchanged from
- * before it was added). Absent attachments are empty byte strings.
+ * Classical mode: an entry is `[peer, sealed, shareKemCt, maskKemCt, wrap?]` (the AEAD under the
+ * members' signed X25519 keys authenticates the sender). Post-quantum mode: the sender signs the
+ * root of its share tree (`share_tree.ts`) once, and each entry carries its authentication path;
+ * a ShareKeys entry is `[peer, sealed, shareKemCt, maskKemCt, wrap, path]` (its leaf index is its
+ * position; the root signature is the message's), a ShareDelivery entry `[peer, sealed,
+ * shareKemCt, maskKemCt, leaf, path, rootSignature]`. `peer` is the recipient in a ShareKeys and
+ * the sender in a ShareDelivery; the leader-only `wrap` is in ShareKeys only. Absent attachments
+ * are empty byte strings.
  *
  * @module
  */
-import { encode, Fields, type Value } from "../encoding/codec.ts";
+import { Fields, type Value } from "../encoding/codec.ts";
+import { equalBytes } from "../encoding/bytes.ts";
 import {
   AEAD_TAG_LENGTH,
   ML_DSA65_SIGNATURE_LENGTH,
   XWING_CIPHERTEXT_LENGTH,
 } from "../crypto/mod.ts";
-import { SIGN } from "../crypto/domains.ts";
 import { ensure } from "../errors.ts";
 import type { Roster } from "../federation/roster.ts";
 import { verifyMemberPostQuantumSignature } from "../federation/signer.ts";
+import {
+  maxPathLength,
+  rootFromPath,
+  SHARE_NODE_LENGTH,
+  shareLeaf,
+  shareRootPayload,
+} from "./share_tree.ts";
 
 /** Plaintext of an encrypted share pair: share of the self-mask seed ‖ of the mask seed. */
 export const SHARE_LENGTH = 32;
@@ -29,8 +40,8 @@ export const WRAP_LENGTH = 32 + AEAD_TAG_LENGTH;
 
 /**
  * One encrypted share pair with its post-quantum attachments. `peer` is the recipient in a
- * ShareKeys message and the sender in a ShareDelivery. Empty byte strings stand for absent
- * attachments (always absent in classical mode, where the wire entry has no signature element).
+ * ShareKeys message and the sender in a ShareDelivery. Empty byte strings (an empty path, leaf 0)
+ * stand for absent attachments (always absent in classical mode, whose wire entries have none).
  */
 export interface ShareEntry {
   readonly peer: number;
@@ -41,9 +52,14 @@ export interface ShareEntry {
   readonly maskKemCt: Uint8Array;
   /** The encapsulated pair secret wrapped under the sender's mask seed (leader-only). */
   readonly wrap: Uint8Array;
+  /** Post-quantum mode: the entry's index among the leaves of its sender's share tree. */
+  readonly leaf: number;
+  /** Post-quantum mode: the entry's authentication path in its sender's share tree. */
+  readonly path: readonly Uint8Array[];
   /**
-   * Post-quantum mode: the sender's ML-DSA-65 signature of {@link shareEntryPayload}, relayed to
-   * the recipient, who checks it with {@link verifyShareEntry}.
+   * Post-quantum mode: the sender's ML-DSA-65 signature of its share tree's root
+   * (`shareRootPayload`), relayed to the recipient, who checks it with {@link verifyShareEntry}.
+   * One signature for all the sender's entries: a ShareKeys carries it once.
    */
   readonly signature: Uint8Array;
 }
@@ -65,55 +81,70 @@ export function entryLengths(
 }
 
 /**
- * The bytes `sender` signs (ML-DSA-65, post-quantum mode) for its entry to `recipient`: the
- * canonical CBOR array `[SIGN.shareEntry, sessionHash, sender, recipient, sealed, shareKemCt,
- * maskKemCt]` — everything of the entry that reaches the recipient, bound to the session and the
- * direction. The leader relays entries inside its own frame, whose Ed25519 signature vouches for
- * nothing of the sender's; this signature does, also against a quantum computer.
+ * The root of `sender`'s share tree that `entry` (to `recipient`, in the session of
+ * `sessionHash`) leads to through its leaf index and path, or null when they do not fit.
  */
-export function shareEntryPayload(
+export function entryRoot(
   sessionHash: Uint8Array,
   sender: number,
   recipient: number,
-  entry: Pick<ShareEntry, "sealed" | "shareKemCt" | "maskKemCt">,
-): Uint8Array {
-  return encode([
-    SIGN.shareEntry,
-    sessionHash,
-    sender,
-    recipient,
-    entry.sealed,
-    entry.shareKemCt,
-    entry.maskKemCt,
-  ]);
+  entry: Pick<ShareEntry, "sealed" | "shareKemCt" | "maskKemCt" | "leaf" | "path">,
+): Uint8Array | null {
+  return rootFromPath(shareLeaf(sessionHash, sender, recipient, entry), entry.leaf, entry.path);
 }
 
 /**
+ * Roots already verified as signed, per sender, for one session: a holder that checked a sender's
+ * root once (for instance in a delivery it then refused for another entry) need not check its
+ * signature again. Keep one per session: the roots are bound to it.
+ */
+export type VerifiedRoots = Map<number, { root: Uint8Array; signature: Uint8Array }>;
+
+/**
  * True when `entry` (from `sender` to `recipient` in the session of `sessionHash`) carries the
- * signature the roster's mode requires: in post-quantum mode `sender`'s valid ML-DSA-65
- * signature of {@link shareEntryPayload}, in classical mode none (the AEAD under the members'
- * signed X25519 keys authenticates the sender). Never rejects.
+ * authentication the roster's mode requires: in post-quantum mode a path from its leaf to a root
+ * that `sender` signed (ML-DSA-65, `shareRootPayload`) with `entry.signature`, in classical mode
+ * none (no path, no signature: the AEAD under the members' signed X25519 keys authenticates the
+ * sender). A root and signature found in `verified` (this session's, for `sender`) are not
+ * checked again; a newly verified one is recorded there. Never rejects.
  */
 export async function verifyShareEntry(
   roster: Roster,
   sessionHash: Uint8Array,
   sender: number,
   recipient: number,
-  entry: Pick<ShareEntry, "sealed" | "shareKemCt" | "maskKemCt" | "signature">,
+  entry: Pick<ShareEntry, "sealed" | "shareKemCt" | "maskKemCt" | "leaf" | "path" | "signature">,
+  verified?: VerifiedRoots,
 ): Promise<boolean> {
-  if (roster.mode === "classical") return entry.signature.length === 0;
-  return await verifyMemberPostQuantumSignature(
+  if (roster.mode === "classical") {
+    return entry.signature.length === 0 && entry.path.length === 0 && entry.leaf === 0;
+  }
+  const root = entryRoot(sessionHash, sender, recipient, entry);
+  if (root === null) return false;
+  const known = verified?.get(sender);
+  if (
+    known !== undefined && equalBytes(known.root, root) &&
+    equalBytes(known.signature, entry.signature)
+  ) {
+    return true;
+  }
+  const ok = await verifyMemberPostQuantumSignature(
     roster,
     sender,
-    shareEntryPayload(sessionHash, sender, recipient, entry),
+    shareRootPayload(sessionHash, sender, root),
     entry.signature,
   );
+  if (ok) verified?.set(sender, { root, signature: entry.signature });
+  return ok;
 }
 
 /**
- * Reads the entries of a ShareKeys (`selfIsSender`: `self` sent them, `peer` is each recipient)
- * or of a ShareDelivery to `self` (`peer` is each sender): in strictly increasing peer order,
- * none for `self`, lengths per the mode and direction. Refuses naming `peer`, the frame's signer.
+ * Reads the entries of a ShareKeys (`selfIsSender`: `self` sent them, `peer` is each recipient,
+ * `withWrap`; post-quantum: each with a path, its leaf index its position and `signature` the
+ * message's root signature) or of a ShareDelivery to `self` (`peer` is each sender; post-quantum:
+ * each with its leaf index, path and its sender's root signature): in strictly increasing peer
+ * order, none for `self`, lengths per the mode and direction, paths no longer than the
+ * federation's largest tree needs. Refuses naming `peer`, the frame's signer.
  */
 export function readEntries(
   list: readonly unknown[],
@@ -124,36 +155,58 @@ export function readEntries(
   withWrap: boolean,
   what: string,
   peer: number,
+  rootSignature?: Uint8Array,
 ): ShareEntry[] {
   let previous = -1;
-  // Classical entries have no signature element (their frames are unchanged from before it).
-  const signed = mode === "post-quantum";
-  const signatureAt = withWrap ? 5 : 4;
+  // Classical entries have no path or signature (their frames are unchanged from before them).
+  const pq = mode === "post-quantum";
+  const fields = 4 + (withWrap ? 1 : 0) + (pq ? (selfIsSender ? 1 : 3) : 0);
+  const height = maxPathLength(n);
   return list.map((raw, i) => {
-    const f = new Fields(raw, signatureAt + (signed ? 1 : 0), `${what} entry ${i}`, peer);
+    const f = new Fields(raw, fields, `${what} entry ${i}`, peer);
     const other = f.uint(0, "member", n - 1);
     ensure(other > previous, "malformed", `${what} entries are not in increasing order`, peer);
     ensure(other !== self, "inconsistent-lists", `${what} has an entry for its own sender`, peer);
     previous = other;
     const [s, r] = selfIsSender ? [self, other] : [other, self];
     const len = entryLengths(mode, s, r);
-    return {
+    let at = withWrap ? 5 : 4;
+    const entry = {
       peer: other,
       sealed: f.bytes(1, "sealed shares", SEALED_SHARES_LENGTH),
       shareKemCt: f.bytes(2, "share ciphertext", len.shareKemCt),
       maskKemCt: f.bytes(3, "mask ciphertext", len.maskKemCt),
       wrap: withWrap ? f.bytes(4, "wrapped pair secret", len.wrap) : new Uint8Array(0),
-      signature: signed
-        ? f.bytes(signatureAt, "entry signature", len.signature)
-        : new Uint8Array(0),
+      leaf: 0,
+      path: [] as readonly Uint8Array[],
+      signature: new Uint8Array(0),
     };
+    if (!pq) return entry;
+    const leaf = selfIsSender ? i : f.uint(at++, "leaf index", 2 ** height - 1);
+    const path = readPath(f.list(at++, "path", height), `${what} entry ${i} path`, peer);
+    const signature = selfIsSender
+      ? rootSignature ?? new Uint8Array(0)
+      : f.bytes(at, "root signature", len.signature);
+    return { ...entry, leaf, path, signature };
   });
 }
 
-/** The wire form of an entry: its signature is an element in post-quantum mode only. */
+/** A path's nodes: each a byte string of a node's length. */
+function readPath(list: readonly unknown[], what: string, peer: number): Uint8Array[] {
+  const f = new Fields(list, list.length, what, peer);
+  return list.map((_, k) => f.bytes(k, `node ${k}`, SHARE_NODE_LENGTH));
+}
+
+/**
+ * The wire form of an entry: classical `[peer, sealed, shareKemCt, maskKemCt, wrap?]`;
+ * post-quantum, in a ShareKeys (`withWrap`) with its path appended, in a ShareDelivery with its
+ * leaf index, path and root signature.
+ */
 export function entryFields(e: ShareEntry, mode: Roster["mode"], withWrap: boolean): Value[] {
   const fields: Value[] = [e.peer, e.sealed, e.shareKemCt, e.maskKemCt];
   if (withWrap) fields.push(e.wrap);
-  if (mode === "post-quantum") fields.push(e.signature);
+  if (mode === "classical") return fields;
+  if (withWrap) fields.push(e.path);
+  else fields.push(e.leaf, e.path, e.signature);
   return fields;
 }

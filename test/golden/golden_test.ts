@@ -9,7 +9,7 @@
  */
 import { assert, assertEquals } from "../_assert.ts";
 import { verifyFinalCertificate } from "../../mod.ts";
-import { toHex } from "../../protocol/encoding/bytes.ts";
+import { fromHex, toHex } from "../../protocol/encoding/bytes.ts";
 import { decode, encode, type Value } from "../../protocol/encoding/codec.ts";
 import { ed25519Verify, mlDsa65Verify, taggedHash } from "../../protocol/crypto/mod.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
@@ -44,6 +44,13 @@ const HYBRID = new Set([
   "fedagg/v1/msg/cosign",
 ]);
 
+/** Big-endian 8-byte unsigned integer. */
+function u64be(n: number): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt(n));
+  return b;
+}
+
 /** The session hash as `docs/protocol.md` §1 defines it, written out here. */
 function documentedSessionHash(fields: Value[]): Uint8Array {
   const [, federation, rosterHash, round, view] = fields as [
@@ -53,26 +60,53 @@ function documentedSessionHash(fields: Value[]): Uint8Array {
     number,
     number,
   ];
-  const u64 = (n: number) => {
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt(n));
-    return b;
-  };
   return taggedHash(
     "fedagg/v1/hash/session",
     new TextEncoder().encode(federation),
     rosterHash,
-    u64(round),
-    u64(view),
+    u64be(round),
+    u64be(view),
   );
+}
+
+/**
+ * The share-tree root (`docs/protocol.md` §2) that entry `e` of `from` to `to` leads to through
+ * leaf index `leaf` and path `path`, computed from the spec's definitions alone.
+ */
+function documentedRoot(
+  session: Uint8Array,
+  from: number,
+  to: number,
+  e: Value[],
+  leaf: number,
+  path: Uint8Array[],
+): Uint8Array {
+  const [, sealed, shareKemCt, maskKemCt] = e as [number, Uint8Array, Uint8Array, Uint8Array];
+  let node = taggedHash(
+    "fedagg/v1/hash/share-leaf",
+    session,
+    u64be(from),
+    u64be(to),
+    sealed,
+    shareKemCt,
+    maskKemCt,
+  );
+  for (const [k, sibling] of path.entries()) {
+    const right = Math.floor(leaf / 2 ** k) % 2 === 1;
+    node = right
+      ? taggedHash("fedagg/v1/hash/share-node", sibling, node)
+      : taggedHash("fedagg/v1/hash/share-node", node, sibling);
+  }
+  return node;
 }
 
 /**
  * Checks every signature of a recorded frame against the signed bytes as the spec defines them,
  * with the signature primitives alone (not the code's own verification): the frame's (hybrid
- * exactly for the spec's four types), its nested frames', and its share entries' (the ML-DSA-65
- * signature over `["fedagg/v1/sig/share-entry", session, sender, recipient, sealed, shareKemCt,
- * maskKemCt]`). `recipient` is where the frame went (for a delivery's entries).
+ * exactly for the spec's four types), its nested frames', and its share entries' (a path to a
+ * share-tree root, whose ML-DSA-65 signature is over `["fedagg/v1/sig/share-root", session,
+ * sender, root]`; a ShareKeys' entries all lead to the one root it signed). `recipient` is where
+ * the frame went (for a delivery's entries).
  */
 async function assertSigned(roster: Roster, frame: Uint8Array, recipient: number | null) {
   const [payload, ed25519, mlDsa65] = decode(frame, 1 << 28, "frame") as [
@@ -89,19 +123,11 @@ async function assertSigned(roster: Roster, frame: Uint8Array, recipient: number
     assert(await mlDsa65Verify(member.pqSigningKey!, payload, mlDsa65), `${tag}: ML-DSA-65`);
   }
   const rest = fields.slice(6);
-  const entry = async (from: number, to: number, e: Value[], signatureAt: number) => {
-    const [, sealed, shareKemCt, maskKemCt] = e as [number, Uint8Array, Uint8Array, Uint8Array];
-    const statement = encode([
-      "fedagg/v1/sig/share-entry",
-      documentedSessionHash(fields),
-      from,
-      to,
-      sealed,
-      shareKemCt,
-      maskKemCt,
-    ]);
+  const session = documentedSessionHash(fields);
+  const rootSigned = async (from: number, root: Uint8Array, signature: Uint8Array) => {
+    const statement = encode(["fedagg/v1/sig/share-root", session, from, root]);
     const key = roster.members[from].pqSigningKey!;
-    assert(await mlDsa65Verify(key, statement, e[signatureAt] as Uint8Array), `${tag}: entry`);
+    assert(await mlDsa65Verify(key, statement, signature), `${tag}: share-tree root`);
   };
   if (tag === "fedagg/v1/msg/key-list") {
     for (const f of rest[0] as Uint8Array[]) await assertSigned(roster, f, null);
@@ -109,10 +135,25 @@ async function assertSigned(roster: Roster, frame: Uint8Array, recipient: number
     for (const f of rest[2] as Uint8Array[]) await assertSigned(roster, f, null);
   } else if (tag === "fedagg/v1/msg/certificate") {
     for (const f of rest[2] as Uint8Array[]) await assertSigned(roster, f, null);
-  } else if (tag === "fedagg/v1/msg/share-keys") {
-    for (const e of rest[0] as Value[][]) await entry(sender, e[0] as number, e, 5);
-  } else if (tag === "fedagg/v1/msg/share-delivery") {
-    for (const e of rest[1] as Value[][]) await entry(e[0] as number, recipient!, e, 4);
+  } else if (tag === "fedagg/v1/msg/share-keys" && rest.length === 2) {
+    const roots = (rest[0] as Value[][]).map((e, i) =>
+      toHex(documentedRoot(session, sender, e[0] as number, e, i, e[5] as Uint8Array[]))
+    );
+    assertEquals(new Set(roots).size, 1, `${tag}: every entry leads to one root`);
+    await rootSigned(sender, fromHex(roots[0]), rest[1] as Uint8Array);
+  } else if (tag === "fedagg/v1/msg/share-delivery" && roster.mode === "post-quantum") {
+    for (const e of rest[1] as Value[][]) {
+      const from = e[0] as number;
+      const root = documentedRoot(
+        session,
+        from,
+        recipient!,
+        e,
+        e[4] as number,
+        e[5] as Uint8Array[],
+      );
+      await rootSigned(from, root, e[6] as Uint8Array);
+    }
   }
 }
 

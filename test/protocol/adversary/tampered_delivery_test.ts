@@ -7,9 +7,12 @@
  * the genuine one.
  *
  * Post-quantum: a leader that breaks X25519 can forge a member's share entry that opens under the
- * victim's keys; only the sender's ML-DSA-65 signature on the entry stops it. Every other signature
- * the leader can attach is refused the same way (`tampered-ciphertext`, naming the leader), and
- * the same forgery with the sender's own signature is accepted.
+ * victim's keys; only the sender's ML-DSA-65 signature on the root of its share tree, which the
+ * entry's path must lead to, stops it. Every other signature, path or tree the leader can attach
+ * (the genuine ones with a tampered path, a genuine entry moved to another recipient, a root
+ * signed for another session, …) is refused the same way (`tampered-ciphertext`, naming the
+ * leader, the refusal naming the sender), and the same forgery with the sender's own signature
+ * of a tree holding it is accepted.
  *
  * As everywhere in this folder (see `_attacks.ts`), no attack may make an endpoint throw or
  * leak secret material into event text.
@@ -19,13 +22,14 @@
 import { assert, assertEquals } from "../../_assert.ts";
 import type { Value } from "../../../protocol/encoding/codec.ts";
 import { X25519_LENGTH, xwingEncapsulate } from "../../../protocol/crypto/mod.ts";
-import { readShareDelivery, shareDeliveryFields } from "../../../protocol/wire/messages.ts";
 import { openFrame } from "../../../protocol/wire/frame.ts";
 import {
-  SHARE_LENGTH,
-  type ShareEntry,
-  shareEntryPayload,
-} from "../../../protocol/wire/share_entry.ts";
+  readShareDelivery,
+  readShareKeys,
+  shareDeliveryFields,
+} from "../../../protocol/wire/messages.ts";
+import { SHARE_LENGTH, type ShareEntry } from "../../../protocol/wire/share_entry.ts";
+import { shareLeaf, shareRootPayload, shareTree } from "../../../protocol/wire/share_tree.ts";
 import { pairMaskKey } from "../../../protocol/round/keys.ts";
 import { sessionHash } from "../../../protocol/federation/session.ts";
 import { flipBit } from "../crypto/_helpers.ts";
@@ -148,32 +152,38 @@ Deno.test(
 // once X25519 falls the leader can seal an entry as member u to member v with X-Wing ciphertexts
 // of its own: it then knows the pair secret v decapsulates from u. For the highest-indexed member
 // every neighbour has a lower index, so that would be every pair mask, and with its self-mask seed
-// (revealed for U3) its input. Only u's ML-DSA-65 signature on the entry stops this.
+// (revealed for U3) its input. Only u's ML-DSA-65 signature on the root of its share tree, which
+// the entry's path must lead to, stops this.
 
-/** What the forging leader made, for the signature it attaches. */
+/** What the forging leader made, for the attachments (leaf, path, root signature) it picks. */
 interface Forgery {
+  readonly fed: Federation;
   readonly hash: Uint8Array;
   readonly leader: number;
   readonly sender: number;
   readonly victim: number;
   /** The sender's genuine entry, as relayed. */
   readonly genuine: ShareEntry;
-  /** The forged entry, before a signature. */
+  /** The forged entry, before its attachments. */
   readonly forged: ShareEntry;
 }
 
+/** An entry's share-tree attachments. */
+type Attachments = Pick<ShareEntry, "leaf" | "path" | "signature">;
+
 /**
- * A copy of the leader's ShareDelivery `w` whose entry from `sender` is forged as above and
- * carries the signature `sign` picks. Breaking X25519 is simulated by handing the leader the
- * sender's ephemeral keys (`sealShares` uses only its X25519 share secret). Asserts the forgery is
- * sound but for its signature: it opens under the victim's keys, and the victim would derive the
- * pair key the leader knows.
+ * A copy of the leader's ShareDelivery `w` whose entry from `sender` is replaced by what `make`
+ * returns, given the forgery above (by default the forged entry with the attachments `attach`
+ * picks). Breaking X25519 is simulated by handing the leader the sender's ephemeral keys
+ * (`sealShares` uses only its X25519 share secret). Asserts the forgery is sound but for its
+ * attachments: it opens under the victim's keys, and the victim would derive the pair key the
+ * leader knows.
  */
 async function forgeEntry(
   fed: Federation,
   w: Wire,
   sender: number,
-  sign: (f: Forgery) => Promise<Uint8Array>,
+  make: (f: Forgery) => Promise<ShareEntry>,
 ): Promise<Uint8Array> {
   const { roster } = fed;
   const [leader, victim] = [w.from, w.to];
@@ -195,6 +205,8 @@ async function forgeEntry(
       shareKemCt: shareKem.cipherText,
       maskKemCt: maskKem.cipherText,
       wrap: new Uint8Array(0),
+      leaf: 0,
+      path: [],
       signature: new Uint8Array(0),
     };
     const opened = await victimKeys.openShares(
@@ -211,8 +223,8 @@ async function forgeEntry(
       pairMaskKey(hash, sender, victim, maskKem.sharedSecret, forged.maskKemCt),
       "the victim would take the leader's pair secret",
     );
-    const signature = await sign({ hash, leader, sender, victim, genuine, forged });
-    const entries = delivery.entries.map((e) => (e.peer === sender ? { ...forged, signature } : e));
+    const replacement = await make({ fed, hash, leader, sender, victim, genuine, forged });
+    const entries = delivery.entries.map((e) => (e.peer === sender ? replacement : e));
     return await reseal(w.frame, fed.signers[leader], roster.mode, {
       fields: () => shareDeliveryFields({ u2: delivery.u2, entries }, roster.mode),
     });
@@ -222,65 +234,95 @@ async function forgeEntry(
   }
 }
 
-/** `by`'s ML-DSA-65 signature of the entry payload (session `hash`, `sender` → `recipient`). */
-function entrySignature(
+/**
+ * The attachments of `entry` in a share tree of `by`'s signing, built as `sender`'s in the session
+ * of `hash` with `entry` addressed to `recipient`, beside a decoy leaf (so the path is not empty).
+ */
+async function signedTree(
   fed: Federation,
   by: number,
   hash: Uint8Array,
   sender: number,
   recipient: number,
   entry: ShareEntry,
-): Promise<Uint8Array> {
-  return fed.signers[by].signPostQuantum(shareEntryPayload(hash, sender, recipient, entry));
+): Promise<Attachments> {
+  const tree = shareTree([shareLeaf(hash, sender, recipient, entry), new Uint8Array(32).fill(1)]);
+  const signature = await fed.signers[by].signPostQuantum(
+    shareRootPayload(hash, sender, tree.root),
+  );
+  return { leaf: 0, path: tree.paths[0], signature };
 }
 
-const QUANTUM_LEADER: {
-  name: string;
-  sign: (fed: Federation, f: Forgery) => Promise<Uint8Array>;
-}[] = [
+/** The forged entry with `attach`'s attachments. */
+const forgedWith = (attach: (f: Forgery) => Promise<Attachments>) => async (f: Forgery) => ({
+  ...f.forged,
+  ...await attach(f),
+});
+
+/** The sender's genuine ShareKeys in the view 0 of round 0, as it sent it. */
+function sentShareKeys(fed: Federation, sender: number): readonly ShareEntry[] {
+  const [w] = fed.sent("shareKeys", sender, 0);
+  return readShareKeys(openFrame(w.frame, fed.roster), fed.roster).entries;
+}
+
+const QUANTUM_LEADER: { name: string; make: (f: Forgery) => Promise<ShareEntry> }[] = [
   {
-    name: "the sender's signature of its genuine entry",
-    sign: (_, f) => Promise.resolve(f.genuine.signature),
+    name: "the sender's genuine path and root signature",
+    make: forgedWith(({ genuine: { leaf, path, signature } }) =>
+      Promise.resolve({ leaf, path, signature })
+    ),
   },
   {
-    name: "the leader's own signature of the forged entry",
-    sign: (fed, f) => entrySignature(fed, f.leader, f.hash, f.sender, f.victim, f.forged),
+    name: "the leader's own signature of a tree holding the forged entry",
+    make: forgedWith((f) => signedTree(f.fed, f.leader, f.hash, f.sender, f.victim, f.forged)),
   },
   {
-    name: "the leader's signature of the forged entry as its own (another sender)",
-    sign: (fed, f) => entrySignature(fed, f.leader, f.hash, f.leader, f.victim, f.forged),
+    name: "the leader's signature of a tree holding the forged entry as its own (another sender)",
+    make: forgedWith((f) => signedTree(f.fed, f.leader, f.hash, f.leader, f.victim, f.forged)),
   },
   {
-    name: "the sender's signature of the forged entry in another session",
-    sign: (fed, f) =>
-      entrySignature(
-        fed,
-        f.sender,
-        sessionHash(fed.session(0, 1)),
-        f.sender,
-        f.victim,
-        f.forged,
-      ),
+    name: "the sender's root signed for another session",
+    make: forgedWith((f) => {
+      const other = sessionHash(f.fed.session(0, 1));
+      return signedTree(f.fed, f.sender, other, f.sender, f.victim, f.forged);
+    }),
   },
   {
-    name: "the sender's signature of the forged entry to another recipient",
-    sign: (fed, f) =>
-      entrySignature(
-        fed,
-        f.sender,
-        f.hash,
-        f.sender,
-        fed.others([f.sender, f.victim])[0],
-        f.forged,
-      ),
+    name: "the sender's signature of a tree holding the forged entry to another recipient",
+    make: forgedWith((f) => {
+      const elsewhere = f.fed.others([f.sender, f.victim, f.leader])[0];
+      return signedTree(f.fed, f.sender, f.hash, f.sender, elsewhere, f.forged);
+    }),
   },
   {
-    name: "the sender's signature over its genuine mask ciphertext",
-    sign: (fed, f) =>
-      entrySignature(fed, f.sender, f.hash, f.sender, f.victim, {
+    name: "the sender's signature of a tree holding its genuine mask ciphertext",
+    make: forgedWith((f) =>
+      signedTree(f.fed, f.sender, f.hash, f.sender, f.victim, {
         ...f.forged,
         maskKemCt: f.genuine.maskKemCt,
+      })
+    ),
+  },
+  {
+    name: "a tampered path (the genuine entry, a bit flipped in its path)",
+    make: (f) =>
+      Promise.resolve({
+        ...f.genuine,
+        path: f.genuine.path.map((node, k) => (k === 0 ? flipBit(node, 5) : node)),
       }),
+  },
+  {
+    name: "the genuine entry at another leaf index",
+    make: (f) => Promise.resolve({ ...f.genuine, leaf: f.genuine.leaf ^ 1 }),
+  },
+  {
+    name: "the sender's genuine entry to another recipient, moved to the victim",
+    make: (f) => {
+      const moved = sentShareKeys(f.fed, f.sender).find((e) =>
+        e.peer !== f.victim && e.peer !== f.leader && e.maskKemCt.length > 0
+      )!;
+      return Promise.resolve({ ...moved, peer: f.sender, wrap: new Uint8Array(0) });
+    },
   },
 ];
 
@@ -303,7 +345,7 @@ for (const c of QUANTUM_LEADER) {
         fed.intercept = async (w) => {
           if (w.from === L && w.to === v && w.type === "shareDelivery" && w.session.view === 0) {
             forged++;
-            return [wireOf(L, v, await forgeEntry(fed, w, u, (f) => c.sign(fed, f)))];
+            return [wireOf(L, v, await forgeEntry(fed, w, u, c.make))];
           }
         };
         await fed.submitAll(0);
@@ -324,14 +366,15 @@ for (const c of QUANTUM_LEADER) {
 
 Deno.test(
   "8. post-quantum: the same forged share entry with the sender's own signature (ML-DSA broken " +
-    "too) is accepted — the signature is what stops the quantum leader",
+    "too, signing a tree that holds it) is accepted — the signature is what stops the quantum " +
+    "leader",
   () =>
     scenario({ ...SMALL, pq: true }, async (fed) => {
       const { L, v, u } = quantumLeaderTargets(fed);
       fed.intercept = async (w) => {
         if (w.from === L && w.to === v && w.type === "shareDelivery" && w.session.view === 0) {
-          const sign = (f: Forgery) => entrySignature(fed, u, f.hash, u, v, f.forged);
-          return [wireOf(L, v, await forgeEntry(fed, w, u, sign))];
+          const make = forgedWith((f) => signedTree(fed, u, f.hash, u, v, f.forged));
+          return [wireOf(L, v, await forgeEntry(fed, w, u, make))];
         }
       };
       await fed.submitAll(0);

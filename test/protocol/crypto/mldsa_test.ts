@@ -116,3 +116,28 @@ Deno.test("ML-DSA-65: signatures are hedged (randomized) yet all verify", async 
   assertEquals(await mlDsa65Verify(signer.publicKey, message, a), true);
   assertEquals(await mlDsa65Verify(signer.publicKey, message, b), true);
 });
+
+Deno.test(
+  "ML-DSA-65: a public-key array reused with other bytes verifies under its new bytes " +
+    "(the key cache follows content, not the array)",
+  async () => {
+    const [a, b] = await Promise.all([
+      MlDsa65Signer.fromSeed(testBytes("mldsa-cache-a", 32)),
+      MlDsa65Signer.fromSeed(testBytes("mldsa-cache-b", 32)),
+    ]);
+    const message = utf8("cached key");
+    const [sigA, sigB] = await Promise.all([a.sign(message), b.sign(message)]);
+    const key = a.publicKey.slice();
+    assertEquals(await mlDsa65Verify(key, message, sigA), true);
+    assertEquals(await mlDsa65Verify(key, message, sigB), false);
+    key.set(b.publicKey); // the same array now holds b's key
+    assertEquals(await mlDsa65Verify(key, message, sigB), true);
+    assertEquals(await mlDsa65Verify(key, message, sigA), false);
+    // A malformed key in a reused array resolves false, then the array verifies again once fixed.
+    key[0] ^= 0xff;
+    key.set(b.publicKey.subarray(1), 1);
+    assertEquals(await mlDsa65Verify(key, message, sigB), false);
+    key.set(b.publicKey);
+    assertEquals(await mlDsa65Verify(key, message, sigB), true);
+  },
+);

@@ -125,6 +125,8 @@ Deno.test(
       shareKemCt: kemCt,
       maskKemCt: new Uint8Array(0),
       wrap: new Uint8Array(0),
+      leaf: 0,
+      path: [],
       signature: new Uint8Array(0),
     });
     // Member 2's neighbours in U1: 0, 1, 3, 4.

@@ -58,6 +58,8 @@ const entry = (peer: number): ShareEntry => ({
   shareKemCt: new Uint8Array(0),
   maskKemCt: new Uint8Array(0),
   wrap: new Uint8Array(0),
+  leaf: 0,
+  path: [],
   signature: new Uint8Array(0),
 });
 

@@ -29,6 +29,7 @@ import {
   SHARE_LENGTH,
   type ShareEntry,
 } from "../../../protocol/wire/share_entry.ts";
+import { maxPathLength, SHARE_NODE_LENGTH } from "../../../protocol/wire/share_tree.ts";
 import { type MessageType, openFrame, sealFrame, TAG } from "../../../protocol/wire/frame.ts";
 import { encodeFinalCertificate } from "../../../protocol/certificate/final.ts";
 import type { Roster } from "../../../protocol/federation/roster.ts";
@@ -131,17 +132,31 @@ export async function fixture(fed: Federation, round = MAX_ROUND - 1, view = MAX
   } satisfies Fixture;
 }
 
-/** A share entry between `sender` and `recipient` with every attachment its direction has. */
-export function entry(f: Fixture, sender: number, recipient: number, peer: number, wrap: boolean) {
+/**
+ * A share entry between `sender` and `recipient` with every attachment its direction has
+ * (post-quantum: a path as long as the roster allows, the highest leaf index it allows, and a
+ * random root signature).
+ */
+export function entry(
+  f: Fixture,
+  sender: number,
+  recipient: number,
+  peer: number,
+  wrap: boolean,
+): ShareEntry {
   const len = entryLengths(f.roster.mode, sender, recipient);
+  const pq = f.roster.mode === "post-quantum";
+  const height = pq ? maxPathLength(f.roster.members.length) : 0;
   return {
     peer,
     sealed: f.rng(SEALED_SHARES_LENGTH),
     shareKemCt: f.rng(len.shareKemCt),
     maskKemCt: f.rng(len.maskKemCt),
     wrap: wrap ? f.rng(len.wrap) : new Uint8Array(0),
+    leaf: 2 ** height - 1,
+    path: Array.from({ length: height }, () => f.rng(SHARE_NODE_LENGTH)),
     signature: f.rng(len.signature),
-  } satisfies ShareEntry;
+  };
 }
 
 /**
@@ -166,7 +181,10 @@ export function largest(
       return {
         sender: 0,
         fields: shareKeysFields(
-          { entries: all(f).slice(1).map((r) => entry(f, 0, r, r, true)) },
+          {
+            entries: all(f).slice(1).map((r) => entry(f, 0, r, r, true)),
+            signature: f.rng(entryLengths(roster.mode, 0, 1).signature),
+          },
           roster.mode,
         ),
       };

@@ -120,31 +120,41 @@ function expectedRead(type: MessageType, fields: Value[], body?: Uint8Array): un
       return { shareKey: f[0], maskKey: f[1], commitment: f[2] };
     case "keyList":
       return { adverts: f[0] };
-    // Entries carry a signature element in post-quantum mode only (else it reads as empty).
-    case "shareKeys":
+    // Post-quantum: a ShareKeys carries one root signature and each entry its path (its leaf
+    // index is its position); a delivered entry its leaf index, path and root signature.
+    // Classical entries have none (they read as empty).
+    case "shareKeys": {
+      const signature = (f[1] as Uint8Array | undefined) ?? new Uint8Array(0);
       return {
-        entries: (f[0] as Uint8Array[][]).map((
-          [peer, sealed, shareKemCt, maskKemCt, wrap, signature],
+        entries: (f[0] as Value[][]).map((
+          [peer, sealed, shareKemCt, maskKemCt, wrap, path],
+          i,
         ) => ({
           peer,
           sealed,
           shareKemCt,
           maskKemCt,
           wrap,
-          signature: signature ?? new Uint8Array(0),
+          leaf: path === undefined ? 0 : i,
+          path: path ?? [],
+          signature,
         })),
+        signature,
       };
+    }
     case "shareDelivery":
       return {
         u2: f[0],
-        entries: (f[1] as Uint8Array[][]).map((
-          [peer, sealed, shareKemCt, maskKemCt, signature],
+        entries: (f[1] as Value[][]).map((
+          [peer, sealed, shareKemCt, maskKemCt, leaf, path, signature],
         ) => ({
           peer,
           sealed,
           shareKemCt,
           maskKemCt,
           wrap: new Uint8Array(0),
+          leaf: leaf ?? 0,
+          path: path ?? [],
           signature: signature ?? new Uint8Array(0),
         })),
       };
@@ -195,8 +205,8 @@ Deno.test("messages: readers refuse fields of the wrong shape", async () => {
 
   // Share entries: out of order, for the sender itself, attachments of the wrong direction.
   const e = (sender: number, recipient: number) => entry(f, sender, recipient, recipient, true);
-  const shares = (sender: number, entries: ShareEntry[]) =>
-    open("shareKeys", sender, shareKeysFields({ entries }, roster.mode));
+  const shares = (sender: number, entries: ShareEntry[], signature = f.rng(3309)) =>
+    open("shareKeys", sender, shareKeysFields({ entries, signature }, roster.mode));
   const unordered = await shares(1, [e(1, 3), e(1, 2)]);
   assertThrowsRefusal(() => readShareKeys(unordered, roster), "malformed");
   const self = await shares(1, [e(1, 1)]);
@@ -208,11 +218,22 @@ Deno.test("messages: readers refuse fields of the wrong shape", async () => {
   assertThrowsRefusal(() => readShareKeys(duplicate, roster), "malformed");
   const outside = await shares(1, [{ ...e(1, 3), peer: 4 }]);
   assertThrowsRefusal(() => readShareKeys(outside, roster), "malformed");
-  // Post-quantum entries: without their signature element, or with a short signature.
-  const unsigned = await open("shareKeys", 1, shareKeysFields({ entries: [e(1, 2)] }, "classical"));
+  // Post-quantum ShareKeys: without their root signature and paths, or with a short signature.
+  const unsigned = await open(
+    "shareKeys",
+    1,
+    shareKeysFields({ entries: [e(1, 2)], signature: new Uint8Array(0) }, "classical"),
+  );
   assertThrowsRefusal(() => readShareKeys(unsigned, roster), "malformed");
-  const shortSignature = await shares(1, [{ ...e(1, 2), signature: f.rng(3308) }]);
+  const shortSignature = await shares(1, [e(1, 2)], f.rng(3308));
   assertThrowsRefusal(() => readShareKeys(shortSignature, roster), "wrong-length");
+  // Paths: longer than the roster's largest tree needs, or with a node of the wrong length.
+  const longPath = await shares(1, [{ ...e(1, 2), path: [...e(1, 2).path, f.rng(32)] }]);
+  assertThrowsRefusal(() => readShareKeys(longPath, roster), "malformed");
+  const shortNode = await shares(1, [{ ...e(1, 2), path: [f.rng(31)] }]);
+  assertThrowsRefusal(() => readShareKeys(shortNode, roster), "wrong-length");
+  const read = readShareKeys(await shares(1, [e(1, 2), e(1, 3)]), roster);
+  assertEquals(read.entries.map((x) => x.leaf), [0, 1], "a ShareKeys leaf index is its position");
   const delivered = (entries: ShareEntry[], mode: Roster["mode"]) =>
     open("shareDelivery", 0, shareDeliveryFields({ u2: [0, 1, 2, 3], entries }, mode));
   const d = (sender: number) => entry(f, sender, 3, sender, false);
@@ -225,6 +246,9 @@ Deno.test("messages: readers refuse fields of the wrong shape", async () => {
   assertThrowsRefusal(() => readShareDelivery(unsignedDelivery, roster, 3), "malformed");
   const emptySignature = await delivered([{ ...d(1), signature: new Uint8Array(0) }], roster.mode);
   assertThrowsRefusal(() => readShareDelivery(emptySignature, roster, 3), "wrong-length");
+  // A leaf index no tree of this roster has.
+  const farLeaf = await delivered([{ ...d(1), leaf: 2 ** d(1).path.length }], roster.mode);
+  assertThrowsRefusal(() => readShareDelivery(farLeaf, roster, 3), "malformed");
 
   // Member lists: unsorted, outside the roster.
   const request = await open("consistencyRequest", 0, [[0, 2, 1], [0]]);
