@@ -104,6 +104,10 @@ create options:
   --min-group-size K              fewest inputs a group sum may hold (default: the group's
                                   threshold, at least 4)
   --min-groups K                  fewest groups a round needs (default ⌈2G/3⌉)
+  --robust RULE[,NAME=VALUE…]     publish a robust rule over the group means instead of the
+                                  plain mean (needs groups): median, trimmed-mean,beta=B,
+                                  multi-krum,f=F,m=M, bulyan,f=F, geomedian,iterations=I,nu=V
+  --norm-filter TAU               drop group means farther than TAU × the median distance first
 
 create refuses to replace an existing --out unless --force is given. Roster files are read
 strictly: an unknown key or a value of the wrong type is refused with the key's name. The roster

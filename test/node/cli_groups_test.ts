@@ -2,7 +2,7 @@
  * Group-wise aggregation at the node's edges: `fedagg roster create --groups G | --group-size M`
  * writes the roster's `groups` (and refuses contradictory or orphaned options, and groups below
  * the safe size without `--allow-small-groups`); the roster file's strict reader names a
- * misspelt group key and refuses a `robust` rule (no rules module yet); `fedagg verify` checks a
+ * misspelt group key and checks a `robust` rule with the groups; `fedagg verify` checks a
  * grouped round's certified body (the total and each group's sum), prints each group's inputs,
  * weight and sum hash, matches the mean against the total, and refuses a body whose group sum was
  * changed.
@@ -72,10 +72,49 @@ Deno.test("cli roster create: --groups and --group-size, their minimums and refu
     await refused(/--allow-small-groups needs --groups/, "--allow-small-groups");
     await refused(/below the safe size 4/, "--group-size", "2");
     await refused(/groups.minGroups/, "--groups", "3", "--min-groups", "4");
+
+    // --robust RULE[,NAME=VALUE…] [--norm-filter TAU]: the rule's JSON, checked with the groups.
+    const robust = await create(
+      "--groups",
+      "5",
+      "--min-groups",
+      "5",
+      "--robust",
+      "multi-krum,f=1,m=2",
+      "--norm-filter",
+      "2.5",
+    );
+    assertEquals(robust.code, 0, robust.err);
+    assertMatch(
+      robust.out,
+      /robust: each round publishes multi-krum\(f=1, m=2\) after norm filter/,
+    );
+    assertEquals((await readRosterFile(`${root}/r.json`)).robust, {
+      kind: "multi-krum",
+      f: 1,
+      m: 2,
+      normFilter: { tau: 2.5 },
+    });
+    await refused(/--norm-filter needs --robust/, "--groups", "3", "--norm-filter", "2");
+    await refused(/needs groups/, "--robust", "median");
+    await refused(/robust.kind/, "--groups", "3", "--robust", "mean");
+    await refused(/robust.beta/, "--groups", "3", "--min-groups", "3", "--robust", "trimmed-mean");
+    await refused(/not NAME=NUMBER/, "--groups", "3", "--robust", "trimmed-mean,0.2");
+    // A median over the 2 groups a round of 3 may keep tolerates no poisoned group.
+    await refused(/tolerates no poisoned group/, "--groups", "3", "--robust", "median");
+    await refused(
+      /g > 2f \+ 2/,
+      "--groups",
+      "3",
+      "--min-groups",
+      "3",
+      "--robust",
+      "multi-krum,f=1,m=1",
+    );
   });
 });
 
-Deno.test("roster file: groups are read strictly; a robust rule is refused until rules exist", () => {
+Deno.test("roster file: groups are read strictly; a robust rule is checked with the groups", () => {
   const base = {
     ...newRosterFile({ ...DEFAULT_PARAMETERS, federation: "g", dim: 4 }),
   };
@@ -97,15 +136,24 @@ Deno.test("roster file: groups are read strictly; a robust rule is refused until
     "groups.allowSmallGroups",
   );
   assertEquals(key({ ...base, robust: "median" }), "robust");
-  // Parsed (an object), then refused where rosters are built.
-  const withRule = parseRosterFile({ ...base, robust: { rule: "median" } });
-  let setting = "";
-  try {
-    checkRosterParameters(withRule);
-  } catch (err) {
-    if (err instanceof ConfigError) setting = err.setting;
-  }
-  assertEquals(setting, "robust");
+  // Parsed (an object), then checked where rosters are built: with groups, by the rule's fields.
+  const refusal = (file: unknown) => {
+    try {
+      checkRosterParameters(parseRosterFile(file));
+    } catch (err) {
+      if (err instanceof ConfigError) return err.setting;
+      throw err;
+    }
+    return "accepted";
+  };
+  assertEquals(refusal({ ...base, robust: { kind: "median" } }), "robust");
+  const grouped = { ...base, groups: { count: 3, minGroups: 3 } };
+  assertEquals(refusal({ ...grouped, robust: { kind: "median" } }), "accepted");
+  assertEquals(refusal({ ...grouped, robust: { rule: "median" } }), "robust.kind");
+  assertEquals(
+    refusal({ ...grouped, robust: { kind: "trimmed-mean", beta: "0.1" } }),
+    "robust.beta",
+  );
 });
 
 Deno.test("cli verify: a grouped round's body, its per-group report, and a changed group sum", async () => {
