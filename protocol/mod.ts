@@ -112,6 +112,13 @@ export {
   type GroupSum,
 } from "./certificate/group_sums.ts";
 export {
+  type GroupInput,
+  groupMean,
+  type RobustOutcome,
+  robustOutcome,
+  robustResultHash,
+} from "./certificate/robust_result.ts";
+export {
   defaultHararyThreshold,
   defaultThreshold,
   type SecAggPlusBounds,
