@@ -117,6 +117,7 @@ export {
   type RobustOutcome,
   robustOutcome,
   robustResultHash,
+  storedRobustOutcome,
 } from "./certificate/robust_result.ts";
 export {
   defaultHararyThreshold,

@@ -16,6 +16,9 @@ import { type Session, sessionHash } from "../federation/session.ts";
 import { dequantizeMean } from "../math/quantize.ts";
 import { combine } from "../robust/combine.ts";
 import type { RobustRule } from "../robust/rule.ts";
+import { openFrame } from "../wire/frame.ts";
+import { readLeaderCertificate } from "./certificate.ts";
+import { checkGroupSums } from "./group_sums.ts";
 
 /** An included group's sum, as the robust result reads it. */
 export interface GroupInput {
@@ -110,4 +113,23 @@ export function robustOutcome(
     weights: combined.weights,
     groups: groups.map((g) => g.group),
   };
+}
+
+/**
+ * The robust result of a stored round: `certificate` the round's certificate frame (without its
+ * body; verified when it was stored) and `words` the certified body. Recomputes the rule over the
+ * included groups and checks it against the hash the certificate binds. Undefined when `roster`
+ * has no rule. Refuses (ProtocolError) a frame that is not a certificate under `roster`, a body
+ * whose length does not fit it, or a result whose hash is not the certified one (a store that
+ * does not match its certificate).
+ */
+export function storedRobustOutcome(
+  roster: Roster,
+  certificate: Uint8Array,
+  words: Uint32Array,
+): RobustOutcome | undefined {
+  if (roster.robust === undefined) return undefined;
+  const env = openFrame(certificate, roster);
+  const { certificate: c } = readLeaderCertificate(roster, env);
+  return checkGroupSums(roster, env.session, c, words, env.sender).groups.robust;
 }

@@ -13,6 +13,7 @@ import { u32Bytes } from "../../protocol/encoding/bytes.ts";
 import { inlineExpander } from "../../protocol/math/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import { ConfigError } from "../../protocol/errors.ts";
+import { roundGroups } from "../../protocol/federation/round_groups.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import {
   addMember,
@@ -222,5 +223,87 @@ Deno.test("cli verify: a grouped round's body, its per-group report, and a chang
     const bad = await verify(true, "changed");
     assertEquals(bad.code, 1, bad.out);
     assertMatch(JSON.parse(bad.out).reason, /changed .*not the one the certificate/);
+  });
+});
+
+Deno.test("cli verify: a robust round's result is recomputed bit for bit, its groups named", async () => {
+  await withTempDir("fedagg-verify-robust-", async (root) => {
+    const identities: NodeIdentity[] = [];
+    for (let i = 0; i < 12; i++) {
+      identities.push(await createIdentity(`${root}/m${i}`, rngFor("cli-robust", i)));
+    }
+    let file = newRosterFile({
+      ...DEFAULT_PARAMETERS,
+      federation: "verify-robust",
+      dim: 6,
+      maxWeight: 10,
+      groups: { count: 3, minGroups: 3 },
+      robust: { kind: "median", normFilter: { tau: 2 } },
+    });
+    for (const id of identities) file = addMember(file, id.card(["/ip4/127.0.0.1/tcp/1"]));
+    for (const id of identities) file = await signRoster(file, id);
+    const rosterPath = `${root}/roster.json`;
+    await writeRosterFile(rosterPath, file);
+    const roster = rosterOf(file);
+    assertEquals(roster.robust, { kind: "median", normFilter: { tau: 2 } });
+    const signers = roster.members.map((m) => identities.find((i) => i.peerId === m.id)!.signer);
+    const net = new EndpointNet({ roster, signers }, inlineExpander, "cli-robust/endpoint");
+    let final;
+    try {
+      const inputs = signers.map((_, i) => {
+        const r = rngFor("cli-robust", "input", i);
+        // Roster member 0 poisons its group: every value at the clip, the most weight it may claim.
+        const x = new Float32Array(roster.dim).map(() => i === 0 ? 8 : r(1)[0] / 256 - 0.5);
+        return quantize(x, i === 0 ? 10 : 1, roster.quantization, r);
+      });
+      await net.submit(0, inputs);
+      await net.deliver();
+      final = net.events("final").find((e) => e.member === 0)!;
+    } finally {
+      net.close();
+    }
+    assert(final !== undefined, "the round is final");
+    const w = roster.dim + 1;
+    const plain = dequantizeMean(final.aggregate.subarray(0, w), roster.quantization, 12);
+    // Independently: the poisoned member's group is far from the other two, so the norm filter
+    // drops it and the median of the two left is their midpoint, coordinate by coordinate.
+    const poisoned = roundGroups(roster, 0)!.partition.groupOf(0); // roster index 0
+
+    const means = [0, 1, 2].filter((k) => k !== poisoned).map((k) =>
+      dequantizeMean(final.aggregate.subarray((k + 1) * w, (k + 2) * w), roster.quantization, 4)
+    );
+    const median = Float32Array.from(
+      { length: roster.dim },
+      (_, j) => (means[0][j] + means[1][j]) / 2,
+    );
+    assert(median.some((x, j) => x !== plain[j]), "the poisoned member moves the plain mean");
+    await Deno.writeFile(`${root}/certificate.cbor`, final.certificate);
+    await Deno.writeFile(`${root}/sum`, u32Bytes(final.aggregate));
+    await Deno.writeFile(`${root}/robust.raw`, encodeRaw(median));
+    await Deno.writeFile(`${root}/plain.raw`, encodeRaw(plain));
+    const wrong = median.slice();
+    wrong[0] = Math.fround(wrong[0] + 0.25);
+    await Deno.writeFile(`${root}/wrong.raw`, encodeRaw(wrong));
+    const verify = (json: boolean, ...files: string[]) =>
+      cli(
+        "verify",
+        ...["--certificate", `${root}/certificate.cbor`, "--roster", rosterPath],
+        ...(json ? ["--json"] : []),
+        ...files.flatMap((f) => ["--aggregate", `${root}/${f}`]),
+      );
+    const v = await verify(true, "sum", "robust.raw", "plain.raw");
+    assertEquals(v.code, 0, v.out);
+    const json = JSON.parse(v.out);
+    assertEquals(json.files.map((f: { of?: string }) => f.of), [undefined, "robust", "plain"]);
+    const robust = json.groups.robust;
+    assertEquals(robust.rule, "median after norm filter τ=2");
+    assertEquals(robust.filtered, [poisoned]);
+    assert(robust.discarded.includes(poisoned));
+    const text = await verify(false, "sum");
+    assertEquals(text.code, 0, text.out);
+    assertMatch(text.out, /robust result: median after norm filter τ=2, recomputed bit for bit/);
+    assertMatch(text.out, new RegExp(`by the norm filter: ${poisoned}\\)`));
+    const bad = await verify(true, "sum", "wrong.raw");
+    assertEquals(bad.code, 1, bad.out);
   });
 });
