@@ -8,7 +8,7 @@
  * | --- | --- | --- |
  * | POST | `/v1/rounds/{r}/update?num_samples=N[&layout=flat]` | the update: safetensors with the roster's tensors, or raw little-endian float32 or `.npy` (by Content-Type or magic; flat bodies for a layout of several tensors only with `layout=flat`) → 202 with the count of clipped values |
  * | DELETE | `/v1/rounds/{r}/update` | withdraws the update before its masked input left → 200 |
- * | GET | `/v1/rounds/{r}/aggregate?format=npy\|raw\|safetensors\|sum` | the weighted mean (safetensors in the roster's layout and order; or `sum`: the exact certified integer aggregate) → 200, 404 until published |
+ * | GET | `/v1/rounds/{r}/aggregate?format=npy\|raw\|safetensors\|sum[&mean=plain]` | the round's result: the weighted mean, or under a robust rule the rule's result over the group means (`mean=plain`: the weighted mean of the total even then; header `x-fedagg-mean: robust\|plain`) (safetensors in the roster's layout and order; or `sum`: the exact certified integer aggregate) → 200, 404 until published |
  * | GET | `/v1/rounds/{r}/certificate` | the final certificate (CBOR) → 200, 404 until final |
  * | GET | `/v1/status` | peers, current round, round, view, leader, stage, deadline, missing members, last error |
  * | GET | `/v1/layout` | the roster's tensor layout, for trainers to check and order their updates: {@link LayoutDoc} |
@@ -328,23 +328,28 @@ async function postUpdate(ctx: Context, req: Request, url: URL, round: number): 
   }
 }
 
-/** The aggregate as the `format` query asks: the mean as npy (default), raw or safetensors, or the exact sum. */
+/**
+ * The aggregate as the `format` query asks: the published mean (`plain`: the weighted mean of the
+ * total) as npy (default), raw or safetensors, or the exact sum.
+ */
 function encodeAggregate(
   result: NonNullable<Awaited<ReturnType<FedaggNode["aggregate"]>>>,
   format: string,
+  plain: boolean,
 ): { bytes: Uint8Array<ArrayBuffer>; type: string } | undefined {
+  const mean = () => plain ? result.plainMean : result.mean;
   switch (format) {
     case "npy": {
       // One tensor: its shape; several: the flat vector in the layout's order.
       const tensors = result.layout.tensors;
       const shape = tensors.length === 1 ? tensors[0].shape : undefined;
-      return { bytes: encodeNpy(result.mean, shape), type: CONTENT_TYPES.npy };
+      return { bytes: encodeNpy(mean(), shape), type: CONTENT_TYPES.npy };
     }
     case "raw":
-      return { bytes: encodeRaw(result.mean), type: CONTENT_TYPES.raw };
+      return { bytes: encodeRaw(mean()), type: CONTENT_TYPES.raw };
     case "safetensors":
       return {
-        bytes: encodeSafetensors(result.mean, result.layout),
+        bytes: encodeSafetensors(mean(), result.layout),
         type: CONTENT_TYPES.safetensors,
       };
     case "sum":
@@ -385,11 +390,22 @@ async function getResult(
     });
   }
   const format = url.searchParams.get("format") ?? "npy";
-  const encoded = encodeAggregate(result, format);
+  const of = url.searchParams.get("mean") ?? "published";
+  if (of !== "published" && of !== "plain") {
+    return error("format", `mean must be published or plain, got ${of.slice(0, 32)}`);
+  }
+  const robust = of === "published" && ctx.node.roster.robust !== undefined;
+  const encoded = encodeAggregate(result, format, of === "plain");
   if (encoded === undefined) {
     return error("format", `format must be npy, raw, safetensors or sum, got ${format}`);
   }
-  return new Response(encoded.bytes, { headers: { ...headers, "content-type": encoded.type } });
+  return new Response(encoded.bytes, {
+    headers: {
+      ...headers,
+      "content-type": encoded.type,
+      ...(format === "sum" ? {} : { "x-fedagg-mean": robust ? "robust" : "plain" }),
+    },
+  });
 }
 
 /** The API's limits: the transport's ({@link HttpLimits}) and the upload slots. */

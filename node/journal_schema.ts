@@ -197,8 +197,8 @@ export function readAggregate(roster: Roster, payload: Uint8Array, k?: number): 
       ? payload.length === w
       : payload.length % w === 0 && payload.length / w >= 2 && payload.length / w <= g + 1,
     g === undefined
-      ? `${payload.length} bytes, expected ${w} (4 Â· ${w / 4} words)`
-      : `${payload.length} bytes, expected 4 Â· (d + 1) Â· (1 + groups) for 1 to ${g} groups`,
+      ? `${payload.length} bytes, expected ${w} (4 · ${w / 4} words)`
+      : `${payload.length} bytes, expected 4 · (d + 1) · (1 + groups) for 1 to ${g} groups`,
   );
   const a = aligned(payload);
   const words = new Uint32Array(a.buffer, a.byteOffset, payload.length / 4);

@@ -32,8 +32,10 @@ import {
   MAX_ROUND,
   maxFrameSize,
   quantize,
+  type RobustOutcome,
   type Roster,
   ROUND_WINDOW,
+  storedRobustOutcome,
   systemRng,
   u32Bytes,
 } from "../protocol/mod.ts";
@@ -496,21 +498,46 @@ export class FedaggNode {
 
   /**
    * The stored aggregate of `round`, if published, with the roster's layout (the same at every
-   * member, whatever format each uploaded in) and its weighted mean (computed when first read).
+   * member, whatever format each uploaded in) and its result (computed when first read): `mean`
+   * is the round's published result — under a robust rule the rule's result over the group means
+   * (`storedRobustOutcome`, checked against the certificate; float64 stored as float32), else the
+   * weighted mean of the total — and `plainMean` is always the weighted mean of the total.
    */
-  async aggregate(
-    round: number,
-  ): Promise<{ stored: StoredAggregate; mean: Float32Array; layout: TensorLayout } | undefined> {
+  async aggregate(round: number): Promise<
+    {
+      stored: StoredAggregate;
+      mean: Float32Array;
+      plainMean: Float32Array;
+      robust: RobustOutcome | undefined;
+      layout: TensorLayout;
+    } | undefined
+  > {
     const stored = await this.#journal.aggregate(round);
     if (stored === undefined) return undefined;
-    const layout = this.#roster.layout;
     const roster = this.#roster;
-    let mean: Float32Array | undefined;
+    const layout = roster.layout;
+    let plain: Float32Array | undefined;
+    let served: Float32Array | undefined;
+    // With groups the group sums follow the total: the plain mean is the total's (aggregateMean).
+    const plainOf = () =>
+      plain ??= aggregateMean(roster, round, stored.aggregate, stored.members.length);
+    let robust: RobustOutcome | undefined | null = null;
+    const robustOf = () =>
+      robust === null
+        ? robust = storedRobustOutcome(roster, stored.certificate, stored.aggregate)
+        : robust;
     return {
       stored,
       layout,
+      get plainMean() {
+        return plainOf();
+      },
+      get robust() {
+        return robustOf();
+      },
       get mean() {
-        return mean ??= aggregateMean(roster, round, stored.aggregate, stored.members.length);
+        const r = robustOf();
+        return r === undefined ? plainOf() : served ??= Float32Array.from(r.result);
       },
     };
   }

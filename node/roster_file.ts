@@ -130,9 +130,8 @@ export interface RosterFile {
    */
   readonly groups?: RosterGroups | null;
   /**
-   * The robust rule over the group means, an object the rules module checks; absent or null:
-   * the group sums are published with their plain weighted mean (no rules module exists yet, so
-   * any rule is refused).
+   * The robust rule over the group means, the JSON object `parseRobustRule` reads (checked with
+   * the groups where rosters are built); absent or null: the plain weighted mean of the total.
    */
   readonly robust?: Readonly<Record<string, unknown>> | null;
   /**

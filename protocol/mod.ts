@@ -113,6 +113,14 @@ export {
   type GroupSum,
 } from "./certificate/group_sums.ts";
 export {
+  type GroupInput,
+  groupMean,
+  type RobustOutcome,
+  robustOutcome,
+  robustResultHash,
+  storedRobustOutcome,
+} from "./certificate/robust_result.ts";
+export {
   defaultHararyThreshold,
   defaultThreshold,
   type SecAggPlusBounds,

@@ -6,6 +6,8 @@
  * deno task sim --nodes 100 --dim 100000 --dropout 0.2 --drop-stage masked --graph complete \
  *   --seed 7 [--pq] [--rounds 3] [--kill-leader STAGE] [--workers N] [--json] \
  *   [--dp-epsilon E --dp-delta D [--dp-bits B] [--dp-withhold W] [--dp-corrupt C] [--dp-rounds R]]
+ * deno task sim --nodes 60 --dim 1000 --dropout 0 --groups 15 --min-groups 15 \
+ *   --byzantine 7 --attack signflip --robust median [--norm-filter 2] --json
  * ```
  *
  * Exits 0 when every round is exact and its final certificate verifies, 1 otherwise, 2 on a
@@ -14,7 +16,12 @@
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
-import { ConfigError, type GroupSettings } from "../protocol/mod.ts";
+import {
+  ConfigError,
+  type GroupSettings,
+  parseRobustRule,
+  type RobustRule,
+} from "../protocol/mod.ts";
 import { WorkerExpander } from "../node/worker_expander.ts";
 import { STAGES } from "../protocol/mod.ts";
 import {
@@ -27,6 +34,12 @@ import {
   type SimReport,
   simulate,
 } from "../protocol/sim/mod.ts";
+import {
+  type Attack,
+  ATTACK_KINDS,
+  type AttackKind,
+  defaultAttack,
+} from "../protocol/sim/attacks.ts";
 
 const USAGE = `Usage: deno task sim [options]
 
@@ -49,17 +62,27 @@ Options:
   --max-weight W     largest per-member weight (default 100; 1 with DP)
   --groups G         group-wise aggregation: G groups per round, each group's sum certified
   --group-size M     (instead of --groups) groups of at least M members
-  --min-group-size K fewest inputs a group sum may hold (default: the group threshold, â¥ 4)
-  --min-groups K     fewest groups a round needs (default â2G/3â)
+  --min-group-size K fewest inputs a group sum may hold (default: the group threshold, ≥ 4)
+  --min-groups K     fewest groups a round needs (default ⌈2G/3⌉)
   --allow-small-groups  allow groups (or a minimum) below 4 members
-  --dp-epsilon E     distributed DP (DDGauss) with total budget Îµ = E, with
-  --dp-delta D       its Î´; the JSON then has dp: {sigma, expectedStd, noiseStd, epsilonSpent,
+  --dp-epsilon E     distributed DP (DDGauss) with total budget ε = E, with
+  --dp-delta D       its δ; the JSON then has dp: {sigma, expectedStd, noiseStd, epsilonSpent,
                      delta, clip} (all runs pooled; each round's under rounds[i].dp)
   --dp-bits B        bits of the modular sum (default 32)
   --dp-clip C        L2 clip of each update (default 1)
   --dp-rounds R      rounds the budget must last (default: --rounds)
   --dp-withhold W    members (the lowest indices) that add no noise (default 0)
   --dp-corrupt C     withholding members the noise is planned for (default: --dp-withhold)
+  --robust RULE      publish a robust rule over the group means (needs groups): median,
+                     trimmed-mean, multi-krum, bulyan, geomedian; parameters as
+                     RULE,NAME=VALUE… (defaults: trimmed-mean beta=(K+1/4)/G, multi-krum
+                     f=K m=G−K, bulyan f=K, geomedian iterations=100 nu=1e-6)
+  --norm-filter TAU  drop group means farther than TAU × the median distance first
+  --byzantine K      Byzantine members per round (in distinct groups): they follow the protocol
+                     but submit the attack's update with the largest weight (honest members
+                     then send a shared direction plus noise); reports plainError, robustError
+  --attack A         scale | signflip | noise | alie | ipm (default parameters: scale ×1000,
+                     signflip, noise std 1, ALIE's z, IPM ε 0.5)
   --json             print one JSON object as the last line
   --help             this text
 `;
@@ -105,6 +128,10 @@ const args = parseArgs(Deno.args, {
     "dp-rounds",
     "dp-withhold",
     "dp-corrupt",
+    "robust",
+    "norm-filter",
+    "byzantine",
+    "attack",
   ],
   default: {
     nodes: "20",
@@ -138,6 +165,9 @@ if (args["kill-leader"] !== undefined && !KILL.includes(args["kill-leader"])) {
   fail(`--kill-leader must be one of ${KILL.join(", ")}`);
 }
 const groups = groupsOf();
+const byzantine = integer(args.byzantine ?? "0", "byzantine", 0);
+const attack = attackOf();
+const robust = robustOf();
 const workers = integer(args.workers, "workers", 0);
 const dp = dpOptions();
 
@@ -183,11 +213,14 @@ try {
     maxWeight: integer(args["max-weight"], "max-weight", 1),
     ...(groups === undefined ? {} : { groups }),
     dp,
+    ...(robust === undefined ? {} : { robust }),
+    ...(byzantine > 0 ? { byzantine } : {}),
+    ...(attack === undefined ? {} : { attack }),
     expander,
     clock: () => performance.now(),
   });
 } catch (err) {
-  if (err instanceof ConfigError) fail(err.message);
+  if (err instanceof ConfigError || err instanceof RangeError) fail(err.message);
   throw err;
 } finally {
   expander?.close();
@@ -219,6 +252,10 @@ function toJson(r: SimReport) {
     failure: x.failure,
     ...(x.groups === undefined ? {} : { groups: x.groups, bodyBytes: x.bodyBytes }),
     ...(x.dp === undefined ? {} : { dp: x.dp }),
+    ...(x.byzantine === undefined ? {} : { byzantine: x.byzantine }),
+    ...(x.plainError === undefined ? {} : { plainError: x.plainError }),
+    ...(x.robustError === undefined ? {} : { robustError: x.robustError }),
+    ...(x.robust === undefined ? {} : { robust: x.robust }),
   }));
   const first = rounds[0];
   // Top-level fields describe the first round (the issue's single-round interface); every
@@ -237,8 +274,62 @@ function toJson(r: SimReport) {
     timings: first.timings,
     bytes: first.bytes,
     ...(dp === undefined ? {} : { dp: pooledDp(r.rounds.flatMap((x) => x.dp ? [x.dp] : [])) }),
+    ...(first.plainError === undefined ? {} : { plainError: first.plainError }),
+    ...(first.robustError === undefined ? {} : { robustError: first.robustError }),
+    ...(first.robust === undefined ? {} : { discarded: first.robust.discarded }),
     rounds,
   };
+}
+
+/** `--attack`, with the default parameters (`defaultAttack`), or undefined. */
+function attackOf(): Attack | undefined {
+  if (args.attack === undefined) {
+    if (byzantine > 0) fail("--byzantine needs --attack");
+    return undefined;
+  }
+  if (!(ATTACK_KINDS as readonly string[]).includes(args.attack)) {
+    fail(`--attack must be one of ${ATTACK_KINDS.join(", ")}, got ${args.attack}`);
+  }
+  return defaultAttack(args.attack as AttackKind);
+}
+
+/**
+ * `--robust RULE[,NAME=VALUE…]` and `--norm-filter TAU` as the rule (`parseRobustRule`), with
+ * defaults for the parameters a kind needs and none were given, configured for K = --byzantine
+ * poisoned groups: trimmed-mean β = (K + 1/4)/G (so ⌊β·G⌋ = K), multi-krum f = K, m = G − K,
+ * bulyan f = K, geomedian 100 iterations with ν = 1e-6.
+ */
+function robustOf(): RobustRule | undefined {
+  if (args.robust === undefined) {
+    if (args["norm-filter"] !== undefined) fail("--norm-filter needs --robust");
+    return undefined;
+  }
+  if (groups === undefined) fail("--robust needs --groups or --group-size");
+  const [kind, ...params] = String(args.robust).split(",");
+  const g = groups.count ?? Math.floor(integer(args.nodes, "nodes", 3) / groups.size!);
+  const k = byzantine;
+  const defaults: Record<string, Record<string, number>> = {
+    "trimmed-mean": { beta: Number(((k + 0.25) / g).toFixed(6)) },
+    "multi-krum": { f: k, m: Math.max(1, g - k) },
+    "bulyan": { f: k },
+    "geomedian": { iterations: 100, nu: 1e-6 },
+  };
+  const rule: Record<string, unknown> = { kind, ...(defaults[kind] ?? {}) };
+  for (const p of params) {
+    const m = /^([a-z]+)=(.+)$/.exec(p);
+    const v = m === null ? NaN : Number(m[2]);
+    if (m === null || !Number.isFinite(v)) fail(`--robust: ${p} is not NAME=NUMBER`);
+    rule[m[1]] = v;
+  }
+  if (args["norm-filter"] !== undefined) {
+    rule.normFilter = { tau: Number(args["norm-filter"]) };
+  }
+  try {
+    return parseRobustRule(rule);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
 }
 
 /** The group settings of `--groups` / `--group-size` and their minimums, or undefined. */
@@ -343,6 +434,20 @@ function printRound(x: RoundReport, dim: number): void {
         ? `  group ${String(g.group).padEnd(7)} ${g.members.length} inputs, weight ${g.weight}, ` +
           `${g.exact ? "exact" : "NOT EXACT"}`
         : `  group ${String(g.group).padEnd(7)} left out`,
+    );
+  }
+  if (x.byzantine !== undefined) {
+    console.log(`  byzantine      ${x.byzantine.join(", ") || "none"}`);
+  }
+  if (x.plainError !== undefined) {
+    console.log(`  plainError     ${x.plainError.toPrecision(3)} (plain mean vs honest mean)`);
+  }
+  if (x.robust !== undefined) {
+    const list = (a: readonly number[]) => a.join(", ") || "none";
+    console.log(
+      `  robust         ${x.robust.rule}: robustError ${x.robustError?.toPrecision(3) ?? "-"}; ` +
+        `discarded ${list(x.robust.discarded)} (filtered ${list(x.robust.filtered)}), ` +
+        `down-weighted ${list(x.robust.downWeighted)}`,
     );
   }
   if (x.bodyBytes !== undefined) {

@@ -113,6 +113,10 @@ create options:
   --dp-bits B                     bits of the modular sum (default 32)
   --dp-beta B, --dp-modclip-prob P  as in \`fedagg dp plan\`
                                   DP mode needs --max-weight 1: every weight is 1
+  --robust RULE[,NAME=VALUE…]     publish a robust rule over the group means instead of the
+                                  plain mean (needs groups): median, trimmed-mean,beta=B,
+                                  multi-krum,f=F,m=M, bulyan,f=F, geomedian,iterations=I,nu=V
+  --norm-filter TAU               drop group means farther than TAU × the median distance first
 
 create refuses to replace an existing --out unless --force is given. Roster files are read
 strictly: an unknown key or a value of the wrong type is refused with the key's name. The roster

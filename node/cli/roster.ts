@@ -9,14 +9,18 @@
 import {
   defaultHararyThreshold,
   defaultTimeouts,
+  describeRobustRule,
   layoutSize,
   MAX_MEMBERS,
   MAX_RELATIVE_ERROR,
   maxMembersWithinPrecision,
+  minimumGroups,
   type Mode,
   type ModelLayout,
+  parseRobustRule,
   type QuantizationParameters,
   quantizationParameters,
+  tolerates,
   withinPrecision,
 } from "../../protocol/mod.ts";
 import { NodeError } from "../errors.ts";
@@ -117,6 +121,8 @@ const CREATE_OPTIONS = [
   "min-group-size",
   "min-groups",
   ...DP_OPTIONS,
+  "robust",
+  "norm-filter",
 ];
 
 /**
@@ -168,6 +174,7 @@ async function create(argv: string[]): Promise<number> {
   await refuseOverwrite(out, args.force);
   await writeRosterFile(out, file);
   if (file.groups != null) console.log(groupsText(file.groups));
+  if (file.robust != null) console.log(robustText(file));
   console.log(
     `wrote ${out}: add members with \`fedagg roster add --roster ${out} --card CARD.json\``,
   );
@@ -240,6 +247,7 @@ function parametersOf(args: Args, layout?: ModelLayout): RosterParameters {
     roundDeadlineMs: optional(args, "round-deadline", positive, null),
     ...groupsOf(args),
     ...dpOf(args),
+    ...robustOf(args),
   };
 }
 
@@ -265,6 +273,43 @@ function dpOf(args: Args): { dp?: RosterDpEntry } {
       modclipProb: optional(args, "dp-modclip-prob", number, null),
     },
   };
+}
+
+/**
+ * `--robust RULE[,NAME=VALUE…]` and `--norm-filter TAU`: the roster's `robust` rule as its JSON
+ * object, e.g. `--robust multi-krum,f=1,m=3` is `{"kind": "multi-krum", "f": 1, "m": 3}`; the
+ * values are numbers and the rule's own checks (`parseRobustRule`, then the group checks of
+ * `createRoster`) name what is wrong. Nothing without `--robust` (the plain weighted mean).
+ * Refuses (usage error) `--norm-filter` without `--robust`, a parameter that is not NAME=NUMBER,
+ * a parameter given twice.
+ */
+function robustOf(args: Args): Pick<RosterParameters, "robust"> {
+  if (args.robust === undefined) {
+    if (args["norm-filter"] !== undefined) throw usageError("--norm-filter needs --robust RULE");
+    return {};
+  }
+  const [kind, ...params] = String(args.robust).split(",");
+  const rule: Record<string, unknown> = { kind };
+  for (const p of params) {
+    const m = /^([a-z]+)=(.+)$/.exec(p);
+    if (m === null) throw usageError(`--robust: ${p} is not NAME=NUMBER (e.g. beta=0.2)`);
+    if (m[1] in rule) throw usageError(`--robust: ${m[1]} is given twice`);
+    rule[m[1]] = number(m[2], `robust ${m[1]}`);
+  }
+  if (args["norm-filter"] !== undefined) {
+    rule.normFilter = { tau: number(String(args["norm-filter"]), "norm-filter") };
+  }
+  return { robust: rule };
+}
+
+/** The roster's rule and what it tolerates, in one line for the operator. */
+function robustText(file: RosterParameters): string {
+  const rule = parseRobustRule(file.robust);
+  const plan = file.groups!;
+  const fewest = plan.minGroups ?? Math.ceil((2 * (plan.count ?? 1)) / 3);
+  return `robust: each round publishes ${describeRobustRule(rule)} of the group means ` +
+    `(the raw total stays certified alongside); with ${fewest} or more groups it tolerates ` +
+    `${tolerates(rule, Math.max(fewest, minimumGroups(rule)))} poisoned group(s)`;
 }
 
 /**

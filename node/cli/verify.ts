@@ -17,6 +17,7 @@
 import {
   aggregateMean,
   type CertifiedGroupSums,
+  describeRobustRule,
   type DpGuarantee,
   dpGuarantee,
   FLAT_TENSOR_NAME,
@@ -52,6 +53,11 @@ interface FileVerdict {
   readonly format?: TensorFormat;
   /** Whether it is exactly what the certificate determines. */
   readonly matches: boolean;
+  /**
+   * Under a robust rule, which mean it is: the published `robust` result, or the `plain`
+   * weighted mean of the total (both are determined by the certificate).
+   */
+  readonly of?: "robust" | "plain";
   /** What is wrong with it, when it does not match. */
   readonly reason?: string;
 }
@@ -113,7 +119,12 @@ export async function verify(argv: string[]): Promise<number> {
       v = await verifySum(versions, roster, certificatePath, certificate, sum);
     }
     roster = v!.version.roster;
-    const expected = aggregateMean(roster, v!.round, v!.aggregate, v!.members.length);
+    const plain = aggregateMean(roster, v!.round, v!.aggregate, v!.members.length);
+    // Under a robust rule the published mean is the rule's result, recomputed (and checked
+    // against the certificate) by the verification above; the plain mean of the total matches
+    // too (a node serves it with mean=plain).
+    const robust = v!.groups?.robust;
+    const expected = robust === undefined ? plain : Float32Array.from(robust.result);
     const verdicts: FileVerdict[] = [];
     for (const f of files) {
       if (f.kind.kind === "sum") {
@@ -122,12 +133,15 @@ export async function verify(argv: string[]): Promise<number> {
       }
       const format = (f.kind as { format: TensorFormat }).format;
       const reason = meanDifference(f.path, f.bytes, format, roster, expected);
+      const isPlain = robust !== undefined && reason !== undefined &&
+        meanDifference(f.path, f.bytes, format, roster, plain) === undefined;
       verdicts.push({
         path: f.path,
         kind: "mean",
         format,
-        matches: reason === undefined,
-        ...(reason === undefined ? {} : { reason }),
+        matches: reason === undefined || isPlain,
+        ...(robust === undefined ? {} : { of: isPlain ? "plain" : "robust" }),
+        ...(reason === undefined || isPlain ? {} : { reason }),
       });
     }
     return printVerdict(args.json, roster, v!, verdicts, list(args.amendment).length > 0);
@@ -345,10 +359,25 @@ function groupsResult(roster: Roster, groups: CertifiedGroupSums) {
       sumHash: toHex(g.hash),
     })),
     excluded: groups.excluded,
+    ...(groups.robust === undefined ? {} : {
+      robust: {
+        rule: describeRobustRule(groups.robust.rule),
+        resultHash: toHex(groups.robust.hash),
+        kept: groups.robust.kept,
+        discarded: groups.robust.discarded,
+        filtered: groups.robust.filtered,
+        downWeighted: groups.robust.downWeighted,
+      },
+    }),
   };
 }
 
-/** One line per included group and one for the groups left out. */
+/** A list of group indices, or "none". */
+function groupList(groups: readonly number[]): string {
+  return groups.length === 0 ? "none" : groups.join(", ");
+}
+
+/** One line per included group, one for the groups left out, one for the robust result. */
 function groupsLines(groups: ReturnType<typeof groupsResult>): string {
   return [
     ...groups.included.map((g) =>
@@ -356,6 +385,16 @@ function groupsLines(groups: ReturnType<typeof groupsResult>): string {
       `${g.sumHash.slice(0, 16)}…`
     ),
     `groups left out: ${groups.excluded.length === 0 ? "none" : groups.excluded.join(", ")}`,
+    ...(groups.robust === undefined ? [] : [
+      `robust result: ${groups.robust.rule}, recomputed bit for bit (hash ` +
+      `${groups.robust.resultHash.slice(0, 16)}…); groups kept: ${
+        groupList(groups.robust.kept)
+      }, ` +
+      `discarded: ${groupList(groups.robust.discarded)} (by the norm filter: ` +
+      `${groupList(groups.robust.filtered)}), down-weighted: ${
+        groupList(groups.robust.downWeighted)
+      }`,
+    ]),
   ].join("\n");
 }
 

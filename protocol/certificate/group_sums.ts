@@ -10,11 +10,13 @@
 import { equalBytes, u64be } from "../encoding/bytes.ts";
 import { HASH, taggedHash } from "../crypto/mod.ts";
 import { ensure } from "../errors.ts";
+import { describeRobustRule } from "../robust/rule.ts";
 import type { Roster } from "../federation/roster.ts";
 import { roundGroups } from "../federation/round_groups.ts";
 import { type Session, sessionHash } from "../federation/session.ts";
 import { type MemberSet, toMemberSet } from "../math/member_set.ts";
 import type { Certificate } from "../wire/messages.ts";
+import { type RobustOutcome, robustOutcome } from "./robust_result.ts";
 
 /** One included group's certified sum. */
 export interface GroupSum {
@@ -40,6 +42,11 @@ export interface CertifiedGroupSums {
   readonly included: readonly GroupSum[];
   /** The groups left out of the round (too few inputs, or not unmasked), ascending. */
   readonly excluded: readonly number[];
+  /**
+   * Under a robust rule: the round's robust result, recomputed from the group sums and checked
+   * against the hash the certificate binds.
+   */
+  readonly robust?: RobustOutcome;
 }
 
 /** The number of bytes of a certificate body holding the total and `included` group sums. */
@@ -73,7 +80,9 @@ export function groupBody(dim: number, sums: readonly Uint32Array[]): Uint32Arra
  *   groups than `minGroups`;
  * - a body whose length is not the total plus one sum per included group;
  * - a total that is not the word-wise sum of the group sums (a wrong group sum);
- * - a group weight outside [m, m · maxWeight] for its m inputs.
+ * - a group weight outside [m, m · maxWeight] for its m inputs;
+ * - under a robust rule, a robust result hash other than that of the rule's result over the
+ *   included groups' means (`robust_result.ts`): a result that does not follow from the sums.
  *
  * The caller checks the body hash and the total weight against the returned members.
  */
@@ -147,6 +156,22 @@ export function checkGroupSums(
     leader,
   );
   const inSum = new Set(groups.included);
+  let robust: RobustOutcome | undefined;
+  if (roster.robust !== undefined) {
+    robust = robustOutcome(
+      roster,
+      session,
+      included.map((g) => ({ group: g.group, inputs: g.members.length, sum: g.sum })),
+      leader,
+    );
+    ensure(
+      groups.robustHash !== undefined && equalBytes(groups.robustHash, robust.hash),
+      "commitment-mismatch",
+      `the certified robust result is not ${describeRobustRule(roster.robust)} of the group ` +
+        "means: it does not follow from the sums",
+      leader,
+    );
+  }
   return {
     members: toMemberSet(included.flatMap((g) => g.members)),
     groups: {
@@ -154,6 +179,7 @@ export function checkGroupSums(
       partition: rg.partition.groups,
       included,
       excluded: rg.partition.groups.map((_, j) => j).filter((j) => !inSum.has(j)),
+      ...(robust === undefined ? {} : { robust }),
     },
   };
 }

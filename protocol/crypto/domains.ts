@@ -25,6 +25,8 @@ export const HASH = {
   aggregate: "fedagg/v1/hash/aggregate",
   /** One group's certified sum, for display and comparison (`certificate/group_sums.ts`). */
   groupSum: "fedagg/v1/hash/group-sum",
+  /** A grouped round's robust result, bound by its certificate (`certificate/robust_result.ts`). */
+  robustResult: "fedagg/v1/hash/robust-result",
   certificate: "fedagg/v1/hash/certificate",
   /** A DP round's public rotation key: roster hash and round (`dp/mechanism.ts`). */
   dpRotationKey: "fedagg/v1/hash/dp/rotation-key",

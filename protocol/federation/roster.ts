@@ -21,6 +21,14 @@ import { defaultThreshold } from "../graph/secagg_plus.ts";
 import { type QuantizationParameters, quantizationParameters } from "../math/quantize.ts";
 import { type DpParameters, dpParameters, type DpSettings } from "../dp/parameters.ts";
 import {
+  checkGroupCount,
+  describeRobustRule,
+  parseRobustRule,
+  type RobustRule,
+  robustRuleValue,
+  tolerates,
+} from "../robust/rule.ts";
+import {
   checkedLayout,
   flatLayout,
   isFlatLayout,
@@ -88,11 +96,11 @@ export interface RosterSettings {
    */
   readonly groups?: GroupSettings | GroupPlan;
   /**
-   * The robust rule over the group means: an opaque JSON object checked by the rules module.
-   * Until that module exists only its absence is accepted: the group sums are published with
-   * their plain weighted mean.
+   * The robust rule over the group means (`robust/rule.ts`; its JSON form, read by
+   * `parseRobustRule`). Needs `groups`. Absent (the default): the round's result is the plain
+   * weighted mean of the total.
    */
-  readonly robust?: unknown;
+  readonly robust?: RobustRule | Readonly<Record<string, unknown>>;
   /** How long the leader waits in a stage for stragglers (ms); see {@link defaultTimeouts}. */
   readonly stageTimeoutMs?: number;
   /**
@@ -141,6 +149,11 @@ export interface Roster {
   readonly graph: GraphSettings;
   /** The groups of group-wise aggregation, or undefined for one sum over everyone. */
   readonly groups: GroupPlan | undefined;
+  /**
+   * The robust rule a grouped round's result is combined with from the group means, or
+   * undefined for the plain weighted mean of the total. Only with `groups`.
+   */
+  readonly robust: RobustRule | undefined;
   /** Fixed-point encoding of updates and weights, checked not to overflow 2^32. */
   readonly quantization: QuantizationParameters;
   /** How long the leader waits past t answers for the rest, at each later stage (ms). */
@@ -232,7 +245,8 @@ function float64Bytes(x: number): Uint8Array {
  * completing while fewer than 2t − n members are corrupt: the default ⌊2n/3⌋ + 1 tolerates
  * ⌈n/3⌉ − 1 lost members and, for n = 9, up to 4 corrupt ones), a graph whose degree is odd or
  * ≥ n or whose threshold is not a strict majority of a closed neighbourhood, quantization that
- * could overflow 2^32, non-positive timeouts, a numeric setting of another type (named as a type
+ * could overflow 2^32, non-positive timeouts, a robust rule without groups or that the groups'
+ * `minGroups` cannot run or leaves tolerating nothing (`robust`), a numeric setting of another type (named as a type
  * error: `"2"` is not a threshold), and a member name or address list outside the limits of
  * {@link Member}.
  *
@@ -275,6 +289,7 @@ export function createRoster(settings: RosterSettings): Roster {
   }
   const graph = checkedGraph(settings.graph ?? { kind: "complete" }, n);
   const groups = checkedGroups(settings, graph, n);
+  const robust = checkedRobust(settings, groups);
   const quantization = quantizationParameters({
     members: n,
     clip: settings.clip ?? DEFAULT_CLIP,
@@ -302,6 +317,7 @@ export function createRoster(settings: RosterSettings): Roster {
     threshold,
     graph,
     groups,
+    robust,
     quantization,
     ...timeouts,
     ...(dp === undefined ? {} : { dp }),
@@ -316,6 +332,7 @@ export function createRoster(settings: RosterSettings): Roster {
     threshold,
     graph,
     groups,
+    robust,
     quantization,
     ...timeouts,
     ...(dp === undefined ? {} : { dp }),
@@ -479,22 +496,53 @@ function checkedMembers(list: readonly Member[], mode: Mode): Member[] {
 /**
  * The group plan, checked for a roster of `n` (`checkedGroupPlan`), or undefined without groups
  * (a Harary graph then applies inside every group larger than its degree + 1, `groups.ts`).
- * Refuses (ConfigError) any `robust` rule (no rules module in this build).
  */
 function checkedGroups(
   settings: RosterSettings,
   graph: GraphSettings,
   n: number,
 ): GroupPlan | undefined {
-  if (settings.robust !== undefined) {
-    throw new ConfigError(
-      "robust",
-      "no robust rules are available in this build: leave it out (the group sums are " +
-        "published with their plain weighted mean)",
-    );
-  }
   if (settings.groups === undefined) return undefined;
   return checkedGroupPlan(settings.groups, n, graph);
+}
+
+/**
+ * The robust rule (`parseRobustRule`), or undefined without one. Refuses (ConfigError `robust…`
+ * naming the field): an invalid rule; a rule without `groups`; groups whose `minGroups` (the
+ * fewest group means a round may publish) is below what the rule needs (`minimumGroups`, e.g.
+ * multi-Krum's g > 2f + 2) or leave it no poisoned group to tolerate (`tolerates` = 0: the rule
+ * would then promise nothing plain averaging does not).
+ */
+function checkedRobust(
+  settings: RosterSettings,
+  groups: GroupPlan | undefined,
+): RobustRule | undefined {
+  if (settings.robust === undefined) return undefined;
+  const rule = parseRobustRule(settings.robust);
+  if (groups === undefined) {
+    throw new ConfigError(
+      "robust",
+      "a robust rule combines group means: it needs groups (--groups G or --group-size M)",
+    );
+  }
+  const name = describeRobustRule(rule);
+  try {
+    checkGroupCount(rule, groups.minGroups);
+  } catch (err) {
+    throw new ConfigError(
+      "robust",
+      `${name} cannot run on the ${groups.minGroups} groups a round may be left with ` +
+        `(groups.minGroups): ${(err as Error).message}`,
+    );
+  }
+  if (tolerates(rule, groups.minGroups) < 1) {
+    throw new ConfigError(
+      "robust",
+      `${name} tolerates no poisoned group among the ${groups.minGroups} groups a round may be ` +
+        `left with (groups.minGroups): raise the group count or minGroups`,
+    );
+  }
+  return rule;
 }
 
 /** The graph, checked for a roster of `n` (see {@link createRoster}). */
@@ -572,10 +620,11 @@ function checkedTimeouts(
  * `["fedagg/v1/roster", federation, mode, [member…], d, t, graph, clip, scale, maxWeight,
  * stageTimeoutMs, viewTimeoutMs, advertiseTimeoutMs, roundDeadlineMs]`, floats as IEEE-754 bytes,
  * then `["groups", by, value, minGroupSize, minGroups, allowSmallGroups]` when the roster has
- * groups (a roster without them hashes as before groups existed), followed by the layout hash
- * (`layout.ts`) unless the layout is the flat layout of d (a roster without a layout keeps the hash
- * it had before layouts; any other layout changes it), then the DP parameters ({@link dpCanonical})
- * in DP mode (a roster without DP keeps its hash). A member
+ * groups (a roster without them hashes as before groups existed), then `["robust", rule]` (the
+ * rule's canonical value, `robustRuleValue`) when it has a robust rule, followed by the layout
+ * hash (`layout.ts`) unless the layout is the flat layout of d (a roster without a layout keeps the
+ * hash it had before layouts; any other layout changes it), then the DP parameters
+ * ({@link dpCanonical}) in DP mode (a roster without DP keeps its hash). A member
  * is `[id, key, pqKey | null]`, or `[id, key, pqKey | null, name, [address…]]` when it has a
  * non-empty name or addresses (so a roster without them hashes as before they existed).
  */
@@ -605,6 +654,7 @@ function rosterHash(r: Omit<Roster, "hash" | "indexOf">): Uint8Array<ArrayBuffer
     const g = r.groups;
     canonical.push(["groups", g.by, g.value, g.minGroupSize, g.minGroups, g.allowSmallGroups]);
   }
+  if (r.robust !== undefined) canonical.push(["robust", robustRuleValue(r.robust)]);
   if (!isFlatLayout(r.layout)) canonical.push(layoutHash(r.layout));
   if (r.dp !== undefined) canonical.push(dpCanonical(r.dp));
   return taggedHash(HASH.roster, encode(canonical));

@@ -22,6 +22,7 @@
  */
 import { equalBytes, u32Bytes, u32View, wipe } from "../encoding/bytes.ts";
 import { sealCertificate } from "../certificate/certificate.ts";
+import { robustOutcome } from "../certificate/robust_result.ts";
 import { groupBody } from "../certificate/group_sums.ts";
 import type { Value } from "../encoding/codec.ts";
 import { type Rng, sha256 } from "../crypto/mod.ts";
@@ -620,6 +621,20 @@ export class Leader {
         ),
       ];
     }
+    // The robust result is computed from the sums before they are wiped.
+    let robustHash: Uint8Array | undefined;
+    if (roster.robust !== undefined) {
+      try {
+        const inputs = included.map((group, i) => ({
+          group,
+          inputs: rg.members(group, this.#u3).length,
+          sum: sums[i],
+        }));
+        robustHash = robustOutcome(roster, this.session, inputs).hash;
+      } catch (err) {
+        return [...out, ...this.#fail(`the robust rule failed: ${(err as Error).message}`)];
+      }
+    }
     const body = groupBody(roster.dim, sums);
     for (const s of this.#groupSums.values()) wipe(s);
     this.#groupSums.clear();
@@ -628,6 +643,7 @@ export class Leader {
       ...await this.#publishBody(body, intersectionOfGroups(rg, included, this.#u3), {
         seed: rg.partition.seed,
         included,
+        ...(robustHash === undefined ? {} : { robustHash }),
       }),
     ];
   }

@@ -812,7 +812,7 @@ export class Participant {
     const { u1, keys } = await checkKeyList(v, env);
     const neighbours = v.graph.neighbours(self).filter((u) => keys.has(u));
     let tk = ownerShareThreshold(roster, v.graph, self);
-    // A group with fewer members in U1 than its need can never reach it in U3 â U1, so it is
+    // A group with fewer members in U1 than its need can never reach it in U3 ⊆ U1, so it is
     // never unmasked (no member reveals for it): its members still take part, dealing to the
     // holders they have, and are left out of the round's sums (`round_groups.ts`).
     const rg = roundGroups(roster, this.round);

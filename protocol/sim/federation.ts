@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { RobustRule } from "../robust/rule.ts";
 import { labelledRng } from "../crypto/mod.ts";
 import { createRoster, type Member, type Roster } from "../federation/roster.ts";
 import { MemberSigner } from "../federation/signer.ts";
@@ -37,6 +38,8 @@ export interface SimulatedFederationSettings {
   readonly groups?: GroupSettings;
   /** Distributed DP settings for the roster (needs `maxWeight` 1). */
   readonly rosterDp?: DpSettings;
+  /** The robust rule over the group means (`robust/rule.ts`); needs `groups`; default none. */
+  readonly robust?: RobustRule;
 }
 
 /** A federation's signers (index = roster index) and its roster. */
@@ -92,6 +95,7 @@ export async function simulatedFederation(
     maxWeight: settings.maxWeight ?? 100,
     graph,
     ...(settings.groups === undefined ? {} : { groups: settings.groups }),
+    ...(settings.robust === undefined ? {} : { robust: settings.robust }),
     stageTimeoutMs: 1000,
     advertiseTimeoutMs: 1000,
     viewTimeoutMs: 3000,

@@ -28,6 +28,7 @@ export {
   type SimulatedFederationSettings,
 } from "./federation.ts";
 export {
+  byzantineMembers,
   type DropStage,
   type GroupReport,
   type KillStage,

@@ -26,6 +26,9 @@ import type { ProtocolEvent } from "../round/events.ts";
 import { type ExchangeStage, type Stage, TRANSITIONS } from "../round/stages.ts";
 import { type MessageType, openFrame } from "../wire/frame.ts";
 import { simulatedFederation } from "./federation.ts";
+import { type Attack, attackUpdates, GaussianSource } from "./attacks.ts";
+import { roundGroups } from "../federation/round_groups.ts";
+import { describeRobustRule, type RobustRule } from "../robust/rule.ts";
 import { SimNetwork, type SimNode, type Wire } from "./network.ts";
 import {
   type DpInputs,
@@ -94,6 +97,17 @@ export interface SimOptions {
   readonly onGroups?: (round: number, groups: CertifiedGroupSums) => void;
   /** Distributed DP (`dp_report.ts`): the roster gets a `dp` section, weights are 1. */
   readonly dp?: SimDpOptions;
+  /** The robust rule over the group means (`robust/rule.ts`; needs `groups`); default none. */
+  readonly robust?: RobustRule;
+  /**
+   * Byzantine members per round (default 0). They follow the protocol but submit `attack`'s
+   * update with the largest weight they may claim. With groups they sit in distinct groups
+   * (the first member of groups 0, 1, …, K − 1 of the round's public partition: the worst case
+   * for a rule, each poisoning a group); without groups they are members 0 … K − 1.
+   */
+  readonly byzantine?: number;
+  /** What the Byzantine members submit (`attacks.ts`); required when `byzantine` > 0. */
+  readonly attack?: Attack;
 }
 
 /** One group of a simulated round (group-wise aggregation), JSON-friendly. */
@@ -167,6 +181,23 @@ export interface RoundReport {
   readonly bodyBytes?: number;
   /** The DP figures (DP rosters only; `dp_report.ts`). */
   readonly dp?: DpRoundReport;
+  /** The ids of the round's Byzantine members (with `byzantine` > 0). */
+  readonly byzantine?: readonly string[];
+  /**
+   * With `byzantine` or `attack`: the relative L2 distance ‖a − h‖/‖h‖ of the plain weighted mean
+   * of the total from h, the weighted mean of the honest certified members' clipped updates.
+   */
+  readonly plainError?: number;
+  /** Under a robust rule (with an attack): the same for the published robust result. */
+  readonly robustError?: number;
+  /** Under a robust rule: the rule and the groups it kept, discarded, filtered, down-weighted. */
+  readonly robust?: {
+    readonly rule: string;
+    readonly kept: readonly number[];
+    readonly discarded: readonly number[];
+    readonly filtered: readonly number[];
+    readonly downWeighted: readonly number[];
+  };
 }
 
 /** The whole run. */
@@ -249,6 +280,79 @@ interface RoundInputs {
   readonly quantized: Uint32Array[];
   /** DP rosters: the members' DP inputs (`quantized` holds their words). */
   readonly dp?: DpInputs;
+  /** The Byzantine members, ascending (none without an attack). */
+  readonly byzantine?: readonly number[];
+}
+
+/** The Byzantine members of `round`: see {@link SimOptions.byzantine}. */
+export function byzantineMembers(roster: Roster, round: number, k: number): number[] {
+  const n = roster.members.length;
+  if (!Number.isSafeInteger(k) || k < 0 || k >= n) {
+    throw new RangeError(`byzantine must be an integer in [0, n − 1] = [0, ${n - 1}], got ${k}`);
+  }
+  const rg = roundGroups(roster, round);
+  if (rg === undefined) return [...Array(k).keys()];
+  // Round-robin over the groups: one per group first, then a second per group, …
+  const out: number[] = [];
+  for (let layer = 0; out.length < k; layer++) {
+    for (const g of rg.partition.groups) {
+      if (out.length < k && layer < g.length) out.push(g[layer]);
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+/**
+ * Inputs under attack: honest member i sends u_i = μ + 0.125·ε_i with μ ~ N(0, 0.25²)^d drawn
+ * per round (a shared direction, so the honest mean is far from zero; the honest spread is half
+ * its scale, as in `scripts/robust_plaintext.ts`) and ε_i ~ N(0, 1)^d, all times the clip, with weight 1 + (a draw mod maxWeight); the Byzantine members send `attack`'s update
+ * (computed from every honest update: an omniscient attacker) with weight maxWeight. Every
+ * update is clipped and quantized as a real member's.
+ */
+function attackedInputs(
+  roster: Roster,
+  round: number,
+  seed: number,
+  options: Pick<SimOptions, "byzantine" | "attack">,
+): RoundInputs {
+  const q = roster.quantization;
+  const d = roster.dim;
+  const n = roster.members.length;
+  const bad = byzantineMembers(roster, round, options.byzantine ?? 0);
+  if (bad.length > 0 && options.attack === undefined) {
+    throw new RangeError("Byzantine members need an attack");
+  }
+  const gauss = new GaussianSource(labelledRng("fedagg-sim", seed, "attack-inputs", round));
+  const mu = Float64Array.from({ length: d }, () => 0.25 * q.clip * gauss.next());
+  const updates: Float64Array[] = Array.from(
+    { length: n },
+    () => mu.map((m) => m + 0.125 * q.clip * gauss.next()),
+  );
+  const weightRng = labelledRng("fedagg-sim", seed, "attack-weights", round);
+  const weights = updates.map(() =>
+    1 + (new DataView(weightRng(4).buffer).getUint32(0) % q.maxWeight)
+  );
+  const isBad = new Set(bad);
+  if (bad.length > 0) {
+    const crafted = attackUpdates(
+      options.attack!,
+      { honest: updates.filter((_, i) => !isBad.has(i)), own: bad.map((i) => updates[i]) },
+      labelledRng("fedagg-sim", seed, "attack", round),
+    );
+    bad.forEach((i, k) => {
+      updates[i] = crafted[k];
+      weights[i] = q.maxWeight;
+    });
+  }
+  const floats = updates.map((u) => Float32Array.from(u));
+  return {
+    floats,
+    weights,
+    quantized: floats.map((x, i) =>
+      quantize(x, weights[i], q, labelledRng("fedagg-sim", seed, "rounding", round, i))
+    ),
+    byzantine: bad,
+  };
 }
 
 function roundInputs(
@@ -256,7 +360,11 @@ function roundInputs(
   round: number,
   seed: number,
   withhold = 0,
+  options: Pick<SimOptions, "byzantine" | "attack"> = {},
 ): RoundInputs {
+  if ((options.byzantine ?? 0) > 0 || options.attack !== undefined) {
+    return attackedInputs(roster, round, seed, options);
+  }
   const q = roster.quantization;
   const inputRng = labelledRng("fedagg-sim", seed, "input", round);
   const inputs: RoundInputs = { floats: [], weights: [], quantized: [] };
@@ -400,7 +508,7 @@ async function simulateRound(
 ): Promise<RoundReport> {
   const n = roster.members.length;
   const log = new RoundLog(n);
-  const inputs = roundInputs(roster, round, options.seed, options.dp?.withhold);
+  const inputs = roundInputs(roster, round, options.seed, options.dp?.withhold, options);
   const dropAt = dropouts(roster, round, options);
   const leader0 = leaderOf(roster, round, 0);
   const killAt = options.killLeaderAt === undefined ? undefined : answerInto(options.killLeaderAt);
@@ -487,6 +595,7 @@ async function report(
   );
   let verified = false;
   let groups: GroupReport[] | undefined;
+  let robust: CertifiedGroupSums["robust"];
   try {
     const v = await verifyFinalCertificate(roster, final.certificate, u32Bytes(final.aggregate));
     verified = true;
@@ -494,6 +603,7 @@ async function report(
       options.onGroups?.(round, v.groups);
       groups = groupReports(roster, inputs, v.groups);
       exact &&= groups.every((g) => g.exact);
+      robust = v.groups.robust;
     }
   } catch (err) {
     log.refusals.push(`offline verification: ${(err as Error).message}`);
@@ -519,6 +629,9 @@ async function report(
       dp,
     };
   }
+  const attacked = inputs.byzantine !== undefined;
+  const honest = attacked ? honestMean(roster, inputs, final.members) : undefined;
+  const plainMean = dequantizeMean(total, q, final.members.length);
   return {
     ...base,
     survivors: final.members.length,
@@ -527,7 +640,59 @@ async function report(
     verified,
     maxAbsError: maxAbsError(roster, inputs, final.members, total),
     ...(groups === undefined ? {} : { groups, bodyBytes: final.aggregate.byteLength }),
+    ...(inputs.byzantine === undefined
+      ? {}
+      : { byzantine: inputs.byzantine.map((i) => roster.members[i].id) }),
+    ...(honest === undefined ? {} : { plainError: relativeError(plainMean, honest) }),
+    ...(honest === undefined || robust === undefined
+      ? {}
+      : { robustError: relativeError(robust.result, honest) }),
+    ...(robust === undefined ? {} : {
+      robust: {
+        rule: describeRobustRule(robust.rule),
+        kept: robust.kept,
+        discarded: robust.discarded,
+        filtered: robust.filtered,
+        downWeighted: robust.downWeighted,
+      },
+    }),
   };
+}
+
+/**
+ * The weighted mean of the honest members among `members` (their updates clipped as the
+ * quantizer clips them), in float64; undefined when none is honest.
+ */
+function honestMean(
+  roster: Roster,
+  inputs: RoundInputs,
+  members: readonly number[],
+): Float64Array | undefined {
+  const bad = new Set(inputs.byzantine ?? []);
+  const c = roster.quantization.clip;
+  const out = new Float64Array(roster.dim);
+  let weight = 0;
+  for (const m of members) {
+    if (bad.has(m)) continue;
+    weight += inputs.weights[m];
+    const x = inputs.floats[m];
+    for (let j = 0; j < out.length; j++) {
+      out[j] += inputs.weights[m] * Math.max(-c, Math.min(c, x[j]));
+    }
+  }
+  if (weight === 0) return undefined;
+  for (let j = 0; j < out.length; j++) out[j] /= weight;
+  return out;
+}
+
+/** ‖a − h‖ / ‖h‖ in float64. */
+function relativeError(a: ArrayLike<number>, h: Float64Array): number {
+  let num = 0, den = 0;
+  for (let j = 0; j < h.length; j++) {
+    num += (a[j] - h[j]) ** 2;
+    den += h[j] ** 2;
+  }
+  return Math.sqrt(num / den);
 }
 
 /** Each group of the round: its certified members and weight, and whether its sum is exact. */

@@ -319,15 +319,26 @@ export interface CertifiedGroups {
   readonly seed: Uint8Array;
   /** The groups whose sums follow the total in the body, strictly ascending. */
   readonly included: readonly number[];
+  /**
+   * With a robust rule only (a roster with `robust`): the hash of the round's robust result
+   * (`certificate/robust_result.ts`). Absent otherwise.
+   */
+  readonly robustHash?: Uint8Array;
 }
 
 /**
  * Fields of a Certificate message: `[u2Hash, u3, approvals, aggregateHash, totalWeight]`, and
- * with groups a sixth, `[seed, [included group…]]`.
+ * with groups a sixth, `[seed, [included group…]]`, or `[seed, [included group…], robustHash]`
+ * under a robust rule.
  */
 export function certificateFields(c: Certificate): Value[] {
   const fields: Value[] = [c.u2Hash, c.u3, c.approvals, c.aggregateHash, c.totalWeight];
-  if (c.groups !== undefined) fields.push([c.groups.seed, [...c.groups.included]]);
+  if (c.groups !== undefined) {
+    const { seed, included, robustHash } = c.groups;
+    fields.push(
+      robustHash === undefined ? [seed, [...included]] : [seed, [...included], robustHash],
+    );
+  }
   return fields;
 }
 
@@ -345,13 +356,16 @@ export function readCertificate(env: Envelope, roster: Roster): Certificate {
     totalWeight: f.uint(4, "total weight", 2 ** 32 - 1),
   };
   if (!grouped) return certificate;
-  const g = new Fields(f.list(5, "groups", 2), 2, "certificate groups", env.sender);
+  const robust = roster.robust !== undefined;
+  const size = robust ? 3 : 2;
+  const g = new Fields(f.list(5, "groups", size), size, "certificate groups", env.sender);
   return {
     ...certificate,
     groups: {
       seed: g.bytes(0, "partition seed", 32),
       // Group indices are read like member indices: strictly increasing, each below g.
       included: g.members(1, "included groups", roster.groups!.count),
+      ...(robust ? { robustHash: g.bytes(2, "robust result hash", 32) } : {}),
     },
   };
 }

@@ -2,7 +2,7 @@
  * Group-wise aggregation at the node's edges: `fedagg roster create --groups G | --group-size M`
  * writes the roster's `groups` (and refuses contradictory or orphaned options, and groups below
  * the safe size without `--allow-small-groups`); the roster file's strict reader names a
- * misspelt group key and refuses a `robust` rule (no rules module yet); `fedagg verify` checks a
+ * misspelt group key and checks a `robust` rule with the groups; `fedagg verify` checks a
  * grouped round's certified body (the total and each group's sum), prints each group's inputs,
  * weight and sum hash, matches the mean against the total, and refuses a body whose group sum was
  * changed.
@@ -13,6 +13,7 @@ import { u32Bytes } from "../../protocol/encoding/bytes.ts";
 import { inlineExpander } from "../../protocol/math/masking.ts";
 import { dequantizeMean, quantize } from "../../protocol/math/quantize.ts";
 import { ConfigError } from "../../protocol/errors.ts";
+import { roundGroups } from "../../protocol/federation/round_groups.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import {
   addMember,
@@ -72,10 +73,49 @@ Deno.test("cli roster create: --groups and --group-size, their minimums and refu
     await refused(/--allow-small-groups needs --groups/, "--allow-small-groups");
     await refused(/below the safe size 4/, "--group-size", "2");
     await refused(/groups.minGroups/, "--groups", "3", "--min-groups", "4");
+
+    // --robust RULE[,NAME=VALUE…] [--norm-filter TAU]: the rule's JSON, checked with the groups.
+    const robust = await create(
+      "--groups",
+      "5",
+      "--min-groups",
+      "5",
+      "--robust",
+      "multi-krum,f=1,m=2",
+      "--norm-filter",
+      "2.5",
+    );
+    assertEquals(robust.code, 0, robust.err);
+    assertMatch(
+      robust.out,
+      /robust: each round publishes multi-krum\(f=1, m=2\) after norm filter/,
+    );
+    assertEquals((await readRosterFile(`${root}/r.json`)).robust, {
+      kind: "multi-krum",
+      f: 1,
+      m: 2,
+      normFilter: { tau: 2.5 },
+    });
+    await refused(/--norm-filter needs --robust/, "--groups", "3", "--norm-filter", "2");
+    await refused(/needs groups/, "--robust", "median");
+    await refused(/robust.kind/, "--groups", "3", "--robust", "mean");
+    await refused(/robust.beta/, "--groups", "3", "--min-groups", "3", "--robust", "trimmed-mean");
+    await refused(/not NAME=NUMBER/, "--groups", "3", "--robust", "trimmed-mean,0.2");
+    // A median over the 2 groups a round of 3 may keep tolerates no poisoned group.
+    await refused(/tolerates no poisoned group/, "--groups", "3", "--robust", "median");
+    await refused(
+      /g > 2f \+ 2/,
+      "--groups",
+      "3",
+      "--min-groups",
+      "3",
+      "--robust",
+      "multi-krum,f=1,m=1",
+    );
   });
 });
 
-Deno.test("roster file: groups are read strictly; a robust rule is refused until rules exist", () => {
+Deno.test("roster file: groups are read strictly; a robust rule is checked with the groups", () => {
   const base = {
     ...newRosterFile({ ...DEFAULT_PARAMETERS, federation: "g", dim: 4 }),
   };
@@ -97,15 +137,24 @@ Deno.test("roster file: groups are read strictly; a robust rule is refused until
     "groups.allowSmallGroups",
   );
   assertEquals(key({ ...base, robust: "median" }), "robust");
-  // Parsed (an object), then refused where rosters are built.
-  const withRule = parseRosterFile({ ...base, robust: { rule: "median" } });
-  let setting = "";
-  try {
-    checkRosterParameters(withRule);
-  } catch (err) {
-    if (err instanceof ConfigError) setting = err.setting;
-  }
-  assertEquals(setting, "robust");
+  // Parsed (an object), then checked where rosters are built: with groups, by the rule's fields.
+  const refusal = (file: unknown) => {
+    try {
+      checkRosterParameters(parseRosterFile(file));
+    } catch (err) {
+      if (err instanceof ConfigError) return err.setting;
+      throw err;
+    }
+    return "accepted";
+  };
+  assertEquals(refusal({ ...base, robust: { kind: "median" } }), "robust");
+  const grouped = { ...base, groups: { count: 3, minGroups: 3 } };
+  assertEquals(refusal({ ...grouped, robust: { kind: "median" } }), "accepted");
+  assertEquals(refusal({ ...grouped, robust: { rule: "median" } }), "robust.kind");
+  assertEquals(
+    refusal({ ...grouped, robust: { kind: "trimmed-mean", beta: "0.1" } }),
+    "robust.beta",
+  );
 });
 
 Deno.test("cli verify: a grouped round's body, its per-group report, and a changed group sum", async () => {
@@ -174,5 +223,87 @@ Deno.test("cli verify: a grouped round's body, its per-group report, and a chang
     const bad = await verify(true, "changed");
     assertEquals(bad.code, 1, bad.out);
     assertMatch(JSON.parse(bad.out).reason, /changed .*not the one the certificate/);
+  });
+});
+
+Deno.test("cli verify: a robust round's result is recomputed bit for bit, its groups named", async () => {
+  await withTempDir("fedagg-verify-robust-", async (root) => {
+    const identities: NodeIdentity[] = [];
+    for (let i = 0; i < 12; i++) {
+      identities.push(await createIdentity(`${root}/m${i}`, rngFor("cli-robust", i)));
+    }
+    let file = newRosterFile({
+      ...DEFAULT_PARAMETERS,
+      federation: "verify-robust",
+      dim: 6,
+      maxWeight: 10,
+      groups: { count: 3, minGroups: 3 },
+      robust: { kind: "median", normFilter: { tau: 2 } },
+    });
+    for (const id of identities) file = addMember(file, id.card(["/ip4/127.0.0.1/tcp/1"]));
+    for (const id of identities) file = await signRoster(file, id);
+    const rosterPath = `${root}/roster.json`;
+    await writeRosterFile(rosterPath, file);
+    const roster = rosterOf(file);
+    assertEquals(roster.robust, { kind: "median", normFilter: { tau: 2 } });
+    const signers = roster.members.map((m) => identities.find((i) => i.peerId === m.id)!.signer);
+    const net = new EndpointNet({ roster, signers }, inlineExpander, "cli-robust/endpoint");
+    let final;
+    try {
+      const inputs = signers.map((_, i) => {
+        const r = rngFor("cli-robust", "input", i);
+        // Roster member 0 poisons its group: every value at the clip, the most weight it may claim.
+        const x = new Float32Array(roster.dim).map(() => i === 0 ? 8 : r(1)[0] / 256 - 0.5);
+        return quantize(x, i === 0 ? 10 : 1, roster.quantization, r);
+      });
+      await net.submit(0, inputs);
+      await net.deliver();
+      final = net.events("final").find((e) => e.member === 0)!;
+    } finally {
+      net.close();
+    }
+    assert(final !== undefined, "the round is final");
+    const w = roster.dim + 1;
+    const plain = dequantizeMean(final.aggregate.subarray(0, w), roster.quantization, 12);
+    // Independently: the poisoned member's group is far from the other two, so the norm filter
+    // drops it and the median of the two left is their midpoint, coordinate by coordinate.
+    const poisoned = roundGroups(roster, 0)!.partition.groupOf(0); // roster index 0
+
+    const means = [0, 1, 2].filter((k) => k !== poisoned).map((k) =>
+      dequantizeMean(final.aggregate.subarray((k + 1) * w, (k + 2) * w), roster.quantization, 4)
+    );
+    const median = Float32Array.from(
+      { length: roster.dim },
+      (_, j) => (means[0][j] + means[1][j]) / 2,
+    );
+    assert(median.some((x, j) => x !== plain[j]), "the poisoned member moves the plain mean");
+    await Deno.writeFile(`${root}/certificate.cbor`, final.certificate);
+    await Deno.writeFile(`${root}/sum`, u32Bytes(final.aggregate));
+    await Deno.writeFile(`${root}/robust.raw`, encodeRaw(median));
+    await Deno.writeFile(`${root}/plain.raw`, encodeRaw(plain));
+    const wrong = median.slice();
+    wrong[0] = Math.fround(wrong[0] + 0.25);
+    await Deno.writeFile(`${root}/wrong.raw`, encodeRaw(wrong));
+    const verify = (json: boolean, ...files: string[]) =>
+      cli(
+        "verify",
+        ...["--certificate", `${root}/certificate.cbor`, "--roster", rosterPath],
+        ...(json ? ["--json"] : []),
+        ...files.flatMap((f) => ["--aggregate", `${root}/${f}`]),
+      );
+    const v = await verify(true, "sum", "robust.raw", "plain.raw");
+    assertEquals(v.code, 0, v.out);
+    const json = JSON.parse(v.out);
+    assertEquals(json.files.map((f: { of?: string }) => f.of), [undefined, "robust", "plain"]);
+    const robust = json.groups.robust;
+    assertEquals(robust.rule, "median after norm filter τ=2");
+    assertEquals(robust.filtered, [poisoned]);
+    assert(robust.discarded.includes(poisoned));
+    const text = await verify(false, "sum");
+    assertEquals(text.code, 0, text.out);
+    assertMatch(text.out, /robust result: median after norm filter τ=2, recomputed bit for bit/);
+    assertMatch(text.out, new RegExp(`by the norm filter: ${poisoned}\\)`));
+    const bad = await verify(true, "sum", "wrong.raw");
+    assertEquals(bad.code, 1, bad.out);
   });
 });

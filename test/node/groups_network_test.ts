@@ -98,3 +98,89 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "groups network: under a robust rule every node serves the rule's result, the plain mean " +
+    "on request, and verify recomputes it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const out = await Deno.makeTempDir({ prefix: "fedagg-robust-net-" });
+    // Three groups of one (signed plaintext, explicitly allowed), all three needed: the median
+    // of three tolerates one poisoned member.
+    const net = await LocalNet.create(out, 3, {
+      dim: DIM,
+      stageTimeoutMs: 800,
+      advertiseTimeoutMs: 3000,
+      viewTimeoutMs: 4000,
+      groups: { size: 1, allowSmallGroups: true, minGroups: 3 },
+      robust: { kind: "median" },
+    });
+    const poisoned = (m: number) => m === 0 ? new Float32Array(DIM).fill(7.5) : update(m);
+    try {
+      assertEquals(net.roster.robust, { kind: "median" });
+      await Promise.all(net.nodes.map((n) => net.start(n)));
+      await Promise.all(net.nodes.map((n) => net.connected(n)));
+      for (const m of [0, 1, 2]) {
+        const res = await net.api(net.node(m), `/v1/rounds/0/update?num_samples=1`, {
+          method: "POST",
+          body: encodeRaw(poisoned(m)),
+        });
+        assertEquals(res.status, 202, await res.text());
+      }
+      for (const m of [0, 1, 2]) {
+        await waitFor(`round 0 final at member ${m}`, async () => {
+          const s = await net.status(net.node(m));
+          return s?.lastFinalRound === 0 ? true : undefined;
+        }, 120_000);
+      }
+      const dir = `${out}/downloads`;
+      await Deno.mkdir(dir);
+      const fetchTo = async (m: number, path: string, name: string) => {
+        const res = await net.api(net.node(m), path);
+        assertEquals(res.status, 200, path);
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        await Deno.writeFile(`${dir}/${name}`, bytes);
+        return { bytes, kind: res.headers.get("x-fedagg-mean") };
+      };
+      await fetchTo(2, "/v1/rounds/0/certificate", "certificate.cbor");
+      await fetchTo(0, "/v1/rounds/0/aggregate?format=sum", "sum");
+      const served = await Promise.all(
+        [0, 1, 2].map((m) => fetchTo(m, "/v1/rounds/0/aggregate?format=raw", `robust.${m}`)),
+      );
+      for (const s of served) {
+        assertEquals(s.kind, "robust");
+        assertEquals(s.bytes, served[0].bytes, "every node serves the same result");
+      }
+      const plain = await fetchTo(1, "/v1/rounds/0/aggregate?format=raw&mean=plain", "plain");
+      assertEquals(plain.kind, "plain");
+      const read = (b: Uint8Array) =>
+        parseUpdate(b, DIM, { format: "raw", layout: net.roster.layout, flat: true }).values;
+      const robust = read(served[0].bytes);
+      const mean = read(plain.bytes);
+      const bound = net.roster.quantization.errorBound;
+      for (let j = 0; j < DIM; j++) {
+        const values = [0, 1, 2].map((m) => poisoned(m)[j]);
+        const median = [...values].sort((a, b) => a - b)[1];
+        const average = values.reduce((a, b) => a + b) / 3;
+        assert(Math.abs(robust[j] - median) <= bound, `coordinate ${j}: ${robust[j]} vs ${median}`);
+        assert(Math.abs(mean[j] - average) <= bound, `coordinate ${j}: ${mean[j]} vs ${average}`);
+      }
+      const bad = await net.api(net.node(0), "/v1/rounds/0/aggregate?format=raw&mean=median");
+      assertEquals(bad.status, 400, await bad.text());
+      const verify = await net.cli([
+        "verify",
+        ...["--certificate", `${dir}/certificate.cbor`, "--roster", net.rosterPath, "--json"],
+        ...["--aggregate", `${dir}/sum`, "--aggregate", `${dir}/robust.1`],
+        ...["--aggregate", `${dir}/plain`],
+      ]);
+      assertEquals(verify.code, 0, verify.stdout + verify.stderr);
+      const result = JSON.parse(verify.stdout);
+      assertEquals(result.files.map((f: { of?: string }) => f.of), [undefined, "robust", "plain"]);
+      assertEquals(result.groups.robust.rule, "median");
+    } finally {
+      await net.stopAll();
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+    }
+  },
+});

@@ -20,6 +20,7 @@ import { openFrame } from "../../protocol/wire/frame.ts";
 import { readAdvertiseKeys, readUnmask } from "../../protocol/wire/messages.ts";
 import { createRoster, type Roster } from "../../protocol/federation/roster.ts";
 import type { GroupSettings } from "../../protocol/graph/groups.ts";
+import type { RobustRule } from "../../protocol/robust/rule.ts";
 import { RoundKeys } from "../../protocol/round/keys.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { type Session, sessionHash, sessionOf } from "../../protocol/federation/session.ts";
@@ -54,6 +55,8 @@ export interface FederationOptions {
   readonly roundDeadlineMs?: number;
   /** Group-wise aggregation (`protocol/graph/groups.ts`). */
   readonly groups?: GroupSettings;
+  /** The robust rule over the group means (needs `groups`). */
+  readonly robust?: RobustRule;
 }
 
 /**
@@ -76,6 +79,7 @@ export async function federationRoster(options: FederationOptions): Promise<Memb
     degree: options.degree,
     dropout: 0,
     ...(options.groups === undefined ? {} : { groups: options.groups }),
+    ...(options.robust === undefined ? {} : { robust: options.robust }),
   });
   if (
     options.threshold === undefined && options.federation === undefined &&
@@ -92,6 +96,7 @@ export async function federationRoster(options: FederationOptions): Promise<Memb
     threshold: options.threshold ?? r.threshold,
     graph: r.graph,
     ...(r.groups === undefined ? {} : { groups: r.groups }),
+    ...(r.robust === undefined ? {} : { robust: r.robust }),
     stageTimeoutMs: r.stageTimeoutMs,
     advertiseTimeoutMs: r.advertiseTimeoutMs,
     viewTimeoutMs: r.viewTimeoutMs,

@@ -6,13 +6,23 @@
  * delivers a member shares of a member outside its group, or shrinks a group below its minimum
  * by declaring its members dropped is refused and named (or, for the last, gets no shares and
  * no sum of that group); a member that deals shares outside its group is refused and named.
+ * Under a robust rule, a leader certifying a result that does not follow from the group sums is
+ * refused by every member and by offline verification.
  *
  * As everywhere in this folder (see `_attacks.ts`), no attack may make an endpoint throw or
  * leak secret material into event text.
  *
  * @module
  */
-import { assert, assertEquals } from "../../_assert.ts";
+import { assert, assertEquals, assertMatch } from "../../_assert.ts";
+import { encode } from "../../../protocol/encoding/codec.ts";
+import { ProtocolError } from "../../../protocol/errors.ts";
+import {
+  splitFinalCertificate,
+  verifyFinalCertificate,
+} from "../../../protocol/certificate/final.ts";
+import { groupMean, robustResultHash } from "../../../protocol/certificate/robust_result.ts";
+import { dequantizeMean } from "../../../protocol/math/quantize.ts";
 import { toHex } from "../../../protocol/encoding/bytes.ts";
 import type { Value } from "../../../protocol/encoding/codec.ts";
 import { aggregateHash } from "../../../protocol/certificate/certificate.ts";
@@ -27,6 +37,8 @@ import { peekHeader, reseal, type Wire, wireOf } from "../_frames.ts";
 import { refusalTriples, resealBy, scenario } from "./_attacks.ts";
 
 /** 12 members in 3 groups of 4; a group sum needs 3 inputs; a round needs 2 groups. */
+const FINAL_TAG = "fedagg/v1/final-certificate";
+
 const GROUPED: FederationOptions = {
   n: 12,
   dim: 8,
@@ -434,4 +446,95 @@ Deno.test(
       assertEquals(fed.sent("consistencyRequest", L, 0).length, 0);
       assertEquals(refusalTriples(fed), []);
     }),
+);
+
+/** GROUPED under the coordinate-wise median after a norm filter (a round needs all 3 groups). */
+const ROBUST: FederationOptions = {
+  ...GROUPED,
+  groups: { ...GROUPED.groups!, minGroups: 3 },
+  robust: { kind: "median", normFilter: { tau: 2 } },
+};
+
+/** The plain mean of the certified group means: a result that does not follow from the rule. */
+function plainMeanOfGroups(fed: Federation, words: Uint32Array, included: number[]): Float64Array {
+  const w = fed.roster.dim + 1;
+  const rg = groupsOf(fed);
+  const out = new Float64Array(fed.roster.dim);
+  included.forEach((group, i) => {
+    const sum = words.subarray(w * (1 + i), w * (2 + i));
+    const mean = groupMean(fed.roster, { inputs: rg.partition.groups[group].length, sum });
+    for (let j = 0; j < out.length; j++) out[j] += mean[j] / included.length;
+  });
+  return out;
+}
+
+Deno.test(
+  "20k. robust: every member and verify recompute the rule's result over the group means, bit " +
+    "for bit",
+  () =>
+    scenario(ROBUST, async (fed) => {
+      await fed.submitAll(0);
+      await fed.runToFinal(0);
+      const final = fed.final(0, 0)!;
+      const groups = await assertGroupsExact(fed, final);
+      const robust = groups.robust!;
+      assertEquals(robust.groups, [0, 1, 2]);
+      // An independent median of three means per coordinate, from the certified sums.
+      const means = groups.included.map((g) =>
+        dequantizeMean(g.sum, fed.roster.quantization, g.members.length)
+      );
+      const expected = Float64Array.from(
+        { length: fed.roster.dim },
+        (_, j) => means.map((m) => m[j]).sort((a, b) => a - b)[1],
+      );
+      assertEquals([...robust.result], [...expected]);
+      assertEquals(toHex(robust.hash), toHex(robustResultHash(fed.session(0), expected)));
+      assertEquals(refusalTriples(fed), []);
+    }),
+);
+
+Deno.test(
+  "20l. robust: a leader certifying a rule result that does not follow from the sums is " +
+    "refused by every member and by offline verification",
+  async () => {
+    await scenario(ROBUST, async (fed) => {
+      // The leader certifies the plain mean of the group means as the median's result.
+      const L = rewriteCertificate(fed, (fields, words) => {
+        const [seed, included] = fields[5] as [Uint8Array, number[], Uint8Array];
+        const lie = robustResultHash(fed.session(0), plainMeanOfGroups(fed, words, included));
+        fields[5] = [seed, included, lie];
+        return { fields, words };
+      });
+      await fed.submitAll(0);
+      await fed.run({ until: () => fed.sent("certificate", L).length > 0 });
+      await fed.deliver();
+      assertCertificateRefused(fed, L, "commitment-mismatch");
+      const text = fed.refusals(0).map((r) => r.error.message).join("\n");
+      assert(text.includes("does not follow from the sums"), text);
+    });
+    // Offline: an honest final certificate whose robust hash the leader re-signs to a lie.
+    await scenario(ROBUST, async (fed) => {
+      await fed.submitAll(0);
+      await fed.runToFinal(0);
+      const final = fed.final(0, 0)!;
+      const body = new Uint8Array(final.aggregate.buffer);
+      await verifyFinal(fed.roster, final);
+      const parts = splitFinalCertificate(fed.roster, final.certificate);
+      const forged = await reseal(parts.certificate, fed.signers[fed.leader(0)], fed.roster.mode, {
+        fields: (fields) => {
+          const [seed, included] = fields[5] as [Uint8Array, number[], Uint8Array];
+          const lie = robustResultHash(
+            fed.session(0),
+            plainMeanOfGroups(fed, final.aggregate, included),
+          );
+          return fields.map((f, i) => i === 5 ? [seed, included, lie] : f);
+        },
+      });
+      const bytes = encode([FINAL_TAG, forged, [...parts.cosignFrames] as Value[]]);
+      const refusal = await verifyFinalCertificate(fed.roster, bytes, body).catch((e) => e);
+      assert(refusal instanceof ProtocolError, String(refusal));
+      assertEquals(refusal.code, "commitment-mismatch");
+      assertMatch(refusal.message, /does not follow from the sums/);
+    });
+  },
 );

@@ -164,9 +164,52 @@ Deno.test("groups: the roster's groups, its hash, the robust slot and amendments
     graph: { kind: "harary", degree: 4, threshold: 3 },
   });
   assertEquals(roundGroups(sparse, 0)!.need(0), 4); // max(t_k = 3, the safe size 4)
+  // The robust slot: a rule bound into the hash, needing groups that can run it and tolerate one.
+  const robust = createRoster({
+    ...settings(12, { count: 3, minGroups: 3 }),
+    robust: { kind: "median" },
+  });
+  assertEquals(robust.robust, { kind: "median" });
+  const same = createRoster(settings(12, { count: 3, minGroups: 3 }));
+  assertEquals(same.robust, undefined);
+  assertNotEquals(toHex(robust.hash), toHex(same.hash));
+  assertNotEquals(
+    toHex(
+      createRoster({
+        ...settings(12, { count: 3, minGroups: 3 }),
+        robust: { kind: "median", normFilter: { tau: 2 } },
+      }).hash,
+    ),
+    toHex(robust.hash),
+  );
   assertEquals(
-    setting(() => createRoster({ ...settings(12), robust: { rule: "median" } })),
+    setting(() => createRoster({ ...settings(12), robust: { kind: "median" } })),
     "robust",
+  );
+  assertEquals(
+    setting(() => createRoster({ ...settings(12, { count: 3 }), robust: { rule: "median" } })),
+    "robust.kind",
+  );
+  // Three groups, of which a round may keep two: a median over two tolerates no poisoned group.
+  assertEquals(
+    setting(() => createRoster({ ...settings(12, { count: 3 }), robust: { kind: "median" } })),
+    "robust",
+  );
+  // Multi-Krum with f = 1 needs g > 2f + 2 = 4 group means.
+  assertEquals(
+    setting(() =>
+      createRoster({
+        ...settings(12, { count: 3, minGroups: 3 }),
+        robust: { kind: "multi-krum", f: 1, m: 1 },
+      })
+    ),
+    "robust",
+  );
+  assertEquals(
+    applyAmendment(robust, {
+      changes: [{ kind: "add", member: { id: "m-995", signingKey: rngFor("groups", "x5")(32) } }],
+    }).robust,
+    { kind: "median" },
   );
   // An amendment keeps the groups: by count the count stays, by size it follows n.
   const bySize = createRoster(settings(12, { size: 4 }));
