@@ -306,9 +306,16 @@ function robustOf(args: Args): Pick<RosterParameters, "robust"> {
 function robustText(file: RosterParameters): string {
   const rule = parseRobustRule(file.robust);
   const plan = file.groups!;
-  const fewest = plan.minGroups ?? Math.ceil((2 * (plan.count ?? 1)) / 3);
-  return `robust: each round publishes ${describeRobustRule(rule)} of the group means ` +
-    `(the raw total stays certified alongside); with ${fewest} or more groups it tolerates ` +
+  const head = `robust: each round publishes ${describeRobustRule(rule)} of the group means ` +
+    `(the raw total stays certified alongside)`;
+  // Groups given by size: their count (and so the default minimum) follows the member count,
+  // which is not known here; say what it tolerates only when a count is.
+  const fewest = plan.minGroups ??
+    (plan.count === undefined ? undefined : Math.ceil((2 * plan.count) / 3));
+  if (fewest === undefined) {
+    return `${head}; what it tolerates follows the group count (members ÷ group size)`;
+  }
+  return `${head}; with ${fewest} or more groups it tolerates ` +
     `${tolerates(rule, Math.max(fewest, minimumGroups(rule)))} poisoned group(s)`;
 }
 

@@ -155,25 +155,27 @@ export async function verify(argv: string[]): Promise<number> {
 }
 
 /**
- * What `bytes` is for `roster`: the certified sum (exactly 4·(d + 1) bytes), an `.npy` or
- * safetensors mean (by their magic and header), a raw mean (exactly 4·d bytes), or unknown. The
- * lengths cannot collide: an `.npy` file is 4·d plus a multiple of 64 bytes, safetensors 4·d plus
- * 8 plus a multiple of 8.
+ * What `bytes` is for `roster`: an `.npy` or safetensors mean (by their magic and header, checked
+ * first), the certified sum (4·(d + 1) bytes, 4·(D + 1) in DP mode, or a grouped body), a raw
+ * mean (exactly 4·d bytes), or unknown. Lengths alone could collide: an `.npy` mean of d = 30
+ * values is 248 bytes, as long as a grouped body with one group sum, and in DP mode an `.npy`
+ * mean of d = D − 31 values is as long as the sum. A raw mean never collides with a sum (4·d is
+ * no multiple of 4·(d + 1), and D ≥ d).
  */
 function kindOf(bytes: Uint8Array, roster: Roster): Kind {
   const d = roster.dim;
-  if (bytes.length === 4 * vectorLength(roster)) return { kind: "sum" };
-  if (isGroupSum(bytes.length, roster)) return { kind: "sum" };
   if (hasNpyMagic(bytes)) return { kind: "mean", format: "npy" };
   if (looksLikeSafetensors(bytes)) return { kind: "mean", format: "safetensors" };
+  if (bytes.length === 4 * vectorLength(roster)) return { kind: "sum" };
+  if (isGroupSum(bytes.length, roster)) return { kind: "sum" };
   if (bytes.length === 4 * d) return { kind: "mean", format: "raw" };
   return { kind: "unknown" };
 }
 
 /**
  * Whether `length` bytes is a grouped roster's certified body: the total and 1..g group sums,
- * 4·(d + 1) bytes each (`group_sums.ts`). Cannot collide with a mean: .npy and safetensors are
- * recognised by their magic first, and a raw mean of 4·d bytes is no multiple of 4·(d + 1).
+ * 4·(d + 1) bytes each (`group_sums.ts`). Asked only after the .npy and safetensors checks (see
+ * `kindOf`); a raw mean of 4·d bytes is no multiple of 4·(d + 1).
  */
 function isGroupSum(length: number, roster: Roster): boolean {
   const g = roster.groups?.count ?? 0;

@@ -26,7 +26,7 @@ import {
   signRoster,
   writeRosterFile,
 } from "../../node/roster_file.ts";
-import { encodeRaw } from "../../node/tensor_formats/mod.ts";
+import { encodeNpy, encodeRaw } from "../../node/tensor_formats/mod.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
 import { EndpointNet } from "../protocol/_harness.ts";
 import { cli, withTempDir } from "./_helpers.ts";
@@ -96,6 +96,7 @@ Deno.test("cli roster create: --groups and --group-size, their minimums and refu
       m: 2,
       normFilter: { tau: 2.5 },
     });
+    assertMatch(robust.out, /with 5 or more groups it tolerates 1 poisoned group/);
     await refused(/--norm-filter needs --robust/, "--groups", "3", "--norm-filter", "2");
     await refused(/needs groups/, "--robust", "median");
     await refused(/robust.kind/, "--groups", "3", "--robust", "mean");
@@ -166,7 +167,9 @@ Deno.test("cli verify: a grouped round's body, its per-group report, and a chang
     let file = newRosterFile({
       ...DEFAULT_PARAMETERS,
       federation: "verify-groups",
-      dim: 6,
+      // d = 30: a .npy mean (4·d + 128 = 248 bytes) is exactly as long as a body with one group
+      // sum (2 · 4·(d + 1)), so verify must tell them apart by the .npy magic, not the length.
+      dim: 30,
       maxWeight: 10,
       groups: { count: 2 },
     });
@@ -198,6 +201,8 @@ Deno.test("cli verify: a grouped round's body, its per-group report, and a chang
     await Deno.writeFile(`${root}/certificate.cbor`, final.certificate);
     await Deno.writeFile(`${root}/sum`, u32Bytes(final.aggregate));
     await Deno.writeFile(`${root}/mean.raw`, encodeRaw(mean));
+    await Deno.writeFile(`${root}/mean.npy`, encodeNpy(mean));
+    assertEquals(encodeNpy(mean).length, 2 * 4 * w, "the lengths collide");
     const verify = (json: boolean, ...files: string[]) =>
       cli(
         "verify",
@@ -205,6 +210,9 @@ Deno.test("cli verify: a grouped round's body, its per-group report, and a chang
         ...(json ? ["--json"] : []),
         ...files.flatMap((f) => ["--aggregate", `${root}/${f}`]),
       );
+    const npy = await verify(true, "sum", "mean.npy");
+    assertEquals(npy.code, 0, npy.out);
+    assertEquals(JSON.parse(npy.out).meanMatches, true);
     const v = await verify(true, "sum", "mean.raw");
     assertEquals(v.code, 0, v.out);
     const json = JSON.parse(v.out);
