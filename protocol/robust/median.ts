@@ -36,18 +36,5 @@ export function coordinateMedian(means: readonly Float64Array[]): RuleOutput {
 
 /** Just the coordinate-wise median vector (the norm filter's and Weiszfeld's starting point). */
 export function medianVector(means: readonly Float64Array[]): Float64Array {
-  const g = means.length;
-  const d = means[0].length;
-  const result = new Float64Array(d);
-  const values = new Float64Array(g);
-  const index = new Int32Array(g);
-  for (let j = 0; j < d; j++) {
-    for (let i = 0; i < g; i++) {
-      values[i] = means[i][j];
-      index[i] = i;
-    }
-    sortPairs(values, index, g);
-    result[j] = medianOfSorted(values, g);
-  }
-  return result;
+  return coordinateMedian(means).result;
 }
