@@ -388,7 +388,7 @@ export class SimNetwork {
     const due = new Set<number>();
     const h = this.#timerHeap;
     while (h.length > 0 && h[0].at <= this.now) {
-      const top = heapPop(h)!;
+      const top = heapPop(h, earlier)!;
       if (this.#timeouts[top.node] === top.at) due.add(top.node);
     }
     for (const i of [...due].sort((a, b) => a - b)) {
@@ -404,7 +404,7 @@ export class SimNetwork {
     const h = this.#timerHeap;
     // Drop readings a later one replaced, and dead nodes'.
     while (h.length > 0 && (this.#timeouts[h[0].node] !== h[0].at || this.dead.has(h[0].node))) {
-      heapPop(h);
+      heapPop(h, earlier);
     }
     return h[0]?.at;
   }
@@ -414,7 +414,7 @@ export class SimNetwork {
     const t = this.nodes[i].nextTimeout();
     if (t === this.#timeouts[i]) return;
     this.#timeouts[i] = t;
-    if (t !== undefined) heapPush(this.#timerHeap, { at: t, node: i });
+    if (t !== undefined) heapPush(this.#timerHeap, { at: t, node: i }, earlier);
   }
 
   /** Reads every node's next timeout again (nodes may have been called from outside). */
@@ -423,7 +423,7 @@ export class SimNetwork {
       const t = this.nodes[i].nextTimeout();
       if (t === this.#timeouts[i]) continue;
       this.#timeouts[i] = t;
-      if (t !== undefined) heapPush(this.#timerHeap, { at: t, node: i });
+      if (t !== undefined) heapPush(this.#timerHeap, { at: t, node: i }, earlier);
     }
   }
 
@@ -433,14 +433,7 @@ export class SimNetwork {
 
   // A binary min-heap on (at, seq).
   #push(item: Queued): void {
-    const h = this.#queue;
-    h.push(item);
-    for (let i = h.length - 1; i > 0;) {
-      const p = (i - 1) >> 1;
-      if (before(h[p], h[i]) <= 0) break;
-      [h[p], h[i]] = [h[i], h[p]];
-      i = p;
-    }
+    heapPush(this.#queue, item, before);
   }
 
   #peek(): Queued | undefined {
@@ -448,38 +441,23 @@ export class SimNetwork {
   }
 
   #pop(): Queued | undefined {
-    const h = this.#queue;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
-      for (let i = 0;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l], h[m]) < 0) m = l;
-        if (r < h.length && before(h[r], h[m]) < 0) m = r;
-        if (m === i) break;
-        [h[m], h[i]] = [h[i], h[m]];
-        i = m;
-      }
-    }
-    return top;
+    return heapPop(this.#queue, before);
   }
 }
 
-/** Pushes onto a min-heap ordered by (at, node). */
-function heapPush(h: { at: number; node: number }[], item: { at: number; node: number }): void {
+/** Pushes onto a binary min-heap ordered by `order` (negative: the first comes first). */
+function heapPush<T>(h: T[], item: T, order: (a: T, b: T) => number): void {
   h.push(item);
   for (let i = h.length - 1; i > 0;) {
     const p = (i - 1) >> 1;
-    if (earlier(h[p], h[i])) break;
+    if (order(h[p], h[i]) <= 0) break;
     [h[p], h[i]] = [h[i], h[p]];
     i = p;
   }
 }
 
-/** Pops the least element of a min-heap ordered by (at, node). */
-function heapPop(h: { at: number; node: number }[]): { at: number; node: number } | undefined {
+/** Pops the least element of a binary min-heap ordered by `order`. */
+function heapPop<T>(h: T[], order: (a: T, b: T) => number): T | undefined {
   const top = h[0];
   const last = h.pop();
   if (h.length > 0 && last !== undefined) {
@@ -487,8 +465,8 @@ function heapPop(h: { at: number; node: number }[]): { at: number; node: number 
     for (let i = 0;;) {
       const l = 2 * i + 1, r = l + 1;
       let m = i;
-      if (l < h.length && earlier(h[l], h[m])) m = l;
-      if (r < h.length && earlier(h[r], h[m])) m = r;
+      if (l < h.length && order(h[l], h[m]) < 0) m = l;
+      if (r < h.length && order(h[r], h[m]) < 0) m = r;
       if (m === i) break;
       [h[m], h[i]] = [h[i], h[m]];
       i = m;
@@ -497,8 +475,9 @@ function heapPop(h: { at: number; node: number }[]): { at: number; node: number 
   return top;
 }
 
-function earlier(a: { at: number; node: number }, b: { at: number; node: number }): boolean {
-  return a.at < b.at || (a.at === b.at && a.node <= b.node);
+/** Timer order: by time, then node. */
+function earlier(a: { at: number; node: number }, b: { at: number; node: number }): number {
+  return a.at - b.at || a.node - b.node;
 }
 
 function before(a: Queued, b: Queued): number {
