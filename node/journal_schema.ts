@@ -9,6 +9,7 @@
  */
 import {
   decode,
+  isGroupBodyLength,
   MAX_ROUND,
   maxFrameSize,
   type Roster,
@@ -193,9 +194,7 @@ export function readAggregate(roster: Roster, payload: Uint8Array, k?: number): 
   const w = 4 * vectorLength(roster); // d + 1 words, or D + 1 in DP mode
   const g = roster.groups?.count;
   problem(
-    g === undefined
-      ? payload.length === w
-      : payload.length % w === 0 && payload.length / w >= 2 && payload.length / w <= g + 1,
+    g === undefined ? payload.length === w : isGroupBodyLength(roster, payload.length),
     g === undefined
       ? `${payload.length} bytes, expected ${w} (4 · ${w / 4} words)`
       : `${payload.length} bytes, expected 4 · (d + 1) · (1 + groups) for 1 to ${g} groups`,

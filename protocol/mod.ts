@@ -111,6 +111,7 @@ export {
   type CertifiedGroupSums,
   groupBodyLength,
   type GroupSum,
+  isGroupBodyLength,
 } from "./certificate/group_sums.ts";
 export {
   type GroupInput,

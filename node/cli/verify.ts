@@ -21,6 +21,7 @@ import {
   type DpGuarantee,
   dpGuarantee,
   FLAT_TENSOR_NAME,
+  isGroupBodyLength,
   ProtocolError,
   type Roster,
   type RosterVersion,
@@ -167,20 +168,9 @@ function kindOf(bytes: Uint8Array, roster: Roster): Kind {
   if (hasNpyMagic(bytes)) return { kind: "mean", format: "npy" };
   if (looksLikeSafetensors(bytes)) return { kind: "mean", format: "safetensors" };
   if (bytes.length === 4 * vectorLength(roster)) return { kind: "sum" };
-  if (isGroupSum(bytes.length, roster)) return { kind: "sum" };
+  if (isGroupBodyLength(roster, bytes.length)) return { kind: "sum" };
   if (bytes.length === 4 * d) return { kind: "mean", format: "raw" };
   return { kind: "unknown" };
-}
-
-/**
- * Whether `length` bytes is a grouped roster's certified body: the total and 1..g group sums,
- * 4·(d + 1) bytes each (`group_sums.ts`). Asked only after the .npy and safetensors checks (see
- * `kindOf`); a raw mean of 4·d bytes is no multiple of 4·(d + 1).
- */
-function isGroupSum(length: number, roster: Roster): boolean {
-  const g = roster.groups?.count ?? 0;
-  const w = 4 * (roster.dim + 1);
-  return g > 0 && length % w === 0 && length / w >= 2 && length / w <= g + 1;
 }
 
 /** What a file looks like by its bytes, before its contents are checked. */

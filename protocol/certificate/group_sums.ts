@@ -55,6 +55,16 @@ export function groupBodyLength(dim: number, included: number): number {
 }
 
 /**
+ * Whether `length` bytes can be a grouped certificate body of `roster`: the total and 1 to g
+ * group sums of 4·(d + 1) bytes each. False for a roster without groups.
+ */
+export function isGroupBodyLength(roster: Pick<Roster, "dim" | "groups">, length: number): boolean {
+  const g = roster.groups?.count ?? 0;
+  const w = 4 * (roster.dim + 1);
+  return g > 0 && length % w === 0 && length / w >= 2 && length / w <= g + 1;
+}
+
+/**
  * The body of a grouped certificate: the total of `sums` (word-wise mod 2^32; no sum can wrap,
  * the roster's quantization guarantees it for all n inputs) followed by each sum, in the order
  * given (ascending group).
