@@ -168,6 +168,10 @@ export class EventSink {
         // Durable before the masked input (the next output) leaves: a restarted member never
         // withdraws an update a leader may count, nor fails it on a guess.
         return await this.#options.journal.recordMasked(e.round, e.view);
+      case "renounced":
+        // Durable before the renouncement Leave (the next outputs) leaves: a restarted member
+        // co-signs nothing of the round either.
+        return await this.#options.journal.recordRenounced(e.round, e.view);
       case "committed":
         // Durable before the frame that commits (the next output) leaves.
         return await this.#options.journal.recordCommit(e.round, e.view);

@@ -15,6 +15,9 @@
  * - `masked.json`: the last view this member sent its masked input in, before it is sent (so a
  *   restarted node never withdraws an update a leader may count, and a give-up asks how that
  *   view ended instead of reporting `round-failed`);
+ * - `renounced.json`: this member, bound to a view of the round without a certificate at its
+ *   round deadline, promised never to co-sign a certificate of the round (with that view);
+ *   written before its renouncement Leave is sent, so a restarted node still co-signs nothing;
  * - `withdrawn.json`: the trainer withdrew the update (`DELETE /v1/rounds/R/update`), with the
  *   first view a new update for the round may start in; written before the update's files are
  *   deleted, and deleted after a new update for the round was written (an update together with
@@ -93,6 +96,7 @@ const RECORDS = {
   "committed.json": 0o600,
   "advertised.json": 0o600,
   "masked.json": 0o600,
+  "renounced.json": 0o600,
   "withdrawn.json": 0o600,
   "failed.json": 0o600,
   "aggregate.u32": 0o644,
@@ -360,6 +364,25 @@ export class Journal {
    */
   async maskedView(round: number): Promise<number | undefined> {
     return await this.#read(round, "masked.json", readCommitted);
+  }
+
+  /**
+   * Records (`renounced.json`) that this member, bound to `view` of `round`, promised never to
+   * co-sign a certificate of the round, before its renouncement Leave is sent: a restarted node
+   * keeps the promise.
+   */
+  async recordRenounced(round: number, view: number): Promise<void> {
+    const payload = encodeJson({ view });
+    refuseInvalid(() => readCommitted(payload));
+    await this.#write(round, "renounced.json", payload);
+  }
+
+  /**
+   * The view this member was bound to when it renounced co-signing in `round`, if it did;
+   * `journal-corrupt` if damaged.
+   */
+  async renouncedView(round: number): Promise<number | undefined> {
+    return await this.#read(round, "renounced.json", readCommitted);
   }
 
   /** Records that this member committed to `view` of `round` (before the committing frame). */
@@ -720,6 +743,7 @@ export class Journal {
       "committed.json": readCommitted,
       "advertised.json": readCommitted,
       "masked.json": readCommitted,
+      "renounced.json": readCommitted,
       "withdrawn.json": readCommitted,
       "failed.json": readCommitted,
       "aggregate.u32": (p) => readAggregate(this.#roster, p),

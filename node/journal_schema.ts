@@ -159,7 +159,7 @@ export function readUpdateMeta(roster: Roster, payload: Uint8Array): UpdateMeta 
   };
 }
 
-/** `committed.json`, `advertised.json` and `masked.json`: `{ view }`. */
+/** `committed.json`, `advertised.json`, `masked.json` and `renounced.json`: `{ view }`. */
 export function readCommitted(payload: Uint8Array): number {
   return viewNumber(json(payload, ["view"]).view);
 }

@@ -724,7 +724,7 @@ export class FedaggNode {
    * pending (an accepted update whose values are still journaled and no aggregate). The endpoint
    * gets the newest round, the newest decided round, the failed and withdrawn rounds (from which
    * it knows the federation's current round), the views this member committed to and
-   * advertised in, and the pending rounds, and decides for each pending round whether it is
+   * advertised in, the rounds in which it renounced co-signing, and the pending rounds, and decides for each pending round whether it is
    * resumed (in which view) or given up; a given-up round is reported like any round that
    * failed for this member (logged, counted, a `round-failed` event, its raw update deleted).
    * A pending round this member committed to is asked about (`Endpoint.ask`), never given up on
@@ -741,6 +741,7 @@ export class FedaggNode {
     const committed = new Map<number, number>();
     const advertised = new Map<number, number>();
     const masked = new Map<number, number>();
+    const renounced: number[] = [];
     const withdrawn = new Map<number, number>();
     const pending: number[] = [];
     const failed: number[] = [];
@@ -760,6 +761,8 @@ export class FedaggNode {
       }
       const view = await this.#journal.committedView(round);
       if (view !== undefined) committed.set(round, view);
+      // Promised never to co-sign a certificate of the round: kept, published or not.
+      if (await this.#journal.renouncedView(round) !== undefined) renounced.push(round);
       if (recorded.published) {
         decided = Math.max(decided ?? -1, round);
         unfinished.push({ round, ownUpdate: recorded.update });
@@ -803,6 +806,7 @@ export class FedaggNode {
       committed,
       advertised,
       masked,
+      renounced,
       pending,
       damaged: this.#damaged,
     });

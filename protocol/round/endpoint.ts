@@ -162,6 +162,12 @@ export class Endpoint {
    */
   readonly #masked = new Map<number, number>();
   /**
+   * Rounds in which this member promised never to co-sign a certificate (journaled `renounced`
+   * events given back by `restore`, and rounds given up after their masked input left): every
+   * observer of such a round co-signs nothing.
+   */
+  readonly #renounced = new Set<number>();
+  /**
    * The members sent this member's Outcome, by round: kept only for rounds whose seat it holds
    * (at most {@link MAX_PARTICIPANTS} rounds of at most n members), see {@link #answer}.
    */
@@ -355,7 +361,9 @@ export class Endpoint {
    * Leave for, by round (the `advertised` and `left` events it persisted: it resumes after it,
    * so it never commits in a view it promised to leave); `masked` the highest view it sent its
    * masked input in, by round (the `masked` events it persisted: a resumed round keeps it, so
-   * its update is never withdrawn and a give-up asks how that view ended); `pending` the rounds with an update the trainer was told
+   * its update is never withdrawn and a give-up asks how that view ended); `renounced` the rounds
+   * whose `renounced` event it persisted (it co-signs no certificate of them, ever: its observer
+   * sends its renouncement again when it asks); `pending` the rounds with an update the trainer was told
    * was accepted and no aggregate; `damaged` the rounds with an update whose journal could not be
    * trusted (moved aside), each given up with `round-failed` naming why — an explicit end, so the
    * update is never silently lost. (Such a round's update may have been committed and certified
@@ -379,6 +387,7 @@ export class Endpoint {
     committed?: ReadonlyMap<number, number>;
     advertised?: ReadonlyMap<number, number>;
     masked?: ReadonlyMap<number, number>;
+    renounced?: Iterable<number>;
     pending?: readonly number[];
     damaged?: readonly { readonly round: number; readonly reason: string }[];
   }): RestorePlan {
@@ -395,6 +404,7 @@ export class Endpoint {
     }
     for (const [round, view] of state.committed ?? []) this.#committed.set(round, view);
     for (const [round, view] of state.masked ?? []) this.#masked.set(round, view);
+    for (const round of state.renounced ?? []) this.#renounced.add(round);
     const resume: Resumption[] = [];
     const givenUp: Output[] = [];
     const ask: number[] = [];
@@ -412,9 +422,14 @@ export class Endpoint {
       const masked = view >= limit ? this.#masked.get(round) : undefined;
       const committed = this.#committed.get(round) ?? masked;
       if (committed !== undefined) {
+        // Given up after its masked input left (a Leave of the last view, committed nowhere): it
+        // co-signs nothing of the round, as before the restart.
+        if (!this.#committed.has(round)) this.#renounced.add(round);
         const observer = new Observer(this.#config, round, {
           committedView: committed,
           ownUpdate: true,
+          renounced: this.#renounced.has(round),
+          leaves: this.#leavesOf(round),
         });
         givenUp.push(...this.#addParticipant(round, observer));
         ask.push(round);
@@ -479,6 +494,7 @@ export class Endpoint {
       const observer = new Observer(this.#config, round, {
         committedView: this.#committed.get(round),
         ownUpdate,
+        renounced: this.#renounced.has(round),
       });
       const out = await observer.handle(env, now);
       if (!observer.decided) return out;
@@ -927,6 +943,7 @@ export class Endpoint {
       // kept only once a certificate checked out (so junk cannot occupy the round).
       const observer = new Observer(this.#config, round, {
         committedView: this.#committed.get(round),
+        renounced: this.#renounced.has(round),
       });
       const out = await observer.handle(env, now);
       if (observer.decided) out.push(...this.#addParticipant(round, observer));
@@ -1006,7 +1023,7 @@ export class Endpoint {
     const { round, view: w } = env.session;
     let promised: number;
     try {
-      ({ promised } = readLeave(env));
+      ({ promised } = readLeave(env, roster.members.length));
     } catch (err) {
       if (err instanceof ProtocolError) return [refused(err)];
       throw err;
@@ -1046,9 +1063,9 @@ export class Endpoint {
   #answerBehind(env: Envelope, from: number): Output[] {
     const { round, view } = env.session;
     if (from === this.#config.self || DECISION_TYPES.has(env.type)) return [];
-    const p = this.participant(round);
-    const w = p?.leftView;
-    const frame = p?.leaveFrame;
+    const seat = this.#participants.get(round);
+    const w = seat?.leftView;
+    const frame = seat?.leaveFrame;
     if (w === undefined || frame === undefined) return [];
     const senderView = env.type === "leave" ? view + 1 : view;
     if (senderView > w) return [];

@@ -57,6 +57,15 @@ export type ProtocolEvent =
    */
   | { readonly type: "masked"; readonly round: number; readonly view: number }
   /**
+   * A member committed to `view` of `round` (or bound there by a give-up after its masked input
+   * left) reached its round deadline without a certificate, and is about to sign
+   * Leave(round, n − 1; n + 1): it never co-signs a certificate of the round from now on
+   * (`docs/protocol.md` §4, "Round deadline"). A node must persist this before sending the Leave
+   * that follows, and give it back after a restart (`Endpoint.restore`, `renounced`): a
+   * restarted member then still co-signs nothing of the round.
+   */
+  | { readonly type: "renounced"; readonly round: number; readonly view: number }
+  /**
    * The trainer withdrew this member's update for `round` (`Endpoint.withdraw`) while it was in
    * `view`, before any masked input left: the update is in no aggregate and never will be. A
    * node deletes the journaled update and persists `nextView`, the first view a new update for

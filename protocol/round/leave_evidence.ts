@@ -39,9 +39,11 @@ export function syncThreshold(roster: Pick<Roster, "threshold" | "members">): nu
 }
 
 /**
- * n − t + c + 1 (which is t when c is the tolerance 2t − n − 1): how many members' Leave(r, w ≥ m)
- * prove that no view ≤ m can still gather t commitments. Of those signers at least
- * n − t + 1 are honest and keep their word, so at most t − 1 members can commit in any such view.
+ * n − t + c + 1 (which is t when c is the tolerance 2t − n − 1): how many members' promises
+ * p > m — never to commit in a view ≤ m, or the renouncement p = n + 1 (never to co-sign a
+ * certificate of the round), in any mix — prove that no certificate of a view ≤ m can become
+ * final. Of those signers at least n − t + 1 are honest and keep their word, and none of those
+ * co-signs such a certificate, so at most t − 1 members can (`docs/protocol.md` §4).
  */
 export function abandonQuorum(roster: Pick<Roster, "threshold" | "members">): number {
   return roster.members.length - roster.threshold + corruptTolerance(roster) + 1;
@@ -104,7 +106,10 @@ export class RoundLeaves {
       .sort((a, b) => a - b);
   }
 
-  /** The members (sorted) that promised never to commit in any view ≤ `m`, `self` excluded. */
+  /**
+   * The members (sorted) whose promise exceeds `m`, `self` excluded: they promised never to commit
+   * in any view ≤ `m`, or renounced co-signing the round (promise n + 1).
+   */
   promisedBeyond(m: number, self: number): number[] {
     return [...this.#promised].filter(([s, p]) => s !== self && p > m).map(([s]) => s)
       .sort((a, b) => a - b);

@@ -8,16 +8,22 @@
  *   U3 does not contain it ends its update with `round-failed` (`excluded`); one that contains
  *   it ends it with `published` / `final`;
  * - an optional {@link OutcomeInquiry}: OutcomeRequests to the other members, with backoff,
- *   until the round is final here or the attempts run out.
+ *   until the round is final here or the attempts run out;
+ * - for its own committed update, the round deadline (from when it started asking): reached
+ *   without a certificate, it renounces co-signing the round, like a participant
+ *   (`docs/protocol.md` §4), and a member that renounced before a restart renounces again at
+ *   once (`renounced`), before any certificate reaches it.
  *
  * @module
  */
 import { ProtocolError } from "../errors.ts";
+import { sessionOf } from "../federation/session.ts";
 import { event, type Output } from "./events.ts";
-import type { Envelope } from "../wire/frame.ts";
+import { type Envelope, sealFrame } from "../wire/frame.ts";
+import { leaveFields, renouncePromise } from "../wire/messages.ts";
 import { OutcomeInquiry } from "./outcome_inquiry.ts";
 import { Publication, type PublicationConfig } from "./publication.ts";
-import { abandonSigners, type RoundLeaves } from "./leave_evidence.ts";
+import { abandonSigners, RoundLeaves } from "./leave_evidence.ts";
 
 /** How an observer follows its round. */
 export interface ObserverOptions {
@@ -25,6 +31,13 @@ export interface ObserverOptions {
   readonly committedView?: number;
   /** This member has an acknowledged update in the round: the exclusion rule applies. */
   readonly ownUpdate?: boolean;
+  /**
+   * This member promised before a restart never to co-sign a certificate of the round (a
+   * journaled `renounced` event, or a give-up after its masked input left): it co-signs nothing.
+   */
+  readonly renounced?: boolean;
+  /** The round's Leave evidence (kept up to date by the endpoint), for the abandon check. */
+  readonly leaves?: RoundLeaves;
 }
 
 /** One member's observer of one round. */
@@ -36,6 +49,11 @@ export class Observer {
   readonly #ownUpdate: boolean;
   #inquiry: OutcomeInquiry | undefined;
   #excluded = false;
+  readonly #leaves: RoundLeaves;
+  /** When this member renounces co-signing, for its own committed update (set by `ask`). */
+  #roundDeadline: number | undefined;
+  /** Its renouncement Leave(round, n − 1; n + 1), once signed. */
+  #leaveFrame: Uint8Array | undefined;
 
   /** An observer of `round` (see {@link ObserverOptions}). */
   constructor(config: PublicationConfig, round: number, options: ObserverOptions = {}) {
@@ -43,6 +61,23 @@ export class Observer {
     this.round = round;
     this.#ownUpdate = options.ownUpdate ?? false;
     this.#publication = new Publication(config, round, options.committedView);
+    this.#leaves = options.leaves ?? new RoundLeaves(round);
+    if (options.renounced === true) this.#publication.renounce();
+  }
+
+  /** True once this member renounced co-signing any certificate of the round. */
+  get renounced(): boolean {
+    return this.#publication.renounced;
+  }
+
+  /** n − 1 once this member signed its renouncement here (its newest Leave's w), else undefined. */
+  get leftView(): number | undefined {
+    return this.#leaveFrame === undefined ? undefined : this.#config.roster.members.length - 1;
+  }
+
+  /** Its renouncement Leave frame (public), once signed here, for members that are behind. */
+  get leaveFrame(): Uint8Array | undefined {
+    return this.#leaveFrame;
   }
 
   /** True once a certificate of this round checked out here. */
@@ -79,10 +114,19 @@ export class Observer {
     if (this.#publication.final) return [];
     const inquiry = new OutcomeInquiry(this.#config, this.round, this.committedView ?? view);
     this.#inquiry = inquiry;
-    const out = await inquiry.start(now, reason ?? "");
-    return reason === undefined
-      ? out.filter((o) => o.kind !== "event" || o.event.type !== "outcome-unknown")
-      : out;
+    const started = await inquiry.start(now, reason ?? "");
+    const out = reason === undefined
+      ? started.filter((o) => o.kind !== "event" || o.event.type !== "outcome-unknown")
+      : started;
+    if (!this.#bound()) return out;
+    if (!this.renounced) {
+      // Measured from the restart, as for a resumed participant.
+      this.#roundDeadline = now + this.#config.roster.roundDeadlineMs;
+      return out;
+    }
+    // Renounced before the restart: signed again and sent to every member (some may have
+    // missed it), then the evidence may already prove the round abandoned.
+    return [...out, ...await this.#sendRenouncement(), ...this.abandon(this.#leaves)];
   }
 
   /**
@@ -128,9 +172,10 @@ export class Observer {
    */
   abandon(leaves: RoundLeaves): Output[] {
     const m = this.committedView;
-    if (!this.#ownUpdate || this.#excluded || this.decided || m === undefined) return [];
+    if (!this.#bound() || m === undefined) return [];
     const { roster, self } = this.#config;
-    const signers = abandonSigners(roster, leaves, m, self, false);
+    // It counts itself once it renounced: it co-signs no certificate of the round.
+    const signers = abandonSigners(roster, leaves, m, self, this.renounced);
     if (signers === undefined) return [];
     this.#excluded = true;
     this.#inquiry?.stop();
@@ -139,20 +184,63 @@ export class Observer {
       role: "participant",
       round: this.round,
       view: m,
-      reason: `abandoned: members ${signers.join(", ")} signed that they never commit in any ` +
-        `view up to ${m}, the view this member committed to, so it cannot gather t = ` +
-        `${roster.threshold} commitments`,
+      reason: `abandoned: members ${signers.join(", ")} signed that they never commit in, ` +
+        `nor co-sign a certificate of, any view up to ${m}, the view this member committed ` +
+        `to, so no certificate with its update can gather t = ${roster.threshold} ` +
+        `co-signatures`,
     })];
   }
 
-  /** Re-asks when the inquiry's backoff has passed. */
+  /**
+   * Re-asks when the inquiry's backoff has passed; at the round deadline (own committed update,
+   * no certificate) renounces co-signing: a `renounced` event (journaled first by a node), the
+   * renouncement Leave(round, n − 1; n + 1) to every other member, then the abandon check.
+   */
   async handleTimeout(now: number): Promise<Output[]> {
-    return await this.#inquiry?.handleTimeout(now) ?? [];
+    const out: Output[] = [];
+    if (this.#roundDeadline !== undefined && now >= this.#roundDeadline) {
+      this.#roundDeadline = undefined;
+      if (this.#bound() && !this.renounced) {
+        this.#publication.renounce();
+        out.push(
+          event({ type: "renounced", round: this.round, view: this.committedView! }),
+          ...await this.#sendRenouncement(),
+          ...this.abandon(this.#leaves),
+        );
+      }
+    }
+    return [...out, ...await this.#inquiry?.handleTimeout(now) ?? []];
   }
 
   /** When {@link handleTimeout} next needs to run, or undefined. */
   nextTimeout(): number | undefined {
-    return this.#inquiry?.nextTimeout();
+    const i = this.#inquiry?.nextTimeout();
+    const d = this.#bound() ? this.#roundDeadline : undefined;
+    return i === undefined ? d : d === undefined ? i : Math.min(i, d);
+  }
+
+  /** True while this member's own update is bound to its committed view with no end known here. */
+  #bound(): boolean {
+    return this.#ownUpdate && !this.#excluded && !this.decided &&
+      this.committedView !== undefined;
+  }
+
+  /** Signs the renouncement Leave(round, n − 1; n + 1) and sends it to every other member. */
+  async #sendRenouncement(): Promise<Output[]> {
+    const { roster, self, signer } = this.#config;
+    const n = roster.members.length;
+    const frame = await sealFrame(
+      "leave",
+      sessionOf(roster, this.round, n - 1),
+      self,
+      leaveFields(renouncePromise(n)),
+      signer,
+      roster.mode,
+    );
+    this.#leaveFrame = frame;
+    const out: Output[] = [];
+    for (let to = 0; to < n; to++) if (to !== self) out.push({ kind: "send", to, frame });
+    return out;
   }
 
   /** This member's Outcome frame of the round, once final here. */

@@ -44,10 +44,13 @@
  * that has not committed gives the round up: it signs Leave(r, n − 1), wipes the view's secrets,
  * and reports `round-failed` naming the stage and the members missing — or, if its masked input
  * left in some view m (that view may still complete with it), `outcome-unknown`: it never
- * approves or reveals again and asks how the round ended. A member in `outcome-unknown` whose
- * evidence holds Leave(r, w ≥ m) from `abandonQuorum` members (itself included when it did not
- * commit) reports `round-failed` (`abandoned`): no view containing its update can gather t
- * commitments.
+ * approves or reveals again and asks how the round ended. A member that committed and holds no
+ * certificate at its deadline **renounces**: it reports `renounced` (journaled first), signs
+ * Leave(r, n − 1; n + 1) — it will never co-sign a certificate of the round — and answers no
+ * leader any more. A member in `outcome-unknown` (or renounced) whose evidence holds promises
+ * p > m (never to commit in a view ≤ m, or renouncements) from `abandonQuorum` members (itself
+ * included when it did not commit, or renounced) reports `round-failed` (`abandoned`): no
+ * certificate containing its update can gather t co-signatures.
  *
  * **The end of the update.** Every participant ends in exactly one of: a certificate whose U3
  * contains this member (`published`, then `final`), or `round-failed` — a view limit before it
@@ -93,6 +96,7 @@ import {
   readConsistencyRequest,
   readShareDelivery,
   readUnmaskRequest,
+  renouncePromise,
   shareKeysFields,
   unmaskFields,
 } from "../wire/messages.ts";
@@ -299,6 +303,14 @@ export class Participant {
   }
 
   /**
+   * True once this member renounced co-signing any certificate of the round (committed, it
+   * reached its round deadline without a certificate: see {@link handleTimeout}).
+   */
+  get renounced(): boolean {
+    return this.#publication.renounced;
+  }
+
+  /**
    * The members that have not contributed to the current view as far as this member knows: those
    * missing from the newest list its leader sent (U1, U2 or U3); undefined before the first list
    * (or out of a view).
@@ -360,7 +372,7 @@ export class Participant {
    */
   async sync(now: number): Promise<Output[]> {
     if (!this.open) return [];
-    if (this.#inquiry !== undefined || this.#gaveUp) return this.#checkAbandon();
+    if (this.#inquiry !== undefined || this.#gaveUp || this.renounced) return this.#checkAbandon();
     if (this.#committedView !== undefined || this.#view === undefined) return [];
     const justified = this.#justifiedView();
     if (justified === undefined) return [];
@@ -383,7 +395,8 @@ export class Participant {
         return [...late, ...await this.#onDecision(env)];
       }
       if (env.type === "cosign") return [...late, ...await this.#publication.cosign(env)];
-      if (late.length > 0) return late;
+      // Past its deadline (given up, or renounced): it answers no leader.
+      if (late.length > 0 || this.renounced) return late;
       const stage = awaitedIn(env.type);
       if (stage === undefined) {
         throw new ProtocolError(
@@ -441,7 +454,7 @@ export class Participant {
             `committed to it`,
         );
         this.#deadline = this.#inquiry.nextTimeout();
-        this.#roundDeadline = undefined;
+        // The round deadline stays: reached without a certificate, it renounces co-signing.
         return [...out, ...this.#revealAgain(), ...this.#checkAbandon()];
       }
       case "none":
@@ -452,15 +465,15 @@ export class Participant {
 
   /**
    * Once the round deadline passed (`now` at or after it): gives the round up, if this member
-   * can still act and has not committed (see the module doc); its outputs, else nothing.
+   * can still act and has not committed; renounces co-signing ({@link #renounce}) if it
+   * committed and holds no certificate (see the module doc); its outputs, else nothing.
    */
   async #roundDeadlinePassed(now: number): Promise<Output[]> {
     if (this.#roundDeadline === undefined || now < this.#roundDeadline) return [];
     this.#roundDeadline = undefined;
-    if (
-      !this.open || this.#committedView !== undefined || this.#gaveUp ||
-      this.#inquiry !== undefined || this.#input === undefined
-    ) return [];
+    if (!this.open || this.#gaveUp) return [];
+    if (this.#committedView !== undefined) return await this.#renounce();
+    if (this.#inquiry !== undefined || this.#input === undefined) return [];
     return await this.#giveUp(
       now,
       `round deadline: ${this.#config.roster.roundDeadlineMs} ms after the round started ` +
@@ -655,17 +668,22 @@ export class Participant {
    * Gives the round up (deadline, view limit) before committing: signs Leave(round, n − 1),
    * wipes the view's secrets and input. Without a masked input sent the update is in no
    * aggregate: `round-failed`. With one sent in view m (which may still complete with it) the
-   * outcome is unknown: `committed` (view m, for the journal: it never acts in another view),
-   * then `outcome-unknown` and OutcomeRequests; it never approves or reveals again.
+   * outcome is unknown: `committed` and `renounced` (view m, for the journal: it never acts in
+   * another view nor co-signs), then `outcome-unknown` and OutcomeRequests; it never approves or
+   * reveals again.
    */
   async #giveUp(now: number, reason: string): Promise<Output[]> {
     const limit = viewLimit(this.#config.roster.members.length);
     const m = this.#maskedView;
     // It will never reveal anywhere: what a rescue would need goes before the promise.
     this.#dropRetained();
-    const out: Output[] = m === undefined
-      ? []
-      : [event({ type: "committed", round: this.round, view: m })];
+    // Bound to view m, committed nowhere: it co-signs no certificate of the round (its Leave
+    // promises every view). Journaled, so a restarted member observing view m keeps to it.
+    if (m !== undefined) this.#publication.renounce();
+    const out: Output[] = m === undefined ? [] : [
+      event({ type: "committed", round: this.round, view: m }),
+      event({ type: "renounced", round: this.round, view: m }),
+    ];
     out.push(...await this.#sayLeave(limit - 1));
     if (m === undefined) return [...out, ...this.#fail(reason)];
     this.#dropView();
@@ -686,6 +704,38 @@ export class Participant {
   }
 
   /**
+   * The round deadline passed for a member committed to view m with no certificate: it will
+   * never co-sign a certificate of the round (`Publication.renounce`), nor answer a leader
+   * again. It reports `renounced` (the node journals it first, so a restart keeps the promise),
+   * signs the renouncement Leave(round, n − 1; n + 1) (`renouncePromise`) and sends it to every
+   * other member (it is also its newest Leave, for members that are behind), then checks for
+   * abandonment, counting itself. It still takes a certificate or Outcome (`published`,
+   * `final`): only its co-signature is withheld.
+   */
+  async #renounce(): Promise<Output[]> {
+    const { roster, self, signer } = this.#config;
+    const n = roster.members.length;
+    this.#publication.renounce();
+    const frame = await sealFrame(
+      "leave",
+      sessionOf(roster, this.round, n - 1),
+      self,
+      leaveFields(renouncePromise(n)),
+      signer,
+      roster.mode,
+    );
+    this.#leftView = n - 1;
+    this.#leaveFrame = frame;
+    const out: Output[] = [
+      event({ type: "renounced", round: this.round, view: this.#committedView! }),
+    ];
+    for (let to = 0; to < n; to++) {
+      if (to !== self) out.push({ kind: "send", to, frame });
+    }
+    return [...out, ...this.#checkAbandon()];
+  }
+
+  /**
    * In `outcome-unknown`: `round-failed` (`abandoned`) once the evidence proves no view ≤ m can
    * complete (`abandonSigners`: t give-ups on a complete graph, t Leave(round, w ≥ m) on a sparse
    * one), m being the view it committed to or, if it did not commit, the highest it sent a masked
@@ -693,18 +743,22 @@ export class Participant {
    */
   #checkAbandon(): Output[] {
     const { roster, self } = this.#config;
-    if (!this.open || (this.#inquiry === undefined && !this.#gaveUp)) return [];
+    const renounced = this.renounced;
+    if (!this.open || (this.#inquiry === undefined && !this.#gaveUp && !renounced)) return [];
     const committed = this.#committedView !== undefined;
     const m = this.#committedView ?? this.#maskedView;
     if (m === undefined) return [];
-    const signers = abandonSigners(roster, this.#leaves, m, self, !committed);
+    // It counts itself once it co-signs nothing of views ≤ m: it gave up without committing,
+    // or renounced.
+    const signers = abandonSigners(roster, this.#leaves, m, self, !committed || renounced);
     if (signers === undefined) return [];
     this.#inquiry?.stop();
     this.#viewNumber = m;
     return this.#fail(
-      `abandoned: members ${signers.join(", ")} signed that they never commit in any view up ` +
-        `to ${m}, the last view with this member's masked input, so no view with it can ` +
-        `gather t = ${roster.threshold} commitments`,
+      `abandoned: members ${signers.join(", ")} signed that they never commit in, nor ` +
+        `co-sign a certificate of, any view up to ${m}, the last view with this member's ` +
+        `masked input, so no certificate with it can gather t = ${roster.threshold} ` +
+        `co-signatures`,
     );
   }
 
@@ -966,7 +1020,7 @@ export class Participant {
    */
   #revealAgain(): Output[] {
     const v = this.#view;
-    if (v?.unmask === undefined || this.decided) return [];
+    if (v?.unmask === undefined || this.decided || this.renounced) return [];
     return [{ kind: "send", to: v.leader, frame: v.unmask }];
   }
 

@@ -100,6 +100,8 @@ export class Publication {
    * those of the taken certificate awaiting a batch signature check in {@link #tryFinal}.
    */
   readonly #unverifiedCosigns = new Map<number, Envelope>();
+  /** This member renounced co-signing any certificate of the round (see {@link renounce}). */
+  #renounced = false;
 
   /**
    * A publication of `round`. `committedView` is the view this member committed to before a
@@ -137,6 +139,22 @@ export class Publication {
   /** The view this member committed to before a restart (an observer's), if any. */
   get committedView(): number | undefined {
     return this.#committedView;
+  }
+
+  /** True once this member renounced co-signing (see {@link renounce}). */
+  get renounced(): boolean {
+    return this.#renounced;
+  }
+
+  /**
+   * From now on this member co-signs no certificate of the round: it signed (or is about to sign)
+   * the renouncement Leave(round, n − 1; n + 1) at its round deadline (`docs/protocol.md` §4).
+   * A certificate is still checked and taken (`published`), and a final one still makes the
+   * round final here; only the Cosign is withheld. Permanent: a node journals it and a restarted
+   * member's publication is renounced again before it sees any certificate.
+   */
+  renounce(): void {
+    this.#renounced = true;
   }
 
   /**
@@ -184,8 +202,8 @@ export class Publication {
    * `checkCertificate`), and that it is of the view this member committed to and of the U3 it
    * approved there, if any. Then co-signs it: the outputs are the refusals of individual
    * approvals, the `publish` stage event, the `published` event, this member's Cosign broadcast
-   * (none for a view ≤ `commitment.left` other than `commitment.view`, a view it left: it is
-   * taken, never co-signed)
+   * (none for a view ≤ `commitment.left` other than `commitment.view`, a view it left, and none
+   * once this member renounced ({@link renounce}): it is taken, never co-signed)
    * and, when the co-signatures already gathered reach t, the `final` stage and event. An exact
    * repeat of the certificate taken is ignored. Throws a {@link ProtocolError} for a certificate
    * that fails a check, and (`equivocation`) for a second, different one.
@@ -222,7 +240,7 @@ export class Publication {
     // co-signature (see `Commitment.left`).
     const left = commitment.left !== undefined && env.session.view <= commitment.left &&
       env.session.view !== commitment.view;
-    const cosign = left ? undefined : await sealFrame(
+    const cosign = left || this.#renounced ? undefined : await sealFrame(
       "cosign",
       env.session,
       self,

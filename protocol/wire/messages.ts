@@ -433,14 +433,34 @@ export function readOutcomeRequest(env: Envelope): void {
  * failed. A member sends it to every other member when it leaves a view (w = that view, or the
  * view the evidence moved it past) and when it gives the round up; signatures are checked by the
  * receiver.
+ *
+ * One more promise exists, only with w = n − 1 (the last view): `promised` = n + 1
+ * ({@link renouncePromise}), the **renouncement** — "the signer will never co-sign any
+ * certificate of this round" — signed by a member bound to a view (committed, or given up after
+ * its masked input left) that reached its round deadline without a certificate. It says nothing
+ * about where the signer committed (it may have).
  */
 export function leaveFields(promised: number): Value[] {
   return [promised];
 }
 
-/** Parses a Leave: its one field, `promised`, at most w + 1 (w the frame's view). */
-export function readLeave(env: Envelope): { readonly promised: number } {
+/**
+ * The promise of a renouncement (see {@link leaveFields}) in a federation of `members` members:
+ * n + 1, one past the promise of any plain Leave (at most w + 1 ≤ n).
+ */
+export function renouncePromise(members: number): number {
+  return members + 1;
+}
+
+/**
+ * Parses a Leave of a federation of `members` members: its one field, `promised`, at most
+ * w + 1 (w the frame's view) — or, for w = n − 1 only, the renouncement n + 1
+ * ({@link renouncePromise}). Refuses anything else as `malformed`.
+ */
+export function readLeave(env: Envelope, members: number): { readonly promised: number } {
   expectType(env, "leave");
   const f = new Fields(env.fields, 1, "leave", env.sender);
-  return { promised: f.uint(0, "promised", env.session.view + 1) };
+  const w = env.session.view;
+  // w + 1 = n for the last view, so the renouncement is the only value past w + 1 there.
+  return { promised: f.uint(0, "promised", w === members - 1 ? renouncePromise(members) : w + 1) };
 }

@@ -167,6 +167,23 @@ Deno.test("journal: the view a masked input left in is recorded, read back and s
   });
 });
 
+Deno.test("journal: a renouncement is recorded, read back and survives open()", async () => {
+  await withJournal(async (journal, dir) => {
+    assertEquals(await journal.renouncedView(5), undefined);
+    await journal.recordCommit(5, 1);
+    await journal.recordRenounced(5, 1);
+    const restarted = new Journal(dir, ROSTER);
+    const scan = await restarted.open(reporter().options);
+    assertEquals([scan.quarantined, scan.repaired], [[], []]);
+    assertEquals(await restarted.renouncedView(5), 1);
+    assertEquals(await modeOf(`${dir}/journal/round-5/renounced.json`), 0o600);
+    // Damaged: a typed error naming the file, never a silently forgotten promise.
+    const path = journal.path(5, "renounced.json");
+    await Deno.writeFile(path, new TextEncoder().encode("{}"));
+    await assertCorrupt(() => restarted.renouncedView(5), path);
+  });
+});
+
 Deno.test("journal: a genuine aggregate is recorded as published, then as final", async () => {
   await withJournal(async (journal, dir) => {
     const r = FINALS.get(9)!;

@@ -200,11 +200,29 @@ Deno.test("participant: sparse graph commits just before the approval", async ()
 });
 
 Deno.test("participant: a committed member whose leader stalls asks how the round ended, never fails on a guess", async () => {
+  // The round deadline lies past all the asking here: at the deadline a committed member
+  // renounces co-signing instead (`renounce_test.ts`), and a certificate later than that is
+  // never final.
+  const roundDeadlineMs = 1_000_000_000;
   const cases = [
     // Complete graph: committed at the unmask stage, the certificate is late.
-    { fed: await complete, withheld: "certificate", stage: "unmask" },
+    {
+      fed: await federation({ n: 5, dim: 20, roundDeadlineMs }),
+      withheld: "certificate",
+      stage: "unmask",
+    },
     // Sparse graph: committed at approval, the unmask request is late.
-    { fed: await sparse, withheld: "unmaskRequest", stage: "consistency" },
+    {
+      fed: await federation({
+        n: 7,
+        dim: 20,
+        graph: { kind: "harary", degree: 4, threshold: 3 },
+        seed: "sparse",
+        roundDeadlineMs,
+      }),
+      withheld: "unmaskRequest",
+      stage: "consistency",
+    },
   ] as const;
   for (const { fed, withheld, stage } of cases) {
     const { roster } = fed;

@@ -839,6 +839,53 @@ Deno.test("a member resumed after a restart signs its Leave of the views it left
   const sent = out.flatMap((o) => o.kind === "send" && o.to === z ? [o.frame] : []);
   assertEquals(sent.length, 1);
   const env = openFrame(sent[0], fed.roster);
-  assertEquals([env.type, env.session.view, readLeave(env).promised], ["leave", 0, 1]);
+  assertEquals([env.type, env.session.view, readLeave(env, fed.roster.members.length).promised], [
+    "leave",
+    0,
+    1,
+  ]);
+  net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("a member that renounced co-signing before a restart never co-signs after it: it takes the certificate without a Cosign and sends its renouncement again", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "renounce-restart" });
+  const n = fed.roster.members.length;
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0]);
+  // x reveals in view 0, but no decision reaches it: at its round deadline it renounces.
+  const decision = (w: { type: string }) => ["certificate", "cosign", "outcome"].includes(w.type);
+  net.hold = (w) => w.to === x && decision(w);
+  await net.submitAll(inputs);
+  await net.run({
+    until: () => net.events("renounced", x).length > 0,
+    maxTime: net.now + 2 * fed.roster.roundDeadlineMs,
+  });
+  assertEquals(net.events("renounced", x).map((e) => e.view), [0]);
+  assertEquals(net.endpoints[x].participant(ROUND)?.committedView, 0);
+  net.crash(x);
+  net.take(() => true, net.held); // what was held for the old process is lost with it
+  const plan = net.restart(x, {
+    newestRound: ROUND,
+    committed: new Map([[ROUND, 0]]),
+    renounced: [ROUND],
+    pending: [ROUND],
+  });
+  assertEquals(plan.ask, [ROUND]);
+  const sentBefore = net.sent("leave", x).length;
+  await net.call(x, () => net.endpoints[x].ask(ROUND, net.now));
+  // Its renouncement goes out again, to every other member.
+  const again = net.sent("leave", x).slice(sentBefore);
+  assertEquals(again.map((w) => w.to).sort(), all(fed, [x]));
+  for (const w of again) {
+    const env = openFrame(w.frame, fed.roster);
+    assertEquals([env.session.view, readLeave(env, n).promised], [n - 1, n + 1]);
+  }
+  // The certificate reaches the restarted x (gossip): taken, never co-signed.
+  const cosigns = net.sent("cosign", x).length;
+  const certificate = net.sent("certificate").find((w) => w.to !== x)!;
+  await net.inject(x, certificate.frame, certificate.from);
+  assertEquals(net.events("published", x).length, 1, "x took the certificate");
+  assertEquals(net.sent("cosign", x).length, cosigns, "x sent no Cosign after the restart");
   net.endpoints.forEach((e) => e.close());
 });

@@ -75,7 +75,7 @@ Deno.test("readers: each message reader refuses every other type as wrong-type",
   const restartReaders = {
     outcome: readOutcome,
     outcomeRequest: readOutcomeRequest,
-    leave: readLeave,
+    leave: (env: Envelope) => readLeave(env, roster.members.length),
   };
   for (const [type, read] of Object.entries(restartReaders)) {
     for (const [other, env] of envelopes) {
