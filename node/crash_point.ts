@@ -20,8 +20,9 @@
  * purpose is to kill the process.
  *
  * Point names: `journal:<file>:before-rename` / `journal:<file>:after-sync` for a write under a
- * `journal/` directory (`file:<name>:…` for any other atomic write), and `send:<messageType>`
- * for a frame (see {@link filePoint}, {@link sendPoint}).
+ * `journal/` directory (`file:<name>:…` for any other atomic write), `send:<messageType>` for a
+ * frame about to leave, and `receive:<messageType>` for a frame from a peer about to be handled
+ * (see {@link filePoint}, {@link sendPoint}, {@link receivePoint}).
  *
  * @module
  */
@@ -102,6 +103,14 @@ export function filePoint(path: string, moment: "before-rename" | "after-sync"):
   const base = parts.at(-1) ?? path;
   const inJournal = parts.length >= 3 && parts.at(-3) === "journal";
   return `${inJournal ? "journal" : "file"}:${base}:${moment}`;
+}
+
+/**
+ * The point name of handling `frame`, received from a peer: `receive:<messageType>` (as
+ * {@link sendPoint} names it), or `receive:unknown`.
+ */
+export function receivePoint(frame: Uint8Array): string {
+  return `receive:${sendPoint(frame).slice("send:".length)}`;
 }
 
 const TAG_PREFIX = "fedagg/v1/msg/";

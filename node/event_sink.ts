@@ -168,6 +168,10 @@ export class EventSink {
         // Durable before the masked input (the next output) leaves: a restarted member never
         // withdraws an update a leader may count, nor fails it on a guess.
         return await this.#options.journal.recordMasked(e.round, e.view);
+      case "unmasking":
+        // Durable before the UnmaskRequest (the next outputs) leaves: a restarted leader resumes
+        // collecting the reveals (public state only).
+        return await this.#options.journal.recordUnmasking(e.round, e.record);
       case "renounced":
         // Durable before the renouncement Leave (the next outputs) leaves: a restarted member
         // co-signs nothing of the round either.

@@ -18,6 +18,9 @@
  * - `renounced.json`: this member, bound to a view of the round without a certificate at its
  *   round deadline, promised never to co-sign a certificate of the round (with that view);
  *   written before its renouncement Leave is sent, so a restarted node still co-signs nothing;
+ * - `unmasking.cbor`: as the round's leader, its public unmask state (adverts, lists, approvals,
+ *   masked sum: nothing secret), before its UnmaskRequest is sent, so a restarted leader resumes
+ *   collecting the reveals;
  * - `withdrawn.json`: the trainer withdrew the update (`DELETE /v1/rounds/R/update`), with the
  *   first view a new update for the round may start in; written before the update's files are
  *   deleted, and deleted after a new update for the round was written (an update together with
@@ -59,6 +62,7 @@ import {
   readCommitted,
   readFinal,
   readPublished,
+  readUnmasking,
   readUpdateMeta,
   readUpdateValues,
   RecordProblem,
@@ -97,6 +101,7 @@ const RECORDS = {
   "advertised.json": 0o600,
   "masked.json": 0o600,
   "renounced.json": 0o600,
+  "unmasking.cbor": 0o600,
   "withdrawn.json": 0o600,
   "failed.json": 0o600,
   "aggregate.u32": 0o644,
@@ -383,6 +388,20 @@ export class Journal {
    */
   async renouncedView(round: number): Promise<number | undefined> {
     return await this.#read(round, "renounced.json", readCommitted);
+  }
+
+  /**
+   * Records (`unmasking.cbor`) the public unmask state of the session (`round`, its view inside)
+   * this member leads, before its UnmaskRequest is sent: a restarted node resumes the leader.
+   */
+  async recordUnmasking(round: number, record: Uint8Array): Promise<void> {
+    refuseInvalid(() => readUnmasking(this.#roster, record));
+    await this.#write(round, "unmasking.cbor", record);
+  }
+
+  /** The unmask record this member journaled as leader in `round`, if any; `journal-corrupt` if damaged. */
+  async unmaskRecord(round: number): Promise<Uint8Array | undefined> {
+    return await this.#read(round, "unmasking.cbor", (p) => readUnmasking(this.#roster, p));
   }
 
   /** Records that this member committed to `view` of `round` (before the committing frame). */
@@ -744,6 +763,7 @@ export class Journal {
       "advertised.json": readCommitted,
       "masked.json": readCommitted,
       "renounced.json": readCommitted,
+      "unmasking.cbor": (p) => readUnmasking(this.#roster, p),
       "withdrawn.json": readCommitted,
       "failed.json": readCommitted,
       "aggregate.u32": (p) => readAggregate(this.#roster, p),
@@ -759,6 +779,13 @@ export class Journal {
         if (!(err instanceof JournalError)) throw err;
         problems.set(name, err.message.replace(/ \(a restart repairs.*$/, ""));
       }
+    }
+    // A damaged leader's unmask record is only a way to resume a leader: deleted, not a reason
+    // to move the round (and its update) aside.
+    if (problems.has("unmasking.cbor")) {
+      await Deno.remove(`${dir}/unmasking.cbor`);
+      problems.delete("unmasking.cbor");
+      repair(`${dir}/unmasking.cbor`, "deleted: a damaged leader's unmask record");
     }
     // The records together.
     const ok = (name: RecordName) => payloads.has(name) && !problems.has(name);

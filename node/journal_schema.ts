@@ -12,6 +12,7 @@ import {
   isGroupBodyLength,
   MAX_ROUND,
   maxFrameSize,
+  readUnmaskRecord,
   type Roster,
   splitFinalCertificate,
   vectorLength,
@@ -219,6 +220,19 @@ export function readCertificate(roster: Roster, payload: Uint8Array): Uint8Array
     decode(payload, maxFrameSize(roster), "certificate");
   } catch (err) {
     throw new RecordProblem(`not a certificate frame: ${(err as Error).message}`);
+  }
+  return payload;
+}
+
+/**
+ * `unmasking.cbor`: a leader's public unmask state (`readUnmaskRecord`); resolves to the payload.
+ * Only its shape is checked here: the endpoint opens its frames when it resumes the leader.
+ */
+export function readUnmasking(roster: Roster, payload: Uint8Array): Uint8Array {
+  try {
+    readUnmaskRecord(roster, payload);
+  } catch (err) {
+    throw new RecordProblem(`not an unmask record: ${(err as Error).message}`);
   }
   return payload;
 }

@@ -742,6 +742,7 @@ export class FedaggNode {
     const advertised = new Map<number, number>();
     const masked = new Map<number, number>();
     const renounced: number[] = [];
+    const leading: { round: number; record: Uint8Array }[] = [];
     const withdrawn = new Map<number, number>();
     const pending: number[] = [];
     const failed: number[] = [];
@@ -763,6 +764,9 @@ export class FedaggNode {
       if (view !== undefined) committed.set(round, view);
       // Promised never to co-sign a certificate of the round: kept, published or not.
       if (await this.#journal.renouncedView(round) !== undefined) renounced.push(round);
+      // Led a session of the round into its unmask stage: resumed unless the round was decided.
+      const record = recorded.published ? undefined : await this.#journal.unmaskRecord(round);
+      if (record !== undefined) leading.push({ round, record });
       if (recorded.published) {
         decided = Math.max(decided ?? -1, round);
         unfinished.push({ round, ownUpdate: recorded.update });
@@ -816,6 +820,17 @@ export class FedaggNode {
         round,
       });
       await this.#driver.input(() => this.#endpoint.ask(round, now()));
+    }
+    for (const { round, record } of leading) {
+      this.#options.log("info", "resuming the round's leader in its unmask stage after a restart", {
+        round,
+      });
+      await this.#driver.input(() => this.#endpoint.resumeLeader(record, now())).catch((err) => {
+        this.#options.log("error", "could not resume the round's leader", {
+          round,
+          error: String(err),
+        });
+      });
     }
     for (const { round, ownUpdate } of unfinished) {
       const stored = await this.#journal.aggregate(round);

@@ -23,7 +23,7 @@ import {
   u32Bytes,
   viewPatienceMs,
 } from "../protocol/mod.ts";
-import { crashPoint, sendPoint } from "./crash_point.ts";
+import { crashPoint, receivePoint, sendPoint } from "./crash_point.ts";
 import type { Log, Mesh } from "./mesh.ts";
 import { ProtocolTimer } from "./protocol_timer.ts";
 
@@ -137,7 +137,10 @@ export class RoundDriver {
       return Promise.resolve();
     }
     this.#queued.set(from, queued + 1);
-    return this.input(() => this.#options.endpoint.receive(frame, from, now()), "receive")
+    return this.input(() => {
+      crashPoint(() => receivePoint(frame)); // fault injection for tests
+      return this.#options.endpoint.receive(frame, from, now());
+    }, "receive")
       .catch(() => {})
       .finally(() => this.#queued.set(from, (this.#queued.get(from) ?? 1) - 1));
   }

@@ -210,6 +210,8 @@ export type { Leader } from "./round/leader.ts";
 export type { Participant } from "./round/participant.ts";
 export type { Commitment, Publication, PublicationConfig } from "./round/publication.ts";
 export type { Observer, ObserverOptions } from "./round/observer.ts";
+export { readUnmaskRecord, type UnmaskRecord } from "./round/unmask_record.ts";
+export type { PairAttachment } from "./round/pair_terms.ts";
 export {
   abandonQuorum,
   abandonSigners,

@@ -549,6 +549,48 @@ export class Endpoint {
     });
   }
 
+  /**
+   * After a restart, resumes the leader of the session a journaled unmask record names (the
+   * `unmasking` event this member reported as leader, `unmask_record.ts`): in the unmask stage,
+   * with no reveal yet, sending its UnmaskRequest again to its approvers so that their reveals,
+   * lost with the old process, come back (`Leader.resume`). Nothing when this member already
+   * runs that session, when the round is decided here, or when it is more than
+   * {@link ROUND_WINDOW} rounds behind the newest round. Refuses (CallerError `invalid-input`) a
+   * record that does not read or is not of a session this member leads.
+   */
+  resumeLeader(record: Uint8Array, now: number): Promise<Output[]> {
+    return this.#serialized(async () => {
+      let resumed;
+      try {
+        resumed = Leader.resume(this.#config, record, now, this.#lost);
+      } catch (err) {
+        if (!(err instanceof ProtocolError) && !(err instanceof RangeError)) throw err;
+        throw new CallerError("invalid-input", `not an unmask record to resume: ${err.message}`);
+      }
+      const { round, view } = resumed.leader.session;
+      const key = `${round}/${view}`;
+      if (
+        this.#leaders.has(key) || this.#participants.get(round)?.decided ||
+        round < this.#newestRound - ROUND_WINDOW
+      ) {
+        resumed.leader.wipe();
+        return [];
+      }
+      if (this.#leaders.size >= MAX_LEADERS) {
+        const victim = this.#evictable(this.syncedView(round));
+        if (victim === undefined) {
+          resumed.leader.wipe();
+          return [];
+        }
+        this.#leaders.get(victim)!.wipe();
+        this.#leaders.delete(victim);
+      }
+      this.#leaders.set(key, resumed.leader);
+      this.#newestRound = Math.max(this.#newestRound, round);
+      return await this.#deliverLocal(resumed.outputs, now);
+    });
+  }
+
   /** Handles a frame that arrived from roster member `from`. Never throws on bad input. */
   receive(frame: Uint8Array, from: number, now: number): Promise<Output[]> {
     return this.#serialized(async () =>

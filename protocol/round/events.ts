@@ -66,6 +66,18 @@ export type ProtocolEvent =
    */
   | { readonly type: "renounced"; readonly round: number; readonly view: number }
   /**
+   * This member, leading (round, view), is about to send its UnmaskRequest: `record` is its
+   * public unmask state (`unmask_record.ts`: adverts, lists, approvals, masked sum — nothing
+   * secret). A node persists it before the UnmaskRequest leaves and, after a restart, resumes the
+   * leader from it (`Endpoint.resumeLeader`).
+   */
+  | {
+    readonly type: "unmasking";
+    readonly round: number;
+    readonly view: number;
+    readonly record: Uint8Array;
+  }
+  /**
    * The trainer withdrew this member's update for `round` (`Endpoint.withdraw`) while it was in
    * `view`, before any masked input left: the update is in no aggregate and never will be. A
    * node deletes the journaled update and persists `nextView`, the first view a new update for

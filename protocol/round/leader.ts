@@ -46,7 +46,9 @@ import type { Share } from "../math/shamir.ts";
 import {
   type Envelope,
   expectSession,
+  expectType,
   type MessageType,
+  openFrame,
   sealFrame,
   verifyEnvelope,
 } from "../wire/frame.ts";
@@ -70,6 +72,7 @@ import { event, type Output } from "./events.ts";
 import { validateAdvertiseKeys } from "./keys.ts";
 import type { PairAttachment } from "./pair_terms.ts";
 import { removeMasks } from "./unmasking.ts";
+import { encodeUnmaskRecord, readUnmaskRecord } from "./unmask_record.ts";
 import { checkApproval, checkMaskedInput, checkShareKeys, checkUnmask } from "./leader_checks.ts";
 import { collectedIn, type CollectStage, type LeaderStage, TRANSITIONS } from "./stages.ts";
 
@@ -139,6 +142,71 @@ export class Leader {
     this.#hash = sessionHash(session);
     this.#graph = sessionGraph(config.roster, session);
     this.#groups = roundGroups(config.roster, session.round);
+  }
+
+  /**
+   * A leader resumed after a restart in the unmask stage of the session its journaled unmask
+   * record (`unmask_record.ts`, reported as `unmasking` before its UnmaskRequest left) names,
+   * with the record's adverts, lists, approvals and masked sum(s) and no reveal yet; the stage
+   * timeout runs from `now`. Its outputs send the journaled UnmaskRequest again to every
+   * approver but this member (a revealer answers a repeat with its Unmask again; one that left
+   * the view after approving may rescue it), so the reveals lost with the old process come back.
+   * Refuses (ProtocolError) a record that does not read, whose frames do not open for the roster
+   * or are not of its session, and (RangeError) a session this member does not lead.
+   */
+  static resume(
+    config: LeaderConfig,
+    bytes: Uint8Array,
+    now: number,
+    lost: ReadonlySet<number> = new Set(),
+  ): { leader: Leader; outputs: Output[] } {
+    const { roster, self } = config;
+    const record = readUnmaskRecord(roster, bytes);
+    const request = openFrame(record.request, roster);
+    expectType(request, "unmaskRequest");
+    const leader = new Leader(config, request.session, lost);
+    const session = request.session;
+    for (const frame of record.adverts) {
+      const env = openFrame(frame, roster);
+      expectSession(env, session);
+      leader.#adverts.set(env.sender, { frame, keys: readAdvertiseKeys(env, roster) });
+    }
+    leader.#u1 = toMemberSet(leader.#adverts.keys());
+    leader.#u2 = record.u2;
+    leader.#u2Hash = memberSetHash(leader.#hash, record.u2);
+    leader.#u3 = record.u3;
+    leader.#u3Hash = memberSetHash(leader.#hash, record.u3);
+    for (const m of record.u3) leader.#masked.add(m);
+    for (const frame of record.approvals) {
+      const env = openFrame(frame, roster);
+      expectSession(env, session);
+      readApproval(env);
+      leader.#approvals.set(env.sender, frame);
+    }
+    leader.#approvers = toMemberSet(leader.#approvals.keys());
+    ensure(
+      leader.#approvers.length >= roster.threshold &&
+        record.u2.every((m) => leader.#adverts.has(m)) &&
+        record.u3.every((m) => record.u2.includes(m)) &&
+        leader.#approvers.every((m) => record.u3.includes(m)),
+      "malformed",
+      "unmask record: its lists do not nest (U3 ⊆ U2 ⊆ U1, approvers ⊆ U3, ≥ t approvers)",
+    );
+    if (leader.#groups === undefined) {
+      ensure(record.sum !== undefined, "malformed", "unmask record without its masked sum");
+      leader.#sum = record.sum;
+    } else {
+      for (const [j, sum] of record.groupSums) leader.#groupSums.set(j, sum);
+      leader.#eligible = new Set(leader.#groups.eligible(record.u3));
+    }
+    for (const [key, p] of record.pairs) leader.#pairs.set(key, p);
+    leader.#stage = "unmask";
+    leader.#open(now);
+    const outputs: Output[] = [leader.#stageEvent("unmask")];
+    for (const m of leader.#approvers) {
+      if (m !== self) outputs.push({ kind: "send", to: m, frame: record.request });
+    }
+    return { leader, outputs };
   }
 
   /** The current stage. */
@@ -521,7 +589,24 @@ export class Leader {
         approvals: this.#approvers.map((a) => this.#approvals.get(a)!),
       }),
     );
-    return [this.#enter("consistency", now), ...this.#sendAll(this.#approvers, frame)];
+    // Journaled by a node before the UnmaskRequest leaves: a leader killed while the reveals
+    // come in resumes from it (`Leader.resume`). Public state only.
+    const record = encodeUnmaskRecord({
+      request: frame,
+      adverts: this.#u1.map((m) => this.#adverts.get(m)!.frame),
+      u2: this.#u2,
+      u3: this.#u3,
+      approvals: this.#approvers.map((a) => this.#approvals.get(a)!),
+      sum: this.#sum,
+      groupSums: this.#groupSums,
+      pairs: this.#pairs,
+    });
+    const { round, view } = this.session;
+    return [
+      this.#enter("consistency", now),
+      event({ type: "unmasking", round, view, record }),
+      ...this.#sendAll(this.#approvers, frame),
+    ];
   }
 
   /**

@@ -22,7 +22,9 @@ import { maskX25519Secret, maskXWingSeed, pairMaskKey, unwrapPairSecret } from "
 
 /** The post-quantum attachments of the pair (lo, hi), which lo encapsulated to hi. */
 export interface PairAttachment {
+  /** lo's KEM ciphertext to hi's mask key. */
   readonly maskKemCt: Uint8Array;
+  /** The pair secret, wrapped under lo's mask seed (opened once lo's seed is reconstructed). */
   readonly wrap: Uint8Array;
 }
 

@@ -409,6 +409,9 @@ export class Participant {
         const rescued = await this.#earlierUnmaskRequest(env, now);
         if (rescued !== undefined) return rescued;
       }
+      if (env.type === "unmaskRequest" && this.#view?.unmask !== undefined) {
+        return await this.#unmaskAgain(env, this.#view);
+      }
       const v = await this.#fromLeader(env, stage);
       return await this.#onAnswer[stage](env, v, now);
     } catch (err) {
@@ -1022,6 +1025,26 @@ export class Participant {
     const v = this.#view;
     if (v?.unmask === undefined || this.decided || this.renounced) return [];
     return [{ kind: "send", to: v.leader, frame: v.unmask }];
+  }
+
+  /**
+   * An UnmaskRequest of the view this member already revealed in: its leader asks again (it was
+   * restarted and resumed from its unmask record, `Leader.resume`, having lost the reveals). When
+   * it is that leader's and authentic, the same Unmask frame goes to it again — nothing new is
+   * revealed (the leader already had it, or would have). Refused like any frame out of stage
+   * otherwise.
+   */
+  async #unmaskAgain(env: Envelope, v: ViewState): Promise<Output[]> {
+    expectSession(env, v.session);
+    ensure(
+      env.sender === v.leader,
+      "not-leader",
+      `${env.type} from a member that is not the leader (${v.leader}) of round ${this.round} ` +
+        `view ${this.#viewNumber}`,
+      env.sender,
+    );
+    ensure(await verifyEnvelope(this.#config.roster, env), "bad-signature", env.type, env.sender);
+    return this.#revealAgain();
   }
 
   /**

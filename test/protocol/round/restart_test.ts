@@ -889,3 +889,48 @@ Deno.test("a member that renounced co-signing before a restart never co-signs af
   assertEquals(net.sent("cosign", x).length, cosigns, "x sent no Cosign after the restart");
   net.endpoints.forEach((e) => e.close());
 });
+
+Deno.test("a leader killed while the reveals come in resumes from its journaled unmask record: it asks its approvers again and the round becomes final with every update", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "resume-unmask" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = leaderOf(fed.roster, ROUND, 0);
+  const others = all(fed, [x]);
+  // Every member reveals; no reveal reaches x before it is killed.
+  net.hold = (w) => w.type === "unmask" && w.to === x;
+  await net.submitAll(inputs);
+  await net.run({
+    until: () => others.every((i) => net.events("committed", i).length > 0),
+    maxTime: 60_000,
+  });
+  const [unmasking] = net.events("unmasking", x);
+  assertEquals([unmasking.round, unmasking.view], [ROUND, 0], "journaled before the request");
+  assertEquals(net.sent("unmaskRequest", x).length, others.length);
+  net.crash(x);
+  assertEquals(net.take(() => true, net.held).length, others.length, "the reveals died with x");
+  net.hold = undefined;
+  const plan = net.restart(x, {
+    newestRound: ROUND,
+    committed: new Map([[ROUND, 0]]),
+    pending: [ROUND],
+  });
+  assertEquals(plan.ask, [ROUND]);
+  await net.call(x, () => net.endpoints[x].resumeLeader(unmasking.record, net.now));
+  assertEquals(net.endpoints[x].leader(ROUND, 0)?.stage, "unmask");
+  await net.call(x, () => net.endpoints[x].ask(ROUND, net.now));
+  await net.run({ until: () => net.events("final").length >= 4, maxTime: net.now + 60_000 });
+  const finals = net.events("final");
+  assertEquals(finals.length, 4, "final everywhere");
+  for (const f of finals) {
+    assertEquals([f.view, f.members], [0, all(fed)], "view 0, every update");
+    assertEquals(f.aggregate, plainSum(inputs, all(fed)));
+  }
+  assertEquals(net.events("round-failed").filter((e) => e.role === "participant"), []);
+  // Each revealer sent the same Unmask frame again, nothing new.
+  for (const i of others) {
+    const sent = net.sent("unmask", i).filter((w) => w.to === x);
+    assert(sent.length >= 2, `member ${i} revealed again`);
+    assert(sent.every((w) => w.frame.every((b, k) => b === sent[0].frame[k])), `member ${i}`);
+  }
+  net.endpoints.forEach((e) => e.close());
+});
