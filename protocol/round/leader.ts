@@ -602,9 +602,10 @@ export class Leader {
       pairs: this.#pairs,
     });
     const { round, view } = this.session;
+    const entered = this.#enter("consistency", now);
     return [
-      this.#enter("consistency", now),
       event({ type: "unmasking", round, view, record }),
+      entered,
       ...this.#sendAll(this.#approvers, frame),
     ];
   }
