@@ -764,8 +764,11 @@ export class FedaggNode {
       if (view !== undefined) committed.set(round, view);
       // Promised never to co-sign a certificate of the round: kept, published or not.
       if (await this.#journal.renouncedView(round) !== undefined) renounced.push(round);
-      // Led a session of the round into its unmask stage: resumed unless the round was decided.
-      const record = recorded.published ? undefined : await this.#journal.unmaskRecord(round);
+      // Led a session of the round into its unmask stage: resumed unless the round was decided
+      // or ended for this member (an abandoned round can never be final).
+      const record = recorded.published || await this.#journal.failedView(round) !== undefined
+        ? undefined
+        : await this.#journal.unmaskRecord(round);
       if (record !== undefined) leading.push({ round, record });
       if (recorded.published) {
         decided = Math.max(decided ?? -1, round);
