@@ -213,3 +213,24 @@ export function versionAt(versions: readonly RosterVersion[], round: number): Ro
   for (const v of versions) if (v.firstRound <= round) found = v;
   return found;
 }
+
+/**
+ * The member ids a running member keeps connections with when the federation's current round is
+ * `currentRound`: the members of every version of `versions` (ordered, as {@link walkChain}
+ * returns them) that governs `currentRound` or a later round. A member removed by a version
+ * whose first round is ≤ `currentRound` is not among them (every round of the versions that
+ * listed it ended here); a member joining at a later round already is (it is dialled ahead of
+ * its first round).
+ */
+export function admittedMembers(
+  versions: readonly RosterVersion[],
+  currentRound: number,
+): Set<string> {
+  const ids = new Set<string>();
+  versions.forEach((v, k) => {
+    const next = versions[k + 1];
+    if (next !== undefined && next.firstRound <= currentRound) return;
+    for (const m of v.roster.members) ids.add(m.id);
+  });
+  return ids;
+}
