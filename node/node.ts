@@ -542,6 +542,10 @@ export class FedaggNode {
     const key = [...admitted].join(",");
     if (!always && key === this.#admittedKey) return;
     this.#admittedKey = key;
+    this.#options.log("info", "members admitted", {
+      currentRound: this.#endpoint.currentRound,
+      members: [...admitted].sort((x, y) => x - y),
+    });
     try {
       await this.#mesh.update({
         members: this.#endpoint.members,

@@ -111,12 +111,17 @@ export class ChainEndpoint {
   }
 
   /**
-   * The slots a running member keeps connections with now (`admittedMembers` at the current
-   * round), never its own.
+   * The slots a running member keeps connections with now, never its own: the members of every
+   * version that governs a round from `ROUND_WINDOW` rounds before the current round on
+   * (`admittedMembers`). A removed member is kept that long after its last round ended here, so
+   * that its co-signatures and the aggregate bodies of its last rounds still reach the members
+   * that are finishing them; its frames for rounds of versions without it are refused from its
+   * removal round on (`receive`: `not-member`).
    */
   admitted(): Set<number> {
     const out = new Set<number>();
-    for (const id of admittedMembers(this.#versions, this.currentRound)) {
+    const since = Math.max(0, this.currentRound - ROUND_WINDOW);
+    for (const id of admittedMembers(this.#versions, since)) {
       if (id !== this.#config.self) out.add(this.#slots.get(id)!);
     }
     return out;
