@@ -27,7 +27,6 @@ import {
   dpMemberSeed,
   dpRoundUpdate,
   type DpSpend,
-  genesisVersion,
   leaderOf,
   type MaskExpander,
   MAX_ROUND,

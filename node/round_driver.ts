@@ -14,7 +14,6 @@
  */
 import {
   CallerError,
-  type ChainEndpoint,
   type Endpoint,
   type Output,
   ProtocolError,
@@ -32,7 +31,7 @@ import { ProtocolTimer } from "./protocol_timer.ts";
 export const MAX_QUEUED_PER_PEER = 16;
 
 /**
- * The calls the driver makes: an {@link Endpoint}'s, or a {@link ChainEndpoint}'s (members by
+ * The calls the driver makes: an {@link Endpoint}'s, or a `ChainEndpoint`'s (members by
  * slot).
  */
 export type DrivenEndpoint = Pick<
@@ -56,7 +55,7 @@ export interface DriverSinks {
 export interface RoundDriverOptions {
   /** The roster (or the newest roster version: its timeouts bound how long a send is retried). */
   readonly roster: Roster | (() => Roster);
-  /** This member's roster index (its slot, with a {@link ChainEndpoint}). */
+  /** This member's roster index (its slot, with a `ChainEndpoint`). */
   readonly self: number;
   readonly endpoint: DrivenEndpoint;
   readonly sinks: DriverSinks;

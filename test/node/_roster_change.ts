@@ -45,6 +45,7 @@ export interface Answer {
   readonly firstRound?: number;
   readonly reason?: string;
   readonly message?: string;
+  readonly joinersMissing?: readonly string[];
 }
 
 /** A federation whose rounds run while its roster changes. */

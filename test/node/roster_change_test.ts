@@ -15,7 +15,7 @@
  *   longer submit.
  */
 import "../../node/shims.ts";
-import { assert, assertEquals, assertMatch } from "../_assert.ts";
+import { assertEquals, assertMatch } from "../_assert.ts";
 import { ChangingNet } from "./_roster_change.ts";
 import { closeUnrefdChannels } from "../../node/shims.ts";
 
@@ -42,6 +42,21 @@ Deno.test({
           late.body.message ?? "",
           /takes effect at round 2, .* must start after round [23]/,
         );
+        // Not an amendment file: refused, naming the key.
+        const junk = await c.net.api(a, "/v1/roster/amendments", {
+          method: "POST",
+          body: JSON.stringify({ fedagg: "fedagg/amendment/v1", federation: "testnet" }),
+        });
+        assertEquals(junk.status, 422);
+        const refusal = await junk.json();
+        assertEquals(refusal.reason, "amendment-invalid");
+        assertMatch(refusal.message, /previous/);
+        // An unsigned copy: kept as pending, with what it lacks.
+        const unsigned = await c.propose("a1-unsigned", 4, ["--add", `${d.dir}/card.json`], []);
+        const [pending] = await c.deliver(unsigned, [a]);
+        assertEquals(pending.status, 200, JSON.stringify(pending.body));
+        assertEquals(pending.body.status, "pending");
+        assertEquals(pending.body.joinersMissing, [d.id]);
         // The amendment, valid: adopted by every member while round 0 runs (from round 4, past
         // the window whether or not round 0 has ended yet).
         c.amendments.push(a1);
