@@ -234,7 +234,7 @@ export class FedaggNode {
       });
     } catch (err) {
       this.#expander.close?.();
-      if (!(err instanceof CallerError && err.code === "not-a-member")) throw err;
+      if (!(err instanceof CallerError && err.code === "not-a-member")) throw asNodeError(err);
       throw new NodeError(
         "not-a-member",
         `this node (${options.identity.peerId}) is neither in the roster nor added by a valid ` +

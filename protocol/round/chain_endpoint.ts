@@ -70,10 +70,22 @@ export class ChainEndpoint {
 
   /**
    * Endpoints for the versions of `config.versions` that list `config.self`. Refuses
-   * (CallerError `not-a-member`) a chain none of whose versions lists it.
+   * (CallerError) a chain none of whose versions lists it (`not-a-member`), and one whose
+   * versions change what a running member cannot (`amendment-refused`, as {@link adopt}).
    */
   constructor(config: ChainEndpointConfig) {
     this.#config = config;
+    config.versions.forEach((v, k) => {
+      const changed = k === 0
+        ? undefined
+        : unsupportedChange(config.versions[k - 1].roster, v.roster);
+      if (changed !== undefined) {
+        throw new CallerError(
+          "amendment-refused",
+          `version ${v.version} changes ${changed}, which a running member cannot adopt`,
+        );
+      }
+    });
     this.#extend(config.versions);
     if (this.#endpoints.size === 0) {
       throw new CallerError("not-a-member", `no roster version lists member ${config.self}`);

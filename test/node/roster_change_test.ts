@@ -12,7 +12,7 @@
  * - Behind `deno task test:roster-change` (it runs longer than the default suite's budget):
  *   the issue's whole scenario, a join, a removal and a key rotation while rounds run; the
  *   removed member's connection is closed and refused, the rotated member's old key can no
- *   longer submit.
+ *   longer submit; a member restarted afterwards runs the same chain.
  */
 import "../../node/shims.ts";
 import { assertEquals, assertMatch } from "../_assert.ts";
@@ -165,6 +165,10 @@ Deno.test({
       await c.round(17, 3, v3);
       for (const n of v3) await c.notConnected(n, b);
       await c.net.stop(b);
+      // A restart walks the same chain (the delivered amendments are in DIR/amendments/).
+      await c.net.stop(a);
+      await c.net.start(a);
+      await c.connected(a, 2);
       await c.round(18, 3, v3);
       await c.verifyAll();
     } finally {

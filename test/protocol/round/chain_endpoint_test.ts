@@ -159,6 +159,9 @@ Deno.test("chain endpoint: adoption refuses a version too soon, another d, or an
   assert(dim.message.includes("dim (8 → 16)"), dim.message);
   const other = genesisVersion((await federation({ n: 3, seed: "other" })).roster);
   assertEquals(callerError(() => ep.adopt([other])).code, "amendment-refused");
+  // Nor does a member start with such a chain.
+  const start = callerError(() => endpointOf(fed4, 0, [v0, wider]));
+  assertEquals(start.code, "amendment-refused");
   // Nothing was adopted by the refusals; the valid version is.
   assertEquals(ep.versions.length, 1);
   assertEquals(ep.adopt([v0, v1]), [v1]);
