@@ -237,8 +237,8 @@ export class FedaggNode {
       if (!(err instanceof CallerError && err.code === "not-a-member")) throw asNodeError(err);
       throw new NodeError(
         "not-a-member",
-        `this node (${options.identity.peerId}) is neither in the roster nor added by a valid ` +
-          `amendment in ${options.dir}/amendments/`,
+        `this node (${options.identity.peerId}) is not in the roster, and no valid amendment in ` +
+          `${options.dir}/amendments/ adds it`,
       );
     }
     const rosterOf = (round: number) => this.#endpoint.rosterOf(round);
