@@ -150,7 +150,10 @@ export interface NodeStatus {
    * same way: the ArrayBuffers behind vectors, frames and keystream chunks live here.
    */
   readonly peakExternalBytes: number;
-  /** The fedagg version and the roster's hash prefix (as `fedagg_roster_info` shows it). */
+  /**
+   * The fedagg version and the signed roster's (version 0's) hash prefix, as `fedagg_roster_info`
+   * shows it; the version of the current round is {@link rosterVersion}.
+   */
   readonly version: string;
   readonly rosterHash: string;
   /**
@@ -812,7 +815,7 @@ export class FedaggNode {
       peakHeapUsedBytes: this.#peakHeap,
       peakExternalBytes: this.#peakExternal,
       version: FEDAGG_VERSION,
-      rosterHash: rosterHashPrefix(current.roster),
+      rosterHash: rosterHashPrefix(this.#roster),
       journal: {
         ...this.#journalUsage,
         keepRounds: this.#retention.keepRounds,
