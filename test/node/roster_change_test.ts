@@ -35,13 +35,17 @@ Deno.test({
       await c.round(0, 0, genesis, async () => {
         // Current round 0 or 1: a version from round 2 would start within the window.
         const tooSoon = await c.propose("too-soon", 2, ["--add", `${d.dir}/card.json`], []);
-        const [late] = await c.deliver(tooSoon, [a]);
-        assertEquals(late.status, 409, JSON.stringify(late.body));
-        assertEquals(late.body.reason, "amendment-refused");
+        const [soon] = await c.deliver(tooSoon, [a]);
+        assertEquals(soon.status, 409, JSON.stringify(soon.body));
+        assertEquals(soon.body.reason, "amendment-refused");
         assertMatch(
-          late.body.message ?? "",
+          soon.body.message ?? "",
           /takes effect at round 2, .* must start after round [23]/,
         );
+        // The CLI says why a node refuses (exit 1).
+        const late = await c.net.cli(["roster", "adopt", "--dir", b.dir, "--amendment", tooSoon]);
+        assertEquals(late.code, 1, late.stdout);
+        assertMatch(late.stderr, /amendment refused: HTTP 409: version 1 takes effect at round 2/);
         // Not an amendment file: refused, naming the key.
         const junk = await c.net.api(a, "/v1/roster/amendments", {
           method: "POST",
@@ -60,10 +64,14 @@ Deno.test({
         // The amendment, valid: adopted by every member while round 0 runs (from round 4, past
         // the window whether or not round 0 has ended yet).
         c.amendments.push(a1);
-        for (const r of await c.deliver(a1, genesis)) {
+        for (const r of await c.deliver(a1, [a, b])) {
           assertEquals(r.status, 200, JSON.stringify(r.body));
           assertEquals([r.body.status, r.body.version, r.body.firstRound], ["adopted", 1, 4]);
         }
+        // The third member's operator uses the CLI (the node found through DIR/api.json).
+        const cli = await c.net.cli(["roster", "adopt", "--dir", m2.dir, "--amendment", a1]);
+        assertEquals(cli.code, 0, cli.stderr);
+        assertMatch(cli.stdout, /adopted: the node runs roster version 1 from round 4/);
         // A second delivery changes nothing.
         const [again] = await c.deliver(a1, [a]);
         assertEquals([again.status, again.body.status], [200, "adopted"]);
