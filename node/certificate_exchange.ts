@@ -39,7 +39,8 @@ const MAX_BODIES = 8;
 
 /** What the exchange needs. */
 export interface CertificateExchangeOptions {
-  readonly endpoint: Endpoint;
+  /** An endpoint, or a chain endpoint (members by slot). */
+  readonly endpoint: Pick<Endpoint, "wantsCertificate" | "receive">;
   readonly driver: RoundDriver;
   readonly metrics: Metrics;
   readonly log: Log;

@@ -50,7 +50,8 @@ export interface StageStatus {
 
 /** What the event sink needs. */
 export interface EventSinkOptions {
-  readonly roster: Roster;
+  /** The roster, or the roster each round runs under (members in events are its indices). */
+  readonly roster: Roster | ((round: number) => Roster);
   readonly journal: Journal;
   readonly metrics: Metrics;
   readonly log: Log;
@@ -241,8 +242,10 @@ export class EventSink {
     this.#options.log("error", "internal error in the protocol core", { message });
   }
 
-  #ids(members: readonly number[]): string[] {
-    return members.map((i) => this.#options.roster.members[i].id);
+  #ids(round: number, members: readonly number[]): string[] {
+    const { roster } = this.#options;
+    const r = typeof roster === "function" ? roster(round) : roster;
+    return members.map((i) => r.members[i].id);
   }
 
   /**
@@ -304,7 +307,12 @@ export class EventSink {
       "fedagg_rounds_published_total",
       "Rounds whose aggregate this node verified",
     );
-    this.#emit({ type: "published", round: e.round, view: e.view, members: this.#ids(e.members) });
+    this.#emit({
+      type: "published",
+      round: e.round,
+      view: e.view,
+      members: this.#ids(e.round, e.members),
+    });
   }
 
   async #final(e: Extract<ProtocolEvent, { type: "final" }>): Promise<void> {
@@ -336,7 +344,12 @@ export class EventSink {
       );
     }
     log("info", "aggregate final", { round: e.round, view: e.view, members: e.members.length });
-    this.#emit({ type: "final", round: e.round, view: e.view, members: this.#ids(e.members) });
+    this.#emit({
+      type: "final",
+      round: e.round,
+      view: e.view,
+      members: this.#ids(e.round, e.members),
+    });
   }
 
   /**

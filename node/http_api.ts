@@ -11,6 +11,8 @@
  * | GET | `/v1/rounds/{r}/aggregate?format=npy\|raw\|safetensors\|sum[&mean=plain]` | the round's result: the weighted mean, or under a robust rule the rule's result over the group means (`mean=plain`: the weighted mean of the total even then; header `x-fedagg-mean: robust\|plain`) (safetensors in the roster's layout and order; or `sum`: the exact certified integer aggregate) → 200, 404 until published |
  * | GET | `/v1/rounds/{r}/certificate` | the final certificate (CBOR) → 200, 404 until final |
  * | GET | `/v1/status` | peers, current round, round, view, leader, stage, deadline, missing members, last error |
+ * | POST | `/v1/roster/amendments` | a roster amendment file (JSON): checked against the chain from the node's signed roster, stored in `DIR/amendments/`, and adopted once valid → 200 `{"status": "adopted" \| "pending", …}` (`AdoptionResult`, `node.ts`); refused 422 `amendment-invalid` (does not parse, another chain, a fork) or 409 `amendment-refused` (takes effect too soon, or changes dim, layout, mode or DP) |
+ * | GET | `/v1/roster` | the roster versions this node runs: each version's number, first round, hash, members and threshold |
  * | GET | `/v1/layout` | the roster's tensor layout, for trainers to check and order their updates: {@link LayoutDoc} |
  * | GET | `/v1/events` | server-sent events with ids (`Last-Event-ID` resumes): `accepted`, `stage`, `view-change`, `published`, `final`, `round-failed`, `withdrawn`, `outcome-unknown` (and `gap`) |
  * | GET | `/metrics` | Prometheus text format, every series, including the token-only `fedagg_update_values_clipped_total` (the `--metrics` listener serves the open ones without a token: `metrics_listener.ts`) |
@@ -37,6 +39,7 @@ import {
   u32Bytes,
 } from "../protocol/mod.ts";
 import { JournalError, NodeError, type SubmitErrorCode } from "./errors.ts";
+import { parseAmendmentFile } from "./amendment_file.ts";
 import {
   DEFAULT_HTTP_LIMITS,
   HttpBodyError,
@@ -82,6 +85,7 @@ export type ApiErrorCode =
   | RequestErrorCode
   | FormatErrorCode
   | SubmitErrorCode
+  | "amendment-invalid"
   | "journal-corrupt"
   | "disk-full";
 
@@ -136,6 +140,10 @@ export const STATUS: Readonly<
   "decided": 409,
   "committed-before-restart": 409,
   "round-too-far-ahead": 422,
+  "not-a-member": 409,
+  // A roster amendment the node does not take (POST /v1/roster/amendments).
+  "amendment-invalid": 422,
+  "amendment-refused": 409,
   // The node's refusal to withdraw an update.
   "nothing-to-withdraw": 404,
   "committed": 409,
@@ -211,7 +219,7 @@ function refusal(err: unknown): Response {
     return error(err.code, err.message);
   }
   if (err instanceof NodeError && Object.hasOwn(STATUS, err.code)) {
-    const code = err.code as SubmitErrorCode;
+    const code = err.code as SubmitErrorCode | "amendment-invalid";
     return json(STATUS[code], { error: "rejected", reason: code, message: err.message });
   }
   return error("internal", String((err as Error)?.message ?? err));
@@ -242,6 +250,47 @@ export async function readBody(req: Request, limit: number): Promise<Uint8Array 
     size = end;
   }
   return out.subarray(0, size);
+}
+
+/** Largest amendment file the API reads (64 changes of full member entries fit easily). */
+const MAX_AMENDMENT_BYTES = 1 << 20;
+
+/**
+ * `POST /v1/roster/amendments`: reads the body as an amendment file (strictly: unknown keys
+ * and wrong types are named) and hands it to the node (`FedaggNode.adoptAmendment`) → 200 with
+ * what became of it. A body that is not JSON or not an amendment file is 422
+ * `amendment-invalid`.
+ */
+async function postAmendment(node: FedaggNode, req: Request): Promise<Response> {
+  const body = await readBody(req, MAX_AMENDMENT_BYTES);
+  if (body === undefined) {
+    return error("too-big", `an amendment file is at most ${MAX_AMENDMENT_BYTES} bytes`);
+  }
+  let file;
+  try {
+    file = parseAmendmentFile(JSON.parse(new TextDecoder().decode(body)));
+  } catch (err) {
+    throw new NodeError(
+      "amendment-invalid",
+      `the body is not an amendment file: ${(err as Error).message}`,
+    );
+  }
+  return json(200, await node.adoptAmendment(file));
+}
+
+/** The body of `GET /v1/roster`: the versions the node runs (version 0 first). */
+function rosterDoc(node: FedaggNode) {
+  return {
+    currentRound: node.status().currentRound,
+    versions: node.versions.map((v) => ({
+      version: v.version,
+      firstRound: v.firstRound,
+      hash: toHex(v.hash),
+      rosterHash: toHex(v.roster.hash),
+      threshold: v.roster.threshold,
+      members: v.roster.members.map((m) => ({ id: m.id, name: m.name ?? null })),
+    })),
+  };
 }
 
 /** What the routes share: the node, its update limits and the upload slots. */
@@ -381,7 +430,8 @@ async function getResult(
     "x-fedagg-round": String(round),
     "x-fedagg-view": String(result.stored.view),
     "x-fedagg-final": String(final),
-    "x-fedagg-members": result.stored.members.map((i) => ctx.node.roster.members[i].id).join(","),
+    "x-fedagg-members": result.stored.members.map((i) => ctx.node.rosterOf(round).members[i].id)
+      .join(","),
   };
   if (what === "certificate") {
     if (!final) return error("not-final", `round ${round}'s certificate is not final yet`);
@@ -517,6 +567,10 @@ export function serveApi(node: FedaggNode, options: ApiOptions): Promise<ApiServ
     const path = url.pathname;
     if (req.method === "GET" && path === "/v1/status") return json(200, node.status());
     if (req.method === "GET" && path === "/v1/layout") return json(200, layoutBody);
+    if (req.method === "GET" && path === "/v1/roster") return json(200, rosterDoc(node));
+    if (req.method === "POST" && path === "/v1/roster/amendments") {
+      return await postAmendment(node, req);
+    }
     if (req.method === "GET" && path === "/metrics") {
       return new Response(node.renderMetrics(), {
         headers: { "content-type": METRICS_CONTENT_TYPE },

@@ -139,21 +139,21 @@ export interface JournalScan {
   }[];
 }
 
-/** The journal of one node directory, for one roster. */
+/** The journal of one node directory; each round's records are checked against its roster. */
 export class Journal {
   readonly #dir: string;
-  readonly #roster: Roster;
+  readonly #rosterOf: (round: number) => Roster;
   /** Final certificates already verified against their aggregate, by round. */
   readonly #verified = new Map<number, { final: Uint8Array; meta: PublishedMeta }>();
 
   /**
    * @param dir the node directory (the journal lives in `dir/journal`)
-   * @param roster the roster the node runs: records are checked against its d, maxWeight,
-   *   members and keys
+   * @param roster the roster the node runs, or the roster each round runs under (a chain of
+   *   roster versions): a round's records are checked against its d, maxWeight, members and keys
    */
-  constructor(dir: string, roster: Roster) {
+  constructor(dir: string, roster: Roster | ((round: number) => Roster)) {
     this.#dir = `${dir}/journal`;
-    this.#roster = roster;
+    this.#rosterOf = typeof roster === "function" ? roster : () => roster;
   }
 
   #round(round: number): string {
@@ -223,9 +223,9 @@ export class Journal {
    */
   async recordUpdate(round: number, update: StoredUpdate): Promise<void> {
     refuseInvalid(() => {
-      checkValues(this.#roster, update.values);
-      checkNumSamples(this.#roster, update.numSamples);
-      checkLayout(this.#roster, update.layout);
+      checkValues(this.#rosterOf(round), update.values);
+      checkNumSamples(this.#rosterOf(round), update.numSamples);
+      checkLayout(this.#rosterOf(round), update.layout);
     });
     const bytes = new Uint8Array(
       update.values.buffer,
@@ -304,7 +304,7 @@ export class Journal {
    * were pruned), without reading its values. Throws `journal-corrupt` for a damaged record.
    */
   async updateMeta(round: number): Promise<UpdateMeta | undefined> {
-    return await this.#read(round, "update.json", (p) => readUpdateMeta(this.#roster, p));
+    return await this.#read(round, "update.json", (p) => readUpdateMeta(this.#rosterOf(round), p));
   }
 
   /**
@@ -332,7 +332,11 @@ export class Journal {
   async update(round: number): Promise<StoredUpdate | undefined> {
     const meta = await this.updateMeta(round);
     if (meta === undefined) return undefined;
-    const values = await this.#read(round, "update.f32", (p) => readUpdateValues(this.#roster, p));
+    const values = await this.#read(
+      round,
+      "update.f32",
+      (p) => readUpdateValues(this.#rosterOf(round), p),
+    );
     if (values === undefined) return undefined;
     return { values, numSamples: meta.numSamples, layout: meta.layout };
   }
@@ -428,11 +432,12 @@ export class Journal {
     const body = u32Bytes(a.aggregate);
     const published = encodeJson({ view: a.view, members });
     refuseInvalid(() => {
-      checkMembers(this.#roster, members);
-      readAggregate(this.#roster, body, members.length);
-      readCertificate(this.#roster, a.certificate);
-      readPublished(this.#roster, published);
-      if (a.final !== undefined) readFinal(this.#roster, a.final);
+      const roster = this.#rosterOf(a.round);
+      checkMembers(roster, members);
+      readAggregate(roster, body, members.length);
+      readCertificate(roster, a.certificate);
+      readPublished(roster, published);
+      if (a.final !== undefined) readFinal(roster, a.final);
     });
     this.#verified.delete(a.round);
     await this.#write(a.round, "aggregate.u32", body);
@@ -447,7 +452,7 @@ export class Journal {
    * not a final certificate's encoding.
    */
   async recordFinal(round: number, final: Uint8Array): Promise<void> {
-    refuseInvalid(() => readFinal(this.#roster, final));
+    refuseInvalid(() => readFinal(this.#rosterOf(round), final));
     this.#verified.delete(round);
     await this.#write(round, "final.cbor", final);
   }
@@ -484,21 +489,25 @@ export class Journal {
    */
   async aggregate(round: number): Promise<StoredAggregate | undefined> {
     const dir = this.#round(round);
-    const meta = await this.#read(round, "published.json", (p) => readPublished(this.#roster, p));
+    const meta = await this.#read(
+      round,
+      "published.json",
+      (p) => readPublished(this.#rosterOf(round), p),
+    );
     if (meta === undefined) return undefined;
     const aggregate = await this.#read(
       round,
       "aggregate.u32",
-      (p) => readAggregate(this.#roster, p, meta.members.length),
+      (p) => readAggregate(this.#rosterOf(round), p, meta.members.length),
     );
     const certificate = await this.#read(
       round,
       "certificate.cbor",
-      (p) => readCertificate(this.#roster, p),
+      (p) => readCertificate(this.#rosterOf(round), p),
     );
     if (aggregate === undefined || certificate === undefined) return undefined;
     const final = await this.#read(round, "final.cbor", (p) => {
-      if (!equalBytes(readFinal(this.#roster, p), certificate)) {
+      if (!equalBytes(readFinal(this.#rosterOf(round), p), certificate)) {
         throw new RecordProblem("it does not certify this round's certificate.cbor");
       }
       return p;
@@ -526,7 +535,7 @@ export class Journal {
     if (known !== undefined && equalBytes(known.final, final)) return known.meta;
     let verified;
     try {
-      verified = await verifyFinalCertificate(this.#roster, final, u32Bytes(aggregate));
+      verified = await verifyFinalCertificate(this.#rosterOf(round), final, u32Bytes(aggregate));
     } catch (err) {
       return `it does not verify against the roster and aggregate.u32: ${(err as Error).message}`;
     }
@@ -757,8 +766,8 @@ export class Journal {
     const problems = new Map<RecordName, string>();
     const payloads = new Map<RecordName, Uint8Array>();
     const parsers: Record<RecordName, (p: Uint8Array) => unknown> = {
-      "update.f32": (p) => readUpdateValues(this.#roster, p),
-      "update.json": (p) => readUpdateMeta(this.#roster, p),
+      "update.f32": (p) => readUpdateValues(this.#rosterOf(round), p),
+      "update.json": (p) => readUpdateMeta(this.#rosterOf(round), p),
       "committed.json": readCommitted,
       "advertised.json": readCommitted,
       "masked.json": readCommitted,
@@ -766,10 +775,10 @@ export class Journal {
       "unmasking.cbor": (p) => readUnmasking(this.#roster, p),
       "withdrawn.json": readCommitted,
       "failed.json": readCommitted,
-      "aggregate.u32": (p) => readAggregate(this.#roster, p),
-      "certificate.cbor": (p) => readCertificate(this.#roster, p),
-      "final.cbor": (p) => readFinal(this.#roster, p),
-      "published.json": (p) => readPublished(this.#roster, p),
+      "aggregate.u32": (p) => readAggregate(this.#rosterOf(round), p),
+      "certificate.cbor": (p) => readCertificate(this.#rosterOf(round), p),
+      "final.cbor": (p) => readFinal(this.#rosterOf(round), p),
+      "published.json": (p) => readPublished(this.#rosterOf(round), p),
     };
     for (const name of RECORD_NAMES.filter((n) => names.has(n))) {
       try {
@@ -790,18 +799,18 @@ export class Journal {
     // The records together.
     const ok = (name: RecordName) => payloads.has(name) && !problems.has(name);
     let meta = ok("published.json")
-      ? readPublished(this.#roster, payloads.get("published.json")!)
+      ? readPublished(this.#rosterOf(round), payloads.get("published.json")!)
       : undefined;
     const aggregateBytes = payloads.get("aggregate.u32");
     if (ok("final.cbor") && ok("aggregate.u32")) {
       const final = payloads.get("final.cbor")!;
-      const aggregate = readAggregate(this.#roster, aggregateBytes!);
+      const aggregate = readAggregate(this.#rosterOf(round), aggregateBytes!);
       // Against the roster and aggregate alone: published.json may be what is damaged.
       const verified = await this.#verifyFinal(round, final, aggregate);
       if (typeof verified === "string") {
         problems.set("final.cbor", `${dir}/final.cbor: ${verified}`);
       } else {
-        const certificate = splitFinalCertificate(this.#roster, final).certificate;
+        const certificate = splitFinalCertificate(this.#rosterOf(round), final).certificate;
         if (
           !ok("certificate.cbor") || !equalBytes(payloads.get("certificate.cbor")!, certificate)
         ) {
@@ -823,7 +832,7 @@ export class Journal {
       }
     } else if (meta !== undefined && ok("aggregate.u32")) {
       try {
-        readAggregate(this.#roster, aggregateBytes!, meta.members.length);
+        readAggregate(this.#rosterOf(round), aggregateBytes!, meta.members.length);
       } catch (err) {
         if (!(err instanceof RecordProblem)) throw err;
         problems.set("aggregate.u32", `${dir}/aggregate.u32: ${err.message}`);

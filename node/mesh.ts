@@ -90,8 +90,20 @@ export type Log = (level: LogLevel, message: string, fields?: object) => void;
 /** What the mesh needs. */
 export interface MeshOptions {
   readonly identity: NodeIdentity;
+  /** The roster (version 0 of a chain): its federation and hash name the gossip topic. */
   readonly roster: Roster;
-  /** Dial addresses of each member, by roster index. */
+  /**
+   * Member ids by number (default: the roster's members by index). With a chain of roster
+   * versions these are the chain's member slots (`ChainEndpoint.members`); every number the
+   * mesh reports or takes is one of them.
+   */
+  readonly members?: readonly string[];
+  /**
+   * The members whose connections, frames and gossip are accepted (default: all of
+   * {@link members}); everyone else is refused like a non-member. {@link Mesh.update} changes it.
+   */
+  readonly admitted?: ReadonlySet<number>;
+  /** Dial addresses of each member, by number. */
   readonly addresses: readonly (readonly string[])[];
   /**
    * Multiaddrs to listen on. The node announces its own entry of {@link addresses} instead,
@@ -133,8 +145,12 @@ export interface MeshCounters {
 export class Mesh {
   readonly #node: Libp2p;
   readonly #options: MeshOptions;
-  readonly #peers: readonly PeerId[];
+  readonly #peers: PeerId[];
   readonly #index = new Map<string, number>();
+  /** Ids whose connections are accepted (shared with the connection gater). */
+  readonly #admitted: Set<string>;
+  #addresses: readonly (readonly string[])[];
+  #maxFrame: number;
   readonly #topic: string;
   readonly #backoff = new Map<number, { next: number; delay: number }>();
   readonly #large = new Semaphore(MAX_LARGE_IN_FLIGHT);
@@ -151,11 +167,15 @@ export class Mesh {
     peers: PeerId[],
     topic: string,
     counters: MeshCounters,
+    admitted: Set<string>,
   ) {
     this.counters = counters;
     this.#node = node;
     this.#options = options;
     this.#peers = peers;
+    this.#admitted = admitted;
+    this.#addresses = options.addresses;
+    this.#maxFrame = options.maxFrame;
     this.#topic = topic;
     peers.forEach((p, i) => this.#index.set(p.toString(), i));
   }
@@ -167,9 +187,12 @@ export class Mesh {
    */
   static async start(options: MeshOptions): Promise<Mesh> {
     const { roster, identity, log } = options;
-    const peers = roster.members.map((m) => peerIdFromString(m.id));
-    const members = new Set(roster.members.map((m) => m.id));
-    const own = options.addresses[roster.indexOf(identity.peerId) ?? -1] ?? [];
+    const ids = options.members ?? roster.members.map((m) => m.id);
+    const peers = ids.map((id) => peerIdFromString(id));
+    const admitted = new Set(
+      ids.filter((_, i) => options.admitted === undefined || options.admitted.has(i)),
+    );
+    const own = options.addresses[ids.indexOf(identity.peerId)] ?? [];
     // Created before the node: its connection gater counts refusals.
     const counters: MeshCounters = {
       framesSent: 0,
@@ -180,7 +203,7 @@ export class Mesh {
       refusedPeers: 0,
     };
     const refuse = (peer: PeerId, direction: string) => {
-      if (members.has(peer.toString())) return false;
+      if (admitted.has(peer.toString())) return false;
       counters.refusedPeers++;
       log("warn", "refused a non-member", { peer: peer.toString(), direction });
       return true;
@@ -217,22 +240,71 @@ export class Mesh {
       },
     });
     const topic = `fedagg/1/${roster.federation}/${toHex(roster.hash).slice(0, 16)}`;
-    const mesh = new Mesh(node as unknown as Libp2p, options, peers, topic, counters);
+    const mesh = new Mesh(node as unknown as Libp2p, options, peers, topic, counters, admitted);
     await mesh.#register();
     mesh.#watchConnections();
     await node.start();
     mesh.#pubsub().subscribe(topic); // gossipsub refuses subscriptions before it starts
-    for (const [i, list] of options.addresses.entries()) {
-      if (i === roster.indexOf(identity.peerId) || list.length === 0) continue;
-      try {
-        await node.peerStore.merge(peers[i], { multiaddrs: list.map((a) => multiaddr(a)) });
-      } catch (err) {
-        log("warn", "bad address in roster", { member: i, error: String(err) });
-      }
-    }
+    await mesh.#learnAddresses(0);
     mesh.#timer = setInterval(() => mesh.#maintain(), 1000);
     mesh.#maintain();
     return mesh;
+  }
+
+  /**
+   * Takes a new list of members (`members`, extending the one given at start: numbers never
+   * change), their addresses and the members admitted now, and the largest frame accepted: the
+   * addresses of new members are learnt (and they are dialled), and connections to members no
+   * longer admitted are closed (and refused from now on).
+   */
+  async update(next: {
+    readonly members: readonly string[];
+    readonly addresses: readonly (readonly string[])[];
+    readonly admitted: ReadonlySet<number>;
+    readonly maxFrame: number;
+  }): Promise<void> {
+    const known = this.#peers.length;
+    for (const id of next.members.slice(known)) {
+      this.#index.set(id, this.#peers.length);
+      this.#peers.push(peerIdFromString(id));
+    }
+    this.#addresses = next.addresses;
+    this.#maxFrame = next.maxFrame;
+    this.#admitted.clear();
+    for (const i of next.admitted) this.#admitted.add(next.members[i]);
+    await this.#learnAddresses(known);
+    for (const c of this.#node.getConnections()) {
+      const peer = c.remotePeer.toString();
+      if (this.#index.has(peer) && !this.#admitted.has(peer)) {
+        this.#options.log("info", "closing the connection to a member no longer admitted", {
+          member: this.#index.get(peer),
+        });
+        await c.close().catch(() => {});
+      }
+    }
+    this.#maintain();
+  }
+
+  /** Puts the addresses of members from number `from` on into the peer store. */
+  async #learnAddresses(from: number): Promise<void> {
+    const self = this.#options.identity.peerId;
+    for (const [i, list] of this.#addresses.entries()) {
+      if (i < from || this.#peers[i]?.toString() === self || list.length === 0) continue;
+      try {
+        await this.#node.peerStore.merge(this.#peers[i], {
+          multiaddrs: list.map((a) => multiaddr(a)),
+        });
+      } catch (err) {
+        this.#options.log("warn", "bad address in roster", { member: i, error: String(err) });
+      }
+    }
+  }
+
+  /** Whether `peer` is a member admitted now: its number, else undefined. */
+  #member(peer: PeerId | undefined): number | undefined {
+    if (peer === undefined) return undefined;
+    const id = peer.toString();
+    return this.#admitted.has(id) ? this.#index.get(id) : undefined;
   }
 
   /** The multiaddrs this node listens on (with its PeerId). */
@@ -388,9 +460,7 @@ export class Mesh {
     pubsub.topicValidators.set(
       this.#topic,
       (_peer: PeerId, message: { from?: PeerId; data: Uint8Array }) => {
-        const from = message.from === undefined
-          ? undefined
-          : this.#index.get(message.from.toString());
+        const from = this.#member(message.from);
         // "reject" stops delivery and forwarding, and penalises whoever relayed it.
         return from === undefined || message.data.length > MAX_GOSSIP ? "reject" : "accept";
       },
@@ -399,7 +469,7 @@ export class Mesh {
       "message",
       (e: CustomEvent<{ topic: string; from?: PeerId; data: Uint8Array }>) => {
         if (e.detail.topic !== this.#topic || e.detail.from === undefined) return;
-        const from = this.#index.get(e.detail.from.toString());
+        const from = this.#member(e.detail.from);
         if (from === undefined) return;
         this.counters.bytesReceived += e.detail.data.length;
         this.#options.onGossip(e.detail.data, from);
@@ -432,8 +502,9 @@ export class Mesh {
    * acknowledges receipt and hands the frame over (waiting for a large one to be handled).
    */
   async #receiveFrame(stream: Stream, remote: PeerId): Promise<void> {
-    const { log, maxFrame } = this.#options;
-    const from = this.#index.get(remote.toString());
+    const { log } = this.#options;
+    const maxFrame = this.#maxFrame;
+    const from = this.#member(remote);
     const signal = AbortSignal.timeout(30_000 + maxFrame / 10_000);
     const lp = sizedStream(stream);
     try {
@@ -487,7 +558,7 @@ export class Mesh {
     const signal = AbortSignal.timeout(60_000);
     const lp = sizedStream(stream);
     try {
-      if (!this.#index.has(remote.toString())) throw new Error("not a member");
+      if (this.#member(remote) === undefined) throw new Error("not a member");
       const ask = (await lp.read({ signal })).subarray();
       if (ask.length !== 48) throw new Error("malformed aggregate request");
       const view = new DataView(ask.buffer, ask.byteOffset, 16);
@@ -509,10 +580,13 @@ export class Mesh {
   #maintain(): void {
     if (this.#stopping) return;
     const connected = new Set(this.connected());
-    const self = this.#options.roster.indexOf(this.#options.identity.peerId);
+    const self = this.#index.get(this.#options.identity.peerId);
     const now = Date.now();
     this.#peers.forEach((peer, i) => {
-      if (i === self || connected.has(i) || this.#options.addresses[i]?.length === 0) {
+      if (
+        i === self || connected.has(i) || !(this.#addresses[i]?.length > 0) ||
+        !this.#admitted.has(peer.toString())
+      ) {
         this.#backoff.delete(i);
         return;
       }

@@ -22,11 +22,11 @@ import process from "node:process";
 import {
   aggregateMean,
   CallerError,
+  ChainEndpoint,
   countClipped,
   dpMemberSeed,
   dpRoundUpdate,
   type DpSpend,
-  Endpoint,
   leaderOf,
   type MaskExpander,
   MAX_ROUND,
@@ -34,11 +34,16 @@ import {
   quantize,
   type RobustOutcome,
   type Roster,
+  type RosterVersion,
   ROUND_WINDOW,
+  type SignedAmendment,
   storedRobustOutcome,
   systemRng,
   u32Bytes,
+  walkChain,
 } from "../protocol/mod.ts";
+import { readAmendmentDir, signedOf, storeAmendment } from "./amendment_dir.ts";
+import type { AmendmentFile } from "./amendment_file.ts";
 import { CertificateExchange } from "./certificate_exchange.ts";
 import { JournalError, NodeError } from "./errors.ts";
 import { DEFAULT_RETENTION, retainJournal, type RetentionPolicy } from "./journal_retention.ts";
@@ -64,8 +69,18 @@ export interface NodeOptions {
   readonly dir: string;
   readonly identity: NodeIdentity;
   readonly rosterFile: RosterFile;
+  /**
+   * The roster every member signed: version 0 of the federation's roster chain, which the node
+   * extends with the amendments in `DIR/amendments/` at start and those it adopts while running
+   * (`adoptAmendment`).
+   */
   readonly roster: Roster;
-  readonly index: number;
+  /**
+   * This member's index in `roster`, when it is listed there (a member that joins in a later
+   * version is not). The node finds itself in every version by its identity; a given index
+   * must match.
+   */
+  readonly index?: number;
   readonly listen: readonly string[];
   readonly log: Log;
   /** Mask expander (default: Worker threads, one per core). */
@@ -84,7 +99,14 @@ export interface NodeOptions {
 /** What `status` reports. */
 export interface NodeStatus {
   readonly peerId: string;
+  /** This member's roster index in the version of the current round (-1: not listed there). */
   readonly index: number;
+  /**
+   * The roster version the current round runs under, and the newest version this node knows
+   * (with the round it takes effect from).
+   */
+  readonly rosterVersion: number;
+  readonly newestRosterVersion: { readonly version: number; readonly firstRound: number };
   readonly federation: string;
   readonly addresses: readonly string[];
   readonly peers: {
@@ -128,7 +150,10 @@ export interface NodeStatus {
    * same way: the ArrayBuffers behind vectors, frames and keystream chunks live here.
    */
   readonly peakExternalBytes: number;
-  /** The fedagg version and the roster's hash prefix (as `fedagg_roster_info` shows it). */
+  /**
+   * The fedagg version and the signed roster's (version 0's) hash prefix, as `fedagg_roster_info`
+   * shows it; the version of the current round is {@link rosterVersion}.
+   */
   readonly version: string;
   readonly rosterHash: string;
   /**
@@ -152,8 +177,15 @@ export interface NodeStatus {
 /** A running node. */
 export class FedaggNode {
   readonly #options: NodeOptions;
+  /** Version 0 of the chain (the roster every member signed). */
   readonly #roster: Roster;
-  readonly #endpoint: Endpoint;
+  readonly #endpoint: ChainEndpoint;
+  /** The amendments the chain was walked through (every copy kept, valid or pending). */
+  #amendments: SignedAmendment[];
+  /** Adoptions run one at a time. */
+  #adopting: Promise<unknown> = Promise.resolve();
+  /** The member slots admitted when the mesh was last told (see {@link #refreshMesh}). */
+  #admittedKey = "";
   readonly #journal: Journal;
   readonly #expander: MaskExpander & { close?(): void };
   readonly #sink: EventSink;
@@ -183,32 +215,48 @@ export class FedaggNode {
   /** DP rosters: rounds with an update accepted here, not charged and not ended yet. */
   readonly #dpInFlight = new Set<number>();
 
-  private constructor(options: NodeOptions) {
+  private constructor(
+    options: NodeOptions,
+    chain: readonly RosterVersion[],
+    amendments: SignedAmendment[],
+  ) {
     this.#options = options;
     this.#roster = options.roster;
+    this.#amendments = amendments;
     this.#retention = options.retention ?? DEFAULT_RETENTION;
     this.metrics = nodeMetrics(options.roster);
     this.metrics.collect(() => this.#collectMetrics());
-    this.#journal = new Journal(options.dir, options.roster);
     this.#expander = options.expander ?? new WorkerExpander();
-    this.#endpoint = new Endpoint({
-      roster: options.roster,
-      self: options.index,
-      signer: options.identity.signer,
-      rng: systemRng,
-      expander: this.#expander,
-    });
+    try {
+      this.#endpoint = new ChainEndpoint({
+        versions: chain,
+        self: options.identity.peerId,
+        signer: options.identity.signer,
+        rng: systemRng,
+        expander: this.#expander,
+      });
+    } catch (err) {
+      this.#expander.close?.();
+      if (!(err instanceof CallerError && err.code === "not-a-member")) throw asNodeError(err);
+      throw new NodeError(
+        "not-a-member",
+        `this node (${options.identity.peerId}) is not in the roster, and no valid amendment in ` +
+          `${options.dir}/amendments/ adds it`,
+      );
+    }
+    const rosterOf = (round: number) => this.#endpoint.rosterOf(round);
+    this.#journal = new Journal(options.dir, rosterOf);
     const { log } = options;
     this.#sink = new EventSink({
-      roster: options.roster,
+      roster: rosterOf,
       journal: this.#journal,
       metrics: this.metrics,
       log,
       replayCapacity: options.eventReplayCapacity,
     });
     this.#driver = new RoundDriver({
-      roster: options.roster,
-      self: options.index,
+      roster: () => this.#endpoint.versions.at(-1)!.roster,
+      self: this.#endpoint.slotOf(options.identity.peerId)!,
       endpoint: this.#endpoint,
       log,
       sinks: {
@@ -268,7 +316,21 @@ export class FedaggNode {
    * was started (mesh, timers, mask workers) is stopped before the error is rethrown.
    */
   static async start(options: NodeOptions): Promise<FedaggNode> {
-    const node = new FedaggNode(options);
+    const amendments = await readAmendmentDir(options.dir, options.roster);
+    const walked = await walkChain(options.roster, amendments);
+    if (walked.fork !== undefined) {
+      options.log("error", "two valid successors of one roster version: both refused", {
+        version: walked.fork.amended.version,
+        equivocators: walked.fork.equivocators,
+      });
+    }
+    if (
+      options.index !== undefined &&
+      options.index !== options.roster.indexOf(options.identity.peerId)
+    ) {
+      throw new NodeError("not-a-member", `this node is not member ${options.index} of the roster`);
+    }
+    const node = new FedaggNode(options, walked.versions, amendments);
     try {
       // Before anything reads the journal or joins the mesh: repairs, quarantines or refuses.
       const scan = await node.#journal.open({ log: options.log, metrics: node.metrics });
@@ -277,12 +339,15 @@ export class FedaggNode {
           ? []
           : [{ round: q.updateRound, reason: `${q.path} moved to ${q.movedTo}: ${q.reason}` }]
       );
+      node.#admittedKey = [...node.#endpoint.admitted()].join(",");
       node.#mesh = await Mesh.start({
         identity: options.identity,
         roster: options.roster,
-        addresses: addressesOf(options.rosterFile, options.roster),
+        members: node.#endpoint.members,
+        admitted: node.#endpoint.admitted(),
+        addresses: node.#addresses(),
         listen: options.listen,
-        maxFrame: maxFrameSize(options.roster),
+        maxFrame: node.#maxFrame(),
         onFrame: (frame, from) => node.#driver.fromPeer(frame, from),
         onGossip: (data, from) => node.#exchange.onGossip(data, from),
         aggregateBody: (round, view, hash) => node.#exchange.body(round, view, hash),
@@ -308,6 +373,12 @@ export class FedaggNode {
         });
       }
       await node.#restore();
+      // A round that ends may move the current round past a version that removed a member.
+      node.#sink.subscribe(({ event }) => {
+        if (["final", "round-failed", "published"].includes(event.type)) {
+          void node.#refreshMesh();
+        }
+      });
       node.#sink.subscribe(({ event }) => {
         if (["accepted", "final", "round-failed", "withdrawn"].includes(event.type)) {
           node.#retain();
@@ -327,9 +398,166 @@ export class FedaggNode {
     return node;
   }
 
-  /** The roster this node runs. */
+  /**
+   * The roster of the federation's current round (as this node knows it). Its `dim` and layout
+   * are those of every version (a running node adopts no amendment that changes them).
+   */
   get roster(): Roster {
-    return this.#roster;
+    return this.#endpoint.rosterOf(this.#endpoint.currentRound);
+  }
+
+  /** The roster `round` runs under (the version of the chain that governs it). */
+  rosterOf(round: number): Roster {
+    return this.#endpoint.rosterOf(round);
+  }
+
+  /** The roster versions this node knows, version 0 first. */
+  get versions(): readonly RosterVersion[] {
+    return this.#endpoint.versions;
+  }
+
+  /**
+   * Takes a roster amendment file (`POST /v1/roster/amendments`): checks it against the chain
+   * from this node's signed roster, stores it in `DIR/amendments/` and, once it makes a valid
+   * version, adopts that version: its rounds run under it from its first round on, the mesh
+   * admits its members (dialling joiners at their signed addresses) and refuses those it removed
+   * once the rounds before it ended. Resolves to what became of it: `adopted` (the versions
+   * added), or `pending` (kept; it lacks approvals or joiners' signatures, as listed).
+   *
+   * Refuses (NodeError, nothing stored or adopted): `amendment-invalid` — another federation's,
+   * keys or signatures that do not decode, an amendment that extends no version of the chain
+   * (the walker's reason), or one that forks it (two valid successors of one version: both
+   * refused, the members who approved both named); `amendment-refused` — a version whose first
+   * round is ≤ the current round + `ROUND_WINDOW`, or that changes the dim, layout, mode or a DP
+   * roster (see `ChainEndpoint.adopt`).
+   */
+  adoptAmendment(file: AmendmentFile): Promise<AdoptionResult> {
+    const run = this.#adopting.then(() => this.#adopt(file));
+    this.#adopting = run.catch(() => {});
+    return run;
+  }
+
+  async #adopt(file: AmendmentFile): Promise<AdoptionResult> {
+    const signed = signedOf(file, this.#roster, "the amendment");
+    const walked = await walkChain(this.#roster, [...this.#amendments, signed]);
+    if (walked.fork !== undefined) {
+      const { amended, equivocators } = walked.fork;
+      throw new NodeError(
+        "amendment-invalid",
+        `this amendment makes a second valid successor of roster version ${amended.version}: ` +
+          `both are refused (approved both: ${equivocators.join(", ") || "nobody"})`,
+      );
+    }
+    const refused = walked.refused.find((r) => r.signed === signed);
+    if (refused !== undefined) {
+      throw new NodeError(
+        "amendment-invalid",
+        `the amendment is refused: ${refused.error.message}`,
+      );
+    }
+    const known = this.#endpoint.versions.length;
+    const step = walked.steps.findIndex((st) => st.copies.includes(signed));
+    if (step >= 0 && step + 1 < known) {
+      // A copy of a version already adopted: nothing changes.
+      const v = walked.versions[step + 1];
+      return {
+        status: "adopted",
+        version: v.version,
+        firstRound: v.firstRound,
+        approvedBy: walked.steps[step].approvedBy,
+        needed: walked.steps[step].needed,
+        joinersMissing: [],
+      };
+    }
+    // Too late is refused whether or not the amendment is valid yet: it could never be adopted.
+    try {
+      this.#endpoint.checkFirstRound(file.version, file.firstRound);
+    } catch (err) {
+      throw asNodeError(err);
+    }
+    if (walked.versions.length === known) {
+      const pending = walked.pending.find((c) => c.copies.includes(signed));
+      await storeAmendment(this.#options.dir, file);
+      this.#amendments = [...this.#amendments, signed];
+      return {
+        status: "pending",
+        version: file.version,
+        firstRound: file.firstRound,
+        approvedBy: pending?.approvedBy ?? [],
+        needed: pending?.needed ?? 0,
+        joinersMissing: pending?.joinersMissing ?? [],
+      };
+    }
+    // Checked before anything is stored: adopt() refuses exactly what it would refuse now.
+    try {
+      this.#endpoint.checkAdoption(walked.versions);
+    } catch (err) {
+      throw asNodeError(err);
+    }
+    await storeAmendment(this.#options.dir, file);
+    this.#amendments = [...this.#amendments, signed];
+    const added = this.#endpoint.adopt(walked.versions);
+    for (const v of added) {
+      this.#options.log("info", "adopted a roster version", {
+        version: v.version,
+        firstRound: v.firstRound,
+        members: v.roster.members.length,
+        threshold: v.roster.threshold,
+      });
+    }
+    await this.#refreshMesh(true);
+    const tip = walked.versions.at(-1)!;
+    return {
+      status: "adopted",
+      version: tip.version,
+      firstRound: tip.firstRound,
+      approvedBy: walked.steps.at(-1)?.approvedBy ?? [],
+      needed: walked.steps.at(-1)?.needed ?? 0,
+      joinersMissing: [],
+    };
+  }
+
+  /** Dial addresses by member slot: the roster file's for version 0, then each newest entry's. */
+  #addresses(): (readonly string[])[] {
+    const genesis = addressesOf(this.#options.rosterFile, this.#roster);
+    return this.#endpoint.members.map((id) => {
+      for (const v of [...this.#endpoint.versions].reverse()) {
+        const m = v.roster.members[v.roster.indexOf(id) ?? -1];
+        if (m?.addresses !== undefined && m.addresses.length > 0) return m.addresses;
+      }
+      return genesis[this.#roster.indexOf(id) ?? -1] ?? [];
+    });
+  }
+
+  /** The largest frame of any known version (the mesh accepts up to it). */
+  #maxFrame(): number {
+    return Math.max(...this.#endpoint.versions.map((v) => maxFrameSize(v.roster)));
+  }
+
+  /**
+   * Tells the mesh the members, their addresses and who is admitted now, when that changed
+   * (or `always`). Failures are logged.
+   */
+  async #refreshMesh(always = false): Promise<void> {
+    if (this.#mesh === undefined || this.#stopped) return;
+    const admitted = this.#endpoint.admitted();
+    const key = [...admitted].join(",");
+    if (!always && key === this.#admittedKey) return;
+    this.#admittedKey = key;
+    this.#options.log("info", "members admitted", {
+      currentRound: this.#endpoint.currentRound,
+      members: [...admitted].sort((x, y) => x - y),
+    });
+    try {
+      await this.#mesh.update({
+        members: this.#endpoint.members,
+        addresses: this.#addresses(),
+        admitted,
+        maxFrame: this.#maxFrame(),
+      });
+    } catch (err) {
+      this.#options.log("error", "could not update the mesh's members", { error: String(err) });
+    }
   }
 
   /** The journal (read access for the API). */
@@ -366,20 +594,21 @@ export class FedaggNode {
     numSamples: number,
     layout: TensorLayout,
   ): Promise<{ readonly clipped: number }> {
-    const q = this.#roster.quantization;
     if (!Number.isSafeInteger(round) || round < 0 || round >= MAX_ROUND) {
       throw new NodeError("invalid-round", `round must be an integer in [0, 2^48), got ${round}`);
     }
-    if (values.length !== this.#roster.dim) {
+    const roster = this.#endpoint.rosterOf(round);
+    const q = roster.quantization;
+    if (values.length !== roster.dim) {
       throw new NodeError(
         "wrong-dim",
-        `update has ${values.length} values, the roster's d is ${this.#roster.dim}`,
+        `update has ${values.length} values, the roster's d is ${roster.dim}`,
       );
     }
     if (!Number.isSafeInteger(numSamples) || numSamples < 1 || numSamples > q.maxWeight) {
       throw new NodeError(
         "invalid-num-samples",
-        this.#roster.dp === undefined
+        roster.dp === undefined
           ? `num_samples must be an integer in [1, ${q.maxWeight}] (the roster's maxWeight), got ${numSamples}`
           : `num_samples must be 1 on a DP roster (every weight is 1: a weight would change the ` +
             `sensitivity the noise is calibrated to), got ${numSamples}`,
@@ -451,9 +680,9 @@ export class FedaggNode {
         throw err;
       }
       this.metrics.inc("fedagg_updates_accepted_total", "Updates accepted from the trainer");
-      const clipped = this.#roster.dp === undefined
+      const clipped = roster.dp === undefined
         ? countClipped(values, q.clip)
-        : l2Norm(values) > this.#roster.dp.clip
+        : l2Norm(values) > roster.dp.clip
         ? values.length // the L2 clip scales every value
         : 0;
       await this.#start(round, values, numSamples);
@@ -514,7 +743,7 @@ export class FedaggNode {
   > {
     const stored = await this.#journal.aggregate(round);
     if (stored === undefined) return undefined;
-    const roster = this.#roster;
+    const roster = this.#endpoint.rosterOf(round);
     const layout = roster.layout;
     let plain: Float32Array | undefined;
     let served: Float32Array | undefined;
@@ -547,27 +776,34 @@ export class FedaggNode {
     const c = this.#sink.current;
     const connected = this.#mesh.connected();
     const p = c === undefined ? undefined : this.#endpoint.participant(c.round);
+    const currentRound = this.#endpoint.currentRound;
+    const current = this.#endpoint.versionOf(currentRound);
+    const newest = this.#endpoint.versions.at(-1)!;
+    const roundRoster = c === undefined ? current.roster : this.#endpoint.rosterOf(c.round);
+    const members = this.#endpoint.members;
     const deadline = p?.open ? p.roundDeadline : undefined;
     const missing = p?.open ? p.missing : undefined;
     return {
       peerId: this.#options.identity.peerId,
-      index: this.#options.index,
+      index: current.roster.indexOf(this.#options.identity.peerId) ?? -1,
+      rosterVersion: current.version,
+      newestRosterVersion: { version: newest.version, firstRound: newest.firstRound },
       federation: this.#roster.federation,
       addresses: this.#mesh.addresses,
       peers: {
         connected: connected.length,
-        members: this.#roster.members.length - 1,
-        ids: connected.map((i) => this.#roster.members[i].id),
+        members: this.#endpoint.admitted().size,
+        ids: connected.map((i) => members[i]),
       },
-      currentRound: this.#endpoint.currentRound,
+      currentRound,
       round: c?.round ?? null,
       view: c?.view ?? null,
       leader: c === undefined
         ? null
-        : this.#roster.members[leaderOf(this.#roster, c.round, c.view)].id,
+        : roundRoster.members[leaderOf(roundRoster, c.round, c.view)].id,
       stage: c?.stage ?? null,
       deadlineInMs: deadline === undefined ? null : Math.round(deadline - now()),
-      missing: missing === undefined ? null : missing.map((i) => this.#roster.members[i].id),
+      missing: missing === undefined ? null : missing.map((i) => roundRoster.members[i].id),
       lastFinalRound: this.#sink.lastFinalRound ?? null,
       lastError: this.#sink.lastError ?? null,
       leading: this.#sink.leading ?? null,
@@ -700,13 +936,14 @@ export class FedaggNode {
   async #start(round: number, values: Float32Array, numSamples: number, view = 0): Promise<void> {
     if (this.#dpLedger !== undefined && !this.#dpLedger.has(round)) this.#dpInFlight.add(round);
     // DP: the round's seed is re-derived, so a restart sends the same noisy vector again.
-    const input = this.#roster.dp === undefined
-      ? quantize(values, numSamples, this.#roster.quantization, systemRng)
+    const roster = this.#endpoint.rosterOf(round);
+    const input = roster.dp === undefined
+      ? quantize(values, numSamples, roster.quantization, systemRng)
       : dpRoundUpdate(
-        this.#roster,
+        roster,
         round,
         values,
-        dpMemberSeed(this.#dpKey!, this.#roster.hash, round),
+        dpMemberSeed(this.#dpKey!, roster.hash, round),
       ).words;
     this.#sink.submitted(round, performance.now(), ROUND_WINDOW);
     // The endpoint checks again: a certificate handled since the first check may have decided it.
@@ -842,7 +1079,13 @@ export class FedaggNode {
         round,
       });
       await this.#driver.input(() =>
-        this.#endpoint.recover(stored.certificate, u32Bytes(stored.aggregate), now(), ownUpdate)
+        this.#endpoint.recover(
+          round,
+          stored.certificate,
+          u32Bytes(stored.aggregate),
+          now(),
+          ownUpdate,
+        )
       ).catch((err) => {
         this.#options.log("error", "could not take up the published round again", {
           round,
@@ -887,6 +1130,21 @@ export class FedaggNode {
       });
     }
   }
+}
+
+/** What {@link FedaggNode.adoptAmendment} did with an amendment. */
+export interface AdoptionResult {
+  /** `adopted`: the chain now reaches `version`; `pending`: kept, not valid yet. */
+  readonly status: "adopted" | "pending";
+  /** The version (adopted: the newest the chain reaches; pending: the amendment's). */
+  readonly version: number;
+  /** Its first round. */
+  readonly firstRound: number;
+  /** Members whose approvals verified, and how many are needed. */
+  readonly approvedBy: readonly string[];
+  readonly needed: number;
+  /** Joining members whose own signature is still missing. */
+  readonly joinersMissing: readonly string[];
 }
 
 /** The node error of the same code for the endpoint's refusal of a call; anything else as is. */

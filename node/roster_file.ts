@@ -706,13 +706,16 @@ export async function writePublicJsonFile(path: string, value: unknown): Promise
 }
 
 /**
- * Loads a roster a node can run: complete and validly signed by every member, with `self` in it.
- * Refuses (NodeError) with the list of missing or invalid signatures otherwise.
+ * Loads a roster a node can run: complete and validly signed by every member, with `self` in it
+ * (with `joining`, `self` may be missing: a member that an amendment adds runs from the roster
+ * every member signed, and the node checks it is in some version of the chain). Refuses
+ * (NodeError) with the list of missing or invalid signatures otherwise.
  */
 export async function loadRunnableRoster(
   path: string,
   self: string,
-): Promise<{ file: RosterFile; roster: Roster; index: number }> {
+  options: { readonly joining?: boolean } = {},
+): Promise<{ file: RosterFile; roster: Roster; index: number | undefined }> {
   const file = await readRosterFile(path);
   let check: RosterCheck;
   try {
@@ -734,7 +737,7 @@ export async function loadRunnableRoster(
     );
   }
   const index = check.roster.indexOf(self);
-  if (index === undefined) {
+  if (index === undefined && !options.joining) {
     throw new NodeError("not-a-member", `this node (${self}) is not in the roster ${path}`);
   }
   return { file, roster: check.roster, index };

@@ -30,6 +30,15 @@ import { ProtocolTimer } from "./protocol_timer.ts";
 /** Frames from one member waiting for the pipeline; beyond this its frames are refused. */
 export const MAX_QUEUED_PER_PEER = 16;
 
+/**
+ * The calls the driver makes: an {@link Endpoint}'s, or a `ChainEndpoint`'s (members by
+ * slot).
+ */
+export type DrivenEndpoint = Pick<
+  Endpoint,
+  "receive" | "tick" | "nextTimeout" | "memberLost" | "memberBack"
+>;
+
 /** Where the driver hands what the endpoint produced. */
 export interface DriverSinks {
   /** A protocol event (awaited: a commitment is journaled before the next output). */
@@ -44,10 +53,11 @@ export interface DriverSinks {
 
 /** What the driver needs. */
 export interface RoundDriverOptions {
-  readonly roster: Roster;
-  /** This member's roster index. */
+  /** The roster (or the newest roster version: its timeouts bound how long a send is retried). */
+  readonly roster: Roster | (() => Roster);
+  /** This member's roster index (its slot, with a `ChainEndpoint`). */
   readonly self: number;
-  readonly endpoint: Endpoint;
+  readonly endpoint: DrivenEndpoint;
   readonly sinks: DriverSinks;
   readonly log: Log;
   /**
@@ -189,7 +199,8 @@ export class RoundDriver {
   #enqueueSend(to: number, frame: Uint8Array): void {
     crashPoint(() => sendPoint(frame)); // fault injection for tests
     // Past this the frame's view is over for its recipient: retrying would only waste traffic.
-    const deadline = Date.now() + viewPatienceMs(this.#options.roster);
+    const { roster } = this.#options;
+    const deadline = Date.now() + viewPatienceMs(typeof roster === "function" ? roster() : roster);
     const previous = this.#sendQueues.get(to) ?? Promise.resolve();
     const next = previous.then(() => this.#mesh!.send(to, frame, deadline)).catch(() => false);
     this.#sendQueues.set(to, next);

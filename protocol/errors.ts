@@ -113,7 +113,15 @@ export type CallerErrorCode =
   /** A withdrawal of an update this member does not have in progress in the round. */
   | "nothing-to-withdraw"
   /** A withdrawal after this member sent its masked input: the update may be counted. */
-  | "committed";
+  | "committed"
+  /** A round governed by a roster version this member is not in (joined later, or removed). */
+  | "not-a-member"
+  /**
+   * An amendment a running member does not adopt: it does not extend the verified chain, it
+   * takes effect within `ROUND_WINDOW` of the current round (a round already under way could
+   * run under two versions), or it changes what a running node cannot (dim, layout, mode).
+   */
+  | "amendment-refused";
 
 /**
  * A call its caller got wrong — an argument out of range, or an operation refused in the current

@@ -83,6 +83,7 @@ export {
   versionHash,
 } from "./federation/amendment.ts";
 export {
+  admittedMembers,
   type CandidateVersion,
   type ForkEvidence,
   type RefusedAmendment,
@@ -205,6 +206,11 @@ export {
   ROUND_WINDOW,
   VIEW_WINDOW,
 } from "./round/endpoint.ts";
+export {
+  ChainEndpoint,
+  type ChainEndpointConfig,
+  type ChainRestoreState,
+} from "./round/chain_endpoint.ts";
 export type { Output, ProtocolEvent, PublishedBody } from "./round/events.ts";
 export type { Leader } from "./round/leader.ts";
 export type { Participant } from "./round/participant.ts";

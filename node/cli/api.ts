@@ -1,6 +1,6 @@
 /**
- * `fedagg submit|aggregate|status`: the commands that talk to the running node of a node
- * directory over its trainer API (`http_api.ts`), found through `DIR/api.json` (written by
+ * `fedagg submit|aggregate|status` and `fedagg roster adopt`: the commands that talk to the running
+ * node of a node directory over its trainer API (`http_api.ts`), found through `DIR/api.json` (written by
  * `fedagg run`) or `--api`, and authorized with `DIR/api.token`.
  *
  * No node to talk to (no token, no `api.json`, nothing listening) is a `NodeError` (exit 2); a
@@ -177,6 +177,40 @@ export async function status(argv: string[]): Promise<number> {
       `roster     ${s.rosterHash ?? "-"} (fedagg ${s.version ?? "-"})`,
       `last error ${s.lastError ?? "-"}`,
     ].join("\n"),
+  );
+  return 0;
+}
+
+/**
+ * `fedagg roster adopt`: hands the amendment file `--amendment` to the running node of `--dir`
+ * (`POST /v1/roster/amendments`): resolves to 0 when the node adopted it (or keeps it as
+ * pending, which it says with what is missing), 1 when it refused it (the node's reason on
+ * stderr). Refuses (throws) bad options, an unreadable file and no node to talk to.
+ */
+export async function adopt(argv: string[]): Promise<number> {
+  const args = parse(argv, "roster", { string: ["dir", "amendment", "api"] });
+  if (args.help) usage("roster");
+  const file = required(args, "amendment", "roster");
+  const body = await Deno.readFile(file).catch(() => {
+    throw new NodeError("no-file", `cannot read ${file}`);
+  });
+  const call = await apiOf(args, "roster");
+  const res = await call("/v1/roster/amendments", {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json" },
+  });
+  if (await failed(res, "amendment refused")) return 1;
+  const r = await res.json();
+  print(
+    args.json,
+    r,
+    r.status === "adopted"
+      ? `adopted: the node runs roster version ${r.version} from round ${r.firstRound}`
+      : `pending: version ${r.version} has ${r.approvedBy.length} of ${r.needed} approvals` +
+        (r.joinersMissing.length > 0
+          ? `; joiners still to sign: ${r.joinersMissing.join(", ")}`
+          : ""),
   );
   return 0;
 }

@@ -69,12 +69,13 @@ of the mean. They refuse parameters whose error bound exceeds ${MAX_RELATIVE_ERR
 create: already for 3 members) unless --force is given.
 
 Amendments (decided by t members of the current version instead of everyone re-signing;
-running nodes do not adopt them yet, see the operator guide):
+running nodes adopt them without a restart, see the operator guide):
   fedagg roster propose --roster FILE [--amendment FILE]... --out FILE [--force]
                         --first-round R [--add CARD.json]... [--remove ID]...
                         [--rotate ID=CARD.json]... [--set NAME=VALUE]... [--json]
   fedagg roster sign    --roster FILE [--amendment FILE]... --proposal FILE --dir DIR [--json]
   fedagg roster status  --roster FILE [--amendment FILE]... [--json]
+  fedagg roster adopt   --dir DIR --amendment FILE [--api URL] [--json]
 
 create options:
   --mode classical|post-quantum   (default ${defaults.mode})
@@ -135,6 +136,11 @@ following the member count. It is valid once t members of version k approved it 
 --proposal) and each joining member (or rotated key) signed it itself. A member approves at
 most one successor of each version (recorded in DIR/roster-approvals/ before it signs). status
 shows the versions, pending proposals, refused amendments and forks (exit 1 on a fork).
+adopt hands a signed amendment to the running node of --dir (found through DIR/api.json, or at
+--api): the node checks it against its chain, keeps it in DIR/amendments/ and runs the new
+version from its first round, which must come after the node's current round + 2 (exit 1 when
+the node refuses it; a copy still missing signatures is kept as pending). Hand it to every
+member; a member that joins gets the amendment files in its DIR/amendments/ before it starts.
 
 verify exits 0 only when the roster is valid, every member signed it and its error bound is
 within ${MAX_RELATIVE_ERROR} × the clip (or --force).

@@ -44,6 +44,7 @@ import {
 import { readLayoutFile } from "../tensor_formats/layout_file.ts";
 import { HELP } from "./help.ts";
 import { mergeAmendments, propose, signProposal, status } from "./roster_amend.ts";
+import { adopt } from "./api.ts";
 import { writeAmendmentFile } from "../amendment_file.ts";
 import {
   type Args,
@@ -80,6 +81,7 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   merge,
   propose,
   status,
+  adopt,
 };
 
 // ---- create -------------------------------------------------------------------------------------

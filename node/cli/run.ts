@@ -108,7 +108,9 @@ export async function run(argv: string[]): Promise<number> {
     // Read even when --listen overrides it: a malformed node.json fails the start either way.
     const config = await readNodeConfig(dir);
     const listen = listenOverride ?? config.listen;
-    const { file, roster, index } = await loadRunnableRoster(rosterPath, identity.peerId);
+    const { file, roster, index } = await loadRunnableRoster(rosterPath, identity.peerId, {
+      joining: true, // a member added by an amendment in DIR/amendments/ (checked at start)
+    });
     checkFree(apiAddress, listen, settings.metrics);
     // Listened for from here on: a SIGTERM while the node starts stops it cleanly once started.
     const stop = signalled();

@@ -213,3 +213,23 @@ export function versionAt(versions: readonly RosterVersion[], round: number): Ro
   for (const v of versions) if (v.firstRound <= round) found = v;
   return found;
 }
+
+/**
+ * The ids of the members of every version of `versions` (ordered, as {@link walkChain} returns
+ * them) that governs round `since` or a later one: those a running member keeps connections
+ * with while rounds from `since` on may still be in progress. A member removed by a version
+ * whose first round is ≤ `since` is not among them; a member joining at a later round already
+ * is (it is dialled ahead of its first round).
+ */
+export function admittedMembers(
+  versions: readonly RosterVersion[],
+  since: number,
+): Set<string> {
+  const ids = new Set<string>();
+  versions.forEach((v, k) => {
+    const next = versions[k + 1];
+    if (next !== undefined && next.firstRound <= since) return;
+    for (const m of v.roster.members) ids.add(m.id);
+  });
+  return ids;
+}

@@ -207,6 +207,17 @@ export class Endpoint {
     return this.#ended + 1;
   }
 
+  /**
+   * The driver learnt that the federation's rounds up to `round` ended (another endpoint of this
+   * member, running an earlier roster version, saw them end): {@link currentRound} and the
+   * window of rounds this endpoint leads move up to it, as for a certificate of a round beyond
+   * the window. Never moves them back.
+   */
+  federationReached(round: number): void {
+    checkNumber("round", round);
+    this.#learnDecided(round);
+  }
+
   /** The participant of `round`, if this member submitted to it (for inspection). */
   participant(round: number): Participant | undefined {
     const seat = this.#participants.get(round);

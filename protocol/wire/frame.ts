@@ -323,6 +323,26 @@ export function openFrame(frame: Uint8Array, roster: Roster, peer?: number): Env
 }
 
 /**
+ * The round a frame names in its header, read without checking anything else (no roster is
+ * needed: a driver running several roster versions picks by it the version that opens the
+ * frame in full, with {@link openFrame}); undefined for bytes that do not decode that far.
+ */
+export function frameRound(frame: Uint8Array): number | undefined {
+  try {
+    const outer = decode(frame, frame.length, "frame");
+    if (!Array.isArray(outer) || !(outer[0] instanceof Uint8Array)) return undefined;
+    const payload = decode(outer[0], outer[0].length, "payload");
+    const round = Array.isArray(payload) ? payload[3] : undefined;
+    return typeof round === "number" && Number.isSafeInteger(round) && round >= 0 &&
+        round < MAX_ROUND
+      ? round
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The types whose frames carry a body (a vector): masked inputs and published aggregates (in a
  * certificate, or in an outcome beside its final certificate).
  */

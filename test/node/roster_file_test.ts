@@ -128,7 +128,7 @@ Deno.test("roster file: new, add, sign by every member → complete and runnable
     assertEquals(await readRosterFile(path), signed);
     for (const m of members) {
       const { roster, index, file: loaded } = await loadRunnableRoster(path, m.peerId);
-      assertEquals(roster.members[index].id, m.peerId);
+      assertEquals(roster.members[index!].id, m.peerId);
       assertEquals(roster.hash, check.roster.hash);
       assertEquals(loaded, signed);
     }
