@@ -95,6 +95,8 @@ export class FrameInbox {
   readonly #large: Semaphore;
   /** Members currently holding a large-frame slot: at most one each. */
   readonly #largeHolders = new Set<number>();
+  /** Bytes of large frames waiting for a slot (their bodies sit in the streams' buffers). */
+  #waitingBytes = 0;
 
   constructor(options: FrameInboxOptions) {
     this.#options = options;
@@ -191,7 +193,19 @@ export class FrameInbox {
     }
     if (large) {
       this.#largeHolders.add(from);
-      await this.#large.acquire();
+      if (this.#large.free === 0) {
+        this.#waitingBytes += length;
+        log("debug", "large frame waits for a slot", {
+          from,
+          bytes: length,
+          waitingBytes: this.#waitingBytes,
+        });
+        try {
+          await this.#large.acquire();
+        } finally {
+          this.#waitingBytes -= length;
+        }
+      } else await this.#large.acquire();
     }
     try {
       const frame = await readBody(lp, length, signal, "frame");
@@ -473,6 +487,11 @@ class Semaphore {
 
   constructor(count: number) {
     this.#free = count;
+  }
+
+  /** Permits free now. */
+  get free(): number {
+    return this.#free;
   }
 
   acquire(): Promise<void> {
