@@ -266,10 +266,12 @@ export class Mesh {
   }
 
   /**
-   * Delivers `frame` to member `to`, retrying with backoff until `deadline` (ms since the epoch)
-   * — also when the receiver answers that it is busy (it still holds this node's previous large
-   * frame). Resolves true once the member acknowledged receipt; false if the deadline passed or
-   * the receiver refused the frame for good (larger than it accepts), which is not retried.
+   * Delivers `frame` to member `to` on the frame stream to it (`frame_stream.ts`: frames to one
+   * member leave one at a time, in call order), retrying with backoff on a new stream until
+   * `deadline` (ms since the epoch) when the stream failed — also when the receiver answers that
+   * it is busy (it still holds this node's previous large frame). Resolves true once the member
+   * acknowledged receipt; false if the deadline passed or the receiver refused the frame for good
+   * (larger than it accepts), which is not retried.
    */
   async send(to: number, frame: Uint8Array, deadline: number): Promise<boolean> {
     let delay = 200;
