@@ -379,7 +379,9 @@ export class FrameOutbox {
       });
     }
     try {
-      const link = await box.link;
+      // The stream may be opening for another caller (`warm`) under its own deadline: wait for
+      // it no longer than this caller's.
+      const link = await untilAborted(box.link, signal);
       if (usable(link.stream)) return link;
       box.link = undefined;
       return await this.#link(box, member, signal);
@@ -417,6 +419,16 @@ export class FrameOutbox {
       throw err;
     }
   }
+}
+
+/** `promise`, or a rejection with `signal`'s reason once it aborts first. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** Whether both directions of `stream` are still open. */
