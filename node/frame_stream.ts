@@ -6,7 +6,7 @@
  * Opening a libp2p stream costs a multistream-select round trip before the first byte of the
  * frame may leave (libp2p 3.3 has no optimistic negotiation), so a stream per frame paid one
  * round trip per frame on top of the frame's own. A sender here opens one stream to each member
- * (when it connects, or at its first frame) and keeps it: a frame then takes half a round trip
+ * at its first frame and keeps it: a frame then takes half a round trip
  * to arrive, and the acknowledgement half a round trip back.
  *
  * **Wire format of a frame stream**, in the length-prefixed messages of `sized_stream.ts`
@@ -249,8 +249,8 @@ interface Outbox {
 }
 
 /**
- * The sending side of frames: one {@link FRAME_STREAM_PROTOCOL} stream per member, opened on
- * demand (or ahead with {@link warm}) and reopened after it failed; a member that does not speak
+ * The sending side of frames: one {@link FRAME_STREAM_PROTOCOL} stream per member, opened at
+ * the first frame and reopened after it failed; a member that does not speak
  * it gets a {@link LEGACY_FRAME_PROTOCOL} stream per frame. Frames to one member leave one at a
  * time, in the order {@link sendOnce} was called.
  */
@@ -275,15 +275,6 @@ export class FrameOutbox {
     const turn = box.tail.catch(() => {}).then(() => this.#send(box, member, frame, timeoutMs));
     box.tail = turn.catch(() => {});
     return turn;
-  }
-
-  /** Opens the frame stream to `member` ahead of its first frame; failures are ignored. */
-  warm(member: number): void {
-    if (this.#closed) return;
-    const box = this.#outbox(member);
-    if (box.link !== undefined || box.legacy) return;
-    const signal = AbortSignal.timeout(30_000);
-    this.#link(box, member, signal).catch(() => {});
   }
 
   /**
@@ -379,8 +370,8 @@ export class FrameOutbox {
       });
     }
     try {
-      // The stream may be opening for another caller (`warm`) under its own deadline: wait for
-      // it no longer than this caller's.
+      // The stream may be opening for an earlier caller under its deadline: wait for it no
+      // longer than this caller's.
       const link = await untilAborted(box.link, signal);
       if (usable(link.stream)) return link;
       box.link = undefined;

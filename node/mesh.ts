@@ -5,7 +5,7 @@
  * to the standard `/yamux/1.0.0` with anyone else. Three ways to move bytes:
  *
  * - **frames** (`frame_stream.ts`): protocol frames to one member on one long-lived stream
- *   (`/fedagg/2/frames`, opened when the member connects; a stream per frame, `/fedagg/1/frame`,
+ *   (`/fedagg/2/frames`, opened at the first frame; a stream per frame, `/fedagg/1/frame`,
  *   with members that do not speak it), length-prefixed and sent in 1 MiB chunks
  *   (`sized_stream.ts`; vectors of millions of parameters stay under the 4 MiB stream buffers),
  *   acknowledged on receipt, retried with backoff until a deadline (but not once the receiver
@@ -420,9 +420,7 @@ export class Mesh {
     const { onConnected, onDisconnected } = this.#options;
     this.#node.addEventListener("peer:connect", (e: CustomEvent<PeerId>) => {
       const member = this.#index.get(e.detail.toString());
-      if (member === undefined || this.#stopping) return;
-      this.#outbox.warm(member); // the frame stream is open before the first frame
-      onConnected?.(member);
+      if (member !== undefined && !this.#stopping) onConnected?.(member);
     });
     this.#node.addEventListener("peer:disconnect", (e: CustomEvent<PeerId>) => {
       const member = this.#index.get(e.detail.toString());
