@@ -4,9 +4,10 @@
  * initial stream window, so a vector crosses a long link in about one round trip) and fall back
  * to the standard `/yamux/1.0.0` with anyone else. Three ways to move bytes:
  *
- * - **frames** (`/fedagg/1/frame`): one protocol frame to one member, length-prefixed and sent
- *   in 1 MiB chunks (`sized_stream.ts`; vectors of millions of parameters stay under the 4 MiB
- *   stream buffers),
+ * - **frames** (`frame_stream.ts`): protocol frames to one member on one long-lived stream
+ *   (`/fedagg/2/frames`, opened at the first frame; a stream per frame, `/fedagg/1/frame`,
+ *   with members that do not speak it), length-prefixed and sent in 1 MiB chunks
+ *   (`sized_stream.ts`; vectors of millions of parameters stay under the 4 MiB stream buffers),
  *   acknowledged on receipt, retried with backoff until a deadline (but not once the receiver
  *   refused it as too large);
  * - **gossip** (one topic per federation and roster): small broadcasts — certificates without
@@ -40,16 +41,16 @@ import { type Roster, toHex } from "../protocol/mod.ts";
 import { NodeError } from "./errors.ts";
 import type { NodeIdentity } from "./identity.ts";
 import {
-  lengthRefused,
-  readBody,
-  readLength,
-  readSized,
-  sizedStream,
-  writeSized,
-} from "./sized_stream.ts";
+  FRAME_STREAM_PROTOCOL,
+  FrameInbox,
+  FrameOutbox,
+  LEGACY_FRAME_PROTOCOL,
+} from "./frame_stream.ts";
+import { readSized, sizedStream, writeSized } from "./sized_stream.ts";
 
-/** Protocol of frame delivery. */
-export const FRAME_PROTOCOL = "/fedagg/1/frame";
+export { MAX_LARGE_IN_FLIGHT } from "./frame_stream.ts";
+/** Protocol of one frame per stream (members before the frame stream; still served). */
+export const FRAME_PROTOCOL = LEGACY_FRAME_PROTOCOL;
 /** Protocol of aggregate bodies fetched by hash. */
 export const AGGREGATE_PROTOCOL = "/fedagg/1/aggregate";
 /**
@@ -70,14 +71,6 @@ export const MUXER_PROTOCOL = "/fedagg/yamux/1";
 export const STREAM_WINDOW = 4 << 20;
 /** Largest window js-yamux grows a stream's to (16 MiB: 128 MB/s at 100 ms). */
 export const MAX_STREAM_WINDOW = 16 << 20;
-/** Frames from this size up count as large (vectors). */
-const LARGE = 1 << 20;
-/**
- * How many large frames are received or being processed at once. A leader receiving every
- * member's masked vector at the same moment keeps the others waiting in flow control instead of
- * buffering n vectors, so its memory stays a constant number of vectors.
- */
-export const MAX_LARGE_IN_FLIGHT = 2;
 /** Largest gossip message accepted (gossipsub itself caps messages near 4 MiB). */
 export const MAX_GOSSIP = 3 << 20;
 
@@ -114,7 +107,7 @@ export interface MeshOptions {
   readonly maxFrame: number;
   /**
    * A frame arrived from roster member `from`. For large frames the mesh waits for the returned
-   * promise before taking in the next large one (see {@link MAX_LARGE_IN_FLIGHT}).
+   * promise before taking in the next large one (see `MAX_LARGE_IN_FLIGHT`).
    */
   readonly onFrame: (frame: Uint8Array, from: number) => void | Promise<void>;
   /**
@@ -135,6 +128,8 @@ export interface MeshOptions {
 export interface MeshCounters {
   framesSent: number;
   framesReceived: number;
+  /** Frame streams accepted from members (one per frame with members that only speak legacy). */
+  frameStreams: number;
   bytesSent: number;
   bytesReceived: number;
   sendFailures: number;
@@ -153,9 +148,8 @@ export class Mesh {
   #maxFrame: number;
   readonly #topic: string;
   readonly #backoff = new Map<number, { next: number; delay: number }>();
-  readonly #large = new Semaphore(MAX_LARGE_IN_FLIGHT);
-  /** Members currently holding a large-frame slot: at most one each. */
-  readonly #largeHolders = new Set<number>();
+  readonly #inbox: FrameInbox;
+  readonly #outbox: FrameOutbox;
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopping = false;
   /** Traffic counters (exposed as metrics). */
@@ -178,6 +172,17 @@ export class Mesh {
     this.#maxFrame = options.maxFrame;
     this.#topic = topic;
     peers.forEach((p, i) => this.#index.set(p.toString(), i));
+    this.#inbox = new FrameInbox({
+      // Read per frame: `update` may change the limit after the inbox exists.
+      maxFrame: () => this.#maxFrame,
+      memberOf: (peer) => this.#member(peer),
+      onFrame: options.onFrame,
+      counters,
+      log: options.log,
+    });
+    this.#outbox = new FrameOutbox((member, protocols, signal) =>
+      this.#node.dialProtocol(this.#peers[member], [...protocols], { signal })
+    );
   }
 
   /**
@@ -197,6 +202,7 @@ export class Mesh {
     const counters: MeshCounters = {
       framesSent: 0,
       framesReceived: 0,
+      frameStreams: 0,
       bytesSent: 0,
       bytesReceived: 0,
       sendFailures: 0,
@@ -333,10 +339,12 @@ export class Mesh {
   }
 
   /**
-   * Delivers `frame` to member `to`, retrying with backoff until `deadline` (ms since the epoch)
-   * — also when the receiver answers that it is busy (it still holds this node's previous large
-   * frame). Resolves true once the member acknowledged receipt; false if the deadline passed or
-   * the receiver refused the frame for good (larger than it accepts), which is not retried.
+   * Delivers `frame` to member `to` on the frame stream to it (`frame_stream.ts`: frames to one
+   * member leave one at a time, in call order), retrying with backoff on a new stream until
+   * `deadline` (ms since the epoch) when the stream failed — also when the receiver answers that
+   * it is busy (it still holds this node's previous large frame). Resolves true once the member
+   * acknowledged receipt; false if the deadline passed or the receiver refused the frame for good
+   * (larger than it accepts), which is not retried.
    */
   async send(to: number, frame: Uint8Array, deadline: number): Promise<boolean> {
     let delay = 200;
@@ -344,7 +352,11 @@ export class Mesh {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
       try {
-        await this.#sendOnce(to, frame, Math.min(remaining, 30_000 + frame.length / 10_000));
+        await this.#outbox.sendOnce(
+          to,
+          frame,
+          Math.min(remaining, 30_000 + frame.length / 10_000),
+        );
         this.counters.framesSent++;
         this.counters.bytesSent += frame.length;
         return true;
@@ -366,26 +378,13 @@ export class Mesh {
     return false;
   }
 
-  async #sendOnce(to: number, frame: Uint8Array, timeoutMs: number): Promise<void> {
-    const signal = AbortSignal.timeout(timeoutMs);
-    const stream = await this.#node.dialProtocol(this.#peers[to], FRAME_PROTOCOL, { signal });
-    try {
-      const lp = sizedStream(stream);
-      await writeSized(lp, frame, signal);
-      const answer = (await lp.read({ signal })).subarray();
-      if (answer[0] !== ANSWER.received) {
-        const reason = new TextDecoder().decode(answer.subarray(1));
-        // Busy is temporary (the receiver still holds this sender's previous large frame):
-        // resend later. Anything else (too large) is permanent: resending cannot help.
-        throw answer[0] === ANSWER.busy
-          ? new NodeError("frame-busy", `receiver busy: ${reason}`)
-          : new NodeError("frame-refused", `refused by the receiver: ${reason}`);
-      }
-      await stream.close({ signal });
-    } catch (err) {
-      stream.abort(err as Error);
-      throw err;
-    }
+  /**
+   * Closes every connection to member `member` (its frame stream with them); the mesh redials it
+   * as it would after any dropped connection. For operators' tools and tests.
+   */
+  async hangUp(member: number): Promise<void> {
+    const peer = this.#peers[member];
+    if (peer !== undefined) await this.#node.hangUp(peer);
   }
 
   /** Publishes a gossip message; resolves to the number of peers it went to. */
@@ -434,6 +433,7 @@ export class Mesh {
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#outbox.close();
     await this.#node.stop();
   }
 
@@ -447,8 +447,13 @@ export class Mesh {
 
   async #register(): Promise<void> {
     await this.#node.handle(
-      FRAME_PROTOCOL,
-      (stream, connection) => this.#receiveFrame(stream, connection.remotePeer),
+      FRAME_STREAM_PROTOCOL,
+      (stream, connection) => this.#inbox.serveStream(stream, connection.remotePeer),
+      { maxInboundStreams: 8 },
+    );
+    await this.#node.handle(
+      LEGACY_FRAME_PROTOCOL,
+      (stream, connection) => this.#inbox.serveLegacy(stream, connection.remotePeer),
       { maxInboundStreams: 32 },
     );
     await this.#node.handle(
@@ -491,66 +496,10 @@ export class Mesh {
     this.#node.addEventListener("peer:disconnect", (e: CustomEvent<PeerId>) => {
       const member = this.#index.get(e.detail.toString());
       if (member === undefined || this.#stopping) return;
+      this.#outbox.drop(member);
       onDisconnected?.(member);
       this.#maintain();
     });
-  }
-
-  /**
-   * Receives one frame on `/fedagg/1/frame`: refuses one above `maxFrame` for good and a second
-   * large one from a member still holding a slot for now ("busy"), waits for a large-frame slot,
-   * acknowledges receipt and hands the frame over (waiting for a large one to be handled).
-   */
-  async #receiveFrame(stream: Stream, remote: PeerId): Promise<void> {
-    const { log } = this.#options;
-    const maxFrame = this.#maxFrame;
-    const from = this.#member(remote);
-    const signal = AbortSignal.timeout(30_000 + maxFrame / 10_000);
-    const lp = sizedStream(stream);
-    try {
-      if (from === undefined) throw new Error("not a member");
-      const total = await readLength(lp, signal);
-      if (lengthRefused(total, maxFrame)) {
-        await lp.write(
-          refusal(ANSWER.refused, `frame of ${total} bytes (limit ${maxFrame})`),
-          { signal },
-        );
-        await stream.close({ signal });
-        log("warn", "refused an oversized frame", { from, bytes: total });
-        return;
-      }
-      const large = total >= LARGE;
-      if (large && this.#largeHolders.has(from)) {
-        // One large frame per member at a time: a slow sender cannot take every slot. This
-        // one may be a resend of a frame whose first stream is still waiting here for a slot
-        // (the sender timed out): "busy" tells the sender to try again later.
-        await lp.write(refusal(ANSWER.busy, "one large frame at a time"), { signal });
-        await stream.close({ signal });
-        log("info", "asked a member to resend a large frame later", { from, bytes: total });
-        return;
-      }
-      if (large) {
-        this.#largeHolders.add(from);
-        await this.#large.acquire();
-      }
-      try {
-        const frame = await readBody(lp, total, signal, "frame");
-        await lp.write(Uint8Array.of(ANSWER.received), { signal });
-        await stream.close({ signal });
-        this.counters.framesReceived++;
-        this.counters.bytesReceived += total;
-        const handled = this.#options.onFrame(frame, from);
-        if (large) await handled;
-      } finally {
-        if (large) {
-          this.#large.release();
-          this.#largeHolders.delete(from);
-        }
-      }
-    } catch (err) {
-      log("warn", "frame transfer failed", { from, error: String((err as Error)?.message ?? err) });
-      stream.abort(err as Error);
-    }
   }
 
   /** Serves one aggregate body by (round, view, hash) on `/fedagg/1/aggregate`. */
@@ -619,48 +568,6 @@ function fedaggYamux(): ReturnType<typeof yamux> {
         Object.assign(create(...b), { protocol: MUXER_PROTOCOL }),
     });
   };
-}
-
-/** First byte of the receiver's answer to a frame. */
-const ANSWER = {
-  /** Received whole (handed over to `onFrame` right after). */
-  received: 0,
-  /** Refused for good (larger than the receiver accepts): the sender gives up. */
-  refused: 1,
-  /** Refused for now (the receiver is busy with this sender's previous large frame): retry. */
-  busy: 2,
-} as const;
-
-/** A counting semaphore. */
-class Semaphore {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(count: number) {
-    this.#free = count;
-  }
-
-  acquire(): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.#waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.#waiting.shift();
-    if (next !== undefined) next();
-    else this.#free++;
-  }
-}
-
-function refusal(code: number, reason: string): Uint8Array {
-  const text = new TextEncoder().encode(reason);
-  const out = new Uint8Array(1 + text.length);
-  out[0] = code;
-  out.set(text, 1);
-  return out;
 }
 
 function sleep(ms: number): Promise<void> {

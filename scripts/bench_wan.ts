@@ -63,7 +63,7 @@ const median = (xs: readonly number[]) => {
 const wide = { oneWayDelayMs: 50, bandwidthBytesPerSec: 125e6, jitterMs: 0, seed: 1 };
 const stream: Record<string, { bytes: number; seconds: readonly number[]; bytesPerSec: number }> =
   {};
-say("one stream on the mesh (Mesh.send, new stream per frame, median of 3):");
+say("one stream on the mesh (Mesh.send on the frame stream, median of 3):");
 for (
   const [name, bytes, shape] of [
     ["loopback 16 MiB", 16 << 20, undefined],

@@ -1,8 +1,9 @@
 /**
  * One stream's throughput on the real mesh (`node/mesh.ts`): two members in this process, the
- * sender delivering frames to the receiver with `Mesh.send` (a new stream per frame: protocol
- * negotiation, the length-prefixed chunks, the receiver's acknowledgement), either directly on
- * loopback or through an emulated wide-area link (`wan_proxy.ts`). For the benchmarks only.
+ * sender delivering frames to the receiver with `Mesh.send` (on its frame stream: the stream's
+ * protocol negotiation once, then per frame the length-prefixed chunks and the receiver's
+ * acknowledgement), either directly on loopback or through an emulated wide-area link
+ * (`wan_proxy.ts`). For the benchmarks only.
  *
  * @module
  */

@@ -10,8 +10,14 @@
  * gets through); `stop()` lets the test end (with the shims' channels closed).
  *
  * A separate test runs two meshes only (the third member is in the roster but never started).
- * Another holds the receiver's large-frame slot for the sender: a second large frame is answered
- * "busy", retried, and delivered once the slot frees (not given up as a permanent refusal).
+ * Frames to a member travel on one long-lived stream (`FRAME_STREAM_PROTOCOL`): frames sent at
+ * once, large and small interleaved, arrive intact and in order on one stream; a second large
+ * frame waits on the stream while the receiver handles the first; after a dropped connection
+ * the stream is reopened; a frame in flight when the connection drops is resent on the new
+ * stream (against a receiver written from the wire format); a member that speaks only the
+ * one-frame protocol gets a stream per frame. Another test holds the receiver's large-frame slot
+ * for the sender across a dropped connection: the next large frame, on a new stream, is
+ * answered "busy", retried, and delivered once the slot frees (not given up as permanent).
  * Members connect under the fedagg muxer (`MUXER_PROTOCOL`, a larger stream window), and a
  * member whose libp2p offers only the standard yamux still connects and delivers frames. A
  * member announces the address the roster lists for it, not its listen address.
@@ -23,7 +29,8 @@ import { sha256 } from "../../protocol/crypto/mod.ts";
 import type { Roster } from "../../protocol/federation/roster.ts";
 import { createIdentity, type NodeIdentity } from "../../node/identity.ts";
 import { FRAME_PROTOCOL, Mesh, MUXER_PROTOCOL } from "../../node/mesh.ts";
-import { sizedStream, writeSized } from "../../node/sized_stream.ts";
+import { FRAME_STREAM_PROTOCOL } from "../../node/frame_stream.ts";
+import { readSized, sizedStream, writeSized } from "../../node/sized_stream.ts";
 import { noise } from "npm:@chainsafe/libp2p-noise@17.0.0";
 import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
 import { tcp } from "npm:@libp2p/tcp@11.0.28";
@@ -401,6 +408,41 @@ Deno.test("mesh: reports a member's connection closing and coming back", async (
   }
 });
 
+Deno.test("mesh: a second large frame waits on the frame stream while the first is handled", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-wait"); // the third never runs
+  const peers: Peer[] = [];
+  // B holds on to every large frame until `release` is called (a slow consumer).
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  try {
+    const b = await startPeer(ids[1], roster, new Map(), 4 * MiB, (frame) => {
+      if (frame.length >= MiB) return held;
+    });
+    peers.push(b);
+    const a = await startPeer(ids[0], roster, new Map([[b.index, b.mesh.addresses]]), 4 * MiB);
+    peers.push(a);
+    await waitFor("A and B connected", () => a.mesh.connected().includes(b.index));
+    const deadline = Date.now() + 60_000;
+    // The first large frame is acknowledged, then occupies B's one large slot for A.
+    assert(await a.mesh.send(b.index, pattern(MiB, 20), deadline));
+    await waitFor("B to hold the first frame", () => b.frames.length === 1);
+    const second = a.mesh.send(b.index, pattern(MiB + 3, 21), deadline);
+    // Give a wrong implementation time to refuse or hand over the second frame early.
+    await new Promise((r) => setTimeout(r, 500));
+    assertEquals(b.frames.length, 1, "the second frame waits for the first to be handled");
+    release();
+    assertEquals(await second, true);
+    await waitFor("B to hand over the second frame", () => b.frames.length === 2);
+    assert(equalBytes(b.frames[1].frame, pattern(MiB + 3, 21)));
+    assertEquals(a.mesh.counters.sendFailures, 0, "waited on the stream, never refused");
+    assertEquals(b.mesh.counters.frameStreams, 1);
+  } finally {
+    release();
+    await stopAll(peers);
+  }
+});
+
 Deno.test("mesh: a busy receiver's refusal is retried until the frame gets through", async () => {
   const ids = await identities;
   const roster = rosterFrom(ids.slice(0, 3), "mesh-busy"); // the third never runs
@@ -420,9 +462,12 @@ Deno.test("mesh: a busy receiver's refusal is retried until the frame gets throu
     // The first large frame is acknowledged, then occupies B's one large slot for A.
     assert(await a.mesh.send(b.index, pattern(MiB, 20), deadline));
     await waitFor("B to hold the first frame", () => b.frames.length === 1);
+    // A's connection drops while B still handles the frame: the next large frame comes on a
+    // new stream, and B answers it "busy" (A still holds its slot).
+    await a.mesh.hangUp(b.index);
     const failuresBefore = a.mesh.counters.sendFailures;
     const second = a.mesh.send(b.index, pattern(MiB + 3, 21), deadline);
-    await waitFor("B to answer busy", () => a.mesh.counters.sendFailures > failuresBefore);
+    await waitFor("B to answer busy", () => a.mesh.counters.sendFailures > failuresBefore, 30_000);
     assert(
       b.logs.some((l) => l.message === "asked a member to resend a large frame later"),
       JSON.stringify(b.logs),
@@ -502,5 +547,185 @@ Deno.test("mesh: a member announces the roster's address for it, not the one it 
     assertEquals(a.addresses.map((x) => x.split("/p2p/")[0]), ["/ip4/127.0.0.1/tcp/1"]);
   } finally {
     await stopAll([{ mesh: a } as Peer]);
+  }
+});
+
+Deno.test("mesh: frames to a member travel on one long-lived stream, large ones interleaved with small", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-one-stream"); // the third never runs
+  const peers: Peer[] = [];
+  try {
+    const b = await startPeer(ids[1], roster, new Map(), 6 * MiB);
+    peers.push(b);
+    const a = await startPeer(ids[0], roster, new Map([[b.index, b.mesh.addresses]]), 6 * MiB);
+    peers.push(a);
+    await waitFor("A and B connected", () => a.mesh.connected().includes(b.index));
+    // Sent all at once (not one after the other's acknowledgement): they leave in call order.
+    const frames = [
+      pattern(5 * MiB, 30),
+      pattern(10, 31),
+      pattern(3 * MiB + 1, 32),
+      pattern(1, 33),
+      pattern(2000, 34),
+      pattern(MiB, 35),
+      pattern(7, 36),
+    ];
+    const deadline = Date.now() + 60_000;
+    const sent = await Promise.all(frames.map((f) => a.mesh.send(b.index, f, deadline)));
+    assertEquals(sent, frames.map(() => true));
+    await waitFor("B to hand over every frame", () => b.frames.length === frames.length);
+    b.frames.forEach((f, i) => {
+      assertEquals(f.from, a.index);
+      assert(equalBytes(f.frame, frames[i]), `frame ${i} intact and in order`);
+    });
+    assertEquals(b.mesh.counters.frameStreams, 1, "one stream carried them all");
+    assertEquals(a.mesh.counters.sendFailures, 0);
+    // The other direction has its own stream.
+    assert(await b.mesh.send(a.index, pattern(10, 37), deadline));
+    assert(await b.mesh.send(a.index, pattern(2 * MiB, 38), deadline));
+    await waitFor("A to hand over two frames", () => a.frames.length === 2);
+    assertEquals(a.mesh.counters.frameStreams, 1);
+    assertEquals(b.mesh.counters.frameStreams, 1);
+  } finally {
+    await stopAll(peers);
+  }
+});
+
+Deno.test("mesh: the frame stream is reopened after the connection drops", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-reopen"); // the third never runs
+  const peers: Peer[] = [];
+  try {
+    const b = await startPeer(ids[1], roster, new Map(), 4 * MiB);
+    peers.push(b);
+    const a = await startPeer(ids[0], roster, new Map([[b.index, b.mesh.addresses]]), 4 * MiB);
+    peers.push(a);
+    await waitFor("A and B connected", () => a.mesh.connected().includes(b.index));
+    const deadline = Date.now() + 60_000;
+    assert(await a.mesh.send(b.index, pattern(10, 40), deadline));
+    assert(await a.mesh.send(b.index, pattern(MiB, 41), deadline));
+    assertEquals(b.mesh.counters.frameStreams, 1);
+    await b.mesh.hangUp(a.index); // from the receiving side: A learns of it from the socket
+    await waitFor("A to see the connection drop", () => a.links.includes(`down ${b.index}`));
+    assert(await a.mesh.send(b.index, pattern(MiB + 5, 42), deadline));
+    assert(await a.mesh.send(b.index, pattern(10, 43), deadline));
+    await waitFor("B to hand over four frames", () => b.frames.length === 4);
+    const sizes = [10, MiB, MiB + 5, 10];
+    sizes.forEach((n, i) =>
+      assert(equalBytes(b.frames[i].frame, pattern(n, 40 + i)), `frame ${i}`)
+    );
+    assertEquals(b.mesh.counters.frameStreams, 2, "one stream per connection");
+  } finally {
+    await stopAll(peers);
+  }
+});
+
+/**
+ * A receiver written against the frame stream's wire format (not the mesh's code): serves
+ * `FRAME_STREAM_PROTOCOL` with libp2p directly. On its first stream it reads one frame, then
+ * closes the connection without answering (the frame was in flight); later streams answer
+ * every frame "received".
+ */
+async function droppingReceiver(identity: NodeIdentity) {
+  const node = await createLibp2p({
+    privateKey: identity.libp2pKey,
+    addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+  });
+  const frames: { stream: number; frame: Uint8Array }[] = [];
+  let streams = 0;
+  await node.handle(FRAME_STREAM_PROTOCOL, async (stream, connection) => {
+    const id = ++streams;
+    const lp = sizedStream(stream);
+    try {
+      while (true) {
+        const head = (await lp.read()).subarray();
+        const view = new DataView(head.buffer, head.byteOffset, 8);
+        const seq = view.getUint32(0);
+        const length = view.getUint32(4);
+        const body = new Uint8Array(length);
+        for (let filled = 0; filled < length;) {
+          const chunk = (await lp.read()).subarray();
+          body.set(chunk, filled);
+          filled += chunk.length;
+        }
+        frames.push({ stream: id, frame: body });
+        if (id === 1) {
+          await connection.close();
+          return;
+        }
+        const answer = new Uint8Array(5);
+        new DataView(answer.buffer).setUint32(0, seq);
+        await lp.write(answer); // code 0: received
+      }
+    } catch {
+      stream.abort(new Error("receiver done"));
+    }
+  });
+  return { node, frames, streams: () => streams };
+}
+
+Deno.test("mesh: a frame in flight when the connection drops is resent on a new stream", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-in-flight");
+  let receiver: Awaited<ReturnType<typeof droppingReceiver>> | undefined;
+  const peers: Peer[] = [];
+  try {
+    receiver = await droppingReceiver(ids[1]);
+    const b = roster.indexOf(ids[1].peerId)!;
+    const address = receiver.node.getMultiaddrs().map((x) => x.toString());
+    const a = await startPeer(ids[0], roster, new Map([[b, address]]), 4 * MiB);
+    peers.push(a);
+    const frame = pattern(2 * MiB, 50);
+    assert(await a.mesh.send(b, frame, Date.now() + 60_000), "delivered on the second stream");
+    assertGreaterOrEqual(a.mesh.counters.sendFailures, 1, "the first attempt failed");
+    const got = receiver.frames;
+    assertGreaterOrEqual(got.length, 2);
+    assertEquals(got[0].stream, 1);
+    assert(got.every((g) => equalBytes(g.frame, frame)), "the same frame, whole, each time");
+    assert(got[got.length - 1].stream > 1, "acknowledged on a later stream");
+    assert(await a.mesh.send(b, pattern(10, 51), Date.now() + 30_000));
+    assert(equalBytes(got[got.length - 1].frame, pattern(10, 51)));
+  } finally {
+    await receiver?.node.stop();
+    await stopAll(peers);
+  }
+});
+
+Deno.test("mesh: a member that speaks only the one-frame protocol gets a stream per frame", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-legacy");
+  let plain: Awaited<ReturnType<typeof createLibp2p>> | undefined;
+  const peers: Peer[] = [];
+  try {
+    // An older build: serves FRAME_PROTOCOL only (one frame, one answer, per stream).
+    plain = await createLibp2p({
+      privateKey: ids[1].libp2pKey,
+      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    });
+    const got: Uint8Array[] = [];
+    await plain.handle(FRAME_PROTOCOL, async (stream) => {
+      const lp = sizedStream(stream);
+      const body = await readSized(lp, 8 * MiB, AbortSignal.timeout(30_000), "frame");
+      if (body !== undefined) got.push(body);
+      await lp.write(Uint8Array.of(0));
+      await stream.close();
+    });
+    const b = roster.indexOf(ids[1].peerId)!;
+    const address = plain.getMultiaddrs().map((x) => x.toString());
+    const a = await startPeer(ids[0], roster, new Map([[b, address]]), 4 * MiB);
+    peers.push(a);
+    const frames = [pattern(10, 60), pattern(3 * MiB, 61), pattern(5, 62)];
+    for (const f of frames) assert(await a.mesh.send(b, f, Date.now() + 30_000));
+    assertEquals(got.length, 3);
+    got.forEach((g, i) => assert(equalBytes(g, frames[i]), `frame ${i}`));
+  } finally {
+    await plain?.stop();
+    await stopAll(peers);
   }
 });
