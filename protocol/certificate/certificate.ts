@@ -216,7 +216,7 @@ export async function sealCertificate(
   body: Uint8Array,
 ): Promise<{ frame: Uint8Array; withoutBody: Uint8Array; aggregateHash: Uint8Array }> {
   const hash = aggregateHash(session, body);
-  const fields = certificateFields({ ...parts, aggregateHash: hash });
+  const fields = certificateFields({ ...parts, aggregateHash: hash }, roster);
   const sealed = await sealFrameWithBody(
     "certificate",
     session,

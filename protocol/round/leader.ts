@@ -34,6 +34,7 @@ import { type Session, sessionHash } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
 import type { NeighbourGraph } from "../graph/graphs.ts";
 import { sessionGraph } from "../graph/session_graph.ts";
+import { approvalQuorum } from "../graph/committee.ts";
 import { addInto, type MaskExpander } from "../math/masking.ts";
 import {
   difference,
@@ -117,6 +118,13 @@ export class Leader {
   #u3Hash: Uint8Array = new Uint8Array(0);
   readonly #approvals = new Map<number, Uint8Array>();
   #approvers: MemberSet = [];
+  /**
+   * The approvals an UnmaskRequest and the certificate carry: every approver's, or with an
+   * approval committee the first t_C committee members' (`graph/committee.ts`).
+   */
+  #evidence: Uint8Array[] = [];
+  /** The round's approval committee (undefined: every member of U3 approves) and quorum. */
+  readonly #quorum: ReturnType<typeof approvalQuorum>;
   readonly #unmasked = new Set<number>();
   readonly #selfShares = new Map<number, Share[]>();
   readonly #maskShares = new Map<number, Share[]>();
@@ -138,6 +146,7 @@ export class Leader {
     this.#lost = lost;
     this.#hash = sessionHash(session);
     this.#graph = sessionGraph(config.roster, session);
+    this.#quorum = approvalQuorum(config.roster, session);
     this.#groups = roundGroups(config.roster, session.round);
   }
 
@@ -421,7 +430,9 @@ export class Leader {
           ? await this.#closeMasked(now)
           : [];
       case "consistency":
-        return ready(this.#approvals, this.#u3) ? await this.#closeApprovals(now) : [];
+        return ready(this.#approvals, this.#u3) && this.#committeeApproved().length > 0
+          ? await this.#closeApprovals(now)
+          : [];
       case "unmask":
         // Short of t reveals at the timeout it keeps waiting: a member that left the view after
         // approving may still come back to reveal (a rescue, `docs/protocol.md` §4).
@@ -511,15 +522,28 @@ export class Leader {
     return [this.#enter("masked", now), ...this.#sendAll(this.#u3, frame)];
   }
 
+  /**
+   * The approvers whose approvals are the evidence, or none while there are too few: without a
+   * committee every approver (≥ 1); with one, the first t_C committee members that approved, or
+   * none below t_C (the stage then stays open: members would refuse fewer).
+   */
+  #committeeApproved(): MemberSet {
+    const { committee, quorum } = this.#quorum;
+    if (committee === undefined) return toMemberSet(this.#approvals.keys());
+    const approved = committee.filter((m) => this.#approvals.has(m));
+    return approved.length >= quorum ? approved.slice(0, quorum) : [];
+  }
+
   async #closeApprovals(now: number): Promise<Output[]> {
     this.#approvers = toMemberSet(this.#approvals.keys());
+    this.#evidence = this.#committeeApproved().map((a) => this.#approvals.get(a)!);
     const frame = await this.#seal(
       "unmaskRequest",
       unmaskRequestFields({
         alive: this.#u3,
         dropped: difference(this.#u2, this.#u3),
-        approvals: this.#approvers.map((a) => this.#approvals.get(a)!),
-      }),
+        approvals: this.#evidence,
+      }, this.#config.roster),
     );
     return [this.#enter("consistency", now), ...this.#sendAll(this.#approvers, frame)];
   }
@@ -684,7 +708,7 @@ export class Leader {
       return this.#fail(`the unmasked total weight ${totalWeight} is out of range`);
     }
     const body = u32Bytes(words);
-    const approvals = this.#approvers.map((a) => this.#approvals.get(a)!);
+    const approvals = this.#evidence;
     const { frame, withoutBody, aggregateHash } = await sealCertificate(
       roster,
       this.session,

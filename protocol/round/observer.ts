@@ -17,6 +17,7 @@ import { event, type Output } from "./events.ts";
 import type { Envelope } from "../wire/frame.ts";
 import { OutcomeInquiry } from "./outcome_inquiry.ts";
 import { Publication, type PublicationConfig } from "./publication.ts";
+import { approvalQuorum } from "../graph/committee.ts";
 import { abandonSigners, type RoundLeaves } from "./leave_evidence.ts";
 
 /** How an observer follows its round. */
@@ -130,7 +131,18 @@ export class Observer {
     const m = this.committedView;
     if (!this.#ownUpdate || this.#excluded || this.decided || m === undefined) return [];
     const { roster, self } = this.#config;
-    const signers = abandonSigners(roster, leaves, m, self, false);
+    const signers = abandonSigners(
+      roster,
+      leaves,
+      m,
+      self,
+      false,
+      approvalQuorum(roster, {
+        federation: roster.federation,
+        rosterHash: roster.hash,
+        round: this.round,
+      }),
+    );
     if (signers === undefined) return [];
     this.#excluded = true;
     this.#inquiry?.stop();

@@ -100,6 +100,7 @@ import { SHARE_LENGTH } from "../wire/share_entry.ts";
 import { event, type Output } from "./events.ts";
 import { RoundKeys } from "./keys.ts";
 import { OutcomeInquiry } from "./outcome_inquiry.ts";
+import { approvalQuorum } from "../graph/committee.ts";
 import { abandonSigners, RoundLeaves, syncThreshold } from "./leave_evidence.ts";
 import { Publication } from "./publication.ts";
 import {
@@ -697,7 +698,18 @@ export class Participant {
     const committed = this.#committedView !== undefined;
     const m = this.#committedView ?? this.#maskedView;
     if (m === undefined) return [];
-    const signers = abandonSigners(roster, this.#leaves, m, self, !committed);
+    const signers = abandonSigners(
+      roster,
+      this.#leaves,
+      m,
+      self,
+      !committed,
+      approvalQuorum(roster, {
+        federation: roster.federation,
+        rosterHash: roster.hash,
+        round: this.round,
+      }),
+    );
     if (signers === undefined) return [];
     this.#inquiry?.stop();
     this.#viewNumber = m;
