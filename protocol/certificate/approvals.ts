@@ -80,15 +80,20 @@ export async function checkApprovals(
     }
   });
   approvers.sort((a, b) => a - b);
-  ensure(
-    approvers.length >= quorum,
-    "insufficient-approvals",
-    committee === undefined
-      ? `${approvers.length} valid approvals of ${frames.length} relayed, threshold ${quorum}`
-      : `${approvers.length} valid approvals of the ${committee.length}-member committee of ` +
-        `${frames.length} relayed, quorum ${quorum}`,
-    relayer,
-  );
+  if (approvers.length < quorum) {
+    // Name what did not count (the first few), so the refusal says why the quorum is missing.
+    const why = refused.slice(0, 4).map((e) => e.message.replace(/^[a-z-]+ from member \d+: /, ""));
+    const more = refused.length > 4 ? `; ${refused.length - 4} more` : "";
+    throw new ProtocolError(
+      "insufficient-approvals",
+      (committee === undefined
+        ? `${approvers.length} valid approvals of ${frames.length} relayed, threshold ${quorum}`
+        : `${approvers.length} valid approvals from the ${committee.length}-member approval ` +
+          `committee of ${frames.length} relayed, quorum ${quorum}`) +
+        (why.length === 0 ? "" : ` (did not count: ${why.join("; ")}${more})`),
+      relayer,
+    );
+  }
   return { approvers, refused };
 }
 
