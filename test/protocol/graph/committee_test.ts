@@ -121,10 +121,16 @@ Deno.test("approvalCommittee: a function of roster and round, the same in every 
   });
   assert(roster.graph.kind === "harary" && roster.graph.committee !== undefined);
   const { size, quorum } = roster.graph.committee;
-  const round = (r: number) => ({ federation: roster.federation, rosterHash: roster.hash, round: r });
+  const round = (r: number) => ({
+    federation: roster.federation,
+    rosterHash: roster.hash,
+    round: r,
+  });
   const c0 = approvalCommittee(roster, round(0))!;
   assertEquals(c0.length, size);
-  assert(c0.every((m, i) => Number.isInteger(m) && m >= 0 && m < 300 && (i === 0 || m > c0[i - 1])));
+  assert(
+    c0.every((m, i) => Number.isInteger(m) && m >= 0 && m < 300 && (i === 0 || m > c0[i - 1])),
+  );
   // Every view of round 0 (a session names a view; the committee ignores it) draws the same.
   assertEquals(approvalCommittee(roster, { ...round(0), view: 7 } as never), c0);
   assertEquals(approvalQuorum(roster, round(0)), { committee: c0, quorum });
