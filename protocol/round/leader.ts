@@ -4,7 +4,8 @@
  * aggregate with its certificate. A sans-IO state machine like the participant: envelopes,
  * timeouts and `now` in; frames and events out.
  *
- * The leader sees only masked vectors, encrypted shares and — after ≥ t approvals of one
+ * The leader sees only masked vectors, encrypted shares and — after ≥ t approvals (with an
+ * approval committee, `graph/committee.ts`, also t_C of its members') of one
  * survivor set — one share per (holder, owner) of either the owner's self-mask seed (owner in
  * U3) or its mask seed (owner dropped). It checks every reconstructed secret against the
  * owner's commitment or public key before using it (`recovery.ts`, which also says when a holder
@@ -15,7 +16,9 @@
  * passed with at least t answers (`advertiseTimeoutMs`, from the first advert, for the first),
  * or — with at least t answers — as soon as every expected member that has not answered is one
  * the driver reports lost (the `lost` set the endpoint shares; see {@link Leader.recheck}).
- * With fewer than t the leader keeps waiting; the members' view timeout then moves the round to
+ * The consistency stage also waits for t_C committee approvals when the roster has a committee;
+ * its UnmaskRequest and certificate carry exactly the first t_C of them (compact,
+ * `compactApprovals`), and go to every approver. With fewer than t the leader keeps waiting; the members' view timeout then moves the round to
  * the next leader, and this leader gives up a view timeout later.
  *
  * @module

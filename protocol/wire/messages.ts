@@ -235,7 +235,10 @@ export function readApproval(env: Envelope): Approval {
   return { u2Hash: f.bytes(0, "U2 hash", 32), u3Hash: f.bytes(1, "U3 hash", 32) };
 }
 
-/** UnmaskRequest: who is alive (U3) and dropped (U2 \ U3), with ≥ t approvals of U3. */
+/**
+ * UnmaskRequest: who is alive (U3) and dropped (U2 \ U3), with ≥ t approvals of U3 (with an
+ * approval committee, t_C of its members').
+ */
 export interface UnmaskRequest {
   readonly alive: readonly number[];
   readonly dropped: readonly number[];
