@@ -15,10 +15,14 @@ import { assert, assertEquals, assertMatch } from "../../_assert.ts";
 import { decode } from "../../../protocol/encoding/codec.ts";
 import { approvalCommittee } from "../../../protocol/graph/committee.ts";
 import { checkCertificate, sealCertificate } from "../../../protocol/certificate/certificate.ts";
+import {
+  encodeFinalCertificate,
+  verifyFinalCertificate,
+} from "../../../protocol/certificate/final.ts";
 import { ProtocolError } from "../../../protocol/errors.ts";
 import { abandonSigners, RoundLeaves } from "../../../protocol/round/leave_evidence.ts";
 import { openFrame, sealFrame } from "../../../protocol/wire/frame.ts";
-import { unmaskRequestFields } from "../../../protocol/wire/messages.ts";
+import { cosignFields, unmaskRequestFields } from "../../../protocol/wire/messages.ts";
 import { all, assertRefused } from "../_fixtures.ts";
 import type { Federation } from "../_federation.ts";
 import { approversOf, assertRevealedNothing, certificateOf, MODES, scenario } from "./_attacks.ts";
@@ -189,6 +193,48 @@ Deno.test("committee: a certificate short of t_C committee approvals is refused"
       body,
     );
     assertEquals(again.approvers, committee.slice(0, QUORUM));
+  }));
+
+Deno.test("committee: only committee members co-sign; t_C of them make it final", () =>
+  scenario(COMMITTEE, async (fed) => {
+    await fed.submitAll(0);
+    await fed.runToFinal(0);
+    const final = await fed.assertExact(0, fed.n);
+    const committee = approvalCommittee(fed.roster, fed.session(0))!;
+    for (const m of all(fed)) {
+      const cosigned = fed.sent("cosign", m, 0).length > 0; // a broadcast: one wire a member
+      assertEquals(cosigned, committee.includes(m), `member ${m}`);
+    }
+    const body = new Uint8Array(final.aggregate.buffer);
+    const verified = await verifyFinalCertificate(fed.roster, final.certificate, body);
+    assert(verified.cosigners.length >= QUORUM);
+    assert(verified.cosigners.every((m) => committee.includes(m)));
+    // A co-signature by a member off the committee: refused by members and in a final certificate.
+    const { env, cosigns } = certificateOf(fed, final);
+    const hash = (await checkCertificate(fed.roster, env, body)).hash;
+    const outsider = all(fed).find((m) => !committee.includes(m))!;
+    const forged = await sealFrame(
+      "cosign",
+      fed.session(0),
+      outsider,
+      cosignFields({ certificateHash: hash }),
+      fed.signers[outsider],
+      fed.roster.mode,
+    );
+    const member = committee[0];
+    assertRefused(await fed.inject(member, forged, outsider), "inconsistent-lists", outsider);
+    const refusal = (frames: Uint8Array[]) =>
+      verifyFinalCertificate(fed.roster, encodeFinalCertificate(env, frames), body).then(
+        () => undefined,
+        (e) => e,
+      );
+    const withOutsider = await refusal([...cosigns, forged]);
+    assert(withOutsider instanceof ProtocolError);
+    assertEquals([withOutsider.code, withOutsider.peer], ["inconsistent-lists", outsider]);
+    const short = await refusal(cosigns.slice(0, QUORUM - 1));
+    assert(short instanceof ProtocolError);
+    assertEquals(short.code, "insufficient-approvals");
+    assertMatch(short.message, /3 co-signatures of the 5-member approval committee, quorum 4/);
   }));
 
 Deno.test("committee: abandoning needs t_C committee Leaves besides the roster-wide count", async () => {
