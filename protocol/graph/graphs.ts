@@ -40,7 +40,9 @@ export type GraphSettings =
 
 /** An approval committee: `size` members drawn per round, `quorum` of whose approvals count. */
 export interface CommitteeSettings {
+  /** s: the members drawn per round (1 ≤ s ≤ n). */
   readonly size: number;
+  /** t_C: the committee approvals (and co-signatures) that count, a strict majority of s. */
   readonly quorum: number;
 }
 
