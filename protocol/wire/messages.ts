@@ -306,7 +306,14 @@ function readApprovals(
     const ed25519 = e.bytes(1, "ed25519 signature", ED25519_SIGNATURE_LENGTH);
     let mlDsa65: Uint8Array | null = null;
     if (pq) mlDsa65 = e.bytes(2, "ML-DSA-65 signature", ML_DSA65_SIGNATURE_LENGTH);
-    else ensure(raw instanceof Array && raw[2] === null, "malformed", `approval ${j}`, peer);
+    else {
+      ensure(
+        (raw as unknown[])[2] === null,
+        "malformed",
+        `approval ${j} carries an ML-DSA-65 part in classical mode`,
+        peer,
+      );
+    }
     const payload = encode([
       TAG.approval,
       session.federation,
