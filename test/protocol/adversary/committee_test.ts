@@ -195,6 +195,25 @@ Deno.test("committee: a certificate short of t_C committee approvals is refused"
     assertEquals(again.approvers, committee.slice(0, QUORUM));
   }));
 
+Deno.test("committee: a leader short of t_C committee approvals sends no UnmaskRequest", () =>
+  scenario(COMMITTEE, async (fed) => {
+    const L = fed.leader(0);
+    const { committee } = parts(fed);
+    // Two committee members' approvals never reach the leader: at most 3 of the 5 arrive (the
+    // leader's own included), while 8 ≥ t = 7 approvals do.
+    const silent = committee.slice(0, 2);
+    fed.intercept = (w) =>
+      Promise.resolve(
+        w.to === L && w.type === "approval" && silent.includes(w.from) ? [] : undefined,
+      );
+    await fed.submitAll(0);
+    await fed.run({ maxTime: fed.now + 2 * fed.roster.viewTimeoutMs });
+    assert(fed.sent("approval", undefined, 0).length >= fed.roster.threshold);
+    // Past its stage timeout with ≥ t approvals, it still waits: members would refuse t_C − 1.
+    assertEquals(fed.sent("unmaskRequest", L, 0), []);
+    assertRevealedNothing(fed, all(fed));
+  }));
+
 Deno.test("committee: only committee members co-sign; t_C of them make it final", () =>
   scenario(COMMITTEE, async (fed) => {
     await fed.submitAll(0);
