@@ -399,13 +399,17 @@ export class Journal {
    * this member leads, before its UnmaskRequest is sent: a restarted node resumes the leader.
    */
   async recordUnmasking(round: number, record: Uint8Array): Promise<void> {
-    refuseInvalid(() => readUnmasking(this.#roster, record));
+    refuseInvalid(() => readUnmasking(this.#rosterOf(round), record));
     await this.#write(round, "unmasking.cbor", record);
   }
 
   /** The unmask record this member journaled as leader in `round`, if any; `journal-corrupt` if damaged. */
   async unmaskRecord(round: number): Promise<Uint8Array | undefined> {
-    return await this.#read(round, "unmasking.cbor", (p) => readUnmasking(this.#roster, p));
+    return await this.#read(
+      round,
+      "unmasking.cbor",
+      (p) => readUnmasking(this.#rosterOf(round), p),
+    );
   }
 
   /** Records that this member committed to `view` of `round` (before the committing frame). */
@@ -772,7 +776,7 @@ export class Journal {
       "advertised.json": readCommitted,
       "masked.json": readCommitted,
       "renounced.json": readCommitted,
-      "unmasking.cbor": (p) => readUnmasking(this.#roster, p),
+      "unmasking.cbor": (p) => readUnmasking(this.#rosterOf(round), p),
       "withdrawn.json": readCommitted,
       "failed.json": readCommitted,
       "aggregate.u32": (p) => readAggregate(this.#rosterOf(round), p),

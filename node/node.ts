@@ -1065,12 +1065,14 @@ export class FedaggNode {
       this.#options.log("info", "resuming the round's leader in its unmask stage after a restart", {
         round,
       });
-      await this.#driver.input(() => this.#endpoint.resumeLeader(record, now())).catch((err) => {
-        this.#options.log("error", "could not resume the round's leader", {
-          round,
-          error: String(err),
-        });
-      });
+      await this.#driver.input(() => this.#endpoint.resumeLeader(round, record, now())).catch(
+        (err) => {
+          this.#options.log("error", "could not resume the round's leader", {
+            round,
+            error: String(err),
+          });
+        },
+      );
     }
     for (const { round, ownUpdate } of unfinished) {
       const stored = await this.#journal.aggregate(round);

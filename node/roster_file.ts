@@ -257,6 +257,7 @@ function rosterWith(file: RosterFile, members: Member[]): Roster {
       n: members.length,
       corruptFraction: file.graph.corruptFraction,
       dropoutFraction: file.graph.dropoutFraction,
+      committee: file.groups == null,
     })
     : file.graph as GraphSettings;
   return createRoster({

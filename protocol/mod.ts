@@ -96,7 +96,15 @@ export { MAX_ROUND, type Session, sessionOf } from "./federation/session.ts";
 export { MemberSigner, type Signature } from "./federation/signer.ts";
 
 // Neighbour graphs.
-export type { GraphSettings, NeighbourGraph } from "./graph/graphs.ts";
+export type { CommitteeSettings, GraphSettings, NeighbourGraph } from "./graph/graphs.ts";
+export {
+  approvalCommittee,
+  approvalQuorum,
+  type CommitteeBoundSettings,
+  type CommitteeParameters,
+  committeeParameters,
+} from "./graph/committee.ts";
+export type { GraphRound } from "./graph/session_graph.ts";
 export {
   checkedGroupPlan,
   type GroupPlan,

@@ -10,7 +10,8 @@
  * and reports the leader's bytes and a member's average bytes against n × 4d (the aggregate the
  * leader must send every member) and 4d (one vector), whether the round was exact and verified,
  * wall time, peak resident memory (the child's VmHWM, read from /proc while it runs; Linux only)
- * and the CPU time of the leader and the members.
+ * and the CPU time of the leader and the members (with `--json`, also the leader's bytes by message
+ * type and the CPU time by stage).
  *
  * ```
  * deno task bench:scale [--nodes 100,300,1000] [--dims 10000,1000] [--pq] [--seed 7] [--json]
@@ -66,6 +67,10 @@ interface Row {
   cpuLeaderMs: number;
   cpuMembersMs: number;
   survivors: number;
+  /** The leader's bytes by message type (the simulator's `bytes.leaderByType`). */
+  leaderByType: Record<string, number>;
+  /** CPU milliseconds by stage, the leader's and the members' (the simulator's `timings`). */
+  timings: Record<string, unknown>;
 }
 
 /** The child's peak resident set (VmHWM, bytes), or undefined where /proc is not readable. */
@@ -145,6 +150,8 @@ async function runOne(n: number, d: number): Promise<Row> {
     peakRssMiB: peak === undefined ? null : peak / 2 ** 20,
     cpuLeaderMs: sum(report.timings.leader),
     cpuMembersMs: sum(report.timings.members),
+    leaderByType: report.bytes.leaderByType,
+    timings: report.timings,
   };
 }
 

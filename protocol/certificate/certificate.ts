@@ -1,6 +1,7 @@
 /**
  * The leader's certificate. The leader of a session signs a Certificate: (session, H(U2), U3,
- * the ≥ t approvals, H(aggregate), total weight). Members check it against the aggregate body
+ * the ≥ t approvals — t_C of the round's committee with one, `graph/committee.ts` —, H(aggregate),
+ * total weight). Members check it against the aggregate body
  * ({@link checkCertificate}) and co-sign its hash ({@link certificateHash}); co-signatures are
  * checked by {@link checkCosignFields} and a batch signature check. With ≥ t co-signatures a
  * certificate is final (`final.ts`).
@@ -86,7 +87,7 @@ export function readLeaderCertificate(
 
 /**
  * Verifies the leader's signature on a certificate read by {@link readLeaderCertificate} and
- * that ≥ t valid approvals of its U3 and U2 hash back it; refuses (`bad-signature`,
+ * that ≥ t valid approvals (t_C of the committee) of its U3 and U2 hash back it; refuses (`bad-signature`,
  * `insufficient-approvals`, …) otherwise. `verifiedApprovals` is the optional cache of
  * `checkApprovals`.
  */
@@ -110,7 +111,7 @@ export async function verifyCertificateSignatures(
 
 /**
  * Checks a Certificate envelope and its aggregate body: signed by the scheduled leader of its
- * session, ≥ t valid approvals of its U3 and U2 hash, body of length 4·(d + 1) (4·(D + 1) in DP mode; more with groups) hashing to the
+ * session, ≥ t valid approvals (t_C of the committee) of its U3 and U2 hash, body of length 4·(d + 1) (4·(D + 1) in DP mode; more with groups) hashing to the
  * certified hash, and a total weight that equals the body's last word and lies in
  * [k, k · maxWeight] for its k inputs (|U3|; with groups, the members of the included groups,
  * after the group checks of `checkGroupSums`). Refuses with a {@link ProtocolError} naming the failed check.
@@ -216,7 +217,7 @@ export async function sealCertificate(
   body: Uint8Array,
 ): Promise<{ frame: Uint8Array; withoutBody: Uint8Array; aggregateHash: Uint8Array }> {
   const hash = aggregateHash(session, body);
-  const fields = certificateFields({ ...parts, aggregateHash: hash });
+  const fields = certificateFields({ ...parts, aggregateHash: hash }, roster);
   const sealed = await sealFrameWithBody(
     "certificate",
     session,

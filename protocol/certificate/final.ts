@@ -1,5 +1,6 @@
 /**
- * Final certificates: a certificate with ≥ t co-signatures, encoded as the canonical CBOR
+ * Final certificates: a certificate with ≥ t co-signatures (t_C of the round's approval committee
+ * on a roster with one, `graph/committee.ts`), encoded as the canonical CBOR
  * `["fedagg/v1/final-certificate", certificateFrame, [cosignFrame, ...]]` (the certificate frame
  * without its body). {@link verifyFinalCertificate} checks one offline against the roster and the
  * aggregate: a pure function of its inputs, what `fedagg verify` runs.
@@ -10,6 +11,7 @@ import { decode, encode, Fields } from "../encoding/codec.ts";
 import { ensure } from "../errors.ts";
 import type { MemberSet } from "../math/member_set.ts";
 import type { Roster } from "../federation/roster.ts";
+import { approvalQuorum } from "../graph/committee.ts";
 import {
   type Envelope,
   frameLimit,
@@ -75,7 +77,8 @@ export interface VerifiedCertificate {
 /**
  * Verifies a final certificate offline against `roster` and the aggregate `body`: the
  * certificate checks of {@link checkCertificate}, plus ≥ t valid co-signatures of its hash by
- * distinct members. Resolves only when everything holds; refuses with a {@link ProtocolError}
+ * distinct members — on a roster with an approval committee, ≥ t_C by distinct members of the
+ * round's committee (a co-signature off it is refused, `inconsistent-lists`). Resolves only when everything holds; refuses with a {@link ProtocolError}
  * whose code and message name the first failed check.
  *
  * @example Verify a final certificate offline, as `fedagg verify` does, and refuse a forged body
@@ -119,6 +122,7 @@ export async function verifyFinalCertificate(
   const { certificate, cosignFrames } = splitFinalCertificate(roster, bytes);
   const env = openFrame(certificate, roster);
   const checked = await checkCertificate(roster, env, body);
+  const { committee, quorum } = approvalQuorum(roster, checked.session);
   const cosigns: Envelope[] = [];
   const cosigners = new Set<number>();
   for (const [i, frame] of cosignFrames.entries()) {
@@ -126,6 +130,12 @@ export async function verifyFinalCertificate(
     const cosign = openFrame(frame, roster);
     checkCosignFields(cosign, checked.session, checked.hash); // a Cosign of this certificate
     ensure(!cosigners.has(cosign.sender), "equivocation", "two co-signatures", cosign.sender);
+    ensure(
+      committee === undefined || committee.includes(cosign.sender),
+      "inconsistent-lists",
+      `co-signature from a member not on round ${checked.session.round}'s approval committee`,
+      cosign.sender,
+    );
     cosigners.add(cosign.sender);
     cosigns.push(cosign);
   }
@@ -133,9 +143,12 @@ export async function verifyFinalCertificate(
   const forged = cosigns.find((_, i) => !valid[i]);
   ensure(forged === undefined, "bad-signature", "co-signature", forged?.sender);
   ensure(
-    cosigners.size >= roster.threshold,
+    cosigners.size >= quorum,
     "insufficient-approvals",
-    `${cosigners.size} co-signatures, threshold ${roster.threshold}`,
+    committee === undefined
+      ? `${cosigners.size} co-signatures, threshold ${quorum}`
+      : `${cosigners.size} co-signatures of the ${committee.length}-member approval committee, ` +
+        `quorum ${quorum}`,
   );
   return {
     round: checked.session.round,

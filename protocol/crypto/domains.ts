@@ -51,6 +51,8 @@ export const KDF = {
   roundingPrg: "fedagg/v1/kdf/rounding-prg",
   /** Session → PRG key for the neighbour graph. */
   graphPrg: "fedagg/v1/kdf/graph-prg",
+  /** A round's graph seed → PRG key for its approval committee (`graph/committee.ts`). */
+  committeePrg: "fedagg/v1/kdf/committee-prg",
   /** A round's partition seed → PRG key for the group permutation. */
   groupPrg: "fedagg/v1/kdf/group-prg",
   /** A round's partition seed and a group → PRG key for that group's SecAgg+ relabelling. */

@@ -503,6 +503,13 @@ function checkedGroups(
   n: number,
 ): GroupPlan | undefined {
   if (settings.groups === undefined) return undefined;
+  if (graph.kind === "harary" && graph.committee !== undefined) {
+    throw new ConfigError(
+      "graph.committee",
+      "an approval committee is for rosters without groups (a round with groups runs on its " +
+        "groups' graphs): drop the committee or the groups",
+    );
+  }
   return checkedGroupPlan(settings.groups, n, graph);
 }
 
@@ -570,6 +577,21 @@ function checkedGraph(graph: GraphSettings, n: number): GraphSettings {
       }], got ${tk}`,
     );
   }
+  const committee = graph.committee;
+  if (committee === undefined) return graph;
+  const { size, quorum } = committee;
+  if (!Number.isSafeInteger(size) || size < 1 || size > n) {
+    throw new ConfigError(
+      "graph.committee.size",
+      `must be an integer in [1, n] = [1, ${n}], got ${size}`,
+    );
+  }
+  if (!Number.isSafeInteger(quorum) || quorum <= size / 2 || quorum > size) {
+    throw new ConfigError(
+      "graph.committee.quorum",
+      `must be a strict majority of the committee: in (${size / 2}, ${size}], got ${quorum}`,
+    );
+  }
   return graph;
 }
 
@@ -616,6 +638,17 @@ function checkedTimeouts(
 }
 
 /**
+ * A graph's part of the roster hash: `["complete"]`, `["harary", k, t_k]`, or with an approval
+ * committee `["harary", k, t_k, size, quorum]` (a roster without one hashes as before committees).
+ */
+function graphCanonical(graph: GraphSettings): Value[] {
+  if (graph.kind === "complete") return ["complete"];
+  const base: Value[] = ["harary", graph.degree, graph.threshold];
+  const c = graph.committee;
+  return c === undefined ? base : [...base, c.size, c.quorum];
+}
+
+/**
  * The roster hash: the domain-separated SHA-256 of the canonical CBOR array
  * `["fedagg/v1/roster", federation, mode, [member…], d, t, graph, clip, scale, maxWeight,
  * stageTimeoutMs, viewTimeoutMs, advertiseTimeoutMs, roundDeadlineMs]`, floats as IEEE-754 bytes,
@@ -641,7 +674,7 @@ function rosterHash(r: Omit<Roster, "hash" | "indexOf">): Uint8Array<ArrayBuffer
     }),
     r.dim,
     r.threshold,
-    r.graph.kind === "complete" ? ["complete"] : ["harary", r.graph.degree, r.graph.threshold],
+    graphCanonical(r.graph),
     float64Bytes(r.quantization.clip),
     float64Bytes(r.quantization.scale),
     r.quantization.maxWeight,

@@ -23,10 +23,28 @@ import { randomPermutation } from "./sampling.ts";
 
 const TWO_32 = 2 ** 32;
 
-/** The neighbour graph family a roster names, with its per-neighbourhood Shamir threshold. */
+/**
+ * The neighbour graph family a roster names, with its per-neighbourhood Shamir threshold and, for
+ * a Harary graph, optionally the approval committee that replaces the global approval quorum
+ * (`committee.ts`, `docs/protocol.md` §3): `size` members drawn per round from its seed, of
+ * which `quorum` must approve.
+ */
 export type GraphSettings =
   | { readonly kind: "complete" }
-  | { readonly kind: "harary"; readonly degree: number; readonly threshold: number };
+  | {
+    readonly kind: "harary";
+    readonly degree: number;
+    readonly threshold: number;
+    readonly committee?: CommitteeSettings;
+  };
+
+/** An approval committee: `size` members drawn per round, `quorum` of whose approvals count. */
+export interface CommitteeSettings {
+  /** s: the members drawn per round (1 ≤ s ≤ n). */
+  readonly size: number;
+  /** t_C: the committee approvals (and co-signatures) that count, a strict majority of s. */
+  readonly quorum: number;
+}
 
 /**
  * An undirected, loop-free, `degree`-regular graph on the roster indices `0..n−1`.

@@ -8,6 +8,7 @@
  */
 import { ConfigError } from "../errors.ts";
 import type { GraphSettings } from "./graphs.ts";
+import { type CommitteeParameters, committeeParameters } from "./committee.ts";
 import {
   lnFactorial,
   lnHyperPmf,
@@ -53,6 +54,11 @@ export interface SecAggPlusSettings {
   readonly securityBits?: number;
   /** η: the sum fails to be recovered with probability at most 2^−η. Default 20. */
   readonly correctnessBits?: number;
+  /**
+   * Whether to size an approval committee too (default true); false for a roster with groups,
+   * which takes none (`createRoster`).
+   */
+  readonly committee?: boolean;
 }
 
 /**
@@ -84,6 +90,11 @@ export interface SecAggPlusParameters {
   readonly dropouts: number;
   /** The failure bounds this (degree, threshold) achieves. */
   readonly log2Failure: SecAggPlusBounds;
+  /**
+   * The approval committee for the same n, c and D, σ and η (`committee.ts`), when the graph is
+   * sparse and a committee smaller than n exists; absent otherwise (every member approves).
+   */
+  readonly committee?: CommitteeParameters;
 }
 
 /** ⌊fraction · n⌋, tolerant of binary rounding of decimal fractions (0.29 · 100 → 29). */
@@ -201,7 +212,15 @@ export function secAggPlusParameters(settings: SecAggPlusSettings): SecAggPlusPa
     if (t > k) continue;
     const lnCorrectness = lnHyperTail(n - 1, dropped, k, k - t + 1);
     if (lnCorrectness > lnCorrectnessTarget) continue;
+    const committee = settings.committee === false ? undefined : committeeParameters({
+      n,
+      corrupt: c,
+      dropouts: dropped,
+      securityBits: sigma,
+      correctnessBits: eta,
+    });
     return {
+      ...(committee === undefined ? {} : { committee }),
       complete: false,
       degree: k,
       threshold: t,
@@ -232,14 +251,20 @@ export function secAggPlusParameters(settings: SecAggPlusSettings): SecAggPlusPa
 
 /**
  * The roster graph {@link secAggPlusParameters} picks for `settings`: the Harary graph with the
- * chosen degree and threshold, or `{ kind: "complete" }` when only the complete graph works (the
- * roster's global threshold then applies). Deterministic: the same settings give the same graph
+ * chosen degree and threshold (and its approval committee's size and quorum when one smaller than
+ * n exists), or `{ kind: "complete" }` when only the complete graph works (the roster's global
+ * threshold then applies). Deterministic: the same settings give the same graph
  * on every member. Refuses (ConfigError naming the setting) what
  * {@link secAggPlusParameters} refuses.
  */
 export function secAggPlusGraph(settings: SecAggPlusSettings): GraphSettings {
   const p = secAggPlusParameters(settings);
-  return p.complete
-    ? { kind: "complete" }
-    : { kind: "harary", degree: p.degree, threshold: p.threshold };
+  return p.complete ? { kind: "complete" } : {
+    kind: "harary",
+    degree: p.degree,
+    threshold: p.threshold,
+    ...(p.committee === undefined
+      ? {}
+      : { committee: { size: p.committee.size, quorum: p.committee.quorum } }),
+  };
 }

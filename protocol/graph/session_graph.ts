@@ -18,8 +18,11 @@ const CACHE_LIMIT = 16;
 
 /** What names a round's graph: the roster (federation and hash) and the round; the view is ignored. */
 export interface GraphRound {
+  /** The federation's name. */
   readonly federation: string;
+  /** The roster hash of the round's roster version. */
   readonly rosterHash: Uint8Array;
+  /** The round number. */
   readonly round: number;
 }
 

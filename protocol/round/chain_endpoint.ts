@@ -238,6 +238,16 @@ export class ChainEndpoint {
     return this.#mapped(found.version, found.endpoint.ask(round, now));
   }
 
+  /**
+   * `Endpoint.resumeLeader` on `round`'s version: the leader of that round, restored from its
+   * journaled unmask record (indices are that version's). CallerError `not-a-member` if the
+   * version lacks this member.
+   */
+  resumeLeader(round: number, record: Uint8Array, now: number): Promise<Output[]> {
+    const { endpoint, version } = this.#member(round);
+    return this.#mapped(version, endpoint.resumeLeader(record, now));
+  }
+
   /** `Endpoint.recover` of `round`'s certificate on its version. */
   recover(
     round: number,

@@ -4,7 +4,8 @@
  * aggregate with its certificate. A sans-IO state machine like the participant: envelopes,
  * timeouts and `now` in; frames and events out.
  *
- * The leader sees only masked vectors, encrypted shares and — after ≥ t approvals of one
+ * The leader sees only masked vectors, encrypted shares and — after ≥ t approvals (with an
+ * approval committee, `graph/committee.ts`, also t_C of its members') of one
  * survivor set — one share per (holder, owner) of either the owner's self-mask seed (owner in
  * U3) or its mask seed (owner dropped). It checks every reconstructed secret against the
  * owner's commitment or public key before using it (`recovery.ts`, which also says when a holder
@@ -15,7 +16,9 @@
  * passed with at least t answers (`advertiseTimeoutMs`, from the first advert, for the first),
  * or — with at least t answers — as soon as every expected member that has not answered is one
  * the driver reports lost (the `lost` set the endpoint shares; see {@link Leader.recheck}).
- * With fewer than t the leader keeps waiting; the members' view timeout then moves the round to
+ * The consistency stage also waits for t_C committee approvals when the roster has a committee;
+ * its UnmaskRequest and certificate carry exactly the first t_C of them (compact,
+ * `compactApprovals`), and go to every approver. With fewer than t the leader keeps waiting; the members' view timeout then moves the round to
  * the next leader, and this leader gives up a view timeout later.
  *
  * @module
@@ -34,6 +37,7 @@ import { type Session, sessionHash } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
 import type { NeighbourGraph } from "../graph/graphs.ts";
 import { sessionGraph } from "../graph/session_graph.ts";
+import { approvalQuorum } from "../graph/committee.ts";
 import { addInto, type MaskExpander } from "../math/masking.ts";
 import {
   difference,
@@ -120,6 +124,13 @@ export class Leader {
   #u3Hash: Uint8Array = new Uint8Array(0);
   readonly #approvals = new Map<number, Uint8Array>();
   #approvers: MemberSet = [];
+  /**
+   * The approvals an UnmaskRequest and the certificate carry: every approver's, or with an
+   * approval committee the first t_C committee members' (`graph/committee.ts`).
+   */
+  #evidence: Uint8Array[] = [];
+  /** The round's approval committee (undefined: every member of U3 approves) and quorum. */
+  readonly #quorum: ReturnType<typeof approvalQuorum>;
   readonly #unmasked = new Set<number>();
   readonly #selfShares = new Map<number, Share[]>();
   readonly #maskShares = new Map<number, Share[]>();
@@ -141,6 +152,7 @@ export class Leader {
     this.#lost = lost;
     this.#hash = sessionHash(session);
     this.#graph = sessionGraph(config.roster, session);
+    this.#quorum = approvalQuorum(config.roster, session);
     this.#groups = roundGroups(config.roster, session.round);
   }
 
@@ -489,7 +501,9 @@ export class Leader {
           ? await this.#closeMasked(now)
           : [];
       case "consistency":
-        return ready(this.#approvals, this.#u3) ? await this.#closeApprovals(now) : [];
+        return ready(this.#approvals, this.#u3) && this.#committeeApproved().length > 0
+          ? await this.#closeApprovals(now)
+          : [];
       case "unmask":
         // Short of t reveals at the timeout it keeps waiting: a member that left the view after
         // approving may still come back to reveal (a rescue, `docs/protocol.md` §4).
@@ -579,15 +593,28 @@ export class Leader {
     return [this.#enter("masked", now), ...this.#sendAll(this.#u3, frame)];
   }
 
+  /**
+   * The approvers whose approvals are the evidence, or none while there are too few: without a
+   * committee every approver (≥ 1); with one, the first t_C committee members that approved, or
+   * none below t_C (the stage then stays open: members would refuse fewer).
+   */
+  #committeeApproved(): MemberSet {
+    const { committee, quorum } = this.#quorum;
+    if (committee === undefined) return toMemberSet(this.#approvals.keys());
+    const approved = committee.filter((m) => this.#approvals.has(m));
+    return approved.length >= quorum ? approved.slice(0, quorum) : [];
+  }
+
   async #closeApprovals(now: number): Promise<Output[]> {
     this.#approvers = toMemberSet(this.#approvals.keys());
+    this.#evidence = this.#committeeApproved().map((a) => this.#approvals.get(a)!);
     const frame = await this.#seal(
       "unmaskRequest",
       unmaskRequestFields({
         alive: this.#u3,
         dropped: difference(this.#u2, this.#u3),
-        approvals: this.#approvers.map((a) => this.#approvals.get(a)!),
-      }),
+        approvals: this.#evidence,
+      }, this.#config.roster),
     );
     // Journaled by a node before the UnmaskRequest leaves: a leader killed while the reveals
     // come in resumes from it (`Leader.resume`). Public state only.
@@ -770,7 +797,7 @@ export class Leader {
       return this.#fail(`the unmasked total weight ${totalWeight} is out of range`);
     }
     const body = u32Bytes(words);
-    const approvals = this.#approvers.map((a) => this.#approvals.get(a)!);
+    const approvals = this.#evidence;
     const { frame, withoutBody, aggregateHash } = await sealCertificate(
       roster,
       this.session,

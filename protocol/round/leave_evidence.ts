@@ -17,6 +17,7 @@
  * @module
  */
 import type { Roster } from "../federation/roster.ts";
+import type { MemberSet } from "../math/member_set.ts";
 
 /**
  * c = 2t − n − 1: the most corrupt members the threshold tolerates (two views of a round cannot
@@ -122,6 +123,13 @@ export class RoundLeaves {
  * view ≤ m (`promised` > m; a view a signer approved and left without committing is not
  * promised: it may still come back to reveal there, a rescue), and `self` when `countSelf` (it
  * did not commit, and gave the round up itself); else undefined.
+ *
+ * With an approval committee (`approval`, from `approvalQuorum`: a view then completes on t_C
+ * committee approvals, each a commitment) the signers must also include at least t_C committee
+ * members: s − t_C + c_C + 1 = t_C for the committee's tolerance c_C = 2t_C − s − 1, so at least
+ * s − t_C + 1 honest committee members never commit in such a view and it never gathers t_C
+ * committee approvals (`docs/protocol.md` §4). The count above still applies: it is what keeps
+ * a certificate of such a view from gathering t co-signatures.
  */
 export function abandonSigners(
   roster: Pick<Roster, "threshold" | "members">,
@@ -129,9 +137,15 @@ export function abandonSigners(
   m: number,
   self: number,
   countSelf: boolean,
+  approval?: { readonly committee: MemberSet | undefined; readonly quorum: number },
 ): number[] | undefined {
   const signers = leaves.promisedBeyond(m, self);
   if (countSelf) signers.push(self);
   signers.sort((a, b) => a - b);
-  return signers.length >= abandonQuorum(roster) ? signers : undefined;
+  if (signers.length < abandonQuorum(roster)) return undefined;
+  if (approval?.committee !== undefined) {
+    const on = new Set(approval.committee);
+    if (signers.filter((s) => on.has(s)).length < approval.quorum) return undefined;
+  }
+  return signers;
 }

@@ -224,7 +224,8 @@ export function revealsShares(view: MemberView, u3: MemberSet): boolean {
 
 /**
  * An UnmaskRequest from `leader`: no member on both lists; `alive` the U3 this member approved;
- * `dropped` exactly U2 \ U3; and ≥ t distinct members of U3 validly approved (U2, U3) in this
+ * `dropped` exactly U2 \ U3; and ≥ t distinct members of U3 (with an approval committee, t_C of
+ * its members) validly approved (U2, U3) in this
  * session (`checkApprovals`, with this member's cache of approvals already verified). Returns
  * the refusals of individual approvals that did not count.
  */

@@ -23,6 +23,7 @@ import { type Envelope, sealFrame } from "../wire/frame.ts";
 import { leaveFields, renouncePromise } from "../wire/messages.ts";
 import { OutcomeInquiry } from "./outcome_inquiry.ts";
 import { Publication, type PublicationConfig } from "./publication.ts";
+import { approvalQuorum } from "../graph/committee.ts";
 import { abandonSigners, RoundLeaves } from "./leave_evidence.ts";
 
 /** How an observer follows its round. */
@@ -175,7 +176,18 @@ export class Observer {
     if (!this.#bound() || m === undefined) return [];
     const { roster, self } = this.#config;
     // It counts itself once it renounced: it co-signs no certificate of the round.
-    const signers = abandonSigners(roster, leaves, m, self, this.renounced);
+    const signers = abandonSigners(
+      roster,
+      leaves,
+      m,
+      self,
+      this.renounced,
+      approvalQuorum(roster, {
+        federation: roster.federation,
+        rosterHash: roster.hash,
+        round: this.round,
+      }),
+    );
     if (signers === undefined) return [];
     this.#excluded = true;
     this.#inquiry?.stop();

@@ -11,9 +11,9 @@
  * 3. on the ShareDelivery (U2 and the entries addressed to it): opens the entries, masks its
  *    quantized input with its self mask and its pair masks and sends MaskedInput;
  * 4. on the ConsistencyRequest (U2, U3): signs an Approval (committing, on a sparse graph);
- * 5. on the UnmaskRequest (≥ t approvals of the same lists): commits, and for each neighbour
- *    reveals the share of its self-mask seed if it is in U3, of its mask seed if it is in
- *    U2 \ U3 — never both;
+ * 5. on the UnmaskRequest (≥ t approvals of the same lists, t_C of the committee with one):
+ *    commits, and for each neighbour reveals the share of its self-mask seed if it is in U3, of
+ *    its mask seed if it is in U2 \ U3 — never both;
  * 6. on the Certificate (in any stage): hands it to its {@link Publication}, which checks it,
  *    co-signs it and reports the aggregate and, with ≥ t co-signatures, the final certificate.
  *
@@ -104,6 +104,7 @@ import { SHARE_LENGTH } from "../wire/share_entry.ts";
 import { event, type Output } from "./events.ts";
 import { RoundKeys } from "./keys.ts";
 import { OutcomeInquiry } from "./outcome_inquiry.ts";
+import { approvalQuorum } from "../graph/committee.ts";
 import { abandonSigners, RoundLeaves, syncThreshold } from "./leave_evidence.ts";
 import { Publication } from "./publication.ts";
 import {
@@ -753,7 +754,18 @@ export class Participant {
     if (m === undefined) return [];
     // It counts itself once it co-signs nothing of views ≤ m: it gave up without committing,
     // or renounced.
-    const signers = abandonSigners(roster, this.#leaves, m, self, !committed || renounced);
+    const signers = abandonSigners(
+      roster,
+      this.#leaves,
+      m,
+      self,
+      !committed || renounced,
+      approvalQuorum(roster, {
+        federation: roster.federation,
+        rosterHash: roster.hash,
+        round: this.round,
+      }),
+    );
     if (signers === undefined) return [];
     this.#inquiry?.stop();
     this.#viewNumber = m;

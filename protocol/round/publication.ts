@@ -2,7 +2,10 @@
  * Publication (stage 6, `docs/protocol.md` §3): one member's handling of its round's certificate
  * and co-signatures. It checks the leader's certificate with the aggregate body, co-signs it
  * (broadcast), reports the aggregate (`published`), gathers the other members' co-signatures and,
- * once ≥ t of them check out, reports the final certificate (`final`).
+ * once ≥ t of them check out, reports the final certificate (`final`). On a roster with an
+ * approval committee (`graph/committee.ts`) only the round's committee members co-sign, and t_C
+ * of their co-signatures make it final; a co-signature from a member off the committee is
+ * refused (`inconsistent-lists`).
  *
  * A participant delegates its round's certificate and co-signatures here; a member that took no
  * part in a round (no update, or a restart) follows the round with a publication alone, an
@@ -28,6 +31,7 @@ import {
 } from "../certificate/final.ts";
 import { ensure, ProtocolError } from "../errors.ts";
 import type { Roster } from "../federation/roster.ts";
+import { approvalQuorum } from "../graph/committee.ts";
 import type { Session } from "../federation/session.ts";
 import type { MemberSigner } from "../federation/signer.ts";
 import { type MemberSet, sameMembers } from "../math/member_set.ts";
@@ -240,7 +244,10 @@ export class Publication {
     // co-signature (see `Commitment.left`).
     const left = commitment.left !== undefined && env.session.view <= commitment.left &&
       env.session.view !== commitment.view;
-    const cosign = left || this.#renounced ? undefined : await sealFrame(
+    const { committee } = approvalQuorum(roster, env.session);
+    const cosigns = !left && !this.#renounced &&
+      (committee === undefined || committee.includes(self));
+    const cosign = !cosigns ? undefined : await sealFrame(
       "cosign",
       env.session,
       self,
@@ -275,10 +282,18 @@ export class Publication {
 
   /**
    * Takes a Cosign envelope: kept (one per member, unchecked) until the certificate is taken and
-   * the co-signatures could reach t, then checked in a batch (see {@link #tryFinal}). Ignored
-   * once final and for a member whose co-signature is already kept.
+   * the co-signatures could reach t (t_C), then checked in a batch (see {@link #tryFinal}).
+   * Ignored once final and for a member whose co-signature is already kept; refused
+   * (`inconsistent-lists`) from a member off the round's approval committee, when it has one.
    */
   async cosign(env: Envelope): Promise<Output[]> {
+    const { committee } = approvalQuorum(this.#config.roster, env.session);
+    ensure(
+      committee === undefined || committee.includes(env.sender),
+      "inconsistent-lists",
+      `co-signature from a member not on round ${env.session.round}'s approval committee`,
+      env.sender,
+    );
     if (this.#final) return [];
     if (this.#cosigns.has(env.sender) || this.#unverifiedCosigns.has(env.sender)) return [];
     this.#unverifiedCosigns.set(env.sender, env);
@@ -444,7 +459,8 @@ export class Publication {
   async #tryFinal(): Promise<Output[]> {
     const taken = this.#taken!;
     const { roster } = this.#config;
-    if (this.#cosigns.size + this.#unverifiedCosigns.size < roster.threshold) return [];
+    const { quorum } = approvalQuorum(roster, taken.session);
+    if (this.#cosigns.size + this.#unverifiedCosigns.size < quorum) return [];
     const out: Output[] = [];
     const batch = [...this.#unverifiedCosigns.values()].filter((c) => {
       try {
@@ -467,7 +483,7 @@ export class Publication {
         }));
       }
     });
-    if (this.#cosigns.size < roster.threshold) return out;
+    if (this.#cosigns.size < quorum) return out;
     const frames = [...this.#cosigns].sort(([a], [b]) => a - b).map(([, f]) => f);
     const certificate = openFrame(taken.frame, roster);
     return [...out, ...this.#finish(encodeFinalCertificate(certificate, frames))];

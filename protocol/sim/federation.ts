@@ -84,6 +84,7 @@ export async function simulatedFederation(
         n,
         corruptFraction: 0.05,
         dropoutFraction: Math.min(Math.max(settings.dropout ?? 0, 0.05), 0.3),
+        committee: settings.groups === undefined,
       });
   }
   const roster = createRoster({

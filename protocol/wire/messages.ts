@@ -5,15 +5,18 @@
  *
  * @module
  */
-import { Fields, type Value } from "../encoding/codec.ts";
+import { decode, encode, Fields, type Value } from "../encoding/codec.ts";
 import {
+  ED25519_SIGNATURE_LENGTH,
   ML_DSA65_SIGNATURE_LENGTH,
   X25519_LENGTH,
   XWING_PUBLIC_KEY_LENGTH,
 } from "../crypto/mod.ts";
 import { ensure } from "../errors.ts";
+import { memberSetHash, toMemberSet } from "../math/member_set.ts";
 import { type Roster, vectorLength } from "../federation/roster.ts";
-import { type Envelope, expectType } from "./frame.ts";
+import { type Session, sessionHash } from "../federation/session.ts";
+import { type Envelope, expectType, hybridSigned, TAG } from "./frame.ts";
 import { entryFields, readEntries, SHARE_LENGTH, type ShareEntry } from "./share_entry.ts";
 
 /** Public key lengths of the round's ephemeral keys in each mode. */
@@ -232,16 +235,105 @@ export function readApproval(env: Envelope): Approval {
   return { u2Hash: f.bytes(0, "U2 hash", 32), u3Hash: f.bytes(1, "U3 hash", 32) };
 }
 
-/** UnmaskRequest: who is alive (U3) and dropped (U2 \ U3), with ≥ t approvals of U3. */
+/**
+ * UnmaskRequest: who is alive (U3) and dropped (U2 \ U3), with ≥ t approvals of U3 (with an
+ * approval committee, t_C of its members').
+ */
 export interface UnmaskRequest {
   readonly alive: readonly number[];
   readonly dropped: readonly number[];
   readonly approvals: readonly Uint8Array[];
 }
 
-/** Fields of an UnmaskRequest message. */
-export function unmaskRequestFields(u: UnmaskRequest): Value[] {
-  return [u.alive, u.dropped, u.approvals];
+/**
+ * Whether a roster's UnmaskRequests and Certificates carry their approvals in the compact form:
+ * a roster whose graph has an approval committee (`graph/committee.ts`). An approval is then
+ * `[signer, ed25519Signature, mlDsa65Signature | null]`: its tag, session and the two list hashes
+ * are those of the message that carries it, so only the signer and the signature travel (≈ 70
+ * bytes classical instead of ≈ 200). Otherwise each approval is the signer's whole frame.
+ */
+export function compactApprovals(roster: Pick<Roster, "graph">): boolean {
+  return roster.graph.kind === "harary" && roster.graph.committee !== undefined;
+}
+
+/** The approvals field: the frames themselves, or (compact form) `[signer, ed25519, mlDsa65]`. */
+function approvalsValue(frames: readonly Uint8Array[], roster: Pick<Roster, "graph">): Value {
+  if (!compactApprovals(roster)) return [...frames];
+  return frames.map((frame): Value => {
+    // The frame is one the caller checked (an Approval it accepted): [payload, ed25519, mlDsa65].
+    const [payload, ed25519, mlDsa65] = decode(frame, frame.length, "approval") as [
+      Uint8Array,
+      Uint8Array,
+      Uint8Array | null,
+    ];
+    const sender = (decode(payload, payload.length, "approval payload") as unknown[])[5];
+    return [sender as number, ed25519, mlDsa65];
+  });
+}
+
+/**
+ * The approvals field `i` as approval frames. Full form: the byte strings as they are (each
+ * checked by the receiver). Compact form: at most the committee's size of
+ * `[signer, ed25519, mlDsa65 | null]` entries, each rebuilt into the frame its signer would have
+ * sent had it approved `u2Hash` and `u3Hash` in `session` (byte-identical to the real one, since
+ * the encoding is canonical): a signature over other lists or another session then fails to
+ * verify. Refuses `malformed` (an entry of the wrong shape), `wrong-length`, `not-member`.
+ */
+function readApprovals(
+  f: Fields,
+  i: number,
+  roster: Roster,
+  session: Session,
+  hashes: () => { u2Hash: Uint8Array; u3Hash: Uint8Array },
+  peer: number,
+): Uint8Array[] {
+  const n = roster.members.length;
+  if (!compactApprovals(roster)) return readFrameList(f, i, "approvals", n, peer);
+  const size = roster.graph.kind === "harary" ? roster.graph.committee!.size : n;
+  const entries = f.list(i, "approvals", size);
+  if (entries.length === 0) return [];
+  const { u2Hash, u3Hash } = hashes();
+  const pq = hybridSigned(roster, "approval");
+  return entries.map((raw, j) => {
+    const e = new Fields(raw, 3, `approval ${j}`, peer);
+    const signer = e.uint(0, "signer");
+    ensure(
+      signer < n,
+      "not-member",
+      `approval ${j} names signer ${signer}, not in the roster`,
+      peer,
+    );
+    const ed25519 = e.bytes(1, "ed25519 signature", ED25519_SIGNATURE_LENGTH);
+    let mlDsa65: Uint8Array | null = null;
+    if (pq) mlDsa65 = e.bytes(2, "ML-DSA-65 signature", ML_DSA65_SIGNATURE_LENGTH);
+    else {
+      ensure(
+        (raw as unknown[])[2] === null,
+        "malformed",
+        `approval ${j} carries an ML-DSA-65 part in classical mode`,
+        peer,
+      );
+    }
+    const payload = encode([
+      TAG.approval,
+      session.federation,
+      session.rosterHash,
+      session.round,
+      session.view,
+      signer,
+      u2Hash,
+      u3Hash,
+    ]);
+    return encode([payload, ed25519, mlDsa65]);
+  });
+}
+
+/**
+ * Fields of an UnmaskRequest message under `roster` (approvals compact when it has a committee,
+ * {@link compactApprovals}).
+ */
+export function unmaskRequestFields(u: UnmaskRequest, roster: Pick<Roster, "graph">): Value[] {
+  return [u.alive, u.dropped, approvalsValue(u.approvals, roster)];
 }
 
 function readFrameList(
@@ -257,15 +349,27 @@ function readFrameList(
   });
 }
 
-/** Parses UnmaskRequest fields. */
+/**
+ * Parses UnmaskRequest fields. Compact approvals ({@link compactApprovals}) are rebuilt as
+ * approvals of H(alive ∪ dropped) and H(alive): the lists this request states.
+ */
 export function readUnmaskRequest(env: Envelope, roster: Roster): UnmaskRequest {
   expectType(env, "unmaskRequest");
   const n = roster.members.length;
   const f = new Fields(env.fields, 3, "unmask-request", env.sender);
+  const alive = f.members(0, "alive", n);
+  const dropped = f.members(1, "dropped", n);
+  const hashes = () => {
+    const h = sessionHash(env.session);
+    return {
+      u2Hash: memberSetHash(h, toMemberSet([...alive, ...dropped])),
+      u3Hash: memberSetHash(h, alive),
+    };
+  };
   return {
-    alive: f.members(0, "alive", n),
-    dropped: f.members(1, "dropped", n),
-    approvals: readFrameList(f, 2, "approvals", n, env.sender),
+    alive,
+    dropped,
+    approvals: readApprovals(f, 2, roster, env.session, hashes, env.sender),
   };
 }
 
@@ -327,12 +431,14 @@ export interface CertifiedGroups {
 }
 
 /**
- * Fields of a Certificate message: `[u2Hash, u3, approvals, aggregateHash, totalWeight]`, and
+ * Fields of a Certificate message: `[u2Hash, u3, approvals, aggregateHash, totalWeight]` (the
+ * approvals compact when the roster has a committee, {@link compactApprovals}), and
  * with groups a sixth, `[seed, [included group…]]`, or `[seed, [included group…], robustHash]`
  * under a robust rule.
  */
-export function certificateFields(c: Certificate): Value[] {
-  const fields: Value[] = [c.u2Hash, c.u3, c.approvals, c.aggregateHash, c.totalWeight];
+export function certificateFields(c: Certificate, roster: Pick<Roster, "graph">): Value[] {
+  const approvals = approvalsValue(c.approvals, roster);
+  const fields: Value[] = [c.u2Hash, c.u3, approvals, c.aggregateHash, c.totalWeight];
   if (c.groups !== undefined) {
     const { seed, included, robustHash } = c.groups;
     fields.push(
@@ -342,16 +448,22 @@ export function certificateFields(c: Certificate): Value[] {
   return fields;
 }
 
-/** Parses Certificate fields (the body, if present, is checked by the receiver). */
+/**
+ * Parses Certificate fields (the body, if present, is checked by the receiver). Compact approvals
+ * are rebuilt as approvals of its U2 hash and H(U3).
+ */
 export function readCertificate(env: Envelope, roster: Roster): Certificate {
   expectType(env, "certificate");
   const n = roster.members.length;
   const grouped = roster.groups !== undefined;
   const f = new Fields(env.fields, grouped ? 6 : 5, "certificate", env.sender);
+  const u2Hash = f.bytes(0, "U2 hash", 32);
+  const u3 = f.members(1, "U3", n);
+  const hashes = () => ({ u2Hash, u3Hash: memberSetHash(sessionHash(env.session), u3) });
   const certificate = {
-    u2Hash: f.bytes(0, "U2 hash", 32),
-    u3: f.members(1, "U3", n),
-    approvals: readFrameList(f, 2, "approvals", n, env.sender),
+    u2Hash,
+    u3,
+    approvals: readApprovals(f, 2, roster, env.session, hashes, env.sender),
     aggregateHash: f.bytes(3, "aggregate hash", 32),
     totalWeight: f.uint(4, "total weight", 2 ** 32 - 1),
   };

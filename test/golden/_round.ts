@@ -65,6 +65,16 @@ export const SCENARIOS: readonly GoldenScenario[] = [
     drop: 3,
   },
   {
+    // A sparse graph with an approval committee: compact committee approvals in the unmask
+    // request and the certificate, committee co-signatures (`docs/protocol.md` §3).
+    name: "classical-committee",
+    mode: "classical",
+    n: 7,
+    dim: 5,
+    graph: { kind: "harary", degree: 4, threshold: 3, committee: { size: 5, quorum: 4 } },
+    drop: 3,
+  },
+  {
     name: "post-quantum-complete",
     mode: "post-quantum",
     n: 4,

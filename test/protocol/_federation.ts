@@ -51,6 +51,8 @@ export interface FederationOptions {
   readonly federation?: string;
   /** A Harary graph of this degree (SecAgg+), with threshold ⌊(k + 1)/2⌋ + 1. */
   readonly degree?: number;
+  /** With `degree`: an approval committee of this size and quorum (`graph/committee.ts`). */
+  readonly committee?: { readonly size: number; readonly quorum: number };
   /** Overrides the default round deadline. */
   readonly roundDeadlineMs?: number;
   /** Group-wise aggregation (`protocol/graph/groups.ts`). */
@@ -83,7 +85,7 @@ export async function federationRoster(options: FederationOptions): Promise<Memb
   });
   if (
     options.threshold === undefined && options.federation === undefined &&
-    options.roundDeadlineMs === undefined
+    options.roundDeadlineMs === undefined && options.committee === undefined
   ) return base;
   const r = base.roster;
   const roster = createRoster({
@@ -94,7 +96,9 @@ export async function federationRoster(options: FederationOptions): Promise<Memb
     clip: r.quantization.clip,
     maxWeight: r.quantization.maxWeight,
     threshold: options.threshold ?? r.threshold,
-    graph: r.graph,
+    graph: options.committee === undefined || r.graph.kind !== "harary"
+      ? r.graph
+      : { ...r.graph, committee: options.committee },
     ...(r.groups === undefined ? {} : { groups: r.groups }),
     ...(r.robust === undefined ? {} : { robust: r.robust }),
     stageTimeoutMs: r.stageTimeoutMs,

@@ -191,7 +191,7 @@ Deno.test(
           "unmaskRequest",
           session,
           L,
-          unmaskRequestFields({ alive, dropped, approvals }),
+          unmaskRequestFields({ alive, dropped, approvals }, fed.roster),
           fed.signers[L],
           fed.roster.mode,
         );

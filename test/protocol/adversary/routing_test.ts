@@ -83,7 +83,7 @@ Deno.test(
               approvals: [],
               aggregateHash: zero,
               totalWeight: fed.n,
-            }),
+            }, fed.roster),
             new Uint8Array(4 * (fed.roster.dim + 1)),
           ),
         ],

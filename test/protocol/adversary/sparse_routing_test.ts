@@ -129,7 +129,7 @@ Deno.test(
           "unmaskRequest",
           fed.session(0),
           L,
-          unmaskRequestFields({ alive: [...alive], dropped, approvals }),
+          unmaskRequestFields({ alive: [...alive], dropped, approvals }, fed.roster),
           fed.signers[L],
           fed.roster.mode,
         );

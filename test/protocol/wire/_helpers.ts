@@ -103,7 +103,7 @@ export async function fixture(fed: Federation, round = MAX_ROUND - 1, view = MAX
       approvals: approvalFrames,
       aggregateHash: rng(32),
       totalWeight: 2 ** 32 - 1,
-    }),
+    }, roster),
     signers[0],
     roster.mode,
   );
@@ -214,7 +214,7 @@ export function largest(
           alive: all(f).slice(0, n - 1),
           dropped: [last],
           approvals: f.approvalFrames,
-        }),
+        }, f.roster),
       };
     case "unmask":
       return {
@@ -233,7 +233,7 @@ export function largest(
           approvals: f.approvalFrames,
           aggregateHash: f.rng(32),
           totalWeight: 2 ** 32 - 1,
-        }),
+        }, f.roster),
         body: vector,
       };
     case "cosign":
