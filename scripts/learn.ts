@@ -152,6 +152,8 @@ const MODEL = args.torch ? "torch" : args.model ?? "logreg";
 if (!["logreg", "mlp", "torch"].includes(MODEL)) fail(`--model is logreg or mlp, got ${MODEL}`);
 const EPOCHS = int(args.epochs ?? (args.torch ? "2" : "1"), "epochs", 1);
 const KILLS = DROP + (args["kill-leader"] ? 1 : 0);
+/** How long a node may take to connect to every member: longer with longer stage timeouts. */
+const CONNECT_TIMEOUT = Math.max(60_000, 6 * STAGE_TIMEOUT);
 /** As in the test network: t is lowered to n − kills when more members die per round. */
 const THRESHOLD = Math.min(defaultThreshold(N), N - KILLS);
 if (THRESHOLD <= N / 2) fail(`killing ${KILLS} of ${N} members per round leaves too few`);
@@ -410,7 +412,7 @@ try {
   });
   const local = net;
   await Promise.all(local.nodes.map((n) => local.start(n)));
-  await Promise.all(local.nodes.map((n) => local.connected(n)));
+  await Promise.all(local.nodes.map((n) => local.connected(n, CONNECT_TIMEOUT)));
   say(
     `all ${N} nodes up; t = ${local.roster.threshold}; error bound ${
       local.roster.quantization.errorBound.toExponential(2)
@@ -481,7 +483,7 @@ try {
       if (synced.some((s) => s.accuracy !== first.accuracy)) {
         throw new Error(`round ${round}: a restarted member holds another global model`);
       }
-      await Promise.all(local.nodes.map((n) => local.connected(n)));
+      await Promise.all(local.nodes.map((n) => local.connected(n, CONNECT_TIMEOUT)));
     }
     const r = reports.at(-1)!;
     say(
