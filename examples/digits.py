@@ -9,8 +9,15 @@ member's new parameters after E local epochs. ``"logreg"`` (softmax regression) 
 
 Per-member attacks and privacy settings plug in as update transforms (:data:`TRANSFORMS`):
 ``transform(name, delta, rng, arg)`` changes a member's update before it is submitted, in the
-federated run and in the baseline alike.
+federated run and in the baseline alike. Two attacks are not transforms of the member's own
+update: ``label-flip`` poisons its data (it trains on labels 9 − y) and ``alie`` (Baruch et al.,
+"A little is enough", NeurIPS 2019) replaces its update with μ − z·σ of the honest members'
+updates of the round (an omniscient attacker: the recipe can compute every member's update).
+A member with any attack (:data:`ATTACKS`) claims the largest weight any member has
+(:meth:`Recipe.weight`), the strongest claim the roster's ``maxWeight`` lets it make.
 """
+import statistics
+
 import numpy as np
 
 CLASSES = 10
@@ -133,18 +140,50 @@ class Recipe:
     def num_samples(self, member):
         return len(self.parts[member][1])
 
+    def attackers(self):
+        """The members with an attack among their transforms, ascending."""
+        return sorted(m for m, specs in self.transforms.items()
+                      if any(s.partition(":")[0] in ATTACKS for s in specs))
+
+    def weight(self, member):
+        """The weight ``member`` submits: its sample count, or for an attacker the largest
+        sample count of any member (the roster's ``maxWeight``)."""
+        if member in self.attackers():
+            return max(self.num_samples(m) for m in range(self.members))
+        return self.num_samples(member)
+
     def update(self, params, member, round_):
         """Member ``member``'s update for ``round_`` from the global ``params``: E local epochs
-        (seeded by seed, member, round), the change passed through the member's transforms,
-        then clipped to ±clip."""
+        (seeded by seed, member, round; on labels 9 − y with ``label-flip``), the change passed
+        through the member's transforms (``alie`` replaces it, see :func:`alie`), then clipped
+        to ±clip."""
+        specs = self.transforms.get(member, [])
+        names = [spec.partition(":")[0] for spec in specs]
         X, y = self.parts[member]
+        if "label-flip" in names:
+            y = CLASSES - 1 - y
         new = self.model.fit(params, X, y, self.epochs, _rng(self.seed, member, round_, 0x7A1))
         delta = {k: new[k] - params[k] for k in params}
-        for spec in self.transforms.get(member, []):
+        for spec in specs:
             name, _, arg = spec.partition(":")
-            delta = transform(name, delta, _rng(self.seed, member, round_, 0xA77), arg)
+            if name == "alie":
+                delta = self.alie(params, round_, arg)
+            else:
+                delta = transform(name, delta, _rng(self.seed, member, round_, 0xA77), arg)
         # Last, as the node clips every coordinate to the roster's clip.
         return {k: np.clip(v, -self.clip, self.clip) for k, v in delta.items()}
+
+    def alie(self, params, round_, arg):
+        """ALIE's update for ``round_`` (Baruch et al. 2019, Algorithm 1): μ − z·σ, μ and σ the
+        coordinate-wise mean and population standard deviation of every honest member's
+        (clipped) update, z = arg or Φ⁻¹((n − s)/n) with s = ⌊n/2 + 1⌋ − f for n members of
+        whom f attack."""
+        honest = [m for m in range(self.members) if m not in self.attackers()]
+        updates = [self.update(params, m, round_) for m in honest]
+        n, f = self.members, self.members - len(honest)
+        z = float(arg) if arg else statistics.NormalDist().inv_cdf((n - (n // 2 + 1 - f)) / n)
+        return {k: np.mean([u[k] for u in updates], axis=0) - z * np.std([u[k] for u in updates], axis=0)
+                for k in params}
 
     def accuracy(self, params):
         return self.model.accuracy(params, self.X_test, self.y_test)
@@ -156,6 +195,19 @@ def _sign_flip(delta, rng, arg):
     return {n: -k * v for n, v in delta.items()}
 
 
+def _scale(delta, rng, arg):
+    """An attack: the member sends k times its honest update (k = arg, default 1000; the clip
+    then cuts every coordinate to ±clip)."""
+    k = float(arg or 1000)
+    return {n: k * v for n, v in delta.items()}
+
+
+def _label_flip(delta, rng, arg):
+    """An attack on the data (``Recipe.update`` trains on labels 9 − y): the update is sent as
+    trained."""
+    return delta
+
+
 def _gaussian(delta, rng, arg):
     """A privacy setting: Gaussian noise of standard deviation σ = arg on every coordinate."""
     sigma = float(arg)
@@ -163,7 +215,12 @@ def _gaussian(delta, rng, arg):
 
 
 #: Update transforms by name: per-member attacks and privacy settings (``name[:arg]``).
-TRANSFORMS = {"sign-flip": _sign_flip, "gaussian": _gaussian}
+TRANSFORMS = {"sign-flip": _sign_flip, "scale": _scale, "label-flip": _label_flip,
+              "gaussian": _gaussian}
+
+#: The transforms that are attacks (their member claims the largest weight); ``alie`` is handled
+#: by :meth:`Recipe.update` itself.
+ATTACKS = {"sign-flip", "scale", "label-flip", "alie"}
 
 
 def transform(name, delta, rng, arg):

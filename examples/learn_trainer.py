@@ -46,6 +46,12 @@ def describe(args):
     r = recipe(args)
     params = r.init()
     samples = [r.num_samples(i) for i in range(args.members)]
+    # A transform name nobody knows fails here, before any node starts.
+    for specs in r.transforms.values():
+        for spec in specs:
+            name = spec.partition(":")[0]
+            if name not in digits.TRANSFORMS and name != "alie":
+                raise SystemExit(f"unknown transform {name!r}")
     if args.write_layout:
         # As docs/operator-guide.md writes one from a model: names and shapes, in the model's order.
         with open(args.write_layout, "w") as f:
@@ -78,7 +84,7 @@ def baseline(args):
             mean = {k: (v + noise_rng.normal(0.0, args.central_sigma, v.shape)) / len(members)
                     for k, v in total.items()}
         else:
-            mean = digits.fedavg(deltas, [r.num_samples(m) for m in members])
+            mean = digits.fedavg(deltas, [r.weight(m) for m in members])
         params = {k: params[k] + mean[k] for k in params}
         accuracies.append(r.accuracy(params))
     out = {"accuracies": accuracies}
@@ -121,7 +127,7 @@ def member(args):
                 answer({"ok": True, "round": round_})
             elif cmd["cmd"] == "submit":
                 # A DP roster fixes every weight at 1.
-                weight = 1 if args.l2_clip is not None else r.num_samples(args.member)
+                weight = 1 if args.l2_clip is not None else r.weight(args.member)
                 node.submit(round_, pending[round_], weight)
                 answer({"ok": True, "round": round_, "numSamples": weight})
             elif cmd["cmd"] == "apply":

@@ -61,6 +61,7 @@ import { loadDpNoiseKey } from "./dp_noise_key.ts";
 import { DpLedger } from "./dp_ledger.ts";
 import type { TensorLayout } from "./tensor_formats/mod.ts";
 import { WorkerExpander } from "./worker_expander.ts";
+import { RobustOutcomeCache } from "./robust_outcome_cache.ts";
 
 export type { NodeEvent };
 
@@ -187,6 +188,8 @@ export class FedaggNode {
   /** The member slots admitted when the mesh was last told (see {@link #refreshMesh}). */
   #admittedKey = "";
   readonly #journal: Journal;
+  /** The robust results of recent rounds (`aggregate`), so re-serving one costs no recompute. */
+  readonly #robustCache = new RobustOutcomeCache();
   readonly #expander: MaskExpander & { close?(): void };
   readonly #sink: EventSink;
   readonly #driver: RoundDriver;
@@ -729,8 +732,10 @@ export class FedaggNode {
    * The stored aggregate of `round`, if published, with the roster's layout (the same at every
    * member, whatever format each uploaded in) and its result (computed when first read): `mean`
    * is the round's published result — under a robust rule the rule's result over the group means
-   * (`storedRobustOutcome`, checked against the certificate; float64 stored as float32), else the
-   * weighted mean of the total — and `plainMean` is always the weighted mean of the total.
+   * (`storedRobustOutcome`, checked against the certificate, computed once per round and
+   * certificate and kept for the last few rounds: `robust_outcome_cache.ts`; float64 served as
+   * float32), else the weighted mean of the total — and `plainMean` is always the weighted mean
+   * of the total.
    */
   async aggregate(round: number): Promise<
     {
@@ -753,7 +758,11 @@ export class FedaggNode {
     let robust: RobustOutcome | undefined | null = null;
     const robustOf = () =>
       robust === null
-        ? robust = storedRobustOutcome(roster, stored.certificate, stored.aggregate)
+        ? robust = this.#robustCache.get(
+          round,
+          stored.certificate,
+          () => storedRobustOutcome(roster, stored.certificate, stored.aggregate),
+        )
         : robust;
     return {
       stored,

@@ -83,6 +83,9 @@ Options:
                      then send a shared direction plus noise); reports plainError, robustError
   --attack A         scale | signflip | noise | alie | ipm (default parameters: scale ×1000,
                      signflip, noise std 1, ALIE's z, IPM ε 0.5)
+  --spread H         under attack, the honest updates' heterogeneity: per-member noise std over
+                     the shared direction's std (protocol/sim/honest_updates.ts; default 0.5),
+                     or iid for zero-mean i.i.d. updates with no shared direction
   --json             print one JSON object as the last line
   --help             this text
 `;
@@ -132,6 +135,7 @@ const args = parseArgs(Deno.args, {
     "norm-filter",
     "byzantine",
     "attack",
+    "spread",
   ],
   default: {
     nodes: "20",
@@ -167,6 +171,7 @@ if (args["kill-leader"] !== undefined && !KILL.includes(args["kill-leader"])) {
 const groups = groupsOf();
 const byzantine = integer(args.byzantine ?? "0", "byzantine", 0);
 const attack = attackOf();
+const spread = spreadOf();
 const robust = robustOf();
 const workers = integer(args.workers, "workers", 0);
 const dp = dpOptions();
@@ -216,6 +221,7 @@ try {
     ...(robust === undefined ? {} : { robust }),
     ...(byzantine > 0 ? { byzantine } : {}),
     ...(attack === undefined ? {} : { attack }),
+    ...(spread === undefined ? {} : { spread }),
     expander,
     clock: () => performance.now(),
   });
@@ -291,6 +297,20 @@ function attackOf(): Attack | undefined {
     fail(`--attack must be one of ${ATTACK_KINDS.join(", ")}, got ${args.attack}`);
   }
   return defaultAttack(args.attack as AttackKind);
+}
+
+/** `--spread H|iid` (needs `--attack`), or undefined for the default. */
+function spreadOf(): number | undefined {
+  if (args.spread === undefined) return undefined;
+  if (attack === undefined) {
+    fail("--spread needs --attack (it shapes the honest updates under attack)");
+  }
+  if (args.spread === "iid") return Infinity;
+  const h = Number(args.spread);
+  if (!(h >= 0 && Number.isFinite(h))) {
+    fail(`--spread must be a number ≥ 0 or iid, got ${args.spread}`);
+  }
+  return h;
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import { readFileIfExists, writeFileAtomic } from "../atomic_file.ts";
 import { NodeError } from "../errors.ts";
-import { integer, parse, print, required, usage } from "./_args.ts";
+import { integer, parse, print, required, usage, usageError } from "./_args.ts";
 
 /** Calls one path of the node's API, with its token. */
 type Call = (path: string, init?: RequestInit) => Promise<Response>;
@@ -112,18 +112,27 @@ export async function submit(argv: string[]): Promise<number> {
 
 /**
  * `fedagg aggregate`: writes round `--round`'s aggregate to `--out` (and, with `--certificate`,
- * its final certificate); resolves to 0, or 1 when the node has neither yet (a certificate it
- * lacks leaves the aggregate written). Refuses (throws) bad options and no node to talk to.
+ * its final certificate); with `--plain`, the plain weighted mean of the total even under a
+ * robust rule (`mean=plain`). Resolves to 0, or 1 when the node has neither yet (a certificate
+ * it lacks leaves the aggregate written). Refuses (throws) bad options (`--plain` with
+ * `--format sum`, which is no mean) and no node to talk to.
  */
 export async function aggregate(argv: string[]): Promise<number> {
   const args = parse(argv, "aggregate", {
     string: ["dir", "round", "out", "format", "certificate", "api"],
+    boolean: ["plain"],
   });
   if (args.help) usage("aggregate");
   const round = integer(required(args, "round", "aggregate"), "round");
   const out = required(args, "out", "aggregate");
+  const format = args.format ?? "npy";
+  if (args.plain && format === "sum") {
+    throw usageError("aggregate: --plain picks a mean, and --format sum is the certified body");
+  }
   const call = await apiOf(args, "aggregate");
-  const res = await call(`/v1/rounds/${round}/aggregate?format=${args.format ?? "npy"}`);
+  const res = await call(
+    `/v1/rounds/${round}/aggregate?format=${format}${args.plain ? "&mean=plain" : ""}`,
+  );
   if (await failed(res, "aggregate unavailable")) return 1;
   await writeFileAtomic(out, new Uint8Array(await res.arrayBuffer()), 0o644);
   const result: Record<string, unknown> = {
@@ -132,6 +141,7 @@ export async function aggregate(argv: string[]): Promise<number> {
     view: Number(res.headers.get("x-fedagg-view")),
     final: res.headers.get("x-fedagg-final") === "true",
     members: (res.headers.get("x-fedagg-members") ?? "").split(",").filter((s) => s !== ""),
+    ...(res.headers.has("x-fedagg-mean") ? { mean: res.headers.get("x-fedagg-mean") } : {}),
   };
   if (args.certificate !== undefined) {
     const cert = await call(`/v1/rounds/${round}/certificate`);

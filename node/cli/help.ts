@@ -180,10 +180,12 @@ vector in the layout's order.
 `,
   aggregate:
     `Usage: fedagg aggregate --dir DIR --round R --out FILE [--format npy|raw|safetensors|sum]
-                        [--certificate FILE] [--api URL] [--json]
+                        [--plain] [--certificate FILE] [--api URL] [--json]
 
-Downloads round R's aggregate (default: the weighted mean as .npy; "sum" is the exact integer
-aggregate the certificate covers) and, with --certificate, its final certificate.
+Downloads round R's aggregate (default: the published mean as .npy — the weighted mean, or under
+a robust rule the rule's result; --plain: the plain weighted mean of the total even then; "sum"
+is the exact integer body the certificate covers: with groups, the total and then each included
+group's sum) and, with --certificate, its final certificate.
 `,
   status: `Usage: fedagg status --dir DIR [--api URL] [--json]
 `,

@@ -52,3 +52,4 @@ export {
   normalQuantile,
 } from "./attacks.ts";
 export type { DpRoundReport, SimDpOptions } from "./dp_report.ts";
+export { DEFAULT_SPREAD, type HonestSpread, honestUpdates } from "./honest_updates.ts";

@@ -27,6 +27,7 @@ import { type ExchangeStage, type Stage, TRANSITIONS } from "../round/stages.ts"
 import { type MessageType, openFrame } from "../wire/frame.ts";
 import { simulatedFederation } from "./federation.ts";
 import { type Attack, attackUpdates, GaussianSource } from "./attacks.ts";
+import { DEFAULT_SPREAD, honestUpdates } from "./honest_updates.ts";
 import { roundGroups } from "../federation/round_groups.ts";
 import { describeRobustRule, type RobustRule } from "../robust/rule.ts";
 import { SimNetwork, type SimNode, type Wire } from "./network.ts";
@@ -108,6 +109,12 @@ export interface SimOptions {
   readonly byzantine?: number;
   /** What the Byzantine members submit (`attacks.ts`); required when `byzantine` > 0. */
   readonly attack?: Attack;
+  /**
+   * Under attack: the honest spread H of `honest_updates.ts` (per-member noise std over the
+   * shared direction's; `Infinity` for i.i.d. zero-mean updates); default
+   * {@link DEFAULT_SPREAD} = 0.5.
+   */
+  readonly spread?: number;
 }
 
 /** One group of a simulated round (group-wise aggregation), JSON-friendly. */
@@ -303,9 +310,9 @@ export function byzantineMembers(roster: Roster, round: number, k: number): numb
 }
 
 /**
- * Inputs under attack: honest member i sends u_i = μ + 0.125·ε_i with μ ~ N(0, 0.25²)^d drawn
- * per round (a shared direction, so the honest mean is far from zero; the honest spread is half
- * its scale, as in `scripts/robust_plaintext.ts`) and ε_i ~ N(0, 1)^d, all times the clip, with weight 1 + (a draw mod maxWeight); the Byzantine members send `attack`'s update
+ * Inputs under attack: the honest members send `honestUpdates` (`honest_updates.ts`: a shared
+ * direction drawn per round plus per-member heterogeneity of spread `options.spread`, default
+ * 0.5) with weight 1 + (a draw mod maxWeight); the Byzantine members send `attack`'s update
  * (computed from every honest update: an omniscient attacker) with weight maxWeight. Every
  * update is clipped and quantized as a real member's.
  */
@@ -313,7 +320,7 @@ function attackedInputs(
   roster: Roster,
   round: number,
   seed: number,
-  options: Pick<SimOptions, "byzantine" | "attack">,
+  options: Pick<SimOptions, "byzantine" | "attack" | "spread">,
 ): RoundInputs {
   const q = roster.quantization;
   const d = roster.dim;
@@ -323,11 +330,7 @@ function attackedInputs(
     throw new RangeError("Byzantine members need an attack");
   }
   const gauss = new GaussianSource(labelledRng("fedagg-sim", seed, "attack-inputs", round));
-  const mu = Float64Array.from({ length: d }, () => 0.25 * q.clip * gauss.next());
-  const updates: Float64Array[] = Array.from(
-    { length: n },
-    () => mu.map((m) => m + 0.125 * q.clip * gauss.next()),
-  );
+  const updates = honestUpdates(n, d, q.clip, options.spread ?? DEFAULT_SPREAD, gauss);
   const weightRng = labelledRng("fedagg-sim", seed, "attack-weights", round);
   const weights = updates.map(() =>
     1 + (new DataView(weightRng(4).buffer).getUint32(0) % q.maxWeight)
@@ -360,7 +363,7 @@ function roundInputs(
   round: number,
   seed: number,
   withhold = 0,
-  options: Pick<SimOptions, "byzantine" | "attack"> = {},
+  options: Pick<SimOptions, "byzantine" | "attack" | "spread"> = {},
 ): RoundInputs {
   if ((options.byzantine ?? 0) > 0 || options.attack !== undefined) {
     return attackedInputs(roster, round, seed, options);

@@ -168,6 +168,28 @@ Deno.test({
       }
       const bad = await net.api(net.node(0), "/v1/rounds/0/aggregate?format=raw&mean=median");
       assertEquals(bad.status, 400, await bad.text());
+      // `fedagg aggregate` serves both: the published (robust) mean, and --plain the total's.
+      const download = async (name: string, ...extra: string[]) => {
+        const r = await net.cli([
+          "aggregate",
+          ...["--dir", net.node(2).dir, "--round", "0", "--format", "raw"],
+          ...["--out", `${dir}/${name}`, "--json", ...extra],
+        ]);
+        assertEquals(r.code, 0, r.stdout + r.stderr);
+        return { json: JSON.parse(r.stdout), bytes: await Deno.readFile(`${dir}/${name}`) };
+      };
+      const cliRobust = await download("cli.robust");
+      assertEquals(cliRobust.json.mean, "robust");
+      assertEquals(cliRobust.bytes, served[0].bytes);
+      const cliPlain = await download("cli.plain", "--plain");
+      assertEquals(cliPlain.json.mean, "plain");
+      assertEquals(cliPlain.bytes, plain.bytes);
+      const sumPlain = await net.cli([
+        "aggregate",
+        ...["--dir", net.node(2).dir, "--round", "0", "--format", "sum", "--plain"],
+        ...["--out", `${dir}/never`],
+      ]);
+      assertEquals(sumPlain.code, 2, sumPlain.stdout + sumPlain.stderr);
       const verify = await net.cli([
         "verify",
         ...["--certificate", `${dir}/certificate.cbor`, "--roster", net.rosterPath, "--json"],
