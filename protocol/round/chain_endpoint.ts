@@ -342,6 +342,7 @@ export class ChainEndpoint {
         committed: mapOf(state.committed, k),
         advertised: mapOf(state.advertised, k),
         masked: mapOf(state.masked, k),
+        renounced: [...state.renounced ?? []].filter(mine(k)),
         pending: state.pending?.filter(mine(k)),
         damaged: state.damaged?.filter((d) => mine(k)(d.round)),
       });

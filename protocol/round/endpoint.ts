@@ -827,6 +827,9 @@ export class Endpoint {
     const [victim, seat] = seats.find(([, s]) => s instanceof Observer && !s.ownUpdate) ??
       seats.find(([, s]) => s instanceof Observer) ?? seats[0];
     const open = seat instanceof Participant ? seat.open : seat.ownUpdate && !seat.decided;
+    // Remembered past the seat: an observer made later for a certificate of the round must not
+    // co-sign what this member promised never to co-sign.
+    if (seat.renounced) this.#renounced.add(victim);
     seat.wipe();
     this.#participants.delete(victim);
     this.#answered.delete(victim);

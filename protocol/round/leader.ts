@@ -196,6 +196,7 @@ export class Leader {
       leader.#approvals.set(env.sender, frame);
     }
     leader.#approvers = toMemberSet(leader.#approvals.keys());
+    leader.#evidence = leader.#committeeApproved().map((a) => leader.#approvals.get(a)!);
     ensure(
       leader.#approvers.length >= roster.threshold &&
         record.u2.every((m) => leader.#adverts.has(m)) &&

@@ -11,6 +11,9 @@
  */
 import { assert, assertEquals } from "../../_assert.ts";
 import { Endpoint } from "../../../protocol/round/endpoint.ts";
+import { ChainEndpoint } from "../../../protocol/round/chain_endpoint.ts";
+import { genesisVersion } from "../../../protocol/federation/amendment.ts";
+import { inlineExpander } from "../../../protocol/math/masking.ts";
 import { Participant } from "../../../protocol/round/participant.ts";
 import { viewLimit } from "../../../protocol/round/stages.ts";
 import { INQUIRY_ATTEMPTS, inquiryBackoffMs } from "../../../protocol/round/outcome_inquiry.ts";
@@ -933,4 +936,45 @@ Deno.test("a leader killed while the reveals come in resumes from its journaled 
     assert(sent.every((w) => w.frame.every((b, k) => b === sent[0].frame[k])), `member ${i}`);
   }
   net.endpoints.forEach((e) => e.close());
+});
+
+Deno.test("through ChainEndpoint, a member that renounced before a restart never co-signs after it", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "renounce-restart" });
+  const net = new RestartNet(fed);
+  const inputs = inputsFor(fed.roster, ROUND);
+  const x = follower(fed.roster, ROUND, [0]);
+  const decision = (w: { type: string }) => ["certificate", "cosign", "outcome"].includes(w.type);
+  net.hold = (w) => w.to === x && decision(w);
+  await net.submitAll(inputs);
+  await net.run({
+    until: () => net.events("renounced", x).length > 0,
+    maxTime: net.now + 2 * fed.roster.roundDeadlineMs,
+  });
+  net.crash(x);
+  net.take(() => true, net.held);
+  const chain = new ChainEndpoint({
+    versions: [genesisVersion(fed.roster)],
+    self: fed.roster.members[x].id,
+    signer: fed.signers[x],
+    rng: rngFor("rs", x, "restart", 99),
+    expander: inlineExpander,
+  });
+  // deno-lint-ignore no-explicit-any
+  (net.endpoints as any)[x] = chain;
+  net.dead.delete(x);
+  const plan = chain.restore({
+    newestRound: ROUND,
+    committed: new Map([[ROUND, 0]]),
+    renounced: [ROUND],
+    pending: [ROUND],
+  });
+  assertEquals(plan.ask, [ROUND]);
+  await net.call(x, () => chain.ask(ROUND, net.now));
+  const cosigns = net.sent("cosign", x).length;
+  const certificate = net.sent("certificate").find((w) => w.to !== x)!;
+  await net.inject(x, certificate.frame, certificate.from);
+  assertEquals(net.events("published", x).length, 1, "x took the certificate");
+  assertEquals(net.sent("cosign", x).length, cosigns, "x sent no Cosign after the restart");
+  chain.close();
+  net.endpoints.forEach((e, i) => i !== x && e.close());
 });
