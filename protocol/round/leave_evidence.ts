@@ -17,6 +17,11 @@
  * @module
  */
 import type { Roster } from "../federation/roster.ts";
+import { sessionOf } from "../federation/session.ts";
+import type { MemberSigner } from "../federation/signer.ts";
+import { sealFrame } from "../wire/frame.ts";
+import { leaveFields, renouncePromise } from "../wire/messages.ts";
+import type { Output } from "./events.ts";
 import type { MemberSet } from "../math/member_set.ts";
 
 /**
@@ -148,4 +153,28 @@ export function abandonSigners(
     if (signers.filter((s) => on.has(s)).length < approval.quorum) return undefined;
   }
   return signers;
+}
+
+/**
+ * The renouncement `self` signs for `round` — Leave(round, n − 1; n + 1): it will never co-sign
+ * any certificate of the round — and its sends to every other member. One frame for all, so it
+ * is also this member's newest Leave for members that are behind.
+ */
+export async function renouncement(
+  config: { readonly roster: Roster; readonly self: number; readonly signer: MemberSigner },
+  round: number,
+): Promise<{ frame: Uint8Array; sends: Output[] }> {
+  const { roster, self, signer } = config;
+  const n = roster.members.length;
+  const frame = await sealFrame(
+    "leave",
+    sessionOf(roster, round, n - 1),
+    self,
+    leaveFields(renouncePromise(n)),
+    signer,
+    roster.mode,
+  );
+  const sends: Output[] = [];
+  for (let to = 0; to < n; to++) if (to !== self) sends.push({ kind: "send", to, frame });
+  return { frame, sends };
 }

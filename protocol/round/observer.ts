@@ -17,14 +17,12 @@
  * @module
  */
 import { ProtocolError } from "../errors.ts";
-import { sessionOf } from "../federation/session.ts";
 import { event, type Output } from "./events.ts";
-import { type Envelope, sealFrame } from "../wire/frame.ts";
-import { leaveFields, renouncePromise } from "../wire/messages.ts";
+import type { Envelope } from "../wire/frame.ts";
 import { OutcomeInquiry } from "./outcome_inquiry.ts";
 import { Publication, type PublicationConfig } from "./publication.ts";
 import { approvalQuorum } from "../graph/committee.ts";
-import { abandonSigners, RoundLeaves } from "./leave_evidence.ts";
+import { abandonSigners, renouncement, RoundLeaves } from "./leave_evidence.ts";
 
 /** How an observer follows its round. */
 export interface ObserverOptions {
@@ -239,20 +237,9 @@ export class Observer {
 
   /** Signs the renouncement Leave(round, n − 1; n + 1) and sends it to every other member. */
   async #sendRenouncement(): Promise<Output[]> {
-    const { roster, self, signer } = this.#config;
-    const n = roster.members.length;
-    const frame = await sealFrame(
-      "leave",
-      sessionOf(roster, this.round, n - 1),
-      self,
-      leaveFields(renouncePromise(n)),
-      signer,
-      roster.mode,
-    );
+    const { frame, sends } = await renouncement(this.#config, this.round);
     this.#leaveFrame = frame;
-    const out: Output[] = [];
-    for (let to = 0; to < n; to++) if (to !== self) out.push({ kind: "send", to, frame });
-    return out;
+    return sends;
   }
 
   /** This member's Outcome frame of the round, once final here. */

@@ -96,7 +96,6 @@ import {
   readConsistencyRequest,
   readShareDelivery,
   readUnmaskRequest,
-  renouncePromise,
   shareKeysFields,
   unmaskFields,
 } from "../wire/messages.ts";
@@ -105,7 +104,7 @@ import { event, type Output } from "./events.ts";
 import { RoundKeys } from "./keys.ts";
 import { OutcomeInquiry } from "./outcome_inquiry.ts";
 import { approvalQuorum } from "../graph/committee.ts";
-import { abandonSigners, RoundLeaves, syncThreshold } from "./leave_evidence.ts";
+import { abandonSigners, renouncement, RoundLeaves, syncThreshold } from "./leave_evidence.ts";
 import { Publication } from "./publication.ts";
 import {
   checkConsistencyRequest,
@@ -717,26 +716,15 @@ export class Participant {
    * `final`): only its co-signature is withheld.
    */
   async #renounce(): Promise<Output[]> {
-    const { roster, self, signer } = this.#config;
-    const n = roster.members.length;
     this.#publication.renounce();
-    const frame = await sealFrame(
-      "leave",
-      sessionOf(roster, this.round, n - 1),
-      self,
-      leaveFields(renouncePromise(n)),
-      signer,
-      roster.mode,
-    );
-    this.#leftView = n - 1;
+    const { frame, sends } = await renouncement(this.#config, this.round);
+    this.#leftView = this.#config.roster.members.length - 1;
     this.#leaveFrame = frame;
-    const out: Output[] = [
+    return [
       event({ type: "renounced", round: this.round, view: this.#committedView! }),
+      ...sends,
+      ...this.#checkAbandon(),
     ];
-    for (let to = 0; to < n; to++) {
-      if (to !== self) out.push({ kind: "send", to, frame });
-    }
-    return [...out, ...this.#checkAbandon()];
   }
 
   /**
