@@ -408,11 +408,14 @@ Deno.test("mesh: reports a member's connection closing and coming back", async (
   }
 });
 
-Deno.test("mesh: a second large frame waits on the frame stream while the first is handled", async () => {
+/**
+ * A and B connected, with B holding on to every large frame until `release` (a slow consumer),
+ * and A's first large frame acknowledged and held: it occupies B's one large slot for A.
+ */
+async function holdingFirstLargeFrame(name: string) {
   const ids = await identities;
-  const roster = rosterFrom(ids.slice(0, 3), "mesh-wait"); // the third never runs
+  const roster = rosterFrom(ids.slice(0, 3), name); // the third never runs
   const peers: Peer[] = [];
-  // B holds on to every large frame until `release` is called (a slow consumer).
   let release = () => {};
   const held = new Promise<void>((resolve) => release = resolve);
   try {
@@ -424,9 +427,19 @@ Deno.test("mesh: a second large frame waits on the frame stream while the first 
     peers.push(a);
     await waitFor("A and B connected", () => a.mesh.connected().includes(b.index));
     const deadline = Date.now() + 60_000;
-    // The first large frame is acknowledged, then occupies B's one large slot for A.
     assert(await a.mesh.send(b.index, pattern(MiB, 20), deadline));
     await waitFor("B to hold the first frame", () => b.frames.length === 1);
+    return { a, b, peers, release, deadline };
+  } catch (err) {
+    release();
+    await stopAll(peers);
+    throw err;
+  }
+}
+
+Deno.test("mesh: a second large frame waits on the frame stream while the first is handled", async () => {
+  const { a, b, peers, release, deadline } = await holdingFirstLargeFrame("mesh-wait");
+  try {
     const second = a.mesh.send(b.index, pattern(MiB + 3, 21), deadline);
     // Give a wrong implementation time to refuse or hand over the second frame early.
     await new Promise((r) => setTimeout(r, 500));
@@ -444,24 +457,8 @@ Deno.test("mesh: a second large frame waits on the frame stream while the first 
 });
 
 Deno.test("mesh: a busy receiver's refusal is retried until the frame gets through", async () => {
-  const ids = await identities;
-  const roster = rosterFrom(ids.slice(0, 3), "mesh-busy"); // the third never runs
-  const peers: Peer[] = [];
-  // B holds on to every large frame until `release` is called (a slow consumer).
-  let release = () => {};
-  const held = new Promise<void>((resolve) => release = resolve);
+  const { a, b, peers, release, deadline } = await holdingFirstLargeFrame("mesh-busy");
   try {
-    const b = await startPeer(ids[1], roster, new Map(), 4 * MiB, (frame) => {
-      if (frame.length >= MiB) return held;
-    });
-    peers.push(b);
-    const a = await startPeer(ids[0], roster, new Map([[b.index, b.mesh.addresses]]), 4 * MiB);
-    peers.push(a);
-    await waitFor("A and B connected", () => a.mesh.connected().includes(b.index));
-    const deadline = Date.now() + 60_000;
-    // The first large frame is acknowledged, then occupies B's one large slot for A.
-    assert(await a.mesh.send(b.index, pattern(MiB, 20), deadline));
-    await waitFor("B to hold the first frame", () => b.frames.length === 1);
     // A's connection drops while B still handles the frame: the next large frame comes on a
     // new stream, and B answers it "busy" (A still holds its slot).
     await a.mesh.hangUp(b.index);
