@@ -850,13 +850,15 @@ Deno.test("a member resumed after a restart signs its Leave of the views it left
   net.endpoints.forEach((e) => e.close());
 });
 
-Deno.test("a member that renounced co-signing before a restart never co-signs after it: it takes the certificate without a Cosign and sends its renouncement again", async () => {
+/**
+ * Four members, threshold 3: follower x reveals in view 0, but no decision reaches it, so at its
+ * round deadline it renounces; then x crashes, and what was held for it is lost with it.
+ */
+async function renouncedThenCrashed() {
   const fed = await federation({ n: 4, threshold: 3, seed: "renounce-restart" });
-  const n = fed.roster.members.length;
   const net = new RestartNet(fed);
   const inputs = inputsFor(fed.roster, ROUND);
   const x = follower(fed.roster, ROUND, [0]);
-  // x reveals in view 0, but no decision reaches it: at its round deadline it renounces.
   const decision = (w: { type: string }) => ["certificate", "cosign", "outcome"].includes(w.type);
   net.hold = (w) => w.to === x && decision(w);
   await net.submitAll(inputs);
@@ -867,7 +869,13 @@ Deno.test("a member that renounced co-signing before a restart never co-signs af
   assertEquals(net.events("renounced", x).map((e) => e.view), [0]);
   assertEquals(net.endpoints[x].participant(ROUND)?.committedView, 0);
   net.crash(x);
-  net.take(() => true, net.held); // what was held for the old process is lost with it
+  net.take(() => true, net.held);
+  return { fed, net, x };
+}
+
+Deno.test("a member that renounced co-signing before a restart never co-signs after it: it takes the certificate without a Cosign and sends its renouncement again", async () => {
+  const { fed, net, x } = await renouncedThenCrashed();
+  const n = fed.roster.members.length;
   const plan = net.restart(x, {
     newestRound: ROUND,
     committed: new Map([[ROUND, 0]]),
@@ -939,19 +947,7 @@ Deno.test("a leader killed while the reveals come in resumes from its journaled 
 });
 
 Deno.test("through ChainEndpoint, a member that renounced before a restart never co-signs after it", async () => {
-  const fed = await federation({ n: 4, threshold: 3, seed: "renounce-restart" });
-  const net = new RestartNet(fed);
-  const inputs = inputsFor(fed.roster, ROUND);
-  const x = follower(fed.roster, ROUND, [0]);
-  const decision = (w: { type: string }) => ["certificate", "cosign", "outcome"].includes(w.type);
-  net.hold = (w) => w.to === x && decision(w);
-  await net.submitAll(inputs);
-  await net.run({
-    until: () => net.events("renounced", x).length > 0,
-    maxTime: net.now + 2 * fed.roster.roundDeadlineMs,
-  });
-  net.crash(x);
-  net.take(() => true, net.held);
+  const { fed, net, x } = await renouncedThenCrashed();
   const chain = new ChainEndpoint({
     versions: [genesisVersion(fed.roster)],
     self: fed.roster.members[x].id,
