@@ -403,6 +403,14 @@ export class Journal {
     await this.#write(round, "unmasking.cbor", record);
   }
 
+  /**
+   * Whether this member journaled an unmask record as leader in `round` (its name alone: read
+   * with {@link unmaskRecord}, which checks it).
+   */
+  async hasUnmaskRecord(round: number): Promise<boolean> {
+    return await exists(`${this.#round(round)}/unmasking.cbor`);
+  }
+
   /** The unmask record this member journaled as leader in `round`, if any; `journal-corrupt` if damaged. */
   async unmaskRecord(round: number): Promise<Uint8Array | undefined> {
     return await this.#read(

@@ -970,9 +970,13 @@ export class FedaggNode {
    * pending (an accepted update whose values are still journaled and no aggregate). The endpoint
    * gets the newest round, the newest decided round, the failed and withdrawn rounds (from which
    * it knows the federation's current round), the views this member committed to and
-   * advertised in, the rounds in which it renounced co-signing, and the pending rounds, and decides for each pending round whether it is
+   * advertised in, the rounds in which it renounced co-signing, the rounds in which it journaled
+   * an unmask record as leader, the published rounds, the rounds that failed for it, and the
+   * pending rounds, and decides for each pending round whether it is
    * resumed (in which view) or given up; a given-up round is reported like any round that
    * failed for this member (logged, counted, a `round-failed` event, its raw update deleted).
+   * It also decides which leaders resume in their unmask stage (`RestorePlan.lead`): the node
+   * reads those rounds' unmask records and hands each to `resumeLeader`.
    * A pending round this member committed to is asked about (`Endpoint.ask`), never given up on
    * a guess. A round published but not final (at any distance: its certificate would otherwise
    * stay unfinished) is recovered: the endpoint checks the journaled certificate again, applies
@@ -988,7 +992,9 @@ export class FedaggNode {
     const advertised = new Map<number, number>();
     const masked = new Map<number, number>();
     const renounced: number[] = [];
-    const leading: { round: number; record: Uint8Array }[] = [];
+    const unmasked: number[] = [];
+    const published: number[] = [];
+    const roundFailed: number[] = [];
     const withdrawn = new Map<number, number>();
     const pending: number[] = [];
     const failed: number[] = [];
@@ -996,6 +1002,9 @@ export class FedaggNode {
     let decided: number | undefined;
     for (const round of rounds) {
       const recorded = await this.#journal.recorded(round);
+      // Led a session of the round into its unmask stage (`restore` decides whether it resumes).
+      if (await this.#journal.hasUnmaskRecord(round)) unmasked.push(round);
+      if (recorded.published) published.push(round);
       if (recorded.final || recorded.published) {
         // Certified: the raw values are never needed again (a crash may have come between the
         // final record and the deletion).
@@ -1010,12 +1019,9 @@ export class FedaggNode {
       if (view !== undefined) committed.set(round, view);
       // Promised never to co-sign a certificate of the round: kept, published or not.
       if (await this.#journal.renouncedView(round) !== undefined) renounced.push(round);
-      // Led a session of the round into its unmask stage: resumed unless the round was decided
-      // or ended for this member (an abandoned round can never be final).
-      const record = recorded.published || await this.#journal.failedView(round) !== undefined
-        ? undefined
-        : await this.#journal.unmaskRecord(round);
-      if (record !== undefined) leading.push({ round, record });
+      // Ended for this member (whatever else the journal holds of the round).
+      const failedView = await this.#journal.failedView(round);
+      if (failedView !== undefined) roundFailed.push(round);
       if (recorded.published) {
         decided = Math.max(decided ?? -1, round);
         unfinished.push({ round, ownUpdate: recorded.update });
@@ -1031,7 +1037,7 @@ export class FedaggNode {
       if (!recorded.update) continue;
       // Ended for this member before the restart (reported then): neither asked about nor
       // reported again.
-      if (await this.#journal.failedView(round) !== undefined) {
+      if (failedView !== undefined) {
         failed.push(round);
         continue;
       }
@@ -1060,9 +1066,18 @@ export class FedaggNode {
       advertised,
       masked,
       renounced,
+      unmasked,
+      published,
+      roundFailed,
       pending,
       damaged: this.#damaged,
     });
+    // Read before any output is performed: a record that cannot be read stops the start-up here.
+    const leading: { round: number; record: Uint8Array }[] = [];
+    for (const round of plan.lead) {
+      const record = await this.#journal.unmaskRecord(round);
+      if (record !== undefined) leading.push({ round, record });
+    }
     if (plan.givenUp.length > 0) await this.#driver.input(() => Promise.resolve([...plan.givenUp]));
     for (const round of plan.ask) {
       this.#options.log("info", "asking the members how a committed round ended after a restart", {

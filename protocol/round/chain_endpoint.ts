@@ -323,13 +323,16 @@ export class ChainEndpoint {
 
   /**
    * `Endpoint.restore` with the journal's rounds split by version: each endpoint gets the
-   * rounds of its version (and the newest and decided rounds as they are); a pending or damaged
-   * round of a version without this member is given up (`round-failed`).
+   * rounds of its version (and the newest and decided rounds as they are) and decides which of
+   * them to resume, ask about, give up and lead again; a pending or damaged round of a version
+   * without this member is given up (`round-failed`), and an unmask record of such a round
+   * resumes no leader (this member leads none of its sessions).
    */
   restore(state: ChainRestoreState): RestorePlan {
     const resume: Resumption[] = [];
     const givenUp: Output[] = [];
     const ask: number[] = [];
+    const lead: number[] = [];
     const mine = (k: number) => (round: number) => this.versionOf(round).version === k;
     const mapOf = (m: ReadonlyMap<number, number> | undefined, k: number) =>
       new Map([...m ?? []].filter(([r]) => mine(k)(r)));
@@ -343,12 +346,16 @@ export class ChainEndpoint {
         advertised: mapOf(state.advertised, k),
         masked: mapOf(state.masked, k),
         renounced: [...state.renounced ?? []].filter(mine(k)),
+        unmasked: state.unmasked?.filter(mine(k)),
+        published: state.published?.filter(mine(k)),
+        roundFailed: state.roundFailed?.filter(mine(k)),
         pending: state.pending?.filter(mine(k)),
         damaged: state.damaged?.filter((d) => mine(k)(d.round)),
       });
       resume.push(...plan.resume);
       givenUp.push(...plan.givenUp.map((o) => this.#toSlots(this.#versions[k], o)));
       ask.push(...plan.ask);
+      lead.push(...plan.lead);
     }
     const orphans = [...state.pending ?? [], ...(state.damaged ?? []).map((d) => d.round)];
     for (const round of new Set(orphans)) {
@@ -363,7 +370,7 @@ export class ChainEndpoint {
       }));
     }
     this.#sync();
-    return { resume, givenUp, ask };
+    return { resume, givenUp, ask, lead: lead.sort((a, b) => a - b) };
   }
 
   // ------------------------------------------------------------------------------------------

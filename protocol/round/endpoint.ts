@@ -96,6 +96,13 @@ export interface RestorePlan {
    * observer asks the other members how the round ended (`ask(round, now)`).
    */
   readonly ask: readonly number[];
+  /**
+   * Rounds, ascending, whose leader this member resumes in its unmask stage from the unmask
+   * record it journaled (`resumeLeader(record, now)` with that round's record): every round with
+   * a record that was neither published here (final or not: the round is decided, its leader has
+   * nothing left to collect) nor failed for this member (an abandoned round can never be final).
+   */
+  readonly lead: readonly number[];
 }
 
 /**
@@ -374,7 +381,12 @@ export class Endpoint {
    * masked input in, by round (the `masked` events it persisted: a resumed round keeps it, so
    * its update is never withdrawn and a give-up asks how that view ended); `renounced` the rounds
    * whose `renounced` event it persisted (it co-signs no certificate of them, ever: its observer
-   * sends its renouncement again when it asks); `pending` the rounds with an update the trainer was told
+   * sends its renouncement again when it asks); `unmasked` the rounds in which it journaled an
+   * unmask record as a session's leader (the `unmasking` events it persisted, `unmask_record.ts`);
+   * `published` the rounds whose certificate it checked and whose aggregate it journaled (final
+   * or not); `roundFailed` the rounds whose end for this member it journaled (the `round-failed`
+   * events of role participant it persisted, whatever else the journal holds of the round: unlike
+   * `failed`, they need not still count for the current round); `pending` the rounds with an update the trainer was told
    * was accepted and no aggregate; `damaged` the rounds with an update whose journal could not be
    * trusted (moved aside), each given up with `round-failed` naming why — an explicit end, so the
    * update is never silently lost. (Such a round's update may have been committed and certified
@@ -389,6 +401,9 @@ export class Endpoint {
    * (accepted before that was refused: no member leads it), more than {@link ROUND_WINDOW}
    * rounds behind the newest (no member would lead it), or its views are exhausted
    * (`viewLimit`).
+   *
+   * A round it led into its unmask stage ({@link RestorePlan.lead}) has its leader resumed from
+   * the journaled unmask record unless the round was published here or failed for this member.
    */
   restore(state: {
     newestRound?: number;
@@ -399,6 +414,9 @@ export class Endpoint {
     advertised?: ReadonlyMap<number, number>;
     masked?: ReadonlyMap<number, number>;
     renounced?: Iterable<number>;
+    unmasked?: readonly number[];
+    published?: readonly number[];
+    roundFailed?: readonly number[];
     pending?: readonly number[];
     damaged?: readonly { readonly round: number; readonly reason: string }[];
   }): RestorePlan {
@@ -471,7 +489,12 @@ export class Endpoint {
     // Against the window as it stood before these rounds: a round given up as too far ahead
     // never moves the current round, whatever the others given up did to it.
     this.#learn(givenUp, ahead);
-    return { resume, givenUp, ask };
+    // A leader has nothing left to collect in a round decided here, nor in one that ended for
+    // this member (an abandoned round can never be final).
+    const over = new Set([...state.published ?? [], ...state.roundFailed ?? []]);
+    const lead = [...new Set(state.unmasked ?? [])].filter((round) => !over.has(round))
+      .sort((a, b) => a - b);
+    return { resume, givenUp, ask, lead };
   }
 
   /**

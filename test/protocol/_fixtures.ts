@@ -34,6 +34,7 @@ import { RoundKeys } from "../../protocol/round/keys.ts";
 import { leaderOf } from "../../protocol/federation/schedule.ts";
 import { sessionHash, sessionOf } from "../../protocol/federation/session.ts";
 import { MemberSigner } from "../../protocol/federation/signer.ts";
+import { genesisVersion, proposeVersion } from "../../protocol/federation/amendment.ts";
 
 // -------------------------------------------------------------------------------------------------
 // Deterministic randomness.
@@ -100,6 +101,23 @@ export async function federation(options: FederationOptions): Promise<Federation
     members,
   });
   return { roster, signers };
+}
+
+/**
+ * A roster chain: three members (`fed4`'s first three) in version 0, and version 1 adding a fourth
+ * (`fed4`'s last) from round `firstRound`. Slots and version-1 indices are `fed4`'s indices.
+ */
+export async function joinChain(firstRound: number) {
+  const fed3 = await federation({ n: 3 });
+  const fed4 = await federation({ n: 4 });
+  const v0 = genesisVersion(fed3.roster);
+  const v1 = proposeVersion(v0, {
+    previous: v0.hash,
+    version: 1,
+    firstRound,
+    changes: [{ kind: "add", member: fed4.roster.members[3] }],
+  }).next;
+  return { fed4, v0, v1 };
 }
 
 /** A genuine AdvertiseKeys frame of `sender` for (round, view): fresh keys, signed as the roster says. */

@@ -18,21 +18,14 @@ import { admittedMembers } from "../../../protocol/federation/roster_chain.ts";
 import { inlineExpander } from "../../../protocol/math/masking.ts";
 import { ChainEndpoint } from "../../../protocol/round/chain_endpoint.ts";
 import type { Output, ProtocolEvent } from "../../../protocol/round/events.ts";
-import { type Federation, federation, inputsFor, rngFor, verifyFinal } from "../_fixtures.ts";
-
-/** Three members, and version 1 adding a fourth (`fed4`'s last) from round `firstRound`. */
-async function chain(firstRound: number) {
-  const fed3 = await federation({ n: 3 });
-  const fed4 = await federation({ n: 4 });
-  const v0 = genesisVersion(fed3.roster);
-  const v1 = proposeVersion(v0, {
-    previous: v0.hash,
-    version: 1,
-    firstRound,
-    changes: [{ kind: "add", member: fed4.roster.members[3] }],
-  }).next;
-  return { fed4, v0, v1 };
-}
+import {
+  type Federation,
+  federation,
+  inputsFor,
+  joinChain,
+  rngFor,
+  verifyFinal,
+} from "../_fixtures.ts";
 
 /** The CallerError `fn` throws. */
 function callerError(fn: () => unknown): CallerError {
@@ -90,7 +83,7 @@ function finalOf(events: readonly ProtocolEvent[], round: number) {
 }
 
 Deno.test("chain endpoint: rounds before and after a join run under their own version", async () => {
-  const { fed4, v0, v1 } = await chain(3);
+  const { fed4, v0, v1 } = await joinChain(3);
   const versions = [v0, v1];
   // Members by slot: version 0's in roster order, then the joiner.
   const eps = [0, 1, 2, 3].map((i) => endpointOf(fed4, i, versions));
@@ -120,7 +113,7 @@ Deno.test("chain endpoint: rounds before and after a join run under their own ve
 });
 
 Deno.test("chain endpoint: a frame from a member the round's version lacks is refused, blamed on its slot", async () => {
-  const { fed4, v0, v1 } = await chain(3);
+  const { fed4, v0, v1 } = await joinChain(3);
   const eps = [0, 1, 2].map((i) => endpointOf(fed4, i, [v0, v1]));
   // Member 1's advert for round 1 (version 0), delivered as if the joiner (slot 3) sent it.
   const out = await eps[1].submit(1, inputsFor(v0.roster, 1)[1].slice(), 0);
@@ -139,7 +132,7 @@ Deno.test("chain endpoint: a frame from a member the round's version lacks is re
 });
 
 Deno.test("chain endpoint: adoption refuses a version too soon, another d, or another chain", async () => {
-  const { fed4, v0, v1 } = await chain(3);
+  const { fed4, v0, v1 } = await joinChain(3);
   const ep = endpointOf(fed4, 0, [v0]);
   // Current round 0: version 1 from round 3 is past the window (0 + 2).
   assertEquals(ep.checkAdoption([v0, v1]), [v1]);
@@ -170,7 +163,7 @@ Deno.test("chain endpoint: adoption refuses a version too soon, another d, or an
 });
 
 Deno.test("chain endpoint: members admitted while rounds of their versions may be in progress", async () => {
-  const { fed4, v0, v1 } = await chain(3);
+  const { fed4, v0, v1 } = await joinChain(3);
   const ids = fed4.roster.members.map((m) => m.id);
   const v2 = proposeVersion(v1, {
     previous: v1.hash,

@@ -108,7 +108,7 @@ Deno.test("restart after the advert, t = n: resumes in view 1, not blamed, its u
     advertised: new Map([[ROUND, 0]]),
     pending: [ROUND],
   });
-  assertEquals(plan, { resume: [{ round: ROUND, view: 1 }], givenUp: [], ask: [] });
+  assertEquals(plan, { resume: [{ round: ROUND, view: 1 }], givenUp: [], ask: [], lead: [] });
   await net.call(x, () => net.endpoints[x].submit(ROUND, inputs[x].slice(), net.now, 1));
   await net.run({ until: () => net.events("final").length === 4, maxTime: 60_000 });
 
@@ -271,6 +271,7 @@ Deno.test("restore: every pending round is resumed or given up with its reason",
     resume: [],
     givenUp: [],
     ask: [],
+    lead: [],
   });
   e.close();
 });
@@ -371,7 +372,11 @@ Deno.test("a member that committed and crashed is not given up at restart: it as
     committed: new Map([[ROUND, c.view]]),
     pending: [ROUND],
   });
-  assertEquals(plan, { resume: [], givenUp: [], ask: [ROUND] }, "no round-failed by guess");
+  assertEquals(
+    plan,
+    { resume: [], givenUp: [], ask: [ROUND], lead: [] },
+    "no round-failed by guess",
+  );
   await net.call(x, () => net.endpoints[x].ask(ROUND, net.now));
   assertEquals(
     net.sent("outcomeRequest", x).map((w) => [w.to, w.session.view]),
@@ -729,7 +734,7 @@ Deno.test("restore: a masked input sent with no view left is asked about, never 
     masked: new Map([[1, 2]]),
     pending: [1],
   });
-  assertEquals(plan, { resume: [], givenUp: [], ask: [1] });
+  assertEquals(plan, { resume: [], givenUp: [], ask: [1], lead: [] });
   e.close();
 });
 
@@ -924,8 +929,10 @@ Deno.test("a leader killed while the reveals come in resumes from its journaled 
     newestRound: ROUND,
     committed: new Map([[ROUND, 0]]),
     pending: [ROUND],
+    unmasked: [ROUND],
   });
   assertEquals(plan.ask, [ROUND]);
+  assertEquals(plan.lead, [ROUND], "the plan resumes the leader");
   await net.call(x, () => net.endpoints[x].resumeLeader(unmasking.record, net.now));
   assertEquals(net.endpoints[x].leader(ROUND, 0)?.stage, "unmask");
   await net.call(x, () => net.endpoints[x].ask(ROUND, net.now));
