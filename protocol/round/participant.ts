@@ -46,8 +46,9 @@
  * left in some view m (that view may still complete with it), `outcome-unknown`: it never
  * approves or reveals again and asks how the round ended. A member that committed and holds no
  * certificate at its deadline **renounces**: it reports `renounced` (journaled first), signs
- * Leave(r, n − 1; n + 1) — it will never co-sign a certificate of the round — and answers no
- * leader any more. A member in `outcome-unknown` (or renounced) whose evidence holds promises
+ * Leave(r, n − 1; n + 1) — it will never co-sign a certificate of the round — zeroes the round's
+ * ephemeral secrets (the view's keys and held shares, its input: the round ended for them), and
+ * answers no leader any more. A member in `outcome-unknown` (or renounced) whose evidence holds promises
  * p > m (never to commit in a view ≤ m, or renouncements) from `abandonQuorum` members (itself
  * included when it did not commit, or renounced) reports `round-failed` (`abandoned`): no
  * certificate containing its update can gather t co-signatures.
@@ -323,6 +324,17 @@ export class Participant {
     return [...Array(n).keys()].filter((i) => !known.includes(i));
   }
 
+  /**
+   * How many members' share pairs this member still holds, for inspection (a count, nothing
+   * secret): those of its view until it reveals them or leaves the view, and those of views kept
+   * for a rescue. Zero once it revealed, renounced, gave the round up or the round ended here.
+   */
+  get heldShares(): number {
+    let count = this.#view?.held?.size ?? 0;
+    for (const { v } of this.#retained.values()) count += v.held?.size ?? 0;
+    return count;
+  }
+
   /** When the round deadline passes here, until it did (or the round ended). */
   get roundDeadline(): number | undefined {
     return this.#roundDeadline;
@@ -541,18 +553,23 @@ export class Participant {
     const v = this.#view;
     if (v === undefined) return;
     this.#view = undefined;
-    v.keys.wipe();
-    for (const k of v.pairKeys?.values() ?? []) k.fill(0);
-    v.pairKeys?.clear();
-    if (
-      retain && this.#committedView === undefined && v.u3 !== undefined && v.held !== undefined &&
-      v.held.size > 0
-    ) {
-      this.#retained.set(this.#viewNumber, { v });
-      return;
-    }
-    for (const s of v.held?.values() ?? []) s.fill(0);
-    v.held?.clear();
+    const keep = retain && this.#committedView === undefined && v.u3 !== undefined &&
+      v.held !== undefined && v.held.size > 0;
+    zeroView(v, !keep);
+    if (keep) this.#retained.set(this.#viewNumber, { v });
+  }
+
+  /**
+   * Zeroes every ephemeral secret of the round — the view's keys, pair keys and held shares, the
+   * views kept for a rescue, the input — and keeps the view's public state (session, leader,
+   * lists, its Unmask frame): a member that renounced never deals, masks or reveals again, but
+   * still takes the round's certificate or Outcome, checked against the U3 it approved.
+   */
+  #zeroSecrets(): void {
+    if (this.#view !== undefined) zeroView(this.#view);
+    this.#dropRetained();
+    wipe(this.#input);
+    this.#input = undefined;
   }
 
   /** Zeroes the shares of every retained view (see `#retained`) and forgets them. */
@@ -712,11 +729,14 @@ export class Participant {
    * again. It reports `renounced` (the node journals it first, so a restart keeps the promise),
    * signs the renouncement Leave(round, n − 1; n + 1) (`renouncePromise`) and sends it to every
    * other member (it is also its newest Leave, for members that are behind), then checks for
-   * abandonment, counting itself. It still takes a certificate or Outcome (`published`,
-   * `final`): only its co-signature is withheld.
+   * abandonment, counting itself. It zeroes the round's ephemeral secrets first (it never deals,
+   * masks or reveals again). It still takes a certificate or Outcome (`published`, `final`): only
+   * its co-signature is withheld.
    */
   async #renounce(): Promise<Output[]> {
     this.#publication.renounce();
+    // The round ended for this member's secrets: it uses none of them again.
+    this.#zeroSecrets();
     const { frame, sends } = await renouncement(this.#config, this.round);
     this.#leftView = this.#config.roster.members.length - 1;
     this.#leaveFrame = frame;
@@ -1217,4 +1237,17 @@ export class Participant {
       }),
     ];
   }
+}
+
+/**
+ * Zeroes `v`'s ephemeral keys and pair keys and, with `shares`, the share pairs it holds (then
+ * forgotten); its public state (session, leader, lists, Unmask frame) stays.
+ */
+function zeroView(v: ViewState, shares = true): void {
+  v.keys.wipe();
+  for (const k of v.pairKeys?.values() ?? []) k.fill(0);
+  v.pairKeys?.clear();
+  if (!shares) return;
+  for (const s of v.held?.values() ?? []) s.fill(0);
+  v.held?.clear();
 }
