@@ -5,7 +5,8 @@
  * in exactly one certified aggregate or in an explicit `round-failed`; every pending round is
  * resumed or given up with a reason; a member whose round ended without it learns that from the
  * leader of its next view (an Outcome) and stops; views are capped at n; a round published but
- * not final before the restart is made final by asking the members (OutcomeRequest).
+ * not final before the restart is made final by asking the members (OutcomeRequest); a
+ * renouncement is kept across a restart and past the eviction of the seat that made it.
  *
  * @module
  */
@@ -980,4 +981,64 @@ Deno.test("through ChainEndpoint, a member that renounced before a restart never
   assertEquals(net.sent("cosign", x).length, cosigns, "x sent no Cosign after the restart");
   chain.close();
   net.endpoints.forEach((e, i) => i !== x && e.close());
+});
+
+Deno.test("an evicted seat's renouncement is remembered: a later observer of the round never co-signs its certificate", async () => {
+  // Four members, threshold 3. Follower x commits to view 0 of round R, then is killed before
+  // any decision reaches it; the others finish R without it. Restarted without a renouncement
+  // (it had none), its observer asks and, at its deadline from the restart, renounces — live,
+  // so only that seat knows. Then four updates of x's own take the four other seats and the
+  // observer of R (observers go first) is evicted; R's certificate, arriving after that, makes
+  // a new observer of R, which must not co-sign.
+  const R = 2;
+  const fed = await federation({ n: 4, threshold: 3, seed: "evicted-renouncement" });
+  const net = new RestartNet(fed);
+  const x = follower(fed.roster, R, [0]);
+  const decision = (w: { type: string }) => ["certificate", "cosign", "outcome"].includes(w.type);
+  net.hold = (w) => w.to === x && decision(w);
+  const inputs = inputsFor(fed.roster, R);
+  for (const i of all(fed)) {
+    await net.call(i, () => net.endpoints[i].submit(R, inputs[i].slice(), net.now));
+  }
+  await net.run({ until: () => net.events("committed", x).length > 0, maxTime: 60_000 });
+  net.crash(x);
+  await net.run({
+    until: () => all(fed, [x]).every((i) => net.events("final", i).length > 0),
+    maxTime: net.now + 60_000,
+  });
+  const certificate = net.held.find((w) => w.type === "certificate");
+  assert(certificate !== undefined, "R's certificate, held from x");
+  net.take(() => true, net.held);
+
+  const plan = net.restart(x, {
+    newestRound: R,
+    decided: R - 1,
+    committed: new Map([[R, 0]]),
+    pending: [R],
+  });
+  assertEquals(plan.ask, [R]);
+  await net.call(x, () => net.endpoints[x].ask(R, net.now));
+  await net.run({
+    until: () => net.events("renounced", x).length > 0,
+    maxTime: net.now + 2 * fed.roster.roundDeadlineMs,
+  });
+  assertEquals(net.events("renounced", x).map((e) => [e.round, e.view]), [[R, 0]]);
+  net.take(() => true, net.held);
+  net.hold = undefined;
+
+  // Rounds 0, 1, 3 and 4 take the seats; the fifth evicts R's observer (outcome unknown).
+  for (const r of [0, 1, 3, 4]) {
+    const input = inputsFor(fed.roster, r)[x].slice();
+    await net.call(x, () => net.endpoints[x].submit(r, input, net.now));
+  }
+  const evicted = net.events("outcome-unknown", x).filter((e) => e.round === R).at(-1);
+  assert(evicted?.reason.startsWith("evicted"), JSON.stringify(evicted));
+  assertEquals(net.endpoints[x].participant(R), undefined);
+
+  // R is within the window of x's newest round (4): its certificate is checked and taken.
+  const cosigns = net.sent("cosign", x).length;
+  await net.inject(x, certificate.frame, certificate.from);
+  assertEquals(net.events("published", x).map((e) => e.round), [R], "x took R's certificate");
+  assertEquals(net.sent("cosign", x).length, cosigns, "x co-signed nothing of R");
+  net.endpoints.forEach((e) => e.close());
 });
