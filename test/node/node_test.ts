@@ -9,7 +9,9 @@
  *
  * Also: a restart on a prepared journal resumes every pending round within the round window (in
  * the view after the last one it advertised in) and gives up the others — too old, or committed
- * to before the restart — with a log line, a counter and their raw update deleted; a start that fails (the mesh cannot listen,
+ * to before the restart — with a log line, a counter and their raw update deleted; only the
+ * leader of a round neither published nor failed here resumes from its journaled unmask record
+ * (the restore plan's `lead`); a start that fails (the mesh cannot listen,
  * the journal cannot be read) closes the mask workers and frees the mesh's port.
  *
  * @module
@@ -426,6 +428,60 @@ Deno.test({
         assertEquals(about3.map((l) => l.message), [], "nothing asked or reported again");
         assertEquals(node.metrics.get("fedagg_rounds_outcome_unknown_total"), 0);
         assertEquals(node.status().currentRound, 4, "round 3 ended for this member");
+      } finally {
+        await node.stop();
+        closeUnrefdChannels();
+      }
+    });
+  },
+});
+
+Deno.test({
+  name: "node: after a restart only the leader of a round neither published nor failed here " +
+    "resumes from its journaled unmask record",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await withFederation(async ({ dir, file, roster, identityOf }) => {
+      const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
+      const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
+      const nodeDir = `${dir}/unmask-records`;
+      const journal = new Journal(nodeDir, roster);
+      const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
+      // A genuine unmask record of round 4, as its leader journaled it (the journal checks its
+      // shape; only a resumed leader opens it).
+      const net = new EndpointNet(fed);
+      for (const e of net.endpoints) e.restore({ decided: 3 });
+      await net.submit(4, inputsFor(roster, 4));
+      await net.deliver();
+      const [unmasking] = net.events("unmasking");
+      net.close();
+      assert(unmasking !== undefined, "round 4 reached its unmask stage");
+      // Round 2: final. Round 3: committed, then failed for this member. Round 4: committed,
+      // its outcome unknown. Each holds an unmask record.
+      await journal.recordAggregate(await finalRound(fed, 2));
+      await journal.recordUpdate(3, update);
+      await journal.recordCommit(3, 0);
+      await journal.recordFailed(3, 0);
+      await journal.pruneUpdate(3);
+      await journal.recordUpdate(4, update);
+      await journal.recordCommit(4, 0);
+      for (const round of [2, 3, 4]) await journal.recordUnmasking(round, unmasking.record);
+      const logs: Log[] = [];
+      const node = await FedaggNode.start({
+        dir: nodeDir,
+        identity: identityOf(0),
+        rosterFile: file,
+        roster,
+        index: 0,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        log: (level, message, fields) => logs.push({ level, message, fields }),
+        expander: inlineExpander,
+      });
+      try {
+        const resumed = logs.filter((l) => l.message.startsWith("resuming the round's leader"))
+          .map((l) => (l.fields as { round: number }).round);
+        assertEquals(resumed, [4]);
       } finally {
         await node.stop();
         closeUnrefdChannels();
