@@ -386,8 +386,8 @@ export class Endpoint {
    * `published` the rounds whose certificate it checked and whose aggregate it journaled (final
    * or not); `roundFailed` the rounds whose end for this member it journaled (the `round-failed`
    * events of role participant it persisted, whatever else the journal holds of the round: unlike
-   * `failed`, they need not still count for the current round); `pending` the rounds with an update the trainer was told
-   * was accepted and no aggregate; `damaged` the rounds with an update whose journal could not be
+   * `failed`, they need not still count for the current round); `pending` the rounds with an
+   * update the trainer was told was accepted and no aggregate; `damaged` the rounds with an update whose journal could not be
    * trusted (moved aside), each given up with `round-failed` naming why — an explicit end, so the
    * update is never silently lost. (Such a round's update may have been committed and certified
    * elsewhere; the journal no longer says, see `docs/protocol.md` §4.)

@@ -6,7 +6,8 @@
  * attachments went to the members, and the masked sum reveals nothing without the seeds the
  * reveals reconstruct. A leader reports it (`unmasking`) before its UnmaskRequest leaves; a node
  * journals it, and after a restart its endpoint resumes the leader in the unmask stage
- * (`Endpoint.resumeLeader`), which asks its approvers for their reveals again.
+ * (`Endpoint.resumeLeader`), which asks its approvers for their reveals again — for the rounds
+ * its restore plan names (`RestorePlan.lead`: neither published nor failed there).
  *
  * @module
  */
