@@ -392,7 +392,6 @@ function readFrameList(
  */
 export function readUnmaskRequest(env: Envelope, roster: Roster): UnmaskRequest {
   expectType(env, "unmaskRequest");
-  const n = roster.members.length;
   const f = new Fields(env.fields, 3, "unmask-request", env.sender);
   const alive = readMembers(f, 0, "alive", roster);
   const dropped = readMembers(f, 1, "dropped", roster);
@@ -492,7 +491,6 @@ export function certificateFields(c: Certificate, roster: MemberSetForm): Value[
  */
 export function readCertificate(env: Envelope, roster: Roster): Certificate {
   expectType(env, "certificate");
-  const n = roster.members.length;
   const grouped = roster.groups !== undefined;
   const f = new Fields(env.fields, grouped ? 6 : 5, "certificate", env.sender);
   const u2Hash = f.bytes(0, "U2 hash", 32);
