@@ -12,6 +12,7 @@
  */
 import { decode as cborDecode, encode as cborEncode, Tokenizer, Type } from "npm:cborg@6.1.5";
 import { ensure, ProtocolError } from "../errors.ts";
+import { fromMemberBitmap } from "./member_bitmap.ts";
 
 /** A value the canonical encoding can carry. */
 export type Value = number | string | boolean | null | Uint8Array | readonly Value[];
@@ -202,6 +203,22 @@ export class Fields {
       this.#fail(i, name, `an array of at most ${maxLength} elements`);
     }
     return v;
+  }
+
+  /**
+   * A member set of a roster of `n` members in its bitmap form (`member_bitmap.ts`): exactly
+   * ⌈n/8⌉ bytes (else `wrong-length`), no bit set past n − 1 (else `not-member`).
+   */
+  memberBitmap(i: number, name: string, n: number): readonly number[] {
+    const bytes = this.bytes(i, name, Math.ceil(n / 8));
+    const set = fromMemberBitmap(bytes, n);
+    ensure(
+      set !== undefined,
+      "not-member",
+      `${this.#what} field ${i} (${name}) names a member past the roster's ${n}`,
+      this.#peer,
+    );
+    return set;
   }
 
   /** A strictly increasing list of member indices, each < `n` (a canonical member set). */

@@ -556,7 +556,7 @@ export class Leader {
     for (const v of this.#u2) {
       const frame = await this.#seal(
         "shareDelivery",
-        shareDeliveryFields({ u2: this.#u2, entries: byRecipient.get(v)! }, roster.mode),
+        shareDeliveryFields({ u2: this.#u2, entries: byRecipient.get(v)! }, roster),
       );
       out.push({ kind: "send", to: v, frame });
     }
@@ -589,7 +589,7 @@ export class Leader {
     this.#u3Hash = memberSetHash(this.#hash, this.#u3);
     const frame = await this.#seal(
       "consistencyRequest",
-      consistencyRequestFields({ u2: this.#u2, u3: this.#u3 }),
+      consistencyRequestFields({ u2: this.#u2, u3: this.#u3 }, this.#config.roster),
     );
     return [this.#enter("masked", now), ...this.#sendAll(this.#u3, frame)];
   }

@@ -51,8 +51,9 @@ export interface SimulatedFederation {
 }
 
 /**
- * The identities (`node-000`, `node-001`, …, so roster order is creation order) and the roster of
- * a simulated federation named `sim`: stage timeout 1 s, advertise timeout 1 s, view timeout 3 s,
+ * The identities (`node-000`, `node-001`, …, padded to one width so that roster order is creation
+ * order and `signers[i]` signs for roster index i at any n) and the roster of a simulated
+ * federation named `sim`: stage timeout 1 s, advertise timeout 1 s, view timeout 3 s,
  * t = ⌊2n/3⌋ + 1, a sparse graph's degree and threshold per Bell et al. for 5 % corrupt members
  * and the dropout rate (or the given degree with a strict-majority threshold).
  */
@@ -62,12 +63,15 @@ export async function simulatedFederation(
   const { nodes: n, seed } = settings;
   const signers: MemberSigner[] = [];
   const members: Member[] = [];
+  // Ids are zero-padded to one width (at least 3 digits) so that sorting them by id, as the
+  // roster does, keeps creation order: `signers[i]` must sign for roster index i.
+  const width = Math.max(3, String(n - 1).length);
   for (let i = 0; i < n; i++) {
     const rng = labelledRng("fedagg-sim", seed, "identity", i);
     const signer = await MemberSigner.fromSeeds(rng(32), settings.pq ? rng(32) : undefined);
     signers.push(signer);
     members.push({
-      id: `node-${String(i).padStart(3, "0")}`,
+      id: `node-${String(i).padStart(width, "0")}`,
       signingKey: signer.signingKey,
       pqSigningKey: signer.pqSigningKey,
     });

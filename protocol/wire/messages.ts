@@ -6,6 +6,7 @@
  * @module
  */
 import { decode, encode, Fields, type Value } from "../encoding/codec.ts";
+import { memberBitmap } from "../encoding/member_bitmap.ts";
 import {
   ED25519_SIGNATURE_LENGTH,
   ML_DSA65_SIGNATURE_LENGTH,
@@ -73,7 +74,7 @@ export function sparseKeyList(roster: Pick<Roster, "graph" | "groups">): boolean
 /** Fields of a KeyList under the roster's graph (`u1` only in the sparse form). */
 export function keyListFields(k: KeyList, roster: Roster): Value[] {
   if (!sparseKeyList(roster)) return [[...k.adverts]];
-  return [[...(k.u1 ?? [])], [...k.adverts]];
+  return [membersValue(k.u1 ?? [], roster), [...k.adverts]];
 }
 
 /** Parses KeyList fields (the inner frames are checked by the receiver). */
@@ -82,7 +83,7 @@ export function readKeyList(env: Envelope, roster: Roster): KeyList {
   const n = roster.members.length;
   const sparse = sparseKeyList(roster);
   const f = new Fields(env.fields, sparse ? 2 : 1, "key-list", env.sender);
-  const u1 = sparse ? f.members(0, "U1", n) : undefined;
+  const u1 = sparse ? readMembers(f, 0, "U1", roster) : undefined;
   const list = f.list(sparse ? 1 : 0, "adverts", n);
   const adverts = list.map((a, i) => {
     ensure(a instanceof Uint8Array, "malformed", `key-list advert ${i} is not bytes`, env.sender);
@@ -145,9 +146,15 @@ export interface ShareDelivery {
   readonly entries: readonly ShareEntry[];
 }
 
-/** Fields of a ShareDelivery message under the roster's mode (without the leader-only wraps). */
-export function shareDeliveryFields(d: ShareDelivery, mode: Roster["mode"]): Value[] {
-  return [d.u2, d.entries.map((e) => entryFields(e, mode, false))];
+/**
+ * Fields of a ShareDelivery message under the roster's mode (without the leader-only wraps) and
+ * member-set form ({@link compactMemberSets}).
+ */
+export function shareDeliveryFields(
+  d: ShareDelivery,
+  roster: MemberSetForm & Pick<Roster, "mode">,
+): Value[] {
+  return [membersValue(d.u2, roster), d.entries.map((e) => entryFields(e, roster.mode, false))];
 }
 
 /** Parses ShareDelivery fields for `recipient`. */
@@ -155,7 +162,7 @@ export function readShareDelivery(env: Envelope, roster: Roster, recipient: numb
   expectType(env, "shareDelivery");
   const n = roster.members.length;
   const f = new Fields(env.fields, 2, "share-delivery", env.sender);
-  const u2 = f.members(0, "U2", n);
+  const u2 = readMembers(f, 0, "U2", roster);
   const list = f.list(1, "entries", n);
   return {
     u2,
@@ -204,17 +211,16 @@ export interface ConsistencyRequest {
   readonly u3: readonly number[];
 }
 
-/** Fields of a ConsistencyRequest message. */
-export function consistencyRequestFields(c: ConsistencyRequest): Value[] {
-  return [c.u2, c.u3];
+/** Fields of a ConsistencyRequest message (member sets in the roster's form). */
+export function consistencyRequestFields(c: ConsistencyRequest, roster: MemberSetForm): Value[] {
+  return [membersValue(c.u2, roster), membersValue(c.u3, roster)];
 }
 
 /** Parses ConsistencyRequest fields. */
 export function readConsistencyRequest(env: Envelope, roster: Roster): ConsistencyRequest {
   expectType(env, "consistencyRequest");
-  const n = roster.members.length;
   const f = new Fields(env.fields, 2, "consistency-request", env.sender);
-  return { u2: f.members(0, "U2", n), u3: f.members(1, "U3", n) };
+  return { u2: readMembers(f, 0, "U2", roster), u3: readMembers(f, 1, "U3", roster) };
 }
 
 /** Approval: a member's signature on (session, H(U2), H(U3)). */
@@ -254,6 +260,33 @@ export interface UnmaskRequest {
  */
 export function compactApprovals(roster: Pick<Roster, "graph">): boolean {
   return roster.graph.kind === "harary" && roster.graph.committee !== undefined;
+}
+
+/** What a message's member sets are encoded by: the roster's graph and its size. */
+export type MemberSetForm = Pick<Roster, "graph" | "members">;
+
+/**
+ * Whether a roster's messages carry member sets (U1, U2, U3, dropped) as bitmaps
+ * (`encoding/member_bitmap.ts`, ⌈n/8⌉ bytes) instead of lists of indices (≈ 3 bytes per member
+ * past 255 members): the rosters with an approval committee, as for {@link compactApprovals}.
+ * There every member receives several sets of up to n members per round, which made the leader's
+ * bytes grow as n² (≈ 5 lists of 27 KB to each of 10⁴ members). Other rosters keep the lists,
+ * byte for byte. Either way a set has one encoding, so signatures and hashes over frames are
+ * unaffected by the choice.
+ */
+export function compactMemberSets(roster: Pick<Roster, "graph">): boolean {
+  return compactApprovals(roster);
+}
+
+/** A member set as the roster's messages carry it ({@link compactMemberSets}). */
+function membersValue(set: readonly number[], roster: MemberSetForm): Value {
+  return compactMemberSets(roster) ? memberBitmap(set, roster.members.length) : [...set];
+}
+
+/** Member set field `i` in the roster's form ({@link compactMemberSets}). */
+function readMembers(f: Fields, i: number, name: string, roster: MemberSetForm): readonly number[] {
+  const n = roster.members.length;
+  return compactMemberSets(roster) ? f.memberBitmap(i, name, n) : f.members(i, name, n);
 }
 
 /** The approvals field: the frames themselves, or (compact form) `[signer, ed25519, mlDsa65]`. */
@@ -332,8 +365,12 @@ function readApprovals(
  * Fields of an UnmaskRequest message under `roster` (approvals compact when it has a committee,
  * {@link compactApprovals}).
  */
-export function unmaskRequestFields(u: UnmaskRequest, roster: Pick<Roster, "graph">): Value[] {
-  return [u.alive, u.dropped, approvalsValue(u.approvals, roster)];
+export function unmaskRequestFields(u: UnmaskRequest, roster: MemberSetForm): Value[] {
+  return [
+    membersValue(u.alive, roster),
+    membersValue(u.dropped, roster),
+    approvalsValue(u.approvals, roster),
+  ];
 }
 
 function readFrameList(
@@ -355,10 +392,9 @@ function readFrameList(
  */
 export function readUnmaskRequest(env: Envelope, roster: Roster): UnmaskRequest {
   expectType(env, "unmaskRequest");
-  const n = roster.members.length;
   const f = new Fields(env.fields, 3, "unmask-request", env.sender);
-  const alive = f.members(0, "alive", n);
-  const dropped = f.members(1, "dropped", n);
+  const alive = readMembers(f, 0, "alive", roster);
+  const dropped = readMembers(f, 1, "dropped", roster);
   const hashes = () => {
     const h = sessionHash(env.session);
     return {
@@ -436,9 +472,10 @@ export interface CertifiedGroups {
  * with groups a sixth, `[seed, [included group…]]`, or `[seed, [included group…], robustHash]`
  * under a robust rule.
  */
-export function certificateFields(c: Certificate, roster: Pick<Roster, "graph">): Value[] {
+export function certificateFields(c: Certificate, roster: MemberSetForm): Value[] {
   const approvals = approvalsValue(c.approvals, roster);
-  const fields: Value[] = [c.u2Hash, c.u3, approvals, c.aggregateHash, c.totalWeight];
+  const u3 = membersValue(c.u3, roster);
+  const fields: Value[] = [c.u2Hash, u3, approvals, c.aggregateHash, c.totalWeight];
   if (c.groups !== undefined) {
     const { seed, included, robustHash } = c.groups;
     fields.push(
@@ -454,11 +491,10 @@ export function certificateFields(c: Certificate, roster: Pick<Roster, "graph">)
  */
 export function readCertificate(env: Envelope, roster: Roster): Certificate {
   expectType(env, "certificate");
-  const n = roster.members.length;
   const grouped = roster.groups !== undefined;
   const f = new Fields(env.fields, grouped ? 6 : 5, "certificate", env.sender);
   const u2Hash = f.bytes(0, "U2 hash", 32);
-  const u3 = f.members(1, "U3", n);
+  const u3 = readMembers(f, 1, "U3", roster);
   const hashes = () => ({ u2Hash, u3Hash: memberSetHash(sessionHash(env.session), u3) });
   const certificate = {
     u2Hash,

@@ -19,9 +19,11 @@ import {
   encodeFinalCertificate,
   verifyFinalCertificate,
 } from "../../../protocol/certificate/final.ts";
-import { ProtocolError } from "../../../protocol/errors.ts";
+import { ProtocolError, type RefusalCode } from "../../../protocol/errors.ts";
 import { abandonSigners, RoundLeaves } from "../../../protocol/round/leave_evidence.ts";
 import { openFrame, sealFrame } from "../../../protocol/wire/frame.ts";
+import { memberBitmap } from "../../../protocol/encoding/member_bitmap.ts";
+import { fieldsOf } from "../_frames.ts";
 import { cosignFields, unmaskRequestFields } from "../../../protocol/wire/messages.ts";
 import { all, assertRefused } from "../_fixtures.ts";
 import type { Federation } from "../_federation.ts";
@@ -272,3 +274,39 @@ Deno.test("committee: abandoning needs t_C committee Leaves besides the roster-w
   );
   await Promise.resolve();
 });
+
+for (const { name, pq } of MODES) {
+  Deno.test(`committee (${name}): member sets travel as ⌈n/8⌉-byte bitmaps; a bitmap too long or short, naming a member past n, or a list of indices is refused naming the leader`, () =>
+    scenario({ ...COMMITTEE, pq }, async (fed) => {
+      const L = fed.leader(0);
+      const [x] = fed.others([L]);
+      await fed.submitAll(0);
+      fed.hold = (w) => w.type === "consistencyRequest";
+      await fed.deliver();
+      fed.hold = undefined;
+      const genuine = fed.held.find((w) => w.to === x)!;
+      const [u2, u3] = fieldsOf(genuine.frame) as [Uint8Array, Uint8Array];
+      // n = 10: two bytes each, the genuine sets (every member submitted and masked).
+      assertEquals([u2, u3], [memberBitmap(all(fed), 10), memberBitmap(all(fed), 10)]);
+      const request = (a: unknown, b: unknown) =>
+        sealFrame(
+          "consistencyRequest",
+          fed.session(0),
+          L,
+          [a, b] as never,
+          fed.signers[L],
+          fed.roster.mode,
+        );
+      const expect = async (frame: Uint8Array, code: RefusalCode) =>
+        assertRefused(await fed.inject(x, frame, L), code, L);
+      await expect(await request(u2, new Uint8Array([...u3, 0])), "wrong-length");
+      await expect(await request(u2, u3.subarray(0, 1)), "wrong-length");
+      // Bit 10 (byte 1, bit 2) names member 10 of a 10-member roster.
+      await expect(await request(u2, new Uint8Array([u3[0], u3[1] | 0b100])), "not-member");
+      await expect(await request(all(fed), u3), "malformed");
+      // The genuine request is then taken: x approves.
+      fed.release();
+      await fed.deliver();
+      assert(fed.sent("approval", x, 0).length > 0, "x approved the genuine request");
+    }));
+}

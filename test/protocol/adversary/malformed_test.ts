@@ -229,7 +229,10 @@ Deno.test(
       await expect(x, await cr(cu2, "all"), "malformed", L);
       await expect(
         x,
-        await byLeader("consistencyRequest", consistencyRequestFields({ u2: cu2, u3: [x] })),
+        await byLeader(
+          "consistencyRequest",
+          consistencyRequestFields({ u2: cu2, u3: [x] }, fed.roster),
+        ),
         "inconsistent-lists",
         L,
       );

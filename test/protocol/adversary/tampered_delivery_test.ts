@@ -226,7 +226,7 @@ async function forgeEntry(
     const replacement = await make({ fed, hash, leader, sender, victim, genuine, forged });
     const entries = delivery.entries.map((e) => (e.peer === sender ? replacement : e));
     return await reseal(w.frame, fed.signers[leader], roster.mode, {
-      fields: () => shareDeliveryFields({ u2: delivery.u2, entries }, roster.mode),
+      fields: () => shareDeliveryFields({ u2: delivery.u2, entries }, roster),
     });
   } finally {
     senderKeys.wipe();

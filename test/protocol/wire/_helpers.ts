@@ -195,7 +195,7 @@ export function largest(
         fields: shareDeliveryFields({
           u2: all(f),
           entries: all(f).slice(0, last).map((s) => entry(f, s, last, s, false)),
-        }, roster.mode),
+        }, roster),
       };
     case "maskedInput":
       return {
@@ -204,7 +204,7 @@ export function largest(
         body: vector,
       };
     case "consistencyRequest":
-      return { sender: 0, fields: consistencyRequestFields({ u2: all(f), u3: all(f) }) };
+      return { sender: 0, fields: consistencyRequestFields({ u2: all(f), u3: all(f) }, roster) };
     case "approval":
       return { sender: last, fields: approvalFields({ u2Hash: f.rng(32), u3Hash: f.rng(32) }) };
     case "unmaskRequest":

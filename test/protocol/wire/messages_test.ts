@@ -235,7 +235,11 @@ Deno.test("messages: readers refuse fields of the wrong shape", async () => {
   const read = readShareKeys(await shares(1, [e(1, 2), e(1, 3)]), roster);
   assertEquals(read.entries.map((x) => x.leaf), [0, 1], "a ShareKeys leaf index is its position");
   const delivered = (entries: ShareEntry[], mode: Roster["mode"]) =>
-    open("shareDelivery", 0, shareDeliveryFields({ u2: [0, 1, 2, 3], entries }, mode));
+    open(
+      "shareDelivery",
+      0,
+      shareDeliveryFields({ u2: [0, 1, 2, 3], entries }, { ...roster, mode }),
+    );
   const d = (sender: number) => entry(f, sender, 3, sender, false);
   assertEquals(
     readShareDelivery(await delivered([d(1)], roster.mode), roster, 3).entries[0].signature

@@ -180,7 +180,7 @@ Deno.test("messages: classical share entries keep their wire form (no signature 
   );
   const delivery = { u2: [0, 1, 2], entries: [entry(f, 0, 2, 0, false), entry(f, 1, 2, 1, false)] };
   assertEquals(
-    encode(shareDeliveryFields(delivery, roster.mode)),
+    encode(shareDeliveryFields(delivery, roster)),
     encode([
       delivery.u2,
       delivery.entries.map((e) => [e.peer, e.sealed, e.shareKemCt, e.maskKemCt]),
