@@ -7,6 +7,17 @@
  * `plainError / robustError`, marked against the issue's bar: ✓ when robustError ≤ plainError/10
  * (scale, sign flip) or ≤ max(plainError, 1.5 × none) (noise, ALIE, IPM), ✗ otherwise.
  *
+ * After the rules of each group size comes an "oracle" line (`scripts/robust_oracle.ts`): the
+ * weighted mean of the unpoisoned groups' members, what a perfect rule that knows the attackers
+ * could publish, with its error against the same honest mean in place of robustError (its
+ * "none" is 0: without attackers it is the honest mean). Where the oracle is ✗, no rule that
+ * discards the poisoned groups meets that bar except by chance. The partition seed hashes the
+ * roster, rule included, so each rule's round has its own partition, attackers and plainError:
+ * the oracle line is the round of the first rule in `--rules` (named in the line), and with
+ * `--json` every cell also carries its own round's `oracle`. It needs no extra rounds: the oracle
+ * is computed from the round's honest inputs, redrawn as the simulator draws them and checked
+ * against the simulator's robustError (a mismatch stops the table). `--rules` may not be empty.
+ *
  *   deno run --allow-read --allow-env --allow-sys=cpus scripts/robust_sim_table.ts \
  *     [--spreads iid,0.5,0.25,0.1] [--sizes 1,2,4,8] [--groups 15] [--byzantine 7] [--dim 1000] \
  *     [--seed 7] [--rules "median;median,tau=2;geomedian,tau=2"] [--json]
@@ -18,6 +29,8 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { describeRobustRule, parseRobustRule, type RobustRule } from "../protocol/mod.ts";
 import { type Attack, simulate } from "../protocol/sim/mod.ts";
+import type { CertifiedGroupSums } from "../protocol/certificate/group_sums.ts";
+import { oracleReference, relativeError, simulatedHonestInputs } from "./robust_oracle.ts";
 
 const args = parseArgs(Deno.args, {
   string: ["spreads", "sizes", "groups", "byzantine", "dim", "seed", "rules"],
@@ -65,10 +78,24 @@ function ruleOf(spec: string): RobustRule {
   }
   return parseRobustRule(rule);
 }
-const rules = String(args.rules).split(";").map(ruleOf);
+const rules = String(args.rules).split(";").filter((r) => r !== "").map(ruleOf);
+if (rules.length === 0) {
+  console.error("robust_sim_table: --rules needs at least one rule");
+  Deno.exit(2);
+}
+/** The simulator's defaults, which the oracle's redraw of the inputs needs. */
+const CLIP = 1;
+const MAX_WEIGHT = 100;
 
 let allExact = true;
-async function run(m: number, rule: RobustRule, attack: Attack, byzantine: number, spread: number) {
+async function run(
+  m: number,
+  rule: RobustRule,
+  attack: Attack,
+  byzantine: number,
+  spread: number,
+): Promise<{ plain: number; robust: number; ok: boolean; oracle?: number }> {
+  let certified: CertifiedGroupSums | undefined;
   const report = await simulate({
     nodes: G * m,
     dim: DIM,
@@ -78,20 +105,65 @@ async function run(m: number, rule: RobustRule, attack: Attack, byzantine: numbe
     seed: SEED,
     pq: false,
     rounds: 1,
+    clip: CLIP,
+    maxWeight: MAX_WEIGHT,
     groups: { count: G, minGroups: G, allowSmallGroups: m < 4 },
     robust: rule,
     ...(byzantine > 0 ? { byzantine } : {}),
     attack,
     spread,
+    onGroups: (_, groups) => (certified = groups),
   });
   const r = report.rounds[0];
   allExact &&= r.exact && r.verified;
-  return { plain: r.plainError!, robust: r.robustError!, ok: r.exact && r.verified };
+  const out = { plain: r.plainError!, robust: r.robustError!, ok: r.exact && r.verified };
+  if (byzantine === 0 || certified === undefined || r.groups === undefined) return out;
+  return {
+    ...out,
+    oracle: oracle(m, spread, certified, r.groups, r.byzantine ?? [], r.robustError!),
+  };
+}
+
+/**
+ * The oracle's error for a round (`robust_oracle.ts`), after checking that the honest inputs it
+ * redraws give the simulator's own robustError for the published result.
+ */
+function oracle(
+  m: number,
+  spread: number,
+  certified: CertifiedGroupSums,
+  groups: readonly { members: readonly string[] }[],
+  byzantineIds: readonly string[],
+  robustError: number,
+): number {
+  const index = new Map<string, number>();
+  for (const g of certified.included) {
+    g.members.forEach((i, k) => index.set(groups[g.group].members[k], i));
+  }
+  const byzantine = byzantineIds.map((id) => index.get(id)!);
+  const members = [...index.values()];
+  const inputs = simulatedHonestInputs({
+    nodes: G * m,
+    dim: DIM,
+    clip: CLIP,
+    maxWeight: MAX_WEIGHT,
+    spread,
+    seed: SEED,
+    round: 0,
+  });
+  const ref = oracleReference(inputs, certified.partition, members, byzantine, CLIP);
+  const check = relativeError(certified.robust!.result, ref.honest);
+  if (!(Math.abs(check - robustError) <= 1e-12 * Math.max(1, robustError))) {
+    throw new Error(
+      `oracle: the redrawn honest inputs give robustError ${check}, the simulator ${robustError}`,
+    );
+  }
+  return ref.oracleError;
 }
 
 const fmt = (
   x: number,
-) => (x >= 100 ? x.toFixed(0) : x >= 0.01 ? x.toPrecision(3) : x.toPrecision(2));
+) => (x === 0 ? "0" : x >= 100 ? x.toFixed(0) : x >= 0.01 ? x.toPrecision(3) : x.toPrecision(2));
 const rows: Record<string, unknown>[] = [];
 for (const spread of spreads) {
   const h = spread === Infinity ? "iid" : String(spread);
@@ -102,7 +174,9 @@ for (const spread of spreads) {
     `| -: | --------: | ---- | ---: | ${ATTACKS.map(() => "---:").join(" | ")} |`,
   ];
   for (const m of sizes) {
-    for (const rule of rules) {
+    const plains: number[] = [];
+    const oracles: number[] = [];
+    for (const [ruleIndex, rule] of rules.entries()) {
       const none = await run(m, rule, { kind: "signflip" }, 0, spread);
       const cells: string[] = [];
       const row: Record<string, unknown> = {
@@ -111,13 +185,23 @@ for (const spread of spreads) {
         rule: describeRobustRule(rule),
         none: none.robust,
       };
-      for (const a of ATTACKS) {
+      for (const [k, a] of ATTACKS.entries()) {
         const r = await run(m, rule, a.attack, K, spread);
+        if (ruleIndex === 0) {
+          plains[k] = r.plain;
+          oracles[k] = r.oracle!;
+        }
         const pass = a.bar === "tenth"
           ? r.robust <= r.plain / 10
           : r.robust <= Math.max(r.plain, 1.5 * none.robust);
         cells.push(`${fmt(r.plain)} / ${fmt(r.robust)} ${pass ? "✓" : "✗"}`);
-        row[a.name] = { plain: r.plain, robust: r.robust, pass, exactAndVerified: r.ok };
+        row[a.name] = {
+          plain: r.plain,
+          robust: r.robust,
+          pass,
+          exactAndVerified: r.ok,
+          oracle: r.oracle,
+        };
       }
       rows.push(row);
       lines.push(
@@ -126,6 +210,22 @@ for (const spread of spreads) {
         } |`,
       );
     }
+    const first = describeRobustRule(rules[0]);
+    const row: Record<string, unknown> = {
+      spread: h,
+      m,
+      rule: `oracle (${first}'s round)`,
+      none: 0,
+    };
+    const cells = ATTACKS.map((a, k) => {
+      const pass = a.bar === "tenth" ? oracles[k] <= plains[k] / 10 : oracles[k] <= plains[k];
+      row[a.name] = { plain: plains[k], robust: oracles[k], pass };
+      return `${fmt(plains[k])} / ${fmt(oracles[k])} ${pass ? "✓" : "✗"}`;
+    });
+    rows.push(row);
+    lines.push(
+      `| ${m} | ${K} of ${G * m} | oracle (${first}'s round) | 0 | ${cells.join(" | ")} |`,
+    );
   }
   if (!args.json) console.log(lines.join("\n") + "\n");
 }
