@@ -5,7 +5,11 @@
  * rule's `robustError` is measured against. It is a reference for the table, not a rule: no member
  * could compute it, because nobody knows the attackers.
  *
- * Even this oracle misses h, because h also holds the honest members of the poisoned groups
+ * A second, weight-blind oracle ({@link weightBlindOracle}) averages the unpoisoned groups' means
+ * alike, as a rule must (group weights are self-reported, so every rule ignores them): it is the
+ * reference for what a rule in this design could reach, the weighted one for any rule at all.
+ *
+ * Even the weighted oracle misses h, because h also holds the honest members of the poisoned groups
  * (their updates reach the leader only mixed with an attacker's) and the oracle leaves them out.
  * Where the oracle's error is above a bar, no rule that discards poisoned groups meets that bar
  * except by chance: that is a measured reference, not a theorem about every conceivable rule (a
@@ -120,7 +124,36 @@ export function relativeError(a: ArrayLike<number>, h: ArrayLike<number>): numbe
   return Math.sqrt(num / den);
 }
 
-/** The oracle of one round: the honest mean h, the oracle's result and its error against h. */
+/**
+ * The plain average of the means of `partition`'s groups that hold none of `byzantine` (each group
+ * mean weighted by its members' weights within the group, the groups then counted alike): what a
+ * perfect rule that knew the attackers but, like every rule here, ignored the self-reported group
+ * weights could publish. Only members in `members` count; a group with none of them is skipped.
+ * Refuses (RangeError) when no unpoisoned group has a member in `members`, and what
+ * {@link weightedClippedMean} refuses.
+ */
+export function weightBlindOracle(
+  inputs: SimulatedHonestInputs,
+  partition: readonly (readonly number[])[],
+  members: readonly number[],
+  byzantine: readonly number[],
+  clip: number,
+): Float64Array {
+  const bad = new Set(byzantine);
+  const survivors = new Set(members);
+  const means = partition
+    .filter((g) => !g.some((m) => bad.has(m)))
+    .map((g) => g.filter((m) => survivors.has(m)))
+    .filter((g) => g.length > 0)
+    .map((g) => weightedClippedMean(inputs.updates, inputs.weights, g, clip));
+  if (means.length === 0) throw new RangeError("no unpoisoned group has a member: no oracle");
+  const out = new Float64Array(means[0].length);
+  for (const mean of means) for (let j = 0; j < out.length; j++) out[j] += mean[j];
+  for (let j = 0; j < out.length; j++) out[j] /= means.length;
+  return out;
+}
+
+/** The oracle of one round: the honest mean h, the oracles' results and their errors against h. */
 export interface OracleReference {
   /** h: the weighted mean of every honest member (what `robustError` is measured against). */
   readonly honest: Float64Array;
@@ -128,13 +161,17 @@ export interface OracleReference {
   readonly oracle: Float64Array;
   /** ‖oracle − h‖ / ‖h‖. */
   readonly oracleError: number;
+  /** {@link weightBlindOracle}: the unpoisoned groups' means averaged alike. */
+  readonly weightBlind: Float64Array;
+  /** ‖weightBlind − h‖ / ‖h‖. */
+  readonly weightBlindError: number;
 }
 
 /**
  * The oracle of a round whose members `members` (the certified survivors) were partitioned into
  * `partition`, `byzantine` of them attacking, with honest inputs `inputs` and clip `clip`:
  * h over the honest survivors, the oracle over the honest survivors in groups without an
- * attacker. Refuses (RangeError) what {@link weightedClippedMean} and {@link unpoisonedMembers}
+ * attacker, and the weight-blind oracle over those groups' means. Refuses (RangeError) what {@link weightedClippedMean} and {@link unpoisonedMembers}
  * refuse.
  */
 export function oracleReference(
@@ -154,5 +191,12 @@ export function oracleReference(
   );
   const clean = unpoisonedMembers(partition, byzantine).filter((m) => survivors.has(m));
   const oracle = weightedClippedMean(inputs.updates, inputs.weights, clean, clip);
-  return { honest, oracle, oracleError: relativeError(oracle, honest) };
+  const weightBlind = weightBlindOracle(inputs, partition, members, byzantine, clip);
+  return {
+    honest,
+    oracle,
+    oracleError: relativeError(oracle, honest),
+    weightBlind,
+    weightBlindError: relativeError(weightBlind, honest),
+  };
 }

@@ -7,11 +7,14 @@
  * `plainError / robustError`, marked against the issue's bar: ✓ when robustError ≤ plainError/10
  * (scale, sign flip) or ≤ max(plainError, 1.5 × none) (noise, ALIE, IPM), ✗ otherwise.
  *
- * After the rules of each group size comes an "oracle" line (`scripts/robust_oracle.ts`): the
- * weighted mean of the unpoisoned groups' members, what a perfect rule that knows the attackers
- * could publish, with its error against the same honest mean in place of robustError (its
- * "none" is 0: without attackers it is the honest mean). Where the oracle is ✗, no rule that
- * discards the poisoned groups meets that bar except by chance. The partition seed hashes the
+ * After the rules of each group size come two "oracle" lines (`scripts/robust_oracle.ts`), each
+ * with its error against the same honest mean in place of robustError: the weighted mean of the
+ * unpoisoned groups' members, what a perfect rule that knows the attackers could publish (its
+ * "none" is 0: without attackers it is the honest mean), and the weight-blind oracle, the plain
+ * average of the unpoisoned groups' means, what such a rule could publish if it also ignored the
+ * self-reported weights as every rule here must (its "none" is the average of all group means).
+ * Where an oracle is ✗, no rule that discards the poisoned groups (and, for the weight-blind one,
+ * ignores weights) meets that bar except by chance. The partition seed hashes the
  * roster, rule included, so each rule's round has its own partition, attackers and plainError:
  * the oracle line is the round of the first rule in `--rules` (named in the line), and with
  * `--json` every cell also carries its own round's `oracle`. It needs no extra rounds: the oracle
@@ -94,7 +97,9 @@ async function run(
   attack: Attack,
   byzantine: number,
   spread: number,
-): Promise<{ plain: number; robust: number; ok: boolean; oracle?: number }> {
+): Promise<
+  { plain: number; robust: number; ok: boolean; oracle?: number; weightBlind?: number }
+> {
   let certified: CertifiedGroupSums | undefined;
   const report = await simulate({
     nodes: G * m,
@@ -117,15 +122,12 @@ async function run(
   const r = report.rounds[0];
   allExact &&= r.exact && r.verified;
   const out = { plain: r.plainError!, robust: r.robustError!, ok: r.exact && r.verified };
-  if (byzantine === 0 || certified === undefined || r.groups === undefined) return out;
-  return {
-    ...out,
-    oracle: oracle(m, spread, certified, r.groups, r.byzantine ?? [], r.robustError!),
-  };
+  if (certified === undefined || r.groups === undefined) return out;
+  return { ...out, ...oracle(m, spread, certified, r.groups, r.byzantine ?? [], r.robustError!) };
 }
 
 /**
- * The oracle's error for a round (`robust_oracle.ts`), after checking that the honest inputs it
+ * The oracles' errors for a round (`robust_oracle.ts`), after checking that the honest inputs it
  * redraws give the simulator's own robustError for the published result.
  */
 function oracle(
@@ -135,7 +137,7 @@ function oracle(
   groups: readonly { members: readonly string[] }[],
   byzantineIds: readonly string[],
   robustError: number,
-): number {
+): { oracle: number; weightBlind: number } {
   const index = new Map<string, number>();
   for (const g of certified.included) {
     g.members.forEach((i, k) => index.set(groups[g.group].members[k], i));
@@ -158,7 +160,7 @@ function oracle(
       `oracle: the redrawn honest inputs give robustError ${check}, the simulator ${robustError}`,
     );
   }
-  return ref.oracleError;
+  return { oracle: ref.oracleError, weightBlind: ref.weightBlindError };
 }
 
 const fmt = (
@@ -174,10 +176,12 @@ for (const spread of spreads) {
     `| -: | --------: | ---- | ---: | ${ATTACKS.map(() => "---:").join(" | ")} |`,
   ];
   for (const m of sizes) {
-    const plains: number[] = [];
-    const oracles: number[] = [];
+    /** The first rule's round per attack: its plainError and the oracles' errors. */
+    const first: { plain: number; oracle: number; weightBlind: number }[] = [];
+    let blindNone = NaN;
     for (const [ruleIndex, rule] of rules.entries()) {
       const none = await run(m, rule, { kind: "signflip" }, 0, spread);
+      if (ruleIndex === 0) blindNone = none.weightBlind!;
       const cells: string[] = [];
       const row: Record<string, unknown> = {
         spread: h,
@@ -188,8 +192,7 @@ for (const spread of spreads) {
       for (const [k, a] of ATTACKS.entries()) {
         const r = await run(m, rule, a.attack, K, spread);
         if (ruleIndex === 0) {
-          plains[k] = r.plain;
-          oracles[k] = r.oracle!;
+          first[k] = { plain: r.plain, oracle: r.oracle!, weightBlind: r.weightBlind! };
         }
         const pass = a.bar === "tenth"
           ? r.robust <= r.plain / 10
@@ -201,6 +204,7 @@ for (const spread of spreads) {
           pass,
           exactAndVerified: r.ok,
           oracle: r.oracle,
+          weightBlindOracle: r.weightBlind,
         };
       }
       rows.push(row);
@@ -210,22 +214,25 @@ for (const spread of spreads) {
         } |`,
       );
     }
-    const first = describeRobustRule(rules[0]);
-    const row: Record<string, unknown> = {
-      spread: h,
-      m,
-      rule: `oracle (${first}'s round)`,
-      none: 0,
-    };
-    const cells = ATTACKS.map((a, k) => {
-      const pass = a.bar === "tenth" ? oracles[k] <= plains[k] / 10 : oracles[k] <= plains[k];
-      row[a.name] = { plain: plains[k], robust: oracles[k], pass };
-      return `${fmt(plains[k])} / ${fmt(oracles[k])} ${pass ? "✓" : "✗"}`;
-    });
-    rows.push(row);
-    lines.push(
-      `| ${m} | ${K} of ${G * m} | oracle (${first}'s round) | 0 | ${cells.join(" | ")} |`,
-    );
+    const round = describeRobustRule(rules[0]);
+    for (const kind of ["weighted", "weight-blind"] as const) {
+      const label = `oracle, ${kind} (${round}'s round)`;
+      const noneError = kind === "weighted" ? 0 : blindNone;
+      const row: Record<string, unknown> = { spread: h, m, rule: label, none: noneError };
+      const cells = ATTACKS.map((a, k) => {
+        const { plain } = first[k];
+        const error = kind === "weighted" ? first[k].oracle : first[k].weightBlind;
+        const pass = a.bar === "tenth"
+          ? error <= plain / 10
+          : error <= Math.max(plain, 1.5 * noneError);
+        row[a.name] = { plain, robust: error, pass };
+        return `${fmt(plain)} / ${fmt(error)} ${pass ? "✓" : "✗"}`;
+      });
+      rows.push(row);
+      lines.push(
+        `| ${m} | ${K} of ${G * m} | ${label} | ${fmt(noneError)} | ${cells.join(" | ")} |`,
+      );
+    }
   }
   if (!args.json) console.log(lines.join("\n") + "\n");
 }

@@ -8,6 +8,7 @@ import {
   relativeError,
   simulatedHonestInputs,
   unpoisonedMembers,
+  weightBlindOracle,
   weightedClippedMean,
 } from "../../scripts/robust_oracle.ts";
 import { simulate } from "../../protocol/sim/mod.ts";
@@ -53,6 +54,28 @@ Deno.test("oracleReference: h over the honest survivors, the oracle over clean g
   assertEquals([...short.honest], [1, 2 / 3]);
   assertEquals([...short.oracle], [1, 0]);
   assertEquals(relativeError([1, 0], [1, 2 / 3]), short.oracleError);
+});
+
+Deno.test("weightBlindOracle: clean groups' means counted alike (hand-worked)", () => {
+  const inputs = {
+    updates: [[1], [3], [9], [0], [-1]].map((u) => Float32Array.from(u)),
+    weights: [1, 3, 1, 1, 2],
+  };
+  const partition = [[0, 1], [2, 3], [4]];
+  // group {0, 1}: (1·1 + 3·3) / 4 = 2.5, group {4}: −1, group {2, 3} holds the attacker 2:
+  // (2.5 + (−1)) / 2 = 0.75, where the weighted oracle is (1 + 9 − 2) / 6 = 4/3
+  assertEquals([...weightBlindOracle(inputs, partition, [0, 1, 2, 3, 4], [2], 5)], [0.75]);
+  const ref = oracleReference(inputs, partition, [0, 1, 2, 3, 4], [2], 5);
+  assertEquals([...ref.oracle], [8 / 6]);
+  assertEquals([...ref.weightBlind], [0.75]);
+  assertEquals(ref.weightBlindError, relativeError([0.75], ref.honest));
+  // member 4 did not survive: its group is skipped, not averaged in as empty
+  assertEquals([...weightBlindOracle(inputs, partition, [0, 1, 2, 3], [2], 5)], [2.5]);
+  assertThrows(
+    () => weightBlindOracle(inputs, partition, [2, 3, 4], [2, 4], 5),
+    RangeError,
+    "no unpoisoned group",
+  );
 });
 
 Deno.test("simulatedHonestInputs: redraws the simulator's honest inputs (its robustError agrees)", async () => {
