@@ -16,9 +16,10 @@
  * the rule's result. The baseline stays plain float64 FedAvg over the same members with the same
  * attacks: under attack it is what plain FedAvg does, and a robust run is not held to it.
  * `--byzantine K --poison NAME[:ARG]` makes members 0 … K − 1 attackers (`sign-flip`, `scale[:k]`,
- * `label-flip`, `alie` of `examples/digits.py`; they claim the largest weight). The partition is
- * redrawn every round (seeded by the roster and the round), so fixed attackers poison between 1
- * and K groups a round: the JSON's `rounds[i].poisonedGroups` says how many.
+ * `label-flip`, `alie[:z]` of `examples/digits.py`, z defaulting to Baruch et al.'s; they claim the
+ * largest weight). The partition is redrawn every round (seeded by the roster and the round), so
+ * fixed attackers poison between 1 and K groups a round: the JSON's `rounds[i].poisonedGroups`
+ * says how many.
  *
  * With `--dp-epsilon` the roster is a DP roster (DDGauss, `docs/differential-privacy.md`: the
  * budget ε at δ lasts the run's rounds, L2 clip C, no withholding members assumed): members
@@ -90,7 +91,8 @@ const USAGE = `Usage: deno task learn [options]
                     defaults to iterations=100,nu=1e-6)
   --norm-filter TAU drop group means farther than TAU × the median distance first
   --byzantine K     members 0 … K − 1 attack with --poison NAME[:ARG] (sign-flip, scale[:k],
-                    label-flip, alie), claiming the largest weight
+                    label-flip, alie[:z]; z defaults to Baruch et al.'s), claiming the
+                    largest weight
   --stage-timeout MS  the roster's stage timeout (default 2000; view timeout 2.5×)
   --python PATH     the Python interpreter (default: $FEDAGG_PYTHON, else /usr/bin/python3)
   --out DIR         where the federation and results go (default: a temporary directory)
