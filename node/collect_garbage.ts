@@ -1,0 +1,49 @@
+/**
+ * A full garbage collection on demand, for a thread that just dropped megabytes of ArrayBuffers
+ * and has nothing else to do.
+ *
+ * V8 frees an ArrayBuffer's memory only when a collection finds the buffer unreachable, and it
+ * schedules collections by its JavaScript heap and by external memory growing past a soft limit
+ * (64 MB above the last collection). A thread that allocates much off-heap memory and little
+ * heap — a mask worker gets a fresh 64 KiB keystream buffer from node:crypto for every 64 KiB
+ * of every mask term, ≈ 22 MB per slice of a d = 1M vector with 11 terms — keeps up to that
+ * limit of dead buffers, and an idle worker keeps them until V8's memory reducer runs (tens of
+ * seconds later). Collecting right after the job frees them while the thread is idle; the
+ * freeing itself would cost the same later.
+ *
+ * Uses `--expose-gc`, set at run time through `node:v8` (the flag is read when the function is
+ * created, in a new `node:vm` context), or the `gc` of a process started with
+ * `--v8-flags=--expose-gc`.
+ *
+ * @module
+ */
+import v8 from "node:v8";
+import vm from "node:vm";
+
+let collector: (() => void) | null | undefined;
+
+/** The runtime's `gc` function, exposed once per isolate; null when the runtime refuses. */
+function gcFunction(): (() => void) | null {
+  if (collector !== undefined) return collector;
+  const global = (globalThis as { gc?: unknown }).gc;
+  if (typeof global === "function") return collector = global as () => void;
+  try {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc");
+    collector = typeof gc === "function" ? gc as () => void : null;
+  } catch {
+    collector = null;
+  }
+  return collector;
+}
+
+/**
+ * Runs a full collection on this thread now (synchronously). Returns false, having done
+ * nothing, when the runtime does not let it (no `gc` can be exposed); never throws.
+ */
+export function collectGarbage(): boolean {
+  const gc = gcFunction();
+  if (gc === null) return false;
+  gc();
+  return true;
+}
