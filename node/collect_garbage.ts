@@ -9,7 +9,10 @@
  * of every mask term, ≈ 22 MB per slice of a d = 1M vector with 11 terms — keeps up to that
  * limit of dead buffers, and an idle worker keeps them until V8's memory reducer runs (tens of
  * seconds later). Collecting right after the job frees them while the thread is idle; the
- * freeing itself would cost the same later.
+ * freeing itself would cost the same later. A leader taking in n masked vectors makes about three
+ * arrays of each (the ciphertext read, its decryption, the reassembled frame): ≈ 12 MB of
+ * garbage per vector at d = 1M, up to V8's limit before a collection comes by; the frame inbox
+ * collects once that garbage passes a bound instead (`frame_stream.ts`).
  *
  * Uses `--expose-gc`, set at run time through `node:v8` (the flag is read when the function is
  * created, in a new `node:vm` context), or the `gc` of a process started with
@@ -45,5 +48,20 @@ export function collectGarbage(): boolean {
   const gc = gcFunction();
   if (gc === null) return false;
   gc();
+  return true;
+}
+
+/** External memory right after this thread's last collection here (0 before the first). */
+let liveExternal = 0;
+
+/**
+ * Runs a full collection (as {@link collectGarbage}) when this thread's external memory
+ * (`Deno.memoryUsage().external`: ArrayBuffers) has grown by more than `slackBytes` since the
+ * last collection made here; else does nothing. Returns whether it collected; never throws.
+ */
+export function collectGarbageBeyond(slackBytes: number): boolean {
+  if (Deno.memoryUsage().external <= liveExternal + slackBytes) return false;
+  if (!collectGarbage()) return false;
+  liveExternal = Deno.memoryUsage().external;
   return true;
 }
