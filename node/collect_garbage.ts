@@ -1,18 +1,16 @@
 /**
- * A full garbage collection on demand, for a thread that just dropped megabytes of ArrayBuffers
- * and has nothing else to do.
+ * A full garbage collection on demand, for a thread that just dropped megabytes of ArrayBuffers.
  *
  * V8 frees an ArrayBuffer's memory only when a collection finds the buffer unreachable, and it
  * schedules collections by its JavaScript heap and by external memory growing past a soft limit
- * (64 MB above the last collection). A thread that allocates much off-heap memory and little
- * heap — a mask worker gets a fresh 64 KiB keystream buffer from node:crypto for every 64 KiB
- * of every mask term, ≈ 22 MB per slice of a d = 1M vector with 11 terms — keeps up to that
- * limit of dead buffers, and an idle worker keeps them until V8's memory reducer runs (tens of
- * seconds later). Collecting right after the job frees them while the thread is idle; the
- * freeing itself would cost the same later. A leader taking in n masked vectors makes about three
+ * (64 MB above the last collection). A leader taking in n masked vectors makes about three
  * arrays of each (the ciphertext read, its decryption, the reassembled frame): ≈ 12 MB of
- * garbage per vector at d = 1M, up to V8's limit before a collection comes by; the frame inbox
- * collects once that garbage passes a bound instead (`frame_stream.ts`).
+ * garbage per vector at d = 1M, which piled up to that limit and more before a collection came
+ * by; the frame inbox collects once that garbage passes a bound instead (`frame_stream.ts`).
+ *
+ * Not free: a forced collection runs on the calling thread, and measured in a mask worker
+ * (one after each job) it tripled the CPU of a d = 1M, 11-term job (≈ 115 → ≈ 330 ms, the minor
+ * collection alike), so the workers do not use it (`docs/performance.md`).
  *
  * Uses `--expose-gc`, set at run time through `node:v8` (the flag is read when the function is
  * created, in a new `node:vm` context), or the `gc` of a process started with

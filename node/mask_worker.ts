@@ -2,9 +2,6 @@
  * Worker body for {@link WorkerExpander}: applies mask terms to one block-aligned slice of a
  * vector with the same fused kernel the inline expander uses, then wipes the keys it received.
  *
- * After each job it collects garbage (`collect_garbage.ts`): the job's keystream buffers are
- * dead, and the worker is idle.
- *
  * Message in: `{ id, fromWord, slice: Uint32Array, keys: Uint8Array (32 bytes per term),
  * negate: Uint8Array (1 per term) }`; message out: `{ id, slice }` (transferred back) or
  * `{ id, error }`.
@@ -15,7 +12,6 @@
  * @module
  */
 import { applyMasks, type MaskTerm } from "../protocol/crypto/mod.ts";
-import { collectGarbage } from "./collect_garbage.ts";
 
 interface Job {
   id: number;
@@ -44,8 +40,4 @@ scope.onmessage = (e: MessageEvent<Job>) => {
   } finally {
     keys.fill(0);
   }
-  // The job left its keystream buffers dead (terms × slice bytes, 64 KiB each): free them now,
-  // while this thread is idle, rather than let up to V8's external-memory limit (64 MB) of them
-  // sit in every worker until a collection comes by (`collect_garbage.ts`).
-  collectGarbage();
 };
