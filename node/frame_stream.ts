@@ -33,6 +33,7 @@
 import type { PeerId, Stream } from "npm:@libp2p/interface@3.3.0";
 import type { LengthPrefixedStream } from "npm:@libp2p/utils@7.4.1";
 import { lpStream } from "npm:@libp2p/utils@7.4.1";
+import { collectGarbageBeyond } from "./collect_garbage.ts";
 import { NodeError } from "./errors.ts";
 import {
   CHUNK,
@@ -55,6 +56,13 @@ export const LARGE_FRAME = 1 << 20;
  * vectors at once.
  */
 export const MAX_LARGE_IN_FLIGHT = 2;
+/**
+ * Off-heap memory that large frames may leave behind (their ciphertext, decryption and
+ * reassembly: ≈ 3 copies of each) before the receiver collects it (`collect_garbage.ts`), after
+ * the frame is handled: 32 MiB, the copies of ≈ 3 vectors of a million parameters, where V8
+ * alone lets 64 MB and more pile up. At d = 1M a 12-member leader collects ≈ 3 times per round.
+ */
+export const LARGE_FRAME_GARBAGE = 32 << 20;
 
 /** First byte of the receiver's answer to a frame (after the sequence number on a stream). */
 export const ANSWER = {
@@ -88,7 +96,8 @@ export interface FrameInboxOptions {
  * ({@link serveLegacy}). Refuses a frame above `maxFrame` for good, a second large frame from
  * a member that still holds a large-frame slot for now ("busy"), and any frame from a peer that
  * is not a member (by ending its stream). At most {@link MAX_LARGE_IN_FLIGHT} large frames are
- * read or handled at once, at most one per member.
+ * read or handled at once, at most one per member; after a large frame is handled, garbage
+ * beyond {@link LARGE_FRAME_GARBAGE} is collected.
  */
 export class FrameInbox {
   readonly #options: FrameInboxOptions;
@@ -110,14 +119,8 @@ export class FrameInbox {
    */
   async serveStream(stream: Stream, remote: PeerId): Promise<void> {
     const { log } = this.#options;
-    const maxFrame = this.#options.maxFrame();
-    // The sender writes one frame before waiting for its answer: up to a whole frame may sit
-    // unread here while it waits for a large-frame slot. Anything beyond means the sender does
-    // not wait, and ends the stream.
-    const lp = lpStream(stream, {
-      maxDataLength: CHUNK + 16,
-      maxBufferSize: Math.max(4 * CHUNK, maxFrame + 2 * CHUNK),
-    });
+    // Sized by the limit in force as bytes arrive: it may change while the stream is open.
+    const lp = new FrameReader(stream, this.#options.maxFrame, log);
     let from: number | undefined;
     this.#options.counters.frameStreams++;
     try {
@@ -126,6 +129,7 @@ export class FrameInbox {
         if (head === undefined) break; // closed by the sender between frames
         from = this.#options.memberOf(remote);
         if (from === undefined) throw new Error("not a member");
+        const maxFrame = this.#options.maxFrame();
         const { seq, length } = head;
         const signal = AbortSignal.timeout(frameTimeoutMs(maxFrame));
         const answer = (code: number, reason = "") =>
@@ -148,7 +152,7 @@ export class FrameInbox {
     const maxFrame = this.#options.maxFrame();
     const from = this.#options.memberOf(remote);
     const signal = AbortSignal.timeout(frameTimeoutMs(maxFrame));
-    const lp = sizedStream(stream);
+    const lp = new FrameReader(stream, this.#options.maxFrame, log);
     this.#options.counters.frameStreams++;
     try {
       if (from === undefined) throw new Error("not a member");
@@ -171,7 +175,7 @@ export class FrameInbox {
    * reads it, answers "received" and hands it over (waiting for a large one to be handled).
    */
   async #take(
-    lp: LengthPrefixedStream<Stream>,
+    lp: FrameReader,
     from: number,
     length: number,
     signal: AbortSignal,
@@ -216,7 +220,10 @@ export class FrameInbox {
       this.#options.counters.framesReceived++;
       this.#options.counters.bytesReceived += length;
       const handled = this.#options.onFrame(frame, from);
-      if (large) await handled;
+      if (large) {
+        await handled;
+        collectGarbageBeyond(LARGE_FRAME_GARBAGE);
+      }
       return "received";
     } finally {
       if (large) {
@@ -433,6 +440,75 @@ function usable(stream: Stream): boolean {
 
 /** The member answered the frame stream's negotiation with the legacy protocol. */
 class LegacyPeer extends Error {}
+
+/** One length-prefixed message as read (a list of byte arrays). */
+type Message = Awaited<ReturnType<LengthPrefixedStream["read"]>>;
+
+/**
+ * The length-prefixed reader of a stream carrying frames (messages of at most `CHUNK + 16`
+ * bytes, as `sizedStream`), with a bound on the bytes arrived and not yet read that follows the
+ * frame limit (`maxFrame`, read as bytes arrive: a roster version may raise it while the stream
+ * is open). The sender writes a whole frame before waiting for its answer, and yamux grants
+ * window as bytes arrive, not as they are read: up to a whole frame may sit unread while it
+ * waits for a large-frame slot, so the bound is one frame and two chunks (at least 4 MiB).
+ * Anything beyond means the sender does not wait: the stream is aborted (logged as a warning),
+ * which fails the read in progress.
+ */
+class FrameReader implements LengthPrefixedStream<Stream> {
+  readonly #stream: Stream;
+  readonly #lp: LengthPrefixedStream<Stream>;
+  /** Bytes of messages arrived, and read (payloads with their varint prefixes). */
+  #arrived = 0;
+  #consumed = 0;
+
+  constructor(stream: Stream, maxFrame: () => number, log: Log) {
+    this.#stream = stream;
+    // The library's own bound is fixed at creation: this one replaces it.
+    this.#lp = lpStream(stream, { maxDataLength: CHUNK + 16, maxBufferSize: Infinity });
+    let overflow = false;
+    stream.addEventListener("message", (evt) => {
+      if (overflow) return;
+      this.#arrived += evt.data.byteLength;
+      const unread = this.#arrived - this.#consumed;
+      const bound = Math.max(4 * CHUNK, maxFrame() + 2 * CHUNK);
+      if (unread > bound) {
+        overflow = true;
+        const err = new Error(`read buffer overflow: ${unread} bytes unread > ${bound}`);
+        log("warn", "ended a frame stream whose sender did not wait", { bytes: unread, bound });
+        queueMicrotask(() => stream.abort(err));
+      }
+    });
+  }
+
+  async read(options?: { signal?: AbortSignal }): Promise<Message> {
+    const message = await this.#lp.read(options);
+    this.#consumed += message.byteLength + varintLength(message.byteLength);
+    return message;
+  }
+
+  write(...args: Parameters<LengthPrefixedStream["write"]>): Promise<void> {
+    return this.#lp.write(...args);
+  }
+
+  writeV(...args: Parameters<LengthPrefixedStream["writeV"]>): Promise<void> {
+    return this.#lp.writeV(...args);
+  }
+
+  unwrap(): Stream {
+    this.#lp.unwrap();
+    return this.#stream;
+  }
+}
+
+/** Bytes of the unsigned varint that prefixes a message of `n` bytes. */
+function varintLength(n: number): number {
+  let bytes = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    bytes++;
+  }
+  return bytes;
+}
 
 /** How long one frame may take to arrive whole (30 s, plus 1 s per 10 MB). */
 function frameTimeoutMs(maxFrame: number): number {

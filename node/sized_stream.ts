@@ -73,10 +73,14 @@ export async function readBody(
   const body = new Uint8Array(length);
   let filled = 0;
   while (filled < length) {
-    const chunk = (await lp.read({ signal })).subarray();
-    if (filled + chunk.length > length) throw new Error(`${what} longer than announced`);
-    body.set(chunk, filled);
-    filled += chunk.length;
+    const chunk = await lp.read({ signal });
+    if (filled + chunk.byteLength > length) throw new Error(`${what} longer than announced`);
+    // Piece by piece: `subarray()` of a chunk that arrived in pieces would first copy them into
+    // one array (a megabyte of garbage per chunk, collected late: it lives outside V8's heap).
+    for (const piece of chunk) {
+      body.set(piece, filled);
+      filled += piece.length;
+    }
   }
   return body;
 }

@@ -20,7 +20,11 @@
  * answered "busy", retried, and delivered once the slot frees (not given up as permanent).
  * Members connect under the fedagg muxer (`MUXER_PROTOCOL`, a larger stream window), and a
  * member whose libp2p offers only the standard yamux still connects and delivers frames. A
- * member announces the address the roster lists for it, not its listen address.
+ * member announces the address the roster lists for it, not its listen address. The unread
+ * bytes a receiver buffers follow the frame limit in force: a stream opened before the limit
+ * grew takes a frame above the old limit while it waits unread, as does a one-frame-protocol
+ * stream with a frame above 4 MiB, and a sender that writes past its unanswered frame is cut
+ * off at one frame and two chunks.
  */
 import "../../node/shims.ts";
 import { assert, assertEquals, assertGreaterOrEqual } from "../_assert.ts";
@@ -476,6 +480,148 @@ Deno.test("mesh: a busy receiver's refusal is retried until the frame gets throu
     assert(!a.logs.some((l) => l.message === "giving up sending a frame"), JSON.stringify(a.logs));
   } finally {
     release();
+    await stopAll(peers);
+  }
+});
+
+Deno.test("mesh: a frame stream opened before the frame limit grew takes a frame above the old limit", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-limit-grows"); // the third never runs
+  const peers: Peer[] = [];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  try {
+    const b = await startPeer(ids[1], roster, new Map(), 2 * MiB, (frame) => {
+      if (frame.length >= MiB) return held;
+    });
+    peers.push(b);
+    const a = await startPeer(ids[0], roster, new Map([[b.index, b.mesh.addresses]]), 2 * MiB);
+    peers.push(a);
+    await waitFor("A and B connected", () => a.mesh.connected().includes(b.index));
+    const deadline = Date.now() + 60_000;
+    // The stream opens under the 2 MiB limit, and B holds this frame's slot.
+    assert(await a.mesh.send(b.index, pattern(MiB, 70), deadline));
+    await waitFor("B to hold the first frame", () => b.frames.length === 1);
+    await b.mesh.update({
+      members: roster.members.map((m) => m.id),
+      addresses: roster.members.map(() => []),
+      admitted: new Set(roster.members.map((_, i) => i)),
+      maxFrame: 8 * MiB,
+    });
+    // 6 MiB, above what a reader sized for the old limit buffers (4 MiB): the whole frame
+    // arrives while B still handles the first one, and waits unread on the same stream.
+    const second = a.mesh.send(b.index, pattern(6 * MiB, 71), deadline);
+    await new Promise((r) => setTimeout(r, 1000));
+    release();
+    assertEquals(await second, true);
+    await waitFor("B to hand over the second frame", () => b.frames.length === 2);
+    assert(equalBytes(b.frames[1].frame, pattern(6 * MiB, 71)));
+    assertEquals(a.mesh.counters.sendFailures, 0, "delivered on the first attempt");
+    assertEquals(b.mesh.counters.frameStreams, 1, "on the stream opened under the old limit");
+  } finally {
+    release();
+    await stopAll(peers);
+  }
+});
+
+Deno.test("mesh: a one-frame-protocol sender's frame above 4 MiB that waits for a slot is received", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 4), "mesh-legacy-large");
+  let plain: Awaited<ReturnType<typeof createLibp2p>> | undefined;
+  const peers: Peer[] = [];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  try {
+    const b = await startPeer(ids[1], roster, new Map(), 8 * MiB, (frame) => {
+      if (frame.length >= MiB) return held;
+    });
+    peers.push(b);
+    const dial = new Map([[b.index, b.mesh.addresses]]);
+    const a = await startPeer(ids[0], roster, dial, 8 * MiB);
+    peers.push(a);
+    const c = await startPeer(ids[2], roster, dial, 8 * MiB);
+    peers.push(c);
+    await waitFor("A, C and B connected", () => b.mesh.connected().length === 2);
+    const deadline = Date.now() + 60_000;
+    // Both large-frame slots held (one per member).
+    assert(await a.mesh.send(b.index, pattern(MiB, 80), deadline));
+    assert(await c.mesh.send(b.index, pattern(MiB, 81), deadline));
+    await waitFor("B to hold two frames", () => b.frames.length === 2);
+    // An older build (the one-frame protocol only) sends 6 MiB: it waits for a slot unread.
+    plain = await createLibp2p({
+      privateKey: ids[3].libp2pKey,
+      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    });
+    const stream = await plain.dialProtocol(multiaddr(b.mesh.addresses[0]), FRAME_PROTOCOL);
+    const lp = sizedStream(stream);
+    const frame = pattern(6 * MiB, 82);
+    const signal = AbortSignal.timeout(30_000);
+    await writeSized(lp, frame, signal);
+    await new Promise((r) => setTimeout(r, 1000));
+    release();
+    const answer = (await lp.read({ signal })).subarray();
+    assertEquals(answer[0], 0, "received");
+    await waitFor("B to hand over the 6 MiB frame", () => b.frames.length === 3);
+    assert(equalBytes(b.frames[2].frame, frame));
+    assert(!b.logs.some((l) => l.message === "frame transfer failed"), JSON.stringify(b.logs));
+  } finally {
+    release();
+    await plain?.stop();
+    await stopAll(peers);
+  }
+});
+
+Deno.test("mesh: a sender that writes past its unanswered frame is cut off at one frame and two chunks", async () => {
+  const ids = await identities;
+  const roster = rosterFrom(ids.slice(0, 3), "mesh-overflow");
+  let plain: Awaited<ReturnType<typeof createLibp2p>> | undefined;
+  const peers: Peer[] = [];
+  let release = () => {};
+  const held = new Promise<void>((resolve) => release = resolve);
+  try {
+    const b = await startPeer(ids[1], roster, new Map(), 2 * MiB, (frame) => {
+      if (frame.length >= MiB) return held;
+    });
+    peers.push(b);
+    plain = await createLibp2p({
+      privateKey: ids[0].libp2pKey,
+      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    });
+    const stream = await plain.dialProtocol(multiaddr(b.mesh.addresses[0]), FRAME_STREAM_PROTOCOL);
+    const lp = sizedStream(stream);
+    const header = (seq: number, length: number) => {
+      const h = new Uint8Array(8);
+      new DataView(h.buffer).setUint32(0, seq);
+      new DataView(h.buffer).setUint32(4, length);
+      return h;
+    };
+    // A first large frame, which B holds; then, without waiting for answers, 7 MiB more: more
+    // than the 2 MiB limit + 2 chunks (4 MiB at least) may sit unread.
+    await lp.write(header(0, MiB));
+    await lp.write(pattern(MiB, 90));
+    await waitFor("B to hold the first frame", () => b.frames.length === 1);
+    try {
+      for (let i = 0; i < 7; i++) await lp.write(pattern(MiB, 91 + i));
+    } catch {
+      // B may abort the stream while the rest is written
+    }
+    await waitFor("B to reset the stream", () => stream.status !== "open", 10_000);
+    const ended = b.logs.find((l) =>
+      l.message === "ended a frame stream whose sender did not wait"
+    );
+    assert(ended !== undefined, JSON.stringify(b.logs));
+    const { bytes, bound } = ended.fields as { bytes: number; bound: number };
+    assertEquals(bound, 4 * MiB);
+    assert(bytes > bound && bytes <= bound + 2 * MiB, `${bytes} unread when cut off`);
+  } finally {
+    release();
+    await plain?.stop();
     await stopAll(peers);
   }
 });
