@@ -3,6 +3,7 @@
  *
  * ```
  * deno task testnet --nodes 5 --rounds 3 --dim 100000 --drop 1 --kill-leader --out DIR [--pq] [--json]
+ *   [--graph complete|sparse]
  *   [--rtt MS --bandwidth MBIT [--jitter MS]]
  * ```
  *
@@ -29,6 +30,7 @@
 import { parseArgs } from "@std/cli/parse-args";
 import { defaultThreshold, labelledRng, leaderOf } from "../protocol/mod.ts";
 import { encodeNpy, parseUpdate } from "../node/tensor_formats/mod.ts";
+import { DEFAULT_SECAGG_PLUS } from "../node/roster_file.ts";
 import { LocalNet, type LocalNode, waitFor } from "./testnet/local_net.ts";
 import { type LinkShape, WanProxy } from "./testnet/wan_proxy.ts";
 
@@ -40,6 +42,8 @@ const USAGE = `Usage: deno task testnet [options]
   --drop K         members killed in the middle of each round (default 1)
   --kill-leader    also kill each round's leader mid-round (forces a view change)
   --pq             post-quantum mode
+  --graph G        complete (default) or sparse: SecAgg+ neighbour graph, with an approval
+                   committee and bitmap member sets above 16 members
   --out DIR        where identities, roster, inputs, results and logs go (default: a temp dir)
   --seed S         seed of the synthetic updates and of who is killed (default 1)
   --stage-timeout MS  how long a leader waits for stragglers per stage (default 2000; the
@@ -66,6 +70,7 @@ const args = parseArgs(Deno.args, {
     "bandwidth",
     "jitter",
     "log-level",
+    "graph",
   ],
   boolean: ["kill-leader", "pq", "json", "help", "keep"],
   default: {
@@ -75,6 +80,7 @@ const args = parseArgs(Deno.args, {
     drop: "1",
     seed: "1",
     "stage-timeout": "2000",
+    graph: "complete",
   },
   unknown: (flag: string) => {
     console.error(`testnet: unknown option ${flag}\n\n${USAGE}`);
@@ -100,6 +106,13 @@ const DROP = int(args.drop, "drop", 0);
 const SEED = int(args.seed, "seed", 0);
 const STAGE_TIMEOUT = int(args["stage-timeout"], "stage-timeout", 100);
 const KILLS = DROP + (args["kill-leader"] ? 1 : 0);
+if (args.graph !== "complete" && args.graph !== "sparse") {
+  console.error(`testnet: --graph must be complete or sparse, got ${args.graph}`);
+  Deno.exit(2);
+}
+const GRAPH = args.graph === "sparse"
+  ? { kind: "secagg+" as const, ...DEFAULT_SECAGG_PLUS }
+  : { kind: "complete" as const };
 const num = (v: string | undefined, name: string, fallback: number) => {
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -370,6 +383,7 @@ try {
   net = await LocalNet.create(OUT, N, {
     dim: DIM,
     mode: args.pq ? "post-quantum" : "classical",
+    graph: GRAPH,
     maxWeight: 100,
     threshold: THRESHOLD,
     // Short timeouts so a killed leader costs seconds, not minutes (deployments use longer).
