@@ -208,7 +208,6 @@ async function publishedBody(
 Deno.test("certificate exchange: a certificate whose gossip reached nobody reaches members directly and is decided", async () => {
   const seed = "exchange-direct";
   const { fed, leader, certificate, body } = await decidedRound(seed);
-  let leaderSide: ReturnType<typeof leaderExchange> | undefined;
   const fetches: number[] = [];
   const memberMesh = {
     connected: () => fed.roster.members.map((_, i) => i).filter((i) => i !== member.y),
@@ -221,13 +220,14 @@ Deno.test("certificate exchange: a certificate whose gossip reached nobody reach
       fetches.push(source);
       // Only the leader has the body: the one its exchange kept to serve.
       const served = source === leader
-        ? leaderSide?.exchange.body(request.round, request.view, request.hash)
+        ? leaderSide.exchange.body(request.round, request.view, request.hash)
         : undefined;
       return Promise.resolve(served?.slice());
     },
   } as unknown as Mesh;
   const member = followingMember(fed, seed, memberMesh);
-  leaderSide = leaderExchange(fed, leader, [], (to, data) => {
+  // Declared after the member (its mesh's closures read it only once the test runs).
+  const leaderSide = leaderExchange(fed, leader, [], (to, data) => {
     if (to === member.y) member.exchange.onGossip(data, leader);
   });
   try {
@@ -236,7 +236,7 @@ Deno.test("certificate exchange: a certificate whose gossip reached nobody reach
     assert(await eventually(() => member.published() === 1, 15_000), "decided at the member");
     assert(leaderSide.logs.includes("gossip reached no peer"), "gossip reached nobody");
     assert(
-      await eventually(() => leaderSide!.direct.length === leaderSide!.others.length, 5000),
+      await eventually(() => leaderSide.direct.length === leaderSide.others.length, 5000),
       "sent to every member directly",
     );
     assertEquals([...leaderSide.direct].sort(), leaderSide.others, "each member once");
