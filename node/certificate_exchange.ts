@@ -78,8 +78,6 @@ export class CertificateExchange {
   /** Body fetches queued or running. */
   #pendingFetches = 0;
   #fetches: Promise<unknown> = Promise.resolve();
-  /** Direct sends of broadcasts still running (see {@link settled}). */
-  readonly #direct = new Set<Promise<void>>();
   #stopped = false;
 
   /** An exchange over the mesh {@link attach} gives it. */
@@ -98,11 +96,6 @@ export class CertificateExchange {
    */
   stop(): void {
     this.#stopped = true;
-  }
-
-  /** Resolves once the direct sends of every broadcast so far have ended (for tests). */
-  async settled(): Promise<void> {
-    while (this.#direct.size > 0) await Promise.all(this.#direct);
   }
 
   /** The aggregate body of (round, view) with certified hash `hash`, if this node has it. */
@@ -162,17 +155,16 @@ export class CertificateExchange {
     } catch (err) {
       this.#options.log("warn", "gossip failed", { kind, error: String(err) });
     }
-    const send = this.#sendDirect(kind, data, reached).catch((err) =>
+    // Not awaited: the driver waits for this broadcast before its next input.
+    void this.#sendDirect(kind, data, reached).catch((err) =>
       this.#options.log("warn", "direct broadcast failed", { kind, error: String(err) })
     );
-    this.#direct.add(send);
-    void send.finally(() => this.#direct.delete(send));
   }
 
   /**
    * Sends `data` straight to every admitted member not in `reached` (connected ones first),
    * {@link DIRECT_PARALLEL} at a time, each until {@link DIRECT_DEADLINE_MS} from now; counts
-   * each member reached and each given up on.
+   * each member reached and each given up on (not those cut short by {@link stop}).
    */
   async #sendDirect(kind: string, data: Uint8Array, reached: readonly number[]): Promise<void> {
     const mesh = this.#mesh!;
@@ -189,7 +181,7 @@ export class CertificateExchange {
         if (this.#stopped) return;
         if (await mesh.deliver(to, data, deadline)) {
           metrics.inc("fedagg_broadcast_direct_total", "", { kind });
-        } else {
+        } else if (!this.#stopped) {
           failed.push(to);
           metrics.inc("fedagg_broadcast_direct_failures_total", "", { kind });
         }
