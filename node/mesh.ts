@@ -437,7 +437,8 @@ export class Mesh {
    * Sends gossip message `data` (at most {@link MAX_GOSSIP} bytes) straight to member `to` on
    * {@link BROADCAST_PROTOCOL}, dialling it if needed, retrying with backoff (200 ms doubling to
    * 5 s) until `deadline` (ms since the epoch). Resolves true once `to` acknowledged receipt, false
-   * at the deadline or when the mesh stops. The receiver hands it to its `onGossip` as if this
+   * at the deadline, when the mesh stops, or at once when `to` does not speak the protocol (an
+   * older build). The receiver hands it to its `onGossip` as if this
    * node had gossiped it. Refuses (RangeError) a larger message.
    */
   async deliver(to: number, data: Uint8Array, deadline: number): Promise<boolean> {
@@ -459,6 +460,8 @@ export class Mesh {
         return true;
       } catch (err) {
         stream?.abort(err as Error);
+        // A member that predates the protocol: gossip is all it gets, and asking again is waste.
+        if ((err as Error)?.name === "UnsupportedProtocolError") break;
         if (Date.now() + delay >= deadline) break;
         await sleep(delay);
         delay = Math.min(delay * 2, 5000);

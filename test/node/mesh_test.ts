@@ -787,6 +787,10 @@ Deno.test("mesh: a member that speaks only the one-frame protocol gets a stream 
     for (const f of frames) assert(await a.mesh.send(b, f, Date.now() + 30_000));
     assertEquals(got.length, 3);
     got.forEach((g, i) => assert(equalBytes(g, frames[i]), `frame ${i}`));
+    // Nor does it speak the direct broadcast: given up at once, not retried until the deadline.
+    const started = Date.now();
+    assertEquals(await a.mesh.deliver(b, utf8("cosign"), started + 20_000), false);
+    assert(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms`);
   } finally {
     await plain?.stop();
     await stopAll(peers);
