@@ -49,16 +49,23 @@ export function collectGarbage(): boolean {
   return true;
 }
 
-/** External memory right after this thread's last collection here (0 before the first). */
+/**
+ * The lowest external memory seen since this thread's last collection here (0 before the
+ * first): right after a collection it is what was live then, and it ratchets down on every call,
+ * so memory freed since by V8's own collections does not raise the bar for the next one.
+ */
 let liveExternal = 0;
 
 /**
  * Runs a full collection (as {@link collectGarbage}) when this thread's external memory
- * (`Deno.memoryUsage().external`: ArrayBuffers) has grown by more than `slackBytes` since the
- * last collection made here; else does nothing. Returns whether it collected; never throws.
+ * (`Deno.memoryUsage().external`: ArrayBuffers) is more than `slackBytes` above the lowest it
+ * has been since the last collection made here; else does nothing. Returns whether it collected;
+ * never throws.
  */
 export function collectGarbageBeyond(slackBytes: number): boolean {
-  if (Deno.memoryUsage().external <= liveExternal + slackBytes) return false;
+  const external = Deno.memoryUsage().external;
+  liveExternal = Math.min(liveExternal, external);
+  if (external <= liveExternal + slackBytes) return false;
   if (!collectGarbage()) return false;
   liveExternal = Deno.memoryUsage().external;
   return true;

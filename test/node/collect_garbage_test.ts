@@ -34,3 +34,22 @@ Deno.test("collectGarbageBeyond collects only past its slack", () => {
   const after = Deno.memoryUsage().external;
   assert(before - after >= 40 * MiB, `external ${before} → ${after} bytes`);
 });
+
+Deno.test("collectGarbageBeyond: memory freed by V8 itself since its last collection lowers the bar", () => {
+  const MiB = 1 << 20;
+  // A collection made while 100 MiB were live sets a high baseline...
+  let live: Uint8Array[] = [];
+  for (let i = 0; i < 100; i++) live.push(new Uint8Array(MiB).fill(i));
+  assert(live.every((b, i) => b[0] === i));
+  collectGarbageBeyond(0);
+  // ...then that memory dies and is collected by someone else (here: a plain collection).
+  live = [];
+  assert(collectGarbage());
+  collectGarbageBeyond(1024 * MiB); // observes the low point; collects nothing
+  // 90 MiB of garbage is now 90 MiB past the live memory: past a 32 MiB slack.
+  let garbage: Uint8Array[] = [];
+  for (let i = 0; i < 90; i++) garbage.push(new Uint8Array(MiB).fill(i));
+  assert(garbage.every((b, i) => b[0] === i));
+  garbage = [];
+  assert(collectGarbageBeyond(32 * MiB), "90 MiB of garbage above what is live is past 32 MiB");
+});
