@@ -11,17 +11,6 @@
  * any connected member, checks it against the certified hash (blaming a member that served
  * another body), and hands the whole certificate to the endpoint.
  *
- * Gossip alone is not relied on: gossipsub sends only to peers whose subscription it has seen,
- * and under connection churn it may know none (the publish then "reached no peer") or miss some.
- * So after each publish the same message is also sent straight to every admitted member gossip
- * did not send it to (`Mesh.deliver`, the mesh's `/fedagg/1/broadcast`: connected members first,
- * then those not connected, which it dials), in the background, {@link DIRECT_PARALLEL} at a
- * time, each retried until {@link DIRECT_DEADLINE_MS}. The receiver hands it to
- * {@link CertificateExchange.onGossip} exactly as a gossiped one: same checks, same per-member
- * caps, and a repeat (gossip and direct both arrived) is ignored by the endpoint (one
- * co-signature per member; a certificate's session is fetched once). With healthy gossip every
- * connected member is among gossip's recipients and nothing is sent directly to it.
- *
  * Fetches run one at a time, at most one per session, with at most {@link MAX_PENDING_FETCHES}
  * waiting; beyond that a certificate is dropped, logged and counted.
  *
@@ -47,10 +36,6 @@ export const MAX_PENDING_FETCHES = 4;
 const MAX_FETCHED = 64;
 /** Aggregate bodies kept to serve. */
 const MAX_BODIES = 8;
-/** How long a broadcast keeps trying to reach, directly, a member that gossip did not reach. */
-export const DIRECT_DEADLINE_MS = 30_000;
-/** Direct sends of one broadcast in flight at once. */
-export const DIRECT_PARALLEL = 8;
 
 /** What the exchange needs. */
 export interface CertificateExchangeOptions {
@@ -90,10 +75,7 @@ export class CertificateExchange {
     this.#mesh = mesh;
   }
 
-  /**
-   * Stops fetching and sending directly: fetches in progress give up at their next attempt,
-   * direct sends not started are not started.
-   */
+  /** Stops fetching: fetches in progress give up at their next attempt. */
   stop(): void {
     this.#stopped = true;
   }
@@ -111,8 +93,7 @@ export class CertificateExchange {
 
   /**
    * Broadcasts a frame the endpoint produced: this member's certificate alone (its body kept to
-   * serve: members fetch it by hash, from us first), or a co-signature. Resolves once gossiped;
-   * the direct sends to members gossip did not reach carry on in the background.
+   * serve: members fetch it by hash, from us first), or a co-signature.
    */
   async broadcast(frame: Uint8Array, published: PublishedBody | undefined): Promise<void> {
     if (published === undefined) return await this.#gossip([GOSSIP_COSIGN, frame]);
@@ -142,58 +123,16 @@ export class CertificateExchange {
     }
   }
 
-  async #gossip(message: [string, Uint8Array]): Promise<void> {
-    const mesh = this.#mesh!;
-    const kind = message[0];
-    const data = encode(message);
-    let reached: number[] = [];
+  async #gossip(message: (string | Uint8Array)[]): Promise<void> {
     try {
-      reached = await mesh.publish(data);
-      if (reached.length === 0 && mesh.connected().length > 0) {
-        this.#options.log("warn", "gossip reached no peer", { kind });
+      const mesh = this.#mesh!;
+      const recipients = await mesh.publish(encode(message));
+      if (recipients === 0 && mesh.connected().length > 0) {
+        this.#options.log("warn", "gossip reached no peer", { kind: message[0] });
       }
     } catch (err) {
-      this.#options.log("warn", "gossip failed", { kind, error: String(err) });
+      this.#options.log("warn", "gossip failed", { kind: message[0], error: String(err) });
     }
-    // Not awaited: the driver waits for this broadcast before its next input.
-    void this.#sendDirect(kind, data, reached).catch((err) =>
-      this.#options.log("warn", "direct broadcast failed", { kind, error: String(err) })
-    );
-  }
-
-  /**
-   * Sends `data` straight to every admitted member not in `reached` (connected ones first),
-   * {@link DIRECT_PARALLEL} at a time, each until {@link DIRECT_DEADLINE_MS} from now; counts
-   * each member reached and each given up on (not those cut short by {@link stop}).
-   */
-  async #sendDirect(kind: string, data: Uint8Array, reached: readonly number[]): Promise<void> {
-    const mesh = this.#mesh!;
-    const skip = new Set(reached);
-    const connected = new Set(mesh.connected());
-    const targets = mesh.admittedMembers().filter((i) => !skip.has(i))
-      .sort((a, b) => Number(connected.has(b)) - Number(connected.has(a)) || a - b);
-    if (targets.length === 0) return;
-    const deadline = Date.now() + DIRECT_DEADLINE_MS;
-    const failed: number[] = [];
-    const { metrics } = this.#options;
-    const worker = async () => {
-      for (let to = targets.shift(); to !== undefined; to = targets.shift()) {
-        if (this.#stopped) return;
-        if (await mesh.deliver(to, data, deadline)) {
-          metrics.inc("fedagg_broadcast_direct_total", "", { kind });
-        } else if (!this.#stopped) {
-          failed.push(to);
-          metrics.inc("fedagg_broadcast_direct_failures_total", "", { kind });
-        }
-      }
-    };
-    const count = targets.length;
-    await Promise.all(Array.from({ length: Math.min(DIRECT_PARALLEL, count) }, worker));
-    this.#options.log(failed.length > 0 ? "warn" : "info", "sent a broadcast directly", {
-      kind,
-      members: count,
-      failed,
-    });
   }
 
   /**

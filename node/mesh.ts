@@ -2,7 +2,7 @@
  * The libp2p mesh of a federation: TCP, noise, yamux, identify, ping and gossipsub, admitting
  * only roster members. Members multiplex under {@link MUXER_PROTOCOL} (yamux with a 4 MiB
  * initial stream window, so a vector crosses a long link in about one round trip) and fall back
- * to the standard `/yamux/1.0.0` with anyone else. Four ways to move bytes:
+ * to the standard `/yamux/1.0.0` with anyone else. Three ways to move bytes:
  *
  * - **frames** (`frame_stream.ts`): protocol frames to one member on one long-lived stream
  *   (`/fedagg/2/frames`, opened at the first frame; a stream per frame, `/fedagg/1/frame`,
@@ -16,13 +16,6 @@
  *   signing) and the topic validator rejects a publisher outside the roster or a message above
  *   {@link MAX_GOSSIP}. The content is not checked here: the protocol layer validates what
  *   `onGossip` hands it, so a member can still spread a malformed message;
- * - **direct broadcasts** (`/fedagg/1/broadcast`, {@link BROADCAST_PROTOCOL}): the same small
- *   messages, sent by their publisher straight to one member on a stream of their own
- *   ({@link Mesh.deliver}), for members gossip did not reach (gossipsub sends only to peers whose
- *   subscription it has seen, and a connection that churns loses them). Checked as gossip is
- *   (the sender must be an admitted member, the message at most {@link MAX_GOSSIP} bytes) and
- *   handed to the same `onGossip`, with the sender as publisher: a member delivers only its own
- *   messages, so nothing is relayed;
  * - **bodies by hash** (`/fedagg/1/aggregate`): a published aggregate fetched from whoever has
  *   it.
  *
@@ -60,12 +53,6 @@ export { MAX_LARGE_IN_FLIGHT } from "./frame_stream.ts";
 export const FRAME_PROTOCOL = LEGACY_FRAME_PROTOCOL;
 /** Protocol of aggregate bodies fetched by hash. */
 export const AGGREGATE_PROTOCOL = "/fedagg/1/aggregate";
-/**
- * Protocol of a gossip message sent straight to one member ({@link Mesh.deliver}): one stream per
- * message; the sender writes it as a sized message (`sized_stream.ts`) of at most
- * {@link MAX_GOSSIP} bytes, the receiver hands it over, answers one byte (0) and closes.
- */
-export const BROADCAST_PROTOCOL = "/fedagg/1/broadcast";
 /**
  * The stream muxer members prefer: yamux under a protocol id of its own, with a larger initial
  * stream window ({@link STREAM_WINDOW}). js-yamux assumes the peer's initial window equals its
@@ -125,9 +112,7 @@ export interface MeshOptions {
   readonly onFrame: (frame: Uint8Array, from: number) => void | Promise<void>;
   /**
    * A gossip message arrived, signed by its publisher, roster member `from`, and at most
-   * {@link MAX_GOSSIP} bytes; nothing else about it is checked. Messages sent directly
-   * ({@link BROADCAST_PROTOCOL}) arrive here too, `from` being the member that sent them (its
-   * connection authenticates it).
+   * {@link MAX_GOSSIP} bytes; nothing else about it is checked.
    */
   readonly onGossip: (data: Uint8Array, from: number) => void;
   /** Serves an aggregate body by (round, view, hash), or undefined if unknown here. */
@@ -257,11 +242,6 @@ export class Mesh {
           allowPublishToZeroTopicPeers: true,
           floodPublish: true,
           maxInboundDataLength: MAX_GOSSIP + 4096,
-          // gossipsub's default score charges every peer −5·(k − 10)² when k > 10 peers share one
-          // IP address (a Sybil defence): members on one host or behind one NAT — 15 or more —
-          // fall below the publish (−50) and graylist (−80) thresholds, and gossip reaches nobody
-          // and is ignored. The connection gater admits roster members only, so it defends nothing.
-          scoreParams: { IPColocationFactorWeight: 0 },
         }),
       },
     });
@@ -407,67 +387,12 @@ export class Mesh {
     if (peer !== undefined) await this.#node.hangUp(peer);
   }
 
-  /**
-   * Publishes a gossip message; resolves to the members gossipsub sent it to (by number, in no
-   * particular order; empty when it knew no subscribed peer). Being sent is not being delivered.
-   */
-  async publish(data: Uint8Array): Promise<number[]> {
+  /** Publishes a gossip message; resolves to the number of peers it went to. */
+  async publish(data: Uint8Array): Promise<number> {
     if (data.length > MAX_GOSSIP) throw new RangeError(`gossip message of ${data.length} bytes`);
     const result = await this.#pubsub().publish(this.#topic, data);
-    const recipients: PeerId[] = result.recipients;
-    this.counters.bytesSent += data.length * recipients.length;
-    return recipients.flatMap((p) => {
-      const i = this.#index.get(p.toString());
-      return i === undefined ? [] : [i];
-    });
-  }
-
-  /**
-   * The members admitted now, other than this node, by number: whom a broadcast is for.
-   */
-  admittedMembers(): number[] {
-    const self = this.#options.identity.peerId;
-    return this.#peers.flatMap((p, i) => {
-      const id = p.toString();
-      return id !== self && this.#admitted.has(id) ? [i] : [];
-    });
-  }
-
-  /**
-   * Sends gossip message `data` (at most {@link MAX_GOSSIP} bytes) straight to member `to` on
-   * {@link BROADCAST_PROTOCOL}, dialling it if needed, retrying with backoff (200 ms doubling to
-   * 5 s) until `deadline` (ms since the epoch). Resolves true once `to` acknowledged receipt, false
-   * at the deadline, when the mesh stops, or at once when `to` does not speak the protocol (an
-   * older build). The receiver hands it to its `onGossip` as if this
-   * node had gossiped it. Refuses (RangeError) a larger message.
-   */
-  async deliver(to: number, data: Uint8Array, deadline: number): Promise<boolean> {
-    if (data.length > MAX_GOSSIP) throw new RangeError(`direct message of ${data.length} bytes`);
-    let delay = 200;
-    while (!this.#stopping) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) break;
-      const signal = AbortSignal.timeout(Math.min(remaining, 10_000));
-      let stream: Stream | undefined;
-      try {
-        stream = await this.#node.dialProtocol(this.#peers[to], BROADCAST_PROTOCOL, { signal });
-        const lp = sizedStream(stream);
-        await writeSized(lp, data, signal);
-        const answer = (await lp.read({ signal })).subarray();
-        if (answer.length !== 1 || answer[0] !== 0) throw new Error("no acknowledgement");
-        await stream.close({ signal });
-        this.counters.bytesSent += data.length;
-        return true;
-      } catch (err) {
-        stream?.abort(err as Error);
-        // A member that predates the protocol: gossip is all it gets, and asking again is waste.
-        if ((err as Error)?.name === "UnsupportedProtocolError") break;
-        if (Date.now() + delay >= deadline) break;
-        await sleep(delay);
-        delay = Math.min(delay * 2, 5000);
-      }
-    }
-    return false;
+    this.counters.bytesSent += data.length * result.recipients.length;
+    return result.recipients.length;
   }
 
   /**
@@ -536,11 +461,6 @@ export class Mesh {
       (stream, connection) => this.#serveAggregate(stream, connection.remotePeer),
       { maxInboundStreams: 64 },
     );
-    await this.#node.handle(
-      BROADCAST_PROTOCOL,
-      (stream, connection) => this.#serveBroadcast(stream, connection.remotePeer),
-      { maxInboundStreams: 8 },
-    );
     const pubsub = this.#pubsub();
     pubsub.topicValidators.set(
       this.#topic,
@@ -599,31 +519,6 @@ export class Mesh {
       // An unknown body is announced as length 0, which the fetching side refuses.
       await writeSized(lp, body ?? new Uint8Array(0), signal);
       if (body !== undefined) this.counters.bytesSent += body.length;
-      await stream.close({ signal });
-    } catch (err) {
-      stream.abort(err as Error);
-    }
-  }
-
-  /**
-   * Takes one message sent directly on `/fedagg/1/broadcast`: from an admitted member only, at
-   * most {@link MAX_GOSSIP} bytes (a longer one is refused unread and the stream aborted);
-   * handed to `onGossip` with the sender as publisher, then acknowledged.
-   */
-  async #serveBroadcast(stream: Stream, remote: PeerId): Promise<void> {
-    const signal = AbortSignal.timeout(30_000);
-    const lp = sizedStream(stream);
-    try {
-      const from = this.#member(remote);
-      if (from === undefined) throw new Error("not a member");
-      const data = await readSized(lp, MAX_GOSSIP, signal, "direct broadcast");
-      if (data === undefined) throw new Error("direct broadcast empty or too large");
-      this.counters.bytesReceived += data.length;
-      // Handed over before the acknowledgement: a lost acknowledgement means a resend, and a
-      // repeat is ignored downstream, whereas a message acknowledged but never handed over would
-      // be lost.
-      this.#options.onGossip(data, from);
-      await lp.write(new Uint8Array([0]), { signal });
       await stream.close({ signal });
     } catch (err) {
       stream.abort(err as Error);

@@ -186,16 +186,6 @@ export function nodeMetricSpecs(info: CatalogInfo): MetricSpec[] {
       "fedagg_certificate_fetches_dropped_total",
       "Certified aggregates not fetched: too many fetches were waiting",
     ),
-    counter(
-      "fedagg_broadcast_direct_total",
-      "Certificates and co-signatures of this node sent straight to a member gossip did not reach",
-      [{ kind: "certificate" }, { kind: "cosign" }],
-    ),
-    counter(
-      "fedagg_broadcast_direct_failures_total",
-      "Members neither gossip nor a direct send reached with this node's certificate or co-signature",
-      [{ kind: "certificate" }, { kind: "cosign" }],
-    ),
     // Journal.
     counter(
       "fedagg_journal_quarantined_total",
