@@ -242,6 +242,11 @@ export class Mesh {
           allowPublishToZeroTopicPeers: true,
           floodPublish: true,
           maxInboundDataLength: MAX_GOSSIP + 4096,
+          // gossipsub's default score charges every peer −5·(k − 10)² when k > 10 peers share one
+          // IP address (a Sybil defence): members on one host or behind one NAT — 15 or more —
+          // fall below the publish (−50) and graylist (−80) thresholds, and gossip reaches nobody
+          // and is ignored. The connection gater admits roster members only, so it defends nothing.
+          scoreParams: { IPColocationFactorWeight: 0 },
         }),
       },
     });

@@ -384,6 +384,37 @@ Deno.test("mesh: two running members of a three-member roster", async () => {
   }
 });
 
+Deno.test("mesh: gossip reaches sixteen members on one IP address (no colocation penalty)", async () => {
+  // gossipsub's default score graylists every peer once more than 10 share an IP address: here
+  // 15 peers on 127.0.0.1 would each score −5·(15 − 10)² = −125 and gossip would reach nobody.
+  const ids = await withTempDir("fedagg-mesh-crowd-", async (root) => {
+    const out: NodeIdentity[] = [];
+    for (let i = 0; i < 16; i++) {
+      out.push(await createIdentity(`${root}/n${i}`, rngFor("mesh-crowd", "id", i)));
+    }
+    return out;
+  });
+  const roster = rosterFrom(ids, "mesh-crowd");
+  const peers: Peer[] = [];
+  try {
+    for (const id of ids) {
+      // Each dials those started before it: every pair once.
+      const dial = new Map(peers.map((p) => [p.index, p.mesh.addresses]));
+      peers.push(await startPeer(id, roster, dial, 64 * 1024));
+    }
+    await waitFor(
+      "a full mesh",
+      () => peers.every((p) => p.mesh.connected().length === 15),
+      60_000,
+    );
+    const [first, ...rest] = peers;
+    await gossipUntilDelivered(first, rest, "crowd");
+    assert(rest.every((p) => p.gossip.every((g) => g.from === first.index)));
+  } finally {
+    await stopAll(peers);
+  }
+});
+
 Deno.test("mesh: reports a member's connection closing and coming back", async () => {
   const ids = await identities;
   const roster = rosterFrom(ids.slice(0, 3), "mesh-links"); // the third never runs
