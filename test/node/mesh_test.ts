@@ -125,6 +125,20 @@ async function startPeer(
   return { mesh, index: roster.indexOf(identity.peerId)!, frames, gossip, logs, bodies, links };
 }
 
+/**
+ * A plain libp2p node as an older fedagg build runs it: TCP on loopback, Noise, standard yamux
+ * (`/yamux/1.0.0` only), no fedagg protocols unless the test registers them.
+ */
+function olderBuild(identity: NodeIdentity) {
+  return createLibp2p({
+    privateKey: identity.libp2pKey,
+    addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+  });
+}
+
 async function waitFor(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!ok()) {
@@ -579,13 +593,7 @@ Deno.test("mesh: a one-frame-protocol sender's frame above 4 MiB that waits for 
     assert(await c.mesh.send(b.index, pattern(MiB, 81), deadline));
     await waitFor("B to hold two frames", () => b.frames.length === 2);
     // An older build (the one-frame protocol only) sends 6 MiB: it waits for a slot unread.
-    plain = await createLibp2p({
-      privateKey: ids[3].libp2pKey,
-      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-    });
+    plain = await olderBuild(ids[3]);
     const stream = await plain.dialProtocol(multiaddr(b.mesh.addresses[0]), FRAME_PROTOCOL);
     const lp = sizedStream(stream);
     const frame = pattern(6 * MiB, 82);
@@ -617,13 +625,7 @@ Deno.test("mesh: a sender that writes past its unanswered frame is cut off at on
       if (frame.length >= MiB) return held;
     });
     peers.push(b);
-    plain = await createLibp2p({
-      privateKey: ids[0].libp2pKey,
-      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-    });
+    plain = await olderBuild(ids[0]);
     const stream = await plain.dialProtocol(multiaddr(b.mesh.addresses[0]), FRAME_STREAM_PROTOCOL);
     const lp = sizedStream(stream);
     const header = (seq: number, length: number) => {
@@ -677,13 +679,7 @@ Deno.test("mesh: members negotiate the fedagg muxer; a member with standard yamu
 
     // The third member runs an older build: libp2p with the standard yamux only. It connects
     // to A under /yamux/1.0.0 and delivers a frame on the frame protocol.
-    plain = await createLibp2p({
-      privateKey: ids[2].libp2pKey,
-      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-    });
+    plain = await olderBuild(ids[2]);
     const third = roster.indexOf(ids[2].peerId)!;
     const stream = await plain.dialProtocol(multiaddr(a.mesh.addresses[0]), FRAME_PROTOCOL);
     const lp = sizedStream(stream);
@@ -801,13 +797,7 @@ Deno.test("mesh: the frame stream is reopened after the connection drops", async
  * every frame "received".
  */
 async function droppingReceiver(identity: NodeIdentity) {
-  const node = await createLibp2p({
-    privateKey: identity.libp2pKey,
-    addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-  });
+  const node = await olderBuild(identity);
   const frames: { stream: number; frame: Uint8Array }[] = [];
   let streams = 0;
   await node.handle(FRAME_STREAM_PROTOCOL, async (stream, connection) => {
@@ -875,13 +865,7 @@ Deno.test("mesh: a member that speaks only the one-frame protocol gets a stream 
   const peers: Peer[] = [];
   try {
     // An older build: serves FRAME_PROTOCOL only (one frame, one answer, per stream).
-    plain = await createLibp2p({
-      privateKey: ids[1].libp2pKey,
-      addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-    });
+    plain = await olderBuild(ids[1]);
     const got: Uint8Array[] = [];
     await plain.handle(FRAME_PROTOCOL, async (stream) => {
       const lp = sizedStream(stream);
