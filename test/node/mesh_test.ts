@@ -139,6 +139,19 @@ function olderBuild(identity: NodeIdentity) {
   });
 }
 
+/**
+ * A gate for a receiving peer's `onFrame`: `hold` keeps every large frame (≥ 1 MiB) unhandled,
+ * and so its large-frame slot taken, until `release()`; smaller frames pass.
+ */
+function largeFrameGate() {
+  let open = () => {};
+  const held = new Promise<void>((resolve) => open = resolve);
+  return {
+    release: () => open(),
+    hold: (frame: Uint8Array): Promise<void> | undefined => frame.length >= MiB ? held : undefined,
+  };
+}
+
 async function waitFor(what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!ok()) {
@@ -465,12 +478,9 @@ async function holdingFirstLargeFrame(name: string) {
   const ids = await identities;
   const roster = rosterFrom(ids.slice(0, 3), name); // the third never runs
   const peers: Peer[] = [];
-  let release = () => {};
-  const held = new Promise<void>((resolve) => release = resolve);
+  const { release, hold } = largeFrameGate();
   try {
-    const b = await startPeer(ids[1], roster, new Map(), 4 * MiB, (frame) => {
-      if (frame.length >= MiB) return held;
-    });
+    const b = await startPeer(ids[1], roster, new Map(), 4 * MiB, hold);
     peers.push(b);
     const a = await startPeer(ids[0], roster, new Map([[b.index, b.mesh.addresses]]), 4 * MiB);
     peers.push(a);
@@ -533,12 +543,9 @@ Deno.test("mesh: a frame stream opened before the frame limit grew takes a frame
   const ids = await identities;
   const roster = rosterFrom(ids.slice(0, 3), "mesh-limit-grows"); // the third never runs
   const peers: Peer[] = [];
-  let release = () => {};
-  const held = new Promise<void>((resolve) => release = resolve);
+  const { release, hold } = largeFrameGate();
   try {
-    const b = await startPeer(ids[1], roster, new Map(), 2 * MiB, (frame) => {
-      if (frame.length >= MiB) return held;
-    });
+    const b = await startPeer(ids[1], roster, new Map(), 2 * MiB, hold);
     peers.push(b);
     const a = await startPeer(ids[0], roster, new Map([[b.index, b.mesh.addresses]]), 2 * MiB);
     peers.push(a);
@@ -574,12 +581,9 @@ Deno.test("mesh: a one-frame-protocol sender's frame above 4 MiB that waits for 
   const roster = rosterFrom(ids.slice(0, 4), "mesh-legacy-large");
   let plain: Awaited<ReturnType<typeof createLibp2p>> | undefined;
   const peers: Peer[] = [];
-  let release = () => {};
-  const held = new Promise<void>((resolve) => release = resolve);
+  const { release, hold } = largeFrameGate();
   try {
-    const b = await startPeer(ids[1], roster, new Map(), 8 * MiB, (frame) => {
-      if (frame.length >= MiB) return held;
-    });
+    const b = await startPeer(ids[1], roster, new Map(), 8 * MiB, hold);
     peers.push(b);
     const dial = new Map([[b.index, b.mesh.addresses]]);
     const a = await startPeer(ids[0], roster, dial, 8 * MiB);
@@ -618,12 +622,9 @@ Deno.test("mesh: a sender that writes past its unanswered frame is cut off at on
   const roster = rosterFrom(ids.slice(0, 3), "mesh-overflow");
   let plain: Awaited<ReturnType<typeof createLibp2p>> | undefined;
   const peers: Peer[] = [];
-  let release = () => {};
-  const held = new Promise<void>((resolve) => release = resolve);
+  const { release, hold } = largeFrameGate();
   try {
-    const b = await startPeer(ids[1], roster, new Map(), 2 * MiB, (frame) => {
-      if (frame.length >= MiB) return held;
-    });
+    const b = await startPeer(ids[1], roster, new Map(), 2 * MiB, hold);
     peers.push(b);
     plain = await olderBuild(ids[0]);
     const stream = await plain.dialProtocol(multiaddr(b.mesh.addresses[0]), FRAME_STREAM_PROTOCOL);
