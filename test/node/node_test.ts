@@ -54,6 +54,28 @@ async function waitFor(what: string, ok: () => boolean, deadlineMs = 30_000): Pr
 }
 
 /**
+ * Starts member `self` of a {@link withFederation} federation from `nodeDir` on a free loopback
+ * port, inline masking, every log line appended to `logs`.
+ */
+function startLogged(
+  fed: { file: RosterFile; roster: Roster; identityOf: (i: number) => NodeIdentity },
+  nodeDir: string,
+  self: number,
+  logs: Log[],
+): Promise<FedaggNode> {
+  return FedaggNode.start({
+    dir: nodeDir,
+    identity: fed.identityOf(self),
+    rosterFile: fed.file,
+    roster: fed.roster,
+    index: self,
+    listen: ["/ip4/127.0.0.1/tcp/0"],
+    log: (level, message, fields) => logs.push({ level, message, fields }),
+    expander: inlineExpander,
+  });
+}
+
+/**
  * Runs `fn` with three identities in `dir/n{i}` of a new temporary `dir` and a roster (t = 2)
  * over them; the directory is removed afterwards.
  */
@@ -134,16 +156,7 @@ async function withObservedRound(
 
     const nodeDir = `${dir}/n${self}`;
     const logs: Log[] = [];
-    const node = await FedaggNode.start({
-      dir: nodeDir,
-      identity: identityOf(self),
-      rosterFile: file,
-      roster,
-      index: self,
-      listen: ["/ip4/127.0.0.1/tcp/0"],
-      log: (level, message, fields) => logs.push({ level, message, fields }),
-      expander: inlineExpander,
-    });
+    const node = await startLogged({ file, roster, identityOf }, nodeDir, self, logs);
     const events: NodeEvent[] = [];
     node.subscribe((e) => events.push(e.event));
     const meshes: Mesh[] = [];
@@ -332,16 +345,7 @@ Deno.test({
       await Deno.writeTextFile(`${nodeDir}/journal/round-1/update.json`, "{not json");
       const logs: Log[] = [];
       const self = 0;
-      const node = await FedaggNode.start({
-        dir: nodeDir,
-        identity: identityOf(self),
-        rosterFile: file,
-        roster,
-        index: self,
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        log: (level, message, fields) => logs.push({ level, message, fields }),
-        expander: inlineExpander,
-      });
+      const node = await startLogged({ file, roster, identityOf }, nodeDir, self, logs);
       try {
         assertEquals(node.status().lastFinalRound, 2);
         // Rounds 0 and 1 (below) failed for this member and round 4 is open: the current round
@@ -413,16 +417,7 @@ Deno.test({
       await journal.recordFailed(3, 0);
       await journal.pruneUpdate(3);
       const logs: Log[] = [];
-      const node = await FedaggNode.start({
-        dir: nodeDir,
-        identity: identityOf(0),
-        rosterFile: file,
-        roster,
-        index: 0,
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        log: (level, message, fields) => logs.push({ level, message, fields }),
-        expander: inlineExpander,
-      });
+      const node = await startLogged({ file, roster, identityOf }, nodeDir, 0, logs);
       try {
         const about3 = logs.filter((l) => (l.fields as { round?: number })?.round === 3);
         assertEquals(about3.map((l) => l.message), [], "nothing asked or reported again");
@@ -468,16 +463,7 @@ Deno.test({
       await journal.recordCommit(4, 0);
       for (const round of [2, 3, 4]) await journal.recordUnmasking(round, unmasking.record);
       const logs: Log[] = [];
-      const node = await FedaggNode.start({
-        dir: nodeDir,
-        identity: identityOf(0),
-        rosterFile: file,
-        roster,
-        index: 0,
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        log: (level, message, fields) => logs.push({ level, message, fields }),
-        expander: inlineExpander,
-      });
+      const node = await startLogged({ file, roster, identityOf }, nodeDir, 0, logs);
       try {
         const resumed = logs.filter((l) => l.message.startsWith("resuming the round's leader"))
           .map((l) => (l.fields as { round: number }).round);
@@ -539,17 +525,7 @@ Deno.test({
       const nodeDir = `${dir}/mistyped`;
       const journal = new Journal(nodeDir, roster);
       const logs: Log[] = [];
-      const start = () =>
-        FedaggNode.start({
-          dir: nodeDir,
-          identity: identityOf(self),
-          rosterFile: file,
-          roster,
-          index: self,
-          listen: ["/ip4/127.0.0.1/tcp/0"],
-          log: (level, message, fields) => logs.push({ level, message, fields }),
-          expander: inlineExpander,
-        });
+      const start = () => startLogged({ file, roster, identityOf }, nodeDir, self, logs);
       const outsideWindow = () =>
         logs.filter((l) => l.message === "refused" && JSON.stringify(l.fields).includes("window"));
       const far = 1_000_000;
@@ -633,16 +609,7 @@ Deno.test({
       const logs: Log[] = [];
       const events: NodeEvent[] = [];
       const start = async () => {
-        const n = await FedaggNode.start({
-          dir: nodeDir,
-          identity: identityOf(self),
-          rosterFile: file,
-          roster,
-          index: self,
-          listen: ["/ip4/127.0.0.1/tcp/0"],
-          log: (level, message, fields) => logs.push({ level, message, fields }),
-          expander: inlineExpander,
-        });
+        const n = await startLogged({ file, roster, identityOf }, nodeDir, self, logs);
         n.subscribe((e) => events.push(e.event));
         return n;
       };
