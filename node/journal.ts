@@ -403,14 +403,6 @@ export class Journal {
     await this.#write(round, "unmasking.cbor", record);
   }
 
-  /**
-   * Whether this member journaled an unmask record as leader in `round` (its name alone: read
-   * with {@link unmaskRecord}, which checks it).
-   */
-  async hasUnmaskRecord(round: number): Promise<boolean> {
-    return await exists(`${this.#round(round)}/unmasking.cbor`);
-  }
-
   /** The unmask record this member journaled as leader in `round`, if any; `journal-corrupt` if damaged. */
   async unmaskRecord(round: number): Promise<Uint8Array | undefined> {
     return await this.#read(
@@ -472,10 +464,14 @@ export class Journal {
   /**
    * Which records of `round` are complete, from the names in its directory alone: an accepted
    * update ({@link updateMeta} would return it; `update.json` is written after the values), a
-   * published aggregate ({@link aggregate} would return it) and, with one, a final certificate.
-   * Contents are checked by the reads and, at start-up, by {@link open}.
+   * published aggregate ({@link aggregate} would return it) and, with one, a final certificate;
+   * and whether this member journaled an unmask record as leader (`unmasking`: read with
+   * {@link unmaskRecord}, which checks it). Contents are checked by the reads and, at start-up,
+   * by {@link open}.
    */
-  async recorded(round: number): Promise<{ update: boolean; published: boolean; final: boolean }> {
+  async recorded(
+    round: number,
+  ): Promise<{ update: boolean; published: boolean; final: boolean; unmasking: boolean }> {
     const names = new Set<string>();
     try {
       for await (const entry of Deno.readDir(this.#round(round))) {
@@ -490,6 +486,7 @@ export class Journal {
       update: all("update.json"),
       published,
       final: published && names.has("final.cbor"),
+      unmasking: names.has("unmasking.cbor"),
     };
   }
 

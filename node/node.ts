@@ -1003,7 +1003,7 @@ export class FedaggNode {
     for (const round of rounds) {
       const recorded = await this.#journal.recorded(round);
       // Led a session of the round into its unmask stage (`restore` decides whether it resumes).
-      if (await this.#journal.hasUnmaskRecord(round)) unmasked.push(round);
+      if (recorded.unmasking) unmasked.push(round);
       if (recorded.published) published.push(round);
       if (recorded.final || recorded.published) {
         // Certified: the raw values are never needed again (a crash may have come between the

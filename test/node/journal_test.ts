@@ -320,7 +320,7 @@ Deno.test("journal: recordFinal adds final.cbor alone to a published aggregate",
 
 Deno.test("journal: recorded() says which records are complete; pruning keeps the metadata", async () => {
   await withJournal(async (journal, dir) => {
-    const none = { update: false, published: false, final: false };
+    const none = { update: false, published: false, final: false, unmasking: false };
     assertEquals(await journal.recorded(3), none, "no directory");
     await journal.recordUpdate(3, anUpdate(0.5, 3));
     await journal.recordCommit(3, 1);
@@ -328,9 +328,14 @@ Deno.test("journal: recorded() says which records are complete; pruning keeps th
     assertEquals(await journal.updateMeta(3), { numSamples: 3, layout: ONE });
     const r = FINALS.get(3)!;
     await journal.recordAggregate({ ...r, final: undefined });
-    assertEquals(await journal.recorded(3), { update: true, published: true, final: false });
+    assertEquals(await journal.recorded(3), { ...none, update: true, published: true });
     await journal.recordFinal(3, r.final);
-    assertEquals(await journal.recorded(3), { update: true, published: true, final: true });
+    assertEquals(await journal.recorded(3), {
+      ...none,
+      update: true,
+      published: true,
+      final: true,
+    });
     await journal.pruneUpdate(3);
     await journal.pruneUpdate(3); // again: nothing left to delete is fine
     assertEquals(await filesOf(`${dir}/journal/round-3`), [
@@ -341,7 +346,12 @@ Deno.test("journal: recorded() says which records are complete; pruning keeps th
       "published.json",
       "update.json",
     ]);
-    assertEquals(await journal.recorded(3), { update: true, published: true, final: true });
+    assertEquals(await journal.recorded(3), {
+      ...none,
+      update: true,
+      published: true,
+      final: true,
+    });
     assertEquals(await journal.update(3), undefined);
     assertEquals(await journal.updateMeta(3), { numSamples: 3, layout: ONE });
     // A final certificate without its published aggregate does not count.
