@@ -398,6 +398,28 @@ Deno.test({
   },
 });
 
+/**
+ * Node 0's journal in `nodeDir` as a crash could leave it: round 2 final, and round 3 committed in
+ * view 0, then failed for this member (`failed.json`, its values pruned). Returns the journal,
+ * the federation's signers and an update of the roster's layout to journal more rounds with.
+ */
+async function journalWithFailedRound(
+  nodeDir: string,
+  roster: Roster,
+  identityOf: (i: number) => NodeIdentity,
+) {
+  const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
+  const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
+  const journal = new Journal(nodeDir, roster);
+  const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
+  await journal.recordAggregate(await finalRound(fed, 2));
+  await journal.recordUpdate(3, update);
+  await journal.recordCommit(3, 0);
+  await journal.recordFailed(3, 0);
+  await journal.pruneUpdate(3);
+  return { journal, fed, update };
+}
+
 Deno.test({
   name: "node: a round that failed for this member before a restart is neither asked about " +
     "nor reported again, and counts as ended",
@@ -405,17 +427,9 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await withFederation(async ({ dir, file, roster, identityOf }) => {
-      const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
-      const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
       const nodeDir = `${dir}/failed-before`;
-      const journal = new Journal(nodeDir, roster);
-      const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
-      await journal.recordAggregate(await finalRound(fed, 2));
       // Round 3: committed in view 0, then excluded (round-failed) before the crash.
-      await journal.recordUpdate(3, update);
-      await journal.recordCommit(3, 0);
-      await journal.recordFailed(3, 0);
-      await journal.pruneUpdate(3);
+      await journalWithFailedRound(nodeDir, roster, identityOf);
       const logs: Log[] = [];
       const node = await startLogged({ file, roster, identityOf }, nodeDir, 0, logs);
       try {
@@ -438,11 +452,8 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     await withFederation(async ({ dir, file, roster, identityOf }) => {
-      const layout = { tensors: [{ name: "aggregate", shape: [DIM] }] };
-      const update = { values: new Float32Array(DIM).fill(0.25), numSamples: 1, layout };
       const nodeDir = `${dir}/unmask-records`;
-      const journal = new Journal(nodeDir, roster);
-      const fed = { roster, signers: [0, 1, 2].map((i) => identityOf(i).signer) };
+      const { journal, fed, update } = await journalWithFailedRound(nodeDir, roster, identityOf);
       // A genuine unmask record of round 4, as its leader journaled it (the journal checks its
       // shape; only a resumed leader opens it).
       const net = new EndpointNet(fed);
@@ -454,11 +465,6 @@ Deno.test({
       assert(unmasking !== undefined, "round 4 reached its unmask stage");
       // Round 2: final. Round 3: committed, then failed for this member. Round 4: committed,
       // its outcome unknown. Each holds an unmask record.
-      await journal.recordAggregate(await finalRound(fed, 2));
-      await journal.recordUpdate(3, update);
-      await journal.recordCommit(3, 0);
-      await journal.recordFailed(3, 0);
-      await journal.pruneUpdate(3);
       await journal.recordUpdate(4, update);
       await journal.recordCommit(4, 0);
       for (const round of [2, 3, 4]) await journal.recordUnmasking(round, unmasking.record);
