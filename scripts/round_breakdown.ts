@@ -4,6 +4,7 @@
  *
  * ```
  * deno task bench:round [--nodes 12] [--dim 1000000] [--rounds 3] [--out DIR] [--json]
+ *                        [--cpu-prof DIR]
  * ```
  *
  * Runs a local federation (real `fedagg run` processes on loopback, `--log-level debug`, no
@@ -25,6 +26,11 @@
  * (`testnet/mesh_throughput.ts`). The machine is shared: run it more than once and compare
  * medians.
  *
+ * With `--cpu-prof DIR`, every node runs under `deno run --cpu-prof` and writes a V8 CPU profile
+ * (`.cpuprofile`, one per isolate, the mask workers' included) into `DIR/node-K/` when it stops;
+ * `scripts/cpu_profile_self.py` sums their self time by function. Profiling costs CPU: the
+ * round times of such a run are not comparable to a run without it.
+ *
  * @module
  */
 import { parseArgs } from "@std/cli/parse-args";
@@ -33,13 +39,14 @@ import { LocalNet, type LocalNode, syntheticInputs, waitFor } from "./testnet/lo
 import { meshThroughput } from "./testnet/mesh_throughput.ts";
 
 const args = parseArgs(Deno.args, {
-  string: ["nodes", "dim", "rounds", "out"],
+  string: ["nodes", "dim", "rounds", "out", "cpu-prof"],
   boolean: ["json", "help"],
   default: { nodes: "12", dim: "1000000", rounds: "3" },
 });
 if (args.help) {
   console.log(
-    "Usage: deno task bench:round [--nodes N] [--dim D] [--rounds R] [--out DIR] [--json]",
+    "Usage: deno task bench:round [--nodes N] [--dim D] [--rounds R] [--out DIR] [--json]" +
+      " [--cpu-prof DIR]",
   );
   Deno.exit(0);
 }
@@ -153,7 +160,15 @@ const rows: RoundRow[] = [];
 const windows: { round: number; start: number; end: number; cpu: number[][] }[] = [];
 let idleRss: number[] = [];
 try {
-  await Promise.all(net.nodes.map((n) => net.start(n, { args: ["--log-level", "debug"] })));
+  const profDir = args["cpu-prof"];
+  await Promise.all(net.nodes.map((n) =>
+    net.start(n, {
+      args: ["--log-level", "debug"],
+      denoFlags: profDir === undefined
+        ? []
+        : ["--cpu-prof", "--cpu-prof-interval=4000", `--cpu-prof-dir=${profDir}/${n.name}`],
+    })
+  ));
   await Promise.all(net.nodes.map((n) => net.connected(n, 180_000)));
   idleRss = (await Promise.all(net.nodes.map((n) => net.status(n)))).map((s) =>
     s?.peakRssBytes ?? NaN
@@ -220,7 +235,8 @@ try {
     say(`round ${round}: ${latencyS.toFixed(2)} s (leader ${leader.name})`);
   }
 } finally {
-  await net.stopAll();
+  // Writing a CPU profile at exit takes seconds when twelve processes do it at once.
+  await net.stopAll(args["cpu-prof"] === undefined ? 5000 : 120_000);
 }
 
 // ---- the logs -----------------------------------------------------------------------------------

@@ -222,11 +222,17 @@ export class LocalNet {
   /**
    * Starts a member's `fedagg run` process (its stderr goes to `DIR/node.log`). The child gets
    * this process's environment without any `FEDAGG_CRASH_*` variable (crash points are armed
-   * only on purpose), plus `options.env`; `options.args` are more options of `fedagg run`.
+   * only on purpose), plus `options.env`; `options.args` are more options of `fedagg run`, and
+   * `options.denoFlags` more flags of `deno run` itself (e.g. `--cpu-prof`), placed before the
+   * entry point.
    */
   async start(
     node: LocalNode,
-    options: { env?: Record<string, string>; args?: readonly string[] } = {},
+    options: {
+      env?: Record<string, string>;
+      args?: readonly string[];
+      denoFlags?: readonly string[];
+    } = {},
   ): Promise<void> {
     if (node.child !== undefined) return;
     await Deno.remove(`${node.dir}/api.json`).catch(() => {});
@@ -234,9 +240,12 @@ export class LocalNet {
     const env = Object.fromEntries(
       Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("FEDAGG_CRASH_")),
     );
+    const [run, ...rest] = nodeCommand(ROOT);
     const child = new Deno.Command(Deno.execPath(), {
       args: [
-        ...nodeCommand(ROOT),
+        run,
+        ...options.denoFlags ?? [],
+        ...rest,
         "run",
         "--dir",
         node.dir,
@@ -303,8 +312,11 @@ export class LocalNet {
     return found;
   }
 
-  /** Stops a member's process (SIGTERM: graceful; SIGKILL: a crash). */
-  async stop(node: LocalNode, signal: Deno.Signal = "SIGTERM"): Promise<void> {
+  /**
+   * Stops a member's process (SIGTERM: graceful; SIGKILL: a crash); one that has not exited
+   * `graceMs` after the signal is killed with SIGKILL.
+   */
+  async stop(node: LocalNode, signal: Deno.Signal = "SIGTERM", graceMs = 5000): Promise<void> {
     const child = node.child;
     if (child === undefined) return;
     node.child = undefined;
@@ -319,7 +331,7 @@ export class LocalNet {
       } catch {
         // already gone
       }
-    }, 5000);
+    }, graceMs);
     await child.status;
     clearTimeout(force);
   }
@@ -350,9 +362,9 @@ export class LocalNet {
     await this.stopAll();
   }
 
-  /** Stops every process. Safe to call more than once. */
-  async stopAll(): Promise<void> {
-    await Promise.all(this.nodes.map((n) => this.stop(n)));
+  /** Stops every process (see {@link stop} for `graceMs`). Safe to call more than once. */
+  async stopAll(graceMs = 5000): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.stop(n, "SIGTERM", graceMs)));
   }
 
   /** An authenticated request to a node's API. */
