@@ -105,6 +105,43 @@ const DECODE_OPTIONS = {
 };
 
 /**
+ * The head of the CBOR item at `at`: its major type and argument, and where its content starts.
+ * Undefined for an indefinite length, a reserved additional-information value, an argument
+ * beyond 2^53 or a head that runs past the end. Minimal encoding is not checked.
+ */
+function itemHead(
+  bytes: Uint8Array,
+  at: number,
+): { major: number; value: number; next: number } | undefined {
+  if (at >= bytes.length) return undefined;
+  const major = bytes[at] >> 5;
+  const info = bytes[at] & 0x1f;
+  if (info < 24) return { major, value: info, next: at + 1 };
+  if (info > 27) return undefined;
+  const size = 1 << (info - 24); // 1, 2, 4 or 8 bytes
+  if (at + 1 + size > bytes.length) return undefined;
+  let value = 0;
+  for (let i = 0; i < size; i++) value = value * 256 + bytes[at + 1 + i];
+  return Number.isSafeInteger(value) ? { major, value, next: at + 1 + size } : undefined;
+}
+
+/**
+ * The first element of `bytes` read as a CBOR array whose first element is a byte string: a
+ * view of that byte string (no copy), read from the two heads alone — nothing after it is
+ * parsed or checked, so a result says nothing about the rest (decode it, or the whole, with
+ * {@link decode} to check). Undefined when `bytes` does not start that way. Lets a reader pick
+ * out a frame's signed payload without copying the multi-megabyte body that follows it.
+ */
+export function leadingBytes(bytes: Uint8Array): Uint8Array | undefined {
+  const array = itemHead(bytes, 0);
+  if (array === undefined || array.major !== 4 || array.value < 1) return undefined;
+  const first = itemHead(bytes, array.next);
+  if (first === undefined || first.major !== 2) return undefined;
+  const end = first.next + first.value;
+  return end <= bytes.length ? bytes.subarray(first.next, end) : undefined;
+}
+
+/**
  * Decodes canonical CBOR from an untrusted peer. Refuses with `oversized` when `bytes` exceeds
  * `limit` (checked before any parsing) and with `malformed` for anything that does not parse
  * strictly, contains a map, float, tag or negative integer, nests deeper than 8 levels, or has

@@ -18,7 +18,7 @@
  * @module
  */
 import { equalBytes } from "../encoding/bytes.ts";
-import { decode, encode, Fields, type Value } from "../encoding/codec.ts";
+import { decode, encode, Fields, leadingBytes, type Value } from "../encoding/codec.ts";
 import {
   ED25519_SIGNATURE_LENGTH,
   ML_DSA65_SIGNATURE_LENGTH,
@@ -326,12 +326,14 @@ export function openFrame(frame: Uint8Array, roster: Roster, peer?: number): Env
  * The round a frame names in its header, read without checking anything else (no roster is
  * needed: a driver running several roster versions picks by it the version that opens the
  * frame in full, with {@link openFrame}); undefined for bytes that do not decode that far.
+ * Only the payload is decoded, found from the frame's first two CBOR heads: the signatures and
+ * the body (4·(d + 1) bytes in a masked input or certificate) are neither parsed nor copied.
  */
 export function frameRound(frame: Uint8Array): number | undefined {
   try {
-    const outer = decode(frame, frame.length, "frame");
-    if (!Array.isArray(outer) || !(outer[0] instanceof Uint8Array)) return undefined;
-    const payload = decode(outer[0], outer[0].length, "payload");
+    const payloadBytes = leadingBytes(frame);
+    if (payloadBytes === undefined) return undefined;
+    const payload = decode(payloadBytes, payloadBytes.length, "payload");
     const round = Array.isArray(payload) ? payload[3] : undefined;
     return typeof round === "number" && Number.isSafeInteger(round) && round >= 0 &&
         round < MAX_ROUND

@@ -5,7 +5,13 @@
  */
 import { assert, assertEquals, assertThrows } from "../../_assert.ts";
 import { fromHex, toHex } from "../../../protocol/encoding/bytes.ts";
-import { decode, encode, Fields, type Value } from "../../../protocol/encoding/codec.ts";
+import {
+  decode,
+  encode,
+  Fields,
+  leadingBytes,
+  type Value,
+} from "../../../protocol/encoding/codec.ts";
 import { assertThrowsRefusal } from "../_fixtures.ts";
 
 const LIMIT = 1 << 20;
@@ -284,5 +290,34 @@ Deno.test("Fields: members are strictly increasing indices below n", () => {
       1,
     );
     assert(e.message.includes("field 0 (alive)"), e.message);
+  }
+});
+
+Deno.test("codec: leadingBytes is the first byte string of an array, as a view", () => {
+  const first = new Uint8Array(300).fill(7);
+  for (const rest of [[], [1], [new Uint8Array(70000), null]] as Value[][]) {
+    const bytes = encode([first, ...rest]);
+    const got = leadingBytes(bytes)!;
+    assertEquals(got, first);
+    assertEquals(got.buffer, bytes.buffer); // no copy
+  }
+  // Every head width of the length: 0–23 inline, then 1, 2 and 4 bytes.
+  for (const n of [0, 23, 24, 255, 256, 65535, 65536]) {
+    assertEquals(leadingBytes(encode([new Uint8Array(n)]))?.length, n);
+  }
+  for (
+    const bad of [
+      new Uint8Array(0),
+      encode([]),
+      encode(new Uint8Array(4)),
+      encode([1, new Uint8Array(4)]),
+      encode(["text"]),
+      fromHex("9f4100ff"), // indefinite-length array
+      fromHex("815f41004100ff"), // indefinite-length byte string
+      fromHex("8158"), // a length head cut short
+      fromHex("814501020304"), // a byte string past the end
+    ]
+  ) {
+    assertEquals(leadingBytes(bad), undefined, toHex(bad));
   }
 });

@@ -9,7 +9,7 @@
  * @module
  */
 import { assert, assertEquals } from "../../_assert.ts";
-import { encode, type Value } from "../../../protocol/encoding/codec.ts";
+import { encode, leadingBytes, type Value } from "../../../protocol/encoding/codec.ts";
 import {
   ED25519_SIGNATURE_LENGTH,
   ML_DSA65_SIGNATURE_LENGTH,
@@ -18,6 +18,7 @@ import type { RefusalCode } from "../../../protocol/errors.ts";
 import { readMaskedInput } from "../../../protocol/wire/messages.ts";
 import {
   frameLimit,
+  frameRound,
   hybridSigned,
   maxFrameSize,
   openFrame,
@@ -222,5 +223,34 @@ Deno.test("messages: the ML-DSA-65 part is present exactly where it is due", asy
       signature: (s) => [s.ed25519, fake],
     });
     assertThrowsRefusal(() => openFrame(withPq, cFix.roster, 1), "bad-signature");
+  }
+});
+
+Deno.test("messages: frameRound reads the round from the payload alone", async () => {
+  const f = await fixture(await classical, 5, 2);
+  for (const type of TYPES) {
+    const { frame } = await seal(f, type);
+    assertEquals(frameRound(frame), 5, type);
+  }
+  // A masked input's body is not parsed: a frame whose body is cut short still names its round
+  // (openFrame refuses it), and the payload is read as a view of the frame, not a copy.
+  const { frame } = await seal(f, "maskedInput");
+  assertEquals(frameRound(frame.subarray(0, frame.length - 3)), 5);
+  assertThrowsRefusal(() => openFrame(frame.subarray(0, frame.length - 3), f.roster), "malformed");
+  const payload = leadingBytes(frame)!;
+  assertEquals(payload.buffer, frame.buffer);
+  // Bytes that do not decode as far as the round.
+  for (
+    const bad of [
+      new Uint8Array(0),
+      encode(7),
+      encode([7, new Uint8Array(3)]),
+      encode([new Uint8Array(3)]),
+      encode([encode(["tag", 1, 2])]),
+      encode([encode(["tag", 1, 2, "round"])]),
+      frame.subarray(0, 10),
+    ]
+  ) {
+    assertEquals(frameRound(bad), undefined);
   }
 });
