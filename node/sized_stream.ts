@@ -61,8 +61,10 @@ export function lengthRefused(length: number, maxBytes: number): boolean {
 
 /**
  * Reads the `length` bytes of a sized message whose length was read, chunk by chunk, into a
- * fresh array. Throws `Error("<what> longer than announced")` as soon as the chunks overrun
- * `length`; fails as `lp.read` does otherwise (abort, stream closed early).
+ * fresh array that ends on a 4-byte boundary of its buffer: a frame's body (its last item, a
+ * whole number of 32-bit words) then starts aligned and is read as words in place, without a
+ * copy. Throws `Error("<what> longer than announced")` as soon as the chunks overrun `length`;
+ * fails as `lp.read` does otherwise (abort, stream closed early).
  */
 export async function readBody(
   lp: LengthPrefixedStream,
@@ -70,7 +72,8 @@ export async function readBody(
   signal: AbortSignal,
   what: string,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const body = new Uint8Array(length);
+  const pad = (4 - length % 4) % 4;
+  const body = new Uint8Array(length + pad).subarray(pad);
   let filled = 0;
   while (filled < length) {
     const chunk = await lp.read({ signal });

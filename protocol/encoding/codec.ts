@@ -141,6 +141,47 @@ export function leadingBytes(bytes: Uint8Array): Uint8Array | undefined {
   return end <= bytes.length ? bytes.subarray(first.next, end) : undefined;
 }
 
+/** The least value each head width may carry in canonical CBOR (a shorter head must be used). */
+const MIN_OF_WIDTH = [24, 256, 65536, 2 ** 32];
+
+/**
+ * `bytes` as a canonical CBOR array of `count` byte strings — where `nullAt` (if given) may also
+ * be null — and nothing after it: the elements as views of `bytes` (no copy). Undefined for
+ * anything else, including a head that is not in its shortest form, an indefinite length and
+ * trailing bytes; what it accepts, {@link decode} accepts with the same values (it only copies the
+ * byte strings), so a caller falls back to {@link decode} for the refusal. Lets a frame be opened
+ * without copying its multi-megabyte body.
+ */
+export function byteStringArray(
+  bytes: Uint8Array,
+  counts: readonly number[],
+  nullAt?: number,
+): (Uint8Array | null)[] | undefined {
+  const canonical = (at: number) => {
+    const head = itemHead(bytes, at);
+    if (head === undefined) return undefined;
+    const info = bytes[at] & 0x1f;
+    return info < 24 || head.value >= MIN_OF_WIDTH[info - 24] ? head : undefined;
+  };
+  const array = canonical(0);
+  if (array === undefined || array.major !== 4 || !counts.includes(array.value)) return undefined;
+  const out: (Uint8Array | null)[] = [];
+  let at = array.next;
+  for (let i = 0; i < array.value; i++) {
+    if (i === nullAt && bytes[at] === 0xf6) {
+      out.push(null);
+      at++;
+      continue;
+    }
+    const item = canonical(at);
+    if (item === undefined || item.major !== 2) return undefined;
+    at = item.next + item.value;
+    if (at > bytes.length) return undefined;
+    out.push(bytes.subarray(item.next, at));
+  }
+  return at === bytes.length ? out : undefined;
+}
+
 /**
  * Decodes canonical CBOR from an untrusted peer. Refuses with `oversized` when `bytes` exceeds
  * `limit` (checked before any parsing) and with `malformed` for anything that does not parse

@@ -18,7 +18,14 @@
  * @module
  */
 import { equalBytes } from "../encoding/bytes.ts";
-import { decode, encode, Fields, leadingBytes, type Value } from "../encoding/codec.ts";
+import {
+  byteStringArray,
+  decode,
+  encode,
+  Fields,
+  leadingBytes,
+  type Value,
+} from "../encoding/codec.ts";
 import {
   ED25519_SIGNATURE_LENGTH,
   ML_DSA65_SIGNATURE_LENGTH,
@@ -273,10 +280,16 @@ function frameBytes(
  * Decodes an untrusted frame and checks its header: size within the type's limit, a known tag,
  * this roster's federation and hash, a sender in the roster (and equal to `peer`, the transport
  * identity it arrived from, when given), signatures of the right lengths for the roster's mode,
- * and a body exactly where the type has one. Refuses with a {@link ProtocolError}.
+ * and a body exactly where the type has one. Refuses with a {@link ProtocolError}. The
+ * envelope's payload, signatures and body may be views of `frame` (not copies): `frame` must not
+ * change while they are in use.
  */
 export function openFrame(frame: Uint8Array, roster: Roster, peer?: number): Envelope {
-  const outer = decode(frame, maxFrameSize(roster), "frame", peer);
+  // The usual frame, read as views of `frame` (a masked input's or certificate's body is not
+  // copied); anything else through the strict decoder, which refuses it or reads it the same.
+  const limit = maxFrameSize(roster);
+  const outer = (frame.length <= limit ? byteStringArray(frame, [3, 4], 2) : undefined) ??
+    decode(frame, limit, "frame", peer);
   ensure(
     Array.isArray(outer) && (outer.length === 3 || outer.length === 4),
     "malformed",

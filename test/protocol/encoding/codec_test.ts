@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertThrows } from "../../_assert.ts";
 import { fromHex, toHex } from "../../../protocol/encoding/bytes.ts";
 import {
+  byteStringArray,
   decode,
   encode,
   Fields,
@@ -320,4 +321,44 @@ Deno.test("codec: leadingBytes is the first byte string of an array, as a view",
   ) {
     assertEquals(leadingBytes(bad), undefined, toHex(bad));
   }
+});
+
+Deno.test("codec: byteStringArray reads what decode reads, as views, or nothing", () => {
+  const b = (n: number) => new Uint8Array(n).fill(n % 251);
+  for (
+    const value of [
+      [b(0), b(64), null],
+      [b(300), b(64), null, b(70000)],
+      [b(23), b(24), b(255), b(256)],
+      [b(65535), b(65536), null],
+    ] as Value[][]
+  ) {
+    const bytes = encode(value);
+    const got = byteStringArray(bytes, [3, 4], 2)!;
+    assertEquals(got, decode(bytes, LIMIT, "test"));
+    for (const v of got) if (v !== null) assertEquals(v.buffer, bytes.buffer); // views
+  }
+  const ok = encode([b(2), b(2), null]);
+  for (
+    const [why, bad] of [
+      ["a count not asked for", encode([b(2), b(2)])],
+      ["null where none may be", encode([null, b(2), b(2)])],
+      ["another type", encode([b(2), 7, null])],
+      ["not an array", encode(b(2))],
+      ["trailing bytes", new Uint8Array([...ok, 0])],
+      ["cut short", ok.subarray(0, ok.length - 1)],
+      ["a length head longer than needed", fromHex("83" + "5802abcd" + "40" + "f6")],
+      ["an array head longer than needed", fromHex("9803" + "40" + "40" + "f6")],
+      ["an indefinite byte string", fromHex("83" + "5f4100ff" + "40" + "f6")],
+      ["an indefinite array", fromHex("9f" + "40" + "40" + "f6" + "ff")],
+    ] as const
+  ) {
+    assertEquals(byteStringArray(bad, [3], 2), undefined, why);
+  }
+  // The non-canonical heads are exactly what the strict decoder refuses.
+  assertThrowsRefusal(
+    () => decode(fromHex("83" + "5802abcd" + "40" + "f6"), LIMIT, "t"),
+    "malformed",
+  );
+  assertThrowsRefusal(() => decode(fromHex("9803" + "40" + "40" + "f6"), LIMIT, "t"), "malformed");
 });

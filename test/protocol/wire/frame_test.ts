@@ -254,3 +254,12 @@ Deno.test("messages: frameRound reads the round from the payload alone", async (
     assertEquals(frameRound(bad), undefined);
   }
 });
+
+Deno.test("messages: openFrame reads a masked input's body in place, not as a copy", async () => {
+  const f = await fixture(await classical, 5, 2);
+  const { frame, sender } = await seal(f, "maskedInput");
+  const env = openFrame(frame, f.roster, sender);
+  assert(env.body !== null && env.body.length > 0);
+  assertEquals(env.body.buffer, frame.buffer);
+  assertEquals(env.payload.buffer, frame.buffer);
+});
