@@ -174,7 +174,7 @@ export class Journal {
    * {@link JournalError} `disk-full` naming the file (the atomic write left nothing behind).
    */
   async #write(round: number, name: RecordName, payload: Uint8Array): Promise<void> {
-    const header = await recordHeader(name, round, payload);
+    const header = recordHeader(name, round, payload);
     const path = `${this.#round(round)}/${name}`;
     try {
       await writeFileAtomic(path, [header, payload], RECORDS[name]);
@@ -193,7 +193,7 @@ export class Journal {
       if (err instanceof Deno.errors.NotFound) return undefined;
       throw this.#corrupt(path, `cannot be read (${(err as Error).message})`);
     }
-    const opened = await openRecord(name, round, file);
+    const opened = openRecord(name, round, file);
     if ("problem" in opened) throw this.#corrupt(path, opened.problem);
     return opened.payload;
   }
