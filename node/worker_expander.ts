@@ -3,9 +3,9 @@
  * vector is cut into block-aligned slices, each worker adds every mask term's keystream to its
  * slice (the keystream is seekable, so slices are independent), and the slices are copied
  * back. The result is bit-identical to the inline expander (tested), also when a worker
- * crashes mid-job (see {@link WorkerExpander}). Small jobs (below {@link INLINE_WORK}) run
- * inline, where posting them would cost more than it saves, and so does every job of a
- * one-worker pool or of a vector of one block: there is nothing to split.
+ * crashes mid-job (see {@link WorkerExpander}). Jobs below {@link INLINE_WORK} run inline (see
+ * there for why the bar is that high), and so does every job of a one-worker pool or of a vector
+ * of one block: there is nothing to split.
  *
  * Key material is copied once into one buffer per job; each worker gets its own copy by transfer
  * (so no copy stays behind on the calling thread) and wipes it after its slice, and the calling
@@ -16,8 +16,19 @@
  */
 import { applyMasks, type MaskExpander, type MaskTerm, PRG_BLOCK_WORDS } from "../protocol/mod.ts";
 
-/** Below this much PRG work (words × terms) a job runs on the calling thread. */
-export const INLINE_WORK = 1 << 20;
+/**
+ * Below this much PRG work (words × terms) a job runs on the calling thread: 2^24, 64 MiB of
+ * keystream, tens of milliseconds (a member's masking at d = 1M with up to 15 neighbours, or a
+ * leader's unmasking of as many terms). Set for memory, not speed: node:crypto returns a fresh
+ * buffer for every 64 KiB of keystream, and in a worker that garbage (≈ 4 bytes per word-term)
+ * waits for the worker's own collector, which the node cannot reach (V8 lets external memory grow
+ * 64 MB past its last collection, per isolate), while on the calling thread it is collected with
+ * the frames' (`collect_garbage.ts`). Measured on a 12-node, d = 1M test network: the leader's
+ * peak RSS 260–297 MB with this bar against 325–344 MB with 2^20 (`docs/performance.md`). Larger
+ * jobs (the leader's unmasking when members dropped, a member of a large complete graph) still
+ * use the workers, where the second core halves the time.
+ */
+export const INLINE_WORK = 1 << 24;
 
 /**
  * The default pool size: `cores` (default: the runtime's `navigator.hardwareConcurrency`) when it
@@ -49,6 +60,8 @@ export interface WorkerExpanderOptions {
    * same messages; this is a seam for tests (e.g. a worker that crashes).
    */
   readonly module?: string | URL;
+  /** Jobs below this much work (words × terms) run inline (default {@link INLINE_WORK}). */
+  readonly inlineWork?: number;
 }
 
 /**
@@ -63,6 +76,7 @@ export class WorkerExpander implements MaskExpander {
   /** Live workers; a crash replaces or drops one, close() empties it. */
   #slots: Slot[] = [];
   readonly #module: string;
+  readonly #inlineWork: number;
   readonly #pending = new Map<number, Pending>();
   #nextId = 0;
   /** What the pool did (exposed for metrics and tests). */
@@ -73,12 +87,20 @@ export class WorkerExpander implements MaskExpander {
     workersCrashed: 0,
   };
 
-  /** Starts `count` workers (default: {@link defaultWorkerCount}). */
+  /**
+   * Starts `count` workers (default: {@link defaultWorkerCount}). Refuses (RangeError) a count
+   * that is not a positive integer or an `inlineWork` that is not a non-negative integer.
+   */
   constructor(count = defaultWorkerCount(), options: WorkerExpanderOptions = {}) {
     if (!Number.isSafeInteger(count) || count < 1) {
       throw new RangeError(`worker count must be a positive integer, got ${count}`);
     }
     this.#module = new URL(options.module ?? new URL("./mask_worker.ts", import.meta.url)).href;
+    const inlineWork = options.inlineWork ?? INLINE_WORK;
+    if (!Number.isSafeInteger(inlineWork) || inlineWork < 0) {
+      throw new RangeError(`inlineWork must be a non-negative integer, got ${inlineWork}`);
+    }
+    this.#inlineWork = inlineWork;
     for (let i = 0; i < count; i++) this.#slots.push(this.#spawn());
   }
 
@@ -91,7 +113,7 @@ export class WorkerExpander implements MaskExpander {
     if (terms.length === 0) return;
     const blocks = Math.ceil(target.length / PRG_BLOCK_WORDS);
     const parts = Math.min(this.#slots.length, blocks);
-    if (parts <= 1 || target.length * terms.length < INLINE_WORK) {
+    if (parts <= 1 || target.length * terms.length < this.#inlineWork) {
       applyMasks(target, terms);
       return;
     }

@@ -13,7 +13,12 @@ import { assert, assertEquals, assertRejects, assertThrows } from "../_assert.ts
 import { equalBytes, u32Bytes } from "../../protocol/encoding/bytes.ts";
 import type { MaskTerm } from "../../protocol/crypto/mod.ts";
 import { inlineExpander } from "../../protocol/math/masking.ts";
-import { defaultWorkerCount, INLINE_WORK, WorkerExpander } from "../../node/worker_expander.ts";
+import {
+  defaultWorkerCount,
+  INLINE_WORK,
+  WorkerExpander,
+  type WorkerExpanderOptions,
+} from "../../node/worker_expander.ts";
 import { simulate } from "../../protocol/sim/mod.ts";
 import { rngFor } from "../protocol/_fixtures.ts";
 import { withTempDir } from "./_helpers.ts";
@@ -33,6 +38,14 @@ function assertSameWords(actual: Uint32Array, expected: Uint32Array, msg?: strin
   assert(equalBytes(u32Bytes(actual), u32Bytes(expected)), msg ?? "the vectors differ");
 }
 
+/** The split threshold these tests use (the default is 16× more: vectors here stay small). */
+const TEST_INLINE = 1 << 20;
+
+/** An expander of `count` workers with the tests' split threshold. */
+function expanderOf(count?: number, options: WorkerExpanderOptions = {}): WorkerExpander {
+  return new WorkerExpander(count, { inlineWork: TEST_INLINE, ...options });
+}
+
 async function inline(target: Uint32Array, ts: readonly MaskTerm[]): Promise<Uint32Array> {
   const out = target.slice();
   await inlineExpander.apply(out, ts);
@@ -43,7 +56,7 @@ async function withExpander(
   count: number,
   fn: (e: WorkerExpander) => Promise<void>,
 ): Promise<void> {
-  const expander = new WorkerExpander(count);
+  const expander = expanderOf(count);
   try {
     await fn(expander);
   } finally {
@@ -55,7 +68,7 @@ Deno.test("worker expander: split over 2 or 3 workers, bit-identical (1 worker: 
   // 4 terms × ≥ 2^18 words reaches the split threshold; lengths on and off block boundaries.
   const lengths = [2 ** 18, 2 ** 18 + 1, 2 ** 18 + 15, 2 ** 18 + 16, 2 ** 18 + 17, 300_007];
   const ts = terms("big", 4);
-  for (const length of lengths) assert(length * ts.length >= INLINE_WORK);
+  for (const length of lengths) assert(length * ts.length >= TEST_INLINE);
   const expected = new Map<number, { target: Uint32Array; result: Uint32Array }>();
   for (const length of lengths) {
     const target = words(`big/${length}`, length);
@@ -96,7 +109,7 @@ Deno.test("worker expander: many terms (more than the kernel's 4-way unroll)", a
   await withExpander(2, async (e) => {
     const ts = terms("many", 11);
     const target = words("many", 100_003);
-    assert(target.length * ts.length >= INLINE_WORK);
+    assert(target.length * ts.length >= TEST_INLINE);
     const v = target.slice();
     await e.apply(v, ts);
     assertEquals(e.counters.jobsPosted, 2);
@@ -107,7 +120,7 @@ Deno.test("worker expander: many terms (more than the kernel's 4-way unroll)", a
 Deno.test("worker expander: small jobs run inline and give the same result", async () => {
   await withExpander(2, async (expander) => {
     for (const [length, count] of [[1, 1], [15, 3], [16, 2], [17, 5], [1000, 9], [2 ** 16, 15]]) {
-      assert(length * count < INLINE_WORK);
+      assert(length * count < TEST_INLINE);
       const ts = terms(`small/${length}`, count);
       const target = words(`small/${length}`, length);
       const v = target.slice();
@@ -126,7 +139,7 @@ Deno.test("worker expander: small jobs run inline and give the same result", asy
 Deno.test("worker expander: a vector of one block runs inline whatever the work", async () => {
   await withExpander(3, async (expander) => {
     // 16 words cannot be split across workers, so even work at the split threshold stays inline.
-    const ts = terms("one-block", INLINE_WORK / 16);
+    const ts = terms("one-block", TEST_INLINE / 16);
     const target = words("one-block", 16);
     const v = target.slice();
     await expander.apply(v, ts);
@@ -136,7 +149,7 @@ Deno.test("worker expander: a vector of one block runs inline whatever the work"
 });
 
 Deno.test("worker expander: close() rejects pending jobs and is harmless when idle", async () => {
-  const expander = new WorkerExpander(2);
+  const expander = expanderOf(2);
   const v = words("pending", 2 ** 19);
   const job = expander.apply(v, terms("pending", 4));
   expander.close();
@@ -156,6 +169,29 @@ Deno.test("worker expander: refuses bad keys and bad worker counts", async () =>
     const ts = [...terms("bad-key", 3), { key: new Uint8Array(31), negate: false }];
     await assertRejects(() => e.apply(v, ts), RangeError, "32 bytes");
   });
+});
+
+Deno.test("worker expander: by default a d = 1M job of up to 15 terms runs inline, 16 split", async () => {
+  // The default bar keeps a member's masking and a leader's unmasking at d = 1M in a federation
+  // of up to 16 members on the calling thread (their keystream garbage stays collectable there).
+  const expander = new WorkerExpander(2);
+  try {
+    const target = words("default-bar", 2 ** 20);
+    for (const [count, posted] of [[15, 0], [16, 2]] as const) {
+      assert((target.length * count < INLINE_WORK) === (posted === 0));
+      const ts = terms(`default-bar/${count}`, count);
+      const v = target.slice();
+      const before = expander.counters.jobsPosted;
+      await expander.apply(v, ts);
+      assertEquals(expander.counters.jobsPosted - before, posted, `${count} terms`);
+      assertSameWords(v, await inline(target, ts), `${count} terms`);
+    }
+  } finally {
+    expander.close();
+  }
+  for (const inlineWork of [-1, 0.5, NaN, Infinity]) {
+    assertThrows(() => new WorkerExpander(1, { inlineWork }), RangeError, "inlineWork");
+  }
 });
 
 Deno.test("worker expander: the default pool has one worker per core, else 2", () => {
@@ -216,7 +252,7 @@ self.onmessage = (e) => {
 
 Deno.test("worker expander: a crashed worker's slice is redone and the worker replaced", async () => {
   await withCrashingWorker(async (module) => {
-    const e = new WorkerExpander(2, { module });
+    const e = expanderOf(2, { module });
     try {
       const target = words("crash", 2 ** 18 + 3);
       const healthy = terms("crash/healthy", 4);
@@ -245,7 +281,7 @@ Deno.test("worker expander: a crashed worker's slice is redone and the worker re
 
 Deno.test("worker expander: workers that crash before answering are dropped; then jobs run inline", async () => {
   await withCrashingWorker(async (module) => {
-    const e = new WorkerExpander(2, { module });
+    const e = expanderOf(2, { module });
     try {
       const target = words("crash-first", 2 ** 18 + 5);
       const fatal = terms("crash-first/fatal", 7);
