@@ -87,6 +87,8 @@ def main():
                     n = parent.get(n)
     if files == 0:
         sys.exit("no .cpuprofile found")
+    if busy == 0:
+        sys.exit(f"{files} profiles, no busy (non-idle) samples")
     print(f"{files} profiles, busy (non-idle) {busy / 1000:.0f} ms")
     table = total_us if a.total else self_us
     label = "total" if a.total else "self"

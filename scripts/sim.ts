@@ -58,7 +58,8 @@ Options:
   --rounds R         rounds to run (default 3)
   --kill-leader S    kill the first leader before it relays stage S
                      (share | masked | consistency | unmask): forces a view change
-  --workers N        Worker threads for mask expansion (default 0: inline)
+  --workers N        Worker threads for mask expansion (default 0: inline; jobs under
+                     2^24 words × terms run inline anyway)
   --max-weight W     largest per-member weight (default 100; 1 with DP)
   --groups G         group-wise aggregation: G groups per round, each group's sum certified
   --group-size M     (instead of --groups) groups of at least M members

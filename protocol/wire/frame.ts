@@ -133,7 +133,11 @@ export const TO_LEADER: ReadonlySet<MessageType> = new Set([
   "unmask",
 ]);
 
-/** A decoded frame whose structure and header have been checked (not yet its signature). */
+/**
+ * A decoded frame whose structure and header have been checked (not yet its signature). Its
+ * `payload`, `signature` bytes and `body` are views of `frame` (no copies, see {@link openFrame}):
+ * the frame must not change while they are in use.
+ */
 export interface Envelope {
   /** The message type, from the payload's tag. */
   readonly type: MessageType;
