@@ -342,6 +342,84 @@ export function frameRound(frame: Uint8Array): number | undefined {
   }
 }
 
+/** What {@link frameHeader} reads of a frame: its type, session and signed sender. */
+export interface FrameHeader {
+  readonly type: MessageType;
+  readonly session: Session;
+  readonly sender: number;
+}
+
+/**
+ * The type, session and sender a frame's header names, read in place without decoding (or
+ * copying) the rest of the frame and without checking anything beyond the header's own shape:
+ * for bookkeeping about frames that are opened in full ({@link openFrame}) where they are
+ * received, such as a simulator labelling the frames it carries. Undefined for bytes whose
+ * header does not read so far (a frame whose header reads may still be refused by
+ * {@link openFrame}).
+ */
+export function frameHeader(frame: Uint8Array): FrameHeader | undefined {
+  const outer = cborHead(frame, 0);
+  if (outer?.major !== 4 || (outer.value !== 3 && outer.value !== 4)) return undefined;
+  const bytes = cborHead(frame, outer.next);
+  if (bytes?.major !== 2 || bytes.next + bytes.value > frame.length) return undefined;
+  const payload = frame.subarray(bytes.next, bytes.next + bytes.value);
+  const list = cborHead(payload, 0);
+  if (list?.major !== 4 || list.value < HEADER_FIELDS) return undefined;
+  const tag = cborText(payload, list.next);
+  const federation = tag && cborText(payload, tag.next);
+  const hash = federation && cborHead(payload, federation.next);
+  if (hash?.major !== 2 || hash.next + hash.value > payload.length) return undefined;
+  const round = cborHead(payload, hash.next + hash.value);
+  const view = round && cborHead(payload, round.next);
+  const sender = view && cborHead(payload, view.next);
+  const type = tag && TYPE_OF_TAG.get(tag.text);
+  if (
+    type === undefined || federation === undefined || round?.major !== 0 ||
+    view?.major !== 0 || sender?.major !== 0
+  ) {
+    return undefined;
+  }
+  return {
+    type,
+    session: {
+      federation: federation.text,
+      rosterHash: payload.slice(hash.next, hash.next + hash.value),
+      round: round.value,
+      view: view.value,
+    },
+    sender: sender.value,
+  };
+}
+
+/** A CBOR item's head at `at`: major type, argument and where its content starts. */
+function cborHead(
+  b: Uint8Array,
+  at: number,
+): { major: number; value: number; next: number } | undefined {
+  if (at >= b.length) return undefined;
+  const major = b[at] >> 5;
+  const info = b[at] & 31;
+  if (info < 24) return { major, value: info, next: at + 1 };
+  const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+  if (size === 0 || at + 1 + size > b.length) return undefined;
+  let value = 0;
+  for (let i = 1; i <= size; i++) value = value * 256 + b[at + i];
+  return Number.isSafeInteger(value) ? { major, value, next: at + 1 + size } : undefined;
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The CBOR text string at `at` and where the next item starts; undefined if none or invalid. */
+function cborText(b: Uint8Array, at: number): { text: string; next: number } | undefined {
+  const h = cborHead(b, at);
+  if (h?.major !== 3 || h.next + h.value > b.length) return undefined;
+  try {
+    return { text: UTF8.decode(b.subarray(h.next, h.next + h.value)), next: h.next + h.value };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The types whose frames carry a body (a vector): masked inputs and published aggregates (in a
  * certificate, or in an outcome beside its final certificate).

@@ -17,6 +17,7 @@ import {
 import type { RefusalCode } from "../../../protocol/errors.ts";
 import { readMaskedInput } from "../../../protocol/wire/messages.ts";
 import {
+  frameHeader,
   frameLimit,
   hybridSigned,
   maxFrameSize,
@@ -72,6 +73,49 @@ for (
     assert(largestFrame <= maxFrameSize(roster));
   });
 }
+
+Deno.test("messages: frameHeader reads what openFrame finds, in place, and never throws", async () => {
+  for (const fed of [await classical, await postQuantum]) {
+    const f = await fixture(fed);
+    for (const type of TYPES) {
+      const { frame } = await seal(f, type);
+      const env = openFrame(frame, f.roster);
+      const header = frameHeader(frame);
+      assert(header !== undefined, type);
+      assertEquals(header.type, env.type);
+      assertEquals(header.sender, env.sender);
+      assertEquals(header.session, env.session);
+      // Truncated frames: the header reads until the bytes it needs are cut off, then not at all.
+      const cut = frame.subarray(0, 40);
+      assertEquals(frameHeader(cut), undefined, `${type} cut to 40 bytes`);
+      for (let len = 0; len < Math.min(frame.length, 300); len++) {
+        const h = frameHeader(frame.subarray(0, len));
+        if (h !== undefined) assertEquals(h, header, `${type} cut to ${len} bytes`);
+      }
+    }
+  }
+  const f = await fixture(await classical, 3, 1);
+  const sig = new Uint8Array(ED25519_SIGNATURE_LENGTH);
+  const payload = (...p: Value[]) => encode([encode(p), sig, null]);
+  const h = header("approval", f.session, 1);
+  for (
+    const [what, frame] of [
+      ["empty", new Uint8Array(0)],
+      ["not an array", encode(encode(h))],
+      ["two elements", encode([encode(h), sig])],
+      ["payload not bytes", encode([h, sig, null])],
+      ["payload too short", payload(...h.slice(0, 5))],
+      ["unknown tag", payload("fedagg/v1/msg/bogus", ...h.slice(1))],
+      ["tag not text", payload(7, ...h.slice(1))],
+      ["round not a number", payload(...h.slice(0, 3), "3", ...h.slice(4))],
+      ["sender not a number", payload(...h.slice(0, 5), new Uint8Array(1))],
+      ["invalid UTF-8 tag", encode([new Uint8Array([0x86, 0x61, 0xff]), sig, null])],
+    ] as const
+  ) {
+    assertEquals(frameHeader(frame), undefined, what);
+  }
+  assertEquals(frameHeader(payload(...h))?.sender, 1, "the well-formed variant reads");
+});
 
 Deno.test("messages: a frame over its type's limit is refused as oversized", async () => {
   const f = await fixture(await classical, 1, 0);
