@@ -194,10 +194,20 @@ export function frameLimit(roster: Roster, type: MessageType): number {
   }
 }
 
-/** Largest frame of any type for a roster (the transport's per-message cap). */
+/**
+ * Largest frame of any type for a roster (the transport's per-message cap). Remembered per
+ * roster object (rosters are frozen): every {@link openFrame} asks for it first.
+ */
 export function maxFrameSize(roster: Roster): number {
-  return Math.max(...(Object.keys(TAG) as MessageType[]).map((t) => frameLimit(roster, t)));
+  let max = maxFrameSizes.get(roster);
+  if (max === undefined) {
+    max = Math.max(...(Object.keys(TAG) as MessageType[]).map((t) => frameLimit(roster, t)));
+    maxFrameSizes.set(roster, max);
+  }
+  return max;
 }
+
+const maxFrameSizes = new WeakMap<Roster, number>();
 
 /**
  * Builds and signs a frame. `fields` are the message-specific fields (see the `*Fields`
