@@ -286,7 +286,9 @@ function frameBytes(
  * and a body exactly where the type has one. Refuses with a {@link ProtocolError}.
  */
 export function openFrame(frame: Uint8Array, roster: Roster, peer?: number): Envelope {
-  const outer = decode(frame, maxFrameSize(roster), "frame", peer);
+  const limit = maxFrameSize(roster);
+  const outer = (frame.length <= limit ? envelopeParts(frame) : undefined) ??
+    decode(frame, limit, "frame", peer);
   ensure(
     Array.isArray(outer) && (outer.length === 3 || outer.length === 4),
     "malformed",
@@ -401,20 +403,52 @@ export function frameHeader(frame: Uint8Array): FrameHeader | undefined {
   };
 }
 
+/**
+ * The items of a well-formed frame's outer array, `[payload, ed25519, mlDsa65 | null, body?]`,
+ * with the byte strings as views into `frame` (not copies: the payload and a vector body are
+ * most of a frame, and the frame is kept whole anyway, for relaying); undefined for anything
+ * else, including what the strict decoder would refuse (non-minimal heads, trailing bytes),
+ * which {@link openFrame} then decodes the long way for its refusal. The payload's own fields
+ * are decoded by the codec, as copies.
+ */
+function envelopeParts(frame: Uint8Array): (Uint8Array | null)[] | undefined {
+  const outer = cborHead(frame, 0);
+  if (outer === undefined || outer.major !== 4 || (outer.value !== 3 && outer.value !== 4)) {
+    return undefined;
+  }
+  if (!outer.minimal) return undefined;
+  const items: (Uint8Array | null)[] = [];
+  let at = outer.next;
+  for (let i = 0; i < outer.value; i++) {
+    if (frame[at] === 0xf6 && i === 2) {
+      items.push(null);
+      at++;
+      continue;
+    }
+    const h = cborHead(frame, at);
+    if (h?.major !== 2 || !h.minimal || h.next + h.value > frame.length) return undefined;
+    items.push(frame.subarray(h.next, h.next + h.value));
+    at = h.next + h.value;
+  }
+  return at === frame.length ? items : undefined;
+}
+
 /** A CBOR item's head at `at`: major type, argument and where its content starts. */
 function cborHead(
   b: Uint8Array,
   at: number,
-): { major: number; value: number; next: number } | undefined {
+): { major: number; value: number; next: number; minimal: boolean } | undefined {
   if (at >= b.length) return undefined;
   const major = b[at] >> 5;
   const info = b[at] & 31;
-  if (info < 24) return { major, value: info, next: at + 1 };
+  if (info < 24) return { major, value: info, next: at + 1, minimal: true };
   const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
   if (size === 0 || at + 1 + size > b.length) return undefined;
   let value = 0;
   for (let i = 1; i <= size; i++) value = value * 256 + b[at + i];
-  return Number.isSafeInteger(value) ? { major, value, next: at + 1 + size } : undefined;
+  // Preferred serialization: the shortest head that holds the value (what strict decoding wants).
+  const minimal = value >= (size === 1 ? 24 : 2 ** (4 * size));
+  return Number.isSafeInteger(value) ? { major, value, next: at + 1 + size, minimal } : undefined;
 }
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
