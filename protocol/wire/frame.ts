@@ -356,8 +356,11 @@ export function frameRound(frame: Uint8Array): number | undefined {
 
 /** What {@link frameHeader} reads of a frame: its type, session and signed sender. */
 export interface FrameHeader {
+  /** The message type its tag names. */
   readonly type: MessageType;
+  /** The session its header names (unchecked against any roster). */
   readonly session: Session;
+  /** The roster index it names as signer (unchecked). */
   readonly sender: number;
 }
 
