@@ -24,12 +24,29 @@ export function sha3_256(...parts: readonly Uint8Array[]): Uint8Array<ArrayBuffe
 
 const encoder = new TextEncoder();
 
-/** Big-endian 4-byte length prefix. */
-function lengthPrefix(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n);
-  return b;
+/**
+ * The UTF-8 bytes of each label seen: the labels are the constants of `domains.ts`, and encoding
+ * one costs about as much as hashing a share-tree node. Bounded, in case a caller makes labels up.
+ */
+const labelBytes = new Map<string, Uint8Array>();
+const LABEL_CACHE_LIMIT = 256;
+
+function encodedLabel(label: string): Uint8Array {
+  let l = labelBytes.get(label);
+  if (l === undefined) {
+    l = encoder.encode(label);
+    if (labelBytes.size >= LABEL_CACHE_LIMIT) labelBytes.clear();
+    labelBytes.set(label, l);
+  }
+  return l;
 }
+
+/**
+ * Inputs up to this many framed bytes are hashed in one `update` of one buffer: node:crypto's
+ * cost per call (≈ µs) dwarfs copying a few hundred bytes, and share trees hash thousands of
+ * 64-byte nodes per round. Larger inputs (vectors) are streamed part by part, uncopied.
+ */
+const ONE_SHOT_LIMIT = 4096;
 
 /**
  * Domain-separated SHA-256: `SHA-256(len(label) ‖ label ‖ len(p1) ‖ p1 ‖ …)` with 4-byte
@@ -39,13 +56,21 @@ export function taggedHash(
   label: string,
   ...parts: readonly Uint8Array[]
 ): Uint8Array<ArrayBuffer> {
+  const l = encodedLabel(label);
   const h = nodeCrypto.createHash("sha256");
-  const l = encoder.encode(label);
-  h.update(lengthPrefix(l.length));
-  h.update(l);
-  for (const p of parts) {
-    h.update(lengthPrefix(p.length));
-    h.update(p);
+  if (framedLength(l, parts) <= ONE_SHOT_LIMIT) {
+    h.update(frame(l, parts));
+  } else {
+    const prefix = new Uint8Array(4);
+    const view = new DataView(prefix.buffer);
+    view.setUint32(0, l.length);
+    h.update(prefix);
+    h.update(l);
+    for (const p of parts) {
+      view.setUint32(0, p.length);
+      h.update(prefix); // node:crypto consumes the bytes before returning
+      h.update(p);
+    }
   }
   return new Uint8Array(h.digest());
 }
@@ -55,10 +80,17 @@ export function taggedHash(
  * Used as HKDF `info` so that key-derivation contexts are unambiguous too.
  */
 export function framed(label: string, ...parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const l = encoder.encode(label);
+  return frame(encodedLabel(label), parts);
+}
+
+function framedLength(l: Uint8Array, parts: readonly Uint8Array[]): number {
   let size = 4 + l.length;
   for (const p of parts) size += 4 + p.length;
-  const out = new Uint8Array(size);
+  return size;
+}
+
+function frame(l: Uint8Array, parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(framedLength(l, parts));
   const view = new DataView(out.buffer);
   let o = 0;
   view.setUint32(o, l.length);

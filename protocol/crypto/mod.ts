@@ -21,7 +21,7 @@ export {
 } from "./mldsa.ts";
 export { applyMasks, type MaskTerm, PRG_BLOCK_WORDS, prgExpand, prgFill } from "./prg.ts";
 export { labelledRng, type Rng, seededRng, systemRng } from "./random.ts";
-export { isLowOrderX25519, x25519, X25519_LENGTH, x25519PublicKey } from "./x25519.ts";
+export { isLowOrderX25519, x25519, X25519_LENGTH, X25519Key, x25519PublicKey } from "./x25519.ts";
 export {
   XWING_CIPHERTEXT_LENGTH,
   XWING_PUBLIC_KEY_LENGTH,

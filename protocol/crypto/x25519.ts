@@ -20,7 +20,37 @@ export function x25519PublicKey(secretKey: Uint8Array): Uint8Array<ArrayBuffer> 
  * of all zeros, which only a low-order public key can produce (RFC 7748 §6.1).
  */
 export function x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array<ArrayBuffer> {
-  const privateKey = rawPrivateKey("x25519", secretKey);
+  return x25519With(rawPrivateKey("x25519", secretKey), publicKey);
+}
+
+/**
+ * A 32-byte X25519 private key imported once, for a key used in many agreements (a round's
+ * decapsulation and share keys): importing costs a fair part of an agreement. The key object
+ * holds a copy of the secret that cannot be zeroed; it is released to the GC with this object.
+ */
+export class X25519Key {
+  readonly #key: nodeCrypto.KeyObject;
+
+  /** Imports `secretKey` (32 bytes, else RangeError); the caller keeps and wipes its bytes. */
+  constructor(secretKey: Uint8Array) {
+    this.#key = rawPrivateKey("x25519", secretKey);
+  }
+
+  /** The raw 32-byte public key. */
+  publicKey(): Uint8Array<ArrayBuffer> {
+    return rawPublicOf(this.#key);
+  }
+
+  /** The shared secret with `publicKey`, refused as {@link x25519} refuses. */
+  agree(publicKey: Uint8Array): Uint8Array<ArrayBuffer> {
+    return x25519With(this.#key, publicKey);
+  }
+}
+
+function x25519With(
+  privateKey: nodeCrypto.KeyObject,
+  publicKey: Uint8Array,
+): Uint8Array<ArrayBuffer> {
   const peer = rawPublicKey("x25519", publicKey);
   let out: Uint8Array<ArrayBuffer>;
   try {

@@ -15,7 +15,7 @@ import nodeCrypto from "node:crypto";
 import { concat } from "../encoding/bytes.ts";
 import { sha3_256 } from "./hash.ts";
 import type { Rng } from "./random.ts";
-import { x25519, x25519PublicKey } from "./x25519.ts";
+import { X25519Key, x25519PublicKey } from "./x25519.ts";
 
 /** Byte length of an X-Wing public key (ML-KEM-768 encapsulation key ‖ X25519 public key). */
 export const XWING_PUBLIC_KEY_LENGTH = 1216;
@@ -45,12 +45,20 @@ function combiner(
 export class XWingDecapsulator {
   readonly #mlKem: CryptoKey;
   readonly #skX: Uint8Array;
+  /** The X25519 half, imported once for all decapsulations (dropped by {@link wipe}). */
+  #keyX: X25519Key | undefined;
   /** The 1216-byte public key. */
   readonly publicKey: Uint8Array<ArrayBuffer>;
 
-  private constructor(mlKem: CryptoKey, skX: Uint8Array, publicKey: Uint8Array<ArrayBuffer>) {
+  private constructor(
+    mlKem: CryptoKey,
+    skX: Uint8Array,
+    keyX: X25519Key,
+    publicKey: Uint8Array<ArrayBuffer>,
+  ) {
     this.#mlKem = mlKem;
     this.#skX = skX;
+    this.#keyX = keyX;
     this.publicKey = publicKey;
   }
 
@@ -71,7 +79,8 @@ export class XWingDecapsulator {
       const pub: CryptoKey = await subtle.getPublicKey(mlKem, ["encapsulateBits"]);
       const pkM = new Uint8Array(await subtle.exportKey("raw-public", pub));
       const skX = expanded.slice(64, 96);
-      return new XWingDecapsulator(mlKem, skX, concat(pkM, x25519PublicKey(skX)));
+      const keyX = new X25519Key(skX);
+      return new XWingDecapsulator(mlKem, skX, keyX, concat(pkM, keyX.publicKey()));
     } finally {
       expanded.fill(0);
     }
@@ -91,7 +100,7 @@ export class XWingDecapsulator {
     const ssM = new Uint8Array(await subtle.decapsulateBits(ALGORITHM, this.#mlKem, ctM));
     let ssX: Uint8Array | undefined;
     try {
-      ssX = x25519(this.#skX, ctX);
+      ssX = (this.#keyX ?? new X25519Key(this.#skX)).agree(ctX);
       return combiner(ssM, ssX, ctX, this.publicKey.subarray(ML_KEM_PK));
     } finally {
       ssM.fill(0);
@@ -99,9 +108,13 @@ export class XWingDecapsulator {
     }
   }
 
-  /** Zeroes the X25519 part held in memory (the WebCrypto key is released to the GC). */
+  /**
+   * Zeroes the X25519 part held in memory and drops its imported key object (which, like the
+   * WebCrypto key, cannot be zeroed and is released to the GC).
+   */
   wipe(): void {
     this.#skX.fill(0);
+    this.#keyX = undefined;
   }
 }
 
@@ -149,8 +162,9 @@ export async function xwingEncapsulate(
   const ekX = rng(32);
   let ssX: Uint8Array | undefined;
   try {
-    const ctX = x25519PublicKey(ekX);
-    ssX = x25519(ekX, pkX);
+    const ephemeral = new X25519Key(ekX); // imported once for both uses
+    const ctX = ephemeral.publicKey();
+    ssX = ephemeral.agree(pkX);
     return {
       cipherText: concat(ctM, ctX),
       sharedSecret: combiner(ssM, ssX, ctX, pkX),

@@ -29,8 +29,8 @@ import {
   seal,
   sha256,
   taggedHash,
-  x25519,
   X25519_LENGTH,
+  X25519Key,
   x25519PublicKey,
   XWingDecapsulator,
   xwingPublicKeyValid,
@@ -266,6 +266,12 @@ export class RoundKeys {
   readonly #maskSeed: Uint8Array;
   readonly #shareSecret: Uint8Array;
   readonly #maskSecret: Uint8Array | undefined;
+  /**
+   * The X25519 share and (classical) mask keys, imported once for the view's agreements;
+   * dropped by {@link wipe} (after which agreements use the zeroed bytes, as before the cache).
+   */
+  #shareX: X25519Key | undefined;
+  #maskX: X25519Key | undefined;
   readonly #shareKem: XWingDecapsulator | undefined;
   readonly #maskKem: XWingDecapsulator | undefined;
 
@@ -286,6 +292,8 @@ export class RoundKeys {
     this.#maskSeed = seeds.maskSeed;
     this.#shareSecret = seeds.shareSecret;
     this.#maskSecret = maskSecret;
+    this.#shareX = new X25519Key(seeds.shareSecret);
+    this.#maskX = maskSecret === undefined ? undefined : new X25519Key(maskSecret);
     this.#shareKem = shareKem;
     this.#maskKem = maskKem;
     this.advertise = advertise;
@@ -357,7 +365,8 @@ export class RoundKeys {
     maskKemCt: Uint8Array,
     kem: { cipherText: Uint8Array; sharedSecret: Uint8Array } | undefined,
   ): Uint8Array<ArrayBuffer> {
-    const dh = x25519(this.#shareSecret, peerShareKey.subarray(0, X25519_LENGTH));
+    const dh = (this.#shareX ?? new X25519Key(this.#shareSecret))
+      .agree(peerShareKey.subarray(0, X25519_LENGTH));
     const key = shareKey(
       this.#sessionHash,
       this.#self,
@@ -390,7 +399,8 @@ export class RoundKeys {
     shareKemCt: Uint8Array,
     maskKemCt: Uint8Array,
   ): Promise<Uint8Array<ArrayBuffer> | undefined> {
-    const dh = x25519(this.#shareSecret, peerShareKey.subarray(0, X25519_LENGTH));
+    const dh = (this.#shareX ?? new X25519Key(this.#shareSecret))
+      .agree(peerShareKey.subarray(0, X25519_LENGTH));
     const kemSecret = this.#shareKem === undefined
       ? new Uint8Array(0)
       : await this.#shareKem.decapsulate(shareKemCt);
@@ -405,7 +415,7 @@ export class RoundKeys {
   /** Classical mode: the pair-mask PRG key with `peer` from its advertised mask key. */
   classicalPairKey(peer: number, peerMaskKey: Uint8Array): Uint8Array<ArrayBuffer> {
     if (this.#maskSecret === undefined) throw new Error("not a classical session");
-    const dh = x25519(this.#maskSecret, peerMaskKey);
+    const dh = (this.#maskX ?? new X25519Key(this.#maskSecret)).agree(peerMaskKey);
     try {
       return pairMaskKey(this.#sessionHash, this.#self, peer, dh);
     } finally {
@@ -419,9 +429,14 @@ export class RoundKeys {
     return await this.#maskKem.decapsulate(maskKemCt);
   }
 
-  /** Zeroes every secret this object holds. */
+  /**
+   * Zeroes every secret this object holds and drops the imported key objects (which cannot be
+   * zeroed and go to the GC).
+   */
   wipe(): void {
     wipe(this.#selfSeed, this.#maskSeed, this.#shareSecret, this.#maskSecret);
+    this.#shareX = undefined;
+    this.#maskX = undefined;
     this.#shareKem?.wipe();
     this.#maskKem?.wipe();
   }

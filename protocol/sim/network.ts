@@ -27,7 +27,7 @@ import { decode } from "../encoding/codec.ts";
 import type { Roster } from "../federation/roster.ts";
 import type { Session } from "../federation/session.ts";
 import type { Output, ProtocolEvent } from "../round/events.ts";
-import { type MessageType, openFrame, TAG } from "../wire/frame.ts";
+import { frameHeader, type MessageType, openFrame, TAG } from "../wire/frame.ts";
 
 /** What the network drives: a member's protocol node (an `Endpoint`, or bare machines). */
 export interface SimNode {
@@ -109,8 +109,13 @@ interface Queued {
   readonly wire: Wire;
 }
 
-/** The type and session of a frame from its header, without checking anything else. */
+/**
+ * The type and session of a frame from its header, without checking anything else (read in
+ * place by `frameHeader`; a header it cannot read is decoded the long way, as before).
+ */
 export function peekHeader(frame: Uint8Array): { type: MessageType; session: Session } {
+  const header = frameHeader(frame);
+  if (header !== undefined) return header;
   const outer = decode(frame, frame.length, "frame") as unknown[];
   const fields = decode(outer[0] as Uint8Array, (outer[0] as Uint8Array).length, "payload") as [
     string,
@@ -260,7 +265,8 @@ export class SimNetwork {
         continue;
       }
       if (this.dead.has(from)) continue;
-      const { type, session } = openFrame(o.frame, this.roster);
+      // The recipients open it in full; a header that does not even read is refused here.
+      const { type, session } = frameHeader(o.frame) ?? openFrame(o.frame, this.roster);
       for (const to of recipients(o, from, this.n, this.#options.broadcastToSelf)) {
         if (this.dead.has(from)) break; // an interceptor may kill the sender mid-broadcast
         const wire: Wire = { from, to, frame: o.frame, type, session };
@@ -486,6 +492,8 @@ function before(a: Queued, b: Queued): number {
 
 /** The signed sender of a frame (header only, unchecked). */
 export function peekSender(frame: Uint8Array): number {
+  const header = frameHeader(frame);
+  if (header !== undefined) return header.sender;
   const outer = decode(frame, frame.length, "frame") as unknown[];
   const fields = decode(outer[0] as Uint8Array, (outer[0] as Uint8Array).length, "payload");
   return (fields as unknown[])[5] as number;

@@ -23,6 +23,8 @@ import {
   decode,
   encode,
   Fields,
+  itemHead,
+  itemText,
   leadingBytes,
   type Value,
 } from "../encoding/codec.ts";
@@ -205,10 +207,20 @@ export function frameLimit(roster: Roster, type: MessageType): number {
   }
 }
 
-/** Largest frame of any type for a roster (the transport's per-message cap). */
+/**
+ * Largest frame of any type for a roster (the transport's per-message cap). Remembered per
+ * roster object (rosters are frozen): every {@link openFrame} asks for it first.
+ */
 export function maxFrameSize(roster: Roster): number {
-  return Math.max(...(Object.keys(TAG) as MessageType[]).map((t) => frameLimit(roster, t)));
+  let max = maxFrameSizes.get(roster);
+  if (max === undefined) {
+    max = Math.max(...(Object.keys(TAG) as MessageType[]).map((t) => frameLimit(roster, t)));
+    maxFrameSizes.set(roster, max);
+  }
+  return max;
 }
+
+const maxFrameSizes = new WeakMap<Roster, number>();
 
 /**
  * Builds and signs a frame. `fields` are the message-specific fields (see the `*Fields`
@@ -359,6 +371,58 @@ export function frameRound(frame: Uint8Array): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What {@link frameHeader} reads of a frame: its type, session and signed sender. */
+export interface FrameHeader {
+  /** The message type its tag names. */
+  readonly type: MessageType;
+  /** The session its header names (unchecked against any roster). */
+  readonly session: Session;
+  /** The roster index it names as signer (unchecked). */
+  readonly sender: number;
+}
+
+/**
+ * The type, session and sender a frame's header names, read in place without decoding (or
+ * copying) the rest of the frame and without checking anything beyond the header's own shape:
+ * for bookkeeping about frames that are opened in full ({@link openFrame}) where they are
+ * received, such as a simulator labelling the frames it carries. Undefined for bytes whose
+ * header does not read so far (a frame whose header reads may still be refused by
+ * {@link openFrame}).
+ */
+export function frameHeader(frame: Uint8Array): FrameHeader | undefined {
+  const outer = itemHead(frame, 0);
+  if (outer?.major !== 4 || (outer.value !== 3 && outer.value !== 4)) return undefined;
+  const bytes = itemHead(frame, outer.next);
+  if (bytes?.major !== 2 || bytes.next + bytes.value > frame.length) return undefined;
+  const payload = frame.subarray(bytes.next, bytes.next + bytes.value);
+  const list = itemHead(payload, 0);
+  if (list?.major !== 4 || list.value < HEADER_FIELDS) return undefined;
+  const tag = itemText(payload, list.next);
+  const federation = tag && itemText(payload, tag.next);
+  const hash = federation && itemHead(payload, federation.next);
+  if (hash?.major !== 2 || hash.next + hash.value > payload.length) return undefined;
+  const round = itemHead(payload, hash.next + hash.value);
+  const view = round && itemHead(payload, round.next);
+  const sender = view && itemHead(payload, view.next);
+  const type = tag && TYPE_OF_TAG.get(tag.text);
+  if (
+    type === undefined || federation === undefined || round?.major !== 0 ||
+    view?.major !== 0 || sender?.major !== 0
+  ) {
+    return undefined;
+  }
+  return {
+    type,
+    session: {
+      federation: federation.text,
+      rosterHash: payload.slice(hash.next, hash.next + hash.value),
+      round: round.value,
+      view: view.value,
+    },
+    sender: sender.value,
+  };
 }
 
 /**

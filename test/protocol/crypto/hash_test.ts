@@ -95,6 +95,27 @@ Deno.test("taggedHash: equals SHA-256 of the framed label and parts", () => {
   );
 });
 
+Deno.test("taggedHash: inputs past the one-shot size stream to the same hash", () => {
+  // Small inputs are framed into one buffer, large ones streamed part by part with a reused
+  // length prefix: both must hash the framing, whatever the parts' sizes and the label's reuse.
+  const cases: Uint8Array[][] = [
+    [testBytes("hash/stream/1", 5000)],
+    [utf8("a"), testBytes("hash/stream/2", 4090), utf8("bcd")],
+    [testBytes("hash/stream/3", 300), testBytes("hash/stream/4", 100000), new Uint8Array(0)],
+    [testBytes("hash/stream/5", 4096 - 4 - 5 - 4)], // exactly at the one-shot size
+    [testBytes("hash/stream/6", 4096 - 4 - 5 - 3)], // one byte past it
+  ];
+  for (const parts of cases) {
+    for (let repeat = 0; repeat < 2; repeat++) {
+      assertEquals(
+        toHex(taggedHash("label", ...parts)),
+        toHex(nobleSha256(framed("label", ...parts))),
+        `${parts.map((p) => p.length)} (${repeat})`,
+      );
+    }
+  }
+});
+
 Deno.test("taggedHash: label and part boundaries are part of the hash", () => {
   const h = (label: string, ...parts: string[]) => toHex(taggedHash(label, ...parts.map(utf8)));
   const distinct = [

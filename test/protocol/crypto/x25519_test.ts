@@ -14,6 +14,7 @@ import {
   isLowOrderX25519,
   x25519,
   X25519_LENGTH,
+  X25519Key,
   x25519PublicKey,
 } from "../../../protocol/crypto/x25519.ts";
 import { assertEquals, assertThrows } from "../../_assert.ts";
@@ -75,6 +76,31 @@ Deno.test("X25519: RFC 7748 §6.1 Alice/Bob key agreement", () => {
   assertEquals(toHex(x25519PublicKey(bobPrivate)), bobPublic);
   assertEquals(toHex(x25519(alicePrivate, fromHex(bobPublic))), shared);
   assertEquals(toHex(x25519(bobPrivate, fromHex(alicePublic))), shared);
+});
+
+Deno.test("X25519: an imported X25519Key agrees and derives as the one-shot functions do", () => {
+  const alice = new X25519Key(
+    fromHex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
+  );
+  const bobPublic = fromHex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+  assertEquals(
+    toHex(alice.publicKey()),
+    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+  );
+  // Used twice: the imported key is reused, the result the same (RFC 7748 §6.1).
+  for (let i = 0; i < 2; i++) {
+    assertEquals(
+      toHex(alice.agree(bobPublic)),
+      "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742",
+    );
+  }
+  for (const sk of SECRET_KEYS) {
+    const key = new X25519Key(sk);
+    assertEquals(toHex(key.publicKey()), toHex(x25519PublicKey(sk)));
+    for (const u of LOW_ORDER_HEX) assertThrows(() => key.agree(fromHex(u)), RangeError);
+    assertThrows(() => key.agree(new Uint8Array(31)), RangeError);
+  }
+  assertThrows(() => new X25519Key(new Uint8Array(31)), RangeError);
 });
 
 Deno.test("X25519: public key is X25519(k, 9)", () => {

@@ -14,6 +14,7 @@ import {
   type Value,
 } from "../../../protocol/encoding/codec.ts";
 import { assertThrowsRefusal } from "../_fixtures.ts";
+import { encode as cborgEncode } from "npm:cborg@6.1.5";
 
 const LIMIT = 1 << 20;
 
@@ -94,6 +95,38 @@ Deno.test("codec: canonical bytes of known values", () => {
     [Array(24).fill(0), "9818" + "00".repeat(24)],
   ];
   for (const [value, hex] of cases) assertEquals(toHex(encode(value)), hex, `encode(${hex})`);
+});
+
+Deno.test("codec: encode writes the bytes cborg's encoder writes", () => {
+  // The encoder is fedagg's own (one sized buffer); cborg's is the reference, at every head
+  // size boundary of lengths and integers, for text, byte strings of both chunking regimes
+  // (cborg copies strings under 64 bytes and links longer ones), and nested frames.
+  const sizes = [0, 1, 23, 24, 63, 64, 65, 255, 256, 1000, 65535, 65536, 70000];
+  const values: Value[] = [
+    ...[0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 7].map((n) => n),
+    Number.MAX_SAFE_INTEGER,
+    ...sizes.map((n) => new Uint8Array(n).map((_, i) => i * 7)),
+    ...sizes.map((n) => "é".repeat(n >> 1) + "a".repeat(n & 1)),
+    ...[0, 23, 24, 255, 256, 65536].map((n) => Array.from({ length: n }, (_, i) => i % 300)),
+    [true, false, null, "", new Uint8Array(0), []],
+    [
+      "fedagg/v1/msg/key-list",
+      "f".repeat(64),
+      new Uint8Array(32),
+      2 ** 47,
+      3,
+      49,
+      Array.from({ length: 50 }, (_, i) => [i, new Uint8Array(3309 + i), new Uint8Array(64)]),
+    ],
+  ];
+  for (const v of values) {
+    const expected = toHex(cborgEncode(v));
+    assertEquals(toHex(encode(v)), expected, expected.slice(0, 40));
+  }
+  // Nothing outside the canonical subset: no maps, no undefined, no other typed arrays.
+  for (const bad of [undefined, {}, [1, { a: 1 }], new Uint32Array(2), 1n]) {
+    assertThrows(() => encode(bad as unknown as Value), TypeError);
+  }
 });
 
 Deno.test("codec: encode returns a standalone array", () => {

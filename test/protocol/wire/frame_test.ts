@@ -9,6 +9,7 @@
  * @module
  */
 import { assert, assertEquals } from "../../_assert.ts";
+import { toHex } from "../../../protocol/encoding/bytes.ts";
 import { encode, leadingBytes, type Value } from "../../../protocol/encoding/codec.ts";
 import {
   ED25519_SIGNATURE_LENGTH,
@@ -17,6 +18,7 @@ import {
 import type { RefusalCode } from "../../../protocol/errors.ts";
 import { readMaskedInput } from "../../../protocol/wire/messages.ts";
 import {
+  frameHeader,
   frameLimit,
   frameRound,
   hybridSigned,
@@ -73,6 +75,49 @@ for (
     assert(largestFrame <= maxFrameSize(roster));
   });
 }
+
+Deno.test("messages: frameHeader reads what openFrame finds, in place, and never throws", async () => {
+  for (const fed of [await classical, await postQuantum]) {
+    const f = await fixture(fed);
+    for (const type of TYPES) {
+      const { frame } = await seal(f, type);
+      const env = openFrame(frame, f.roster);
+      const header = frameHeader(frame);
+      assert(header !== undefined, type);
+      assertEquals(header.type, env.type);
+      assertEquals(header.sender, env.sender);
+      assertEquals(header.session, env.session);
+      // Truncated frames: the header reads until the bytes it needs are cut off, then not at all.
+      const cut = frame.subarray(0, 40);
+      assertEquals(frameHeader(cut), undefined, `${type} cut to 40 bytes`);
+      for (let len = 0; len < Math.min(frame.length, 300); len++) {
+        const h = frameHeader(frame.subarray(0, len));
+        if (h !== undefined) assertEquals(h, header, `${type} cut to ${len} bytes`);
+      }
+    }
+  }
+  const f = await fixture(await classical, 3, 1);
+  const sig = new Uint8Array(ED25519_SIGNATURE_LENGTH);
+  const payload = (...p: Value[]) => encode([encode(p), sig, null]);
+  const h = header("approval", f.session, 1);
+  for (
+    const [what, frame] of [
+      ["empty", new Uint8Array(0)],
+      ["not an array", encode(encode(h))],
+      ["two elements", encode([encode(h), sig])],
+      ["payload not bytes", encode([h, sig, null])],
+      ["payload too short", payload(...h.slice(0, 5))],
+      ["unknown tag", payload("fedagg/v1/msg/bogus", ...h.slice(1))],
+      ["tag not text", payload(7, ...h.slice(1))],
+      ["round not a number", payload(...h.slice(0, 3), "3", ...h.slice(4))],
+      ["sender not a number", payload(...h.slice(0, 5), new Uint8Array(1))],
+      ["invalid UTF-8 tag", encode([new Uint8Array([0x86, 0x61, 0xff]), sig, null])],
+    ] as const
+  ) {
+    assertEquals(frameHeader(frame), undefined, what);
+  }
+  assertEquals(frameHeader(payload(...h))?.sender, 1, "the well-formed variant reads");
+});
 
 Deno.test("messages: a frame over its type's limit is refused as oversized", async () => {
   const f = await fixture(await classical, 1, 0);
@@ -187,6 +232,54 @@ Deno.test("messages: openFrame header refusals", async () => {
   ];
   for (const [what, frame, code] of structural) {
     assert(assertThrowsRefusal(() => openFrame(frame, roster, 1), code).message.length > 0, what);
+  }
+});
+
+Deno.test("messages: openFrame reads the envelope in place and refuses non-canonical envelopes", async () => {
+  const f = await fixture(await classical, 3, 1);
+  const { roster } = f;
+  const craft = crafter(f);
+  const approval = [f.rng(32), f.rng(32)];
+  const frame = await craft([...header("approval", f.session, 1), ...approval]);
+  const env = openFrame(frame, roster, 1);
+  // The payload and signature are views into the frame, at the offsets the encoding puts them.
+  assertEquals(env.payload.buffer, frame.buffer);
+  assertEquals(env.signature.ed25519.buffer, frame.buffer);
+  assertEquals(toHex(encode([env.payload, env.signature.ed25519, null])), toHex(frame));
+  const body = new Uint8Array(4 * (roster.dim + 1)).fill(7);
+  const masked = await craft([...header("maskedInput", f.session, 1), f.rng(32), f.rng(32)], {
+    body,
+  });
+  const withBody = openFrame(masked, roster, 1);
+  assertEquals(withBody.body, body);
+  assertEquals(withBody.body!.buffer, masked.buffer);
+
+  // The same items with a head longer than needed (the strict decoder's refusal), or a byte
+  // string running past the end: refused as malformed, as before the in-place reading.
+  const [payload, ed25519] = [env.payload, env.signature.ed25519];
+  const bytesHead = (n: number, wide: boolean) =>
+    wide ? [0x59, n >> 8, n & 0xff] : n < 256 ? [0x58, n] : [0x59, n >> 8, n & 0xff];
+  const envelope = (arrayHead: number[], payloadWide: boolean, edWide: boolean) =>
+    new Uint8Array([
+      ...arrayHead,
+      ...bytesHead(payload.length, payloadWide),
+      ...payload,
+      ...bytesHead(64, edWide),
+      ...ed25519,
+      0xf6,
+    ]);
+  const wide = payload.length >= 256; // its own head is already the 2-byte length form
+  assertEquals(toHex(envelope([0x83], wide, false)), toHex(frame), "the canonical form");
+  for (
+    const [what, bad] of [
+      ["array head in two bytes", envelope([0x98, 0x03], wide, false)],
+      ["signature length in three bytes", envelope([0x83], wide, true)],
+      ["truncated", frame.subarray(0, frame.length - 1)],
+      ["a byte past the end", new Uint8Array([...frame, 0xf6])],
+    ] as const
+  ) {
+    const e = assertThrowsRefusal(() => openFrame(bad, roster, 1), "malformed");
+    assert(e.message.length > 0, what);
   }
 });
 
