@@ -1,7 +1,8 @@
 /**
  * The canonical encoding of everything that is signed or sent: CBOR (RFC 8949) restricted to
- * definite-length arrays, byte strings, text strings, unsigned integers, booleans and null,
- * through `cborg`. Encoding is deterministic (shortest integer forms, no maps, no floats), so
+ * definite-length arrays, byte strings, text strings, unsigned integers, booleans and null.
+ * Encoding is written here (see {@link encode}), decoding goes through `cborg`. Encoding is
+ * deterministic (shortest integer forms, no maps, no floats), so
  * the bytes a signature covers are a function of the values alone.
  *
  * Decoding is defensive: a size limit is checked before parsing, parsing is strict (no
@@ -254,25 +255,6 @@ export function itemText(
 }
 
 /**
- * The first element of `bytes` read as a CBOR array whose first element is a byte string: a
- * view of that byte string (no copy), read from the two heads alone — nothing after it is
- * parsed or checked, so a result says nothing about the rest (decode it, or the whole, with
- * {@link decode} to check). Undefined when `bytes` does not start that way. Lets a reader pick
- * out a frame's signed payload without copying the multi-megabyte body that follows it.
- */
-export function leadingBytes(bytes: Uint8Array): Uint8Array | undefined {
-  const array = itemHead(bytes, 0);
-  if (array === undefined || array.major !== 4 || array.value < 1) return undefined;
-  const first = itemHead(bytes, array.next);
-  if (first === undefined || first.major !== 2) return undefined;
-  const end = first.next + first.value;
-  return end <= bytes.length ? bytes.subarray(first.next, end) : undefined;
-}
-
-/** The least value each head width may carry in canonical CBOR (a shorter head must be used). */
-const MIN_OF_WIDTH = [24, 256, 65536, 2 ** 32];
-
-/**
  * `bytes` as a canonical CBOR array of `count` byte strings — where `nullAt` (if given) may also
  * be null — and nothing after it: the elements as views of `bytes` (no copy). Undefined for
  * anything else, including a head that is not in its shortest form, an indefinite length and
@@ -286,10 +268,9 @@ export function byteStringArray(
   nullAt?: number,
 ): (Uint8Array | null)[] | undefined {
   const canonical = (at: number) => {
+    // Shortest form: the head is as long as the encoder would write it.
     const head = itemHead(bytes, at);
-    if (head === undefined) return undefined;
-    const info = bytes[at] & 0x1f;
-    return info < 24 || head.value >= MIN_OF_WIDTH[info - 24] ? head : undefined;
+    return head !== undefined && head.next - at === headSize(head.value) ? head : undefined;
   };
   const array = canonical(0);
   if (array === undefined || array.major !== 4 || !counts.includes(array.value)) return undefined;

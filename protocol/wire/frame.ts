@@ -25,7 +25,6 @@ import {
   Fields,
   itemHead,
   itemText,
-  leadingBytes,
   type Value,
 } from "../encoding/codec.ts";
 import {
@@ -354,23 +353,15 @@ export function openFrame(frame: Uint8Array, roster: Roster, peer?: number): Env
 /**
  * The round a frame names in its header, read without checking anything else (no roster is
  * needed: a driver running several roster versions picks by it the version that opens the
- * frame in full, with {@link openFrame}); undefined for bytes that do not decode that far.
- * Only the payload is decoded, found from the frame's first two CBOR heads: the signatures and
- * the body (4·(d + 1) bytes in a masked input or certificate) are neither parsed nor copied.
+ * frame in full, with {@link openFrame}); undefined for bytes whose header does not read as far
+ * (read in place as {@link frameHeader} reads it, but whatever its tag: an unknown one is
+ * {@link openFrame}'s to refuse; so neither the payload's fields nor the signatures nor
+ * the body, 4·(d + 1) bytes in a masked input or certificate, are decoded or copied) or whose
+ * round is not below `MAX_ROUND`.
  */
 export function frameRound(frame: Uint8Array): number | undefined {
-  try {
-    const payloadBytes = leadingBytes(frame);
-    if (payloadBytes === undefined) return undefined;
-    const payload = decode(payloadBytes, payloadBytes.length, "payload");
-    const round = Array.isArray(payload) ? payload[3] : undefined;
-    return typeof round === "number" && Number.isSafeInteger(round) && round >= 0 &&
-        round < MAX_ROUND
-      ? round
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  const round = headerInPlace(frame)?.session.round;
+  return round !== undefined && round < MAX_ROUND ? round : undefined;
 }
 
 /** What {@link frameHeader} reads of a frame: its type, session and signed sender. */
@@ -392,6 +383,16 @@ export interface FrameHeader {
  * {@link openFrame}).
  */
 export function frameHeader(frame: Uint8Array): FrameHeader | undefined {
+  const header = headerInPlace(frame);
+  if (header === undefined) return undefined;
+  const type = TYPE_OF_TAG.get(header.tag);
+  return type === undefined ? undefined : { type, session: header.session, sender: header.sender };
+}
+
+/** {@link frameHeader}'s reading, with the tag as written (known or not). */
+function headerInPlace(
+  frame: Uint8Array,
+): { tag: string; session: Session; sender: number } | undefined {
   const outer = itemHead(frame, 0);
   if (outer?.major !== 4 || (outer.value !== 3 && outer.value !== 4)) return undefined;
   const bytes = itemHead(frame, outer.next);
@@ -406,15 +407,14 @@ export function frameHeader(frame: Uint8Array): FrameHeader | undefined {
   const round = itemHead(payload, hash.next + hash.value);
   const view = round && itemHead(payload, round.next);
   const sender = view && itemHead(payload, view.next);
-  const type = tag && TYPE_OF_TAG.get(tag.text);
   if (
-    type === undefined || federation === undefined || round?.major !== 0 ||
+    tag === undefined || federation === undefined || round?.major !== 0 ||
     view?.major !== 0 || sender?.major !== 0
   ) {
     return undefined;
   }
   return {
-    type,
+    tag: tag.text,
     session: {
       federation: federation.text,
       rosterHash: payload.slice(hash.next, hash.next + hash.value),

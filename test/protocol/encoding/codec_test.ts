@@ -10,7 +10,8 @@ import {
   decode,
   encode,
   Fields,
-  leadingBytes,
+  itemHead,
+  itemText,
   type Value,
 } from "../../../protocol/encoding/codec.ts";
 import { assertThrowsRefusal } from "../_fixtures.ts";
@@ -327,32 +328,29 @@ Deno.test("Fields: members are strictly increasing indices below n", () => {
   }
 });
 
-Deno.test("codec: leadingBytes is the first byte string of an array, as a view", () => {
-  const first = new Uint8Array(300).fill(7);
-  for (const rest of [[], [1], [new Uint8Array(70000), null]] as Value[][]) {
-    const bytes = encode([first, ...rest]);
-    const got = leadingBytes(bytes)!;
-    assertEquals(got, first);
-    assertEquals(got.buffer, bytes.buffer); // no copy
+Deno.test("codec: itemHead and itemText read heads in place, as the encoder writes them", () => {
+  // Every head width: 0–23 inline, then 1, 2, 4 and 8 bytes of argument.
+  for (const n of [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1]) {
+    const bytes = encode(n);
+    assertEquals(itemHead(bytes, 0), { major: 0, value: n, next: bytes.length }, `${n}`);
+    const prefixed = encode([7, new Uint8Array(n % 300)]);
+    assertEquals(itemHead(prefixed, 1), { major: 0, value: 7, next: 2 });
   }
-  // Every head width of the length: 0–23 inline, then 1, 2 and 4 bytes.
-  for (const n of [0, 23, 24, 255, 256, 65535, 65536]) {
-    assertEquals(leadingBytes(encode([new Uint8Array(n)]))?.length, n);
-  }
+  assertEquals(itemText(encode(["héllo", 1]), 1), { text: "héllo", next: 8 });
   for (
-    const bad of [
-      new Uint8Array(0),
-      encode([]),
-      encode(new Uint8Array(4)),
-      encode([1, new Uint8Array(4)]),
-      encode(["text"]),
-      fromHex("9f4100ff"), // indefinite-length array
-      fromHex("815f41004100ff"), // indefinite-length byte string
-      fromHex("8158"), // a length head cut short
-      fromHex("814501020304"), // a byte string past the end
-    ]
+    const [bad, at] of [
+      [new Uint8Array(0), 0],
+      [fromHex("9f"), 0], // indefinite length
+      [fromHex("1c"), 0], // reserved additional information
+      [fromHex("19ff"), 0], // a 2-byte argument cut short
+      [fromHex("1b0020000000000000"), 0], // 2^53: beyond the safe integers
+      [encode(1), 1], // past the end
+    ] as const
   ) {
-    assertEquals(leadingBytes(bad), undefined, toHex(bad));
+    assertEquals(itemHead(bad, at), undefined, toHex(bad));
+  }
+  for (const bad of [encode(1), encode(new Uint8Array(2)), fromHex("62c328"), fromHex("6561")]) {
+    assertEquals(itemText(bad, 0), undefined, toHex(bad)); // not text, bad UTF-8, cut short
   }
 });
 
