@@ -204,7 +204,10 @@ export class Observer {
   /**
    * Re-asks when the inquiry's backoff has passed; at the round deadline (own committed update,
    * no certificate) renounces co-signing: a `renounced` event (journaled first by a node), the
-   * renouncement Leave(round, n − 1; n + 1) to every other member, then the abandon check.
+   * renouncement Leave(round, n − 1; n + 1) to every other member, then the abandon check. When
+   * no inquiry runs, runs the publication's watch for missing co-signatures instead (a
+   * certificate taken, short of t co-signatures: it asks one member at a time for the final
+   * certificate).
    */
   async handleTimeout(now: number): Promise<Output[]> {
     const out: Output[] = [];
@@ -219,14 +222,21 @@ export class Observer {
         );
       }
     }
-    return [...out, ...await this.#inquiry?.handleTimeout(now) ?? []];
+    // While its inquiry asks every member, the publication's watch (one at a time) is not needed.
+    if (this.#asking()) return [...out, ...await this.#inquiry!.handleTimeout(now)];
+    return [...out, ...await this.#publication.handleTimeout(now)];
   }
 
   /** When {@link handleTimeout} next needs to run, or undefined. */
   nextTimeout(): number | undefined {
-    const i = this.#inquiry?.nextTimeout();
+    const i = this.#asking() ? this.#inquiry!.nextTimeout() : this.#publication.nextTimeout();
     const d = this.#bound() ? this.#roundDeadline : undefined;
     return i === undefined ? d : d === undefined ? i : Math.min(i, d);
+  }
+
+  /** True while its inquiry runs (it asks every other member). */
+  #asking(): boolean {
+    return this.#inquiry?.nextTimeout() !== undefined;
   }
 
   /** True while this member's own update is bound to its committed view with no end known here. */

@@ -107,15 +107,8 @@ export class OutcomeInquiry {
 
   async #ask(now: number): Promise<Output[]> {
     if (this.#stopped) return [];
-    const { roster, self, signer } = this.#config;
-    const request = await sealFrame(
-      "outcomeRequest",
-      sessionOf(roster, this.round, this.view),
-      self,
-      outcomeRequestFields(),
-      signer,
-      roster.mode,
-    );
+    const { roster, self } = this.#config;
+    const request = await outcomeRequest(this.#config, this.round, this.view);
     this.#deadline = now + inquiryBackoffMs(roster, this.#attempt);
     this.#attempt++;
     const out: Output[] = [];
@@ -124,4 +117,24 @@ export class OutcomeInquiry {
     }
     return out;
   }
+}
+
+/**
+ * This member's OutcomeRequest of (`round`, `view`): no fields, signed by this member in that
+ * session (`docs/protocol.md` §4, Outcome). Signed evidence that the member is bound to `view`.
+ */
+export function outcomeRequest(
+  config: InquiryConfig,
+  round: number,
+  view: number,
+): Promise<Uint8Array> {
+  const { roster, self, signer } = config;
+  return sealFrame(
+    "outcomeRequest",
+    sessionOf(roster, round, view),
+    self,
+    outcomeRequestFields(),
+    signer,
+    roster.mode,
+  );
 }

@@ -342,6 +342,8 @@ export class Participant {
 
   /** When {@link handleTimeout} next needs to run, or undefined. */
   nextTimeout(): number | undefined {
+    // Decided: only the publication's watch for missing co-signatures is left.
+    if (this.#publication.decided) return this.#publication.nextTimeout();
     const d = this.#deadline;
     const r = this.#roundDeadline;
     return d === undefined ? r : r === undefined ? d : Math.min(d, r);
@@ -404,7 +406,7 @@ export class Participant {
     try {
       expectRound(env, this.round);
       if (env.type === "certificate" || env.type === "outcome") {
-        return [...late, ...await this.#onDecision(env)];
+        return [...late, ...await this.#onDecision(env, now)];
       }
       if (env.type === "cosign") return [...late, ...await this.#publication.cosign(env)];
       // Past its deadline (given up, or renounced): it answers no leader.
@@ -436,9 +438,11 @@ export class Participant {
    * Handles the passage of time: a view change if the leader stalled before this member
    * committed; once committed, an inquiry (`outcome-unknown`, OutcomeRequests with backoff) —
    * never a `round-failed` on a timeout, since the round may have been certified with this
-   * member's update.
+   * member's update. Once the round is decided here, only the publication's watch runs: short
+   * of t co-signatures a view timeout after the certificate, it asks for the final certificate.
    */
   async handleTimeout(now: number): Promise<Output[]> {
+    if (this.#publication.decided) return await this.#publication.handleTimeout(now);
     const late = await this.#roundDeadlinePassed(now);
     if (late.length > 0) return late;
     if (this.#deadline === undefined || now < this.#deadline) return [];
@@ -1173,7 +1177,7 @@ export class Participant {
    * once it checks out the round is decided and whatever view this member was in ends here. A
    * decision whose U3 does not contain this member ends its update: `round-failed` (excluded).
    */
-  async #onDecision(env: Envelope): Promise<Output[]> {
+  async #onDecision(env: Envelope, now: number): Promise<Output[]> {
     const decided = this.#publication.decided;
     const committed = this.#committedView;
     if (
@@ -1208,7 +1212,7 @@ export class Participant {
       left: this.leftView,
     };
     const out = env.type === "certificate"
-      ? await this.#publication.certificate(env, commitment)
+      ? await this.#publication.certificate(env, commitment, now)
       : await this.#publication.outcome(env, commitment);
     if (decided || !this.#publication.decided) return out;
     this.#dropView();

@@ -45,6 +45,7 @@ import {
 } from "../wire/frame.ts";
 import { cosignFields, outcomeFields, readOutcome } from "../wire/messages.ts";
 import { event, type Output } from "./events.ts";
+import { FinalityWatch } from "./finality_watch.ts";
 
 /** What a publication needs: the roster, this member's index and its signing keys. */
 export interface PublicationConfig {
@@ -106,6 +107,8 @@ export class Publication {
   readonly #unverifiedCosigns = new Map<number, Envelope>();
   /** This member renounced co-signing any certificate of the round (see {@link renounce}). */
   #renounced = false;
+  /** Taken and not final yet: asks for the final certificate if co-signatures do not come. */
+  #watch: FinalityWatch | undefined;
 
   /**
    * A publication of `round`. `committedView` is the view this member committed to before a
@@ -166,11 +169,11 @@ export class Publication {
    * {@link certificate}, {@link cosign} and {@link outcome}); refuses anything else as `wrong-stage` (an observer
    * is in no view). Never throws: refusals come back as `refused` events.
    */
-  async handle(env: Envelope, _now: number): Promise<Output[]> {
+  async handle(env: Envelope, now: number): Promise<Output[]> {
     try {
       expectRound(env, this.round);
       if (env.type === "certificate") {
-        return await this.certificate(env, { view: this.#committedView });
+        return await this.certificate(env, { view: this.#committedView }, now);
       }
       if (env.type === "cosign") return await this.cosign(env);
       if (env.type === "outcome") return await this.outcome(env, { view: this.#committedView });
@@ -185,14 +188,19 @@ export class Publication {
     }
   }
 
-  /** An observer has no timeouts. */
-  handleTimeout(_now: number): Promise<Output[]> {
-    return Promise.resolve([]);
+  /**
+   * Runs the watch for missing co-signatures (`finality_watch.ts`): taken and still short of t
+   * co-signatures a view timeout after the certificate, this member asks one other member at a
+   * time for the final certificate (an OutcomeRequest). Nothing before a certificate is taken,
+   * nor once final.
+   */
+  async handleTimeout(now: number): Promise<Output[]> {
+    return await this.#watch?.handleTimeout(now) ?? [];
   }
 
-  /** An observer has no timeouts. */
+  /** When {@link handleTimeout} next needs to run (the watch's next request), or undefined. */
   nextTimeout(): number | undefined {
-    return undefined;
+    return this.#watch?.nextTimeout();
   }
 
   /** Nothing secret is held here: forgets the unchecked co-signatures. */
@@ -208,11 +216,12 @@ export class Publication {
    * approvals, the `publish` stage event, the `published` event, this member's Cosign broadcast
    * (none for a view ≤ `commitment.left` other than `commitment.view`, a view it left, and none
    * once this member renounced ({@link renounce}): it is taken, never co-signed)
-   * and, when the co-signatures already gathered reach t, the `final` stage and event. An exact
+   * and, when the co-signatures already gathered reach t, the `final` stage and event. Short of
+   * t, the watch for missing co-signatures starts at `now` (see {@link handleTimeout}). An exact
    * repeat of the certificate taken is ignored. Throws a {@link ProtocolError} for a certificate
    * that fails a check, and (`equivocation`) for a second, different one.
    */
-  async certificate(env: Envelope, commitment: Commitment): Promise<Output[]> {
+  async certificate(env: Envelope, commitment: Commitment, now: number): Promise<Output[]> {
     const { roster, self, signer } = this.#config;
     const taken = this.#taken;
     if (taken !== undefined) {
@@ -263,6 +272,10 @@ export class Publication {
       members: checked.members,
       aggregate: checked.aggregate,
     };
+    const final = await this.#tryFinal();
+    if (!this.#final) {
+      this.#watch = new FinalityWatch(this.#config, this.round, env.session.view, env.sender, now);
+    }
     return [
       ...checked.refused.map((error) => event({ type: "refused", error })),
       this.#stageEvent("publish"),
@@ -276,7 +289,7 @@ export class Publication {
         members: checked.members,
       }),
       ...(cosign === undefined ? [] : [{ kind: "broadcast", frame: cosign } as const]),
-      ...await this.#tryFinal(),
+      ...final,
     ];
   }
 
@@ -427,6 +440,8 @@ export class Publication {
     const taken = this.#taken!;
     this.#final = true;
     this.#finalCertificate = finalCertificate;
+    this.#watch?.stop();
+    this.#watch = undefined;
     return [
       this.#stageEvent("final"),
       event({

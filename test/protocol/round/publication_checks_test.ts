@@ -39,7 +39,7 @@ async function refuses(
   code: RefusalCode,
   says: string,
 ): Promise<void> {
-  const e = await assertRejects(() => p.certificate(env, commitment), ProtocolError);
+  const e = await assertRejects(() => p.certificate(env, commitment, 0), ProtocolError);
   assertEquals([(e as ProtocolError).code, (e as ProtocolError).peer], [code, env.sender]);
   assert(e.message.includes(says), `"${e.message}" says "${says}"`);
 }
@@ -58,7 +58,7 @@ Deno.test("publication checks: a certificate of a view this member did not commi
   );
   assertEquals(p.decided, false);
   // Committed to its view: taken.
-  const out = eventsOf(await p.certificate(env, { view: env.session.view }));
+  const out = eventsOf(await p.certificate(env, { view: env.session.view }, 0));
   assert(out.some((e) => e.type === "published"));
   assert(p.decided);
 });
@@ -78,7 +78,7 @@ Deno.test("publication checks: a certificate of a U3 other than the one approved
     );
   }
   assertEquals(p.decided, false);
-  const out = eventsOf(await p.certificate(env, { view: env.session.view, approvedU3: u3 }));
+  const out = eventsOf(await p.certificate(env, { view: env.session.view, approvedU3: u3 }, 0));
   assert(out.some((e) => e.type === "published"));
 });
 
@@ -97,8 +97,8 @@ Deno.test(
   async () => {
     const { fed, env, certificate, publication } = await genuine;
     const p = publication();
-    await p.certificate(env, { view: undefined });
-    assertEquals(await p.certificate(env, { view: undefined }), []);
+    await p.certificate(env, { view: undefined }, 0);
+    assertEquals(await p.certificate(env, { view: undefined }, 0), []);
     // The leader's second certificate: as valid, with one approval fewer (still ≥ t).
     assert(certificate.approvals.length > fed.roster.threshold);
     const { frame } = await sealCertificate(
