@@ -979,7 +979,14 @@ export class Endpoint {
       }
       // A member bound to a view may let this one rescue it (`Participant.peerBound`).
       const rescue = await this.participant(round)?.peerBound(env, now) ?? [];
-      return [...rescue, ...await this.#answer(env, from)];
+      // Not final here but holding the certificate asked about: this member's co-signature,
+      // which the asker may have missed (with no member final, resent co-signatures are what
+      // make one final). Public and no larger than the request: no check, no limit needed.
+      const cosign = from === self ? undefined : this.#participants.get(round)?.cosignFor(view);
+      const resent = cosign === undefined
+        ? []
+        : [{ kind: "send", to: from, frame: cosign } as const];
+      return [...rescue, ...await this.#answer(env, from), ...resent];
     }
     if (TO_LEADER.has(env.type)) {
       const scheduled = leaderOf(roster, round, view);

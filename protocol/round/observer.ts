@@ -7,8 +7,10 @@
  * - the exclusion rule for a member with an update (`ownUpdate`): a certificate or Outcome whose
  *   U3 does not contain it ends its update with `round-failed` (`excluded`); one that contains
  *   it ends it with `published` / `final`;
- * - an optional {@link OutcomeInquiry}: OutcomeRequests to the other members, with backoff,
- *   until the round is final here or the attempts run out;
+ * - an optional {@link OutcomeInquiry}: OutcomeRequests to every other member, with backoff,
+ *   until the round is final here (it never stops by itself); while it does not run, the
+ *   publication's watch for missing co-signatures asks one member at a time instead
+ *   (`finality_watch.ts`);
  * - for its own committed update, the round deadline (from when it started asking): reached
  *   without a certificate, it renounces co-signing the round, like a participant
  *   (`docs/protocol.md` §4), and a member that renounced before a restart renounces again at
@@ -255,6 +257,11 @@ export class Observer {
   /** This member's Outcome frame of the round, once final here. */
   outcomeFrame(): Promise<Uint8Array> | undefined {
     return this.#publication.outcomeFrame();
+  }
+
+  /** This member's Cosign of the certificate of `view` it took, while not final (see `Publication.cosignFor`). */
+  cosignFor(view: number): Uint8Array | undefined {
+    return this.#publication.cosignFor(view);
   }
 
   /** Stops asking and forgets the unchecked co-signatures (nothing secret is held). */

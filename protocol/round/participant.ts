@@ -439,7 +439,8 @@ export class Participant {
    * committed; once committed, an inquiry (`outcome-unknown`, OutcomeRequests with backoff) —
    * never a `round-failed` on a timeout, since the round may have been certified with this
    * member's update. Once the round is decided here, only the publication's watch runs: short
-   * of t co-signatures a view timeout after the certificate, it asks for the final certificate.
+   * of t co-signatures two view timeouts after the certificate, it asks for the final
+   * certificate.
    */
   async handleTimeout(now: number): Promise<Output[]> {
     if (this.#publication.decided) return await this.#publication.handleTimeout(now);
@@ -526,6 +527,11 @@ export class Participant {
    */
   outcomeFrame(): Promise<Uint8Array> | undefined {
     return this.#publication.outcomeFrame();
+  }
+
+  /** This member's Cosign of the certificate of `view` it took, while not final (see `Publication.cosignFor`). */
+  cosignFor(view: number): Uint8Array | undefined {
+    return this.#publication.cosignFor(view);
   }
 
   /** Zeroes every secret the participant holds and ends its part in the round. */
@@ -1113,8 +1119,9 @@ export class Participant {
 
   /**
    * Another member's OutcomeRequest `env` of this round (opened by the endpoint): signed evidence
-   * that its sender is bound to that view — it committed there, or gave the round up after its
-   * masked input left there — so it will never help another view. If this member approved that
+   * that its sender is bound to that view — it committed there, gave the round up after its
+   * masked input left there, or took that view's certificate (`finality_watch.ts`) — so it will
+   * never help another view. If this member approved that
    * view and left it without committing, it rescues it (reveals there) as soon as it holds the
    * view's UnmaskRequest (`docs/protocol.md` §4, "Rescue"). Nothing otherwise; a request whose
    * signature does not verify is ignored here (the endpoint answers or refuses it).

@@ -2,7 +2,9 @@
  * Publication (stage 6, `docs/protocol.md` §3): one member's handling of its round's certificate
  * and co-signatures. It checks the leader's certificate with the aggregate body, co-signs it
  * (broadcast), reports the aggregate (`published`), gathers the other members' co-signatures and,
- * once ≥ t of them check out, reports the final certificate (`final`). On a roster with an
+ * once ≥ t of them check out, reports the final certificate (`final`). Short of t co-signatures
+ * two view timeouts after the certificate, it asks the other members in turn for the final
+ * certificate (`finality_watch.ts`). On a roster with an
  * approval committee (`graph/committee.ts`) only the round's committee members co-sign, and t_C
  * of their co-signatures make it final; a co-signature from a member off the committee is
  * refused (`inconsistent-lists`).
@@ -109,6 +111,8 @@ export class Publication {
   #renounced = false;
   /** Taken and not final yet: asks for the final certificate if co-signatures do not come. */
   #watch: FinalityWatch | undefined;
+  /** This member's Cosign frame of the taken certificate, if it co-signed it. */
+  #ownCosign: Uint8Array | undefined;
 
   /**
    * A publication of `round`. `committedView` is the view this member committed to before a
@@ -190,8 +194,8 @@ export class Publication {
 
   /**
    * Runs the watch for missing co-signatures (`finality_watch.ts`): taken and still short of t
-   * co-signatures a view timeout after the certificate, this member asks one other member at a
-   * time for the final certificate (an OutcomeRequest). Nothing before a certificate is taken,
+   * co-signatures two view timeouts after the certificate, this member asks one other member at
+   * a time for the final certificate (an OutcomeRequest). Nothing before a certificate is taken,
    * nor once final.
    */
   async handleTimeout(now: number): Promise<Output[]> {
@@ -272,9 +276,10 @@ export class Publication {
       members: checked.members,
       aggregate: checked.aggregate,
     };
+    this.#ownCosign = cosign;
     const final = await this.#tryFinal();
     if (!this.#final) {
-      this.#watch = new FinalityWatch(this.#config, this.round, env.session.view, env.sender, now);
+      this.#watch = new FinalityWatch(this.#config, this.round, env.session.view, now);
     }
     return [
       ...checked.refused.map((error) => event({ type: "refused", error })),
@@ -311,6 +316,17 @@ export class Publication {
     if (this.#cosigns.has(env.sender) || this.#unverifiedCosigns.has(env.sender)) return [];
     this.#unverifiedCosigns.set(env.sender, env);
     return this.#taken === undefined ? [] : await this.#tryFinal();
+  }
+
+  /**
+   * This member's Cosign frame of the certificate it took, when that certificate is of `view`,
+   * it co-signed it and the round is not final here yet; else undefined. Public (it went out by
+   * broadcast): a member asking for the final certificate with an OutcomeRequest of that view
+   * may have missed it, and with no member final yet, co-signatures sent again are what makes
+   * one final (once final, the Outcome answers instead).
+   */
+  cosignFor(view: number): Uint8Array | undefined {
+    return this.#final || this.#taken?.session.view !== view ? undefined : this.#ownCosign;
   }
 
   /** True once this member holds the round's final certificate. */
