@@ -179,6 +179,8 @@ export class Endpoint {
    * (at most {@link MAX_PARTICIPANTS} rounds of at most n members), see {@link #answer}.
    */
   readonly #answered = new Map<number, Set<number>>();
+  /** When this member last resent its Cosign to each asker, by round (see {@link #resendCosign}). */
+  readonly #cosignSent = new Map<number, Map<number, number>>();
   /** The Leave evidence of recent rounds (see `leave_evidence.ts`), by round. */
   readonly #leaves = new Map<number, RoundLeaves>();
   /**
@@ -764,6 +766,7 @@ export class Endpoint {
     this.#participants.clear();
     this.#leaders.clear();
     this.#answered.clear();
+    this.#cosignSent.clear();
     this.#leaves.clear();
     this.#leaveAnswered.clear();
   }
@@ -856,6 +859,7 @@ export class Endpoint {
     seat.wipe();
     this.#participants.delete(victim);
     this.#answered.delete(victim);
+    this.#cosignSent.delete(victim);
     this.#leaveAnswered.delete(victim);
     if (!open) return [];
     // A participant still acting may have sent its masked input in an earlier view: that view
@@ -979,14 +983,11 @@ export class Endpoint {
       }
       // A member bound to a view may let this one rescue it (`Participant.peerBound`).
       const rescue = await this.participant(round)?.peerBound(env, now) ?? [];
-      // Not final here but holding the certificate asked about: this member's co-signature,
-      // which the asker may have missed (with no member final, resent co-signatures are what
-      // make one final). Public and no larger than the request: no check, no limit needed.
-      const cosign = from === self ? undefined : this.#participants.get(round)?.cosignFor(view);
-      const resent = cosign === undefined
-        ? []
-        : [{ kind: "send", to: from, frame: cosign } as const];
-      return [...rescue, ...await this.#answer(env, from), ...resent];
+      return [
+        ...rescue,
+        ...await this.#answer(env, from),
+        ...await this.#resendCosign(env, from, now),
+      ];
     }
     if (TO_LEADER.has(env.type)) {
       const scheduled = leaderOf(roster, round, view);
@@ -1071,6 +1072,31 @@ export class Endpoint {
     answered.add(from);
     this.#answered.set(round, answered);
     return [{ kind: "send", to: from, frame: await outcome }];
+  }
+
+  /**
+   * This member's Cosign of the certificate of the envelope's session, for member `from` that
+   * asked for the final certificate (an OutcomeRequest) while this member took that certificate
+   * but is not final itself: the asker may have missed it, and with no member final, resent
+   * co-signatures are what make one final (`finality_watch.ts`). At most once per asker and
+   * round in any view timeout (a watch asks one member at most once per turn of n − 1 view
+   * timeouts), and only for a request whose signature verifies: a Cosign is larger than the
+   * request (24× in post-quantum mode), so it is no free amplifier. Else nothing, nobody blamed
+   * (the Outcome path refuses a bad signature when it would answer).
+   */
+  async #resendCosign(env: Envelope, from: number, now: number): Promise<Output[]> {
+    const { round, view } = env.session;
+    const cosign = from === this.#config.self
+      ? undefined
+      : this.#participants.get(round)?.cosignFor(view);
+    if (cosign === undefined) return [];
+    const sent = this.#cosignSent.get(round) ?? new Map<number, number>();
+    const last = sent.get(from);
+    if (last !== undefined && now - last < this.#config.roster.viewTimeoutMs) return [];
+    if (!await verifyEnvelope(this.#config.roster, env)) return [];
+    sent.set(from, now);
+    this.#cosignSent.set(round, sent);
+    return [{ kind: "send", to: from, frame: cosign }];
   }
 
   /**

@@ -24,8 +24,8 @@
  * certificate without reveals, and it can send its own OutcomeRequest of v to the same effect.
  *
  * A certificate that can never become final (a corrupt leader's that honest members refuse to
- * co-sign, or t co-signers dead) keeps the watch asking at its longest backoff until the endpoint
- * retires the round.
+ * co-sign, or t co-signers dead) keeps the watch asking at its longest backoff, and the members
+ * asked answering with their Cosigns, until the endpoint retires the round.
  *
  * Sans-IO: `now` in, sends out.
  *

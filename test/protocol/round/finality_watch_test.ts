@@ -12,9 +12,10 @@
  */
 import { assert, assertEquals } from "../../_assert.ts";
 import { FinalityWatch } from "../../../protocol/round/finality_watch.ts";
-import { inquiryBackoffMs } from "../../../protocol/round/outcome_inquiry.ts";
+import { inquiryBackoffMs, outcomeRequest } from "../../../protocol/round/outcome_inquiry.ts";
 import { leaderOf } from "../../../protocol/federation/schedule.ts";
-import type { Wire } from "../../../protocol/sim/mod.ts";
+import { peekHeader, type Wire } from "../../../protocol/sim/mod.ts";
+import type { Output } from "../../../protocol/round/events.ts";
 import { EndpointNet } from "../_harness.ts";
 import { all, below, federation, inputsFor, plainSum, rngFor, u8 } from "../_fixtures.ts";
 import { toHex } from "../../../protocol/encoding/bytes.ts";
@@ -108,6 +109,32 @@ Deno.test("with every broadcast co-signature lost nobody is final: the asked ans
   net.close();
 });
 
+Deno.test("a Cosign goes back only for a request whose signature verifies, once per asker in a view timeout", async () => {
+  const { fed, net, x, vt } = await setup("watch-limit");
+  // Nobody gets a co-signature: every member is published, none final.
+  net.hold = (w) => w.type === "cosign";
+  await net.submit(0, inputsFor(fed.roster, 0));
+  await net.run({ until: () => net.events("published").length === N, maxTime: 20 * vt });
+  assertEquals(net.events("final"), []);
+  const y = (x + 2) % N;
+  const request = await outcomeRequest(
+    { roster: fed.roster, self: x, signer: fed.signers[x] },
+    0,
+    net.events("published")[0].view,
+  );
+  const cosignsTo = (out: readonly Output[]) =>
+    out.filter((o) => o.kind === "send" && o.to === x && peekHeader(o.frame).type === "cosign");
+  const forged = request.slice();
+  forged[forged.length - 5] ^= 0xff; // inside the Ed25519 signature
+  assertEquals(cosignsTo(await net.endpoints[y].receive(forged, x, net.now)), []);
+  assertEquals(cosignsTo(await net.endpoints[y].receive(request, x, net.now)).length, 1);
+  for (let k = 0; k < 20; k++) {
+    assertEquals(cosignsTo(await net.endpoints[y].receive(request, x, net.now + k)), []);
+  }
+  assertEquals(cosignsTo(await net.endpoints[y].receive(request, x, net.now + vt)).length, 1);
+  net.close();
+});
+
 Deno.test("seeded: co-signature gossip lost at random (first sending only), every member becomes final", async () => {
   for (let k = 0; k < 12; k++) {
     const n = 3 + (k % 5);
@@ -197,8 +224,10 @@ Deno.test("a slow but healthy round: co-signatures later than one view timeout b
     await net.run({ until: () => net.events("final").length === 7, maxTime: net.now + 20 * vt });
     assertEquals(net.events("final").length, 7);
     const outcomes = net.emitted.filter((w) => w.type === "outcome");
-    if (delay < 2) assertEquals(outcomes, [], "within two view timeouts: nothing asked");
-    else {
+    if (delay < 2) {
+      assertEquals(net.emitted.filter((w) => w.type === "outcomeRequest"), []);
+      assertEquals(outcomes, [], "within two view timeouts: nothing asked");
+    } else {
       // Every asker asked a different member first: at most one Outcome from any member.
       const perSender = new Map<number, number>();
       for (const w of outcomes) perSender.set(w.from, (perSender.get(w.from) ?? 0) + 1);
