@@ -195,6 +195,21 @@ export class EventSink {
         return await this.#withdrawn(e);
       case "outcome-unknown":
         return await this.#outcomeUnknown(e);
+      case "final-asked":
+        this.#options.metrics.inc(
+          "fedagg_final_requests_total",
+          "Requests for a published round's final certificate (co-signatures missing)",
+        );
+        this.#options.log(
+          "warn",
+          "co-signatures missing: asking a member for the final certificate",
+          {
+            round: e.round,
+            view: e.view,
+            member: e.to,
+          },
+        );
+        return;
     }
   }
 

@@ -160,6 +160,10 @@ export function nodeMetricSpecs(info: CatalogInfo): MetricSpec[] {
       "Committed rounds whose outcome this node had to ask its peers for",
     ),
     counter("fedagg_view_changes_total", "View changes (a leader stalled)"),
+    counter(
+      "fedagg_final_requests_total",
+      "Requests for a published round's final certificate (co-signatures missing)",
+    ),
     {
       name: "fedagg_round_latency_seconds",
       type: "histogram",

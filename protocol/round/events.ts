@@ -123,6 +123,19 @@ export type ProtocolEvent =
    */
   | { readonly type: "internal-error"; readonly message: string }
   /**
+   * This member took the round's certificate of `view` (`published`) and is still short of t
+   * co-signatures: it asked member `to` for the final certificate (an OutcomeRequest;
+   * `finality_watch.ts`). Not an end of anything — the update is in the published aggregate or
+   * not, as `published` said — only a sign that co-signatures went missing (gossip lost them,
+   * or this member was restarting or reconnecting as they went out).
+   */
+  | {
+    readonly type: "final-asked";
+    readonly round: number;
+    readonly view: number;
+    readonly to: number;
+  }
+  /**
    * This member committed to `view` and cannot tell how the round ended (its leader went quiet
    * after it committed, or it restarted after committing): it asks the other members
    * (OutcomeRequests, `asking`; false once it stopped asking). Not an end of the update: the

@@ -32,7 +32,7 @@
  * @module
  */
 import { inquiryBackoffMs, type InquiryConfig, outcomeRequest } from "./outcome_inquiry.ts";
-import type { Output } from "./events.ts";
+import { event, type Output } from "./events.ts";
 
 /** One member's watch for the final certificate of a certificate it took. */
 export class FinalityWatch {
@@ -64,14 +64,20 @@ export class FinalityWatch {
     return this.#deadline;
   }
 
-  /** Once the gap has passed: an OutcomeRequest to the next member in turn. */
+  /**
+   * Once the gap has passed: a `final-asked` event and an OutcomeRequest to the next member in
+   * turn.
+   */
   async handleTimeout(now: number): Promise<Output[]> {
     if (this.#deadline === undefined || now < this.#deadline) return [];
     const turn = Math.floor(this.#attempt / this.#order.length);
     const to = this.#order[this.#attempt % this.#order.length];
     this.#attempt++;
     this.#deadline = now + inquiryBackoffMs(this.#config.roster, turn);
-    return [{ kind: "send", to, frame: await outcomeRequest(this.#config, this.round, this.view) }];
+    return [
+      event({ type: "final-asked", round: this.round, view: this.view, to }),
+      { kind: "send", to, frame: await outcomeRequest(this.#config, this.round, this.view) },
+    ];
   }
 
   /** Stops asking (the round is final here). */

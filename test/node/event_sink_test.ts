@@ -104,6 +104,10 @@ Deno.test("event sink: stage changes are timed per role and stage, and reach sub
     await sink.handle({ type: "view-change", round: 2, from: 0, to: 1 });
     assertEquals(seen.at(-1), { type: "view-change", round: 2, view: 1, from: 0 });
     assertEquals(metrics.get("fedagg_view_changes_total"), 1);
+    const emitted = seen.length;
+    await sink.handle({ type: "final-asked", round: 2, view: 1, to: 3 });
+    assertEquals(metrics.get("fedagg_final_requests_total"), 1);
+    assertEquals(seen.length, emitted, "not a trainer's event");
   });
 });
 

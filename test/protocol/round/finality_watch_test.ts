@@ -47,6 +47,10 @@ Deno.test("a member that misses every co-signature asks the next member two view
   assertEquals(net.events("final").map((l) => l.member).sort(), all(fed));
   const requests = requestsFrom(net, x);
   assertEquals(requests.map((w) => [w.to, w.session.round, w.session.view]), [[leader, 0, 0]]);
+  assertEquals(
+    net.events("final-asked").map((e) => [e.member, e.round, e.view, e.to]),
+    [[x, 0, 0, leader]],
+  );
   assertEquals(finalAt(net, x), publishedAt(net, x)! + 2 * vt);
   // One Outcome answered it; no other member sent a request (they got their co-signatures).
   assertEquals(net.emitted.filter((w) => w.type === "outcome").map((w) => [w.from, w.to]), [[
@@ -189,9 +193,10 @@ Deno.test("FinalityWatch: one member per attempt, from the next after itself; fi
   let now = 1000 + 2 * vt;
   for (let k = 0; k < 9; k++) {
     const out = await watch.handleTimeout(now);
-    assertEquals(out.length, 1);
-    const send = out[0];
-    assert(send.kind === "send");
+    assertEquals(out.length, 2);
+    const [asked_, send] = out;
+    assert(asked_.kind === "event" && asked_.event.type === "final-asked");
+    assert(send.kind === "send" && asked_.event.to === send.to);
     asked.push(send.to);
     const next = watch.nextTimeout()!;
     gaps.push(next - now);
