@@ -206,7 +206,7 @@ export class EventSink {
           {
             round: e.round,
             view: e.view,
-            member: e.to,
+            member: this.#ids(e.round, [e.to])[0],
           },
         );
         return;

@@ -10,7 +10,8 @@
  * so with one version slots are roster indices). Frames come in from a slot and sends go out to
  * a slot; each is translated to the round's version's roster index, and a frame from a slot
  * that version does not list is refused (`not-member`, blaming the slot). Events keep the
- * indices of their round's version (`members` of `published` and `final`): a driver reads
+ * indices of their round's version (`members` of `published` and `final`, `to` of
+ * `final-asked`): a driver reads
  * them with {@link ChainEndpoint.rosterOf}.
  *
  * The federation's current round is the newest any of the endpoints knows (and, for a member

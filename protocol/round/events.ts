@@ -124,7 +124,8 @@ export type ProtocolEvent =
   | { readonly type: "internal-error"; readonly message: string }
   /**
    * This member took the round's certificate of `view` (`published`) and is still short of t
-   * co-signatures: it asked member `to` for the final certificate (an OutcomeRequest;
+   * co-signatures: it asked member `to` (a roster index of the round's roster version, like
+   * `published.members`) for the final certificate (an OutcomeRequest;
    * `finality_watch.ts`). Not an end of anything — the update is in the published aggregate or
    * not, as `published` said — only a sign that co-signatures went missing (gossip lost them,
    * or this member was restarting or reconnecting as they went out).

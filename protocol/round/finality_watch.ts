@@ -13,7 +13,8 @@
  * {@link OutcomeInquiry} (`inquiryBackoffMs`), and it goes on until its owner stops it (the round
  * became final here). A member asked answers with an Outcome when it holds the final certificate
  * (at most once per asker and round), else with its own co-signature when it took the same
- * certificate. One member at a time, each asker starting after itself, because an Outcome carries
+ * certificate (only for a request whose signature verifies, at most once per asker in a view
+ * timeout: `Endpoint`). One member at a time, each asker starting after itself, because an Outcome carries
  * the whole aggregate: asking everyone at once, or every asker asking the same member first
  * (the leader), could bring up to n − 1 of them onto one member at one moment.
  *
@@ -27,7 +28,7 @@
  * co-sign, or t co-signers dead) keeps the watch asking at its longest backoff, and the members
  * asked answering with their Cosigns, until the endpoint retires the round.
  *
- * Sans-IO: `now` in, sends out.
+ * Sans-IO: `now` in, a `final-asked` event and a send out.
  *
  * @module
  */

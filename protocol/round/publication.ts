@@ -320,8 +320,8 @@ export class Publication {
 
   /**
    * This member's Cosign frame of the certificate it took, when that certificate is of `view`,
-   * it co-signed it, has not renounced and the round is not final here yet; else undefined. Public (it went out by
-   * broadcast): a member asking for the final certificate with an OutcomeRequest of that view
+   * it co-signed it, has not renounced and the round is not final here yet; else undefined.
+   * Public (it went out by broadcast): a member asking for the final certificate with an OutcomeRequest of that view
    * may have missed it, and with no member final yet, co-signatures sent again are what makes
    * one final (once final, the Outcome answers instead).
    */

@@ -104,10 +104,30 @@ Deno.test("event sink: stage changes are timed per role and stage, and reach sub
     await sink.handle({ type: "view-change", round: 2, from: 0, to: 1 });
     assertEquals(seen.at(-1), { type: "view-change", round: 2, view: 1, from: 0 });
     assertEquals(metrics.get("fedagg_view_changes_total"), 1);
-    const emitted = seen.length;
+  });
+});
+
+Deno.test("event sink: a request for the final certificate is a warn line naming the member asked, and counted", async () => {
+  const fed = await federation({ n: 4, threshold: 3, seed: "sink-asked" });
+  await withTempDir("fedagg-sink-", async (dir) => {
+    const metrics = new Metrics();
+    const lines: [string, string, object | undefined][] = [];
+    const sink = new EventSink({
+      roster: fed.roster,
+      journal: new Journal(dir, fed.roster),
+      metrics,
+      log: (level, msg, fields) => lines.push([level, msg, fields]),
+    });
+    const seen: NodeEvent[] = [];
+    sink.subscribe((e) => seen.push(e.event));
     await sink.handle({ type: "final-asked", round: 2, view: 1, to: 3 });
     assertEquals(metrics.get("fedagg_final_requests_total"), 1);
-    assertEquals(seen.length, emitted, "not a trainer's event");
+    assertEquals(lines, [[
+      "warn",
+      "co-signatures missing: asking a member for the final certificate",
+      { round: 2, view: 1, member: fed.roster.members[3].id },
+    ]]);
+    assertEquals(seen, [], "not a trainer's event");
   });
 });
 

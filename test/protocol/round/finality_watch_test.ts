@@ -194,9 +194,9 @@ Deno.test("FinalityWatch: one member per attempt, from the next after itself; fi
   for (let k = 0; k < 9; k++) {
     const out = await watch.handleTimeout(now);
     assertEquals(out.length, 2);
-    const [asked_, send] = out;
-    assert(asked_.kind === "event" && asked_.event.type === "final-asked");
-    assert(send.kind === "send" && asked_.event.to === send.to);
+    const [said, send] = out;
+    assert(said.kind === "event" && said.event.type === "final-asked");
+    assert(send.kind === "send" && said.event.to === send.to);
     asked.push(send.to);
     const next = watch.nextTimeout()!;
     gaps.push(next - now);

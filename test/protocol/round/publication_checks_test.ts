@@ -132,3 +132,22 @@ Deno.test("publication checks: an observer refuses another round's certificate",
   );
   assertEquals(p.decided, false);
 });
+
+Deno.test("publication: its own Cosign goes to an asker only for the view taken, before final, never once renounced", async () => {
+  const { env, publication } = await genuine;
+  const view = env.session.view;
+  const p = publication();
+  assertEquals(p.cosignFor(view), undefined, "nothing taken yet");
+  const out = await p.certificate(env, { view }, 0);
+  const broadcast = out.find((o) => o.kind === "broadcast");
+  assert(broadcast?.kind === "broadcast");
+  assertEquals(p.cosignFor(view), broadcast.frame, "the Cosign it broadcast");
+  assertEquals(p.cosignFor(view + 1), undefined, "another view");
+  p.renounce();
+  assertEquals(p.cosignFor(view), undefined, "renounced");
+  // Renounced before the certificate: taken, never co-signed, nothing to send.
+  const q = publication();
+  q.renounce();
+  assertEquals((await q.certificate(env, { view }, 0)).filter((o) => o.kind === "broadcast"), []);
+  assertEquals(q.cosignFor(view), undefined);
+});
