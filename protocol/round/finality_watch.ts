@@ -14,9 +14,9 @@
  * became final here). A member asked answers with an Outcome when it holds the final certificate
  * (at most once per asker and round), else with its own co-signature when it took the same
  * certificate (only for a request whose signature verifies, at most once per asker in a view
- * timeout: `Endpoint`). One member at a time, each asker starting after itself, because an Outcome carries
- * the whole aggregate: asking everyone at once, or every asker asking the same member first
- * (the leader), could bring up to n − 1 of them onto one member at one moment.
+ * timeout: `Endpoint`). One member at a time, each asker starting after itself, because an
+ * Outcome carries the whole aggregate: asking everyone at once, or every asker asking the same
+ * member first (the leader), could bring up to n − 1 of them onto one member at one moment.
  *
  * As evidence, an OutcomeRequest of view v tells the others that its sender is bound to v
  * (`docs/protocol.md` §4, Rescue). A member that took v's certificate adds nothing a corrupt

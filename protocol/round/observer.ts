@@ -259,7 +259,10 @@ export class Observer {
     return this.#publication.outcomeFrame();
   }
 
-  /** This member's Cosign of the certificate of `view` it took, while not final (see `Publication.cosignFor`). */
+  /**
+   * This member's Cosign of the certificate of `view` it took, while not final (see
+   * `Publication.cosignFor`).
+   */
   cosignFor(view: number): Uint8Array | undefined {
     return this.#publication.cosignFor(view);
   }

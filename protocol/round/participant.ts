@@ -529,7 +529,10 @@ export class Participant {
     return this.#publication.outcomeFrame();
   }
 
-  /** This member's Cosign of the certificate of `view` it took, while not final (see `Publication.cosignFor`). */
+  /**
+   * This member's Cosign of the certificate of `view` it took, while not final (see
+   * `Publication.cosignFor`).
+   */
   cosignFor(view: number): Uint8Array | undefined {
     return this.#publication.cosignFor(view);
   }
@@ -1121,10 +1124,10 @@ export class Participant {
    * Another member's OutcomeRequest `env` of this round (opened by the endpoint): signed evidence
    * that its sender is bound to that view — it committed there, gave the round up after its
    * masked input left there, or took that view's certificate (`finality_watch.ts`) — so it will
-   * never help another view. If this member approved that
-   * view and left it without committing, it rescues it (reveals there) as soon as it holds the
-   * view's UnmaskRequest (`docs/protocol.md` §4, "Rescue"). Nothing otherwise; a request whose
-   * signature does not verify is ignored here (the endpoint answers or refuses it).
+   * never help another view. If this member approved that view and left it without committing,
+   * it rescues it (reveals there) as soon as it holds the view's UnmaskRequest
+   * (`docs/protocol.md` §4, "Rescue"). Nothing otherwise; a request whose signature does not
+   * verify is ignored here (the endpoint answers or refuses it).
    */
   async peerBound(env: Envelope, now: number): Promise<Output[]> {
     const view = env.session.view;

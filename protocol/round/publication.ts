@@ -321,9 +321,9 @@ export class Publication {
   /**
    * This member's Cosign frame of the certificate it took, when that certificate is of `view`,
    * it co-signed it, has not renounced and the round is not final here yet; else undefined.
-   * Public (it went out by broadcast): a member asking for the final certificate with an OutcomeRequest of that view
-   * may have missed it, and with no member final yet, co-signatures sent again are what makes
-   * one final (once final, the Outcome answers instead).
+   * Public (it went out by broadcast): a member asking for the final certificate with an
+   * OutcomeRequest of that view may have missed it, and with no member final yet, co-signatures
+   * sent again are what makes one final (once final, the Outcome answers instead).
    */
   cosignFor(view: number): Uint8Array | undefined {
     const taken = this.#taken?.session.view === view;
